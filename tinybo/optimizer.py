@@ -1,0 +1,196 @@
+"""The ask/tell shell: `suggest` gives the next configuration(s) to try, `observe` records a result, nothing else.
+
+    opt = tb.Optimizer(space, strategy="gp", storage="study.db")
+    trial = opt.suggest()              # "give me the next configuration" (as in Ray Tune's Searcher.suggest)
+    opt.observe(trial, train(**trial.params))
+
+All model fitting happens lazily inside the strategy's suggest; observe only writes the result to storage. The trials
+are re-read from storage on every call, so several processes sharing one SQLite study see each other's pending and
+finished trials, and a study reopened after a crash continues where it stopped.
+"""
+from __future__ import annotations
+
+import math
+import numbers
+import os
+import socket
+import threading
+import time
+import warnings
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from tinybo.space import Space
+from tinybo.storage import Storage, open_storage
+from tinybo.strategies import SearchExhausted, Strategy, resolve_strategy
+from tinybo.trial import Trial, TrialState
+
+
+class TrialFailedWarning(UserWarning):
+  """A trial was recorded as failed: the objective raised, or returned NaN/inf/a non-number."""
+
+def as_value(value: Any) -> float:
+  """An objective's result -> float. Accepts Python/numpy numbers and one-element arrays/tinygrad Tensors (via .item());
+  raises TypeError for anything else. NaN/inf pass through: the caller records those as failed trials."""
+  if value is None or isinstance(value, (bool, str, bytes)) or not (isinstance(value, numbers.Real) or hasattr(value, "item")):
+    raise TypeError(f"objective value {value!r} is a {type(value).__name__}, not a number; observe a float (e.g. loss.item()), or call fail(trial)")
+  if not isinstance(value, numbers.Real):
+    if math.prod(getattr(value, "shape", ())) != 1:
+      raise TypeError(f"objective value has shape {tuple(value.shape)}; observe a single number, e.g. loss.mean().item()")
+    v = value.item()
+    if isinstance(v, bool) or not isinstance(v, numbers.Real): raise TypeError(f"objective value {v!r} is not a real number; observe a float")
+    value = v
+  return float(value)
+
+def worker_id() -> str:
+  return f"{socket.gethostname()}:{os.getpid()}:{threading.current_thread().name}"
+
+class Optimizer:
+  """A study: a space, a strategy and a storage. `suggest()` -> Trial, `suggest(4)` -> list[Trial] (a batch, all
+  distinct and pending), `observe(trial, value)`, `fail(trial)`, `best`, `trials`, `optimize(objective, ...)`.
+
+  strategy: "gp" (default), "random", "grid", or an object such as tb.Random(seed=1), tb.Grid(points_per_float=5), tb.GP().
+  storage: None (in memory), a SQLite path such as "study.db", or a storage object. Reopening the same (storage, name)
+  resumes every trial; a different space or direction is an error."""
+  def __init__(self, space: Space | Mapping[str, Any], strategy: str | Strategy = "gp", direction: str = "minimize", seed: int = 0,
+               storage: None | str | os.PathLike | Storage = None, name: str = "study"):
+    self.space = space if isinstance(space, Space) else Space(space)
+    if direction not in ("minimize", "maximize"): raise ValueError(f"direction={direction!r}; use 'minimize' or 'maximize'")
+    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral): raise TypeError(f"seed={seed!r}; use an int")
+    if not isinstance(name, str) or not name: raise ValueError(f"name={name!r}; use a non-empty string naming the study")
+    self.strategy, self.direction, self.seed, self.name = resolve_strategy(strategy), direction, int(seed), name
+    self.storage = open_storage(storage)
+    self.storage.open_study(name, self.space.to_json(), direction)
+    self._lock = threading.Lock()  # one suggestion at a time per optimizer: strategy objects need not be thread-safe
+
+  @property
+  def minimize(self) -> bool: return self.direction == "minimize"
+
+  # storage keeps only the searched values; constants (which may not be JSON) come back from the space
+  def _full(self, t: Trial) -> Trial:
+    c = self.space.constants
+    t.params = {k: c[k] if k in c else t.params[k] for k in self.space.order if k in t.params or k in c}
+    return t
+  def _stored(self, params: Mapping[str, Any]) -> dict:
+    p = self.space.validate(params)
+    return {k: p[k] for k in self.space.names}
+
+  @property
+  def trials(self) -> list[Trial]:
+    """Every trial (pending, complete, failed) by id, freshly read from storage."""
+    return [self._full(t) for t in self.storage.trials(self.name)]
+
+  @property
+  def best(self) -> Trial | None:
+    """The best complete trial for the direction (earliest on ties), or None before the first result."""
+    done = [t for t in self.trials if t.state == TrialState.COMPLETE]
+    if not done: return None
+    return min(done, key=lambda t: (t.value if self.minimize else -t.value, t.id))
+
+  def suggest(self, n: int | None = None) -> Trial | list[Trial]:
+    """Give me the next configuration: n=None -> one pending Trial, n=k -> a list of k distinct pending Trials (fewer only
+    when a finite space runs out). Raises SearchExhausted when nothing new is left."""
+    if n is not None and (isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 1):
+      raise ValueError(f"suggest(n={n!r}); use None or an int >= 1")
+    k = 1 if n is None else int(n)
+    def propose(trials: list[Trial]) -> list[dict]:
+      ps = self.strategy.suggest(self.space, [self._full(t) for t in trials], k, seed=self.seed, minimize=self.minimize)
+      if not ps:
+        raise SearchExhausted(f"strategy {type(self.strategy).__name__} has nothing left to suggest; widen the space or use another strategy")
+      return [self._stored(p) for p in ps[:k]]
+    with self._lock: out = [self._full(t) for t in self.storage.reserve(self.name, propose, worker_id())]
+    return out[0] if n is None else out
+
+  def _id(self, trial: Trial | int) -> int:
+    if isinstance(trial, Trial): return trial.id
+    if isinstance(trial, numbers.Integral) and not isinstance(trial, bool): return int(trial)
+    raise TypeError(f"{trial!r} is not a Trial or trial id; pass the Trial from suggest(), its .id, or a params dict")
+
+  def observe(self, trial: Trial | int | Mapping[str, Any], value: Any) -> Trial:
+    """Record a result. `trial` is a Trial from suggest(), its id, or a params dict (a result from elsewhere: a new
+    complete trial, e.g. to warm-start). NaN/inf values record a failed trial with a warning; a non-number raises
+    TypeError and changes nothing."""
+    v = as_value(value)
+    state = TrialState.COMPLETE if math.isfinite(v) else TrialState.FAILED
+    stored = v if state == TrialState.COMPLETE else None
+    if isinstance(trial, Mapping): t = self.storage.add(self.name, self._stored(trial), state, stored, worker_id())
+    else: t = self.storage.finish(self.name, self._id(trial), state, stored)
+    if state == TrialState.FAILED:
+      warnings.warn(f"trial {t.id} returned {v}; recorded as failed, never fed to the model", TrialFailedWarning, stacklevel=2)
+    return self._full(t)
+
+  def fail(self, trial: Trial | int) -> Trial:
+    """Record a trial as failed (its run crashed). Failing a failed trial does nothing; a complete one is an error."""
+    return self._full(self.storage.finish(self.name, self._id(trial), TrialState.FAILED, None))
+
+  def fail_pending(self, older_than: float | None = None) -> list[Trial]:
+    """Fail, in one go, every pending trial (or only those created more than `older_than` seconds ago): the trials
+    left behind by workers that died. Call it when no other worker is running, or pass older_than. Returns them."""
+    if older_than is not None and not (isinstance(older_than, numbers.Real) and older_than >= 0):
+      raise ValueError(f"older_than={older_than!r}; use seconds >= 0 or None")
+    before = None if older_than is None else time.time() - float(older_than)
+    return [self._full(t) for t in self.storage.fail_pending(self.name, before)]
+
+  def _run_one(self, objective: Callable[[dict], Any], trial: Trial) -> Trial:
+    try: value = objective(dict(trial.params))
+    except Exception as e:
+      warnings.warn(f"trial {trial.id} failed: {type(e).__name__}: {e}; recorded as failed", TrialFailedWarning, stacklevel=3)
+      return self.fail(trial)
+    except BaseException:
+      self.fail(trial)  # Ctrl-C: do not leave the trial pending forever
+      raise
+    try: return self.observe(trial, value)
+    except TypeError as e:
+      warnings.warn(f"trial {trial.id}: {e}; recorded as failed", TrialFailedWarning, stacklevel=3)
+      return self.fail(trial)
+
+  def optimize(self, objective: Callable[[dict], Any], n_trials: int = 50, timeout: float | None = None, n_jobs: int = 1,
+               progress: bool = True) -> Trial | None:
+    """Run `objective(params) -> float` for n_trials new trials (n_jobs threads at once, each suggestion aware of the
+    others' pending trials). An exception or non-finite value fails that trial with a warning and the run goes on;
+    `timeout` (seconds) starts no new trial after it and lets running ones finish. Returns `best`."""
+    if isinstance(n_trials, bool) or not isinstance(n_trials, numbers.Integral) or n_trials < 0:
+      raise ValueError(f"n_trials={n_trials!r}; use an int >= 0")
+    if isinstance(n_jobs, bool) or not isinstance(n_jobs, numbers.Integral) or n_jobs < 1: raise ValueError(f"n_jobs={n_jobs!r}; use an int >= 1")
+    if timeout is not None and not (isinstance(timeout, numbers.Real) and timeout >= 0):
+      raise ValueError(f"timeout={timeout!r}; use seconds >= 0 or None")
+    from tqdm.auto import tqdm
+    deadline = None if timeout is None else time.monotonic() + float(timeout)
+    lock, stop, errors, started = threading.Lock(), threading.Event(), [], [0]
+    b = self.best
+    best = [None if b is None else b.value]
+    bar = tqdm(total=n_trials, disable=not progress, desc=self.name, unit="trial")
+
+    def claim() -> bool:
+      with lock:
+        if stop.is_set() or started[0] >= n_trials or (deadline is not None and time.monotonic() >= deadline): return False
+        started[0] += 1
+        return True
+
+    def work():
+      try:
+        while claim():
+          try: trial = self.suggest()
+          except SearchExhausted: stop.set(); return
+          t = self._run_one(objective, trial)
+          with lock:
+            if t.state == TrialState.COMPLETE and (best[0] is None or (t.value < best[0] if self.minimize else t.value > best[0])): best[0] = t.value
+            bar.update(1)
+            if best[0] is not None: bar.set_postfix(best=f"{best[0]:.6g}")
+      except BaseException as e:  # storage errors, Ctrl-C: stop everyone, re-raise in the caller
+        errors.append(e); stop.set()
+
+    try:
+      if n_jobs == 1: work()
+      else:
+        threads = [threading.Thread(target=work, name=f"tinybo-{i}", daemon=True) for i in range(int(n_jobs))]
+        for t in threads: t.start()
+        for t in threads:
+          while t.is_alive(): t.join(0.1)  # short joins keep the main thread responsive to Ctrl-C
+    except KeyboardInterrupt: stop.set(); raise
+    finally: bar.close()
+    if errors: raise errors[0]
+    return self.best
+
+  def __repr__(self) -> str:
+    return f"Optimizer(name={self.name!r}, strategy={type(self.strategy).__name__}, direction={self.direction!r}, trials={len(self.trials)})"

@@ -1,0 +1,226 @@
+"""Where trials live: InMemoryStorage, and SQLiteStorage (one file shared by many processes, nothing lost on a crash).
+
+A study is (storage, name) with its space JSON and direction. Both storages implement the same six methods and the same
+state rules, so the optimizer never knows which one it talks to:
+  open_study(name, space_json, direction)     create, or check that an existing study matches
+  trials(name) -> list[Trial]                 every trial, by id
+  reserve(name, propose, worker)              atomically: read the trials, call propose(trials) -> list[params],
+                                              insert them as pending; so concurrent workers never get the same point
+  add(name, params, state, value, worker)     insert a finished trial (a result from elsewhere)
+  finish(name, id, state, value)              pending/failed -> complete/failed; errors on unknown or complete trials
+  fail_pending(name, before)                  fail every pending trial created before `before` (a time.time())
+"""
+from __future__ import annotations
+
+import json
+import os
+import random
+import sqlite3
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
+from typing import Any, Protocol
+
+from tinybo.trial import Trial, TrialState
+
+Propose = Callable[[list[Trial]], list[dict]]
+
+class Storage(Protocol):
+  def open_study(self, name: str, space_json: str, direction: str) -> None: ...
+  def trials(self, name: str) -> list[Trial]: ...
+  def reserve(self, name: str, propose: Propose, worker: str | None) -> list[Trial]: ...
+  def add(self, name: str, params: dict, state: TrialState, value: float | None, worker: str | None) -> Trial: ...
+  def finish(self, name: str, trial_id: int, state: TrialState, value: float | None) -> Trial: ...
+  def fail_pending(self, name: str, before: float | None = None) -> list[Trial]: ...
+
+class StorageBusyError(RuntimeError):
+  """The SQLite file stayed locked through every retry (another process holds a write lock for minutes)."""
+
+def check_transition(name: str, t: Trial | None, trial_id: int, state: TrialState) -> bool:
+  """The one rule set for finishing a trial. Returns False for a no-op (failing a failed trial), raises on misuse.
+  A failed trial may still be observed: a late result from a worker that was presumed dead is kept, not lost."""
+  if t is None: raise ValueError(f"no trial {trial_id} in study '{name}'; use a trial from suggest(), or a params dict for an outside result")
+  if t.state == TrialState.COMPLETE:
+    verb = "observe" if state == TrialState.COMPLETE else "fail"
+    raise ValueError(f"trial {trial_id} is already complete (value {t.value}); cannot {verb} it again — suggest() a new trial instead")
+  return not (t.state == TrialState.FAILED and state == TrialState.FAILED)
+
+def _check_study(name: str, where: str, stored: tuple[str, str], given: tuple[str, str]) -> None:
+  if stored[1] != given[1]:
+    raise ValueError(f"study '{name}' in {where} has direction '{stored[1]}', not '{given[1]}'; pass direction='{stored[1]}' or a new name=")
+  if stored[0] != given[0]:
+    a, b = json.loads(stored[0]), json.loads(given[0])
+    diff = sorted(k for k in set(a["params"]) | set(b["params"]) if a["params"].get(k) != b["params"].get(k)) or ["constants"]
+    raise ValueError(f"study '{name}' in {where} has a different space (differs in {', '.join(diff)}); use the same space or a new name=")
+
+class InMemoryStorage:
+  """Trials in a dict, guarded by a lock so threads (optimize(n_jobs>1)) can share it. Lost when the process ends."""
+  def __init__(self):
+    self._lock = threading.RLock()
+    self._studies: dict[str, tuple[str, str]] = {}
+    self._trials: dict[str, dict[int, Trial]] = {}
+    self._next_id = 0
+
+  def open_study(self, name: str, space_json: str, direction: str) -> None:
+    with self._lock:
+      if name in self._studies: _check_study(name, "this InMemoryStorage", self._studies[name], (space_json, direction))
+      else: self._studies[name], self._trials[name] = (space_json, direction), {}
+
+  def _study(self, name: str) -> dict[int, Trial]:
+    if name not in self._trials: raise ValueError(f"no study '{name}' in this storage; create it with Optimizer(space, storage=..., name='{name}')")
+    return self._trials[name]
+
+  def trials(self, name: str) -> list[Trial]:
+    # copies: a caller mutating a returned Trial must not change the study
+    with self._lock: return [_copy(t) for t in self._study(name).values()]
+
+  def _insert(self, name: str, params: dict, state: TrialState, value: float | None, worker: str | None) -> Trial:
+    now = time.time()
+    t = Trial(self._next_id, dict(params), state, value, now, None if state == TrialState.PENDING else now, worker)
+    self._next_id += 1
+    self._study(name)[t.id] = t
+    return _copy(t)
+
+  def reserve(self, name: str, propose: Propose, worker: str | None) -> list[Trial]:
+    with self._lock:
+      params = propose(self.trials(name))
+      return [self._insert(name, p, TrialState.PENDING, None, worker) for p in params]
+
+  def add(self, name: str, params: dict, state: TrialState, value: float | None, worker: str | None) -> Trial:
+    with self._lock: return self._insert(name, params, state, value, worker)
+
+  def finish(self, name: str, trial_id: int, state: TrialState, value: float | None) -> Trial:
+    with self._lock:
+      t = self._study(name).get(trial_id)
+      if check_transition(name, t, trial_id, state): t.state, t.value, t.finished = state, value, time.time()
+      return _copy(t)
+
+  def fail_pending(self, name: str, before: float | None = None) -> list[Trial]:
+    with self._lock:
+      out, now = [], time.time()
+      for t in self._study(name).values():
+        if t.state == TrialState.PENDING and (before is None or t.created < before):
+          t.state, t.finished = TrialState.FAILED, now
+          out.append(_copy(t))
+      return out
+
+def _copy(t: Trial) -> Trial: return replace(t, params=dict(t.params))
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS studies (name TEXT PRIMARY KEY, space TEXT NOT NULL, direction TEXT NOT NULL, created REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS trials (id INTEGER PRIMARY KEY AUTOINCREMENT, study TEXT NOT NULL REFERENCES studies(name), params TEXT NOT NULL,
+  state TEXT NOT NULL, value REAL, created REAL NOT NULL, finished REAL, worker TEXT);
+CREATE INDEX IF NOT EXISTS trials_study ON trials(study, id);
+"""
+
+class SQLiteStorage:
+  """A study file any number of processes (and threads) can share. WAL mode so readers never block the writer; every write
+  is one short `BEGIN IMMEDIATE` transaction, retried with exponential backoff and jitter when the file is locked, so
+  "database is locked" never reaches the user. AUTOINCREMENT ids are unique across processes and never reused.
+  synchronous=FULL: a committed result survives a killed process and a power cut."""
+  def __init__(self, path: str | os.PathLike, busy_timeout: float = 30.0, max_wait: float = 600.0):
+    path = str(path)
+    self.path = path.removeprefix("sqlite:///")
+    if self.path != ":memory:" and not Path(self.path).parent.exists():
+      raise ValueError(f"storage '{self.path}': folder '{Path(self.path).parent}' does not exist; create it first")
+    self.busy_timeout, self.max_wait = busy_timeout, max_wait
+    self._local = threading.local()
+    self._jitter = random.Random()  # own RNG: backoff jitter must not disturb (or depend on) the user's global seed
+    self._retry(lambda: self._conn().executescript(_SCHEMA))
+
+  def _conn(self) -> sqlite3.Connection:
+    # one connection per thread and per process (a forked child must not reuse its parent's connection)
+    c = getattr(self._local, "conn", None)
+    if c is None or self._local.pid != os.getpid():
+      c = sqlite3.connect(self.path, timeout=self.busy_timeout, isolation_level=None, check_same_thread=False)
+      c.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout * 1000)}")
+      c.execute("PRAGMA journal_mode = WAL")
+      c.execute("PRAGMA synchronous = FULL")
+      self._local.conn, self._local.pid = c, os.getpid()
+    return c
+
+  def _retry(self, fn: Callable[[], Any]) -> Any:
+    start, delay = time.monotonic(), 0.002
+    while True:
+      try: return fn()
+      except sqlite3.OperationalError as e:
+        if "locked" not in str(e) and "busy" not in str(e): raise
+        if time.monotonic() - start > self.max_wait:
+          raise StorageBusyError(f"'{self.path}' stayed locked for {self.max_wait:.0f} s; is a process stuck holding it? ({e})") from e
+        time.sleep(delay * (0.5 + self._jitter.random()))
+        delay = min(delay * 2, 0.5)
+
+  def _tx(self, fn: Callable[[sqlite3.Connection], Any]) -> Any:
+    """Run fn(conn) in one write transaction; on a lock error the whole transaction is rolled back and rerun."""
+    def once():
+      c = self._conn()
+      c.execute("BEGIN IMMEDIATE")
+      try:
+        out = fn(c)
+        c.execute("COMMIT")
+        return out
+      except BaseException:
+        if c.in_transaction: c.execute("ROLLBACK")
+        raise
+    return self._retry(once)
+
+  def open_study(self, name: str, space_json: str, direction: str) -> None:
+    def go(c):
+      c.execute("INSERT OR IGNORE INTO studies VALUES (?, ?, ?, ?)", (name, space_json, direction, time.time()))
+      stored = c.execute("SELECT space, direction FROM studies WHERE name = ?", (name,)).fetchone()
+      _check_study(name, f"'{self.path}'", stored, (space_json, direction))
+    self._tx(go)
+
+  def _read(self, c: sqlite3.Connection, name: str, where: str = "", args: tuple = ()) -> list[Trial]:
+    rows = c.execute(f"SELECT id, params, state, value, created, finished, worker FROM trials WHERE study = ? {where} ORDER BY id", (name, *args))
+    return [Trial(i, json.loads(p), TrialState(s), v, cr, f, w) for i, p, s, v, cr, f, w in rows.fetchall()]
+
+  def trials(self, name: str) -> list[Trial]:
+    return self._retry(lambda: self._read(self._conn(), name))
+
+  def _insert(self, c: sqlite3.Connection, name: str, params: list[dict], state: TrialState, value: float | None, worker: str | None) -> list[Trial]:
+    now, out = time.time(), []
+    for p in params:
+      fin = None if state == TrialState.PENDING else now
+      cur = c.execute("INSERT INTO trials (study, params, state, value, created, finished, worker) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                      (name, json.dumps(p), str(state), value, now, fin, worker))
+      out.append(Trial(cur.lastrowid, json.loads(json.dumps(p)), state, value, now, fin, worker))
+    return out
+
+  def reserve(self, name: str, propose: Propose, worker: str | None) -> list[Trial]:
+    # the read, the proposal and the insert share one write lock: no other process can reserve in between
+    return self._tx(lambda c: self._insert(c, name, propose(self._read(c, name)), TrialState.PENDING, None, worker))
+
+  def add(self, name: str, params: dict, state: TrialState, value: float | None, worker: str | None) -> Trial:
+    return self._tx(lambda c: self._insert(c, name, [params], state, value, worker))[0]
+
+  def finish(self, name: str, trial_id: int, state: TrialState, value: float | None) -> Trial:
+    def go(c):
+      t = next(iter(self._read(c, name, "AND id = ?", (trial_id,))), None)
+      if check_transition(name, t, trial_id, state):
+        now = time.time()
+        c.execute("UPDATE trials SET state = ?, value = ?, finished = ? WHERE id = ?", (str(state), value, now, trial_id))
+        t = replace(t, state=state, value=value, finished=now)
+      return t
+    return self._tx(go)
+
+  def fail_pending(self, name: str, before: float | None = None) -> list[Trial]:
+    def go(c):
+      ts = self._read(c, name, "AND state = 'pending' AND created < ?", (float("inf") if before is None else before,))
+      now = time.time()
+      c.executemany("UPDATE trials SET state = 'failed', finished = ? WHERE id = ?", [(now, t.id) for t in ts])
+      return [replace(t, state=TrialState.FAILED, finished=now) for t in ts]
+    return self._tx(go)
+
+  def close(self) -> None:
+    c = getattr(self._local, "conn", None)
+    if c is not None: c.close(); self._local.conn = None
+
+def open_storage(storage: None | str | os.PathLike | Storage) -> Storage:
+  """None -> a new InMemoryStorage, a path -> SQLiteStorage(path), a storage object -> itself."""
+  if storage is None: return InMemoryStorage()
+  if isinstance(storage, (str, os.PathLike)): return SQLiteStorage(storage)
+  if all(callable(getattr(storage, m, None)) for m in ("open_study", "trials", "reserve", "add", "finish", "fail_pending")): return storage
+  raise TypeError(f"storage={storage!r} is not a path or a storage object; pass None (in memory), 'study.db', or tb.storage.SQLiteStorage(path)")
