@@ -1,0 +1,198 @@
+"""Space: the exact encoding every strategy shares, checked against closed forms and by hypothesis round trips."""
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
+
+import tinybo as tb
+from tinybo.space import CAT, FLOAT, INT
+
+# ***** hypothesis generators: any space, and a valid configuration of it *****
+
+@st.composite
+def st_param(draw):
+  kind = draw(st.sampled_from(["float", "int", "cat"]))
+  log = draw(st.booleans())
+  if kind == "float":
+    lo = draw(st.floats(1e-6, 1e6) if log else st.floats(-1e6, 1e6))
+    hi = draw(st.floats(1e-6, 1e6) if log else st.floats(-1e6, 1e6))
+    lo, hi = min(lo, hi), max(lo, hi)
+    assume(hi - lo > 1e-6 * max(abs(lo), abs(hi), 1e-3))
+    return tb.Float(lo, hi, log=log)
+  if kind == "int":
+    lo = draw(st.integers(1, 1000) if log else st.integers(-1000, 1000))
+    return tb.Int(lo, lo + draw(st.integers(0, 1000)), log=log)
+  return tb.Categorical(draw(st.lists(st.one_of(st.text(max_size=4), st.integers(-5, 5), st.booleans()), min_size=1, max_size=5,
+                                      unique_by=lambda c: (type(c), c))))
+
+@st.composite
+def st_space(draw, max_params=5):
+  names = draw(st.lists(st.text("abcdefgh", min_size=1, max_size=4), min_size=1, max_size=max_params, unique=True))
+  d = {n: draw(st_param()) for n in names}
+  if draw(st.booleans()): d["const"] = draw(st.one_of(st.integers(), st.text(max_size=3), st.none()))
+  return tb.Space(d)
+
+def st_value(p):
+  if isinstance(p, tb.Float): return st.floats(p.low, p.high)
+  if isinstance(p, tb.Int): return st.integers(p.low, p.high)
+  return st.sampled_from(p.choices)
+
+@st.composite
+def st_space_and_params(draw):
+  space = draw(st_space())
+  return space, {**{k: draw(st_value(p)) for k, p in space.params.items()}, **space.constants}
+
+def assert_same_config(space, a, b):
+  assert list(a) == list(b)
+  for k in a:
+    p = space.params.get(k)
+    if isinstance(p, tb.Float): assert math.isclose(a[k], b[k], rel_tol=1e-9, abs_tol=1e-9 * (p.high - p.low)), (k, a[k], b[k])
+    else: assert a[k] == b[k] and type(a[k]) is type(b[k]), (k, a[k], b[k])
+
+# ***** properties *****
+
+@settings(max_examples=150, deadline=None)
+@given(st_space_and_params())
+def test_encode_decode_roundtrip(sp):
+  space, params = sp
+  x = space.encode(params)
+  assert x.shape == (space.dim,) and np.all((x >= 0) & (x <= 1))
+  out = space.decode(x)
+  assert_same_config(space, out, space.validate(params))
+  for k, v in out.items():
+    if k in space.params: assert type(v) in (float, int, str, bool, type(None)), (k, type(v))
+
+@settings(max_examples=150, deadline=None)
+@given(st_space(), st.integers(0, 2**32 - 1))
+def test_cube_roundtrip_and_round(space, seed):
+  rng = np.random.default_rng(seed)
+  X = np.concatenate([rng.random((4, space.dim)), rng.uniform(-0.5, 1.5, (2, space.dim)), np.zeros((1, space.dim)), np.ones((1, space.dim))])
+  R = space.round(X)
+  assert np.all((R >= 0) & (R <= 1))
+  discrete = space.kinds != FLOAT
+  assert np.array_equal(space.round(R)[:, discrete], R[:, discrete]) and np.allclose(space.round(R), R, atol=1e-12)  # idempotent
+  configs = space.decode_many(R)
+  assert configs == space.decode_many(X)        # rounding never changes the configuration a point stands for
+  E = space.encode_many(configs)                # and the rounded point is the encoding of that configuration
+  assert np.array_equal(E[:, discrete], R[:, discrete]) and np.allclose(E, R, atol=1e-9)
+  for g in space.cat_groups: assert np.all(R[:, g].sum(1) == 1.0)
+
+@settings(max_examples=60, deadline=None)
+@given(st_space(), st.integers(0, 2**32 - 1))
+def test_sample_is_valid_and_neighbors(space, seed):
+  X = space.sample(np.random.default_rng(seed), 16)
+  assert X.shape == (16, space.dim)
+  assert np.allclose(space.round(X), X)
+  for p in space.decode_many(X): space.validate(p)
+  N = space.neighbors(X[0])
+  n_expect = sum(len(p.choices) - 1 if isinstance(p, tb.Categorical) else 0 for p in space.params.values())
+  n_expect += sum((v > p.low) + (v < p.high) for k, p in space.params.items() if isinstance(p, tb.Int) for v in [space.decode(X[0])[k]])
+  assert N.shape == (n_expect, space.dim)
+  base = space.decode(X[0])
+  for row in N:  # each neighbour differs from x in exactly one parameter
+    q = space.decode(row)
+    assert sum(q[k] != base[k] for k in space.names) == 1
+
+# ***** closed forms *****
+
+def test_int_slices_closed_form():
+  s = tb.Space({"n": tb.Int(3, 7)})  # 5 integers, each owns 1/5 of [0, 1]
+  for v in range(3, 8): assert s.encode({"n": v})[0] == pytest.approx((v - 3 + 0.5) / 5)
+  for k in range(5):
+    for u in (k / 5 + 1e-9, (k + 0.5) / 5, (k + 1) / 5 - 1e-9): assert s.decode([u])["n"] == 3 + k
+  assert s.decode([0.0])["n"] == 3 and s.decode([1.0])["n"] == 7
+
+def test_log_int_closed_form():
+  s = tb.Space({"u": tb.Int(16, 256, log=True)})
+  lo, hi = math.log(15.5), math.log(256.5)
+  for v in (16, 17, 100, 255, 256): assert s.encode({"u": v})[0] == pytest.approx((math.log(v) - lo) / (hi - lo))
+  assert s.decode([0.0])["u"] == 16 and s.decode([1.0])["u"] == 256
+  assert s.decode([(math.log(63.6) - lo) / (hi - lo)])["u"] == 64 and s.decode([(math.log(64.4) - lo) / (hi - lo)])["u"] == 64
+
+def test_float_closed_form_and_exact_bounds():
+  s = tb.Space({"lr": tb.Float(1e-4, 1e-1, log=True), "d": tb.Float(-1.0, 3.0)})
+  assert s.encode({"lr": 1e-2, "d": 0.0}) == pytest.approx([2 / 3, 0.25])
+  assert s.decode([0.0, 0.0]) == {"lr": 1e-4, "d": -1.0} and s.decode([1.0, 1.0]) == {"lr": 1e-1, "d": 3.0}
+  assert s.decode([0.5, 0.5])["lr"] == pytest.approx(10 ** -2.5)
+
+def test_layout_kinds_columns_onehot():
+  s = tb.Space({"a": tb.Float(0, 1), "c": tb.Categorical(["x", "y", "z"]), "epochs": 5, "n": tb.Int(0, 3), "one": tb.Categorical(["only"])})
+  assert s.names == ["a", "c", "n", "one"] and s.constants == {"epochs": 5} and s.dim == 6
+  assert s.columns == {"a": slice(0, 1), "c": slice(1, 4), "n": slice(4, 5), "one": slice(5, 6)}
+  assert s.kinds.tolist() == [FLOAT, CAT, CAT, CAT, INT, CAT] and s.cat_groups == [slice(1, 4), slice(5, 6)]
+  x = s.encode({"a": 0.5, "c": "y", "n": 1, "one": "only", "epochs": 5})
+  assert x.tolist() == [0.5, 0.0, 1.0, 0.0, 0.375, 1.0]
+  assert s.decode(x) == {"a": 0.5, "c": "y", "epochs": 5, "n": 1, "one": "only"} and list(s.decode(x)) == ["a", "c", "epochs", "n", "one"]
+
+def test_single_value_params_are_constant_columns():
+  s = tb.Space({"i": tb.Int(4, 4), "c": tb.Categorical([7])})
+  X = s.sample(np.random.default_rng(0), 5)
+  assert np.all(X == X[0]) and s.decode(X[0]) == {"i": 4, "c": 7} and len(s.neighbors(X[0])) == 0
+
+def test_sample_distribution():
+  s = tb.Space({"lr": tb.Float(1e-4, 1.0, log=True), "n": tb.Int(0, 4), "c": tb.Categorical(list("abcd"))})
+  ps = s.decode_many(s.sample(np.random.default_rng(0), 20000))
+  assert np.median(np.log10([p["lr"] for p in ps])) == pytest.approx(-2.0, abs=0.05)  # log-uniform: median at the geometric middle
+  assert np.bincount([p["n"] for p in ps], minlength=5) / 20000 == pytest.approx([0.2] * 5, abs=0.015)
+  assert {p["c"] for p in ps} == set("abcd")
+
+# ***** construction forms and serialization *****
+
+def test_from_dict_and_json():
+  s = tb.Space.from_dict({"lr": {"type": "float", "min": 1e-4, "max": 0.1, "log": True}, "units": {"type": "int", "min": 16, "max": 256},
+                          "act": {"type": "categorical", "values": ["relu", "gelu"]}, "epochs": 5})
+  assert s == tb.Space({"lr": tb.Float(1e-4, 0.1, log=True), "units": tb.Int(16, 256), "act": tb.Categorical(["relu", "gelu"]), "epochs": 5})
+  assert tb.Space.from_json(s.to_json()) == s and s != tb.Space({"lr": tb.Float(1e-4, 0.1)})
+  with pytest.raises(ValueError, match="'lr'.*unknown type"): tb.Space.from_dict({"lr": {"type": "real", "min": 0, "max": 1}})
+  with pytest.raises(ValueError, match="'lr'.*needs 'min' and 'max'"): tb.Space.from_dict({"lr": {"type": "float", "min": 0}})
+
+def test_from_dataclass():
+  @dataclass
+  class HP:
+    lr: float = tb.Float(1e-4, 1e-1, log=True)
+    act: str = tb.Categorical(["relu", "gelu"])
+    epochs: int = 5
+  s = tb.Space.from_dataclass(HP)
+  assert s.names == ["lr", "act"] and s.constants == {"epochs": 5}
+  hp = HP(**s.decode(s.sample(np.random.default_rng(0), 1)[0]))
+  assert 1e-4 <= hp.lr <= 1e-1 and hp.epochs == 5
+  @dataclass
+  class Bad:
+    lr: float
+  with pytest.raises(ValueError, match="field 'lr'.*no default"): tb.Space.from_dataclass(Bad)
+  with pytest.raises(TypeError, match="dataclass"): tb.Space.from_dataclass(dict)
+
+# ***** errors: one line, naming the parameter and the fix *****
+
+@pytest.mark.parametrize("param, match", [
+  (tb.Float(1.0, 1.0), "'p': Float needs low < high.*swap"), (tb.Float(2.0, 1.0), "'p': Float needs low < high"),
+  (tb.Float(0.0, 1.0, log=True), "'p': log=True needs low > 0"), (tb.Int(0, 10, log=True), "'p': log=True needs low > 0"),
+  (tb.Int(5, 1), "'p': Int needs low <= high"), (tb.Categorical([]), "'p': Categorical needs at least one choice"),
+  (tb.Categorical(["a", "a"]), "'p': choices must be distinct"), (tb.Float(0, float("inf")), "'p': Float bounds must be finite"),
+])
+def test_bad_definitions(param, match):
+  with pytest.raises((ValueError, TypeError), match=match) as e: tb.Space({"p": param})
+  assert "\n" not in str(e.value)
+
+@pytest.mark.parametrize("params, match", [
+  ({"lr": 0.01}, "missing parameter 'act'"), ({"lr": 0.01, "act": "relu", "x": 1}, "unknown parameter 'x'"),
+  ({"lr": 2.0, "act": "relu"}, "'lr': 2.0 is outside"), ({"lr": 0.01, "act": "elu"}, "'act': 'elu' is not one of the choices"),
+  ({"lr": "big", "act": "relu"}, "'lr': 'big' is a str"), ({"lr": 0.01, "act": "relu", "n": 2.5}, "'n': 2.5 is not an integer"),
+  ({"lr": 0.01, "act": "relu", "n": 99}, "'n': 99 is outside"), ({"lr": 0.01, "act": "relu", "epochs": 6}, "'epochs' is the constant 5"),
+  ({"lr": float("nan"), "act": "relu"}, "'lr': nan is not finite"),
+])
+def test_bad_params(params, match):
+  s = tb.Space({"lr": tb.Float(1e-4, 1e-1, log=True), "act": tb.Categorical(["relu", "gelu"]), "n": tb.Int(0, 3), "epochs": 5})
+  params = {"n": 1, **params}
+  with pytest.raises((ValueError, TypeError), match=match) as e: s.validate(params)
+  assert "\n" not in str(e.value)
+
+def test_validate_normalizes_types():
+  s = tb.Space({"f": tb.Float(0, 10), "n": tb.Int(0, 10), "c": tb.Categorical([1, True, "1"])})
+  out = s.validate({"f": np.float32(2.5), "n": np.int64(3), "c": True})
+  assert out == {"f": 2.5, "n": 3, "c": True} and type(out["f"]) is float and type(out["n"]) is int and out["c"] is True
+  assert s.validate({"f": 1, "n": 4.0, "c": 1})["c"] is not True  # 1 and True are different choices
+  assert s.key({"f": 1, "n": 4.0, "c": 1}) != s.key({"f": 1, "n": 4.0, "c": True})
