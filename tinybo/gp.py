@@ -1,0 +1,352 @@
+"""Gaussian-process surrogate on tinygrad: MAP fit of the hyperparameters, posterior, Kriging-believer conditioning.
+
+Glossary (shapes; N and D are bucket sizes, n ≤ N real observations, d ≤ D real columns):
+  X[N,D]     training inputs in the unit cube, zero-padded (zero columns add zero distance, padded rows are masked)
+  mask[N]    1 for real rows, 0 for padding;   y[N]  standardized targets, 0 on padding
+  θ[b,P]     log hyperparameters of b restarts at once, P = D + 2: [log ℓ (D), log σ_f², log σ_n²]
+  φ[b,G+2]   the optimizer's parameters: one log ℓ per group (a continuous column, or a one-hot block sharing one ℓ),
+             log σ_f², log σ_n²; θ = expand(φ)
+  K[b,N,N]   padded covariance [[σ_f² k(X,X) + (σ_n² + jitter) I, 0], [0, I]], factors to [[L, 0], [0, I]]
+  L, Linv    Cholesky factor of K and its inverse (Linv0: the same with the padded block zeroed)
+  α[N]       K⁻¹ y;   coef[4]  kernel shape (c, p1, p2, q): k(r) = (1 + p1 s + p2 s²) exp(−s − q r²), s = c r
+NLL(θ) = ½ yᵀα + Σ log diag L + (n/2) log 2π, and dNLL/dθ = ½ tr((K⁻¹ − ααᵀ) ∂K/∂θ): the factorization runs in custom
+kernels without autograd, autograd only differentiates the kernel matrix against the fixed weight matrix K⁻¹ − ααᵀ.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from tinygrad import Device, Tensor, TinyJit, dtypes
+from tinygrad.dtype import DType
+
+from tinybo.kernels import KERNELS, column_weights, scaled_sqdist
+from tinybo.linalg import cholesky, eye_like, triangular_inverse
+
+
+class GPFitError(RuntimeError):
+  """The GP could not be fitted (non-finite data, or no hyperparameters gave a positive-definite kernel matrix)."""
+
+# ***** shapes: buckets so that jitted functions are reused as observations arrive *****
+
+N_BUCKETS = (8, 16, 24, 32, 48, 64, 80, 96, 112, 128, 160, 208, 256, 320, 416, 512, 640, 832, 1024, 1280, 1664, 2048)
+D_BUCKETS = (2, 4, 8, 12, 16, 24, 32, 48, 64)
+
+def bucket(n:int, buckets:tuple[int, ...]) -> int:
+  for b in buckets:
+    if n <= b: return b
+  step = buckets[-1] // 4
+  return -(-n // step) * step
+
+# ***** kernel shapes as coefficients, so one compiled program serves every kernel *****
+
+KERNEL_COEFS = {"matern12": (1.0, 0.0, 0.0, 0.0), "matern32": (math.sqrt(3), 1.0, 0.0, 0.0), "matern52": (math.sqrt(5), 1.0, 1 / 3, 0.0),
+                "rbf": (0.0, 0.0, 0.0, 0.5)}
+
+def stationary(X1:Tensor, X2:Tensor, lengthscales:Tensor, outputscale:Tensor, coef:Tensor) -> Tensor:
+  """σ_f² (1 + p1 s + p2 s²) exp(−s − q r²), s = c r: Matérn 1/2, 3/2, 5/2 and RBF by coefficients (KERNEL_COEFS)."""
+  r2 = scaled_sqdist(X1, X2, lengthscales)
+  pos = r2 > 0
+  s = pos.where(pos.where(r2, 1.0).sqrt(), 0.0) * coef[0]  # √ through a double where: zero gradient at r = 0
+  k = (1 + s * coef[1] + s.square() * coef[2]) * (-s - r2 * coef[3]).exp()
+  return k * (outputscale.reshape(*outputscale.shape, 1, 1) if outputscale.ndim else outputscale)
+
+# ***** priors (numpy, in φ space; cheap, so they stay out of the jitted step) *****
+
+NOISE_FLOOR = {dtypes.float64: 1e-6, dtypes.float32: 1e-4}
+
+def lengthscale_prior(n_groups:int) -> tuple[float, float]:
+  """log ℓ ~ N(√2 + ½ log d, √3) (Hvarfner et al. 2024): the expected lengthscale grows like √d."""
+  return math.sqrt(2) + 0.5 * math.log(max(n_groups, 1)), math.sqrt(3)
+
+def log_prior(phi:np.ndarray, n_groups:int) -> tuple[np.ndarray, np.ndarray]:
+  """Log prior density of φ[b, G+2] (up to a constant) and its gradient.
+  log ℓ ~ N(√2 + ½ log G, √3); log σ_f² ~ N(0, 1.5); σ_n² ~ Gamma(1.1, rate 30) as a function of log σ_n² without the
+  Jacobian (as Optuna's GP): 0.1 log σ_n² − 30 σ_n², which favours small noise."""
+  mu, sd = lengthscale_prior(n_groups)
+  ls, sf, sn = phi[:, :n_groups], phi[:, n_groups], phi[:, n_groups + 1]
+  val = -0.5 * (((ls - mu) / sd) ** 2).sum(1) - 0.5 * (sf / 1.5) ** 2 + 0.1 * sn - 30 * np.exp(sn)
+  grad = np.concatenate([-(ls - mu) / sd ** 2, (-sf / 1.5 ** 2)[:, None], (0.1 - 30 * np.exp(sn))[:, None]], axis=1)
+  return val, grad
+
+# ***** jitted programs *****
+
+def _padded_K(X:Tensor, mask:Tensor, theta:Tensor, jitter:Tensor, coef:Tensor) -> Tensor:
+  D = X.shape[1]
+  K = stationary(X, X, theta[:, :D].exp(), theta[:, D].exp(), coef)
+  diag = (mask * ((theta[:, D + 1].exp() + jitter).unsqueeze(-1)) + (1 - mask)).unsqueeze(-1) * eye_like(K)
+  return (mask.unsqueeze(-1) * mask) * K + diag
+
+def _nll_and_grad(X:Tensor, y:Tensor, mask:Tensor, theta:Tensor, jitter:Tensor, coef:Tensor) -> Tensor:
+  """[b, 1+P]: NLL and its gradient in θ for every restart (NaN rows: the factorization failed)."""
+  K = _padded_K(X, mask, theta, jitter, coef)
+  L = cholesky(K.detach())
+  Linv = triangular_inverse(L)
+  Kinv = Linv.transpose(-1, -2) @ Linv
+  alpha = (Kinv @ y.unsqueeze(-1))[..., 0]
+  n = mask.sum()
+  nll = 0.5 * (y * alpha).sum(-1) + L.diagonal(dim1=-2, dim2=-1).log().sum(-1) + 0.5 * math.log(2 * math.pi) * n
+  W = (Kinv - alpha.unsqueeze(-1) * alpha.unsqueeze(-2)).detach()
+  grad = (0.5 * (W * K).sum()).gradient(theta)[0]
+  return nll.unsqueeze(-1).cat(grad, dim=1).contiguous()
+
+def _factor(X:Tensor, y:Tensor, mask:Tensor, theta:Tensor, jitter:Tensor, coef:Tensor) -> tuple[Tensor, Tensor]:
+  """(Linv0[N,N], α[N]) at one θ[1,P]: what the posterior needs."""
+  K = _padded_K(X, mask, theta, jitter, coef)[0]
+  Linv = triangular_inverse(cholesky(K))
+  alpha = Linv.transpose(-1, -2) @ (Linv @ y.unsqueeze(-1))
+  return ((mask.unsqueeze(-1) * mask) * Linv).contiguous(), alpha[:, 0].contiguous()
+
+_JITS: dict[tuple, TinyJit] = {}
+
+def _jit(name:str, fxn, *key) -> TinyJit:
+  if (name,) + key not in _JITS: _JITS[(name,) + key] = TinyJit(fxn)
+  return _JITS[(name,) + key]
+
+# ***** the posterior: a pure function of the state, differentiable in Xq *****
+
+def posterior(X:Tensor, alpha:Tensor, Linv0:Tensor, hyper:Tensor, Xq:Tensor) -> tuple[Tensor, Tensor]:
+  """Posterior mean and latent variance at Xq[..., M, d ≤ D] in standardized units. State = GP.posterior_state():
+  X[N,D] padded training inputs, α[N] (0 on padding), Linv0[N,N] (padded block zeroed), hyper[D+5] =
+  [effective lengthscales (D), σ_f², coef (4)]. Pure Tensor ops: differentiable in Xq, capturable by TinyJit."""
+  D = X.shape[1]
+  if Xq.shape[-1] < D: Xq = Xq.pad(((0, 0),) * (Xq.ndim - 1) + ((0, D - Xq.shape[-1]),))
+  sf2 = hyper[D]
+  Kq = stationary(Xq, X, hyper[:D], sf2, hyper[D + 1:D + 5]).contiguous()
+  mean = Kq @ alpha
+  v = Kq @ Linv0.transpose(-1, -2)
+  var = (sf2 - v.square().sum(-1)).maximum(0.0)
+  return mean, var
+
+# ***** optimizer: batched lock-step L-BFGS with projected backtracking (numpy) *****
+
+def lbfgs(fg, x0:np.ndarray, lower:np.ndarray, upper:np.ndarray, max_evals:int=100, memory:int=10, gtol:float=1e-5,
+          ftol:float=1e-10) -> tuple[np.ndarray, np.ndarray]:
+  """Minimize b independent problems in lock-step: fg(x[b,p]) -> (f[b], g[b,p]) is one batched evaluation; a row that
+  fails (non-finite f) backtracks. Returns (x[b,p], f[b]); rows that never had a finite value keep f = inf."""
+  x = np.clip(x0, lower, upper)
+  f, g = fg(x)
+  bad = ~np.isfinite(f)
+  f = np.where(bad, np.inf, f)
+  b = x.shape[0]
+  done = bad.copy()
+  S: list[list[np.ndarray]] = [[] for _ in range(b)]
+  Y: list[list[np.ndarray]] = [[] for _ in range(b)]
+  p = -g
+  t = np.minimum(1.0, 1.0 / np.maximum(np.abs(g).max(1), 1e-12))
+  evals = 1
+  while not done.all() and evals < max_evals:
+    x_try = np.where(done[:, None], x, np.clip(x + t[:, None] * p, lower, upper))
+    f_try, g_try = fg(x_try)
+    evals += 1
+    for r in np.flatnonzero(~done):
+      step = x_try[r] - x[r]
+      if np.isfinite(f_try[r]) and f_try[r] <= f[r] + 1e-4 * min(g[r] @ step, 0.0):
+        yv = g_try[r] - g[r]
+        if step @ yv > 1e-12: S[r].append(step); Y[r].append(yv)
+        if len(S[r]) > memory: S[r].pop(0); Y[r].pop(0)
+        converged = abs(f[r] - f_try[r]) <= ftol * max(1.0, abs(f_try[r]))
+        x[r], f[r], g[r] = x_try[r], f_try[r], g_try[r]
+        pg = np.where(((x[r] <= lower) & (g[r] > 0)) | ((x[r] >= upper) & (g[r] < 0)), 0.0, g[r])
+        if converged or np.abs(pg).max() <= gtol: done[r] = True; continue
+        p[r], t[r] = _two_loop(pg, S[r], Y[r]), 1.0
+        if p[r] @ pg >= 0: S[r].clear(); Y[r].clear(); p[r] = -pg; t[r] = min(1.0, 1.0 / max(np.abs(pg).max(), 1e-12))
+      else:
+        t[r] *= 0.3 if not np.isfinite(f_try[r]) else 0.5
+        if t[r] * np.abs(p[r]).max() < 1e-10: done[r] = True
+  return x, f
+
+def _two_loop(g:np.ndarray, S:list[np.ndarray], Y:list[np.ndarray]) -> np.ndarray:
+  q, alphas = g.copy(), []
+  for s, yv in zip(reversed(S), reversed(Y)):
+    a = (s @ q) / (yv @ s); alphas.append(a); q -= a * yv
+  if S: q *= (S[-1] @ Y[-1]) / (Y[-1] @ Y[-1])
+  for (s, yv), a in zip(zip(S, Y), reversed(alphas)):
+    q += (a - (yv @ q) / (yv @ s)) * s
+  return -q
+
+# ***** y transform: standardize, and squash extreme spreads so the kernel matrix stays well conditioned *****
+
+SQUASH = 20.0  # robust z-scores beyond ±SQUASH grow logarithmically
+
+def _squash(z:np.ndarray) -> np.ndarray:
+  a = np.abs(z)
+  return np.where(a > SQUASH, np.sign(z) * (SQUASH + np.log1p(np.maximum(a - SQUASH, 0))), z)
+
+def _unsquash(u:np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+  """inverse and its derivative (for the variance by the delta method)."""
+  a = np.abs(u)
+  big = a > SQUASH
+  ex = np.expm1(np.minimum(np.maximum(a - SQUASH, 0), 700))
+  return np.where(big, np.sign(u) * (SQUASH + ex), u), np.where(big, ex + 1, 1.0)
+
+def default_dtype(device:str) -> DType:
+  """float64 where the backend has it (not Metal / WebGPU, which emulate or lack it)."""
+  return dtypes.float32 if device.split(":")[0] in ("METAL", "WEBGPU") else dtypes.float64
+
+class GP:
+  """Gaussian process with MAP-fitted hyperparameters. See docs/DESIGN.md for the contract."""
+  def __init__(self, kernel:str="matern52", device:str|None=None, dtype:DType|None=None):
+    if kernel not in KERNELS: raise ValueError(f"unknown kernel {kernel!r}: choose one of {sorted(KERNELS)}")
+    self.kernel, self.device = kernel, Device.canonicalize(device) if device else Device.DEFAULT
+    self.dtype: DType = dtype or default_dtype(self.device)
+    self._phi: np.ndarray|None = None
+    self._n_cold = 0
+    self.n, self.d = 0, 0
+
+  # ----- data -----
+  def _transform_y(self, y:np.ndarray) -> np.ndarray:
+    finite = np.isfinite(y)
+    if not finite.any(): raise GPFitError("no finite y values to fit")
+    # non-finite values (inf, nan) are treated as the worst seen, on the side they fall
+    y = np.where(np.isnan(y), y[finite].max(), np.clip(y, y[finite].min(), y[finite].max()))
+    self._center = float(np.median(y))
+    with np.errstate(over="ignore", invalid="ignore"):
+      dev = np.abs(y / 2 - self._center / 2) * 2  # halves: no overflow near ±1.8e308
+      scale = float(np.median(dev)) * 1.4826
+      if not np.isfinite(scale) or scale <= 0: scale = float(np.mean(dev))
+      if not np.isfinite(scale) or scale <= 0: scale = 1.0
+      self._spread = scale
+      z = np.clip((y / 2 - self._center / 2) / scale * 2, -1e300, 1e300)
+    u = _squash(np.nan_to_num(z))
+    self.y_mean, self.y_scale = float(u.mean()), float(u.std()) or 1.0
+    return (u - self.y_mean) / self.y_scale
+
+  def _to_y_units(self, mean:np.ndarray, var:np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    u = self.y_mean + self.y_scale * mean
+    z, dz = _unsquash(u)
+    with np.errstate(over="ignore"):
+      y = self._center + self._spread * z
+      v = var * (self.y_scale * self._spread * dz) ** 2
+    return np.nan_to_num(y), np.nan_to_num(np.maximum(v, 0.0), posinf=np.finfo(np.float64).max)
+
+  def _set_data(self, X:np.ndarray, y_std:np.ndarray, categorical:list[slice]|None):
+    n, d = X.shape
+    self.n, self.d, self.categorical = n, d, list(categorical or [])
+    self.N, self.D = bucket(n, N_BUCKETS), bucket(d, D_BUCKETS)
+    self.X, self.y_train = X, y_std
+    # groups: each continuous column alone, each one-hot block shares a lengthscale
+    group = -np.ones(d, dtype=np.int64)
+    for gi, block in enumerate(self.categorical): group[list(range(*block.indices(d)))] = gi
+    groups = [list(np.flatnonzero(group == gi)) for gi in range(len(self.categorical))]
+    groups += [[c] for c in range(d) if group[c] < 0]
+    self._groups = sorted(groups, key=lambda cols: cols[0])
+    self._expand = np.zeros((len(self._groups), self.D))
+    for gi, cols in enumerate(self._groups): self._expand[gi, cols] = 1.0
+    w = np.array(column_weights(d, self.categorical))
+    Xw = np.zeros((self.N, self.D)); Xw[:n, :d] = X
+    yp = np.zeros(self.N); yp[:n] = y_std
+    mp = np.zeros(self.N); mp[:n] = 1.0
+    self._w = w
+    self._ls_offset = np.zeros(self.D); self._ls_offset[:d] = -0.5 * np.log(w)  # the ½ weight of one-hot columns: ℓ_eff = ℓ/√w
+    self._Xt, self._yt, self._mt = (Tensor(a, dtype=self.dtype, device=self.device).realize() for a in (Xw, yp, mp))
+    self._coef = Tensor(KERNEL_COEFS[self.kernel], dtype=self.dtype, device=self.device).realize()
+
+  def _theta(self, phi:np.ndarray) -> np.ndarray:
+    G = len(self._groups)
+    return np.concatenate([phi[:, :G] @ self._expand + self._ls_offset, phi[:, G:]], axis=1)
+
+  # ----- fit -----
+  def fit(self, X, y, categorical:list[slice]|None=None, *, restarts:int|None=None, seed:int=0) -> GP:
+    """MAP fit of log hyperparameters on X[n,d] (unit cube) and raw y[n]. Warm-starts from the previous fit when the
+    shape of the problem is unchanged (one start); cold fits (no previous fit, or n grew 1.5x since the last cold fit)
+    batch `restarts` starts (default 4). Raises GPFitError if no start gives a finite objective."""
+    X = np.asarray(X.numpy() if isinstance(X, Tensor) else X, dtype=np.float64)
+    y = np.asarray(y.numpy() if isinstance(y, Tensor) else y, dtype=np.float64).reshape(-1)
+    if X.ndim != 2 or X.shape[0] != y.shape[0] or X.shape[0] == 0: raise ValueError(f"need X[n,d] and y[n] with n > 0, got {X.shape}, {y.shape}")
+    if not np.isfinite(X).all(): raise GPFitError("X has non-finite values")
+    prev = self._phi if (self._phi is not None and self.d == X.shape[1] and list(categorical or []) == getattr(self, "categorical", None)) else None
+    self._set_data(X, self._transform_y(y), categorical)
+    G = len(self._groups)
+    floor = NOISE_FLOOR.get(self.dtype, 1e-4)
+    lower = np.array([math.log(1e-3)] * G + [math.log(1e-3), math.log(floor)])
+    upper = np.array([math.log(1e3)] * G + [math.log(1e3), math.log(10.0)])
+    mu, sd = lengthscale_prior(G)
+    cold = prev is None or restarts is not None or self.n >= 1.5 * self._n_cold
+    if cold:
+      rng = np.random.default_rng([seed, self.n, self.d])
+      b = restarts or 4
+      starts = np.zeros((b, G + 2))
+      starts[:, :G] = np.log(0.5 * math.sqrt(G))  # a moderate lengthscale: the prior median (~4√d) is flat for BO
+      starts[:, G], starts[:, G + 1] = 0.0, math.log(1e-2)
+      if b > 1: starts[1:, :G] = rng.normal(mu - 1.5, sd / 2, size=(b - 1, G))
+      if b > 1: starts[1:, G + 1] = rng.uniform(math.log(floor), math.log(0.1), size=b - 1)
+      if prev is not None: starts[-1] = prev
+    else: starts = prev[None, :].copy()
+    jitter0 = 1e-9 if self.dtype == dtypes.float64 else 1e-6
+    jitter = np.full(starts.shape[0], jitter0)
+    step = _jit("nll", _nll_and_grad, self.N, self.D, starts.shape[0], self.dtype, self.device)
+
+    def fg(phi:np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+      theta = Tensor(self._theta(phi), dtype=self.dtype, device=self.device).realize()
+      out = step(self._Xt, self._yt, self._mt, theta, Tensor(jitter, dtype=self.dtype, device=self.device).realize(), self._coef).numpy()
+      # a failed factorization: grow that row's jitter and retry before giving the optimizer an inf
+      while (bad := ~np.isfinite(out[:, 0])).any() and jitter[bad].max() < 1e-3:
+        jitter[bad] *= 100
+        out2 = step(self._Xt, self._yt, self._mt, theta, Tensor(jitter, dtype=self.dtype, device=self.device).realize(), self._coef).numpy()
+        out[bad] = out2[bad]
+      nll, gtheta = out[:, 0], out[:, 1:]
+      gphi = np.concatenate([gtheta[:, :self.D] @ self._expand.T, gtheta[:, self.D:]], axis=1)
+      lp, glp = log_prior(phi, G)
+      f = nll - lp
+      ok = np.isfinite(f) & np.isfinite(gphi).all(1)
+      return np.where(ok, f, np.inf), np.where(ok[:, None], gphi - glp, 0.0)
+
+    phi, f = lbfgs(fg, starts, lower, upper, max_evals=150 if cold else 40)
+    if not np.isfinite(f).any(): raise GPFitError(f"no hyperparameters gave a positive-definite kernel matrix (n={self.n}, d={self.d})")
+    best = int(np.argmin(f))
+    self._phi, self._jitter, self.objective = phi[best].copy(), float(jitter[best]), float(f[best])
+    if cold: self._n_cold = self.n
+    self._refactor()
+    return self
+
+  def _refactor(self):
+    """Factor K at the fitted hyperparameters and build the posterior state."""
+    theta = self._theta(self._phi[None])
+    factor = _jit("factor", _factor, self.N, self.D, self.dtype, self.device)
+    args = (self._Xt, self._yt, self._mt, Tensor(theta, dtype=self.dtype, device=self.device).realize(), None, self._coef)
+    for _ in range(8):
+      jit = Tensor([self._jitter], dtype=self.dtype, device=self.device).realize()
+      Linv0, alpha = factor(*args[:4], jit, args[5])
+      Linv0, alpha = Linv0.clone().realize(), alpha.clone().realize()  # jit outputs are overwritten by the next call
+      if np.isfinite(alpha.numpy()).all() and np.isfinite(Linv0.numpy()).all(): break
+      self._jitter *= 100
+    else: raise GPFitError("kernel matrix not positive definite even with jitter 1e-3")
+    self._Linv0, self._alpha = Linv0, alpha
+    G = len(self._groups)
+    ls = np.ones(self.D); ls[:self.d] = np.exp(theta[0, :self.d])
+    self._hyper = Tensor(np.concatenate([ls, [math.exp(self._phi[G])], KERNEL_COEFS[self.kernel]]), dtype=self.dtype, device=self.device).realize()
+    self.hyperparameters = {"lengthscales": np.exp(self._phi[:G] @ self._expand[:, :self.d]), "outputscale": math.exp(self._phi[G]),
+                            "noise": math.exp(self._phi[G + 1])}
+
+  # ----- posterior -----
+  def posterior_state(self) -> tuple[Tensor, ...]:
+    """(X[N,D], α[N], Linv0[N,N], hyper[D+5]): realized tensors at a fixed bucket shape, the arguments of `posterior`."""
+    if self._phi is None: raise RuntimeError("GP is not fitted: call fit(X, y) first")
+    return self._Xt, self._alpha, self._Linv0, self._hyper
+
+  def predict(self, X) -> tuple[np.ndarray, np.ndarray]:
+    """Posterior mean and latent variance at X[m,d], numpy, in the units of y; var >= 0, never NaN."""
+    Xq = np.asarray(X.numpy() if isinstance(X, Tensor) else X, dtype=np.float64)
+    if Xq.ndim == 1: Xq = Xq[None]
+    mean, var = posterior(*self.posterior_state(), Tensor(Xq, dtype=self.dtype, device=self.device))
+    mean, var = np.nan_to_num(mean.numpy().astype(np.float64)), np.nan_to_num(var.numpy().astype(np.float64))
+    return self._to_y_units(mean, np.maximum(var, 0.0))
+
+  def condition(self, X_new, y_new=None) -> GP:
+    """A new GP with the same hyperparameters and y transform, conditioned on extra points (no refit). y_new in the
+    units of y; None uses the posterior mean (Kriging believer, for pending trials)."""
+    Xn = np.asarray(X_new.numpy() if isinstance(X_new, Tensor) else X_new, dtype=np.float64).reshape(-1, self.d)
+    if y_new is None: y_std = self._std_mean(Xn)
+    else:
+      z = (np.asarray(y_new, dtype=np.float64).reshape(-1) - self._center) / self._spread
+      y_std = (_squash(z) - self.y_mean) / self.y_scale
+    gp = GP.__new__(GP)
+    gp.__dict__.update({k: v for k, v in self.__dict__.items()})
+    gp._set_data(np.concatenate([self.X, Xn]), np.concatenate([self.y_train, y_std]), self.categorical)
+    gp._refactor()
+    return gp
+
+  def _std_mean(self, Xq:np.ndarray) -> np.ndarray:
+    mean, _ = posterior(*self.posterior_state(), Tensor(Xq, dtype=self.dtype, device=self.device))
+    return mean.numpy().astype(np.float64)
