@@ -1,0 +1,121 @@
+"""Random and Grid: suggestions lie in the space, are deterministic in (seed, history), and Grid covers its grid once."""
+import itertools
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from test_space import st_space
+
+import tinybo as tb
+from tinybo.strategies import resolve_strategy
+from tinybo.trial import Trial, TrialState
+
+
+def history(params, state=TrialState.COMPLETE):
+  return [Trial(i, p, state, 1.0 if state == TrialState.COMPLETE else None) for i, p in enumerate(params)]
+
+def small_space(draw_floats=True):
+  d = {"n": tb.Int(0, 2), "c": tb.Categorical(["a", "b"]), "k": 3}
+  if draw_floats: d["x"] = tb.Float(1e-3, 1.0, log=True)
+  return tb.Space(d)
+
+@settings(max_examples=60, deadline=None)
+@given(st_space(), st.integers(0, 1000), st.integers(1, 6))
+def test_random_suggestions_in_space_and_distinct(space, seed, n):
+  r = tb.Random()
+  prev = r.suggest(space, [], 3, seed=seed, minimize=True)
+  hist = history(prev[:2]) + history(prev[2:], TrialState.PENDING)
+  try: out = r.suggest(space, hist, n, seed=seed, minimize=True)
+  except tb.SearchExhausted:  # only legitimate when the space has no more configurations than the history holds
+    size = math.prod(p.high - p.low + 1 if isinstance(p, tb.Int) else len(p.choices) for p in space.params.values())
+    assert len({space.key(p) for p in prev}) == size
+    return
+  for p in out: assert space.validate(p) == p  # valid, plain types, constants included
+  keys = [space.key(p) for p in out]
+  assert len(set(keys)) == len(keys) and not set(keys) & {space.key(p) for p in prev}
+  assert r.suggest(space, hist, n, seed=seed, minimize=True) == out  # deterministic in (seed, history)
+
+def test_random_seed_and_history_change_the_draw():
+  s, r = small_space(), tb.Random()
+  a = r.suggest(s, [], 4, seed=0, minimize=True)
+  assert a == r.suggest(s, [], 4, seed=0, minimize=True)
+  assert a != r.suggest(s, [], 4, seed=1, minimize=True)
+  assert tb.Random(seed=1).suggest(s, [], 4, seed=0, minimize=True) == r.suggest(s, [], 4, seed=1, minimize=True)  # its own seed wins
+  assert r.suggest(s, history(a[:1]), 1, seed=0, minimize=True) != a[:1]
+
+def test_random_exhausts_a_finite_space_exactly_once():
+  s, r, seen = small_space(draw_floats=False), tb.Random(), []
+  while True:
+    try: seen += r.suggest(s, history(seen), 4, seed=0, minimize=True)
+    except tb.SearchExhausted: break
+  assert len(seen) == 6 and len({s.key(p) for p in seen}) == 6
+
+def grid_reference(space, ppf):
+  """Independent reference: per-axis values from closed forms, then the product."""
+  axes = []
+  for p in space.params.values():
+    if isinstance(p, tb.Categorical): axes.append(list(p.choices))
+    elif isinstance(p, tb.Int) and p.high - p.low + 1 <= ppf: axes.append(list(range(p.low, p.high + 1)))
+    elif isinstance(p, tb.Float): axes.append(list(np.geomspace(p.low, p.high, ppf) if p.log else np.linspace(p.low, p.high, ppf)))
+    else: axes.append(list(dict.fromkeys(min(p.high, p.low + math.floor(u * (p.high - p.low + 1))) for u in np.linspace(0, 1, ppf))))
+  return axes
+
+@st.composite
+def st_grid_space(draw):
+  d = {}
+  for i in range(draw(st.integers(1, 3))):
+    kind = draw(st.sampled_from(["float", "logfloat", "int", "cat"]))
+    lo = draw(st.integers(1, 50))
+    if kind == "float": d[f"p{i}"] = tb.Float(lo - 25.5, lo + draw(st.integers(1, 40)))
+    elif kind == "logfloat": d[f"p{i}"] = tb.Float(lo / 100, lo * draw(st.integers(2, 100)), log=True)
+    elif kind == "int": d[f"p{i}"] = tb.Int(lo, lo + draw(st.integers(0, 3)))
+    else: d[f"p{i}"] = tb.Categorical(list("abcd")[:draw(st.integers(1, 4))])
+  if draw(st.booleans()): d["const"] = "fixed"
+  return tb.Space(d)
+
+@settings(max_examples=40, deadline=None)
+@given(st_grid_space(), st.integers(2, 4), st.integers(1, 5))
+def test_grid_covers_every_combination_once(space, ppf, batch):
+  g, seen = tb.Grid(points_per_float=ppf), []
+  while True:
+    try: out = g.suggest(space, history(seen), batch, seed=0, minimize=True)
+    except tb.SearchExhausted: break
+    assert 1 <= len(out) <= batch
+    for p in out: assert space.validate(p) == p
+    seen += out
+  axes = grid_reference(space, ppf)
+  assert len(seen) == math.prod(len(a) for a in axes) == g.size(space)
+  assert len({space.key(p) for p in seen}) == len(seen)  # each exactly once
+  ref = list(itertools.product(*axes))
+  got = sorted(tuple(p[k] for k in space.names) for p in seen)
+  for a, b in zip(sorted(ref), got): assert all(x == y if isinstance(x, str) else math.isclose(x, y, rel_tol=1e-12) for x, y in zip(a, b)), (a, b)
+  assert seen == list(g.points(space))  # deterministic row-major order
+
+def test_grid_skips_pending_and_observed_and_order():
+  s, g = tb.Space({"a": tb.Int(0, 1), "b": tb.Categorical(["x", "y"])}), tb.Grid()
+  order = [{"a": 0, "b": "x"}, {"a": 0, "b": "y"}, {"a": 1, "b": "x"}, {"a": 1, "b": "y"}]
+  assert g.suggest(s, [], 4, seed=0, minimize=True) == order
+  hist = history([order[0]]) + history([order[2]], TrialState.PENDING)
+  assert g.suggest(s, hist, 4, seed=0, minimize=True) == [order[1], order[3]]
+  with pytest.raises(tb.SearchExhausted, match="all 4 grid points"): g.suggest(s, history(order), 1, seed=0, minimize=True)
+  with pytest.raises(ValueError, match="points_per_float"): tb.Grid(points_per_float=1)
+
+def test_grid_float_points_include_the_bounds():
+  s = tb.Space({"lr": tb.Float(1e-4, 1e-1, log=True)})
+  assert [p["lr"] for p in tb.Grid(4).points(s)] == [1e-4, pytest.approx(1e-3), pytest.approx(1e-2), 1e-1]
+
+def test_resolve_strategy():
+  assert isinstance(resolve_strategy("random"), tb.Random) and isinstance(resolve_strategy("GRID"), tb.Grid)
+  g = tb.Grid(3)
+  assert resolve_strategy(g) is g and isinstance(g, tb.Strategy)
+  with pytest.raises(ValueError, match="unknown strategy 'bayes'"): resolve_strategy("bayes")
+  with pytest.raises(TypeError, match="no suggest"): resolve_strategy(42)
+
+def test_resolve_gp():
+  try: import tinybo.bo  # noqa: F401, I001
+  except ImportError:
+    with pytest.raises(ImportError, match="strategy 'gp' needs tinybo.bo.*use strategy='random'"): resolve_strategy("gp")
+    return
+  assert callable(resolve_strategy("gp").suggest)
