@@ -1,0 +1,115 @@
+"""Optimizer: ask/tell, warm start, best for both directions, optimize (failures, threads, timeout, progress), gp smoke."""
+import threading
+import time
+
+import pytest
+
+import tinybo as tb
+from tinybo.optimizer import TrialFailedWarning
+from tinybo.trial import TrialState
+
+SPACE = tb.Space({"lr": tb.Float(1e-4, 1e-1, log=True), "units": tb.Int(16, 256, log=True), "act": tb.Categorical(["relu", "gelu", "tanh"]),
+                  "epochs": 5})
+
+def test_ask_tell_roundtrip():
+  opt = tb.Optimizer(SPACE, strategy="random")
+  t = opt.suggest()
+  assert isinstance(t, tb.Trial) and t.state == TrialState.PENDING and t.value is None
+  assert SPACE.validate(t.params) == t.params and t.params["epochs"] == 5
+  batch = opt.suggest(4)
+  assert len(batch) == 4 and all(b.state == TrialState.PENDING for b in batch)
+  assert len({t.id} | {b.id for b in batch}) == 5 and len({SPACE.key(b.params) for b in [t, *batch]}) == 5
+  opt.observe(t, 0.31)
+  opt.observe(batch[0].id, 0.1)
+  opt.fail(batch[1])
+  warm = opt.observe({"lr": 0.01, "units": 64, "act": "relu", "epochs": 5}, 0.42)
+  assert warm.state == TrialState.COMPLETE and warm.params == {"lr": 0.01, "units": 64, "act": "relu", "epochs": 5}
+  states = {x.id: (x.state, x.value) for x in opt.trials}
+  assert states == {t.id: ("complete", 0.31), batch[0].id: ("complete", 0.1), batch[1].id: ("failed", None), batch[2].id: ("pending", None),
+                    batch[3].id: ("pending", None), warm.id: ("complete", 0.42)}
+  assert opt.best.id == batch[0].id and opt.best.value == 0.1
+
+def test_best_direction_and_ties():
+  for direction, want in (("minimize", -3.0), ("maximize", 7.0)):
+    opt = tb.Optimizer(SPACE, strategy="random", direction=direction)
+    assert opt.best is None
+    for v in (1.0, -3.0, 7.0, -3.0, 7.0): opt.observe(opt.suggest(), v)
+    assert opt.best.value == want and opt.best.id == min(t.id for t in opt.trials if t.value == want)
+  with pytest.raises(ValueError, match="direction='max'.*'minimize' or 'maximize'"): tb.Optimizer(SPACE, strategy="random", direction="max")
+
+def test_same_seed_same_sequence_different_seed_differs():
+  def run(seed):
+    opt = tb.Optimizer(SPACE, strategy="random", seed=seed)
+    for i in range(6): opt.observe(opt.suggest(), float(i))
+    return [t.params for t in opt.trials]
+  assert run(3) == run(3) and run(3) != run(4)
+
+def test_space_as_plain_dict_and_dataclass_params():
+  opt = tb.Optimizer({"x": tb.Float(0, 1), "tag": "a"}, strategy="random")
+  assert opt.suggest().params["tag"] == "a"
+
+def test_optimize_records_failures_and_goes_on():
+  calls = []
+  def objective(p):
+    calls.append(p)
+    if len(calls) % 3 == 0: raise RuntimeError("diverged")
+    if len(calls) % 5 == 0: return float("nan")
+    return p["lr"] * p["units"]
+  opt = tb.Optimizer(SPACE, strategy="random")
+  with pytest.warns(TrialFailedWarning) as w: best = opt.optimize(objective, n_trials=15, progress=False)
+  ts = opt.trials
+  assert len(calls) == 15 and len(ts) == 15 and all(t.state != TrialState.PENDING for t in ts)
+  failed = [t for t in ts if t.state == TrialState.FAILED]
+  assert len(failed) == 7 and len(w) == 7  # 5 exceptions (calls 3,6,9,12,15) and two NaNs (calls 5,10)
+  assert any("diverged" in str(x.message) for x in w) and any("nan" in str(x.message) for x in w)
+  done = [t for t in ts if t.state == TrialState.COMPLETE]
+  assert best.value == min(t.params["lr"] * t.params["units"] for t in done) and all(t.value == t.params["lr"] * t.params["units"] for t in done)
+
+def test_optimize_threads_are_pending_aware():
+  active, peak, lock = [0], [0], threading.Lock()
+  def objective(p):
+    with lock: active[0] += 1; peak[0] = max(peak[0], active[0])
+    time.sleep(0.01)
+    with lock: active[0] -= 1
+    return p["x"]
+  space = tb.Space({"x": tb.Int(0, 39)})  # 40 configurations, 40 trials: any duplicate would exhaust the space early
+  opt = tb.Optimizer(space, strategy="random")
+  opt.optimize(objective, n_trials=40, n_jobs=4, progress=False)
+  ts = opt.trials
+  assert len(ts) == 40 and all(t.state == TrialState.COMPLETE for t in ts) and sorted(t.params["x"] for t in ts) == list(range(40))
+  assert peak[0] > 1 and opt.best.value == 0
+
+def test_optimize_grid_stops_when_exhausted():
+  opt = tb.Optimizer(tb.Space({"a": tb.Int(0, 2), "b": tb.Categorical(["x", "y"])}), strategy=tb.Grid())
+  opt.optimize(lambda p: p["a"], n_trials=50, n_jobs=2, progress=False)
+  assert len(opt.trials) == 6 and opt.best.value == 0
+
+def test_optimize_timeout_stops_cleanly():
+  opt = tb.Optimizer(SPACE, strategy="random")
+  t0 = time.monotonic()
+  opt.optimize(lambda p: time.sleep(0.05) or 1.0, n_trials=1000, timeout=0.3, n_jobs=2, progress=False)
+  elapsed, ts = time.monotonic() - t0, opt.trials
+  assert elapsed < 1.5 and 4 <= len(ts) < 30 and all(t.state == TrialState.COMPLETE for t in ts)  # no trial left pending
+
+def test_optimize_progress_bar_shows_best(capsys):
+  opt = tb.Optimizer(SPACE, strategy="random")
+  opt.optimize(lambda p: p["lr"], n_trials=5, progress=True)
+  err = capsys.readouterr().err
+  assert "5/5" in err and f"best={opt.best.value:.6g}" in err
+
+def test_keyboard_interrupt_fails_the_running_trial():
+  opt = tb.Optimizer(SPACE, strategy="random")
+  def objective(p): raise KeyboardInterrupt
+  with pytest.raises(KeyboardInterrupt): opt.optimize(objective, n_trials=3, progress=False)
+  assert [t.state for t in opt.trials] == [TrialState.FAILED]
+
+def test_gp_strategy_default():
+  pytest.importorskip("tinybo.bo", reason="tinybo.bo (the GP strategy) is not written yet")
+  space = tb.Space({"x": tb.Float(-2.0, 2.0), "n": tb.Int(0, 4), "c": tb.Categorical(["a", "b"])})
+  opt = tb.Optimizer(space)  # strategy="gp" by default
+  for _ in range(8):
+    t = opt.suggest()
+    assert space.validate(t.params) == t.params
+    opt.observe(t, (t.params["x"] - 0.5) ** 2 + t.params["n"] + (t.params["c"] == "b"))
+  keys = [space.key(t.params) for t in opt.trials]
+  assert len(set(keys)) == len(keys) == 8 and all(t.state == TrialState.COMPLETE for t in opt.trials)
