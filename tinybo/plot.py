@@ -1,0 +1,225 @@
+"""Plots of a study, each saved as a PNG: optimization history, two-parameter interaction heatmap (observed trials and
+the GP posterior mean), parameter importance from the fitted ARD lengthscales.
+
+  from tinybo import plot
+  plot.history(opt, "history.png"); plot.heatmap(opt, "lr", "width", "heatmap.png"); plot.importance(opt, "importance.png")
+
+`study` is a tb.Optimizer (or anything with .space, .trials and .direction). matplotlib is the `plot` extra.
+"""
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import numpy as np
+
+from tinybo.space import Categorical, Float, Int, Space
+from tinybo.trial import Trial, TrialState
+
+# searchable parameters with these names are fidelities: a heatmap keeps only the trials at one value of each
+FIDELITY_NAMES = ("epochs", "epoch", "n_epochs", "max_epochs", "steps", "n_steps", "max_steps", "iterations", "n_iter", "max_iter",
+                  "budget", "fidelity", "resource", "train_steps", "num_epochs")
+
+def _plt():
+  try:
+    import matplotlib
+    matplotlib.use("Agg")  # files only: never needs a display
+    import matplotlib.pyplot as plt
+  except ImportError as e:
+    raise ImportError("tinybo.plot needs matplotlib; install it with: pip install 'tinybo[plot]' (or pip install matplotlib)") from e
+  return plt
+
+def _parts(study: Any) -> tuple[Space, list[Trial], bool, str]:
+  try: space, trials, direction = study.space, study.trials, study.direction
+  except AttributeError as e:
+    raise TypeError(f"{study!r} is not a study; pass a tb.Optimizer (e.g. tb.Optimizer(space, storage='study.db', name=...))") from e
+  return space, list(trials), direction == "minimize", getattr(study, "name", "study")
+
+def _complete(trials: list[Trial]) -> list[Trial]: return [t for t in trials if t.state == TrialState.COMPLETE and t.value is not None]
+
+def _save(fig, path: str | os.PathLike) -> str:
+  path = str(path)
+  if os.path.dirname(path): os.makedirs(os.path.dirname(path), exist_ok=True)
+  fig.savefig(path, dpi=120, bbox_inches="tight")
+  _plt().close(fig)
+  return path
+
+def _limits(values: np.ndarray, minimize: bool) -> tuple[float, float]:
+  """Colour/axis limits that keep the interesting (good) end readable: the worst 10% of values (diverged runs, e.g.
+  accuracy 0 or a loss of 1e6) are clipped instead of stretching the scale."""
+  lo, hi = (np.quantile(values, [0.0, 0.9]) if minimize else np.quantile(values, [0.1, 1.0])) if len(values) >= 10 else (values.min(), values.max())
+  if hi <= lo: lo, hi = lo - 0.5 * (abs(lo) or 1.0), hi + 0.5 * (abs(hi) or 1.0)
+  return float(lo), float(hi)
+
+def _cmap(minimize: bool) -> str: return "viridis_r" if minimize else "viridis"  # the best end is always bright yellow
+
+# ***** history *****
+
+def history(study: Any, path: str | os.PathLike = "history.png", title: str | None = None) -> str:
+  """Every complete trial's value against its trial number, the best so far as a step line, failed trials as red
+  ticks at the bottom. Returns the PNG's path."""
+  plt = _plt()
+  space, trials, minimize, name = _parts(study)
+  done = _complete(trials)
+  if not done: raise ValueError(f"study '{name}' has no complete trials to plot; observe some results first")
+  order = sorted(trials, key=lambda t: t.id)
+  num = {t.id: i + 1 for i, t in enumerate(order)}
+  x, v = np.array([num[t.id] for t in done]), np.array([t.value for t in done])
+  best = (np.minimum if minimize else np.maximum).accumulate(v)
+  lo, hi = _limits(v, minimize)
+  pad = 0.05 * (hi - lo)
+  lo, hi = lo - pad, hi + pad
+  fig, ax = plt.subplots(figsize=(7, 4))
+  inside = (v >= lo) & (v <= hi)
+  ax.scatter(x[inside], v[inside], s=22, color="tab:blue", alpha=0.75, label="trial value", zorder=3)
+  if (~inside).any():  # clipped outliers stay visible at the edge instead of squashing the scale
+    ax.scatter(x[~inside], np.clip(v[~inside], lo, hi), s=30, marker="v" if minimize is False else "^", color="tab:gray",
+               label=f"off scale ({(~inside).sum()})", zorder=3)
+  ax.step(np.append(x, len(order)), np.append(best, best[-1]), where="post", color="tab:orange", lw=2, label="best so far", zorder=2)
+  failed = [num[t.id] for t in trials if t.state == TrialState.FAILED]
+  if failed: ax.scatter(failed, np.full(len(failed), lo), marker="x", color="tab:red", label=f"failed ({len(failed)})", zorder=3)
+  ax.set_ylim(lo, hi)
+  ax.set_xlabel("trial")
+  ax.set_ylabel("value" + (" (lower is better)" if minimize else " (higher is better)"))
+  ax.set_title(title or f"{name}: optimization history ({len(done)} complete, best {best[-1]:.4g})")
+  ax.grid(alpha=0.3)
+  ax.legend(loc="lower right" if not minimize else "upper right", fontsize=8)
+  return _save(fig, path)
+
+# ***** heatmap *****
+
+def _axis(space: Space, name: str, base: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray, list[str] | None, str]:
+  """Grid along one parameter with the other columns at `base`: (plot coordinates [m], encoded points [m, dim],
+  tick labels for categoricals or None, axis scale)."""
+  p, c = space.params[name], space.columns[name]
+  if isinstance(p, Categorical):
+    X = np.repeat(base[None], len(p.choices), 0)
+    X[:, c] = np.eye(len(p.choices))
+    return np.arange(len(p.choices), dtype=np.float64), X, [str(ch) for ch in p.choices], "linear"
+  X = np.repeat(base[None], k, 0)
+  X[:, c] = np.linspace(0.0, 1.0, k)[:, None]
+  if isinstance(p, Int):  # each integer once: the GP sees only valid configurations
+    X = space.round(X)
+    X = X[np.unique(X[:, c.start], return_index=True)[1]]
+  vals = np.array([d[name] for d in space.decode_many(X)], dtype=np.float64)
+  return vals, X, None, "log" if p.log else "linear"
+
+def _coord(space: Space, name: str, values: list) -> np.ndarray:
+  p = space.params[name]
+  if isinstance(p, Categorical): return np.array([p.choices.index(v) for v in values], dtype=np.float64)
+  return np.array(values, dtype=np.float64)
+
+def _fit_gp(space: Space, trials: list[Trial], device: str | None = None):
+  from tinybo.gp import GP
+  X = space.encode_many([t.params for t in trials])
+  y = np.array([t.value for t in trials], dtype=np.float64)
+  return GP(device=device).fit(X, y, space.cat_groups)
+
+def fidelity_filter(space: Space, trials: list[Trial], keep: tuple[str, ...] = (), at: dict | None = None) -> tuple[list[Trial], dict]:
+  """Trials at one fidelity: for each searchable fidelity parameter (a name in FIDELITY_NAMES) not in `keep`, keep only
+  the trials at `at[name]`, by default its highest observed value. Returns (trials, {name: value kept})."""
+  fixed = {}
+  for n in space.names:
+    if n in keep or n.lower() not in FIDELITY_NAMES: continue
+    vals = [t.params[n] for t in trials]
+    v = (at or {}).get(n, max(vals) if isinstance(space.params[n], (Int, Float)) else vals[0])
+    trials, fixed[n] = [t for t in trials if t.params[n] == v], v
+  return trials, fixed
+
+def heatmap(study: Any, x: str, y: str, path: str | os.PathLike = "heatmap.png", *, at: dict | None = None, mix_fidelities: bool = False,
+            resolution: int = 60, device: str | None = None) -> str:
+  """Interaction of parameters x and y, metric as colour. Left: the observed trials. Right: the GP posterior mean over
+  (x, y) with every other parameter held at the best configuration (or at `at`). Trials at different fidelities (a
+  searchable `epochs`, `steps`, `budget`, ...) are never mixed: only those at the highest fidelity (or `at[name]`) are
+  used, unless mix_fidelities=True. Returns the PNG's path."""
+  plt = _plt()
+  from matplotlib.colors import Normalize
+  space, trials, minimize, name = _parts(study)
+  for p in (x, y):
+    if p not in space.names:
+      raise ValueError(f"unknown parameter '{p}' for a heatmap; study '{name}' searches {space.names}")
+  if x == y: raise ValueError(f"heatmap needs two different parameters, got x=y='{x}'")
+  done = _complete(trials)
+  fixed: dict = {}
+  if not mix_fidelities: done, fixed = fidelity_filter(space, done, keep=(x, y), at=at)
+  if len(done) < 2:
+    raise ValueError(f"study '{name}' has {len(done)} complete trials{' at ' + str(fixed) if fixed else ''}; a heatmap needs at least 2")
+  vals = np.array([t.value for t in done])
+  best = min(done, key=lambda t: t.value) if minimize else max(done, key=lambda t: t.value)
+  base_params = {**best.params, **(at or {}), **fixed}
+  base = space.encode(base_params)
+  xv, Xx, xt, xs = _axis(space, x, base, resolution)
+  yv, Xy, yt, ys = _axis(space, y, base, resolution)
+  # the grid: x's columns from Xx, y's columns from Xy, everything else at base
+  G = np.repeat(base[None], len(xv) * len(yv), 0)
+  G[:, space.columns[x]] = np.tile(Xx[:, space.columns[x]], (len(yv), 1))
+  G[:, space.columns[y]] = np.repeat(Xy[:, space.columns[y]], len(xv), 0)
+  gp = _fit_gp(space, done, device)
+  mean = gp.predict(G)[0].reshape(len(yv), len(xv))
+  lo, hi = _limits(vals, minimize)
+  norm, cmap = Normalize(lo, hi, clip=False), plt.get_cmap(_cmap(minimize))
+  extend = "max" if minimize else "min"
+
+  px, py = _coord(space, x, [t.params[x] for t in done]), _coord(space, y, [t.params[y] for t in done])
+  rng = np.random.default_rng(0)  # jitter categorical axes so trials at the same choice do not hide each other
+  jx = px + (rng.uniform(-0.15, 0.15, len(px)) if xt else 0.0)
+  jy = py + (rng.uniform(-0.15, 0.15, len(py)) if yt else 0.0)
+  fig, axes = plt.subplots(1, 2, figsize=(12, 4.8), sharex=True, sharey=True, constrained_layout=True)
+  axes[0].scatter(jx, jy, c=vals, cmap=cmap, norm=norm, s=70, edgecolors="k", linewidths=0.5, zorder=3)
+  axes[0].set_title(f"observed trials ({len(done)})")
+  mesh = axes[1].pcolormesh(xv, yv, mean, cmap=cmap, norm=norm, shading="nearest")
+  if not xt and not yt and len(xv) > 2 and len(yv) > 2: axes[1].contour(xv, yv, mean, levels=8, colors="white", linewidths=0.5, alpha=0.6)
+  axes[1].scatter(jx, jy, s=12, c="white", edgecolors="k", linewidths=0.4, zorder=3, label="observed")
+  axes[1].scatter(_coord(space, x, [best.params[x]]), _coord(space, y, [best.params[y]]), marker="*", s=260, c="red", edgecolors="white",
+                  zorder=4, label="best")
+  axes[1].legend(loc="upper right", fontsize=8, framealpha=0.8)
+  others = {k: base_params[k] for k in space.names if k not in (x, y)}
+  held = ", ".join(f"{k}={_fmt(v)}" for k, v in others.items())
+  axes[1].set_title("GP posterior mean, others at best" if not at else "GP posterior mean, others fixed", fontsize=10)
+  for ax in axes:
+    ax.set_xscale(xs); ax.set_yscale(ys)
+    if xt: ax.set_xticks(range(len(xt)), xt); ax.set_xlim(-0.5, len(xt) - 0.5)
+    if yt: ax.set_yticks(range(len(yt)), yt); ax.set_ylim(-0.5, len(yt) - 0.5)
+    ax.set_xlabel(x)
+  axes[0].set_ylabel(y)
+  if not xt: axes[0].set_xlim(xv.min(), xv.max())
+  if not yt: axes[0].set_ylim(yv.min(), yv.max())
+  fig.colorbar(mesh, ax=axes, extend=extend, label="value" + (" (lower is better)" if minimize else " (higher is better)"))
+  fid = "; " + ", ".join(f"only {k}={_fmt(v)}" for k, v in fixed.items()) if fixed else ""
+  fig.suptitle(f"{name}: {x} × {y}{fid}\nheld: {held}" if held else f"{name}: {x} × {y}{fid}", fontsize=10)
+  return _save(fig, path)
+
+def _fmt(v: Any) -> str: return f"{v:.3g}" if isinstance(v, float) else str(v)
+
+# ***** importance *****
+
+def importance_scores(study: Any, device: str | None = None) -> dict[str, float]:
+  """Relative importance of each searched parameter from a GP fitted to the complete trials: the inverse ARD
+  lengthscale (a short lengthscale means the metric changes fast along that parameter), the largest over a
+  parameter's encoded columns, normalized to sum to 1. Single-value parameters score 0."""
+  space, trials, _, name = _parts(study)
+  done = _complete(trials)
+  if len(done) < 3: raise ValueError(f"study '{name}' has {len(done)} complete trials; parameter importance needs at least 3")
+  ls = np.asarray(_fit_gp(space, done, device).hyperparameters["lengthscales"], dtype=np.float64).reshape(-1)
+  raw = {}
+  for n in space.names:
+    p = space.params[n]
+    single = (isinstance(p, Categorical) and len(p.choices) == 1) or (isinstance(p, (Int, Float)) and p.low == p.high)
+    raw[n] = 0.0 if single else float(np.max(1.0 / ls[space.columns[n]]))
+  total = sum(raw.values()) or 1.0
+  return {n: v / total for n, v in raw.items()}
+
+def importance(study: Any, path: str | os.PathLike = "importance.png", device: str | None = None) -> str:
+  """Horizontal bar chart of importance_scores (most important on top). Returns the PNG's path."""
+  plt = _plt()
+  _, trials, _, name = _parts(study)
+  scores = importance_scores(study, device)
+  items = sorted(scores.items(), key=lambda kv: kv[1])
+  fig, ax = plt.subplots(figsize=(6.5, 0.5 * len(items) + 1.4))
+  bars = ax.barh([k for k, _ in items], [v for _, v in items], color="tab:blue")
+  ax.bar_label(bars, labels=[f"{v:.2f}" for _, v in items], padding=3, fontsize=8)
+  ax.set_xlim(0, max(v for _, v in items) * 1.18 or 1.0)
+  ax.set_xlabel("importance (inverse ARD lengthscale, normalized)")
+  ax.set_title(f"{name}: parameter importance ({len(_complete(trials))} complete trials)")
+  ax.grid(axis="x", alpha=0.3)
+  return _save(fig, path)
