@@ -120,20 +120,30 @@ def posterior(X:Tensor, alpha:Tensor, Linv0:Tensor, hyper:Tensor, Xq:Tensor) -> 
 
 # ***** optimizer: batched lock-step L-BFGS with projected backtracking (numpy) *****
 
-def lbfgs(fg, x0:np.ndarray, lower:np.ndarray, upper:np.ndarray, max_evals:int=100, memory:int=10, gtol:float=1e-5,
-          ftol:float=1e-10) -> tuple[np.ndarray, np.ndarray]:
-  """Minimize b independent problems in lock-step: fg(x[b,p]) -> (f[b], g[b,p]) is one batched evaluation; a row that
-  fails (non-finite f) backtracks. Returns (x[b,p], f[b]); rows that never had a finite value keep f = inf."""
+def lbfgs(fg, x0:np.ndarray, lower:np.ndarray, upper:np.ndarray, max_evals:int=100, memory:int=10, gtol:float=1e-6,
+          ftol:float=1e-9, history:list|None=None) -> tuple[np.ndarray, np.ndarray, list]:
+  """Minimize b independent box-constrained problems in lock-step: fg(x[b,p]) -> (f[b], g[b,p]) is one batched
+  evaluation. Each row runs L-BFGS on its free variables (those not held at a bound by the gradient) with projected
+  backtracking; a row whose value is non-finite backtracks harder. `history` (per row: (S, Y) curvature pairs) seeds
+  the inverse-Hessian model, e.g. from the previous fit of a warm start; it is returned updated.
+  Returns (x[b,p], f[b], history); rows that never had a finite value keep f = inf."""
   x = np.clip(x0, lower, upper)
   f, g = fg(x)
-  bad = ~np.isfinite(f)
-  f = np.where(bad, np.inf, f)
   b = x.shape[0]
-  done = bad.copy()
-  S: list[list[np.ndarray]] = [[] for _ in range(b)]
-  Y: list[list[np.ndarray]] = [[] for _ in range(b)]
-  p = -g
-  t = np.minimum(1.0, 1.0 / np.maximum(np.abs(g).max(1), 1e-12))
+  done = ~np.isfinite(f)
+  f = np.where(done, np.inf, f)
+  hist = [(list(S), list(Y)) for S, Y in history] if history is not None else [([], []) for _ in range(b)]
+  p, t = np.zeros_like(x), np.ones(b)
+  def direction(r:int):
+    free = ~(((x[r] <= lower) & (g[r] > 0)) | ((x[r] >= upper) & (g[r] < 0)))
+    pg = np.where(free, g[r], 0.0)
+    if np.abs(pg).max() <= gtol * max(1.0, abs(f[r])): return None
+    d = _two_loop(pg, *hist[r], free)
+    if d @ pg >= 0: hist[r][0].clear(); hist[r][1].clear(); d = -pg  # lost descent: restart from steepest descent
+    return d, (1.0 if hist[r][0] else min(1.0, 1.0 / np.abs(pg).max()))
+  for r in np.flatnonzero(~done):
+    if (dt := direction(r)) is None: done[r] = True
+    else: p[r], t[r] = dt
   evals = 1
   while not done.all() and evals < max_evals:
     x_try = np.where(done[:, None], x, np.clip(x + t[:, None] * p, lower, upper))
@@ -143,27 +153,31 @@ def lbfgs(fg, x0:np.ndarray, lower:np.ndarray, upper:np.ndarray, max_evals:int=1
       step = x_try[r] - x[r]
       if np.isfinite(f_try[r]) and f_try[r] <= f[r] + 1e-4 * min(g[r] @ step, 0.0):
         yv = g_try[r] - g[r]
-        if step @ yv > 1e-12: S[r].append(step); Y[r].append(yv)
-        if len(S[r]) > memory: S[r].pop(0); Y[r].pop(0)
-        converged = abs(f[r] - f_try[r]) <= ftol * max(1.0, abs(f_try[r]))
+        if step @ yv > 1e-12 * np.sqrt((step @ step) * (yv @ yv)):
+          hist[r][0].append(step); hist[r][1].append(yv)
+          if len(hist[r][0]) > memory: hist[r][0].pop(0); hist[r][1].pop(0)
+        converged = f[r] - f_try[r] <= ftol * max(1.0, abs(f_try[r]))
         x[r], f[r], g[r] = x_try[r], f_try[r], g_try[r]
-        pg = np.where(((x[r] <= lower) & (g[r] > 0)) | ((x[r] >= upper) & (g[r] < 0)), 0.0, g[r])
-        if converged or np.abs(pg).max() <= gtol: done[r] = True; continue
-        p[r], t[r] = _two_loop(pg, S[r], Y[r]), 1.0
-        if p[r] @ pg >= 0: S[r].clear(); Y[r].clear(); p[r] = -pg; t[r] = min(1.0, 1.0 / max(np.abs(pg).max(), 1e-12))
+        if converged or (dt := direction(r)) is None: done[r] = True
+        else: p[r], t[r] = dt
       else:
-        t[r] *= 0.3 if not np.isfinite(f_try[r]) else 0.5
+        t[r] *= 0.1 if not np.isfinite(f_try[r]) else 0.5
         if t[r] * np.abs(p[r]).max() < 1e-10: done[r] = True
-  return x, f
+  return x, f, hist
 
-def _two_loop(g:np.ndarray, S:list[np.ndarray], Y:list[np.ndarray]) -> np.ndarray:
+def _two_loop(g:np.ndarray, S:list[np.ndarray], Y:list[np.ndarray], free:np.ndarray) -> np.ndarray:
+  # the inverse-Hessian model acts on the free variables only (pairs restricted to them)
+  S = [np.where(free, s, 0.0) for s in S]; Y = [np.where(free, yv, 0.0) for yv in Y]
   q, alphas = g.copy(), []
   for s, yv in zip(reversed(S), reversed(Y)):
-    a = (s @ q) / (yv @ s); alphas.append(a); q -= a * yv
-  if S: q *= (S[-1] @ Y[-1]) / (Y[-1] @ Y[-1])
+    sy = s @ yv
+    a = (s @ q) / sy if sy > 0 else 0.0
+    alphas.append(a); q -= a * yv
+  if S and (Y[-1] @ Y[-1]) > 0 and (S[-1] @ Y[-1]) > 0: q *= (S[-1] @ Y[-1]) / (Y[-1] @ Y[-1])
   for (s, yv), a in zip(zip(S, Y), reversed(alphas)):
-    q += (a - (yv @ q) / (yv @ s)) * s
-  return -q
+    sy = s @ yv
+    if sy > 0: q += (a - (yv @ q) / sy) * s
+  return -np.where(free, q, 0.0)
 
 # ***** y transform: standardize, and squash extreme spreads so the kernel matrix stays well conditioned *****
 
@@ -292,10 +306,11 @@ class GP:
       ok = np.isfinite(f) & np.isfinite(gphi).all(1)
       return np.where(ok, f, np.inf), np.where(ok[:, None], gphi - glp, 0.0)
 
-    phi, f = lbfgs(fg, starts, lower, upper, max_evals=150 if cold else 40)
+    history = [self._history] if not cold and getattr(self, "_history", None) else None
+    phi, f, hist = lbfgs(fg, starts, lower, upper, max_evals=200 if cold else 50, history=history, ftol=1e-9 if cold else 1e-7)
     if not np.isfinite(f).any(): raise GPFitError(f"no hyperparameters gave a positive-definite kernel matrix (n={self.n}, d={self.d})")
     best = int(np.argmin(f))
-    self._phi, self._jitter, self.objective = phi[best].copy(), float(jitter[best]), float(f[best])
+    self._phi, self._jitter, self.objective, self._history = phi[best].copy(), float(jitter[best]), float(f[best]), hist[best]
     if cold: self._n_cold = self.n
     self._refactor()
     return self

@@ -56,8 +56,10 @@ def _trsm_kernel(X:UOp, T:UOp, B:UOp, lower:bool) -> UOp:
   c = c_ if lower else n - 1 - c_
   j2 = UOp.range(m, 5)
   Xs = X.after(s, c_)
-  solved = (c < r) if lower else (c > r)
-  X = Xs[b, r, j2].set(solved.where(Xs[b, r, j2] - T[b, r, c] * Xs[b, c, j2], Xs[b, r, j2]), end=(j2, c_))
+  # the coefficient is masked, not the row: a plain axpy inner loop vectorizes. Unsolved rows c still hold B (finite),
+  # so multiplying them by 0 is safe.
+  coeff = ((c < r) if lower else (c > r)).where(T[b, r, c], 0.0)
+  X = Xs[b, r, j2].set(Xs[b, r, j2] - coeff * Xs[b, c, j2], end=(j2, c_))
   j3 = UOp.range(m, 6)
   X = X[b, r, j3].set(X[b, r, j3] / T[b, r, r], end=(j3, s))
   return X.end(b).sink(arg=KernelInfo(name=f"trsm_{'l' if lower else 'u'}_{nb}_{n}_{m}", opts_to_apply=()))
