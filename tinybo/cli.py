@@ -1,0 +1,172 @@
+"""The `tinybo` command line: look at, plot and export SQLite studies; run the benchmarks.
+
+  tinybo show study.db [--name NAME]
+  tinybo plot study.db --kind history|heatmap|importance [--x P --y Q] [-o out.png] [--name NAME]
+  tinybo export study.db --format csv|json [-o FILE] [--name NAME]
+  tinybo bench [ARGS...]            # python -m benchmarks.run ARGS... (needs a source checkout)
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+
+class CLIError(Exception):
+  """A user error: printed as one line, exit status 1."""
+
+# ***** opening studies *****
+
+def study_names(path: str) -> list[tuple[str, str, str]]:
+  """(name, space JSON, direction) of every study in a SQLite study file, read-only."""
+  if not os.path.exists(path): raise CLIError(f"no such study file '{path}'; pass the .db file given to tb.Optimizer(storage=...)")
+  try:
+    con = sqlite3.connect(f"file:{Path(path).resolve()}?mode=ro", uri=True)
+    try: rows = con.execute("SELECT name, space, direction FROM studies ORDER BY created, name").fetchall()
+    finally: con.close()
+  except sqlite3.DatabaseError as e:
+    raise CLIError(f"'{path}' is not a tinybo study file ({e}); pass the .db file given to tb.Optimizer(storage=...)") from e
+  if not rows: raise CLIError(f"'{path}' holds no studies yet; run tb.Optimizer(space, storage='{path}', name=...) first")
+  return rows
+
+def open_study(path: str, name: str | None = None):
+  """The Optimizer of study `name` in `path` (the only one when name is None)."""
+  from tinybo.optimizer import Optimizer
+  from tinybo.space import Space
+  rows = study_names(path)
+  names = [r[0] for r in rows]
+  if name is None:
+    if len(rows) > 1: raise CLIError(f"'{path}' holds {len(rows)} studies ({', '.join(names)}); pick one with --name")
+    row = rows[0]
+  else:
+    row = next((r for r in rows if r[0] == name), None)
+    if row is None: raise CLIError(f"no study '{name}' in '{path}'; it holds: {', '.join(names)}")
+  # "random" never fits anything: opening a study to look at it must not build a GP
+  return Optimizer(Space.from_json(row[1]), strategy="random", direction=row[2], storage=path, name=row[0])
+
+# ***** show *****
+
+def _fmt(v: Any) -> str:
+  if isinstance(v, float): return f"{v:.6g}"
+  return "-" if v is None else str(v)
+
+def table(rows: list[list[str]], header: list[str]) -> str:
+  w = [max(len(str(x)) for x in col) for col in zip(header, *rows)]
+  line = lambda r: "  ".join(str(x).ljust(n) for x, n in zip(r, w)).rstrip()
+  return "\n".join([line(header), line(["-" * n for n in w])] + [line(r) for r in rows])
+
+def show(opt, limit: int | None = None) -> str:
+  from tinybo.trial import TrialState
+  trials, best = opt.trials, opt.best
+  names = opt.space.names
+  counts = {s: sum(t.state == s for t in trials) for s in TrialState}
+  head = (f"study '{opt.name}' ({opt.direction}): {len(trials)} trials, {counts[TrialState.COMPLETE]} complete, "
+          f"{counts[TrialState.PENDING]} pending, {counts[TrialState.FAILED]} failed")
+  if opt.space.constants: head += "\nconstants: " + ", ".join(f"{k}={_fmt(v)}" for k, v in opt.space.constants.items())
+  shown = trials if limit is None else trials[-limit:]
+  rows = [[("*" if best is not None and t.id == best.id else "") + str(t.id), str(t.state), _fmt(t.value)] + [_fmt(t.params.get(n)) for n in names]
+          for t in shown]
+  out = [head, table(rows, ["id", "state", "value"] + names)]
+  if limit is not None and len(trials) > limit: out.insert(1, f"(last {limit} of {len(trials)} trials)")
+  if best is not None: out.append(f"best: trial {best.id}, value {best.value:.6g}: " + ", ".join(f"{n}={_fmt(best.params[n])}" for n in names))
+  else: out.append("best: none yet (no complete trials)")
+  return "\n".join(out)
+
+# ***** export *****
+
+def _iso(t: float | None) -> str | None: return None if t is None else datetime.fromtimestamp(t).isoformat(timespec="seconds")
+
+def export(opt, fmt: str) -> str:
+  names, trials = opt.space.names, opt.trials
+  if fmt == "json":
+    body = {"study": opt.name, "direction": opt.direction, "space": json.loads(opt.space.to_json()),
+            "best": None if opt.best is None else opt.best.id,
+            "trials": [{"id": t.id, "state": str(t.state), "value": t.value, "params": {n: t.params[n] for n in names if n in t.params},
+                        "created": _iso(t.created), "finished": _iso(t.finished), "worker": t.worker} for t in trials]}
+    return json.dumps(body, indent=1, default=repr) + "\n"
+  buf = io.StringIO()
+  w = csv.writer(buf, lineterminator="\n")
+  w.writerow(["id", "state", "value"] + names + ["created", "finished", "worker"])
+  for t in trials: w.writerow([t.id, str(t.state), "" if t.value is None else repr(t.value)] + [t.params.get(n, "") for n in names]
+                              + [_iso(t.created), _iso(t.finished) or "", t.worker or ""])
+  return buf.getvalue()
+
+# ***** bench *****
+
+def bench(args: list[str]) -> int:
+  root = Path(__file__).resolve().parent.parent
+  if not (root / "benchmarks" / "run.py").exists():
+    raise CLIError(f"tinybo bench needs the benchmarks/ folder of a source checkout (not found next to {Path(__file__).parent}); "
+                   "run it from a git clone installed with pip install -e .")
+  return subprocess.call([sys.executable, "-m", "benchmarks.run", *args], cwd=root)
+
+# ***** main *****
+
+def parser() -> argparse.ArgumentParser:
+  ap = argparse.ArgumentParser(prog="tinybo", description="Look at, plot and export tinybo studies (SQLite files); run the benchmarks.")
+  sub = ap.add_subparsers(dest="cmd", required=True, metavar="{show,plot,export,bench}")
+  s = sub.add_parser("show", help="a table of the trials and the best")
+  s.add_argument("db"); s.add_argument("--name", help="study name (default: every study in the file)")
+  s.add_argument("--last", type=int, default=None, metavar="N", help="show only the last N trials")
+  p = sub.add_parser("plot", help="write a PNG: history, heatmap or importance")
+  p.add_argument("db"); p.add_argument("--name", help="study name (needed when the file holds several)")
+  p.add_argument("--kind", choices=["history", "heatmap", "importance"], default="history")
+  p.add_argument("--x", help="heatmap: parameter on the x axis (default: the first searched parameter)")
+  p.add_argument("--y", help="heatmap: parameter on the y axis (default: the next one)")
+  p.add_argument("--mix-fidelities", action="store_true", help="heatmap: use trials of every fidelity (epochs, steps, ...) together")
+  p.add_argument("-o", "--out", help="output PNG (default: <kind>.png)")
+  e = sub.add_parser("export", help="trials as CSV or JSON")
+  e.add_argument("db"); e.add_argument("--name", help="study name (needed when the file holds several)")
+  e.add_argument("--format", choices=["csv", "json"], default="csv")
+  e.add_argument("-o", "--out", help="output file (default: standard output)")
+  sub.add_parser("bench", help="run the benchmark suite: python -m benchmarks.run [ARGS...]", add_help=False)
+  return ap
+
+def run(argv: list[str]) -> int:
+  if argv and argv[0] == "bench": return bench(argv[1:])  # every argument, --help included, belongs to benchmarks.run
+  a = parser().parse_args(argv)
+  if a.cmd == "show":
+    names = [a.name] if a.name else [r[0] for r in study_names(a.db)]
+    print("\n\n".join(show(open_study(a.db, n), a.last) for n in names))
+    return 0
+  opt = open_study(a.db, a.name)
+  if a.cmd == "export":
+    text = export(opt, a.format)
+    if a.out:
+      with open(a.out, "w", newline="") as f: f.write(text)
+      print(f"wrote {len(opt.trials)} trials to {a.out}", file=sys.stderr)
+    else: sys.stdout.write(text)
+    return 0
+  from tinybo import plot
+  out = a.out or f"{a.kind}.png"
+  if a.kind == "history": path = plot.history(opt, out)
+  elif a.kind == "importance": path = plot.importance(opt, out)
+  else:
+    names = opt.space.names
+    for flag, v in (("--x", a.x), ("--y", a.y)):
+      if v is not None and v not in names: raise CLIError(f"unknown parameter '{v}' for {flag}; study '{opt.name}' searches: {', '.join(names)}")
+    x = a.x or next((n for n in names if n != a.y), None)
+    y = a.y or next((n for n in names if n != x), None)
+    if x is None or y is None: raise CLIError(f"a heatmap needs two searched parameters; study '{opt.name}' searches: {', '.join(names) or 'none'}")
+    path = plot.heatmap(opt, x, y, out, mix_fidelities=a.mix_fidelities)
+  print(f"wrote {path}")
+  return 0
+
+def main(argv: list[str] | None = None) -> int:
+  argv = sys.argv[1:] if argv is None else list(argv)
+  try: return run(argv)
+  except (CLIError, ValueError, ImportError, TypeError) as e:
+    print(f"tinybo: error: {e}", file=sys.stderr)
+    return 1
+  except BrokenPipeError: return 0  # `tinybo export ... | head`
+
+if __name__ == "__main__":
+  sys.exit(main())
