@@ -1,0 +1,79 @@
+"""Bridges to other tuning frameworks: `tinybo.integrations.ray.TinyBOSearch` (a Ray Tune Searcher) and
+`tinybo.integrations.optuna.TinyBOSampler` (an Optuna sampler). Both drive a tinybo strategy through the Strategy
+protocol (`suggest(space, trials, n, seed=..., minimize=...)`), so the GP sees the same unit-cube encoding and the same
+pending-trial handling as tb.Optimizer.
+
+This module holds what they share: a Codec maps one foreign parameter (a quantized float, an int with a step, a
+categorical of arbitrary objects) onto a tinybo parameter and back.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from tinybo.space import Categorical, Float, Int
+
+
+@dataclass(frozen=True)
+class Codec:
+  """One foreign parameter as a tinybo parameter. kind "float"/"int": the same value; "grid": value = low + i*step
+  searched as the integer index i (quantized floats, ints with a step); "round": a log-scale float or int searched
+  continuously and rounded to a multiple of step inside [low, high] (log-quantized Ray domains); "choice": the index of a choice, so choices of
+  any type (lists, None, objects) work and never need to be JSON."""
+  param: Float | Int | Categorical
+  kind: str
+  low: float = 0.0
+  step: float = 1.0
+  high: float = 0.0
+  choices: tuple = ()
+  integer: bool = False   # grid values are ints
+
+  def to_tb(self, v: Any) -> Any:
+    if self.kind == "float": return float(v)
+    if self.kind == "int": return int(round(v))
+    if self.kind == "grid": return int(min(max(round((v - self.low) / self.step), 0), self.param.high))
+    if self.kind == "round": return int(v) if isinstance(self.param, Int) else float(v)
+    return choice_index(self.choices, v)
+
+  def from_tb(self, v: Any) -> Any:
+    if self.kind == "float": return float(v)
+    if self.kind == "int": return int(v)
+    if self.kind == "grid":
+      x = min(self.low + int(v) * self.step, self.high)
+      return int(round(x)) if self.integer else float(round(x, 12))  # 0.1 * 3 -> 0.3, not 0.30000000000000004
+    if self.kind == "round":
+      x = min(max(round(v / self.step) * self.step, self.low), self.high)
+      return int(round(x)) if self.integer else float(round(x, 12))
+    return self.choices[int(v)]
+
+def float_codec(low: float, high: float, log: bool = False) -> Codec: return Codec(Float(float(low), float(high), log), "float")
+def int_codec(low: int, high: int, log: bool = False) -> Codec: return Codec(Int(int(low), int(high), log), "int")
+
+def grid_codec(low: float, high: float, step: float, integer: bool) -> Codec:
+  """Values low, low+step, ... <= high (the last one clipped to high when the range is not a multiple of step)."""
+  n = int(math.floor((high - low) / step + 1e-9))
+  if low + n * step < high - 1e-9 * max(1.0, abs(high)): n += 1   # high itself is reachable: the last point is clipped to it
+  return Codec(Int(0, n), "grid", low=low, step=step, high=high, integer=integer)
+
+def round_codec(low: float, high: float, step: float, integer: bool) -> Codec:
+  """Log-uniform values rounded to multiples of step in [low, high] (both already multiples of step)."""
+  p = Int(int(low), int(high), log=True) if integer else Float(float(low), float(high), log=True)
+  return Codec(p, "round", low=low, step=step, high=high, integer=integer)
+
+def choice_codec(choices: Any) -> Codec:
+  choices = tuple(choices)
+  if not choices: raise ValueError("a categorical parameter needs at least one choice")
+  return Codec(Categorical(list(range(len(choices)))), "choice", choices=choices)
+
+def choice_index(choices: tuple, v: Any) -> int:
+  """Index of v among choices: an exact type match first (so True is not 1), then plain equality."""
+  for i, c in enumerate(choices):
+    if type(c) is type(v) and _eq(c, v): return i
+  for i, c in enumerate(choices):
+    if _eq(c, v): return i
+  raise ValueError(f"value {v!r} is not one of the choices {list(choices)}")
+
+def _eq(a: Any, b: Any) -> bool:
+  try: return bool(a == b)
+  except Exception: return a is b   # numpy arrays and other objects without a plain ==
