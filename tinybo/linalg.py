@@ -93,6 +93,7 @@ def _trsm_tensor(T:Tensor, B:Tensor, lower:bool) -> Tensor:
 
 def eye_like(A:Tensor) -> Tensor:
   """Identity of A's trailing size, dtype and device (Tensor.eye takes no device)."""
+  if A.shape[-1] == 1: return Tensor.ones(1, 1, dtype=A.dtype, device=A.device)  # the comparison form trips a 1x1 const fold
   idx = Tensor.arange(A.shape[-1])
   return (idx.unsqueeze(-1) == idx).cast(A.dtype)
 

@@ -1,0 +1,70 @@
+"""tinybo.linalg against numpy/LAPACK on random SPD matrices, both implementations, float32 and float64."""
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from tinygrad import Tensor, dtypes
+
+from tinybo.linalg import cho_solve, cholesky, logdet_from_cholesky, solve_triangular, triangular_inverse
+
+# a few sizes only: every distinct shape compiles a new kernel
+SIZES = {"custom": [1, 5, 17], "tensor": [1, 4]}
+TOL = {dtypes.float32: 2e-4, dtypes.float64: 1e-10}
+DT = [dtypes.float32, dtypes.float64]
+
+def spd(rng:np.random.Generator, n:int, batch:int|None, cond:float) -> np.ndarray:
+  # eigenvalues spread over [1/cond, 1] in a random basis: a controlled condition number
+  shape = (batch or 1, n, n)
+  Q, _ = np.linalg.qr(rng.standard_normal(shape))
+  ev = np.exp(rng.uniform(-np.log(cond), 0, size=shape[:2]))
+  A = (Q * ev[:, None, :]) @ Q.transpose(0, 2, 1)
+  A = (A + A.transpose(0, 2, 1)) / 2
+  return A if batch else A[0]
+
+def rel(a, b): return np.abs(a - b).max() / max(np.abs(b).max(), 1e-30)
+
+cases = st.tuples(st.sampled_from(["custom", "tensor"]), st.sampled_from(DT), st.sampled_from([None, 2]), st.integers(0, 2**31 - 1))
+
+@settings(max_examples=16, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(cases, st.data())
+def test_cholesky_solves_logdet(case, data):
+  impl, dt, batch, seed = case
+  n = data.draw(st.sampled_from(SIZES[impl]))
+  rng = np.random.default_rng(seed)
+  A = spd(rng, n, batch, cond=1e3 if dt == dtypes.float32 else 1e6)
+  tol = TOL[dt] * (10 if dt == dtypes.float32 else 1e3)
+  L_ref = np.linalg.cholesky(A)
+  L = cholesky(Tensor(A, dtype=dt), impl=impl).numpy()
+  assert rel(L, L_ref) < tol
+  assert np.all(np.triu(L, 1) == 0)
+  Lt = Tensor(L_ref, dtype=dt)
+  B = rng.standard_normal(A.shape[:-1] + (3,))
+  np.testing.assert_allclose(solve_triangular(Lt, Tensor(B, dtype=dt), impl=impl).numpy(), np.linalg.solve(L_ref, B),
+                             atol=tol * np.abs(np.linalg.solve(L_ref, B)).max())
+  U = np.swapaxes(L_ref, -1, -2)
+  np.testing.assert_allclose(solve_triangular(Tensor(U, dtype=dt), Tensor(B, dtype=dt), lower=False, impl=impl).numpy(),
+                             np.linalg.solve(U, B), atol=tol * np.abs(np.linalg.solve(U, B)).max())
+  x_ref = np.linalg.solve(A, B)[..., 0]
+  x = cho_solve(Lt, Tensor(B[..., 0], dtype=dt), impl=impl).numpy()
+  assert x.shape == x_ref.shape and rel(x, x_ref) < tol * 100
+  np.testing.assert_allclose(logdet_from_cholesky(Lt).numpy(), np.linalg.slogdet(A)[1], atol=tol * n * 10)
+  Linv = triangular_inverse(Lt, impl=impl).numpy()
+  assert rel(Linv, np.linalg.inv(L_ref)) < tol * 10
+
+@pytest.mark.parametrize("impl", ["custom", "tensor"])
+def test_not_positive_definite_gives_nan(impl):
+  A = np.array([[1.0, 2.0, 0.0], [2.0, 1.0, 0.0], [0.0, 0.0, 1.0]])
+  L = cholesky(Tensor(A, dtype=dtypes.float64), impl=impl).numpy()
+  assert not np.isfinite(np.diag(L)).all()
+
+def test_padded_matrix_factors_blockwise():
+  # the GP pads K to [[K, 0], [0, I]]: its factor must be [[L, 0], [0, I]]
+  rng = np.random.default_rng(0)
+  A = spd(rng, 5, None, 10.0)
+  P = np.eye(8); P[:5, :5] = A
+  L = cholesky(Tensor(P, dtype=dtypes.float64)).numpy()
+  np.testing.assert_allclose(L[:5, :5], np.linalg.cholesky(A), atol=1e-12)
+  np.testing.assert_array_equal(L[5:, 5:], np.eye(3)); np.testing.assert_array_equal(L[5:, :5], 0)
+
+def test_unknown_impl():
+  with pytest.raises(ValueError, match="impl"): cholesky(Tensor(np.eye(2)), impl="lapack")
