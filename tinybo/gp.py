@@ -344,9 +344,17 @@ class GP:
     """Posterior mean and latent variance at X[m,d], numpy, in the units of y; var >= 0, never NaN."""
     Xq = np.asarray(X.numpy() if isinstance(X, Tensor) else X, dtype=np.float64)
     if Xq.ndim == 1: Xq = Xq[None]
-    mean, var = posterior(*self.posterior_state(), Tensor(Xq, dtype=self.dtype, device=self.device))
-    mean, var = np.nan_to_num(mean.numpy().astype(np.float64)), np.nan_to_num(var.numpy().astype(np.float64))
-    return self._to_y_units(mean, np.maximum(var, 0.0))
+    mean, var = self._posterior_np(Xq)
+    return self._to_y_units(np.nan_to_num(mean), np.maximum(np.nan_to_num(var), 0.0))
+
+  def _posterior_np(self, Xq:np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    # query rows padded to a bucket too, so a new number of points reuses the compiled program
+    m = Xq.shape[0]
+    M = bucket(m, N_BUCKETS)
+    Xp = np.zeros((M, self.D)); Xp[:m, :self.d] = Xq
+    fn = _jit("posterior", lambda *a: [t.contiguous() for t in posterior(*a)], self.N, self.D, M, self.dtype, self.device)
+    mean, var = fn(*self.posterior_state(), Tensor(Xp, dtype=self.dtype, device=self.device).realize())
+    return mean.numpy()[:m].astype(np.float64), var.numpy()[:m].astype(np.float64)
 
   def condition(self, X_new, y_new=None) -> GP:
     """A new GP with the same hyperparameters and y transform, conditioned on extra points (no refit). y_new in the
@@ -362,6 +370,4 @@ class GP:
     gp._refactor()
     return gp
 
-  def _std_mean(self, Xq:np.ndarray) -> np.ndarray:
-    mean, _ = posterior(*self.posterior_state(), Tensor(Xq, dtype=self.dtype, device=self.device))
-    return mean.numpy().astype(np.float64)
+  def _std_mean(self, Xq:np.ndarray) -> np.ndarray: return self._posterior_np(Xq)[0]

@@ -1,0 +1,180 @@
+"""The GP surrogate against a plain numpy GP and a scipy reference optimizer (scipy only here, never in tinybo/)."""
+import math
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from tinygrad import Tensor, TinyJit, dtypes
+from tinygrad.helpers import Context
+
+from tinybo.gp import GP, GPFitError, log_prior, posterior
+
+
+# every test stays at N = 32 rows, D = 4 columns (d = 3 or 4): one compiled program per (function, shape)
+def f_true(X): return np.sin(5 * X[:, 0]) + (X[:, 1] - 0.3) ** 2 + 0.5 * X[:, 2]
+
+@pytest.fixture(autouse=True)
+def _fast_compile():
+  with Context(NOOPT=1): yield
+
+@pytest.fixture(scope="module")
+def data():
+  rng = np.random.default_rng(1)
+  X = rng.uniform(size=(30, 3))
+  return X, f_true(X) + 0.01 * rng.standard_normal(30)
+
+@pytest.fixture(scope="module")
+def gp(data):
+  with Context(NOOPT=1): return GP("matern52").fit(*data)
+
+def np_kernel(X1, X2, ls, sf2):
+  r = np.sqrt((((X1[:, None, :] - X2[None, :, :]) / ls) ** 2).sum(-1))
+  return sf2 * (1 + math.sqrt(5) * r + 5 / 3 * r ** 2) * np.exp(-math.sqrt(5) * r)
+
+def np_posterior(X, y, ls, sf2, noise, Xq):
+  K = np_kernel(X, X, ls, sf2) + noise * np.eye(len(X))
+  Kq = np_kernel(Xq, X, ls, sf2)
+  mean = Kq @ np.linalg.solve(K, y)
+  var = sf2 - np.einsum("ij,ji->i", Kq, np.linalg.solve(K, Kq.T))
+  return mean, var
+
+def np_objective(phi, X, y, jitter):
+  # NLL + the GP's prior (a modeling choice, reused), φ = [log ℓ (d), log σ_f², log σ_n²]
+  d = X.shape[1]
+  ls, sf2, sn2 = np.exp(phi[:d]), math.exp(phi[d]), math.exp(phi[d + 1])
+  K = np_kernel(X, X, ls, sf2) + (sn2 + jitter) * np.eye(len(X))
+  L = np.linalg.cholesky(K)
+  a = np.linalg.solve(K, y)
+  nll = 0.5 * y @ a + np.log(np.diag(L)).sum() + 0.5 * len(X) * math.log(2 * math.pi)
+  return nll - log_prior(phi[None], d)[0][0]
+
+def test_posterior_matches_numpy(gp, data):
+  X, _ = data
+  hp = gp.hyperparameters
+  Xq = np.random.default_rng(2).uniform(size=(50, 3))
+  m_ref, v_ref = np_posterior(X, gp.y_train, hp["lengthscales"], hp["outputscale"], hp["noise"] + gp._jitter, Xq)
+  m, v = posterior(*gp.posterior_state(), Tensor(Xq, dtype=gp.dtype))
+  np.testing.assert_allclose(m.numpy(), m_ref, atol=1e-8)
+  np.testing.assert_allclose(v.numpy(), v_ref, atol=1e-8)
+  # predict is the same posterior in the units of y: an affine map of the mean, the square of its slope on the variance
+  my, vy = gp.predict(Xq)
+  slope, icpt = np.polyfit(m_ref, my, 1)
+  np.testing.assert_allclose(my, slope * m_ref + icpt, atol=1e-8)
+  np.testing.assert_allclose(vy, slope ** 2 * v_ref, rtol=1e-6, atol=1e-12)
+  assert slope > 0
+
+def test_map_objective_matches_reference_optimizer(gp, data):
+  from scipy.optimize import minimize
+  X, _ = data
+  y = gp.y_train
+  ours = np_objective(np.r_[np.log(gp.hyperparameters["lengthscales"]), math.log(gp.hyperparameters["outputscale"]),
+                            math.log(gp.hyperparameters["noise"])], X, y, gp._jitter)
+  assert ours == pytest.approx(gp.objective, rel=1e-7, abs=1e-7)
+  bounds = [(math.log(1e-3), math.log(1e3))] * 4 + [(math.log(1e-6), math.log(10.0))]
+  rng = np.random.default_rng(0)
+  best = np.inf
+  for _ in range(8):
+    x0 = np.r_[rng.uniform(-3, 2, 3), rng.uniform(-2, 2), rng.uniform(-13, -2)]
+    res = minimize(np_objective, x0, args=(X, y, gp._jitter), method="L-BFGS-B", bounds=bounds)
+    best = min(best, res.fun)
+  assert ours <= best + 1e-3 * abs(best)
+
+def test_interpolates_noise_free_data_and_reverts_to_prior():
+  rng = np.random.default_rng(3)
+  X = rng.uniform(size=(28, 3)); y = f_true(X)
+  gp = GP().fit(X, y)
+  m, v = gp.predict(X)
+  np.testing.assert_allclose(m, y, atol=1e-3 * y.std())
+  assert v.max() < 1e-4 * y.var()
+  mf, vf = gp.predict(np.full((2, 3), 40.0))
+  np.testing.assert_allclose(mf, y.mean(), rtol=1e-6)
+  np.testing.assert_allclose(vf, gp.hyperparameters["outputscale"] * y.var(), rtol=1e-6)
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(st.lists(st.floats(-3, 4), min_size=3, max_size=3), min_size=1, max_size=6))
+def test_variance_nonnegative_and_finite(gp, data, pts):
+  Xq = np.concatenate([np.array(pts), data[0][:2]])  # arbitrary points plus training points (variance ~ 0 there)
+  m, v = gp.predict(Xq)
+  assert np.isfinite(m).all() and np.isfinite(v).all() and (v >= 0).all()
+
+def test_posterior_is_differentiable_and_jittable(gp, data):
+  X, _ = data
+  state = gp.posterior_state()
+  Xq = Tensor(np.random.default_rng(4).uniform(size=(8, 3)), dtype=gp.dtype)
+  m, v = posterior(*state, Xq)
+  gm, gv = m.sum().gradient(Xq)[0], v.sum().gradient(Xq)[0]
+  hp = gp.hyperparameters
+  args = (X, gp.y_train, hp["lengthscales"], hp["outputscale"], hp["noise"] + gp._jitter)
+  x0, eps = Xq.numpy(), 1e-6
+  for j in range(3):
+    E = np.zeros_like(x0); E[:, j] = eps
+    mp, vp = np_posterior(*args, x0 + E); mm, vm = np_posterior(*args, x0 - E)
+    np.testing.assert_allclose(gm.numpy()[:, j], (mp - mm) / (2 * eps), rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(gv.numpy()[:, j], (vp - vm) / (2 * eps), rtol=1e-4, atol=1e-6)
+  # state passed as arguments: TinyJit replays with new values
+  step = TinyJit(lambda *a: [t.contiguous() for t in posterior(*a)])
+  for seed in range(4):
+    q = np.random.default_rng(seed).uniform(size=(8, 3))
+    mj, vj = step(*state, Tensor(q, dtype=gp.dtype).realize())
+    m_ref, v_ref = np_posterior(*args, q)
+    np.testing.assert_allclose(mj.numpy(), m_ref, atol=1e-8); np.testing.assert_allclose(vj.numpy(), v_ref, atol=1e-8)
+
+def test_condition_kriging_believer_and_observed(gp):
+  Xn = np.array([[0.1, 0.9, 0.5], [0.8, 0.2, 0.3]])
+  m0, v0 = gp.predict(Xn)
+  kb = gp.condition(Xn)
+  assert kb.n == gp.n + 2 and gp.n == 30
+  for k, v in gp.hyperparameters.items(): np.testing.assert_array_equal(kb.hyperparameters[k], v)
+  m1, v1 = kb.predict(Xn)
+  np.testing.assert_allclose(m1, m0, atol=1e-6 * abs(m0).max())
+  assert (v1 < 0.1 * v0).all()
+  ob = gp.condition(Xn, np.array([5.0, -5.0]))
+  m2, _ = ob.predict(Xn)
+  assert (np.abs(m2 - [5.0, -5.0]) < 0.05 * np.abs(m0 - [5.0, -5.0])).all()  # pulled to the observations (up to noise)
+  # the original is untouched
+  np.testing.assert_allclose(gp.predict(Xn)[0], m0)
+
+def test_warm_start_reaches_the_cold_optimum(data):
+  X, y = data
+  gp = GP().fit(X[:28], y[:28])
+  gp.fit(X[:29], y[:29])  # warm: one start from the previous optimum
+  cold = GP().fit(X[:29], y[:29])
+  assert gp.objective <= cold.objective + 1e-4 * abs(cold.objective)
+
+def test_extreme_spread_of_y_stays_well_conditioned():
+  rng = np.random.default_rng(5)
+  X = rng.uniform(size=(26, 3))
+  y = f_true(X)
+  y[:3] = [1e300, -1e300, 1e-300]
+  y[3] = np.inf
+  gp = GP().fit(X, y)
+  m, v = gp.predict(np.concatenate([X, rng.uniform(size=(20, 3))]))
+  assert np.isfinite(m).all() and np.isfinite(v).all() and (v >= 0).all()
+  assert m[0] > 1e100 and m[1] < -1e100  # the order of the extremes survives
+
+def test_float32_path_is_stable_and_close(gp, data):
+  X, y = data
+  gp32 = GP(dtype=dtypes.float32).fit(X, y)
+  Xq = np.random.default_rng(6).uniform(size=(40, 3))
+  m32, v32 = gp32.predict(Xq)
+  m64, _ = gp.predict(Xq)
+  assert np.isfinite(m32).all() and (v32 >= 0).all()
+  np.testing.assert_allclose(m32, m64, atol=0.05 * y.std())
+
+def test_categorical_block_shares_a_lengthscale():
+  rng = np.random.default_rng(7)
+  cat = rng.integers(0, 3, size=30)
+  X = np.concatenate([rng.uniform(size=(30, 1)), np.eye(3)[cat]], axis=1)
+  y = np.sin(4 * X[:, 0]) + np.array([0.0, 1.0, -1.0])[cat]
+  gp = GP().fit(X, y, categorical=[slice(1, 4)])
+  ls = gp.hyperparameters["lengthscales"]
+  assert ls.shape == (4,) and ls[1] == ls[2] == ls[3]
+  m, _ = gp.predict(X)
+  np.testing.assert_allclose(m, y, atol=0.1)
+
+def test_errors():
+  with pytest.raises(GPFitError): GP().fit(np.zeros((3, 3)), np.full(3, np.nan))
+  with pytest.raises(ValueError): GP().fit(np.zeros((3, 3)), np.zeros(4))
+  with pytest.raises(ValueError, match="matern52"): GP("cosine")
+  with pytest.raises(RuntimeError): GP().posterior_state()
