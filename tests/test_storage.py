@@ -1,0 +1,126 @@
+"""Storage: SQLite persistence and resume, study identity checks, lock retries, shared pending state.
+(Several processes on one file: tests/test_reliability.py::test_eight_processes_share_one_study.)"""
+import pathlib
+import sqlite3
+import threading
+import time
+
+import pytest
+
+import tinybo as tb
+from tinybo.storage import InMemoryStorage, SQLiteStorage, StorageBusyError
+from tinybo.trial import TrialState
+
+SPACE = tb.Space({"x": tb.Float(-5.0, 5.0), "lr": tb.Float(1e-5, 1.0, log=True), "n": tb.Int(1, 8), "c": tb.Categorical(["a", "b"]), "k": 3})
+
+def run(opt, k):
+  for _ in range(k):
+    t = opt.suggest()
+    opt.observe(t, t.params["x"] ** 2 + t.params["lr"])
+
+def test_sqlite_resume_keeps_every_trial(tmp_path):
+  path = tmp_path / "study.db"
+  a = tb.Optimizer(SPACE, strategy="random", storage=str(path), name="s1")
+  run(a, 5)
+  a.fail(a.suggest())
+  pend = a.suggest(2)
+  a.observe({"x": 0.0, "lr": 1e-300 + 1e-5, "n": 1, "c": "b", "k": 3}, 1e-300)
+  before = a.trials
+  b = tb.Optimizer(SPACE, strategy="random", storage=path, name="s1")  # a pathlib.Path works too
+  assert b.trials == before and len(before) == 9
+  assert [t.state for t in before].count(TrialState.PENDING) == 2 and {t.id for t in pend} <= {t.id for t in b.trials}
+  assert b.best.value == 1e-300 and all(t.params["k"] == 3 for t in b.trials)
+  b.observe(pend[0], 2.5)  # a trial suggested by one handle can be finished through another
+  assert a.trials[-3].value == 2.5
+
+def test_resumed_study_continues_the_same_way(tmp_path):
+  mem = tb.Optimizer(SPACE, strategy="random", seed=7)
+  run(mem, 10)
+  disk = tb.Optimizer(SPACE, strategy="random", seed=7, storage=tmp_path / "s.db")
+  run(disk, 4)
+  del disk
+  disk = tb.Optimizer(SPACE, strategy="random", seed=7, storage=tmp_path / "s.db")
+  run(disk, 6)
+  assert [t.params for t in disk.trials] == [t.params for t in mem.trials]
+  assert [t.value for t in disk.trials] == [t.value for t in mem.trials]
+
+@pytest.mark.parametrize("make", [lambda p: str(p / "s.db"), lambda p: InMemoryStorage()], ids=["sqlite", "memory"])
+def test_reopen_with_other_space_or_direction_is_an_error(tmp_path, make):
+  storage = make(tmp_path)
+  storage = storage if isinstance(storage, InMemoryStorage) else SQLiteStorage(storage)
+  opt = tb.Optimizer(SPACE, strategy="random", storage=storage, name="study")
+  run(opt, 3)
+  before = opt.trials
+  other = tb.Space({**{k: SPACE.params[k] for k in SPACE.names}, "n": tb.Int(1, 9), "k": 3})
+  with pytest.raises(ValueError, match="study 'study' .*different space \\(differs in n\\).*same space or a new name="):
+    tb.Optimizer(other, strategy="random", storage=storage, name="study")
+  with pytest.raises(ValueError, match="direction 'minimize', not 'maximize'"):
+    tb.Optimizer(SPACE, strategy="random", storage=storage, name="study", direction="maximize")
+  assert tb.Optimizer(SPACE, strategy="random", storage=storage, name="study").trials == before
+  tb.Optimizer(other, strategy="random", storage=storage, name="other")  # another name is another study
+  assert tb.Optimizer(SPACE, strategy="random", storage=storage, name="study").trials == before
+
+def test_two_handles_see_each_others_pending_trials(tmp_path):
+  # two handles on one file behave like two processes: ids unique, and a grid never hands out a point twice
+  space = tb.Space({"a": tb.Int(0, 3), "b": tb.Categorical(["x", "y", "z"])})
+  h1, h2 = (tb.Optimizer(space, strategy="grid", storage=tmp_path / "g.db") for _ in range(2))
+  got = []
+  for i in range(6): got += h1.suggest(1) if i % 2 else h2.suggest(1)
+  got += h1.suggest(6)
+  assert len({t.id for t in got}) == 12 and len({space.key(t.params) for t in got}) == 12
+  with pytest.raises(tb.SearchExhausted): h2.suggest()
+
+def test_sqlite_is_wal_and_values_are_exact(tmp_path):
+  path = tmp_path / "s.db"
+  opt = tb.Optimizer(SPACE, strategy="random", storage=path)
+  for v in (1e300, 1e-300, -0.0, 0.1 + 0.2): opt.observe(opt.suggest(), v)
+  params = [t.params for t in opt.trials]
+  again = tb.Optimizer(SPACE, strategy="random", storage=path).trials
+  assert [t.value for t in again] == [1e300, 1e-300, -0.0, 0.1 + 0.2] and [t.params for t in again] == params  # bit-exact floats
+  assert sqlite3.connect(path).execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+def hold_write_lock(path, seconds):
+  c = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+  c.execute("BEGIN IMMEDIATE")
+  def release(): time.sleep(seconds); c.execute("COMMIT"); c.close()
+  th = threading.Thread(target=release)
+  th.start()
+  return th
+
+def test_locked_database_is_retried_not_raised(tmp_path):
+  path = tmp_path / "s.db"
+  storage = SQLiteStorage(path, busy_timeout=0.01)  # a tiny busy timeout: only the retry loop can save the writes
+  opt = tb.Optimizer(SPACE, strategy="random", storage=storage)
+  t = opt.suggest()
+  th = hold_write_lock(path, 0.5)
+  t0 = time.monotonic()
+  opt.observe(t, 1.0)
+  opt.suggest()
+  th.join()
+  assert time.monotonic() - t0 > 0.4 and [x.state for x in opt.trials] == [TrialState.COMPLETE, TrialState.PENDING]
+
+def test_lock_held_for_too_long_is_a_clear_error(tmp_path):
+  path = tmp_path / "s.db"
+  opt = tb.Optimizer(SPACE, strategy="random", storage=SQLiteStorage(path, busy_timeout=0.01, max_wait=0.2))
+  t = opt.suggest()
+  th = hold_write_lock(path, 1.0)
+  with pytest.raises(StorageBusyError, match="stayed locked for 0 s; is a process stuck holding it"): opt.observe(t, 1.0)
+  th.join()
+  opt.observe(t, 1.0)
+  assert opt.trials[0].state == TrialState.COMPLETE
+
+def test_storage_argument_forms(tmp_path):
+  assert isinstance(tb.Optimizer(SPACE, strategy="random").storage, InMemoryStorage)
+  assert isinstance(tb.Optimizer(SPACE, strategy="random", storage=str(tmp_path / "a.db")).storage, SQLiteStorage)
+  assert isinstance(tb.Optimizer(SPACE, strategy="random", storage=pathlib.Path(tmp_path / "b.db")).storage, SQLiteStorage)
+  with pytest.raises(TypeError, match="storage=42 is not a path or a storage object"): tb.Optimizer(SPACE, strategy="random", storage=42)
+  with pytest.raises(ValueError, match="does not exist; create it first"): tb.Optimizer(SPACE, strategy="random", storage=tmp_path / "no" / "x.db")
+
+def test_memory_storage_is_shared_between_handles():
+  mem = InMemoryStorage()
+  a = tb.Optimizer(SPACE, strategy="random", storage=mem)
+  run(a, 3)
+  b = tb.Optimizer(SPACE, strategy="random", storage=mem)
+  assert b.trials == a.trials and len(b.trials) == 3
+  b.trials[0].params["x"] = 99.0  # returned trials are copies: mutating one does not touch the study
+  assert a.trials[0].params["x"] != 99.0
