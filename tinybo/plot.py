@@ -47,7 +47,10 @@ def _save(fig, path: str | os.PathLike) -> str:
 def _limits(values: np.ndarray, minimize: bool) -> tuple[float, float]:
   """Colour/axis limits that keep the interesting (good) end readable: the worst 10% of values (diverged runs, e.g.
   accuracy 0 or a loss of 1e6) are clipped instead of stretching the scale."""
-  lo, hi = (np.quantile(values, [0.0, 0.9]) if minimize else np.quantile(values, [0.1, 1.0])) if len(values) >= 10 else (values.min(), values.max())
+  lo, hi = float(values.min()), float(values.max())
+  if len(values) >= 10:   # an observed value, never one interpolated between an outlier and the rest
+    if minimize: hi = float(np.quantile(values, 0.9, method="lower"))
+    else: lo = float(np.quantile(values, 0.1, method="higher"))
   if hi <= lo: lo, hi = lo - 0.5 * (abs(lo) or 1.0), hi + 0.5 * (abs(hi) or 1.0)
   return float(lo), float(hi)
 

@@ -1,0 +1,88 @@
+"""The `tinybo` command line on a real SQLite study: show, export, plot, bench, and one-line errors."""
+import csv
+import io
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import tinybo as tb
+from tinybo.cli import main
+
+ROOT = Path(__file__).resolve().parent.parent
+
+@pytest.fixture(scope="module")
+def db(tmp_path_factory):
+  path = str(tmp_path_factory.mktemp("cli") / "study.db")
+  space = tb.Space({"lr": tb.Float(1e-4, 1e-1, log=True), "units": tb.Int(8, 64), "act": tb.Categorical(["relu", "gelu"]), "epochs": 3})
+  opt = tb.Optimizer(space, strategy="random", direction="maximize", storage=path, name="mlp")
+  opt.optimize(lambda p: -abs(p["units"] - 32) - 10 * abs(p["lr"] - 0.01), n_trials=8, progress=False)
+  opt.fail(opt.suggest())
+  opt.suggest()                                         # left pending
+  tb.Optimizer({"x": tb.Float(0, 1)}, strategy="random", storage=path, name="other").observe({"x": 0.5}, 1.0)
+  return path
+
+def run(capsys, *argv) -> tuple[int, str, str]:
+  rc = main(list(argv))
+  out = capsys.readouterr()
+  return rc, out.out, out.err
+
+def test_show_table_and_best(db, capsys):
+  rc, out, _ = run(capsys, "show", db, "--name", "mlp")
+  best = tb.Optimizer(tb.Space.from_json(_space_json(db, "mlp")), strategy="random", direction="maximize", storage=db, name="mlp").best
+  assert rc == 0
+  assert "study 'mlp' (maximize): 10 trials, 8 complete, 1 pending, 1 failed" in out
+  assert "constants: epochs=3" in out and "pending" in out and "failed" in out
+  assert f"best: trial {best.id}, value {best.value:.6g}" in out and f"*{best.id} " in out
+  rc, out, _ = run(capsys, "show", db)                     # no --name: every study in the file
+  assert rc == 0 and "study 'mlp'" in out and "study 'other'" in out
+
+def _space_json(db: str, name: str) -> str:
+  import sqlite3
+  with sqlite3.connect(db) as c: return c.execute("SELECT space FROM studies WHERE name = ?", (name,)).fetchone()[0]
+
+def test_export_csv_and_json_round_trip(db, capsys, tmp_path):
+  rc, out, _ = run(capsys, "export", db, "--name", "mlp", "--format", "csv")
+  rows = list(csv.DictReader(io.StringIO(out)))
+  assert rc == 0 and len(rows) == 10 and set(rows[0]) >= {"id", "state", "value", "lr", "units", "act"}
+  assert sorted(r["state"] for r in rows).count("complete") == 8
+  done = [r for r in rows if r["state"] == "complete"]
+  assert all(8 <= int(r["units"]) <= 64 and r["act"] in ("relu", "gelu") and float(r["value"]) <= 0 for r in done)
+  rc, _, err = run(capsys, "export", db, "--name", "mlp", "--format", "json", "-o", str(tmp_path / "t.json"))
+  body = json.loads((tmp_path / "t.json").read_text())
+  assert rc == 0 and "wrote 10 trials" in err
+  assert body["study"] == "mlp" and body["direction"] == "maximize" and len(body["trials"]) == 10
+  assert {t["id"]: t["value"] for t in body["trials"]} == {int(r["id"]): (float(r["value"]) if r["value"] else None) for r in rows}
+  assert body["space"]["params"]["lr"] == {"type": "float", "min": 1e-4, "max": 1e-1, "log": True}
+
+def test_plot_history_writes_png(db, capsys, tmp_path):
+  out = tmp_path / "h.png"
+  rc, text, _ = run(capsys, "plot", db, "--name", "mlp", "--kind", "history", "-o", str(out))
+  assert rc == 0 and f"wrote {out}" in text and out.read_bytes()[:4] == b"\x89PNG"
+
+@pytest.mark.parametrize("argv, message", [
+  (["show", "nope.db"], "no such study file 'nope.db'"),
+  (["show", "{db}", "--name", "zz"], "no study 'zz' in '{db}'; it holds: mlp, other"),
+  (["export", "{db}"], "'{db}' holds 2 studies (mlp, other); pick one with --name"),
+  (["plot", "{db}", "--name", "mlp", "--kind", "heatmap", "--x", "lr", "--y", "dropout"],
+   "unknown parameter 'dropout' for --y; study 'mlp' searches: lr, units, act"),
+])
+def test_errors_are_one_line(db, capsys, tmp_path, argv, message):
+  rc, out, err = run(capsys, *[a.format(db=db) for a in argv])
+  assert rc == 1 and out == ""
+  assert err.startswith(f"tinybo: error: {message.format(db=db)}") and err.count("\n") == 1
+
+def test_not_a_study_file(tmp_path, capsys):
+  bad = tmp_path / "notes.db"
+  bad.write_text("not sqlite")
+  rc, _, err = run(capsys, "show", str(bad))
+  assert rc == 1 and "is not a tinybo study file" in err
+
+def test_console_script_and_bench_delegation(db):
+  # the installed entry point's module, in a fresh process, as a user runs it
+  p = subprocess.run([sys.executable, "-m", "tinybo.cli", "show", db, "--name", "other"], capture_output=True, text=True, cwd=ROOT, timeout=120)
+  assert p.returncode == 0 and "study 'other' (minimize): 1 trials, 1 complete" in p.stdout
+  p = subprocess.run([sys.executable, "-m", "tinybo.cli", "bench", "--help"], capture_output=True, text=True, cwd=ROOT, timeout=120)
+  assert p.returncode == 0 and "--problems" in p.stdout   # benchmarks.run's own argparse answered
