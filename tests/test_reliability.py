@@ -38,14 +38,16 @@ def opt(request, tmp_path):
 
 # ***** bad values *****
 
-@pytest.mark.parametrize("value", [float("nan"), float("inf"), float("-inf"), np.float64("nan"), np.float32("inf")], ids=["nan", "+inf", "-inf", "np.nan", "np.inf32"])
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), float("-inf"), np.float64("nan"), np.float32("inf")],
+                         ids=["nan", "+inf", "-inf", "np.nan", "np.inf32"])
 def test_nonfinite_value_fails_the_trial_with_a_warning(opt, value):
   t = opt.suggest()
   with pytest.warns(TrialFailedWarning, match=f"trial {t.id} returned .*recorded as failed, never fed to the model"): out = opt.observe(t, value)
   assert out.state == TrialState.FAILED and out.value is None and opt.trials[-1] == out and opt.best.value == 1.0
 
-@pytest.mark.parametrize("value, match", [(None, "None is a NoneType, not a number"), ("0.5", "'0.5' is a str, not a number"), (True, "True is a bool"),
-                                          (np.array([1.0, 2.0]), "shape \\(2,\\); observe a single number"), ([0.5], "is a list")],
+@pytest.mark.parametrize("value, match", [(None, "None is a NoneType, not a number"), ("0.5", "'0.5' is a str, not a number"),
+                                          (True, "True is a bool"), (np.array([1.0, 2.0]), "shape \\(2,\\); observe a single number"),
+                                          ([0.5], "is a list")],
                          ids=["None", "str", "bool", "array", "list"])
 def test_non_number_value_is_a_type_error_and_changes_nothing(opt, value, match):
   t = opt.suggest()
