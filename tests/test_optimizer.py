@@ -29,6 +29,23 @@ def test_ask_tell_roundtrip():
                     batch[3].id: ("pending", None), warm.id: ("complete", 0.42)}
   assert opt.best.id == batch[0].id and opt.best.value == 0.1
 
+def test_enqueue_and_requeue_come_first():
+  opt = tb.Optimizer(SPACE, strategy="random")
+  a, b = opt.suggest(), opt.suggest()
+  opt.fail(a)
+  q = opt.enqueue({"lr": 0.01, "units": 32, "act": "tanh"})
+  r = opt.requeue(a)  # a failed trial runs again as a new trial
+  r2 = opt.requeue(b.id)  # a pending one (a dead worker's) is failed, then queued
+  assert q.params == {"lr": 0.01, "units": 32, "act": "tanh", "epochs": 5} and r.params == a.params and r2.params == b.params
+  assert {t.id: t.state for t in opt.trials}[b.id] == TrialState.FAILED
+  got = opt.suggest(4)
+  assert [t.id for t in got[:3]] == [q.id, r.id, r2.id] and got[3].id > r2.id and SPACE.key(got[3].params) not in {SPACE.key(a.params)}
+  opt.observe(got[0], 1.0)
+  before = opt.trials
+  with pytest.raises(ValueError, match="already complete"): opt.requeue(got[0])
+  with pytest.raises(ValueError, match="no trial 999"): opt.requeue(999)
+  assert opt.trials == before
+
 def test_best_direction_and_ties():
   for direction, want in (("minimize", -3.0), ("maximize", 7.0)):
     opt = tb.Optimizer(SPACE, strategy="random", direction=direction)

@@ -145,6 +145,8 @@ def test_sigkill_mid_run_loses_nothing(tmp_path):
   failed = opt.fail_pending()
   assert sorted(t.id for t in failed) == sorted(t.id for t in pending) and not any(t.state == TrialState.PENDING for t in opt.trials)
   assert opt.fail_pending() == []
+  again = opt.requeue(failed[0]) if failed else opt.enqueue(opt.trials[0].params)  # a failed trial can be run again
+  assert opt.suggest().id == again.id
   done = sum(t.state == TrialState.COMPLETE for t in opt.trials)
   print(f"\ncrash test: kills survived={kills}, completed trials={done} (side file {len(recorded)}), pending left by dead workers={len(pending)}, "
         f"trials lost={len(lost)}")
@@ -198,15 +200,38 @@ class StudyMachine(RuleBasedStateMachine):
     self.path = os.path.join(self.dir, "fuzz.db")
     self.opt = tb.Optimizer(SPACE, strategy="random", storage=self.path, name="fuzz")
     self.model: dict[int, tuple[dict, str, float | None]] = {}
+    self.queued: list[int] = []  # enqueued trials not yet handed out by suggest, oldest first
 
   def pick(self, i):
     return sorted(self.model)[i % len(self.model)] if self.model and i < 900 else 10**6 + i  # sometimes an unknown id
 
   @rule(n=st.integers(1, 3))
   def suggest(self, n):
-    for t in self.opt.suggest(n):
+    self.queued = [q for q in self.queued if self.model[q][1] == "pending"]
+    ts, m = self.opt.suggest(n), min(n, len(self.queued))
+    assert [t.id for t in ts[:m]] == self.queued[:m]  # queued trials first, oldest first
+    self.queued = self.queued[m:]
+    for t in ts[m:]:
       assert t.id not in self.model and SPACE.validate(t.params) == t.params
       self.model[t.id] = (t.params, "pending", None)
+
+  @rule(x=st.floats(-5, 5))
+  def enqueue(self, x):
+    t = self.opt.enqueue({"x": x, "n": 1, "c": "a"})
+    self.model[t.id] = ({"x": x, "n": 1, "c": "a", "k": 3}, "pending", None)
+    self.queued.append(t.id)
+
+  @rule(i=st.integers(0, 1000))
+  def requeue(self, i):
+    tid = self.pick(i)
+    if tid not in self.model or self.model[tid][1] == "complete":
+      with pytest.raises(ValueError): self.opt.requeue(tid)
+      return
+    t = self.opt.requeue(tid)
+    assert t.params == self.model[tid][0] and t.state == TrialState.PENDING and t.id not in self.model
+    self.model[tid] = (self.model[tid][0], "failed", None)
+    self.model[t.id] = (t.params, "pending", None)
+    self.queued.append(t.id)
 
   @rule(i=st.integers(0, 1000), value=VALUES)
   def observe(self, i, value):
@@ -253,6 +278,8 @@ class StudyMachine(RuleBasedStateMachine):
     ts = self.opt.trials
     assert [t.id for t in ts] == sorted(self.model)
     assert {t.id: (t.params, str(t.state), t.value) for t in ts} == self.model
+    queued = [q for q in self.queued if self.model[q][1] == "pending"]
+    assert [t.id for t in ts if t.state == TrialState.PENDING and t.worker is None] == queued
     done = [(v[2], k) for k, v in self.model.items() if v[1] == "complete"]
     assert (self.opt.best.id if done else None) == (min(done)[1] if done else None)
 

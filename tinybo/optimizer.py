@@ -89,7 +89,8 @@ class Optimizer:
 
   def suggest(self, n: int | None = None) -> Trial | list[Trial]:
     """Give me the next configuration: n=None -> one pending Trial, n=k -> a list of k distinct pending Trials (fewer only
-    when a finite space runs out). Raises SearchExhausted when nothing new is left."""
+    when a finite space runs out). Queued trials (enqueue/requeue, from any process) come first, then the strategy's
+    proposals. Raises SearchExhausted when nothing new is left."""
     if n is not None and (isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 1):
       raise ValueError(f"suggest(n={n!r}); use None or an int >= 1")
     k = 1 if n is None else int(n)
@@ -98,8 +99,29 @@ class Optimizer:
       if not ps:
         raise SearchExhausted(f"strategy {type(self.strategy).__name__} has nothing left to suggest; widen the space or use another strategy")
       return [self._stored(p) for p in ps[:k]]
-    with self._lock: out = [self._full(t) for t in self.storage.reserve(self.name, propose, worker_id())]
+    with self._lock:
+      out = self.storage.claim(self.name, k, worker_id())
+      if len(out) < k:
+        k -= len(out)
+        try: out += self.storage.reserve(self.name, propose, worker_id())
+        except SearchExhausted:
+          if not out: raise
+    out = [self._full(t) for t in out]
     return out[0] if n is None else out
+
+  def enqueue(self, params: Mapping[str, Any]) -> Trial:
+    """Queue a configuration: the next suggest() from any process sharing the study hands it out before asking the
+    strategy. Returns the queued (pending, worker None) trial."""
+    return self._full(self.storage.add(self.name, self._stored(params), TrialState.PENDING, None, None))
+
+  def requeue(self, trial: Trial | int) -> Trial:
+    """Run a pending or failed trial again (e.g. one left by a dead worker): a pending one is failed first, then its
+    configuration is queued as a new trial, which is returned. A complete trial is an error."""
+    tid = self._id(trial)
+    old = next((t for t in self.storage.trials(self.name) if t.id == tid), None)
+    if old is None or old.state == TrialState.COMPLETE: self.storage.finish(self.name, tid, TrialState.FAILED, None)  # raises the clear error
+    if old.state == TrialState.PENDING: self.storage.finish(self.name, tid, TrialState.FAILED, None)
+    return self.enqueue(self._full(old).params)
 
   def _id(self, trial: Trial | int) -> int:
     if isinstance(trial, Trial): return trial.id

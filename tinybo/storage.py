@@ -9,6 +9,7 @@ state rules, so the optimizer never knows which one it talks to:
   add(name, params, state, value, worker)     insert a finished trial (a result from elsewhere)
   finish(name, id, state, value)              pending/failed -> complete/failed; errors on unknown or complete trials
   fail_pending(name, before)                  fail every pending trial created before `before` (a time.time())
+  claim(name, n, worker)                      give up to n queued trials (pending, worker None: see add) to a worker
 """
 from __future__ import annotations
 
@@ -34,6 +35,7 @@ class Storage(Protocol):
   def add(self, name: str, params: dict, state: TrialState, value: float | None, worker: str | None) -> Trial: ...
   def finish(self, name: str, trial_id: int, state: TrialState, value: float | None) -> Trial: ...
   def fail_pending(self, name: str, before: float | None = None) -> list[Trial]: ...
+  def claim(self, name: str, n: int, worker: str) -> list[Trial]: ...
 
 class StorageBusyError(RuntimeError):
   """The SQLite file stayed locked through every retry (another process holds a write lock for minutes)."""
@@ -106,6 +108,12 @@ class InMemoryStorage:
           out.append(_copy(t))
       return out
 
+  def claim(self, name: str, n: int, worker: str) -> list[Trial]:
+    with self._lock:
+      out = [t for t in self._study(name).values() if t.state == TrialState.PENDING and t.worker is None][:n]
+      for t in out: t.worker = worker
+      return [_copy(t) for t in out]
+
 def _copy(t: Trial) -> Trial: return replace(t, params=dict(t.params))
 
 _SCHEMA = """
@@ -173,8 +181,9 @@ class SQLiteStorage:
       _check_study(name, f"'{self.path}'", stored, (space_json, direction))
     self._tx(go)
 
-  def _read(self, c: sqlite3.Connection, name: str, where: str = "", args: tuple = ()) -> list[Trial]:
-    rows = c.execute(f"SELECT id, params, state, value, created, finished, worker FROM trials WHERE study = ? {where} ORDER BY id", (name, *args))
+  def _read(self, c: sqlite3.Connection, name: str, where: str = "", args: tuple = (), limit: int = -1) -> list[Trial]:
+    sql = f"SELECT id, params, state, value, created, finished, worker FROM trials WHERE study = ? {where} ORDER BY id LIMIT ?"
+    rows = c.execute(sql, (name, *args, limit))
     return [Trial(i, json.loads(p), TrialState(s), v, cr, f, w) for i, p, s, v, cr, f, w in rows.fetchall()]
 
   def trials(self, name: str) -> list[Trial]:
@@ -214,6 +223,13 @@ class SQLiteStorage:
       return [replace(t, state=TrialState.FAILED, finished=now) for t in ts]
     return self._tx(go)
 
+  def claim(self, name: str, n: int, worker: str) -> list[Trial]:
+    def go(c):
+      ts = self._read(c, name, "AND state = 'pending' AND worker IS NULL", (), n)
+      c.executemany("UPDATE trials SET worker = ? WHERE id = ?", [(worker, t.id) for t in ts])
+      return [replace(t, worker=worker) for t in ts]
+    return self._tx(go)
+
   def close(self) -> None:
     c = getattr(self._local, "conn", None)
     if c is not None: c.close(); self._local.conn = None
@@ -222,5 +238,5 @@ def open_storage(storage: None | str | os.PathLike | Storage) -> Storage:
   """None -> a new InMemoryStorage, a path -> SQLiteStorage(path), a storage object -> itself."""
   if storage is None: return InMemoryStorage()
   if isinstance(storage, (str, os.PathLike)): return SQLiteStorage(storage)
-  if all(callable(getattr(storage, m, None)) for m in ("open_study", "trials", "reserve", "add", "finish", "fail_pending")): return storage
+  if all(callable(getattr(storage, m, None)) for m in ("open_study", "trials", "reserve", "add", "finish", "fail_pending", "claim")): return storage
   raise TypeError(f"storage={storage!r} is not a path or a storage object; pass None (in memory), 'study.db', or tb.storage.SQLiteStorage(path)")
