@@ -14,11 +14,20 @@ kernels without autograd, autograd only differentiates the kernel matrix against
 """
 from __future__ import annotations
 
+import functools
+import hashlib
+import importlib.metadata
 import math
+import os
+import pickle
+import platform
+import sys
+from pathlib import Path
 
 import numpy as np
 from tinygrad import Device, Tensor, TinyJit, dtypes
 from tinygrad.dtype import DType
+from tinygrad.helpers import NOOPT, Context
 
 from tinybo.kernels import KERNELS, column_weights, scaled_sqdist
 from tinybo.linalg import cholesky, eye_like, triangular_inverse
@@ -77,30 +86,116 @@ def _padded_K(X:Tensor, mask:Tensor, theta:Tensor, jitter:Tensor, coef:Tensor) -
   diag = (mask * ((theta[:, D + 1].exp() + jitter).unsqueeze(-1)) + (1 - mask)).unsqueeze(-1) * eye_like(K)
   return (mask.unsqueeze(-1) * mask) * K + diag
 
-def _nll_and_grad(X:Tensor, y:Tensor, mask:Tensor, theta:Tensor, jitter:Tensor, coef:Tensor) -> Tensor:
+def _unpack(data:Tensor, params:Tensor):
+  # inputs are packed (each jit input costs a launch-sized overhead): data[N, D+2] = [X | y | mask],
+  # params[b, D+7] = [θ (D+2) | jitter | coef (4)]
+  D = data.shape[1] - 2
+  return data[:, :D], data[:, D], data[:, D + 1], params[:, :D + 2], params[:, D + 2], params[0, D + 3:D + 7]
+
+def _nll_and_grad(data:Tensor, params:Tensor) -> Tensor:
   """[b, 1+P]: NLL and its gradient in θ for every restart (NaN rows: the factorization failed)."""
+  X, y, mask, theta, jitter, coef = _unpack(data, params)
   K = _padded_K(X, mask, theta, jitter, coef)
   L = cholesky(K.detach())
   Linv = triangular_inverse(L)
   Kinv = Linv.transpose(-1, -2) @ Linv
   alpha = (Kinv @ y.unsqueeze(-1))[..., 0]
-  n = mask.sum()
-  nll = 0.5 * (y * alpha).sum(-1) + L.diagonal(dim1=-2, dim2=-1).log().sum(-1) + 0.5 * math.log(2 * math.pi) * n
+  nll = 0.5 * (y * alpha).sum(-1) + L.diagonal(dim1=-2, dim2=-1).log().sum(-1) + 0.5 * math.log(2 * math.pi) * mask.sum()
   W = (Kinv - alpha.unsqueeze(-1) * alpha.unsqueeze(-2)).detach()
-  grad = (0.5 * (W * K).sum()).gradient(theta)[0]
+  grad = (0.5 * (W * K).sum()).gradient(params)[0][:, :theta.shape[1]]
   return nll.unsqueeze(-1).cat(grad, dim=1).contiguous()
 
-def _factor(X:Tensor, y:Tensor, mask:Tensor, theta:Tensor, jitter:Tensor, coef:Tensor) -> tuple[Tensor, Tensor]:
-  """(Linv0[N,N], α[N]) at one θ[1,P]: what the posterior needs."""
+def _factor(data:Tensor, params:Tensor) -> tuple[Tensor, Tensor]:
+  """(Linv0[N,N], α[N]) at one θ (params[1, D+7]): what the posterior needs."""
+  X, y, mask, theta, jitter, coef = _unpack(data, params)
   K = _padded_K(X, mask, theta, jitter, coef)[0]
   Linv = triangular_inverse(cholesky(K))
   alpha = Linv.transpose(-1, -2) @ (Linv @ y.unsqueeze(-1))
   return ((mask.unsqueeze(-1) * mask) * Linv).contiguous(), alpha[:, 0].contiguous()
 
-_JITS: dict[tuple, TinyJit] = {}
+# ***** host <-> device: straight buffer copies (a scheduled copy costs ~0.3-3 ms, these ~10 µs) *****
 
-def _jit(name:str, fxn, *key) -> TinyJit:
-  if (name,) + key not in _JITS: _JITS[(name,) + key] = TinyJit(fxn)
+def upload(a:np.ndarray, dtype:DType, device:str, out:Tensor|None=None) -> Tensor:
+  """a as a realized Tensor; into `out`'s buffer when given (same shape), else a new one."""
+  a = np.ascontiguousarray(a, dtype=_np_dtype(dtype))
+  if out is None: out = Tensor.empty(*a.shape, dtype=dtype, device=device).realize()
+  try:
+    buf = out.uop.base.buffer.ensure_allocated()
+    Device[buf.device].synchronize()
+    Device[buf.device].allocator._copyin(buf._buf, memoryview(a).cast("B"))
+  except Exception:  # a backend without the raw copy path: the public (slower) one
+    out.assign(Tensor(a, dtype=dtype, device=device)).realize()
+  return out
+
+def download(t:Tensor) -> np.ndarray:
+  try:
+    buf = t.uop.base.buffer
+    out = np.empty(t.shape, dtype=_np_dtype(t.dtype))
+    Device[buf.device].synchronize()
+    Device[buf.device].allocator._copyout(memoryview(out).cast("B"), buf._buf)
+    return out
+  except Exception: return t.numpy()
+
+def _np_dtype(dtype:DType): return np.float64 if dtype == dtypes.float64 else np.float32
+
+# ***** captured programs: one TinyJit per (function, bucket shape), kept on disk across processes *****
+# A fresh process pays seconds per shape to schedule and generate code (tinygrad's own disk cache only holds compiler
+# output). A captured TinyJit pickles with its compiled programs and replays in a new process, so captures are saved
+# under a key of everything that could change the program: tinygrad version, this code, the CPU, the context.
+
+_JITS: dict[tuple, _CachedJit] = {}
+
+def jit_cache_dir() -> Path|None:
+  """TINYBO_CACHE_DIR (default ~/.cache/tinybo/jit); TINYBO_CACHE_DIR=0 or '' disables the disk cache."""
+  d = os.environ.get("TINYBO_CACHE_DIR", os.path.join(os.path.expanduser("~"), ".cache", "tinybo", "jit"))
+  return Path(d) if d not in ("", "0") else None
+
+@functools.cache
+def _fingerprint() -> str:
+  h = hashlib.sha256()
+  try: h.update(importlib.metadata.version("tinygrad").encode())
+  except importlib.metadata.PackageNotFoundError: pass
+  for mod in ("gp.py", "linalg.py", "kernels.py"): h.update((Path(__file__).parent / mod).read_bytes())
+  h.update(f"{sys.version_info[:2]} {platform.machine()} {platform.node() if os.environ.get('TINYBO_CACHE_PER_HOST') else ''}".encode())
+  try: h.update(b"".join(ln for ln in Path("/proc/cpuinfo").read_bytes().splitlines() if ln.startswith((b"model name", b"flags")))[:4096])
+  except OSError: pass
+  return h.hexdigest()[:16]
+
+class _CachedJit:
+  """TinyJit that captures on its first call (no eager run) and loads/saves its capture from/to the disk cache."""
+  def __init__(self, fxn, key:tuple, noopt:bool):
+    # small shapes compile without kernel optimization: ~3x faster to capture, and their run time is launch-bound anyway
+    self.noopt = noopt or bool(NOOPT.value)
+    self.path: Path|None = None
+    if (d := jit_cache_dir()) is not None:
+      self.path = d / (f"{_fingerprint()}-{int(self.noopt)}-" + "-".join(str(k).replace("dtypes.", "") for k in key) + ".pkl")
+    self.jit: TinyJit|None = None
+    if self.path is not None and self.path.exists():
+      try: self.jit = pickle.loads(self.path.read_bytes())
+      except Exception: self.jit = None  # a stale or truncated file: recapture
+    self.saved = self.jit is not None
+    if self.jit is None:
+      self.jit = TinyJit(fxn)
+      self.jit.cnt = 1  # capture on the first call: the eager run would schedule everything a second time
+
+  def __call__(self, *args):
+    if self.jit.captured is None:
+      with Context(NOOPT=int(self.noopt)): ret = self.jit(*args)
+    else: ret = self.jit(*args)
+    if not self.saved and self.path is not None and self.jit.captured is not None:
+      self.saved = True
+      try:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_bytes(pickle.dumps(self.jit)); os.replace(tmp, self.path)
+      except Exception: pass  # a read-only or full disk only costs the next process its compile time
+    return ret
+
+NOOPT_MAX_N = 128
+
+def _jit(name:str, fxn, N:int, *key) -> _CachedJit:
+  key = (N,) + key
+  if (name,) + key not in _JITS: _JITS[(name,) + key] = _CachedJit(fxn, (name,) + key, noopt=N <= NOOPT_MAX_N)
   return _JITS[(name,) + key]
 
 # ***** the posterior: a pure function of the state, differentiable in Xq *****
@@ -117,6 +212,8 @@ def posterior(X:Tensor, alpha:Tensor, Linv0:Tensor, hyper:Tensor, Xq:Tensor) -> 
   v = Kq @ Linv0.transpose(-1, -2)
   var = (sf2 - v.square().sum(-1)).maximum(0.0)
   return mean, var
+
+def _posterior_contiguous(*args): return [t.contiguous() for t in posterior(*args)]
 
 # ***** optimizer: batched lock-step L-BFGS with projected backtracking (numpy) *****
 
@@ -248,17 +345,22 @@ class GP:
     self._expand = np.zeros((len(self._groups), self.D))
     for gi, cols in enumerate(self._groups): self._expand[gi, cols] = 1.0
     w = np.array(column_weights(d, self.categorical))
-    Xw = np.zeros((self.N, self.D)); Xw[:n, :d] = X
-    yp = np.zeros(self.N); yp[:n] = y_std
-    mp = np.zeros(self.N); mp[:n] = 1.0
     self._w = w
     self._ls_offset = np.zeros(self.D); self._ls_offset[:d] = -0.5 * np.log(w)  # the ½ weight of one-hot columns: ℓ_eff = ℓ/√w
-    self._Xt, self._yt, self._mt = (Tensor(a, dtype=self.dtype, device=self.device).realize() for a in (Xw, yp, mp))
-    self._coef = Tensor(KERNEL_COEFS[self.kernel], dtype=self.dtype, device=self.device).realize()
+    data = np.zeros((self.N, self.D + 2)); data[:n, :d] = X; data[:n, self.D] = y_std; data[:n, self.D + 1] = 1.0
+    self._data = upload(data, self.dtype, self.device)
+    self._Xt = upload(data[:, :self.D], self.dtype, self.device)
+    self._params: dict[int, Tensor] = {}  # per batch size: the optimizer's input buffer, rewritten in place every step
 
   def _theta(self, phi:np.ndarray) -> np.ndarray:
     G = len(self._groups)
     return np.concatenate([phi[:, :G] @ self._expand + self._ls_offset, phi[:, G:]], axis=1)
+
+  def _pack(self, phi:np.ndarray, jitter:np.ndarray) -> Tensor:
+    b = phi.shape[0]
+    params = np.concatenate([self._theta(phi), jitter[:, None], np.tile(KERNEL_COEFS[self.kernel], (b, 1))], axis=1)
+    self._params[b] = upload(params, self.dtype, self.device, self._params.get(b))
+    return self._params[b]
 
   # ----- fit -----
   def fit(self, X, y, categorical:list[slice]|None=None, *, restarts:int|None=None, seed:int=0) -> GP:
@@ -292,13 +394,11 @@ class GP:
     step = _jit("nll", _nll_and_grad, self.N, self.D, starts.shape[0], self.dtype, self.device)
 
     def fg(phi:np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-      theta = Tensor(self._theta(phi), dtype=self.dtype, device=self.device).realize()
-      out = step(self._Xt, self._yt, self._mt, theta, Tensor(jitter, dtype=self.dtype, device=self.device).realize(), self._coef).numpy()
+      out = download(step(self._data, self._pack(phi, jitter)))
       # a failed factorization: grow that row's jitter and retry before giving the optimizer an inf
       while (bad := ~np.isfinite(out[:, 0])).any() and jitter[bad].max() < 1e-3:
         jitter[bad] *= 100
-        out2 = step(self._Xt, self._yt, self._mt, theta, Tensor(jitter, dtype=self.dtype, device=self.device).realize(), self._coef).numpy()
-        out[bad] = out2[bad]
+        out[bad] = download(step(self._data, self._pack(phi, jitter)))[bad]
       nll, gtheta = out[:, 0], out[:, 1:]
       gphi = np.concatenate([gtheta[:, :self.D] @ self._expand.T, gtheta[:, self.D:]], axis=1)
       lp, glp = log_prior(phi, G)
@@ -319,18 +419,16 @@ class GP:
     """Factor K at the fitted hyperparameters and build the posterior state."""
     theta = self._theta(self._phi[None])
     factor = _jit("factor", _factor, self.N, self.D, self.dtype, self.device)
-    args = (self._Xt, self._yt, self._mt, Tensor(theta, dtype=self.dtype, device=self.device).realize(), None, self._coef)
     for _ in range(8):
-      jit = Tensor([self._jitter], dtype=self.dtype, device=self.device).realize()
-      Linv0, alpha = factor(*args[:4], jit, args[5])
-      Linv0, alpha = Linv0.clone().realize(), alpha.clone().realize()  # jit outputs are overwritten by the next call
-      if np.isfinite(alpha.numpy()).all() and np.isfinite(Linv0.numpy()).all(): break
+      # jit outputs are overwritten by the next call: keep copies
+      Linv0, alpha = (download(t) for t in factor(self._data, self._pack(self._phi[None], np.array([self._jitter]))))
+      if np.isfinite(alpha).all() and np.isfinite(Linv0).all(): break
       self._jitter *= 100
     else: raise GPFitError("kernel matrix not positive definite even with jitter 1e-3")
-    self._Linv0, self._alpha = Linv0, alpha
+    self._Linv0, self._alpha = upload(Linv0, self.dtype, self.device), upload(alpha, self.dtype, self.device)
     G = len(self._groups)
     ls = np.ones(self.D); ls[:self.d] = np.exp(theta[0, :self.d])
-    self._hyper = Tensor(np.concatenate([ls, [math.exp(self._phi[G])], KERNEL_COEFS[self.kernel]]), dtype=self.dtype, device=self.device).realize()
+    self._hyper = upload(np.concatenate([ls, [math.exp(self._phi[G])], KERNEL_COEFS[self.kernel]]), self.dtype, self.device)
     self.hyperparameters = {"lengthscales": np.exp(self._phi[:G] @ self._expand[:, :self.d]), "outputscale": math.exp(self._phi[G]),
                             "noise": math.exp(self._phi[G + 1])}
 
@@ -352,9 +450,9 @@ class GP:
     m = Xq.shape[0]
     M = bucket(m, N_BUCKETS)
     Xp = np.zeros((M, self.D)); Xp[:m, :self.d] = Xq
-    fn = _jit("posterior", lambda *a: [t.contiguous() for t in posterior(*a)], self.N, self.D, M, self.dtype, self.device)
-    mean, var = fn(*self.posterior_state(), Tensor(Xp, dtype=self.dtype, device=self.device).realize())
-    return mean.numpy()[:m].astype(np.float64), var.numpy()[:m].astype(np.float64)
+    fn = _jit("posterior", _posterior_contiguous, self.N, self.D, M, self.dtype, self.device)
+    mean, var = fn(*self.posterior_state(), upload(Xp, self.dtype, self.device))
+    return download(mean)[:m].astype(np.float64), download(var)[:m].astype(np.float64)
 
   def condition(self, X_new, y_new=None) -> GP:
     """A new GP with the same hyperparameters and y transform, conditioned on extra points (no refit). y_new in the
