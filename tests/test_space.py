@@ -94,7 +94,7 @@ def test_sample_is_valid_and_neighbors(space, seed):
   base = space.decode(X[0])
   for row in N:  # each neighbour differs from x in exactly one parameter
     q = space.decode(row)
-    assert sum(q[k] != base[k] for k in space.names) == 1
+    assert sum((type(q[k]), q[k]) != (type(base[k]), base[k]) for k in space.names) == 1  # type too: 1 == True
 
 # ***** closed forms *****
 
