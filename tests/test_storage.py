@@ -124,3 +124,10 @@ def test_memory_storage_is_shared_between_handles():
   assert b.trials == a.trials and len(b.trials) == 3
   b.trials[0].params["x"] = 99.0  # returned trials are copies: mutating one does not touch the study
   assert a.trials[0].params["x"] != 99.0
+
+def test_threads_on_sqlite(tmp_path):
+  opt = tb.Optimizer(tb.Space({"i": tb.Int(0, 23)}), strategy="random", storage=tmp_path / "t.db")
+  opt.optimize(lambda p: p["i"] / 2, n_trials=24, n_jobs=4, progress=False)  # one connection per thread, one lock per suggestion
+  ts = opt.trials
+  assert sorted(t.params["i"] for t in ts) == list(range(24)) and all(t.state == TrialState.COMPLETE and t.value == t.params["i"] / 2 for t in ts)
+  assert len({t.worker for t in ts}) > 1
