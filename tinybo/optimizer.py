@@ -47,7 +47,8 @@ def worker_id() -> str:
 
 class Optimizer:
   """A study: a space, a strategy and a storage. `suggest()` -> Trial, `suggest(4)` -> list[Trial] (a batch, all
-  distinct and pending), `observe(trial, value)`, `fail(trial)`, `best`, `trials`, `optimize(objective, ...)`.
+  distinct and pending), `observe(trial, value)`, `fail(trial)`, `best`, `trials`, `optimize(objective, ...)`;
+  after a crash: `fail_pending()` fails the dead workers' pending trials in one go, `requeue(trial)` runs one again.
 
   strategy: "gp" (default), "random", "grid", or an object such as tb.Random(seed=1), tb.Grid(points_per_float=5), tb.GP().
   storage: None (in memory), a SQLite path such as "study.db", or a storage object. Reopening the same (storage, name)
@@ -119,8 +120,8 @@ class Optimizer:
     configuration is queued as a new trial, which is returned. A complete trial is an error."""
     tid = self._id(trial)
     old = next((t for t in self.storage.trials(self.name) if t.id == tid), None)
-    if old is None or old.state == TrialState.COMPLETE: self.storage.finish(self.name, tid, TrialState.FAILED, None)  # raises the clear error
-    if old.state == TrialState.PENDING: self.storage.finish(self.name, tid, TrialState.FAILED, None)
+    # pending -> failed; an unknown or complete trial raises the same clear error as fail() would
+    if old is None or old.state != TrialState.FAILED: self.storage.finish(self.name, tid, TrialState.FAILED, None)
     return self.enqueue(self._full(old).params)
 
   def _id(self, trial: Trial | int) -> int:
