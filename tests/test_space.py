@@ -149,6 +149,12 @@ def test_from_dict_and_json():
   with pytest.raises(ValueError, match="'lr'.*unknown type"): tb.Space.from_dict({"lr": {"type": "real", "min": 0, "max": 1}})
   with pytest.raises(ValueError, match="'lr'.*needs 'min' and 'max'"): tb.Space.from_dict({"lr": {"type": "float", "min": 0}})
 
+def test_json_is_stable_for_unserializable_constants():
+  class Model: pass
+  a, b = tb.Space({"x": tb.Float(0, 1), "m": Model(), "f": np.float32(0.5)}), tb.Space({"x": tb.Float(0, 1), "m": Model(), "f": np.float32(0.5)})
+  assert a.to_json() == b.to_json() and a == b  # two instances (or two processes) give the same identity: no memory addresses
+  assert tb.Space.from_json(a.to_json()).constants["f"] == 0.5
+
 def test_from_dataclass():
   @dataclass
   class HP:

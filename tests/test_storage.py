@@ -114,6 +114,7 @@ def test_storage_argument_forms(tmp_path):
   assert isinstance(tb.Optimizer(SPACE, strategy="random", storage=str(tmp_path / "a.db")).storage, SQLiteStorage)
   assert isinstance(tb.Optimizer(SPACE, strategy="random", storage=pathlib.Path(tmp_path / "b.db")).storage, SQLiteStorage)
   with pytest.raises(TypeError, match="storage=42 is not a path or a storage object"): tb.Optimizer(SPACE, strategy="random", storage=42)
+  with pytest.raises(ValueError, match="use storage=None for in-memory"): tb.Optimizer(SPACE, strategy="random", storage=":memory:")
   with pytest.raises(ValueError, match="does not exist; create it first"): tb.Optimizer(SPACE, strategy="random", storage=tmp_path / "no" / "x.db")
 
 def test_memory_storage_is_shared_between_handles():

@@ -255,7 +255,7 @@ class Space:
 
   def to_json(self) -> str:
     body = {"params": {k: _to_dict(p) for k, p in self.params.items()}, "constants": self.constants, "order": self.order}
-    return json.dumps(body, sort_keys=False, default=repr)  # unserializable constants are stored by repr
+    return json.dumps(body, default=_json_default)
 
   @classmethod
   def from_json(cls, s: str) -> Space:
@@ -267,6 +267,11 @@ class Space:
   def __hash__(self) -> int: return hash(self.to_json())
   def __len__(self) -> int: return len(self.names)
   def __repr__(self) -> str: return "Space({" + ", ".join(f"{k!r}: {self.params.get(k, self.constants.get(k))!r}" for k in self.order) + "})"
+
+def _json_default(o: Any) -> Any:
+  # a constant that JSON cannot hold (a model, a function) is stored by its type only: a repr would hold a memory address
+  # and make the same space look different in the next process
+  return o.item() if isinstance(o, np.generic) else f"<{type(o).__module__}.{type(o).__qualname__}>"
 
 def _same(a: Any, b: Any) -> bool:
   try: return bool(a == b) and type(a) is type(b) or (_is_real(a) and _is_real(b) and a == b)

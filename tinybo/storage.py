@@ -131,7 +131,8 @@ class SQLiteStorage:
   def __init__(self, path: str | os.PathLike, busy_timeout: float = 30.0, max_wait: float = 600.0):
     path = str(path)
     self.path = path.removeprefix("sqlite:///")
-    if self.path != ":memory:" and not Path(self.path).parent.exists():
+    if self.path == ":memory:": raise ValueError("SQLiteStorage(':memory:') gives each thread its own empty database; use storage=None for in-memory")
+    if not Path(self.path).parent.exists():
       raise ValueError(f"storage '{self.path}': folder '{Path(self.path).parent}' does not exist; create it first")
     self.busy_timeout, self.max_wait = busy_timeout, max_wait
     self._local = threading.local()
