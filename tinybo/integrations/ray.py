@@ -118,8 +118,14 @@ class TinyBOSearch(Searcher):
   # ***** Searcher API *****
 
   def set_search_properties(self, metric: str | None, mode: str | None, config: dict, **spec) -> bool:
-    if self._space is not None: return False   # Ray's contract: a space given to the constructor wins
-    self._set_space(config)
+    if self._space is not None:
+      # Ray's contract: a space set already wins, and Tune then rejects a param_space with domains. The same space again
+      # (a restored searcher given the same param_space) is accepted.
+      if not self._codecs: return False
+      try: same = convert_search_space(config) == (self._space, self._codecs, self._paths)
+      except (ValueError, TypeError): same = False
+      if not same: return False
+    else: self._set_space(config)
     if metric: self._metric = metric
     if mode: self._mode = mode
     return True

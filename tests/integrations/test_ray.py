@@ -1,0 +1,139 @@
+"""TinyBOSearch with a real local Ray: a Tuner run of 20 trials, 4 at a time, that beats Ray's own random sampling of
+the same space; save/restore (by file and from the experiment folder) that loses no observation; space conversion."""
+import math
+import sys
+import time
+
+import numpy as np
+import pytest
+import ray
+from ray import tune
+from ray.tune.search import ConcurrencyLimiter, Searcher
+from ray.tune.search.variant_generator import parse_spec_vars
+
+import tinybo as tb
+from tinybo.integrations.ray import TinyBOSearch, convert_search_space
+
+SPACE = {"lr": tune.loguniform(1e-5, 1e-1), "x": tune.uniform(-2.0, 2.0), "act": tune.choice(["relu", "gelu"]), "epochs": 3}
+
+def loss(c: dict) -> float:
+  return (math.log10(c["lr"]) + 2.5) ** 2 / 4 + (c["x"] - 0.7) ** 2 + (0.0 if c["act"] == "gelu" else 0.5)
+
+def trainable(config: dict) -> None:
+  start = time.time()
+  time.sleep(0.2)   # long enough for trials to overlap, so concurrency is visible in the start/end times
+  tune.report({"loss": loss(config), "start": start, "end": time.time(), "epochs": config["epochs"]})
+
+@pytest.fixture(scope="module")
+def ray_local():
+  # the workers cannot import this test module: ship its functions (the trainable, the loss) by value
+  ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])
+  ray.init(num_cpus=4, include_dashboard=False, _node_ip_address="127.0.0.1", log_to_driver=False, configure_logging=False)
+  yield
+  ray.shutdown()
+
+def fit(search, n: int, path, name: str):
+  tuner = tune.Tuner(trainable, param_space=SPACE,
+                     tune_config=tune.TuneConfig(search_alg=ConcurrencyLimiter(search, max_concurrent=4), metric="loss", mode="min",
+                                                 num_samples=n, reuse_actors=True),
+                     run_config=tune.RunConfig(storage_path=str(path), name=name, verbose=0))
+  return tuner.fit()
+
+@pytest.fixture(scope="module")
+def first_run(ray_local, tmp_path_factory):
+  path = tmp_path_factory.mktemp("ray")
+  search = TinyBOSearch(strategy=tb.GP(n_initial=6), seed=0)
+  results = fit(search, 20, path, "gp")
+  return search, results, path
+
+def test_tuner_beats_random_with_4_concurrent(first_run):
+  search, results, _ = first_run
+  df = results.get_dataframe()
+  assert len(df) == 20 and not results.errors
+  assert all(df["epochs"] == 3)                                       # constants of param_space reach every trial
+  starts, ends = df["start"].to_numpy(), df["end"].to_numpy()
+  overlap = max(int(((starts <= s) & (ends > s)).sum()) for s in starts)
+  assert 2 <= overlap <= 4, overlap                                   # trials really ran concurrently, never more than 4
+  configs = [(c["lr"], c["x"], c["act"]) for c in (r.config for r in results)]
+  assert len(set(configs)) == 20                                      # pending trials were fantasized, never re-suggested
+  states = [t.state for t in search.trials]
+  assert states.count(tb.TrialState.COMPLETE) == 20
+  best = results.get_best_result().metrics["loss"]
+  # Ray's random search: the same domains sampled by Ray itself, 20 per run, 300 runs
+  _, domains, _ = parse_spec_vars(SPACE)
+  rng = np.random.default_rng(0)
+  random_best = []
+  for _ in range(300):
+    cols = {p[0]: d.sample(size=20, random_state=rng) for p, d in domains}
+    random_best.append(min(loss({k: cols[k][i] for k in cols}) for i in range(20)))
+  q10 = float(np.quantile(random_best, 0.1))
+  assert best < q10 and best < 0.05, (best, q10, float(np.median(random_best)))
+
+def test_save_restore_round_trip_loses_nothing(first_run, tmp_path):
+  search, _, path = first_run
+  before = [(t.id, t.params, t.state, t.value) for t in search.trials]
+  search.save(str(tmp_path / "s.pkl"))
+  restored = TinyBOSearch(strategy=tb.GP(n_initial=6))
+  restored.restore(str(tmp_path / "s.pkl"))
+  assert [(t.id, t.params, t.state, t.value) for t in restored.trials] == before
+  assert restored.metric == "loss" and restored.mode == "min"
+  # the checkpoint Tune wrote itself into the experiment folder holds the same history
+  from_dir = TinyBOSearch()
+  from_dir.restore_from_dir(str(path / "gp"))
+  assert [(t.id, t.params, t.state, t.value) for t in from_dir.trials] == before
+  # and the restored searcher goes on: 4 more trials, the old 20 untouched, nothing suggested twice
+  fit(restored, 4, tmp_path, "more")
+  after = restored.trials
+  assert len(after) == 24 and [(t.id, t.params, t.state, t.value) for t in after[:20]] == before
+  assert all(t.state == tb.TrialState.COMPLETE for t in after)
+  assert len({tuple(t.params.values()) for t in after}) == 24
+
+# ***** no Ray cluster needed below *****
+
+def test_convert_ray_primitives():
+  space, codecs, paths = convert_search_space({
+    "a": tune.uniform(-1, 1), "b": tune.loguniform(1e-4, 1e-1), "c": tune.randint(0, 10), "d": tune.lograndint(1, 1000),
+    "e": tune.quniform(0, 1, 0.25), "f": tune.qrandint(0, 20, 5), "g": tune.qloguniform(1e-3, 1, 1e-3), "h": tune.choice([[1, 2], None, "s"]),
+    "nested": {"i": tune.uniform(0, 1)}, "const": 5})
+  assert space.names == ["a", "b", "c", "d", "e", "f", "g", "h", "nested/i"] and paths["nested/i"] == ("nested", "i")
+  assert space.params["c"] == tb.Int(0, 9) and space.params["d"] == tb.Int(1, 999, log=True)   # Ray's upper bound is exclusive
+  assert space.params["b"] == tb.Float(1e-4, 1e-1, log=True)
+  assert [codecs["e"].from_tb(i) for i in range(codecs["e"].param.high + 1)] == [0.0, 0.25, 0.5, 0.75, 1.0]
+  assert [codecs["f"].from_tb(i) for i in range(codecs["f"].param.high + 1)] == [0, 5, 10, 15, 20]
+  assert codecs["g"].from_tb(0.0123456) == pytest.approx(0.012)
+  assert codecs["h"].from_tb(0) == [1, 2] and codecs["h"].to_tb(None) == 1
+  s = TinyBOSearch(strategy="random", metric="m", mode="max")
+  assert s.set_search_properties(None, None, {"lr": tune.loguniform(1e-4, 1e-1), "opt": {"name": tune.choice(["sgd", "adam"])}, "k": 1})
+  for i in range(20):
+    c = s.suggest(str(i))
+    assert 1e-4 <= c["lr"] <= 1e-1 and c["opt"]["name"] in ("sgd", "adam")
+
+def test_unsupported_domains_are_clear_errors():
+  with pytest.raises(ValueError, match="'g' is a tune.grid_search"): convert_search_space({"g": tune.grid_search([1, 2])})
+  with pytest.raises(ValueError, match="'f': TinyBOSearch cannot search sample_from"): convert_search_space({"f": tune.sample_from(lambda _: 1)})
+  with pytest.raises(ValueError, match="cannot search Float with _?Normal sampling"): convert_search_space({"n": tune.randn(0, 1)})
+
+def test_tinybo_space_metric_mode_and_warm_start():
+  space = tb.Space({"x": tb.Float(0, 1), "n": tb.Int(1, 4), "tag": "run"})
+  s = TinyBOSearch(space, strategy="random", seed=3)
+  with pytest.raises(RuntimeError, match="metric"): s.suggest("0")
+  assert s.set_search_properties("score", "max", {"ignored": tune.uniform(0, 1)}) is False   # the constructor's space wins
+  s = TinyBOSearch(space, metric="score", mode="max", strategy="random", seed=3)
+  s.add_evaluated_point({"x": 0.5, "n": 2}, 1.5)
+  s.add_evaluated_point({"x": 0.1, "n": 1}, 0.0, error=True)
+  c = s.suggest("t1")
+  assert c["tag"] == "run" and 0 <= c["x"] <= 1 and c["n"] in (1, 2, 3, 4)
+  s.suggest("t2"); s.suggest("t3")
+  s.on_trial_complete("t1", {"score": 2.0})
+  s.on_trial_complete("t2", None, error=True)
+  s.on_trial_complete("t3", {"score": float("nan")})
+  s.on_trial_complete("t1", {"score": 9.0})                      # a second completion is ignored
+  st = [(t.state, t.value) for t in s.trials]
+  F, C = tb.TrialState.FAILED, tb.TrialState.COMPLETE
+  assert st == [(C, 1.5), (F, None), (C, 2.0), (F, None), (F, None)]
+  assert isinstance(s, Searcher)
+
+def test_grid_strategy_finishes():
+  s = TinyBOSearch({"c": tb.Categorical(["a", "b"])}, metric="m", mode="min", strategy="grid")
+  got = [s.suggest(str(i)) for i in range(3)]
+  assert got[:2] == [{"c": "a"}, {"c": "b"}] and got[2] == Searcher.FINISHED
