@@ -30,7 +30,7 @@ from tinygrad.dtype import DType
 from tinygrad.helpers import NOOPT, Context
 
 from tinybo.kernels import KERNELS, column_weights, scaled_sqdist
-from tinybo.linalg import cholesky, eye_like, triangular_inverse
+from tinybo.linalg import cho_solve, cholesky, eye_like, triangular_inverse
 
 
 class GPFitError(RuntimeError):
@@ -80,38 +80,58 @@ def log_prior(phi:np.ndarray, n_groups:int) -> tuple[np.ndarray, np.ndarray]:
 
 # ***** jitted programs *****
 
-def _padded_K(X:Tensor, mask:Tensor, theta:Tensor, jitter:Tensor, coef:Tensor) -> Tensor:
-  D = X.shape[1]
-  K = stationary(X, X, theta[:, :D].exp(), theta[:, D].exp(), coef)
-  diag = (mask * ((theta[:, D + 1].exp() + jitter).unsqueeze(-1)) + (1 - mask)).unsqueeze(-1) * eye_like(K)
-  return (mask.unsqueeze(-1) * mask) * K + diag
-
 def _unpack(data:Tensor, params:Tensor):
   # inputs are packed (each jit input costs a launch-sized overhead): data[N, D+2] = [X | y | mask],
   # params[b, D+7] = [θ (D+2) | jitter | coef (4)]
   D = data.shape[1] - 2
   return data[:, :D], data[:, D], data[:, D + 1], params[:, :D + 2], params[:, D + 2], params[0, D + 3:D + 7]
 
-def _nll_and_grad(data:Tensor, params:Tensor) -> Tensor:
-  """[b, 1+P]: NLL and its gradient in θ for every restart (NaN rows: the factorization failed)."""
+def _nll_grad_factor(data:Tensor, params:Tensor) -> tuple[Tensor, Tensor, Tensor]:
+  """Per restart: [NLL | dNLL/dθ] [b, 1+P], Linv0 [b,N,N] and α [b,N] (NaN rows: the factorization failed).
+  The gradient is the trace identity with the kernel's analytic derivative in u = r²,
+    dk/du = σ_f² e^(−s−q u) [(p1 + 2 p2 s − poly) c/(2r) − q poly],  poly = 1 + p1 s + p2 s²,
+  so dNLL/dlog ℓ_k = −Σ_ij M_ij (a_ik − a_jk)² with M = (K⁻¹ − ααᵀ) ⊙ dk/du and a = X/ℓ: two matmuls, no [N,N,D] tensor."""
   X, y, mask, theta, jitter, coef = _unpack(data, params)
-  K = _padded_K(X, mask, theta, jitter, coef)
-  L = cholesky(K.detach())
+  D = X.shape[1]
+  sf2, sn2 = theta[:, D].exp(), theta[:, D + 1].exp()
+  A = X / theta[:, :D].exp().unsqueeze(1)                                   # [b,N,D]
+  u = (A.unsqueeze(-2) - A.unsqueeze(-3)).square().sum(-1)                   # [b,N,N]
+  pos = u > 0
+  r = pos.where(pos.where(u, 1.0).sqrt(), 0.0)
+  s = r * coef[0]
+  poly = 1 + s * coef[1] + s.square() * coef[2]
+  e = (-s - u * coef[3]).exp() * sf2.reshape(-1, 1, 1)
+  m2 = mask.unsqueeze(-1) * mask
+  eye = eye_like(u)
+  Kf = (poly * e * m2).contiguous()
+  K = Kf + (mask * (sn2 + jitter).unsqueeze(-1) + (1 - mask)).unsqueeze(-1) * eye
+  L = cholesky(K)
   Linv = triangular_inverse(L)
   Kinv = Linv.transpose(-1, -2) @ Linv
   alpha = (Kinv @ y.unsqueeze(-1))[..., 0]
   nll = 0.5 * (y * alpha).sum(-1) + L.diagonal(dim1=-2, dim2=-1).log().sum(-1) + 0.5 * math.log(2 * math.pi) * mask.sum()
+  W = Kinv - alpha.unsqueeze(-1) * alpha.unsqueeze(-2)
+  dkdu = e * ((coef[1] + 2 * coef[2] * s - poly) * pos.where(coef[0] / (2 * pos.where(r, 1.0)), 0.0) - coef[3] * poly)
+  M = (W * dkdu * m2).contiguous()
+  g_ls = -2 * ((M.sum(-1).unsqueeze(-1) * A.square()).sum(1) - (A * (M @ A)).sum(1))
+  g_sf = 0.5 * (W * Kf).sum((-2, -1))
+  g_sn = 0.5 * (W.diagonal(dim1=-2, dim2=-1) * mask).sum(-1) * sn2
+  out = nll.unsqueeze(-1).cat(g_ls, g_sf.unsqueeze(-1), g_sn.unsqueeze(-1), dim=1)
+  return out.contiguous(), (Linv * m2).contiguous(), alpha.contiguous()
+
+def nll_and_grad_autograd(data:Tensor, params:Tensor) -> Tensor:
+  """Reference for tests: the same [NLL | dNLL/dθ] with the gradient by tinygrad autograd through the kernel matrix."""
+  X, y, mask, theta, jitter, coef = _unpack(data, params)
+  D = X.shape[1]
+  K = stationary(X, X, theta[:, :D].exp(), theta[:, D].exp(), coef)
+  K = (mask.unsqueeze(-1) * mask) * K + (mask * ((theta[:, D + 1].exp() + jitter).unsqueeze(-1)) + (1 - mask)).unsqueeze(-1) * eye_like(K)
+  L = cholesky(K.detach())
+  Kinv = cho_solve(L, eye_like(K).expand(*K.shape))
+  alpha = (Kinv @ y.unsqueeze(-1))[..., 0]
+  nll = 0.5 * (y * alpha).sum(-1) + L.diagonal(dim1=-2, dim2=-1).log().sum(-1) + 0.5 * math.log(2 * math.pi) * mask.sum()
   W = (Kinv - alpha.unsqueeze(-1) * alpha.unsqueeze(-2)).detach()
   grad = (0.5 * (W * K).sum()).gradient(params)[0][:, :theta.shape[1]]
-  return nll.unsqueeze(-1).cat(grad, dim=1).contiguous()
-
-def _factor(data:Tensor, params:Tensor) -> tuple[Tensor, Tensor]:
-  """(Linv0[N,N], α[N]) at one θ (params[1, D+7]): what the posterior needs."""
-  X, y, mask, theta, jitter, coef = _unpack(data, params)
-  K = _padded_K(X, mask, theta, jitter, coef)[0]
-  Linv = triangular_inverse(cholesky(K))
-  alpha = Linv.transpose(-1, -2) @ (Linv @ y.unsqueeze(-1))
-  return ((mask.unsqueeze(-1) * mask) * Linv).contiguous(), alpha[:, 0].contiguous()
+  return nll.unsqueeze(-1).cat(grad, dim=1)
 
 # ***** host <-> device: straight buffer copies (a scheduled copy costs ~0.3-3 ms, these ~10 µs) *****
 
@@ -391,14 +411,19 @@ class GP:
     else: starts = prev[None, :].copy()
     jitter0 = 1e-9 if self.dtype == dtypes.float64 else 1e-6
     jitter = np.full(starts.shape[0], jitter0)
-    step = _jit("nll", _nll_and_grad, self.N, self.D, starts.shape[0], self.dtype, self.device)
+    step = _jit("nll", _nll_grad_factor, self.N, self.D, starts.shape[0], self.dtype, self.device)
+    last: dict = {}
 
     def fg(phi:np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-      out = download(step(self._data, self._pack(phi, jitter)))
+      outs = step(self._data, self._pack(phi, jitter))
+      out = download(outs[0])
       # a failed factorization: grow that row's jitter and retry before giving the optimizer an inf
       while (bad := ~np.isfinite(out[:, 0])).any() and jitter[bad].max() < 1e-3:
         jitter[bad] *= 100
-        out[bad] = download(step(self._data, self._pack(phi, jitter)))[bad]
+        outs = step(self._data, self._pack(phi, jitter))
+        out[bad] = download(outs[0])[bad]
+        if (~bad).any(): outs = None  # rows come from two calls: the factors of this call are not all current
+      last.update(phi=phi.copy(), jitter=jitter.copy(), outs=outs)
       nll, gtheta = out[:, 0], out[:, 1:]
       gphi = np.concatenate([gtheta[:, :self.D] @ self._expand.T, gtheta[:, self.D:]], axis=1)
       lp, glp = log_prior(phi, G)
@@ -407,25 +432,31 @@ class GP:
       return np.where(ok, f, np.inf), np.where(ok[:, None], gphi - glp, 0.0)
 
     history = [self._history] if not cold and getattr(self, "_history", None) else None
-    phi, f, hist = lbfgs(fg, starts, lower, upper, max_evals=200 if cold else 50, history=history, ftol=1e-9 if cold else 1e-7)
+    # warm fits stop at a relative improvement of 1e-5 per step: the next observation moves the optimum more than that
+    phi, f, hist = lbfgs(fg, starts, lower, upper, max_evals=200 if cold else 50, history=history, ftol=1e-9 if cold else 1e-5)
     if not np.isfinite(f).any(): raise GPFitError(f"no hyperparameters gave a positive-definite kernel matrix (n={self.n}, d={self.d})")
     best = int(np.argmin(f))
     self._phi, self._jitter, self.objective, self._history = phi[best].copy(), float(jitter[best]), float(f[best]), hist[best]
     if cold: self._n_cold = self.n
-    self._refactor()
+    if last["outs"] is not None and np.array_equal(last["phi"][best], self._phi) and last["jitter"][best] == self._jitter:
+      # the last evaluation was at the optimum: its factors are the posterior state, no refactorization
+      self._set_posterior(download(last["outs"][1])[best], download(last["outs"][2])[best])
+    else: self._refactor()
     return self
 
   def _refactor(self):
-    """Factor K at the fitted hyperparameters and build the posterior state."""
-    theta = self._theta(self._phi[None])
-    factor = _jit("factor", _factor, self.N, self.D, self.dtype, self.device)
+    """Factor K at the fitted hyperparameters (one more evaluation, batch of one) for the posterior state."""
+    step = _jit("nll", _nll_grad_factor, self.N, self.D, 1, self.dtype, self.device)
     for _ in range(8):
-      # jit outputs are overwritten by the next call: keep copies
-      Linv0, alpha = (download(t) for t in factor(self._data, self._pack(self._phi[None], np.array([self._jitter]))))
+      out, Linv0, alpha = (download(t)[0] for t in step(self._data, self._pack(self._phi[None], np.array([self._jitter]))))
       if np.isfinite(alpha).all() and np.isfinite(Linv0).all(): break
       self._jitter *= 100
     else: raise GPFitError("kernel matrix not positive definite even with jitter 1e-3")
+    self._set_posterior(Linv0, alpha)
+
+  def _set_posterior(self, Linv0:np.ndarray, alpha:np.ndarray):
     self._Linv0, self._alpha = upload(Linv0, self.dtype, self.device), upload(alpha, self.dtype, self.device)
+    theta = self._theta(self._phi[None])
     G = len(self._groups)
     ls = np.ones(self.D); ls[:self.d] = np.exp(theta[0, :self.d])
     self._hyper = upload(np.concatenate([ls, [math.exp(self._phi[G])], KERNEL_COEFS[self.kernel]]), self.dtype, self.device)
