@@ -50,11 +50,11 @@ class Random:
   def suggest(self, space: Space, trials: Sequence[Trial], n: int, *, seed: int = 0, minimize: bool = True) -> list[dict]:
     rng = history_rng(seed if self.seed is None else self.seed, trials, salt=1)
     taken, out = taken_keys(space, trials), []
-    for _ in range(64):  # rejection sampling; only a nearly-full discrete space needs more than one round
+    for rnd in range(64):  # rejection sampling; only a nearly-full discrete space needs more than one round
       for p in space.decode_many(space.sample(rng, max(2 * n, 16))):
         if (k := space.key(p)) not in taken: taken.add(k); out.append(p)
         if len(out) == n: return out
-      if n_configs(space) <= 20_000 and _ >= 3: break  # small discrete space: enumerate what is left instead
+      if n_configs(space) <= 20_000 and rnd >= 3: break  # small discrete space: enumerate what is left instead
     if n_configs(space) <= 20_000:
       left = [p for p in _grid(space, None) if space.key(p) not in taken]
       if not left and not out: raise SearchExhausted(f"all {int(n_configs(space))} configurations of the space have been tried; widen the space")
