@@ -198,9 +198,12 @@ class StudyMachine(RuleBasedStateMachine):
     super().__init__()
     self.dir = tempfile.mkdtemp()
     self.path = os.path.join(self.dir, "fuzz.db")
-    self.opt = tb.Optimizer(SPACE, strategy="random", storage=self.path, name="fuzz")
+    self.opt = self.open()
     self.model: dict[int, tuple[dict, str, float | None]] = {}
     self.queued: list[int] = []  # enqueued trials not yet handed out by suggest, oldest first
+
+  def open(self):
+    return tb.Optimizer(SPACE, strategy="random", storage=self.path, name="fuzz")
 
   def pick(self, i):
     return sorted(self.model)[i % len(self.model)] if self.model and i < 900 else 10**6 + i  # sometimes an unknown id
@@ -270,8 +273,8 @@ class StudyMachine(RuleBasedStateMachine):
 
   @rule()
   def reopen(self):
-    self.opt.storage.close()
-    self.opt = tb.Optimizer(SPACE, strategy="random", storage=self.path, name="fuzz")
+    if hasattr(self.opt.storage, "close"): self.opt.storage.close()
+    self.opt = self.open()
 
   @invariant()
   def study_matches_model(self):
@@ -284,8 +287,15 @@ class StudyMachine(RuleBasedStateMachine):
     assert (self.opt.best.id if done else None) == (min(done)[1] if done else None)
 
   def teardown(self):
-    self.opt.storage.close()
+    if hasattr(self.opt.storage, "close"): self.opt.storage.close()
     shutil.rmtree(self.dir, ignore_errors=True)
+
+class MemoryStudyMachine(StudyMachine):
+  def open(self):  # reopen = a new Optimizer on the same InMemoryStorage object
+    self.mem = getattr(self, "mem", None) or InMemoryStorage()
+    return tb.Optimizer(SPACE, strategy="random", storage=self.mem, name="fuzz")
 
 TestStudyFuzz = StudyMachine.TestCase
 TestStudyFuzz.settings = settings(max_examples=30, stateful_step_count=25, deadline=None)
+TestMemoryStudyFuzz = MemoryStudyMachine.TestCase
+TestMemoryStudyFuzz.settings = settings(max_examples=30, stateful_step_count=25, deadline=None)
