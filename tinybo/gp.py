@@ -30,7 +30,7 @@ from tinygrad.dtype import DType
 from tinygrad.helpers import NOOPT, Context
 
 from tinybo.kernels import KERNELS, column_weights, scaled_sqdist
-from tinybo.linalg import cho_solve, cholesky, eye_like, triangular_inverse
+from tinybo.linalg import cho_solve, cholesky, eye_like, solve_triangular, triangular_inverse
 
 
 class GPFitError(RuntimeError):
@@ -107,7 +107,8 @@ def _nll_grad_factor(data:Tensor, params:Tensor) -> tuple[Tensor, Tensor, Tensor
   K = Kf + (mask * (sn2 + jitter).unsqueeze(-1) + (1 - mask)).unsqueeze(-1) * eye
   L = cholesky(K)
   Linv = triangular_inverse(L)
-  Kinv = Linv.transpose(-1, -2) @ Linv
+  # K⁻¹ = L⁻ᵀ L⁻¹ by a second substitution kernel: measured 1-3x faster than tinygrad's float64 matmul here
+  Kinv = solve_triangular(L.transpose(-1, -2), Linv, lower=False)
   alpha = (Kinv @ y.unsqueeze(-1))[..., 0]
   nll = 0.5 * (y * alpha).sum(-1) + L.diagonal(dim1=-2, dim2=-1).log().sum(-1) + 0.5 * math.log(2 * math.pi) * mask.sum()
   W = Kinv - alpha.unsqueeze(-1) * alpha.unsqueeze(-2)
@@ -311,6 +312,10 @@ def _unsquash(u:np.ndarray) -> tuple[np.ndarray, np.ndarray]:
   ex = np.expm1(np.minimum(np.maximum(a - SQUASH, 0), 700))
   return np.where(big, np.sign(u) * (SQUASH + ex), u), np.where(big, ex + 1, 1.0)
 
+def default_restarts(N:int) -> int:
+  """Starts batched in a cold fit: 4 while a step is cheap, fewer when each costs O(N³) (warm starts carry big fits)."""
+  return 4 if N <= 256 else 2 if N <= 640 else 1
+
 def default_dtype(device:str) -> DType:
   """float64 where the backend has it (not Metal / WebGPU, which emulate or lack it)."""
   return dtypes.float32 if device.split(":")[0] in ("METAL", "WEBGPU") else dtypes.float64
@@ -386,7 +391,7 @@ class GP:
   def fit(self, X, y, categorical:list[slice]|None=None, *, restarts:int|None=None, seed:int=0) -> GP:
     """MAP fit of log hyperparameters on X[n,d] (unit cube) and raw y[n]. Warm-starts from the previous fit when the
     shape of the problem is unchanged (one start); cold fits (no previous fit, or n grew 1.5x since the last cold fit)
-    batch `restarts` starts (default 4). Raises GPFitError if no start gives a finite objective."""
+    batch `restarts` starts (default: 4 up to 256 rows, then 2, then 1). Raises GPFitError if no start gives a finite objective."""
     X = np.asarray(X.numpy() if isinstance(X, Tensor) else X, dtype=np.float64)
     y = np.asarray(y.numpy() if isinstance(y, Tensor) else y, dtype=np.float64).reshape(-1)
     if X.ndim != 2 or X.shape[0] != y.shape[0] or X.shape[0] == 0: raise ValueError(f"need X[n,d] and y[n] with n > 0, got {X.shape}, {y.shape}")
@@ -401,7 +406,7 @@ class GP:
     cold = prev is None or restarts is not None or self.n >= 1.5 * self._n_cold
     if cold:
       rng = np.random.default_rng([seed, self.n, self.d])
-      b = restarts or 4
+      b = restarts or default_restarts(self.N)
       starts = np.zeros((b, G + 2))
       starts[:, :G] = np.log(0.5 * math.sqrt(G))  # a moderate lengthscale: the prior median (~4√d) is flat for BO
       starts[:, G], starts[:, G + 1] = 0.0, math.log(1e-2)
