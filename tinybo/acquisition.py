@@ -54,7 +54,7 @@ def log_erfcx(x: Tensor) -> Tensor:
 
 def log_ndtr(z: Tensor) -> Tensor:
   """log Phi(z) with relative accuracy in both tails (Phi(z) = erfc(-z/sqrt2)/2)."""
-  xa = (z * _SQRT_HALF).abs()
+  xa = (z <= 0).where(-z, z) * _SQRT_HALF  # |z|/sqrt2 through a where: abs() has a zero gradient at 0
   log_erfc = log_erfcx(xa) - xa * xa      # log erfc(|z|/sqrt2) <= 0
   lower = log_erfc - _LOG_2               # z <= 0: Phi = erfc(|z|/sqrt2)/2
   # z > 0: Phi = 1 - q, q = erfc(|z|/sqrt2)/2 <= 0.5; log(1 - q) by its series when q is small (log1p accuracy)
@@ -69,19 +69,25 @@ _ASYM = tuple((-1) ** k * math.prod(range(1, 2 * k + 2, 2)) for k in range(9))
 
 def log_h(z: Tensor) -> Tensor:
   """log(phi(z) + z Phi(z)), finite and monotone for every finite z, with a finite gradient everywhere."""
-  # direct: no cancellation worth worrying about above z = -1 (h(-1) = 0.083)
-  z1 = z.maximum(-1.0)
-  direct = ((-0.5 * z1 * z1 - _LOG_SQRT_2PI).exp() + z1 * log_ndtr(z1).exp()).log()
-  # middle: h = phi(z) (1 + z Phi(z)/phi(z)), Phi/phi = sqrt(pi/2) erfcx(-z/sqrt2); the bracket loses ~z^2 eps, <= 1e-13 here
-  z2 = z.clip(-20.0, -1.0)
-  middle = -0.5 * z2 * z2 - _LOG_SQRT_2PI + (1.0 + z2 * _SQRT_HALF_PI * log_erfcx(-z2 * _SQRT_HALF).exp()).log()
-  # tail: h = phi(z)/z^2 * series(1/z^2)
+  # one Chebyshev evaluation serves both erfc branches (it dominates the compile time of the jitted steps)
+  x = (z <= 0).where(-z, z) * _SQRT_HALF
+  le = log_erfcx(x)                       # finite for every x >= 0
+  q = 0.5 * (le - x * x).exp()            # Phi(-|z|)
+  phi = (-0.5 * z * z - _LOG_SQRT_2PI).exp()
+  # direct (z > -1, no cancellation worth worrying about: h(-1) = 0.083); the argument is replaced by 1 elsewhere so
+  # that neither log nor its gradient sees a 0 (a `where` multiplies the unused branch's gradient by 0, and 0 * inf = NaN)
+  upper = z > -1.0
+  direct = upper.where(phi + z * (z <= 0).where(q, 1.0 - q), 1.0).log()
+  # middle (-20 < z <= -1): h = phi(z) (1 + z sqrt(pi/2) erfcx(-z/sqrt2)); the bracket loses ~z^2 eps, <= 1e-13 here
+  mid = (z > -20.0) & ~upper
+  middle = -0.5 * z * z - _LOG_SQRT_2PI + mid.where(1.0 + z * _SQRT_HALF_PI * le.exp(), 1.0).log()
+  # tail (z <= -20): h = phi(z)/z^2 * series(1/z^2)
   z3 = z.minimum(-20.0)
   w = 1.0 / (z3 * z3)
   series = w * 0.0
   for c in _ASYM[::-1]: series = series * w + c
   tail = -0.5 * z3 * z3 - _LOG_SQRT_2PI + w.log() + series.log()
-  return (z > -1.0).where(direct, (z > -20.0).where(middle, tail))
+  return upper.where(direct, mid.where(middle, tail))
 
 # ***** acquisition functions: mean[m], var[m] -> value[m] (maximize) *****
 
@@ -270,15 +276,18 @@ class AcquisitionEvaluator:
       return t
     return Tensor(np.ascontiguousarray(X), dtype=self.dtype, device=self.device).realize()
 
-  def values(self, X: np.ndarray, bucket: int = 64) -> np.ndarray:
-    """acquisition at X[m, d] (no gradient); m is padded up to a multiple of `bucket` (one jit per padded size)."""
+  def values(self, X: np.ndarray, bucket: int = 1024) -> np.ndarray:
+    """acquisition at X[m, d] (no gradient), in chunks padded to `bucket` rows: one compiled program per bucket size, so
+    callers use one size (the raw-candidate count) for everything: a compile costs seconds, a padded row microseconds."""
     m = len(X)
     if m == 0: return np.zeros(0)
-    size = -(-m // bucket) * bucket
-    Xp = np.concatenate([X, np.repeat(X[:1], size - m, 0)]) if size > m else X
-    fn = _value_fn(self.posterior, self.kind, len(self.state), self.shapes + (Xp.shape,))
+    fn = _value_fn(self.posterior, self.kind, len(self.state), self.shapes + ((bucket, X.shape[1]),))
+    out = np.empty(m)
+    for i in range(0, m, bucket):
+      chunk = X[i:i + bucket]
+      if len(chunk) < bucket: chunk = np.concatenate([chunk, np.repeat(chunk[:1], bucket - len(chunk), 0)])
+      out[i:i + bucket] = _read(fn(*self.state, self.params, self._tensor(chunk)))[:min(bucket, m - i)]
     self.n_evals += m
-    out = _read(fn(*self.state, self.params, self._tensor(Xp)))[:m]
     return np.where(np.isfinite(out), out, -np.inf)
 
   def values_and_grads(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -334,7 +343,7 @@ def _lbfgs_ascent(ev: AcquisitionEvaluator, X0: np.ndarray, movable: np.ndarray,
   lbfgs(fg, X0[:, cols] / s, np.zeros(len(cols)), 1.0 / s, max_evals=max_evals, gtol=1e-7, ftol=1e-10)
   return best_X, best_a
 
-def _local_search(ev: AcquisitionEvaluator, space: Any, X: np.ndarray, a: np.ndarray, avoid: np.ndarray, max_iter: int = 20
+def _local_search(ev: AcquisitionEvaluator, space: Any, X: np.ndarray, a: np.ndarray, avoid: np.ndarray, bucket: int, max_iter: int = 20
                   ) -> tuple[np.ndarray, np.ndarray]:
   """Greedy discrete hill climbing over space.neighbors (int +-1, category switches), all starts batched per round.
   A start whose point is already observed still moves to its best neighbor, so a duplicate can escape."""
@@ -346,7 +355,7 @@ def _local_search(ev: AcquisitionEvaluator, space: Any, X: np.ndarray, a: np.nda
     nbrs = [space.neighbors(X[i]) for i in idx]
     counts = [len(n) for n in nbrs]
     if sum(counts) == 0: break
-    vals = ev.values(np.concatenate([n for n in nbrs if len(n)]), bucket=256)
+    vals = ev.values(np.concatenate([n for n in nbrs if len(n)]), bucket=bucket)
     off = 0
     for i, nb, c in zip(idx, nbrs, counts):
       if c == 0: active[i] = False; continue
@@ -397,7 +406,8 @@ def optimize_acquisition(posterior: Callable, state: Sequence[Tensor], space: An
     flip = rng.random(n_local) < 0.2
     if flip.any() and (kinds == 2).any(): local[np.ix_(flip, kinds == 2)] = cand0[rng.integers(0, len(cand0), flip.sum())][:, kinds == 2]
     cand = np.concatenate([cand, space.round(local)])
-  vals = ev.values(cand, bucket=max(64, len(cand)))
+  bucket = len(cand)
+  vals = ev.values(cand, bucket=bucket)
   vals_ranked = np.where(_match_rows(cand, avoid) if len(avoid) * len(cand) <= 4e6 else False, -np.inf, vals)
 
   # starts: the top few by value, then a Boltzmann (roulette) draw over the rest in proportion to exp(a - a_max)
@@ -418,8 +428,8 @@ def optimize_acquisition(posterior: Callable, state: Sequence[Tensor], space: An
   Xr = space.round(Xs)
   changed = np.abs(Xr - Xs).max(1) > 0
   Ar = As.copy()
-  if changed.any(): Ar[changed] = ev.values(Xr[changed], bucket=16)
-  if (kinds != 0).any(): Xr, Ar = _local_search(ev, space, Xr, Ar, avoid)
+  if changed.any(): Ar[changed] = ev.values(Xr[changed], bucket=bucket)
+  if (kinds != 0).any(): Xr, Ar = _local_search(ev, space, Xr, Ar, avoid, bucket)
 
   # rank everything we scored; return the best point that is new
   pool_X = np.concatenate([Xr, cand])

@@ -1,0 +1,191 @@
+"""The GP strategy: finds optima, valid and new suggestions on any space, batches, determinism, degenerate histories and
+numerical failures that must fall back to random with a warning. Dimensions and budgets are small: each new problem
+shape compiles its jitted programs once per process (seconds), so the tests share a few shapes: at most 8 observed +
+pending points (the GP's smallest row bucket) and 1-4 encoded columns, plus one 21-dimensional case."""
+import math
+import warnings
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from tinybo.bo import GP, GPFallbackWarning
+from tinybo.space import Categorical, Float, Int, Space
+from tinybo.trial import Trial, TrialState
+
+
+def complete(params: list[dict], values: list[float]) -> list[Trial]:
+  return [Trial(i, p, TrialState.COMPLETE, float(v)) for i, (p, v) in enumerate(zip(params, values))]
+
+def run(strategy: GP, space: Space, f, n_evals: int, seed: int = 0) -> list[Trial]:
+  trials: list[Trial] = []
+  for i in range(n_evals):
+    p = strategy.suggest(space, trials, 1, seed=seed, minimize=True)[0]
+    trials.append(Trial(i, p, TrialState.COMPLETE, float(f(p))))
+  return trials
+
+def check_new_and_valid(space: Space, trials: list[Trial], out: list[dict], n: int) -> None:
+  assert len(out) == n
+  keys = [space.key(p) for p in out]
+  assert len(set(keys)) == n, "suggestions in one batch must be distinct"
+  taken = {space.key(t.params) for t in trials}
+  assert not taken & set(keys), "a suggestion repeats an observed or pending trial"
+  for p in out: assert space.validate(p) == p
+
+def test_finds_the_optimum_of_a_1d_quadratic():
+  space = Space({"x": Float(-2.0, 3.0)})
+  with warnings.catch_warnings():
+    warnings.simplefilter("error", GPFallbackWarning)
+    trials = run(GP(n_initial=4, seed=0), space, lambda p: (p["x"] - 0.7) ** 2, 8)
+  best = min(trials, key=lambda t: t.value)
+  assert abs(best.params["x"] - 0.7) < 0.02, best
+
+def test_initial_design_is_space_filling_and_seeded():
+  space = Space({"a": Float(0, 1), "b": Float(0, 1)})
+  s = GP(n_initial=8)
+  pts = np.array([[p["a"], p["b"]] for p in s.suggest(space, [], 8, seed=3)])
+  # a scrambled Sobol net: one point per eighth of each axis, and no centre point added
+  assert len(np.unique(np.floor(pts[:, 0] * 8))) == 8 and len(np.unique(np.floor(pts[:, 1] * 8))) == 8
+  assert GP(n_initial=8).suggest(space, [], 8, seed=3) == s.suggest(space, [], 8, seed=3)
+  assert GP(n_initial=8).suggest(space, [], 8, seed=4) != s.suggest(space, [], 8, seed=3)
+  # trial k of the design is design point k, whether asked one at a time or in a batch
+  one_by_one, trials = [], []
+  for i in range(3):
+    one_by_one += s.suggest(space, trials, 1, seed=3)
+    trials.append(Trial(i, one_by_one[-1]))
+  assert one_by_one == s.suggest(space, [], 3, seed=3)
+
+def test_batch_suggestions_distinct_account_for_pending_and_deterministic():
+  space = Space({"x": Float(-1, 1), "k": Int(0, 4), "const": 7})
+  rng = np.random.default_rng(0)
+  params = space.decode_many(space.sample(rng, 4))
+  trials = complete(params, [(p["x"] - 0.3) ** 2 + 0.1 * (p["k"] - 2) ** 2 for p in params])
+  trials.append(Trial(len(trials), space.decode(space.sample(rng, 1)[0])))  # a pending trial
+  a = GP(n_initial=3, seed=1).suggest(space, trials, 3, seed=0)
+  check_new_and_valid(space, trials, a, 3)
+  assert all(p["const"] == 7 for p in a)
+  assert GP(n_initial=3, seed=1).suggest(space, trials, 3, seed=0) == a  # same seed and history: same suggestions
+  xs = np.array([[p["x"], p["k"]] for p in a])
+  assert np.ptp(xs, axis=0).max() > 0  # Kriging believer spreads the batch
+
+@st.composite
+def spaces(draw):
+  params: dict = {}
+  for i in range(draw(st.integers(1, 2))):
+    kind = draw(st.sampled_from(["float", "int", "cat", "logfloat"]))
+    if kind == "float": params[f"p{i}"] = Float(-1.0, 2.0)
+    elif kind == "logfloat": params[f"p{i}"] = Float(1e-3, 1.0, log=True)
+    elif kind == "int": lo = draw(st.integers(-3, 3)); params[f"p{i}"] = Int(lo, lo + draw(st.integers(0, 4)))
+    else: params[f"p{i}"] = Categorical(["a", "b"][:draw(st.integers(1, 2))])
+  return Space(params)
+
+@settings(max_examples=8, deadline=None, suppress_health_check=list(HealthCheck))
+@given(space=spaces(), n_obs=st.integers(0, 5), n=st.integers(1, 2), seed=st.integers(0, 3))
+def test_suggestions_valid_for_any_mixed_space(space, n_obs, n, seed):
+  from tinybo.strategies import n_configs
+  rng = np.random.default_rng(seed)
+  params = []
+  for p in space.decode_many(space.sample(rng, n_obs)):
+    if space.key(p) not in {space.key(q) for q in params}: params.append(p)
+  trials = complete(params, rng.normal(size=len(params)).tolist())
+  left = n_configs(space) - len(trials)
+  if left < 1: return
+  n = int(min(n, left))
+  with warnings.catch_warnings():
+    warnings.simplefilter("ignore", GPFallbackWarning)
+    out = GP(n_initial=2).suggest(space, trials, n, seed=seed)
+  check_new_and_valid(space, trials, out, n)
+
+# ***** degenerate histories (issue 6): still valid, new configurations *****
+
+def _suggest_quietly(space: Space, trials: list[Trial], n: int = 2) -> tuple[list[dict], GP]:
+  s = GP(n_initial=3, seed=0)
+  out = s.suggest(space, trials, n, seed=0)
+  check_new_and_valid(space, trials, out, n)
+  return out, s
+
+def test_all_values_equal():
+  space = Space({"x": Float(0, 1), "y": Float(0, 1)})
+  params = space.decode_many(np.random.default_rng(0).random((6, 2)))
+  _suggest_quietly(space, complete(params, [1.5] * 6))
+
+def test_many_duplicates_and_failed_and_pending_trials():
+  space = Space({"x": Float(0, 1), "y": Float(0, 1)})
+  params = space.decode_many(np.random.default_rng(1).random((2, 2)))
+  trials = complete(params * 3, [0.1, 0.5] * 3)  # every point observed three times
+  trials.append(Trial(99, {"x": 0.5, "y": 0.5}, TrialState.FAILED))
+  trials.append(Trial(100, {"x": 0.25, "y": 0.75}, TrialState.PENDING))
+  _suggest_quietly(space, trials, 2)
+
+def test_single_observation_and_empty_history():
+  space = Space({"x": Float(0, 1), "y": Float(0, 1)})
+  _suggest_quietly(space, [], 2)
+  _suggest_quietly(space, complete([{"x": 0.3, "y": 0.3}], [1.0]), 2)
+
+def test_one_float_parameter():
+  space = Space({"x": Float(0, 1)})
+  params = [{"x": v} for v in (0.1, 0.5, 0.9, 0.7)]
+  _suggest_quietly(space, complete(params, [1.0, 0.2, 0.8, 0.4]))
+
+def test_twenty_one_dimensions():
+  space = Space({f"x{i}": Float(0, 1) for i in range(21)})
+  rng = np.random.default_rng(2)
+  params = space.decode_many(rng.random((6, 21)))
+  _suggest_quietly(space, complete(params, rng.normal(size=6).tolist()))
+
+def test_single_choice_categorical_and_single_value_int():
+  space = Space({"x": Float(0, 1), "c": Categorical(["only"]), "k": Int(4, 4)})
+  params = [{"x": v, "c": "only", "k": 4} for v in (0.1, 0.4, 0.8, 0.95)]
+  out, _ = _suggest_quietly(space, complete(params, [3.0, 1.0, 2.0, 2.5]))
+  assert all(p["c"] == "only" and p["k"] == 4 for p in out)
+
+def test_tiny_discrete_space_is_exhausted_cleanly():
+  from tinybo.strategies import SearchExhausted
+  space = Space({"k": Int(0, 2), "c": Categorical(["a", "b"])})
+  params = [{"k": k, "c": c} for k in range(3) for c in "ab"][:5]
+  out, _ = _suggest_quietly(space, complete(params, [1, 2, 3, 4, 5]), 1)
+  assert out == [{"k": 2, "c": "b"}]
+  with pytest.raises(SearchExhausted):
+    GP().suggest(space, complete(params + out, [1, 2, 3, 4, 5, 6]), 1, seed=0)
+
+def test_extreme_but_finite_values_and_non_finite_values_are_ignored():
+  space = Space({"x": Float(0, 1), "y": Float(0, 1)})
+  params = space.decode_many(np.random.default_rng(3).random((6, 2)))
+  trials = complete(params, [1e300, 1e-300, -1e300, 0.5, 2.0, 3.0])
+  trials[4].value = math.nan
+  trials[5].value = math.inf
+  with warnings.catch_warnings():
+    warnings.simplefilter("error", GPFallbackWarning)
+    _suggest_quietly(space, trials, 1)
+
+# ***** numerical failures fall back to random with a warning that says why *****
+
+def test_kernel_matrix_that_will_not_factor_falls_back_with_a_warning(monkeypatch):
+  import tinybo.gp
+  def refuse(self, *a, **k): raise tinybo.gp.GPFitError("kernel matrix not positive definite even with jitter 1e-3")
+  monkeypatch.setattr(tinybo.gp.GP, "fit", refuse)
+  space = Space({"x": Float(0, 1), "y": Float(0, 1)})
+  params = space.decode_many(np.random.default_rng(4).random((6, 2)))
+  trials = complete(params, [1, 2, 3, 4, 5, 6])
+  s = GP(n_initial=3, seed=0)
+  with pytest.warns(GPFallbackWarning, match="not positive definite"):
+    out = s.suggest(space, trials, 2, seed=0)
+  check_new_and_valid(space, trials, out, 2)
+  assert "GPFitError" in s.last_fallback
+
+def test_non_finite_acquisition_falls_back_with_a_warning(monkeypatch):
+  import tinybo.bo
+  def broken(*a, **k): return np.full(2, np.nan), float("nan")
+  monkeypatch.setattr(tinybo.bo, "optimize_acquisition", broken)
+  space = Space({"x": Float(0, 1), "y": Float(0, 1)})
+  params = space.decode_many(np.random.default_rng(5).random((6, 2)))
+  trials = complete(params, [1, 2, 3, 4, 5, 6])
+  with pytest.warns(GPFallbackWarning, match="non-finite point"):
+    out = GP(n_initial=3, seed=0).suggest(space, trials, 1, seed=0)
+  check_new_and_valid(space, trials, out, 1)
+
+def test_bad_arguments_name_the_fix():
+  with pytest.raises(ValueError, match="acquisition"): GP(acquisition="foo")
+  with pytest.raises(ValueError, match="n_initial"): GP(n_initial=0)
+  with pytest.raises(ValueError, match="kernel"): GP(kernel="cubic")
