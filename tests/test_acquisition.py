@@ -5,10 +5,20 @@ import numpy as np
 import pytest
 from tinygrad import Tensor, dtypes
 
-from tinybo.acquisition import (AcquisitionEvaluator, expected_improvement, log_expected_improvement, log_h, log_ndtr,
-                                log_probability_of_improvement, optimize_acquisition, probability_of_improvement, sobol,
-                                upper_confidence_bound)
+from tinybo.acquisition import (
+  AcquisitionEvaluator,
+  expected_improvement,
+  log_expected_improvement,
+  log_h,
+  log_ndtr,
+  log_probability_of_improvement,
+  optimize_acquisition,
+  probability_of_improvement,
+  sobol,
+  upper_confidence_bound,
+)
 from tinybo.space import Categorical, Float, Int, Space
+
 
 def T(a) -> Tensor: return Tensor(np.asarray(a, dtype=np.float64), dtype=dtypes.float64)
 
