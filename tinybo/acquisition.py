@@ -298,10 +298,20 @@ class AcquisitionEvaluator:
     a[bad], g[bad] = -np.inf, 0.0
     return a, g
 
-def _match_rows(A: np.ndarray, B: np.ndarray, tol: float = 1e-9) -> np.ndarray:
-  """for each row of A, whether it equals some row of B (max-abs difference <= tol)"""
+_HASH = np.random.default_rng(12345).standard_normal(4096)
+
+def _match_rows(A: np.ndarray, B: np.ndarray) -> np.ndarray:
+  """for each row of A, whether it equals some row of B after rounding to 1e-9 (points are space.round-ed, so equal
+  configurations have equal encodings). Rows are hashed by a random projection: O((|A| + |B|) d), not O(|A| |B| d)."""
   if len(A) == 0 or len(B) == 0: return np.zeros(len(A), dtype=bool)
-  return (np.abs(A[:, None, :] - B[None, :, :]).max(-1) <= tol).any(1)
+  d = A.shape[1]
+  r = _HASH[:d] if d <= len(_HASH) else np.random.default_rng(12345).standard_normal(d)
+  ha, hb = np.round(A, 9) @ r, np.round(B, 9) @ r
+  hit = np.isin(ha, hb)
+  if hit.any():  # confirm the (few) hash hits exactly
+    idx = np.flatnonzero(hit)
+    hit[idx] = (np.abs(A[idx, None, :] - B[None, :, :]).max(-1) <= 1e-9).any(1)
+  return hit
 
 def _adam_ascent(ev: AcquisitionEvaluator, X0: np.ndarray, movable: np.ndarray, steps: int, lr: float, lr_final: float,
                  scale: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -408,7 +418,7 @@ def optimize_acquisition(posterior: Callable, state: Sequence[Tensor], space: An
     cand = np.concatenate([cand, space.round(local)])
   bucket = len(cand)
   vals = ev.values(cand, bucket=bucket)
-  vals_ranked = np.where(_match_rows(cand, avoid) if len(avoid) * len(cand) <= 4e6 else False, -np.inf, vals)
+  vals_ranked = np.where(_match_rows(cand, avoid), -np.inf, vals)
 
   # starts: the top few by value, then a Boltzmann (roulette) draw over the rest in proportion to exp(a - a_max)
   order = np.argsort(-vals_ranked, kind="stable")

@@ -1,0 +1,117 @@
+"""Suggestion latency with n observations on Hartmann6: tinybo's GP strategy beside Optuna's GPSampler, in one run.
+
+  python -m benchmarks.suggest_latency --ns 50,100,200,1000 --reps 7
+
+Protocol, the same for both: n observations at random points, then `warmup + reps` suggest-observe steps (each adds one
+observation, so every suggestion refits the model on a new history, warm-started as in a real loop); we report the median
+of the timed steps. The process is pinned to one core and every thread pool limited to one thread.
+Glossary: n observations before the timed steps; fit_ms / acq_ms tinybo's split of one suggestion (model fit vs
+acquisition optimization, measured by wrapping them).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"): os.environ.setdefault(var, "1")
+os.environ.setdefault("PARALLEL", "0")
+
+import numpy as np  # noqa: E402
+
+from benchmarks.functions import PROBLEMS  # noqa: E402
+
+def _pin() -> str:
+  try:
+    cpus = sorted(os.sched_getaffinity(0))
+    os.sched_setaffinity(0, {cpus[-1]})
+    return f"pinned to cpu {cpus[-1]}"
+  except (AttributeError, OSError): return "not pinned"
+
+def tinybo_latency(n: int, reps: int, warmup: int, seed: int = 0) -> dict[str, float]:
+  import tinybo.acquisition as acq
+  import tinybo.bo as bo
+  from tinybo.trial import Trial, TrialState
+  prob = PROBLEMS["hartmann6"]
+  space = prob.space
+  rng = np.random.default_rng(seed)
+  trials = [Trial(i, p, TrialState.COMPLETE, prob(p)) for i, p in enumerate(space.decode_many(space.sample(rng, n)))]
+  strategy = bo.GP(seed=seed)
+  split = {"acq": 0.0}
+  inner = acq.optimize_acquisition
+  def timed(*a, **k):
+    t = time.perf_counter()
+    try: return inner(*a, **k)
+    finally: split["acq"] += time.perf_counter() - t
+  bo.optimize_acquisition = timed
+  totals, acqs = [], []
+  try:
+    for i in range(warmup + reps):
+      split["acq"] = 0.0
+      t = time.perf_counter()
+      p = strategy.suggest(space, trials, 1, seed=seed)[0]
+      dt = time.perf_counter() - t
+      trials.append(Trial(len(trials), p, TrialState.COMPLETE, prob(p)))
+      if i >= warmup: totals.append(dt); acqs.append(split["acq"])
+  finally: bo.optimize_acquisition = inner
+  return {"ms": 1e3 * float(np.median(totals)), "acq_ms": 1e3 * float(np.median(acqs)),
+          "fit_ms": 1e3 * float(np.median(np.array(totals) - np.array(acqs)))}
+
+def optuna_latency(n: int, reps: int, warmup: int, seed: int = 0) -> dict[str, float] | None:
+  try:
+    import optuna
+    import torch
+  except ImportError: return None
+  torch.set_num_threads(1)
+  optuna.logging.set_verbosity(optuna.logging.ERROR)
+  from optuna.distributions import FloatDistribution
+  prob = PROBLEMS["hartmann6"]
+  dists = {k: FloatDistribution(p.low, p.high) for k, p in prob.params.items()}
+  study = optuna.create_study(sampler=optuna.samplers.GPSampler(seed=seed), direction="minimize")
+  rng = np.random.default_rng(seed)
+  for x in rng.random((n, 6)):
+    params = {f"x{i}": float(v) for i, v in enumerate(x)}
+    study.add_trial(optuna.trial.create_trial(params=params, distributions=dists, value=prob(params)))
+  times = []
+  for i in range(warmup + reps):
+    t = time.perf_counter()
+    tr = study.ask(dists)
+    dt = time.perf_counter() - t
+    study.tell(tr, prob(tr.params))
+    if i >= warmup: times.append(dt)
+  return {"ms": 1e3 * float(np.median(times))}
+
+TARGET_MS = {50: 50, 100: 60, 200: 120, 1000: 2000}
+
+def main(argv: list[str] | None = None) -> None:
+  ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+  ap.add_argument("--ns", default="50,100,200,1000")
+  ap.add_argument("--reps", type=int, default=7)
+  ap.add_argument("--warmup", type=int, default=3)
+  ap.add_argument("--no-peer", action="store_true", help="skip Optuna's GPSampler")
+  ap.add_argument("--out", default=str(Path(__file__).resolve().parent / "results" / "suggest_latency.json"))
+  args = ap.parse_args(argv)
+  pin = _pin()
+  rows = []
+  print(f"Hartmann6 suggestion latency, median of {args.reps} after {args.warmup} warm-up steps, {pin}", flush=True)
+  for n in (int(v) for v in args.ns.split(",")):
+    t = tinybo_latency(n, args.reps, args.warmup)
+    o = None if args.no_peer else optuna_latency(n, max(3, args.reps // 2) if n >= 1000 else args.reps, 1 if n >= 1000 else args.warmup)
+    rows.append({"n": n, "tinybo": t, "optuna_gp": o, "target_ms": TARGET_MS.get(n)})
+    print(f"n={n}: tinybo {t['ms']:.1f} ms (fit {t['fit_ms']:.1f} + acquisition {t['acq_ms']:.1f})"
+          + (f", optuna GPSampler {o['ms']:.1f} ms" if o else ""), flush=True)
+  print("\n| n | tinybo GP (ms) | fit + acquisition (ms) | Optuna GPSampler (ms) | target (ms) |\n|---|---|---|---|---|")
+  for r in rows:
+    t, o = r["tinybo"], r["optuna_gp"]
+    peer = "n/a" if o is None else f"{o['ms']:.1f}"
+    target = "" if r["target_ms"] is None else f"< {r['target_ms']}"
+    print(f"| {r['n']} | {t['ms']:.1f} | {t['fit_ms']:.1f} + {t['acq_ms']:.1f} | {peer} | {target} |")
+  Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+  Path(args.out).write_text(json.dumps({"pin": pin, "reps": args.reps, "warmup": args.warmup, "rows": rows}, indent=1))
+  print(f"\nsaved {args.out}", file=sys.stderr)
+
+if __name__ == "__main__":
+  main()
