@@ -24,6 +24,7 @@ import numpy as np  # noqa: E402
 
 from benchmarks.functions import PROBLEMS  # noqa: E402
 
+
 def _pin() -> str:
   try:
     cpus = sorted(os.sched_getaffinity(0))
