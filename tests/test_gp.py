@@ -198,3 +198,17 @@ def test_analytic_gradient_matches_autograd_and_finite_differences(kernel, data)
     fm = download(_nll_grad_factor(gp._data, gp._pack(phi - E, jitter))[0])[:, 0]
     np.testing.assert_allclose(out[:, 1 + col], (fp - fm) / (2 * eps), rtol=1e-5, atol=1e-6)
   np.testing.assert_array_equal(out[:, 4], 0.0)
+
+def test_captured_programs_replay_from_the_disk_cache(tmp_path, monkeypatch):
+  from tinybo.gp import _CachedJit, upload
+  monkeypatch.setenv("TINYBO_CACHE_DIR", str(tmp_path))
+  def fxn(a, b): return ((a * b).sum(-1) + 1).contiguous()
+  first = _CachedJit(fxn, ("test", 4, 3), noopt=True)
+  A, B = (upload(np.random.default_rng(i).uniform(size=(4, 3)), dtypes.float64, "CPU") for i in (0, 1))
+  ref = (A.numpy() * B.numpy()).sum(-1) + 1
+  np.testing.assert_allclose(first(A, B).numpy(), ref)
+  assert first.saved and len(list(tmp_path.glob("*.pkl"))) == 1
+  again = _CachedJit(fxn, ("test", 4, 3), noopt=True)  # what a fresh process does: load, replay with new values
+  assert again.jit.captured is not None
+  C = upload(np.full((4, 3), 2.0), dtypes.float64, "CPU")
+  np.testing.assert_allclose(again(A, C).numpy(), 2 * A.numpy().sum(-1) + 1)
