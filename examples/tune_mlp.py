@@ -117,9 +117,10 @@ def main(argv: list[str] | None = None) -> dict:
          "best_test": train_eval(best.params, data, seed=args.seed, split="test"),
          "default_test": train_eval(default, data, seed=args.seed, split="test")}
   from tinybo import plot
+  x, y = plot.most_important(opt, k=2, device=Device.DEFAULT)   # the heatmap shows the two parameters that matter most
   res["plots"] = [plot.history(opt, os.path.join(args.out, "history.png")),
-                  plot.heatmap(opt, "lr", "weight_decay", os.path.join(args.out, "heatmap_lr_weight_decay.png")),
-                  plot.importance(opt, os.path.join(args.out, "importance.png"))]
+                  plot.heatmap(opt, x, y, os.path.join(args.out, f"heatmap_{x}_{y}.png"), device=Device.DEFAULT),
+                  plot.importance(opt, os.path.join(args.out, "importance.png"), device=Device.DEFAULT)]
   res["wall_s"] = time.perf_counter() - t0
   searched = {k: v for k, v in best.params.items() if k in space.names}
   print(f"best configuration: {searched}")

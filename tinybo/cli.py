@@ -119,8 +119,8 @@ def parser() -> argparse.ArgumentParser:
   p = sub.add_parser("plot", help="write a PNG: history, heatmap or importance")
   p.add_argument("db"); p.add_argument("--name", help="study name (needed when the file holds several)")
   p.add_argument("--kind", choices=["history", "heatmap", "importance"], default="history")
-  p.add_argument("--x", help="heatmap: parameter on the x axis (default: the first searched parameter)")
-  p.add_argument("--y", help="heatmap: parameter on the y axis (default: the next one)")
+  p.add_argument("--x", help="heatmap: parameter on the x axis (default: the most important one)")
+  p.add_argument("--y", help="heatmap: parameter on the y axis (default: the next most important)")
   p.add_argument("--mix-fidelities", action="store_true", help="heatmap: use trials of every fidelity (epochs, steps, ...) together")
   p.add_argument("-o", "--out", help="output PNG (default: <kind>.png)")
   e = sub.add_parser("export", help="trials as CSV or JSON")
@@ -153,9 +153,10 @@ def run(argv: list[str]) -> int:
     names = opt.space.names
     for flag, v in (("--x", a.x), ("--y", a.y)):
       if v is not None and v not in names: raise CLIError(f"unknown parameter '{v}' for {flag}; study '{opt.name}' searches: {', '.join(names)}")
-    x = a.x or next((n for n in names if n != a.y), None)
-    y = a.y or next((n for n in names if n != x), None)
-    if x is None or y is None: raise CLIError(f"a heatmap needs two searched parameters; study '{opt.name}' searches: {', '.join(names) or 'none'}")
+    if len(names) < 2: raise CLIError(f"a heatmap needs two searched parameters; study '{opt.name}' searches: {', '.join(names) or 'none'}")
+    ranked = plot.most_important(opt, k=len(names)) if not (a.x and a.y) else names
+    x = a.x or next(n for n in ranked if n != a.y)
+    y = a.y or next(n for n in ranked if n != x)
     path = plot.heatmap(opt, x, y, out, mix_fidelities=a.mix_fidelities)
   print(f"wrote {path}")
   return 0

@@ -8,6 +8,7 @@ the GP posterior mean), parameter importance from the fitted ARD lengthscales.
 """
 from __future__ import annotations
 
+import math
 import os
 from typing import Any
 
@@ -137,6 +138,7 @@ def heatmap(study: Any, x: str, y: str, path: str | os.PathLike = "heatmap.png",
   used, unless mix_fidelities=True. Returns the PNG's path."""
   plt = _plt()
   from matplotlib.colors import Normalize
+  from matplotlib.ticker import FuncFormatter
   space, trials, minimize, name = _parts(study)
   for p in (x, y):
     if p not in space.names:
@@ -171,7 +173,8 @@ def heatmap(study: Any, x: str, y: str, path: str | os.PathLike = "heatmap.png",
   axes[0].scatter(jx, jy, c=vals, cmap=cmap, norm=norm, s=70, edgecolors="k", linewidths=0.5, zorder=3)
   axes[0].set_title(f"observed trials ({len(done)})")
   mesh = axes[1].pcolormesh(xv, yv, mean, cmap=cmap, norm=norm, shading="nearest")
-  if not xt and not yt and len(xv) > 2 and len(yv) > 2: axes[1].contour(xv, yv, mean, levels=8, colors="white", linewidths=0.5, alpha=0.6)
+  if not xt and not yt and len(xv) > 2 and len(yv) > 2:  # contours only inside the colour range: none crowd the clipped region
+    axes[1].contour(xv, yv, mean, levels=np.linspace(lo, hi, 9)[1:-1], colors="white", linewidths=0.5, alpha=0.6)
   axes[1].scatter(jx, jy, s=12, c="white", edgecolors="k", linewidths=0.4, zorder=3, label="observed")
   axes[1].scatter(_coord(space, x, [best.params[x]]), _coord(space, y, [best.params[y]]), marker="*", s=260, c="red", edgecolors="white",
                   zorder=4, label="best")
@@ -185,12 +188,23 @@ def heatmap(study: Any, x: str, y: str, path: str | os.PathLike = "heatmap.png",
     if yt: ax.set_yticks(range(len(yt)), yt); ax.set_ylim(-0.5, len(yt) - 0.5)
     ax.set_xlabel(x)
   axes[0].set_ylabel(y)
-  if not xt: axes[0].set_xlim(xv.min(), xv.max())
-  if not yt: axes[0].set_ylim(yv.min(), yv.max())
+  for axis, vals, scale, ticks in ((axes[0].xaxis, xv, xs, xt), (axes[0].yaxis, yv, ys, yt)):
+    if ticks: continue
+    # the observed points at the bounds stay whole: half a grid cell of room on each side, as the mesh has
+    lo_, hi_ = (np.log(vals.min()), np.log(vals.max())) if scale == "log" else (vals.min(), vals.max())
+    pad = 0.5 * (hi_ - lo_) / max(len(vals) - 1, 1)
+    lim = (np.exp(lo_ - pad), np.exp(hi_ + pad)) if scale == "log" else (lo_ - pad, hi_ + pad)
+    (axes[0].set_xlim if axis is axes[0].xaxis else axes[0].set_ylim)(*lim)
+    if scale == "log" and isinstance(space.params[x if axis is axes[0].xaxis else y], Int):
+      axis.set_major_formatter(FuncFormatter(_plain_tick)); axis.set_minor_formatter(FuncFormatter(_minor_tick))
   fig.colorbar(mesh, ax=axes, extend=extend, label="value" + (" (lower is better)" if minimize else " (higher is better)"))
   fid = "; " + ", ".join(f"only {k}={_fmt(v)}" for k, v in fixed.items()) if fixed else ""
   fig.suptitle(f"{name}: {x} × {y}{fid}\nheld: {held}" if held else f"{name}: {x} × {y}{fid}", fontsize=10)
   return _save(fig, path)
+
+def _plain_tick(v: float, _=None) -> str: return f"{v:g}"
+def _minor_tick(v: float, _=None) -> str:   # 20, 30, 50, 200, ...: plain numbers on a log int axis, not crowded
+  return f"{v:g}" if v > 0 and round(v / 10 ** math.floor(math.log10(v))) in (2, 3, 5) else ""
 
 def _fmt(v: Any) -> str: return f"{v:.3g}" if isinstance(v, float) else str(v)
 
@@ -211,6 +225,11 @@ def importance_scores(study: Any, device: str | None = None) -> dict[str, float]
     raw[n] = 0.0 if single else float(np.max(1.0 / ls[space.columns[n]]))
   total = sum(raw.values()) or 1.0
   return {n: v / total for n, v in raw.items()}
+
+def most_important(study: Any, k: int = 2, device: str | None = None) -> list[str]:
+  """The k searched parameters with the highest importance_scores (the default axes of a heatmap)."""
+  scores = importance_scores(study, device)
+  return sorted(scores, key=lambda n: -scores[n])[:k]
 
 def importance(study: Any, path: str | os.PathLike = "importance.png", device: str | None = None) -> str:
   """Horizontal bar chart of importance_scores (most important on top). Returns the PNG's path."""

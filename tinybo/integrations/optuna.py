@@ -74,7 +74,7 @@ class TinyBOSampler(BaseSampler):
 
   def sample_relative(self, study: Study, trial: FrozenTrial, search_space: dict[str, BaseDistribution]) -> dict[str, Any]:
     if not search_space: return {}
-    if study._is_multi_objective():
+    if len(study.directions) > 1:
       raise ValueError("TinyBOSampler optimizes a single objective; create the study with direction=..., not directions=[...]")
     codecs = {n: codec(d) for n, d in search_space.items()}
     space = Space({n: c.param for n, c in codecs.items()})
