@@ -62,7 +62,7 @@ def test_posterior_matches_numpy(gp, data):
   slope, icpt = np.polyfit(m_ref, my, 1)
   np.testing.assert_allclose(my, slope * m_ref + icpt, atol=1e-8)
   np.testing.assert_allclose(vy, slope ** 2 * v_ref, rtol=1e-6, atol=1e-12)
-  assert slope > 0
+  assert slope == pytest.approx(gp.y_scale, rel=1e-9) and icpt == pytest.approx(gp.y_mean, rel=1e-9, abs=1e-9)
 
 def test_map_objective_matches_reference_optimizer(gp, data):
   from scipy.optimize import minimize

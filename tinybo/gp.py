@@ -323,7 +323,10 @@ def default_dtype(device:str) -> DType:
   return dtypes.float32 if device.split(":")[0] in ("METAL", "WEBGPU") else dtypes.float64
 
 class GP:
-  """Gaussian process with MAP-fitted hyperparameters. See docs/DESIGN.md for the contract."""
+  """Gaussian process with MAP-fitted hyperparameters (contract in docs/DESIGN.md).
+  Units: the model works on standardized targets y_train; `hyperparameters` (outputscale, noise) are in those units,
+  `posterior` returns them; `predict` and `to_y_units` map back to y (y ≈ y_mean + y_scale · standardized).
+  `posterior_state()` tensors stay valid until the next `fit` of this object (`condition` returns a new object)."""
   def __init__(self, kernel:str="matern52", device:str|None=None, dtype:DType|None=None):
     if kernel not in KERNELS: raise ValueError(f"unknown kernel {kernel!r}: choose one of {sorted(KERNELS)}")
     self.kernel, self.device = kernel, Device.canonicalize(device) if device else Device.DEFAULT
@@ -336,8 +339,8 @@ class GP:
   def _transform_y(self, y:np.ndarray) -> np.ndarray:
     finite = np.isfinite(y)
     if not finite.any(): raise GPFitError("no finite y values to fit")
-    # non-finite values (inf, nan) are treated as the worst seen, on the side they fall
-    y = np.where(np.isnan(y), y[finite].max(), np.clip(y, y[finite].min(), y[finite].max()))
+    # ±inf are clipped to the extremes seen; NaN becomes the minimum (the strategies maximize: NaN is the worst)
+    y = np.where(np.isnan(y), y[finite].min(), np.clip(y, y[finite].min(), y[finite].max()))
     self._center = float(np.median(y))
     with np.errstate(over="ignore", invalid="ignore"):
       dev = np.abs(y / 2 - self._center / 2) * 2  # halves: no overflow near ±1.8e308
@@ -347,15 +350,22 @@ class GP:
       self._spread = scale
       z = np.clip((y / 2 - self._center / 2) / scale * 2, -1e300, 1e300)
     u = _squash(np.nan_to_num(z))
-    self.y_mean, self.y_scale = float(u.mean()), float(u.std()) or 1.0
-    return (u - self.y_mean) / self.y_scale
+    self._u_mean, self._u_scale = float(u.mean()), float(u.std()) or 1.0
+    # the affine map standardized -> y units (exact unless squashed; then valid in the central range, see to_y_units)
+    with np.errstate(over="ignore"):
+      self.y_mean = float(np.nan_to_num(self._center + self._spread * self._u_mean))
+      self.y_scale = float(np.nan_to_num(self._spread * self._u_scale))
+    self.y_squashed = bool((np.abs(z) > SQUASH).any())
+    return (u - self._u_mean) / self._u_scale
 
-  def _to_y_units(self, mean:np.ndarray, var:np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    u = self.y_mean + self.y_scale * mean
+  def to_y_units(self, mean:np.ndarray, var:np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Standardized posterior (mean, var) -> units of y. Affine (y_mean + y_scale·mean, y_scale²·var) unless the fit
+    squashed an extreme spread of y (y_squashed), then the inverse squash with the delta-method variance."""
+    u = self._u_mean + self._u_scale * np.asarray(mean, dtype=np.float64)
     z, dz = _unsquash(u)
     with np.errstate(over="ignore"):
       y = self._center + self._spread * z
-      v = var * (self.y_scale * self._spread * dz) ** 2
+      v = np.asarray(var, dtype=np.float64) * (self._u_scale * self._spread * dz) ** 2
     return np.nan_to_num(y), np.nan_to_num(np.maximum(v, 0.0), posinf=np.finfo(np.float64).max)
 
   def _set_data(self, X:np.ndarray, y_std:np.ndarray, categorical:list[slice]|None):
@@ -481,7 +491,7 @@ class GP:
     Xq = np.asarray(X.numpy() if isinstance(X, Tensor) else X, dtype=np.float64)
     if Xq.ndim == 1: Xq = Xq[None]
     mean, var = self._posterior_np(Xq)
-    return self._to_y_units(np.nan_to_num(mean), np.maximum(np.nan_to_num(var), 0.0))
+    return self.to_y_units(np.nan_to_num(mean), np.maximum(np.nan_to_num(var), 0.0))
 
   def _posterior_np(self, Xq:np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     # query rows padded to a bucket too, so a new number of points reuses the compiled program
@@ -499,7 +509,7 @@ class GP:
     if y_new is None: y_std = self._std_mean(Xn)
     else:
       z = (np.asarray(y_new, dtype=np.float64).reshape(-1) - self._center) / self._spread
-      y_std = (_squash(z) - self.y_mean) / self.y_scale
+      y_std = (_squash(z) - self._u_mean) / self._u_scale
     gp = GP.__new__(GP)
     gp.__dict__.update({k: v for k, v in self.__dict__.items()})
     gp._set_data(np.concatenate([self.X, Xn]), np.concatenate([self.y_train, y_std]), self.categorical)
