@@ -137,3 +137,9 @@ def test_grid_strategy_finishes():
   s = TinyBOSearch({"c": tb.Categorical(["a", "b"])}, metric="m", mode="min", strategy="grid")
   got = [s.suggest(str(i)) for i in range(3)]
   assert got[:2] == [{"c": "a"}, {"c": "b"}] and got[2] == Searcher.FINISHED
+
+def test_points_to_evaluate_come_first():
+  s = TinyBOSearch(points_to_evaluate=[{"lr": 0.01, "opt": {"name": "adam"}}], metric="m", mode="min", strategy="random")
+  s.set_search_properties(None, None, {"lr": tune.loguniform(1e-4, 1e-1), "opt": {"name": tune.choice(["sgd", "adam"])}})
+  assert s.suggest("a") == {"lr": 0.01, "opt": {"name": "adam"}}
+  assert s.suggest("b") != {"lr": 0.01, "opt": {"name": "adam"}}
