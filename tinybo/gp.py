@@ -260,6 +260,9 @@ def lbfgs(fg, x0:np.ndarray, lower:np.ndarray, upper:np.ndarray, max_evals:int=1
     if np.abs(pg).max() <= gtol * max(1.0, abs(f[r])): return None
     d = _two_loop(pg, *hist[r], free)
     if d @ pg >= 0: hist[r][0].clear(); hist[r][1].clear(); d = -pg  # lost descent: restart from steepest descent
+    # the quasi-Newton model predicts a decrease of ½|gᵀd|: below ftol, stepping is not worth an evaluation (a warm
+    # start whose history still fits the new data stops after its first evaluation)
+    if hist[r][0] and -0.5 * (d @ pg) <= ftol * max(1.0, abs(f[r])): return None
     return d, (1.0 if hist[r][0] else min(1.0, 1.0 / np.abs(pg).max()))
   for r in np.flatnonzero(~done):
     if (dt := direction(r)) is None: done[r] = True
