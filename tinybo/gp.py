@@ -22,6 +22,7 @@ import os
 import pickle
 import platform
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -182,13 +183,22 @@ def _fingerprint() -> str:
   except OSError: pass
   return h.hexdigest()[:16]
 
+@functools.cache
+def _prune(d:Path, max_age_days:float=7.0):
+  # captures of other code versions or machines pile up (~0.1-1 MB each): drop those unused for a week, once a process
+  now = time.time()
+  for f in d.glob("*.pkl"):
+    try:
+      if not f.name.startswith(_fingerprint()) and now - f.stat().st_atime > max_age_days * 86400: f.unlink()
+    except OSError: pass
+
 class _CachedJit:
   """TinyJit that captures on its first call (no eager run) and loads/saves its capture from/to the disk cache."""
-  def __init__(self, fxn, key:tuple, noopt:bool):
+  def __init__(self, fxn, key:tuple, noopt:bool, disk:bool=True):
     # small shapes compile without kernel optimization: ~3x faster to capture, and their run time is launch-bound anyway
     self.noopt = noopt or bool(NOOPT.value)
     self.path: Path|None = None
-    if (d := jit_cache_dir()) is not None:
+    if disk and (d := jit_cache_dir()) is not None:
       self.path = d / (f"{_fingerprint()}-{int(self.noopt)}-" + "-".join(str(k).replace("dtypes.", "") for k in key) + ".pkl")
     self.jit: TinyJit|None = None
     if self.path is not None and self.path.exists():
@@ -207,18 +217,24 @@ class _CachedJit:
       self.saved = True
       try:
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        _prune(self.path.parent)
         tmp = self.path.with_suffix(f".{os.getpid()}.tmp")
         tmp.write_bytes(pickle.dumps(self.jit)); os.replace(tmp, self.path)
       except Exception: pass  # a read-only or full disk only costs the next process its compile time
     return ret
 
 NOOPT_MAX_N = 128
+DISK_MAX_N2B, DISK_MAX_NM = 128 * 128, 128 * 2048
 
 def _jit(name:str, fxn, N:int, *key) -> _CachedJit:
   key = (N,) + key
   # the fit step compiles ~15 kernels per bucket: without kernel optimization below NOOPT_MAX_N; the posterior (a few
   # kernels, matmul-bound over many query points) always optimized
-  if (name,) + key not in _JITS: _JITS[(name,) + key] = _CachedJit(fxn, (name,) + key, noopt=name == "nll" and N <= NOOPT_MAX_N)
+  # on disk only small shapes: a capture pickles its buffers too (~N²·b·8 bytes, 60 MB at N=1024), and the first fits of
+  # a study, whose start-up the cache is for, are small
+  disk = N * N * key[2] <= DISK_MAX_N2B if name == "nll" else N * key[2] <= DISK_MAX_NM  # key = (N, D, batch or M, ...)
+  if (name,) + key not in _JITS:
+    _JITS[(name,) + key] = _CachedJit(fxn, (name,) + key, noopt=name == "nll" and N <= NOOPT_MAX_N, disk=disk)
   return _JITS[(name,) + key]
 
 # ***** the posterior: a pure function of the state, differentiable in Xq *****
