@@ -59,9 +59,9 @@ def _cmap(minimize: bool) -> str: return "viridis_r" if minimize else "viridis" 
 
 # ***** history *****
 
-def history(study: Any, path: str | os.PathLike = "history.png", title: str | None = None) -> str:
+def history(study: Any, path: str | os.PathLike = "history.png", title: str | None = None, label: str = "value") -> str:
   """Every complete trial's value against its trial number, the best so far as a step line, failed trials as red
-  ticks at the bottom. Returns the PNG's path."""
+  ticks at the bottom. `label` names the metric on the axis. Returns the PNG's path."""
   plt = _plt()
   space, trials, minimize, name = _parts(study)
   done = _complete(trials)
@@ -84,10 +84,10 @@ def history(study: Any, path: str | os.PathLike = "history.png", title: str | No
   if failed: ax.scatter(failed, np.full(len(failed), lo), marker="x", color="tab:red", label=f"failed ({len(failed)})", zorder=3)
   ax.set_ylim(lo, hi)
   ax.set_xlabel("trial")
-  ax.set_ylabel("value" + (" (lower is better)" if minimize else " (higher is better)"))
+  ax.set_ylabel(label + (" (lower is better)" if minimize else " (higher is better)"))
   ax.set_title(title or f"{name}: optimization history ({len(done)} complete, best {best[-1]:.4g})")
   ax.grid(alpha=0.3)
-  ax.legend(loc="lower right" if not minimize else "upper right", fontsize=8)
+  ax.legend(loc="best", fontsize=8)
   return _save(fig, path)
 
 # ***** heatmap *****
@@ -131,11 +131,11 @@ def fidelity_filter(space: Space, trials: list[Trial], keep: tuple[str, ...] = (
   return trials, fixed
 
 def heatmap(study: Any, x: str, y: str, path: str | os.PathLike = "heatmap.png", *, at: dict | None = None, mix_fidelities: bool = False,
-            resolution: int = 60, device: str | None = None) -> str:
+            resolution: int = 60, device: str | None = None, label: str = "value") -> str:
   """Interaction of parameters x and y, metric as colour. Left: the observed trials. Right: the GP posterior mean over
   (x, y) with every other parameter held at the best configuration (or at `at`). Trials at different fidelities (a
   searchable `epochs`, `steps`, `budget`, ...) are never mixed: only those at the highest fidelity (or `at[name]`) are
-  used, unless mix_fidelities=True. Returns the PNG's path."""
+  used, unless mix_fidelities=True. `label` names the metric on the colour bar. Returns the PNG's path."""
   plt = _plt()
   from matplotlib.colors import Normalize
   from matplotlib.ticker import FuncFormatter
@@ -197,7 +197,7 @@ def heatmap(study: Any, x: str, y: str, path: str | os.PathLike = "heatmap.png",
     (axes[0].set_xlim if axis is axes[0].xaxis else axes[0].set_ylim)(*lim)
     if scale == "log" and isinstance(space.params[x if axis is axes[0].xaxis else y], Int):
       axis.set_major_formatter(FuncFormatter(_plain_tick)); axis.set_minor_formatter(FuncFormatter(_minor_tick))
-  fig.colorbar(mesh, ax=axes, extend=extend, label="value" + (" (lower is better)" if minimize else " (higher is better)"))
+  fig.colorbar(mesh, ax=axes, extend=extend, label=label + (" (lower is better)" if minimize else " (higher is better)"))
   fid = "; " + ", ".join(f"only {k}={_fmt(v)}" for k, v in fixed.items()) if fixed else ""
   fig.suptitle(f"{name}: {x} × {y}{fid}\nheld: {held}" if held else f"{name}: {x} × {y}{fid}", fontsize=10)
   return _save(fig, path)
