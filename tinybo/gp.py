@@ -10,7 +10,9 @@ Glossary (shapes; N and D are bucket sizes, n ≤ N real observations, d ≤ D r
   L, Linv    Cholesky factor of K and its inverse (Linv0: the same with the padded block zeroed)
   α[N]       K⁻¹ y;   coef[4]  kernel shape (c, p1, p2, q): k(r) = (1 + p1 s + p2 s²) exp(−s − q r²), s = c r
 NLL(θ) = ½ yᵀα + Σ log diag L + (n/2) log 2π, and dNLL/dθ = ½ tr((K⁻¹ − ααᵀ) ∂K/∂θ): the factorization runs in custom
-kernels without autograd, autograd only differentiates the kernel matrix against the fixed weight matrix K⁻¹ − ααᵀ.
+kernels (no autograd through it), ∂K/∂θ is the kernel's analytic derivative (checked against tinygrad autograd in the
+tests). One jitted step evaluates NLL, gradient and factors for b restarts; a numpy L-BFGS drives it. The posterior is
+plain tensor ops, differentiable in the query points by autograd.
 """
 from __future__ import annotations
 
