@@ -436,7 +436,9 @@ class GP:
     lower = np.array([math.log(1e-3)] * G + [math.log(1e-3), math.log(floor)])
     upper = np.array([math.log(1e3)] * G + [math.log(1e3), math.log(10.0)])
     mu, sd = lengthscale_prior(G)
-    cold = prev is None or restarts is not None or self.n >= 1.5 * self._n_cold
+    # periodic cold refits (as n grows 1.5x) are there to escape a stale optimum through restarts: with one start
+    # (large buckets) they would only repeat the warm start at a higher price
+    cold = prev is None or restarts is not None or (self.n >= 1.5 * self._n_cold and default_restarts(self.N) > 1)
     if cold:
       rng = np.random.default_rng([seed, self.n, self.d])
       b = restarts or default_restarts(self.N)
