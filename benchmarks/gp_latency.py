@@ -94,7 +94,7 @@ class NumpyGP:
       hist = None
     else: starts, hist = self.phi[None].copy(), [self.history]
     phi, f, h = lbfgs(self.nll_grad, starts, lower, upper, max_evals=200 if hist is None else 50, history=hist,
-                      ftol=1e-9 if hist is None else 1e-7)
+                      ftol=1e-8 if hist is None else 1e-5)
     best = int(np.argmin(f))
     self.phi, self.history, self.objective = phi[best], h[best], f[best]
     ls, sf2, sn2 = np.exp(self.phi[:d]), math.exp(self.phi[d]), math.exp(self.phi[d + 1])

@@ -473,7 +473,7 @@ class GP:
 
     history = [self._history] if not cold and getattr(self, "_history", None) else None
     # warm fits stop at a relative improvement of 1e-5 per step: the next observation moves the optimum more than that
-    phi, f, hist = lbfgs(fg, starts, lower, upper, max_evals=200 if cold else 50, history=history, ftol=1e-9 if cold else 1e-5)
+    phi, f, hist = lbfgs(fg, starts, lower, upper, max_evals=200 if cold else 50, history=history, ftol=1e-8 if cold else 1e-5)
     if not np.isfinite(f).any(): raise GPFitError(f"no hyperparameters gave a positive-definite kernel matrix (n={self.n}, d={self.d})")
     best = int(np.argmin(f))
     self._phi, self._jitter, self.objective, self._history = phi[best].copy(), float(jitter[best]), float(f[best]), hist[best]
