@@ -104,6 +104,6 @@ def test_multi_objective_is_a_clear_error():
 
 def test_maximize_and_parallel_jobs():
   study = optuna.create_study(direction="maximize", sampler=TinyBOSampler("random", seed=0))
-  study.optimize(lambda t: -quadratic(t), n_trials=16, n_jobs=2)
+  study.optimize(lambda t: -quadratic(t), n_trials=32, n_jobs=4)
   params = [tuple(sorted(t.params.items())) for t in study.trials]
-  assert len(study.trials) == 16 and len(set(params)) == 16 and study.best_value <= 0
+  assert len(study.trials) == 32 and len(set(params)) == 32 and study.best_value <= 0

@@ -21,7 +21,7 @@ def loss(c: dict) -> float:
 
 def trainable(config: dict) -> None:
   start = time.time()
-  time.sleep(0.2)   # long enough for trials to overlap, so concurrency is visible in the start/end times
+  time.sleep(0.5)   # long enough for trials to overlap, so concurrency is visible in the start/end times
   tune.report({"loss": loss(config), "start": start, "end": time.time(), "epochs": config["epochs"]})
 
 @pytest.fixture(scope="module")
@@ -49,15 +49,15 @@ def first_run(ray_local, tmp_path_factory):
 def test_tuner_beats_random_with_4_concurrent(first_run):
   search, results, _ = first_run
   df = results.get_dataframe()
-  assert len(df) == 20 and not results.errors
+  assert len(df) == 20 and not results.errors, results.errors
   assert all(df["epochs"] == 3)                                       # constants of param_space reach every trial
   starts, ends = df["start"].to_numpy(), df["end"].to_numpy()
   overlap = max(int(((starts <= s) & (ends > s)).sum()) for s in starts)
   assert 2 <= overlap <= 4, overlap                                   # trials really ran concurrently, never more than 4
   configs = [(c["lr"], c["x"], c["act"]) for c in (r.config for r in results)]
-  assert len(set(configs)) == 20                                      # pending trials were fantasized, never re-suggested
+  assert len(set(configs)) == 20, configs                             # pending trials were fantasized, never re-suggested
   states = [t.state for t in search.trials]
-  assert states.count(tb.TrialState.COMPLETE) == 20
+  assert states.count(tb.TrialState.COMPLETE) == 20, states
   best = results.get_best_result().metrics["loss"]
   # Ray's random search: the same domains sampled by Ray itself, 20 per run, 300 runs
   _, domains, _ = parse_spec_vars(SPACE)

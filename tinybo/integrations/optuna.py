@@ -79,16 +79,19 @@ class TinyBOSampler(BaseSampler):
     codecs = {n: codec(d) for n, d in search_space.items()}
     space = Space({n: c.param for n, c in codecs.items()})
     states = (TrialState.COMPLETE, TrialState.RUNNING, TrialState.WAITING, TrialState.FAIL)
-    history = []
-    for t in study.get_trials(deepcopy=False, states=states):
-      if t.number == trial.number: continue
-      tb = _to_tinybo(t, codecs, space)
-      if tb is not None: history.append(tb)
     minimize = study.direction == StudyDirection.MINIMIZE
-    with self._lock: proposal = self._strategy.suggest(space, history, 1, seed=self._seed, minimize=minimize)
-    if not proposal: return {}
-    params = {n: codecs[n].from_tb(proposal[0][n]) for n in search_space}
-    _share(study, trial, params)
+    # read, propose and publish under one lock: a thread of study.optimize(n_jobs>1) must see the other's proposal as
+    # pending, or a strategy that is deterministic in (seed, history) proposes the same point twice
+    with self._lock:
+      history = []
+      for t in study.get_trials(deepcopy=False, states=states):
+        if t.number == trial.number: continue
+        tb = _to_tinybo(t, codecs, space)
+        if tb is not None: history.append(tb)
+      proposal = self._strategy.suggest(space, history, 1, seed=self._seed, minimize=minimize)
+      if not proposal: return {}
+      params = {n: codecs[n].from_tb(proposal[0][n]) for n in search_space}
+      _share(study, trial, params)
     return params
 
   def sample_independent(self, study: Study, trial: FrozenTrial, param_name: str, param_distribution: BaseDistribution) -> Any:
