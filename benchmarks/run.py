@@ -119,7 +119,16 @@ def main(argv: list[str] | None = None) -> None:
   ap.add_argument("--budget", type=int, default=None, help="evaluations per run (default: each problem's own)")
   ap.add_argument("--jobs", type=int, default=1, help="worker processes (this machine has few cores: 1-2)")
   ap.add_argument("--tag", default=None, help="results file name (default: a timestamp)")
+  ap.add_argument("--report", default=None, help="only print the table and draw the curves of an existing results JSON")
   args = ap.parse_args(argv)
+  if args.report:
+    data = [json.loads(Path(f).read_text()) for f in args.report.split(",")]
+    records = [r for d in data for r in d["runs"]]
+    problems = list(dict.fromkeys(r["problem"] for r in records))
+    strategies = list(dict.fromkeys(r["strategy"] for r in records))
+    print(markdown_table(records, problems, strategies))
+    for png in plot(records, problems, strategies, RESULTS, Path(args.report.split(",")[0]).stem): print(png)
+    return
   problems, strategies = args.problems.split(","), args.strategies.split(",")
   from benchmarks.peers import PEERS, available
   for st in strategies:
@@ -127,22 +136,21 @@ def main(argv: list[str] | None = None) -> None:
   strategies = [st for st in strategies if st not in PEERS or available(PEERS[st][0])]
   jobs = [(p, st, args.seed_offset + s, args.budget) for p in problems for st in strategies for s in range(args.seeds)]
   t0 = time.time()
-  records = []
-  if args.jobs <= 1:
-    for j in jobs:
-      records.append(r := run_one(*j))
-      _progress(r, len(records), len(jobs), t0)
-  else:
-    with mp.get_context("spawn").Pool(args.jobs, maxtasksperchild=None) as pool:
-      for r in pool.imap_unordered(_run_star, jobs):
-        records.append(r)
-        _progress(r, len(records), len(jobs), t0)
   tag = args.tag or time.strftime("%Y%m%d-%H%M%S")
   RESULTS.mkdir(parents=True, exist_ok=True)
-  meta = {"argv": sys.argv[1:], "problems": problems, "strategies": strategies, "seeds": args.seeds, "jobs": args.jobs,
-          "machine": platform.processor() or platform.machine(), "cpus": os.cpu_count(), "wall_s": time.time() - t0}
   path = RESULTS / f"{tag}.json"
-  path.write_text(json.dumps({"meta": meta, "runs": records}))
+  meta = {"argv": sys.argv[1:], "problems": problems, "strategies": strategies, "seeds": args.seeds, "jobs": args.jobs,
+          "machine": platform.processor() or platform.machine(), "cpus": os.cpu_count()}
+  records: list[dict[str, Any]] = []
+  def record(r: dict[str, Any]) -> None:  # saved after every run: an interrupted suite keeps what it finished
+    records.append(r)
+    _progress(r, len(records), len(jobs), t0)
+    path.write_text(json.dumps({"meta": {**meta, "wall_s": time.time() - t0, "complete": len(records) == len(jobs)}, "runs": records}))
+  if args.jobs <= 1:
+    for j in jobs: record(run_one(*j))
+  else:
+    with mp.get_context("spawn").Pool(args.jobs, maxtasksperchild=None) as pool:
+      for r in pool.imap_unordered(_run_star, jobs): record(r)
   table = markdown_table(records, problems, strategies)
   print(f"\nmedian simple regret over {args.seeds} seeds (median suggestion time); results: {path}\n\n{table}")
   for r in records:
