@@ -38,6 +38,18 @@ def _finite_complete(space: Space, trials: Sequence[Trial]) -> tuple[list[dict],
     params.append(t.params); values.append(v)
   return params, np.array(values, dtype=np.float64)
 
+def warp_values(y: np.ndarray) -> np.ndarray:
+  """Values to maximize -> a monotone warp the GP fits better: the distance below the best, d >= 0, becomes log1p(d / s)
+  with s the median distance. Far-off bad values (a corner 100x worse than the rest) are compressed logarithmically, so
+  they neither dominate the standardization nor drown the small differences near the optimum that decide the last digits.
+  The best point maps to 0; the order of the values never changes."""
+  d = np.max(y) - y
+  pos = d[d > 0]
+  if len(pos) == 0: return np.zeros_like(y)
+  s = float(np.median(d))
+  if not s > 0: s = float(np.median(pos))
+  return -np.log1p(d / s)
+
 def _encode_valid(space: Space, params: Sequence[dict]) -> np.ndarray:
   rows = []
   for p in params:
@@ -53,14 +65,15 @@ class GP:
   of a Matérn GP fitted to the completed trials. The fitted GP is kept between calls and warm-starts the next fit.
   """
   def __init__(self, kernel: str = "matern52", acquisition: str = "logei", n_initial: int | None = None, beta: float = 2.0,
-               device: str | None = None, seed: int | None = None, *, n_raw: int = 1024, n_starts: int = 10, n_steps: int = 25):
+               device: str | None = None, seed: int | None = None, *, n_raw: int = 1024, n_starts: int = 10, n_steps: int = 25,
+               warp: bool = False):
     if acquisition not in ACQUISITIONS: raise ValueError(f"unknown acquisition {acquisition!r}: use one of {', '.join(ACQUISITIONS)}")
     if n_initial is not None and n_initial < 1: raise ValueError(f"n_initial={n_initial} must be >= 1 (or None for max(5, 2d+1))")
     if beta < 0: raise ValueError(f"beta={beta} must be >= 0 (the UCB exploration weight)")
     from tinybo.kernels import KERNELS
     if kernel not in KERNELS: raise ValueError(f"unknown kernel {kernel!r}: choose one of {sorted(KERNELS)}")
     self.kernel, self.acquisition, self.n_initial, self.beta, self.device, self.seed = kernel, acquisition, n_initial, beta, device, seed
-    self.n_raw, self.n_starts, self.n_steps = n_raw, n_starts, n_steps
+    self.n_raw, self.n_starts, self.n_steps, self.warp = n_raw, n_starts, n_steps, warp
     self._model: Any = None            # the last fitted tinybo.gp.GP (warm start for the next fit)
     self._model_key: bytes | None = None
     self._model_space: str | None = None
@@ -125,6 +138,7 @@ class GP:
     X = _encode_valid(space, params)
     X_obs_all = _encode_valid(space, [t.params for t in trials])  # failed trials too: never suggest them again
     yy = -y if minimize else y
+    if self.warp: yy = warp_values(yy)
     out: list[dict] = []
     try:
       model = self._fit(space, X, yy, seed)
