@@ -189,3 +189,12 @@ def test_bad_arguments_name_the_fix():
   with pytest.raises(ValueError, match="acquisition"): GP(acquisition="foo")
   with pytest.raises(ValueError, match="n_initial"): GP(n_initial=0)
   with pytest.raises(ValueError, match="kernel"): GP(kernel="cubic")
+
+def test_warp_is_monotone_and_compresses_outliers():
+  from tinybo.bo import warp_values
+  y = np.array([-160.0, -3.0, -1.0, -0.5, 0.2, 1.03])  # values to maximize, one far-off bad corner
+  w = warp_values(y)
+  assert (np.diff(w) > 0).all() and w[-1] == 0.0
+  # the 157-unit gap at the bad end is 39x the 4-unit span near the best before the warp, under 3x after it
+  assert (w[1] - w[0]) < 3 * (w[-1] - w[1])
+  assert (warp_values(np.full(4, 2.0)) == 0).all()
