@@ -1,21 +1,16 @@
-"""tinybo: Gaussian-process Bayesian optimization on tinygrad."""
+"""tinybo: Gaussian-process Bayesian optimization on tinygrad.
+
+    import tinybo as tb
+    opt = tb.Optimizer(tb.Space({"lr": tb.Float(1e-4, 1e-1, log=True), "act": tb.Categorical(["relu", "gelu"])}))
+    trial = opt.suggest(); opt.observe(trial, train(**trial.params))
+"""
+from tinybo.bo import GP
+from tinybo.optimizer import Optimizer, TrialFailedWarning
+from tinybo.space import Categorical, Float, Int, Space
+from tinybo.storage import InMemoryStorage, SQLiteStorage, StorageBusyError
+from tinybo.strategies import Grid, Random, SearchExhausted, Strategy
 from tinybo.trial import Trial, TrialState
 
-# TEMPORARY while the modules are written in parallel: each import is guarded so one missing module does not block
-# work on the others. Integration replaces this with plain imports.
-try:
-  from tinybo.space import Categorical, Float, Int, Space
-except ImportError: pass
-try:
-  from tinybo.strategies import Grid, Random, SearchExhausted, Strategy
-except ImportError: pass
-try:
-  from tinybo.bo import GP
-except ImportError: pass
-try:
-  from tinybo.optimizer import Optimizer
-except ImportError: pass
-
 __all__ = ["Space", "Float", "Int", "Categorical", "Trial", "TrialState", "Optimizer", "Strategy", "Random", "Grid", "GP",
-           "SearchExhausted"]
+           "SearchExhausted", "InMemoryStorage", "SQLiteStorage", "StorageBusyError", "TrialFailedWarning"]
 __version__ = "0.1.0"
