@@ -336,7 +336,7 @@ def _match_rows(A: np.ndarray, B: np.ndarray) -> np.ndarray:
   return hit
 
 def _adam_ascent(ev: AcquisitionEvaluator, X0: np.ndarray, movable: np.ndarray, steps: int, lr: float, lr_final: float,
-                 scale: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+                 scale: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
   """Projected Adam ascent on all starts at once; returns the best iterate (and value) each start visited. Steps are taken in
   z = x / scale (scale ~ the GP lengthscales, as in Optuna's preconditioning), which equalizes curvature across columns."""
   X = X0.copy()
@@ -354,7 +354,7 @@ def _adam_ascent(ev: AcquisitionEvaluator, X0: np.ndarray, movable: np.ndarray, 
     # cosine-decayed step: coarse moves first, then a fine polish near the optimum
     step = lr_final + 0.5 * (lr - lr_final) * (1 + math.cos(math.pi * (t - 1) / max(steps - 1, 1)))
     dz = step * (m / (1 - b1 ** t)) / (np.sqrt(v / (1 - b2 ** t)) + eps)
-    X = np.clip(X + dz * scale, 0.0, 1.0)
+    X = np.clip(X + dz * scale, lo, hi)
   return best_X, best_a
 
 def batched_lbfgs(fg: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]], x0: np.ndarray, lower: np.ndarray, upper: np.ndarray,
@@ -421,21 +421,21 @@ def batched_lbfgs(fg: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]], x0:
     done |= ~ok & (t * np.abs(d).max(1) < 1e-10)
   return x, f
 
-def _lbfgs_ascent(ev: AcquisitionEvaluator, X0: np.ndarray, movable: np.ndarray, max_evals: int, scale: np.ndarray
-                  ) -> tuple[np.ndarray, np.ndarray]:
+def _lbfgs_ascent(ev: AcquisitionEvaluator, X0: np.ndarray, movable: np.ndarray, max_evals: int, scale: np.ndarray,
+                  lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
   """Batched box-constrained L-BFGS over the starts on the movable columns, in z = x / scale coordinates (Optuna's
-  preconditioning by the lengthscales). Returns the best point (and value) each start visited."""
+  preconditioning by the lengthscales), within [lo, hi]. Returns the best point (and value) each start visited."""
   cols = np.flatnonzero(movable)
   s = scale[cols]
   best_X, best_a = X0.copy(), np.full(len(X0), -np.inf)
   def fg(z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     X = X0.copy()
-    X[:, cols] = np.clip(z * s, 0.0, 1.0)
+    X[:, cols] = np.clip(z * s, lo[cols], hi[cols])
     a, g = ev.values_and_grads(X)
     better = a > best_a
     best_X[better], best_a[better] = X[better], a[better]
     return -a, -g[:, cols] * s  # minimize -a; d(-a)/dz = -grad_x * scale
-  batched_lbfgs(fg, X0[:, cols] / s, np.zeros(len(cols)), 1.0 / s, max_evals=max_evals)
+  batched_lbfgs(fg, X0[:, cols] / s, lo[cols] / s, hi[cols] / s, max_evals=max_evals)
   return best_X, best_a
 
 def _local_search(ev: AcquisitionEvaluator, space: Any, X: np.ndarray, a: np.ndarray, avoid: np.ndarray, bucket: int, max_iter: int = 20
@@ -487,6 +487,10 @@ def optimize_acquisition(posterior: Callable, state: Sequence[Tensor], space: An
   # a single-valued column is constant: nothing to move
   cand0 = space.round(sobol(max(n_raw, 2), d, rng))
   movable[np.ptp(cand0, axis=0) == 0] = 0.0
+  # the relaxed box: floats [0, 1]; an int column only between the encodings of its lowest and highest value, or the
+  # ascent walks past them into extrapolation and every relaxed int optimum rounds to a bound
+  lo, hi = np.zeros(d), np.ones(d)
+  lo[kinds == 1], hi[kinds == 1] = cand0[:, kinds == 1].min(0), cand0[:, kinds == 1].max(0)
   ls = np.ones(d) if lengthscales is None else np.clip(np.asarray(lengthscales, dtype=np.float64).reshape(-1)[:d], 1e-3, 1.0)
   ev = AcquisitionEvaluator(posterior, state, acquisition, best, beta)
 
@@ -517,8 +521,8 @@ def optimize_acquisition(posterior: Callable, state: Sequence[Tensor], space: An
   while len(chosen) < n_starts: chosen.append(order[len(chosen) % len(order)])
   starts = cand[np.array(chosen)]
 
-  if movable.any() and n_steps > 0 and method == "lbfgs": Xs, As = _lbfgs_ascent(ev, starts, movable, n_steps, ls)
-  elif movable.any() and n_steps > 0: Xs, As = _adam_ascent(ev, starts, movable, n_steps, lr, lr_final, ls)
+  if movable.any() and n_steps > 0 and method == "lbfgs": Xs, As = _lbfgs_ascent(ev, starts, movable, n_steps, ls, lo, hi)
+  elif movable.any() and n_steps > 0: Xs, As = _adam_ascent(ev, starts, movable, n_steps, lr, lr_final, ls, lo, hi)
   else: Xs, As = starts, vals[np.array(chosen)]
   Xr = space.round(Xs)
   changed = np.abs(Xr - Xs).max(1) > 0
