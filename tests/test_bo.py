@@ -198,3 +198,21 @@ def test_warp_is_monotone_and_compresses_outliers():
   # the 157-unit gap at the bad end is 39x the 4-unit span near the best before the warp, under 3x after it
   assert (w[1] - w[0]) < 3 * (w[-1] - w[1])
   assert (warp_values(np.full(4, 2.0)) == 0).all()
+
+def test_failed_region_is_not_proposed_over_and_over():
+  # an objective that crashes (NaN) wherever lr / (1 - m) > 2: failed trials never enter the fit, but the strategy must
+  # move away from them (before they were conditioned on, 15 suggestions in a row landed in the failing corner)
+  space = Space({"lr": Float(1e-3, 1.0, log=True), "m": Float(0.0, 0.99)})
+  def f(p): return math.nan if p["lr"] / (1 - p["m"]) > 2 else (math.log10(p["lr"] / (1 - p["m"])) - 0.176) ** 2
+  strategy, trials = GP(seed=0), []
+  with warnings.catch_warnings():
+    warnings.simplefilter("error", GPFallbackWarning)
+    for i in range(20):
+      p = strategy.suggest(space, trials, 1, seed=0, minimize=True)[0]
+      v = f(p)
+      trials.append(Trial(i, p, TrialState.FAILED if math.isnan(v) else TrialState.COMPLETE, None if math.isnan(v) else v))
+  guided = trials[strategy.initial_size(space):]
+  n_failed = sum(t.state == TrialState.FAILED for t in guided)
+  assert n_failed <= len(guided) // 3, f"{n_failed} of {len(guided)} guided suggestions failed"
+  design_best = min(t.value for t in trials[:strategy.initial_size(space)] if t.state == TrialState.COMPLETE)
+  assert min(t.value for t in guided if t.state == TrialState.COMPLETE) < design_best / 2, "the guided phase must improve"

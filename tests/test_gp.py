@@ -212,3 +212,18 @@ def test_captured_programs_replay_from_the_disk_cache(tmp_path, monkeypatch):
   assert again.jit.captured is not None
   C = upload(np.full((4, 3), 2.0), dtypes.float64, "CPU")
   np.testing.assert_allclose(again(A, C).numpy(), 2 * A.numpy().sum(-1) + 1)
+
+@pytest.mark.parametrize("kind", ["unit", "hvarfner"])
+def test_log_prior_gradient_matches_finite_differences(kind):
+  phi = np.random.default_rng(0).normal(size=(3, 5))
+  val, grad = log_prior(phi, 3, kind)
+  eps = 1e-6
+  for j in range(5):
+    e = np.zeros(5); e[j] = eps
+    np.testing.assert_allclose((log_prior(phi + e, 3, kind)[0] - log_prior(phi - e, 3, kind)[0]) / (2 * eps), grad[:, j], rtol=1e-6, atol=1e-8)
+  # "unit" peaks at ℓ = 1 in every lengthscale; "hvarfner" at log ℓ = √2 + ½ log 3
+  best = np.zeros((1, 5)); best[0, 3], best[0, 4] = 0.0, math.log(0.1 / 30)
+  assert np.allclose(log_prior(best, 3, "unit")[1], 0, atol=1e-12)
+  best[0, :3] = math.sqrt(2) + 0.5 * math.log(3)
+  assert np.allclose(log_prior(best, 3, "hvarfner")[1], 0, atol=1e-12)
+  with pytest.raises(ValueError, match="lengthscale_prior"): GP(lengthscale_prior="flat")

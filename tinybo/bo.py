@@ -140,9 +140,12 @@ class GP:
     yy = -y if minimize else y
     if self.warp: yy = warp_values(yy)
     out: list[dict] = []
+    X_failed = _encode_valid(space, [t.params for t in trials if t.state == TrialState.FAILED])
     try:
       model = self._fit(space, X, yy, seed)
-      base = model
+      # failed configurations (crashes, NaN) never enter the fit, but the acquisition must not keep proposing their
+      # neighbourhood: condition on them at the worst observed value, with the hyperparameters fitted on real data
+      base = model = model.condition(X_failed, np.full(len(X_failed), yy.min())) if len(X_failed) else model
       X_pend = _encode_valid(space, pending)
       if len(X_pend): model = base.condition(X_pend)
     except Exception as e:  # noqa: BLE001 - any failure of the model must degrade to random, loudly
