@@ -33,11 +33,12 @@ def check_new_and_valid(space: Space, trials: list[Trial], out: list[dict], n: i
   assert not taken & set(keys), "a suggestion repeats an observed or pending trial"
   for p in out: assert space.validate(p) == p
 
-def test_finds_the_optimum_of_a_1d_quadratic():
+@pytest.mark.parametrize("acquisition", ["ucb", "logei"])
+def test_finds_the_optimum_of_a_1d_quadratic(acquisition):
   space = Space({"x": Float(-2.0, 3.0)})
   with warnings.catch_warnings():
     warnings.simplefilter("error", GPFallbackWarning)
-    trials = run(GP(n_initial=4, seed=0), space, lambda p: (p["x"] - 0.7) ** 2, 8)
+    trials = run(GP(acquisition=acquisition, n_initial=4, seed=0), space, lambda p: (p["x"] - 0.7) ** 2, 8)
   best = min(trials, key=lambda t: t.value)
   assert abs(best.params["x"] - 0.7) < 0.02, best
 
