@@ -226,27 +226,19 @@ def _input_buffer(shape: tuple, dtype: Any, device: str) -> tuple[Tensor, np.nda
     _BUFFERS[key] = (t, _host_view(t))
   return _BUFFERS[key]
 
-def _value_fn(posterior: Callable, kind: str, n_state: int, shapes: tuple) -> TinyJit:
-  key = ("value", posterior, kind, shapes)
+def _acquisition_fn(posterior: Callable, kind: str, n_state: int, shapes: tuple, grad: bool) -> TinyJit:
+  """One captured program per (posterior, acquisition, shapes): the value [M], or with grad the packed [S, 1 + d] of
+  value and gradient (one output: one read)."""
+  key = (grad, posterior, kind, shapes)
   if key not in _JITS:
-    def value(*args: Tensor) -> Tensor:
-      state, params, X = args[:n_state], args[n_state], args[n_state + 1]
-      mean, var = posterior(*state, X)
-      return acquisition_value(kind, mean, var, params).contiguous().realize()
-    _JITS[key] = TinyJit(value)
-  return _JITS[key]
-
-def _value_and_grad_fn(posterior: Callable, kind: str, n_state: int, shapes: tuple) -> TinyJit:
-  key = ("grad", posterior, kind, shapes)
-  if key not in _JITS:
-    def value_and_grad(*args: Tensor) -> Tensor:
+    def step(*args: Tensor) -> Tensor:
       state, params, X = args[:n_state], args[n_state], args[n_state + 1]
       mean, var = posterior(*state, X)
       a = acquisition_value(kind, mean, var, params)
-      # starts are independent, so the gradient of the sum is each start's own gradient
-      (g,) = a.sum().gradient(X)
-      return a.unsqueeze(-1).cat(g, dim=-1).contiguous().realize()  # one packed output [S, 1 + d]: one read
-    _JITS[key] = TinyJit(value_and_grad)
+      if not grad: return a.contiguous().realize()
+      (g,) = a.sum().gradient(X)  # starts are independent, so the gradient of the sum is each start's own gradient
+      return a.unsqueeze(-1).cat(g, dim=-1).contiguous().realize()
+    _JITS[key] = TinyJit(step)
   return _JITS[key]
 
 def _host_view(t: Tensor) -> np.ndarray | None:
@@ -303,7 +295,7 @@ class AcquisitionEvaluator:
     callers use one size (the raw-candidate count) for everything: a compile costs seconds, a padded row microseconds."""
     m = len(X)
     if m == 0: return np.zeros(0)
-    fn = _value_fn(self.posterior, self.kind, len(self.state), self.shapes + ((bucket, X.shape[1]),))
+    fn = _acquisition_fn(self.posterior, self.kind, len(self.state), self.shapes + ((bucket, X.shape[1]),), grad=False)
     out = np.empty(m)
     for i in range(0, m, bucket):
       chunk = X[i:i + bucket]
@@ -313,7 +305,7 @@ class AcquisitionEvaluator:
     return np.where(np.isfinite(out), out, -np.inf)
 
   def values_and_grads(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    fn = _value_and_grad_fn(self.posterior, self.kind, len(self.state), self.shapes + (X.shape,))
+    fn = _acquisition_fn(self.posterior, self.kind, len(self.state), self.shapes + (X.shape,), grad=True)
     out = _read(self._call(fn, self._tensor(X)))  # a copy: the jit reuses its output buffer
     a, g = out[:, 0], out[:, 1:]
     bad = ~np.isfinite(a) | ~np.isfinite(g).all(1)
