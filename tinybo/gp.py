@@ -363,7 +363,7 @@ class GP:
     self.kernel, self.device = kernel, Device.canonicalize(device) if device else Device.DEFAULT
     self.dtype: DType = dtype or default_dtype(self.device)
     self._phi: np.ndarray|None = None
-    self._n_cold = 0
+    self._n_cold = self._n_refit = 0
     self.n, self.d = 0, 0
 
   # ----- data -----
@@ -482,11 +482,17 @@ class GP:
 
     history = [self._history] if not cold and getattr(self, "_history", None) else None
     # warm fits stop at a relative improvement of 1e-5 per step: the next observation moves the optimum more than that
-    phi, f, hist = lbfgs(fg, starts, lower, upper, max_evals=200 if cold else 50, history=history, ftol=1e-8 if cold else 1e-5)
+    # a warm start moves little with one more observation, and at large N each evaluation is an O(N³) factorization:
+    # there the hyperparameters are refitted (a few evaluations) only once n has grown 10% since the last refit, else
+    # kept (the one evaluation gives the factors for the new data)
+    refit = cold or self.N <= 640 or self.n >= 1.1 * self._n_refit
+    warm_evals = 50 if self.N <= 256 else 12 if refit else 1
+    phi, f, hist = lbfgs(fg, starts, lower, upper, max_evals=200 if cold else warm_evals, history=history, ftol=1e-8 if cold else 1e-5)
     if not np.isfinite(f).any(): raise GPFitError(f"no hyperparameters gave a positive-definite kernel matrix (n={self.n}, d={self.d})")
     best = int(np.argmin(f))
     self._phi, self._jitter, self.objective, self._history = phi[best].copy(), float(jitter[best]), float(f[best]), hist[best]
     if cold: self._n_cold = self.n
+    if refit: self._n_refit = self.n
     if last["outs"] is not None and np.array_equal(last["phi"][best], self._phi) and last["jitter"][best] == self._jitter:
       # the last evaluation was at the optimum: its factors are the posterior state, no refactorization
       self._set_posterior(download(last["outs"][1])[best], download(last["outs"][2])[best])
