@@ -227,3 +227,9 @@ def test_log_prior_gradient_matches_finite_differences(kind):
   best[0, :3] = math.sqrt(2) + 0.5 * math.log(3)
   assert np.allclose(log_prior(best, 3, "hvarfner")[1], 0, atol=1e-12)
   with pytest.raises(ValueError, match="lengthscale_prior"): GP(lengthscale_prior="flat")
+
+def test_warm_fit_budget_shrinks_only_for_large_buckets():
+  from tinybo.gp import warm_fit_evals
+  assert warm_fit_evals(128, refit=False) == warm_fit_evals(256, refit=True) == 50
+  assert warm_fit_evals(512, refit=True) == warm_fit_evals(1024, refit=True) == 12
+  assert warm_fit_evals(1024, refit=False) == 1  # hyperparameters kept between refits: one evaluation, new factors

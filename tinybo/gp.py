@@ -347,6 +347,12 @@ def default_restarts(N:int) -> int:
   """Starts batched in a cold fit: 4 while a step is cheap, fewer when each costs O(N³) (warm starts carry big fits)."""
   return 4 if N <= 256 else 2 if N <= 640 else 1
 
+def warm_fit_evals(N:int, refit:bool) -> int:
+  """Objective evaluations a warm-started fit may spend. A warm start moves little with one more observation, and at
+  large N each evaluation is an O(N³) factorization: there (N > 640) the hyperparameters are refitted only once n has
+  grown 10% since the last refit (`refit`), else kept, and the one evaluation gives the factors for the new data."""
+  return 50 if N <= 256 else 12 if refit else 1
+
 def default_dtype(device:str) -> DType:
   """float64 where the backend has it (not Metal / WebGPU, which emulate or lack it)."""
   return dtypes.float32 if device.split(":")[0] in ("METAL", "WEBGPU") else dtypes.float64
@@ -482,11 +488,8 @@ class GP:
 
     history = [self._history] if not cold and getattr(self, "_history", None) else None
     # warm fits stop at a relative improvement of 1e-5 per step: the next observation moves the optimum more than that
-    # a warm start moves little with one more observation, and at large N each evaluation is an O(N³) factorization:
-    # there the hyperparameters are refitted (a few evaluations) only once n has grown 10% since the last refit, else
-    # kept (the one evaluation gives the factors for the new data)
     refit = cold or self.N <= 640 or self.n >= 1.1 * self._n_refit
-    warm_evals = 50 if self.N <= 256 else 12 if refit else 1
+    warm_evals = warm_fit_evals(self.N, refit)
     phi, f, hist = lbfgs(fg, starts, lower, upper, max_evals=200 if cold else warm_evals, history=history, ftol=1e-8 if cold else 1e-5)
     if not np.isfinite(f).any(): raise GPFitError(f"no hyperparameters gave a positive-definite kernel matrix (n={self.n}, d={self.d})")
     best = int(np.argmin(f))
