@@ -1,6 +1,9 @@
 """TinyBOSearch with a real local Ray: a Tuner run of 20 trials, 4 at a time, that beats Ray's own random sampling of
-the same space; save/restore (by file and from the experiment folder) that loses no observation; space conversion."""
+the same space; save/restore (by file and from the experiment folder) that loses no observation; an interrupted
+experiment resumed whole with Tuner.restore; space conversion."""
 import math
+import os
+import signal
 import sys
 import time
 
@@ -32,12 +35,20 @@ def ray_local():
   yield
   ray.shutdown()
 
-def fit(search, n: int, path, name: str):
+def fit(search, n: int, path, name: str, callbacks: list | None = None):
   tuner = tune.Tuner(trainable, param_space=SPACE,
                      tune_config=tune.TuneConfig(search_alg=ConcurrencyLimiter(search, max_concurrent=4), metric="loss", mode="min",
                                                  num_samples=n, reuse_actors=True),
-                     run_config=tune.RunConfig(storage_path=str(path), name=name, verbose=0))
+                     run_config=tune.RunConfig(storage_path=str(path), name=name, verbose=0, callbacks=callbacks))
   return tuner.fit()
+
+class InterruptAfter(tune.Callback):
+  """Stops the experiment after n completed trials the way Ctrl+C does: Tune catches SIGUSR1 like SIGINT, saves the
+  experiment state (searcher included) and returns, leaving the running trials unfinished."""
+  def __init__(self, n: int): self.n, self.done = n, 0
+  def on_trial_complete(self, iteration, trials, trial, **info):
+    self.done += 1
+    if self.done == self.n: os.kill(os.getpid(), signal.SIGUSR1)
 
 @pytest.fixture(scope="module")
 def first_run(ray_local, tmp_path_factory):
@@ -87,6 +98,26 @@ def test_save_restore_round_trip_loses_nothing(first_run, tmp_path):
   assert len(after) == 24 and [(t.id, t.params, t.state, t.value) for t in after[:20]] == before
   assert all(t.state == tb.TrialState.COMPLETE for t in after)
   assert len({tuple(t.params.values()) for t in after}) == 24
+
+def test_interrupted_experiment_resumes_with_tuner_restore(ray_local, tmp_path):
+  fit(TinyBOSearch(strategy=tb.GP(n_initial=6), seed=1), 16, tmp_path, "cut", callbacks=[InterruptAfter(8)])
+  # what the cut left on disk: the searcher state Tune saved with the experiment
+  saved = TinyBOSearch()
+  saved.restore_from_dir(str(tmp_path / "cut"))
+  done = sum(t.state == tb.TrialState.COMPLETE for t in saved.trials)
+  assert 8 <= done < 16, done                                        # really cut short, after the first 8 finished
+  assert tune.Tuner.can_restore(str(tmp_path / "cut"))
+  results = tune.Tuner.restore(str(tmp_path / "cut"), trainable, resume_unfinished=True).fit()
+  df = results.get_dataframe()
+  assert len(df) == 16 and not results.errors, results.errors        # the whole budget, once, no trial lost to the cut
+  assert len({(c["lr"], c["x"], c["act"]) for c in (r.config for r in results)}) == 16
+  # the searcher Tune restored went on from the saved history: all 16 complete, the old ones unchanged, nothing repeated
+  resumed = TinyBOSearch()
+  resumed.restore_from_dir(str(tmp_path / "cut"))
+  assert [(t.id, t.params) for t in resumed.trials[:len(saved.trials)]] == [(t.id, t.params) for t in saved.trials]
+  assert len(resumed.trials) == 16 and all(t.state == tb.TrialState.COMPLETE for t in resumed.trials)
+  assert all(resumed.trials[i].value == t.value for i, t in enumerate(saved.trials) if t.state == tb.TrialState.COMPLETE)
+  assert sorted(t.value for t in resumed.trials) == sorted(df["loss"])
 
 # ***** no Ray cluster needed below *****
 
