@@ -3,8 +3,9 @@
   python -m benchmarks.gp_latency [--sizes 50,100,200,500,1000] [--cpu 1] [--out benchmarks/results/gp_latency.json]
 
 Same model on both sides (Matérn-5/2 ARD, the tinybo priors, the same batched L-BFGS driver, the same starts), so the
-ratio measures the linear algebra and the framework, not the optimizer. Timings are medians; other work on the machine
-makes absolute numbers noisy, the ratios within one run much less so. Pin to one core with --cpu (or taskset -c 1).
+ratio measures the linear algebra and the framework, not the optimizer. The last column times the posterior's one
+unavoidable product, Kq[M,n] @ L⁻ᵀ[n,n], alone in the reference's BLAS: a floor for any exact posterior. Timings are
+medians; other work on the machine makes absolute numbers noisy, the ratios within one run much less so. Pin to one core with --cpu (or taskset -c 1).
 Cold start runs fresh processes: first fit with empty caches (tinygrad's compile cache and tinybo's capture cache
 pointed at empty temporary locations), then again with those caches warm.
 """
@@ -149,6 +150,9 @@ def bench_size(n:int, repeats:int) -> dict:
   res["numpy_warm_fit_s"] = statistics.median(warm)
   ref = bases[1]
   res["numpy_posterior_s"] = median_time(lambda: ref.posterior(Xq), repeats * 3)
+  # the floor for an exact variance: its one unavoidable product Kq[M,n] @ L⁻ᵀ[n,n], alone, in OpenBLAS/MKL float64
+  Kq = ref._K(Xq, ref.X, ref.ls, ref.sf2)[0]
+  res["numpy_posterior_gemm_s"] = median_time(lambda: Kq @ ref.Linv.T, repeats * 3)
   res["objective_tinybo"], res["objective_numpy"] = gp.objective, float(ref.objective)
   m_np = ref.posterior(Xq)[0] * y[:n].std() + y[:n].mean()
   res["posterior_mean_max_abs_diff"] = float(np.abs(m_tb - m_np).max())
@@ -197,14 +201,14 @@ def main():
           "numpy": np.__version__, "tinygrad": version("tinygrad"), "d": D, "m": M, "pinned_cpu": args.cpu,
           "loadavg_start": os.getloadavg() if hasattr(os, "getloadavg") else None}
   rows = []
-  print(f"{'n':>5} | {'warm fit (tb / np)':>24} | {'cold fit (tb / np)':>24} | {'posterior 2048 (tb / np)':>28} | predict")
+  print(f"{'n':>5} | {'warm fit (tb / np)':>24} | {'cold fit (tb / np)':>24} | {'posterior 2048 (tb / np)':>28} | predict | BLAS gemm floor")
   for n in map(int, args.sizes.split(",")):
     r = bench_size(n, args.repeats if n <= 500 else max(3, args.repeats // 2))
     rows.append(r)
     print(f"{n:>5} | {r['tinybo_warm_fit_s']*1e3:8.1f} / {r['numpy_warm_fit_s']*1e3:7.1f} ms {r['ratio_warm_fit']:4.1f}x |"
           f" {r['tinybo_cold_fit_s']*1e3:8.1f} / {r['numpy_cold_fit_s']*1e3:7.1f} ms {r['ratio_cold_fit']:4.1f}x |"
           f" {r['tinybo_posterior_s']*1e3:8.2f} / {r['numpy_posterior_s']*1e3:8.2f} ms {r['ratio_posterior']:5.2f}x |"
-          f" {r['tinybo_predict_s']*1e3:.1f} ms", flush=True)
+          f" {r['tinybo_predict_s']*1e3:.1f} ms | {r['numpy_posterior_gemm_s']*1e3:.2f} ms", flush=True)
   cold = {} if args.no_cold_start else cold_start(args.cpu)
   for k, v in cold.items(): print(f"cold start, {k}: {v}")
   meta["loadavg_end"] = os.getloadavg() if hasattr(os, "getloadavg") else None
