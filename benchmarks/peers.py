@@ -121,9 +121,24 @@ class BoTorchAdapter:
 PEERS = {"optuna-tpe": ("optuna", lambda p, s: OptunaAdapter(p, s, "tpe")), "optuna-gp": ("optuna", lambda p, s: OptunaAdapter(p, s, "gp")),
          "skopt": ("skopt", SkoptAdapter), "botorch": ("botorch", BoTorchAdapter)}
 
+def tinybo_variant(name: str) -> Any:
+  """'gp:warp=1;beta=1.5' -> tb.GP(warp=True, beta=1.5): a tinybo GP with non-default options, to compare in one run."""
+  import ast
+
+  from tinybo.bo import GP
+  kw = {}
+  for item in filter(None, name.partition(":")[2].split(";")):
+    k, _, v = item.partition("=")
+    try: kw[k] = ast.literal_eval(v)
+    except (ValueError, SyntaxError): kw[k] = v   # a bare word: a string option such as acquisition=logei
+  if kw.get("warp") in (0, 1): kw["warp"] = bool(kw["warp"])
+  return GP(**kw)
+
 def make_adapter(name: str, problem: Problem, seed: int) -> Any:
-  """'gp' | 'random' | 'grid' (tinybo) or a peer name; raises ImportError naming the package when a peer is not installed."""
+  """'gp' | 'random' | 'grid' | 'gp:opt=value;...' (tinybo) or a peer name; raises ImportError naming the package when a
+  peer is not installed."""
   if name in ("gp", "random", "grid"): return TinyboAdapter(problem, seed, name)
+  if name.startswith("gp:"): return TinyboAdapter(problem, seed, tinybo_variant(name))
   if name in PEERS:
     module, make = PEERS[name]
     if not available(module): raise ImportError(f"peer {name!r} needs the {module!r} package, which is not installed")
