@@ -158,7 +158,13 @@ def test_extreme_but_finite_values_and_non_finite_values_are_ignored():
   trials[5].value = math.inf
   with warnings.catch_warnings():
     warnings.simplefilter("error", GPFallbackWarning)
+    warnings.simplefilter("error", RuntimeWarning)   # no overflow in the value transforms either
     _suggest_quietly(space, trials, 1)
+  from tinybo.bo import heavy_bad_tail, warp_values
+  y = np.array([1e300, 1e-300, -1e300, -1.7e308, 0.5])
+  with warnings.catch_warnings():
+    warnings.simplefilter("error", RuntimeWarning)
+    assert heavy_bad_tail(y) and np.isfinite(w := warp_values(y)).all() and (np.diff(w[np.argsort(y)]) >= 0).all()
 
 # ***** numerical failures fall back to random with a warning that says why *****
 
@@ -190,6 +196,7 @@ def test_bad_arguments_name_the_fix():
   with pytest.raises(ValueError, match="acquisition"): GP(acquisition="foo")
   with pytest.raises(ValueError, match="n_initial"): GP(n_initial=0)
   with pytest.raises(ValueError, match="kernel"): GP(kernel="cubic")
+  with pytest.raises(ValueError, match="warp='yes'"): GP(warp="yes")
 
 def test_warp_is_monotone_and_compresses_outliers():
   from tinybo.bo import warp_values
@@ -199,6 +206,32 @@ def test_warp_is_monotone_and_compresses_outliers():
   # the 157-unit gap at the bad end is 39x the 4-unit span near the best before the warp, under 3x after it
   assert (w[1] - w[0]) < 3 * (w[-1] - w[1])
   assert (warp_values(np.full(4, 2.0)) == 0).all()
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.floats(-1e6, 1e6), min_size=3, max_size=30))
+def test_heavy_bad_tail_is_negative_skewness(values):
+  from scipy.stats import skew
+
+  from tinybo.bo import heavy_bad_tail
+  y = np.array(values)
+  if np.std(y) > 1e-6 * (1 + np.abs(y).max()) and abs(skew(y)) > 1e-6: assert heavy_bad_tail(y) == (skew(y) < 0)
+  assert heavy_bad_tail(np.array([0.0, 0, 0, 0, -100])) and not heavy_bad_tail(np.array([0.0, 0, 0, 0, 100]))
+  assert not heavy_bad_tail(np.full(5, 3.0)) and not heavy_bad_tail(np.array([0.0, -100]))
+
+def test_auto_warp_decides_from_the_initial_design():
+  # values to maximize. Heavy bad tail in the design (one far-off bad point): "auto" suggests what warp=True does.
+  # Light tail (one far-off good point) in the design, then points crowding the best: the whole history is skewed the
+  # bad way, the design is not, so "auto" suggests what warp=False does.
+  from scipy.stats import skew
+  space = Space({"x": Float(0, 1), "y": Float(0, 1)})
+  params = space.decode_many(np.random.default_rng(3).random((8, 2)))
+  heavy = complete(params, [5.0, 4.9, 4.8, 4.7, -60.0, 4.95, 4.97, 4.99])
+  light = complete(params, [0.0, 0.1, 0.2, 0.3, 5.0, 4.9, 4.95, 4.97])
+  assert skew([t.value for t in light]) < 0 < skew([t.value for t in light[:5]])
+  def suggestion(trials, warp): return GP(n_initial=5, seed=0, warp=warp).suggest(space, trials, 1, seed=0, minimize=False)[0]
+  for trials, same, other in ((heavy, True, False), (light, False, True)):
+    auto = suggestion(trials, "auto")
+    assert auto == suggestion(trials, same) and auto != suggestion(trials, other)
 
 def test_failed_region_is_not_proposed_over_and_over():
   # an objective that crashes (NaN) wherever lr / (1 - m) > 2: failed trials never enter the fit, but the strategy must
