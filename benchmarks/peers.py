@@ -131,7 +131,6 @@ def tinybo_variant(name: str) -> Any:
     k, _, v = item.partition("=")
     try: kw[k] = ast.literal_eval(v)
     except (ValueError, SyntaxError): kw[k] = v   # a bare word: a string option such as acquisition=logei
-  if kw.get("warp") in (0, 1): kw["warp"] = bool(kw["warp"])
   return GP(**kw)
 
 def make_adapter(name: str, problem: Problem, seed: int) -> Any:
