@@ -195,7 +195,18 @@ class Space:
   # ***** many configurations, vectorized *****
 
   def encode_many(self, params: Iterable[Mapping[str, Any]]) -> np.ndarray:
-    ps = [self.validate(p) for p in params]
+    return self._encode_checked([self.validate(p) for p in params])
+
+  def encode_fitting(self, params: Iterable[Mapping[str, Any]]) -> np.ndarray:
+    """Rows [m, dim] of the configurations that fit the space, each checked once; those that do not (a trial of an
+    edited study) are skipped instead of raising."""
+    ok = []
+    for p in params:
+      try: ok.append(self.validate(p))
+      except (ValueError, TypeError): continue
+    return self._encode_checked(ok)
+
+  def _encode_checked(self, ps: list[dict[str, Any]]) -> np.ndarray:
     X = np.zeros((len(ps), self.dim))
     for k, p in self.params.items():
       v = [_index(p, q[k]) if isinstance(p, Categorical) else q[k] for q in ps]
