@@ -22,7 +22,7 @@ def available(module: str) -> bool: return importlib.util.find_spec(module) is n
 class TinyboAdapter:
   """Any tinybo Strategy ("gp", "random", "grid" or an object) over a growing list of completed trials."""
   def __init__(self, problem: Problem, seed: int, strategy: Any = "gp"):
-    from tinybo.strategies import resolve_strategy
+    from tinybo.optimizer import resolve_strategy
     self.problem, self.seed, self.space = problem, seed, problem.space
     self.strategy = resolve_strategy(strategy)
     self.trials: list[Trial] = []
@@ -90,7 +90,7 @@ class BoTorchAdapter:
     self.X: list[np.ndarray] = []
     self.y: list[float] = []
     self.rng = np.random.default_rng(seed)
-    from tinybo.acquisition import sobol
+    from tinybo.sobol import sobol
     self.init = self.space.round(sobol(self.n_init, self.space.dim, self.rng))
 
   def ask(self) -> dict[str, Any]:

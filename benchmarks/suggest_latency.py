@@ -33,7 +33,6 @@ def _pin() -> str:
   except (AttributeError, OSError): return "not pinned"
 
 def tinybo_latency(n: int, reps: int, warmup: int, seed: int = 0) -> dict[str, float]:
-  import tinybo.acquisition as acq
   import tinybo.bo as bo
   from tinybo.trial import Trial, TrialState
   prob = PROBLEMS["hartmann6"]
@@ -42,7 +41,7 @@ def tinybo_latency(n: int, reps: int, warmup: int, seed: int = 0) -> dict[str, f
   trials = [Trial(i, p, TrialState.COMPLETE, prob(p)) for i, p in enumerate(space.decode_many(space.sample(rng, n)))]
   strategy = bo.GP(seed=seed)
   split = {"acq": 0.0}
-  inner = acq.optimize_acquisition
+  inner = bo.optimize_acquisition
   def timed(*a, **k):
     t = time.perf_counter()
     try: return inner(*a, **k)

@@ -6,18 +6,17 @@ import pytest
 from tinygrad import Tensor, dtypes
 
 from tinybo.acquisition import (
-  AcquisitionEvaluator,
   expected_improvement,
   log_expected_improvement,
-  log_h,
-  log_ndtr,
   log_probability_of_improvement,
-  optimize_acquisition,
   probability_of_improvement,
-  sobol,
   upper_confidence_bound,
 )
+from tinybo.gp import GPRegressor, posterior
+from tinybo.optim_acqf import AcquisitionEvaluator, optimize_acquisition
+from tinybo.sobol import sobol
 from tinybo.space import Categorical, Float, Int, Space
+from tinybo.special import log_h, log_ndtr
 
 
 def T(a) -> Tensor: return Tensor(np.asarray(a, dtype=np.float64), dtype=dtypes.float64)
@@ -97,10 +96,9 @@ def _branin(X: np.ndarray) -> np.ndarray:
 
 @pytest.fixture(scope="module")
 def fitted():
-  from tinybo.gp import GP, posterior
   rng = np.random.default_rng(0)
   X = rng.random((7, 2))  # 7 points: the GP's smallest row bucket (8), shared with test_bo's shapes
-  gp = GP().fit(X, -_branin(X))
+  gp = GPRegressor().fit(X, -_branin(X))
   return gp, posterior, X
 
 @pytest.mark.parametrize("kind", ["logei", "ei", "ucb", "logpi"])
@@ -130,12 +128,11 @@ def test_optimizer_beats_raw_candidates_and_returns_new_valid_points(fitted):
   assert np.abs(X - x).max(1).min() > 0
 
 def test_optimizer_mixed_space_valid_and_avoids_taken(fitted):
-  from tinybo.gp import GP, posterior
   space = Space({"x": Float(0, 1), "k": Int(0, 3), "c": Categorical(["a", "b"])})  # 4 encoded columns
   rng = np.random.default_rng(2)
   X = space.sample(rng, 7)
   y = -((X[:, 0] - 0.5) ** 2) - X[:, 1] + X[:, 2]
-  gp = GP().fit(X, y, categorical=space.cat_groups)
+  gp = GPRegressor().fit(X, y, categorical=space.cat_groups)
   for seed in range(3):
     x, _ = optimize_acquisition(posterior, gp.posterior_state(), space, best=float(gp.y_train.max()), rng=np.random.default_rng(seed),
                                 X_observed=X, X_top=X[:3], lengthscales=gp.hyperparameters["lengthscales"])

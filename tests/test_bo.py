@@ -98,7 +98,7 @@ def test_suggestions_valid_for_any_mixed_space(space, n_obs, n, seed):
     out = GP(n_initial=2).suggest(space, trials, n, seed=seed)
   check_new_and_valid(space, trials, out, n)
 
-# ***** degenerate histories (issue 6): still valid, new configurations *****
+# ***** degenerate histories: still valid, new configurations *****
 
 def _suggest_quietly(space: Space, trials: list[Trial], n: int = 2) -> tuple[list[dict], GP]:
   s = GP(n_initial=3, seed=0)
@@ -160,7 +160,7 @@ def test_extreme_but_finite_values_and_non_finite_values_are_ignored():
     warnings.simplefilter("error", GPFallbackWarning)
     warnings.simplefilter("error", RuntimeWarning)   # no overflow in the value transforms either
     _suggest_quietly(space, trials, 1)
-  from tinybo.bo import heavy_bad_tail, warp_values
+  from tinybo.transforms import heavy_bad_tail, warp_values
   y = np.array([1e300, 1e-300, -1e300, -1.7e308, 0.5])
   with warnings.catch_warnings():
     warnings.simplefilter("error", RuntimeWarning)
@@ -171,7 +171,7 @@ def test_extreme_but_finite_values_and_non_finite_values_are_ignored():
 def test_kernel_matrix_that_will_not_factor_falls_back_with_a_warning(monkeypatch):
   import tinybo.gp
   def refuse(self, *a, **k): raise tinybo.gp.GPFitError("kernel matrix not positive definite even with jitter 1e-3")
-  monkeypatch.setattr(tinybo.gp.GP, "fit", refuse)
+  monkeypatch.setattr(tinybo.gp.GPRegressor, "fit", refuse)
   space = Space({"x": Float(0, 1), "y": Float(0, 1)})
   params = space.decode_many(np.random.default_rng(4).random((6, 2)))
   trials = complete(params, [1, 2, 3, 4, 5, 6])
@@ -199,7 +199,7 @@ def test_bad_arguments_name_the_fix():
   with pytest.raises(ValueError, match="warp='yes'"): GP(warp="yes")
 
 def test_warp_is_monotone_and_compresses_outliers():
-  from tinybo.bo import warp_values
+  from tinybo.transforms import warp_values
   y = np.array([-160.0, -3.0, -1.0, -0.5, 0.2, 1.03])  # values to maximize, one far-off bad corner
   w = warp_values(y)
   assert (np.diff(w) > 0).all() and w[-1] == 0.0
@@ -212,7 +212,7 @@ def test_warp_is_monotone_and_compresses_outliers():
 def test_heavy_bad_tail_is_negative_skewness(values):
   from scipy.stats import skew
 
-  from tinybo.bo import heavy_bad_tail
+  from tinybo.transforms import heavy_bad_tail
   y = np.array(values)
   if np.std(y) > 1e-6 * (1 + np.abs(y).max()) and abs(skew(y)) > 1e-6: assert heavy_bad_tail(y) == (skew(y) < 0)
   assert heavy_bad_tail(np.array([0.0, 0, 0, 0, -100])) and not heavy_bad_tail(np.array([0.0, 0, 0, 0, 100]))

@@ -8,7 +8,10 @@ from hypothesis import strategies as st
 from tinygrad import Tensor, TinyJit, dtypes
 from tinygrad.helpers import Context
 
-from tinybo.gp import GP, KERNEL_COEFS, GPFitError, _nll_grad_factor, download, log_prior, nll_and_grad_autograd, posterior
+from tinybo._tinygrad import download
+from tinybo.gp import GPFitError, GPRegressor, log_prior, nll_grad_factor, posterior, unpack
+from tinybo.kernels import KERNEL_COEFS, stationary
+from tinybo.linalg import cho_solve, cholesky, eye_like
 
 
 # every test stays at N = 32 rows, D = 4 columns (d = 3 or 4): one compiled program per (function, shape)
@@ -26,7 +29,7 @@ def data():
 
 @pytest.fixture(scope="module")
 def gp(data):
-  with Context(NOOPT=1): return GP("matern52").fit(*data)
+  with Context(NOOPT=1): return GPRegressor("matern52").fit(*data)
 
 def np_kernel(X1, X2, ls, sf2):
   r = np.sqrt((((X1[:, None, :] - X2[None, :, :]) / ls) ** 2).sum(-1))
@@ -49,11 +52,25 @@ def np_objective(phi, X, y, jitter):
   nll = 0.5 * y @ a + np.log(np.diag(L)).sum() + 0.5 * len(X) * math.log(2 * math.pi)
   return nll - log_prior(phi[None], d)[0][0]
 
+def nll_and_grad_autograd(data:Tensor, params:Tensor) -> Tensor:
+  """The reference: the same [NLL | dNLL/dθ] as nll_grad_factor, the gradient by tinygrad autograd through the kernel matrix."""
+  X, y, mask, theta, jitter, coef = unpack(data, params)
+  D = X.shape[1]
+  K = stationary(X, X, theta[:, :D].exp(), theta[:, D].exp(), coef)
+  K = (mask.unsqueeze(-1) * mask) * K + (mask * ((theta[:, D + 1].exp() + jitter).unsqueeze(-1)) + (1 - mask)).unsqueeze(-1) * eye_like(K)
+  L = cholesky(K.detach())
+  Kinv = cho_solve(L, eye_like(K).expand(*K.shape))
+  alpha = (Kinv @ y.unsqueeze(-1))[..., 0]
+  nll = 0.5 * (y * alpha).sum(-1) + L.diagonal(dim1=-2, dim2=-1).log().sum(-1) + 0.5 * math.log(2 * math.pi) * mask.sum()
+  W = (Kinv - alpha.unsqueeze(-1) * alpha.unsqueeze(-2)).detach()
+  grad = (0.5 * (W * K).sum()).gradient(params)[0][:, :theta.shape[1]]
+  return nll.unsqueeze(-1).cat(grad, dim=1)
+
 def test_posterior_matches_numpy(gp, data):
   X, _ = data
   hp = gp.hyperparameters
   Xq = np.random.default_rng(2).uniform(size=(50, 3))
-  m_ref, v_ref = np_posterior(X, gp.y_train, hp["lengthscales"], hp["outputscale"], hp["noise"] + gp._jitter, Xq)
+  m_ref, v_ref = np_posterior(X, gp.y_train, hp["lengthscales"], hp["outputscale"], hp["noise"] + gp.jitter, Xq)
   m, v = posterior(*gp.posterior_state(), Tensor(Xq, dtype=gp.dtype))
   np.testing.assert_allclose(m.numpy(), m_ref, atol=1e-8)
   np.testing.assert_allclose(v.numpy(), v_ref, atol=1e-8)
@@ -69,21 +86,21 @@ def test_map_objective_matches_reference_optimizer(gp, data):
   X, _ = data
   y = gp.y_train
   ours = np_objective(np.r_[np.log(gp.hyperparameters["lengthscales"]), math.log(gp.hyperparameters["outputscale"]),
-                            math.log(gp.hyperparameters["noise"])], X, y, gp._jitter)
+                            math.log(gp.hyperparameters["noise"])], X, y, gp.jitter)
   assert ours == pytest.approx(gp.objective, rel=1e-7, abs=1e-7)
   bounds = [(math.log(1e-3), math.log(1e3))] * 4 + [(math.log(1e-6), math.log(10.0))]
   rng = np.random.default_rng(0)
   best = np.inf
   for _ in range(8):
     x0 = np.r_[rng.uniform(-3, 2, 3), rng.uniform(-2, 2), rng.uniform(-13, -2)]
-    res = minimize(np_objective, x0, args=(X, y, gp._jitter), method="L-BFGS-B", bounds=bounds)
+    res = minimize(np_objective, x0, args=(X, y, gp.jitter), method="L-BFGS-B", bounds=bounds)
     best = min(best, res.fun)
   assert ours <= best + 1e-3 * abs(best)
 
 def test_interpolates_noise_free_data_and_reverts_to_prior():
   rng = np.random.default_rng(3)
   X = rng.uniform(size=(28, 3)); y = f_true(X)
-  gp = GP().fit(X, y)
+  gp = GPRegressor().fit(X, y)
   m, v = gp.predict(X)
   np.testing.assert_allclose(m, y, atol=1e-3 * y.std())
   assert v.max() < 1e-4 * y.var()
@@ -105,7 +122,7 @@ def test_posterior_is_differentiable_and_jittable(gp, data):
   m, v = posterior(*state, Xq)
   gm, gv = m.sum().gradient(Xq)[0], v.sum().gradient(Xq)[0]
   hp = gp.hyperparameters
-  args = (X, gp.y_train, hp["lengthscales"], hp["outputscale"], hp["noise"] + gp._jitter)
+  args = (X, gp.y_train, hp["lengthscales"], hp["outputscale"], hp["noise"] + gp.jitter)
   x0, eps = Xq.numpy(), 1e-6
   for j in range(3):
     E = np.zeros_like(x0); E[:, j] = eps
@@ -137,10 +154,11 @@ def test_condition_kriging_believer_and_observed(gp):
 
 def test_warm_start_reaches_the_cold_optimum(data):
   X, y = data
-  gp = GP().fit(X[:28], y[:28])
-  gp.fit(X[:29], y[:29])  # warm: one start from the previous optimum
-  cold = GP().fit(X[:29], y[:29])
-  assert gp.objective <= cold.objective + 1e-3 * abs(cold.objective)
+  gp = GPRegressor().fit(X[:28], y[:28])
+  warm = GPRegressor().fit(X[:29], y[:29], warm_start=gp)  # one start from the previous optimum, with its L-BFGS memory
+  assert warm.n_cold == 28 and gp.n == 28  # it was warm, and the warm start is left as it was
+  cold = GPRegressor().fit(X[:29], y[:29])
+  assert warm.objective <= cold.objective + 1e-3 * abs(cold.objective)
 
 def test_extreme_spread_of_y_stays_well_conditioned():
   rng = np.random.default_rng(5)
@@ -148,14 +166,14 @@ def test_extreme_spread_of_y_stays_well_conditioned():
   y = f_true(X)
   y[:3] = [1e300, -1e300, 1e-300]
   y[3] = np.inf
-  gp = GP().fit(X, y)
+  gp = GPRegressor().fit(X, y)
   m, v = gp.predict(np.concatenate([X, rng.uniform(size=(20, 3))]))
   assert np.isfinite(m).all() and np.isfinite(v).all() and (v >= 0).all()
   assert m[0] > 1e100 and m[1] < -1e100  # the order of the extremes survives
 
 def test_float32_path_is_stable_and_close(gp, data):
   X, y = data
-  gp32 = GP(dtype=dtypes.float32).fit(X, y)
+  gp32 = GPRegressor(dtype=dtypes.float32).fit(X, y)
   Xq = np.random.default_rng(6).uniform(size=(40, 3))
   m32, v32 = gp32.predict(Xq)
   m64, _ = gp.predict(Xq)
@@ -167,48 +185,48 @@ def test_categorical_block_shares_a_lengthscale():
   cat = rng.integers(0, 3, size=30)
   X = np.concatenate([rng.uniform(size=(30, 1)), np.eye(3)[cat]], axis=1)
   y = np.sin(4 * X[:, 0]) + np.array([0.0, 1.0, -1.0])[cat]
-  gp = GP().fit(X, y, categorical=[slice(1, 4)])
+  gp = GPRegressor().fit(X, y, categorical=[slice(1, 4)])
   ls = gp.hyperparameters["lengthscales"]
   assert ls.shape == (4,) and ls[1] == ls[2] == ls[3]
   m, _ = gp.predict(X)
   np.testing.assert_allclose(m, y, atol=0.1)
 
 def test_errors():
-  with pytest.raises(GPFitError): GP().fit(np.zeros((3, 3)), np.full(3, np.nan))
-  with pytest.raises(ValueError): GP().fit(np.zeros((3, 3)), np.zeros(4))
-  with pytest.raises(ValueError, match="matern52"): GP("cosine")
-  with pytest.raises(RuntimeError): GP().posterior_state()
+  with pytest.raises(GPFitError): GPRegressor().fit(np.zeros((3, 3)), np.full(3, np.nan))
+  with pytest.raises(ValueError): GPRegressor().fit(np.zeros((3, 3)), np.zeros(4))
+  with pytest.raises(ValueError, match="matern52"): GPRegressor("cosine")
+  with pytest.raises(RuntimeError): GPRegressor().posterior_state()
 
 @pytest.mark.parametrize("kernel", sorted(KERNEL_COEFS))
 def test_analytic_gradient_matches_autograd_and_finite_differences(kernel, data):
   # padded rows (27 of 32) and a padded column (3 of 4): the packed inputs the fit step sees
   X, y = data[0][:27], data[1][:27]
-  gp = GP(kernel); gp._set_data(X, (y - y.mean()) / y.std(), None)
+  gp = GPRegressor(kernel); gp._set_data(X, (y - y.mean()) / y.std(), None)
   rng = np.random.default_rng(8)
   phi = np.c_[rng.normal(-0.5, 0.3, size=(2, 3)), rng.normal(0, 0.3, size=2), [-3.0, -5.0]]
   jitter = np.array([1e-9, 1e-9])
-  out = download(_nll_grad_factor(gp._data, gp._pack(phi, jitter))[0])
+  out = download(nll_grad_factor(gp._data, gp._pack(phi, jitter))[0])
   ref = nll_and_grad_autograd(gp._data, gp._pack(phi, jitter)).numpy()
   np.testing.assert_allclose(out, ref, rtol=1e-8, atol=1e-8)
   eps = 1e-6
   for j in [0, 2, 3, 4]:  # φ: two lengthscales, σ_f², σ_n² (θ column 3, the padded lengthscale, has gradient 0)
     E = np.zeros_like(phi); E[:, j] = eps
     col = j if j < 3 else j + 1
-    fp = download(_nll_grad_factor(gp._data, gp._pack(phi + E, jitter))[0])[:, 0]
-    fm = download(_nll_grad_factor(gp._data, gp._pack(phi - E, jitter))[0])[:, 0]
+    fp = download(nll_grad_factor(gp._data, gp._pack(phi + E, jitter))[0])[:, 0]
+    fm = download(nll_grad_factor(gp._data, gp._pack(phi - E, jitter))[0])[:, 0]
     np.testing.assert_allclose(out[:, 1 + col], (fp - fm) / (2 * eps), rtol=1e-5, atol=1e-6)
   np.testing.assert_array_equal(out[:, 4], 0.0)
 
 def test_captured_programs_replay_from_the_disk_cache(tmp_path, monkeypatch):
-  from tinybo.gp import _CachedJit, upload
+  from tinybo._tinygrad import CachedJit, upload
   monkeypatch.setenv("TINYBO_CACHE_DIR", str(tmp_path))
   def fxn(a, b): return ((a * b).sum(-1) + 1).contiguous()
-  first = _CachedJit(fxn, ("test", 4, 3), noopt=True)
+  first = CachedJit(fxn, ("test", 4, 3), noopt=True)
   A, B = (upload(np.random.default_rng(i).uniform(size=(4, 3)), dtypes.float64, "CPU") for i in (0, 1))
   ref = (A.numpy() * B.numpy()).sum(-1) + 1
   np.testing.assert_allclose(first(A, B).numpy(), ref)
   assert first.saved and len(list(tmp_path.glob("*.pkl"))) == 1
-  again = _CachedJit(fxn, ("test", 4, 3), noopt=True)  # what a fresh process does: load, replay with new values
+  again = CachedJit(fxn, ("test", 4, 3), noopt=True)  # what a fresh process does: load, replay with new values
   assert again.jit.captured is not None
   C = upload(np.full((4, 3), 2.0), dtypes.float64, "CPU")
   np.testing.assert_allclose(again(A, C).numpy(), 2 * A.numpy().sum(-1) + 1)
@@ -226,7 +244,7 @@ def test_log_prior_gradient_matches_finite_differences(kind):
   assert np.allclose(log_prior(best, 3, "unit")[1], 0, atol=1e-12)
   best[0, :3] = math.sqrt(2) + 0.5 * math.log(3)
   assert np.allclose(log_prior(best, 3, "hvarfner")[1], 0, atol=1e-12)
-  with pytest.raises(ValueError, match="lengthscale_prior"): GP(lengthscale_prior="flat")
+  with pytest.raises(ValueError, match="lengthscale_prior"): GPRegressor(lengthscale_prior="flat")
 
 def test_warm_fit_budget_shrinks_only_for_large_buckets():
   from tinybo.gp import warm_fit_evals

@@ -6,8 +6,7 @@ import pytest
 from tinygrad import Tensor, dtypes
 from tinygrad.helpers import Context
 
-from tinybo.gp import KERNEL_COEFS, stationary
-from tinybo.kernels import KERNELS, get_kernel
+from tinybo.kernels import KERNEL_COEFS, KERNELS, dk_du, get_kernel, profile, stationary
 
 
 @pytest.fixture(autouse=True)
@@ -15,14 +14,15 @@ def _fast_compile():
   # tests compile many small shapes: skipping kernel optimization makes that ~3x faster
   with Context(NOOPT=1): yield
 
+def np_of_r(name, r):
+  if name == "rbf": return np.exp(-r ** 2 / 2)
+  if name == "matern12": return np.exp(-r)
+  if name == "matern32": return (1 + math.sqrt(3) * r) * np.exp(-math.sqrt(3) * r)
+  return (1 + math.sqrt(5) * r + 5 / 3 * r ** 2) * np.exp(-math.sqrt(5) * r)
+
 def np_kernel(name, X1, X2, ls, sf2, w=None):
   w = np.ones(X1.shape[1]) if w is None else w
-  r = np.sqrt(((((X1[:, None, :] - X2[None, :, :]) / ls) ** 2) * w).sum(-1))
-  if name == "rbf": k = np.exp(-r ** 2 / 2)
-  elif name == "matern12": k = np.exp(-r)
-  elif name == "matern32": k = (1 + math.sqrt(3) * r) * np.exp(-math.sqrt(3) * r)
-  else: k = (1 + math.sqrt(5) * r + 5 / 3 * r ** 2) * np.exp(-math.sqrt(5) * r)
-  return sf2 * k
+  return sf2 * np_of_r(name, np.sqrt(((((X1[:, None, :] - X2[None, :, :]) / ls) ** 2) * w).sum(-1)))
 
 rng = np.random.default_rng(0)
 X1, X2 = rng.uniform(size=(5, 3)), rng.uniform(size=(4, 3))
@@ -35,6 +35,21 @@ def test_values_and_generic_form(name):
   ref = np_kernel(name, X1, X2, LS, SF2)
   np.testing.assert_allclose(get_kernel(name)(T(X1), T(X2), T(LS), SF2).numpy(), ref, rtol=1e-12)
   np.testing.assert_allclose(stationary(T(X1), T(X2), T(LS), T(SF2), T(KERNEL_COEFS[name])).numpy(), ref, rtol=1e-12)
+
+@pytest.mark.parametrize("name", sorted(KERNELS))
+def test_derivative_in_u_matches_autograd_and_the_closed_form(name):
+  # dk/du (u = r²), which the marginal-likelihood gradient uses, against tinygrad autograd through the same kernel and
+  # against finite differences of the numpy closed form; finite at u = 0, where the NLL multiplies it by (Δx)² = 0
+  uu = np.concatenate([[0.0], np.geomspace(1e-6, 30.0, 60)])
+  u, coef = T(uu), T(KERNEL_COEFS[name])
+  pos, r, s, poly, ex = profile(u, coef)
+  ours = dk_du(pos, r, s, poly, ex * SF2, coef).numpy()
+  (auto,) = (poly * ex * SF2).sum().gradient(u)
+  np.testing.assert_allclose(ours[1:], auto.numpy()[1:], rtol=1e-10, atol=1e-300)
+  h = 1e-4 * uu[1:]
+  fd = SF2 * (np_of_r(name, np.sqrt(uu[1:] + h)) - np_of_r(name, np.sqrt(uu[1:] - h))) / (2 * h)
+  np.testing.assert_allclose(ours[1:], fd, rtol=1e-6, atol=1e-12)
+  assert np.isfinite(ours[0])
 
 @pytest.mark.parametrize("name", sorted(KERNELS))
 def test_gradients_match_finite_differences(name):

@@ -1,14 +1,20 @@
-"""Stationary covariance kernels over tinygrad Tensors, with ARD lengthscales and an output scale.
+"""The covariance kernel: Matérn 1/2, 3/2, 5/2 and RBF as one coefficient form, with ARD lengthscales and an output scale,
+and its analytic derivative in u = r² (for the marginal-likelihood gradient). The fit, the posterior and the tests all
+use these functions; the named kernels are thin wrappers for the tests and for users.
+
+Holds: KERNEL_COEFS (the kernel names and their coefficients), `check_kernel`, `profile`, `stationary`, `dk_du`,
+`column_weights`, `scaled_sqdist` and the named kernels. Imports: tinygrad.
 
 Glossary (shapes):
   X1[..., n, d], X2[..., m, d]  inputs (unit cube); leading axes broadcast (a batch of hyperparameter restarts)
   lengthscales[..., d]          ARD lengthscales ℓ (> 0);   outputscale[...]  signal variance σ_f² (> 0)
-  r2[..., n, m]                 squared scaled distance Σ_c w_c (x1_c − x2_c)² / ℓ_c²;   r = √r2
+  u = r²[..., n, m]             squared scaled distance Σ_c w_c (x1_c − x2_c)² / ℓ_c²;   r = √u
+  coef[4] = (c, p1, p2, q)      k(r) = σ_f² (1 + p1 s + p2 s²) exp(−s − q r²), s = c r: one compiled program for every kernel
   categorical                   list of slices, the one-hot column blocks; their columns get weight w_c = ½, so two
                                 different categories of one block are at squared distance exactly 1/ℓ² (a Hamming
                                 distance per block when the block shares one lengthscale, as the GP fit ties them)
-Every kernel is k(X1, X2, lengthscales, outputscale) -> [..., n, m] and is safe at r = 0: √ is taken through a double
-`where`, so the gradient there is 0 instead of NaN (d r/d r2 is infinite at 0, d r2/dx is 0, and 0·∞ = NaN).
+Safe at r = 0: √ is taken through a double `where`, so the gradient there is 0 instead of NaN (d r/d u is infinite at 0,
+d u/dx is 0, and 0·∞ = NaN).
 """
 from __future__ import annotations
 
@@ -16,6 +22,13 @@ import math
 
 from tinygrad import Tensor
 
+KERNEL_COEFS = {"matern12": (1.0, 0.0, 0.0, 0.0), "matern32": (math.sqrt(3), 1.0, 0.0, 0.0), "matern52": (math.sqrt(5), 1.0, 1 / 3, 0.0),
+                "rbf": (0.0, 0.0, 0.0, 0.5)}
+
+def check_kernel(name:str) -> tuple[float, float, float, float]:
+  """The coefficients of a kernel by name; the error lists the choices."""
+  if name not in KERNEL_COEFS: raise ValueError(f"unknown kernel {name!r}: choose one of {sorted(KERNEL_COEFS)}")
+  return KERNEL_COEFS[name]
 
 def column_weights(d:int, categorical:list[slice]|None) -> list[float]:
   """w_c: 1 for continuous columns, ½ for one-hot columns (two flipped bits = one category change)."""
@@ -24,49 +37,43 @@ def column_weights(d:int, categorical:list[slice]|None) -> list[float]:
     for c in range(*block.indices(d)): w[c] = 0.5
   return w
 
-def effective_lengthscales(lengthscales:Tensor, categorical:list[slice]|None) -> Tensor:
-  """Fold the column weights into the lengthscales: w_c (Δx)²/ℓ² = (Δx)²/(ℓ/√w_c)²."""
-  if not categorical: return lengthscales
-  w = column_weights(lengthscales.shape[-1], categorical)
-  return lengthscales * Tensor([1 / math.sqrt(x) for x in w], dtype=lengthscales.dtype, device=lengthscales.device)
-
 def scaled_sqdist(X1:Tensor, X2:Tensor, lengthscales:Tensor) -> Tensor:
-  """r2[..., n, m]; differences, not the |a|²+|b|²−2ab expansion: no cancellation, and it fuses into one reduce."""
+  """u[..., n, m]; differences, not the |a|²+|b|²−2ab expansion: no cancellation, and it fuses into one reduce."""
   ls = lengthscales.unsqueeze(-2)
   diff = (X1 / ls).unsqueeze(-2) - (X2 / ls).unsqueeze(-3)
   return diff.square().sum(-1)
 
-def _safe_sqrt(r2:Tensor) -> Tensor:
-  pos = r2 > 0
-  return pos.where(pos.where(r2, 1.0).sqrt(), 0.0)
+def profile(u:Tensor, coef:Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor]:
+  """The pieces of k/σ_f² at squared distance u: (u > 0, r, s = c r, poly = 1 + p1 s + p2 s², ex = exp(−s − q u));
+  k/σ_f² = poly · ex. `dk_du` reuses them."""
+  pos = u > 0
+  r = pos.where(pos.where(u, 1.0).sqrt(), 0.0)
+  s = r * coef[0]
+  return pos, r, s, 1 + s * coef[1] + s.square() * coef[2], (-s - u * coef[3]).exp()
 
-def _outputscale(k:Tensor, outputscale:Tensor|float) -> Tensor:
-  return k * (outputscale.unsqueeze(-1).unsqueeze(-1) if isinstance(outputscale, Tensor) and outputscale.ndim else outputscale)
+def dk_du(pos:Tensor, r:Tensor, s:Tensor, poly:Tensor, e:Tensor, coef:Tensor) -> Tensor:
+  """dk/du from `profile`'s pieces, with e = σ_f² ex: σ_f² e^(−s−q u) [(p1 + 2 p2 s − poly) c/(2r) − q poly] (0 at r = 0)."""
+  return e * ((coef[1] + 2 * coef[2] * s - poly) * pos.where(coef[0] / (2 * pos.where(r, 1.0)), 0.0) - coef[3] * poly)
 
-def rbf(X1:Tensor, X2:Tensor, lengthscales:Tensor, outputscale:Tensor|float=1.0, categorical:list[slice]|None=None) -> Tensor:
-  """σ_f² exp(−r²/2)."""
-  r2 = scaled_sqdist(X1, X2, effective_lengthscales(lengthscales, categorical))
-  return _outputscale((r2 * -0.5).exp(), outputscale)
+def stationary(X1:Tensor, X2:Tensor, lengthscales:Tensor, outputscale:Tensor|float, coef:Tensor) -> Tensor:
+  """σ_f² (1 + p1 s + p2 s²) exp(−s − q r²), s = c r: [..., n, m]; a batched outputscale[b] broadcasts over the leading axis."""
+  _, _, _, poly, ex = profile(scaled_sqdist(X1, X2, lengthscales), coef)
+  return poly * ex * (outputscale.reshape(*outputscale.shape, 1, 1) if isinstance(outputscale, Tensor) and outputscale.ndim else outputscale)
 
-def matern12(X1:Tensor, X2:Tensor, lengthscales:Tensor, outputscale:Tensor|float=1.0, categorical:list[slice]|None=None) -> Tensor:
-  """σ_f² exp(−r)."""
-  r = _safe_sqrt(scaled_sqdist(X1, X2, effective_lengthscales(lengthscales, categorical)))
-  return _outputscale((-r).exp(), outputscale)
+def _named(name:str):
+  def kernel(X1:Tensor, X2:Tensor, lengthscales:Tensor, outputscale:Tensor|float=1.0, categorical:list[slice]|None=None) -> Tensor:
+    if categorical:  # fold the column weights into the lengthscales: w_c (Δx)²/ℓ² = (Δx)²/(ℓ/√w_c)²
+      w = column_weights(lengthscales.shape[-1], categorical)
+      lengthscales = lengthscales * Tensor([1 / math.sqrt(x) for x in w], dtype=lengthscales.dtype, device=lengthscales.device)
+    return stationary(X1, X2, lengthscales, outputscale, Tensor(KERNEL_COEFS[name], dtype=X1.dtype, device=X1.device))
+  kernel.__name__ = kernel.__qualname__ = name
+  kernel.__doc__ = f"The {name} kernel: `stationary` with KERNEL_COEFS[{name!r}]."
+  return kernel
 
-def matern32(X1:Tensor, X2:Tensor, lengthscales:Tensor, outputscale:Tensor|float=1.0, categorical:list[slice]|None=None) -> Tensor:
-  """σ_f² (1 + √3 r) exp(−√3 r)."""
-  s = _safe_sqrt(scaled_sqdist(X1, X2, effective_lengthscales(lengthscales, categorical))) * math.sqrt(3)
-  return _outputscale((1 + s) * (-s).exp(), outputscale)
-
-def matern52(X1:Tensor, X2:Tensor, lengthscales:Tensor, outputscale:Tensor|float=1.0, categorical:list[slice]|None=None) -> Tensor:
-  """σ_f² (1 + √5 r + 5r²/3) exp(−√5 r)."""
-  r2 = scaled_sqdist(X1, X2, effective_lengthscales(lengthscales, categorical))
-  s = _safe_sqrt(r2 * 5)
-  return _outputscale((1 + s + r2 * (5 / 3)) * (-s).exp(), outputscale)
-
+rbf, matern12, matern32, matern52 = (_named(k) for k in ("rbf", "matern12", "matern32", "matern52"))
 KERNELS = {"rbf": rbf, "matern12": matern12, "matern32": matern32, "matern52": matern52}
 
 def get_kernel(name:str):
   """Kernel function by name; the error lists the choices."""
-  if name not in KERNELS: raise ValueError(f"unknown kernel {name!r}: choose one of {sorted(KERNELS)}")
+  check_kernel(name)
   return KERNELS[name]

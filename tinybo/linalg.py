@@ -12,6 +12,7 @@ Two implementations behind one `impl` switch:
             ranges and masked with `where` (never multiply-by-zero: reused buffers may hold NaN).
   "tensor": plain tinygrad tensor ops column by column; slow, but needs nothing beyond elementwise/reduce support.
 A failed factorization (matrix not positive definite) shows up as NaN in L; callers check the diagonal and add jitter.
+Imports: tinygrad.
 """
 from __future__ import annotations
 

@@ -7,6 +7,7 @@
 All model fitting happens lazily inside the strategy's suggest; observe only writes the result to storage. The trials
 are re-read from storage on every call, so several processes sharing one SQLite study see each other's pending and
 finished trials, and a study reopened after a crash continues where it stopped.
+Holds: Optimizer, resolve_strategy, TrialFailedWarning. Imports: bo (tb.GP), strategies, space, storage, trial.
 """
 from __future__ import annotations
 
@@ -20,9 +21,10 @@ import warnings
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from tinybo.bo import GP
 from tinybo.space import Space
 from tinybo.storage import Storage, open_storage
-from tinybo.strategies import SearchExhausted, Strategy, resolve_strategy
+from tinybo.strategies import Grid, Random, SearchExhausted, Strategy
 from tinybo.trial import Trial, TrialState
 
 
@@ -41,6 +43,15 @@ def as_value(value: Any) -> float:
     if isinstance(v, bool) or not isinstance(v, numbers.Real): raise TypeError(f"objective value {v!r} is not a real number; observe a float")
     value = v
   return float(value)
+
+def resolve_strategy(strategy: str | Strategy) -> Strategy:
+  """'gp' | 'random' | 'grid' | a strategy object -> a strategy object."""
+  if isinstance(strategy, str):
+    make = {"gp": GP, "random": Random, "grid": Grid}.get(strategy.lower())
+    if make is None: raise ValueError(f"unknown strategy {strategy!r}; use 'gp', 'random', 'grid' or a strategy object such as tb.Random()")
+    return make()
+  if callable(getattr(strategy, "suggest", None)): return strategy
+  raise TypeError(f"strategy {strategy!r} has no suggest(space, trials, n, *, seed, minimize) method; pass 'gp', 'random', 'grid' or a strategy")
 
 def worker_id() -> str:
   return f"{socket.gethostname()}:{os.getpid()}:{threading.current_thread().name}"

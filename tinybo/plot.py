@@ -5,6 +5,7 @@ the GP posterior mean), parameter importance from the fitted ARD lengthscales.
   plot.history(opt, "history.png"); plot.heatmap(opt, "lr", "width", "heatmap.png"); plot.importance(opt, "importance.png")
 
 `study` is a tb.Optimizer (or anything with .space, .trials and .direction). matplotlib is the `plot` extra.
+Imports: space, trial, gp (the posterior mean), numpy, matplotlib.
 """
 from __future__ import annotations
 
@@ -114,10 +115,10 @@ def _coord(space: Space, name: str, values: list) -> np.ndarray:
   return np.array(values, dtype=np.float64)
 
 def _fit_gp(space: Space, trials: list[Trial], device: str | None = None):
-  from tinybo.gp import GP
+  from tinybo.gp import GPRegressor
   X = space.encode_many([t.params for t in trials])
   y = np.array([t.value for t in trials], dtype=np.float64)
-  return GP(device=device).fit(X, y, space.cat_groups)
+  return GPRegressor(device=device).fit(X, y, space.cat_groups)
 
 def fidelity_filter(space: Space, trials: list[Trial], keep: tuple[str, ...] = (), at: dict | None = None) -> tuple[list[Trial], dict]:
   """Trials at one fidelity: for each searchable fidelity parameter (a name in FIDELITY_NAMES) not in `keep`, keep only

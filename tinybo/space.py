@@ -2,6 +2,7 @@
 
 Every strategy works on the same encoding: floats linear or log in [0, 1], each integer owns an equal slice of [0, 1]
 (in log space for log ints), categoricals are one-hot blocks, constants are never encoded.
+Holds: Float, Int, Categorical, Space, and the column kinds FLOAT, INT, CAT. Imports: numpy; every other module builds on it.
 """
 from __future__ import annotations
 
@@ -16,7 +17,6 @@ from typing import Any
 import numpy as np
 
 FLOAT, INT, CAT = 0, 1, 2
-_KIND_NAMES = {FLOAT: "float", INT: "int", CAT: "categorical"}
 
 @dataclass(frozen=True)
 class Float:
@@ -183,7 +183,10 @@ class Space:
 
   def key(self, params: Mapping[str, Any]) -> tuple:
     """Hashable identity of a configuration (searchable values in order), for deduplication."""
-    p = self.validate(params)
+    return self.key_valid(self.validate(params))
+
+  def key_valid(self, p: Mapping[str, Any]) -> tuple:
+    """The key of a configuration that validate() returned (not checked again)."""
     return tuple((type(p[k]).__name__, p[k]) if isinstance(self.params[k], Categorical) else p[k] for k in self.names)
 
   def encode(self, params: Mapping[str, Any]) -> np.ndarray:
@@ -195,18 +198,10 @@ class Space:
   # ***** many configurations, vectorized *****
 
   def encode_many(self, params: Iterable[Mapping[str, Any]]) -> np.ndarray:
-    return self._encode_checked([self.validate(p) for p in params])
+    return self.encode_valid([self.validate(p) for p in params])
 
-  def encode_fitting(self, params: Iterable[Mapping[str, Any]]) -> np.ndarray:
-    """Rows [m, dim] of the configurations that fit the space, each checked once; those that do not (a trial of an
-    edited study) are skipped instead of raising."""
-    ok = []
-    for p in params:
-      try: ok.append(self.validate(p))
-      except (ValueError, TypeError): continue
-    return self._encode_checked(ok)
-
-  def _encode_checked(self, ps: list[dict[str, Any]]) -> np.ndarray:
+  def encode_valid(self, ps: list[dict[str, Any]]) -> np.ndarray:
+    """Rows [m, dim] of configurations that validate() returned (not checked again)."""
     X = np.zeros((len(ps), self.dim))
     for k, p in self.params.items():
       v = [_index(p, q[k]) if isinstance(p, Categorical) else q[k] for q in ps]

@@ -1,6 +1,6 @@
 """Where trials live: InMemoryStorage, and SQLiteStorage (one file shared by many processes, nothing lost on a crash).
 
-A study is (storage, name) with its space JSON and direction. Both storages implement the same six methods and the same
+A study is (storage, name) with its space JSON and direction. Both storages implement the same seven methods and the same
 state rules, so the optimizer never knows which one it talks to:
   open_study(name, space_json, direction)     create, or check that an existing study matches
   trials(name) -> list[Trial]                 every trial, by id
@@ -10,6 +10,7 @@ state rules, so the optimizer never knows which one it talks to:
   finish(name, id, state, value)              pending/failed -> complete/failed; errors on unknown or complete trials
   fail_pending(name, before)                  fail every pending trial created before `before` (a time.time())
   claim(name, n, worker)                      give up to n queued trials (pending, worker None: see add) to a worker
+Imports: trial, sqlite3.
 """
 from __future__ import annotations
 

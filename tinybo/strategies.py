@@ -2,6 +2,8 @@
 
 A strategy is stateless between calls as far as results go: it derives its RNG from the seed and the history, so the
 same seed and history give the same suggestions and a resumed study continues the same way.
+Holds: Strategy, SearchExhausted, Random, Grid and the helpers the GP strategy shares (`random_configs`, `history_rng`,
+`n_configs`). Imports: space, trial, history, numpy; no strategy (bo.py imports this module, optimizer.py both).
 """
 from __future__ import annotations
 
@@ -12,6 +14,7 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
+from tinybo.history import History
 from tinybo.space import Categorical, Float, Int, Space
 from tinybo.trial import Trial
 
@@ -23,18 +26,9 @@ class SearchExhausted(RuntimeError):
 class Strategy(Protocol):
   def suggest(self, space: Space, trials: Sequence[Trial], n: int, *, seed: int, minimize: bool) -> list[dict]: ...
 
-def taken_keys(space: Space, trials: Sequence[Trial]) -> set[tuple]:
-  """Keys of every configuration already in the study (pending, complete or failed); params that no longer fit the
-  space (an edited study) are skipped rather than fatal."""
-  out = set()
-  for t in trials:
-    try: out.add(space.key(t.params))
-    except (ValueError, TypeError): pass
-  return out
-
-def history_rng(seed: int | None, trials: Sequence[Trial], salt: int = 0) -> np.random.Generator:
+def history_rng(seed: int | None, n_trials: int, salt: int = 0) -> np.random.Generator:
   """An RNG that depends only on the seed and how many trials exist: deterministic, and different at every step."""
-  return np.random.default_rng([salt, 0 if seed is None else int(seed) & 0xFFFFFFFF, len(trials)])
+  return np.random.default_rng([salt, 0 if seed is None else int(seed) & 0xFFFFFFFF, n_trials])
 
 def n_configs(space: Space) -> float:
   """Number of distinct configurations (inf when the space has a float)."""
@@ -43,24 +37,29 @@ def n_configs(space: Space) -> float:
     n *= math.inf if isinstance(p, Float) else (p.high - p.low + 1) if isinstance(p, Int) else len(p.choices)
   return n
 
+def random_configs(space: Space, rng: np.random.Generator, taken: set, n: int) -> list[dict]:
+  """n uniform random configurations (log-uniform for log params) whose keys are not in `taken`; adds theirs to it."""
+  out: list[dict] = []
+  for rnd in range(64):  # rejection sampling; only a nearly-full discrete space needs more than one round
+    for p in space.decode_many(space.sample(rng, max(2 * n, 16))):
+      if (k := space.key(p)) not in taken: taken.add(k); out.append(p)
+      if len(out) == n: return out
+    if n_configs(space) <= 20_000 and rnd >= 3: break  # small discrete space: enumerate what is left instead
+  if n_configs(space) <= 20_000:
+    left = [p for p in _grid(space, None) if space.key(p) not in taken]
+    if not left and not out: raise SearchExhausted(f"all {int(n_configs(space))} configurations of the space have been tried; widen the space")
+    more = [left[i] for i in sorted(rng.permutation(len(left))[:n - len(out)])]
+  else: more = space.decode_many(space.sample(rng, n - len(out)))  # an astronomically unlucky draw: allow repeats
+  for p in more: taken.add(space.key(p))
+  return out + more
+
 class Random:
   """Uniform random search (log-uniform for log params). `Random(seed=...)` overrides the optimizer's seed."""
   def __init__(self, seed: int | None = None): self.seed = seed
 
   def suggest(self, space: Space, trials: Sequence[Trial], n: int, *, seed: int = 0, minimize: bool = True) -> list[dict]:
-    rng = history_rng(seed if self.seed is None else self.seed, trials, salt=1)
-    taken, out = taken_keys(space, trials), []
-    for rnd in range(64):  # rejection sampling; only a nearly-full discrete space needs more than one round
-      for p in space.decode_many(space.sample(rng, max(2 * n, 16))):
-        if (k := space.key(p)) not in taken: taken.add(k); out.append(p)
-        if len(out) == n: return out
-      if n_configs(space) <= 20_000 and rnd >= 3: break  # small discrete space: enumerate what is left instead
-    if n_configs(space) <= 20_000:
-      left = [p for p in _grid(space, None) if space.key(p) not in taken]
-      if not left and not out: raise SearchExhausted(f"all {int(n_configs(space))} configurations of the space have been tried; widen the space")
-      out += [left[i] for i in sorted(rng.permutation(len(left))[:n - len(out)])]
-      return out
-    return out + space.decode_many(space.sample(rng, n - len(out)))  # an astronomically unlucky draw: allow repeats
+    h = History.of(space, trials)
+    return random_configs(space, history_rng(seed if self.seed is None else self.seed, h.n_trials, salt=1), set(h.taken), n)
 
 def _axis(p: Any, points_per_float: int | None) -> list:
   if isinstance(p, Categorical): return list(p.choices)
@@ -93,23 +92,8 @@ class Grid:
     return math.prod(len(_axis(space.params[k], self.points_per_float)) for k in space.names)
 
   def suggest(self, space: Space, trials: Sequence[Trial], n: int, *, seed: int = 0, minimize: bool = True) -> list[dict]:
-    taken = taken_keys(space, trials)
+    taken = History.of(space, trials).taken
     out = list(itertools.islice((p for p in self.points(space) if space.key(p) not in taken), n))
     if not out:
       raise SearchExhausted(f"all {self.size(space)} grid points have been tried; use a finer Grid(points_per_float=...) or another strategy")
     return out
-
-def resolve_strategy(strategy: str | Strategy) -> Strategy:
-  """'gp' | 'random' | 'grid' | a strategy object -> a strategy object."""
-  if isinstance(strategy, str):
-    name = strategy.lower()
-    if name == "random": return Random()
-    if name == "grid": return Grid()
-    if name == "gp":
-      try: from tinybo.bo import GP  # noqa: I001  lazy: the GP stack pulls in tinygrad, random/grid do not need it
-      except ImportError as e:
-        raise ImportError(f"strategy 'gp' needs tinybo.bo, which failed to import ({e}); use strategy='random' or 'grid'") from e
-      return GP()
-    raise ValueError(f"unknown strategy {strategy!r}; use 'gp', 'random', 'grid' or a strategy object such as tb.Random()")
-  if callable(getattr(strategy, "suggest", None)): return strategy
-  raise TypeError(f"strategy {strategy!r} has no suggest(space, trials, n, *, seed, minimize) method; pass 'gp', 'random', 'grid' or a strategy")

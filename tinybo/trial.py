@@ -1,4 +1,7 @@
-"""A trial: one configuration, its state and its result. Shared by strategies, the optimizer and storage."""
+"""A trial: one configuration, its state and its result. Shared by strategies, the optimizer and storage.
+
+Holds: Trial, TrialState. Imports: the standard library only.
+"""
 from __future__ import annotations
 
 import time

@@ -28,8 +28,9 @@ except ImportError as e:  # pragma: no cover
 import numpy as np
 
 from tinybo.integrations import Codec, choice_codec, float_codec, grid_codec, int_codec
+from tinybo.optimizer import resolve_strategy
 from tinybo.space import Space
-from tinybo.strategies import Strategy, resolve_strategy
+from tinybo.strategies import Strategy
 from tinybo.trial import Trial
 from tinybo.trial import TrialState as TBState
 

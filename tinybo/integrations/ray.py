@@ -31,8 +31,9 @@ except ImportError as e:  # pragma: no cover
   raise ImportError("tinybo.integrations.ray needs Ray Tune; install it with: pip install 'tinybo[ray]'") from e
 
 from tinybo.integrations import Codec, choice_codec, float_codec, grid_codec, int_codec, round_codec
+from tinybo.optimizer import resolve_strategy
 from tinybo.space import PARAM_TYPES, Space
-from tinybo.strategies import SearchExhausted, Strategy, resolve_strategy
+from tinybo.strategies import SearchExhausted, Strategy
 from tinybo.trial import Trial, TrialState
 
 _STATE_VERSION = 1

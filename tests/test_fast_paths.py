@@ -1,0 +1,60 @@
+"""tinybo/_tinygrad.py: on the pinned tinygrad and the CPU, the fast paths into tinygrad's internals are the ones taken;
+when one breaks, the public path gives the same numbers and a FastPathWarning says so, once."""
+import warnings
+
+import numpy as np
+import pytest
+from tinygrad import Device, Tensor, dtypes
+
+import tinybo as tb
+import tinybo._tinygrad as tg
+from tinybo.trial import Trial, TrialState
+
+
+@pytest.mark.skipif(tg.INSTALLED != tg.TINYGRAD_VERSION or Device.DEFAULT != "CPU", reason="checked on the pinned tinygrad, DEV=CPU")
+def test_a_fit_and_a_suggestion_take_the_fast_paths():
+  space = tb.Space({"x": tb.Float(0, 1), "y": tb.Float(0, 1)})
+  params = space.decode_many(np.random.default_rng(0).random((6, 2)))
+  trials = [Trial(i, p, TrialState.COMPLETE, (p["x"] - 0.3) ** 2 + p["y"]) for i, p in enumerate(params)]
+  tg.COUNTS.clear()
+  with warnings.catch_warnings():
+    warnings.simplefilter("error", tg.FastPathWarning)
+    tb.GP(n_initial=3, seed=0).suggest(space, trials, 1, seed=0)
+  assert tg.COUNTS["copyin"] > 0 and tg.COUNTS["copyout"] > 0, tg.COUNTS    # the fit's uploads and reads
+  assert tg.COUNTS["view"] > 0 and tg.COUNTS["replay"] > 0, tg.COUNTS       # the acquisition's inputs and replays
+  assert not [k for k in tg.COUNTS if k.endswith(":fallback")], tg.COUNTS
+
+def test_a_broken_copy_falls_back_with_one_warning(monkeypatch):
+  def broken(*a, **k): raise RuntimeError("moved in a new tinygrad")
+  monkeypatch.setattr(Device["CPU"].allocator, "_copyin", broken)
+  monkeypatch.setattr(tg, "_WARNED", set())
+  monkeypatch.setattr(tg, "COUNTS", tg.COUNTS.__class__())
+  a = np.arange(6.0).reshape(2, 3)
+  with pytest.warns(tg.FastPathWarning, match="'copyin' failed.*moved in a new tinygrad"): t = tg.upload(a, dtypes.float64, "CPU")
+  with warnings.catch_warnings():
+    warnings.simplefilter("error", tg.FastPathWarning)  # once is enough
+    tg.upload(2 * a, dtypes.float64, "CPU", out=t)
+  np.testing.assert_array_equal(t.numpy(), 2 * a)
+  assert tg.COUNTS["copyin:fallback"] == 2 and tg.COUNTS["copyin"] == 0
+
+def test_a_broken_replay_falls_back_to_the_jit_call(monkeypatch):
+  def broken(*a, **k): raise AttributeError("_prepare_jit_inputs changed")
+  monkeypatch.setattr(tg, "_prepare_jit_inputs", broken)
+  monkeypatch.setattr(tg, "_WARNED", set())
+  monkeypatch.setattr(tg, "COUNTS", tg.COUNTS.__class__())
+  prog = tg.CachedJit(lambda a, b: (a * b + 1).contiguous(), ("test-replay",), noopt=True, disk=False)
+  A, B = Tensor.ones(4, dtype=dtypes.float64).contiguous().realize(), Tensor.full((4,), 3.0, dtype=dtypes.float64).contiguous().realize()
+  prepared: dict = {}
+  np.testing.assert_array_equal(tg.replay(prog, (A, B), prepared).numpy(), 4.0)  # captures: no replay yet
+  with pytest.warns(tg.FastPathWarning, match="'replay' failed"): out = tg.replay(prog, (A, B), prepared)
+  np.testing.assert_array_equal(out.numpy(), 4.0)
+  assert tg.COUNTS["replay:fallback"] == 1 and tg.COUNTS["replay"] == 0
+
+def test_staged_inputs_are_persistent_and_rewritten_in_place():
+  a = np.random.default_rng(0).random((3, 5))
+  t = tg.staged(a, dtypes.float64, "CPU")
+  assert tg.staged(2 * a, dtypes.float64, "CPU") is t
+  np.testing.assert_array_equal(t.numpy(), 2 * a)
+
+def test_buckets():
+  assert [tg.bucket(n, tg.N_BUCKETS) for n in (1, 8, 9, 2048, 2049)] == [8, 8, 16, 2048, 2560]

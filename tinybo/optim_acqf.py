@@ -1,0 +1,215 @@
+"""The acquisition optimizer: the best new point of a space under an acquisition of a GP posterior.
+
+Holds: `optimize_acquisition` (a short driver) and its steps: `candidates` (Sobol points and perturbations of the
+incumbents), `pick_starts`, `ascend` (batched L-BFGS on all starts at once), `local_search` (discrete neighbours),
+`pick_new`; and `AcquisitionEvaluator`, which replays one captured value (or value-and-gradient) program per shape.
+Imports: acquisition, lbfgs, sobol, space (column kinds), _tinygrad, tinygrad, numpy.
+
+Glossary (shapes in brackets): d encoded dimension of the space (every column in [0, 1]); state the GP's
+posterior_state() tensors, posterior(*state, X[m, d]) -> (mean[m], var[m]); S number of gradient starts; n_raw number of
+raw (space-filling) candidates; avoid[k, d] the encoded rows already observed or pending (never returned).
+"""
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+from tinygrad import Tensor
+
+from tinybo._tinygrad import download, program, replay, staged
+from tinybo.acquisition import acquisition_value
+from tinybo.lbfgs import batched_lbfgs
+from tinybo.sobol import sobol
+from tinybo.space import CAT, FLOAT, INT
+
+
+def _acquisition_step(posterior: Callable, kind: str, grad: bool, n_state: int, *args: Tensor) -> Tensor:
+  """The value [M], or with grad the packed [S, 1 + d] of value and gradient (one output: one read)."""
+  state, params, X = args[:n_state], args[n_state], args[n_state + 1]
+  mean, var = posterior(*state, X)
+  a = acquisition_value(kind, mean, var, params)
+  if not grad: return a.contiguous().realize()
+  (g,) = a.sum().gradient(X)  # starts are independent, so the gradient of the sum is each start's own gradient
+  return a.unsqueeze(-1).cat(g, dim=-1).contiguous().realize()
+
+class AcquisitionEvaluator:
+  """Evaluates one acquisition on one posterior at padded fixed shapes, so every call replays a captured program. Its
+  inputs (the state, (best, beta), the points) are persistent buffers, rewritten in place between calls."""
+  def __init__(self, posterior: Callable, state: Sequence[Tensor], kind: str, best: float, beta: float = 2.0):
+    self.posterior, self.state, self.kind = posterior, tuple(state), kind
+    self.dtype, self.device = self.state[0].dtype, self.state[0].device
+    self.best_beta = np.array([best, beta])
+    self._shapes = tuple(t.shape for t in self.state)
+    self.n_evals = 0
+    self._prepared: dict = {}  # the replay's derived input buffers
+
+  def _call(self, X: np.ndarray, grad: bool) -> np.ndarray:
+    key = ("acquisition", self.posterior, self.kind, grad, self._shapes, X.shape, self.dtype, self.device)
+    prog = program(key, functools.partial(_acquisition_step, self.posterior, self.kind, grad, len(self.state)))
+    args = (*self.state, staged(self.best_beta, self.dtype, self.device), staged(X, self.dtype, self.device))
+    return download(replay(prog, args, self._prepared)).astype(np.float64)  # a copy: the program reuses its output buffer
+
+  def values(self, X: np.ndarray, bucket: int = 1024) -> np.ndarray:
+    """acquisition at X[m, d] (no gradient), in chunks padded to `bucket` rows: one compiled program per bucket size, so
+    callers use one size (the raw-candidate count) for everything: a compile costs seconds, a padded row microseconds."""
+    m = len(X)
+    if m == 0: return np.zeros(0)
+    out = np.empty(m)
+    for i in range(0, m, bucket):
+      chunk = X[i:i + bucket]
+      if len(chunk) < bucket: chunk = np.concatenate([chunk, np.repeat(chunk[:1], bucket - len(chunk), 0)])
+      out[i:i + bucket] = self._call(chunk, grad=False)[:min(bucket, m - i)]
+    self.n_evals += m
+    return np.where(np.isfinite(out), out, -np.inf)
+
+  def values_and_grads(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    out = self._call(X, grad=True)
+    a, g = out[:, 0], out[:, 1:]
+    bad = ~np.isfinite(a) | ~np.isfinite(g).all(1)
+    a[bad], g[bad] = -np.inf, 0.0
+    return a, g
+
+_HASH = np.random.default_rng(12345).standard_normal(4096)
+
+def match_rows(A: np.ndarray, B: np.ndarray) -> np.ndarray:
+  """for each row of A, whether it equals some row of B after rounding to 1e-9 (points are space.round-ed, so equal
+  configurations have equal encodings). Rows are hashed by a random projection: O((|A| + |B|) d), not O(|A| |B| d)."""
+  if len(A) == 0 or len(B) == 0: return np.zeros(len(A), dtype=bool)
+  d = A.shape[1]
+  r = _HASH[:d] if d <= len(_HASH) else np.random.default_rng(12345).standard_normal(d)
+  ha, hb = np.round(A, 9) @ r, np.round(B, 9) @ r
+  hit = np.isin(ha, hb)
+  if hit.any():  # confirm the (few) hash hits exactly
+    idx = np.flatnonzero(hit)
+    hit[idx] = (np.abs(A[idx, None, :] - B[None, :, :]).max(-1) <= 1e-9).any(1)
+  return hit
+
+# ***** the steps *****
+
+def relaxed_box(space: Any, cand0: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+  """(movable[d], lo[d], hi[d]): the columns the ascent moves (floats and ints relaxed to the continuum; not one-hot
+  columns, nor a single-valued column) and their box: floats [0, 1]; an int column only between the encodings of its
+  lowest and highest value, or the ascent walks past them into extrapolation and every relaxed optimum rounds to a bound."""
+  kinds = np.asarray(space.kinds)
+  movable = (kinds != CAT).astype(np.float64)
+  movable[np.ptp(cand0, axis=0) == 0] = 0.0
+  lo, hi = np.zeros(space.dim), np.ones(space.dim)
+  lo[kinds == INT], hi[kinds == INT] = cand0[:, kinds == INT].min(0), cand0[:, kinds == INT].max(0)
+  return movable, lo, hi
+
+def candidates(space: Any, rng: np.random.Generator, cand0: np.ndarray, X_top: np.ndarray | None, n_raw: int, ls: np.ndarray,
+               movable: np.ndarray) -> np.ndarray:
+  """n_raw candidates: the Sobol points cand0 (valid configurations), the last quarter at most replaced by Gaussian
+  perturbations of the best observed points X_top, scaled by the lengthscales: local refinement is where BO earns its
+  last digits."""
+  kinds = np.asarray(space.kinds)
+  n_local = 0 if X_top is None or len(X_top) == 0 else min(n_raw // 4, 32 * len(X_top))
+  cand = cand0[:n_raw - n_local]
+  if not n_local: return cand
+  src = np.asarray(X_top, dtype=np.float64)[rng.integers(0, len(X_top), n_local)]
+  # three radii: a polish around the incumbents, a neighborhood, and a wider jump
+  radius = np.array([0.02, 0.1, 0.3])[rng.integers(0, 3, n_local)][:, None] * ls[None, :]
+  local = np.clip(src + rng.standard_normal(src.shape) * radius * movable, 0.0, 1.0)
+  # categorical columns of a perturbed point: occasionally redraw them from a random valid point
+  flip = rng.random(n_local) < 0.2
+  if flip.any() and (kinds == CAT).any(): local[np.ix_(flip, kinds == CAT)] = cand0[rng.integers(0, len(cand0), flip.sum())][:, kinds == CAT]
+  return np.concatenate([cand, space.round(local)])
+
+def pick_starts(vals: np.ndarray, rng: np.random.Generator, n_starts: int) -> np.ndarray:
+  """Indices of n_starts candidates: the top half by value, then a Boltzmann (roulette) draw over the rest in proportion
+  to exp(a - a_max), for diversity."""
+  order = np.argsort(-vals, kind="stable")
+  n_top = max(1, n_starts // 2)
+  chosen = list(order[:n_top])
+  rest = order[n_top:]
+  fin = rest[np.isfinite(vals[rest])]
+  if len(fin) and n_starts > n_top:
+    w = np.exp(np.clip(vals[fin] - vals[fin].max(), -50, 0)) + 1e-12
+    chosen += list(rng.choice(fin, size=min(n_starts - n_top, len(fin)), replace=False, p=w / w.sum()))
+  while len(chosen) < n_starts: chosen.append(order[len(chosen) % len(order)])
+  return np.array(chosen)
+
+def ascend(ev: AcquisitionEvaluator, X0: np.ndarray, movable: np.ndarray, max_evals: int, scale: np.ndarray, lo: np.ndarray,
+           hi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+  """Batched box-constrained L-BFGS over the starts on the movable columns, in z = x / scale coordinates (Optuna's
+  preconditioning by the lengthscales), within [lo, hi]. Returns the best point (and value) each start visited."""
+  cols = np.flatnonzero(movable)
+  s = scale[cols]
+  best_X, best_a = X0.copy(), np.full(len(X0), -np.inf)
+  def fg(z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    X = X0.copy()
+    X[:, cols] = np.clip(z * s, lo[cols], hi[cols])
+    a, g = ev.values_and_grads(X)
+    better = a > best_a
+    best_X[better], best_a[better] = X[better], a[better]
+    return -a, -g[:, cols] * s  # minimize -a; d(-a)/dz = -grad_x * scale
+  batched_lbfgs(fg, X0[:, cols] / s, lo[cols] / s, hi[cols] / s, max_evals=max_evals)
+  return best_X, best_a
+
+def local_search(ev: AcquisitionEvaluator, space: Any, X: np.ndarray, a: np.ndarray, avoid: np.ndarray, bucket: int, max_iter: int = 20
+                 ) -> tuple[np.ndarray, np.ndarray]:
+  """Greedy discrete hill climbing over space.neighbors (int +-1, category switches), all starts batched per round.
+  A start whose point is already observed still moves to its best neighbor, so a duplicate can escape."""
+  X, a = X.copy(), a.copy()
+  active = np.ones(len(X), dtype=bool)
+  for _ in range(max_iter):
+    idx = np.flatnonzero(active)
+    if len(idx) == 0: break
+    nbrs = [space.neighbors(X[i]) for i in idx]
+    counts = [len(n) for n in nbrs]
+    if sum(counts) == 0: break
+    vals = ev.values(np.concatenate([n for n in nbrs if len(n)]), bucket=bucket)
+    off = 0
+    for i, nb, c in zip(idx, nbrs, counts):
+      if c == 0: active[i] = False; continue
+      vv = vals[off:off + c]; off += c
+      vv = np.where(match_rows(nb, avoid), -np.inf, vv)
+      j = int(np.argmax(vv))
+      dup = match_rows(X[i:i + 1], avoid)[0]
+      if vv[j] > a[i] or (dup and np.isfinite(vv[j])): X[i], a[i] = nb[j], vv[j]
+      else: active[i] = False
+  return X, a
+
+def pick_new(space: Any, rng: np.random.Generator, X: np.ndarray, a: np.ndarray, n_ascended: int, avoid: np.ndarray) -> tuple[np.ndarray, float]:
+  """The best scored point (the ascended ones first, then the candidates) that is neither observed nor pending; in a tiny
+  discrete space where every scored point is taken, any new valid point."""
+  for i in np.argsort(-a, kind="stable"):
+    if not np.isfinite(a[i]) and i >= n_ascended: break
+    if not match_rows(X[i:i + 1], avoid)[0]: return X[i], float(a[i])
+  for _ in range(8):
+    R = space.round(space.sample(rng, 256))
+    new = ~match_rows(R, avoid)
+    if new.any(): return R[np.argmax(new)], float("-inf")
+  return X[int(np.argmax(a))], float(np.max(a))
+
+def optimize_acquisition(posterior: Callable, state: Sequence[Tensor], space: Any, *, best: float, rng: np.random.Generator,
+                         acquisition: str = "logei", beta: float = 2.0, X_observed: np.ndarray | None = None,
+                         X_pending: np.ndarray | None = None, X_top: np.ndarray | None = None, lengthscales: np.ndarray | None = None,
+                         n_raw: int = 1024, n_starts: int = 10, n_steps: int = 25) -> tuple[np.ndarray, float]:
+  """Maximize the acquisition over the space; returns (x[d] encoded and valid, acquisition value).
+  1. `candidates`: n_raw scrambled Sobol points (rounded to valid configurations) and perturbations of X_top.
+  2. One no-gradient evaluation of all of them; `pick_starts` among those not taken.
+  3. `ascend` on all starts at once over the float and int columns, at most n_steps evaluations, each one replay of a
+     captured value-and-gradient step.
+  4. space.round, then `local_search` over space.neighbors scored by the same acquisition.
+  5. `pick_new`: the best result that is neither observed nor pending."""
+  d = space.dim
+  avoid = np.concatenate([np.zeros((0, d))] + [np.asarray(A, dtype=np.float64).reshape(-1, d) for A in (X_observed, X_pending) if A is not None])
+  avoid = space.round(avoid) if len(avoid) else avoid
+  cand0 = space.round(sobol(max(n_raw, 2), d, rng))
+  movable, lo, hi = relaxed_box(space, cand0)
+  ls = np.ones(d) if lengthscales is None else np.clip(np.asarray(lengthscales, dtype=np.float64).reshape(-1)[:d], 1e-3, 1.0)
+  ev = AcquisitionEvaluator(posterior, state, acquisition, best, beta)
+  cand = candidates(space, rng, cand0, X_top, n_raw, ls, movable)
+  vals = ev.values(cand, bucket=len(cand))
+  chosen = pick_starts(np.where(match_rows(cand, avoid), -np.inf, vals), rng, n_starts)
+  if movable.any() and n_steps > 0: Xs, As = ascend(ev, cand[chosen], movable, n_steps, ls, lo, hi)
+  else: Xs, As = cand[chosen], vals[chosen]
+  Xr = space.round(Xs)
+  changed = np.abs(Xr - Xs).max(1) > 0
+  Ar = As.copy()
+  if changed.any(): Ar[changed] = ev.values(Xr[changed], bucket=len(cand))
+  if (np.asarray(space.kinds) != FLOAT).any(): Xr, Ar = local_search(ev, space, Xr, Ar, avoid, len(cand))
+  return pick_new(space, rng, np.concatenate([Xr, cand]), np.concatenate([Ar, vals]), len(Xr), avoid)

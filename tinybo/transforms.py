@@ -1,0 +1,89 @@
+"""Every map of the observed values before the GP sees them: the strategy's optional log warp (`warp_values`, chosen by
+`heavy_bad_tail`), then the GP's robust standardization with a logarithmic squash of extreme spreads (`YTransform`).
+
+Holds pure numpy functions and one frozen dataclass. Imports: numpy.
+Glossary: y raw values (the strategy passes values to maximize); z = (y − center) / spread, a robust z-score (median and
+scaled MAD); u = squash(z); the GP's standardized targets are (u − u_mean) / u_scale.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+SQUASH = 20.0  # robust z-scores beyond ±SQUASH grow logarithmically
+
+def squash(z:np.ndarray) -> np.ndarray:
+  a = np.abs(z)
+  return np.where(a > SQUASH, np.sign(z) * (SQUASH + np.log1p(np.maximum(a - SQUASH, 0))), z)
+
+def unsquash(u:np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+  """The inverse of squash and its derivative (for the variance by the delta method)."""
+  a = np.abs(u)
+  big = a > SQUASH
+  ex = np.expm1(np.minimum(np.maximum(a - SQUASH, 0), 700))
+  return np.where(big, np.sign(u) * (SQUASH + ex), u), np.where(big, ex + 1, 1.0)
+
+@dataclass(frozen=True)
+class YTransform:
+  """y -> standardized targets: squash((y − center) / spread), then centered and scaled to unit variance."""
+  center: float
+  spread: float
+  u_mean: float
+  u_scale: float
+
+  @staticmethod
+  def fit(y:np.ndarray) -> tuple[YTransform, np.ndarray]:
+    """The transform of finite-or-not y[n] and the standardized targets. ±inf are clipped to the extremes seen; NaN becomes
+    the minimum (the strategies maximize: NaN is the worst). Needs one finite value at least."""
+    finite = np.isfinite(y)
+    y = np.where(np.isnan(y), y[finite].min(), np.clip(y, y[finite].min(), y[finite].max()))
+    center = float(np.median(y))
+    with np.errstate(over="ignore", invalid="ignore"):
+      dev = np.abs(y / 2 - center / 2) * 2  # halves: no overflow near ±1.8e308
+      scale = float(np.median(dev)) * 1.4826
+      if not np.isfinite(scale) or scale <= 0: scale = float(np.mean(dev))
+      if not np.isfinite(scale) or scale <= 0: scale = 1.0
+      z = np.clip((y / 2 - center / 2) / scale * 2, -1e300, 1e300)
+    u = squash(np.nan_to_num(z))
+    t = YTransform(center, scale, float(u.mean()), float(u.std()) or 1.0)
+    return t, (u - t.u_mean) / t.u_scale
+
+  def __call__(self, y:np.ndarray) -> np.ndarray:
+    """Finite y in the units of the fit -> standardized targets."""
+    return (squash((np.asarray(y, dtype=np.float64) - self.center) / self.spread) - self.u_mean) / self.u_scale
+
+  @property
+  def affine(self) -> tuple[float, float]:
+    """(y_mean, y_scale): y ≈ y_mean + y_scale · standardized, exact unless the fit squashed (then valid in the central range)."""
+    with np.errstate(over="ignore"):
+      return float(np.nan_to_num(self.center + self.spread * self.u_mean)), float(np.nan_to_num(self.spread * self.u_scale))
+
+  def to_y_units(self, mean:np.ndarray, var:np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Standardized (mean, var) -> units of y: the inverse squash, with the delta-method variance."""
+    z, dz = unsquash(self.u_mean + self.u_scale * np.asarray(mean, dtype=np.float64))
+    with np.errstate(over="ignore"):
+      y = self.center + self.spread * z
+      v = np.asarray(var, dtype=np.float64) * (self.u_scale * self.spread * dz) ** 2
+    return np.nan_to_num(y), np.nan_to_num(np.maximum(v, 0.0), posinf=np.finfo(np.float64).max)
+
+def warp_values(y:np.ndarray) -> np.ndarray:
+  """Values to maximize -> a monotone warp the GP fits better: the distance below the best, d >= 0, becomes log1p(d / s)
+  with s the median distance. Far-off bad values (a corner 100x worse than the rest) are compressed logarithmically, so
+  they neither dominate the standardization nor drown the small differences near the optimum that decide the last digits.
+  The best point maps to 0; the order of the values never changes."""
+  d = np.max(y) / 2 - y / 2   # halves: a spread near 1.8e308 would overflow; the warp is scale-free
+  pos = d[d > 0]
+  if len(pos) == 0: return np.zeros_like(y)
+  s = float(np.median(d))
+  if not s > 0: s = float(np.median(pos))
+  return -np.log1p(d / s)
+
+def heavy_bad_tail(y:np.ndarray) -> bool:
+  """Whether values to maximize have a long tail of bad values (a few far below the rest: Branin's corners), measured
+  as a negative skewness. Called on the space-filling initial design, an unbiased sample of the objective over the
+  space: later suggestions crowd the optimum and would make any objective look skewed this way."""
+  if len(y) < 3 or not np.ptp(y / 2) > 0: return False
+  z = y / np.max(np.abs(y))   # unit scale first: the moments of values near ±1e300 would overflow
+  z = z - np.mean(z)
+  return bool(np.std(z) > 0 and np.mean(z ** 3) < 0)
