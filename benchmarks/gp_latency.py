@@ -79,13 +79,14 @@ class NumpyGP:
     return f - lp, g - glp
 
   def fit(self, X, y, cold:bool):
-    from tinybo.gp import lbfgs
+    from tinybo.lbfgs import lbfgs
     self.X, self.y = X, (y - y.mean()) / y.std()
     d = X.shape[1]
     lower = np.array([math.log(1e-3)] * d + [math.log(1e-3), math.log(1e-6)])
     upper = np.array([math.log(1e3)] * d + [math.log(1e3), math.log(10.0)])
     if cold or self.phi is None:
-      from tinybo.gp import N_BUCKETS, bucket, default_restarts
+      from tinybo._tinygrad import N_BUCKETS, bucket
+      from tinybo.gp import default_restarts
       b = default_restarts(bucket(len(y), N_BUCKETS))  # as many starts as tinybo batches
       rng = np.random.default_rng([0, len(y), d])
       starts = np.zeros((b, d + 2)); starts[:, :d] = np.log(0.5 * math.sqrt(d)); starts[:, d + 1] = math.log(1e-2)
@@ -119,22 +120,22 @@ def median_time(fn, repeats:int) -> float:
   return statistics.median(ts)
 
 def bench_size(n:int, repeats:int) -> dict:
-  from tinybo.gp import GP, _jit, _posterior_contiguous, download, upload
+  from tinybo._tinygrad import download, upload
+  from tinybo.gp import GPRegressor, _posterior_contiguous, captured
   rng = np.random.default_rng(n)
   X = rng.uniform(size=(n + 8, D)); y = objective(X) + 0.01 * rng.standard_normal(n + 8)
   Xq = rng.uniform(size=(M, D))
   res: dict = {"n": n}
   # tinybo. Warm-up compiles every program at this bucket (n-1, n, n+1 share one): cold batch, warm start, posterior.
-  b0 = GP().fit(X[:n - 1], y[:n - 1]); b1 = copy.copy(b0).fit(X[:n], y[:n]); b1.predict(Xq)
-  res["tinybo_cold_fit_s"] = median_time(lambda: GP().fit(X[:n], y[:n]), 1 if n > 300 else max(1, repeats // 3))
+  b0 = GPRegressor().fit(X[:n - 1], y[:n - 1]); b1 = GPRegressor().fit(X[:n], y[:n], warm_start=b0); b1.predict(Xq)
+  res["tinybo_cold_fit_s"] = median_time(lambda: GPRegressor().fit(X[:n], y[:n]), 1 if n > 300 else max(1, repeats // 3))
   warm, bases = [], [b0, b1]
-  for k in range(repeats):  # the BO loop: one more observation, refit from the previous optimum (a copy of a fitted GP)
-    base = copy.copy(bases[k % 2])
-    t = time.perf_counter(); base.fit(X[:n + (k % 2)], y[:n + (k % 2)]); warm.append(time.perf_counter() - t)
+  for k in range(repeats):  # the BO loop: one more observation, refit warm-started from the previous optimum
+    t = time.perf_counter(); GPRegressor().fit(X[:n + (k % 2)], y[:n + (k % 2)], warm_start=bases[k % 2]); warm.append(time.perf_counter() - t)
   res["tinybo_warm_fit_s"] = statistics.median(warm)
   gp = bases[1]
   state = gp.posterior_state()
-  post = _jit("posterior", _posterior_contiguous, gp.N, gp.D, M, gp.dtype, gp.device)
+  post = captured("posterior", _posterior_contiguous, gp.N, gp.D, M, gp.dtype, gp.device)
   Xq_t = upload(np.pad(Xq, ((0, 0), (0, gp.D - D))), gp.dtype, gp.device)
   for _ in range(3): post(*state, Xq_t)
   res["tinybo_posterior_s"] = median_time(lambda: download(post(*state, Xq_t)[1]), repeats * 3)
@@ -162,10 +163,10 @@ def bench_size(n:int, repeats:int) -> dict:
 COLD_SCRIPT = """
 import time; t0 = time.perf_counter()
 import numpy as np
-from tinybo.gp import GP
+from tinybo.gp import GPRegressor
 t1 = time.perf_counter()
 rng = np.random.default_rng(0); X = rng.uniform(size=(50, 6)); y = np.sin(3 * X[:, 0]) + X[:, 1]
-gp = GP().fit(X, y); t2 = time.perf_counter()
+gp = GPRegressor().fit(X, y); t2 = time.perf_counter()
 gp.predict(rng.uniform(size=(2048, 6))); t3 = time.perf_counter()
 print(t1 - t0, t2 - t1, t3 - t2)
 """

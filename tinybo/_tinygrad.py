@@ -1,6 +1,5 @@
 """The only module that reaches into tinygrad's internals: host <-> device copies, zero-copy host views, persistent jit
 inputs, the one registry of captured programs (with its disk cache), their direct replay, and the shape buckets.
-
 Written for tinygrad TINYGRAD_VERSION; another version is named in a warning once, at import. Every fast path here has a
 public fallback, and a fallback warns once (`FastPathWarning`, naming the path and the error) instead of passing
 silently: a tinygrad release that moves an internal makes tinybo slower and says so. `COUNTS` tells tests which path ran.
@@ -42,11 +41,10 @@ _WARNED: set[str] = set()
 
 def _fallback(path:str, err:BaseException|str) -> None:
   COUNTS[f"{path}:fallback"] += 1
-  if path in _WARNED: return
-  _WARNED.add(path)
-  why = err if isinstance(err, str) else f"{type(err).__name__}: {err}"
-  warnings.warn(f"tinybo's fast path '{path}' failed ({why}) on tinygrad {INSTALLED} (written for {TINYGRAD_VERSION}); "
-                "using the public API from now on", FastPathWarning, stacklevel=3)
+  if path not in _WARNED:
+    _WARNED.add(path)
+    warnings.warn(f"tinybo's fast path '{path}' failed ({err if isinstance(err, str) else f'{type(err).__name__}: {err}'}) on tinygrad "
+                  f"{INSTALLED} (written for {TINYGRAD_VERSION}); using the public API from now on", FastPathWarning, stacklevel=3)
 
 # ***** shapes: buckets so that captured programs are reused as observations arrive *****
 
@@ -54,10 +52,8 @@ N_BUCKETS = (8, 16, 24, 32, 48, 64, 80, 96, 112, 128, 160, 208, 256, 320, 416, 5
 D_BUCKETS = (2, 4, 8, 12, 16, 24, 32, 48, 64)
 
 def bucket(n:int, buckets:tuple[int, ...]) -> int:
-  for b in buckets:
-    if n <= b: return b
-  step = buckets[-1] // 4
-  return -(-n // step) * step
+  """The smallest bucket >= n; beyond the last, multiples of a quarter of it."""
+  return next((b for b in buckets if n <= b), -(-n // (buckets[-1] // 4)) * (buckets[-1] // 4))
 
 # ***** host <-> device: straight buffer copies (a scheduled copy costs ~0.3-3 ms, these ~10 µs) *****
 
@@ -79,10 +75,9 @@ def upload(a:np.ndarray, dtype:DType, device:str, out:Tensor|None=None) -> Tenso
 
 def download(t:Tensor) -> np.ndarray:
   """A realized Tensor (a jit output) as a new numpy array."""
+  if not t.uop.is_realized: return t.numpy()  # a lazy Tensor (the tests run the programs unjitted): numpy() realizes it
   try:
-    if not t.uop.is_realized: return t.numpy()  # a lazy Tensor (the tests run the programs unjitted): numpy() realizes it
-    buf = t.uop.base.buffer
-    out = np.empty(t.shape, dtype=np_dtype(t.dtype))
+    buf, out = t.uop.base.buffer, np.empty(t.shape, dtype=np_dtype(t.dtype))
     Device[buf.device].synchronize()
     Device[buf.device].allocator._copyout(memoryview(out).cast("B"), buf._buf)
     COUNTS["copyout"] += 1
@@ -95,8 +90,7 @@ def host_view(t:Tensor) -> np.ndarray|None:
   """A numpy array aliasing a realized Tensor's memory where the device has one (the CPU), else None. Writing small jit
   inputs through it costs ~1 µs instead of the ~0.3 ms of building a Tensor (which schedules a graph)."""
   try:
-    buf = t.uop.base.buffer
-    if not hasattr(buf.allocator, "_as_buffer"):  # devices without host memory (GPUs): no view, by design
+    if not hasattr((buf := t.uop.base.buffer).allocator, "_as_buffer"):  # devices without host memory (GPUs): no view, by design
       if buf.device.split(":")[0] == "CPU": _fallback("view", "the CPU allocator has no _as_buffer")
       return None
     view = np.frombuffer(buf.ensure_allocated().as_memoryview(force_zero_copy=True), dtype=_to_np_dtype(buf.dtype)).reshape(t.shape)

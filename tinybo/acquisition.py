@@ -1,14 +1,7 @@
-"""Acquisition functions: what a posterior (mean, variance) is worth sampling, as a value to MAXIMIZE (the strategy flips
-the sign of a minimized objective).
-
-Holds: LogEI, EI, UCB, PI, LogPI over Tensors, ACQUISITIONS (their names) and `acquisition_value` (name -> function).
-Imports: special, tinygrad.
-
-Glossary (shapes in brackets):
-  m        number of query points
-  mean[m]  posterior mean, standardized units;  var[m] posterior variance (>= 0), standardized units;  sigma = sqrt(var)
-  best     incumbent: the best standardized value observed so far (a 0-d or [1] Tensor, never a python float under jit)
-  z[m]     (mean - best) / sigma, the standardized improvement;  h, log_h, ndtr: see special.py
+"""Acquisition functions: what a posterior is worth sampling, a value to MAXIMIZE (the strategy flips a minimized objective).
+Holds: LogEI, EI, UCB, PI, LogPI over Tensors, ACQUISITIONS and `acquisition_value` (name -> function). Imports: special, tinygrad.
+Glossary: mean[m], var[m] (>= 0) the posterior at m points, standardized units, sigma = sqrt(var); best the incumbent's
+standardized value (a Tensor, never a python float under jit); z[m] = (mean - best) / sigma; h, log_h: see special.py.
 """
 from __future__ import annotations
 

@@ -1,7 +1,6 @@
 """The GP strategy (`tb.GP`): a scrambled-Sobol initial design, then GP-guided suggestions that maximize an acquisition
 function; pending trials are fantasized (Kriging believer); any numerical failure falls back to random with a warning.
-
-Holds: GP, GPFallbackWarning. Imports: history, strategies (Random's helpers), transforms, gp, acquisition (names),
+Holds: GP, GPFallbackWarning. Imports: strategies (History, Random's helpers), transforms, gp, acquisition (names),
 optim_acqf, sobol, kernels (names), space, trial, numpy.
 Glossary (shapes in brackets):
   d            encoded dimension (space.dim);  p = len(space.names) searchable parameters
@@ -19,12 +18,11 @@ import numpy as np
 
 from tinybo.acquisition import check_acquisition
 from tinybo.gp import GPRegressor, check_prior, posterior
-from tinybo.history import History
 from tinybo.kernels import check_kernel
 from tinybo.optim_acqf import optimize_acquisition
 from tinybo.sobol import sobol
 from tinybo.space import Space
-from tinybo.strategies import SearchExhausted, history_rng, n_configs, random_configs
+from tinybo.strategies import History, SearchExhausted, history_rng, n_configs, random_configs
 from tinybo.transforms import heavy_bad_tail, warp_values
 from tinybo.trial import Trial
 
@@ -54,9 +52,8 @@ class GP:
     self.kernel, self.acquisition, self.n_initial, self.beta, self.device, self.seed = kernel, acquisition, n_initial, beta, device, seed
     self.n_raw, self.n_starts, self.n_steps, self.warp = n_raw, n_starts, n_steps, warp if warp == "auto" else bool(warp)
     self.lengthscale_prior = check_prior(lengthscale_prior)
-    self._model: GPRegressor | None = None  # the last fitted model: the next fit's warm start
-    self._model_key: bytes | None = None
-    self._model_space: str | None = None
+    self._model: GPRegressor | None = None  # the last fitted model, the next fit's warm start; the data and space it was fitted on
+    self._model_key, self._model_space = b"", ""
     self.last_fallback: str | None = None  # why the last suggestion fell back to random (None: it did not)
 
   def __repr__(self) -> str:

@@ -1,8 +1,6 @@
 """The Gaussian-process surrogate on tinygrad: the hyperparameter priors, the marginal-likelihood program, the posterior,
 and `GPRegressor` (MAP fit with batched restarts or a warm start, prediction, Kriging-believer conditioning).
-
 Imports: kernels, linalg, lbfgs, transforms, _tinygrad (captured programs, copies, buckets), tinygrad, numpy.
-
 Glossary (shapes; N and D are bucket sizes, n ≤ N real observations, d ≤ D real columns):
   X[N,D]     training inputs in the unit cube, zero-padded (zero columns add zero distance, padded rows are masked)
   mask[N]    1 for real rows, 0 for padding;   y[N]  standardized targets, 0 on padding
@@ -12,10 +10,9 @@ Glossary (shapes; N and D are bucket sizes, n ≤ N real observations, d ≤ D r
   K[b,N,N]   padded covariance [[σ_f² k(X,X) + (σ_n² + jitter) I, 0], [0, I]], factors to [[L, 0], [0, I]]
   L, Linv    Cholesky factor of K and its inverse (Linv0: the same with the padded block zeroed)
   α[N]       K⁻¹ y;   coef[4]  kernel shape (c, p1, p2, q), see kernels.py
-NLL(θ) = ½ yᵀα + Σ log diag L + (n/2) log 2π, and dNLL/dθ = ½ tr((K⁻¹ − ααᵀ) ∂K/∂θ): the factorization runs in custom
-kernels (no autograd through it), ∂K/∂θ comes from the kernel's analytic derivative `kernels.dk_du` (checked against
-tinygrad autograd in the tests). One captured step evaluates NLL, gradient and factors for b restarts; the numpy L-BFGS
-drives it. The posterior is plain tensor ops, differentiable in the query points by autograd.
+NLL(θ) = ½ yᵀα + Σ log diag L + (n/2) log 2π, dNLL/dθ = ½ tr((K⁻¹ − ααᵀ) ∂K/∂θ): custom kernels factor K (no autograd
+through them), ∂K/∂θ comes from `kernels.dk_du`. One captured step gives NLL, gradient and factors for b restarts, driven
+by the numpy L-BFGS. The posterior is plain tensor ops, differentiable in the query points by autograd.
 """
 from __future__ import annotations
 
@@ -37,9 +34,7 @@ class GPFitError(RuntimeError):
 
 # ***** priors (numpy, in φ space; cheap, so they stay out of the captured step) *****
 
-NOISE_FLOOR = {dtypes.float64: 1e-6, dtypes.float32: 1e-4}
-
-LENGTHSCALE_PRIORS = ("unit", "hvarfner")
+NOISE_FLOOR, LENGTHSCALE_PRIORS = {dtypes.float64: 1e-6, dtypes.float32: 1e-4}, ("unit", "hvarfner")
 
 def log_prior(phi:np.ndarray, n_groups:int, kind:str="unit") -> tuple[np.ndarray, np.ndarray]:
   """Log prior density of φ[b, G+2] (up to a constant) and its gradient. Lengthscales, by `kind`:
@@ -117,14 +112,12 @@ def posterior(X:Tensor, alpha:Tensor, Linv0:Tensor, hyper:Tensor, Xq:Tensor) -> 
 
 def _posterior_contiguous(*args): return [t.contiguous() for t in posterior(*args)]
 
-NOOPT_MAX_N = 128
-DISK_MAX_N2B, DISK_MAX_NM = 128 * 128, 128 * 2048
+NOOPT_MAX_N, DISK_MAX_N2B, DISK_MAX_NM = 128, 128 * 128, 128 * 2048
 
 def captured(name:str, fxn, N:int, D:int, m:int, dtype:DType, device:str) -> CachedJit:
-  """The program `fxn` at bucket shape (N, D) and batch (restarts or query points) m. The fit step compiles ~15 kernels
-  per bucket: without kernel optimization up to NOOPT_MAX_N; the posterior (a few kernels, matmul-bound over many query
-  points) always optimized. On disk only small shapes: a capture pickles its buffers too (~N²·b·8 bytes, 60 MB at
-  N=1024), and the first fits of a study, whose start-up the cache is for, are small."""
+  """The program `fxn` at bucket shape (N, D) and batch (restarts or query points) m. The fit step (~15 kernels) compiles
+  without kernel optimization up to NOOPT_MAX_N, the posterior (matmul-bound) always with. On disk only small shapes: a
+  capture pickles its buffers too (~N²·b·8 bytes), and the first fits of a study, whose start-up the cache is for, are small."""
   disk = N * N * m <= DISK_MAX_N2B if name == "nll" else N * m <= DISK_MAX_NM
   return program((name, N, D, m, dtype, device), fxn, noopt=name == "nll" and N <= NOOPT_MAX_N, disk=disk)
 
@@ -158,27 +151,21 @@ class GPRegressor:
     self.dtype: DType = dtype or default_dtype(self.device)
     # the data: X[n,d] unit cube, y_train[n] standardized by `transform`; N, D their bucket sizes
     self.n = self.d = self.N = self.D = 0
-    self.X, self.y_train, self.categorical = np.zeros((0, 0)), np.zeros(0), []
-    self.transform = YTransform(0.0, 1.0, 0.0, 1.0)
-    self._groups: list[list[int]] = []    # the columns of each lengthscale group
-    self._expand = np.zeros((0, 0))       # [G, D]: φ's lengthscales -> θ's
-    self._ls_offset = np.zeros(0)         # [D]: the ½ weight of one-hot columns as a lengthscale offset, ℓ_eff = ℓ/√w
+    self.X, self.y_train, self.categorical, self.transform = np.zeros((0, 0)), np.zeros(0), [], YTransform(0.0, 1.0, 0.0, 1.0)
+    self._expand, self._ls_offset = np.zeros((0, 0)), np.zeros(0)  # [G, D] φ's lengthscale groups -> θ; [D] log(1/√w) of ½-weight columns
     self._data: Tensor|None = None        # [N, D+2] packed [X | y | mask]
     self._Xt: Tensor|None = None          # [N, D] X, the posterior's
     self._params: dict[int, Tensor] = {}  # per batch size: the optimizer's input buffer, rewritten in place every step
-    # the fit, and what a warm start from this model continues from
-    self.phi: np.ndarray|None = None      # φ[G+2] at the optimum
-    self.jitter, self.objective = 0.0, math.inf
-    self.history: list|None = None        # the L-BFGS memory at the optimum
-    self.n_cold = self.n_refit = 0        # n at the last cold fit, at the last refit of the hyperparameters
-    # the posterior state (realized on the device) and the fitted hyperparameters in numpy
-    self._state: tuple[Tensor, ...] = ()
+    # the fit, and what a warm start from this model continues from: φ[G+2] at the optimum, the L-BFGS memory there,
+    # n at the last cold fit and at the last refit of the hyperparameters
+    self.phi: np.ndarray|None = None
+    self.history: list|None = None
+    self.jitter, self.objective, self.n_cold, self.n_refit = 0.0, math.inf, 0, 0
+    self._state: tuple[Tensor, ...] = ()  # the posterior state on the device; `hyperparameters` in numpy
     self.hyperparameters: dict = {}
 
-  @property
-  def y_mean(self) -> float: return self.transform.affine[0]
-  @property
-  def y_scale(self) -> float: return self.transform.affine[1]
+  y_mean = property(lambda self: self.transform.affine[0])
+  y_scale = property(lambda self: self.transform.affine[1])
   def to_y_units(self, mean:np.ndarray, var:np.ndarray) -> tuple[np.ndarray, np.ndarray]: return self.transform.to_y_units(mean, var)
 
   # ----- data -----
@@ -187,14 +174,11 @@ class GPRegressor:
     self.n, self.d, self.categorical = n, d, list(categorical or [])
     self.N, self.D = bucket(n, N_BUCKETS), bucket(d, D_BUCKETS)
     self.X, self.y_train = X, y_std
-    # groups: each continuous column alone, each one-hot block shares a lengthscale
-    group = -np.ones(d, dtype=np.int64)
-    for gi, block in enumerate(self.categorical): group[list(range(*block.indices(d)))] = gi
-    groups = [list(np.flatnonzero(group == gi)) for gi in range(len(self.categorical))]
-    groups += [[c] for c in range(d) if group[c] < 0]
-    self._groups = sorted(groups, key=lambda cols: cols[0])
-    self._expand = np.zeros((len(self._groups), self.D))
-    for gi, cols in enumerate(self._groups): self._expand[gi, cols] = 1.0
+    # lengthscale groups in column order: each continuous column alone, each one-hot block shares one
+    blocks = [list(range(*b.indices(d))) for b in self.categorical]
+    groups = sorted(blocks + [[c] for c in range(d) if not any(c in b for b in blocks)])
+    self._expand = np.zeros((len(groups), self.D))
+    for gi, cols in enumerate(groups): self._expand[gi, cols] = 1.0
     self._ls_offset = np.zeros(self.D); self._ls_offset[:d] = -0.5 * np.log(np.array(column_weights(d, self.categorical)))
     data = np.zeros((self.N, self.D + 2)); data[:n, :d] = X; data[:n, self.D] = y_std; data[:n, self.D + 1] = 1.0
     self._data = upload(data, self.dtype, self.device)
@@ -202,7 +186,7 @@ class GPRegressor:
     self._params = {}
 
   def _theta(self, phi:np.ndarray) -> np.ndarray:
-    G = len(self._groups)
+    G = len(self._expand)
     return np.concatenate([phi[:, :G] @ self._expand + self._ls_offset, phi[:, G:]], axis=1)
 
   def _pack(self, phi:np.ndarray, jitter:np.ndarray) -> Tensor:
@@ -226,7 +210,7 @@ class GPRegressor:
     n_cold, n_refit = (ws.n_cold, ws.n_refit) if ws is not None else (0, 0)
     self.transform, y_std = YTransform.fit(y)
     self._set_data(X, y_std, categorical)
-    G = len(self._groups)
+    G = len(self._expand)
     floor = NOISE_FLOOR.get(self.dtype, 1e-4)
     lower = np.array([math.log(1e-3)] * G + [math.log(1e-3), math.log(floor)])
     upper = np.array([math.log(1e3)] * G + [math.log(1e3), math.log(10.0)])
@@ -289,7 +273,7 @@ class GPRegressor:
     self._set_posterior(Linv0, alpha)
 
   def _set_posterior(self, Linv0:np.ndarray, alpha:np.ndarray):
-    G = len(self._groups)
+    G = len(self._expand)
     ls = np.ones(self.D); ls[:self.d] = np.exp(self._theta(self.phi[None])[0, :self.d])
     hyper = np.concatenate([ls, [math.exp(self.phi[G])], self.coef])
     self._state = (self._Xt, upload(alpha, self.dtype, self.device), upload(Linv0, self.dtype, self.device), upload(hyper, self.dtype, self.device))

@@ -1,20 +1,15 @@
-"""The covariance kernel: Matérn 1/2, 3/2, 5/2 and RBF as one coefficient form, with ARD lengthscales and an output scale,
-and its analytic derivative in u = r² (for the marginal-likelihood gradient). The fit, the posterior and the tests all
-use these functions; the named kernels are thin wrappers for the tests and for users.
-
-Holds: KERNEL_COEFS (the kernel names and their coefficients), `check_kernel`, `profile`, `stationary`, `dk_du`,
-`column_weights`, `scaled_sqdist` and the named kernels. Imports: tinygrad.
-
+"""The covariance kernel, used by the fit, the posterior and the tests: Matérn 1/2, 3/2, 5/2 and RBF as one coefficient
+form with ARD lengthscales and an output scale, and its analytic derivative in u = r² (for the likelihood's gradient).
+Holds: KERNEL_COEFS, `check_kernel`, `profile`, `stationary`, `dk_du`, `column_weights`, `scaled_sqdist`, and the named
+kernels (KERNELS: thin wrappers). Imports: tinygrad.
 Glossary (shapes):
   X1[..., n, d], X2[..., m, d]  inputs (unit cube); leading axes broadcast (a batch of hyperparameter restarts)
   lengthscales[..., d]          ARD lengthscales ℓ (> 0);   outputscale[...]  signal variance σ_f² (> 0)
   u = r²[..., n, m]             squared scaled distance Σ_c w_c (x1_c − x2_c)² / ℓ_c²;   r = √u
   coef[4] = (c, p1, p2, q)      k(r) = σ_f² (1 + p1 s + p2 s²) exp(−s − q r²), s = c r: one compiled program for every kernel
-  categorical                   list of slices, the one-hot column blocks; their columns get weight w_c = ½, so two
-                                different categories of one block are at squared distance exactly 1/ℓ² (a Hamming
-                                distance per block when the block shares one lengthscale, as the GP fit ties them)
-Safe at r = 0: √ is taken through a double `where`, so the gradient there is 0 instead of NaN (d r/d u is infinite at 0,
-d u/dx is 0, and 0·∞ = NaN).
+  categorical                   the one-hot column blocks (slices); their columns weigh w_c = ½, so two categories of one
+                                block are at squared distance 1/ℓ² (Hamming, as the GP fit ties a block's lengthscales)
+Safe at r = 0: √ through a double `where` makes the gradient 0 there, not NaN (dr/du = ∞ times du/dx = 0).
 """
 from __future__ import annotations
 
@@ -32,10 +27,7 @@ def check_kernel(name:str) -> tuple[float, float, float, float]:
 
 def column_weights(d:int, categorical:list[slice]|None) -> list[float]:
   """w_c: 1 for continuous columns, ½ for one-hot columns (two flipped bits = one category change)."""
-  w = [1.0] * d
-  for block in categorical or []:
-    for c in range(*block.indices(d)): w[c] = 0.5
-  return w
+  return [0.5 if any(c in range(*b.indices(d)) for b in categorical or []) else 1.0 for c in range(d)]
 
 def scaled_sqdist(X1:Tensor, X2:Tensor, lengthscales:Tensor) -> Tensor:
   """u[..., n, m]; differences, not the |a|²+|b|²−2ab expansion: no cancellation, and it fuses into one reduce."""
@@ -70,10 +62,5 @@ def _named(name:str):
   kernel.__doc__ = f"The {name} kernel: `stationary` with KERNEL_COEFS[{name!r}]."
   return kernel
 
-rbf, matern12, matern32, matern52 = (_named(k) for k in ("rbf", "matern12", "matern32", "matern52"))
-KERNELS = {"rbf": rbf, "matern12": matern12, "matern32": matern32, "matern52": matern52}
-
-def get_kernel(name:str):
-  """Kernel function by name; the error lists the choices."""
-  check_kernel(name)
-  return KERNELS[name]
+KERNELS = {name: _named(name) for name in KERNEL_COEFS}
+rbf, matern12, matern32, matern52 = (KERNELS[k] for k in ("rbf", "matern12", "matern32", "matern52"))

@@ -1,13 +1,9 @@
 """The acquisition optimizer: the best new point of a space under an acquisition of a GP posterior.
-
-Holds: `optimize_acquisition` (a short driver) and its steps: `candidates` (Sobol points and perturbations of the
-incumbents), `pick_starts`, `ascend` (batched L-BFGS on all starts at once), `local_search` (discrete neighbours),
-`pick_new`; and `AcquisitionEvaluator`, which replays one captured value (or value-and-gradient) program per shape.
+Holds: `optimize_acquisition`, a driver over its steps (`candidates`, `pick_starts`, `ascend`, `local_search`,
+`pick_new`), and `AcquisitionEvaluator`, which replays one captured value (or value-and-gradient) program per shape.
 Imports: acquisition, lbfgs, sobol, space (column kinds), _tinygrad, tinygrad, numpy.
-
-Glossary (shapes in brackets): d encoded dimension of the space (every column in [0, 1]); state the GP's
-posterior_state() tensors, posterior(*state, X[m, d]) -> (mean[m], var[m]); S number of gradient starts; n_raw number of
-raw (space-filling) candidates; avoid[k, d] the encoded rows already observed or pending (never returned).
+Glossary: d encoded dimension (every column in [0, 1]); state the GP's posterior_state(), posterior(*state, X[m, d]) ->
+(mean[m], var[m]); n_raw raw (space-filling) candidates; avoid[k, d] encoded rows observed or pending (never returned).
 """
 from __future__ import annotations
 
@@ -41,9 +37,7 @@ class AcquisitionEvaluator:
     self.posterior, self.state, self.kind = posterior, tuple(state), kind
     self.dtype, self.device = self.state[0].dtype, self.state[0].device
     self.best_beta = np.array([best, beta])
-    self._shapes = tuple(t.shape for t in self.state)
-    self.n_evals = 0
-    self._prepared: dict = {}  # the replay's derived input buffers
+    self._shapes, self._prepared = tuple(t.shape for t in self.state), {}  # _prepared: the replay's derived input buffers
 
   def _call(self, X: np.ndarray, grad: bool) -> np.ndarray:
     key = ("acquisition", self.posterior, self.kind, grad, self._shapes, X.shape, self.dtype, self.device)
@@ -61,12 +55,10 @@ class AcquisitionEvaluator:
       chunk = X[i:i + bucket]
       if len(chunk) < bucket: chunk = np.concatenate([chunk, np.repeat(chunk[:1], bucket - len(chunk), 0)])
       out[i:i + bucket] = self._call(chunk, grad=False)[:min(bucket, m - i)]
-    self.n_evals += m
     return np.where(np.isfinite(out), out, -np.inf)
 
   def values_and_grads(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    out = self._call(X, grad=True)
-    a, g = out[:, 0], out[:, 1:]
+    a, g = (out := self._call(X, grad=True))[:, 0], out[:, 1:]
     bad = ~np.isfinite(a) | ~np.isfinite(g).all(1)
     a[bad], g[bad] = -np.inf, 0.0
     return a, g
@@ -89,9 +81,9 @@ def match_rows(A: np.ndarray, B: np.ndarray) -> np.ndarray:
 # ***** the steps *****
 
 def relaxed_box(space: Any, cand0: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-  """(movable[d], lo[d], hi[d]): the columns the ascent moves (floats and ints relaxed to the continuum; not one-hot
-  columns, nor a single-valued column) and their box: floats [0, 1]; an int column only between the encodings of its
-  lowest and highest value, or the ascent walks past them into extrapolation and every relaxed optimum rounds to a bound."""
+  """(movable[d], lo[d], hi[d]): the columns the ascent moves (floats, and ints relaxed to the continuum; neither one-hot
+  nor single-valued columns) and their box: [0, 1]; for an int, between the encodings of its lowest and highest value (past
+  them the ascent walks into extrapolation, and every relaxed optimum rounds to a bound)."""
   kinds = np.asarray(space.kinds)
   movable = (kinds != CAT).astype(np.float64)
   movable[np.ptp(cand0, axis=0) == 0] = 0.0

@@ -1,5 +1,4 @@
 """A scrambled Sobol sequence in numpy: the space-filling points of the initial design and the acquisition's candidates.
-
 Holds: `sobol(n, d, rng)`. Imports: numpy.
 """
 from __future__ import annotations

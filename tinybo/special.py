@@ -1,14 +1,10 @@
-"""Special functions on tinygrad Tensors with relative accuracy in the tails: log erfcx, log Φ, Φ and log h.
-
-Holds: `log_erfcx` (a Chebyshev fit, ~1e-14 relative error on [0, inf)), `log_ndtr`, `ndtr`, `log_h`. Imports: tinygrad.
-
-Glossary: phi, Phi the standard normal pdf and cdf; erfcx(x) = exp(x²) erfc(x) (smooth, ~1/(x √π) for large x);
+"""Special functions on tinygrad Tensors, accurate in the tails: `log_erfcx`, `log_ndtr`, `ndtr`, `log_h`. Imports: tinygrad.
+Glossary: phi, Phi the standard normal pdf and cdf; erfcx(x) = exp(x²) erfc(x) (~1/(x √π) for large x);
 h(z) = phi(z) + z Phi(z) = E[max(0, Z + z)], so EI = σ h(z).
-Why the care: EI underflows to 0 for z below about -38 (float64), and tinygrad's erf is a 1.4e-7-absolute approximation,
-so log(EI) computed naively is -inf or garbage exactly where the optimizer needs a gradient (Ament et al. 2023,
-"Unexpected improvements to expected improvement"). log h(z) has three branches: direct (z > -1), factored through
-erfcx (-20 < z <= -1), and the asymptotic series (z <= -20). Every branch is evaluated on inputs clamped into its own
-range, so no branch ever makes an inf or NaN that a `where` would multiply by 0 in the backward pass.
+Why: EI underflows to 0 below z ≈ -38 (float64) and tinygrad's erf is a 1.4e-7-absolute approximation, so a naive log(EI)
+is -inf or garbage where the optimizer needs a gradient (Ament et al. 2023). log h has three branches, direct (z > -1),
+through erfcx (-20 < z <= -1) and an asymptotic series, each evaluated on inputs clamped into its own range: no branch
+makes an inf or NaN that a `where` would multiply by 0 in the backward pass.
 """
 from __future__ import annotations
 

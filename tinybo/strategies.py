@@ -2,21 +2,22 @@
 
 A strategy is stateless between calls as far as results go: it derives its RNG from the seed and the history, so the
 same seed and history give the same suggestions and a resumed study continues the same way.
-Holds: Strategy, SearchExhausted, Random, Grid and the helpers the GP strategy shares (`random_configs`, `history_rng`,
-`n_configs`). Imports: space, trial, history, numpy; no strategy (bo.py imports this module, optimizer.py both).
+Holds: Strategy, SearchExhausted, History (the trials read once per suggestion), Random, Grid and the helpers the GP
+strategy shares (`random_configs`, `history_rng`, `n_configs`). Imports: space, trial, numpy; no strategy (bo.py imports
+this module, optimizer.py both).
 """
 from __future__ import annotations
 
 import itertools
 import math
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
-from tinybo.history import History
 from tinybo.space import Categorical, Float, Int, Space
-from tinybo.trial import Trial
+from tinybo.trial import Trial, TrialState
 
 
 class SearchExhausted(RuntimeError):
@@ -25,6 +26,37 @@ class SearchExhausted(RuntimeError):
 @runtime_checkable
 class Strategy(Protocol):
   def suggest(self, space: Space, trials: Sequence[Trial], n: int, *, seed: int, minimize: bool) -> list[dict]: ...
+
+def finite_value(t: Trial) -> float | None:
+  """The value of a complete trial when it is a finite number, else None (pending, failed, NaN or not a number)."""
+  if t.state != TrialState.COMPLETE or t.value is None: return None
+  try: return v if math.isfinite(v := float(t.value)) else None
+  except (TypeError, ValueError): return None
+
+@dataclass(frozen=True)
+class History:
+  """A study's trials as the strategies read them, built once at the top of a suggestion (every trial validated and
+  encoded once) and passed down: encoded rows [*, space.dim] of the trials that fit the space (one of an edited study
+  that does not is only counted, in n_trials and n_pending). X[n, d], y[n]: the complete trials with a finite value and
+  their values; X_failed, X_pending: FAILED, PENDING trials; X_other: every trial not in X (never suggested again);
+  taken: their Space.key."""
+  X: np.ndarray; y: np.ndarray; X_failed: np.ndarray; X_pending: np.ndarray; X_other: np.ndarray
+  taken: frozenset[tuple]; n_trials: int; n_pending: int
+
+  @staticmethod
+  def of(space: Space, trials: Sequence[Trial]) -> History:
+    complete, values, failed, pending, other, taken = [], [], [], [], [], set()
+    for t in trials:
+      try: p = space.validate(t.params)
+      except (ValueError, TypeError): continue
+      taken.add(space.key_valid(p))
+      if (v := finite_value(t)) is not None: complete.append(p); values.append(v); continue
+      other.append(p)
+      if t.state == TrialState.FAILED: failed.append(p)
+      if t.state == TrialState.PENDING: pending.append(p)
+    enc = space.encode_valid
+    return History(enc(complete), np.array(values, dtype=np.float64), enc(failed), enc(pending), enc(other), frozenset(taken), len(trials),
+                   sum(t.state == TrialState.PENDING for t in trials))
 
 def history_rng(seed: int | None, n_trials: int, salt: int = 0) -> np.random.Generator:
   """An RNG that depends only on the seed and how many trials exist: deterministic, and different at every step."""

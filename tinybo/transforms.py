@@ -1,6 +1,5 @@
 """Every map of the observed values before the GP sees them: the strategy's optional log warp (`warp_values`, chosen by
 `heavy_bad_tail`), then the GP's robust standardization with a logarithmic squash of extreme spreads (`YTransform`).
-
 Holds pure numpy functions and one frozen dataclass. Imports: numpy.
 Glossary: y raw values (the strategy passes values to maximize); z = (y − center) / spread, a robust z-score (median and
 scaled MAD); u = squash(z); the GP's standardized targets are (u − u_mean) / u_scale.
@@ -27,10 +26,7 @@ def unsquash(u:np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 @dataclass(frozen=True)
 class YTransform:
   """y -> standardized targets: squash((y − center) / spread), then centered and scaled to unit variance."""
-  center: float
-  spread: float
-  u_mean: float
-  u_scale: float
+  center: float; spread: float; u_mean: float; u_scale: float
 
   @staticmethod
   def fit(y:np.ndarray) -> tuple[YTransform, np.ndarray]:

@@ -1,7 +1,5 @@
 """A trial: one configuration, its state and its result. Shared by strategies, the optimizer and storage.
-
-Holds: Trial, TrialState. Imports: the standard library only.
-"""
+Holds: Trial, TrialState. Imports: the standard library only."""
 from __future__ import annotations
 
 import time

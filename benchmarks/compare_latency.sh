@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Suggestion latency of an older commit against this tree, alternately (old, new, old, new, ...) on one pinned core, with
+# the same protocol for both: this tree's benchmarks/suggest_latency.py, run against each tree's tinybo in turn.
+# Run it in a quiet window: on a busy machine the noise exceeds the differences it is meant to show.
+#
+#   benchmarks/compare_latency.sh [OLD_COMMIT=4e4e3ef] [ROUNDS=3] [NS=50,100,200,1000] [CPU=0]
+#   PYTHON=/path/to/python benchmarks/compare_latency.sh ...      (default: python3)
+set -euo pipefail
+here=$(cd "$(dirname "$0")/.." && pwd)
+old=${1:-4e4e3ef}; rounds=${2:-3}; ns=${3:-50,100,200,1000}; cpu=${4:-0}
+py=${PYTHON:-python3}
+tree=/tmp/tinybo_old_$old
+[ -d "$tree" ] || git -C "$here" worktree add --detach "$tree" "$old" >/dev/null
+out=$(mktemp -d /tmp/latency_compare.XXXX)
+for r in $(seq "$rounds"); do
+  for side in old new; do
+    root=$([ "$side" = old ] && echo "$tree" || echo "$here")
+    echo "round $r: $side ($root)" >&2
+    # the script's folder is first on sys.path, then PYTHONPATH: tinybo and benchmarks.functions come from $root
+    (cd /tmp && DEV=CPU PARALLEL=0 PYTHONPATH="$root" taskset -c "$cpu" "$py" "$here/benchmarks/suggest_latency.py" --no-peer --ns "$ns" \
+      --out "$out/$side-$r.json" >/dev/null)
+  done
+done
+"$py" - "$out" <<'PY'
+import json, statistics, sys
+from pathlib import Path
+runs = {side: [json.loads(p.read_text()) for p in sorted(Path(sys.argv[1]).glob(f"{side}-*.json"))] for side in ("old", "new")}
+ns = [r["n"] for r in runs["new"][0]["rows"]]
+print(f"median over {len(runs['new'])} alternating rounds of the per-run medians (ms); ratio new/old")
+print("| n | old total | new total | ratio | old fit + acq | new fit + acq |\n|---|---|---|---|---|---|")
+for i, n in enumerate(ns):
+  m = {s: {k: statistics.median(r["rows"][i]["tinybo"][k] for r in runs[s]) for k in ("ms", "fit_ms", "acq_ms")} for s in runs}
+  print(f"| {n} | {m['old']['ms']:.1f} | {m['new']['ms']:.1f} | {m['new']['ms'] / m['old']['ms']:.3f} | "
+        f"{m['old']['fit_ms']:.1f} + {m['old']['acq_ms']:.1f} | {m['new']['fit_ms']:.1f} + {m['new']['acq_ms']:.1f} |")
+print(f"per-run JSON: {sys.argv[1]}")
+PY
