@@ -94,11 +94,11 @@ class NumpyGP:
       starts[1:, :d] = rng.normal(mu - 1.5, sd / 2, size=(b - 1, d))
       starts[1:, d + 1] = rng.uniform(math.log(1e-6), math.log(0.1), size=b - 1)
       hist = None
-    else: starts, hist = self.phi[None].copy(), [self.history]
+    else: starts, hist = self.phi[None].copy(), self.history
     phi, f, h = lbfgs(self.nll_grad, starts, lower, upper, max_evals=200 if hist is None else 50, history=hist,
                       ftol=1e-8 if hist is None else 1e-5)
     best = int(np.argmin(f))
-    self.phi, self.history, self.objective = phi[best], h[best], f[best]
+    self.phi, self.history, self.objective = phi[best], h.row(best), f[best]
     ls, sf2, sn2 = np.exp(self.phi[:d]), math.exp(self.phi[d]), math.exp(self.phi[d + 1])
     L = np.linalg.cholesky(self._K(X, X, ls, sf2)[0] + (sn2 + 1e-9) * np.eye(len(y)))
     self.Linv = tri_inv(L)

@@ -24,7 +24,7 @@ from tinygrad.dtype import DType
 
 from tinybo._tinygrad import D_BUCKETS, N_BUCKETS, CachedJit, bucket, download, program, upload
 from tinybo.kernels import check_kernel, column_weights, dk_du, profile, scaled_sqdist, stationary
-from tinybo.lbfgs import lbfgs
+from tinybo.lbfgs import Curvature, lbfgs
 from tinybo.linalg import cholesky, eye_like, solve_triangular, triangular_inverse
 from tinybo.transforms import YTransform
 
@@ -159,7 +159,7 @@ class GPRegressor:
     # the fit, and what a warm start from this model continues from: φ[G+2] at the optimum, the L-BFGS memory there,
     # n at the last cold fit and at the last refit of the hyperparameters
     self.phi: np.ndarray|None = None
-    self.history: list|None = None
+    self.history: Curvature|None = None
     self.jitter, self.objective, self.n_cold, self.n_refit = 0.0, math.inf, 0, 0
     self._state: tuple[Tensor, ...] = ()  # the posterior state on the device; `hyperparameters` in numpy
     self.hyperparameters: dict = {}
@@ -250,11 +250,11 @@ class GPRegressor:
 
     # warm fits stop at a relative improvement of 1e-5 per step: the next observation moves the optimum more than that
     refit = cold or self.N <= 640 or self.n >= 1.1 * n_refit
-    phi, f, hist = lbfgs(fg, starts, lower, upper, max_evals=200 if cold else warm_fit_evals(self.N, refit),
-                         history=None if cold else [ws.history], ftol=1e-8 if cold else 1e-5)
+    phi, f, hist = lbfgs(fg, starts, lower, upper, max_evals=200 if cold else warm_fit_evals(self.N, refit), memory=10, gtol=1e-6,
+                         ftol=1e-8 if cold else 1e-5, history=None if cold else ws.history)
     if not np.isfinite(f).any(): raise GPFitError(f"no hyperparameters gave a positive-definite kernel matrix (n={self.n}, d={self.d})")
     best = int(np.argmin(f))
-    self.phi, self.jitter, self.objective, self.history = phi[best].copy(), float(jitter[best]), float(f[best]), hist[best]
+    self.phi, self.jitter, self.objective, self.history = phi[best].copy(), float(jitter[best]), float(f[best]), hist.row(best)
     self.n_cold, self.n_refit = self.n if cold else n_cold, self.n if refit else n_refit
     if last["outs"] is not None and np.array_equal(last["phi"][best], self.phi) and last["jitter"][best] == self.jitter:
       # the last evaluation was at the optimum: its factors are the posterior state, no refactorization
