@@ -197,6 +197,18 @@ def test_bad_arguments_name_the_fix():
   with pytest.raises(ValueError, match="n_initial"): GP(n_initial=0)
   with pytest.raises(ValueError, match="kernel"): GP(kernel="cubic")
   with pytest.raises(ValueError, match="warp='yes'"): GP(warp="yes")
+  with pytest.raises(ValueError, match="lengthscale_prior='flat'"): GP(lengthscale_prior="flat")
+
+def test_the_hvarfner_prior_is_reachable_from_the_strategy():
+  space = Space({"x": Float(0, 1), "y": Float(0, 1)})
+  params = space.decode_many(np.random.default_rng(6).random((6, 2)))
+  trials = complete(params, [(p["x"] - 0.3) ** 2 + p["y"] for p in params])
+  unit, hvarfner = GP(n_initial=3, seed=0), GP(n_initial=3, seed=0, lengthscale_prior="hvarfner")
+  check_new_and_valid(space, trials, hvarfner.suggest(space, trials, 1, seed=0), 1)
+  unit.suggest(space, trials, 1, seed=0)
+  assert hvarfner._model.lengthscale_prior == "hvarfner" and unit._model.lengthscale_prior == "unit"
+  # the prior is part of the fitted objective: the two fits differ
+  assert hvarfner._model.objective != unit._model.objective
 
 def test_warp_is_monotone_and_compresses_outliers():
   from tinybo.transforms import warp_values
@@ -235,7 +247,7 @@ def test_auto_warp_decides_from_the_initial_design():
 
 def test_failed_region_is_not_proposed_over_and_over():
   # an objective that crashes (NaN) wherever lr / (1 - m) > 2: failed trials never enter the fit, but the strategy must
-  # move away from them (before they were conditioned on, 15 suggestions in a row landed in the failing corner)
+  # move away from them, not land in the failing corner again and again
   space = Space({"lr": Float(1e-3, 1.0, log=True), "m": Float(0.0, 0.99)})
   def f(p): return math.nan if p["lr"] / (1 - p["m"]) > 2 else (math.log10(p["lr"] / (1 - p["m"])) - 0.176) ** 2
   strategy, trials = GP(seed=0), []

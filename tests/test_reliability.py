@@ -1,4 +1,4 @@
-"""Issue 6, storage/optimizer side: bad values, bad calls leave the study unchanged, SIGKILLed workers lose nothing,
+"""Reliability, storage/optimizer side: bad values, bad calls leave the study unchanged, SIGKILLed workers lose nothing,
 8 processes share one SQLite study, and a stateful fuzz test against a dict model of the study."""
 import math
 import multiprocessing as mp

@@ -10,6 +10,7 @@ from test_space import st_space
 
 import tinybo as tb
 from tinybo.optimizer import resolve_strategy
+from tinybo.strategies import History
 from tinybo.trial import Trial, TrialState
 
 
@@ -115,3 +116,18 @@ def test_resolve_strategy():
 
 def test_resolve_gp():
   assert isinstance(resolve_strategy("gp"), tb.GP) and isinstance(resolve_strategy("GP"), tb.GP) and callable(resolve_strategy("gp").suggest)
+
+def test_history_reads_each_trial_once_into_encoded_rows():
+  space = tb.Space({"x": tb.Float(0, 1), "c": tb.Categorical(["a", "b"])})
+  p = [{"x": 0.1, "c": "a"}, {"x": 0.2, "c": "b"}, {"x": 0.3, "c": "a"}, {"x": 0.4, "c": "b"}, {"x": 0.5, "c": "a"}]
+  trials = [Trial(0, p[0], TrialState.COMPLETE, 1.5), Trial(1, p[1], TrialState.FAILED), Trial(2, p[2], TrialState.PENDING),
+            Trial(3, p[3], TrialState.COMPLETE, math.nan), Trial(4, p[4], TrialState.COMPLETE, "oops"),
+            Trial(5, {"x": 7.0, "c": "a"}, TrialState.PENDING),      # no longer fits the space (an edited study): only counted
+            Trial(6, {"x": 0.6, "c": "b"}, TrialState.COMPLETE, -2.0)]
+  h = History.of(space, trials)
+  np.testing.assert_array_equal(h.X, space.encode_many([p[0], {"x": 0.6, "c": "b"}])); np.testing.assert_array_equal(h.y, [1.5, -2.0])
+  np.testing.assert_array_equal(h.X_failed, space.encode_many([p[1]])); np.testing.assert_array_equal(h.X_pending, space.encode_many([p[2]]))
+  np.testing.assert_array_equal(h.X_other, space.encode_many(p[1:5]))
+  assert h.taken == {space.key(q) for q in p + [{"x": 0.6, "c": "b"}]} and h.n_trials == 7 and h.n_pending == 2
+  empty = History.of(space, [])
+  assert empty.X.shape == (0, space.dim) and empty.y.shape == (0,) and not empty.taken

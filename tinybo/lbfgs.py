@@ -7,11 +7,15 @@ pairs (on the free variables) gives the direction; the step is projected onto th
 """
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 
+
+@functools.cache
+def _masks(k:int) -> tuple[np.ndarray, np.ndarray, np.ndarray]: return np.arange(k), np.triu(np.ones((k, k))), np.eye(k)
 
 @dataclass
 class Curvature:
@@ -26,27 +30,33 @@ class Curvature:
   def row(self, r:int) -> Curvature: return Curvature(self.S[r:r + 1].copy(), self.Y[r:r + 1].copy(), self.n[r:r + 1].copy())
 
   def push(self, rows:np.ndarray, s:np.ndarray, y:np.ndarray):
-    self.S[rows], self.Y[rows] = np.roll(self.S[rows], -1, axis=1), np.roll(self.Y[rows], -1, axis=1)
-    self.S[rows, -1], self.Y[rows, -1], self.n[rows] = s[rows], y[rows], np.minimum(self.n[rows] + 1, self.S.shape[1])
+    if not rows.any(): return
+    for A, v in ((self.S, s), (self.Y, y)): A[rows, :-1] = A[rows, 1:]; A[rows, -1] = v[rows]  # noqa: E702
+    self.n[rows] = np.minimum(self.n[rows] + 1, self.S.shape[1])
 
   def clear(self, rows:np.ndarray): self.S[rows], self.Y[rows], self.n[rows] = 0.0, 0.0, 0
 
   def direction(self, pg:np.ndarray, free:np.ndarray) -> np.ndarray:
-    """−H·pg by the two-loop recursion, H the inverse-Hessian model of the pairs restricted to the free variables."""
-    m = self.S.shape[1]
-    S, Y = self.S * free[:, None, :], self.Y * free[:, None, :]
-    sy = (S * Y).sum(2)
-    use = (np.arange(m) >= m - self.n[:, None]) & (sy > 0)
-    rho = np.where(use, 1.0 / np.where(use, sy, 1.0), 0.0)
-    q, a = pg.copy(), np.zeros(rho.shape)
-    for j in range(m - 1, -1, -1):
-      a[:, j] = rho[:, j] * (S[:, j] * q).sum(1)
-      q -= a[:, j, None] * Y[:, j]
+    """−H·pg, H the inverse-Hessian model of the pairs restricted to the free variables (those with sᵀy <= 0 left out),
+    H₀ = γI scaled by the newest pair, in the compact form of Byrd, Nocedal and Schnabel (1994), which equals the
+    two-loop recursion: H g = γg + S u − γY t, t = R⁻¹Sᵀg, u = R⁻ᵀ((D + γYᵀY) t − γYᵀg), R the upper triangle of SᵀY and
+    D its diagonal: a few batched k×k products instead of 2k passes over the rows."""
+    if (k := int(self.n.max())) == 0: return -pg
+    S, Y = self.S[:, -k:], self.Y[:, -k:]
+    if not free.all(): S, Y = S * free[:, None, :], Y * free[:, None, :]
+    SY = S @ Y.transpose(0, 2, 1)
+    sy = SY.diagonal(0, 1, 2)
+    slots, triu, eye = _masks(k)
+    use = (sy > 0) & (slots >= k - self.n[:, None])
+    R = SY * triu
+    if not use.all():  # unused pairs drop out: zeros, and a unit diagonal in R
+      S, Y, sy, R = S * use[..., None], Y * use[..., None], sy * use, R * (use[..., None] & use[:, None, :]) + eye * ~use[:, None, :]
     yy = (Y[:, -1] * Y[:, -1]).sum(1)
-    q *= np.where((self.n > 0) & (yy > 0) & (sy[:, -1] > 0), sy[:, -1] / np.where(yy > 0, yy, 1.0), 1.0)[:, None]
-    for j in range(m):
-      q += (a[:, j] - rho[:, j] * (Y[:, j] * q).sum(1))[:, None] * S[:, j]
-    return -np.where(free, q, 0.0)
+    gamma = (sy[:, -1] / np.where(yy > 0, yy, 1.0) + (yy <= 0))[:, None, None]  # γ = 1 where the newest pair is unused
+    Rinv, Yt, g3 = np.linalg.inv(R), Y.transpose(0, 2, 1), pg[..., None]
+    t = Rinv @ (S @ g3)
+    u = Rinv.transpose(0, 2, 1) @ (sy[..., None] * t + gamma * (Y @ (Yt @ t - g3)))
+    return (gamma * (Yt @ t - g3) - S.transpose(0, 2, 1) @ u)[..., 0] * free
 
 def lbfgs(fg:Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]], x0:np.ndarray, lower:np.ndarray, upper:np.ndarray, *, max_evals:int=100,
           memory:int=10, gtol:float=1e-6, ftol:float=1e-9, history:Curvature|None=None) -> tuple[np.ndarray, np.ndarray, Curvature]:
@@ -58,7 +68,7 @@ def lbfgs(fg:Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]], x0:np.ndarra
   Returns (x[b, p], f[b], Curvature): the best point of each row (f = inf for a row that never had a finite value)."""
   x = np.clip(x0, lower, upper)
   f, g = fg(x)
-  b, p = x.shape
+  (b, p), g = x.shape, np.array(g, dtype=np.float64)
   done = ~np.isfinite(f)
   f = np.where(done, np.inf, f)
   H = Curvature.empty(b, memory, p) if history is None else Curvature(history.S.copy(), history.Y.copy(), history.n.copy())
@@ -69,31 +79,30 @@ def lbfgs(fg:Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]], x0:np.ndarra
     """New direction and first step for `rows` at their current point; returns the rows that stop instead."""
     free = ~(((x <= lower) & (g > 0)) | ((x >= upper) & (g < 0)))
     pg = np.where(free, g, 0.0)
-    gmax, scale = np.abs(pg).max(1), ftol * np.maximum(1.0, np.abs(f))
-    stop = gmax <= gtol * np.maximum(1.0, np.abs(f))
+    gmax, tol = np.abs(pg).max(1), np.maximum(1.0, np.abs(f))
+    stop = gmax <= gtol * tol
     dn = H.direction(pg, free)
-    lost = rows & ~stop & ((dn * pg).sum(1) >= 0)  # lost descent: steepest descent, forget the pairs
-    H.clear(lost)
-    dn[lost] = -pg[lost]
-    stop |= (H.n > 0) & (-0.5 * (dn * pg).sum(1) <= scale)  # the model's predicted decrease is not worth an evaluation
+    dpg = (dn * pg).sum(1)
+    if (lost := rows & ~stop & (dpg >= 0)).any():  # lost descent: steepest descent, forget the pairs
+      H.clear(lost); dn[lost] = -pg[lost]; dpg[lost] = -(pg[lost] ** 2).sum(1)  # noqa: E702
+    stop |= (H.n > 0) & (-0.5 * dpg <= ftol * tol)  # the model's predicted decrease is not worth an evaluation
     go = rows & ~stop
     d[go], t[go] = dn[go], np.where(H.n > 0, 1.0, np.minimum(1.0, 1.0 / np.maximum(gmax, 1e-300)))[go]
     return rows & stop
 
   done |= step_from(~done)
-  evals = 1
-  while not done.all() and evals < max_evals:
+  for _ in range(max_evals - 1):
+    if done.all(): break
     x_try = np.where(done[:, None], x, np.clip(x + t[:, None] * d, lower, upper))
     f_try, g_try = fg(x_try)
-    evals += 1
-    s = x_try - x
+    s, y = x_try - x, g_try - g
     ok = ~done & np.isfinite(f_try) & (f_try <= f + 1e-4 * np.minimum((g * s).sum(1), 0.0))
-    y = g_try - g
-    H.push(ok & ((s * y).sum(1) > 1e-12 * np.sqrt((s * s).sum(1) * (y * y).sum(1))), s, y)
-    converged = ok & (f - np.where(ok, f_try, 0.0) <= ftol * np.maximum(1.0, np.abs(f_try)))
-    x, f, g = np.where(ok[:, None], x_try, x), np.where(ok, f_try, f), np.where(ok[:, None], g_try, g)
-    done |= converged | step_from(ok & ~converged)
-    back = ~done & ~ok
-    t[back] *= np.where(np.isfinite(f_try), 0.5, 0.1)[back]
-    done |= back & (t * np.abs(d).max(1) < 1e-10)
+    if ok.any():
+      H.push(ok & ((s * y).sum(1) > 1e-12 * np.sqrt((s * s).sum(1) * (y * y).sum(1))), s, y)
+      converged = ok & (f - np.where(ok, f_try, 0.0) <= ftol * np.maximum(1.0, np.abs(f_try)))
+      x[ok], f[ok], g[ok] = x_try[ok], f_try[ok], g_try[ok]
+      done |= converged | step_from(ok & ~converged)
+    if (back := ~done & ~ok).any():
+      t[back] *= np.where(np.isfinite(f_try), 0.5, 0.1)[back]
+      done |= back & (t * np.abs(d).max(1) < 1e-10)
   return x, f, H
