@@ -31,12 +31,12 @@ TINYGRAD_VERSION = "0.14.0"
 class FastPathWarning(RuntimeWarning):
   """A fast path into tinygrad's internals failed and tinybo took tinygrad's public (slower) API instead."""
 
-try: INSTALLED = importlib.metadata.version("tinygrad")
+try: INSTALLED: str|None = importlib.metadata.version("tinygrad")
 except importlib.metadata.PackageNotFoundError: INSTALLED = None
 if INSTALLED != TINYGRAD_VERSION:
   warnings.warn(f"tinybo was written for tinygrad {TINYGRAD_VERSION}, this is {INSTALLED}: fast paths may fall back", FastPathWarning, stacklevel=2)
 
-COUNTS: collections.Counter[str] = collections.Counter()  # path -> times taken: "copyin", "copyout", "view", "replay", "<path>:fallback"
+COUNTS: collections.Counter[str] = collections.Counter()  # path -> times taken ("copyin", "view", ..., "<path>:fallback")
 _WARNED: set[str] = set()
 
 def _fallback(path:str, err:BaseException|str) -> None:
@@ -51,8 +51,7 @@ def _fallback(path:str, err:BaseException|str) -> None:
 N_BUCKETS = (8, 16, 24, 32, 48, 64, 80, 96, 112, 128, 160, 208, 256, 320, 416, 512, 640, 832, 1024, 1280, 1664, 2048)
 D_BUCKETS = (2, 4, 8, 12, 16, 24, 32, 48, 64)
 
-def bucket(n:int, buckets:tuple[int, ...]) -> int:
-  """The smallest bucket >= n; beyond the last, multiples of a quarter of it."""
+def bucket(n:int, buckets:tuple[int, ...]) -> int:  # the smallest bucket >= n; beyond the last, multiples of a quarter of it
   return next((b for b in buckets if n <= b), -(-n // (buckets[-1] // 4)) * (buckets[-1] // 4))
 
 # ***** host <-> device: straight buffer copies (a scheduled copy costs ~0.3-3 ms, these ~10 µs) *****
@@ -93,9 +92,7 @@ def host_view(t:Tensor) -> np.ndarray|None:
     if not hasattr((buf := t.uop.base.buffer).allocator, "_as_buffer"):  # devices without host memory (GPUs): no view, by design
       if buf.device.split(":")[0] == "CPU": _fallback("view", "the CPU allocator has no _as_buffer")
       return None
-    view = np.frombuffer(buf.ensure_allocated().as_memoryview(force_zero_copy=True), dtype=_to_np_dtype(buf.dtype)).reshape(t.shape)
-    COUNTS["view"] += 1
-    return view
+    return np.frombuffer(buf.ensure_allocated().as_memoryview(force_zero_copy=True), dtype=_to_np_dtype(buf.dtype)).reshape(t.shape)
   except Exception as e:  # noqa: BLE001
     _fallback("view", e)
     return None
@@ -110,8 +107,9 @@ def staged(a:np.ndarray, dtype:DType, device:str) -> Tensor:
     t = Tensor.zeros(*a.shape, dtype=dtype, device=device).contiguous().realize()
     _STAGING[key] = (t, host_view(t))
   t, view = _STAGING[key]
-  if view is not None: view[...] = a
-  else: upload(a, dtype, device, out=t)
+  if view is None: return upload(a, dtype, device, out=t)
+  view[...] = a
+  COUNTS["view"] += 1
   return t
 
 # ***** captured programs: one registry; a captured TinyJit per (function, shapes), replayed directly *****

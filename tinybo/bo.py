@@ -2,11 +2,8 @@
 function; pending trials are fantasized (Kriging believer); any numerical failure falls back to random with a warning.
 Holds: GP, GPFallbackWarning. Imports: strategies (History, Random's helpers), transforms, gp, acquisition (names),
 optim_acqf, sobol, kernels (names), space, trial, numpy.
-Glossary (shapes in brackets):
-  d            encoded dimension (space.dim);  p = len(space.names) searchable parameters
-  X[n, d]      encoded completed configurations;  y[n] their values, sign-flipped so that larger is better
-  X_pend[q, d] encoded pending configurations (and the points already chosen in this batch), fantasized at the GP mean
-  n_initial    size of the space-filling design: max(5, 2p + 1) unless given
+Glossary: d encoded dimension (space.dim), p searchable parameters; X[n, d] encoded complete trials, y[n] their values
+sign-flipped so that larger is better; X_pend[q, d] pending trials and this batch's points, fantasized at the GP mean.
 """
 from __future__ import annotations
 
@@ -57,8 +54,7 @@ class GP:
     self.last_fallback: str | None = None  # why the last suggestion fell back to random (None: it did not)
 
   def __repr__(self) -> str:
-    return (f"GP(kernel={self.kernel!r}, acquisition={self.acquisition!r}, n_initial={self.n_initial}, beta={self.beta}, warp={self.warp!r}, "
-            f"lengthscale_prior={self.lengthscale_prior!r})")
+    return "GP(" + ", ".join(f"{k}={getattr(self, k)!r}" for k in ("kernel", "acquisition", "n_initial", "beta", "warp", "lengthscale_prior")) + ")"
 
   def initial_size(self, space: Space) -> int: return self.n_initial or max(5, 2 * len(space.names) + 1)
 

@@ -59,7 +59,6 @@ def _named(name:str):
       lengthscales = lengthscales * Tensor([1 / math.sqrt(x) for x in w], dtype=lengthscales.dtype, device=lengthscales.device)
     return stationary(X1, X2, lengthscales, outputscale, Tensor(KERNEL_COEFS[name], dtype=X1.dtype, device=X1.device))
   kernel.__name__ = kernel.__qualname__ = name
-  kernel.__doc__ = f"The {name} kernel: `stationary` with KERNEL_COEFS[{name!r}]."
   return kernel
 
 KERNELS = {name: _named(name) for name in KERNEL_COEFS}

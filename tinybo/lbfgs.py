@@ -2,8 +2,8 @@
 more than the batched evaluation it drives): the GP's hyperparameter fit and the acquisition's ascent both use it.
 Holds: `lbfgs` and `Curvature` (the memory a warm start carries from one call to the next). Imports: numpy.
 Glossary: x[b, p] the rows' points; f[b], g[b, p] values and gradients, one batched call fg(x); free[b, p] the variables
-not held at a bound by their gradient; s = Δx, y = Δg the pairs of accepted steps. The two-loop recursion over the last m
-pairs (on the free variables) gives the direction; the step is projected onto the box and backtracked (Armijo).
+not held at a bound by their gradient; s = Δx, y = Δg the pairs of accepted steps (the quasi-Newton model, on the free
+variables, gives the direction); the step is projected onto the box and backtracked (Armijo).
 """
 from __future__ import annotations
 
@@ -21,9 +21,7 @@ def _masks(k:int) -> tuple[np.ndarray, np.ndarray, np.ndarray]: return np.arange
 class Curvature:
   """The L-BFGS memory of b rows: S[b, m, p] steps and Y[b, m, p] gradient changes, oldest first; row r holds its newest
   n[r] pairs in the last n[r] slots."""
-  S: np.ndarray
-  Y: np.ndarray
-  n: np.ndarray
+  S: np.ndarray; Y: np.ndarray; n: np.ndarray
 
   @staticmethod
   def empty(b:int, m:int, p:int) -> Curvature: return Curvature(np.zeros((b, m, p)), np.zeros((b, m, p)), np.zeros(b, dtype=np.int64))
@@ -31,7 +29,7 @@ class Curvature:
 
   def push(self, rows:np.ndarray, s:np.ndarray, y:np.ndarray):
     if not rows.any(): return
-    for A, v in ((self.S, s), (self.Y, y)): A[rows, :-1] = A[rows, 1:]; A[rows, -1] = v[rows]  # noqa: E702
+    for A, v in ((self.S, s), (self.Y, y)): A[rows, :-1] = A[rows, 1:]; A[rows, -1] = v[rows]
     self.n[rows] = np.minimum(self.n[rows] + 1, self.S.shape[1])
 
   def clear(self, rows:np.ndarray): self.S[rows], self.Y[rows], self.n[rows] = 0.0, 0.0, 0
@@ -84,7 +82,7 @@ def lbfgs(fg:Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]], x0:np.ndarra
     dn = H.direction(pg, free)
     dpg = (dn * pg).sum(1)
     if (lost := rows & ~stop & (dpg >= 0)).any():  # lost descent: steepest descent, forget the pairs
-      H.clear(lost); dn[lost] = -pg[lost]; dpg[lost] = -(pg[lost] ** 2).sum(1)  # noqa: E702
+      H.clear(lost); dn[lost] = -pg[lost]; dpg[lost] = -(pg[lost] ** 2).sum(1)
     stop |= (H.n > 0) & (-0.5 * dpg <= ftol * tol)  # the model's predicted decrease is not worth an evaluation
     go = rows & ~stop
     d[go], t[go] = dn[go], np.where(H.n > 0, 1.0, np.minimum(1.0, 1.0 / np.maximum(gmax, 1e-300)))[go]

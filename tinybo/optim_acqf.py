@@ -177,9 +177,9 @@ def pick_new(space: Any, rng: np.random.Generator, X: np.ndarray, a: np.ndarray,
   return X[int(np.argmax(a))], float(np.max(a))
 
 def optimize_acquisition(posterior: Callable, state: Sequence[Tensor], space: Any, *, best: float, rng: np.random.Generator,
-                         acquisition: str = "logei", beta: float = 2.0, X_observed: np.ndarray | None = None,
-                         X_pending: np.ndarray | None = None, X_top: np.ndarray | None = None, lengthscales: np.ndarray | None = None,
-                         n_raw: int = 1024, n_starts: int = 10, n_steps: int = 25) -> tuple[np.ndarray, float]:
+                         acquisition: str = "logei", beta: float = 2.0, X_observed: np.ndarray | None = None, X_pending: np.ndarray | None = None,
+                         X_top: np.ndarray | None = None, lengthscales: np.ndarray | None = None, n_raw: int = 1024, n_starts: int = 10,
+                         n_steps: int = 25) -> tuple[np.ndarray, float]:
   """Maximize the acquisition over the space; returns (x[d] encoded and valid, acquisition value).
   1. `candidates`: n_raw scrambled Sobol points (rounded to valid configurations) and perturbations of X_top.
   2. One no-gradient evaluation of all of them; `pick_starts` among those not taken.
