@@ -27,10 +27,12 @@ from pathlib import Path
 runs = {side: [json.loads(p.read_text()) for p in sorted(Path(sys.argv[1]).glob(f"{side}-*.json"))] for side in ("old", "new")}
 ns = [r["n"] for r in runs["new"][0]["rows"]]
 print(f"median over {len(runs['new'])} alternating rounds of the per-run medians (ms); ratio new/old")
-print("| n | old total | new total | ratio | old fit + acq | new fit + acq |\n|---|---|---|---|---|---|")
+print("| n | old total | new total | ratio | old fit + acq | new fit + acq | old CPU | new CPU | CPU ratio |")
+print("|---|---|---|---|---|---|---|---|---|")
 for i, n in enumerate(ns):
-  m = {s: {k: statistics.median(r["rows"][i]["tinybo"][k] for r in runs[s]) for k in ("ms", "fit_ms", "acq_ms")} for s in runs}
+  m = {s: {k: statistics.median(r["rows"][i]["tinybo"][k] for r in runs[s]) for k in ("ms", "fit_ms", "acq_ms", "cpu_ms")} for s in runs}
   print(f"| {n} | {m['old']['ms']:.1f} | {m['new']['ms']:.1f} | {m['new']['ms'] / m['old']['ms']:.3f} | "
-        f"{m['old']['fit_ms']:.1f} + {m['old']['acq_ms']:.1f} | {m['new']['fit_ms']:.1f} + {m['new']['acq_ms']:.1f} |")
+        f"{m['old']['fit_ms']:.1f} + {m['old']['acq_ms']:.1f} | {m['new']['fit_ms']:.1f} + {m['new']['acq_ms']:.1f} | "
+        f"{m['old']['cpu_ms']:.1f} | {m['new']['cpu_ms']:.1f} | {m['new']['cpu_ms'] / m['old']['cpu_ms']:.3f} |")
 print(f"per-run JSON: {sys.argv[1]}")
 PY

@@ -137,7 +137,7 @@ def ascend(ev: AcquisitionEvaluator, X0: np.ndarray, movable: np.ndarray, max_ev
     better = a > best_a
     best_X[better], best_a[better] = X[better], a[better]
     return -a, -g[:, cols] * s  # minimize -a; d(-a)/dz = -grad_x * scale
-  lbfgs(fg, X0[:, cols] / s, lo[cols] / s, hi[cols] / s, max_evals=max_evals, memory=8, gtol=1e-7, ftol=1e-10)
+  lbfgs(fg, X0[:, cols] / s, lo[cols] / s, hi[cols] / s, max_evals=max_evals, memory=8, gtol=1e-7, ftol=1e-12)
   return best_X, best_a
 
 def local_search(ev: AcquisitionEvaluator, space: Any, X: np.ndarray, a: np.ndarray, avoid: np.ndarray, bucket: int, max_iter: int = 20
