@@ -1,7 +1,8 @@
-"""Whether two benchmark result files hold the same suggestions: per (problem, strategy, seed), are the `values`
-sequences bit-identical? Prints the count, and the first evaluation where each differing run departs.
+"""Two benchmark result files side by side: per (problem, strategy, seed), are the `values` sequences bit-identical (and
+where does each differing run first depart), then per (problem, strategy) the median and 80th-percentile final regret of
+the seeds both files hold, and how many seeds got better, stayed the same or got worse.
 
-  python -m benchmarks.compare_runs benchmarks/results/refactor_before.json benchmarks/results/refactor_same.json
+  python -m benchmarks.compare_runs benchmarks/results/refactor_before.json benchmarks/results/refactor_after2.json
 """
 from __future__ import annotations
 
@@ -9,16 +10,24 @@ import json
 import sys
 from pathlib import Path
 
+import numpy as np
+
 
 def main(argv: list[str] | None = None) -> None:
-  a, b = ({(r["problem"], r["strategy"], r["seed"]): r.get("values") for r in json.loads(Path(f).read_text())["runs"]}
+  a, b = ({(r["problem"], r["strategy"], r["seed"]): r for r in json.loads(Path(f).read_text())["runs"] if "values" in r}
           for f in (argv or sys.argv[1:]))
-  same = [k for k in a if k in b and a[k] is not None and a[k] == b[k]]
-  print(f"{len(same)} / {len(a)} runs bit-identical ({len(set(a) & set(b))} in both files)")
-  for k in sorted(set(a) & set(b)):
-    if k in same or a[k] is None or b[k] is None: continue
-    i = next((i for i, (u, v) in enumerate(zip(a[k], b[k])) if u != v), min(len(a[k]), len(b[k])))
-    print(f"  {k}: first differs at evaluation {i + 1}")
+  both = sorted(set(a) & set(b))
+  same = [k for k in both if a[k]["values"] == b[k]["values"]]
+  print(f"{len(same)} / {len(a)} runs bit-identical ({len(both)} in both files)")
+  for k in both:
+    if k in same: continue
+    print(f"  {k}: first differs at evaluation {next(i for i, (u, v) in enumerate(zip(a[k]['values'], b[k]['values'])) if u != v) + 1}")
+  print("\n| problem | strategy | seeds | median before | median after | p80 before | p80 after | better / same / worse |")
+  print("|---|---|---|---|---|---|---|---|")
+  for p, st in dict.fromkeys(k[:2] for k in both):
+    x, y = (np.array([d[k]["regret"] for k in both if k[:2] == (p, st)]) for d in (a, b))
+    print(f"| {p} | {st} | {len(x)} | {np.median(x):.3g} | {np.median(y):.3g} | {np.percentile(x, 80):.3g} | {np.percentile(y, 80):.3g} | "
+          f"{(y < x).sum()} / {(y == x).sum()} / {(y > x).sum()} |")
 
 if __name__ == "__main__":
   main()
