@@ -178,7 +178,7 @@ class CachedJit:
     self.jit: TinyJit|None = None
     if self.path is not None and self.path.exists():
       try: self.jit = pickle.loads(self.path.read_bytes())
-      except Exception: self.jit = None  # noqa: BLE001 - a stale or truncated file: recapture
+      except Exception as e: _fallback("disk cache load", e)  # noqa: BLE001 - unreadable (files are replaced atomically): recapture
     self.saved = self.jit is not None
     if self.jit is None:
       self.jit = TinyJit(fxn)
