@@ -72,11 +72,13 @@ def show(opt, limit: int | None = None) -> str:
           f"{counts[TrialState.PENDING]} pending, {counts[TrialState.FAILED]} failed")
   if opt.space.constants: head += "\nconstants: " + ", ".join(f"{k}={_fmt(v)}" for k, v in opt.space.constants.items())
   shown = trials if limit is None else trials[-limit:]
-  rows = [[("*" if best is not None and t.id == best.id else "") + str(t.id), str(t.state), _fmt(t.value)] + [_fmt(t.params.get(n)) for n in names]
-          for t in shown]
+  # an inactive conditional parameter is absent from the trial: an empty cell, never "-" (which a None choice shows)
+  rows = [[("*" if best is not None and t.id == best.id else "") + str(t.id), str(t.state), _fmt(t.value)]
+          + [_fmt(t.params[n]) if n in t.params else "" for n in names] for t in shown]
   out = [head, table(rows, ["id", "state", "value"] + names)]
   if limit is not None and len(trials) > limit: out.insert(1, f"(last {limit} of {len(trials)} trials)")
-  if best is not None: out.append(f"best: trial {best.id}, value {best.value:.6g}: " + ", ".join(f"{n}={_fmt(best.params[n])}" for n in names))
+  if best is not None:
+    out.append(f"best: trial {best.id}, value {best.value:.6g}: " + ", ".join(f"{n}={_fmt(best.params[n])}" for n in names if n in best.params))
   else: out.append("best: none yet (no complete trials)")
   return "\n".join(out)
 

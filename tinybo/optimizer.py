@@ -74,7 +74,7 @@ class Optimizer:
     return t
   def _stored(self, params: Mapping[str, Any]) -> dict:
     p = self.space.validate(params)
-    return {k: p[k] for k in self.space.names}
+    return {k: p[k] for k in self.space.names if k in p}  # inactive conditional parameters are absent
 
   @property
   def trials(self) -> list[Trial]:

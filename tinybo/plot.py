@@ -125,9 +125,10 @@ def fidelity_filter(space: Space, trials: list[Trial], keep: tuple[str, ...] = (
   fixed = {}
   for n in space.names:
     if n in keep or n.lower() not in FIDELITY_NAMES: continue
-    vals = [t.params[n] for t in trials]
+    vals = [t.params[n] for t in trials if n in t.params]   # a conditional fidelity: trials without it are kept
+    if not vals: continue
     v = (at or {}).get(n, max(vals) if isinstance(space.params[n], (Int, Float)) else vals[0])
-    trials, fixed[n] = [t for t in trials if t.params[n] == v], v
+    trials, fixed[n] = [t for t in trials if n not in t.params or t.params[n] == v], v
   return trials, fixed
 
 def heatmap(study: Any, x: str, y: str, path: str | os.PathLike = "heatmap.png", *, at: dict | None = None, mix_fidelities: bool = False,
@@ -144,11 +145,11 @@ def heatmap(study: Any, x: str, y: str, path: str | os.PathLike = "heatmap.png",
     if p not in space.names:
       raise ValueError(f"unknown parameter '{p}' for a heatmap; study '{name}' searches {space.names}")
   if x == y: raise ValueError(f"heatmap needs two different parameters, got x=y='{x}'")
-  done = _complete(trials)
-  fixed: dict = {}
-  if not mix_fidelities: done, fixed = fidelity_filter(space, done, keep=(x, y), at=at)
+  fit, fixed = (_complete(trials), {}) if mix_fidelities else fidelity_filter(space, _complete(trials), keep=(x, y), at=at)
+  done = [t for t in fit if x in t.params and y in t.params]  # conditional x or y: plot the trials where both exist, fit on all
   if len(done) < 2:
-    raise ValueError(f"study '{name}' has {len(done)} complete trials{' at ' + str(fixed) if fixed else ''}; a heatmap needs at least 2")
+    both = f" with both '{x}' and '{y}' active" if space.conditions else ""
+    raise ValueError(f"study '{name}' has {len(done)} complete trials{both}{' at ' + str(fixed) if fixed else ''}; a heatmap needs at least 2")
   vals = np.array([t.value for t in done])
   best = min(done, key=lambda t: t.value) if minimize else max(done, key=lambda t: t.value)
   base_params = {**best.params, **(at or {}), **fixed}
@@ -159,7 +160,8 @@ def heatmap(study: Any, x: str, y: str, path: str | os.PathLike = "heatmap.png",
   G = np.repeat(base[None], len(xv) * len(yv), 0)
   G[:, space.columns[x]] = np.tile(Xx[:, space.columns[x]], (len(yv), 1))
   G[:, space.columns[y]] = np.repeat(Xy[:, space.columns[y]], len(xv), 0)
-  gp = _fit_gp(space, done, device)
+  G = space.round(G)  # when x or y is a parent, the grid switches its children on and off: each cell a valid configuration
+  gp = _fit_gp(space, fit, device)
   mean = gp.predict(G)[0].reshape(len(yv), len(xv))
   lo, hi = _limits(vals, minimize)
   norm, cmap = Normalize(lo, hi, clip=False), plt.get_cmap(_cmap(minimize))
@@ -179,7 +181,7 @@ def heatmap(study: Any, x: str, y: str, path: str | os.PathLike = "heatmap.png",
   axes[1].scatter(_coord(space, x, [best.params[x]]), _coord(space, y, [best.params[y]]), marker="*", s=260, c="red", edgecolors="white",
                   zorder=4, label="best")
   axes[1].legend(loc="upper right", fontsize=8, framealpha=0.8)
-  others = {k: base_params[k] for k in space.names if k not in (x, y)}
+  others = {k: base_params[k] for k in space.names if k not in (x, y) and k in base_params}
   held = ", ".join(f"{k}={_fmt(v)}" for k, v in others.items())
   axes[1].set_title("GP posterior mean, others at best" if not at else "GP posterior mean, others fixed", fontsize=10)
   for ax in axes:
