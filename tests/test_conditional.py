@@ -282,8 +282,6 @@ GP_SPACES = {
                 "nesterov": tb.Categorical([False, True], when={"opt": "sgd"}), "epochs": 3},
   "chain3": {"a": tb.Categorical(["x", "y"]), "b": tb.Int(0, 2, when={"a": "x"}), "c": tb.Categorical(["u", "v"], when={"b": [1, 2]}),
              "d": tb.Float(0, 1, when={"c": "v"}), "e": tb.Int(1, 64, log=True, when={"a": "y"})},
-  "layers": {"n": tb.Int(1, 3), "w2": tb.Int(8, 256, log=True, when={"n": [2, 3]}), "w3": tb.Int(8, 256, log=True, when={"n": 3}),
-             "x": tb.Float(-1, 1)},
 }
 
 @pytest.mark.slow
@@ -498,8 +496,25 @@ def test_plots_handle_absent_parameters(cond_db, tmp_path):
   _, opt = cond_db
   for out in (plot.history(opt, tmp_path / "h.png"), plot.importance(opt, tmp_path / "i.png"),
               plot.heatmap(opt, "lr", "momentum", tmp_path / "a.png"),         # a child: only the sgd trials are plotted
-              plot.heatmap(opt, "optimizer", "momentum", tmp_path / "b.png"),  # parent x child: adam cells have no momentum
-              plot.heatmap(opt, "n_layers", "width_2", tmp_path / "c.png")):
+              plot.heatmap(opt, "optimizer", "momentum", tmp_path / "b.png")):  # parent x child: adam cells have no momentum
     with open(out, "rb") as f: assert f.read(8) == b"\x89PNG\r\n\x1a\n"
   scores = plot.importance_scores(opt)
   assert set(scores) == set(opt.space.names) and math.isclose(sum(scores.values()), 1.0)
+
+def test_ray_searcher_hands_out_and_takes_back_conditional_configs():
+  pytest.importorskip("ray.tune")
+  from tinybo.integrations.ray import TinyBOSearch
+  space = tb.Space(SPACE)
+  spec = {k: (p, dict(p.when or ())) for k, p in space.params.items()}
+  default = {"optimizer": "adam", "lr": 0.001, "n_layers": 1}
+  search = TinyBOSearch(space, metric="loss", mode="min", strategy="random", points_to_evaluate=[default])
+  configs = [search.suggest(f"t{i}") for i in range(12)]
+  assert configs[0] == {**default, "epochs": 3}
+  for i, c in enumerate(configs):
+    check_exact(space, spec, c)
+    search.on_trial_complete(f"t{i}", {"loss": loss(c)})
+  search.add_evaluated_point({"optimizer": "sgd", "lr": 0.01, "momentum": 0.9, "n_layers": 1}, 0.5)
+  with pytest.raises(ValueError, match="'momentum' is inactive here"):
+    search.add_evaluated_point({"optimizer": "adam", "lr": 0.01, "momentum": 0.9, "n_layers": 1}, 0.5)
+  with pytest.raises(ValueError, match="missing parameter 'width_2'"):
+    search.add_evaluated_point({"optimizer": "adam", "lr": 0.01, "n_layers": 2}, 0.5)

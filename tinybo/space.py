@@ -421,7 +421,7 @@ class Space:
     """Encoded points [m, dim] -> configurations, each with exactly the parameters active in it."""
     X = self._check_X(X)
     codes = {k: _dec(p, X[:, self.columns[k]]) for k, p in self.params.items()}
-    act = {k: a.tolist() for k, a in self._activity(codes, len(X)).items() if k in self._conds}
+    act = {k: a.tolist() for k, a in self._activity(codes, len(X)).items() if k in self._conds} if self._conds else {}
     cols = {k: c.tolist() for k, c in codes.items()}
     return [{k: self.constants[k] if k in self.constants else
              (self.params[k].choices[cols[k][i]] if isinstance(self.params[k], Categorical) else cols[k][i]) for k in self.order
