@@ -468,10 +468,10 @@ class Space:
     every other choice; floats untouched. A switched parent changes which parameters are active (a newly active one
     starts from its `inactive_fill` column, rounded). Returns [k, dim] (k may be 0)."""
     x = self.round(np.asarray(x, dtype=np.float64).reshape(1, -1))[0]
-    act = self._activity(self._parent_codes(x[None]), 1)
+    act = self._activity(self._parent_codes(x[None]), 1) if self._conds else None
     out = []
     for k, p in self.params.items():
-      if not act[k][0]: continue
+      if act is not None and not act[k][0]: continue
       c = self.columns[k]
       if isinstance(p, Int):
         v = int(_dec(p, x[None, c])[0])
