@@ -74,7 +74,8 @@ class Categorical:
 
 def _repr(p: Any, args: str) -> str:
   when = p.when
-  if isinstance(when, tuple): when = {k: list(v) if isinstance(v, tuple) and len(v) != 1 else v[0] if isinstance(v, tuple) else v for k, v in when}
+  if isinstance(when, tuple):  # the normalized pairs, shown as the dict a user writes: one value bare, several as a list
+    when = {k: (v[0] if len(v) == 1 else list(v)) if isinstance(v, tuple) else v for k, v in when}
   return f"{type(p).__name__}({args}" + (f", when={when!r})" if when else ")")
 
 Param = Float | Int | Categorical
