@@ -114,7 +114,7 @@ def learning_curves(study: Any, path: str | os.PathLike = "curves.png", title: s
   if not curves: raise ValueError(f"study '{name}' has no reports to plot; call opt.report(trial, value, step) while training")
   by_id = {t.id: t for t in trials}
   best = min(_complete(trials), key=lambda t: (t.value if minimize else -t.value, t.id), default=None)
-  lo, hi = _limits(np.array([r.value for c in curves.values() for r in c]), minimize)
+  lo, hi = _curve_limits(np.array([r.value for c in curves.values() for r in c]), minimize)
   pad = 0.05 * (hi - lo)
   lo, hi = lo - pad, hi + pad
   style = {TrialState.COMPLETE: dict(color="tab:blue", ls="-", lw=1.1, alpha=0.55, marker="o", ms=4, label="complete"),
@@ -128,12 +128,12 @@ def learning_curves(study: Any, path: str | os.PathLike = "curves.png", title: s
     if t is None: continue
     st = dict(style[t.state])
     counts[t.state] += 1
-    lab = st.pop("label") if counts[t.state] == 1 else None
+    kind = st.pop("label")
+    lab = kind if counts[t.state] == 1 else None   # one legend entry per state
     mk, ms = st.pop("marker"), st.pop("ms")
     x, v = np.array([r.step for r in curve]), np.clip(np.array([r.value for r in curve]), lo, hi)
     if best is not None and tid == best.id: st.update(color="tab:orange", lw=2.4, alpha=1.0)
-    ax.plot(x, v, zorder=4 if best is not None and tid == best.id else 2, **st)
-    ax.plot(x[-1:], v[-1:], marker=mk, ms=ms, ls="none", color=st["color"], zorder=5, label=lab)
+    ax.plot(x, v, marker=mk, ms=ms, markevery=[len(x) - 1], zorder=4 if best is not None and tid == best.id else 2, label=lab, **st)
   if best is not None and best.id in curves:
     ax.plot([], [], color="tab:orange", lw=2.4, label=f"best: trial {best.id} ({best.value:.4g})")
   ax.set_ylim(lo, hi)
@@ -142,8 +142,18 @@ def learning_curves(study: Any, path: str | os.PathLike = "curves.png", title: s
   parts = [f"{counts[s]} {style[s]['label']}" for s in (TrialState.COMPLETE, TrialState.STOPPED, TrialState.FAILED, TrialState.PENDING) if counts[s]]
   ax.set_title(title or f"{name}: learning curves ({', '.join(parts)})")
   ax.grid(alpha=0.3)
-  ax.legend(loc="best", fontsize=8)
+  ax.legend(loc="upper right", fontsize=8, framealpha=0.85)
   return _save(fig, path)
+
+def _curve_limits(values: np.ndarray, minimize: bool) -> tuple[float, float]:
+  """Axis limits for learning curves: early steps are legitimately bad, so only far outliers are clipped (beyond the
+  10-90% quantile range stretched three times toward the bad end: a diverged run, a loss of 1e6)."""
+  lo, hi = float(values.min()), float(values.max())
+  q10, q90 = (float(q) for q in np.quantile(values, [0.1, 0.9]))
+  if minimize: hi = min(hi, q90 + 3 * (q90 - q10))
+  else: lo = max(lo, q10 - 3 * (q90 - q10))
+  if hi <= lo: lo, hi = lo - 0.5 * (abs(lo) or 1.0), hi + 0.5 * (abs(hi) or 1.0)
+  return lo, hi
 
 def default_step(trials: list[Trial], curves: dict[int, list[Report]]) -> int | None:
   """The step a heatmap compares trials at when none is given: the most common last step of the complete trials that
