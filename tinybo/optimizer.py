@@ -121,7 +121,7 @@ class Optimizer:
 
   @property
   def trials(self) -> list[Trial]:
-    """Every trial (pending, complete, failed) by id, freshly read from storage."""
+    """Every trial (pending, complete, failed, stopped) by id, freshly read from storage."""
     return [self._full(t) for t in self.storage.trials(self.name)]
 
   @property
@@ -229,7 +229,7 @@ class Optimizer:
     return self._full(self.storage.stop(self.name, self._pending_id(trial, "stop")))
 
   def fail(self, trial: Trial | int) -> Trial:
-    """Record a trial as failed (its run crashed). Failing a failed trial does nothing; a complete one is an error."""
+    """Record a trial as failed (its run crashed). Failing a failed trial does nothing; a complete or stopped one is an error."""
     return self._full(self.storage.finish(self.name, self._id(trial), TrialState.FAILED, None))
 
   def fail_pending(self, older_than: float | None = None) -> list[Trial]:
