@@ -1,7 +1,7 @@
 """The `tinybo` command line: look at, plot and export SQLite studies; run the benchmarks.
 
   tinybo show study.db [--name NAME]
-  tinybo plot study.db --kind history|heatmap|importance [--x P --y Q] [-o out.png] [--name NAME]
+  tinybo plot study.db --kind history|curves|heatmap|importance [--x P --y Q] [--step N] [-o out.png] [--name NAME]
   tinybo export study.db --format csv|json [-o FILE] [--name NAME]
   tinybo bench [ARGS...]            # python -m benchmarks.run ARGS... (needs a source checkout)
 """
@@ -69,13 +69,14 @@ def show(opt, limit: int | None = None) -> str:
   names = opt.space.names
   counts = {s: sum(t.state == s for t in trials) for s in TrialState}
   head = (f"study '{opt.name}' ({opt.direction}): {len(trials)} trials, {counts[TrialState.COMPLETE]} complete, "
-          f"{counts[TrialState.PENDING]} pending, {counts[TrialState.FAILED]} failed")
+          f"{counts[TrialState.STOPPED]} stopped, {counts[TrialState.PENDING]} pending, {counts[TrialState.FAILED]} failed")
   if opt.space.constants: head += "\nconstants: " + ", ".join(f"{k}={_fmt(v)}" for k, v in opt.space.constants.items())
   shown = trials if limit is None else trials[-limit:]
-  # an inactive conditional parameter is absent from the trial: an empty cell, never "-" (which a None choice shows)
-  rows = [[("*" if best is not None and t.id == best.id else "") + str(t.id), str(t.state), _fmt(t.value)]
+  # step: the last step the trial reported at (a stopped trial's value is its report there); an inactive conditional
+  # parameter is absent from the trial: an empty cell, never "-" (which a None choice shows)
+  rows = [[("*" if best is not None and t.id == best.id else "") + str(t.id), str(t.state), _fmt(t.last_step), _fmt(t.value)]
           + [_fmt(t.params[n]) if n in t.params else "" for n in names] for t in shown]
-  out = [head, table(rows, ["id", "state", "value"] + names)]
+  out = [head, table(rows, ["id", "state", "step", "value"] + names)]
   if limit is not None and len(trials) > limit: out.insert(1, f"(last {limit} of {len(trials)} trials)")
   if best is not None:
     out.append(f"best: trial {best.id}, value {best.value:.6g}: " + ", ".join(f"{n}={_fmt(best.params[n])}" for n in names if n in best.params))
@@ -89,16 +90,19 @@ def _iso(t: float | None) -> str | None: return None if t is None else datetime.
 def export(opt, fmt: str) -> str:
   names, trials = opt.space.names, opt.trials
   if fmt == "json":
+    curves = opt.curves
     body = {"study": opt.name, "direction": opt.direction, "space": json.loads(opt.space.to_json()),
             "best": None if opt.best is None else opt.best.id,
-            "trials": [{"id": t.id, "state": str(t.state), "value": t.value, "params": {n: t.params[n] for n in names if n in t.params},
-                        "created": _iso(t.created), "finished": _iso(t.finished), "worker": t.worker} for t in trials]}
+            "trials": [{"id": t.id, "state": str(t.state), "value": t.value, "last_step": t.last_step,
+                        "params": {n: t.params[n] for n in names if n in t.params},
+                        "created": _iso(t.created), "finished": _iso(t.finished), "worker": t.worker,
+                        "reports": [[r.step, r.value] for r in curves.get(t.id, [])]} for t in trials]}
     return json.dumps(body, indent=1, default=repr) + "\n"
   buf = io.StringIO()
   w = csv.writer(buf, lineterminator="\n")
-  w.writerow(["id", "state", "value"] + names + ["created", "finished", "worker"])
-  for t in trials: w.writerow([t.id, str(t.state), "" if t.value is None else repr(t.value)] + [t.params.get(n, "") for n in names]
-                              + [_iso(t.created), _iso(t.finished) or "", t.worker or ""])
+  w.writerow(["id", "state", "value", "last_step"] + names + ["created", "finished", "worker"])
+  for t in trials: w.writerow([t.id, str(t.state), "" if t.value is None else repr(t.value), "" if t.last_step is None else t.last_step]
+                              + [t.params.get(n, "") for n in names] + [_iso(t.created), _iso(t.finished) or "", t.worker or ""])
   return buf.getvalue()
 
 # ***** bench *****
@@ -118,12 +122,15 @@ def parser() -> argparse.ArgumentParser:
   s = sub.add_parser("show", help="a table of the trials and the best")
   s.add_argument("db"); s.add_argument("--name", help="study name (default: every study in the file)")
   s.add_argument("--last", type=int, default=None, metavar="N", help="show only the last N trials")
-  p = sub.add_parser("plot", help="write a PNG: history, heatmap or importance")
+  p = sub.add_parser("plot", help="write a PNG: history, learning curves, heatmap or importance")
   p.add_argument("db"); p.add_argument("--name", help="study name (needed when the file holds several)")
-  p.add_argument("--kind", choices=["history", "heatmap", "importance"], default="history")
+  p.add_argument("--kind", choices=["history", "curves", "heatmap", "importance"], default="history")
   p.add_argument("--x", help="heatmap: parameter on the x axis (default: the most important one)")
   p.add_argument("--y", help="heatmap: parameter on the y axis (default: the next most important)")
-  p.add_argument("--mix-fidelities", action="store_true", help="heatmap: use trials of every fidelity (epochs, steps, ...) together")
+  p.add_argument("--step", type=int, default=None, metavar="N",
+                 help="heatmap: compare the values reported at step N (default: the last step of most complete trials)")
+  p.add_argument("--mix-fidelities", action="store_true",
+                 help="heatmap: use every complete and stopped trial as it ended, whatever its step or fidelity (epochs, ...)")
   p.add_argument("-o", "--out", help="output PNG (default: <kind>.png)")
   e = sub.add_parser("export", help="trials as CSV or JSON")
   e.add_argument("db"); e.add_argument("--name", help="study name (needed when the file holds several)")
@@ -147,9 +154,12 @@ def run(argv: list[str]) -> int:
       print(f"wrote {len(opt.trials)} trials to {a.out}", file=sys.stderr)
     else: sys.stdout.write(text)
     return 0
+  if a.kind != "heatmap" and (a.step is not None or a.mix_fidelities):
+    raise CLIError(f"{'--step' if a.step is not None else '--mix-fidelities'} applies to --kind heatmap only, not --kind {a.kind}")
   from tinybo import plot
   out = a.out or f"{a.kind}.png"
   if a.kind == "history": path = plot.history(opt, out)
+  elif a.kind == "curves": path = plot.learning_curves(opt, out)
   elif a.kind == "importance": path = plot.importance(opt, out)
   else:
     names = opt.space.names
@@ -159,7 +169,7 @@ def run(argv: list[str]) -> int:
     ranked = plot.most_important(opt, k=len(names)) if not (a.x and a.y) else names
     x = a.x or next(n for n in ranked if n != a.y)
     y = a.y or next(n for n in ranked if n != x)
-    path = plot.heatmap(opt, x, y, out, mix_fidelities=a.mix_fidelities)
+    path = plot.heatmap(opt, x, y, out, step=a.step, mix_fidelities=a.mix_fidelities)
   print(f"wrote {path}")
   return 0
 

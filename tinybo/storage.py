@@ -1,6 +1,6 @@
 """Where trials live: InMemoryStorage, and SQLiteStorage (one file shared by many processes, nothing lost on a crash).
 
-A study is (storage, name) with its space JSON and direction. Both storages implement the same six methods and the same
+A study is (storage, name) with its space JSON and direction. Both storages implement the same methods and the same
 state rules, so the optimizer never knows which one it talks to:
   open_study(name, space_json, direction)     create, or check that an existing study matches
   trials(name) -> list[Trial]                 every trial, by id
@@ -10,10 +10,16 @@ state rules, so the optimizer never knows which one it talks to:
   finish(name, id, state, value)              pending/failed -> complete/failed; errors on unknown or complete trials
   fail_pending(name, before)                  fail every pending trial created before `before` (a time.time())
   claim(name, n, worker)                      give up to n queued trials (pending, worker None: see add) to a worker
+  report(name, id, step, value, decide)       atomically: check the trial is pending and step > its last step, then
+                                              record value at step with decide(states, reports)'s stop verdict
+                                              (a non-finite value fails the trial instead); returns (trial, stop)
+  reports(name, id=None) -> {id: [Report]}    every trial's reports (or one trial's), by step
+  stop(name, id)                              pending -> stopped, its value the last reported one
 """
 from __future__ import annotations
 
 import json
+import math
 import os
 import random
 import sqlite3
@@ -24,9 +30,12 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, Protocol
 
-from tinybo.trial import Trial, TrialState
+from tinybo.trial import Report, Trial, TrialState
 
 Propose = Callable[[list[Trial]], list[dict]]
+# a stopping decision, made inside the report's write transaction: (state of every trial of the study by id, every
+# trial's reports by id, the new report included) -> stop?
+Decide = Callable[[dict[int, TrialState], dict[int, list[Report]]], bool]
 
 class Storage(Protocol):
   def open_study(self, name: str, space_json: str, direction: str) -> None: ...
@@ -36,6 +45,9 @@ class Storage(Protocol):
   def finish(self, name: str, trial_id: int, state: TrialState, value: float | None) -> Trial: ...
   def fail_pending(self, name: str, before: float | None = None) -> list[Trial]: ...
   def claim(self, name: str, n: int, worker: str) -> list[Trial]: ...
+  def report(self, name: str, trial_id: int, step: int, value: float, decide: Decide | None = None) -> tuple[Trial, bool]: ...
+  def reports(self, name: str, trial_id: int | None = None) -> dict[int, list[Report]]: ...
+  def stop(self, name: str, trial_id: int) -> Trial: ...
 
 class StorageBusyError(RuntimeError):
   """The SQLite file stayed locked through every retry (another process holds a write lock for minutes)."""
@@ -44,10 +56,26 @@ def check_transition(name: str, t: Trial | None, trial_id: int, state: TrialStat
   """The one rule set for finishing a trial. Returns False for a no-op (failing a failed trial), raises on misuse.
   A failed trial may still be observed: a late result from a worker that was presumed dead is kept, not lost."""
   if t is None: raise ValueError(f"no trial {trial_id} in study '{name}'; use a trial from suggest(), or a params dict for an outside result")
-  if t.state == TrialState.COMPLETE:
-    verb = "observe" if state == TrialState.COMPLETE else "fail"
-    raise ValueError(f"trial {trial_id} is already complete (value {t.value}); cannot {verb} it again — suggest() a new trial instead")
+  if t.state in (TrialState.COMPLETE, TrialState.STOPPED):   # both final: a stopped trial was judged, its result is kept
+    verb = {TrialState.COMPLETE: "observe", TrialState.FAILED: "fail", TrialState.STOPPED: "stop"}[state]
+    again = " again" if state == t.state else ""
+    at = f" at step {t.last_step}" if t.state == TrialState.STOPPED else ""
+    raise ValueError(f"trial {trial_id} is already {t.state} (value {t.value}{at}); cannot {verb} it{again} — suggest() a new trial instead")
+  if state == TrialState.STOPPED and t.state == TrialState.FAILED:
+    raise ValueError(f"trial {trial_id} has failed; only a pending trial can be stopped")
   return not (t.state == TrialState.FAILED and state == TrialState.FAILED)
+
+def check_report(name: str, t: Trial | None, trial_id: int, step: int) -> None:
+  """The rules for a report: to a pending trial, at a step above every step it reported before."""
+  if t is None: raise ValueError(f"no trial {trial_id} in study '{name}'; report to a pending trial from suggest()")
+  if t.state != TrialState.PENDING:
+    raise ValueError(f"trial {trial_id} is already {t.state}; report only to a pending trial (suggest() a new one)")
+  if t.last_step is not None and step <= t.last_step:
+    raise ValueError(f"step={step} for trial {trial_id}, which already reported step {t.last_step}; report each step once, in increasing order")
+
+def check_stop(name: str, t: Trial | None, trial_id: int, last: Report | None) -> None:
+  check_transition(name, t, trial_id, TrialState.STOPPED)
+  if last is None: raise ValueError(f"trial {trial_id} has no reports to stop at; report(trial, value, step) first, or fail(trial)")
 
 def _check_study(name: str, where: str, stored: tuple[str, str], given: tuple[str, str]) -> None:
   if stored[1] != given[1]:
@@ -63,12 +91,13 @@ class InMemoryStorage:
     self._lock = threading.RLock()
     self._studies: dict[str, tuple[str, str]] = {}
     self._trials: dict[str, dict[int, Trial]] = {}
+    self._reports: dict[str, dict[int, list[Report]]] = {}
     self._next_id = 0
 
   def open_study(self, name: str, space_json: str, direction: str) -> None:
     with self._lock:
       if name in self._studies: _check_study(name, "this InMemoryStorage", self._studies[name], (space_json, direction))
-      else: self._studies[name], self._trials[name] = (space_json, direction), {}
+      else: self._studies[name], self._trials[name], self._reports[name] = (space_json, direction), {}, {}
 
   def _study(self, name: str) -> dict[int, Trial]:
     if name not in self._trials: raise ValueError(f"no study '{name}' in this storage; create it with Optimizer(space, storage=..., name='{name}')")
@@ -114,6 +143,36 @@ class InMemoryStorage:
       for t in out: t.worker = worker
       return [_copy(t) for t in out]
 
+  def report(self, name: str, trial_id: int, step: int, value: float, decide: Decide | None = None) -> tuple[Trial, bool]:
+    with self._lock:
+      t = self._study(name).get(trial_id)
+      check_report(name, t, trial_id, step)
+      now = time.time()
+      if not math.isfinite(value):
+        t.state, t.finished = TrialState.FAILED, now
+        return _copy(t), True
+      curves = self._reports[name]
+      stop = bool(curves.get(trial_id)) and curves[trial_id][-1].stop
+      if not stop and decide is not None:
+        seen = {**{i: list(c) for i, c in curves.items()}, trial_id: [*curves.get(trial_id, []), Report(step, value, False, now)]}
+        stop = bool(decide({i: u.state for i, u in self._trials[name].items()}, seen))  # raises: nothing recorded
+      curves.setdefault(trial_id, []).append(Report(step, value, stop, now))
+      t.last_step = step
+      return _copy(t), stop
+
+  def reports(self, name: str, trial_id: int | None = None) -> dict[int, list[Report]]:
+    with self._lock:
+      self._study(name)
+      return {i: list(c) for i, c in self._reports[name].items() if trial_id is None or i == trial_id}
+
+  def stop(self, name: str, trial_id: int) -> Trial:
+    with self._lock:
+      t = self._study(name).get(trial_id)
+      curve = self._reports[name].get(trial_id) or [None]
+      check_stop(name, t, trial_id, curve[-1])
+      t.state, t.value, t.finished = TrialState.STOPPED, curve[-1].value, time.time()
+      return _copy(t)
+
 def _copy(t: Trial) -> Trial: return replace(t, params=dict(t.params))
 
 _SCHEMA = """
@@ -121,6 +180,12 @@ CREATE TABLE IF NOT EXISTS studies (name TEXT PRIMARY KEY, space TEXT NOT NULL, 
 CREATE TABLE IF NOT EXISTS trials (id INTEGER PRIMARY KEY AUTOINCREMENT, study TEXT NOT NULL REFERENCES studies(name), params TEXT NOT NULL,
   state TEXT NOT NULL, value REAL, created REAL NOT NULL, finished REAL, worker TEXT);
 CREATE INDEX IF NOT EXISTS trials_study ON trials(study, id);
+"""
+# intermediate values; a study file from before reports existed gains the table when opened for writing
+_REPORTS_SCHEMA = """
+CREATE TABLE IF NOT EXISTS reports (study TEXT NOT NULL, trial INTEGER NOT NULL REFERENCES trials(id), step INTEGER NOT NULL,
+  value REAL NOT NULL, stop INTEGER NOT NULL, time REAL NOT NULL, PRIMARY KEY (trial, step));
+CREATE INDEX IF NOT EXISTS reports_study ON reports(study, trial, step);
 """
 
 class SQLiteStorage:
@@ -138,6 +203,7 @@ class SQLiteStorage:
     self._local = threading.local()
     self._jitter = random.Random()  # own RNG: backoff jitter must not disturb (or depend on) the user's global seed
     self._retry(lambda: self._conn().executescript(_SCHEMA))
+    self._retry(lambda: self._conn().executescript(_REPORTS_SCHEMA))
 
   def _conn(self) -> sqlite3.Connection:
     # one connection per thread and per process (a forked child must not reuse its parent's connection)
@@ -184,8 +250,33 @@ class SQLiteStorage:
 
   def _read(self, c: sqlite3.Connection, name: str, where: str = "", args: tuple = (), limit: int = -1) -> list[Trial]:
     sql = f"SELECT id, params, state, value, created, finished, worker FROM trials WHERE study = ? {where} ORDER BY id LIMIT ?"
-    rows = c.execute(sql, (name, *args, limit))
-    return [Trial(i, json.loads(p), TrialState(s), v, cr, f, w) for i, p, s, v, cr, f, w in rows.fetchall()]
+    rows = c.execute(sql, (name, *args, limit)).fetchall()
+    steps = self._last_steps(c, name, rows[0][0] if len(rows) == 1 else None) if rows else {}
+    return [Trial(i, json.loads(p), TrialState(s), v, cr, f, w, steps.get(i)) for i, p, s, v, cr, f, w in rows]
+
+  @staticmethod
+  def _no_reports_table(e: sqlite3.OperationalError) -> bool:
+    # a study file written before reports existed, opened without write access (the table is created on a write open)
+    return "no such table: reports" in str(e)
+
+  def _last_steps(self, c: sqlite3.Connection, name: str, trial_id: int | None = None) -> dict[int, int]:
+    one = "AND trial = ?" if trial_id is not None else ""
+    try: rows = c.execute(f"SELECT trial, MAX(step) FROM reports WHERE study = ? {one} GROUP BY trial", (name, *([trial_id] if one else [])))
+    except sqlite3.OperationalError as e:
+      if self._no_reports_table(e): return {}
+      raise
+    return dict(rows.fetchall())
+
+  def _reports(self, c: sqlite3.Connection, name: str, trial_id: int | None = None) -> dict[int, list[Report]]:
+    one = "AND trial = ?" if trial_id is not None else ""
+    sql = f"SELECT trial, step, value, stop, time FROM reports WHERE study = ? {one} ORDER BY trial, step"
+    try: rows = c.execute(sql, (name, *([trial_id] if one else []))).fetchall()
+    except sqlite3.OperationalError as e:
+      if self._no_reports_table(e): return {}
+      raise
+    out: dict[int, list[Report]] = {}
+    for i, st, v, stop, tm in rows: out.setdefault(i, []).append(Report(st, v, bool(stop), tm))
+    return out
 
   def trials(self, name: str) -> list[Trial]:
     return self._retry(lambda: self._read(self._conn(), name))
@@ -229,6 +320,41 @@ class SQLiteStorage:
       ts = self._read(c, name, "AND state = 'pending' AND worker IS NULL", (), n)
       c.executemany("UPDATE trials SET worker = ? WHERE id = ?", [(worker, t.id) for t in ts])
       return [replace(t, worker=worker) for t in ts]
+    return self._tx(go)
+
+  def report(self, name: str, trial_id: int, step: int, value: float, decide: Decide | None = None) -> tuple[Trial, bool]:
+    # the checks, the decision and the insert share one write lock: two processes reporting for one trial cannot
+    # interleave, and every decision sees exactly the reports committed before it
+    def go(c):
+      t = next(iter(self._read(c, name, "AND id = ?", (trial_id,))), None)
+      check_report(name, t, trial_id, step)
+      now = time.time()
+      if not math.isfinite(value):
+        c.execute("UPDATE trials SET state = 'failed', finished = ? WHERE id = ?", (now, trial_id))
+        return replace(t, state=TrialState.FAILED, finished=now), True
+      prev = c.execute("SELECT stop FROM reports WHERE trial = ? ORDER BY step DESC LIMIT 1", (trial_id,)).fetchone()
+      stop = bool(prev and prev[0])
+      if not stop and decide is not None:
+        curves = self._reports(c, name)
+        curves.setdefault(trial_id, []).append(Report(step, value, False, now))
+        states = {i: TrialState(s) for i, s in c.execute("SELECT id, state FROM trials WHERE study = ?", (name,)).fetchall()}
+        stop = bool(decide(states, curves))   # raises: the transaction rolls back, nothing recorded
+      c.execute("INSERT INTO reports (study, trial, step, value, stop, time) VALUES (?, ?, ?, ?, ?, ?)",
+                (name, trial_id, step, value, int(stop), now))
+      return replace(t, last_step=step), stop
+    return self._tx(go)
+
+  def reports(self, name: str, trial_id: int | None = None) -> dict[int, list[Report]]:
+    return self._retry(lambda: self._reports(self._conn(), name, trial_id))
+
+  def stop(self, name: str, trial_id: int) -> Trial:
+    def go(c):
+      t = next(iter(self._read(c, name, "AND id = ?", (trial_id,))), None)
+      last = (self._reports(c, name, trial_id).get(trial_id) or [None])[-1]
+      check_stop(name, t, trial_id, last)
+      now = time.time()
+      c.execute("UPDATE trials SET state = 'stopped', value = ?, finished = ? WHERE id = ?", (last.value, now, trial_id))
+      return replace(t, state=TrialState.STOPPED, value=last.value, finished=now)
     return self._tx(go)
 
   def close(self) -> None:
