@@ -91,9 +91,10 @@ def _cholesky_kernel_parallel(L:UOp, A:UOp) -> UOp:
   # one work-group per matrix (global axis b), w work-items (local axis t), work-item t owns the columns j = c·w + t.
   # The same right-looking steps as the serial form, with every global read and write of a column made by its owner, so
   # work-items share data only through local memory (tinygrad puts a barrier after each local store that a load depends
-  # on, and one at the end of each pivot step). The matrix is symmetric, so pivot k's column below the diagonal is its
-  # row to the right of it, which each owner reads in its own columns into the local pivot row P; then every owner
-  # subtracts the rank-1 update from its columns (rows > k) and the owner of column k writes L's column k.
+  # on, and one at the end of each pivot step). The trailing block stays symmetric (to rounding: the code generator may
+  # reassociate the update's product), so pivot k's column below the diagonal is its row to the right of it, which each
+  # owner reads in its own columns into the local pivot row P; then every owner subtracts the rank-1 update from its
+  # columns (rows > k) and the owner of column k writes L's column k. Equal to the serial form to rounding (tests).
   nb, n = A.shape[0], A.shape[1]
   w, cs = work_split(n)
   b, t = UOp.range(nb, 0, AxisType.GLOBAL), UOp.range(w, 1, AxisType.LOCAL)
