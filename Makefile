@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 # tinygrad's CPU backend compiles with clang; NOOPT/PARALLEL trade peak speed for a much faster first compile.
 export PARALLEL ?= 0
 
-.PHONY: all demo test test-fast lint bench clean clang venv
+.PHONY: all demo test test-fast lint bench clean clang venv opencl
 
 all: test
 
@@ -19,14 +19,33 @@ clang:
 	  fi; }
 	@command -v clang >/dev/null 2>&1 || { echo "error: clang install failed: install clang by hand and rerun" >&2; exit 1; }
 
+# pocl, an OpenCL runtime for the CPU, for tests/test_opencl.py (tinygrad's CL backend), visible ONLY to that test's child
+# process through OCL_ICD_VENDORS=.ocl/vendors: the runtime library alone, never the package pocl-opencl-icd, which
+# registers pocl in /etc/OpenCL/vendors for every process (tinygrad's Device.DEFAULT would become CL machine-wide).
+# Not root or no apt-get: the OpenCL tests are skipped with a message, everything else runs.
+OCL_VENDORS := .ocl/vendors
+opencl:
+	@lib=$$(ls /usr/lib/*/libpocl.so.2 /usr/lib/libpocl.so.2 2>/dev/null | head -1); \
+	loader=$$(ls /usr/lib/*/libOpenCL.so.1 /usr/lib/libOpenCL.so.1 2>/dev/null | head -1); \
+	if [ -z "$$lib" ] || [ -z "$$loader" ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing pocl's OpenCL runtime for tests/test_opencl.py (libpocl2, ocl-icd-libopencl1; not registered system-wide)"; \
+	    (apt-get update -qq || true) && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends libpocl2 ocl-icd-libopencl1 >/dev/null; \
+	    lib=$$(ls /usr/lib/*/libpocl.so.2 /usr/lib/libpocl.so.2 2>/dev/null | head -1); \
+	  fi; \
+	fi; \
+	if [ -n "$$lib" ]; then mkdir -p $(OCL_VENDORS) && echo "$$lib" > $(OCL_VENDORS)/pocl.icd; \
+	else echo "note: no pocl OpenCL runtime (not root, or apt-get failed): tests/test_opencl.py will be skipped (sudo apt-get install --no-install-recommends libpocl2 ocl-icd-libopencl1)"; fi; \
+	if grep -qs pocl /etc/OpenCL/vendors/*.icd; then echo "note: pocl is registered system-wide (/etc/OpenCL/vendors): tinygrad's default device is CL for every process here; set DEV=CPU where it matters"; fi
+
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 
 venv: clang $(BIN)/python
 
-# every extra: CI runs the Ray and Optuna tests with the real libraries
-test: venv
+# every extra: CI runs the Ray and Optuna tests with the real libraries; tests/test_opencl.py runs on pocl (see opencl)
+test: venv opencl
 	$(BIN)/pip install -q -e ".[dev,plot,examples,ray,optuna]"
 	$(BIN)/python -m pytest -q -x --durations=15 tests
 
@@ -43,4 +62,4 @@ bench: venv
 	$(BIN)/python -m benchmarks.run --problems branin,hartmann6,ackley5 --strategies gp,random --seeds 10
 
 clean:
-	rm -rf $(VENV) *.egg-info .pytest_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) *.egg-info .pytest_cache .ruff_cache .hypothesis .ocl
