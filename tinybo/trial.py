@@ -22,3 +22,6 @@ class Trial:
   created: float = field(default_factory=time.time)
   finished: float | None = None
   worker: str | None = None
+  # which study the trial belongs to ("'name' in location", set by the Optimizer that returned it): observing it through
+  # another study's optimizer is an error instead of a result recorded on an unrelated trial with the same id
+  study: str | None = field(default=None, compare=False, repr=False)
