@@ -40,6 +40,7 @@ def _complete(trials: list[Trial]) -> list[Trial]: return [t for t in trials if 
 
 def _save(fig, path: str | os.PathLike) -> str:
   path = str(path)
+  if not os.path.splitext(path)[1]: path += ".png"  # matplotlib adds it to a name without one: return the file it writes
   if os.path.dirname(path): os.makedirs(os.path.dirname(path), exist_ok=True)
   fig.savefig(path, dpi=120, bbox_inches="tight")
   _plt().close(fig)
