@@ -21,7 +21,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from tinybo.space import Space
-from tinybo.storage import Storage, open_storage
+from tinybo.storage import Storage, new_seed, open_storage
 from tinybo.strategies import SearchExhausted, Strategy, resolve_strategy
 from tinybo.trial import Trial, TrialState
 
@@ -75,7 +75,8 @@ class Optimizer:
       raise TypeError(f"strategy={strategy.__name__} is a class; pass an instance such as {strategy.__name__}()")
     self.strategy, self.direction, self.name = resolve_strategy(strategy), direction, name
     self.storage = open_storage(storage)
-    self.seed: int = int(self.storage.open_study(name, self.space.to_json(), direction, None if seed is None else int(seed)))
+    recorded = self.storage.open_study(name, self.space.to_json(), direction, None if seed is None else int(seed))
+    self.seed: int = int(recorded if recorded is not None else seed if seed is not None else new_seed())  # None: a storage that keeps no seed
     where = getattr(self.storage, "location", None) or f"{type(self.storage).__name__}@{id(self.storage):#x}"
     self.study: str = f"'{name}' in {where}"   # what every Trial this optimizer returns carries in .study
     self._lock = threading.Lock()  # one suggestion at a time per optimizer: strategy objects need not be thread-safe
