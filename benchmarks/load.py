@@ -25,12 +25,22 @@ import numpy as np
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
+class Counting:
+  """A strategy that counts its proposals: more than one per trial means a proposal was redone (another worker took
+  its point, or reserved while it was being computed)."""
+  def __init__(self, inner: Any): self.inner, self.calls = inner, 0
+  def suggest(self, space: Any, trials: Any, n: int, *, seed: int, minimize: bool) -> list[dict]:
+    self.calls += 1
+    return self.inner.suggest(space, trials, n, seed=seed, minimize=minimize)
+
 def worker(path: str, problem: str, strategy: str, rounds: int, side: str, q: Any) -> None:
   try:
     import tinybo as tb
     from benchmarks.functions import get_problem
+    from tinybo.strategies import resolve_strategy
     prob = get_problem(problem)
-    opt = tb.Optimizer(prob.space, strategy=strategy, storage=path, name="load", seed=0)
+    counting = Counting(resolve_strategy(strategy))
+    opt = tb.Optimizer(prob.space, strategy=counting, storage=path, name="load", seed=0)
     suggest_s, observe_s = [], []
     with open(side, "a") as f:
       for _ in range(rounds):
@@ -43,9 +53,9 @@ def worker(path: str, problem: str, strategy: str, rounds: int, side: str, q: An
         t3 = time.perf_counter()
         suggest_s.append(t1 - t0); observe_s.append(t3 - t2)
         f.write(f"{trial.id} {value!r}\n"); f.flush()
-    q.put(("ok", os.getpid(), suggest_s, observe_s))
+    q.put(("ok", os.getpid(), suggest_s, observe_s, counting.calls))
   except BaseException as e:  # reported, not raised: the parent counts a dead worker's trials as pending
-    q.put(("error", os.getpid(), repr(e), []))
+    q.put(("error", os.getpid(), repr(e), [], 0))
 
 def run(workers: int, trials: int, problem: str, strategy: str, folder: Path) -> dict[str, Any]:
   import tinybo as tb
@@ -84,7 +94,7 @@ def run(workers: int, trials: int, problem: str, strategy: str, folder: Path) ->
           "observe_max_s": max(observe_s, default=None), "observe_p99_s": q99(observe_s), "observe_median_s": float(np.median(observe_s)),
           "observe_max_after_two_rounds_s": max(warm, default=None),
           "suggest_max_s": max(suggest_s, default=None), "suggest_p99_s": q99(suggest_s), "suggest_median_s": float(np.median(suggest_s)),
-          "wall_s": wall}
+          "proposals_per_trial": sum(r[4] for r in results) / max(1, len(suggest_s)), "wall_s": wall}
 
 def main(argv: list[str] | None = None) -> None:
   ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -104,7 +114,7 @@ def main(argv: list[str] | None = None) -> None:
   print(json.dumps(out, indent=1))
   print(f"{out['workers']} workers, {out['trials']} trials ({out['strategy']}): lost {out['lost']}, duplicated {out['duplicated_configs']}, "
         f"pending {out['pending_left']}, longest observe() {out['observe_max_s']:.3f} s, longest suggest() {out['suggest_max_s']:.2f} s, "
-        f"wall {out['wall_s']:.0f} s; {path}")
+        f"{out['proposals_per_trial']:.2f} proposals a trial, wall {out['wall_s']:.0f} s; {path}")
 
 if __name__ == "__main__":
   main()

@@ -394,7 +394,7 @@ def test_seed_none_draws_a_seed_and_records_it(tmp_path):
   m = InMemoryStorage()
   assert tb.Optimizer(SPACE, strategy="random", seed=None, storage=m).seed == tb.Optimizer(SPACE, strategy="random", seed=None, storage=m).seed
 
-def test_seed_column_is_added_to_an_old_study_file(tmp_path):
+def test_seed_column_is_added_to_an_old_study_file(tmp_path, capsys):
   db = tmp_path / "old.db"
   with sqlite3.connect(db) as c:   # the schema before studies recorded a seed, with one trial
     c.executescript("""CREATE TABLE studies (name TEXT PRIMARY KEY, space TEXT NOT NULL, direction TEXT NOT NULL, created REAL NOT NULL);
@@ -403,6 +403,9 @@ def test_seed_column_is_added_to_an_old_study_file(tmp_path):
     c.execute("INSERT INTO studies VALUES ('study', ?, 'minimize', 1.0)", (SPACE.to_json(),))
     c.execute("INSERT INTO trials (study, params, state, value, created, finished) VALUES ('study', ?, 'complete', 3.5, 1.0, 2.0)",
               (json.dumps({"x": 1.0, "c": "b"}),))
+  rc, out, _ = cli(capsys, "show", db)                    # read-only: shown as it is, not migrated
+  with sqlite3.connect(db) as c: columns = [r[1] for r in c.execute("PRAGMA table_info(studies)")]
+  assert rc == 0 and "1 trials, 1 complete" in out and "seed" not in columns
   opt = tb.Optimizer(SPACE, strategy="random", seed=5, storage=db)
   assert [(t.params, t.value) for t in opt.trials] == [({"x": 1.0, "c": "b"}, 3.5)] and opt.seed == 5
   assert tb.Optimizer(SPACE, strategy="random", seed=None, storage=db).seed == 5
