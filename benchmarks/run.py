@@ -120,14 +120,16 @@ def main(argv: list[str] | None = None) -> None:
   ap.add_argument("--jobs", type=int, default=1, help="worker processes (this machine has few cores: 1-2)")
   ap.add_argument("--tag", default=None, help="results file name (default: a timestamp)")
   ap.add_argument("--report", default=None, help="only print the table and draw the curves of an existing results JSON")
+  ap.add_argument("-o", "--out", default=str(RESULTS), help="folder for the results JSON and the curves (default: benchmarks/results)")
   args = ap.parse_args(argv)
+  out = Path(args.out)
   if args.report:
     data = [json.loads(Path(f).read_text()) for f in args.report.split(",")]
     records = [r for d in data for r in d["runs"]]
     problems = list(dict.fromkeys(r["problem"] for r in records))
     strategies = list(dict.fromkeys(r["strategy"] for r in records))
     print(markdown_table(records, problems, strategies))
-    for png in plot(records, problems, strategies, RESULTS, Path(args.report.split(",")[0]).stem): print(png)
+    for png in plot(records, problems, strategies, out, Path(args.report.split(",")[0]).stem): print(png)
     return
   problems, strategies = args.problems.split(","), args.strategies.split(",")
   from benchmarks.peers import PEERS, available
@@ -137,8 +139,8 @@ def main(argv: list[str] | None = None) -> None:
   jobs = [(p, st, args.seed_offset + s, args.budget) for p in problems for st in strategies for s in range(args.seeds)]
   t0 = time.time()
   tag = args.tag or time.strftime("%Y%m%d-%H%M%S")
-  RESULTS.mkdir(parents=True, exist_ok=True)
-  path = RESULTS / f"{tag}.json"
+  out.mkdir(parents=True, exist_ok=True)
+  path = out / f"{tag}.json"
   meta = {"argv": sys.argv[1:], "problems": problems, "strategies": strategies, "seeds": args.seeds, "jobs": args.jobs,
           "machine": platform.processor() or platform.machine(), "cpus": os.cpu_count()}
   records: list[dict[str, Any]] = []
@@ -155,7 +157,7 @@ def main(argv: list[str] | None = None) -> None:
   print(f"\nmedian simple regret over {args.seeds} seeds (median suggestion time); results: {path}\n\n{table}")
   for r in records:
     if "error" in r: print(f"error in {r['problem']}/{r['strategy']}/seed {r['seed']}: {r['error']}", file=sys.stderr)
-  for png in plot(records, problems, strategies, RESULTS, tag): print(png)
+  for png in plot(records, problems, strategies, out, tag): print(png)
 
 def _progress(r: dict[str, Any], i: int, n: int, t0: float) -> None:
   status = f"regret {r['regret']:.4g}" if "regret" in r else ("skipped" if "skipped" in r else "ERROR")

@@ -27,7 +27,7 @@ from typing import Any
 
 from tinybo.space import Space
 from tinybo.stopping import History, StoppingRule, StopTrial, check_stopping
-from tinybo.storage import Storage, open_storage
+from tinybo.storage import Storage, new_seed, open_storage
 from tinybo.strategies import SearchExhausted, Strategy, resolve_strategy
 from tinybo.trial import Report, Trial, TrialState
 
@@ -37,8 +37,8 @@ class TrialFailedWarning(UserWarning):
 
 def as_value(value: Any, verb: str = "observe") -> float:
   """An objective's result (verb "observe") or an intermediate value (verb "report") -> float. Accepts Python/numpy numbers
-  and one-element arrays/tinygrad Tensors (via .item()); raises TypeError for anything else. NaN/inf pass through: the
-  caller records those as failed trials."""
+  and one-element arrays/tinygrad Tensors (via .item()); raises TypeError for anything else. NaN/inf pass through, and a
+  number too large for a float (an int such as 3**2000) becomes ±inf: the caller records those as failed trials."""
   what, other = ("objective value", ", or call fail(trial)") if verb == "observe" else ("reported value", "")
   if value is None or isinstance(value, (bool, str, bytes)) or not (isinstance(value, numbers.Real) or hasattr(value, "item")):
     raise TypeError(f"{what} {value!r} is a {type(value).__name__}, not a number; {verb} a float (e.g. loss.item()){other}")
@@ -48,7 +48,13 @@ def as_value(value: Any, verb: str = "observe") -> float:
     v = value.item()
     if isinstance(v, bool) or not isinstance(v, numbers.Real): raise TypeError(f"{what} {v!r} is not a real number; {verb} a float")
     value = v
-  return float(value)
+  try: return float(value)
+  except OverflowError: return math.inf if value > 0 else -math.inf
+
+def _shown(value: Any, v: float) -> str:
+  """How a non-finite result is named in a warning (a 3**2000 is not printed digit by digit)."""
+  if math.isfinite(v) or not isinstance(value, numbers.Integral): return str(v)
+  return f"an int of {int(value).bit_length()} bits (too large for a float)"
 
 def as_step(step: Any) -> int:
   """A report's step -> int: an int >= 0 (numpy ints too); anything else raises naming the fix."""
@@ -94,17 +100,27 @@ class Optimizer:
   storage: None (in memory), a SQLite path such as "study.db", or a storage object. Reopening the same (storage, name)
   resumes every trial; a different space or direction is an error.
   stopping: None (default: every trial runs to the end) or a stopping rule, tb.MedianStopping(), tb.ASHA(...),
-  tb.Hyperband(...), that report() asks on every intermediate value."""
-  def __init__(self, space: Space | Mapping[str, Any], strategy: str | Strategy = "gp", direction: str = "minimize", seed: int = 0,
+  tb.Hyperband(...), that report() asks on every intermediate value.
+  seed: an int, or None for a random one. The study records its seed: reopening it with seed=None continues with the
+  recorded seed (so a resumed study goes on the same way), and reopening it with another int is an error.
+  Two Optimizers on the same (storage, name), in one process or many, are the same study; a Trial from another
+  study passed to observe/fail/requeue is an error."""
+  def __init__(self, space: Space | Mapping[str, Any], strategy: str | Strategy = "gp", direction: str = "minimize", seed: int | None = 0,
                storage: None | str | os.PathLike | Storage = None, name: str = "study", stopping: StoppingRule | None = None):
     self.space = space if isinstance(space, Space) else Space(space)
     if direction not in ("minimize", "maximize"): raise ValueError(f"direction={direction!r}; use 'minimize' or 'maximize'")
-    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral): raise TypeError(f"seed={seed!r}; use an int")
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or not -2**63 <= seed < 2**63):
+      raise TypeError(f"seed={seed!r}; use an int (within ±2**63), or None for a random seed recorded in the study")
     if not isinstance(name, str) or not name: raise ValueError(f"name={name!r}; use a non-empty string naming the study")
-    self.strategy, self.direction, self.seed, self.name = resolve_strategy(strategy), direction, int(seed), name
+    if isinstance(strategy, type):  # tb.GP instead of tb.GP(): the class has a suggest attribute too, but no state
+      raise TypeError(f"strategy={strategy.__name__} is a class; pass an instance such as {strategy.__name__}()")
+    self.strategy, self.direction, self.name = resolve_strategy(strategy), direction, name
     self.stopping = check_stopping(stopping)
     self.storage = open_storage(storage)
-    self.storage.open_study(name, self.space.to_json(), direction)
+    recorded = self.storage.open_study(name, self.space.to_json(), direction, None if seed is None else int(seed))
+    self.seed: int = int(recorded if recorded is not None else seed if seed is not None else new_seed())  # None: a storage that keeps no seed
+    where = getattr(self.storage, "location", None) or f"{type(self.storage).__name__}@{id(self.storage):#x}"
+    self.study: str = f"'{name}' in {where}"   # what every Trial this optimizer returns carries in .study
     self._lock = threading.Lock()  # one suggestion at a time per optimizer: strategy objects need not be thread-safe
 
   @property
@@ -114,6 +130,7 @@ class Optimizer:
   def _full(self, t: Trial) -> Trial:
     c = self.space.constants
     t.params = {k: c[k] if k in c else t.params[k] for k in self.space.order if k in t.params or k in c}
+    t.study = self.study
     return t
   def _stored(self, params: Mapping[str, Any]) -> dict:
     p = self.space.validate(params)
@@ -174,7 +191,11 @@ class Optimizer:
     return self.enqueue(self._full(old).params)
 
   def _id(self, trial: Trial | int) -> int:
-    if isinstance(trial, Trial): return trial.id
+    if isinstance(trial, Trial):
+      if trial.study is not None and trial.study != self.study:
+        raise ValueError(f"trial {trial.id} belongs to study {trial.study}, not to this optimizer's study {self.study}; record it with the "
+                         "optimizer that suggested it, or pass its params dict to add it here")
+      return trial.id
     if isinstance(trial, numbers.Integral) and not isinstance(trial, bool): return int(trial)
     raise TypeError(f"{trial!r} is not a Trial or trial id; pass the Trial from suggest(), its .id, or a params dict")
 
@@ -188,7 +209,7 @@ class Optimizer:
     if isinstance(trial, Mapping): t = self.storage.add(self.name, self._stored(trial), state, stored, worker_id())
     else: t = self.storage.finish(self.name, self._id(trial), state, stored)
     if state == TrialState.FAILED:
-      warnings.warn(f"trial {t.id} returned {v}; recorded as failed, never fed to the model", TrialFailedWarning, stacklevel=2)
+      warnings.warn(f"trial {t.id} returned {_shown(value, v)}; recorded as failed, never fed to the model", TrialFailedWarning, stacklevel=2)
     return self._full(t)
 
   # ***** early stopping *****
@@ -248,16 +269,24 @@ class Optimizer:
       return self.fail(trial)
     return self.stop(trial)
 
-  def _run_one(self, objective: Callable[..., Any], trial: Trial, with_handle: bool = False) -> Trial:
+  def _run_one(self, objective: Callable[..., Any], trial: Trial, with_handle: bool = False,
+               returned: Callable[[], None] = lambda: None) -> Trial:
+    """objective(params) (or objective(params, handle)) recorded on the trial; `returned()` is called as soon as the
+    objective has returned or raised."""
     handle = TrialHandle(self, trial) if with_handle else None
     try: value = objective(dict(trial.params), handle) if handle is not None else objective(dict(trial.params))
-    except StopTrial: return self._end_stopped(trial, handle)
+    except StopTrial:
+      returned()
+      return self._end_stopped(trial, handle)
     except Exception as e:
+      returned()
       warnings.warn(f"trial {trial.id} failed: {type(e).__name__}: {e}; recorded as failed", TrialFailedWarning, stacklevel=3)
       return self.fail(trial)
     except BaseException:
+      returned()
       self.fail(trial)  # Ctrl-C: do not leave the trial pending forever
       raise
+    returned()
     if handle is not None and handle.failed: return self._end_stopped(trial, handle)  # a NaN report failed it: keep it failed
     try: return self.observe(trial, value)
     except TypeError as e:
@@ -267,8 +296,10 @@ class Optimizer:
   def optimize(self, objective: Callable[..., Any], n_trials: int = 50, timeout: float | None = None, n_jobs: int = 1,
                progress: bool = True) -> Trial | None:
     """Run `objective(params) -> float` for n_trials new trials (n_jobs threads at once, each suggestion aware of the
-    others' pending trials). An exception or non-finite value fails that trial with a warning and the run goes on;
-    `timeout` (seconds) starts no new trial after it and lets running ones finish. Returns `best`.
+    others' pending trials). An exception or non-finite value fails that trial with a warning and the run goes on.
+    `timeout` (seconds) starts no new trial after it and lets running ones finish: it cannot stop an objective that hangs
+    (Python cannot kill a thread), so bound each run inside the objective. Ctrl-C fails every running trial and
+    re-raises; a thread whose objective still returns afterwards records its result (a late result is kept). Returns `best`.
     An objective with a second parameter, `objective(params, trial)`, gets a TrialHandle: `trial.report(value, step)`
     returns True when the stopping rule says stop; raising tb.StopTrial then ends the trial as stopped."""
     if isinstance(n_trials, bool) or not isinstance(n_trials, numbers.Integral) or n_trials < 0:
@@ -282,7 +313,8 @@ class Optimizer:
       warnings.warn(f"stopping={self.stopping!r} never acts on objective(params): give it a second parameter, objective(params, trial), "
                     "and call trial.report(value, step)", UserWarning, stacklevel=2)
     deadline = None if timeout is None else time.monotonic() + float(timeout)
-    lock, stop, errors, started, stopped = threading.Lock(), threading.Event(), [], [0], [0]
+    lock, stop, interrupted, errors, started, stopped = threading.Lock(), threading.Event(), threading.Event(), [], [0], [0]
+    running: dict[int, Trial] = {}  # trials whose objective is running in a worker thread
     b = self.best
     best = [None if b is None else b.value]
     bar = tqdm(total=n_trials, disable=not progress, desc=self.name, unit="trial")
@@ -293,12 +325,19 @@ class Optimizer:
         started[0] += 1
         return True
 
+    def _drop(trial_id: int) -> None:
+      with lock: running.pop(trial_id, None)
+
     def work():
       try:
         while claim():
           try: trial = self.suggest()
           except SearchExhausted: stop.set(); return
-          t = self._run_one(objective, trial, with_handle)
+          with lock:
+            go = not interrupted.is_set()
+            if go: running[trial.id] = trial
+          if not go: self.fail(trial); return  # suggested just as Ctrl-C came: never run, never left pending
+          t = self._run_one(objective, trial, with_handle, lambda tid=trial.id: _drop(tid))
           with lock:
             if t.state == TrialState.COMPLETE and (best[0] is None or (t.value < best[0] if self.minimize else t.value > best[0])): best[0] = t.value
             stopped[0] += t.state == TrialState.STOPPED
@@ -314,7 +353,12 @@ class Optimizer:
         for t in threads: t.start()
         for t in threads:
           while t.is_alive(): t.join(0.1)  # short joins keep the main thread responsive to Ctrl-C
-    except KeyboardInterrupt: stop.set(); raise
+    except KeyboardInterrupt:  # reaches the main thread only: fail what the worker threads are running, then stop
+      with lock:               # held while failing, so a worker whose objective returns meanwhile records its result after
+        interrupted.set(); stop.set()
+        for t in running.values(): self.fail(t)
+        running.clear()
+      raise
     finally: bar.close()
     if errors: raise errors[0]
     return self.best

@@ -49,6 +49,7 @@ def _curves(study: Any) -> dict[int, list[Report]]:
 
 def _save(fig, path: str | os.PathLike) -> str:
   path = str(path)
+  if not os.path.splitext(path)[1]: path += ".png"  # matplotlib adds it to a name without one: return the file it writes
   if os.path.dirname(path): os.makedirs(os.path.dirname(path), exist_ok=True)
   fig.savefig(path, dpi=120, bbox_inches="tight")
   _plt().close(fig)
@@ -244,7 +245,8 @@ def heatmap(study: Any, x: str, y: str, path: str | os.PathLike = "heatmap.png",
   if len(done) < 2:
     both = f" with both '{x}' and '{y}' active" if space.conditions else ""
     where = " at " + str({**fixed, **({"step": at_step} if at_step is not None else {})}) if fixed or at_step is not None else ""
-    raise ValueError(f"study '{name}' has {len(done)} {'trials' if at_step is not None else 'complete trials'}{both}{where}; a heatmap needs at least 2")
+    what = "trials" if at_step is not None else "complete trials"
+    raise ValueError(f"study '{name}' has {len(done)} {what}{both}{where}; a heatmap needs at least 2")
   vals = np.array([t.value for t in done])
   best = min(done, key=lambda t: t.value) if minimize else max(done, key=lambda t: t.value)
   base_params = {**best.params, **(at or {}), **fixed}

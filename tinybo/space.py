@@ -109,12 +109,20 @@ def _check_when(name: str, when: Any) -> tuple | None:
     out.append((parent, tuple(v for _, v in vals)))
   return tuple(out)
 
+def _as_float(v: numbers.Real) -> float:
+  try: return float(v)
+  except OverflowError: return math.inf if v > 0 else -math.inf  # an int beyond float range: reported as not finite
+
+_INT_LIMIT = 2**53  # Int bounds are encoded through float64: beyond this two neighbouring integers are the same float
+
 def _check(name: str, p: Param) -> Param:
   """Validate one parameter definition; returns it normalized (plain float/int bounds, the condition's shape)."""
   if isinstance(p, PARAM_TYPES): when = _check_when(name, p.when)
+  if isinstance(p, (Float, Int)) and not isinstance(p.log, (bool, np.bool_)):  # "false" from a JSON file is truthy
+    raise TypeError(f"parameter '{name}': log={p.log!r}; use True or False")
   if isinstance(p, Float):
     if not (_is_real(p.low) and _is_real(p.high)): raise TypeError(f"parameter '{name}': Float bounds must be numbers, got {p.low!r}, {p.high!r}")
-    low, high = float(p.low), float(p.high)
+    low, high = _as_float(p.low), _as_float(p.high)
     if not (math.isfinite(low) and math.isfinite(high)): raise ValueError(f"parameter '{name}': Float bounds must be finite, got {low}, {high}")
     if low >= high: raise ValueError(f"parameter '{name}': Float needs low < high, got low={low}, high={high}; swap them, or use a constant")
     if p.log and low <= 0: raise ValueError(f"parameter '{name}': log=True needs low > 0, got low={low}; raise low above 0 or drop log=True")
@@ -124,6 +132,8 @@ def _check(name: str, p: Param) -> Param:
       if not (_is_real(b) and float(b).is_integer()):
         raise TypeError(f"parameter '{name}': Int bounds must be integers, got {p.low!r}, {p.high!r}; use Float for reals")
     low, high = int(p.low), int(p.high)
+    if not (-_INT_LIMIT <= low and high <= _INT_LIMIT):
+      raise ValueError(f"parameter '{name}': Int bounds must lie within ±2**53 (exact in float64), got {low}, {high}; rescale it or use Float")
     if low > high: raise ValueError(f"parameter '{name}': Int needs low <= high, got low={low}, high={high}; swap them")
     if p.log and low <= 0: raise ValueError(f"parameter '{name}': log=True needs low > 0, got low={low}; raise low to 1 or drop log=True")
     return Int(low, high, bool(p.log), when=when)
@@ -133,6 +143,8 @@ def _check(name: str, p: Param) -> Param:
     for c in choices:
       if not (c is None or isinstance(c, (str, bool, int, float))):
         raise TypeError(f"parameter '{name}': choice {c!r} is a {type(c).__name__}; use str/int/float/bool/None names")
+      if isinstance(c, float) and math.isnan(c):  # nan != nan: a trial with it could never be matched to its choice
+        raise ValueError(f"parameter '{name}': choice nan can never be matched (nan != nan); use a name such as 'nan' or None")
     if len({(type(c), c) for c in choices}) != len(choices):
       raise ValueError(f"parameter '{name}': choices must be distinct, got {list(choices)}; remove duplicates")
     return Categorical(choices, when=when)
@@ -177,14 +189,17 @@ def _to_dict(p: Param) -> dict:
   if isinstance(p, Categorical): return {"type": "categorical", "values": list(p.choices), **when}
   return {"type": "float" if isinstance(p, Float) else "int", "min": p.low, "max": p.high, "log": p.log, **when}
 
+_DICT_KEYS = {"type", "min", "max", "low", "high", "log", "values", "choices", "when"}
+
 def _from_dict(name: str, d: Mapping) -> Param:
   t = str(d.get("type", "")).lower()
-  unknown = set(d) - {"type", "min", "max", "low", "high", "log", "values", "choices", "when"}
+  unknown = set(d) - _DICT_KEYS
   if unknown: raise ValueError(f"parameter '{name}': unknown keys {sorted(unknown)}; use type, min, max, log, values, when")
+  if "type" not in d: raise ValueError(f"parameter '{name}': no 'type' in {dict(d)}; add \"type\": \"float\", \"int\" or \"categorical\"")
   if t in ("float", "int"):
     low, high = d.get("min", d.get("low")), d.get("max", d.get("high"))
     if low is None or high is None: raise ValueError(f"parameter '{name}': type {t!r} needs 'min' and 'max', got {dict(d)}")
-    return (Float if t == "float" else Int)(low, high, bool(d.get("log", False)), when=d.get("when"))
+    return (Float if t == "float" else Int)(low, high, d.get("log", False), when=d.get("when"))
   if t in ("categorical", "choice"):
     values = d.get("values", d.get("choices"))
     if values is None: raise ValueError(f"parameter '{name}': type 'categorical' needs 'values', got {dict(d)}")
@@ -209,8 +224,10 @@ class Space:
   def __init__(self, mapping: Mapping[str, Any]):
     if not isinstance(mapping, Mapping):
       raise TypeError(f"Space takes a dict of name -> Float/Int/Categorical/constant, not {type(mapping).__name__}")
-    for k in mapping:
+    for k, v in mapping.items():
       if not isinstance(k, str): raise TypeError(f"parameter name {k!r} is a {type(k).__name__}; use str names")
+      if isinstance(v, type) and issubclass(v, PARAM_TYPES):  # tb.Float, not tb.Float(0, 1): it would be a constant
+        raise TypeError(f"parameter '{k}': {v.__name__} is the class; give an instance such as {v.__name__}(low, high)")
     self.order: list[str] = list(mapping)   # every key, constants included, in the user's order
     self.params: dict[str, Param] = {k: _check(k, v) for k, v in mapping.items() if isinstance(v, PARAM_TYPES)}
     self.constants: dict[str, Any] = {k: v for k, v in mapping.items() if not isinstance(v, PARAM_TYPES)}
@@ -325,8 +342,9 @@ class Space:
 
   @classmethod
   def from_dict(cls, d: Mapping[str, Any]) -> Space:
-    """`{"lr": {"type": "float", "min": 1e-4, "max": 0.1, "log": True}, "epochs": 5}`; non-dict values are constants."""
-    return cls({k: _from_dict(k, v) if isinstance(v, Mapping) and "type" in v else v for k, v in d.items()})
+    """`{"lr": {"type": "float", "min": 1e-4, "max": 0.1, "log": True}, "epochs": 5}`; values that are not dicts, and dicts
+    with none of the keys type/min/max/low/high/log/values/choices, are constants."""
+    return cls({k: _from_dict(k, v) if isinstance(v, Mapping) and _DICT_KEYS & set(v) else v for k, v in d.items()})
 
   @classmethod
   def from_dataclass(cls, dc: Any) -> Space:

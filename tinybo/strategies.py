@@ -6,6 +6,7 @@ same seed and history give the same suggestions and a resumed study continues th
 from __future__ import annotations
 
 import itertools
+import numbers
 from collections.abc import Iterator, Sequence
 from typing import Any, Protocol, runtime_checkable
 
@@ -41,7 +42,10 @@ def n_configs(space: Space) -> float:
 
 class Random:
   """Uniform random search (log-uniform for log params). `Random(seed=...)` overrides the optimizer's seed."""
-  def __init__(self, seed: int | None = None): self.seed = seed
+  def __init__(self, seed: int | None = None):
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, numbers.Integral)):
+      raise TypeError(f"Random(seed={seed!r}); use an int or None")
+    self.seed = seed
 
   def suggest(self, space: Space, trials: Sequence[Trial], n: int, *, seed: int = 0, minimize: bool = True) -> list[dict]:
     rng = history_rng(seed if self.seed is None else self.seed, trials, salt=1)

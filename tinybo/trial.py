@@ -25,6 +25,9 @@ class Trial:
   finished: float | None = None
   worker: str | None = None
   last_step: int | None = None   # the highest step it reported at (None: it never reported)
+  # which study the trial belongs to ("'name' in location", set by the Optimizer that returned it): observing it through
+  # another study's optimizer is an error instead of a result recorded on an unrelated trial with the same id
+  study: str | None = field(default=None, compare=False, repr=False)
 
 
 class Report(NamedTuple):
