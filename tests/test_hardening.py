@@ -343,7 +343,7 @@ def test_show_does_not_wait_behind_a_writer(tmp_path, capsys):
   rc, out, err = cli(capsys, "show", db)
   took = time.monotonic() - t0
   release.join()
-  assert rc == 0 and "3 trials, 2 complete, 1 pending" in out and not re.search(r"complete +99 ", out) and took < 2.0, (took, err)
+  assert rc == 0 and "3 trials, 2 complete, 0 stopped, 1 pending" in out and not re.search(r"complete +99 ", out) and took < 2.0, (took, err)
 
 def test_export_into_a_missing_folder_is_a_one_line_error(tmp_path, capsys):
   db = tmp_path / "s.db"
