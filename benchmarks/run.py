@@ -114,7 +114,9 @@ def run_jobs(jobs: list[tuple], path: Path, meta: dict[str, Any], make: Callable
   def record(r: dict[str, Any]) -> None:  # saved after every run: an interrupted suite keeps what it finished
     records[:] = [q for q in records if run_key(q) != run_key(r)] + [r]
     _progress(r, len(records) - n0, len(jobs), t0)
-    path.write_text(json.dumps({"meta": {**meta, "wall_s": time.time() - t0, "complete": len(records) - n0 == len(jobs)}, "runs": records}))
+    tmp = path.with_suffix(".json.tmp")   # written aside and renamed: a reader never sees half a file
+    tmp.write_text(json.dumps({"meta": {**meta, "wall_s": time.time() - t0, "complete": len(records) - n0 == len(jobs)}, "runs": records}))
+    os.replace(tmp, path)
   if workers <= 1 or make is not None:
     for j in jobs: record(run_one(*j, make=make))
   else:

@@ -13,7 +13,7 @@ from scipy.spatial.distance import cdist
 from scipy.stats import kstest, norm
 
 from benchmarks.functions import H6_25D_ACTIVE, PROBLEMS, SUITE, noise_draw
-from benchmarks.run import halves, load_runs, markdown_table, min_distances, run_one, summarize
+from benchmarks.run import halves, load_runs, markdown_table, min_distances, run_jobs, run_one, summarize
 from tinybo.space import Float
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -138,6 +138,13 @@ def test_report_merges_files_the_later_one_winning(tmp_path):
   b.write_text(json.dumps({"meta": {}, "runs": [_fake("branin", "gp", 1, 3.0), _fake("branin", "hebo", 0, 4.0)]}))
   runs = {(r["strategy"], r["seed"]): r["regret"] for r in load_runs([a, b])}
   assert runs == {("gp", 0): 1.0, ("gp", 1): 3.0, ("hebo", 0): 4.0}
+
+def test_resume_keeps_finished_runs_and_runs_only_the_others(tmp_path):
+  path = tmp_path / "r.json"
+  first = run_jobs([("camel", "random", 0, 6), ("camel", "random", 1, 6)], path, {})
+  again = run_jobs([("camel", "random", 1, 6), ("camel", "random", 2, 6)], path, {}, resume=True)
+  assert [r["seed"] for r in again] == [0, 1, 2] and again[:2] == first
+  assert sorted(r["seed"] for r in load_runs([path])) == [0, 1, 2]
 
 def test_a_noisy_run_records_true_values_and_the_regret_at_the_recommendation():
   r = run_one("branin_noisy", "random", 4)
