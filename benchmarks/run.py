@@ -163,16 +163,17 @@ def summarize(records: list[dict[str, Any]]) -> dict[tuple[str, str], dict[str, 
 def _g(v: float) -> str: return f"{v:.3g}"
 
 def markdown_table(records: list[dict[str, Any]], problems: list[str], strategies: list[str]) -> str:
-  """Final regret per problem: median / p80 / worst for each strategy. Among the peers, the best median and the best
-  80th percentile per problem are bold; the last column says whether tinybo's gp is at most the best peer on each."""
+  """Final regret per problem: median / p80 / worst for each strategy ([n=k] where a strategy has fewer runs than the
+  row's most). Among the peers with all the row's runs, the best median and the best 80th percentile per problem are
+  bold; the last column says whether tinybo's gp is at most the best such peer on each."""
   s = summarize(records)
   peers = [st for st in strategies if is_peer(st)]
   verdict = "gp" in strategies and bool(peers)
-  n_max = max((v["n"] for v in s.values()), default=0)
   head = ["problem (evals)"] + strategies + (["gp ≤ best peer (median, p80)"] if verdict else [])
   lines = ["| " + " | ".join(head) + " |", "|---" * len(head) + "|"]
   for p in problems:
-    have = [st for st in peers if (p, st) in s]
+    n_max = max((s[(p, st)]["n"] for st in strategies if (p, st) in s), default=0)
+    have = [st for st in peers if (p, st) in s and s[(p, st)]["n"] == n_max]   # a peer with fewer runs is shown, not ranked
     best_med = min((s[(p, st)]["median"] for st in have), default=None)
     best_p80 = min((s[(p, st)]["p80"] for st in have), default=None)
     cells = []

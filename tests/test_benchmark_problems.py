@@ -127,10 +127,12 @@ def test_the_table_marks_the_best_peer_median_and_p80():
   recs = [_fake("branin", "optuna-tpe", s, r) for s, r in enumerate([1.0, 2.0, 3.0, 4.0, 100.0])]
   recs += [_fake("branin", "hebo", s, r) for s, r in enumerate([0.5, 3.0, 3.0, 50.0, 60.0])]
   recs += [_fake("branin", "gp", s, r) for s, r in enumerate([0.1, 0.2, 0.3, 0.4, 0.5])]
-  row = markdown_table(recs, ["branin"], ["gp", "optuna-tpe", "hebo"]).splitlines()[-1]
+  recs += [_fake("branin", "smac", 0, 1e-9)]   # one run only: shown with its count, never ranked
+  row = markdown_table(recs, ["branin"], ["gp", "optuna-tpe", "hebo", "smac"]).splitlines()[-1]
   cells = [c.strip() for c in row.strip("|").split("|")]
   # medians: tpe 3, hebo 3 (a tie: both bold); p80: tpe 4 + 0.2 * 96 = 23.2, hebo 50 + 0.2 * 10 = 52
-  assert cells[2] == "**3** / **23.2** / 100" and cells[3] == "**3** / 52 / 60" and cells[4] == "yes, yes"
+  assert cells[2] == "**3** / **23.2** / 100" and cells[3] == "**3** / 52 / 60"
+  assert cells[4] == "1e-09 / 1e-09 / 1e-09 [n=1]" and cells[5] == "yes, yes"
 
 def test_report_merges_files_the_later_one_winning(tmp_path):
   a, b = tmp_path / "a.json", tmp_path / "b.json"
