@@ -1,6 +1,7 @@
 """GP latency: tinybo (tinygrad) against a numpy/LAPACK implementation of the same model, in the same run.
 
   python -m benchmarks.gp_latency [--sizes 50,100,200,500,1000] [--cpu 1] [--out benchmarks/results/gp_latency.json]
+  python -m benchmarks.gp_latency --device CUDA --dtype float32 --ns 100,200,500,1000,2000,5000 --no-numpy   # a GPU
 
 Same model on both sides (Matérn-5/2 ARD, the tinybo priors, the same batched L-BFGS driver, the same starts), so the
 ratio measures the linear algebra and the framework, not the optimizer. The last column times the posterior's one
@@ -8,6 +9,8 @@ unavoidable product, Kq[M,n] @ L⁻ᵀ[n,n], alone in the reference's BLAS: a fl
 medians; other work on the machine makes absolute numbers noisy, the ratios within one run much less so. Pin to one core with --cpu (or taskset -c 1).
 Cold start runs fresh processes: first fit with empty caches (tinygrad's compile cache and tinybo's capture cache
 pointed at empty temporary locations), then again with those caches warm.
+--device / --dtype run tinybo's side on any tinygrad device (default: Device.DEFAULT, float64 where the device has it);
+the numpy reference stays float64 on the host (--no-numpy skips it: its cold fits take minutes at n = 5,000).
 """
 from __future__ import annotations
 
@@ -119,9 +122,13 @@ def median_time(fn, repeats:int) -> float:
     t = time.perf_counter(); fn(); ts.append(time.perf_counter() - t)
   return statistics.median(ts)
 
-def bench_size(n:int, repeats:int) -> dict:
+def bench_size(n:int, repeats:int, device:str|None=None, dtype:str|None=None, numpy_ref:bool=True) -> dict:
+  from tinygrad import dtypes
+
   from tinybo._tinygrad import download, upload
-  from tinybo.gp import GPRegressor, _posterior_contiguous, captured
+  from tinybo.gp import GPRegressor as Surrogate
+  from tinybo.gp import _posterior_contiguous, captured
+  def GPRegressor(): return Surrogate(device=device, dtype=None if dtype is None else getattr(dtypes, dtype))
   rng = np.random.default_rng(n)
   X = rng.uniform(size=(n + 8, D)); y = objective(X) + 0.01 * rng.standard_normal(n + 8)
   Xq = rng.uniform(size=(M, D))
@@ -141,6 +148,8 @@ def bench_size(n:int, repeats:int) -> dict:
   res["tinybo_posterior_s"] = median_time(lambda: download(post(*state, Xq_t)[1]), repeats * 3)
   res["tinybo_predict_s"] = median_time(lambda: gp.predict(Xq), repeats)
   m_tb = gp.predict(Xq)[0]
+  res["device"], res["dtype"] = gp.device, str(gp.dtype)
+  if not numpy_ref: return res
   # numpy reference, the same protocol
   b0 = NumpyGP().fit(X[:n - 1], y[:n - 1], cold=True); b1 = copy.copy(b0).fit(X[:n], y[:n], cold=False)
   res["numpy_cold_fit_s"] = median_time(lambda: NumpyGP().fit(X[:n], y[:n], cold=True), 1 if n > 300 else max(1, repeats // 3))
@@ -161,23 +170,25 @@ def bench_size(n:int, repeats:int) -> dict:
   return res
 
 COLD_SCRIPT = """
-import time; t0 = time.perf_counter()
+import sys, time; t0 = time.perf_counter()
 import numpy as np
+from tinygrad import dtypes
 from tinybo.gp import GPRegressor
 t1 = time.perf_counter()
 rng = np.random.default_rng(0); X = rng.uniform(size=(50, 6)); y = np.sin(3 * X[:, 0]) + X[:, 1]
-gp = GPRegressor().fit(X, y); t2 = time.perf_counter()
+device, dtype = sys.argv[1] or None, sys.argv[2] or None
+gp = GPRegressor(device=device, dtype=None if dtype is None else getattr(dtypes, dtype)).fit(X, y); t2 = time.perf_counter()
 gp.predict(rng.uniform(size=(2048, 6))); t3 = time.perf_counter()
 print(t1 - t0, t2 - t1, t3 - t2)
 """
 
-def cold_start(cpu:int|None) -> dict:
+def cold_start(cpu:int|None, device:str|None=None, dtype:str|None=None) -> dict:
   out = {}
   with tempfile.TemporaryDirectory() as tmp:
     env = dict(os.environ, CACHEDB=os.path.join(tmp, "tinygrad.db"), TINYBO_CACHE_DIR=os.path.join(tmp, "jit"), PARALLEL="0")
-    cmd = ([] if cpu is None else ["taskset", "-c", str(cpu)]) + [sys.executable, "-c", COLD_SCRIPT]
+    cmd = ([] if cpu is None else ["taskset", "-c", str(cpu)]) + [sys.executable, "-c", COLD_SCRIPT, device or "", dtype or ""]
     root = str(Path(__file__).resolve().parent.parent)
-    for label, extra in (("empty_cache", {}), ("warm_cache", {}), ("warm_cache_DEV=CPU", {"DEV": "CPU"})):
+    for label, extra in (("empty_cache", {}), ("warm_cache", {}), ("warm_cache_DEV=CPU", {"DEV": "CPU"}))[:3 if device in (None, "CPU") else 2]:
       t = time.perf_counter()
       r = subprocess.run(cmd, env=dict(env, **extra), capture_output=True, text=True, cwd=root)
       total = time.perf_counter() - t
@@ -188,7 +199,10 @@ def cold_start(cpu:int|None) -> dict:
 
 def main():
   ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-  ap.add_argument("--sizes", default="50,100,200,500,1000")
+  ap.add_argument("--sizes", "--ns", default="50,100,200,500,1000", help="n values (e.g. 100,200,500,1000,2000,5000)")
+  ap.add_argument("--device", default=None, help="tinygrad device of tinybo's side, e.g. CUDA, CL, METAL (default: Device.DEFAULT)")
+  ap.add_argument("--dtype", choices=("float32", "float64"), default=None, help="default: float64 where the device has it")
+  ap.add_argument("--no-numpy", action="store_true", help="skip the numpy/LAPACK reference (its ratios too)")
   ap.add_argument("--repeats", type=int, default=7)
   ap.add_argument("--cpu", type=int, default=None, help="pin this process (and the cold-start children) to one core")
   ap.add_argument("--no-cold-start", action="store_true")
@@ -200,17 +214,23 @@ def main():
   from importlib.metadata import version
   meta = {"machine": platform.machine(), "processor": platform.processor(), "python": platform.python_version(),
           "numpy": np.__version__, "tinygrad": version("tinygrad"), "d": D, "m": M, "pinned_cpu": args.cpu,
+          "device": args.device, "dtype": args.dtype,
           "loadavg_start": os.getloadavg() if hasattr(os, "getloadavg") else None}
   rows = []
-  print(f"{'n':>5} | {'warm fit (tb / np)':>24} | {'cold fit (tb / np)':>24} | {'posterior 2048 (tb / np)':>28} | predict | BLAS gemm floor")
+  if args.no_numpy: print(f"{'n':>5} | {'warm fit':>10} | {'cold fit':>10} | {'posterior 2048':>14} | predict | device, dtype")
+  else: print(f"{'n':>5} | {'warm fit (tb / np)':>24} | {'cold fit (tb / np)':>24} | {'posterior 2048 (tb / np)':>28} | predict | BLAS gemm floor")
   for n in map(int, args.sizes.split(",")):
-    r = bench_size(n, args.repeats if n <= 500 else max(3, args.repeats // 2))
+    r = bench_size(n, args.repeats if n <= 500 else max(3, args.repeats // 2), args.device, args.dtype, numpy_ref=not args.no_numpy)
     rows.append(r)
+    if args.no_numpy:
+      print(f"{n:>5} | {r['tinybo_warm_fit_s']*1e3:7.1f} ms | {r['tinybo_cold_fit_s']*1e3:7.1f} ms | {r['tinybo_posterior_s']*1e3:11.2f} ms |"
+            f" {r['tinybo_predict_s']*1e3:.1f} ms | {r['device']}, {r['dtype']}", flush=True)
+      continue
     print(f"{n:>5} | {r['tinybo_warm_fit_s']*1e3:8.1f} / {r['numpy_warm_fit_s']*1e3:7.1f} ms {r['ratio_warm_fit']:4.1f}x |"
           f" {r['tinybo_cold_fit_s']*1e3:8.1f} / {r['numpy_cold_fit_s']*1e3:7.1f} ms {r['ratio_cold_fit']:4.1f}x |"
           f" {r['tinybo_posterior_s']*1e3:8.2f} / {r['numpy_posterior_s']*1e3:8.2f} ms {r['ratio_posterior']:5.2f}x |"
           f" {r['tinybo_predict_s']*1e3:.1f} ms | {r['numpy_posterior_gemm_s']*1e3:.2f} ms", flush=True)
-  cold = {} if args.no_cold_start else cold_start(args.cpu)
+  cold = {} if args.no_cold_start else cold_start(args.cpu, args.device, args.dtype)
   for k, v in cold.items(): print(f"cold start, {k}: {v}")
   meta["loadavg_end"] = os.getloadavg() if hasattr(os, "getloadavg") else None
   Path(args.out).parent.mkdir(parents=True, exist_ok=True)

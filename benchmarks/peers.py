@@ -1,9 +1,15 @@
 """Ask/tell adapters so the runner drives tinybo and peer libraries through one interface. A peer is used only when its
 package imports; none of them is a tinybo dependency.
 
-Every adapter: `Adapter(problem, seed)`, `ask() -> params dict`, `tell(params, value)`. Peers run with their documented
-defaults (Optuna's GPSampler and TPESampler, scikit-optimize's gp_minimize-style Optimizer, a BoTorch SingleTaskGP + LogEI
-loop as in BoTorch's tutorials), so the comparison is against what a user gets out of the box.
+Every adapter: `Adapter(problem, seed)`, `ask() -> params dict`, `tell(params, value)`, and optionally `recommend() ->
+params dict` (the configuration it would hand a user; the runner falls back to the best observed value) and `info` (a
+dict recorded with each run). Peers run with their documented defaults (Optuna's GPSampler, with greenlet, and
+TPESampler, scikit-optimize's gp_minimize-style Optimizer, a BoTorch SingleTaskGP + LogEI loop as in BoTorch's
+tutorials), single-threaded, so the comparison is against what a user gets out of the box on one core. HEBO and SMAC3
+need their own virtualenvs: benchmarks/peers_external.py.
+
+tinybo is driven only through its public API (tb.Optimizer, tb.GP, Trial); `tinybo_strategy` is the one place that turns
+a strategy name into what tb.Optimizer takes.
 """
 from __future__ import annotations
 
@@ -13,30 +19,67 @@ from typing import Any
 import numpy as np
 
 from benchmarks.functions import Problem
+from benchmarks.run import TINYBO
 from tinybo.space import Categorical, Float, Int
-from tinybo.trial import Trial, TrialState
 
 
 def available(module: str) -> bool: return importlib.util.find_spec(module) is not None
+def missing(modules: tuple[str, ...]) -> str | None:
+  """The first of `modules` that is not installed, or None."""
+  return next((m for m in modules if not available(m)), None)
+
+def single_threaded_torch() -> str:
+  """torch on one thread (the peers are compared on one core); returns torch's version."""
+  import torch
+  torch.set_num_threads(1)
+  return torch.__version__
+
+def tinybo_strategy(name: str) -> Any:
+  """'gp' | 'random' | 'grid' -> the name itself (tb.Optimizer resolves it); 'gp:warp=1;beta=1.5' -> tb.GP(warp=True,
+  beta=1.5): a tinybo GP with non-default options, to compare in one run."""
+  import ast
+
+  import tinybo as tb
+  if name in TINYBO: return name
+  if not name.startswith("gp:"): raise ValueError(f"unknown tinybo strategy {name!r}; use gp, random, grid or gp:opt=value;...")
+  kw = {}
+  for item in filter(None, name.partition(":")[2].split(";")):
+    k, _, v = item.partition("=")
+    try: kw[k] = ast.literal_eval(v)
+    except (ValueError, SyntaxError): kw[k] = v   # a bare word: a string option such as acquisition=logei
+  return tb.GP(**kw)
 
 class TinyboAdapter:
-  """Any tinybo Strategy ("gp", "random", "grid" or an object) over a growing list of completed trials."""
-  def __init__(self, problem: Problem, seed: int, strategy: Any = "gp"):
-    from tinybo.optimizer import resolve_strategy
-    self.problem, self.seed, self.space = problem, seed, problem.space
-    self.strategy = resolve_strategy(strategy)
-    self.trials: list[Trial] = []
+  """A tb.Optimizer (in memory) with any tinybo strategy; recommend() is opt.recommend() where tinybo has it, else the
+  best observed trial."""
+  def __init__(self, problem: Problem, seed: int, strategy: str = "gp"):
+    import tinybo as tb
+    self.opt = tb.Optimizer(problem.space, strategy=tinybo_strategy(strategy), seed=seed)
+    self.pending: dict[tuple, Any] = {}
+    self.info = {"tinybo": tb.__version__, "recommend": "opt.recommend()" if hasattr(self.opt, "recommend") else "opt.best"}
 
   def ask(self) -> dict[str, Any]:
-    return self.strategy.suggest(self.space, self.trials, 1, seed=self.seed, minimize=True)[0]
+    t = self.opt.suggest()
+    self.pending[self.opt.space.key(t.params)] = t
+    return dict(t.params)
 
-  def tell(self, params: dict[str, Any], value: float) -> None:
-    self.trials.append(Trial(id=len(self.trials), params=params, state=TrialState.COMPLETE, value=float(value)))
+  def tell(self, params: dict[str, Any], value: float) -> None: self.opt.observe(self.pending.pop(self.opt.space.key(params)), value)
+
+  def recommend(self) -> dict[str, Any]:
+    r = self.opt.recommend() if hasattr(self.opt, "recommend") else self.opt.best
+    return dict(r.params if hasattr(r, "params") else r)
 
 class OptunaAdapter:
+  """Optuna's TPESampler or GPSampler with their defaults; recommend() is the study's best trial. GPSampler runs only with
+  greenlet installed (without it Optuna silently takes a slower path) and torch on one thread."""
   def __init__(self, problem: Problem, seed: int, sampler: str = "tpe"):
     import optuna
     optuna.logging.set_verbosity(optuna.logging.ERROR)
+    self.info: dict[str, Any] = {"optuna": optuna.__version__}
+    if sampler == "gp":
+      if not available("greenlet"): raise RuntimeError("optuna-gp needs greenlet (without it GPSampler takes a slower path): pip install greenlet")
+      import greenlet  # noqa: F401  imported here so that a broken install fails loudly, not inside Optuna
+      self.info.update(greenlet=True, torch=single_threaded_torch())
     from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
     self.dists = {}
     for k, p in problem.params.items():
@@ -57,6 +100,8 @@ class OptunaAdapter:
   def tell(self, params: dict[str, Any], value: float) -> None:
     t = self.pending.pop(tuple(sorted((k, v) for k, v in params.items() if k in self.dists)))
     self.study.tell(t, value)
+
+  def recommend(self) -> dict[str, Any]: return {**self.study.best_trial.params, **self.constants}
 
 class SkoptAdapter:
   def __init__(self, problem: Problem, seed: int):
@@ -81,17 +126,17 @@ class SkoptAdapter:
 
 class BoTorchAdapter:
   """SingleTaskGP (BoTorch's default priors) + LogExpectedImprovement, optimize_acqf(num_restarts=10, raw_samples=512),
-  a scrambled Sobol initial design of 2(d+1) points (the BoTorch tutorials' choice). Works in tinybo's encoded unit cube,
+  a scrambled Sobol initial design of 2(d+1) points (the BoTorch tutorials' choice, torch's SobolEngine). Works in tinybo's encoded unit cube,
   so ints and categoricals are relaxed and rounded with space.round."""
   def __init__(self, problem: Problem, seed: int):
     import torch
+    self.info = {"torch": single_threaded_torch()}
     self.torch, self.space, self.seed = torch, problem.space, seed
     self.n_init = 2 * (self.space.dim + 1)
     self.X: list[np.ndarray] = []
     self.y: list[float] = []
-    self.rng = np.random.default_rng(seed)
-    from tinybo.sobol import sobol
-    self.init = self.space.round(sobol(self.n_init, self.space.dim, self.rng))
+    sobol = torch.quasirandom.SobolEngine(self.space.dim, scramble=True, seed=seed).draw(self.n_init, dtype=torch.float64)
+    self.init = self.space.round(sobol.numpy())
 
   def ask(self) -> dict[str, Any]:
     torch = self.torch
@@ -118,28 +163,18 @@ class BoTorchAdapter:
   def tell(self, params: dict[str, Any], value: float) -> None:
     self.X.append(self.space.encode(params)); self.y.append(float(value))
 
-PEERS = {"optuna-tpe": ("optuna", lambda p, s: OptunaAdapter(p, s, "tpe")), "optuna-gp": ("optuna", lambda p, s: OptunaAdapter(p, s, "gp")),
-         "skopt": ("skopt", SkoptAdapter), "botorch": ("botorch", BoTorchAdapter)}
-
-def tinybo_variant(name: str) -> Any:
-  """'gp:warp=1;beta=1.5' -> tb.GP(warp=True, beta=1.5): a tinybo GP with non-default options, to compare in one run."""
-  import ast
-
-  from tinybo.bo import GP
-  kw = {}
-  for item in filter(None, name.partition(":")[2].split(";")):
-    k, _, v = item.partition("=")
-    try: kw[k] = ast.literal_eval(v)
-    except (ValueError, SyntaxError): kw[k] = v   # a bare word: a string option such as acquisition=logei
-  return GP(**kw)
+# name -> (packages it needs, factory(problem, seed))
+PEERS: dict[str, tuple[tuple[str, ...], Any]] = {
+  "optuna-tpe": (("optuna",), lambda p, s: OptunaAdapter(p, s, "tpe")),
+  "optuna-gp": (("optuna", "torch", "greenlet"), lambda p, s: OptunaAdapter(p, s, "gp")),
+  "skopt": (("skopt",), SkoptAdapter), "botorch": (("botorch",), BoTorchAdapter)}
 
 def make_adapter(name: str, problem: Problem, seed: int) -> Any:
   """'gp' | 'random' | 'grid' | 'gp:opt=value;...' (tinybo) or a peer name; raises ImportError naming the package when a
   peer is not installed."""
-  if name in ("gp", "random", "grid"): return TinyboAdapter(problem, seed, name)
-  if name.startswith("gp:"): return TinyboAdapter(problem, seed, tinybo_variant(name))
+  if name in TINYBO or name.startswith("gp:"): return TinyboAdapter(problem, seed, name)
   if name in PEERS:
-    module, make = PEERS[name]
-    if not available(module): raise ImportError(f"peer {name!r} needs the {module!r} package, which is not installed")
+    modules, make = PEERS[name]
+    if missing(modules): raise ImportError(f"peer {name!r} needs the {missing(modules)!r} package, which is not installed")
     return make(problem, seed)
-  raise ValueError(f"unknown strategy {name!r}; use gp, random, grid or one of {', '.join(PEERS)}")
+  raise ValueError(f"unknown strategy {name!r}; use gp, random, grid, gp:opt=value;... or one of {', '.join(PEERS)}")

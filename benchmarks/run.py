@@ -1,51 +1,87 @@
 """Benchmark runner: every (problem, strategy, seed) is one run of `budget` sequential evaluations through an ask/tell
-adapter. Records best-so-far traces, final simple regret and per-suggestion wall time; saves JSON, prints a markdown table
-and draws regret curves.
+adapter. Records the values, best-so-far traces, final simple regret, per-suggestion wall time and how close each point
+came to an earlier one; saves JSON after every run, prints markdown tables and draws regret curves.
 
-  python -m benchmarks.run --problems branin,hartmann6,ackley5 --strategies gp,random,optuna-tpe,optuna-gp --seeds 10 --jobs 2
+  python -m benchmarks.run --problems branin,hartmann6,ackley5 --strategies gp,random,optuna-tpe,optuna-gp --seeds 20
+  python -m benchmarks.run --report benchmarks/results/a.json,benchmarks/results/b.json   # merge runs from several files
 
 Glossary: trace[t] = min_{i <= t} f(x_i) - f* (simple regret after t+1 evaluations); regret = trace[budget - 1];
-suggest_s[t] = seconds spent in ask() and tell() for evaluation t (the objective excluded).
+suggest_s[t] = seconds spent in ask() and tell() for evaluation t (the objective excluded); min_dist[t] = max-norm
+distance in the unit-cube encoding (problem.space.encode) from x_t to the nearest earlier x_i (None for t = 0).
+Noisy problems: values are what the optimizer observed, true_values the noise-free f; trace[t] is the regret of the
+best-observed configuration (by observed value) after t+1 evaluations; rec_trace[k] is the regret of the adapter's
+recommend() after rec_at[k] evaluations, and regret = rec_trace[-1] (the recommendation after the last evaluation).
 """
 from __future__ import annotations
 
 import argparse
 import json
-import math
 import multiprocessing as mp
 import os
 import platform
 import sys
 import time
 import traceback
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 RESULTS = Path(__file__).resolve().parent / "results"
+NEAR = 1e-3                 # a point within this max-norm distance (unit cube) of an earlier one counts as a repeat
+RECOMMEND_EVERY = 10        # noisy problems: ask the adapter for its recommendation every this many evaluations
+TINYBO = ("gp", "random", "grid")
+THREAD_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
 
-def run_one(problem_name: str, strategy: str, seed: int, budget: int | None = None) -> dict[str, Any]:
-  """One optimization run; failures are recorded, not raised, so one broken peer does not sink a suite."""
+def min_distances(X: np.ndarray) -> list[float | None]:
+  """Rows [n, d] -> for each row, the max-norm distance to the nearest earlier row (None for the first)."""
+  return [None] + [float(np.abs(X[:i] - X[i]).max(1).min()) for i in range(1, len(X))]
+
+def plain(params: dict[str, Any]) -> dict[str, Any]:
+  """numpy scalars -> Python scalars, so that a params dict can be written as JSON."""
+  return {k: (v.item() if hasattr(v, "item") else v) for k, v in params.items()}
+
+def recommendation(adapter: Any, best_observed: dict[str, Any]) -> dict[str, Any]:
+  """The adapter's recommend() where it has one; otherwise the best configuration by observed value."""
+  return plain(adapter.recommend()) if callable(getattr(adapter, "recommend", None)) else best_observed
+
+def run_one(problem_name: str, strategy: str, seed: int, budget: int | None = None, make: Callable | None = None) -> dict[str, Any]:
+  """One optimization run; failures are recorded, not raised, so one broken peer does not sink a suite. make(strategy,
+  problem, seed) -> adapter (default: benchmarks.peers.make_adapter)."""
   from benchmarks.functions import get_problem
-  from benchmarks.peers import make_adapter
+  if make is None:
+    from benchmarks.peers import make_adapter as make
   problem = get_problem(problem_name)
   budget = budget or problem.budget
   rec: dict[str, Any] = {"problem": problem_name, "strategy": strategy, "seed": seed, "budget": budget}
   try:
-    adapter = make_adapter(strategy, problem, seed)
-    values, times, best = [], [], math.inf
-    for _ in range(budget):
+    adapter = make(strategy, problem, seed)
+    values, true_values, times, xs, best_i = [], [], [], [], []
+    rec_at, rec_trace, recommended, best_params = [], [], None, None
+    for i in range(budget):
       t0 = time.perf_counter()
       params = adapter.ask()
       t1 = time.perf_counter()
-      v = problem(params)
+      v = problem.observe(params, seed, i)
       t2 = time.perf_counter()
       adapter.tell(params, v)  # some peers (scikit-optimize) do their model work in tell: count it
       times.append(t1 - t0 + time.perf_counter() - t2)
-      values.append(v); best = min(best, v)
-    trace = (np.minimum.accumulate(np.array(values)) - problem.optimum).tolist()
-    rec.update(values=values, trace=trace, regret=trace[-1], suggest_s=times)
+      values.append(v); true_values.append(problem(params) if problem.noisy else v); xs.append(problem.space.encode(params))
+      if not best_i or v < values[best_i[-1]]: best_params = plain(params); best_i.append(i)
+      else: best_i.append(best_i[-1])
+      if problem.noisy and ((i + 1) % RECOMMEND_EVERY == 0 or i + 1 == budget):
+        recommended = recommendation(adapter, best_params)
+        rec_at.append(i + 1); rec_trace.append(problem(recommended) - problem.optimum)
+    if problem.noisy:
+      trace = [true_values[j] - problem.optimum for j in best_i]
+      rec.update(values=values, true_values=true_values, noise_sd=problem.noise_sd, trace=trace, regret=rec_trace[-1],
+                 regret_best_observed=trace[-1], rec_at=rec_at, rec_trace=rec_trace, recommended=recommended)
+    else:
+      trace = (np.minimum.accumulate(np.array(values)) - problem.optimum).tolist()
+      rec.update(values=values, trace=trace, regret=trace[-1])
+    rec.update(suggest_s=times, min_dist=min_distances(np.array(xs)))
+    if getattr(adapter, "info", None): rec["info"] = adapter.info
   except ImportError as e: rec["skipped"] = str(e)
   except Exception as e: rec["error"] = f"{type(e).__name__}: {e}\n{traceback.format_exc(limit=4)}"
   return rec
@@ -54,37 +90,150 @@ def _run_star(args: tuple) -> dict[str, Any]:
   os.environ.setdefault("PARALLEL", "0")
   return run_one(*args)
 
-def summarize(records: list[dict[str, Any]]) -> dict[tuple[str, str], dict[str, float]]:
-  out: dict[tuple[str, str], dict[str, float]] = {}
+def run_key(r: dict[str, Any]) -> tuple:
+  return (r["problem"], r["strategy"], r["seed"], r["budget"])
+
+def load_runs(paths: list[str | Path]) -> list[dict[str, Any]]:
+  """The runs of several results files, merged; where two hold the same (problem, strategy, seed, budget), the later file
+  wins."""
+  merged: dict[tuple, dict[str, Any]] = {}
+  for p in paths:
+    for r in json.loads(Path(p).read_text())["runs"]: merged[run_key(r)] = r
+  return list(merged.values())
+
+def run_jobs(jobs: list[tuple], path: Path, meta: dict[str, Any], make: Callable | None = None, workers: int = 1,
+             resume: bool = False) -> list[dict[str, Any]]:
+  """Runs jobs (problem, strategy, seed, budget) and rewrites `path` after every run. resume=True keeps the runs already in
+  `path` and skips every job that has a finished run there (failed or skipped ones run again)."""
+  old = load_runs([path]) if resume and path.exists() else []
+  done = {run_key(r) for r in old if "regret" in r}
+  jobs = [j for j in jobs if (j[0], j[1], j[2], j[3] or _budget(j[0])) not in done]
+  records = [r for r in old if run_key(r) in done]
+  if resume: print(f"resuming {path}: {len(done)} finished runs kept, {len(jobs)} to run", flush=True)
+  t0, n0 = time.time(), len(records)
+  def record(r: dict[str, Any]) -> None:  # saved after every run: an interrupted suite keeps what it finished
+    records[:] = [q for q in records if run_key(q) != run_key(r)] + [r]
+    _progress(r, len(records) - n0, len(jobs), t0)
+    tmp = path.with_suffix(".json.tmp")   # written aside and renamed: a reader never sees half a file
+    tmp.write_text(json.dumps({"meta": {**meta, "wall_s": time.time() - t0, "complete": len(records) - n0 == len(jobs)}, "runs": records}))
+    os.replace(tmp, path)
+  if workers <= 1 or make is not None:
+    for j in jobs: record(run_one(*j, make=make))
+  else:
+    with mp.get_context("spawn").Pool(workers, maxtasksperchild=None) as pool:
+      for r in pool.imap_unordered(_run_star, jobs): record(r)
+  return records
+
+def _budget(problem: str) -> int:
+  from benchmarks.functions import get_problem
+  return get_problem(problem).budget
+
+def run_meta(argv: list[str]) -> dict[str, Any]:
+  return {"argv": argv, "machine": platform.processor() or platform.machine(), "cpus": os.cpu_count(),
+          "affinity": sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
+          "threads": {k: os.environ.get(k) for k in THREAD_VARS}, "python": platform.python_version(), "numpy": np.__version__}
+
+# ***** statistics and tables *****
+
+def is_tinybo(strategy: str) -> bool: return strategy in TINYBO or strategy.startswith("gp:")
+def is_peer(strategy: str) -> bool: return not is_tinybo(strategy)
+
+def near_fraction(runs: list[dict[str, Any]], near: float = NEAR) -> float | None:
+  """Fraction of all evaluations of these runs that lie within `near` of an earlier evaluation of the same run."""
+  ds = [d for r in runs for d in r.get("min_dist", [])]
+  if not ds or any("min_dist" not in r for r in runs): return None
+  return sum(d is not None and d < near for d in ds) / len(ds)
+
+def summarize(records: list[dict[str, Any]]) -> dict[tuple[str, str], dict[str, Any]]:
+  """(problem, strategy) -> n, median, p80 (numpy's linearly interpolated 80th percentile), worst, q25, q75 of the final
+  regret; near (fraction of evaluations within NEAR of an earlier one) and suggest_ms (median seconds per suggestion over
+  the second half of each run)."""
+  groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
   for r in records:
-    if "regret" not in r: continue
-    out.setdefault((r["problem"], r["strategy"]), {"regrets": [], "times": []})  # type: ignore[dict-item]
-    out[(r["problem"], r["strategy"])]["regrets"].append(r["regret"])  # type: ignore[attr-defined]
-    out[(r["problem"], r["strategy"])]["times"].extend(r["suggest_s"][len(r["suggest_s"]) // 2:])  # type: ignore[attr-defined]
-  return {k: {"median": float(np.median(v["regrets"])), "q25": float(np.percentile(v["regrets"], 25)),
-              "q75": float(np.percentile(v["regrets"], 75)), "n": len(v["regrets"]), "suggest_ms": 1e3 * float(np.median(v["times"]))}
-          for k, v in out.items()}
+    if "regret" in r: groups.setdefault((r["problem"], r["strategy"]), []).append(r)
+  out = {}
+  for k, runs in groups.items():
+    reg = np.array([r["regret"] for r in runs])
+    times = [t for r in runs for t in r["suggest_s"][len(r["suggest_s"]) // 2:]]
+    out[k] = {"n": len(runs), "median": float(np.median(reg)), "p80": float(np.percentile(reg, 80)), "worst": float(reg.max()),
+              "q25": float(np.percentile(reg, 25)), "q75": float(np.percentile(reg, 75)), "near": near_fraction(runs),
+              "suggest_ms": 1e3 * float(np.median(times)), "seeds": sorted(r["seed"] for r in runs)}
+  return out
+
+def _g(v: float) -> str: return f"{v:.3g}"
 
 def markdown_table(records: list[dict[str, Any]], problems: list[str], strategies: list[str]) -> str:
-  from benchmarks.functions import get_problem
+  """Final regret per problem: median / p80 / worst for each strategy ([n=k] where a strategy has fewer runs than the
+  row's most). Among the peers with all the row's runs, the best median and the best 80th percentile per problem are
+  bold; the last column says whether tinybo's gp is at most the best such peer on each."""
   s = summarize(records)
-  lines = ["| problem (evals) | target | " + " | ".join(strategies) + " |", "|---|---|" + "---|" * len(strategies)]
+  peers = [st for st in strategies if is_peer(st)]
+  verdict = "gp" in strategies and bool(peers)
+  head = ["problem (evals)"] + strategies + (["gp ≤ best peer (median, p80)"] if verdict else [])
+  lines = ["| " + " | ".join(head) + " |", "|---" * len(head) + "|"]
   for p in problems:
-    prob = get_problem(p)
+    n_max = max((s[(p, st)]["n"] for st in strategies if (p, st) in s), default=0)
+    have = [st for st in peers if (p, st) in s and s[(p, st)]["n"] == n_max]   # a peer with fewer runs is shown, not ranked
+    best_med = min((s[(p, st)]["median"] for st in have), default=None)
+    best_p80 = min((s[(p, st)]["p80"] for st in have), default=None)
     cells = []
     for st in strategies:
       if (p, st) not in s:
-        skipped = [r for r in records if r["problem"] == p and r["strategy"] == st and ("skipped" in r or "error" in r)]
-        cells.append("n/a" if skipped else "")
+        failed = [r for r in records if r["problem"] == p and r["strategy"] == st and ("skipped" in r or "error" in r)]
+        cells.append("n/a" if failed else "")
         continue
       v = s[(p, st)]
-      met = prob.target is not None and st == "gp" and v["median"] <= prob.target
-      cells.append(f"{'**' if met else ''}{v['median']:.3g}{'**' if met else ''} ({v['suggest_ms']:.0f} ms)")
-    budget = next((r["budget"] for r in records if r["problem"] == p), prob.budget)
-    lines.append(f"| {p} ({budget}) | {'' if prob.target is None else f'<= {prob.target:g}'} | " + " | ".join(cells) + " |")
+      med, p80 = _g(v["median"]), _g(v["p80"])
+      if st in have and v["median"] == best_med: med = f"**{med}**"
+      if st in have and v["p80"] == best_p80: p80 = f"**{p80}**"
+      cells.append(f"{med} / {p80} / {_g(v['worst'])}" + (f" [n={v['n']}]" if v["n"] < n_max else ""))
+    if verdict:
+      g = s.get((p, "gp"))
+      cells.append("" if g is None or best_med is None else
+                   f"{'yes' if g['median'] <= best_med else 'no'}, {'yes' if g['p80'] <= best_p80 else 'no'}")
+    budget = next((r["budget"] for r in records if r["problem"] == p), None)
+    lines.append(f"| {p} ({budget}) | " + " | ".join(cells) + " |")
   return "\n".join(lines)
 
+def repeats_table(records: list[dict[str, Any]], problems: list[str], strategies: list[str]) -> str:
+  """Per problem and strategy: the % of evaluations within NEAR of an earlier one, and the median ms per suggestion."""
+  s = summarize(records)
+  lines = ["| problem | " + " | ".join(strategies) + " |", "|---" * (len(strategies) + 1) + "|"]
+  for p in problems:
+    cells = []
+    for st in strategies:
+      v = s.get((p, st))
+      if v is None: cells.append(""); continue
+      near = "?" if v["near"] is None else f"{100 * v['near']:.1f}%"
+      cells.append(f"{near} ({v['suggest_ms']:.0f} ms)")
+    lines.append(f"| {p} | " + " | ".join(cells) + " |")
+  return "\n".join(lines)
+
+def halves(records: list[dict[str, Any]]) -> list[tuple[str, list[dict[str, Any]]]]:
+  """[(label, runs)]: seeds 0-9, seeds 10-19 and all of them, where the runs span both halves; else all runs alone."""
+  seeds = {r["seed"] for r in records}
+  if not (any(s < 10 for s in seeds) and any(s >= 10 for s in seeds)): return [(_seed_label(seeds), records)]
+  lo, hi = [r for r in records if r["seed"] < 10], [r for r in records if r["seed"] >= 10]
+  return [(_seed_label({r["seed"] for r in lo}), lo), (_seed_label({r["seed"] for r in hi}), hi), (_seed_label(seeds), records)]
+
+def _seed_label(seeds: set[int]) -> str:
+  s = sorted(seeds)
+  return f"seeds {s[0]}-{s[-1]}" if s and s == list(range(s[0], s[-1] + 1)) else f"seeds {', '.join(map(str, s))}"
+
+def report(records: list[dict[str, Any]], problems: list[str], strategies: list[str], split: bool | None = None) -> str:
+  """Regret tables (median / p80 / worst) and the repeats table, for each half of the seeds and for all of them.
+  split=None splits automatically when the seeds span 0-9 and 10-19."""
+  parts = halves(records) if split is not False else [(_seed_label({r["seed"] for r in records}), records)]
+  out = []
+  for label, runs in parts:
+    out.append(f"### final regret, {label}: median / 80th percentile / worst (bold: best peer)\n\n{markdown_table(runs, problems, strategies)}")
+  out.append(f"### evaluations within {NEAR:g} (max-norm, unit cube) of an earlier one; median ms per suggestion (second half), "
+             f"{parts[-1][0]}\n\n{repeats_table(parts[-1][1], problems, strategies)}")
+  return "\n\n".join(out)
+
 def plot(records: list[dict[str, Any]], problems: list[str], strategies: list[str], out_dir: Path, tag: str) -> list[str]:
+  """Regret curves per problem: median and IQR over seeds. Noisy problems plot the regret of the recommendation at its
+  checkpoints (rec_trace) where the runs have it."""
   try:
     import matplotlib
     matplotlib.use("Agg")
@@ -95,15 +244,19 @@ def plot(records: list[dict[str, Any]], problems: list[str], strategies: list[st
   paths = []
   for p in problems:
     fig, ax = plt.subplots(figsize=(5.5, 3.8))
+    n_seeds, noisy = 0, False
     for st in strategies:
-      traces = [r["trace"] for r in records if r["problem"] == p and r["strategy"] == st and "trace" in r]
-      if not traces: continue
-      T = np.maximum(np.array(traces), 1e-9)
-      t = np.arange(1, T.shape[1] + 1)
-      ax.plot(t, np.median(T, 0), label=st, lw=2 if st == "gp" else 1.2)
+      runs = [r for r in records if r["problem"] == p and r["strategy"] == st and "trace" in r]
+      if not runs: continue
+      noisy = all("rec_trace" in r for r in runs)
+      T = np.maximum(np.array([r["rec_trace"] if noisy else r["trace"] for r in runs]), 1e-9)
+      t = np.array(runs[0]["rec_at"]) if noisy else np.arange(1, T.shape[1] + 1)
+      ax.plot(t, np.median(T, 0), label=st, lw=2 if st == "gp" else 1.2, marker="." if noisy else None)
       ax.fill_between(t, np.percentile(T, 25, 0), np.percentile(T, 75, 0), alpha=0.15)
-    ax.set_yscale("log"); ax.set_xlabel("evaluations"); ax.set_ylabel("simple regret (median, IQR)")
-    ax.set_title(f"{p} ({len(traces)} seeds)"); ax.grid(alpha=0.3, which="both"); ax.legend(fontsize=8)
+      n_seeds = max(n_seeds, len(runs))
+    ax.set_yscale("log"); ax.set_xlabel("evaluations")
+    ax.set_ylabel("regret at the recommendation" if noisy else "simple regret (median, IQR)")
+    ax.set_title(f"{p} ({n_seeds} seeds)"); ax.grid(alpha=0.3, which="both"); ax.legend(fontsize=8)
     fig.tight_layout()
     path = out_dir / f"{tag}_{p}.png"
     fig.savefig(path, dpi=110); plt.close(fig)
@@ -111,55 +264,54 @@ def plot(records: list[dict[str, Any]], problems: list[str], strategies: list[st
   return paths
 
 def main(argv: list[str] | None = None) -> None:
+  from benchmarks.functions import SUITE
   ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-  ap.add_argument("--problems", default="branin,camel,hartmann3,hartmann6,ackley5,mixed")
-  ap.add_argument("--strategies", default="gp,random,optuna-tpe,optuna-gp")
+  ap.add_argument("--problems", default=None, help=f"default: the suite, {','.join(SUITE)}; with --report: which to show")
+  ap.add_argument("--strategies", default=None, help="default gp,random,optuna-tpe,optuna-gp; with --report: which to show, in order")
   ap.add_argument("--seeds", type=int, default=10)
   ap.add_argument("--seed-offset", type=int, default=0)
   ap.add_argument("--budget", type=int, default=None, help="evaluations per run (default: each problem's own)")
   ap.add_argument("--jobs", type=int, default=1, help="worker processes (this machine has few cores: 1-2)")
   ap.add_argument("--tag", default=None, help="results file name (default: a timestamp)")
-  ap.add_argument("--report", default=None, help="only print the table and draw the curves of an existing results JSON")
+  ap.add_argument("-o", "--out", default=str(RESULTS), help="folder for the results JSON and the curves (default: benchmarks/results)")
+  ap.add_argument("--resume", action="store_true", help="keep the finished runs in results/<tag>.json and run only the others")
+  ap.add_argument("--report", default=None, help="only print the tables and draw the curves of existing results JSONs (a.json,b.json merges them)")
+  ap.add_argument("--halves", action=argparse.BooleanOptionalAction, default=None,
+                  help="tables for seeds 0-9 and 10-19 besides all seeds (default: when the seeds span both)")
+  ap.add_argument("--no-plot", action="store_true")
   args = ap.parse_args(argv)
+  out = Path(args.out)
   if args.report:
-    data = [json.loads(Path(f).read_text()) for f in args.report.split(",")]
-    records = [r for d in data for r in d["runs"]]
-    problems = list(dict.fromkeys(r["problem"] for r in records))
-    strategies = list(dict.fromkeys(r["strategy"] for r in records))
-    print(markdown_table(records, problems, strategies))
-    for png in plot(records, problems, strategies, RESULTS, Path(args.report.split(",")[0]).stem): print(png)
+    files = args.report.split(",")
+    records = load_runs(files)
+    problems = args.problems.split(",") if args.problems else list(dict.fromkeys(r["problem"] for r in records))
+    strategies = args.strategies.split(",") if args.strategies else list(dict.fromkeys(r["strategy"] for r in records))
+    print(report(records, problems, strategies, args.halves))
+    if not args.no_plot:
+      for png in plot(records, problems, strategies, out, Path(files[0]).stem): print(png)
     return
-  problems, strategies = args.problems.split(","), args.strategies.split(",")
-  from benchmarks.peers import PEERS, available
+  problems, strategies = (args.problems or ",".join(SUITE)).split(","), (args.strategies or "gp,random,optuna-tpe,optuna-gp").split(",")
+  from benchmarks.peers import PEERS, available, missing
   for st in strategies:
-    if st in PEERS and not available(PEERS[st][0]): print(f"skipping {st}: package {PEERS[st][0]!r} is not installed", file=sys.stderr)
-  strategies = [st for st in strategies if st not in PEERS or available(PEERS[st][0])]
+    if st == "optuna-gp" and available("optuna") and not available("greenlet"):
+      ap.error("optuna-gp needs greenlet (without it Optuna's GPSampler silently takes a slower path): pip install greenlet")
+    if st in PEERS and missing(PEERS[st][0]): print(f"skipping {st}: package {missing(PEERS[st][0])!r} is not installed", file=sys.stderr)
+  strategies = [st for st in strategies if st not in PEERS or not missing(PEERS[st][0])]
   jobs = [(p, st, args.seed_offset + s, args.budget) for p in problems for st in strategies for s in range(args.seeds)]
-  t0 = time.time()
   tag = args.tag or time.strftime("%Y%m%d-%H%M%S")
-  RESULTS.mkdir(parents=True, exist_ok=True)
-  path = RESULTS / f"{tag}.json"
-  meta = {"argv": sys.argv[1:], "problems": problems, "strategies": strategies, "seeds": args.seeds, "jobs": args.jobs,
-          "machine": platform.processor() or platform.machine(), "cpus": os.cpu_count()}
-  records: list[dict[str, Any]] = []
-  def record(r: dict[str, Any]) -> None:  # saved after every run: an interrupted suite keeps what it finished
-    records.append(r)
-    _progress(r, len(records), len(jobs), t0)
-    path.write_text(json.dumps({"meta": {**meta, "wall_s": time.time() - t0, "complete": len(records) == len(jobs)}, "runs": records}))
-  if args.jobs <= 1:
-    for j in jobs: record(run_one(*j))
-  else:
-    with mp.get_context("spawn").Pool(args.jobs, maxtasksperchild=None) as pool:
-      for r in pool.imap_unordered(_run_star, jobs): record(r)
-  table = markdown_table(records, problems, strategies)
-  print(f"\nmedian simple regret over {args.seeds} seeds (median suggestion time); results: {path}\n\n{table}")
+  out.mkdir(parents=True, exist_ok=True)
+  path = out / f"{tag}.json"
+  meta = {**run_meta(sys.argv[1:] if argv is None else argv), "problems": problems, "strategies": strategies, "seeds": args.seeds, "jobs": args.jobs}
+  records = run_jobs(jobs, path, meta, workers=args.jobs, resume=args.resume)
+  print(f"\nresults: {path}\n\n{report(records, problems, strategies, args.halves)}")
   for r in records:
     if "error" in r: print(f"error in {r['problem']}/{r['strategy']}/seed {r['seed']}: {r['error']}", file=sys.stderr)
-  for png in plot(records, problems, strategies, RESULTS, tag): print(png)
+  if not args.no_plot:
+    for png in plot(records, problems, strategies, out, tag): print(png)
 
 def _progress(r: dict[str, Any], i: int, n: int, t0: float) -> None:
   status = f"regret {r['regret']:.4g}" if "regret" in r else ("skipped" if "skipped" in r else "ERROR")
-  print(f"[{i}/{n} {time.time() - t0:6.0f}s] {r['problem']:<10} {r['strategy']:<11} seed {r['seed']:<3} {status}", flush=True)
+  print(f"[{i}/{n} {time.time() - t0:6.0f}s] {r['problem']:<15} {r['strategy']:<11} seed {r['seed']:<3} {status}", flush=True)
 
 if __name__ == "__main__":
   main()

@@ -1,6 +1,7 @@
 """Suggestion latency with n observations on Hartmann6: tinybo's GP strategy beside Optuna's GPSampler, in one run.
 
   python -m benchmarks.suggest_latency --ns 50,100,200,1000 --reps 7
+  python -m benchmarks.suggest_latency --device CUDA --dtype float32 --ns 100,200,1000,5000 --no-peer   # a GPU
 
 Protocol, the same for both: n observations at random points, then `warmup + reps` suggest-observe steps (each adds one
 observation, so every suggestion refits the model on a new history, warm-started as in a real loop); we report the median
@@ -8,6 +9,9 @@ of the timed steps. The process is pinned to one core and every thread pool limi
 Glossary: n observations before the timed steps; fit_ms / acq_ms tinybo's split of one suggestion (model fit vs
 acquisition optimization, measured by wrapping them); cpu_ms the process's CPU time (less sensitive to a busy machine).
 Without optuna and torch the Optuna column is n/a.
+--device runs tinybo's GP on that tinygrad device (`tb.GP(device=...)`; default Device.DEFAULT); --dtype float32|float64
+overrides the surrogate's default dtype (float64 where the device has it; the strategy has no dtype option, so the
+benchmark swaps the default). Optuna's side always runs on the CPU.
 """
 from __future__ import annotations
 
@@ -33,14 +37,22 @@ def _pin() -> str:
     return f"pinned to cpu {cpus[-1]}"
   except (AttributeError, OSError): return "not pinned"
 
-def tinybo_latency(n: int, reps: int, warmup: int, seed: int = 0) -> dict[str, float]:
+def force_dtype(name: str) -> None:
+  """Make the GP surrogate default to this dtype (benchmark-only: tb.GP takes a device but no dtype)."""
+  from tinygrad import dtypes
+
+  import tinybo.gp as surrogate
+  dt = getattr(dtypes, name)
+  surrogate.default_dtype = lambda device: dt
+
+def tinybo_latency(n: int, reps: int, warmup: int, seed: int = 0, device: str | None = None) -> dict[str, float]:
   import tinybo.bo as bo
   from tinybo.trial import Trial, TrialState
   prob = PROBLEMS["hartmann6"]
   space = prob.space
   rng = np.random.default_rng(seed)
   trials = [Trial(i, p, TrialState.COMPLETE, prob(p)) for i, p in enumerate(space.decode_many(space.sample(rng, n)))]
-  strategy = bo.GP(seed=seed)
+  strategy = bo.GP(seed=seed, device=device)
   split = {"acq": 0.0}
   inner = bo.optimize_acquisition
   def timed(*a, **k):
@@ -93,13 +105,16 @@ def main(argv: list[str] | None = None) -> None:
   ap.add_argument("--reps", type=int, default=7)
   ap.add_argument("--warmup", type=int, default=3)
   ap.add_argument("--no-peer", action="store_true", help="skip Optuna's GPSampler")
+  ap.add_argument("--device", default=None, help="tinygrad device of tinybo's GP, e.g. CUDA, CL, METAL (default: Device.DEFAULT)")
+  ap.add_argument("--dtype", choices=("float32", "float64"), default=None, help="default: float64 where the device has it")
   ap.add_argument("--out", default=str(Path(__file__).resolve().parent / "results" / "suggest_latency.json"))
   args = ap.parse_args(argv)
   pin = _pin()
+  if args.dtype: force_dtype(args.dtype)
   rows = []
   print(f"Hartmann6 suggestion latency, median of {args.reps} after {args.warmup} warm-up steps, {pin}", flush=True)
   for n in (int(v) for v in args.ns.split(",")):
-    t = tinybo_latency(n, args.reps, args.warmup)
+    t = tinybo_latency(n, args.reps, args.warmup, device=args.device)
     o = None if args.no_peer else optuna_latency(n, max(3, args.reps // 2) if n >= 1000 else args.reps, 1 if n >= 1000 else args.warmup)
     rows.append({"n": n, "tinybo": t, "optuna_gp": o, "target_ms": TARGET_MS.get(n)})
     print(f"n={n}: tinybo {t['ms']:.1f} ms (fit {t['fit_ms']:.1f} + acquisition {t['acq_ms']:.1f})"
@@ -111,7 +126,8 @@ def main(argv: list[str] | None = None) -> None:
     target = "" if r["target_ms"] is None else f"< {r['target_ms']}"
     print(f"| {r['n']} | {t['ms']:.1f} | {t['fit_ms']:.1f} + {t['acq_ms']:.1f} | {peer} | {target} |")
   Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-  Path(args.out).write_text(json.dumps({"pin": pin, "reps": args.reps, "warmup": args.warmup, "rows": rows}, indent=1))
+  Path(args.out).write_text(json.dumps({"pin": pin, "reps": args.reps, "warmup": args.warmup, "device": args.device, "dtype": args.dtype,
+                                        "rows": rows}, indent=1))
   print(f"\nsaved {args.out}", file=sys.stderr)
 
 if __name__ == "__main__":

@@ -155,3 +155,16 @@ def test_scrambled_sobol_is_a_stratified_net(d):
   for j in range(d): assert len(np.unique(np.floor(X[:, j] * 256))) == 256
   assert not np.allclose(X, sobol(256, d, np.random.default_rng(d + 1)))
   np.testing.assert_array_equal(X, sobol(256, d, np.random.default_rng(d)))
+
+def test_match_rows_finds_every_equal_row_whatever_the_shapes():
+  # the duplicate check must agree with a brute-force comparison for rows taken from matrices of any shape (a float hash
+  # through BLAS missed equal rows of differently shaped matrices: their dot products differed in the last bits)
+  from tinybo.optim_acqf import match_rows as _match_rows
+  rng = np.random.default_rng(0)
+  space = Space({"a": Int(1, 25), "b": Int(1, 4), "c": Float(0, 1), "d": Categorical(["x", "y", "z"])})
+  for m, n in [(1, 1), (3, 40), (64, 7), (1024, 300), (5, 2000)]:
+    B = space.round(space.sample(rng, n))
+    A = np.concatenate([B[rng.integers(0, n, m)], space.round(space.sample(rng, m))])
+    expect = (np.abs(A[:, None, :] - B[None, :, :]).max(-1) <= 1e-12).any(1)
+    assert np.array_equal(_match_rows(A, B), expect)
+    assert _match_rows(A[:m], B).all()

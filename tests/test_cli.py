@@ -33,7 +33,7 @@ def test_show_table_and_best(db, capsys):
   rc, out, _ = run(capsys, "show", db, "--name", "mlp")
   best = tb.Optimizer(tb.Space.from_json(_space_json(db, "mlp")), strategy="random", direction="maximize", storage=db, name="mlp").best
   assert rc == 0
-  assert "study 'mlp' (maximize): 10 trials, 8 complete, 1 pending, 1 failed" in out
+  assert "study 'mlp' (maximize): 10 trials, 8 complete, 0 stopped, 1 pending, 1 failed" in out
   assert "constants: epochs=3" in out and "pending" in out and "failed" in out
   assert f"best: trial {best.id}, value {best.value:.6g}" in out and f"*{best.id} " in out
   rc, out, _ = run(capsys, "show", db)                     # no --name: every study in the file
@@ -86,3 +86,47 @@ def test_console_script_and_bench_delegation(db):
   assert p.returncode == 0 and "study 'other' (minimize): 1 trials, 1 complete" in p.stdout
   p = subprocess.run([sys.executable, "-m", "tinybo.cli", "bench", "--help"], capture_output=True, text=True, cwd=ROOT, timeout=120)
   assert p.returncode == 0 and "--problems" in p.stdout   # benchmarks.run's own argparse answered
+
+# ***** studies with reports: last step and state, learning curves, the heatmap at one step *****
+
+@pytest.fixture(scope="module")
+def curves_db(tmp_path_factory):
+  path = str(tmp_path_factory.mktemp("cli") / "curves.db")
+  space = tb.Space({"lr": tb.Float(1e-3, 1.0, log=True), "units": tb.Int(8, 64)})
+  opt = tb.Optimizer(space, strategy="random", storage=path, name="c", stopping=tb.ASHA(min_step=1, max_step=9, reduction_factor=3))
+  def objective(p, trial):
+    for step in range(1, 10):
+      if trial.report(abs(p["lr"] - 0.1) + abs(p["units"] - 32) / 64 + 1.0 / step, step): raise tb.StopTrial()
+    return abs(p["lr"] - 0.1) + abs(p["units"] - 32) / 64 + 1.0 / 9
+  opt.optimize(objective, n_trials=12, n_jobs=3, progress=False)   # concurrent trials: several reach the last step
+  t = opt.suggest(); opt.report(t, 5.0, 0); opt.report(t, 4.0, 2)    # one still running, at step 2
+  return path
+
+def test_show_lists_last_step_and_state(curves_db, capsys):
+  rc, out, _ = run(capsys, "show", curves_db)
+  opt = tb.Optimizer(tb.Space.from_json(_space_json(curves_db, "c")), strategy="random", storage=curves_db, name="c")
+  ts = opt.trials
+  counts = {s: sum(t.state == s for t in ts) for s in ("complete", "stopped", "pending")}
+  assert rc == 0 and counts["stopped"] >= 1 and counts["complete"] >= 2
+  assert f"13 trials, {counts['complete']} complete, {counts['stopped']} stopped, 1 pending, 0 failed" in out
+  header, rows = out.splitlines()[1], out.splitlines()[3:3 + len(ts)]
+  assert header.split()[:4] == ["id", "state", "step", "value"]
+  for t, row in zip(ts, rows):
+    cells = row.split()
+    assert cells[0].lstrip("*") == str(t.id) and cells[1] == t.state and cells[2] == str(t.last_step)
+  assert rows[-1].split()[1:4] == ["pending", "2", "-"]   # the running trial: its last step, no value yet
+  rc, out, _ = run(capsys, "export", curves_db, "--format", "json")
+  body = json.loads(out)
+  assert [t["last_step"] for t in body["trials"]] == [t.last_step for t in ts] and body["trials"][-1]["reports"] == [[0, 5.0], [2, 4.0]]
+
+def test_plot_curves_and_heatmap_at_a_step(curves_db, capsys, tmp_path):
+  xy = ["--kind", "heatmap", "--x", "lr", "--y", "units"]
+  for argv in (["--kind", "curves"], xy, [*xy, "--step", "1"], [*xy, "--mix-fidelities"]):
+    out = tmp_path / f"{len(argv)}-{argv[-1]}.png"
+    rc, text, err = run(capsys, "plot", curves_db, *argv, "-o", str(out))
+    assert rc == 0 and f"wrote {out}" in text and out.read_bytes()[:4] == b"\x89PNG", err
+  for argv, message in ((["--kind", "curves", "--step", "3"], "--step applies to --kind heatmap only, not --kind curves"),
+                        ([*xy, "--step", "3", "--mix-fidelities"], "step=3 and mix_fidelities=True contradict"),
+                        ([*xy, "--step", "99"], "has 0 trials at {'step': 99}")):
+    rc, out, err = run(capsys, "plot", curves_db, *argv, "-o", str(tmp_path / "x.png"))
+    assert rc == 1 and err.startswith("tinybo: error: ") and message in err and err.count("\n") == 1, err

@@ -1,4 +1,8 @@
-"""tinybo.linalg against numpy/LAPACK on random SPD matrices, both implementations, float32 and float64."""
+"""tinybo.linalg against numpy/LAPACK on random SPD matrices, every implementation, float32 and float64.
+
+The parallel (work-group) form of the custom kernels runs on tinygrad's PYTHON device here: an emulator of a GPU with
+work-groups, local memory and barriers, so it is tested on any machine (slowly: small sizes). tests/test_opencl.py runs it
+on a real OpenCL runtime (pocl)."""
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -6,7 +10,8 @@ from hypothesis import strategies as st
 from tinygrad import Tensor, dtypes
 from tinygrad.helpers import Context
 
-from tinybo.linalg import cho_solve, cholesky, logdet_from_cholesky, solve_triangular, triangular_inverse
+import tinybo.linalg as linalg
+from tinybo.linalg import cho_solve, cholesky, kernel_form, logdet_from_cholesky, solve_triangular, triangular_inverse
 
 
 @pytest.fixture(autouse=True)
@@ -15,7 +20,9 @@ def _fast_compile():
   with Context(NOOPT=1): yield
 
 # a few sizes only: every distinct shape compiles a new kernel
-SIZES = {"custom": [1, 5, 17], "tensor": [1, 4]}
+SIZES = {"custom": [1, 5, 17], "tensor": [1, 4], "parallel": [1, 4]}
+# where each implementation runs: the parallel form needs work-groups, which the CPU backend does not have
+DEVICE = {"custom": "CPU", "tensor": "CPU", "parallel": "PYTHON"}
 TOL = {dtypes.float32: 2e-4, dtypes.float64: 1e-10}
 DT = [dtypes.float32, dtypes.float64]
 
@@ -30,7 +37,7 @@ def spd(rng:np.random.Generator, n:int, batch:int|None, cond:float) -> np.ndarra
 
 def rel(a, b): return np.abs(a - b).max() / max(np.abs(b).max(), 1e-30)
 
-cases = st.tuples(st.sampled_from(["custom", "tensor"]), st.sampled_from(DT), st.sampled_from([None, 2]), st.integers(0, 2**31 - 1))
+cases = st.tuples(st.sampled_from(["custom", "tensor", "parallel"]), st.sampled_from(DT), st.sampled_from([None, 2]), st.integers(0, 2**31 - 1))
 
 @settings(max_examples=16, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(cases, st.data())
@@ -40,28 +47,57 @@ def test_cholesky_solves_logdet(case, data):
   rng = np.random.default_rng(seed)
   A = spd(rng, n, batch, cond=1e3 if dt == dtypes.float32 else 1e6)
   tol = TOL[dt] * (10 if dt == dtypes.float32 else 1e3)
+  def T(a): return Tensor(a, dtype=dt, device=DEVICE[impl])
   L_ref = np.linalg.cholesky(A)
-  L = cholesky(Tensor(A, dtype=dt), impl=impl).numpy()
+  L = cholesky(T(A), impl=impl).numpy()
   assert rel(L, L_ref) < tol
   assert np.all(np.triu(L, 1) == 0)
-  Lt = Tensor(L_ref, dtype=dt)
+  Lt = T(L_ref)
   B = rng.standard_normal(A.shape[:-1] + (3,))
-  np.testing.assert_allclose(solve_triangular(Lt, Tensor(B, dtype=dt), impl=impl).numpy(), np.linalg.solve(L_ref, B),
+  np.testing.assert_allclose(solve_triangular(Lt, T(B), impl=impl).numpy(), np.linalg.solve(L_ref, B),
                              atol=tol * np.abs(np.linalg.solve(L_ref, B)).max())
   U = np.swapaxes(L_ref, -1, -2)
-  np.testing.assert_allclose(solve_triangular(Tensor(U, dtype=dt), Tensor(B, dtype=dt), lower=False, impl=impl).numpy(),
+  np.testing.assert_allclose(solve_triangular(T(U), T(B), lower=False, impl=impl).numpy(),
                              np.linalg.solve(U, B), atol=tol * np.abs(np.linalg.solve(U, B)).max())
   x_ref = np.linalg.solve(A, B)[..., 0]
-  x = cho_solve(Lt, Tensor(B[..., 0], dtype=dt), impl=impl).numpy()
+  x = cho_solve(Lt, T(B[..., 0]), impl=impl).numpy()
   assert x.shape == x_ref.shape and rel(x, x_ref) < tol * 100
   np.testing.assert_allclose(logdet_from_cholesky(Lt).numpy(), np.linalg.slogdet(A)[1], atol=tol * n * 10)
-  Linv = triangular_inverse(Lt, impl=impl).numpy()
-  assert rel(Linv, np.linalg.inv(L_ref)) < tol * 10
+  Linv = triangular_inverse(Lt, impl=impl)
+  assert Linv.device == DEVICE[impl]  # the identity it solves against is stored on L's device, not Device.DEFAULT
+  assert rel(Linv.numpy(), np.linalg.inv(L_ref)) < tol * 10
 
-@pytest.mark.parametrize("impl", ["custom", "tensor"])
+@pytest.mark.parametrize("dt", DT)
+def test_parallel_form_equals_serial_form(dt, monkeypatch):
+  # 3 work-items for n = 7 (the cap lowered from 256): each owns up to 3 columns and the last one's spare column is gated
+  # off, the path n > 256 takes on a GPU; the serial form on the CPU is the reference, to rounding
+  monkeypatch.setattr(linalg, "MAX_WORK_ITEMS", 3)
+  assert linalg.work_split(7) == (3, 3)
+  rng = np.random.default_rng(7)
+  A = spd(rng, 7, 2, cond=1e3)
+  B = rng.standard_normal((2, 7, 7))
+  tol = 1e-5 if dt == dtypes.float32 else 1e-13
+  def both(fn, *arrays):
+    par = fn(*[Tensor(a, dtype=dt, device="PYTHON") for a in arrays], impl="parallel").numpy()
+    ser = fn(*[Tensor(a, dtype=dt, device="CPU") for a in arrays], impl="serial").numpy()
+    return par, ser
+  L, L_ser = both(cholesky, A)
+  assert rel(L, L_ser) < tol and rel(L, np.linalg.cholesky(A)) < tol * 10 and np.all(np.triu(L, 1) == 0)
+  L_ref = np.linalg.cholesky(A)
+  for lower, T in ((True, L_ref), (False, np.swapaxes(L_ref, -1, -2))):
+    X, X_ser = both(lambda t, b, impl, lower=lower: solve_triangular(t, b, lower=lower, impl=impl), T, B)
+    assert rel(X, X_ser) < tol and rel(X, np.linalg.solve(T, B)) < tol * 10
+
+def test_kernel_form_is_chosen_by_device():
+  assert kernel_form("CPU") == "serial"  # no work-groups: one loop nest per matrix
+  assert kernel_form("PYTHON") == "parallel"
+  assert kernel_form("PYTHON", local_bytes=10**9) == "serial"  # a pivot row that would not fit in local memory
+  with pytest.raises(ValueError, match="parallel"): cholesky(Tensor(np.eye(2)), impl="parallel")
+
+@pytest.mark.parametrize("impl", ["custom", "tensor", "parallel"])
 def test_not_positive_definite_gives_nan(impl):
   A = np.array([[1.0, 2.0, 0.0], [2.0, 1.0, 0.0], [0.0, 0.0, 1.0]])
-  L = cholesky(Tensor(A, dtype=dtypes.float64), impl=impl).numpy()
+  L = cholesky(Tensor(A, dtype=dtypes.float64, device=DEVICE[impl]), impl=impl).numpy()
   assert not np.isfinite(np.diag(L)).all()
 
 def test_padded_matrix_factors_blockwise():

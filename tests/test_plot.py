@@ -7,6 +7,7 @@ import pytest
 
 import tinybo as tb
 from tinybo import plot
+from tinybo.trial import TrialState
 
 PNG = b"\x89PNG\r\n\x1a\n"
 
@@ -75,3 +76,69 @@ def test_limits_clip_diverged_runs():
   v = np.array([0.0] * 2 + list(np.linspace(0.9, 0.98, 18)))   # two diverged runs at accuracy 0
   lo, hi = plot._limits(v, minimize=False)
   assert lo > 0.85 and hi == pytest.approx(0.98)
+
+# ***** learning curves and the heatmap at one step *****
+
+def curve(p: dict, step: int) -> float:
+  # crossing curves: a large lr learns fast and then plateaus high; a small one starts slow and ends low
+  lr = math.log10(p["lr"])
+  return (lr + 2.5) ** 2 * 0.3 + 0.2 * (p["units"] - 64) ** 2 / 64 ** 2 + 3.0 * 10 ** (-(lr + 4) * step / 6)
+
+@pytest.fixture(scope="module")
+def curves_study(tmp_path_factory):
+  space = tb.Space({"lr": tb.Float(1e-4, 1.0, log=True), "units": tb.Int(16, 128), "batch": 32})
+  opt = tb.Optimizer(space, strategy="random", seed=1, name="curves", storage=tmp_path_factory.mktemp("c") / "c.db",
+                     stopping=tb.MedianStopping(warmup_trials=4, warmup_steps=2))
+  def objective(p, trial):
+    for step in range(1, 13):
+      if trial.report(curve(p, step), step): raise tb.StopTrial()
+    return curve(p, 12)
+  opt.optimize(objective, n_trials=24, progress=False)
+  t = opt.suggest()                                      # a failed one: diverged at step 3
+  opt.report(t, 2.0, 1); opt.report(t, 3.0, 2)
+  with pytest.warns(tb.TrialFailedWarning): opt.report(t, float("nan"), 3)
+  t = opt.suggest()                                      # still running
+  for s in range(1, 5): opt.report(t, curve(t.params, s), s)
+  return opt
+
+def test_learning_curves_png(curves_study, tmp_path):
+  states = [t.state for t in curves_study.trials]
+  assert {TrialState.COMPLETE, TrialState.STOPPED, TrialState.FAILED, TrialState.PENDING} <= set(states)
+  _png(plot.learning_curves(curves_study, tmp_path / "curves.png"))
+  with pytest.raises(ValueError, match="no reports to plot; call opt.report"):
+    plot.learning_curves(tb.Optimizer({"x": tb.Float(0, 1)}, strategy="random", name="none"), tmp_path / "x.png")
+
+def test_heatmap_compares_one_step_only(curves_study, tmp_path):
+  trials, curves = curves_study.trials, curves_study.curves
+  # default: the last step of most complete trials (12); every trial that reported there, valued at that report
+  kept, step = plot.trials_at_step(trials, curves)
+  full = [t for t in trials if t.last_step is not None and t.last_step >= 12]
+  assert step == 12 and sorted(t.id for t in kept) == sorted(t.id for t in full)
+  assert all(t.value == curve(t.params, 12) for t in kept)
+  # step 1: every trial that reached it, valued at step 1 (the stopped, failed and running ones too)
+  kept1, _ = plot.trials_at_step(trials, curves, step=1)
+  assert len(kept1) == len(trials) and all(t.value == [r.value for r in curves[t.id]][0] for t in kept1)
+  # mixing: every complete trial and every stopped one as it ended, whatever its step
+  mixed, none = plot.trials_at_step(trials, curves, mix_fidelities=True)
+  assert none is None and {t.state for t in mixed} == {TrialState.COMPLETE, TrialState.STOPPED}
+  assert len({t.last_step for t in mixed}) > 1
+  # a study without reports: its complete trials, as before
+  no_reports = [t for t in trials if t.state == TrialState.COMPLETE]
+  assert plot.trials_at_step(no_reports, {}) == (no_reports, None)
+  with pytest.raises(ValueError, match="step=3 and mix_fidelities=True contradict"): plot.trials_at_step(trials, curves, 3, True)
+  with pytest.raises(ValueError, match="step=3: this study has no reports"): plot.trials_at_step(no_reports, {}, 3)
+  _png(plot.heatmap(curves_study, "lr", "units", tmp_path / "h12.png"))
+  _png(plot.heatmap(curves_study, "lr", "units", tmp_path / "h1.png", step=1))
+  with pytest.raises(ValueError, match="has 0 trials at \\{'step': 99\\}; a heatmap needs at least 2"):
+    plot.heatmap(curves_study, "lr", "units", tmp_path / "h99.png", step=99)
+
+def test_default_step_is_the_most_common_last_step_of_complete_trials():
+  from tinybo.trial import Report, Trial
+  r = lambda *steps: [Report(s, 0.0, False, 0.0) for s in steps]
+  trials = [Trial(0, {}, TrialState.COMPLETE, 1.0, last_step=10), Trial(1, {}, TrialState.COMPLETE, 1.0, last_step=10),
+            Trial(2, {}, TrialState.COMPLETE, 1.0, last_step=20), Trial(3, {}, TrialState.STOPPED, 1.0, last_step=3),
+            Trial(4, {}, TrialState.STOPPED, 1.0, last_step=3), Trial(5, {}, TrialState.STOPPED, 1.0, last_step=3)]
+  curves = {0: r(1, 10), 1: r(10), 2: r(20), 3: r(3), 4: r(3), 5: r(3)}
+  assert plot.default_step(trials, curves) == 10                      # stopped trials do not vote
+  assert plot.default_step(trials[2:], curves) == 20
+  assert plot.default_step(trials[3:], curves) == 3                    # none complete: every trial votes

@@ -201,6 +201,7 @@ class StudyMachine(RuleBasedStateMachine):
     self.opt = self.open()
     self.model: dict[int, tuple[dict, str, float | None]] = {}
     self.queued: list[int] = []  # enqueued trials not yet handed out by suggest, oldest first
+    self.curves: dict[int, list[tuple[int, float]]] = {}  # every trial's reports (step, value)
 
   def open(self):
     return tb.Optimizer(SPACE, strategy="random", storage=self.path, name="fuzz")
@@ -227,7 +228,7 @@ class StudyMachine(RuleBasedStateMachine):
   @rule(i=st.integers(0, 1000))
   def requeue(self, i):
     tid = self.pick(i)
-    if tid not in self.model or self.model[tid][1] == "complete":
+    if tid not in self.model or self.model[tid][1] in ("complete", "stopped"):
       with pytest.raises(ValueError): self.opt.requeue(tid)
       return
     t = self.opt.requeue(tid)
@@ -243,7 +244,7 @@ class StudyMachine(RuleBasedStateMachine):
       warnings.simplefilter("always")
       if value is None or isinstance(value, str):
         with pytest.raises(TypeError): self.opt.observe(tid, value)
-      elif tid not in self.model or self.model[tid][1] == "complete":
+      elif tid not in self.model or self.model[tid][1] in ("complete", "stopped"):
         with pytest.raises(ValueError): self.opt.observe(tid, value)
       else:
         self.opt.observe(tid, value)
@@ -251,10 +252,34 @@ class StudyMachine(RuleBasedStateMachine):
         self.model[tid] = (self.model[tid][0], "complete", v) if math.isfinite(v) else (self.model[tid][0], "failed", None)
         assert len(w) == (not math.isfinite(v))
 
+  @rule(i=st.integers(0, 1000), step=st.integers(-1, 6), value=VALUES)
+  def report(self, i, step, value):
+    tid = self.pick(i)
+    with warnings.catch_warnings(record=True) as w:
+      warnings.simplefilter("always")
+      if value is None or isinstance(value, str):
+        with pytest.raises(TypeError): self.opt.report(tid, value, step)
+      elif step < 0 or tid not in self.model or self.model[tid][1] != "pending" or step <= max((s for s, _ in self.curves.get(tid, [])), default=-1):
+        with pytest.raises(ValueError): self.opt.report(tid, value, step)
+      else:
+        stop = self.opt.report(tid, value, step)
+        v = float(value)
+        if math.isfinite(v): self.curves.setdefault(tid, []).append((step, v)); assert stop is False   # no rule: never told to stop
+        else: self.model[tid] = (self.model[tid][0], "failed", None); assert stop is True and len(w) == 1
+
+  @rule(i=st.integers(0, 1000))
+  def stop(self, i):
+    tid = self.pick(i)
+    if tid not in self.model or self.model[tid][1] != "pending" or not self.curves.get(tid):
+      with pytest.raises(ValueError): self.opt.stop(tid)
+    else:
+      self.opt.stop(tid)
+      self.model[tid] = (self.model[tid][0], "stopped", self.curves[tid][-1][1])
+
   @rule(i=st.integers(0, 1000))
   def fail(self, i):
     tid = self.pick(i)
-    if tid not in self.model or self.model[tid][1] == "complete":
+    if tid not in self.model or self.model[tid][1] in ("complete", "stopped"):
       with pytest.raises(ValueError): self.opt.fail(tid)
     else:
       self.opt.fail(tid)
@@ -283,8 +308,10 @@ class StudyMachine(RuleBasedStateMachine):
     assert {t.id: (t.params, str(t.state), t.value) for t in ts} == self.model
     queued = [q for q in self.queued if self.model[q][1] == "pending"]
     assert [t.id for t in ts if t.state == TrialState.PENDING and t.worker is None] == queued
-    done = [(v[2], k) for k, v in self.model.items() if v[1] == "complete"]
+    done = [(v[2], k) for k, v in self.model.items() if v[1] == "complete"]   # stopped trials never count for best
     assert (self.opt.best.id if done else None) == (min(done)[1] if done else None)
+    assert {k: [(r.step, r.value) for r in c] for k, c in self.opt.curves.items()} == self.curves
+    assert {t.id: t.last_step for t in ts} == {k: (self.curves[k][-1][0] if k in self.curves else None) for k in self.model}
 
   def teardown(self):
     if hasattr(self.opt.storage, "close"): self.opt.storage.close()

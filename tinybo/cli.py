@@ -1,9 +1,13 @@
 """The `tinybo` command line: look at, plot and export SQLite studies; run the benchmarks.
 
-  tinybo show study.db [--name NAME]
-  tinybo plot study.db --kind history|heatmap|importance [--x P --y Q] [-o out.png] [--name NAME]
+  tinybo show study.db [--name NAME] [--last N]
+  tinybo plot study.db --kind history|curves|heatmap|importance [--x P --y Q] [--step N] [-o out.png] [--name NAME]
   tinybo export study.db --format csv|json [-o FILE] [--name NAME]
-  tinybo bench [ARGS...]            # python -m benchmarks.run ARGS... (needs a source checkout)
+  tinybo bench [ARGS...]            # python -m benchmarks.run ARGS... (needs a source checkout); results in the current folder
+
+show, plot and export only read: they open the study file read-only and create no file next to it, so anyone who may
+read a study can look at it without locking its owner out. Everything they print from the file has its control
+characters escaped, and CSV cells that a spreadsheet would run as a formula are neutralized.
 """
 from __future__ import annotations
 
@@ -12,12 +16,14 @@ import csv
 import io
 import json
 import os
-import sqlite3
 import subprocess
 import sys
+import unicodedata
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+
+from tinybo.storage import SQLiteStorage, StorageBusyError
 
 
 class CLIError(Exception):
@@ -25,20 +31,26 @@ class CLIError(Exception):
 
 # ***** opening studies *****
 
-def study_names(path: str) -> list[tuple[str, str, str]]:
-  """(name, space JSON, direction) of every study in a SQLite study file, read-only."""
+def safe(text: Any) -> str:
+  """str(text) with control, format (bidi overrides) and line-separator characters escaped (\\x1b, \\u202e): a value
+  in a study file cannot clear the screen, move the cursor or fake a line of the output."""
+  s = str(text)
+  if s.isprintable(): return s
+  return "".join(c.encode("unicode_escape").decode("ascii") if unicodedata.category(c) in ("Cc", "Cf", "Cs", "Zl", "Zp") else c for c in s)
+
+def _storage(path: str) -> SQLiteStorage:
   if not os.path.exists(path): raise CLIError(f"no such study file '{path}'; pass the .db file given to tb.Optimizer(storage=...)")
-  try:
-    con = sqlite3.connect(f"file:{Path(path).resolve()}?mode=ro", uri=True)
-    try: rows = con.execute("SELECT name, space, direction FROM studies ORDER BY created, name").fetchall()
-    finally: con.close()
-  except sqlite3.DatabaseError as e:
-    raise CLIError(f"'{path}' is not a tinybo study file ({e}); pass the .db file given to tb.Optimizer(storage=...)") from e
+  return SQLiteStorage(path, readonly=True, max_wait=10.0)
+
+def study_names(path: str) -> list[tuple[str, str, str, int | None]]:
+  """(name, space JSON, direction, seed) of every study in a SQLite study file, read-only."""
+  rows = _storage(path).studies()
   if not rows: raise CLIError(f"'{path}' holds no studies yet; run tb.Optimizer(space, storage='{path}', name=...) first")
   return rows
 
 def open_study(path: str, name: str | None = None):
-  """The Optimizer of study `name` in `path` (the only one when name is None)."""
+  """A read-only Optimizer of study `name` in `path` (the only one when name is None): it reads the trials, and any
+  attempt to change the study is an error."""
   from tinybo.optimizer import Optimizer
   from tinybo.space import Space
   rows = study_names(path)
@@ -49,14 +61,18 @@ def open_study(path: str, name: str | None = None):
   else:
     row = next((r for r in rows if r[0] == name), None)
     if row is None: raise CLIError(f"no study '{name}' in '{path}'; it holds: {', '.join(names)}")
+  try: space = Space.from_json(row[1])
+  except (ValueError, TypeError, KeyError, AttributeError, RecursionError, OverflowError) as e:  # a space JSON tinybo did not write
+    raise CLIError(f"study '{row[0]}' in '{path}' has an unreadable space ({type(e).__name__}: {str(e)[:200]}); the file is damaged "
+                   "or was not written by tinybo") from e
   # "random" never fits anything: opening a study to look at it must not build a GP
-  return Optimizer(Space.from_json(row[1]), strategy="random", direction=row[2], storage=path, name=row[0])
+  return Optimizer(space, strategy="random", direction=row[2], storage=SQLiteStorage(path, readonly=True, max_wait=10.0), name=row[0], seed=None)
 
 # ***** show *****
 
 def _fmt(v: Any) -> str:
   if isinstance(v, float): return f"{v:.6g}"
-  return "-" if v is None else str(v)
+  return "-" if v is None else safe(v)
 
 def table(rows: list[list[str]], header: list[str]) -> str:
   w = [max(len(str(x)) for x in col) for col in zip(header, *rows)]
@@ -68,45 +84,68 @@ def show(opt, limit: int | None = None) -> str:
   trials, best = opt.trials, opt.best
   names = opt.space.names
   counts = {s: sum(t.state == s for t in trials) for s in TrialState}
-  head = (f"study '{opt.name}' ({opt.direction}): {len(trials)} trials, {counts[TrialState.COMPLETE]} complete, "
-          f"{counts[TrialState.PENDING]} pending, {counts[TrialState.FAILED]} failed")
-  if opt.space.constants: head += "\nconstants: " + ", ".join(f"{k}={_fmt(v)}" for k, v in opt.space.constants.items())
-  shown = trials if limit is None else trials[-limit:]
-  rows = [[("*" if best is not None and t.id == best.id else "") + str(t.id), str(t.state), _fmt(t.value)] + [_fmt(t.params.get(n)) for n in names]
-          for t in shown]
-  out = [head, table(rows, ["id", "state", "value"] + names)]
+  head = (f"study '{safe(opt.name)}' ({opt.direction}): {len(trials)} trials, {counts[TrialState.COMPLETE]} complete, "
+          f"{counts[TrialState.STOPPED]} stopped, {counts[TrialState.PENDING]} pending, {counts[TrialState.FAILED]} failed")
+  if opt.space.constants: head += "\nconstants: " + ", ".join(f"{safe(k)}={_fmt(v)}" for k, v in opt.space.constants.items())
+  shown = trials if limit is None else trials[max(0, len(trials) - limit):]
+  # step: the last step the trial reported at (a stopped trial's value is its report there); an inactive conditional
+  # parameter is absent from the trial: an empty cell, never "-" (which a None choice shows)
+  rows = [[("*" if best is not None and t.id == best.id else "") + str(t.id), str(t.state), _fmt(t.last_step), _fmt(t.value)]
+          + [_fmt(t.params[n]) if n in t.params else "" for n in names] for t in shown]
+  out = [head, table(rows, ["id", "state", "step", "value"] + [safe(n) for n in names])]
   if limit is not None and len(trials) > limit: out.insert(1, f"(last {limit} of {len(trials)} trials)")
-  if best is not None: out.append(f"best: trial {best.id}, value {best.value:.6g}: " + ", ".join(f"{n}={_fmt(best.params[n])}" for n in names))
+  if best is not None:
+    out.append(f"best: trial {best.id}, value {best.value:.6g}: " + ", ".join(f"{safe(n)}={_fmt(best.params[n])}" for n in names if n in best.params))
   else: out.append("best: none yet (no complete trials)")
   return "\n".join(out)
 
 # ***** export *****
 
-def _iso(t: float | None) -> str | None: return None if t is None else datetime.fromtimestamp(t).isoformat(timespec="seconds")
+def _iso(t: float | None) -> str | None:
+  if t is None: return None
+  try: return datetime.fromtimestamp(t).isoformat(timespec="seconds")
+  except (OverflowError, ValueError, OSError): return repr(t)  # a time no calendar holds (a crafted file): the number itself
+
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+def csv_cell(v: Any) -> Any:
+  """A CSV cell a spreadsheet shows as text, never runs: a string starting with = + - @ tab or CR gets a leading
+  apostrophe (OWASP's advice for CSV injection); numbers, and strings that are plain numbers such as '-1.5', stay as they are."""
+  if not isinstance(v, str) or not v.startswith(_FORMULA_START): return v
+  try: float(v); return v
+  except ValueError: return "'" + v
 
 def export(opt, fmt: str) -> str:
   names, trials = opt.space.names, opt.trials
   if fmt == "json":
+    curves = opt.curves
     body = {"study": opt.name, "direction": opt.direction, "space": json.loads(opt.space.to_json()),
             "best": None if opt.best is None else opt.best.id,
-            "trials": [{"id": t.id, "state": str(t.state), "value": t.value, "params": {n: t.params[n] for n in names if n in t.params},
-                        "created": _iso(t.created), "finished": _iso(t.finished), "worker": t.worker} for t in trials]}
+            "trials": [{"id": t.id, "state": str(t.state), "value": t.value, "last_step": t.last_step,
+                        "params": {n: t.params[n] for n in names if n in t.params},
+                        "created": _iso(t.created), "finished": _iso(t.finished), "worker": t.worker,
+                        "reports": [[r.step, r.value] for r in curves.get(t.id, [])]} for t in trials]}
     return json.dumps(body, indent=1, default=repr) + "\n"
   buf = io.StringIO()
-  w = csv.writer(buf, lineterminator="\n")
-  w.writerow(["id", "state", "value"] + names + ["created", "finished", "worker"])
-  for t in trials: w.writerow([t.id, str(t.state), "" if t.value is None else repr(t.value)] + [t.params.get(n, "") for n in names]
-                              + [_iso(t.created), _iso(t.finished) or "", t.worker or ""])
+  w = csv.writer(buf, lineterminator="\r\n")  # RFC 4180; and a CR inside a value is then quoted, never a row break
+  w.writerow([csv_cell(c) for c in ["id", "state", "value", "last_step"] + names + ["created", "finished", "worker"]])
+  for t in trials:
+    w.writerow([csv_cell(c) for c in [t.id, str(t.state), "" if t.value is None else repr(t.value), "" if t.last_step is None else t.last_step]
+                + [t.params.get(n, "") for n in names] + [_iso(t.created), _iso(t.finished) or "", t.worker or ""]])
   return buf.getvalue()
 
 # ***** bench *****
 
 def bench(args: list[str]) -> int:
+  """python -m benchmarks.run ARGS from the source checkout, writing its results into the current folder (or -o DIR),
+  never into the checkout."""
   root = Path(__file__).resolve().parent.parent
   if not (root / "benchmarks" / "run.py").exists():
     raise CLIError(f"tinybo bench needs the benchmarks/ folder of a source checkout (not found next to {Path(__file__).parent}); "
                    "run it from a git clone installed with pip install -e .")
-  return subprocess.call([sys.executable, "-m", "benchmarks.run", *args], cwd=root)
+  if not any(a in ("-o", "--out", "-h", "--help") or a.startswith("--out=") for a in args): args = [*args, "--out", os.getcwd()]
+  env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(root), *filter(None, [os.environ.get("PYTHONPATH")])])}
+  return subprocess.call([sys.executable, "-m", "benchmarks.run", *args], env=env)
 
 # ***** main *****
 
@@ -116,12 +155,15 @@ def parser() -> argparse.ArgumentParser:
   s = sub.add_parser("show", help="a table of the trials and the best")
   s.add_argument("db"); s.add_argument("--name", help="study name (default: every study in the file)")
   s.add_argument("--last", type=int, default=None, metavar="N", help="show only the last N trials")
-  p = sub.add_parser("plot", help="write a PNG: history, heatmap or importance")
+  p = sub.add_parser("plot", help="write a PNG: history, learning curves, heatmap or importance")
   p.add_argument("db"); p.add_argument("--name", help="study name (needed when the file holds several)")
-  p.add_argument("--kind", choices=["history", "heatmap", "importance"], default="history")
+  p.add_argument("--kind", choices=["history", "curves", "heatmap", "importance"], default="history")
   p.add_argument("--x", help="heatmap: parameter on the x axis (default: the most important one)")
   p.add_argument("--y", help="heatmap: parameter on the y axis (default: the next most important)")
-  p.add_argument("--mix-fidelities", action="store_true", help="heatmap: use trials of every fidelity (epochs, steps, ...) together")
+  p.add_argument("--step", type=int, default=None, metavar="N",
+                 help="heatmap: compare the values reported at step N (default: the last step of most complete trials)")
+  p.add_argument("--mix-fidelities", action="store_true",
+                 help="heatmap: use every complete and stopped trial as it ended, whatever its step or fidelity (epochs, ...)")
   p.add_argument("-o", "--out", help="output PNG (default: <kind>.png)")
   e = sub.add_parser("export", help="trials as CSV or JSON")
   e.add_argument("db"); e.add_argument("--name", help="study name (needed when the file holds several)")
@@ -133,6 +175,7 @@ def parser() -> argparse.ArgumentParser:
 def run(argv: list[str]) -> int:
   if argv and argv[0] == "bench": return bench(argv[1:])  # every argument, --help included, belongs to benchmarks.run
   a = parser().parse_args(argv)
+  if a.cmd == "show" and a.last is not None and a.last < 0: raise CLIError(f"--last {a.last}: use an int >= 0 (how many of the last trials to show)")
   if a.cmd == "show":
     names = [a.name] if a.name else [r[0] for r in study_names(a.db)]
     print("\n\n".join(show(open_study(a.db, n), a.last) for n in names))
@@ -141,13 +184,18 @@ def run(argv: list[str]) -> int:
   if a.cmd == "export":
     text = export(opt, a.format)
     if a.out:
-      with open(a.out, "w", newline="") as f: f.write(text)
+      try:
+        with open(a.out, "w", newline="") as f: f.write(text)
+      except OSError as e: raise CLIError(f"cannot write '{a.out}' ({e.strerror}); create its folder first or pass another -o") from e
       print(f"wrote {len(opt.trials)} trials to {a.out}", file=sys.stderr)
     else: sys.stdout.write(text)
     return 0
+  if a.kind != "heatmap" and (a.step is not None or a.mix_fidelities):
+    raise CLIError(f"{'--step' if a.step is not None else '--mix-fidelities'} applies to --kind heatmap only, not --kind {a.kind}")
   from tinybo import plot
   out = a.out or f"{a.kind}.png"
   if a.kind == "history": path = plot.history(opt, out)
+  elif a.kind == "curves": path = plot.learning_curves(opt, out)
   elif a.kind == "importance": path = plot.importance(opt, out)
   else:
     names = opt.space.names
@@ -157,15 +205,15 @@ def run(argv: list[str]) -> int:
     ranked = plot.most_important(opt, k=len(names)) if not (a.x and a.y) else names
     x = a.x or next(n for n in ranked if n != a.y)
     y = a.y or next(n for n in ranked if n != x)
-    path = plot.heatmap(opt, x, y, out, mix_fidelities=a.mix_fidelities)
+    path = plot.heatmap(opt, x, y, out, step=a.step, mix_fidelities=a.mix_fidelities)
   print(f"wrote {path}")
   return 0
 
 def main(argv: list[str] | None = None) -> int:
   argv = sys.argv[1:] if argv is None else list(argv)
   try: return run(argv)
-  except (CLIError, ValueError, ImportError, TypeError) as e:
-    print(f"tinybo: error: {e}", file=sys.stderr)
+  except (CLIError, ValueError, ImportError, TypeError, StorageBusyError) as e:
+    print(f"tinybo: error: {safe(e)}", file=sys.stderr)  # messages may quote names and values from the file
     return 1
   except BrokenPipeError: return 0  # `tinybo export ... | head`
 

@@ -4,22 +4,45 @@ Glossary (shapes; every function also takes a leading batch axis `b`):
   A[n,n]   symmetric positive definite matrix        L[n,n]  lower Cholesky factor, A = L Lᵀ
   B[n,m]   right-hand sides (B[n] is one vector)    X[n,m]  solution
   b        batch of independent matrices (e.g. hyperparameter restarts)
+  work-group / work-item: a GPU's block of threads that share local memory and barriers / one of its threads
 
-Two implementations behind one `impl` switch:
-  "custom": one hand-written kernel per factorization or solve (`Tensor.custom_kernel` with explicit UOp loops). A graph
-            of per-column tensor ops launches ~3 kernels per column; one kernel runs the whole loop nest in place.
-            Loop bounds may not depend on another loop's index (tinygrad codegen), so the triangles are swept with full
-            ranges and masked with `where` (never multiply-by-zero: reused buffers may hold NaN).
-  "tensor": plain tinygrad tensor ops column by column; slow, but needs nothing beyond elementwise/reduce support.
+Implementations behind one `impl` switch:
+  "custom":   one hand-written kernel per factorization or solve (`Tensor.custom_kernel` with explicit UOp loops), in the
+              form `kernel_form` picks for the device (the ONE place that chooses):
+    "serial":   one loop nest per matrix, the batch as the only parallel axis. A CPU runs it fastest: no barriers, and
+                tinygrad's CPU backend has no work-groups. A graph of per-column tensor ops launches ~3 kernels per column;
+                one kernel runs the whole loop nest in place.
+    "parallel": for devices with work-groups (OpenCL, CUDA, Metal, ...): one work-group per matrix whose work-items own
+                columns (Cholesky: the pivot loop stays serial, the column scale and the rank-1 update of each pivot run
+                over all work-items, the pivot row passes through local memory with a barrier), or one work-item per
+                right-hand-side column (triangular solves: no communication at all). Still one kernel per call.
+  "serial" / "parallel" force a form (tests, benchmarks); "tensor": plain tinygrad tensor ops column by column, slow,
+  needs nothing beyond elementwise/reduce support.
+Loop bounds may not depend on another loop's index (tinygrad codegen), so the triangles are swept with full ranges and
+masked with `where` (never multiply-by-zero: reused buffers may hold NaN).
 A failed factorization (matrix not positive definite) shows up as NaN in L; callers check the diagonal and add jitter.
 Imports: tinygrad.
 """
 from __future__ import annotations
 
-from tinygrad import Tensor
-from tinygrad.uop.ops import AxisType, KernelInfo, UOp
+from tinygrad import Device, Tensor
+from tinygrad.dtype import AddrSpace
+from tinygrad.uop.ops import AxisType, KernelInfo, Ops, UOp
 
-IMPLS = ("custom", "tensor")
+IMPLS = ("custom", "serial", "parallel", "tensor")
+# work-items per work-group of the parallel form: every OpenCL/CUDA/Metal GPU runs 256 (some cap a work-group there)
+MAX_WORK_ITEMS = 256
+
+def kernel_form(device:str, local_bytes:int=0) -> str:
+  """The form of the custom kernels on `device`: "parallel" where its renderer has work-groups (local memory and
+  barriers) and `local_bytes` of local memory fit, "serial" otherwise (the CPU backends)."""
+  ren = Device[device].renderer
+  return "parallel" if ren.has_local and local_bytes <= ren.shared_max else "serial"
+
+def work_split(n:int) -> tuple[int, int]:
+  """(work-items w, items per work-item c) covering n items with w <= MAX_WORK_ITEMS, w·c >= n, as little spare as can be."""
+  c = -(-n // MAX_WORK_ITEMS)
+  return -(-n // c), c
 
 # ***** custom kernels (UOp programs) *****
 
@@ -65,6 +88,66 @@ def _trsm_kernel(X:UOp, T:UOp, B:UOp, lower:bool) -> UOp:
   X = X[b, r, j3].set(X[b, r, j3] / T[b, r, r], end=(j3, s))
   return X.end(b).sink(arg=KernelInfo(name=f"trsm_{'l' if lower else 'u'}_{nb}_{n}_{m}", opts_to_apply=()))
 
+def _cholesky_kernel_parallel(L:UOp, A:UOp) -> UOp:
+  # one work-group per matrix (global axis b), w work-items (local axis t), work-item t owns the columns j = c·w + t.
+  # The same right-looking steps as the serial form, with every global read and write of a column made by its owner, so
+  # work-items share data only through local memory (tinygrad puts a barrier after each local store that a load depends
+  # on, and one at the end of each pivot step). The trailing block stays symmetric (to rounding: the code generator may
+  # reassociate the update's product), so pivot k's column below the diagonal is its row to the right of it, which each
+  # owner reads in its own columns into the local pivot row P; then every owner subtracts the rank-1 update from its
+  # columns (rows > k) and the owner of column k writes L's column k. Equal to the serial form to rounding (tests).
+  nb, n = A.shape[0], A.shape[1]
+  w, cs = work_split(n)
+  b, t = UOp.range(nb, 0, AxisType.GLOBAL), UOp.range(w, 1, AxisType.LOCAL)
+  P = UOp.placeholder((n,), A.dtype, slot=0, addrspace=AddrSpace.LOCAL)
+  def owned(c:UOp) -> tuple[UOp, UOp]:
+    j = c * w + t
+    return j, j.valid(j < n)  # a gated index: the last work-items' spare columns read nothing and write nothing
+  # copy the lower triangle and mirror it (A's upper triangle is never read, as in the serial form and LAPACK)
+  c0, i0 = UOp.range(cs, 2), UOp.range(n, 3)
+  j0, j0v = owned(c0)
+  L = L[b, i0, j0v].set((j0 > i0).where(A[b, j0v, i0], A[b, i0, j0v]), end=(i0, c0))
+  k = UOp.range(n, 4, AxisType.LOOP)
+  Lk = L.after(k)
+  c1 = UOp.range(cs, 5)
+  j1, j1v = owned(c1)
+  P = P[j1v].set((j1 >= k).where(Lk[b, k, j1v], 0.0), end=c1)
+  d = P[k].sqrt()
+  c2, i2 = UOp.range(cs, 6), UOp.range(n, 7)
+  j2, j2v = owned(c2)
+  Lp = Lk.after(P)
+  old = Lp[b, i2, j2v]
+  si = P[i2] / d
+  updated = (i2 > k).where(old - si * (P[j2v] / d), old)
+  column = (i2 > k).where(si, i2.eq(k).where(d, old))
+  L = Lp[b, i2, j2v].set((j2 > k).where(updated, j2.eq(k).where(column, old)), end=(i2, c2, k))
+  c3, i3 = UOp.range(cs, 8), UOp.range(n, 9)
+  j3, j3v = owned(c3)
+  L = L[b, i3, j3v].set((j3 > i3).where(0.0, L[b, i3, j3v]), end=(i3, c3))
+  return L.end(t, b).sink(arg=KernelInfo(name=f"cholesky_par_{nb}_{n}", opts_to_apply=()))
+
+def _trsm_kernel_parallel(X:UOp, T:UOp, B:UOp, lower:bool) -> UOp:
+  # one work-item per right-hand-side column (global axes: batch and column groups, local axis: columns in a group), each
+  # runs the whole substitution on its own column: nothing is shared, so no barrier. Row r is a masked dot product of
+  # T's row r (the same address for every work-item) with the already-solved rows of its column.
+  nb, n, m = B.shape[0], B.shape[1], B.shape[2]
+  w, groups = work_split(m)
+  b, g, t = UOp.range(nb, 0, AxisType.GLOBAL), UOp.range(groups, 1, AxisType.GLOBAL), UOp.range(w, 2, AxisType.LOCAL)
+  j = g * w + t
+  jv = j.valid(j < m)
+  i = UOp.range(n, 3)
+  X = X[b, i, jv].set(B[b, i, jv], end=i)
+  s = UOp.range(n, 4, AxisType.LOOP)
+  r = s if lower else n - 1 - s
+  c_ = UOp.range(n, 5, AxisType.REDUCE)
+  c = c_ if lower else n - 1 - c_
+  Xs = X.after(s)
+  solved = ((c < r) if lower else (c > r)).where(T[b, r, c] * Xs[b, c, jv], 0.0)
+  # a size-1 range folds to a constant, which a reduce does not take (and n = 1 has nothing solved before row 0)
+  solved = solved.reduce(c_, arg=Ops.ADD) if n > 1 else solved.const_like(0.0)
+  X = Xs[b, r, jv].set((Xs[b, r, jv] - solved) / T[b, r, r], end=s)
+  return X.end(t, g, b).sink(arg=KernelInfo(name=f"trsm_par_{'l' if lower else 'u'}_{nb}_{n}_{m}", opts_to_apply=()))
+
 # ***** tensor-op fallbacks *****
 
 def _cholesky_tensor(A:Tensor) -> Tensor:
@@ -93,23 +176,37 @@ def _trsm_tensor(T:Tensor, B:Tensor, lower:bool) -> Tensor:
 # ***** public API *****
 
 def eye_like(A:Tensor) -> Tensor:
-  """Identity of A's trailing size, dtype and device (Tensor.eye takes no device)."""
+  """Identity of A's trailing size and dtype: a device-less constant expression that takes the device of what it meets
+  (Tensor.eye and Tensor.arange take no device; `_on_device` stores it where a kernel needs a buffer)."""
   if A.shape[-1] == 1: return Tensor.ones(1, 1, dtype=A.dtype, device=A.device)  # the comparison form trips a 1x1 const fold
   idx = Tensor.arange(A.shape[-1])
   return (idx.unsqueeze(-1) == idx).cast(A.dtype)
 
+def _on_device(x:Tensor, device:str) -> Tensor:
+  # a custom kernel's input must be a buffer; a device-less constant (eye_like) would be realized on Device.DEFAULT, so
+  # store it into a buffer of the kernel's device instead (one small kernel there)
+  if x.device is None: return Tensor.empty(*x.shape, dtype=x.dtype, device=device).assign(x)
+  return x.contiguous()
+
 def _batched(A:Tensor) -> tuple[Tensor, bool]: return (A, True) if A.ndim == 3 else (A.unsqueeze(0), False)
+
+def _form(impl:str, device:str, local_bytes:int=0) -> str:
+  if impl not in IMPLS: raise ValueError(f"impl must be one of {IMPLS}, got {impl!r}")
+  if impl == "parallel" and not Device[device].renderer.has_local:
+    raise ValueError(f"impl='parallel' needs a device with work-groups (CL, CUDA, METAL, ...), not {device}: use impl='custom'")
+  return kernel_form(device, local_bytes) if impl == "custom" else impl
 
 def cholesky(A:Tensor, impl:str="custom") -> Tensor:
   """Lower Cholesky factor of SPD `A[n,n]` or `A[b,n,n]`. Not positive definite -> NaN entries (check the diagonal)."""
   A3, batched = _batched(A)
-  if impl == "custom":
-    nb, n = A3.shape[0], A3.shape[1]
-    L = Tensor.empty(nb, n, n, dtype=A.dtype, device=A.device)
+  nb, n = A3.shape[0], A3.shape[1]
+  form = _form(impl, A.device, n * A.dtype.itemsize)  # the parallel form holds one pivot row in local memory
+  L = Tensor.empty(nb, n, n, dtype=A.dtype, device=A.device)
+  if form == "serial":
     S = Tensor.empty(nb, n, dtype=A.dtype, device=A.device)
     L = Tensor.custom_kernel(L, S, A3.contiguous(), fxn=_cholesky_kernel)[0]
-  elif impl == "tensor": L = _cholesky_tensor(A3)
-  else: raise ValueError(f"impl must be one of {IMPLS}, got {impl!r}")
+  elif form == "parallel": L = Tensor.custom_kernel(L, A3.contiguous(), fxn=_cholesky_kernel_parallel)[0]
+  else: L = _cholesky_tensor(A3)
   return L if batched else L[0]
 
 def solve_triangular(T:Tensor, B:Tensor, lower:bool=True, impl:str="custom") -> Tensor:
@@ -119,11 +216,12 @@ def solve_triangular(T:Tensor, B:Tensor, lower:bool=True, impl:str="custom") -> 
   B3 = B.unsqueeze(-1) if vec else B
   if not batched: B3 = B3.unsqueeze(0)
   B3 = B3.expand(T3.shape[0], *B3.shape[1:])
-  if impl == "custom":
-    X = Tensor.empty(*B3.shape, dtype=B.dtype, device=B.device)
-    X = Tensor.custom_kernel(X, T3.contiguous(), B3.contiguous(), fxn=lambda x, t, b: _trsm_kernel(x, t, b, lower))[0]
-  elif impl == "tensor": X = _trsm_tensor(T3, B3, lower)
-  else: raise ValueError(f"impl must be one of {IMPLS}, got {impl!r}")
+  form = _form(impl, T.device)
+  if form == "tensor": X = _trsm_tensor(T3, B3, lower)
+  else:
+    kernel = _trsm_kernel if form == "serial" else _trsm_kernel_parallel
+    X = Tensor.empty(*B3.shape, dtype=B.dtype, device=T.device)
+    X = Tensor.custom_kernel(X, T3.contiguous(), _on_device(B3, T.device), fxn=lambda x, t, b: kernel(x, t, b, lower))[0]
   if not batched: X = X[0]
   return X[..., 0] if vec else X
 
@@ -140,4 +238,4 @@ def triangular_inverse(L:Tensor, lower:bool=True, impl:str="custom") -> Tensor:
   eye = eye_like(L)
   return solve_triangular(L, eye.expand(*L.shape) if L.ndim == 3 else eye, lower=lower, impl=impl)
 
-__all__ = ["cholesky", "solve_triangular", "cho_solve", "logdet_from_cholesky", "triangular_inverse"]
+__all__ = ["cholesky", "solve_triangular", "cho_solve", "logdet_from_cholesky", "triangular_inverse", "kernel_form"]

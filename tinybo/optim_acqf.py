@@ -63,19 +63,21 @@ class AcquisitionEvaluator:
     a[bad], g[bad] = -np.inf, 0.0
     return a, g
 
-_HASH = np.random.default_rng(12345).standard_normal(4096)
+_HASH = np.random.default_rng(12345).integers(1, 2**61, size=4096, dtype=np.int64)
 
 def match_rows(A: np.ndarray, B: np.ndarray) -> np.ndarray:
-  """for each row of A, whether it equals some row of B after rounding to 1e-9 (points are space.round-ed, so equal
-  configurations have equal encodings). Rows are hashed by a random projection: O((|A| + |B|) d), not O(|A| |B| d)."""
+  """for each row of A, whether it equals some row of B on the 1e-9 grid (points are space.round-ed, so equal
+  configurations have equal encodings). Rows become exact integer keys, hashed by an integer random projection (exact,
+  wrapping arithmetic): O((|A| + |B|) d), not O(|A| |B| d). A float projection is not exact: its last bits depend on
+  the summation order the BLAS kernel picks for a matrix shape, and equal rows of different matrices were missed."""
   if len(A) == 0 or len(B) == 0: return np.zeros(len(A), dtype=bool)
   d = A.shape[1]
-  r = _HASH[:d] if d <= len(_HASH) else np.random.default_rng(12345).standard_normal(d)
-  ha, hb = np.round(A, 9) @ r, np.round(B, 9) @ r
-  hit = np.isin(ha, hb)
+  r = _HASH[:d] if d <= len(_HASH) else np.random.default_rng(12345).integers(1, 2**61, size=d, dtype=np.int64)
+  ka, kb = np.rint(np.asarray(A) * 1e9).astype(np.int64), np.rint(np.asarray(B) * 1e9).astype(np.int64)
+  hit = np.isin(ka @ r, kb @ r)
   if hit.any():  # confirm the (few) hash hits exactly
     idx = np.flatnonzero(hit)
-    hit[idx] = (np.abs(A[idx, None, :] - B[None, :, :]).max(-1) <= 1e-9).any(1)
+    hit[idx] = (ka[idx, None, :] == kb[None, :, :]).all(-1).any(1)
   return hit
 
 # ***** the steps *****

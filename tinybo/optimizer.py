@@ -7,10 +7,15 @@
 All model fitting happens lazily inside the strategy's suggest; observe only writes the result to storage. The trials
 are re-read from storage on every call, so several processes sharing one SQLite study see each other's pending and
 finished trials, and a study reopened after a crash continues where it stopped.
-Holds: Optimizer, resolve_strategy, TrialFailedWarning. Imports: bo (tb.GP), strategies, space, storage, trial.
+
+Early stopping: `opt.report(trial, value, step)` records an intermediate value and returns True when the stopping rule
+(`stopping=tb.ASHA(...)`, see tinybo/stopping.py) says the trial is hopeless; `opt.stop(trial)` then ends it as STOPPED
+with its last reported value. Inside optimize(), an objective with a second parameter gets a TrialHandle that does the same.
+Holds: Optimizer, TrialHandle, resolve_strategy, TrialFailedWarning. Imports: bo (tb.GP), stopping, strategies, space, storage, trial.
 """
 from __future__ import annotations
 
+import inspect
 import math
 import numbers
 import os
@@ -23,26 +28,67 @@ from typing import Any
 
 from tinybo.bo import GP
 from tinybo.space import Space
-from tinybo.storage import Storage, open_storage
+from tinybo.stopping import History, StoppingRule, StopTrial, check_stopping
+from tinybo.storage import Storage, new_seed, open_storage
 from tinybo.strategies import Grid, Random, SearchExhausted, Strategy
-from tinybo.trial import Trial, TrialState
+from tinybo.trial import Report, Trial, TrialState
 
 
 class TrialFailedWarning(UserWarning):
   """A trial was recorded as failed: the objective raised, or returned NaN/inf/a non-number."""
 
-def as_value(value: Any) -> float:
-  """An objective's result -> float. Accepts Python/numpy numbers and one-element arrays/tinygrad Tensors (via .item());
-  raises TypeError for anything else. NaN/inf pass through: the caller records those as failed trials."""
+def as_value(value: Any, verb: str = "observe") -> float:
+  """An objective's result (verb "observe") or an intermediate value (verb "report") -> float. Accepts Python/numpy numbers
+  and one-element arrays/tinygrad Tensors (via .item()); raises TypeError for anything else. NaN/inf pass through, and a
+  number too large for a float (an int such as 3**2000) becomes ±inf: the caller records those as failed trials."""
+  what, other = ("objective value", ", or call fail(trial)") if verb == "observe" else ("reported value", "")
   if value is None or isinstance(value, (bool, str, bytes)) or not (isinstance(value, numbers.Real) or hasattr(value, "item")):
-    raise TypeError(f"objective value {value!r} is a {type(value).__name__}, not a number; observe a float (e.g. loss.item()), or call fail(trial)")
+    raise TypeError(f"{what} {value!r} is a {type(value).__name__}, not a number; {verb} a float (e.g. loss.item()){other}")
   if not isinstance(value, numbers.Real):
     if math.prod(getattr(value, "shape", ())) != 1:
-      raise TypeError(f"objective value has shape {tuple(value.shape)}; observe a single number, e.g. loss.mean().item()")
+      raise TypeError(f"{what} has shape {tuple(value.shape)}; {verb} a single number, e.g. loss.mean().item()")
     v = value.item()
-    if isinstance(v, bool) or not isinstance(v, numbers.Real): raise TypeError(f"objective value {v!r} is not a real number; observe a float")
+    if isinstance(v, bool) or not isinstance(v, numbers.Real): raise TypeError(f"{what} {v!r} is not a real number; {verb} a float")
     value = v
-  return float(value)
+  try: return float(value)
+  except OverflowError: return math.inf if value > 0 else -math.inf
+
+def _shown(value: Any, v: float) -> str:
+  """How a non-finite result is named in a warning (a 3**2000 is not printed digit by digit)."""
+  if math.isfinite(v) or not isinstance(value, numbers.Integral): return str(v)
+  return f"an int of {int(value).bit_length()} bits (too large for a float)"
+
+def as_step(step: Any) -> int:
+  """A report's step -> int: an int >= 0 (numpy ints too); anything else raises naming the fix."""
+  if isinstance(step, bool) or not isinstance(step, numbers.Integral):
+    raise TypeError(f"step={step!r} is a {type(step).__name__}; use an int >= 0 (an epoch or iteration count)")
+  if step < 0: raise ValueError(f"step={step!r}; use an int >= 0 (an epoch or iteration count)")
+  return int(step)
+
+def takes_trial(objective: Callable) -> bool:
+  """Whether optimize() passes a TrialHandle: the objective requires a second positional argument, `objective(params, trial)`."""
+  try: sig = inspect.signature(objective)
+  except (TypeError, ValueError): return False   # a builtin without a signature: the classic objective(params)
+  pos = [p for p in sig.parameters.values() if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+  return len(pos) >= 2 and pos[1].default is inspect.Parameter.empty
+
+class TrialHandle:
+  """What an objective `objective(params, trial)` gets from optimize() as `trial`: its `id` and `params`, and
+  `report(value, step) -> bool` / `should_stop() -> bool` (Optimizer.report / should_stop for this trial). When told to
+  stop, raise tb.StopTrial: the trial is recorded as stopped, with its last reported value."""
+  def __init__(self, optimizer: Optimizer, trial: Trial):
+    self.id, self.params = trial.id, dict(trial.params)
+    self._optimizer = optimizer
+    self.failed = False  # a NaN or inf report failed the trial: whatever the objective returns afterwards is not recorded
+
+  def report(self, value: Any, step: int) -> bool:
+    t, stop = self._optimizer._report(self.id, value, step)
+    self.failed = t.state == TrialState.FAILED
+    return stop
+
+  def should_stop(self) -> bool: return self._optimizer.should_stop(self.id)
+
+  def __repr__(self) -> str: return f"TrialHandle(id={self.id}, params={self.params})"
 
 def resolve_strategy(strategy: str | Strategy) -> Strategy:
   """'gp' | 'random' | 'grid' | a strategy object -> a strategy object."""
@@ -63,16 +109,29 @@ class Optimizer:
 
   strategy: "gp" (default), "random", "grid", or an object such as tb.Random(seed=1), tb.Grid(points_per_float=5), tb.GP().
   storage: None (in memory), a SQLite path such as "study.db", or a storage object. Reopening the same (storage, name)
-  resumes every trial; a different space or direction is an error."""
-  def __init__(self, space: Space | Mapping[str, Any], strategy: str | Strategy = "gp", direction: str = "minimize", seed: int = 0,
-               storage: None | str | os.PathLike | Storage = None, name: str = "study"):
+  resumes every trial; a different space or direction is an error.
+  stopping: None (default: every trial runs to the end) or a stopping rule, tb.MedianStopping(), tb.ASHA(...),
+  tb.Hyperband(...), that report() asks on every intermediate value.
+  seed: an int, or None for a random one. The study records its seed: reopening it with seed=None continues with the
+  recorded seed (so a resumed study goes on the same way), and reopening it with another int is an error.
+  Two Optimizers on the same (storage, name), in one process or many, are the same study; a Trial from another
+  study passed to observe/fail/requeue is an error."""
+  def __init__(self, space: Space | Mapping[str, Any], strategy: str | Strategy = "gp", direction: str = "minimize", seed: int | None = 0,
+               storage: None | str | os.PathLike | Storage = None, name: str = "study", stopping: StoppingRule | None = None):
     self.space = space if isinstance(space, Space) else Space(space)
     if direction not in ("minimize", "maximize"): raise ValueError(f"direction={direction!r}; use 'minimize' or 'maximize'")
-    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral): raise TypeError(f"seed={seed!r}; use an int")
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or not -2**63 <= seed < 2**63):
+      raise TypeError(f"seed={seed!r}; use an int (within ±2**63), or None for a random seed recorded in the study")
     if not isinstance(name, str) or not name: raise ValueError(f"name={name!r}; use a non-empty string naming the study")
-    self.strategy, self.direction, self.seed, self.name = resolve_strategy(strategy), direction, int(seed), name
+    if isinstance(strategy, type):  # tb.GP instead of tb.GP(): the class has a suggest attribute too, but no state
+      raise TypeError(f"strategy={strategy.__name__} is a class; pass an instance such as {strategy.__name__}()")
+    self.strategy, self.direction, self.name = resolve_strategy(strategy), direction, name
+    self.stopping = check_stopping(stopping)
     self.storage = open_storage(storage)
-    self.storage.open_study(name, self.space.to_json(), direction)
+    recorded = self.storage.open_study(name, self.space.to_json(), direction, None if seed is None else int(seed))
+    self.seed: int = int(recorded if recorded is not None else seed if seed is not None else new_seed())  # None: a storage that keeps no seed
+    where = getattr(self.storage, "location", None) or f"{type(self.storage).__name__}@{id(self.storage):#x}"
+    self.study: str = f"'{name}' in {where}"   # what every Trial this optimizer returns carries in .study
     self._lock = threading.Lock()  # one suggestion at a time per optimizer: strategy objects need not be thread-safe
 
   @property
@@ -82,19 +141,26 @@ class Optimizer:
   def _full(self, t: Trial) -> Trial:
     c = self.space.constants
     t.params = {k: c[k] if k in c else t.params[k] for k in self.space.order if k in t.params or k in c}
+    t.study = self.study
     return t
   def _stored(self, params: Mapping[str, Any]) -> dict:
     p = self.space.validate(params)
-    return {k: p[k] for k in self.space.names}
+    return {k: p[k] for k in self.space.names if k in p}  # inactive conditional parameters are absent
 
   @property
   def trials(self) -> list[Trial]:
-    """Every trial (pending, complete, failed) by id, freshly read from storage."""
+    """Every trial (pending, complete, failed, stopped) by id, freshly read from storage."""
     return [self._full(t) for t in self.storage.trials(self.name)]
 
   @property
+  def curves(self) -> dict[int, list[Report]]:
+    """Every trial's reports, {trial id: [Report(step, value, stop, time), ...]} by step; trials that never reported are absent."""
+    return self.storage.reports(self.name)
+
+  @property
   def best(self) -> Trial | None:
-    """The best complete trial for the direction (earliest on ties), or None before the first result."""
+    """The best complete trial for the direction (earliest on ties), or None before the first result. Stopped trials
+    never count: their values are at an earlier step than the complete trials' (Optuna's best ignores pruned trials too)."""
     done = [t for t in self.trials if t.state == TrialState.COMPLETE]
     if not done: return None
     return min(done, key=lambda t: (t.value if self.minimize else -t.value, t.id))
@@ -128,7 +194,7 @@ class Optimizer:
 
   def requeue(self, trial: Trial | int) -> Trial:
     """Run a pending or failed trial again (e.g. one left by a dead worker): a pending one is failed first, then its
-    configuration is queued as a new trial, which is returned. A complete trial is an error."""
+    configuration is queued as a new trial, which is returned. A complete or stopped trial is an error."""
     tid = self._id(trial)
     old = next((t for t in self.storage.trials(self.name) if t.id == tid), None)
     # pending -> failed; an unknown or complete trial raises the same clear error as fail() would
@@ -136,7 +202,11 @@ class Optimizer:
     return self.enqueue(self._full(old).params)
 
   def _id(self, trial: Trial | int) -> int:
-    if isinstance(trial, Trial): return trial.id
+    if isinstance(trial, Trial):
+      if trial.study is not None and trial.study != self.study:
+        raise ValueError(f"trial {trial.id} belongs to study {trial.study}, not to this optimizer's study {self.study}; record it with the "
+                         "optimizer that suggested it, or pass its params dict to add it here")
+      return trial.id
     if isinstance(trial, numbers.Integral) and not isinstance(trial, bool): return int(trial)
     raise TypeError(f"{trial!r} is not a Trial or trial id; pass the Trial from suggest(), its .id, or a params dict")
 
@@ -150,11 +220,48 @@ class Optimizer:
     if isinstance(trial, Mapping): t = self.storage.add(self.name, self._stored(trial), state, stored, worker_id())
     else: t = self.storage.finish(self.name, self._id(trial), state, stored)
     if state == TrialState.FAILED:
-      warnings.warn(f"trial {t.id} returned {v}; recorded as failed, never fed to the model", TrialFailedWarning, stacklevel=2)
+      warnings.warn(f"trial {t.id} returned {_shown(value, v)}; recorded as failed, never fed to the model", TrialFailedWarning, stacklevel=2)
     return self._full(t)
 
+  # ***** early stopping *****
+
+  def _pending_id(self, trial: Trial | int, verb: str) -> int:
+    if isinstance(trial, Mapping): raise TypeError(f"{verb} needs a pending trial from suggest() or its id, not a params dict")
+    return self._id(trial)
+
+  def _report(self, trial: Trial | int, value: Any, step: Any) -> tuple[Trial, bool]:
+    tid, v, s = self._pending_id(trial, "report"), as_value(value, "report"), as_step(step)
+    rule = self.stopping
+    def decide(states: dict[int, TrialState], curves: dict[int, list[Report]]) -> bool:
+      return bool(rule.should_stop(tid, s, v, History(self.name, self.minimize, states, curves)))
+    t, stop = self.storage.report(self.name, tid, s, v, None if rule is None else decide)
+    if t.state == TrialState.FAILED:
+      warnings.warn(f"trial {t.id} reported {v} at step {s}; recorded as failed, never fed to the model", TrialFailedWarning, stacklevel=3)
+    return self._full(t), stop
+
+  def report(self, trial: Trial | int, value: Any, step: int) -> bool:
+    """Record an intermediate value of a pending trial (a Trial from suggest() or its id) at `step`, an int >= 0 that
+    grows from report to report (an epoch, an iteration), and return whether the trial should stop: the stopping rule's
+    verdict, False without one. Once True it stays True. End a stopped trial with stop(trial), a finished one with
+    observe(trial, value). A NaN or inf value fails the trial (with a warning) and returns True. Reporting to an unknown
+    or finished trial, at a step that does not grow, or a non-number is a one-line error that records nothing."""
+    return self._report(trial, value, step)[1]
+
+  def should_stop(self, trial: Trial | int) -> bool:
+    """The stopping rule's verdict on the trial's last report (what report() returned); False before any report."""
+    tid = self._pending_id(trial, "should_stop")
+    curve = self.storage.reports(self.name, tid).get(tid)
+    if curve is None and all(t.id != tid for t in self.storage.trials(self.name)):
+      raise ValueError(f"no trial {tid} in study '{self.name}'; use a trial from suggest()")
+    return bool(curve and curve[-1].stop)
+
+  def stop(self, trial: Trial | int) -> Trial:
+    """End a pending trial early (a stopping rule said so, or you did): it becomes STOPPED with its last reported value
+    and step. It needs at least one report; stopped trials never count for `best`, and are never suggested again."""
+    return self._full(self.storage.stop(self.name, self._pending_id(trial, "stop")))
+
   def fail(self, trial: Trial | int) -> Trial:
-    """Record a trial as failed (its run crashed). Failing a failed trial does nothing; a complete one is an error."""
+    """Record a trial as failed (its run crashed). Failing a failed trial does nothing; a complete or stopped one is an error."""
     return self._full(self.storage.finish(self.name, self._id(trial), TrialState.FAILED, None))
 
   def fail_pending(self, older_than: float | None = None) -> list[Trial]:
@@ -165,32 +272,60 @@ class Optimizer:
     before = None if older_than is None else time.time() - float(older_than)
     return [self._full(t) for t in self.storage.fail_pending(self.name, before)]
 
-  def _run_one(self, objective: Callable[[dict], Any], trial: Trial) -> Trial:
-    try: value = objective(dict(trial.params))
+  def _end_stopped(self, trial: Trial, handle: TrialHandle | None) -> Trial:
+    """The objective raised StopTrial: stopped at its last report; failed when it never reported (or a report failed it)."""
+    if handle is not None and handle.failed: return self._full(next(t for t in self.storage.trials(self.name) if t.id == trial.id))
+    if not self.storage.reports(self.name, trial.id):
+      warnings.warn(f"trial {trial.id} raised StopTrial before any report; recorded as failed", TrialFailedWarning, stacklevel=4)
+      return self.fail(trial)
+    return self.stop(trial)
+
+  def _run_one(self, objective: Callable[..., Any], trial: Trial, with_handle: bool = False,
+               returned: Callable[[], None] = lambda: None) -> Trial:
+    """objective(params) (or objective(params, handle)) recorded on the trial; `returned()` is called as soon as the
+    objective has returned or raised."""
+    handle = TrialHandle(self, trial) if with_handle else None
+    try: value = objective(dict(trial.params), handle) if handle is not None else objective(dict(trial.params))
+    except StopTrial:
+      returned()
+      return self._end_stopped(trial, handle)
     except Exception as e:
+      returned()
       warnings.warn(f"trial {trial.id} failed: {type(e).__name__}: {e}; recorded as failed", TrialFailedWarning, stacklevel=3)
       return self.fail(trial)
     except BaseException:
+      returned()
       self.fail(trial)  # Ctrl-C: do not leave the trial pending forever
       raise
+    returned()
+    if handle is not None and handle.failed: return self._end_stopped(trial, handle)  # a NaN report failed it: keep it failed
     try: return self.observe(trial, value)
     except TypeError as e:
       warnings.warn(f"trial {trial.id}: {e}; recorded as failed", TrialFailedWarning, stacklevel=3)
       return self.fail(trial)
 
-  def optimize(self, objective: Callable[[dict], Any], n_trials: int = 50, timeout: float | None = None, n_jobs: int = 1,
+  def optimize(self, objective: Callable[..., Any], n_trials: int = 50, timeout: float | None = None, n_jobs: int = 1,
                progress: bool = True) -> Trial | None:
     """Run `objective(params) -> float` for n_trials new trials (n_jobs threads at once, each suggestion aware of the
-    others' pending trials). An exception or non-finite value fails that trial with a warning and the run goes on;
-    `timeout` (seconds) starts no new trial after it and lets running ones finish. Returns `best`."""
+    others' pending trials). An exception or non-finite value fails that trial with a warning and the run goes on.
+    `timeout` (seconds) starts no new trial after it and lets running ones finish: it cannot stop an objective that hangs
+    (Python cannot kill a thread), so bound each run inside the objective. Ctrl-C fails every running trial and
+    re-raises; a thread whose objective still returns afterwards records its result (a late result is kept). Returns `best`.
+    An objective with a second parameter, `objective(params, trial)`, gets a TrialHandle: `trial.report(value, step)`
+    returns True when the stopping rule says stop; raising tb.StopTrial then ends the trial as stopped."""
     if isinstance(n_trials, bool) or not isinstance(n_trials, numbers.Integral) or n_trials < 0:
       raise ValueError(f"n_trials={n_trials!r}; use an int >= 0")
     if isinstance(n_jobs, bool) or not isinstance(n_jobs, numbers.Integral) or n_jobs < 1: raise ValueError(f"n_jobs={n_jobs!r}; use an int >= 1")
     if timeout is not None and not (isinstance(timeout, numbers.Real) and timeout >= 0):
       raise ValueError(f"timeout={timeout!r}; use seconds >= 0 or None")
     from tqdm.auto import tqdm
+    with_handle = takes_trial(objective)
+    if self.stopping is not None and not with_handle:
+      warnings.warn(f"stopping={self.stopping!r} never acts on objective(params): give it a second parameter, objective(params, trial), "
+                    "and call trial.report(value, step)", UserWarning, stacklevel=2)
     deadline = None if timeout is None else time.monotonic() + float(timeout)
-    lock, stop, errors, started = threading.Lock(), threading.Event(), [], [0]
+    lock, stop, interrupted, errors, started, stopped = threading.Lock(), threading.Event(), threading.Event(), [], [0], [0]
+    running: dict[int, Trial] = {}  # trials whose objective is running in a worker thread
     b = self.best
     best = [None if b is None else b.value]
     bar = tqdm(total=n_trials, disable=not progress, desc=self.name, unit="trial")
@@ -201,16 +336,24 @@ class Optimizer:
         started[0] += 1
         return True
 
+    def _drop(trial_id: int) -> None:
+      with lock: running.pop(trial_id, None)
+
     def work():
       try:
         while claim():
           try: trial = self.suggest()
           except SearchExhausted: stop.set(); return
-          t = self._run_one(objective, trial)
+          with lock:
+            go = not interrupted.is_set()
+            if go: running[trial.id] = trial
+          if not go: self.fail(trial); return  # suggested just as Ctrl-C came: never run, never left pending
+          t = self._run_one(objective, trial, with_handle, lambda tid=trial.id: _drop(tid))
           with lock:
             if t.state == TrialState.COMPLETE and (best[0] is None or (t.value < best[0] if self.minimize else t.value > best[0])): best[0] = t.value
+            stopped[0] += t.state == TrialState.STOPPED
             bar.update(1)
-            if best[0] is not None: bar.set_postfix(best=f"{best[0]:.6g}")
+            if best[0] is not None: bar.set_postfix(best=f"{best[0]:.6g}", **({"stopped": stopped[0]} if stopped[0] else {}))
       except BaseException as e:  # storage errors, Ctrl-C: stop everyone, re-raise in the caller
         errors.append(e); stop.set()
 
@@ -221,7 +364,12 @@ class Optimizer:
         for t in threads: t.start()
         for t in threads:
           while t.is_alive(): t.join(0.1)  # short joins keep the main thread responsive to Ctrl-C
-    except KeyboardInterrupt: stop.set(); raise
+    except KeyboardInterrupt:  # reaches the main thread only: fail what the worker threads are running, then stop
+      with lock:               # held while failing, so a worker whose objective returns meanwhile records its result after
+        interrupted.set(); stop.set()
+        for t in running.values(): self.fail(t)
+        running.clear()
+      raise
     finally: bar.close()
     if errors: raise errors[0]
     return self.best

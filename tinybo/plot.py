@@ -1,8 +1,10 @@
-"""Plots of a study, each saved as a PNG: optimization history, two-parameter interaction heatmap (observed trials and
-the GP posterior mean), parameter importance from the fitted ARD lengthscales.
+"""Plots of a study, each saved as a PNG: optimization history, learning curves (every trial's reports against step),
+two-parameter interaction heatmap (observed trials and the GP posterior mean, at one step), parameter importance from
+the fitted ARD lengthscales.
 
   from tinybo import plot
-  plot.history(opt, "history.png"); plot.heatmap(opt, "lr", "width", "heatmap.png"); plot.importance(opt, "importance.png")
+  plot.history(opt, "history.png"); plot.learning_curves(opt, "curves.png")
+  plot.heatmap(opt, "lr", "width", "heatmap.png"); plot.importance(opt, "importance.png")
 
 `study` is a tb.Optimizer (or anything with .space, .trials and .direction). matplotlib is the `plot` extra.
 Imports: space, trial, gp (the posterior mean), numpy, matplotlib.
@@ -11,12 +13,15 @@ from __future__ import annotations
 
 import math
 import os
+from collections import Counter
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
 
 from tinybo.space import Categorical, Float, Int, Space
-from tinybo.trial import Trial, TrialState
+from tinybo.stopping import value_at
+from tinybo.trial import Report, Trial, TrialState
 
 # searchable parameters with these names are fidelities: a heatmap keeps only the trials at one value of each
 FIDELITY_NAMES = ("epochs", "epoch", "n_epochs", "max_epochs", "steps", "n_steps", "max_steps", "iterations", "n_iter", "max_iter",
@@ -39,8 +44,13 @@ def _parts(study: Any) -> tuple[Space, list[Trial], bool, str]:
 
 def _complete(trials: list[Trial]) -> list[Trial]: return [t for t in trials if t.state == TrialState.COMPLETE and t.value is not None]
 
+def _curves(study: Any) -> dict[int, list[Report]]:
+  """Every trial's reports ({} for a study object without them: nothing was ever reported)."""
+  return dict(getattr(study, "curves", None) or {})
+
 def _save(fig, path: str | os.PathLike) -> str:
   path = str(path)
+  if not os.path.splitext(path)[1]: path += ".png"  # matplotlib adds it to a name without one: return the file it writes
   if os.path.dirname(path): os.makedirs(os.path.dirname(path), exist_ok=True)
   fig.savefig(path, dpi=120, bbox_inches="tight")
   _plt().close(fig)
@@ -83,6 +93,8 @@ def history(study: Any, path: str | os.PathLike = "history.png", title: str | No
   ax.step(np.append(x, len(order)), np.append(best, best[-1]), where="post", color="tab:orange", lw=2, label="best so far", zorder=2)
   failed = [num[t.id] for t in trials if t.state == TrialState.FAILED]
   if failed: ax.scatter(failed, np.full(len(failed), lo), marker="x", color="tab:red", label=f"failed ({len(failed)})", zorder=3)
+  stopped = [num[t.id] for t in trials if t.state == TrialState.STOPPED]  # their values are at an earlier step: a tick, no value
+  if stopped: ax.scatter(stopped, np.full(len(stopped), lo), marker="|", s=80, color="tab:gray", label=f"stopped early ({len(stopped)})", zorder=3)
   ax.set_ylim(lo, hi)
   ax.set_xlabel("trial")
   ax.set_ylabel(label + (" (lower is better)" if minimize else " (higher is better)"))
@@ -90,6 +102,85 @@ def history(study: Any, path: str | os.PathLike = "history.png", title: str | No
   ax.grid(alpha=0.3)
   ax.legend(loc="best", fontsize=8)
   return _save(fig, path)
+
+# ***** learning curves *****
+
+def learning_curves(study: Any, path: str | os.PathLike = "curves.png", title: str | None = None, label: str = "value") -> str:
+  """Every trial's reported values against step. Complete trials: blue lines ending in a dot, the best one orange on top;
+  stopped early: grey dashed lines ending in a grey x at the step they stopped; failed: red dotted lines ending in a red X
+  (the step after their last finite report is where they broke); still running: thin green lines. Diverged values beyond
+  the scale are clipped to its edge, as in history(). Returns the PNG's path."""
+  plt = _plt()
+  _, trials, minimize, name = _parts(study)
+  curves = _curves(study)
+  if not curves: raise ValueError(f"study '{name}' has no reports to plot; call opt.report(trial, value, step) while training")
+  by_id = {t.id: t for t in trials}
+  best = min(_complete(trials), key=lambda t: (t.value if minimize else -t.value, t.id), default=None)
+  lo, hi = _curve_limits(np.array([r.value for c in curves.values() for r in c]), minimize)
+  pad = 0.05 * (hi - lo)
+  lo, hi = lo - pad, hi + pad
+  style = {TrialState.COMPLETE: dict(color="tab:blue", ls="-", lw=1.1, alpha=0.55, marker="o", ms=4, label="complete"),
+           TrialState.STOPPED: dict(color="tab:gray", ls="--", lw=1.0, alpha=0.8, marker="x", ms=7, label="stopped early"),
+           TrialState.FAILED: dict(color="tab:red", ls=":", lw=1.2, alpha=0.9, marker="X", ms=8, label="failed"),
+           TrialState.PENDING: dict(color="tab:green", ls="-", lw=0.8, alpha=0.8, marker=">", ms=5, label="running")}
+  fig, ax = plt.subplots(figsize=(8, 4.5))
+  counts: Counter = Counter()
+  for tid, curve in curves.items():
+    t = by_id.get(tid)
+    if t is None: continue
+    st = dict(style[t.state])
+    counts[t.state] += 1
+    kind = st.pop("label")
+    lab = kind if counts[t.state] == 1 else None   # one legend entry per state
+    mk, ms = st.pop("marker"), st.pop("ms")
+    x, v = np.array([r.step for r in curve]), np.clip(np.array([r.value for r in curve]), lo, hi)
+    if best is not None and tid == best.id: st.update(color="tab:orange", lw=2.4, alpha=1.0)
+    ax.plot(x, v, marker=mk, ms=ms, markevery=[len(x) - 1], zorder=4 if best is not None and tid == best.id else 2, label=lab, **st)
+  if best is not None and best.id in curves:
+    ax.plot([], [], color="tab:orange", lw=2.4, label=f"best: trial {best.id} ({best.value:.4g})")
+  ax.set_ylim(lo, hi)
+  ax.set_xlabel("step")
+  ax.set_ylabel(label + (" (lower is better)" if minimize else " (higher is better)"))
+  parts = [f"{counts[s]} {style[s]['label']}" for s in (TrialState.COMPLETE, TrialState.STOPPED, TrialState.FAILED, TrialState.PENDING) if counts[s]]
+  ax.set_title(title or f"{name}: learning curves ({', '.join(parts)})")
+  ax.grid(alpha=0.3)
+  ax.legend(loc="upper right", fontsize=8, framealpha=0.85)
+  return _save(fig, path)
+
+def _curve_limits(values: np.ndarray, minimize: bool) -> tuple[float, float]:
+  """Axis limits for learning curves: early steps are legitimately bad, so only far outliers are clipped (beyond the
+  10-90% quantile range stretched three times toward the bad end: a diverged run, a loss of 1e6)."""
+  lo, hi = float(values.min()), float(values.max())
+  q10, q90 = (float(q) for q in np.quantile(values, [0.1, 0.9]))
+  if minimize: hi = min(hi, q90 + 3 * (q90 - q10))
+  else: lo = max(lo, q10 - 3 * (q90 - q10))
+  if hi <= lo: lo, hi = lo - 0.5 * (abs(lo) or 1.0), hi + 0.5 * (abs(hi) or 1.0)
+  return lo, hi
+
+def default_step(trials: list[Trial], curves: dict[int, list[Report]]) -> int | None:
+  """The step a heatmap compares trials at when none is given: the most common last step of the complete trials that
+  reported (the length of a full run), the larger on ties; of every trial that reported when none is complete."""
+  last = [t.last_step for t in trials if t.state == TrialState.COMPLETE and t.last_step is not None and t.id in curves]
+  if not last: last = [c[-1].step for c in curves.values() if c]
+  if not last: return None
+  counts = Counter(last)
+  return max(counts, key=lambda s: (counts[s], s))
+
+def trials_at_step(trials: list[Trial], curves: dict[int, list[Report]], step: int | None = None,
+                   mix_fidelities: bool = False) -> tuple[list[Trial], int | None]:
+  """The trials a heatmap compares, with the values it shows, and the step they are at. A study without reports: its
+  complete trials (step None). With reports: every trial that reported at `step` (default: `default_step`), valued at
+  that report, so a short run is never compared with a long one. mix_fidelities=True: every complete trial's value and
+  every stopped trial's last value, whatever their steps."""
+  if mix_fidelities:
+    if step is not None: raise ValueError(f"step={step!r} and mix_fidelities=True contradict each other; pass one of them")
+    return [t for t in trials if t.state in (TrialState.COMPLETE, TrialState.STOPPED) and t.value is not None], None
+  if not curves:
+    if step is not None: raise ValueError(f"step={step!r}: this study has no reports; leave step out to use its complete trials")
+    return _complete(trials), None
+  if step is None: step = default_step(trials, curves)
+  out = [replace(t, value=v) for t in trials if (v := value_at(curves.get(t.id, ()), step)) is not None]
+  return out, step
 
 # ***** heatmap *****
 
@@ -126,17 +217,20 @@ def fidelity_filter(space: Space, trials: list[Trial], keep: tuple[str, ...] = (
   fixed = {}
   for n in space.names:
     if n in keep or n.lower() not in FIDELITY_NAMES: continue
-    vals = [t.params[n] for t in trials]
+    vals = [t.params[n] for t in trials if n in t.params]   # a conditional fidelity: trials without it are kept
+    if not vals: continue
     v = (at or {}).get(n, max(vals) if isinstance(space.params[n], (Int, Float)) else vals[0])
-    trials, fixed[n] = [t for t in trials if t.params[n] == v], v
+    trials, fixed[n] = [t for t in trials if n not in t.params or t.params[n] == v], v
   return trials, fixed
 
-def heatmap(study: Any, x: str, y: str, path: str | os.PathLike = "heatmap.png", *, at: dict | None = None, mix_fidelities: bool = False,
-            resolution: int = 60, device: str | None = None, label: str = "value") -> str:
+def heatmap(study: Any, x: str, y: str, path: str | os.PathLike = "heatmap.png", *, at: dict | None = None, step: int | None = None,
+            mix_fidelities: bool = False, resolution: int = 60, device: str | None = None, label: str = "value") -> str:
   """Interaction of parameters x and y, metric as colour. Left: the observed trials. Right: the GP posterior mean over
-  (x, y) with every other parameter held at the best configuration (or at `at`). Trials at different fidelities (a
-  searchable `epochs`, `steps`, `budget`, ...) are never mixed: only those at the highest fidelity (or `at[name]`) are
-  used, unless mix_fidelities=True. `label` names the metric on the colour bar. Returns the PNG's path."""
+  (x, y) with every other parameter held at the best configuration (or at `at`). Trials at different fidelities are never
+  mixed: in a study with reports, only the values reported at one step (`step`, default: the last step of most complete
+  trials, see trials_at_step), and of a searchable `epochs`, `steps`, `budget`, ... only the trials at its highest value
+  (or `at[name]`); mix_fidelities=True uses every complete and stopped trial as it ended. `label` names the metric on the
+  colour bar. Returns the PNG's path."""
   plt = _plt()
   from matplotlib.colors import Normalize
   from matplotlib.ticker import FuncFormatter
@@ -145,11 +239,15 @@ def heatmap(study: Any, x: str, y: str, path: str | os.PathLike = "heatmap.png",
     if p not in space.names:
       raise ValueError(f"unknown parameter '{p}' for a heatmap; study '{name}' searches {space.names}")
   if x == y: raise ValueError(f"heatmap needs two different parameters, got x=y='{x}'")
-  done = _complete(trials)
+  fit, at_step = trials_at_step(trials, _curves(study), step, mix_fidelities)
   fixed: dict = {}
-  if not mix_fidelities: done, fixed = fidelity_filter(space, done, keep=(x, y), at=at)
+  if not mix_fidelities: fit, fixed = fidelity_filter(space, fit, keep=(x, y), at=at)
+  done = [t for t in fit if x in t.params and y in t.params]  # conditional x or y: plot the trials where both exist, fit on all
   if len(done) < 2:
-    raise ValueError(f"study '{name}' has {len(done)} complete trials{' at ' + str(fixed) if fixed else ''}; a heatmap needs at least 2")
+    both = f" with both '{x}' and '{y}' active" if space.conditions else ""
+    where = " at " + str({**fixed, **({"step": at_step} if at_step is not None else {})}) if fixed or at_step is not None else ""
+    what = "trials" if at_step is not None else "complete trials"
+    raise ValueError(f"study '{name}' has {len(done)} {what}{both}{where}; a heatmap needs at least 2")
   vals = np.array([t.value for t in done])
   best = min(done, key=lambda t: t.value) if minimize else max(done, key=lambda t: t.value)
   base_params = {**best.params, **(at or {}), **fixed}
@@ -160,7 +258,8 @@ def heatmap(study: Any, x: str, y: str, path: str | os.PathLike = "heatmap.png",
   G = np.repeat(base[None], len(xv) * len(yv), 0)
   G[:, space.columns[x]] = np.tile(Xx[:, space.columns[x]], (len(yv), 1))
   G[:, space.columns[y]] = np.repeat(Xy[:, space.columns[y]], len(xv), 0)
-  gp = _fit_gp(space, done, device)
+  G = space.round(G)  # when x or y is a parent, the grid switches its children on and off: each cell a valid configuration
+  gp = _fit_gp(space, fit, device)
   mean = gp.predict(G)[0].reshape(len(yv), len(xv))
   lo, hi = _limits(vals, minimize)
   norm, cmap = Normalize(lo, hi, clip=False), plt.get_cmap(_cmap(minimize))
@@ -180,7 +279,7 @@ def heatmap(study: Any, x: str, y: str, path: str | os.PathLike = "heatmap.png",
   axes[1].scatter(_coord(space, x, [best.params[x]]), _coord(space, y, [best.params[y]]), marker="*", s=260, c="red", edgecolors="white",
                   zorder=4, label="best")
   axes[1].legend(loc="upper right", fontsize=8, framealpha=0.8)
-  others = {k: base_params[k] for k in space.names if k not in (x, y)}
+  others = {k: base_params[k] for k in space.names if k not in (x, y) and k in base_params}
   held = ", ".join(f"{k}={_fmt(v)}" for k, v in others.items())
   axes[1].set_title("GP posterior mean, others at best" if not at else "GP posterior mean, others fixed", fontsize=10)
   for ax in axes:
@@ -199,7 +298,8 @@ def heatmap(study: Any, x: str, y: str, path: str | os.PathLike = "heatmap.png",
     if scale == "log" and isinstance(space.params[x if axis is axes[0].xaxis else y], Int):
       axis.set_major_formatter(FuncFormatter(_plain_tick)); axis.set_minor_formatter(FuncFormatter(_minor_tick))
   fig.colorbar(mesh, ax=axes, extend=extend, label=label + (" (lower is better)" if minimize else " (higher is better)"))
-  fid = "; " + ", ".join(f"only {k}={_fmt(v)}" for k, v in fixed.items()) if fixed else ""
+  fixed_all = {**({"step": at_step} if at_step is not None else {}), **fixed}
+  fid = "; " + ", ".join(f"only {k}={_fmt(v)}" for k, v in fixed_all.items()) if fixed_all else ("; every fidelity mixed" if mix_fidelities else "")
   fig.suptitle(f"{name}: {x} × {y}{fid}\nheld: {held}" if held else f"{name}: {x} × {y}{fid}", fontsize=10)
   return _save(fig, path)
 

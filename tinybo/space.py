@@ -2,44 +2,81 @@
 
 Every strategy works on the same encoding: floats linear or log in [0, 1], each integer owns an equal slice of [0, 1]
 (in log space for log ints), categoricals are one-hot blocks, constants are never encoded.
-Holds: Float, Int, Categorical, Space, and the column kinds FLOAT, INT, CAT. Imports: numpy; every other module builds on it.
+
+Conditional parameters: `when={"optimizer": "sgd"}` makes a parameter exist only while its parent (an Int or Categorical,
+itself possibly conditional) takes one of the listed values; several parents must all hold. A configuration holds exactly
+its active parameters. Inactive columns encode to a fixed value (INACTIVE_FILL: 0.5 for float/int columns, an all-zero
+one-hot block for categoricals), so every configuration has exactly one encoding.
+Holds: Float, Int, Categorical, Space, INACTIVE_FILL, and the column kinds FLOAT, INT, CAT. Imports: numpy; every other module builds on it.
 """
 from __future__ import annotations
 
 import dataclasses
+import heapq
+import itertools
 import json
 import math
 import numbers
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 FLOAT, INT, CAT = 0, 1, 2
 
-@dataclass(frozen=True)
+INACTIVE_FILL = 0.5  # the encoded value of an inactive float or int column (an inactive categorical block is all zeros)
+
+def _when_pairs(when: Any) -> Any:
+  """`when` as the user wrote it -> ((parent, (value, ...)), ...), hashable and order-preserving; None for no condition.
+  Anything malformed is returned unchanged so that the Space check can name the parameter in its error."""
+  if when is None or (isinstance(when, Mapping) and not when): return None
+  if isinstance(when, tuple) and all(isinstance(c, tuple) and len(c) == 2 and isinstance(c[1], tuple) for c in when): return when or None
+  if not isinstance(when, Mapping): return when
+  return tuple((k, tuple(v) if isinstance(v, (list, tuple, range)) else v if isinstance(v, (set, frozenset, Mapping)) else (v,))
+               for k, v in when.items())
+
+@dataclass(frozen=True, repr=False)
 class Float:
-  """A real parameter in [low, high]; log=True searches in log space (needs low > 0)."""
+  """A real parameter in [low, high]; log=True searches in log space (needs low > 0). `when={"parent": value or [values]}`
+  makes it exist only while each listed parent takes one of its values."""
   low: float
   high: float
   log: bool = False
+  when: Any = field(default=None, kw_only=True)
 
-@dataclass(frozen=True)
+  def __post_init__(self): object.__setattr__(self, "when", _when_pairs(self.when))
+  def __repr__(self) -> str: return _repr(self, f"{self.low!r}, {self.high!r}" + (", log=True" if self.log else ""))
+
+@dataclass(frozen=True, repr=False)
 class Int:
-  """An integer parameter in [low, high] (both included); Int(a, a) is a single value."""
+  """An integer parameter in [low, high] (both included); Int(a, a) is a single value. `when=` as for Float."""
   low: int
   high: int
   log: bool = False
+  when: Any = field(default=None, kw_only=True)
 
-@dataclass(frozen=True)
+  def __post_init__(self): object.__setattr__(self, "when", _when_pairs(self.when))
+  def __repr__(self) -> str: return _repr(self, f"{self.low!r}, {self.high!r}" + (", log=True" if self.log else ""))
+
+@dataclass(frozen=True, repr=False)
 class Categorical:
-  """One of a list of choices (str, int, float, bool or None); the choices are one-hot encoded."""
+  """One of a list of choices (str, int, float, bool or None); the choices are one-hot encoded. `when=` as for Float."""
   choices: tuple
+  when: Any = field(default=None, kw_only=True)
 
-  def __init__(self, choices: Iterable):
+  def __init__(self, choices: Iterable, *, when: Any = None):
     # a plain string would silently become a list of characters
     object.__setattr__(self, "choices", (choices,) if isinstance(choices, str) else tuple(choices))
+    object.__setattr__(self, "when", _when_pairs(when))
+
+  def __repr__(self) -> str: return _repr(self, repr(list(self.choices)))
+
+def _repr(p: Any, args: str) -> str:
+  when = p.when
+  if isinstance(when, tuple):  # the normalized pairs, shown as the dict a user writes: one value bare, several as a list
+    when = {k: (v[0] if len(v) == 1 else list(v)) if isinstance(v, tuple) else v for k, v in when}
+  return f"{type(p).__name__}({args}" + (f", when={when!r})" if when else ")")
 
 Param = Float | Int | Categorical
 PARAM_TYPES = (Float, Int, Categorical)
@@ -50,32 +87,67 @@ def _plain(v: Any) -> Any:
   """numpy scalars -> plain Python scalars (so params are JSON-able and compare cleanly)."""
   return v.item() if isinstance(v, np.generic) else v
 
+def _check_when(name: str, when: Any) -> tuple | None:
+  """The shape of a condition: ((parent name, (value, ...)), ...) with at least one value per parent, each parent once."""
+  when = _when_pairs(when)
+  if when is None: return None
+  if not isinstance(when, tuple):
+    raise TypeError(f"parameter '{name}': when={when!r} is a {type(when).__name__}; use a dict of parent name -> value or list of values, "
+                    f"e.g. when={{'optimizer': 'sgd'}}")
+  out, seen = [], set()
+  for parent, values in when:
+    if not isinstance(parent, str):
+      raise TypeError(f"parameter '{name}': condition on {parent!r}, a {type(parent).__name__}; name the parent by its str name")
+    if parent in seen: raise ValueError(f"parameter '{name}': two conditions on '{parent}'; merge their values into one list")
+    if not isinstance(values, tuple):
+      raise TypeError(f"parameter '{name}': the values of its condition on '{parent}' are a {type(values).__name__}; "
+                      f"use a list (a set has no stable order)")
+    vals = tuple(dict.fromkeys((type(v), _plain(v)) for v in values))
+    if not vals:
+      raise ValueError(f"parameter '{name}': its condition on '{parent}' lists no values; list the values of '{parent}' that make '{name}' exist")
+    seen.add(parent)
+    out.append((parent, tuple(v for _, v in vals)))
+  return tuple(out)
+
+def _as_float(v: numbers.Real) -> float:
+  try: return float(v)
+  except OverflowError: return math.inf if v > 0 else -math.inf  # an int beyond float range: reported as not finite
+
+_INT_LIMIT = 2**53  # Int bounds are encoded through float64: beyond this two neighbouring integers are the same float
+
 def _check(name: str, p: Param) -> Param:
-  """Validate one parameter definition; returns it normalized (plain float/int bounds)."""
+  """Validate one parameter definition; returns it normalized (plain float/int bounds, the condition's shape)."""
+  if isinstance(p, PARAM_TYPES): when = _check_when(name, p.when)
+  if isinstance(p, (Float, Int)) and not isinstance(p.log, (bool, np.bool_)):  # "false" from a JSON file is truthy
+    raise TypeError(f"parameter '{name}': log={p.log!r}; use True or False")
   if isinstance(p, Float):
     if not (_is_real(p.low) and _is_real(p.high)): raise TypeError(f"parameter '{name}': Float bounds must be numbers, got {p.low!r}, {p.high!r}")
-    low, high = float(p.low), float(p.high)
+    low, high = _as_float(p.low), _as_float(p.high)
     if not (math.isfinite(low) and math.isfinite(high)): raise ValueError(f"parameter '{name}': Float bounds must be finite, got {low}, {high}")
     if low >= high: raise ValueError(f"parameter '{name}': Float needs low < high, got low={low}, high={high}; swap them, or use a constant")
     if p.log and low <= 0: raise ValueError(f"parameter '{name}': log=True needs low > 0, got low={low}; raise low above 0 or drop log=True")
-    return Float(low, high, bool(p.log))
+    return Float(low, high, bool(p.log), when=when)
   if isinstance(p, Int):
     for b in (p.low, p.high):
       if not (_is_real(b) and float(b).is_integer()):
         raise TypeError(f"parameter '{name}': Int bounds must be integers, got {p.low!r}, {p.high!r}; use Float for reals")
     low, high = int(p.low), int(p.high)
+    if not (-_INT_LIMIT <= low and high <= _INT_LIMIT):
+      raise ValueError(f"parameter '{name}': Int bounds must lie within ±2**53 (exact in float64), got {low}, {high}; rescale it or use Float")
     if low > high: raise ValueError(f"parameter '{name}': Int needs low <= high, got low={low}, high={high}; swap them")
     if p.log and low <= 0: raise ValueError(f"parameter '{name}': log=True needs low > 0, got low={low}; raise low to 1 or drop log=True")
-    return Int(low, high, bool(p.log))
+    return Int(low, high, bool(p.log), when=when)
   if isinstance(p, Categorical):
     choices = tuple(_plain(c) for c in p.choices)
     if not choices: raise ValueError(f"parameter '{name}': Categorical needs at least one choice, got none; list the choices")
     for c in choices:
       if not (c is None or isinstance(c, (str, bool, int, float))):
         raise TypeError(f"parameter '{name}': choice {c!r} is a {type(c).__name__}; use str/int/float/bool/None names")
+      if isinstance(c, float) and math.isnan(c):  # nan != nan: a trial with it could never be matched to its choice
+        raise ValueError(f"parameter '{name}': choice nan can never be matched (nan != nan); use a name such as 'nan' or None")
     if len({(type(c), c) for c in choices}) != len(choices):
       raise ValueError(f"parameter '{name}': choices must be distinct, got {list(choices)}; remove duplicates")
-    return Categorical(choices)
+    return Categorical(choices, when=when)
   raise TypeError(f"parameter '{name}': {p!r} is not a Float, Int or Categorical")
 
 # ***** per-parameter vectorized encode/decode: the only place the encoding is defined *****
@@ -112,45 +184,167 @@ def _width(p: Param) -> int: return len(p.choices) if isinstance(p, Categorical)
 def _kind(p: Param) -> int: return FLOAT if isinstance(p, Float) else INT if isinstance(p, Int) else CAT
 
 def _to_dict(p: Param) -> dict:
-  if isinstance(p, Categorical): return {"type": "categorical", "values": list(p.choices)}
-  return {"type": "float" if isinstance(p, Float) else "int", "min": p.low, "max": p.high, "log": p.log}
+  # no "when" key for an unconditional parameter: the JSON of a space without conditions is what older versions wrote
+  when = {"when": {q: list(v) for q, v in p.when}} if p.when else {}
+  if isinstance(p, Categorical): return {"type": "categorical", "values": list(p.choices), **when}
+  return {"type": "float" if isinstance(p, Float) else "int", "min": p.low, "max": p.high, "log": p.log, **when}
+
+_DICT_KEYS = {"type", "min", "max", "low", "high", "log", "values", "choices", "when"}
 
 def _from_dict(name: str, d: Mapping) -> Param:
   t = str(d.get("type", "")).lower()
-  unknown = set(d) - {"type", "min", "max", "low", "high", "log", "values", "choices"}
-  if unknown: raise ValueError(f"parameter '{name}': unknown keys {sorted(unknown)}; use type, min, max, log, values")
+  unknown = set(d) - _DICT_KEYS
+  if unknown: raise ValueError(f"parameter '{name}': unknown keys {sorted(unknown)}; use type, min, max, log, values, when")
+  if "type" not in d: raise ValueError(f"parameter '{name}': no 'type' in {dict(d)}; add \"type\": \"float\", \"int\" or \"categorical\"")
   if t in ("float", "int"):
     low, high = d.get("min", d.get("low")), d.get("max", d.get("high"))
     if low is None or high is None: raise ValueError(f"parameter '{name}': type {t!r} needs 'min' and 'max', got {dict(d)}")
-    return (Float if t == "float" else Int)(low, high, bool(d.get("log", False)))
+    return (Float if t == "float" else Int)(low, high, d.get("log", False), when=d.get("when"))
   if t in ("categorical", "choice"):
     values = d.get("values", d.get("choices"))
     if values is None: raise ValueError(f"parameter '{name}': type 'categorical' needs 'values', got {dict(d)}")
-    return Categorical(values)
+    return Categorical(values, when=d.get("when"))
   raise ValueError(f"parameter '{name}': unknown type {d.get('type')!r}; use 'float', 'int' or 'categorical'")
 
+_MAX_LISTED = 4096  # branches() lists each parent's values on a branch; an int parent with more on one branch gives none
+
+@dataclass
+class Branch:
+  """A branch of a conditional space: a box of parent values on which the set of active parameters is fixed.
+  `active`: the searchable parameters that exist on it; `values`: for each active parent (a parameter others are
+  conditioned on), the values it takes on this branch; `mask`: bool[dim], the active columns. Two branches can share an
+  active set when no single box of parent values gives it."""
+  active: frozenset
+  values: dict
+  mask: np.ndarray
+
 class Space:
-  """An ordered set of named parameters plus constants. `Space({"lr": Float(1e-4, 1e-1, log=True), "epochs": 5})`."""
+  """An ordered set of named parameters plus constants. `Space({"lr": Float(1e-4, 1e-1, log=True), "epochs": 5})`.
+  A parameter with `when={"parent": values}` exists only while each parent is active and takes one of its values."""
   def __init__(self, mapping: Mapping[str, Any]):
     if not isinstance(mapping, Mapping):
       raise TypeError(f"Space takes a dict of name -> Float/Int/Categorical/constant, not {type(mapping).__name__}")
-    for k in mapping:
+    for k, v in mapping.items():
       if not isinstance(k, str): raise TypeError(f"parameter name {k!r} is a {type(k).__name__}; use str names")
+      if isinstance(v, type) and issubclass(v, PARAM_TYPES):  # tb.Float, not tb.Float(0, 1): it would be a constant
+        raise TypeError(f"parameter '{k}': {v.__name__} is the class; give an instance such as {v.__name__}(low, high)")
     self.order: list[str] = list(mapping)   # every key, constants included, in the user's order
     self.params: dict[str, Param] = {k: _check(k, v) for k, v in mapping.items() if isinstance(v, PARAM_TYPES)}
     self.constants: dict[str, Any] = {k: v for k, v in mapping.items() if not isinstance(v, PARAM_TYPES)}
     self.names: list[str] = list(self.params)
+    # conditions on searchable parents: child -> [(parent, allowed codes as an array, the same as a set)]; codes are
+    # choice indices for a Categorical parent, the integers themselves for an Int parent. A condition on a constant that
+    # holds is recorded in `conditions` (and the JSON) but never checked again.
+    self._conds: dict[str, list[tuple[str, np.ndarray, frozenset]]] = {}
+    for k, p in list(self.params.items()):
+      if p.when:
+        when, conds = self._resolve_when(k, p.when)
+        self.params[k] = dataclasses.replace(p, when=when)
+        if conds: self._conds[k] = conds
+    self.conditions: dict[str, dict[str, tuple]] = {k: dict(p.when) for k, p in self.params.items() if p.when}
+    self.dependency_order: list[str] = self._dependency_order()   # searchable names, parents before their children
+    self._check_reachable()
+    # for each parent: the distinct sets of codes its children need; for each child: (parent, index of its set)
+    self._cond_sets: dict[str, list[frozenset]] = {}
+    self._cond_idx: dict[str, list[tuple[str, int]]] = {}
+    for k in self.dependency_order:
+      for q, _, codes in self._conds.get(k, ()):
+        sets = self._cond_sets.setdefault(q, [])
+        if codes not in sets: sets.append(codes)
+        self._cond_idx.setdefault(k, []).append((q, sets.index(codes)))
+    self._parents: list[str] = [k for k in self.dependency_order if k in self._cond_sets]
     self.columns: dict[str, slice] = {}
     i = 0
     for k, p in self.params.items(): self.columns[k], i = slice(i, i + _width(p)), i + _width(p)
     self.dim: int = i
     self.kinds: np.ndarray = np.array([_kind(p) for p in self.params.values() for _ in range(_width(p))], dtype=np.int64)
     self.cat_groups: list[slice] = [self.columns[k] for k, p in self.params.items() if isinstance(p, Categorical)]
+    self.inactive_fill: np.ndarray = np.where(self.kinds == CAT, 0.0, INACTIVE_FILL)  # [dim], what an inactive column holds
+    self._n_configs: float | None = None
+
+  def _resolve_when(self, k: str, when: tuple) -> tuple[tuple, list]:
+    """Check k's conditions against the parents they name: (conditions with the parents' own values, [(parent, codes)])."""
+    norm, conds = [], []
+    for q, vals in when:
+      if q == k: raise ValueError(f"parameter '{k}' is conditioned on itself; condition it on another parameter or drop when=")
+      if q in self.constants:
+        c = self.constants[q]
+        if not any(_same(v, c) for v in vals):
+          raise ValueError(f"parameter '{k}' can never be active: it needs '{q}' in {list(vals)}, but '{q}' is the constant {c!r}; "
+                           f"fix the condition or drop '{k}'")
+        norm.append((q, vals))
+        continue
+      if q not in self.params: raise ValueError(f"parameter '{k}': condition on unknown parameter '{q}'; condition on one of {self.names}")
+      pq = self.params[q]
+      if isinstance(pq, Float):
+        raise ValueError(f"parameter '{k}': condition on Float '{q}' is not supported (a real value equals a listed one with probability 0); "
+                         f"condition on an Int or Categorical parameter")
+      codes = []
+      for v in vals:
+        if isinstance(pq, Int):
+          if not (_is_real(v) and float(v).is_integer() and pq.low <= v <= pq.high):
+            raise ValueError(f"parameter '{k}': condition value {v!r} is not a value of '{q}' (an integer in [{pq.low}, {pq.high}]); "
+                             f"list values '{q}' can take")
+          codes.append(int(v))
+        else:
+          try: codes.append(_index(pq, v))
+          except ValueError:
+            raise ValueError(f"parameter '{k}': condition value {v!r} is not one of the choices {list(pq.choices)} of '{q}'; "
+                             f"list choices of '{q}'") from None
+      codes = list(dict.fromkeys(codes))
+      norm.append((q, tuple(self._values_of(q, codes))))
+      conds.append((q, np.array(codes, dtype=np.int64), frozenset(codes)))
+    return tuple(norm), conds
+
+  def _values_of(self, q: str, codes: Iterable[int]) -> list:
+    """Codes of parameter q (choice indices, or the integers) -> its values."""
+    p = self.params[q]
+    return [p.choices[c] for c in codes] if isinstance(p, Categorical) else [int(c) for c in codes]
+
+  def _dependency_order(self) -> list[str]:
+    """Searchable names with every parent before its children, the user's order otherwise; a cycle is an error."""
+    pos = {k: i for i, k in enumerate(self.names)}
+    parents = {k: [q for q, _, _ in self._conds.get(k, ())] for k in self.names}
+    children: dict[str, list[str]] = {k: [] for k in self.names}
+    for k, ps in parents.items():
+      for q in ps: children[q].append(k)
+    left = {k: len(ps) for k, ps in parents.items()}
+    ready = [pos[k] for k in self.names if left[k] == 0]
+    heapq.heapify(ready)
+    out = []
+    while ready:
+      k = self.names[heapq.heappop(ready)]
+      out.append(k)
+      for c in children[k]:
+        left[c] -= 1
+        if left[c] == 0: heapq.heappush(ready, pos[c])
+    if len(out) < len(self.names):  # walk up from a parameter left over: it has a parent left over too, until one repeats
+      path = [next(k for k in self.names if left[k] > 0)]
+      while (q := next(q for q in parents[path[-1]] if left[q] > 0)) not in path: path.append(q)
+      cycle = path[path.index(q):] + [q]
+      raise ValueError("conditions form a cycle: " + " needs ".join(f"'{n}'" for n in cycle) + "; remove one of these conditions")
+    return out
+
+  def _check_reachable(self) -> None:
+    """Every parameter must be active in some configuration: all its ancestors must be active, so the values its path
+    needs from each ancestor must overlap."""
+    need: dict[str, dict[str, frozenset]] = {}
+    for k in self.dependency_order:
+      req: dict[str, frozenset] = {}
+      for q, _, codes in self._conds.get(k, ()):
+        for a, s in [*need[q].items(), (q, codes)]:
+          both = s if a not in req else req[a] & s
+          if not both:
+            raise ValueError(f"parameter '{k}' can never be active: the conditions on its path need '{a}' in {self._values_of(a, sorted(req[a]))} "
+                             f"and in {self._values_of(a, sorted(s))} at once; make them overlap")
+          req[a] = both
+      need[k] = req
 
   @classmethod
   def from_dict(cls, d: Mapping[str, Any]) -> Space:
-    """`{"lr": {"type": "float", "min": 1e-4, "max": 0.1, "log": True}, "epochs": 5}`; non-dict values are constants."""
-    return cls({k: _from_dict(k, v) if isinstance(v, Mapping) and "type" in v else v for k, v in d.items()})
+    """`{"lr": {"type": "float", "min": 1e-4, "max": 0.1, "log": True}, "epochs": 5}`; values that are not dicts, and dicts
+    with none of the keys type/min/max/low/high/log/values/choices, are constants."""
+    return cls({k: _from_dict(k, v) if isinstance(v, Mapping) and _DICT_KEYS & set(v) else v for k, v in d.items()})
 
   @classmethod
   def from_dataclass(cls, dc: Any) -> Space:
@@ -165,29 +359,55 @@ class Space:
 
   # ***** single configurations *****
 
+  def active(self, params: Mapping[str, Any]) -> set[str]:
+    """The searchable parameters that exist in a configuration, read from its parents' values. `params` may be partial
+    (define-by-run): a parameter whose parent is missing or inactive is inactive. A bad parent value raises ValueError."""
+    out: set[str] = set()
+    for k in self.dependency_order:
+      if all(q in out and q in params and _code(self.params[q], _validate_value(q, self.params[q], _plain(params[q]))) in codes
+             for q, _, codes in self._conds.get(k, ())): out.add(k)
+    return out
+
+  def _why_inactive(self, k: str, active: set[str], vals: Mapping[str, Any]) -> str | None:
+    """None when k is active given its parents' checked values, else why not."""
+    for q, _, codes in self._conds.get(k, ()):
+      if q not in active: return f"'{q}' is inactive"
+      if _code(self.params[q], vals[q]) not in codes: return f"it needs '{q}' in {list(self.conditions[k][q])}, got {q}={vals[q]!r}"
+    return None
+
   def validate(self, params: Mapping[str, Any]) -> dict[str, Any]:
-    """Check a configuration and return it with plain Python types and constants filled in (user order)."""
+    """Check a configuration and return it with plain Python types and constants filled in (user order). It must hold
+    exactly the active parameters: an inactive one present, or an active one missing, is an error naming it."""
     if not isinstance(params, Mapping): raise TypeError(f"params must be a dict of name -> value, got {type(params).__name__}")
     unknown = [k for k in params if k not in self.params and k not in self.constants]
     if unknown: raise ValueError(f"unknown parameter '{unknown[0]}'; the space has {self.order}")
-    missing = [k for k in self.names if k not in params]
-    if missing: raise ValueError(f"missing parameter '{missing[0]}'; give a value for each of {self.names}")
+    missing = [k for k in self.names if k not in params and k not in self._conds]
+    if missing: raise ValueError(f"missing parameter '{missing[0]}'; give a value for each of {[k for k in self.names if k not in self._conds]}")
+    vals: dict[str, Any] = {}
+    for k in self.dependency_order:
+      why = self._why_inactive(k, vals.keys(), vals) if k in self._conds else None
+      if why is None:
+        if k not in params:
+          because = ", ".join(f"{q}={vals[q]!r}" for q, _, _ in self._conds[k])
+          raise ValueError(f"missing parameter '{k}', active because {because}; give it a value")
+        vals[k] = _validate_value(k, self.params[k], _plain(params[k]))
+      elif k in params: raise ValueError(f"parameter '{k}' is inactive here ({why}); drop '{k}' from the params")
     out = {}
     for k in self.order:
       if k in self.constants:
         if k in params and not _same(params[k], self.constants[k]):
           raise ValueError(f"parameter '{k}' is the constant {self.constants[k]!r} in this space, got {params[k]!r}; drop it or pass the constant")
         out[k] = self.constants[k]
-      else: out[k] = _validate_value(k, self.params[k], _plain(params[k]))
+      elif k in vals: out[k] = vals[k]
     return out
 
   def key(self, params: Mapping[str, Any]) -> tuple:
-    """Hashable identity of a configuration (searchable values in order), for deduplication."""
+    """Hashable identity of a configuration (searchable values in order, None for an inactive one), for deduplication."""
     return self.key_valid(self.validate(params))
 
   def key_valid(self, p: Mapping[str, Any]) -> tuple:
     """The key of a configuration that validate() returned (not checked again)."""
-    return tuple((type(p[k]).__name__, p[k]) if isinstance(self.params[k], Categorical) else p[k] for k in self.names)
+    return tuple(None if k not in p else (type(p[k]).__name__, p[k]) if isinstance(self.params[k], Categorical) else p[k] for k in self.names)
 
   def encode(self, params: Mapping[str, Any]) -> np.ndarray:
     return self.encode_many([params])[0]
@@ -201,45 +421,71 @@ class Space:
     return self.encode_valid([self.validate(p) for p in params])
 
   def encode_valid(self, ps: list[dict[str, Any]]) -> np.ndarray:
-    """Rows [m, dim] of configurations that validate() returned (not checked again)."""
-    X = np.zeros((len(ps), self.dim))
+    """Rows [m, dim] of configurations that validate() returned (not checked again); inactive columns hold the fill."""
+    X = np.repeat(self.inactive_fill[None], len(ps), 0)
     for k, p in self.params.items():
-      v = [_index(p, q[k]) if isinstance(p, Categorical) else q[k] for q in ps]
-      X[:, self.columns[k]] = _enc(p, np.asarray(v, dtype=np.float64 if isinstance(p, Float) else np.int64).reshape(-1))
+      rows = range(len(ps)) if k not in self._conds else [i for i, q in enumerate(ps) if k in q]
+      v = [_index(p, ps[i][k]) if isinstance(p, Categorical) else ps[i][k] for i in rows]
+      enc = _enc(p, np.asarray(v, dtype=np.float64 if isinstance(p, Float) else np.int64).reshape(-1))
+      if k in self._conds: X[list(rows), self.columns[k]] = enc
+      else: X[:, self.columns[k]] = enc
     return X
 
   def decode_many(self, X: np.ndarray) -> list[dict[str, Any]]:
+    """Encoded points [m, dim] -> configurations, each with exactly the parameters active in it."""
     X = self._check_X(X)
-    cols = {k: _dec(p, X[:, self.columns[k]]).tolist() for k, p in self.params.items()}
+    codes = {k: _dec(p, X[:, self.columns[k]]) for k, p in self.params.items()}
+    act = {k: a.tolist() for k, a in self._activity(codes, len(X)).items() if k in self._conds} if self._conds else {}
+    cols = {k: c.tolist() for k, c in codes.items()}
     return [{k: self.constants[k] if k in self.constants else
-             (self.params[k].choices[cols[k][i]] if isinstance(self.params[k], Categorical) else cols[k][i]) for k in self.order}
+             (self.params[k].choices[cols[k][i]] if isinstance(self.params[k], Categorical) else cols[k][i]) for k in self.order
+             if k not in act or act[k][i]}
             for i in range(X.shape[0])]
 
   def round(self, X: np.ndarray) -> np.ndarray:
-    """Snap encoded points [m, dim] to the encoding of the nearest valid configuration (floats are clipped)."""
+    """Snap encoded points [m, dim] to the encoding of the nearest valid configuration (floats are clipped, inactive
+    columns set to `inactive_fill`)."""
     X = self._check_X(X)
     out = np.empty_like(X)
     for k, p in self.params.items():
       c = self.columns[k]
       out[:, c] = np.clip(X[:, c], 0.0, 1.0) if isinstance(p, Float) else _enc(p, _dec(p, X[:, c]))
-    return out
+    return self._fill_inactive(out)
 
-  def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
-    """n uniform valid encoded points [n, dim] (uniform in log space for log params)."""
+  def active_mask(self, X: np.ndarray) -> np.ndarray:
+    """bool [m, dim]: which columns of each encoded point belong to a parameter active in the configuration it decodes to.
+    One column per parameter, `space.columns[k].start`, gives the per-parameter mask."""
+    X = self._check_X(X)
+    mask = np.ones(X.shape, dtype=bool)
+    if self._conds:
+      act = self._activity(self._parent_codes(X), len(X))
+      for k in self._conds: mask[:, self.columns[k]] = act[k][:, None]
+    return mask
+
+  def sample(self, rng: np.random.Generator, n: int, branch: Branch | None = None) -> np.ndarray:
+    """n uniform valid encoded points [n, dim] (uniform in log space for log params); each parameter is drawn
+    independently and kept only where its parents make it active. With a branch (from `branches()`): points on it."""
     X = np.empty((n, self.dim))
     for k, p in self.params.items():
       c = self.columns[k]
       if isinstance(p, Float): X[:, c] = rng.random((n, 1))
       elif isinstance(p, Int): X[:, c] = _enc(p, _dec(p, rng.random((n, 1))))
       else: X[:, c] = _enc(p, rng.integers(0, len(p.choices), n))
-    return X
+    for q, vals in ({} if branch is None else branch.values).items():
+      p = self.params[q]
+      codes = np.array([_code(p, v) for v in vals], dtype=np.int64)
+      X[:, self.columns[q]] = _enc(p, codes[rng.integers(0, len(codes), n)])
+    return self._fill_inactive(X)
 
   def neighbors(self, x: np.ndarray) -> np.ndarray:
-    """Discrete neighbours of one encoded point: each int one step up/down, each categorical switched to every other
-    choice; floats untouched. Returns [k, dim] (k may be 0)."""
+    """Discrete neighbours of one encoded point: each active int one step up/down, each active categorical switched to
+    every other choice; floats untouched. A switched parent changes which parameters are active (a newly active one
+    starts from its `inactive_fill` column, rounded). Returns [k, dim] (k may be 0)."""
     x = self.round(np.asarray(x, dtype=np.float64).reshape(1, -1))[0]
+    act = self._activity(self._parent_codes(x[None]), 1) if self._conds else None
     out = []
     for k, p in self.params.items():
+      if act is not None and not act[k][0]: continue
       c = self.columns[k]
       if isinstance(p, Int):
         v = int(_dec(p, x[None, c])[0])
@@ -249,13 +495,107 @@ class Space:
         v = int(np.argmax(x[c]))
         for w in range(len(p.choices)):
           if w != v: y = x.copy(); y[c] = _enc(p, np.array([w]))[0]; out.append(y)
-    return np.array(out).reshape(-1, self.dim)
+    N = np.array(out).reshape(-1, self.dim)
+    return self.round(N) if self._conds and len(N) else N
 
   def _check_X(self, X: np.ndarray) -> np.ndarray:
     X = np.asarray(X, dtype=np.float64)
     if X.ndim != 2 or X.shape[1] != self.dim: raise ValueError(f"encoded points must have shape [m, {self.dim}] for this space, got {X.shape}")
     if not np.isfinite(X).all(): raise ValueError("encoded points contain NaN or inf; only finite points in [0, 1] can be decoded")
     return X
+
+  # ***** activity: which parameters exist, vectorized over encoded points *****
+
+  def _parent_codes(self, X: np.ndarray) -> dict[str, np.ndarray]:
+    return {q: _dec(self.params[q], X[:, self.columns[q]]) for q in self._cond_sets}
+
+  def _activity(self, codes: Mapping[str, np.ndarray], m: int) -> dict[str, np.ndarray]:
+    """bool[m] per searchable name, from the decoded codes of the parents (parents first: dependency order)."""
+    act: dict[str, np.ndarray] = {}
+    for k in self.dependency_order:
+      a = np.ones(m, dtype=bool)
+      for q, allowed, _ in self._conds.get(k, ()): a &= act[q] & np.isin(codes[q], allowed)
+      act[k] = a
+    return act
+
+  def _fill_inactive(self, X: np.ndarray) -> np.ndarray:
+    """In place on snapped points: the columns of inactive parameters get their fixed fill value."""
+    if self._conds:
+      act = self._activity(self._parent_codes(X), len(X))
+      for k in self._conds:
+        c = self.columns[k]
+        X[~act[k], c] = self.inactive_fill[c]
+    return X
+
+  # ***** the tree: branches and counting *****
+
+  def _parent_classes(self, q: str, values: Iterable | None = None) -> list[tuple[frozenset, int, tuple | None]]:
+    """The values of parent q (all of them, or `values`) grouped by which of its children's condition sets they fall in:
+    (signature: indices into _cond_sets[q], how many values, their codes or None when more than _MAX_LISTED)."""
+    p, sets = self.params[q], self._cond_sets[q]
+    sig = lambda c: frozenset(i for i, s in enumerate(sets) if c in s)
+    groups: dict[frozenset, list[int]] = {}
+    if values is not None or isinstance(p, Categorical):
+      domain = range(len(p.choices)) if values is None else [_code(p, v) for v in values]
+      for c in domain: groups.setdefault(sig(c), []).append(c)
+      return [(g, len(cs), tuple(cs)) for g, cs in groups.items()]
+    listed = sorted(frozenset().union(*sets))  # a whole Int range: only the values some condition names are looked at
+    for c in listed: groups.setdefault(sig(c), []).append(c)
+    out: list[tuple[frozenset, int, tuple | None]] = [(g, len(cs), tuple(cs)) for g, cs in groups.items()]
+    rest = p.high - p.low + 1 - len(listed)
+    if rest: out.append((frozenset(), rest, tuple(sorted(set(range(p.low, p.high + 1)) - set(listed))) if rest <= _MAX_LISTED else None))
+    return out
+
+  def _walk(self, values: Mapping[str, Iterable] | None = None) -> Iterator[tuple[dict, frozenset]]:
+    """Every assignment of a value class to each active parent: ({parent: class or None when inactive}, active names)."""
+    classes = {q: self._parent_classes(q, None if values is None else values[q]) for q in self._parents}
+    state: dict[str, Any] = {}
+    holds = lambda k: all(state.get(q) is not None and i in state[q][0] for q, i in self._cond_idx.get(k, ()))
+    def rec(j: int) -> Iterator[tuple[dict, frozenset]]:
+      if j == len(self._parents):
+        yield dict(state), frozenset(k for k in self.dependency_order if holds(k))
+        return
+      q = self._parents[j]
+      for cls in (classes[q] if holds(q) else [None]):
+        state[q] = cls
+        yield from rec(j + 1)
+    yield from rec(0)
+
+  def count(self, values: Mapping[str, Iterable] | None = None) -> float:
+    """How many distinct valid configurations the space holds (inf when it has a float); with `values` (name -> the values
+    each searchable parameter may take, e.g. a grid's axes), how many valid configurations those values make."""
+    if values is None and self._n_configs is not None: return self._n_configs
+    def size(k: str) -> float:
+      if values is not None: return float(len(list(values[k])))
+      p = self.params[k]
+      return math.inf if isinstance(p, Float) else float(p.high - p.low + 1) if isinstance(p, Int) else float(len(p.choices))
+    if values is None and any(isinstance(p, Float) for p in self.params.values()): n = math.inf  # every float can be active
+    elif not self._conds: n = math.prod((size(k) for k in self.names), start=1.0)
+    else:
+      n = 0.0
+      for state, active in self._walk(values):
+        n += math.prod((state[k][1] if k in self._cond_sets else size(k) for k in active), start=1.0)
+    if values is None: self._n_configs = n
+    return n
+
+  def branches(self, limit: int = 64) -> list[Branch] | None:
+    """The branches of the tree, each a box of parent values with one fixed set of active parameters, in a
+    deterministic order; None when there are more than `limit` or a parent would need more than 4096 values listed. A
+    space without conditions is one branch."""
+    if not self._conds: return [Branch(frozenset(self.names), {}, np.ones(self.dim, dtype=bool))]
+    boxes: list[tuple[frozenset, dict]] = []
+    for state, active in self._walk():
+      vals = {q: cls[2] for q, cls in state.items() if cls is not None}
+      if any(v is None for v in vals.values()) or len(boxes) >= 16 * limit: return None
+      boxes.append((active, vals))
+    boxes = _merge_boxes(boxes)
+    if len(boxes) > limit: return None
+    out = []
+    for active, vals in boxes:
+      mask = np.zeros(self.dim, dtype=bool)
+      for k in active: mask[self.columns[k]] = True
+      out.append(Branch(active, {q: tuple(self._values_of(q, c)) for q, c in vals.items()}, mask))
+    return out
 
   # ***** identity and serialization *****
 
@@ -290,6 +630,24 @@ def _index(p: Categorical, v: Any) -> int:
   for i, c in enumerate(p.choices):
     if _is_real(c) and _is_real(v) and c == v: return i
   raise ValueError(f"choice {v!r} not found")
+
+def _code(p: Param, v: Any) -> int:
+  """A checked value of an Int or Categorical -> its code (the integer, or the choice index)."""
+  return _index(p, v) if isinstance(p, Categorical) else int(v)
+
+def _merge_boxes(boxes: list[tuple[frozenset, dict]]) -> list[tuple[frozenset, dict]]:
+  """Merge boxes of parent codes with the same active set that differ in one parent's codes only, until none do."""
+  def mergeable(a: tuple, b: tuple) -> str | None:
+    if a[0] != b[0] or a[1].keys() != b[1].keys(): return None
+    diff = [q for q in a[1] if a[1][q] != b[1][q]]
+    return diff[0] if len(diff) == 1 else None
+  out = list(boxes)
+  while True:
+    pair = next(((i, j, q) for i, j in itertools.combinations(range(len(out)), 2) if (q := mergeable(out[i], out[j])) is not None), None)
+    if pair is None: return out
+    i, j, q = pair
+    out[i] = (out[i][0], {**out[i][1], q: tuple(sorted(set(out[i][1][q]) | set(out[j][1][q])))})
+    del out[j]
 
 def _validate_value(name: str, p: Param, v: Any) -> Any:
   if isinstance(p, Categorical):

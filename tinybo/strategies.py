@@ -9,7 +9,7 @@ this module, optimizer.py both).
 from __future__ import annotations
 
 import itertools
-import math
+import numbers
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
@@ -63,11 +63,8 @@ def history_rng(seed: int | None, n_trials: int, salt: int = 0) -> np.random.Gen
   return np.random.default_rng([salt, 0 if seed is None else int(seed) & 0xFFFFFFFF, n_trials])
 
 def n_configs(space: Space) -> float:
-  """Number of distinct configurations (inf when the space has a float)."""
-  n = 1.0
-  for p in space.params.values():
-    n *= math.inf if isinstance(p, Float) else (p.high - p.low + 1) if isinstance(p, Int) else len(p.choices)
-  return n
+  """Number of distinct valid configurations (inf when the space has a float; inactive parameters counted as absent)."""
+  return space.count()
 
 def random_configs(space: Space, rng: np.random.Generator, taken: set, n: int) -> list[dict]:
   """n uniform random configurations (log-uniform for log params) whose keys are not in `taken`; adds theirs to it."""
@@ -87,7 +84,10 @@ def random_configs(space: Space, rng: np.random.Generator, taken: set, n: int) -
 
 class Random:
   """Uniform random search (log-uniform for log params). `Random(seed=...)` overrides the optimizer's seed."""
-  def __init__(self, seed: int | None = None): self.seed = seed
+  def __init__(self, seed: int | None = None):
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, numbers.Integral)):
+      raise TypeError(f"Random(seed={seed!r}); use an int or None")
+    self.seed = seed
 
   def suggest(self, space: Space, trials: Sequence[Trial], n: int, *, seed: int = 0, minimize: bool = True) -> list[dict]:
     h = History.of(space, trials)
@@ -97,20 +97,43 @@ def _axis(p: Any, points_per_float: int | None) -> list:
   if isinstance(p, Categorical): return list(p.choices)
   if isinstance(p, Int) and (points_per_float is None or p.high - p.low + 1 <= points_per_float): return list(range(p.low, p.high + 1))
   # floats (and wide ints): evenly spaced in the encoded cube, so log params get log-spaced points; exact at the bounds
-  space = Space({"p": p})
+  space = Space({"p": Float(p.low, p.high, p.log) if isinstance(p, Float) else Int(p.low, p.high, p.log)})
   vals = [q["p"] for q in space.decode_many(np.linspace(0.0, 1.0, points_per_float).reshape(-1, 1))]
   return list(dict.fromkeys(vals))  # wide log ints can round two points to the same integer
 
+def _axes(space: Space, points_per_float: int | None) -> dict[str, list]:
+  """Each searchable parameter's grid values. A wide Int that others are conditioned on keeps every value a condition
+  names, so the grid reaches each branch."""
+  axes = {k: _axis(space.params[k], points_per_float) for k in space.names}
+  for when in space.conditions.values():
+    for q, vals in when.items():
+      if q in space.params and isinstance(space.params[q], Int): axes[q] = sorted(set(axes[q]) | set(vals))
+  return axes
+
 def _grid(space: Space, points_per_float: int | None) -> Iterator[dict]:
-  axes = [_axis(space.params[k], points_per_float) for k in space.names]
-  for combo in itertools.product(*axes):
-    vals = dict(zip(space.names, combo))
-    yield {k: space.constants[k] if k in space.constants else vals[k] for k in space.order}
+  """Every valid combination of the axes once, row-major over the parameters in dependency order (the user's order when
+  no parameter comes before its parent); a parameter inactive in a combination is absent, never enumerated."""
+  axes = _axes(space, points_per_float)
+  if not space.conditions:
+    for combo in itertools.product(*(axes[k] for k in space.names)):
+      vals = dict(zip(space.names, combo))
+      yield {k: space.constants[k] if k in space.constants else vals[k] for k in space.order}
+    return
+  order = space.dependency_order
+  def rec(i: int, vals: dict) -> Iterator[dict]:
+    if i == len(order):
+      yield {k: space.constants[k] if k in space.constants else vals[k] for k in space.order if k in vals or k in space.constants}
+      return
+    k = order[i]
+    if k not in space.active(vals): yield from rec(i + 1, vals); return  # parents come first: vals decides k
+    for v in axes[k]: yield from rec(i + 1, {**vals, k: v})
+  yield from rec(0, {})
 
 class Grid:
   """Every combination of a grid exactly once, in a deterministic order (row-major over the space's parameter order),
   skipping configurations already in the study. Floats get `points_per_float` points (log-spaced for log params), ints
-  all their values when they have at most that many, categoricals every choice. Raises SearchExhausted when done."""
+  all their values when they have at most that many, categoricals every choice. Conditional parameters are enumerated
+  only where active. Raises SearchExhausted when done."""
   def __init__(self, points_per_float: int = 5):
     if not isinstance(points_per_float, int) or points_per_float < 2:
       raise ValueError(f"Grid(points_per_float={points_per_float!r}): needs an int >= 2 so both bounds are included")
@@ -121,7 +144,7 @@ class Grid:
     return _grid(space, self.points_per_float)
 
   def size(self, space: Space) -> int:
-    return math.prod(len(_axis(space.params[k], self.points_per_float)) for k in space.names)
+    return int(space.count(_axes(space, self.points_per_float)))
 
   def suggest(self, space: Space, trials: Sequence[Trial], n: int, *, seed: int = 0, minimize: bool = True) -> list[dict]:
     taken = History.of(space, trials).taken

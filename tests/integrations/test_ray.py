@@ -24,7 +24,7 @@ def loss(c: dict) -> float:
 
 def trainable(config: dict) -> None:
   start = time.time()
-  time.sleep(0.5)   # long enough for trials to overlap, so concurrency is visible in the start/end times
+  time.sleep(1.5)   # long enough for trials to overlap even while suggestions are slow (a loaded machine)
   tune.report({"loss": loss(config), "start": start, "end": time.time(), "epochs": config["epochs"]})
 
 @pytest.fixture(scope="module")

@@ -63,6 +63,7 @@ class TinyBOSampler(BaseSampler):
     self._independent = independent_sampler or RandomSampler(seed=seed)
     self._search_space = IntersectionSearchSpace()
     self._warn, self._warned = warn_independent_sampling, set()
+    self._unreadable: set[int] = set()   # RUNNING trials whose shared proposal could not be read (warned once each)
     self._lock = threading.Lock()   # study.optimize(n_jobs>1) calls the sampler from several threads; strategies need not be thread-safe
 
   def reseed_rng(self) -> None:
@@ -87,7 +88,7 @@ class TinyBOSampler(BaseSampler):
       history = []
       for t in study.get_trials(deepcopy=False, states=states):
         if t.number == trial.number: continue
-        tb = _to_tinybo(t, codecs, space)
+        tb = _to_tinybo(t, codecs, space, self._unreadable)
         if tb is not None: history.append(tb)
       proposal = self._strategy.suggest(space, history, 1, seed=self._seed, minimize=minimize)
       if not proposal: return {}
@@ -113,15 +114,26 @@ def _share(study: Study, trial: FrozenTrial, params: dict[str, Any]) -> None:
   s = json.dumps(params)
   for i in range(0, len(s), _MAX_ATTR): study._storage.set_trial_system_attr(trial._trial_id, f"{_ATTR}:{i // _MAX_ATTR}", s[i:i + _MAX_ATTR])
 
-def _pending_params(t: FrozenTrial) -> dict[str, Any]:
+def _pending_params(t: FrozenTrial, unreadable: set[int]) -> dict[str, Any]:
+  """The whole proposal of a RUNNING trial. The chunks are written one by one: a worker killed between two of them
+  leaves a partial JSON behind, and then the trial's own reported params are all that is known (with a warning, once)."""
   chunks, i = [], 0
   while (c := t.system_attrs.get(f"{_ATTR}:{i}")) is not None: chunks.append(c); i += 1
-  return {**(json.loads("".join(chunks)) if chunks else {}), **t.params}
+  try:
+    shared = json.loads("".join(chunks)) if chunks else {}
+    if not isinstance(shared, dict): raise ValueError(f"a {type(shared).__name__}, not an object")
+  except (ValueError, TypeError, RecursionError) as e:
+    if t.number not in unreadable:
+      unreadable.add(t.number)
+      _log.warning(f"TinyBOSampler: the proposal stored on running trial {t.number} is unreadable ({type(e).__name__}: {str(e)[:120]}; "
+                   "a partial write?); using the parameters the trial has reported instead")
+    shared = {}
+  return {**shared, **t.params}
 
-def _to_tinybo(t: FrozenTrial, codecs: dict[str, Codec], space: Space) -> Trial | None:
+def _to_tinybo(t: FrozenTrial, codecs: dict[str, Codec], space: Space, unreadable: set[int]) -> Trial | None:
   """An Optuna trial as a tinybo Trial over `space`, or None when it lacks a parameter or lies outside the space."""
   finished = t.state.is_finished()
-  params = t.params if finished else _pending_params(t)
+  params = t.params if finished else _pending_params(t, unreadable)
   if any(n not in params for n in codecs): return None
   if finished and any(t.distributions.get(n) is None for n in codecs): return None
   try: p = space.validate({n: c.to_tb(params[n]) for n, c in codecs.items()})

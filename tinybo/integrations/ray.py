@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import math
 import pickle
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import Any
 
 try:
@@ -74,14 +74,17 @@ def _nest(flat: Mapping[str, Any], paths: Mapping[str, tuple]) -> dict:
     d[path[-1]] = v
   return out
 
-def _flat(config: Mapping, paths: Mapping[str, tuple]) -> dict:
+def _flat(config: Mapping, paths: Mapping[str, tuple], optional: Collection[str] = ()) -> dict:
+  """Nested config -> {name: value}; a name in `optional` (a conditional parameter, inactive in this config) may be absent."""
   out = {}
   for n, path in paths.items():
     d: Any = config
     for k in path:
-      if not isinstance(d, Mapping) or k not in d: raise ValueError(f"config {dict(config)!r} has no value for parameter '{n}'")
+      if not isinstance(d, Mapping) or k not in d:
+        if n in optional: break
+        raise ValueError(f"config {dict(config)!r} has no value for parameter '{n}'")
       d = d[k]
-    out[n] = d
+    else: out[n] = d
   return out
 
 class TinyBOSearch(Searcher):
@@ -138,11 +141,11 @@ class TinyBOSearch(Searcher):
     if self._mode not in ("min", "max"): raise ValueError(f"mode={self._mode!r}; use 'min' or 'max'")
 
   def _to_tb(self, config: Mapping) -> dict:
-    flat = _flat(config, self._paths)
+    flat = _flat(config, self._paths, optional=self._space.conditions)
     return self._space.validate({n: (self._codecs[n].to_tb(v) if n in self._codecs else v) for n, v in flat.items()})
 
   def _to_ray(self, params: Mapping) -> dict:
-    flat = {n: (self._codecs[n].from_tb(params[n]) if n in self._codecs else params[n]) for n in self._space.names}
+    flat = {n: (self._codecs[n].from_tb(params[n]) if n in self._codecs else params[n]) for n in self._space.names if n in params}
     return _nest({**flat, **self._space.constants}, self._paths)   # a Ray param_space gives no constants: Ray merges its own
 
   def suggest(self, trial_id: str) -> dict | None:

@@ -1,0 +1,263 @@
+"""tinybo on tinygrad's OpenCL backend (`CL`) through pocl, a real OpenCL runtime for the CPU, compared with the CPU backend.
+
+Isolation: the OpenCL work runs in ONE child process (this file run as a script) whose environment alone points the
+OpenCL loader at a private vendors folder (`OCL_ICD_VENDORS`): pocl is never registered for the machine, so tinygrad's
+`Device.DEFAULT` stays CPU in this pytest process and everywhere else. The child computes on `CL` and writes JSON; the
+tests below compute the same on `CPU` here and compare. The child takes ~1 min with tinygrad's and tinybo's disk caches
+warm and a few minutes on a clean machine (pocl compiles every kernel with clang).
+
+Runtime: `make test` installs pocl's library (Debian `libpocl2`, `ocl-icd-libopencl1`, no `pocl-opencl-icd`) when it is
+root and writes `.ocl/vendors/pocl.icd`; `TINYBO_OCL_VENDORS` names another vendors folder. Without pocl the module is
+skipped with a message that says how to install it.
+"""
+from __future__ import annotations
+
+import ctypes.util
+import glob
+import json
+import math
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytestmark = pytest.mark.opencl
+ROOT = Path(__file__).resolve().parent.parent
+
+# ***** the surrogate, named in ONE place *****
+
+def surrogate(device:str, dtype_name:str|None=None):
+  from tinygrad import dtypes
+
+  from tinybo.gp import GPRegressor
+  return GPRegressor(device=device, dtype=None if dtype_name is None else getattr(dtypes, dtype_name))
+
+def posterior_fn():
+  from tinybo.gp import posterior
+  return posterior
+
+# ***** the computations, the same code on either device *****
+
+N_LINALG = 6                      # small: every shape is a pocl compile
+N_WORK_ITEMS = (6, 64, 257)       # 257: more columns than work-items (256), the last work-item's spare column gated off
+rng0 = np.random.default_rng(14)
+X_GP = rng0.uniform(size=(30, 3))  # the shapes of tests/test_gp.py (bucket N = 32, D = 4): the CPU side is compiled already
+Y_GP = np.sin(5 * X_GP[:, 0]) + (X_GP[:, 1] - 0.3) ** 2 + 0.5 * X_GP[:, 2]
+XQ_GP = rng0.uniform(size=(5, 3))
+STUDY_TRIALS = 12
+
+def spd(n:int, batch:int, seed:int) -> np.ndarray:
+  rng = np.random.default_rng(seed)
+  Q, _ = np.linalg.qr(rng.standard_normal((batch, n, n)))
+  A = (Q * np.exp(rng.uniform(-np.log(1e3), 0, size=(batch, n)))[:, None, :]) @ Q.transpose(0, 2, 1)
+  return (A + A.transpose(0, 2, 1)) / 2
+
+def linalg_case(device:str, dtype_name:str, form:str, batch:int|None, n:int=N_LINALG) -> dict:
+  """Cholesky, both triangular solves and the triangular inverse of one random SPD matrix (or a batch of 2)."""
+  from tinygrad import Tensor, dtypes
+
+  from tinybo.linalg import cholesky, solve_triangular, triangular_inverse
+  dt = getattr(dtypes, dtype_name)
+  A = spd(n, batch or 1, seed=n)
+  B = np.random.default_rng(n + 1).standard_normal((batch or 1, n, 3))
+  if batch is None: A, B = A[0], B[0]
+  def T(a): return Tensor(a, dtype=dt, device=device)
+  L = cholesky(T(A), impl=form).numpy()
+  L_ref = np.linalg.cholesky(A)
+  return {"L": L.tolist(), "X_lower": solve_triangular(T(L_ref), T(B), impl=form).numpy().tolist(),
+          "X_upper": solve_triangular(T(np.swapaxes(L_ref, -1, -2)), T(B), lower=False, impl=form).numpy().tolist(),
+          "L_inv": triangular_inverse(T(L_ref), impl=form).numpy().tolist()}
+
+def gp_case(device:str, dtype_name:str|None) -> dict:
+  """Fit, predict and the gradient of the posterior mean + variance in the query points (tinygrad autograd)."""
+  from tinygrad import Tensor
+  gp = surrogate(device, dtype_name).fit(X_GP, Y_GP)
+  mean, var = gp.predict(XQ_GP)
+  Xq = Tensor(XQ_GP, dtype=gp.dtype, device=device)
+  m, v = posterior_fn()(*gp.posterior_state(), Xq)
+  grad = (m.sum() + v.sum()).gradient(Xq)[0].numpy()
+  return {"mean": mean.tolist(), "var": var.tolist(), "grad": grad.tolist(), "device": m.device, "dtype": str(gp.dtype),
+          "lengthscales": np.asarray(gp.hyperparameters["lengthscales"]).tolist()}
+
+def branin(x1:float, x2:float) -> float:
+  return (x2 - 5.1 / (4 * math.pi ** 2) * x1 ** 2 + 5 / math.pi * x1 - 6) ** 2 + 10 * (1 - 1 / (8 * math.pi)) * math.cos(x1) + 10
+
+def study_case(device:str, n_trials:int=STUDY_TRIALS) -> dict:
+  """A short GP study on Branin through the public API; any fallback to random is recorded (it must not happen)."""
+  import warnings
+
+  import tinybo as tb
+  space = tb.Space({"x1": tb.Float(-5, 10), "x2": tb.Float(0, 15)})
+  strategy = tb.GP(device=device)
+  opt = tb.Optimizer(space, strategy=strategy, seed=0)
+  fallbacks = []
+  with warnings.catch_warnings(record=True) as caught:
+    warnings.simplefilter("always")
+    for _ in range(n_trials):
+      trial = opt.suggest()
+      opt.observe(trial, branin(**trial.params))
+      if strategy.last_fallback: fallbacks.append(strategy.last_fallback[:300])
+  fallbacks += [str(w.message)[:300] for w in caught if "GP strategy" in str(w.message)]
+  return {"trials": [[t.params["x1"], t.params["x2"], t.value] for t in opt.trials], "fallbacks": fallbacks}
+
+# ***** the child process: everything on CL, one JSON out *****
+
+def _record_launches() -> list:
+  # every OpenCL kernel launch: (kernel name, work-groups per axis, work-items per work-group)
+  from tinygrad.runtime import ops_cl
+  launches: list = []
+  init, call = ops_cl.CLProgram.__init__, ops_cl.CLProgram.__call__
+  def recording_init(self, device, obj):
+    init(self, device, obj)
+    self.tinybo_name = obj.name
+  def recording_call(self, *bufs, global_size=(1, 1, 1), local_size=None, **kw):
+    launches.append((self.tinybo_name, list(global_size), None if local_size is None else list(local_size)))
+    return call(self, *bufs, global_size=global_size, local_size=local_size, **kw)
+  ops_cl.CLProgram.__init__, ops_cl.CLProgram.__call__ = recording_init, recording_call
+  return launches
+
+def child_main(out_path:str) -> None:
+  from tinygrad import Device
+
+  from tinybo.linalg import kernel_form
+  launches = _record_launches()
+  res: dict = {"default_device": Device.DEFAULT, "cl_device": Device["CL"].device_name, "form": kernel_form("CL"), "seconds": {}}
+  t = time.perf_counter()
+  res["linalg"] = {f"{dt}-{form}-{batch}": linalg_case("CL", dt, form, batch)
+                   for dt in ("float64", "float32") for form in ("serial", "parallel") for batch in (2, None)}
+  res["seconds"]["linalg"] = time.perf_counter() - t
+  t = time.perf_counter()
+  res["work_items"] = {}
+  for n in N_WORK_ITEMS:
+    start = len(launches)
+    res[f"linalg_n{n}"] = linalg_case("CL", "float64", "parallel", 2, n)
+    res["work_items"][n] = launches[start:]
+  res["seconds"]["work_items"] = time.perf_counter() - t
+  gp_start = len(launches)
+  for dt in ("float64", "float32"):
+    t = time.perf_counter()
+    res[f"gp_{dt}"] = gp_case("CL", dt)
+    res["seconds"][f"gp_{dt}"] = time.perf_counter() - t
+  t = time.perf_counter()
+  res["study"] = study_case("CL")
+  res["seconds"]["study"] = time.perf_counter() - t
+  t = time.perf_counter()
+  # the same strategy on a second device in the same process (the CPU after the CL study)
+  res["study_second_device"] = study_case("CPU", n_trials=7)
+  res["seconds"]["study_second_device"] = time.perf_counter() - t
+  res["gp_kernels"] = sorted({name for name, *_ in launches[gp_start:] if name.startswith(("cholesky", "trsm"))})
+  Path(out_path).write_text(json.dumps(res))
+
+# ***** finding pocl, running the child *****
+
+def pocl_vendors() -> tuple[Path|None, str]:
+  """A vendors folder that names pocl, and why not when there is none."""
+  if ctypes.util.find_library("OpenCL") is None:
+    return None, "no OpenCL loader (libOpenCL.so.1): `make test` installs it as root, or `sudo apt-get install ocl-icd-libopencl1 libpocl2`"
+  if os.environ.get("TINYBO_OCL_VENDORS"): return Path(os.environ["TINYBO_OCL_VENDORS"]), ""
+  if (ROOT / ".ocl" / "vendors" / "pocl.icd").exists(): return ROOT / ".ocl" / "vendors", ""
+  libs = sorted(glob.glob("/usr/lib/*/libpocl.so.2") + glob.glob("/usr/lib/libpocl.so.2") + glob.glob("/usr/local/lib/libpocl.so.2"))
+  if not libs: return None, "no pocl runtime (libpocl.so.2): `make test` installs it as root, or `sudo apt-get install libpocl2 ocl-icd-libopencl1`"
+  d = Path(tempfile.mkdtemp(prefix="tinybo-ocl-")) / "vendors"
+  d.mkdir()
+  (d / "pocl.icd").write_text(libs[0] + "\n")
+  return d, ""
+
+@pytest.fixture(scope="module")
+def cl(tmp_path_factory) -> dict:
+  vendors, why = pocl_vendors()
+  if vendors is None: pytest.skip(f"OpenCL tests skipped: {why}")
+  out = tmp_path_factory.mktemp("opencl") / "cl.json"
+  # DEV=CPU in the child too: anything that forgets its device lands on the CPU and meets CL tensors, which tinygrad rejects
+  env = dict(os.environ, OCL_ICD_VENDORS=str(vendors), DEV="CPU", PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+  env.setdefault("PARALLEL", "0")
+  t = time.perf_counter()
+  r = subprocess.run([sys.executable, __file__, str(out)], env=env, cwd=ROOT, capture_output=True, text=True, timeout=1800)
+  if r.returncode != 0:
+    if "CLDevice" in r.stderr and ("no platforms" in r.stderr.lower() or "-1001" in r.stderr):
+      pytest.skip(f"OpenCL tests skipped: pocl found at {vendors} but no OpenCL platform opened:\n{r.stderr[-1500:]}")
+    pytest.fail(f"the OpenCL child process failed (rc {r.returncode}):\n{r.stderr[-6000:]}")
+  res = json.loads(out.read_text())
+  res["seconds"]["child_process"] = time.perf_counter() - t
+  print(f"\nOpenCL child on {res['cl_device']}: seconds {res['seconds']}\nwork-items per launch (name, work-groups, work-items "
+        f"per work-group): {res['work_items']}\nGP kernels on CL: {res['gp_kernels']}")
+  if os.environ.get("TINYBO_OPENCL_JSON"): Path(os.environ["TINYBO_OPENCL_JSON"]).write_text(json.dumps(res))
+  return res
+
+# ***** the tests: CL (child) against CPU (here) and numpy *****
+
+def rel(a, b) -> float: return float(np.abs(np.asarray(a) - np.asarray(b)).max() / max(np.abs(np.asarray(b)).max(), 1e-30))
+
+def test_opencl_stays_in_its_process(cl):
+  # the child opened CL through its own environment (and chose the parallel kernels there); this process never saw pocl
+  assert cl["form"] == "parallel" and cl["default_device"] == "CPU"
+  assert "OCL_ICD_VENDORS" not in os.environ
+
+@pytest.mark.parametrize("dtype_name", ["float64", "float32"])
+@pytest.mark.parametrize("form", ["serial", "parallel"])
+@pytest.mark.parametrize("batch", [2, None])
+def test_linalg_on_cl_matches_numpy_and_cpu(cl, dtype_name, form, batch):
+  got = cl["linalg"][f"{dtype_name}-{form}-{batch}"]
+  cpu = linalg_case("CPU", dtype_name, "serial", batch)
+  A = spd(N_LINALG, batch or 1, seed=N_LINALG)
+  B = np.random.default_rng(N_LINALG + 1).standard_normal((batch or 1, N_LINALG, 3))
+  if batch is None: A, B = A[0], B[0]
+  L = np.linalg.cholesky(A)
+  U = np.swapaxes(L, -1, -2)
+  ref = {"L": L, "X_lower": np.linalg.solve(L, B), "X_upper": np.linalg.solve(U, B), "L_inv": np.linalg.inv(L)}
+  tol_np, tol_cpu = (1e-12, 1e-12) if dtype_name == "float64" else (1e-4, 1e-5)
+  for k, v in ref.items():
+    assert rel(got[k], v) < tol_np, (k, rel(got[k], v))
+    assert rel(got[k], cpu[k]) < tol_cpu, (k, rel(got[k], cpu[k]))
+  assert np.all(np.triu(np.asarray(got["L"]), 1) == 0)
+
+def test_parallel_kernels_launch_many_work_items(cl):
+  from tinybo.linalg import work_split
+  for n in N_WORK_ITEMS:
+    A = spd(n, 2, seed=n)
+    got = cl[f"linalg_n{n}"]
+    assert rel(got["L"], np.linalg.cholesky(A)) < 1e-12 and rel(got["L_inv"], np.linalg.inv(np.linalg.cholesky(A))) < 1e-10
+    kernels = {name: (int(np.prod(g)) * int(np.prod(loc or [1])), int(np.prod(loc or [1]))) for name, g, loc in cl["work_items"][str(n)]
+               if name.startswith(("cholesky", "trsm"))}
+    w, _ = work_split(n)
+    # Cholesky: one work-group per matrix of the batch, w work-items each; triangular inverse: one work-item per column
+    assert kernels[f"cholesky_par_2_{n}"] == (2 * w, w), kernels
+    assert kernels[f"trsm_par_l_2_{n}_{n}"][0] >= 2 * n and kernels[f"trsm_par_l_2_{n}_{n}"][1] == w, kernels
+    assert kernels[f"trsm_par_l_2_{n}_3"] == (2 * 3, 3), kernels
+  # the GP's own factorizations on CL went through the parallel form too
+  assert any(k.startswith("cholesky_par") for k in cl["gp_kernels"]) and not any(k.startswith("cholesky_") and "par" not in k
+                                                                                 for k in cl["gp_kernels"])
+
+def test_gp_fit_predict_and_gradient_on_cl_match_cpu_float64(cl):
+  got, cpu = cl["gp_float64"], gp_case("CPU", "float64")
+  assert got["device"] == "CL" and got["dtype"] == "dtypes.double"
+  for k in ("mean", "var", "grad", "lengthscales"): assert rel(got[k], cpu[k]) < 1e-6, (k, rel(got[k], cpu[k]))
+
+def test_gp_float32_on_cl(cl):
+  # float32 (what a device without float64 runs): float32 rounding moves the fitted optimum by ~3e-3 between backends (the
+  # same fit on CPU and CL), so 1e-2 against the CPU's float32; against float64 only the mean, since float32's higher
+  # noise floor (1e-4, not 1e-6) is a different model of the same data (its variance differs by ~30% by design)
+  got, cpu32, cpu64 = cl["gp_float32"], gp_case("CPU", "float32"), gp_case("CPU", "float64")
+  assert got["dtype"] == "dtypes.float" and got["device"] == "CL"
+  for k in ("mean", "var", "grad", "lengthscales"): assert rel(got[k], cpu32[k]) < 1e-2, (k, rel(got[k], cpu32[k]))
+  assert rel(got["mean"], cpu64["mean"]) < 1e-2
+
+def test_gp_study_on_cl_matches_cpu(cl):
+  got, cpu = cl["study"], study_case("CPU")
+  assert got["fallbacks"] == [] and cpu["fallbacks"] == []
+  assert len(got["trials"]) == STUDY_TRIALS
+  np.testing.assert_allclose(np.asarray(got["trials"]), np.asarray(cpu["trials"]), rtol=1e-6, atol=1e-6 * 15)
+  assert min(v for *_, v in got["trials"]) < 2.0  # the GP steps found Branin's basin (optimum 0.398): not random luck
+
+@pytest.mark.xfail(strict=True, reason="acquisition.py keys its captured programs without device and dtype: a second device "
+                   "in the same process replays the first device's capture (JitError), and the strategy falls back to random")
+def test_second_device_in_one_process(cl):
+  assert cl["study_second_device"]["fallbacks"] == []
+
+if __name__ == "__main__":
+  child_main(sys.argv[1])

@@ -1,0 +1,264 @@
+"""Stopping rules: each against a hand-worked example (which trials stop at which rung or step, worked out in the
+comments), the same examples and random asynchronous report sequences replayed through Optuna's real MedianPruner,
+SuccessiveHalvingPruner and HyperbandPruner (the same verdict on every report), both directions, and bad parameters."""
+import zlib
+
+import numpy as np
+import pytest
+
+import tinybo as tb
+from tinybo.stopping import History, first_in_interval, promotable, rung_steps, value_reaching
+from tinybo.storage import InMemoryStorage, SQLiteStorage
+from tinybo.trial import Report, TrialState
+
+optuna = pytest.importorskip("optuna")
+optuna.logging.set_verbosity(optuna.logging.WARNING)
+
+SPACE = tb.Space({"x": tb.Float(0.0, 1.0)})
+
+class Tiny:
+  """Plays (trial, step, value) reports and (trial, "done") completions through tinybo, one event per call, returning
+  the report's verdict (None for a completion). Trials are suggested in order of first appearance; a trial told to stop
+  is stopped at once. Maximizing negates every value, so a direction-aware rule gives the same verdicts."""
+  def __init__(self, rule, direction="minimize", storage=None, name="study"):
+    self.sign = 1.0 if direction == "minimize" else -1.0
+    self.opt = tb.Optimizer(SPACE, strategy="random", direction=direction, storage=storage, name=name, stopping=rule)
+    self.trials, self.last = {}, {}
+
+  def __call__(self, ev):
+    if ev[0] not in self.trials: self.trials[ev[0]] = self.opt.suggest()
+    t = self.trials[ev[0]]
+    if ev[1] == "done": self.opt.observe(t, self.last[ev[0]]); return None
+    v = self.last[ev[0]] = self.sign * ev[2]
+    stop = self.opt.report(t, v, ev[1])
+    if stop:
+      s = self.opt.stop(t)
+      assert s.state == TrialState.STOPPED and s.value == v and s.last_step == ev[1]
+    return stop
+
+class Optuna:
+  """The same through Optuna's ask/tell with a real pruner: report, should_prune, tell PRUNED at once."""
+  def __init__(self, pruner, direction="minimize", name="study"):
+    self.sign = 1.0 if direction == "minimize" else -1.0
+    self.study = optuna.create_study(study_name=name, direction=direction, pruner=pruner, sampler=optuna.samplers.RandomSampler(seed=0))
+    self.trials, self.last = {}, {}
+
+  def __call__(self, ev):
+    if ev[0] not in self.trials: self.trials[ev[0]] = self.study.ask({"x": optuna.distributions.FloatDistribution(0.0, 1.0)})
+    t = self.trials[ev[0]]
+    if ev[1] == "done": self.study.tell(t, self.last[ev[0]]); return None
+    v = self.last[ev[0]] = self.sign * ev[2]
+    t.report(v, ev[1])
+    stop = t.should_prune()
+    if stop: self.study.tell(t, state=optuna.trial.TrialState.PRUNED)
+    return stop
+
+def verdicts(player, script):
+  return [v for ev in script if (v := player(ev)) is not None]
+
+def split(script_with_verdicts):
+  return [e[:-1] if e[1] != "done" else e for e in script_with_verdicts], [e[-1] for e in script_with_verdicts if e[1] != "done"]
+
+# ***** median stopping: a hand-worked example *****
+
+# MedianStopping(warmup_trials=2, warmup_steps=1): compare a trial's best value so far with the median of the COMPLETE
+# trials' values at the same step, once 2 trials are complete, from step 1 on. (trial, step, value, expected verdict)
+MEDIAN = [
+  ("A", 0, 5.0, False), ("A", 1, 4.0, False), ("A", 2, 3.0, False), ("A", 3, 2.0, False), ("A", "done"),  # nothing complete yet
+  ("C", 1, 100.0, False),        # only A is complete: 1 < warmup_trials=2, no decision however bad
+  ("B", 0, 6.0, False), ("B", 1, 5.0, False), ("B", 2, 2.0, False), ("B", 3, 1.0, False), ("B", "done"),  # A alone complete
+  # complete: A, B.  medians: step 1 (4+5)/2 = 4.5, step 2 (3+2)/2 = 2.5, step 3 (2+1)/2 = 1.5
+  ("C", 2, 2.6, True),           # C's best so far min(100, 2.6) = 2.6 > 2.5
+  ("D", 0, 50.0, False),         # step 0 < warmup_steps=1: not judged
+  ("D", 1, 4.5, False),          # 4.5 is not worse than the median 4.5
+  ("D", 2, 1.0, False),          # 1.0 <= 2.5
+  ("D", 3, 9.0, False),          # the best so far counts, not the last value: 1.0 <= 1.5
+  ("D", "done"),                 # complete: A, B, D.  medians: step 1 [4, 5, 4.5] -> 4.5, step 2 [3, 2, 1] -> 2, step 3 [2, 1, 9] -> 2
+  ("E", 1, 4.6, True),           # 4.6 > 4.5
+  ("F", 2, 2.1, True),           # F skipped step 1; at step 2: 2.1 > 2
+  ("G", 5, 0.0, False),          # no complete trial reported step 5: nothing to compare with
+]
+# interval=2 (warmup_steps=1): checkpoints at steps 1, 3, 5, ...; a trial is judged on its first report at or past each
+MEDIAN_INTERVAL = [
+  ("A", 1, 4.0, False), ("A", 2, 3.0, False), ("A", 3, 2.0, False), ("A", 4, 1.0, False), ("A", "done"),
+  ("H", 1, 3.9, False),          # checkpoint 1: 3.9 <= median [4.0]
+  ("H", 2, 9.0, False),          # between checkpoints (its last checkpoint 1 was judged at step 1): not judged
+  ("H", 4, 9.0, True),           # checkpoint 3 skipped, judged now at step 4: best so far 3.9 > median [1.0]
+]
+
+@pytest.mark.parametrize("direction", ["minimize", "maximize"])
+def test_median_stopping_hand_example(direction):
+  script, expect = split(MEDIAN)
+  assert verdicts(Tiny(tb.MedianStopping(warmup_trials=2, warmup_steps=1), direction), script) == expect
+  assert verdicts(Optuna(optuna.pruners.MedianPruner(n_startup_trials=2, n_warmup_steps=1), direction), script) == expect
+  script, expect = split(MEDIAN_INTERVAL)
+  assert verdicts(Tiny(tb.MedianStopping(warmup_trials=1, warmup_steps=1, interval=2), direction), script) == expect
+  assert verdicts(Optuna(optuna.pruners.MedianPruner(n_startup_trials=1, n_warmup_steps=1, interval_steps=2), direction), script) == expect
+
+def test_first_in_interval_matches_the_checkpoints():
+  # warmup 1, interval 2: checkpoints 1, 3, 5; a report is judged when no earlier report reached its latest checkpoint
+  assert first_in_interval(1, [], 1, 2) and not first_in_interval(2, [1], 1, 2) and first_in_interval(4, [1, 2], 1, 2)
+  assert first_in_interval(2, [], 1, 2)   # checkpoint 1 was never reported: judged at step 2
+  assert not first_in_interval(6, [5], 1, 2) and first_in_interval(7, [5, 6], 1, 2)
+
+# ***** ASHA: a hand-worked example *****
+
+# ASHA(min_step=1, max_step=27, reduction_factor=3): rungs at steps 1, 3, 9 (27 is the end of a full run: no rung). At a
+# rung, n trials have reached it so far (this one included); the top max(1, n // 3) go on, ties go on.
+ASHA_SCRIPT = [
+  ("T0", 1, 5.0, False), ("T0", 3, 4.0, False), ("T0", 9, 3.0, False),  # alone at every rung
+  ("T0", 27, 2.0, False), ("T0", "done"),
+  ("T1", 1, 6.0, True),          # rung 1: [5, 6], n=2 -> top 1 -> 6 > 5
+  ("T2", 1, 4.0, False),         # rung 1: [5, 6, 4], n=3 -> top 1 -> 4 is the best
+  ("T2", 3, 3.5, False),         # rung 3: [T0 4.0, 3.5] -> best
+  ("T2", 9, 3.1, True),          # rung 9: [T0 3.0, 3.1] -> 3.1 > 3.0
+  ("T3", 1, 5.5, True),          # rung 1: n=4 -> top 1 (4.0): 5.5 > 4.0
+  ("T4", 1, 4.5, True),          # n=5 -> top 1: 4.5 > 4.0
+  ("T5", 1, 4.8, True),          # n=6 -> top 2: [4.0, 4.5, | 4.8, 5, 5.5, 6] -> 4.8 > 4.5
+  ("T6", 1, 4.2, False),         # n=7 -> top 2: [4.0, 4.2, | ...] -> 4.2 <= 4.2
+  ("T6", 3, 3.9, True),          # rung 3: [4.0, 3.5, 3.9], n=3 -> top 1 (3.5): 3.9 > 3.5
+  ("T7", 1, 3.0, False),         # n=8 -> top 2: best
+  ("T7", 10, 2.0, False),        # jumps over rungs 3 and 9, judged at both with 2.0: best at each
+  ("T7", 26, 100.0, False),      # no rung between 10 and 26 (27 = max_step is not a rung): never stopped late
+  ("T7", "done"),
+  ("T8", 2, 4.1, False),         # first report at step 2 >= rung 1: n=9 -> top 3: [3.0, 4.0, 4.1, | ...] -> 4.1 <= 4.1
+]
+
+@pytest.mark.parametrize("direction", ["minimize", "maximize"])
+@pytest.mark.parametrize("where", ["memory", "sqlite"])
+def test_asha_hand_example(direction, where, tmp_path):
+  script, expect = split(ASHA_SCRIPT)
+  storage = InMemoryStorage() if where == "memory" else SQLiteStorage(tmp_path / "asha.db")
+  assert verdicts(Tiny(tb.ASHA(min_step=1, max_step=27, reduction_factor=3), direction, storage), script) == expect
+  # Optuna's SuccessiveHalvingPruner has no max_step (a rung at 27 too), where T0 alone is promoted: same verdicts
+  assert verdicts(Optuna(optuna.pruners.SuccessiveHalvingPruner(min_resource=1, reduction_factor=3), direction), script) == expect
+
+def test_rung_helpers():
+  assert list(rung_steps(1, 3, 27, 100)) == [1, 3, 9] and list(rung_steps(2, 2, None, 40)) == [2, 4, 8, 16, 32]
+  assert tb.ASHA(min_step=1, max_step=28).rungs(100) == [1, 3, 9, 27]   # 27 < 28: a rung
+  # n // rf winners, at least one; ties go on
+  assert promotable(1.0, [1.0], 3) and not promotable(2.0, [1.0, 2.0], 3) and promotable(2.0, [1.0, 2.0, 2.0, 3.0, 4.0, 5.0], 3)
+  curve = (Report(1, 5.0, False, 0.0), Report(4, 3.0, False, 0.0))
+  assert value_reaching(curve, 1) == 5.0 and value_reaching(curve, 2) == 3.0 and value_reaching(curve, 5) is None
+
+# ***** Hyperband: a hand-worked example *****
+
+# Hyperband(min_step=1, max_step=9, reduction_factor=3): n = floor(log3(9 / 1)) + 1 = 3 brackets with first rungs 1, 3, 9;
+# budgets ceil(3 * 3^s / (s + 1)) for s = 2, 1, 0: 9, 5, 3 (of 17). Bracket 0 = ASHA rungs 1, 3; bracket 1 = ASHA rung 3;
+# bracket 2 has its first rung at max_step: it stops nothing. Trial k of study "hb" goes to bracket
+# b(crc32("hb_k") % 17 over budgets [9, 5, 3]) = [0, 0, 2, 2, 1, 1, 1, 2, 1, 0] for k = 0..9 (checked below with zlib).
+HB_BRACKETS = [0, 0, 2, 2, 1, 1, 1, 2, 1, 0]
+HYPERBAND = [
+  ("T0", 1, 5.0, False), ("T0", 3, 4.0, False), ("T0", 9, 3.0, False), ("T0", "done"),   # b0: alone
+  ("T1", 1, 6.0, True),          # b0 rung 1: [5, 6] -> 6 > 5
+  ("T2", 1, 100.0, False), ("T2", 3, 100.0, False), ("T2", "done"),                      # b2: never stopped
+  ("T3", 1, 50.0, False), ("T3", "done"),                                                 # b2
+  ("T4", 1, 7.0, False),         # b1: no rung at 1 (in b0 it would stop: 7 > 5)
+  ("T4", 3, 6.5, False),         # b1 rung 3: [6.5] alone (T0's 4.0 at step 3 is in b0: not a competitor)
+  ("T4", 9, 6.0, False), ("T4", "done"),
+  ("T5", 1, 9.0, False),         # b1: no rung at 1
+  ("T5", 3, 6.6, True),          # b1 rung 3: [6.5, 6.6] -> 6.6 > 6.5
+  ("T6", 3, 6.0, False),         # b1 rung 3: [6.5, 6.6, 6.0], n=3 -> top 1 -> best
+  ("T6", "done"),
+  ("T7", 1, 1000.0, False), ("T7", "done"),                                               # b2
+  ("T8", 3, 6.55, True),         # b1 rung 3: n=4 -> top 1 (6.0): 6.55 > 6.0
+  ("T9", 1, 5.5, True),          # b0 rung 1: [5, 6, 5.5] (b2's 100, 50, 1000 not counted), n=3 -> top 1 (5): 5.5 > 5
+]
+
+def offset_storage():
+  """An InMemoryStorage whose ids are taken up to 4 by another study: trial numbers in "hb" are not its ids."""
+  mem = InMemoryStorage()
+  other = tb.Optimizer(SPACE, strategy="random", storage=mem, name="other")
+  for _ in range(5): other.suggest()
+  return mem
+
+@pytest.mark.parametrize("direction", ["minimize", "maximize"])
+@pytest.mark.parametrize("where", ["memory", "sqlite"])
+def test_hyperband_hand_example(direction, where, tmp_path):
+  budgets = [9, 5, 3]
+  def bracket(k):
+    n = zlib.crc32(f"hb_{k}".encode()) % sum(budgets)
+    return next(b for b in range(3) if n < sum(budgets[:b + 1]))
+  assert [bracket(k) for k in range(10)] == HB_BRACKETS
+  rule = tb.Hyperband(min_step=1, max_step=9, reduction_factor=3)
+  assert rule.budgets == budgets and [None if a is None else a.min_step for a in rule.brackets] == [1, 3, None]
+  script, expect = split(HYPERBAND)
+  storage = offset_storage() if where == "memory" else SQLiteStorage(tmp_path / "hb.db")   # SQLite ids start at 1
+  assert verdicts(Tiny(rule, direction, storage, name="hb"), script) == expect
+  hyperband = optuna.pruners.HyperbandPruner(min_resource=1, max_resource=9, reduction_factor=3)
+  assert verdicts(Optuna(hyperband, direction, name="hb"), script) == expect
+
+def test_hyperband_bracket_count_is_exact_in_integers():
+  # floor(log3(243)) in floating point is 4 (math.log(243, 3) = 4.999...), which would drop a bracket: 6 here
+  assert len(tb.Hyperband(min_step=1, max_step=243, reduction_factor=3).brackets) == 6
+  assert len(tb.Hyperband(min_step=2, max_step=17, reduction_factor=2).brackets) == 4   # 2, 4, 8, 16
+
+def test_history_view_is_read_only_and_numbers_trials():
+  h = History("s", False, {7: TrialState.COMPLETE, 3: TrialState.PENDING}, {3: [Report(1, 2.0, False, 0.0)]})
+  assert list(h.states) == [3, 7] and h.number(7) == 1 and h.loss(2.0) == -2.0
+  with pytest.raises(TypeError): h.curves[3] = ()
+  assert h.only({7}).curves == {} and list(h.only({7}).states) == [7]
+
+# ***** random asynchronous sequences: the same verdicts as Optuna's pruners *****
+
+def random_script(seed, n_trials=14, max_step=12, concurrency=3):
+  """Up to `concurrency` trials running at once, each a curve a + b / step (+ noise) that crosses the others, reporting
+  at steps 1..max_step and sometimes skipping one, then complete."""
+  rng = np.random.default_rng(seed)
+  running, started, events = {}, 0, []
+  while started < n_trials or running:
+    if started < n_trials and (len(running) < concurrency and rng.random() < 0.6 or not running):
+      running[started] = (0, rng.uniform(0, 1), rng.uniform(0, 3)); started += 1
+      continue
+    k = int(rng.choice(sorted(running)))
+    step, a, b = running[k]
+    step = min(max_step, step + 1 + int(rng.random() < 0.2))
+    events.append((k, step, round(a + b / step + rng.normal(0, 0.05), 6)))
+    if step == max_step: events.append((k, "done")); del running[k]
+    else: running[k] = (step, a, b)
+  return events
+
+RULES = {
+  "median": (lambda: tb.MedianStopping(warmup_trials=3, warmup_steps=2), lambda: optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=2)),
+  "median-interval": (lambda: tb.MedianStopping(warmup_trials=2, warmup_steps=1, interval=3),
+                      lambda: optuna.pruners.MedianPruner(n_startup_trials=2, n_warmup_steps=1, interval_steps=3)),
+  "asha-3": (lambda: tb.ASHA(min_step=1, reduction_factor=3), lambda: optuna.pruners.SuccessiveHalvingPruner(min_resource=1, reduction_factor=3)),
+  "asha-2": (lambda: tb.ASHA(min_step=2, reduction_factor=2), lambda: optuna.pruners.SuccessiveHalvingPruner(min_resource=2, reduction_factor=2)),
+  # max_step 12 is no rung of any bracket, so Optuna's unbounded brackets and tinybo's (rungs < max_step) agree
+  "hyperband": (lambda: tb.Hyperband(min_step=1, max_step=12, reduction_factor=3),
+                lambda: optuna.pruners.HyperbandPruner(min_resource=1, max_resource=12, reduction_factor=3)),
+}
+
+@pytest.mark.parametrize("rule", list(RULES))
+@pytest.mark.parametrize("direction", ["minimize", "maximize"])
+def test_same_verdicts_as_optuna_on_random_sequences(rule, direction):
+  make_ours, make_theirs = RULES[rule]
+  n_stopped = n_reports = 0
+  for seed in range(8):
+    ours, theirs = Tiny(make_ours(), direction, offset_storage(), name=f"r{seed}"), Optuna(make_theirs(), direction, name=f"r{seed}")
+    stopped = set()
+    for i, ev in enumerate(random_script(seed)):
+      if ev[0] in stopped: continue   # a stopped trial reports no more, in either library
+      a, b = ours(ev), theirs(ev)
+      assert a == b, f"seed {seed}, event {i} {ev}: tinybo says {a}, Optuna says {b}"
+      if a: stopped.add(ev[0])
+      n_stopped, n_reports = n_stopped + bool(a), n_reports + (a is not None)
+  assert 0 < n_stopped < n_reports / 2   # the sequences exercise both verdicts
+
+# ***** bad parameters *****
+
+@pytest.mark.parametrize("make, match", [
+  (lambda: tb.MedianStopping(warmup_trials=-1), "warmup_trials=-1; use an int >= 0"),
+  (lambda: tb.MedianStopping(interval=0), "interval=0; use an int >= 1"),
+  (lambda: tb.MedianStopping(warmup_steps=1.5), "warmup_steps=1.5; use an int >= 0"),
+  (lambda: tb.ASHA(min_step=0), "min_step=0; use an int >= 1"),
+  (lambda: tb.ASHA(reduction_factor=1), "reduction_factor=1; use an int >= 2"),
+  (lambda: tb.ASHA(reduction_factor=2.5), "reduction_factor=2.5; use an int >= 2"),
+  (lambda: tb.ASHA(min_step=5, max_step=5), "max_step=5 <= min_step=5"),
+  (lambda: tb.Hyperband(min_step=1), "Hyperband needs max_step"),
+  (lambda: tb.Hyperband(min_step=9, max_step=3), "max_step=3 < min_step=9"),
+  (lambda: tb.Optimizer(SPACE, strategy="random", stopping="asha"), "stopping='asha'; use None, tb.MedianStopping()"),
+])
+def test_bad_parameters_are_one_line_errors(make, match):
+  with pytest.raises((ValueError, TypeError), match=match) as e: make()
+  assert "\n" not in str(e.value)

@@ -1,0 +1,194 @@
+"""Stopping rules: end a running trial early when its learning curve is hopeless.
+
+A rule is a small object with one pure method, the protocol:
+
+    should_stop(trial_id, step, value, history) -> bool
+
+It is called on every report (`opt.report(trial, value, step)`) inside the report's write transaction, so it sees exactly
+the reports committed before this one, plus this one. `history` is a read-only `History` of the whole study: every trial's
+state and reports. A rule keeps no state between calls: every process sharing a study, and a study reopened after a
+crash, reaches the same decision from the same reports. A True verdict is sticky: the storage keeps answering True for
+the trial's later reports without asking the rule again.
+
+Rules here (parameters named as Optuna's and Ray Tune's, mapped in each docstring):
+  MedianStopping(warmup_trials=5, warmup_steps=0, interval=1)   the median stopping rule (Optuna's MedianPruner)
+  ASHA(min_step=1, max_step=None, reduction_factor=3)           asynchronous successive halving (Optuna's SuccessiveHalvingPruner)
+  Hyperband(min_step=1, max_step, reduction_factor=3)           brackets of ASHA (Optuna's HyperbandPruner)
+"""
+from __future__ import annotations
+
+import binascii
+import bisect
+import math
+import numbers
+from collections.abc import Iterator, Mapping, Sequence
+from types import MappingProxyType
+from typing import Any, Protocol, runtime_checkable
+
+import numpy as np
+
+from tinybo.trial import Report, TrialState
+
+
+class StopTrial(Exception):
+  """Raise it from an objective run by `optimize()` to end the trial early: it is recorded as stopped, with its last
+  reported value (Optuna's `TrialPruned`)."""
+
+class History:
+  """A read-only view of a study for a stopping rule. `states`: every trial's state by id, ids increasing; `curves`: every
+  trial's reports by id, steps increasing (trials that never reported are absent); `name`: the study's name;
+  `minimize`: its direction. `loss(value)` turns a value into "lower is better" (value, or -value when maximizing)."""
+  def __init__(self, name: str, minimize: bool, states: Mapping[int, TrialState], curves: Mapping[int, Sequence[Report]]):
+    self.name, self.minimize = name, minimize
+    self.states = MappingProxyType({i: states[i] for i in sorted(states)})
+    self.curves = MappingProxyType({i: tuple(curves[i]) for i in sorted(curves)})
+    self._ids = tuple(self.states)
+
+  def loss(self, value: float) -> float: return value if self.minimize else -value
+
+  def number(self, trial_id: int) -> int:
+    """The trial's position in the study, from 0 (Optuna's `trial.number`): ids are shared by every study of a storage."""
+    return bisect.bisect_left(self._ids, trial_id)
+
+  def only(self, trial_ids: set[int]) -> History:
+    """The same study seen through a subset of its trials (a Hyperband bracket)."""
+    return History(self.name, self.minimize, {i: s for i, s in self.states.items() if i in trial_ids},
+                   {i: c for i, c in self.curves.items() if i in trial_ids})
+
+  def __repr__(self) -> str: return f"History(name={self.name!r}, trials={len(self.states)}, reports={sum(map(len, self.curves.values()))})"
+
+@runtime_checkable
+class StoppingRule(Protocol):
+  def should_stop(self, trial_id: int, step: int, value: float, history: History) -> bool: ...
+
+def check_stopping(stopping: Any) -> StoppingRule | None:
+  """None (no early stopping) or a rule object; anything else is a one-line TypeError."""
+  if stopping is None or callable(getattr(stopping, "should_stop", None)): return stopping
+  raise TypeError(f"stopping={stopping!r}; use None, tb.MedianStopping(), tb.ASHA(...), tb.Hyperband(...) "
+                  "or an object with should_stop(trial_id, step, value, history)")
+
+def _int(name: str, v: Any, low: int) -> int:
+  if isinstance(v, bool) or not isinstance(v, numbers.Integral) or v < low: raise ValueError(f"{name}={v!r}; use an int >= {low}")
+  return int(v)
+
+# ***** median stopping *****
+
+def first_in_interval(step: int, earlier_steps: Sequence[int], warmup_steps: int, interval: int) -> bool:
+  """Whether `step` is the trial's first report at or past its latest checkpoint warmup_steps + k * interval (a checkpoint
+  the trial skipped over is checked at its next report). Optuna's `_is_first_in_interval_step`."""
+  checkpoint = (step - warmup_steps) // interval * interval + warmup_steps
+  return max(earlier_steps, default=-1) < checkpoint
+
+class MedianStopping:
+  """Stop a trial whose best value so far is worse than the median of the complete trials' values at the same step
+  (Golovin et al. 2017, as Optuna's MedianPruner: n_startup_trials = warmup_trials, n_warmup_steps = warmup_steps,
+  interval_steps = interval). Nothing stops before `warmup_trials` trials are complete, at a step below `warmup_steps`,
+  between checkpoints warmup_steps + k * interval, or at a step no complete trial reported. Stopped and failed trials
+  never enter the median: they are the bad ones, and would lower the bar."""
+  def __init__(self, warmup_trials: int = 5, warmup_steps: int = 0, interval: int = 1):
+    self.warmup_trials, self.warmup_steps = _int("warmup_trials", warmup_trials, 0), _int("warmup_steps", warmup_steps, 0)
+    self.interval = _int("interval", interval, 1)
+
+  def should_stop(self, trial_id: int, step: int, value: float, history: History) -> bool:
+    done = [i for i, s in history.states.items() if s == TrialState.COMPLETE and i != trial_id]
+    if len(done) < max(1, self.warmup_trials) or step < self.warmup_steps: return False
+    curve = history.curves[trial_id]
+    if not first_in_interval(step, [r.step for r in curve if r.step != step], self.warmup_steps, self.interval): return False
+    at_step = [v for i in done if (v := value_at(history.curves.get(i, ()), step)) is not None]
+    if not at_step: return False
+    best = min(history.loss(r.value) for r in curve)
+    return best > float(np.median([history.loss(v) for v in at_step]))
+
+  def __repr__(self) -> str:
+    return f"MedianStopping(warmup_trials={self.warmup_trials}, warmup_steps={self.warmup_steps}, interval={self.interval})"
+
+def value_at(curve: Sequence[Report], step: int) -> float | None:
+  """The value reported at exactly `step`, or None."""
+  k = bisect.bisect_left(curve, step, key=lambda r: r.step)
+  return curve[k].value if k < len(curve) and curve[k].step == step else None
+
+def value_reaching(curve: Sequence[Report], step: int) -> float | None:
+  """The value of the first report at or past `step` (what a trial brought to a rung at `step`), or None."""
+  k = bisect.bisect_left(curve, step, key=lambda r: r.step)
+  return curve[k].value if k < len(curve) else None
+
+# ***** successive halving *****
+
+def rung_steps(min_step: int, reduction_factor: int, max_step: int | None, up_to: int) -> Iterator[int]:
+  """The rungs min_step * reduction_factor^k that are <= up_to and < max_step (a trial at max_step has spent its whole
+  budget: it completes, it is never told to stop there)."""
+  r = min_step
+  while r <= up_to and (max_step is None or r < max_step):
+    yield r
+    r *= reduction_factor
+
+def promotable(loss: float, competing: Sequence[float], reduction_factor: int) -> bool:
+  """Whether a trial with `loss` is in the top max(1, n // reduction_factor) of the n losses that reached its rung (its own
+  included; ties continue). While fewer than reduction_factor trials reached the rung, only the best so far continues:
+  a trial cannot wait for more to arrive. Optuna's `_is_trial_promotable_to_next_rung`."""
+  k = max(1, len(competing) // reduction_factor)
+  return loss <= sorted(competing)[k - 1]
+
+class ASHA:
+  """Asynchronous successive halving (Li et al. 2020). Rungs at min_step * reduction_factor^k below max_step; a trial
+  continues past a rung only if its value there is in the top 1 / reduction_factor of the trials that reached that rung
+  so far (see `promotable`). A trial's value at a rung is its first report at or past the rung's step, so a trial that
+  reports every 5 epochs still meets every rung. Optuna's SuccessiveHalvingPruner(min_resource=min_step,
+  reduction_factor, min_early_stopping_rate=0); Ray Tune's ASHAScheduler(grace_period=min_step, max_t=max_step,
+  reduction_factor), which instead compares with an interpolated percentile of the other trials' values.
+  `max_step`: the last step of a full run (no rung at or past it); None: rungs go on forever, as in Optuna."""
+  def __init__(self, min_step: int = 1, max_step: int | None = None, reduction_factor: int = 3):
+    self.min_step, self.reduction_factor = _int("min_step", min_step, 1), _int("reduction_factor", reduction_factor, 2)
+    self.max_step = None if max_step is None else _int("max_step", max_step, 1)
+    if self.max_step is not None and self.max_step <= self.min_step:
+      raise ValueError(f"max_step={max_step!r} <= min_step={min_step!r}: no rung to stop at; use max_step > min_step")
+
+  def rungs(self, up_to: int) -> list[int]:
+    """The rung steps up to `up_to`."""
+    return list(rung_steps(self.min_step, self.reduction_factor, self.max_step, up_to))
+
+  def should_stop(self, trial_id: int, step: int, value: float, history: History) -> bool:
+    curve = history.curves[trial_id]
+    before = curve[-2].step if len(curve) > 1 else -1
+    for rung in rung_steps(self.min_step, self.reduction_factor, self.max_step, step):
+      if rung <= before: continue   # decided at an earlier report
+      competing = [history.loss(v) for i, c in history.curves.items() if i != trial_id and (v := value_reaching(c, rung)) is not None]
+      if not promotable(history.loss(value), [*competing, history.loss(value)], self.reduction_factor): return True
+    return False
+
+  def __repr__(self) -> str: return f"ASHA(min_step={self.min_step}, max_step={self.max_step}, reduction_factor={self.reduction_factor})"
+
+class Hyperband:
+  """Hyperband (Li et al. 2018) as brackets of ASHA: bracket b stops trials at rungs min_step * reduction_factor^(b + k),
+  b = 0 .. n - 1 with n = floor(log_rf(max_step / min_step)) + 1 (computed exactly, in integers), so the last bracket
+  stops nothing, or only late. A trial competes only with the trials of its bracket. Brackets get trials in proportion
+  to ceil(n * rf^s / (s + 1)), s = n - 1 - b, and a trial's bracket is a deterministic hash of the study name and its
+  number in the study: Optuna's HyperbandPruner(min_resource=min_step, max_resource=max_step, reduction_factor)."""
+  def __init__(self, min_step: int = 1, max_step: int | None = None, reduction_factor: int = 3):
+    if max_step is None: raise ValueError("Hyperband needs max_step, the last step of a full run (e.g. the number of epochs)")
+    self.min_step, self.reduction_factor = _int("min_step", min_step, 1), _int("reduction_factor", reduction_factor, 2)
+    self.max_step = _int("max_step", max_step, 1)
+    if self.max_step < self.min_step: raise ValueError(f"max_step={max_step!r} < min_step={min_step!r}; use max_step >= min_step")
+    firsts = []
+    while not firsts or firsts[-1] * self.reduction_factor <= self.max_step:
+      firsts.append(self.min_step * self.reduction_factor ** len(firsts))
+    n = len(firsts)
+    self.budgets = [math.ceil(n * self.reduction_factor ** (n - 1 - b) / (n - b)) for b in range(n)]
+    # a bracket whose first rung is max_step has none below it: it runs every trial to the end (Hyperband's s = 0)
+    self.brackets = [ASHA(f, self.max_step, self.reduction_factor) if f < self.max_step else None for f in firsts]
+
+  def bracket(self, trial_id: int, history: History) -> int:
+    """The bracket of a trial: crc32 of "<study name>_<trial number>" modulo the total budget, as Optuna does."""
+    n = binascii.crc32(f"{history.name}_{history.number(trial_id)}".encode()) % sum(self.budgets)
+    for b, budget in enumerate(self.budgets):
+      n -= budget
+      if n < 0: return b
+    raise AssertionError("unreachable: n < sum(budgets)")
+
+  def should_stop(self, trial_id: int, step: int, value: float, history: History) -> bool:
+    b = self.bracket(trial_id, history)
+    if self.brackets[b] is None: return False
+    same = {i for i in history.curves if self.bracket(i, history) == b}
+    return self.brackets[b].should_stop(trial_id, step, value, history.only(same))
+
+  def __repr__(self) -> str: return f"Hyperband(min_step={self.min_step}, max_step={self.max_step}, reduction_factor={self.reduction_factor})"
