@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from curve_scripts import interleaved_curves
 
 import tinybo as tb
 from tinybo.optimizer import TrialFailedWarning, takes_trial
@@ -274,18 +275,7 @@ def test_sigkill_mid_trial_loses_no_acknowledged_report(tmp_path):
 
 def scenario(seed=0, n_trials=10, max_step=9, concurrency=3):
   """A fixed interleaving of reports of crossing curves, as (trial index, step, value) and (trial index, "done")."""
-  rng = np.random.default_rng(seed)
-  running, started, events = {}, 0, []
-  while started < n_trials or running:
-    if started < n_trials and (len(running) < concurrency and rng.random() < 0.6 or not running):
-      running[started] = (0, rng.uniform(0, 1), rng.uniform(0, 3)); started += 1
-      continue
-    k = int(rng.choice(sorted(running)))
-    step, a, b = running[k]
-    events.append((k, step + 1, float(a + b / (step + 1))))
-    if step + 1 == max_step: events.append((k, "done")); del running[k]
-    else: running[k] = (step + 1, a, b)
-  return events
+  return interleaved_curves(seed, n_trials, max_step, concurrency)
 
 RULE_MAKERS = {"median": lambda: tb.MedianStopping(warmup_trials=2), "asha": lambda: tb.ASHA(min_step=1, max_step=9),
                "hyperband": lambda: tb.Hyperband(min_step=1, max_step=9)}

@@ -3,8 +3,8 @@ comments), the same examples and random asynchronous report sequences replayed t
 SuccessiveHalvingPruner and HyperbandPruner (the same verdict on every report), both directions, and bad parameters."""
 import zlib
 
-import numpy as np
 import pytest
+from curve_scripts import interleaved_curves
 
 import tinybo as tb
 from tinybo.stopping import History, first_in_interval, promotable, rung_steps, value_reaching
@@ -204,19 +204,7 @@ def test_history_view_is_read_only_and_numbers_trials():
 def random_script(seed, n_trials=14, max_step=12, concurrency=3):
   """Up to `concurrency` trials running at once, each a curve a + b / step (+ noise) that crosses the others, reporting
   at steps 1..max_step and sometimes skipping one, then complete."""
-  rng = np.random.default_rng(seed)
-  running, started, events = {}, 0, []
-  while started < n_trials or running:
-    if started < n_trials and (len(running) < concurrency and rng.random() < 0.6 or not running):
-      running[started] = (0, rng.uniform(0, 1), rng.uniform(0, 3)); started += 1
-      continue
-    k = int(rng.choice(sorted(running)))
-    step, a, b = running[k]
-    step = min(max_step, step + 1 + int(rng.random() < 0.2))
-    events.append((k, step, round(a + b / step + rng.normal(0, 0.05), 6)))
-    if step == max_step: events.append((k, "done")); del running[k]
-    else: running[k] = (step, a, b)
-  return events
+  return interleaved_curves(seed, n_trials, max_step, concurrency, skip=0.2, noise=0.05)
 
 RULES = {
   "median": (lambda: tb.MedianStopping(warmup_trials=3, warmup_steps=2), lambda: optuna.pruners.MedianPruner(n_startup_trials=3, n_warmup_steps=2)),
