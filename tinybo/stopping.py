@@ -14,6 +14,7 @@ Rules here (parameters named as Optuna's and Ray Tune's, mapped in each docstrin
   MedianStopping(warmup_trials=5, warmup_steps=0, interval=1)   the median stopping rule (Optuna's MedianPruner)
   ASHA(min_step=1, max_step=None, reduction_factor=3)           asynchronous successive halving (Optuna's SuccessiveHalvingPruner)
   Hyperband(min_step=1, max_step, reduction_factor=3)           brackets of ASHA (Optuna's HyperbandPruner)
+Holds: StoppingRule, History, MedianStopping, ASHA, Hyperband, StopTrial, check_stopping. Imports: trial.
 """
 from __future__ import annotations
 
