@@ -74,9 +74,9 @@ def grow(max_points: int | None, ns: list[int], reps: int, warmup: int, seed: in
 
 def main(argv: list[str] | None = None) -> None:
   ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-  ap.add_argument("--ns", default="100,200,500,640,1000,2000,3000,5000")
+  ap.add_argument("--ns", default="100,200,512,1000,2000,3000,5000")
   ap.add_argument("--reps", type=int, default=5)
-  ap.add_argument("--warmup", type=int, default=2)
+  ap.add_argument("--warmup", type=int, default=3)
   ap.add_argument("--max-points", default="default", help="tb.GP(max_points=...): an int, 'none' (the exact GP) or 'default'")
   ap.add_argument("--tag", default="large_study")
   ap.add_argument("-o", "--out", default=str(Path(__file__).resolve().parent / "results"))

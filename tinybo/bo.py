@@ -38,7 +38,7 @@ class GP:
   `warp`: fit the GP to `warp_values` of the observations (True), to the raw values (False), or decide from the values of
   the initial design ("auto", the default): warp when they have a long tail of bad values (`heavy_bad_tail`).
   `lengthscale_prior`: "unit" (default) or "hvarfner" (see gp.log_prior).
-  `max_points`: the most complete trials the GP is fitted on (default 640; None: all of them, whose cost grows as n³).
+  `max_points`: the most complete trials the GP is fitted on (default 512; None: all of them, whose cost grows as n³).
   A larger study fits on `subset.fit_subset`'s choice: the best half, the most recent eighth, a space-filling rest; and
   conditions on its max_points // 8 most recent failed trials. Up to max_points the GP is exact, suggestions unchanged.
   """

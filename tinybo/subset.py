@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import numpy as np
 
-# the largest shape bucket at which a warm-started fit still refits the hyperparameters on every suggestion (gp.py
-# refits larger models only as n grows, and a subset no longer grows)
-DEFAULT_MAX_POINTS = 640
+# a shape bucket (gp.N_BUCKETS) small enough that a suggestion refits the hyperparameters every time (gp.py refits
+# models above 640 rows only as n grows, and a subset no longer grows) and that a fresh process's cold fit stays a few
+# seconds on one core; large enough to hold the best few hundred trials in detail
+DEFAULT_MAX_POINTS = 512
 
 def fit_subset(X: np.ndarray, y: np.ndarray, m: int) -> np.ndarray:
   """Indices (ascending, so trial order is kept) of at most m rows of X to fit the GP on; every row when n <= m.
