@@ -11,7 +11,8 @@ the largest time of the timed steps, and the first step after the top-up (it car
 refit). `--max-points none` is the exact GP on every trial (its cost grows as n³: at n = 2000 a suggestion took minutes).
 The process is pinned to one core (the last allowed; run it under `taskset -c K`) and every thread pool to one thread.
 Glossary: n complete trials when a step starts; fit_s / acq_s the step's model fit (with the subset choice) vs the
-acquisition optimization, measured by wrapping the latter.
+acquisition optimization, measured by wrapping the latter; cpu_s the process's CPU time for the step (what a busy
+machine inflates least: wall-clock there counts the time other jobs held the core).
 """
 from __future__ import annotations
 
@@ -56,18 +57,19 @@ def grow(max_points: int | None, ns: list[int], reps: int, warmup: int, seed: in
       steps = []
       for _ in range(warmup + reps):
         split["acq"] = 0.0
-        t = time.perf_counter()
+        t, c = time.perf_counter(), time.process_time()
         p = strategy.suggest(space, trials, 1, seed=seed)[0]
-        steps.append((time.perf_counter() - t, split["acq"]))
+        steps.append((time.perf_counter() - t, split["acq"], time.process_time() - c))
         trials.append(Trial(len(trials), p, TrialState.COMPLETE, prob(p)))
         if strategy.last_fallback: print(f"  fallback at n={len(trials)}: {strategy.last_fallback}", file=sys.stderr)
-      timed_s = np.array([s for s, _ in steps[warmup:]])
-      acq_s = np.array([a for _, a in steps[warmup:]])
+      timed_s = np.array([s for s, _, _ in steps[warmup:]])
+      acq_s = np.array([a for _, a, _ in steps[warmup:]])
       row = {"n": n, "median_s": float(np.median(timed_s)), "max_s": float(timed_s.max()), "first_s": steps[0][0],
-             "fit_s": float(np.median(timed_s - acq_s)), "acq_s": float(np.median(acq_s)), "steps_s": [s for s, _ in steps],
+             "fit_s": float(np.median(timed_s - acq_s)), "acq_s": float(np.median(acq_s)),
+             "cpu_s": float(np.median([c for _, _, c in steps[warmup:]])), "steps_s": [s for s, _, _ in steps],
              "fitted_on": min(n, max_points) if max_points else n, "fallbacks": strategy.last_fallback is not None}
       rows.append(row)
-      print(f"n={n}: median {row['median_s']:.2f} s (fit {row['fit_s']:.2f} + acquisition {row['acq_s']:.2f}), "
+      print(f"n={n}: median {row['median_s']:.2f} s (fit {row['fit_s']:.2f} + acquisition {row['acq_s']:.2f}; CPU {row['cpu_s']:.2f} s), "
             f"max {row['max_s']:.2f} s, first after the top-up {row['first_s']:.2f} s, fitted on {row['fitted_on']}", flush=True)
   finally: bo.optimize_acquisition = inner
   return rows
@@ -89,8 +91,9 @@ def main(argv: list[str] | None = None) -> None:
         f"warm-up steps per n, {pin}", flush=True)
   t0 = time.perf_counter()
   rows = grow(mp, ns, args.reps, args.warmup)
-  print("\n| n | median suggestion (s) | fit + acquisition (s) | max (s) | fitted on |\n|---|---|---|---|---|")
-  for r in rows: print(f"| {r['n']} | {r['median_s']:.2f} | {r['fit_s']:.2f} + {r['acq_s']:.2f} | {r['max_s']:.2f} | {r['fitted_on']} |")
+  print("\n| n | median suggestion (s) | fit + acquisition (s) | max (s) | CPU (s) | fitted on |\n|---|---|---|---|---|---|")
+  for r in rows:
+    print(f"| {r['n']} | {r['median_s']:.2f} | {r['fit_s']:.2f} + {r['acq_s']:.2f} | {r['max_s']:.2f} | {r['cpu_s']:.2f} | {r['fitted_on']} |")
   over = [r["n"] for r in rows if r["n"] in (1000, 2000, 5000) and r["max_s"] >= LIMIT_S]
   print(f"\nn = 1,000 / 2,000 / 5,000 under {LIMIT_S:.0f} s: {'yes' if not over else 'NO at n = ' + ', '.join(map(str, over))}")
   out = Path(args.out) / f"{args.tag}.json"
