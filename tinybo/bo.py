@@ -1,7 +1,7 @@
 """The GP strategy (`tb.GP`): a scrambled-Sobol initial design, then GP-guided suggestions that maximize an acquisition
 function; pending trials are fantasized (Kriging believer); any numerical failure falls back to random with a warning.
 Holds: GP, GPFallbackWarning. Imports: strategies (History, Random's helpers), transforms, gp, acquisition (names),
-optim_acqf, sobol, kernels (names), space, trial, numpy.
+optim_acqf, sobol, kernels (names), subset, space, trial, numpy.
 Glossary: d encoded dimension (space.dim), p searchable parameters; X[n, d] encoded complete trials, y[n] their values
 sign-flipped so that larger is better; X_pend[q, d] pending trials and this batch's points, fantasized at the GP mean.
 """
@@ -20,6 +20,7 @@ from tinybo.optim_acqf import optimize_acquisition
 from tinybo.sobol import sobol
 from tinybo.space import Space
 from tinybo.strategies import History, SearchExhausted, history_rng, n_configs, random_configs
+from tinybo.subset import DEFAULT_MAX_POINTS, fit_subset
 from tinybo.transforms import heavy_bad_tail, warp_values
 from tinybo.trial import Trial
 
@@ -37,24 +38,30 @@ class GP:
   `warp`: fit the GP to `warp_values` of the observations (True), to the raw values (False), or decide from the values of
   the initial design ("auto", the default): warp when they have a long tail of bad values (`heavy_bad_tail`).
   `lengthscale_prior`: "unit" (default) or "hvarfner" (see gp.log_prior).
+  `max_points`: the most complete trials the GP is fitted on (default 512; None: all of them, whose cost grows as n³).
+  A larger study fits on `subset.fit_subset`'s choice: the best half, the most recent eighth, a space-filling rest; and
+  conditions on its max_points // 8 most recent failed trials. Up to max_points the GP is exact, suggestions unchanged.
   """
   def __init__(self, kernel: str = "matern52", acquisition: str = "ucb", n_initial: int | None = None, beta: float = 2.0,
                device: str | None = None, seed: int | None = None, *, n_raw: int = 1024, n_starts: int = 10, n_steps: int = 25,
-               warp: bool | str = "auto", lengthscale_prior: str = "unit"):
+               warp: bool | str = "auto", lengthscale_prior: str = "unit", max_points: int | None = DEFAULT_MAX_POINTS):
     check_acquisition(acquisition)
     if n_initial is not None and n_initial < 1: raise ValueError(f"n_initial={n_initial} must be >= 1 (or None for max(5, 2d+1))")
     if beta < 0: raise ValueError(f"beta={beta} must be >= 0 (the UCB exploration weight)")
     if warp not in (True, False, "auto"): raise ValueError(f"warp={warp!r}: use True, False or 'auto'")
     check_kernel(kernel)
+    if max_points is not None and (isinstance(max_points, bool) or not isinstance(max_points, int) or max_points < 8):
+      raise ValueError(f"max_points={max_points!r}: use an int >= 8 (the most trials the GP is fitted on) or None (all)")
     self.kernel, self.acquisition, self.n_initial, self.beta, self.device, self.seed = kernel, acquisition, n_initial, beta, device, seed
     self.n_raw, self.n_starts, self.n_steps, self.warp = n_raw, n_starts, n_steps, warp if warp == "auto" else bool(warp)
-    self.lengthscale_prior = check_prior(lengthscale_prior)
+    self.lengthscale_prior, self.max_points = check_prior(lengthscale_prior), max_points
     self._model: GPRegressor | None = None  # the last fitted model, the next fit's warm start; the data and space it was fitted on
     self._model_key, self._model_space = b"", ""
     self.last_fallback: str | None = None  # why the last suggestion fell back to random (None: it did not)
 
   def __repr__(self) -> str:
-    return "GP(" + ", ".join(f"{k}={getattr(self, k)!r}" for k in ("kernel", "acquisition", "n_initial", "beta", "warp", "lengthscale_prior")) + ")"
+    names = ("kernel", "acquisition", "n_initial", "beta", "warp", "lengthscale_prior", "max_points")
+    return "GP(" + ", ".join(f"{k}={getattr(self, k)!r}" for k in names) + ")"
 
   def initial_size(self, space: Space) -> int: return self.n_initial or max(5, 2 * len(space.names) + 1)
 
@@ -108,11 +115,17 @@ class GP:
     yy = -h.y if minimize else h.y
     if self.warp is True or (self.warp == "auto" and heavy_bad_tail(yy[:self.initial_size(space)])): yy = warp_values(yy)
     out: list[dict] = []
+    # a large study: fit on a bounded subset (the exact GP while it has at most max_points complete trials)
+    X_fit, y_fit, X_failed = h.X, yy, h.X_failed
+    if self.max_points is not None and len(yy) > self.max_points:
+      keep = fit_subset(h.X, yy, self.max_points)
+      X_fit, y_fit = h.X[keep], yy[keep]
+    if self.max_points is not None and len(X_failed) > self.max_points // 8: X_failed = X_failed[-(self.max_points // 8):]
     try:
-      model = self._fit(space, h.X, yy, seed)
+      model = self._fit(space, X_fit, y_fit, seed)
       # failed configurations (crashes, NaN) never enter the fit, but the acquisition must not keep proposing their
       # neighbourhood: condition on them at the worst observed value, with the hyperparameters fitted on real data
-      base = model = model.condition(h.X_failed, np.full(len(h.X_failed), yy.min())) if len(h.X_failed) else model
+      base = model = model.condition(X_failed, np.full(len(X_failed), yy.min())) if len(X_failed) else model
       X_pend = np.concatenate([h.X_pending, space.encode_valid(chosen)])
       if len(X_pend): model = base.condition(X_pend)
     except Exception as e:  # noqa: BLE001 - any failure of the model must degrade to random, loudly
