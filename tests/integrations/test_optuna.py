@@ -10,6 +10,7 @@ import optuna
 import pytest
 
 import tinybo as tb
+from benchmarks.optuna_tree import run, tree_objective
 from tinybo.integrations.optuna import TinyBOSampler, codec
 from tinybo.trial import TrialState as TBState
 
@@ -92,19 +93,6 @@ def proposal(t: optuna.trial.FrozenTrial) -> dict:
   while (c := t.system_attrs.get(f"tinybo:relative_params:{i}")) is not None: chunks.append(c); i += 1
   return json.loads("".join(chunks)) if chunks else {}
 
-def tree_objective(t: optuna.Trial) -> float:
-  """A define-by-run tree: three classifiers with their own parameters, a chain (gamma only for an svm with rbf), a
-  shared x. The optimum -0.5 is an svm with rbf, C = 10, gamma = 1e-2, x = 0."""
-  clf = t.suggest_categorical("classifier", ["svm", "rf", "knn"])
-  x = t.suggest_float("x", -2, 2)
-  if clf == "svm":
-    v = (math.log10(t.suggest_float("C", 1e-3, 1e3, log=True)) - 1) ** 2 / 4
-    if t.suggest_categorical("kernel", ["lin", "rbf"]) == "rbf": v += (math.log10(t.suggest_float("gamma", 1e-4, 1, log=True)) + 2) ** 2 / 4 - 0.5
-    else: v += 0.3
-  elif clf == "rf": v = (t.suggest_int("depth", 1, 20) - 7) ** 2 / 30 + 0.2
-  else: v = abs(t.suggest_int("k", 1, 10) - 3) / 5 + 0.5
-  return v + x ** 2
-
 def check_whole_trees(study: optuna.Study) -> int:
   """No trial was proposed a parameter its objective did not use (an inactive one), and every trial whose branch a complete
   trial had shown before got all its parameters from the proposal. Returns how many trials got a whole tree."""
@@ -154,15 +142,13 @@ def test_a_parameter_no_parent_explains_is_sampled_independently_with_one_warnin
 
 @pytest.mark.slow
 def test_gp_on_a_conditional_objective_beats_random_over_10_seeds():
+  # the tree of benchmarks/optuna_tree.py: three classifiers, a chain (gamma only for an svm with rbf), a shared x
   budget, tinybo_best, random_best = 20, [], []
   for seed in range(10):
-    study = optuna.create_study(sampler=TinyBOSampler(tb.GP(n_initial=6), seed=seed))
-    study.optimize(tree_objective, n_trials=budget)
+    study = run(TinyBOSampler(tb.GP(n_initial=6), seed=seed), budget)
     check_whole_trees(study)
     tinybo_best.append(study.best_value)
-    r = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=seed))
-    r.optimize(tree_objective, n_trials=budget)
-    random_best.append(r.best_value)
+    random_best.append(run(optuna.samplers.RandomSampler(seed=seed), budget).best_value)
   assert np.median(tinybo_best) <= np.median(random_best), (np.median(tinybo_best), np.median(random_best), tinybo_best, random_best)
 
 # ***** pruned trials *****
