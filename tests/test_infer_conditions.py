@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 from test_conditional import SETTINGS, st_tree
 
 import tinybo as tb
-from tinybo.integrations.conditions import MAX_PARENT_VALUES, can_be_parent, infer_conditions
+from tinybo.integrations.conditions import MAX_PARENT_VALUES, can_be_parent, infer_conditions, vouched
 
 PARAMS = {"clf": tb.Categorical(["svm", "rf", "knn"]), "x": tb.Float(0, 1), "C": tb.Float(1e-3, 1e3, log=True),
           "kernel": tb.Categorical(["lin", "rbf", "poly"]), "gamma": tb.Float(1e-4, 1, log=True), "degree": tb.Int(2, 5),
@@ -68,6 +68,19 @@ def test_no_rows_and_unconditional_rows():
   assert infer_conditions(rows_of("x"), {"x": PARAMS["x"], "C": PARAMS["C"]}) == ({}, {"C"})   # never seen: nothing explains it
   assert infer_conditions(rows_of("x clf=rf", "x clf=svm"), {"x": PARAMS["x"], "clf": PARAMS["clf"]}) == ({}, set())
 
+def test_a_proposal_keeps_only_what_the_rows_vouch_for():
+  # one rf row: depth looks unconditional, but nothing says it exists for knn, nor does x (suggested after classifier)
+  rows = rows_of("clf=rf x depth=3")
+  assert vouched({"clf": "knn", "x": 0.5, "depth": 4}, rows, PARAMS) == {"clf": "knn"}
+  assert vouched({"clf": "rf", "x": 0.5, "depth": 4}, rows, PARAMS) == {"clf": "rf", "x": 0.5, "depth": 4}
+  # a parameter suggested before the new value stays; after a dropped parent, its children go too
+  rows = rows_of("x clf=svm C kernel=rbf gamma", "x clf=svm C kernel=lin")
+  assert vouched({"x": 0.1, "clf": "svm", "C": 1.0, "kernel": "poly", "gamma": 1.0}, rows, PARAMS) == {"x": 0.1, "clf": "svm", "C": 1.0, "kernel": "poly"}
+  # an int parent: values between the ones seen with the child are vouched for, values outside are not
+  rows = rows_of("n_layers=1 depth=5", "n_layers=3 depth=5")
+  assert vouched({"n_layers": 2, "depth": 6}, rows, PARAMS) == {"n_layers": 2, "depth": 6}
+  assert vouched({"n_layers": 4, "depth": 6}, rows, PARAMS) == {"n_layers": 4}
+
 @settings(max_examples=150, **SETTINGS)
 @given(st_tree(), st.integers(0, 2**32 - 1), st.integers(1, 40))
 def test_every_row_of_a_random_tree_validates_against_the_inferred_tree(tree, seed, m):
@@ -82,4 +95,4 @@ def test_every_row_of_a_random_tree_validates_against_the_inferred_tree(tree, se
     for q, vals in when.items():
       assert can_be_parent(params[q]) and vals and all(any(r.get(q) == v and child in r for r in rows) for v in vals)
   inferred = tb.Space({k: dataclasses.replace(p, when=conds.get(k)) for k, p in params.items()})
-  for r in rows: assert inferred.validate(r) == r
+  for r in rows: assert inferred.validate(r) == r and vouched(r, rows, params) == r   # a row vouches for itself
