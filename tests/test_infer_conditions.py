@@ -75,7 +75,8 @@ def test_a_proposal_keeps_only_what_the_rows_vouch_for():
   assert vouched({"clf": "rf", "x": 0.5, "depth": 4}, rows, PARAMS) == {"clf": "rf", "x": 0.5, "depth": 4}
   # a parameter suggested before the new value stays; after a dropped parent, its children go too
   rows = rows_of("x clf=svm C kernel=rbf gamma", "x clf=svm C kernel=lin")
-  assert vouched({"x": 0.1, "clf": "svm", "C": 1.0, "kernel": "poly", "gamma": 1.0}, rows, PARAMS) == {"x": 0.1, "clf": "svm", "C": 1.0, "kernel": "poly"}
+  proposal = {"x": 0.1, "clf": "svm", "C": 1.0, "kernel": "poly", "gamma": 1.0}
+  assert vouched(proposal, rows, PARAMS) == {"x": 0.1, "clf": "svm", "C": 1.0, "kernel": "poly"}
   # an int parent: values between the ones seen with the child are vouched for, values outside are not
   rows = rows_of("n_layers=1 depth=5", "n_layers=3 depth=5")
   assert vouched({"n_layers": 2, "depth": 6}, rows, PARAMS) == {"n_layers": 2, "depth": 6}
