@@ -1,5 +1,5 @@
-"""The examples' code paths at a tiny budget: the `make demo` main job end to end (GP strategy, SQLite study, plots) and
-the minimal ask/tell loop."""
+"""The examples' code paths at a tiny budget: the `make demo` main job end to end (GP strategy, SQLite study, plots), with
+early stopping (its summary checked against the study's reports) and without, and the minimal ask/tell loop."""
 import importlib.util
 import sqlite3
 from pathlib import Path
@@ -19,15 +19,32 @@ def demo():
   return load("tune_mlp")
 
 def test_demo_end_to_end_tiny_budget(demo, tmp_path, capsys):
-  res = demo.main(["--trials", "4", "--epochs", "2", "--out", str(tmp_path)])
+  res = demo.main(["--trials", "4", "--epochs", "2", "--stopping", "none", "--out", str(tmp_path)])
   out = capsys.readouterr().out
   assert "best configuration:" in out and "validation accuracy: tuned" in out and "test accuracy:" in out
   assert 0.0 <= res["default_val"] <= 1.0 and 0.0 <= res["best_val"] <= 1.0 and 0.0 <= res["best_test"] <= 1.0
-  assert set(res["best"]) >= {"lr", "weight_decay", "width", "activation", "epochs"} and res["best"]["epochs"] == 2
+  assert set(res["best"]) >= {"lr", "weight_decay", "activation", "n_layers", "width_1", "epochs"} and res["best"]["epochs"] == 2
+  assert ("width_2" in res["best"]) == (res["best"]["n_layers"] == 2)   # the conditional width, exactly when it exists
+  assert len(res["plots"]) == 4
   for p in res["plots"]:
     assert Path(p).read_bytes()[:4] == b"\x89PNG"
   with sqlite3.connect(tmp_path / "demo.db") as c:
     assert c.execute("SELECT COUNT(*) FROM trials WHERE state = 'complete'").fetchone()[0] == 4
+  assert (res["complete"], res["stopped"], res["epochs_spent"], res["epochs_full"]) == (4, 0, 8, 8)
+  assert "0 stopped early" in out and "epochs: 8 spent, 8 if every trial had run to the end" in out
+
+def test_demo_stops_bad_runs_early_and_counts_the_epochs(demo, tmp_path, capsys):
+  res = demo.main(["--trials", "5", "--epochs", "3", "--stopping", "asha", "--out", str(tmp_path)])
+  out = capsys.readouterr().out
+  with sqlite3.connect(tmp_path / "demo.db") as c:
+    states = dict(c.execute("SELECT state, COUNT(*) FROM trials GROUP BY state").fetchall())
+    last = dict(c.execute("SELECT trial, MAX(step) FROM reports GROUP BY trial").fetchall())
+  # the summary is what the study recorded: every trial reported every epoch it ran, stopped ones ended before the last
+  assert states.get("stopped", 0) == res["stopped"] >= 1 and states.get("complete", 0) == res["complete"] >= 1, states
+  assert res["epochs_spent"] == sum(last.values()) < res["epochs_full"] == 15
+  assert sorted(s for s in last.values() if s < 3) == res["stopped_at"] and res["complete"] == sum(s == 3 for s in last.values())
+  assert f"{res['stopped']} stopped early" in out and f"epochs: {res['epochs_spent']} spent, 15 if every trial" in out
+  assert res["best"]["epochs"] == 3 and Path(res["plots"][1]).read_bytes()[:4] == b"\x89PNG"   # the learning curves
 
 def test_demo_objective_is_deterministic_and_the_default_underfits(demo):
   data = demo.load_data(0)
@@ -35,8 +52,11 @@ def test_demo_objective_is_deterministic_and_the_default_underfits(demo):
   default = space.validate(demo.DEFAULT)
   a, b = demo.train_eval(default, data), demo.train_eval(default, data)
   assert a == b                                                          # a deterministic objective: same config, same value
-  better = demo.train_eval({**default, "lr": 0.1}, data)
-  assert better > a + 0.02, (a, better)                                  # the default's lr=0.01 underfits at 10 epochs
+  better = list(demo.train_curve({**default, "lr": 0.1}, data))
+  assert len(better) == 10 and better[-1] > a + 0.02, (a, better)       # the default's lr=0.01 underfits at 10 epochs
+  assert better[-1] > better[0]                                          # and the curve learns
+  one = space.validate({k: v for k, v in default.items() if k != "width_2"} | {"n_layers": 1, "lr": 0.1})
+  assert demo.train_eval(one, data) > 0.5                                # one hidden layer (no width_2) trains too
 
 def test_ask_tell_loop(capsys):
   best = load("ask_tell_loop").main(["--trials", "3", "--strategy", "random"])

@@ -1,5 +1,6 @@
 """TinyBOSampler with the real Optuna: every distribution kind, beating RandomSampler, RUNNING trials as pending,
-conditional parameters sampled independently."""
+pruned trials (MedianPruner, HyperbandPruner) as stopped trials with their intermediate values, conditional
+define-by-run spaces modelled as a tree (whole trees proposed, never an inactive parameter)."""
 import json
 import logging
 import math
@@ -9,7 +10,11 @@ import optuna
 import pytest
 
 import tinybo as tb
+from benchmarks.optuna_tree import run, tree_objective
 from tinybo.integrations.optuna import TinyBOSampler, codec
+from tinybo.trial import TrialState as TBState
+
+P = optuna.trial.TrialState
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 
@@ -82,19 +87,143 @@ def test_relative_params_visible_before_the_objective_suggests_them():
   running = [t for t in study.get_trials(states=(optuna.trial.TrialState.RUNNING,))]
   assert len(running) == 2 and all({"x", "y", "c"} <= set(json.loads(t.system_attrs["tinybo:relative_params:0"])) for t in running)
 
-def test_conditional_parameter_falls_back_to_independent_sampling(caplog):
+def proposal(t: optuna.trial.FrozenTrial) -> dict:
+  """The relative params the sampler proposed for a trial (what it stores for other workers)."""
+  chunks, i = [], 0
+  while (c := t.system_attrs.get(f"tinybo:relative_params:{i}")) is not None: chunks.append(c); i += 1
+  return json.loads("".join(chunks)) if chunks else {}
+
+def check_whole_trees(study: optuna.Study) -> int:
+  """No trial was proposed a parameter its objective did not use (an inactive one), and every trial whose branch a complete
+  trial had shown before got all its parameters from the proposal. Returns how many trials got a whole tree."""
+  seen, whole = set(), 0
+  for t in study.trials:
+    prop = proposal(t)
+    assert set(prop) <= set(t.params), (t.number, prop, t.params)
+    assert all(t.params[k] == v for k, v in prop.items())
+    if frozenset(t.params) in seen: assert set(prop) == set(t.params), (t.number, prop, t.params)
+    whole += bool(prop) and set(prop) == set(t.params)
+    if t.state == P.COMPLETE: seen.add(frozenset(t.params))
+  return whole
+
+def test_conditional_tree_is_inferred_and_proposed_whole(caplog):
+  sampler = TinyBOSampler("random", seed=0)
+  study = optuna.create_study(sampler=sampler)
+  with caplog.at_level(logging.WARNING, logger="tinybo.integrations.optuna"):
+    study.optimize(tree_objective, n_trials=30)
+  assert not [r for r in caplog.records if "independently" in r.getMessage()]   # every parameter is in the tree
+  assert check_whole_trees(study) >= 20
+  space, trials, _ = sampler.history(study)
+  # the inferred tree, in Optuna's values (a categorical is encoded as the index of its choice)
+  assert set(space.names) == {"classifier", "x", "C", "kernel", "gamma", "depth", "k"}
+  clf, kern = ["svm", "rf", "knn"], ["lin", "rbf"]
+  when = {k: {q: [(clf if q == "classifier" else kern)[i] for i in v] for q, v in c.items()} for k, c in space.conditions.items()}
+  assert when == {"C": {"classifier": ["svm"]}, "kernel": {"classifier": ["svm"]}, "gamma": {"kernel": ["rbf"]},
+                  "depth": {"classifier": ["rf"]}, "k": {"classifier": ["knn"]}}
+  assert len(trials) == 30 and all(t.state == TBState.COMPLETE for t in trials)
+
+def test_a_parameter_no_parent_explains_is_sampled_independently_with_one_warning(caplog):
   def objective(t: optuna.Trial) -> float:
     kind = t.suggest_categorical("kind", ["lin", "sq"])
     v = t.suggest_float("a", 0, 1) if kind == "lin" else t.suggest_float("b", 0, 2) ** 2
+    if t.number % 3 == 0: v += t.suggest_float("noise", 0, 1)       # comes and goes with no parameter deciding it
     return v + t.suggest_float("z", -1, 1) ** 2
-  study = optuna.create_study(sampler=TinyBOSampler("random", seed=0))
+  sampler = TinyBOSampler("random", seed=0)
+  study = optuna.create_study(sampler=sampler)
   with caplog.at_level(logging.WARNING, logger="tinybo.integrations.optuna"):
     study.optimize(objective, n_trials=12)
-  assert len([t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]) == 12
-  kinds = {t.params["kind"] for t in study.trials}
-  assert kinds == {"lin", "sq"}
+  assert len([t for t in study.trials if t.state == P.COMPLETE]) == 12 and {t.params["kind"] for t in study.trials} == {"lin", "sq"}
   warned = [r.getMessage() for r in caplog.records if "independently" in r.getMessage()]
-  assert warned and len(warned) == len(set(warned)) <= 2          # once per conditional parameter, not per trial
+  assert len(warned) == 1 and "'noise'" in warned[0]                  # once, for the one parameter left out
+  space, _, _ = sampler.history(study)
+  assert set(space.names) == {"kind", "a", "b", "z"} and set(space.conditions) == {"a", "b"}
+  # proposed only while one complete trial made it look unconditional: from the first trial without it, never again
+  assert all("noise" not in proposal(t) and set(proposal(t)) <= set(t.params) for t in study.trials[2:])
+
+@pytest.mark.slow
+def test_gp_on_a_conditional_objective_beats_random_over_10_seeds():
+  # the tree of benchmarks/optuna_tree.py: three classifiers, a chain (gamma only for an svm with rbf), a shared x
+  budget, tinybo_best, random_best = 20, [], []
+  for seed in range(10):
+    study = run(TinyBOSampler(tb.GP(n_initial=6), seed=seed), budget)
+    check_whole_trees(study)
+    tinybo_best.append(study.best_value)
+    random_best.append(run(optuna.samplers.RandomSampler(seed=seed), budget).best_value)
+  assert np.median(tinybo_best) <= np.median(random_best), (np.median(tinybo_best), np.median(random_best), tinybo_best, random_best)
+
+# ***** pruned trials *****
+
+def curve_objective(t: optuna.Trial) -> float:
+  """Nine epochs of a curve that falls towards the final value; pruned when the study's pruner says so."""
+  x, y = t.suggest_float("x", -2, 2), t.suggest_float("y", -2, 2)
+  final = (x - 0.5) ** 2 + (y + 0.3) ** 2
+  for epoch in range(1, 10):
+    t.report(final + 2.0 / epoch, epoch)
+    if t.should_prune(): raise optuna.TrialPruned()
+  return final
+
+class Recorder:
+  """A strategy that proposes what tb.Random does and records the trials (and curves) each suggestion was given."""
+  def __init__(self): self.calls, self.random = [], tb.Random()
+  def suggest(self, space, trials, n, *, seed=0, minimize=True):
+    self.calls.append(list(trials))
+    return self.random.suggest(space, trials, n, seed=seed, minimize=minimize)
+
+class CurveRecorder(Recorder):
+  """The same, for a strategy that learns from learning curves: it takes them as curves=."""
+  def suggest(self, space, trials, n, *, seed=0, minimize=True, curves=None):
+    self.curves = curves
+    return super().suggest(space, trials, n, seed=seed, minimize=minimize)
+
+@pytest.mark.parametrize("pruner", [optuna.pruners.MedianPruner(n_startup_trials=3),
+                                    optuna.pruners.HyperbandPruner(min_resource=1, max_resource=9, reduction_factor=3)],
+                         ids=["median", "hyperband"])
+def test_pruned_trials_are_stopped_at_their_last_intermediate_value(pruner):
+  strategy = CurveRecorder()
+  sampler = TinyBOSampler(strategy, seed=0)
+  # a fixed study name: HyperbandPruner hashes it into the brackets, so the run is the same every time
+  study = optuna.create_study(study_name="pruned", sampler=sampler, pruner=pruner)
+  study.optimize(curve_objective, n_trials=30)
+  states = [t.state for t in study.trials]
+  assert states.count(P.PRUNED) >= 5 and states.count(P.COMPLETE) >= 3, states
+  _, trials, curves = sampler.history(study)
+  by_number = {t.id: t for t in trials}
+  assert set(by_number) == {t.number for t in study.trials}
+  for t in study.trials:
+    tb_t, steps = by_number[t.number], sorted(t.intermediate_values)
+    # every intermediate value is a report; a pruned trial is stopped at its last one, never complete
+    assert [(r.step, r.value) for r in curves[t.number]] == [(s, t.intermediate_values[s]) for s in steps]
+    assert [r.stop for r in curves[t.number]] == [False] * (len(steps) - 1) + [t.state == P.PRUNED]
+    assert tb_t.last_step == steps[-1] and tb_t.params == {"x": t.params["x"], "y": t.params["y"]}
+    # (Optuna's Hyperband rungs never end: it may prune at the last epoch too)
+    if t.state == P.PRUNED: assert tb_t.state == TBState.STOPPED and tb_t.value == t.intermediate_values[steps[-1]]
+    else: assert tb_t.state == TBState.COMPLETE and tb_t.value == t.value and steps[-1] == 9
+  # what the strategy was given for the last trial: the earlier trials (HyperbandPruner shows a sampler only the trials
+  # of the same bracket), the pruned ones as stopped, and their curves
+  given = {t.id: t.state for t in strategy.calls[-1]}
+  assert len(given) >= 3 and TBState.STOPPED in given.values()
+  assert given == {t.number: TBState.STOPPED if t.state == P.PRUNED else TBState.COMPLETE for t in study.trials[:-1] if t.number in given}
+  assert {i: [(r.step, r.value) for r in c] for i, c in strategy.curves.items()} == \
+    {t.number: sorted(t.intermediate_values.items()) for t in study.trials[:-1] if t.number in given}
+  # a strategy without curves= still sees the stopped trials (as taken, never proposed again)
+  plain = Recorder()
+  study2 = optuna.create_study(study_name="plain", sampler=TinyBOSampler(plain, seed=0), pruner=pruner)
+  study2.optimize(curve_objective, n_trials=12)
+  assert any(t.state == TBState.STOPPED for call in plain.calls for t in call)
+
+def test_pruned_without_a_report_or_after_a_nan_one_is_failed():
+  sampler = TinyBOSampler("random", seed=0)
+  study = optuna.create_study(sampler=sampler)
+  study.optimize(quadratic, n_trials=2)
+  a = study.ask(); quadratic(a); study.tell(a, state=P.PRUNED)                        # pruned before any report
+  b = study.ask(); quadratic(b); b.report(1.0, 1); b.report(float("nan"), 2); study.tell(b, state=P.PRUNED)
+  c = study.ask(); quadratic(c); c.report(2.0, 1); c.report(1.5, 3); study.tell(c, state=P.PRUNED)
+  _, trials, curves = sampler.history(study)
+  st = {t.id: (t.state, t.value, t.last_step) for t in trials}
+  assert st[a.number] == (TBState.FAILED, None, None) and st[b.number][0] == TBState.FAILED
+  assert st[c.number] == (TBState.STOPPED, 1.5, 3)
+  assert [(r.step, r.value) for r in curves[b.number]] == [(1, 1.0)]   # a NaN value is no report
+  study.optimize(quadratic, n_trials=1)                                # and the sampler goes on
 
 def test_multi_objective_is_a_clear_error():
   study = optuna.create_study(directions=["minimize", "minimize"], sampler=TinyBOSampler("random", seed=0))

@@ -1,6 +1,7 @@
 """TinyBOSearch with a real local Ray: a Tuner run of 20 trials, 4 at a time, that beats Ray's own random sampling of
 the same space; save/restore (by file and from the experiment folder) that loses no observation; an interrupted
-experiment resumed whole with Tuner.restore; space conversion."""
+experiment resumed whole with Tuner.restore; trials that Ray's ASHAScheduler ends early recorded as stopped with their
+reports; space conversion."""
 import math
 import os
 import signal
@@ -11,6 +12,7 @@ import numpy as np
 import pytest
 import ray
 from ray import tune
+from ray.tune.schedulers import ASHAScheduler
 from ray.tune.search import ConcurrencyLimiter, Searcher
 from ray.tune.search.variant_generator import parse_spec_vars
 
@@ -119,6 +121,49 @@ def test_interrupted_experiment_resumes_with_tuner_restore(ray_local, tmp_path):
   assert all(resumed.trials[i].value == t.value for i, t in enumerate(saved.trials) if t.state == tb.TrialState.COMPLETE)
   assert sorted(t.value for t in resumed.trials) == sorted(df["loss"])
 
+EPOCHS = 9
+
+def curve(c: dict, epoch: int) -> float:
+  """A learning curve that falls with the epoch towards loss(c): the ranking at epoch 1 is the final ranking."""
+  return loss(c) + 1.0 / epoch
+
+def epochs_trainable(config: dict) -> None:
+  for epoch in range(1, EPOCHS + 1):
+    time.sleep(0.05)
+    tune.report({"loss": curve(config, epoch)})
+
+def test_asha_stopped_trials_are_stopped_at_their_last_report(ray_local, tmp_path):
+  search = TinyBOSearch(strategy=tb.GP(n_initial=4), seed=0)
+  tuner = tune.Tuner(epochs_trainable, param_space=SPACE,
+                     tune_config=tune.TuneConfig(search_alg=ConcurrencyLimiter(search, max_concurrent=3), metric="loss", mode="min",
+                                                 num_samples=10, reuse_actors=True,
+                                                 scheduler=ASHAScheduler(max_t=EPOCHS, grace_period=1, reduction_factor=3)),
+                     run_config=tune.RunConfig(storage_path=str(tmp_path), name="asha", verbose=0))
+  results = tuner.fit()
+  assert not results.errors, results.errors
+  # Ray's own record of each trial: every result it reported, by config
+  ray_curves = {(r.config["lr"], r.config["x"]): (r.config, list(r.metrics_dataframe["loss"])) for r in results}
+  trials, curves = search.trials, search.curves
+  assert len(trials) == 10 and len(ray_curves) == 10
+  S, C = tb.TrialState.STOPPED, tb.TrialState.COMPLETE
+  for t in trials:
+    config, ray_curve = ray_curves[(t.params["lr"], t.params["x"])]   # (the searcher keeps a choice as its index)
+    # every result is a report at its training_iteration, the last one included
+    assert [(r.step, r.value) for r in curves[t.id]] == [(i, v) for i, v in enumerate(ray_curve, 1)]
+    assert [(r.step, r.value) for r in curves[t.id]] == [(e, pytest.approx(curve(config, e))) for e in range(1, len(ray_curve) + 1)]
+    assert t.last_step == len(ray_curve) and t.value == ray_curve[-1]
+    # stopped early <=> ended before the last epoch, never complete at a partial length
+    assert t.state == (S if len(ray_curve) < EPOCHS else C), (t, ray_curve)
+    assert [r.stop for r in curves[t.id]] == [False] * (len(ray_curve) - 1) + [t.state == S]
+  states = [t.state for t in trials]
+  assert states.count(S) >= 3 and states.count(C) >= 1, states         # ASHA really stopped some, and let some finish
+  # the state travels with the checkpoint
+  search.save(str(tmp_path / "s.pkl"))
+  restored = TinyBOSearch()
+  restored.restore(str(tmp_path / "s.pkl"))
+  assert [(t.id, t.state, t.value, t.last_step) for t in restored.trials] == [(t.id, t.state, t.value, t.last_step) for t in trials]
+  assert restored.curves == curves
+
 # ***** no Ray cluster needed below *****
 
 def test_convert_ray_primitives():
@@ -174,3 +219,49 @@ def test_points_to_evaluate_come_first():
   s.set_search_properties(None, None, {"lr": tune.loguniform(1e-4, 1e-1), "opt": {"name": tune.choice(["sgd", "adam"])}})
   assert s.suggest("a") == {"lr": 0.01, "opt": {"name": "adam"}}
   assert s.suggest("b") != {"lr": 0.01, "opt": {"name": "adam"}}
+
+def test_scheduler_ended_trials_as_ray_calls_the_searcher():
+  """The calls Ray makes: on_trial_result for each result the scheduler lets through; the result that made the scheduler
+  stop a trial reaches on_trial_complete only. A trial whose trainable returned repeats its last result."""
+  S, C, F = tb.TrialState.STOPPED, tb.TrialState.COMPLETE, tb.TrialState.FAILED
+  space = {"x": tb.Float(0, 1)}
+  s = TinyBOSearch(space, metric="m", mode="min", strategy="random")
+  for i in "abcd": s.suggest(i)
+  s.on_trial_result("a", {"m": 3.0, "training_iteration": 1})
+  s.on_trial_complete("b", {"m": 5.0, "training_iteration": 1})      # stopped at its first result, when no trial went further
+  assert [t.state for t in s.trials[:2]] == [tb.TrialState.PENDING, C]
+  s.on_trial_result("a", {"m": 2.0, "training_iteration": 2})         # a went further: b was stopped early after all
+  assert s.trials[1].state == S and s.trials[1].value == 5.0 and s.trials[1].last_step == 1
+  s.on_trial_result("a", {"m": 1.0, "training_iteration": 3})
+  s.on_trial_complete("a", {"m": 1.0, "training_iteration": 3})      # returned on its own: its last result repeated
+  s.on_trial_result("c", {"m": 4.0, "training_iteration": 1})
+  s.on_trial_complete("c", {"m": 3.5, "training_iteration": 2})      # stopped at step 2 < 3
+  s.on_trial_complete("d", {"m": float("nan"), "training_iteration": 1})
+  st = [(t.state, t.value, t.last_step) for t in s.trials]
+  assert st == [(C, 1.0, 3), (S, 5.0, 1), (S, 3.5, 2), (F, None, None)], st
+  assert {i: [(r.step, r.value, r.stop) for r in c] for i, c in s.curves.items()} == {
+    0: [(1, 3.0, False), (2, 2.0, False), (3, 1.0, False)], 1: [(1, 5.0, True)], 2: [(1, 4.0, False), (2, 3.5, True)]}
+  # with max_step the full length is known from the start: stopped at once, complete at max_step
+  s = TinyBOSearch(space, metric="m", mode="min", strategy="random", max_step=3)
+  for i in "ab": s.suggest(i)
+  s.on_trial_complete("a", {"m": 5.0, "training_iteration": 1})
+  s.on_trial_result("b", {"m": 2.0, "training_iteration": 2})
+  s.on_trial_complete("b", {"m": 1.0, "training_iteration": 3})      # ASHA stops every trial at max_t: complete
+  assert [(t.state, t.value) for t in s.trials] == [(S, 5.0), (C, 1.0)]
+  with pytest.raises(ValueError, match="max_step=0"): TinyBOSearch(space, max_step=0)
+
+def test_pruned_points_are_stopped_and_the_state_of_an_older_version_loads(tmp_path):
+  s = TinyBOSearch({"x": tb.Float(0, 1)}, metric="m", mode="min", strategy="random")
+  s.add_evaluated_point({"x": 0.2}, 0.7, pruned=True, intermediate_values=[0.9, 0.7])
+  s.add_evaluated_point({"x": 0.3}, 0.7, pruned=True)                  # pruned with no curve: nothing says where
+  s.add_evaluated_point({"x": 0.4}, 0.1, intermediate_values=[0.5, 0.2, 0.1])
+  st = [(t.state, t.value, t.last_step) for t in s.trials]
+  assert st == [(tb.TrialState.STOPPED, 0.7, 2), (tb.TrialState.FAILED, None, None), (tb.TrialState.COMPLETE, 0.1, 3)]
+  assert [(r.step, r.value, r.stop) for r in s.curves[0]] == [(1, 0.9, False), (2, 0.7, True)] and 1 not in s.curves
+  # a state saved before reports existed (version 1) still loads, with no curves
+  old = {k: v for k, v in s.get_state().items() if k not in ("curves", "ended", "top", "max_step")}
+  old["version"] = 1
+  r = TinyBOSearch()
+  r.set_state(old)
+  assert [(t.state, t.value) for t in r.trials] == [(t.state, t.value) for t in s.trials] and r.curves == {}
+  r.suggest("next")

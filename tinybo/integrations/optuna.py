@@ -1,25 +1,37 @@
 """tinybo as an Optuna sampler: `optuna.create_study(sampler=TinyBOSampler())`.
 
-Relative sampling: the parameters every finished trial shares (Optuna's IntersectionSearchSpace) become a tinybo Space
-and the tinybo strategy (the GP by default) proposes all of them jointly. RUNNING trials are passed to the strategy as
-pending, so parallel workers (`n_jobs`, or several processes on one RDB storage) get distinct, spread-out proposals.
-Parameters outside the intersection (conditional or dynamic ones, and every parameter of the very first trial) are
-sampled independently by `independent_sampler` (RandomSampler by default).
+Relative sampling over the tree of the study: every parameter the complete trials used (with one distribution) becomes
+a tinybo parameter, and a parameter that only some trials have gets a `when=` condition inferred from them (see
+tinybo/integrations/conditions.py for the rule: a parameter seen only under some values of a categorical or small int
+that is always present with it exists exactly under those values). The tinybo strategy (the GP by default) then
+proposes one whole valid tree at a time: `classifier` and, for "svm", `C`, never a `C` the objective will not ask for.
+Under a parent value no complete trial has shown yet (the first "knn"), the proposal keeps only what the trials vouch
+for (`vouched`): the parameters after that parent are left to the objective's independent sampling until a trial shows them.
+Parameters outside the tree (those of the very first trial, a branch never yet seen, a distribution that changes from
+trial to trial, a parameter that comes and goes with no parent explaining it) are sampled independently by
+`independent_sampler` (RandomSampler by default).
+
+Pruned trials are data: a trial a pruner stopped becomes a tinybo STOPPED trial whose value is its last intermediate
+value, and every trial's intermediate values become tinybo reports (`history(study)` shows what the strategy sees).
+RUNNING trials are passed to the strategy as pending, so parallel workers (`n_jobs`, or several processes on one RDB
+storage) get distinct, spread-out proposals.
 
 Float, log float, float with step, int, log int, int with step and categorical distributions are supported.
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
+import math
 import threading
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 try:
   from optuna.distributions import BaseDistribution, CategoricalDistribution, FloatDistribution, IntDistribution
   from optuna.samplers import BaseSampler, RandomSampler
-  from optuna.search_space import IntersectionSearchSpace
   from optuna.study import Study, StudyDirection
   from optuna.trial import FrozenTrial, TrialState
 except ImportError as e:  # pragma: no cover
@@ -27,11 +39,12 @@ except ImportError as e:  # pragma: no cover
 
 import numpy as np
 
-from tinybo.integrations import Codec, choice_codec, float_codec, grid_codec, int_codec
+from tinybo.integrations import Codec, choice_codec, float_codec, grid_codec, int_codec, takes_curves
+from tinybo.integrations.conditions import infer_conditions, vouched
 from tinybo.optimizer import resolve_strategy
 from tinybo.space import Space
 from tinybo.strategies import Strategy
-from tinybo.trial import Trial
+from tinybo.trial import Report, Trial
 from tinybo.trial import TrialState as TBState
 
 _log = logging.getLogger(__name__)
@@ -53,16 +66,16 @@ class TinyBOSampler(BaseSampler):
   strategy: "gp" (default), "random", or a tinybo strategy object such as tb.GP(kernel="matern32").
   seed: seeds the strategy and the independent sampler (None: a random seed).
   independent_sampler: samples what the strategy cannot model (default RandomSampler(seed)).
-  warn_independent_sampling: log a warning (once per parameter) when a parameter falls back to independent sampling
-    after the first trial, which usually means a conditional parameter.
+  warn_independent_sampling: log a warning (once per parameter) when a parameter the complete trials used is left out
+    of the tree and falls back to independent sampling (its distribution changes, or no parent explains where it appears).
   """
   def __init__(self, strategy: str | Strategy = "gp", seed: int | None = None, independent_sampler: BaseSampler | None = None,
                warn_independent_sampling: bool = True):
     self._strategy = resolve_strategy(strategy)
     self._seed = int(np.random.SeedSequence().entropy % (2**31)) if seed is None else int(seed)
     self._independent = independent_sampler or RandomSampler(seed=seed)
-    self._search_space = IntersectionSearchSpace()
     self._warn, self._warned = warn_independent_sampling, set()
+    self._left_out: set[str] = set()     # parameters of complete trials the last inferred tree could not model
     self._unreadable: set[int] = set()   # RUNNING trials whose shared proposal could not be read (warned once each)
     self._lock = threading.Lock()   # study.optimize(n_jobs>1) calls the sampler from several threads; strategies need not be thread-safe
 
@@ -71,42 +84,101 @@ class TinyBOSampler(BaseSampler):
     self._independent.reseed_rng()
 
   def infer_relative_search_space(self, study: Study, trial: FrozenTrial) -> dict[str, BaseDistribution]:
-    # single-value distributions carry no information: Optuna fills them in itself
-    return {n: d for n, d in self._search_space.calculate(study).items() if not d.single()}
+    tree = infer_tree(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)))
+    self._left_out = tree.left_out
+    return dict(tree.distributions)
+
+  def history(self, study: Study, search_space: dict[str, BaseDistribution] | None = None) -> tuple[Space, list[Trial], dict[int, list[Report]]]:
+    """What the strategy sees: the tree inferred from the complete trials (restricted to `search_space` when given) as a
+    tinybo Space over the encoded values (a categorical's value is the index of its choice, an int or float with a step
+    the index of its grid point), every trial that fits it as a tinybo Trial (id = the Optuna trial number; COMPLETE,
+    STOPPED for a pruned trial, at its last intermediate value and step; FAILED; PENDING for a running one) and
+    every trial's finite intermediate values as tinybo Reports, {trial number: [Report, ...]}."""
+    tree, trials, curves = self._history(study, search_space)
+    return tree.space, trials, curves
+
+  def _history(self, study: Study, search_space: dict[str, BaseDistribution] | None) -> tuple[Tree, list[Trial], dict[int, list[Report]]]:
+    trials = study.get_trials(deepcopy=False)
+    tree = infer_tree([t for t in trials if t.state == TrialState.COMPLETE], search_space)
+    history = [tb for t in trials if (tb := _to_tinybo(t, tree, self._unreadable)) is not None]
+    return tree, history, {t.number: c for t in trials if (c := reports_of(t))}
 
   def sample_relative(self, study: Study, trial: FrozenTrial, search_space: dict[str, BaseDistribution]) -> dict[str, Any]:
     if not search_space: return {}
     if len(study.directions) > 1:
       raise ValueError("TinyBOSampler optimizes a single objective; create the study with direction=..., not directions=[...]")
-    codecs = {n: codec(d) for n, d in search_space.items()}
-    space = Space({n: c.param for n, c in codecs.items()})
-    states = (TrialState.COMPLETE, TrialState.RUNNING, TrialState.WAITING, TrialState.FAIL)
     minimize = study.direction == StudyDirection.MINIMIZE
     # read, propose and publish under one lock: a thread of study.optimize(n_jobs>1) must see the other's proposal as
     # pending, or a strategy that is deterministic in (seed, history) proposes the same point twice
     with self._lock:
-      history = []
-      for t in study.get_trials(deepcopy=False, states=states):
-        if t.number == trial.number: continue
-        tb = _to_tinybo(t, codecs, space, self._unreadable)
-        if tb is not None: history.append(tb)
-      proposal = self._strategy.suggest(space, history, 1, seed=self._seed, minimize=minimize)
+      tree, history, curves = self._history(study, search_space)
+      space = tree.space
+      history = [t for t in history if t.id != trial.number]
+      if not space.names: return {}
+      # a strategy that learns from learning curves takes them as curves=; the others see stopped trials as taken
+      extra = {"curves": {i: c for i, c in curves.items() if i != trial.number}} if takes_curves(self._strategy) else {}
+      proposal = self._strategy.suggest(space, history, 1, seed=self._seed, minimize=minimize, **extra)
       if not proposal: return {}
-      params = {n: codecs[n].from_tb(proposal[0][n]) for n in search_space}
+      # only what the complete trials vouch for: never a parameter the objective may not ask for under a new branch
+      kept = vouched({n: v for n, v in proposal[0].items() if n in tree.codecs}, tree.rows, space.params)
+      params = {n: tree.codecs[n].from_tb(v) for n, v in kept.items()}
       _share(study, trial, params)
     return params
 
   def sample_independent(self, study: Study, trial: FrozenTrial, param_name: str, param_distribution: BaseDistribution) -> Any:
-    if self._warn and param_name not in self._warned and any(t.state == TrialState.COMPLETE for t in study.get_trials(deepcopy=False)):
+    if self._warn and param_name in self._left_out and param_name not in self._warned:
       self._warned.add(param_name)
-      _log.warning(f"TinyBOSampler samples '{param_name}' independently with {type(self._independent).__name__} (it is not in every "
-                   f"finished trial with one distribution, e.g. a conditional parameter); the GP models only the shared parameters")
+      _log.warning(f"TinyBOSampler samples '{param_name}' independently with {type(self._independent).__name__}: the complete trials use it, "
+                   "but it is not in the tree the GP models (its distribution changes from trial to trial, or no categorical or small int "
+                   "parameter explains which trials have it)")
     return self._independent.sample_independent(study, trial, param_name, param_distribution)
 
   def before_trial(self, study: Study, trial: FrozenTrial) -> None: self._independent.before_trial(study, trial)
 
   def after_trial(self, study: Study, trial: FrozenTrial, state: TrialState, values: Sequence[float] | None) -> None:
     self._independent.after_trial(study, trial, state, values)
+
+
+@dataclass(frozen=True)
+class Tree:
+  """A define-by-run space as tinybo sees it: the modelled parameters' Optuna distributions and codecs, the tinybo Space
+  with the inferred conditions, the names used by complete trials that are left out of it, and the complete trials'
+  encoded values of the modelled parameters (rows, in suggestion order)."""
+  distributions: dict[str, BaseDistribution]
+  codecs: dict[str, Codec]
+  space: Space
+  left_out: set[str]
+  rows: list[dict]
+
+def infer_tree(complete: Sequence[FrozenTrial], search_space: dict[str, BaseDistribution] | None = None) -> Tree:
+  """The tree of the complete trials' parameters (only those in `search_space`, with the same distribution, when given).
+  Single-value distributions are not modelled (Optuna fills them in itself); a parameter whose distribution differs
+  between trials, or whose kind tinybo cannot model, is left out; conditions come from `infer_conditions`."""
+  dists: dict[str, BaseDistribution] = {}
+  clash: set[str] = set()
+  for t in complete:
+    for n, d in t.distributions.items():
+      if dists.setdefault(n, d) != d: clash.add(n)
+  codecs, left_out = {}, set(clash)
+  for n, d in dists.items():
+    if n in clash or d.single() or (search_space is not None and search_space.get(n) != d): continue
+    try: codecs[n] = codec(d)
+    except TypeError: left_out.add(n)
+  rows = [{n: codecs[n].to_tb(v) for n, v in t.params.items() if n in codecs} for t in complete]
+  conds, unexplained = infer_conditions(rows, {n: c.param for n, c in codecs.items()})
+  left_out |= unexplained
+  codecs = {n: c for n, c in codecs.items() if n not in unexplained}
+  space = Space({n: dataclasses.replace(c.param, when=conds.get(n)) for n, c in codecs.items()})
+  rows = [{n: v for n, v in r.items() if n in codecs} for r in rows]
+  return Tree({n: dists[n] for n in codecs}, codecs, space, left_out, rows)
+
+def reports_of(t: FrozenTrial) -> list[Report]:
+  """A trial's finite intermediate values as tinybo Reports by step; the last report of a pruned trial carries stop=True.
+  Optuna keeps no time per report: each carries the trial's completion time (its start while it runs)."""
+  at = (t.datetime_complete or t.datetime_start)
+  when = at.timestamp() if at is not None else 0.0
+  steps = sorted(s for s, v in t.intermediate_values.items() if math.isfinite(v))
+  return [Report(int(s), float(t.intermediate_values[s]), t.state == TrialState.PRUNED and s == steps[-1], when) for s in steps]
 
 def _share(study: Study, trial: FrozenTrial, params: dict[str, Any]) -> None:
   """Store the relative params on the trial: until the objective has called every suggest_*, trial.params lacks some
@@ -130,17 +202,28 @@ def _pending_params(t: FrozenTrial, unreadable: set[int]) -> dict[str, Any]:
     shared = {}
   return {**shared, **t.params}
 
-def _to_tinybo(t: FrozenTrial, codecs: dict[str, Codec], space: Space, unreadable: set[int]) -> Trial | None:
-  """An Optuna trial as a tinybo Trial over `space`, or None when it lacks a parameter or lies outside the space."""
+def _to_tinybo(t: FrozenTrial, tree: Tree, unreadable: set[int]) -> Trial | None:
+  """An Optuna trial as a tinybo Trial over the tree's space, or None when it does not fit (a parameter the tree makes
+  active is missing, e.g. a trial pruned before suggesting it, or a value lies outside). Parameters the tree makes
+  inactive are dropped: the tree may have changed since a running trial's proposal was made."""
   finished = t.state.is_finished()
   params = t.params if finished else _pending_params(t, unreadable)
-  if any(n not in params for n in codecs): return None
-  if finished and any(t.distributions.get(n) is None for n in codecs): return None
-  try: p = space.validate({n: c.to_tb(params[n]) for n, c in codecs.items()})
+  space = tree.space
+  try:
+    p = {n: tree.codecs[n].to_tb(v) for n, v in params.items() if n in tree.codecs}
+    active = space.active(p)
+    p = space.validate({n: v for n, v in p.items() if n in active})
   except (ValueError, TypeError): return None
+  curve = reports_of(t)
+  last = curve[-1].step if curve else None
   if t.state == TrialState.COMPLETE:
-    if t.value is None or not np.isfinite(t.value): return Trial(t.number, p, TBState.FAILED)
-    return Trial(t.number, p, TBState.COMPLETE, float(t.value))
-  return Trial(t.number, p, TBState.FAILED if t.state == TrialState.FAIL else TBState.PENDING)
+    if t.value is None or not math.isfinite(t.value): return Trial(t.number, p, TBState.FAILED, last_step=last)
+    return Trial(t.number, p, TBState.COMPLETE, float(t.value), last_step=last)
+  if t.state == TrialState.PRUNED:
+    # stopped at its last intermediate value; pruned before any report, or after a NaN/inf one (tinybo fails a trial
+    # that reports one), it is failed
+    if not curve or any(not math.isfinite(v) for v in t.intermediate_values.values()): return Trial(t.number, p, TBState.FAILED, last_step=last)
+    return Trial(t.number, p, TBState.STOPPED, curve[-1].value, last_step=last)
+  return Trial(t.number, p, TBState.FAILED if t.state == TrialState.FAIL else TBState.PENDING, last_step=last)
 
-__all__ = ["TinyBOSampler", "codec"]
+__all__ = ["Tree", "TinyBOSampler", "codec", "infer_tree", "reports_of"]

@@ -12,11 +12,21 @@ Tune's own primitives in `param_space`: uniform, loguniform, quniform, qlogunifo
 qlograndint, choice (nested dicts too; randint's upper bound is exclusive, as in Ray). Trials still running are handed
 to the strategy as pending, so concurrent trials get distinct, spread-out suggestions. `save`/`restore` keep every
 observation and every pending trial; the strategy itself holds no state (it refits from the history).
+
+Early stopping: every intermediate result is recorded as a tinybo report at its `training_iteration` (`curves`). A trial
+that Ray's scheduler (ASHAScheduler, HyperBandScheduler, a stopper) ends is recorded as STOPPED, with its last reported
+value and step, when it ended before the full length of a run: `max_step` (the scheduler's max_t) or, when not given,
+the highest step any trial has reported so far (a trial first taken as complete becomes stopped as soon as another one
+goes further). Never as complete at full length, which would tell the model a partial result is a final one. A trial
+whose trainable returned on its own is complete. Ray shows a searcher the difference: a result that made the scheduler
+stop the trial never reaches `on_trial_result`, only `on_trial_complete`.
 """
 from __future__ import annotations
 
 import math
+import numbers
 import pickle
+import time
 from collections.abc import Collection, Mapping
 from typing import Any
 
@@ -30,13 +40,13 @@ try:
 except ImportError as e:  # pragma: no cover
   raise ImportError("tinybo.integrations.ray needs Ray Tune; install it with: pip install 'tinybo[ray]'") from e
 
-from tinybo.integrations import Codec, choice_codec, float_codec, grid_codec, int_codec, round_codec
+from tinybo.integrations import Codec, choice_codec, float_codec, grid_codec, int_codec, round_codec, takes_curves
 from tinybo.optimizer import resolve_strategy
 from tinybo.space import PARAM_TYPES, Space
 from tinybo.strategies import SearchExhausted, Strategy
-from tinybo.trial import Trial, TrialState
+from tinybo.trial import Report, Trial, TrialState
 
-_STATE_VERSION = 1
+_STATE_VERSION = 2   # 2: reports and scheduler-ended trials; version 1 states (no reports) still load
 
 def _name(path: tuple) -> str: return "/".join(str(p) for p in path)
 
@@ -95,9 +105,11 @@ class TinyBOSearch(Searcher):
   strategy: "gp", "random", "grid" or a strategy object such as tb.GP(kernel="matern32").
   seed: the strategy's seed (same seed and history -> same suggestions).
   points_to_evaluate: configurations to try first (e.g. a known default).
+  max_step: the training_iteration of a full run (ASHAScheduler's max_t): a trial the scheduler ends before it is
+    STOPPED. None (default): the highest training_iteration any trial has reported so far.
   """
   def __init__(self, space: Space | Mapping | None = None, metric: str | None = None, mode: str | None = None, strategy: str | Strategy = "gp",
-               seed: int = 0, points_to_evaluate: list[dict] | None = None):
+               seed: int = 0, points_to_evaluate: list[dict] | None = None, max_step: int | None = None):
     super().__init__(metric=metric, mode=mode)
     if isinstance(metric, list) or isinstance(mode, list): raise ValueError("TinyBOSearch optimizes one metric; pass metric='name', mode='min'|'max'")
     self._strategy = resolve_strategy(strategy)
@@ -108,6 +120,12 @@ class TinyBOSearch(Searcher):
     self._trials: list[Trial] = []          # every trial ever suggested or added, in order: the strategy's history
     self._live: dict[str, int] = {}         # Ray trial_id -> index into _trials, while it runs
     self._queue = [dict(p) for p in (points_to_evaluate or [])]
+    if max_step is not None and (isinstance(max_step, bool) or not isinstance(max_step, numbers.Integral) or max_step < 1):
+      raise ValueError(f"max_step={max_step!r}; use the training_iteration of a full run (an int >= 1, e.g. ASHAScheduler's max_t) or None")
+    self._max_step = None if max_step is None else int(max_step)
+    self._curves: dict[int, list[Report]] = {}   # index into _trials -> its reports, steps increasing
+    self._ended: set[int] = set()                 # trials the scheduler ended (their last result never reached on_trial_result)
+    self._top = 0                                 # the highest step any trial has reported
     if space is not None: self._set_space(space)
 
   def _set_space(self, space: Space | Mapping) -> None:
@@ -152,7 +170,9 @@ class TinyBOSearch(Searcher):
     self._check()
     if self._queue: params = self._to_tb(self._queue.pop(0))
     else:
-      try: out = self._strategy.suggest(self._space, self._trials, 1, seed=self._seed, minimize=self._mode == "min")
+      # a strategy that learns from learning curves takes them as curves=; the others see stopped trials as taken
+      extra = {"curves": {i: list(c) for i, c in self._curves.items()}} if takes_curves(self._strategy) else {}
+      try: out = self._strategy.suggest(self._space, self._trials, 1, seed=self._seed, minimize=self._mode == "min", **extra)
       except SearchExhausted: return Searcher.FINISHED
       if not out: return Searcher.FINISHED
       params = self._space.validate(out[0])
@@ -160,42 +180,98 @@ class TinyBOSearch(Searcher):
     self._trials.append(Trial(len(self._trials), params))
     return self._to_ray(params)
 
+  def _value(self, result: Mapping | None) -> float | None:
+    """The metric of a result as a finite float, else None."""
+    v = None if not result else result.get(self._metric)
+    if isinstance(v, bool): return None
+    try: v = None if v is None else float(v)
+    except (TypeError, ValueError): return None
+    return v if v is not None and math.isfinite(v) else None
+
+  def _report(self, i: int, step: Any, value: float) -> bool:
+    """Record value at step for trial i; False when step is not an int above its last report (a repeated result)."""
+    if isinstance(step, bool) or not isinstance(step, numbers.Integral): return False
+    curve = self._curves.setdefault(i, [])
+    if curve and step <= curve[-1].step: return False
+    curve.append(Report(int(step), value, False, time.time()))
+    self._trials[i].last_step = int(step)
+    self._top = max(self._top, int(step))
+    return True
+
+  def _relabel(self) -> None:
+    """The trials the scheduler ended: STOPPED below the full length (max_step, else the highest step seen), else COMPLETE."""
+    full = self._max_step if self._max_step is not None else self._top
+    for i in self._ended:
+      t, curve = self._trials[i], self._curves[i]
+      stopped = curve[-1].step < full
+      t.state = TrialState.STOPPED if stopped else TrialState.COMPLETE
+      curve[-1] = curve[-1]._replace(stop=stopped)
+
+  def on_trial_result(self, trial_id: str, result: dict) -> None:
+    """An intermediate result the scheduler let through: a report at its training_iteration."""
+    i = self._live.get(trial_id)
+    v = self._value(result)
+    if i is None or v is None: return
+    if self._report(i, result.get("training_iteration"), v) and self._ended: self._relabel()
+
   def on_trial_complete(self, trial_id: str, result: dict | None = None, error: bool = False) -> None:
     i = self._live.pop(trial_id, None)
     if i is None: return   # not ours (e.g. finished twice, or started before a restore from an older checkpoint)
     t = self._trials[i]
-    v = None if (error or not result) else result.get(self._metric)
-    try: v = None if v is None else float(v)
-    except (TypeError, ValueError): v = None
-    if v is not None and math.isfinite(v): t.state, t.value = TrialState.COMPLETE, v
-    else: t.state = TrialState.FAILED   # crashed, or no finite metric: never fed to the model
+    v = None if error else self._value(result)
+    if v is None:   # crashed, or no finite metric: never fed to the model
+      t.state = TrialState.FAILED
+      return
+    t.state, t.value = TrialState.COMPLETE, v
+    # a final result that on_trial_result never saw made the scheduler (or a stopper) end the trial
+    if self._report(i, result.get("training_iteration"), v): self._ended.add(i)
+    self._relabel()
 
   def add_evaluated_point(self, parameters: dict, value: float, error: bool = False, pruned: bool = False,
                           intermediate_values: list[float] | None = None) -> None:
-    """A result from outside this searcher (warm start). Errored or pruned points are kept out of the model."""
+    """A result from outside this searcher (warm start). `intermediate_values` become its reports at steps 1, 2, ...;
+    a pruned point with a finite value is STOPPED at the last of them (failed without them); errored points are failed."""
     self._check()
     params = self._to_tb(parameters)
-    ok = not error and not pruned and value is not None and math.isfinite(float(value))
-    self._trials.append(Trial(len(self._trials), params, TrialState.COMPLETE if ok else TrialState.FAILED, float(value) if ok else None))
+    try: v = None if error or value is None else float(value)
+    except (TypeError, ValueError): v = None
+    curve = [Report(s, float(x), False, time.time()) for s, x in enumerate(intermediate_values or [], 1) if x is not None and math.isfinite(x)]
+    if v is not None and not math.isfinite(v): v = None
+    if pruned and not curve: v = None
+    state = TrialState.FAILED if v is None else TrialState.STOPPED if pruned else TrialState.COMPLETE
+    i = len(self._trials)
+    self._trials.append(Trial(i, params, state, v, last_step=curve[-1].step if curve else None))
+    if curve:
+      if state == TrialState.STOPPED: curve[-1] = curve[-1]._replace(stop=True)
+      self._curves[i] = curve
+      self._top = max(self._top, curve[-1].step)
+      if self._ended: self._relabel()
 
   # ***** state *****
 
   @property
   def trials(self) -> list[Trial]:
-    """Every trial this searcher knows (pending, complete, failed), as tinybo Trials."""
+    """Every trial this searcher knows (pending, complete, stopped, failed), as tinybo Trials."""
     return list(self._trials)
+
+  @property
+  def curves(self) -> dict[int, list[Report]]:
+    """Every trial's reports, {trial id: [Report(step, value, stop, time), ...]} by step (trials that never reported are absent)."""
+    return {i: list(c) for i, c in self._curves.items()}
 
   def get_state(self) -> dict:
     return {"version": _STATE_VERSION, "space": self._space, "codecs": self._codecs,
             "paths": self._paths, "trials": self._trials, "live": self._live, "queue": self._queue, "metric": self._metric,
-            "mode": self._mode, "seed": self._seed}
+            "mode": self._mode, "seed": self._seed, "curves": self._curves, "ended": self._ended, "top": self._top, "max_step": self._max_step}
 
   def set_state(self, state: dict) -> None:
-    if state.get("version") != _STATE_VERSION:
+    if state.get("version") not in (1, _STATE_VERSION):
       raise ValueError(f"searcher state version {state.get('version')!r} is not {_STATE_VERSION}; it was saved by another tinybo version")
     self._space, self._codecs, self._paths, self._queue = state["space"], state["codecs"], state["paths"], state["queue"]
     self._trials, self._live = state["trials"], state["live"]
     self._metric, self._mode, self._seed = state["metric"], state["mode"], state["seed"]
+    self._curves, self._ended, self._top = state.get("curves", {}), state.get("ended", set()), state.get("top", 0)
+    self._max_step = state.get("max_step", self._max_step)
 
   def save(self, checkpoint_path: str) -> None:
     with open(checkpoint_path, "wb") as f: pickle.dump(self.get_state(), f)
