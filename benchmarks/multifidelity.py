@@ -154,7 +154,8 @@ def stats(values: list[float]) -> str:
 def summary(runs: list[dict]) -> str:
   """Per problem and method: median / p80 / worst regret at 1/3, 1/2 and all of the full-run budget, and the steps each
   run needed to reach the full-training reference (gp-full's median final regret)."""
-  out = []
+  out, seen = [], set()
+  runs = [r for r in runs if not ((k := (r["problem"], r["method"], r["seed"])) in seen or seen.add(k))]   # a run in two files counts once
   for pname in dict.fromkeys(r["problem"] for r in runs):
     problem = PROBLEMS[pname]
     full = problem.full_trials * problem.max_step
