@@ -17,7 +17,7 @@ Methods (each one run per seed; steps = every reported step of every trial):
   optuna-gp-median      Optuna GPSampler + MedianPruner()                      (peers venv, greenlet, torch on one thread)
 
     PYTHONPATH=$PWD DEV=CPU python -m benchmarks.multifidelity --methods gp-full,gp-asha --seeds 0-9 --out results/x.json
-    python -m benchmarks.multifidelity --summary benchmarks/results/multifidelity_*.json
+    python -m benchmarks.multifidelity --summary benchmarks/results/multifidelity_*.json --seeds 0-9
 The full-run methods spend `full_trials · T` steps; the others stop at `stop_fraction` of that budget.
 """
 from __future__ import annotations
@@ -82,7 +82,7 @@ PROBLEMS = {
     speed=_lr_speed, optimum=HARTMANN3_MIN, amplitude=1.0, full_trials=40),
 }
 
-TINYBO_METHODS = ("gp-full", "gp-asha", "gp-nocurves-asha", "random-asha", "random-full")
+TINYBO_METHODS = ("gp-asha", "gp-nocurves-asha", "random-asha", "gp-full", "random-full")
 OPTUNA_METHODS = ("optuna-tpe-hyperband", "optuna-gp-median")
 
 # ***** one run: trials until the step budget is spent; the trace is (steps so far, regret of the best complete trial) *****
@@ -148,7 +148,9 @@ def regret_at(trace: list, steps: float) -> float:
 # ***** the summary *****
 
 def stats(values: list[float]) -> str:
+  """median / p80 / worst; "-" when a run did not spend that many steps."""
   v = np.array(values)
+  if np.isnan(v).any(): return "-"
   return f"{np.median(v):.4g} / {np.quantile(v, 0.8):.4g} / {v.max():.4g}"
 
 def summary(runs: list[dict]) -> str:
@@ -164,7 +166,8 @@ def summary(runs: list[dict]) -> str:
     out.append(f"\n{pname}: full budget {full} steps ({problem.full_trials} trials x {problem.max_step}); gp-full median final regret {target:.4g}")
     out.append("| method | seeds | trials | regret median / p80 / worst at 1/3 budget | at 1/2 | at full | steps to gp-full's median |")
     out.append("|---|---|---|---|---|---|---|")
-    for m in dict.fromkeys(r["method"] for r in runs if r["problem"] == pname):
+    order = TINYBO_METHODS + OPTUNA_METHODS
+    for m in sorted(dict.fromkeys(r["method"] for r in runs if r["problem"] == pname), key=order.index):
       rs = [r for r in runs if r["problem"] == pname and r["method"] == m]
       cols = [stats([regret_at(r["trace"], f * full) if r["trace"][-1][0] >= f * full else math.nan for r in rs]) for f in (1 / 3, 1 / 2, 1.0)]
       reach = float(np.median([next((s for s, g in r["trace"] if g <= target), math.inf) for r in rs]))
@@ -186,10 +189,11 @@ def main() -> None:
   ap.add_argument("--seeds", default="0-9")
   ap.add_argument("--stop-fraction", type=float, default=0.5, help="the stopping methods' budget, a fraction of the full-run budget")
   ap.add_argument("--out", help="JSON file: runs are appended (a run already there, same problem/method/seed, is skipped)")
-  ap.add_argument("--summary", nargs="*", help="print the table of these JSON files and exit")
+  ap.add_argument("--summary", nargs="*", help="print the table of these JSON files (the runs of --seeds) and exit")
   a = ap.parse_args()
   if a.summary is not None:
-    print(summary([r for f in a.summary for r in json.loads(Path(f).read_text())["runs"]]))
+    keep = set(seeds_of(a.seeds))
+    print(summary([r for f in a.summary for r in json.loads(Path(f).read_text())["runs"] if r["seed"] in keep]))
     return
   data = json.loads(Path(a.out).read_text()) if a.out and Path(a.out).exists() else {"runs": []}
   data["machine"] = {"python": platform.python_version(), "platform": platform.platform()}
