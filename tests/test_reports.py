@@ -364,7 +364,7 @@ def test_threads_report_concurrently(tmp_path):
   assert len(ts) == 16 and all(t.state in (TrialState.COMPLETE, TrialState.STOPPED) for t in ts)
   assert all([r.step for r in curves[t.id]] == list(range(1, t.last_step + 1)) for t in ts)
 
-# ***** the GP strategy with stopped trials (bo.py unchanged) *****
+# ***** the GP strategy with stopped trials (learning from their curves: tests/test_fidelity.py) *****
 
 def test_gp_strategy_never_suggests_a_stopped_configuration_again():
   # 12 configurations; 6 complete (more than the 5-point design, so the GP-guided path runs), 4 stopped early
@@ -382,12 +382,12 @@ def test_gp_strategy_never_suggests_a_stopped_configuration_again():
   assert len(rest) == 2 and len(set(keys)) == 12                  # the last two are the two configurations left
   with pytest.raises(tb.SearchExhausted): opt.suggest()
 
-def test_gp_ignores_stopped_values_as_data():
-  # a stopped trial with an absurd partial value must not move the GP's suggestion: the same suggestion with or without
-  # it (until the GP learns from partial curves); the same value as a complete trial pulls the suggestion to it
+def test_gp_without_curves_ignores_stopped_values_as_data():
+  # GP(curves=False): a stopped trial with an absurd partial value must not move the GP's suggestion: the same suggestion
+  # with or without it; the same value as a complete trial pulls the suggestion to it
   space = tb.Space({"x": tb.Float(0.0, 1.0)})
   def study(extra):
-    opt = tb.Optimizer(space, strategy=tb.GP(), seed=3)
+    opt = tb.Optimizer(space, strategy=tb.GP(curves=False), seed=3)
     for x in (0.1, 0.3, 0.5, 0.7, 0.9):
       opt.observe({"x": x}, (x - 0.62) ** 2)
     if extra == "stopped":

@@ -1,7 +1,8 @@
 """The GP strategy (`tb.GP`): a scrambled-Sobol initial design, then GP-guided suggestions that maximize an acquisition
 function; pending trials are fantasized (Kriging believer); any numerical failure falls back to random with a warning.
-Holds: GP, GPFallbackWarning. Imports: strategies (History, Random's helpers), transforms, gp, acquisition (names),
-optim_acqf, sobol, kernels (names), subset, space, trial, numpy.
+With reports (intermediate values of training runs), the GP models (configuration, step) and targets the final step:
+fidelity.py builds that data. Holds: GP, GPFallbackWarning. Imports: strategies (History, Random's helpers), fidelity,
+transforms, gp, acquisition (names), optim_acqf, sobol, kernels (names), subset, space, trial, numpy.
 Glossary: d encoded dimension (space.dim), p searchable parameters; X[n, d] encoded complete trials, y[n] their values
 sign-flipped so that larger is better; X_pend[q, d] pending trials and this batch's points, fantasized at the GP mean.
 """
@@ -9,11 +10,12 @@ from __future__ import annotations
 
 import hashlib
 import warnings
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 
 from tinybo.acquisition import check_acquisition
+from tinybo.fidelity import CurveData, at_target, curve_data, trend
 from tinybo.gp import GPRegressor, check_prior, posterior
 from tinybo.kernels import check_kernel
 from tinybo.optim_acqf import optimize_acquisition
@@ -22,7 +24,7 @@ from tinybo.space import Space
 from tinybo.strategies import History, SearchExhausted, history_rng, n_configs, random_configs
 from tinybo.subset import DEFAULT_MAX_POINTS, fit_subset
 from tinybo.transforms import heavy_bad_tail, warp_values
-from tinybo.trial import Trial
+from tinybo.trial import Report, Trial
 
 
 class GPFallbackWarning(RuntimeWarning):
@@ -41,33 +43,41 @@ class GP:
   `max_points`: the most complete trials the GP is fitted on (default 512; None: all of them, whose cost grows as n³).
   A larger study fits on `subset.fit_subset`'s choice: the best half, the most recent eighth, a space-filling rest; and
   conditions on its max_points // 8 most recent failed trials. Up to max_points the GP is exact, suggestions unchanged.
+  `curves`: learn from learning curves ("auto", the default: whenever the study has reports; False: never). The GP then
+  models the value as a function of (configuration, step), fitted to every trial's thinned reports, stopped and running
+  trials included, and maximizes the acquisition at the target step, the end of a full run (see tinybo/fidelity.py).
   """
   def __init__(self, kernel: str = "matern52", acquisition: str = "ucb", n_initial: int | None = None, beta: float = 2.0,
                device: str | None = None, seed: int | None = None, *, n_raw: int = 1024, n_starts: int = 10, n_steps: int = 25,
-               warp: bool | str = "auto", lengthscale_prior: str = "unit", max_points: int | None = DEFAULT_MAX_POINTS):
+               warp: bool | str = "auto", lengthscale_prior: str = "unit", max_points: int | None = DEFAULT_MAX_POINTS,
+               curves: bool | str = "auto"):
     check_acquisition(acquisition)
     if n_initial is not None and n_initial < 1: raise ValueError(f"n_initial={n_initial} must be >= 1 (or None for max(5, 2d+1))")
     if beta < 0: raise ValueError(f"beta={beta} must be >= 0 (the UCB exploration weight)")
     if warp not in (True, False, "auto"): raise ValueError(f"warp={warp!r}: use True, False or 'auto'")
+    if curves not in (True, False, "auto"): raise ValueError(f"curves={curves!r}; use 'auto' (learn from reports when there are any), False")
     check_kernel(kernel)
     if max_points is not None and (isinstance(max_points, bool) or not isinstance(max_points, int) or max_points < 8):
       raise ValueError(f"max_points={max_points!r}: use an int >= 8 (the most trials the GP is fitted on) or None (all)")
     self.kernel, self.acquisition, self.n_initial, self.beta, self.device, self.seed = kernel, acquisition, n_initial, beta, device, seed
     self.n_raw, self.n_starts, self.n_steps, self.warp = n_raw, n_starts, n_steps, warp if warp == "auto" else bool(warp)
-    self.lengthscale_prior, self.max_points = check_prior(lengthscale_prior), max_points
+    self.lengthscale_prior, self.max_points, self.curves = check_prior(lengthscale_prior), max_points, "auto" if curves is True else curves
     self._model: GPRegressor | None = None  # the last fitted model, the next fit's warm start; the data and space it was fitted on
     self._model_key, self._model_space = b"", ""
     self.last_fallback: str | None = None  # why the last suggestion fell back to random (None: it did not)
 
   def __repr__(self) -> str:
-    names = ("kernel", "acquisition", "n_initial", "beta", "warp", "lengthscale_prior", "max_points")
+    names = ("kernel", "acquisition", "n_initial", "beta", "warp", "lengthscale_prior", "max_points", "curves")
     return "GP(" + ", ".join(f"{k}={getattr(self, k)!r}" for k in names) + ")"
 
   def initial_size(self, space: Space) -> int: return self.n_initial or max(5, 2 * len(space.names) + 1)
 
   # ***** the Strategy protocol *****
 
-  def suggest(self, space: Space, trials: Sequence[Trial], n: int, *, seed: int = 0, minimize: bool = True) -> list[dict]:
+  def suggest(self, space: Space, trials: Sequence[Trial], n: int, *, seed: int = 0, minimize: bool = True,
+              reports: Mapping[int, Sequence[Report]] | None = None) -> list[dict]:
+    """`reports`: every trial's intermediate values by id (the Optimizer passes them); without any, or with curves=False,
+    the GP models the complete trials' values alone."""
     if n < 1: return []
     seed = self.seed if self.seed is not None else seed
     self.last_fallback = None
@@ -75,10 +85,13 @@ class GP:
     if n_configs(space) <= len(h.taken):
       raise SearchExhausted(f"all {int(n_configs(space))} configurations of the space have been tried; widen the space")
     taken = set(h.taken)
-    # the design continues while observations + pending trials are fewer than n_initial, or while there are < 2 values
-    n_design = max(0, self.initial_size(space) - len(h.y) - h.n_pending) if len(h.y) >= 2 else n
+    cd = curve_data(space, trials, reports) if reports and self.curves == "auto" else None
+    # the design continues while observations + stopped + pending trials are fewer than n_initial (a stopped trial used its
+    # design point), or while there are < 2 values to fit
+    n_fit = len(h.y) if cd is None else len(cd.y)
+    n_design = max(0, self.initial_size(space) - len(h.y) - h.n_stopped - h.n_pending) if n_fit >= 2 else n
     out = self._design(space, h, taken, min(n, n_design), seed) if n_design else []
-    if len(out) < n: out += self._guided(space, h, taken, out, n - len(out), seed, minimize)
+    if len(out) < n: out += self._guided(space, h, taken, out, n - len(out), seed, minimize, cd)
     return out
 
   # ***** the initial design *****
@@ -109,29 +122,41 @@ class GP:
     self._model, self._model_key, self._model_space = model, key, sj
     return model
 
-  def _guided(self, space: Space, h: History, taken: set, chosen: list[dict], n: int, seed: int, minimize: bool) -> list[dict]:
+  def _guided(self, space: Space, h: History, taken: set, chosen: list[dict], n: int, seed: int, minimize: bool,
+              cd: CurveData | None = None) -> list[dict]:
     rng = history_rng(seed, h.n_trials, salt=3)
     X_avoid = np.concatenate([h.X, h.X_other])  # every trial that fits the space: never suggest any of them again
-    yy = -h.y if minimize else h.y
-    if self.warp is True or (self.warp == "auto" and heavy_bad_tail(yy[:self.initial_size(space)])): yy = warp_values(yy)
+    # with curves the model has one more column, the step (fidelity.py); the points the strategy adds sit at the target step
+    X_fit, y_fit, lift = (h.X, h.y, lambda X: X) if cd is None else (cd.X, cd.y, at_target)
+    yy = -y_fit if minimize else y_fit
+    design = (-1 if minimize else 1) * (h.y if cd is None else cd.last)[:self.initial_size(space)]
+    if self.warp is True or (self.warp == "auto" and heavy_bad_tail(design)): yy = warp_values(yy)
+    if cd is not None: yy = yy - trend(cd.X[:, -1], yy)   # the average learning curve: the GP fits each one's difference to it
     out: list[dict] = []
-    # a large study: fit on a bounded subset (the exact GP while it has at most max_points complete trials)
-    X_fit, y_fit, X_failed = h.X, yy, h.X_failed
+    # a large study: fit on a bounded subset (the exact GP while it has at most max_points rows)
+    y_fit, X_failed, final = yy, h.X_failed, None if cd is None else cd.final
     if self.max_points is not None and len(yy) > self.max_points:
-      keep = fit_subset(h.X, yy, self.max_points)
-      X_fit, y_fit = h.X[keep], yy[keep]
+      keep = fit_subset(X_fit, yy, self.max_points)
+      X_fit, y_fit = X_fit[keep], yy[keep]
+      if cd is not None: final = cd.final[keep]
     if self.max_points is not None and len(X_failed) > self.max_points // 8: X_failed = X_failed[-(self.max_points // 8):]
     try:
       model = self._fit(space, X_fit, y_fit, seed)
       # failed configurations (crashes, NaN) never enter the fit, but the acquisition must not keep proposing their
       # neighbourhood: condition on them at the worst observed value, with the hyperparameters fitted on real data
-      base = model = model.condition(X_failed, np.full(len(X_failed), yy.min())) if len(X_failed) else model
+      base = model = model.condition(lift(X_failed), np.full(len(X_failed), yy.min())) if len(X_failed) else model
+      # a stopped run says little about its final value, so the target's variance stays high there and the acquisition
+      # would return to it: fantasize stopped configurations at the target, at the posterior mean, as pending ones
+      if cd is not None and len(cd.stopped): base = model = base.condition(at_target(cd.stopped))
       X_pend = np.concatenate([h.X_pending, space.encode_valid(chosen)])
-      if len(X_pend): model = base.condition(X_pend)
+      if len(X_pend): model = base.condition(lift(X_pend))
+      # the incumbent and the points to refine: the best observed values, or with curves the best predicted at the target
+      if cd is None: best, X_top = float(np.max(base.y_train)), h.X[np.argsort(-yy, kind="stable")[:min(5, len(h.X))]]
+      else:
+        best = float(np.max(base.y_train[:len(y_fit)][final] if final.any() else base.y_train))
+        X_top = cd.configs[np.argsort(-base.predict(at_target(cd.configs))[0], kind="stable")[:5]]
     except Exception as e:  # noqa: BLE001 - any failure of the model must degrade to random, loudly
       return self._fallback(space, h, taken, len(chosen), n, seed, f"the GP fit failed ({type(e).__name__}: {e})")
-    best = float(np.max(base.y_train))
-    X_top = h.X[np.argsort(-yy, kind="stable")[:min(5, len(h.X))]]
     for i in range(n):
       try:
         with np.errstate(all="ignore"):
@@ -148,7 +173,7 @@ class GP:
       taken.add(space.key(p)); out.append(p)
       if i + 1 < n:  # Kriging believer: fantasize this point at the posterior mean and condition, no refit
         X_pend = np.concatenate([X_pend, x[None]])
-        try: model = base.condition(X_pend)
+        try: model = base.condition(lift(X_pend))
         except Exception as e:  # noqa: BLE001
           return out + self._fallback(space, h, taken, len(chosen) + len(out), n - len(out), seed,
                                       f"conditioning on pending points failed ({type(e).__name__}: {e})")

@@ -11,7 +11,7 @@ finished trials, and a study reopened after a crash continues where it stopped.
 Early stopping: `opt.report(trial, value, step)` records an intermediate value and returns True when the stopping rule
 (`stopping=tb.ASHA(...)`, see tinybo/stopping.py) says the trial is hopeless; `opt.stop(trial)` then ends it as STOPPED
 with its last reported value. Inside optimize(), an objective with a second parameter gets a TrialHandle that does the same.
-Holds: Optimizer, TrialHandle, resolve_strategy, TrialFailedWarning. Imports: bo (tb.GP), stopping, strategies, space, storage, trial.
+Holds: Optimizer, TrialHandle, resolve_strategy, takes_reports, TrialFailedWarning. Imports: bo (tb.GP), stopping, strategies, space, storage, trial.
 """
 from __future__ import annotations
 
@@ -99,6 +99,12 @@ def resolve_strategy(strategy: str | Strategy) -> Strategy:
   if callable(getattr(strategy, "suggest", None)): return strategy
   raise TypeError(f"strategy {strategy!r} has no suggest(space, trials, n, *, seed, minimize) method; pass 'gp', 'random', 'grid' or a strategy")
 
+def takes_reports(strategy: Strategy) -> bool:
+  """Whether a strategy's suggest declares a `reports` keyword (tb.GP does): only those get the study's learning curves,
+  so Random, Grid and user strategies keep the plain protocol."""
+  try: return "reports" in inspect.signature(strategy.suggest).parameters
+  except (TypeError, ValueError): return False
+
 def worker_id() -> str:
   return f"{socket.gethostname()}:{os.getpid()}:{threading.current_thread().name}"
 
@@ -127,6 +133,7 @@ class Optimizer:
       raise TypeError(f"strategy={strategy.__name__} is a class; pass an instance such as {strategy.__name__}()")
     self.strategy, self.direction, self.name = resolve_strategy(strategy), direction, name
     self.stopping = check_stopping(stopping)
+    self._pass_reports = takes_reports(self.strategy)
     self.storage = open_storage(storage)
     recorded = self.storage.open_study(name, self.space.to_json(), direction, None if seed is None else int(seed))
     self.seed: int = int(recorded if recorded is not None else seed if seed is not None else new_seed())  # None: a storage that keeps no seed
@@ -173,7 +180,8 @@ class Optimizer:
       raise ValueError(f"suggest(n={n!r}); use None or an int >= 1")
     k = 1 if n is None else int(n)
     def propose(trials: list[Trial]) -> list[dict]:
-      ps = self.strategy.suggest(self.space, [self._full(t) for t in trials], k, seed=self.seed, minimize=self.minimize)
+      curves = {"reports": self.storage.reports(self.name)} if self._pass_reports else {}
+      ps = self.strategy.suggest(self.space, [self._full(t) for t in trials], k, seed=self.seed, minimize=self.minimize, **curves)
       if not ps:
         raise SearchExhausted(f"strategy {type(self.strategy).__name__} has nothing left to suggest; widen the space or use another strategy")
       return [self._stored(p) for p in ps[:k]]

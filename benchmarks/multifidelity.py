@@ -1,0 +1,217 @@
+"""Multi-fidelity benchmark: synthetic learning curves that cross, budgets in total training steps.
+
+A problem is a final value f(x) with a known minimum and a learning curve that reaches it at the last step T:
+    value(x, t) = f(x) + A · (1 − t/T)^k(x),
+where the convergence speed k(x) grows with a learning-rate-like column: fast configurations look good early and finish
+worse than slow ones, so the ranking at an early step is not the ranking at the end (the curves cross). Every curve is
+deterministic; a run's regret after s steps is the final value of the best complete trial finished within s steps minus
+the minimum (a stopped trial has no final value: nobody deploys a half-trained model).
+
+Methods (each one run per seed; steps = every reported step of every trial):
+  gp-full           tinybo GP, every trial run to T (the full-training reference)
+  gp-asha           tinybo GP learning from curves (tb.GP(), the default) + tb.ASHA(1, T, 3)
+  gp-nocurves-asha  tinybo GP on complete trials only (tb.GP(curves=False)) + tb.ASHA(1, T, 3)
+  random-asha       tinybo random search + tb.ASHA(1, T, 3)
+  random-full       tinybo random search, every trial run to T
+  optuna-tpe-hyperband  Optuna TPESampler + HyperbandPruner(1, T, 3)          (peers venv)
+  optuna-gp-median      Optuna GPSampler + MedianPruner()                      (peers venv, greenlet, torch on one thread)
+
+    PYTHONPATH=$PWD DEV=CPU python -m benchmarks.multifidelity --methods gp-full,gp-asha --seeds 0-9 --out results/x.json
+    python -m benchmarks.multifidelity --summary benchmarks/results/multifidelity_*.json --seeds 0-9
+The full-run methods spend `full_trials · T` steps; the others stop at `stop_fraction` of that budget.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import platform
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+
+def branin(x0: float, x1: float) -> float:
+  a, b, c, r, s, t = 1.0, 5.1 / (4 * math.pi ** 2), 5 / math.pi, 6.0, 10.0, 1 / (8 * math.pi)
+  return a * (x1 - b * x0 ** 2 + c * x0 - r) ** 2 + s * (1 - t) * math.cos(x0) + s
+
+HARTMANN3_A = np.array([[3.0, 10, 30], [0.1, 10, 35], [3.0, 10, 30], [0.1, 10, 35]])
+HARTMANN3_P = 1e-4 * np.array([[3689, 1170, 2673], [4699, 4387, 7470], [1091, 8732, 5547], [381, 5743, 8828]])
+HARTMANN3_ALPHA = np.array([1.0, 1.2, 3.0, 3.2])
+HARTMANN3_MIN = -3.862779787332663   # at (0.114589, 0.555649, 0.852547), benchmarks/README.md
+
+def hartmann3(x: np.ndarray) -> float:
+  return float(-np.sum(HARTMANN3_ALPHA * np.exp(-np.sum(HARTMANN3_A * (x - HARTMANN3_P) ** 2, axis=1))))
+
+@dataclass(frozen=True)
+class CurveProblem:
+  """value(params, step) = final(params) + amplitude · (1 − step/max_step)^speed(params); `optimum` = min of final."""
+  name: str
+  params: dict[str, tuple[float, float, bool]]   # name -> (low, high, log)
+  final: Callable[[dict], float]
+  speed: Callable[[dict], float]
+  optimum: float
+  amplitude: float
+  max_step: int = 27
+  full_trials: int = 30        # the full-training reference: this many trials run to max_step
+
+  def value(self, p: dict, step: int) -> float:
+    return self.final(p) + self.amplitude * (1.0 - step / self.max_step) ** self.speed(p)
+
+  def regret(self, p: dict) -> float: return self.final(p) - self.optimum
+
+  def space(self) -> Any:
+    import tinybo as tb
+    return tb.Space({k: tb.Float(lo, hi, log=log) for k, (lo, hi, log) in self.params.items()})
+
+def _lr_speed(p: dict) -> float: return math.exp(3.0 * (math.log10(p["lr"]) + 2.0) / 2.0)   # lr 1e-4 .. 1: speed e^-3 .. e^3
+
+# the best lr is 10^-1.2: a faster lr (bigger speed) looks better up to step ~T/3 and finishes worse
+PROBLEMS = {
+  "curves_branin": CurveProblem(
+    "curves_branin", {"x0": (-5.0, 10.0, False), "x1": (0.0, 15.0, False), "lr": (1e-4, 1.0, True)},
+    final=lambda p: branin(p["x0"], p["x1"]) / 20 + 0.5 * (math.log10(p["lr"]) + 1.2) ** 2,
+    speed=_lr_speed, optimum=5 / (4 * math.pi) / 20, amplitude=1.0),
+  "curves_hartmann3": CurveProblem(
+    "curves_hartmann3", {"x0": (0.0, 1.0, False), "x1": (0.0, 1.0, False), "x2": (0.0, 1.0, False), "lr": (1e-4, 1.0, True)},
+    final=lambda p: hartmann3(np.array([p["x0"], p["x1"], p["x2"]])) + 0.5 * (math.log10(p["lr"]) + 1.2) ** 2,
+    speed=_lr_speed, optimum=HARTMANN3_MIN, amplitude=1.0, full_trials=40),
+}
+
+TINYBO_METHODS = ("gp-asha", "gp-nocurves-asha", "random-asha", "gp-full", "random-full")
+OPTUNA_METHODS = ("optuna-tpe-hyperband", "optuna-gp-median")
+
+# ***** one run: trials until the step budget is spent; the trace is (steps so far, regret of the best complete trial) *****
+
+def run_tinybo(problem: CurveProblem, method: str, seed: int, budget: int) -> dict:
+  import tinybo as tb
+  strategy = {"gp": tb.GP(), "gp-nocurves": tb.GP(curves=False), "random": tb.Random()}[method.rsplit("-", 1)[0]]
+  T = problem.max_step
+  stopping = tb.ASHA(min_step=1, max_step=T, reduction_factor=3) if method.endswith("-asha") else None
+  opt = tb.Optimizer(problem.space(), strategy=strategy, seed=seed, stopping=stopping)
+  steps, best, trace, n_stopped, t0 = 0, math.inf, [], 0, time.perf_counter()
+  while steps < budget:
+    trial = opt.suggest()
+    for t in range(1, T + 1):
+      v = problem.value(trial.params, t)
+      steps += 1
+      if opt.report(trial, v, t) and t < T: opt.stop(trial); n_stopped += 1; break
+    else:
+      opt.observe(trial, v)
+      best = min(best, problem.regret(trial.params))
+    trace.append([steps, best])
+  return {"trace": trace, "n_trials": len(trace), "n_stopped": n_stopped, "seconds": time.perf_counter() - t0}
+
+def run_optuna(problem: CurveProblem, method: str, seed: int, budget: int) -> dict:
+  import optuna
+  optuna.logging.set_verbosity(optuna.logging.ERROR)
+  T = problem.max_step
+  if method == "optuna-gp-median":
+    import greenlet  # noqa: F401  GPSampler silently takes a slower path without it
+    import torch
+    torch.set_num_threads(1)
+    sampler, pruner = optuna.samplers.GPSampler(seed=seed), optuna.pruners.MedianPruner()
+  else: sampler, pruner = optuna.samplers.TPESampler(seed=seed), optuna.pruners.HyperbandPruner(min_resource=1, max_resource=T, reduction_factor=3)
+  study = optuna.create_study(sampler=sampler, pruner=pruner, direction="minimize")
+  dists = {k: optuna.distributions.FloatDistribution(lo, hi, log=log) for k, (lo, hi, log) in problem.params.items()}
+  steps, best, trace, n_stopped, t0 = 0, math.inf, [], 0, time.perf_counter()
+  while steps < budget:
+    trial = study.ask(dists)
+    for t in range(1, T + 1):
+      v = problem.value(trial.params, t)
+      steps += 1
+      trial.report(v, t)
+      if t < T and trial.should_prune():
+        study.tell(trial, state=optuna.trial.TrialState.PRUNED); n_stopped += 1; break
+    else:
+      study.tell(trial, v)
+      best = min(best, problem.regret(trial.params))
+    trace.append([steps, best])
+  return {"trace": trace, "n_trials": len(trace), "n_stopped": n_stopped, "seconds": time.perf_counter() - t0, "optuna": optuna.__version__}
+
+def budget_of(problem: CurveProblem, method: str, stop_fraction: float) -> int:
+  full = problem.full_trials * problem.max_step
+  return full if method.endswith("-full") else int(math.ceil(stop_fraction * full))
+
+def regret_at(trace: list, steps: float) -> float:
+  """The regret of the best complete trial among those finished within `steps` (inf before the first)."""
+  best = math.inf
+  for s, r in trace:
+    if s > steps: break
+    best = r
+  return best
+
+# ***** the summary *****
+
+def stats(values: list[float]) -> str:
+  """median / p80 / worst; "-" when a run did not spend that many steps."""
+  v = np.array(values)
+  if np.isnan(v).any(): return "-"
+  return f"{np.median(v):.4g} / {np.quantile(v, 0.8):.4g} / {v.max():.4g}"
+
+def summary(runs: list[dict]) -> str:
+  """Per problem and method: median / p80 / worst regret at 1/3, 1/2 and all of the full-run budget, and the steps each
+  run needed to reach the full-training reference (gp-full's median final regret)."""
+  out, seen = [], set()
+  runs = [r for r in runs if not ((k := (r["problem"], r["method"], r["seed"])) in seen or seen.add(k))]   # a run in two files counts once
+  for pname in dict.fromkeys(r["problem"] for r in runs):
+    problem = PROBLEMS[pname]
+    full = problem.full_trials * problem.max_step
+    ref = [regret_at(r["trace"], full) for r in runs if r["problem"] == pname and r["method"] == "gp-full"]
+    target = float(np.median(ref)) if ref else math.nan
+    out.append(f"\n{pname}: full budget {full} steps ({problem.full_trials} trials x {problem.max_step}); gp-full median final regret {target:.4g}")
+    out.append("| method | seeds | trials | regret median / p80 / worst at 1/3 budget | at 1/2 | at full | steps to gp-full's median |")
+    out.append("|---|---|---|---|---|---|---|")
+    order = TINYBO_METHODS + OPTUNA_METHODS
+    for m in sorted(dict.fromkeys(r["method"] for r in runs if r["problem"] == pname), key=order.index):
+      rs = [r for r in runs if r["problem"] == pname and r["method"] == m]
+      cols = [stats([regret_at(r["trace"], f * full) if r["trace"][-1][0] >= f * full else math.nan for r in rs]) for f in (1 / 3, 1 / 2, 1.0)]
+      reach = float(np.median([next((s for s, g in r["trace"] if g <= target), math.inf) for r in rs]))
+      steps = f"{reach:.0f} ({reach / full:.2f} of full)" if math.isfinite(reach) else "not within the budget"
+      out.append(f"| {m} | {len(rs)} | {int(np.median([r['n_trials'] for r in rs]))} | " + " | ".join(cols) + f" | {steps} |")
+  return "\n".join(out)
+
+def seeds_of(s: str) -> list[int]:
+  out = []
+  for part in s.split(","):
+    lo, _, hi = part.partition("-")
+    out += list(range(int(lo), int(hi or lo) + 1))
+  return out
+
+def main() -> None:
+  ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+  ap.add_argument("--problems", default=",".join(PROBLEMS))
+  ap.add_argument("--methods", default="gp-full,gp-asha,gp-nocurves-asha,random-asha")
+  ap.add_argument("--seeds", default="0-9")
+  ap.add_argument("--stop-fraction", type=float, default=0.5, help="the stopping methods' budget, a fraction of the full-run budget")
+  ap.add_argument("--out", help="JSON file: runs are appended (a run already there, same problem/method/seed, is skipped)")
+  ap.add_argument("--summary", nargs="*", help="print the table of these JSON files (the runs of --seeds) and exit")
+  a = ap.parse_args()
+  if a.summary is not None:
+    keep = set(seeds_of(a.seeds))
+    print(summary([r for f in a.summary for r in json.loads(Path(f).read_text())["runs"] if r["seed"] in keep]))
+    return
+  data = json.loads(Path(a.out).read_text()) if a.out and Path(a.out).exists() else {"runs": []}
+  data["machine"] = {"python": platform.python_version(), "platform": platform.platform()}
+  done = {(r["problem"], r["method"], r["seed"]) for r in data["runs"]}
+  methods = a.methods.split(",")
+  if bad := [m for m in methods if m not in TINYBO_METHODS + OPTUNA_METHODS]:
+    raise SystemExit(f"unknown method {bad[0]!r}; use {TINYBO_METHODS + OPTUNA_METHODS}")
+  for pname in a.problems.split(","):
+    problem = PROBLEMS[pname]
+    for seed in seeds_of(a.seeds):   # seeds outermost: a run cut short still has every method on its first seeds
+      for method in methods:
+        if (pname, method, seed) in done: continue
+        run = (run_optuna if method in OPTUNA_METHODS else run_tinybo)(problem, method, seed, budget_of(problem, method, a.stop_fraction))
+        data["runs"].append({"problem": pname, "method": method, "seed": seed, **run})
+        print(f"{pname} {method} seed {seed}: {run['n_trials']} trials ({run['n_stopped']} stopped), regret {run['trace'][-1][1]:.4g} "
+              f"after {run['trace'][-1][0]} steps, {run['seconds']:.0f} s", flush=True)
+        if a.out: Path(a.out).write_text(json.dumps(data))
+  print(summary(data["runs"]))
+
+if __name__ == "__main__":
+  main()
