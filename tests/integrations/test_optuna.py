@@ -170,9 +170,9 @@ class Recorder:
     return self.random.suggest(space, trials, n, seed=seed, minimize=minimize)
 
 class CurveRecorder(Recorder):
-  """The same, for a strategy that learns from learning curves: it takes them as curves=."""
-  def suggest(self, space, trials, n, *, seed=0, minimize=True, curves=None):
-    self.curves = curves
+  """The same, for a strategy that learns from learning curves: it takes them as reports=."""
+  def suggest(self, space, trials, n, *, seed=0, minimize=True, reports=None):
+    self.curves = reports
     return super().suggest(space, trials, n, seed=seed, minimize=minimize)
 
 @pytest.mark.parametrize("pruner", [optuna.pruners.MedianPruner(n_startup_trials=3),
@@ -205,7 +205,7 @@ def test_pruned_trials_are_stopped_at_their_last_intermediate_value(pruner):
   assert given == {t.number: TBState.STOPPED if t.state == P.PRUNED else TBState.COMPLETE for t in study.trials[:-1] if t.number in given}
   assert {i: [(r.step, r.value) for r in c] for i, c in strategy.curves.items()} == \
     {t.number: sorted(t.intermediate_values.items()) for t in study.trials[:-1] if t.number in given}
-  # a strategy without curves= still sees the stopped trials (as taken, never proposed again)
+  # a strategy without reports= still sees the stopped trials (as taken, never proposed again)
   plain = Recorder()
   study2 = optuna.create_study(study_name="plain", sampler=TinyBOSampler(plain, seed=0), pruner=pruner)
   study2.optimize(curve_objective, n_trials=12)

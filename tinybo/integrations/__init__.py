@@ -4,13 +4,12 @@ protocol (`suggest(space, trials, n, seed=..., minimize=...)`), so the GP sees t
 pending-trial handling as tb.Optimizer.
 
 This module holds what they share: a Codec maps one foreign parameter (a quantized float, an int with a step, a
-categorical of arbitrary objects) onto a tinybo parameter and back; `takes_curves` says whether a strategy learns from
-learning curves (its suggest takes `curves=`, {trial id: [Report, ...]}), so both pass the reports of stopped and
-running trials to such a strategy and plain trials to the others. `conditions.py` infers a define-by-run tree.
+categorical of arbitrary objects) onto a tinybo parameter and back; a strategy that learns from learning curves
+(`tinybo.optimizer.takes_reports`: its suggest takes `reports=`, {trial id: [Report, ...]}) gets the reports of stopped
+and running trials from both, the others plain trials. `conditions.py` infers a define-by-run tree.
 """
 from __future__ import annotations
 
-import inspect
 import math
 from dataclasses import dataclass
 from typing import Any
@@ -81,7 +80,3 @@ def _eq(a: Any, b: Any) -> bool:
   try: return bool(a == b)
   except Exception: return a is b   # numpy arrays and other objects without a plain ==
 
-def takes_curves(strategy: Any) -> bool:
-  """Whether strategy.suggest accepts the learning curves as a `curves=` keyword."""
-  try: return "curves" in inspect.signature(strategy.suggest).parameters
-  except (TypeError, ValueError): return False

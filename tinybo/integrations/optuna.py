@@ -39,9 +39,9 @@ except ImportError as e:  # pragma: no cover
 
 import numpy as np
 
-from tinybo.integrations import Codec, choice_codec, float_codec, grid_codec, int_codec, takes_curves
+from tinybo.integrations import Codec, choice_codec, float_codec, grid_codec, int_codec
 from tinybo.integrations.conditions import infer_conditions, vouched
-from tinybo.optimizer import resolve_strategy
+from tinybo.optimizer import resolve_strategy, takes_reports
 from tinybo.space import Space
 from tinybo.strategies import Strategy
 from tinybo.trial import Report, Trial
@@ -115,8 +115,8 @@ class TinyBOSampler(BaseSampler):
       space = tree.space
       history = [t for t in history if t.id != trial.number]
       if not space.names: return {}
-      # a strategy that learns from learning curves takes them as curves=; the others see stopped trials as taken
-      extra = {"curves": {i: c for i, c in curves.items() if i != trial.number}} if takes_curves(self._strategy) else {}
+      # a strategy that learns from learning curves takes them as reports=; the others see stopped trials as taken
+      extra = {"reports": {i: c for i, c in curves.items() if i != trial.number}} if takes_reports(self._strategy) else {}
       proposal = self._strategy.suggest(space, history, 1, seed=self._seed, minimize=minimize, **extra)
       if not proposal: return {}
       # only what the complete trials vouch for: never a parameter the objective may not ask for under a new branch

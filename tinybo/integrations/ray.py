@@ -40,8 +40,8 @@ try:
 except ImportError as e:  # pragma: no cover
   raise ImportError("tinybo.integrations.ray needs Ray Tune; install it with: pip install 'tinybo[ray]'") from e
 
-from tinybo.integrations import Codec, choice_codec, float_codec, grid_codec, int_codec, round_codec, takes_curves
-from tinybo.optimizer import resolve_strategy
+from tinybo.integrations import Codec, choice_codec, float_codec, grid_codec, int_codec, round_codec
+from tinybo.optimizer import resolve_strategy, takes_reports
 from tinybo.space import PARAM_TYPES, Space
 from tinybo.strategies import SearchExhausted, Strategy
 from tinybo.trial import Report, Trial, TrialState
@@ -170,8 +170,8 @@ class TinyBOSearch(Searcher):
     self._check()
     if self._queue: params = self._to_tb(self._queue.pop(0))
     else:
-      # a strategy that learns from learning curves takes them as curves=; the others see stopped trials as taken
-      extra = {"curves": {i: list(c) for i, c in self._curves.items()}} if takes_curves(self._strategy) else {}
+      # a strategy that learns from learning curves takes them as reports=; the others see stopped trials as taken
+      extra = {"reports": {i: list(c) for i, c in self._curves.items()}} if takes_reports(self._strategy) else {}
       try: out = self._strategy.suggest(self._space, self._trials, 1, seed=self._seed, minimize=self._mode == "min", **extra)
       except SearchExhausted: return Searcher.FINISHED
       if not out: return Searcher.FINISHED
