@@ -237,3 +237,42 @@ def test_a_shared_folder_planted_by_another_user_is_refused():
     assert any(f"owned by uid {attacker}, not by you (uid {victim})" in w for w in res["warnings"]), res["warnings"]
   finally:
     shutil.rmtree(base, ignore_errors=True)
+
+# ***** cold start: a fresh process with a warm cache generates no code for a suggestion *****
+
+FRESH = """
+import json, sys, warnings
+import tinygrad.codegen as codegen
+generated = []
+real = codegen.full_rewrite_to_sink
+def counting(sink, *a, **k):
+  generated.append(getattr(sink.arg, "name", "?"))
+  return real(sink, *a, **k)
+codegen.full_rewrite_to_sink = counting  # every kernel tinygrad generates code for passes here
+import tinybo as tb
+import tinybo._tinygrad as tg
+warnings.simplefilter("error", tg.CacheWarning)
+space = tb.Space({"x": tb.Float(0, 1), "y": tb.Float(-2, 2), "z": tb.Float(0, 1)})
+strategy = tb.GP(seed=0)
+opt = tb.Optimizer(space, strategy=strategy, seed=0)
+for i in range(8): opt.observe({"x": i / 8, "y": (i % 3) - 1.0, "z": (i * 5 % 8) / 8}, (i / 8 - 0.3) ** 2 + (i % 3) * 0.1)
+trial = opt.suggest()
+print(json.dumps({"params": trial.params, "generated": generated, "fallback": strategy.last_fallback, "loads": tg.COUNTS["disk:load"],
+                  "saves": tg.COUNTS["disk:save"]}))
+"""
+
+@pytest.mark.slow
+def test_a_fresh_process_with_a_warm_cache_generates_no_code(tmp_path):
+  env = dict(os.environ, DEV="CPU", PARALLEL="0", TINYBO_CACHE_DIR=str(tmp_path / "jit"), CACHEDB=str(tmp_path / "tinygrad.db"),
+             PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+  def fresh() -> dict:
+    r = subprocess.run([sys.executable, "-c", FRESH], env=env, capture_output=True, text=True, timeout=900, cwd=tmp_path)
+    assert r.returncode == 0, r.stderr[-3000:]
+    return json.loads(r.stdout.strip().splitlines()[-1])
+  first, second = fresh(), fresh()
+  assert first["fallback"] is None and second["fallback"] is None
+  # the empty cache: the fit, the acquisition's value and value+gradient steps and the device's helpers are generated and saved
+  assert first["generated"] and first["saves"] >= 3 + 4, first
+  # the warm cache: everything the suggestion runs is loaded, nothing is generated, and the suggestion is the same point
+  assert second["generated"] == [] and second["saves"] == 0 and second["loads"] == first["saves"], second
+  assert second["params"] == first["params"]

@@ -20,6 +20,7 @@ import secrets
 import stat
 import sys
 import tempfile
+import threading
 import time
 import warnings
 from collections.abc import Callable
@@ -65,6 +66,7 @@ def np_dtype(dtype:DType): return np.float64 if dtype == dtypes.float64 else np.
 
 def upload(a:np.ndarray, dtype:DType, device:str, out:Tensor|None=None) -> Tensor:
   """a as a realized Tensor; into `out`'s buffer when given (same shape), else a new one."""
+  open_device(device)
   a = np.ascontiguousarray(a, dtype=np_dtype(dtype))
   if out is None: out = Tensor.empty(*a.shape, dtype=dtype, device=device).realize()
   try:
@@ -108,7 +110,8 @@ def staged(a:np.ndarray, dtype:DType, device:str) -> Tensor:
   """a in the persistent input buffer of its (shape, dtype, device): the same Tensor on every call, overwritten in place
   (a captured program reads its inputs' buffers, so it needs no new Tensor), through its host view where there is one."""
   key = (a.shape, dtype, device)
-  if key not in _STAGING:  # allocated, not filled: a fill is a kernel to schedule and compile, and every call overwrites it
+  if key not in _STAGING:
+    open_device(device)  # allocated, not filled: a fill is a kernel to schedule and compile, and every call overwrites it
     t = Tensor.empty(*a.shape, dtype=dtype, device=device).realize()
     _STAGING[key] = (t, host_view(t))
   t, view = _STAGING[key]
@@ -295,6 +298,48 @@ def _prune(d:Path, max_age_days:float=7.0):
       stale = f.name.endswith(ENTRY_SUFFIX) and not f.name.startswith(_fingerprint()) or f.name.endswith(".pkl")
       if (stale and now - st.st_atime > max_age_days * 86400) or (f.name.endswith(".tmp") and now - st.st_mtime > 86400): f.unlink()
     except OSError: continue
+
+_OPENED: set[str] = set()
+_OPEN_LOCK = threading.Lock()
+
+class _Compiled:  # what ops_cpu's device set-up reads from do_to_program(...): only .to_elf()
+  def __init__(self, elf): self.elf = elf
+  def to_elf(self): return self.elf
+
+def open_device(device:str) -> None:
+  """Device[device], opened once per process. Opening the CPU device generates code for four helper programs (signal,
+  wait, timestamp, worker), a few tenths of a second in every fresh process: they come from the disk cache instead."""
+  if device in _OPENED: return
+  with _OPEN_LOCK:
+    if device in _OPENED: return
+    d = jit_cache_dir()
+    if device.split(":")[0] != "CPU" or d is None or (secret := cache_secret(d)) is None: Device[device]
+    else:
+      try: ops_cpu = importlib.import_module("tinygrad.runtime.ops_cpu"); generate = ops_cpu.do_to_program
+      except (ImportError, AttributeError) as e:
+        _fallback("device helper cache", e)
+        generate = ops_cpu = None
+      def cached(ast, renderer):
+        name = getattr(ast.arg, "name", None)
+        path = d / f"{_fingerprint()}-device-CPU-{name}{ENTRY_SUFFIX}"
+        if name is not None and (payload := read_entry(path, secret)) is not None:
+          COUNTS["disk:load"] += 1
+          return _Compiled(pickle.loads(payload))  # authenticated: written by this user's tinybo under this name
+        elf = generate(ast, renderer).to_elf()
+        if name is not None:
+          try: write_entry(path, secret, pickle.dumps(elf)); COUNTS["disk:save"] += 1
+          except Exception as e: _fallback("disk cache save", e)  # noqa: BLE001 - costs the next process this codegen
+        return _Compiled(elf)
+      if ops_cpu is not None: ops_cpu.do_to_program = cached
+      try: Device[device]
+      except Exception as e:  # noqa: BLE001 - a stale helper program: open the device the public way
+        if ops_cpu is None: raise
+        ops_cpu.do_to_program = generate
+        _fallback("device helper cache", e)
+        Device[device]
+      finally:
+        if ops_cpu is not None: ops_cpu.do_to_program = generate
+    _OPENED.add(device)
 
 class CachedJit:
   """TinyJit that captures on its first call (no eager run) and, with `disk`, loads/saves its capture from/to the cache."""
