@@ -31,7 +31,8 @@ def _acquisition_step(posterior: Callable, kind: str, grad: bool, n_state: int, 
   return a.unsqueeze(-1).cat(g, dim=-1).contiguous().realize()
 
 # up to this many training rows the steps compile without kernel optimization: 2-5x faster to capture (the first suggestion
-# of a fresh process waits for it) at the same run time; past it, the unoptimized [M, N] matmul measured 10-30x slower
+# of a fresh process waits for it) at the same run time; past it, the unoptimized [M, N] matmul replays many times slower
+# (measured at N = 64 and 128: benchmarks/README.md, Cold start)
 NOOPT_MAX_N = 32
 
 class AcquisitionEvaluator:
