@@ -225,7 +225,7 @@ def test_captured_programs_replay_from_the_disk_cache(tmp_path, monkeypatch):
   A, B = (upload(np.random.default_rng(i).uniform(size=(4, 3)), dtypes.float64, "CPU") for i in (0, 1))
   ref = (A.numpy() * B.numpy()).sum(-1) + 1
   np.testing.assert_allclose(first(A, B).numpy(), ref)
-  assert first.saved and len(list(tmp_path.glob("*.pkl"))) == 1
+  assert first.saved and len(list(tmp_path.glob("*.tbjit"))) == 1
   again = CachedJit(fxn, ("test", 4, 3), noopt=True)  # what a fresh process does: load, replay with new values
   assert again.jit.captured is not None
   C = upload(np.full((4, 3), 2.0), dtypes.float64, "CPU")

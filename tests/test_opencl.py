@@ -255,6 +255,8 @@ def test_gp_study_on_cl_matches_cpu(cl):
   assert min(v for *_, v in got["trials"]) < 2.0  # the GP steps found Branin's basin (optimum 0.398): not random luck
 
 def test_second_device_in_one_process(cl):
+  # every captured program (fit, posterior, acquisition) is keyed by device and dtype, in memory and on disk: the CPU
+  # study after the CL study in one process captures its own programs instead of replaying CL's
   assert cl["study_second_device"]["fallbacks"] == []
 
 if __name__ == "__main__":

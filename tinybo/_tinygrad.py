@@ -8,13 +8,19 @@ Imports: tinygrad, numpy. Imported by gp.py and optim_acqf.py.
 from __future__ import annotations
 
 import collections
+import contextlib
 import functools
 import hashlib
+import hmac
 import importlib.metadata
 import os
 import pickle
 import platform
+import secrets
+import stat
 import sys
+import tempfile
+import threading
 import time
 import warnings
 from collections.abc import Callable
@@ -24,7 +30,7 @@ import numpy as np
 from tinygrad import Device, Tensor, TinyJit, dtypes
 from tinygrad.dtype import DType, _to_np_dtype
 from tinygrad.engine.jit import _prepare_jit_inputs
-from tinygrad.helpers import NOOPT, Context
+from tinygrad.helpers import NOOPT, Context, ContextVar
 
 TINYGRAD_VERSION = "0.14.0"
 
@@ -60,6 +66,7 @@ def np_dtype(dtype:DType): return np.float64 if dtype == dtypes.float64 else np.
 
 def upload(a:np.ndarray, dtype:DType, device:str, out:Tensor|None=None) -> Tensor:
   """a as a realized Tensor; into `out`'s buffer when given (same shape), else a new one."""
+  open_device(device)
   a = np.ascontiguousarray(a, dtype=np_dtype(dtype))
   if out is None: out = Tensor.empty(*a.shape, dtype=dtype, device=device).realize()
   try:
@@ -89,10 +96,10 @@ def host_view(t:Tensor) -> np.ndarray|None:
   """A numpy array aliasing a realized Tensor's memory where the device has one (the CPU), else None. Writing small jit
   inputs through it costs ~1 µs instead of the ~0.3 ms of building a Tensor (which schedules a graph)."""
   try:
-    if not hasattr((buf := t.uop.base.buffer).allocator, "_as_buffer"):  # devices without host memory (GPUs): no view, by design
+    if not hasattr((buf := t.uop.base.buffer.ensure_allocated()).allocator, "_as_buffer"):  # devices without host memory (GPUs): no view, by design
       if buf.device.split(":")[0] == "CPU": _fallback("view", "the CPU allocator has no _as_buffer")
       return None
-    return np.frombuffer(buf.ensure_allocated().as_memoryview(force_zero_copy=True), dtype=_to_np_dtype(buf.dtype)).reshape(t.shape)
+    return np.frombuffer(buf.as_memoryview(force_zero_copy=True), dtype=_to_np_dtype(buf.dtype)).reshape(t.shape)
   except Exception as e:  # noqa: BLE001
     _fallback("view", e)
     return None
@@ -104,7 +111,8 @@ def staged(a:np.ndarray, dtype:DType, device:str) -> Tensor:
   (a captured program reads its inputs' buffers, so it needs no new Tensor), through its host view where there is one."""
   key = (a.shape, dtype, device)
   if key not in _STAGING:
-    t = Tensor.zeros(*a.shape, dtype=dtype, device=device).contiguous().realize()
+    open_device(device)  # allocated, not filled: a fill is a kernel to schedule and compile, and every call overwrites it
+    t = Tensor.empty(*a.shape, dtype=dtype, device=device).realize()
     _STAGING[key] = (t, host_view(t))
   t, view = _STAGING[key]
   if view is None: return upload(a, dtype, device, out=t)
@@ -115,11 +123,15 @@ def staged(a:np.ndarray, dtype:DType, device:str) -> Tensor:
 # ***** captured programs: one registry; a captured TinyJit per (function, shapes), replayed directly *****
 
 _PROGRAMS: dict[tuple, CachedJit] = {}
+# a capture pickles its intermediate buffers too: programs over an [M query points, N training rows] cross-covariance
+# larger than this stay in memory (the first suggestions of a study, whose start-up the disk cache is for, are small)
+DISK_MAX_NM = 128 * 2048
 
-def program(key:tuple, fxn:Callable, *, noopt:bool=False, disk:bool=False) -> CachedJit:
-  """The captured program of `fxn` for `key` (a name and every shape, dtype and device it was traced for), made once per
-  process; with `disk`, saved to and loaded from the disk cache so a fresh process skips scheduling and code generation."""
-  if key not in _PROGRAMS: _PROGRAMS[key] = CachedJit(fxn, key, noopt=noopt, disk=disk)
+def program(key:tuple, fxn:Callable, *, device:str, noopt:bool=False, disk:bool=False) -> CachedJit:
+  """The captured program of `fxn` for `key` (a name and every shape, dtype and device it was traced for; `device` is the
+  one it runs on), made once per process; with `disk`, saved to and loaded from the disk cache so a fresh process skips
+  scheduling and code generation."""
+  if key not in _PROGRAMS: _PROGRAMS[key] = CachedJit(fxn, key, noopt=noopt, disk=disk, device=device)
   return _PROGRAMS[key]
 
 def replay(prog:CachedJit, args:tuple[Tensor, ...], prepared:dict) -> Tensor:
@@ -141,44 +153,209 @@ def replay(prog:CachedJit, args:tuple[Tensor, ...], prepared:dict) -> Tensor:
 # ***** the disk cache of captured programs (everything that reads or writes ~/.cache/tinybo is in this section) *****
 # A fresh process pays seconds per shape to schedule and generate code (tinygrad's own disk cache only holds compiler
 # output). A captured TinyJit pickles with its compiled programs and replays in a new process, so captures are saved
-# under a key of everything that could change the program: tinygrad version, this code, the CPU, the context.
+# under a name made of everything that could change the program: tinygrad's version, tinybo's source, the CPU and Python,
+# the device's compiler, the code-generation settings, and the program's key (name, shapes, dtype, device).
+# A pickle is code, so nothing is unpickled that this user did not write: the folder must be the user's and writable by
+# no one else (created 0700), each entry a regular file of the user's that no one else may write, and each entry carries
+# an HMAC-SHA256 of its name and bytes under a random per-user key kept 0600 in the folder. Saves go through a fresh
+# mkstemp file and os.replace, so a planted symlink is never followed. Anything refused warns once and is recaptured.
+
+class CacheWarning(RuntimeWarning):
+  """tinybo's disk cache of captured programs refused a folder or an entry (not the user's, writable by others, or not
+  authenticated by the user's key); the program is captured again in memory. The message names the file and the fix."""
+
+ENTRY_SUFFIX, MAGIC, KEY_NAME = ".tbjit", b"tinybo-jit-1\n", "hmac-key"
+# tinygrad settings that change the generated code (NOOPT is per program, in the name); DEBUG and friends do not
+CODEGEN_VARS = ("BEAM", "TRANSCENDENTAL", "USE_TC", "TC_OPT", "TC_SELECT", "IMAGE", "SPLIT_REDUCEOP", "NOLOCALS", "FLOAT16",
+                "EMULATED_DTYPES", "USE_ATOMICS", "DEFAULT_FLOAT", "CHECK_OOB")
 
 def jit_cache_dir() -> Path|None:
   """TINYBO_CACHE_DIR (default ~/.cache/tinybo/jit); TINYBO_CACHE_DIR=0 or '' disables the disk cache."""
   d = os.environ.get("TINYBO_CACHE_DIR", os.path.join(os.path.expanduser("~"), ".cache", "tinybo", "jit"))
   return Path(d) if d not in ("", "0") else None
 
+def _refuse(kind:str, path:Path, why:str) -> None:
+  COUNTS["disk:refused"] += 1
+  if f"disk:{kind}" not in _WARNED:
+    _WARNED.add(f"disk:{kind}")
+    warnings.warn(f"tinybo's disk cache refused {path}: {why}; capturing in memory instead (delete it, or set TINYBO_CACHE_DIR to a "
+                  f"folder only you can write)", CacheWarning, stacklevel=4)
+
+def _uid() -> int|None: return os.getuid() if hasattr(os, "getuid") else None  # None (Windows): no owners to check
+
+def _unsafe(st:os.stat_result, private:bool=False) -> str|None:
+  """Why a file or folder with this stat may not be trusted, or None: not this user's, or writable (private: accessible)
+  by group or others."""
+  if (uid := _uid()) is not None and st.st_uid != uid: return f"owned by uid {st.st_uid}, not by you (uid {uid})"
+  if st.st_mode & (0o077 if private else 0o022):
+    return f"mode {stat.filemode(st.st_mode)}: {'readable or ' if private else ''}writable by group or others"
+  return None
+
+def _open_private(path:Path) -> tuple[int, os.stat_result]:
+  # never through a symlink (O_NOFOLLOW raises ELOOP), and without blocking on a planted FIFO
+  fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
+  return fd, os.fstat(fd)
+
+def _read_key(path:Path) -> bytes|None:
+  for _ in range(50):  # another process may have created it a moment ago and not yet written it
+    try: fd, st = _open_private(path)
+    except FileNotFoundError: return None
+    with os.fdopen(fd, "rb") as f:
+      if not stat.S_ISREG(st.st_mode) or (why := _unsafe(st, private=True)) is not None:
+        raise PermissionError(f"the cache key {path} is {why or 'not a regular file'}")
+      if len(key := f.read()) >= 32: return key
+    time.sleep(0.02)
+  raise PermissionError(f"the cache key {path} is shorter than 32 bytes")
+
+@functools.cache
+def cache_secret(d:Path) -> bytes|None:
+  """The folder's per-user HMAC key (made on first use: the folder 0700, the key 0600 with O_EXCL), or None with one
+  CacheWarning when the folder or the key may not be trusted (the disk cache is then off for this process)."""
+  try:
+    d.parent.mkdir(parents=True, exist_ok=True)
+    with contextlib.suppress(FileExistsError): d.mkdir(mode=0o700)
+    if (why := _unsafe(d.stat())) is not None or not d.is_dir(): raise PermissionError(f"the folder is {why or 'not a folder'}")
+    if (key := _read_key(d / KEY_NAME)) is not None: return key
+    try: fd = os.open(d / KEY_NAME, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_BINARY", 0), 0o600)
+    except FileExistsError: return _read_key(d / KEY_NAME)  # another process made it first
+    with os.fdopen(fd, "wb") as f: f.write(key := secrets.token_bytes(32))
+    return key
+  except OSError as e:
+    _refuse("folder", d, str(e))
+    return None
+
+def _mac(secret:bytes, name:str, payload:bytes) -> bytes: return hmac.new(secret, name.encode() + b"\0" + payload, hashlib.sha256).digest()
+
+def read_entry(path:Path, secret:bytes) -> bytes|None:
+  """The payload of an entry this user wrote under this name, or None (absent, or refused with one CacheWarning)."""
+  try: fd, st = _open_private(path)
+  except FileNotFoundError: return None
+  except OSError as e:
+    _refuse("open", path, f"cannot be opened safely ({e.strerror or e}; a symlink?)")
+    return None
+  with os.fdopen(fd, "rb") as f:
+    if not stat.S_ISREG(st.st_mode): why = "not a regular file"
+    elif (why := _unsafe(st)) is None: data = f.read()
+  if why is not None: _refuse("owner", path, why)
+  elif data[:len(MAGIC)] != MAGIC or not hmac.compare_digest(data[len(MAGIC):len(MAGIC) + 32], _mac(secret, path.name, data[len(MAGIC) + 32:])):
+    _refuse("hmac", path, "not authenticated by your cache key (planted, corrupted, or written with another key): not unpickled")
+  else: return data[len(MAGIC) + 32:]
+  return None
+
+def write_entry(path:Path, secret:bytes, payload:bytes) -> None:
+  """Save atomically through a new private file (mkstemp: O_EXCL, 0600, a random name) and os.replace, which replaces a
+  symlink at `path` instead of following it."""
+  fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name[:48]}.", suffix=".tmp")
+  try:
+    with os.fdopen(fd, "wb") as f: f.write(MAGIC + _mac(secret, path.name, payload) + payload)
+    os.replace(tmp, path)
+  except BaseException:
+    with contextlib.suppress(OSError): os.unlink(tmp)
+    raise
+
 @functools.cache
 def _fingerprint() -> str:
+  # tinygrad, every source file of tinybo, Python and the CPU (its flags decide what clang's -march=native emits)
   h = hashlib.sha256()
   if INSTALLED is not None: h.update(INSTALLED.encode())
-  for mod in ("gp.py", "linalg.py", "kernels.py"): h.update((Path(__file__).parent / mod).read_bytes())
+  for f in sorted(Path(__file__).parent.glob("*.py")): h.update(f.name.encode() + b"\0" + f.read_bytes())
   h.update(f"{sys.version_info[:2]} {platform.machine()} {platform.node() if os.environ.get('TINYBO_CACHE_PER_HOST') else ''}".encode())
   try: h.update(b"".join(ln for ln in Path("/proc/cpuinfo").read_bytes().splitlines() if ln.startswith((b"model name", b"flags")))[:4096])
   except OSError: pass
   return h.hexdigest()[:16]
 
 @functools.cache
+def _device_tag(device:str) -> str:
+  # the device's renderer, target and compiler: another GPU architecture or another CPU backend is another program
+  dev = Device[device]
+  return f"{device}|{type(dev.renderer).__name__}|{getattr(dev.renderer, 'target', '')}|{getattr(dev.compiler, 'cachekey', '')}"
+
+def _key_text(k) -> str:
+  if isinstance(k, DType): return k.name
+  if isinstance(k, tuple): return "(" + ",".join(_key_text(x) for x in k) + ")"
+  if callable(k): return f"{k.__module__}.{k.__qualname__}"
+  return str(k)
+
+def entry_name(key:tuple, noopt:bool, device:str) -> str|None:
+  """The file name of a program's capture (readable, plus a hash of the exact key and settings), or None where the key
+  names a function that has no stable name (a lambda, a closure, another package's): such programs stay in memory."""
+  if any(callable(k) and not (k.__module__.startswith("tinybo") and "<" not in k.__qualname__) for k in key): return None
+  ctx = ",".join(f"{v}={ContextVar._cache[v].value}" for v in CODEGEN_VARS if v in ContextVar._cache)
+  text = "-".join(_key_text(k) for k in key)
+  exact = hashlib.sha256(f"{text}|{int(noopt)}|{_device_tag(device)}|{ctx}".encode()).hexdigest()[:12]
+  readable = "".join(c if c.isalnum() or c in "._,()=" else "_" for c in text)[:120]
+  return f"{_fingerprint()}-{int(noopt)}-{readable}-{exact}{ENTRY_SUFFIX}"
+
+@functools.cache
 def _prune(d:Path, max_age_days:float=7.0):
-  # captures of other code versions or machines pile up (~0.1-1 MB each): drop those unused for a week, once a process
-  now = time.time()
-  for f in d.glob("*.pkl"):
+  # captures of other code versions or machines pile up (~0.1-1 MB each): drop those unused for a week, once a process;
+  # *.pkl are unauthenticated captures of older tinybo versions (never read), *.tmp the leftovers of a crashed save
+  now, uid = time.time(), _uid()
+  for f in d.iterdir():
     try:
-      if not f.name.startswith(_fingerprint()) and now - f.stat().st_atime > max_age_days * 86400: f.unlink()
-    except OSError: pass
+      st = f.lstat()
+      if (uid is not None and st.st_uid != uid) or not stat.S_ISREG(st.st_mode): continue
+      stale = f.name.endswith(ENTRY_SUFFIX) and not f.name.startswith(_fingerprint()) or f.name.endswith(".pkl")
+      if (stale and now - st.st_atime > max_age_days * 86400) or (f.name.endswith(".tmp") and now - st.st_mtime > 86400): f.unlink()
+    except OSError: continue
+
+_OPENED: set[str] = set()
+_OPEN_LOCK = threading.Lock()
+
+class _Compiled:  # what ops_cpu's device set-up reads from do_to_program(...): only .to_elf()
+  def __init__(self, elf): self.elf = elf
+  def to_elf(self): return self.elf
+
+def open_device(device:str) -> None:
+  """Device[device], opened once per process. Opening the CPU device generates code for four helper programs (signal,
+  wait, timestamp, worker), a few tenths of a second in every fresh process: they come from the disk cache instead."""
+  if device in _OPENED: return
+  with _OPEN_LOCK:
+    if device in _OPENED: return
+    d = jit_cache_dir()
+    if device.split(":")[0] != "CPU" or d is None or (secret := cache_secret(d)) is None: Device[device]
+    else:
+      try: ops_cpu = importlib.import_module("tinygrad.runtime.ops_cpu"); generate = ops_cpu.do_to_program
+      except (ImportError, AttributeError) as e:
+        _fallback("device helper cache", e)
+        generate = ops_cpu = None
+      def cached(ast, renderer):
+        name = getattr(ast.arg, "name", None)
+        path = d / f"{_fingerprint()}-device-CPU-{name}{ENTRY_SUFFIX}"
+        if name is not None and (payload := read_entry(path, secret)) is not None:
+          COUNTS["disk:load"] += 1
+          return _Compiled(pickle.loads(payload))  # authenticated: written by this user's tinybo under this name
+        elf = generate(ast, renderer).to_elf()
+        if name is not None:
+          try: write_entry(path, secret, pickle.dumps(elf)); COUNTS["disk:save"] += 1
+          except Exception as e: _fallback("disk cache save", e)  # noqa: BLE001 - costs the next process this codegen
+        return _Compiled(elf)
+      if ops_cpu is not None: ops_cpu.do_to_program = cached
+      try: Device[device]
+      except Exception as e:  # noqa: BLE001 - a stale helper program: open the device the public way
+        if ops_cpu is None: raise
+        ops_cpu.do_to_program = generate
+        _fallback("device helper cache", e)
+        Device[device]
+      finally:
+        if ops_cpu is not None: ops_cpu.do_to_program = generate
+    _OPENED.add(device)
 
 class CachedJit:
   """TinyJit that captures on its first call (no eager run) and, with `disk`, loads/saves its capture from/to the cache."""
-  def __init__(self, fxn:Callable, key:tuple, noopt:bool, disk:bool=True):
+  def __init__(self, fxn:Callable, key:tuple, noopt:bool, disk:bool=True, device:str|None=None):
     # small shapes compile without kernel optimization: ~3x faster to capture, and their run time is launch-bound anyway
     self.noopt = noopt or bool(NOOPT.value)
     self.path: Path|None = None
-    if disk and (d := jit_cache_dir()) is not None:
-      self.path = d / (f"{_fingerprint()}-{int(self.noopt)}-" + "-".join(str(k).replace("dtypes.", "") for k in key) + ".pkl")
+    self.secret: bytes|None = None
+    if disk and (d := jit_cache_dir()) is not None and (name := entry_name(key, self.noopt, device or Device.DEFAULT)) is not None:
+      if (secret := cache_secret(d)) is not None: self.path, self.secret = d / name, secret
     self.jit: TinyJit|None = None
-    if self.path is not None and self.path.exists():
-      try: self.jit = pickle.loads(self.path.read_bytes())
-      except Exception as e: _fallback("disk cache load", e)  # noqa: BLE001 - unreadable (files are replaced atomically): recapture
+    if self.path is not None and self.secret is not None and (payload := read_entry(self.path, self.secret)) is not None:
+      try:
+        self.jit = pickle.loads(payload)  # authenticated: written by this user's tinybo under this name
+        COUNTS["disk:load"] += 1
+      except Exception as e: _fallback("disk cache load", e)  # noqa: BLE001 - unreadable by this tinygrad: recapture
     self.saved = self.jit is not None
     if self.jit is None:
       self.jit = TinyJit(fxn)
@@ -188,13 +365,12 @@ class CachedJit:
     if self.jit.captured is None:
       with Context(NOOPT=int(self.noopt)): ret = self.jit(*args)
     else: ret = self.jit(*args)
-    if not self.saved and self.path is not None and self.jit.captured is not None:
+    if not self.saved and self.path is not None and self.secret is not None and self.jit.captured is not None:
       self.saved = True
       try:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         _prune(self.path.parent)
-        tmp = self.path.with_suffix(f".{os.getpid()}.tmp")
-        tmp.write_bytes(pickle.dumps(self.jit)); os.replace(tmp, self.path)
+        write_entry(self.path, self.secret, pickle.dumps(self.jit))
+        COUNTS["disk:save"] += 1
       except Exception as e: _fallback("disk cache save", e)  # noqa: BLE001 - a read-only or full disk costs the next process its compile
     return ret
 

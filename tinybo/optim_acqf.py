@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 from tinygrad import Tensor
 
-from tinybo._tinygrad import download, program, replay, staged
+from tinybo._tinygrad import DISK_MAX_NM, download, program, replay, staged
 from tinybo.acquisition import acquisition_value
 from tinybo.lbfgs import lbfgs
 from tinybo.sobol import sobol
@@ -30,6 +30,11 @@ def _acquisition_step(posterior: Callable, kind: str, grad: bool, n_state: int, 
   (g,) = a.sum().gradient(X)  # starts are independent, so the gradient of the sum is each start's own gradient
   return a.unsqueeze(-1).cat(g, dim=-1).contiguous().realize()
 
+# up to this many training rows the steps compile without kernel optimization: 2-5x faster to capture (the first suggestion
+# of a fresh process waits for it) at the same run time; past it, the unoptimized [M, N] matmul replays many times slower
+# (measured at N = 64 and 128: benchmarks/README.md, Cold start)
+NOOPT_MAX_N = 32
+
 class AcquisitionEvaluator:
   """Evaluates one acquisition on one posterior at padded fixed shapes, so every call replays a captured program. Its
   inputs (the state, (best, beta), the points) are persistent buffers, rewritten in place between calls."""
@@ -41,7 +46,9 @@ class AcquisitionEvaluator:
 
   def _call(self, X: np.ndarray, grad: bool) -> np.ndarray:
     key = ("acquisition", self.posterior, self.kind, grad, self._shapes, X.shape, self.dtype, self.device)
-    prog = program(key, functools.partial(_acquisition_step, self.posterior, self.kind, grad, len(self.state)))
+    N = self._shapes[0][0]
+    prog = program(key, functools.partial(_acquisition_step, self.posterior, self.kind, grad, len(self.state)), device=self.device,
+                   noopt=N <= NOOPT_MAX_N, disk=len(X) * N <= DISK_MAX_NM)
     args = (*self.state, staged(self.best_beta, self.dtype, self.device), staged(X, self.dtype, self.device))
     return download(replay(prog, args, self._prepared)).astype(np.float64)  # a copy: the program reuses its output buffer
 

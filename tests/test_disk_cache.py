@@ -1,0 +1,278 @@
+"""The disk cache of captured programs (tinybo/_tinygrad.py): what it loads is a pickle, i.e. code, so it loads only what
+this user wrote; saving never follows a planted link; and a fresh process with a warm cache compiles nothing a suggestion
+needs. The attacks are the ones a local user found: a planted pickle, a planted symlink at the temporary name, a shared
+folder that another user created first."""
+from __future__ import annotations
+
+import json
+import os
+import pickle
+import shutil
+import stat
+import subprocess
+import sys
+import tempfile
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+from tinygrad import Context, dtypes
+
+import tinybo._tinygrad as tg
+
+ROOT = Path(__file__).resolve().parent.parent
+KEY = ("test-disk-cache", 4, 3)
+
+def product_sum(a, b): return ((a * b).sum(-1) + 1).contiguous()
+
+@pytest.fixture
+def cache(tmp_path, monkeypatch) -> Path:
+  """A private cache folder for this test, fresh warning state (every refusal warns once per process)."""
+  d = tmp_path / "jit"
+  monkeypatch.setenv("TINYBO_CACHE_DIR", str(d))
+  monkeypatch.setattr(tg, "_WARNED", set())
+  tg.cache_secret.cache_clear()
+  yield d
+  tg.cache_secret.cache_clear()
+
+def inputs(seed:int=0):
+  A, B = (np.random.default_rng(seed + i).uniform(size=(4, 3)) for i in (0, 1))
+  return A, B, tg.upload(A, dtypes.float64, "CPU"), tg.upload(B, dtypes.float64, "CPU")
+
+def run_fresh(key=KEY) -> tuple[tg.CachedJit, np.ndarray, np.ndarray]:
+  """What a fresh process does: make the program (loading it if the cache has it), run it; returns it, result, reference."""
+  prog = tg.CachedJit(product_sum, key, noopt=True, device="CPU")
+  A, B, At, Bt = inputs()
+  return prog, prog(At, Bt).numpy(), (A * B).sum(-1) + 1
+
+def saved_entry(cache:Path) -> Path:
+  prog, got, ref = run_fresh()
+  np.testing.assert_allclose(got, ref)
+  assert prog.saved and prog.path is not None and prog.path.exists()
+  return prog.path
+
+class MakeDir:  # a pickle that runs code when loaded: os.mkdir(path)
+  def __init__(self, path:Path): self.path = str(path)
+  def __reduce__(self): return (os.mkdir, (self.path,))
+
+# ***** authentication: a planted pickle is never unpickled *****
+
+def test_a_planted_pickle_is_never_unpickled(cache, tmp_path):
+  path = saved_entry(cache)
+  marker = tmp_path / "planted-code-ran"
+  path.write_bytes(pickle.dumps(MakeDir(marker)))  # owned by this user, mode 0644: only the authentication can catch it
+  loads = tg.COUNTS["disk:load"]
+  with pytest.warns(tg.CacheWarning, match="not authenticated by your cache key.*not unpickled"):
+    prog, got, ref = run_fresh()
+  assert not marker.exists(), "the planted pickle was executed"
+  assert tg.COUNTS["disk:load"] == loads and prog.jit.captured is not None  # recaptured in memory, and right
+  np.testing.assert_allclose(got, ref)
+
+def test_an_entry_is_bound_to_its_name(cache):
+  # a genuine entry copied to another program's name is refused (the HMAC covers the name), so a capture of one shape
+  # can never be replayed for another
+  path = saved_entry(cache)
+  other = tg.CachedJit(product_sum, ("test-disk-cache", 8, 3), noopt=True, device="CPU").path
+  shutil.copyfile(path, other)
+  with pytest.warns(tg.CacheWarning, match="not authenticated"):
+    prog = tg.CachedJit(product_sum, ("test-disk-cache", 8, 3), noopt=True, device="CPU")
+  assert prog.jit.captured is None  # not loaded: it captures on its first call
+
+def test_a_genuine_entry_loads_and_replays_new_values(cache):
+  saved_entry(cache)
+  loads = tg.COUNTS["disk:load"]
+  with warnings.catch_warnings():
+    warnings.simplefilter("error", tg.CacheWarning)
+    prog = tg.CachedJit(product_sum, KEY, noopt=True, device="CPU")
+  assert tg.COUNTS["disk:load"] == loads + 1 and prog.jit.captured is not None
+  A, _, At, _ = inputs()
+  C = np.random.default_rng(7).uniform(size=(4, 3))
+  np.testing.assert_allclose(prog(At, tg.upload(C, dtypes.float64, "CPU")).numpy(), (A * C).sum(-1) + 1)
+
+# ***** permissions and owners *****
+
+def test_folder_entries_and_key_are_private(cache):
+  path = saved_entry(cache)
+  assert stat.S_IMODE(cache.stat().st_mode) == 0o700
+  assert stat.S_IMODE(path.stat().st_mode) == 0o600
+  assert stat.S_IMODE((cache / tg.KEY_NAME).stat().st_mode) == 0o600 and len((cache / tg.KEY_NAME).read_bytes()) == 32
+
+@pytest.mark.parametrize("mode", [0o664, 0o646])
+def test_an_entry_writable_by_others_is_refused(cache, mode):
+  path = saved_entry(cache)
+  os.chmod(path, mode)
+  with pytest.warns(tg.CacheWarning, match=r"writable by group or others"):
+    prog, got, ref = run_fresh()
+  assert prog.jit.captured is not None and prog.saved  # recaptured; not loaded
+  np.testing.assert_allclose(got, ref)
+
+def test_a_folder_writable_by_others_turns_the_cache_off(cache):
+  cache.mkdir(mode=0o700)
+  os.chmod(cache, 0o777)
+  with pytest.warns(tg.CacheWarning, match=r"folder is mode drwxrwxrwx"):
+    prog, got, ref = run_fresh()
+  assert prog.path is None and list(cache.iterdir()) == []  # nothing read, nothing written
+  np.testing.assert_allclose(got, ref)
+
+def test_a_readable_key_is_refused(cache):
+  saved_entry(cache)
+  tg.cache_secret.cache_clear()
+  os.chmod(cache / tg.KEY_NAME, 0o644)
+  with pytest.warns(tg.CacheWarning, match=r"cache key .* readable or writable by group or others"):
+    prog, _, _ = run_fresh()
+  assert prog.path is None
+
+@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() != 0, reason="needs root to give a file to another user (chown)")
+def test_an_entry_owned_by_another_user_is_refused(cache):
+  path = saved_entry(cache)
+  os.chown(path, 47011, 47011)  # a genuine, authenticated entry: only the owner check can refuse it
+  with pytest.warns(tg.CacheWarning, match=r"owned by uid 47011, not by you"):
+    prog, got, ref = run_fresh()
+  assert prog.jit.captured is not None
+  np.testing.assert_allclose(got, ref)
+
+# ***** saving never follows a planted link *****
+
+def test_saving_never_follows_a_planted_symlink(cache, tmp_path):
+  prog = tg.CachedJit(product_sum, KEY, noopt=True, device="CPU")  # makes the folder; nothing saved yet
+  victims = {name: tmp_path / name for name in ("victim-tmp.txt", "victim-entry.txt")}
+  for v in victims.values(): v.write_text("precious")
+  # the temporary name older versions wrote through, and the entry's own name
+  os.symlink(victims["victim-tmp.txt"], prog.path.with_suffix(f".{os.getpid()}.tmp"))
+  os.symlink(victims["victim-entry.txt"], prog.path)
+  tg.cache_secret.cache_clear()
+  with pytest.warns(tg.CacheWarning, match="cannot be opened safely"):
+    prog = tg.CachedJit(product_sum, KEY, noopt=True, device="CPU")
+  A, B, At, Bt = inputs()
+  np.testing.assert_allclose(prog(At, Bt).numpy(), (A * B).sum(-1) + 1)
+  assert prog.saved
+  assert all(v.read_text() == "precious" for v in victims.values()), "a planted symlink was followed"
+  assert not prog.path.is_symlink() and prog.path.is_file()  # os.replace put the entry in place of the link
+
+# ***** keys: a stale or foreign entry is never used *****
+
+def test_entry_names_separate_everything_that_changes_a_program():
+  from tinybo.gp import posterior
+  shapes = ((24, 8), (24,), (24, 24), (13,))
+  def name(*, kind="ucb", grad=True, sh=shapes, X=(10, 6), dtype=dtypes.float64, device="CPU", noopt=False):
+    return tg.entry_name(("acquisition", posterior, kind, grad, sh, X, dtype, device), noopt, device)
+  base = name()
+  variants = [name(kind="logei"), name(grad=False), name(sh=((32, 8), (32,), (32, 32), (13,))), name(X=(16, 6)),
+              name(dtype=dtypes.float32), name(noopt=True)]
+  with Context(BEAM=1): variants.append(name())
+  assert len({base, *variants}) == len(variants) + 1
+  assert base.startswith(tg._fingerprint()) and base.endswith(tg.ENTRY_SUFFIX) and "/" not in base
+  # a function without a stable name (a lambda, another package's) is never saved: its name could mean another program
+  assert tg.entry_name(("acquisition", lambda x: x, 3), False, "CPU") is None
+  assert tg.entry_name(("acquisition", np.sum, 3), False, "CPU") is None
+
+def test_the_fingerprint_covers_every_source_file_of_tinybo(monkeypatch):
+  real = Path.read_bytes
+  before = tg._fingerprint()
+  def edited(p:Path) -> bytes: return real(p) + (b"# edited\n" if p.name == "optim_acqf.py" else b"")
+  monkeypatch.setattr(Path, "read_bytes", edited)
+  tg._fingerprint.cache_clear()
+  try: assert tg._fingerprint() != before
+  finally:
+    monkeypatch.undo()
+    tg._fingerprint.cache_clear()
+  assert tg._fingerprint() == before
+
+# ***** another user's shared folder (needs root and setpriv) *****
+
+ATTACKER = """
+import hashlib, hmac, os, pickle, sys
+folder, name, marker = sys.argv[1:4]
+os.mkdir(folder, 0o777); os.chmod(folder, 0o777)
+key = b"k" * 32
+with open(os.path.join(folder, "hmac-key"), "wb") as f: f.write(key)
+class MakeDir:
+  def __reduce__(self): return (os.mkdir, (marker,))
+payload = pickle.dumps(MakeDir())
+with open(os.path.join(folder, name), "wb") as f:  # a well-formed entry under the attacker's own key
+  f.write(b"tinybo-jit-1\\n" + hmac.new(key, name.encode() + b"\\0" + payload, hashlib.sha256).digest() + payload)
+"""
+
+VICTIM = """
+import json, sys, warnings
+import numpy as np
+from tinygrad import dtypes
+import tinybo._tinygrad as tg
+warnings.simplefilter("always")
+def product_sum(a, b): return ((a * b).sum(-1) + 1).contiguous()
+with warnings.catch_warnings(record=True) as caught:
+  prog = tg.CachedJit(product_sum, tuple(json.loads(sys.argv[1])), noopt=True, device="CPU")
+A = np.arange(12.0).reshape(4, 3)
+out = prog(tg.upload(A, dtypes.float64, "CPU"), tg.upload(A, dtypes.float64, "CPU")).numpy()
+print(json.dumps({"out": out.tolist(), "warnings": [str(w.message) for w in caught if w.category is tg.CacheWarning]}))
+"""
+
+def as_user(uid:int, code:str, args:list[str], home:str, cache_dir:str="0") -> subprocess.CompletedProcess:
+  env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "PYTHONPATH": str(ROOT), "DEV": "CPU", "HOME": home, "PARALLEL": "0",
+         "TINYBO_CACHE_DIR": cache_dir, "CACHEDB": os.path.join(home, f"tinygrad-{uid}.db")}
+  return subprocess.run(["setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups", sys.executable, "-c", code, *args], env=env,
+                        capture_output=True, text=True, timeout=600)
+
+@pytest.mark.slow
+def test_a_shared_folder_planted_by_another_user_is_refused():
+  if not hasattr(os, "geteuid") or os.geteuid() != 0 or not shutil.which("setpriv"):
+    pytest.skip("needs root and setpriv to run the attacker and the victim as two other users (the owner and mode checks are "
+                "covered for one user by test_an_entry_writable_by_others_is_refused)")
+  attacker, victim = 47021, 47022
+  base = tempfile.mkdtemp(dir="/tmp")
+  try:
+    os.chmod(base, 0o1777)  # a shared sticky folder, as /tmp or a team share
+    folder, marker = os.path.join(base, "jit"), os.path.join(base, "planted-code-ran")
+    name = tg.entry_name(KEY, True, "CPU")  # names are predictable: the attacker computes the victim's
+    r = as_user(attacker, ATTACKER, [folder, name, marker], base)
+    if r.returncode != 0 and "setpriv" in r.stderr: pytest.skip(f"setpriv cannot switch users here: {r.stderr.strip()[-300:]}")
+    assert r.returncode == 0, r.stderr
+    v = as_user(victim, VICTIM, [json.dumps(list(KEY))], base, cache_dir=folder)
+    assert v.returncode == 0, v.stderr
+    res = json.loads(v.stdout.strip().splitlines()[-1])
+    assert not os.path.exists(marker), "the victim ran the attacker's pickle"
+    A = np.arange(12.0).reshape(4, 3)
+    np.testing.assert_allclose(res["out"], (A * A).sum(-1) + 1)
+    assert any(f"owned by uid {attacker}, not by you (uid {victim})" in w for w in res["warnings"]), res["warnings"]
+  finally:
+    shutil.rmtree(base, ignore_errors=True)
+
+# ***** cold start: a fresh process with a warm cache generates no code for a suggestion *****
+
+FRESH = """
+import json, sys, warnings
+import tinygrad.codegen as codegen
+generated = []
+real = codegen.full_rewrite_to_sink
+def counting(sink, *a, **k):
+  generated.append(getattr(sink.arg, "name", "?"))
+  return real(sink, *a, **k)
+codegen.full_rewrite_to_sink = counting  # every kernel tinygrad generates code for passes here
+import tinybo as tb
+import tinybo._tinygrad as tg
+warnings.simplefilter("error", tg.CacheWarning)
+space = tb.Space({"x": tb.Float(0, 1), "y": tb.Float(-2, 2), "z": tb.Float(0, 1)})
+strategy = tb.GP(seed=0)
+opt = tb.Optimizer(space, strategy=strategy, seed=0)
+for i in range(8): opt.observe({"x": i / 8, "y": (i % 3) - 1.0, "z": (i * 5 % 8) / 8}, (i / 8 - 0.3) ** 2 + (i % 3) * 0.1)
+trial = opt.suggest()
+print(json.dumps({"params": trial.params, "generated": generated, "fallback": strategy.last_fallback, "loads": tg.COUNTS["disk:load"],
+                  "saves": tg.COUNTS["disk:save"]}))
+"""
+
+@pytest.mark.slow
+def test_a_fresh_process_with_a_warm_cache_generates_no_code(tmp_path):
+  env = dict(os.environ, DEV="CPU", PARALLEL="0", TINYBO_CACHE_DIR=str(tmp_path / "jit"), CACHEDB=str(tmp_path / "tinygrad.db"),
+             PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+  def fresh() -> dict:
+    r = subprocess.run([sys.executable, "-c", FRESH], env=env, capture_output=True, text=True, timeout=900, cwd=tmp_path)
+    assert r.returncode == 0, r.stderr[-3000:]
+    return json.loads(r.stdout.strip().splitlines()[-1])
+  first, second = fresh(), fresh()
+  assert first["fallback"] is None and second["fallback"] is None
+  # the empty cache: the fit, the acquisition's value and value+gradient steps and the device's helpers are generated and saved
+  assert first["generated"] and first["saves"] >= 3 + 4, first
+  # the warm cache: everything the suggestion runs is loaded, nothing is generated, and the suggestion is the same point
+  assert second["generated"] == [] and second["saves"] == 0 and second["loads"] == first["saves"], second
+  assert second["params"] == first["params"]
