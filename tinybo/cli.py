@@ -80,6 +80,7 @@ def table(rows: list[list[str]], header: list[str]) -> str:
   return "\n".join([line(header), line(["-" * n for n in w])] + [line(r) for r in rows])
 
 def show(opt, limit: int | None = None) -> str:
+  from tinybo.bo import GP
   from tinybo.trial import TrialState
   trials, best = opt.trials, opt.best
   names = opt.space.names
@@ -96,6 +97,10 @@ def show(opt, limit: int | None = None) -> str:
   if limit is not None and len(trials) > limit: out.insert(1, f"(last {limit} of {len(trials)} trials)")
   if best is not None:
     out.append(f"best: trial {best.id}, value {best.value:.6g}: " + ", ".join(f"{safe(n)}={_fmt(best.params[n])}" for n in names if n in best.params))
+    # the trial a GP fitted to the complete trials believes best (best posterior mean): not fooled by a lucky noisy draw
+    rec = trials[GP().recommend(opt.space, trials, seed=opt.seed, minimize=opt.minimize)]
+    out.append(f"recommended: trial {rec.id}, value {rec.value:.6g}: " + ", ".join(f"{safe(n)}={_fmt(rec.params[n])}" for n in names
+                                                                                 if n in rec.params))
   else: out.append("best: none yet (no complete trials)")
   return "\n".join(out)
 
