@@ -1,7 +1,8 @@
 """The GP strategy (`tb.GP`): a scrambled-Sobol initial design, then GP-guided suggestions that maximize an acquisition
-function; pending trials are fantasized (Kriging believer); any numerical failure falls back to random with a warning.
+function (on a small discrete space: the best of every untaken configuration); pending trials are fantasized (Kriging
+believer); any numerical failure falls back to random with a warning; `recommend` is the best posterior mean.
 Holds: GP, GPFallbackWarning. Imports: strategies (History, Random's helpers), transforms, gp, acquisition (names),
-optim_acqf, sobol, kernels (names), space, trial, numpy.
+optim_acqf, discrete, arguments (checks), sobol, kernels (names), space, trial, numpy.
 Glossary: d encoded dimension (space.dim), p searchable parameters; X[n, d] encoded complete trials, y[n] their values
 sign-flipped so that larger is better; X_pend[q, d] pending trials and this batch's points, fantasized at the GP mean.
 """
