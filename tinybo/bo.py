@@ -73,6 +73,7 @@ class GP:
     self._model: GPRegressor | None = None  # the last fitted model, the next fit's warm start; the data and space it was fitted on
     self._model_key, self._model_space = b"", ""
     self.last_fallback: str | None = None  # why the last suggestion fell back to random (None: it did not)
+    self._configs: tuple[str, np.ndarray | None] = ("", None)  # (space JSON, every configuration encoded, or None: too many)
 
   def __repr__(self) -> str:
     names = ("kernel", "acquisition", "n_initial", "beta", "warp", "lengthscale_prior", "noise")
@@ -139,6 +140,12 @@ class GP:
     if self.warp is True or (self.warp == "auto" and heavy_bad_tail(yy[:self.initial_size(space)])): yy = warp_values(yy)
     return yy
 
+  def _all_configs(self, space: Space) -> np.ndarray | None:
+    """Every configuration of a small discrete space, encoded (None for other spaces); enumerated once per space."""
+    sj = space.to_json()
+    if self._configs[0] != sj: self._configs = (sj, all_configs(space) if enumerable(space) else None)
+    return self._configs[1]
+
   def _fit(self, space: Space, X: np.ndarray, y: np.ndarray, seed: int) -> GPRegressor:
     key = hashlib.sha1(X.tobytes() + y.tobytes() + self.kernel.encode() + repr(self.noise).encode()).digest()
     sj = space.to_json()
@@ -168,7 +175,7 @@ class GP:
       return self._fallback(space, h, taken, len(chosen), n, seed, f"the GP fit failed ({type(e).__name__}: {e})")
     best = float(np.max(base.y_train))
     X_top = h.X[np.argsort(-yy, kind="stable")[:min(5, len(h.X))]]
-    X_all = all_configs(space) if enumerable(space) else None  # a small discrete space: score every configuration
+    X_all = self._all_configs(space)  # a small discrete space: score every configuration
     for i in range(n):
       try:
         with np.errstate(all="ignore"):
