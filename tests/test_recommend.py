@@ -32,6 +32,21 @@ def test_recommend_beats_the_lucky_best_on_a_noisy_quadratic(noise):
     closer += abs(rec.params["x"] - 0.7) < abs(best.params["x"] - 0.7)
   assert closer >= 7, closer  # measured 9 of 10 for both
 
+def test_recommend_does_not_change_the_suggestions():
+  # a GP fit is path dependent (each warm-starts from the last): a recommend() between suggestions, even during the
+  # initial design, must leave the study's course exactly as it was
+  space = tb.Space({"x": tb.Float(-2.0, 3.0), "y": tb.Float(-1.0, 1.0)})
+  f = lambda p, i: (p["x"] - 0.7) ** 2 + p["y"] ** 2 + 0.3 * math.sin(7 * i)
+  runs = []
+  for ask in (False, True):
+    opt = tb.Optimizer(space, strategy=tb.GP(n_initial=4), seed=5)
+    for i in range(10):
+      t = opt.suggest()
+      opt.observe(t, f(t.params, i))
+      if ask: opt.recommend()
+    runs.append([t.params for t in opt.trials])
+  assert runs[0] == runs[1]
+
 def test_deterministic_recommends_the_best_and_random_has_no_model():
   opt = noisy_quadratic_study(0, "deterministic", sd=0.0, n=12)
   assert opt.recommend().id == opt.best.id
@@ -86,8 +101,9 @@ def test_cli_show_prints_the_recommendation(tmp_path, capsys):
   opt.storage.close()
   with warnings.catch_warnings():
     warnings.simplefilter("error", GPFallbackWarning)
-    assert main(["show", str(db)]) == 0
+    assert main(["show", str(db), "--recommend"]) == 0
   lines = capsys.readouterr().out.splitlines()
   assert lines[-2].startswith(f"best: trial {opt.best.id}, ")
   assert lines[-1] == f"recommended: trial {rec.id}, value {rec.value:.6g}: x={rec.params['x']:.6g}"
   assert rec.id != opt.best.id  # this seed's best is a lucky draw
+  assert main(["show", str(db)]) == 0 and "recommended:" not in capsys.readouterr().out  # without --recommend: no GP fit

@@ -100,8 +100,8 @@ class GP:
 
   def recommend(self, space: Space, trials: Sequence[Trial], *, seed: int = 0, minimize: bool = True) -> int | None:
     """Index in `trials` of the complete trial with the best posterior mean of the GP fitted to all complete trials: the
-    configuration the model believes best, which one lucky draw of a noisy objective does not fool (the fit is the one
-    the next suggestion reuses). None before the first finite value. The best observed trial (earliest on ties) when
+    configuration the model believes best, which one lucky draw of a noisy objective does not fool. It never changes
+    what the study suggests next. None before the first finite value. The best observed trial (earliest on ties) when
     noise="deterministic", with a single value, or when the fit fails (then with a GPFallbackWarning)."""
     seed = self.seed if self.seed is not None else seed
     h = History.of(space, trials)
@@ -109,7 +109,7 @@ class GP:
     rows = [i for i, t in enumerate(trials) if finite_value(t) is not None and _fits(space, t)]  # h.X's trials, in order
     yy = self._targets(space, h, minimize)
     if self.noise == "deterministic" or len(h.y) < 2: return rows[int(np.argmax(yy))]
-    try: mean = self._fit(space, h.X, yy, seed).predict(h.X)[0]
+    try: mean = self._fit(space, h.X, yy, seed, keep=False).predict(h.X)[0]
     except Exception as e:  # noqa: BLE001 - a model that cannot be fitted still leaves the best observed trial
       warnings.warn(f"tinybo GP strategy: recommend() could not fit the GP ({type(e).__name__}: {e}); returning the best observed trial",
                     GPFallbackWarning, stacklevel=2)
@@ -146,7 +146,9 @@ class GP:
     if self._configs[0] != sj: self._configs = (sj, all_configs(space) if enumerable(space) else None)
     return self._configs[1]
 
-  def _fit(self, space: Space, X: np.ndarray, y: np.ndarray, seed: int) -> GPRegressor:
+  def _fit(self, space: Space, X: np.ndarray, y: np.ndarray, seed: int, keep: bool = True) -> GPRegressor:
+    """The GP on (X, y), warm-started from the last kept fit; keep=False leaves that chain as it was (a fit is path
+    dependent, so `recommend` must not change what the next suggestions are)."""
     key = hashlib.sha1(X.tobytes() + y.tobytes() + self.kernel.encode() + repr(self.noise).encode()).digest()
     sj = space.to_json()
     if self._model is not None and self._model_key == key and self._model_space == sj: return self._model
@@ -156,7 +158,7 @@ class GP:
     hp = model.hyperparameters
     if not all(np.all(np.isfinite(np.asarray(v, dtype=np.float64))) for v in hp.values()):
       raise FloatingPointError(f"the GP fit returned non-finite hyperparameters {hp}")
-    self._model, self._model_key, self._model_space = model, key, sj
+    if keep: self._model, self._model_key, self._model_space = model, key, sj
     return model
 
   def _guided(self, space: Space, h: History, taken: set, chosen: list[dict], n: int, seed: int, minimize: bool) -> list[dict]:
