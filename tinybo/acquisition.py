@@ -38,7 +38,7 @@ ACQUISITIONS = ("logei", "ei", "ucb", "pi", "logpi")
 _OF_BEST = {"logei": log_expected_improvement, "ei": expected_improvement, "pi": probability_of_improvement, "logpi": log_probability_of_improvement}
 
 def check_acquisition(kind: str) -> str:
-  if kind not in ACQUISITIONS: raise ValueError(f"unknown acquisition {kind!r}: use one of {', '.join(ACQUISITIONS)}")
+  if not isinstance(kind, str) or kind not in ACQUISITIONS: raise ValueError(f"unknown acquisition {kind!r}: use one of {', '.join(ACQUISITIONS)}")
   return kind
 
 def acquisition_value(kind: str, mean: Tensor, var: Tensor, params: Tensor) -> Tensor:

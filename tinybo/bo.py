@@ -1,8 +1,10 @@
 """The GP strategy (`tb.GP`): a scrambled-Sobol initial design, then GP-guided suggestions that maximize an acquisition
-function; pending trials are fantasized (Kriging believer); any numerical failure falls back to random with a warning.
+function (on a small discrete space: the best of every untaken configuration); pending trials are fantasized (Kriging
+believer); any numerical failure falls back to random with a warning; `recommend` is the best posterior mean.
 With reports (intermediate values of training runs), the GP models (configuration, step) and targets the final step:
 fidelity.py builds that data. Holds: GP, GPFallbackWarning. Imports: strategies (History, Random's helpers), fidelity,
-transforms, gp, acquisition (names), optim_acqf, sobol, kernels (names), subset, space, trial, numpy.
+transforms, gp, acquisition (names), optim_acqf, discrete, arguments (checks), sobol, kernels (names), subset, space,
+trial, numpy.
 Glossary: d encoded dimension (space.dim), p searchable parameters; X[n, d] encoded complete trials, y[n] their values
 sign-flipped so that larger is better; X_pend[q, d] pending trials and this batch's points, fantasized at the GP mean.
 """
@@ -15,17 +17,25 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 
 from tinybo.acquisition import check_acquisition
+from tinybo.arguments import check_device, check_int, check_real
+from tinybo.discrete import all_configs, best_untaken, enumerable
 from tinybo.fidelity import CurveData, at_target, curve_data, trend
-from tinybo.gp import GPRegressor, check_prior, posterior
+from tinybo.gp import GPRegressor, check_noise, check_prior, posterior
 from tinybo.kernels import check_kernel
 from tinybo.optim_acqf import optimize_acquisition
 from tinybo.sobol import sobol
 from tinybo.space import Space
-from tinybo.strategies import History, SearchExhausted, history_rng, n_configs, random_configs
+from tinybo.strategies import History, SearchExhausted, finite_value, history_rng, n_configs, random_configs
 from tinybo.subset import DEFAULT_MAX_POINTS, fit_subset
 from tinybo.transforms import heavy_bad_tail, warp_values
 from tinybo.trial import Report, Trial
 
+
+def _fits(space: Space, t: Trial) -> bool:
+  """Whether a trial's configuration fits the space (History.of skips those that do not)."""
+  try: space.validate(t.params)
+  except (ValueError, TypeError): return False
+  return True
 
 class GPFallbackWarning(RuntimeWarning):
   """The GP strategy could not use its model for a suggestion and used random search instead; the message says why."""
@@ -46,28 +56,41 @@ class GP:
   `curves`: learn from learning curves ("auto", the default: whenever the study has reports; False: never). The GP then
   models the value as a function of (configuration, step), fitted to every trial's thinned reports, stopped and running
   trials included, and maximizes the acquisition at the target step, the end of a full run (see tinybo/fidelity.py).
+  `noise`: what the objective's observation noise is. None (default): unknown, its variance is fitted with the other
+  hyperparameters. "deterministic": none, the model interpolates the data (and `recommend` is the best trial). A float
+  v > 0: the noise variance is at least v, in the objective's units squared (noise sd 0.1: v = 0.01); the values are
+  then never warped (a warp would change those units), so `warp=True` with a float is an error.
   """
   def __init__(self, kernel: str = "matern52", acquisition: str = "ucb", n_initial: int | None = None, beta: float = 2.0,
                device: str | None = None, seed: int | None = None, *, n_raw: int = 1024, n_starts: int = 10, n_steps: int = 25,
-               warp: bool | str = "auto", lengthscale_prior: str = "unit", max_points: int | None = DEFAULT_MAX_POINTS,
-               curves: bool | str = "auto"):
+               warp: bool | str = "auto", lengthscale_prior: str = "unit", noise: float | str | None = None,
+               max_points: int | None = DEFAULT_MAX_POINTS, curves: bool | str = "auto"):
     check_acquisition(acquisition)
-    if n_initial is not None and n_initial < 1: raise ValueError(f"n_initial={n_initial} must be >= 1 (or None for max(5, 2d+1))")
-    if beta < 0: raise ValueError(f"beta={beta} must be >= 0 (the UCB exploration weight)")
+    n_initial = check_int("n_initial", n_initial, 1, none="max(5, 2p + 1) for p parameters")
+    beta = check_real("beta", beta, 0.0, "the UCB exploration weight")
     if warp not in (True, False, "auto"): raise ValueError(f"warp={warp!r}: use True, False or 'auto'")
     if curves not in (True, False, "auto"): raise ValueError(f"curves={curves!r}; use 'auto' (learn from reports when there are any), False")
+    noise = check_noise(noise)
+    if isinstance(noise, float) and warp is True:
+      raise ValueError(f"GP(noise={noise!r}, warp=True): a noise variance is in the objective's units, which the warp changes; "
+                       "use warp='auto' or False")
     check_kernel(kernel)
     if max_points is not None and (isinstance(max_points, bool) or not isinstance(max_points, int) or max_points < 8):
       raise ValueError(f"max_points={max_points!r}: use an int >= 8 (the most trials the GP is fitted on) or None (all)")
+    seed = check_int("seed", seed, -2**63, none="the optimizer's seed")
+    n_raw, n_starts, n_steps = check_int("n_raw", n_raw, 2), check_int("n_starts", n_starts, 1), check_int("n_steps", n_steps, 0)
+    check_device(device)
     self.kernel, self.acquisition, self.n_initial, self.beta, self.device, self.seed = kernel, acquisition, n_initial, beta, device, seed
     self.n_raw, self.n_starts, self.n_steps, self.warp = n_raw, n_starts, n_steps, warp if warp == "auto" else bool(warp)
+    self.noise = noise
     self.lengthscale_prior, self.max_points, self.curves = check_prior(lengthscale_prior), max_points, "auto" if curves is True else curves
     self._model: GPRegressor | None = None  # the last fitted model, the next fit's warm start; the data and space it was fitted on
     self._model_key, self._model_space = b"", ""
     self.last_fallback: str | None = None  # why the last suggestion fell back to random (None: it did not)
+    self._configs: tuple[str, np.ndarray | None] = ("", None)  # (space JSON, every configuration encoded, or None: too many)
 
   def __repr__(self) -> str:
-    names = ("kernel", "acquisition", "n_initial", "beta", "warp", "lengthscale_prior", "max_points", "curves")
+    names = ("kernel", "acquisition", "n_initial", "beta", "warp", "lengthscale_prior", "noise", "max_points", "curves")
     return "GP(" + ", ".join(f"{k}={getattr(self, k)!r}" for k in names) + ")"
 
   def initial_size(self, space: Space) -> int: return self.n_initial or max(5, 2 * len(space.names) + 1)
@@ -84,6 +107,7 @@ class GP:
     h = History.of(space, trials)
     if n_configs(space) <= len(h.taken):
       raise SearchExhausted(f"all {int(n_configs(space))} configurations of the space have been tried; widen the space")
+    n = int(min(n, n_configs(space) - len(h.taken)))  # a finite space nearly tried: what is left, not an error
     taken = set(h.taken)
     cd = curve_data(space, trials, reports) if reports and self.curves == "auto" else None
     # the design continues while observations + stopped + pending trials are fewer than n_initial (a stopped trial used its
@@ -93,6 +117,24 @@ class GP:
     out = self._design(space, h, taken, min(n, n_design), seed) if n_design else []
     if len(out) < n: out += self._guided(space, h, taken, out, n - len(out), seed, minimize, cd)
     return out
+
+  def recommend(self, space: Space, trials: Sequence[Trial], *, seed: int = 0, minimize: bool = True) -> int | None:
+    """Index in `trials` of the complete trial with the best posterior mean of the GP fitted to all complete trials: the
+    configuration the model believes best, which one lucky draw of a noisy objective does not fool. It never changes
+    what the study suggests next. None before the first finite value. The best observed trial (earliest on ties) when
+    noise="deterministic", with a single value, or when the fit fails (then with a GPFallbackWarning)."""
+    seed = self.seed if self.seed is not None else seed
+    h = History.of(space, trials)
+    if len(h.y) == 0: return None
+    rows = [i for i, t in enumerate(trials) if finite_value(t) is not None and _fits(space, t)]  # h.X's trials, in order
+    yy = self._targets(space, h.y, h.y, minimize)
+    if self.noise == "deterministic" or len(h.y) < 2: return rows[int(np.argmax(yy))]
+    try: mean = self._fit(space, h.X, yy, seed, keep=False).predict(h.X)[0]
+    except Exception as e:  # noqa: BLE001 - a model that cannot be fitted still leaves the best observed trial
+      warnings.warn(f"tinybo GP strategy: recommend() could not fit the GP ({type(e).__name__}: {e}); returning the best observed trial",
+                    GPFallbackWarning, stacklevel=2)
+      return rows[int(np.argmax(yy))]
+    return rows[int(np.argmax(mean))]
 
   # ***** the initial design *****
 
@@ -110,16 +152,34 @@ class GP:
 
   # ***** GP-guided suggestions *****
 
-  def _fit(self, space: Space, X: np.ndarray, y: np.ndarray, seed: int) -> GPRegressor:
-    key = hashlib.sha1(X.tobytes() + y.tobytes() + self.kernel.encode()).digest()
+  def _targets(self, space: Space, y: np.ndarray, design: np.ndarray, minimize: bool) -> np.ndarray:
+    """The values the GP fits, larger is better: y sign-flipped for minimization, then warped where `warp` says (decided
+    from the first values of `design`, the trials' final values), never when `noise` is a variance in the objective's units."""
+    yy = -y if minimize else y
+    if isinstance(self.noise, float): return yy
+    dd = (-design if minimize else design)[:self.initial_size(space)]
+    if self.warp is True or (self.warp == "auto" and heavy_bad_tail(dd)): yy = warp_values(yy)
+    return yy
+
+  def _all_configs(self, space: Space) -> np.ndarray | None:
+    """Every configuration of a small discrete space, encoded (None for other spaces); enumerated once per space."""
+    sj = space.to_json()
+    if self._configs[0] != sj: self._configs = (sj, all_configs(space) if enumerable(space) else None)
+    return self._configs[1]
+
+  def _fit(self, space: Space, X: np.ndarray, y: np.ndarray, seed: int, keep: bool = True) -> GPRegressor:
+    """The GP on (X, y), warm-started from the last kept fit; keep=False leaves that chain as it was (a fit is path
+    dependent, so `recommend` must not change what the next suggestions are)."""
+    key = hashlib.sha1(X.tobytes() + y.tobytes() + self.kernel.encode() + repr(self.noise).encode()).digest()
     sj = space.to_json()
     if self._model is not None and self._model_key == key and self._model_space == sj: return self._model
     model = GPRegressor(self.kernel, device=self.device, lengthscale_prior=self.lengthscale_prior)
-    model.fit(X, y, categorical=space.cat_groups, seed=int(seed or 0) & 0xFFFFFFFF, warm_start=self._model if self._model_space == sj else None)
+    model.fit(X, y, categorical=space.cat_groups, seed=int(seed or 0) & 0xFFFFFFFF, warm_start=self._model if self._model_space == sj else None,
+              noise=self.noise)
     hp = model.hyperparameters
     if not all(np.all(np.isfinite(np.asarray(v, dtype=np.float64))) for v in hp.values()):
       raise FloatingPointError(f"the GP fit returned non-finite hyperparameters {hp}")
-    self._model, self._model_key, self._model_space = model, key, sj
+    if keep: self._model, self._model_key, self._model_space = model, key, sj
     return model
 
   def _guided(self, space: Space, h: History, taken: set, chosen: list[dict], n: int, seed: int, minimize: bool,
@@ -127,10 +187,8 @@ class GP:
     rng = history_rng(seed, h.n_trials, salt=3)
     X_avoid = np.concatenate([h.X, h.X_other])  # every trial that fits the space: never suggest any of them again
     # with curves the model has one more column, the step (fidelity.py); the points the strategy adds sit at the target step
-    X_fit, y_fit, lift = (h.X, h.y, lambda X: X) if cd is None else (cd.X, cd.y, at_target)
-    yy = -y_fit if minimize else y_fit
-    design = (-1 if minimize else 1) * (h.y if cd is None else cd.last)[:self.initial_size(space)]
-    if self.warp is True or (self.warp == "auto" and heavy_bad_tail(design)): yy = warp_values(yy)
+    X_fit, y_raw, lift = (h.X, h.y, lambda X: X) if cd is None else (cd.X, cd.y, at_target)
+    yy = self._targets(space, y_raw, h.y if cd is None else cd.last, minimize)
     if cd is not None: yy = yy - trend(cd.X[:, -1], yy)   # the average learning curve: the GP fits each one's difference to it
     out: list[dict] = []
     # a large study: fit on a bounded subset (the exact GP while it has at most max_points rows)
@@ -157,13 +215,18 @@ class GP:
         X_top = cd.configs[np.argsort(-base.predict(at_target(cd.configs))[0], kind="stable")[:5]]
     except Exception as e:  # noqa: BLE001 - any failure of the model must degrade to random, loudly
       return self._fallback(space, h, taken, len(chosen), n, seed, f"the GP fit failed ({type(e).__name__}: {e})")
+    X_all = self._all_configs(space)  # a small discrete space: score every configuration
     for i in range(n):
       try:
         with np.errstate(all="ignore"):
-          x, _ = optimize_acquisition(posterior, model.posterior_state(), space, best=best, rng=rng, acquisition=self.acquisition,
-                                      beta=self.beta, X_observed=X_avoid, X_pending=X_pend, X_top=X_top,
-                                      lengthscales=np.asarray(model.hyperparameters["lengthscales"], dtype=np.float64),
-                                      n_raw=self.n_raw, n_starts=self.n_starts, n_steps=self.n_steps)
+          if X_all is not None:
+            x, _ = best_untaken(posterior, model.posterior_state(), X_all, np.concatenate([X_avoid, X_pend]), best=best,
+                                acquisition=self.acquisition, beta=self.beta, bucket=self.n_raw)
+          else:
+            x, _ = optimize_acquisition(posterior, model.posterior_state(), space, best=best, rng=rng, acquisition=self.acquisition,
+                                        beta=self.beta, X_observed=X_avoid, X_pending=X_pend, X_top=X_top,
+                                        lengthscales=np.asarray(model.hyperparameters["lengthscales"], dtype=np.float64),
+                                        n_raw=self.n_raw, n_starts=self.n_starts, n_steps=self.n_steps)
         if not np.all(np.isfinite(x)): raise FloatingPointError("the acquisition optimizer returned a non-finite point")
         p = space.decode(x)
         if space.key(p) in taken: raise FloatingPointError("the acquisition optimizer returned a point that is already taken")

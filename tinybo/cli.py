@@ -1,6 +1,6 @@
 """The `tinybo` command line: look at, plot and export SQLite studies; run the benchmarks.
 
-  tinybo show study.db [--name NAME] [--last N]
+  tinybo show study.db [--name NAME] [--last N] [--recommend]
   tinybo plot study.db --kind history|curves|heatmap|importance [--x P --y Q] [--step N] [-o out.png] [--name NAME]
   tinybo export study.db --format csv|json [-o FILE] [--name NAME]
   tinybo bench [ARGS...]            # python -m benchmarks.run ARGS... (needs a source checkout); results in the current folder
@@ -79,7 +79,8 @@ def table(rows: list[list[str]], header: list[str]) -> str:
   line = lambda r: "  ".join(str(x).ljust(n) for x, n in zip(r, w)).rstrip()
   return "\n".join([line(header), line(["-" * n for n in w])] + [line(r) for r in rows])
 
-def show(opt, limit: int | None = None) -> str:
+def show(opt, limit: int | None = None, recommend: bool = False) -> str:
+  from tinybo.bo import GP
   from tinybo.trial import TrialState
   trials, best = opt.trials, opt.best
   names = opt.space.names
@@ -97,6 +98,12 @@ def show(opt, limit: int | None = None) -> str:
   if best is not None:
     out.append(f"best: trial {best.id}, value {best.value:.6g}: " + ", ".join(f"{safe(n)}={_fmt(best.params[n])}" for n in names if n in best.params))
   else: out.append("best: none yet (no complete trials)")
+  if best is not None and recommend:
+    # the trial a GP fitted to the complete trials believes best (best posterior mean): not fooled by a lucky noisy draw.
+    # Asked for, not by default: a GP fit compiles its programs on a cold cache (seconds), and showing a study is instant
+    rec = trials[GP().recommend(opt.space, trials, seed=opt.seed, minimize=opt.minimize)]
+    out.append(f"recommended: trial {rec.id}, value {rec.value:.6g}: " + ", ".join(f"{safe(n)}={_fmt(rec.params[n])}" for n in names
+                                                                                 if n in rec.params))
   return "\n".join(out)
 
 # ***** export *****
@@ -155,6 +162,8 @@ def parser() -> argparse.ArgumentParser:
   s = sub.add_parser("show", help="a table of the trials and the best")
   s.add_argument("db"); s.add_argument("--name", help="study name (default: every study in the file)")
   s.add_argument("--last", type=int, default=None, metavar="N", help="show only the last N trials")
+  s.add_argument("--recommend", action="store_true",
+                 help="also the recommended trial: the best posterior mean of a GP fitted to the complete trials (for noisy objectives)")
   p = sub.add_parser("plot", help="write a PNG: history, learning curves, heatmap or importance")
   p.add_argument("db"); p.add_argument("--name", help="study name (needed when the file holds several)")
   p.add_argument("--kind", choices=["history", "curves", "heatmap", "importance"], default="history")
@@ -178,7 +187,7 @@ def run(argv: list[str]) -> int:
   if a.cmd == "show" and a.last is not None and a.last < 0: raise CLIError(f"--last {a.last}: use an int >= 0 (how many of the last trials to show)")
   if a.cmd == "show":
     names = [a.name] if a.name else [r[0] for r in study_names(a.db)]
-    print("\n\n".join(show(open_study(a.db, n), a.last) for n in names))
+    print("\n\n".join(show(open_study(a.db, n), a.last, a.recommend) for n in names))
     return 0
   opt = open_study(a.db, a.name)
   if a.cmd == "export":

@@ -55,8 +55,22 @@ def log_prior(phi:np.ndarray, n_groups:int, kind:str="unit") -> tuple[np.ndarray
   grad = np.concatenate([lgrad, (-sf / 1.5 ** 2)[:, None], (0.1 - 30 * np.exp(sn))[:, None]], axis=1)
   return val, grad
 
+def check_noise(noise:float|str|None, name:str="noise") -> float|str|None:
+  """None (fitted), "deterministic" (fixed at the numerical floor) or a variance >= 0 in the units of y squared (a floor)."""
+  if noise is None or noise == "deterministic": return noise
+  if isinstance(noise, bool) or not isinstance(noise, (int, float)) or not math.isfinite(noise) or noise < 0:
+    raise ValueError(f"{name}={noise!r}: use None (fitted), 'deterministic', or a finite variance >= 0 (the objective's noise sd squared)")
+  return float(noise)
+
+def noise_bounds(noise:float|str|None, floor:float, y_scale:float) -> tuple[float, float]:
+  """(lowest, highest) noise variance in standardized units: fitted within [floor, 10], at least the given variance
+  (y units squared, divided by y_scale²), or pinned to the floor for a deterministic objective."""
+  if noise == "deterministic": return floor, floor
+  lo = floor if noise is None else max(floor, float(noise) / max(y_scale, 1e-300) ** 2)
+  return min(lo, 10.0), 10.0
+
 def check_prior(kind:str) -> str:
-  if kind not in LENGTHSCALE_PRIORS: raise ValueError(f"lengthscale_prior={kind!r}; use one of {LENGTHSCALE_PRIORS}")
+  if not isinstance(kind, str) or kind not in LENGTHSCALE_PRIORS: raise ValueError(f"lengthscale_prior={kind!r}; use one of {LENGTHSCALE_PRIORS}")
   return kind
 
 # ***** the captured programs: the marginal likelihood step and the posterior *****
@@ -196,8 +210,11 @@ class GPRegressor:
     return self._params[b]
 
   # ----- fit -----
-  def fit(self, X, y, categorical:list[slice]|None=None, *, restarts:int|None=None, seed:int=0, warm_start:GPRegressor|None=None) -> GPRegressor:
-    """MAP fit of log hyperparameters on X[n,d] (unit cube) and raw y[n]; returns self. `warm_start`: a GPRegressor
+  def fit(self, X, y, categorical:list[slice]|None=None, *, restarts:int|None=None, seed:int=0, warm_start:GPRegressor|None=None,
+          noise:float|str|None=None) -> GPRegressor:
+    """MAP fit of log hyperparameters on X[n,d] (unit cube) and raw y[n]; returns self. `noise` (see `noise_bounds`):
+    None fits the noise variance, a float is its lower bound in y units squared, "deterministic" pins it to the
+    numerical floor (the posterior mean interpolates the data). `warm_start`: a GPRegressor
     fitted before on the same columns; the fit then continues from its optimum and L-BFGS memory (one start). Cold fits
     (no usable warm start, `restarts` given, or n grew 1.5x since the warm start's last cold fit) batch `restarts`
     starts (default: 4 up to 256 rows, then 2, then 1). Raises GPFitError if no start gives a finite objective."""
@@ -212,8 +229,9 @@ class GPRegressor:
     self._set_data(X, y_std, categorical)
     G = len(self._expand)
     floor = NOISE_FLOOR.get(self.dtype, 1e-4)
-    lower = np.array([math.log(1e-3)] * G + [math.log(1e-3), math.log(floor)])
-    upper = np.array([math.log(1e3)] * G + [math.log(1e3), math.log(10.0)])
+    noise_lo, noise_hi = noise_bounds(check_noise(noise), floor, self.y_scale)
+    lower = np.array([math.log(1e-3)] * G + [math.log(1e-3), math.log(noise_lo)])
+    upper = np.array([math.log(1e3)] * G + [math.log(1e3), math.log(noise_hi)])
     # periodic cold refits (as n grows 1.5x) are there to escape a stale optimum through restarts: with one start
     # (large buckets) they would only repeat the warm start at a higher price
     cold = ws is None or restarts is not None or (self.n >= 1.5 * n_cold and default_restarts(self.N) > 1)

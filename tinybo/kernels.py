@@ -22,7 +22,7 @@ KERNEL_COEFS = {"matern12": (1.0, 0.0, 0.0, 0.0), "matern32": (math.sqrt(3), 1.0
 
 def check_kernel(name:str) -> tuple[float, float, float, float]:
   """The coefficients of a kernel by name; the error lists the choices."""
-  if name not in KERNEL_COEFS: raise ValueError(f"unknown kernel {name!r}: choose one of {sorted(KERNEL_COEFS)}")
+  if not isinstance(name, str) or name not in KERNEL_COEFS: raise ValueError(f"unknown kernel {name!r}: choose one of {sorted(KERNEL_COEFS)}")
   return KERNEL_COEFS[name]
 
 def column_weights(d:int, categorical:list[slice]|None) -> list[float]:

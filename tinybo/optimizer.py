@@ -110,7 +110,7 @@ def worker_id() -> str:
 
 class Optimizer:
   """A study: a space, a strategy and a storage. `suggest()` -> Trial, `suggest(4)` -> list[Trial] (a batch, all
-  distinct and pending), `observe(trial, value)`, `fail(trial)`, `best`, `trials`, `optimize(objective, ...)`;
+  distinct and pending), `observe(trial, value)`, `fail(trial)`, `best`, `recommend()`, `trials`, `optimize(objective, ...)`;
   after a crash: `fail_pending()` fails the dead workers' pending trials in one go, `requeue(trial)` runs one again.
 
   strategy: "gp" (default), "random", "grid", or an object such as tb.Random(seed=1), tb.Grid(points_per_float=5), tb.GP().
@@ -171,6 +171,16 @@ class Optimizer:
     done = [t for t in self.trials if t.state == TrialState.COMPLETE]
     if not done: return None
     return min(done, key=lambda t: (t.value if self.minimize else -t.value, t.id))
+
+  def recommend(self) -> Trial | None:
+    """The complete trial the strategy's model believes best, for a noisy objective the one to deploy: with the GP
+    strategy the best posterior mean among the complete trials (tb.GP.recommend), which one lucky draw does not fool;
+    with a strategy that has no model (random, grid), `best`. None before the first result. `best` stays the best observed."""
+    rec = getattr(self.strategy, "recommend", None)
+    if rec is None: return self.best
+    trials = self.trials
+    with self._lock: i = rec(self.space, trials, seed=self.seed, minimize=self.minimize)
+    return None if i is None else trials[i]
 
   def suggest(self, n: int | None = None) -> Trial | list[Trial]:
     """Give me the next configuration: n=None -> one pending Trial, n=k -> a list of k distinct pending Trials (fewer only

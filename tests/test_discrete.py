@@ -1,0 +1,98 @@
+"""Small discrete spaces: the GP strategy scores every untaken configuration, never falls back to random there, beats
+random search on a 100-configuration integer space, exhausts integer, categorical and mixed spaces without a warning,
+and a batch on a nearly tried space returns what is left."""
+import math
+import warnings
+
+import numpy as np
+import pytest
+
+import tinybo as tb
+from tinybo.bo import GP, GPFallbackWarning
+from tinybo.discrete import ENUMERATE_MAX, all_configs, best_untaken, enumerable
+from tinybo.gp import GPRegressor, posterior
+from tinybo.space import Categorical, Float, Int, Space
+from tinybo.strategies import SearchExhausted
+
+INT_SPACE = Space({"a": Int(1, 25), "b": Int(1, 4)})
+
+def branin_on_grid(p: dict) -> float:
+  """Branin (three global minima, a ridge) sampled on the 25 x 4 grid: a known minimum by enumeration, no easy bowl."""
+  x1, x2 = -5 + 15 * (p["a"] - 1) / 24, 15 * (p["b"] - 1) / 3
+  return (x2 - 5.1 / (4 * math.pi ** 2) * x1 ** 2 + 5 / math.pi * x1 - 6) ** 2 + 10 * (1 - 1 / (8 * math.pi)) * math.cos(x1) + 10
+
+F_MIN = min(branin_on_grid({"a": a, "b": b}) for a in range(1, 26) for b in range(1, 5))  # every configuration evaluated
+
+def study_regret(strategy, f, n: int, seed: int) -> float:
+  opt = tb.Optimizer(INT_SPACE, strategy=strategy, seed=seed)
+  for _ in range(n):
+    t = opt.suggest()
+    opt.observe(t, f(t.params))
+  return opt.best.value - F_MIN
+
+def test_enumerable_only_small_discrete_spaces():
+  assert enumerable(INT_SPACE) and len(all_configs(INT_SPACE)) == 100
+  assert not enumerable(Space({"a": Int(1, 25), "x": Float(0, 1)}))
+  assert enumerable(Space({"a": Int(1, ENUMERATE_MAX)})) and not enumerable(Space({"a": Int(1, ENUMERATE_MAX + 1)}))
+  X = all_configs(INT_SPACE)  # every configuration exactly once, each the encoding of a valid configuration
+  assert len({INT_SPACE.key(p) for p in INT_SPACE.decode_many(X)}) == 100
+  np.testing.assert_array_equal(INT_SPACE.round(X), X)
+  cond = Space({"kind": Categorical(["a", "b"]), "n": Int(1, 3, when={"kind": "b"})})  # inactive parameters are absent
+  assert sorted(map(str, cond.decode_many(all_configs(cond)))) == sorted(map(str, [{"kind": "a"}] + [{"kind": "b", "n": i} for i in (1, 2, 3)]))
+
+def test_best_untaken_is_the_ucb_maximizer_over_untaken_configurations():
+  rng = np.random.default_rng(0)
+  X_all = all_configs(INT_SPACE)
+  obs = rng.choice(100, 12, replace=False)
+  y = -np.array([branin_on_grid(p) for p in INT_SPACE.decode_many(X_all[obs])])
+  gp = GPRegressor().fit(X_all[obs], y)
+  x, a = best_untaken(posterior, gp.posterior_state(), X_all, X_all[obs], best=float(gp.y_train.max()), acquisition="ucb", beta=2.0)
+  # the reference: UCB from predict() in numpy (y units: an increasing affine map of the standardized one, same argmax)
+  mean, var = gp.predict(X_all)
+  ucb = mean + math.sqrt(2.0) * np.sqrt(var)
+  ucb[obs] = -np.inf
+  np.testing.assert_array_equal(x, X_all[int(np.argmax(ucb))])
+  with pytest.raises(SearchExhausted):
+    best_untaken(posterior, gp.posterior_state(), X_all, X_all, best=0.0, acquisition="ucb", beta=2.0)
+
+@pytest.mark.slow
+def test_100_configuration_integer_space_no_fallback_and_beats_random():
+  gp_regret, random_regret = [], []
+  with warnings.catch_warnings():
+    warnings.simplefilter("error", GPFallbackWarning)  # a fallback is for real failures only: none here
+    for seed in range(10):
+      gp_regret.append(study_regret(GP(), branin_on_grid, 40, seed))
+      random_regret.append(study_regret("random", branin_on_grid, 40, seed))
+  assert min(gp_regret) >= 0 and min(random_regret) >= 0
+  assert np.median(gp_regret) < np.median(random_regret), (gp_regret, random_regret)
+  assert np.median(gp_regret) == 0.0, gp_regret  # the global minimum itself on most seeds
+
+@pytest.mark.parametrize("space", [
+  Space({"c": Categorical(["a", "b", "c", "d", "e"]), "d": Categorical([1, 2, 3, 4]), "e": Categorical([True, False])}),
+  Space({"n": Int(1, 6), "act": Categorical(["relu", "gelu", "tanh"]), "bn": Categorical([True, False])}),
+], ids=["categorical", "mixed"])
+def test_small_spaces_are_exhausted_without_a_fallback(space):
+  total = int(space.count())
+  f = lambda p: sum(hash(str(v)) % 7 for v in p.values())  # any deterministic value
+  opt = tb.Optimizer(space, strategy=GP(n_initial=4), seed=0)
+  with warnings.catch_warnings():
+    warnings.simplefilter("error", GPFallbackWarning)
+    for _ in range(total):
+      t = opt.suggest()
+      opt.observe(t, f(t.params))
+  assert len({space.key(t.params) for t in opt.trials}) == total  # every configuration once
+  with pytest.raises(SearchExhausted):
+    opt.suggest()
+
+def test_a_batch_on_a_nearly_tried_space_returns_what_is_left():
+  space = Space({"a": Int(1, 3), "b": Categorical(["x", "y"])})  # 6 configurations
+  opt = tb.Optimizer(space, strategy=GP(n_initial=2), seed=0)
+  for t in opt.suggest(2): opt.observe(t, t.params["a"])
+  with warnings.catch_warnings():
+    warnings.simplefilter("error", GPFallbackWarning)
+    left = opt.suggest(10)
+  assert len(left) == 4 and len({space.key(t.params) for t in opt.trials}) == 6
+  with pytest.raises(SearchExhausted):
+    opt.suggest(10)
+  fresh = tb.Optimizer(space, strategy=GP(), seed=1)
+  assert len(fresh.suggest(10)) == 6  # the design alone: all six

@@ -1,0 +1,54 @@
+"""Issue 15, item 13's GP(...) part: a bad argument of the GP strategy is a one-line error at definition that names the
+value and the fix, never a crash inside a suggestion nor a silent random search (each case was accepted before, or
+raised a bare TypeError from a comparison)."""
+import math
+
+import pytest
+from tinygrad import Device
+
+import tinybo as tb
+
+
+def one_line(excinfo, *parts: str) -> str:
+  msg = str(excinfo.value)
+  assert "\n" not in msg and all(p in msg for p in parts), msg
+  return msg
+
+@pytest.mark.parametrize("kwargs, error, parts", [
+  ({"beta": float("nan")}, ValueError, ["beta=nan", "finite number >= 0"]),
+  ({"beta": math.inf}, ValueError, ["beta=inf", "finite number >= 0"]),
+  ({"beta": -1}, ValueError, ["beta=-1", ">= 0"]),
+  ({"beta": "2"}, TypeError, ["beta='2'", "finite number"]),
+  ({"beta": True}, TypeError, ["beta=True"]),
+  ({"n_initial": "5"}, TypeError, ["n_initial='5'", "use an int >= 1, or None"]),
+  ({"n_initial": 2.5}, TypeError, ["n_initial=2.5", "use an int >= 1"]),
+  ({"n_initial": 0}, ValueError, ["n_initial=0", "use an int >= 1"]),
+  ({"n_initial": True}, TypeError, ["n_initial=True"]),
+  ({"seed": "a"}, TypeError, ["seed='a'", "use an int"]),
+  ({"seed": 1.5}, TypeError, ["seed=1.5"]),
+  ({"n_raw": 0}, ValueError, ["n_raw=0", "use an int >= 2"]),
+  ({"n_starts": "10"}, TypeError, ["n_starts='10'"]),
+  ({"n_steps": -1}, ValueError, ["n_steps=-1", ">= 0"]),
+  ({"kernel": ["matern52"]}, ValueError, ["unknown kernel ['matern52']"]),
+  ({"acquisition": 3}, ValueError, ["unknown acquisition 3"]),
+  ({"lengthscale_prior": None}, ValueError, ["lengthscale_prior=None"]),
+  ({"noise": float("nan")}, ValueError, ["noise=nan", "'deterministic'"]),
+  ({"device": ""}, TypeError, ["device=''", "None for"]),
+  ({"device": 0}, TypeError, ["device=0"]),
+  ({"device": "NO_SUCH_DEVICE"}, ValueError, ["device='NO_SUCH_DEVICE'", "cannot open it", "use one of: CPU"]),
+])
+def test_bad_gp_arguments_fail_at_definition(kwargs, error, parts):
+  with pytest.raises(error) as e:
+    tb.GP(**kwargs)
+  one_line(e, *parts)
+
+def test_an_absent_cuda_device_fails_at_definition():
+  if "CUDA" in Device.get_available_devices(): pytest.skip("CUDA opens on this machine")
+  with pytest.raises(ValueError) as e:
+    tb.GP(device="CUDA")
+  one_line(e, "device='CUDA'", "cannot open it", "or None for")
+
+def test_good_arguments_are_kept():
+  gp = tb.GP(beta=0, n_initial=3, seed=7, device="CPU", noise=0.5, n_steps=0)
+  assert (gp.beta, gp.n_initial, gp.seed, gp.device, gp.noise, gp.n_steps) == (0.0, 3, 7, "CPU", 0.5, 0)
+  assert "noise=0.5" in repr(gp) and tb.GP(noise="deterministic").noise == "deterministic" and tb.GP().noise is None

@@ -1,0 +1,109 @@
+"""Noisy objectives: `GP(noise=...)` bounds the fitted noise variance, and `opt.recommend()` returns the trial whose
+posterior mean is best, which a lucky draw does not fool, while `opt.best` stays the best observed; the CLI shows both."""
+import math
+import warnings
+
+import numpy as np
+import pytest
+
+import tinybo as tb
+from tinybo.bo import GPFallbackWarning
+from tinybo.cli import main
+from tinybo.gp import GPRegressor, noise_bounds
+from tinybo.trial import TrialState
+
+SPACE = tb.Space({"x": tb.Float(-2.0, 3.0)})
+
+def noisy_quadratic_study(seed: int, noise, sd: float = 0.5, n: int = 60) -> tb.Optimizer:
+  """n uniform points of (x - 0.7)^2 + N(0, sd^2), observed into a GP study (no suggestion: one fit per recommend)."""
+  rng = np.random.default_rng(seed)
+  opt = tb.Optimizer(SPACE, strategy=tb.GP(noise=noise), seed=seed)
+  for x in rng.uniform(-2.0, 3.0, n): opt.observe({"x": float(x)}, (x - 0.7) ** 2 + sd * rng.standard_normal())
+  return opt
+
+@pytest.mark.parametrize("noise", [None, 0.25], ids=["fitted", "given"])
+def test_recommend_beats_the_lucky_best_on_a_noisy_quadratic(noise):
+  closer = 0
+  for seed in range(10):
+    opt = noisy_quadratic_study(seed, noise)
+    best, rec = opt.best, opt.recommend()
+    assert best.value == min(t.value for t in opt.trials)  # best stays the best observed
+    assert rec.state == TrialState.COMPLETE and rec.id in {t.id for t in opt.trials}
+    closer += abs(rec.params["x"] - 0.7) < abs(best.params["x"] - 0.7)
+  assert closer >= 7, closer  # measured 9 of 10 for both
+
+def test_recommend_does_not_change_the_suggestions():
+  # a GP fit is path dependent (each warm-starts from the last): a recommend() between suggestions, even during the
+  # initial design, must leave the study's course exactly as it was
+  space = tb.Space({"x": tb.Float(-2.0, 3.0), "y": tb.Float(-1.0, 1.0)})
+  f = lambda p, i: (p["x"] - 0.7) ** 2 + p["y"] ** 2 + 0.3 * math.sin(7 * i)
+  runs = []
+  for ask in (False, True):
+    opt = tb.Optimizer(space, strategy=tb.GP(n_initial=4), seed=5)
+    for i in range(10):
+      t = opt.suggest()
+      opt.observe(t, f(t.params, i))
+      if ask: opt.recommend()
+    runs.append([t.params for t in opt.trials])
+  assert runs[0] == runs[1]
+
+def test_deterministic_recommends_the_best_and_random_has_no_model():
+  opt = noisy_quadratic_study(0, "deterministic", sd=0.0, n=12)
+  assert opt.recommend().id == opt.best.id
+  rnd = tb.Optimizer(SPACE, strategy="random")
+  assert rnd.recommend() is None
+  for x in (0.0, 1.0, 2.0): rnd.observe({"x": x}, x)
+  assert rnd.recommend().id == rnd.best.id
+  assert tb.Optimizer(SPACE, strategy=tb.GP()).recommend() is None  # no result yet
+
+def test_recommend_maximizes_and_ignores_failed_and_pending_trials():
+  opt = tb.Optimizer(SPACE, strategy=tb.GP(noise="deterministic"), direction="maximize")
+  opt.fail(opt.suggest())
+  for x in (-1.0, 0.5, 2.0): opt.observe({"x": x}, -x * x)
+  opt.suggest()  # pending
+  assert opt.recommend().params == {"x": 0.5} == opt.best.params
+
+def test_noise_floor_in_objective_units():
+  # the fitted noise never goes below the stated variance: noise_bounds maps it to standardized units by y_scale²
+  assert noise_bounds(None, 1e-6, 2.0) == (1e-6, 10.0)
+  assert noise_bounds(0.4, 1e-6, 2.0) == (0.1, 10.0)
+  assert noise_bounds("deterministic", 1e-6, 2.0) == (1e-6, 1e-6)
+  rng = np.random.default_rng(0)
+  X = rng.uniform(0, 1, (20, 1))
+  y = 10 * np.sin(6 * X[:, 0])  # noise-free: a fitted noise goes to the floor
+  free = GPRegressor().fit(X, y)
+  floored = GPRegressor().fit(X, y, noise=1.0)
+  pinned = GPRegressor().fit(X, y + rng.normal(0, 1, 20), noise="deterministic")
+  assert free.hyperparameters["noise"] < 1e-3
+  assert floored.hyperparameters["noise"] * floored.y_scale ** 2 >= 1.0 * (1 - 1e-9)
+  assert math.isclose(pinned.hyperparameters["noise"], 1e-6, rel_tol=1e-9)
+
+@pytest.mark.parametrize("bad", [-1.0, float("nan"), float("inf"), "auto", True, [0.1]])
+def test_bad_noise_is_a_one_line_error(bad):
+  with pytest.raises(ValueError, match=r"^noise=.*: use None \(fitted\), 'deterministic', or a finite variance >= 0"):
+    tb.GP(noise=bad)
+  with pytest.raises(ValueError, match=r"warp=True.*use warp='auto' or False"):
+    tb.GP(noise=0.1, warp=True)
+
+def test_recommend_warns_and_returns_the_best_when_the_fit_fails(monkeypatch):
+  opt = noisy_quadratic_study(1, None, n=8)
+  def broken(*a, **k): raise FloatingPointError("boom")
+  monkeypatch.setattr(opt.strategy, "_fit", broken)
+  with pytest.warns(GPFallbackWarning, match="recommend.*boom"):
+    assert opt.recommend().id == opt.best.id
+
+def test_cli_show_prints_the_recommendation(tmp_path, capsys):
+  db = tmp_path / "s.db"
+  rng = np.random.default_rng(3)
+  opt = tb.Optimizer(SPACE, strategy="random", storage=db, name="s")
+  for x in rng.uniform(-2.0, 3.0, 60): opt.observe({"x": float(x)}, (x - 0.7) ** 2 + 0.5 * rng.standard_normal())
+  rec = tb.Optimizer(SPACE, strategy=tb.GP(), storage=db, name="s").recommend()
+  opt.storage.close()
+  with warnings.catch_warnings():
+    warnings.simplefilter("error", GPFallbackWarning)
+    assert main(["show", str(db), "--recommend"]) == 0
+  lines = capsys.readouterr().out.splitlines()
+  assert lines[-2].startswith(f"best: trial {opt.best.id}, ")
+  assert lines[-1] == f"recommended: trial {rec.id}, value {rec.value:.6g}: x={rec.params['x']:.6g}"
+  assert rec.id != opt.best.id  # this seed's best is a lucky draw
+  assert main(["show", str(db)]) == 0 and "recommended:" not in capsys.readouterr().out  # without --recommend: no GP fit

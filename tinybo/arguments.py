@@ -1,0 +1,42 @@
+"""Checks of a strategy's arguments at definition, so that a bad value fails there, in one line that names the value and
+the fix, not later inside a suggestion (where the GP strategy would turn it into a fallback to random).
+Holds: check_int, check_real, check_device. Imports: tinygrad (devices), math, numbers.
+"""
+from __future__ import annotations
+
+import math
+import numbers
+
+from tinygrad import Device
+
+
+def check_int(name: str, v: object, low: int, *, none: str | None = None) -> int | None:
+  """v as an int >= low; None allowed when `none` says what it means. bool and numeric strings are refused (TypeError;
+  an int out of range: ValueError)."""
+  if v is None and none is not None: return None
+  msg = f"{name}={v!r}: use an int >= {low}" + (f", or None for {none}" if none is not None else "")
+  if isinstance(v, bool) or not isinstance(v, numbers.Integral): raise TypeError(msg)
+  if v < low: raise ValueError(msg)
+  return int(v)
+
+def check_real(name: str, v: object, low: float, what: str) -> float:
+  """v as a finite float >= low (NaN and inf refused: every comparison with NaN is false, so NaN passes range checks)."""
+  msg = f"{name}={v!r}: use a finite number >= {low} ({what})"
+  if isinstance(v, bool) or not isinstance(v, numbers.Real): raise TypeError(msg)
+  if not math.isfinite(v) or v < low: raise ValueError(msg)
+  return float(v)
+
+def check_device(device: object) -> str | None:
+  """None (tinygrad's default) or the canonical name of a device this machine can open. Opening it here means a missing
+  backend (CUDA without its library) is an error at definition, not a random search with a warning per suggestion."""
+  if device is None: return None
+  if not isinstance(device, str) or not device.strip():
+    raise TypeError(f"device={device!r}: use a tinygrad device name such as 'CPU', or None for {Device.DEFAULT}")
+  try:
+    name = Device.canonicalize(device)
+    Device[name]
+  except Exception as e:  # noqa: BLE001 - a backend that cannot load fails in its own way (ImportError, OSError, AttributeError, ...)
+    avail = ", ".join(Device.get_available_devices())
+    raise ValueError(f"device={device!r}: this machine cannot open it ({type(e).__name__}: {str(e)[:120]}); "
+                     f"use one of: {avail}, or None for {Device.DEFAULT}") from None
+  return name
