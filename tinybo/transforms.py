@@ -1,5 +1,5 @@
 """Every map of the observed values before the GP sees them: the strategy's optional log warp (`warp_values`, chosen by
-`heavy_bad_tail`), then the GP's robust standardization with a logarithmic squash of extreme spreads (`YTransform`).
+`heavy_bad_tail`; `unwarp_values` inverts it), then the GP's robust standardization with a logarithmic squash of extreme spreads (`YTransform`).
 Holds pure numpy functions and one frozen dataclass. Imports: numpy.
 Glossary: y raw values (the strategy passes values to maximize); z = (y − center) / spread, a robust z-score (median and
 scaled MAD); u = squash(z); the GP's standardized targets are (u − u_mean) / u_scale.
@@ -63,17 +63,27 @@ class YTransform:
       v = np.asarray(var, dtype=np.float64) * (self.u_scale * self.spread * dz) ** 2
     return np.nan_to_num(y), np.nan_to_num(np.maximum(v, 0.0), posinf=np.finfo(np.float64).max)
 
-def warp_values(y:np.ndarray) -> np.ndarray:
-  """Values to maximize -> a monotone warp the GP fits better: the distance below the best, d >= 0, becomes log1p(d / s)
-  with s the median distance. Far-off bad values (a corner 100x worse than the rest) are compressed logarithmically, so
-  they neither dominate the standardization nor drown the small differences near the optimum that decide the last digits.
-  The best point maps to 0; the order of the values never changes."""
+def warp_scale(y:np.ndarray, n_scale:int|None=None) -> float:
+  """s of `warp_values`: the median distance below the best, d = (max y − y) / 2, of the first n_scale values (None: all),
+  or of the positive distances when that median is 0; 1 when every value is the best."""
   d = np.max(y) / 2 - y / 2   # halves: a spread near 1.8e308 would overflow; the warp is scale-free
-  pos = d[d > 0]
-  if len(pos) == 0: return np.zeros_like(y)
-  s = float(np.median(d))
-  if not s > 0: s = float(np.median(pos))
-  return -np.log1p(d / s)
+  s = float(np.median(d[:n_scale])) if n_scale is None or n_scale > 0 else 0.0
+  if not s > 0 and (d > 0).any(): s = float(np.median(d[d > 0]))
+  return s if s > 0 else 1.0
+
+def warp_values(y:np.ndarray, n_scale:int|None=None) -> np.ndarray:
+  """Values to maximize -> a monotone warp the GP fits better: the distance below the best, d >= 0, becomes log1p(d / s)
+  with s = `warp_scale`, the median distance of the first n_scale values (the initial design). Far-off bad values (a
+  corner 100x worse than the rest) are compressed logarithmically, so they neither dominate the standardization nor drown
+  the small differences near the optimum that decide the last digits. The best point maps to 0; the order of the values
+  never changes (`unwarp_values` inverts it). s comes from the space-filling design because a median over all values
+  collapses once later suggestions crowd the incumbent: then every gain larger than s looks out of reach to the model,
+  which keeps probing beside the incumbent."""
+  return -np.log1p((np.max(y) / 2 - y / 2) / warp_scale(y, n_scale))
+
+def unwarp_values(w:np.ndarray, y_best:float, s:float) -> np.ndarray:
+  """The inverse of `warp_values` for values whose best is y_best and whose warp scale is s."""
+  return y_best - 2 * s * np.expm1(-np.asarray(w, dtype=np.float64))
 
 def heavy_bad_tail(y:np.ndarray) -> bool:
   """Whether values to maximize have a long tail of bad values (a few far below the rest: Branin's corners), measured

@@ -1,0 +1,145 @@
+"""Runs that must not get stuck: the value warp keeps the scale of the initial design (monotone, invertible, and it does
+not collapse when suggestions crowd the incumbent), suggestions keep a minimum distance from every observed point, and a
+Branin-like problem whose global minimum lies beside a boundary local minimum is solved on every seed."""
+import math
+import warnings
+
+import numpy as np
+import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
+from scipy.spatial.distance import cdist
+
+from tinybo.bo import GP, GPFallbackWarning
+from tinybo.optim_acqf import near_rows, pick_new
+from tinybo.space import Float, Space
+from tinybo.transforms import unwarp_values, warp_scale, warp_values
+from tinybo.trial import Trial, TrialState
+
+# ***** the value warp *****
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.floats(-1e6, 1e6), min_size=2, max_size=40), st.integers(0, 40))
+def test_warp_is_monotone_and_invertible(values, n_scale):
+  y = np.array(values)
+  w = warp_values(y, n_scale)
+  assert np.isfinite(w).all() and w.max() == 0.0 and w[np.argmax(y)] == 0.0
+  order = np.argsort(y, kind="stable")
+  assert (np.diff(w[order]) >= 0).all()                                   # never reorders
+  s = warp_scale(y, n_scale)
+  back = unwarp_values(w, float(y.max()), s)
+  np.testing.assert_allclose(back, y, rtol=1e-9, atol=1e-9 * (1 + np.ptp(y)))  # the inverse recovers every value
+  # strictly monotone wherever the values differ by more than rounding: distinct values stay distinct
+  gap = np.diff(y[order]) > 1e-9 * (1 + np.abs(y).max())
+  assert (np.diff(w[order])[gap] > 0).all()
+
+def test_warp_scale_comes_from_the_design_and_does_not_collapse():
+  rng = np.random.default_rng(0)
+  design = -rng.gamma(1.0, 20.0, size=13)             # values to maximize: a long tail of bad values
+  best = design.max()
+  crowd = best - np.abs(rng.normal(0, 1e-3, size=20))  # later points: near-ties of the incumbent, slightly worse
+  y = np.concatenate([design, crowd])
+  s = warp_scale(y, 13)
+  assert s == pytest.approx(np.median((best - design) / 2))
+  # with the design's scale the near-ties stay near-ties (a small fraction of the design's warped spread)...
+  w = warp_values(y, 13)
+  assert np.ptp(w[13:]) < 1e-3 * np.ptp(w[:13])
+  # ...while the median over all values (the old rule) shrinks 1000x and blows them up to a sizeable part of the range
+  w_all = warp_values(y)
+  assert warp_scale(y) < 1e-3 * s and np.ptp(w_all[13:]) > 0.05 * np.ptp(w_all[:13])
+
+# ***** the minimum distance between suggestions *****
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(0, 10_000), st.integers(1, 6), st.floats(0.0, 0.3))
+def test_near_rows_matches_a_chebyshev_distance_oracle(seed, d, radius):
+  rng = np.random.default_rng(seed)
+  A, B = rng.random((50, d)), rng.random((int(rng.integers(0, 30)), d))
+  expect = (cdist(A, B, "chebyshev") < radius).any(1) if len(B) and radius > 0 else np.zeros(50, dtype=bool)
+  assert np.array_equal(near_rows(A, B, radius), expect)
+
+def test_pick_new_skips_points_near_observed_ones_while_a_farther_one_is_left():
+  space = Space({"x": Float(0, 1), "y": Float(0, 1)})
+  avoid = np.array([[0.5, 0.5], [0.2, 0.9]])
+  X = np.array([[0.5004, 0.4999], [0.5, 0.5], [0.2003, 0.9], [0.7, 0.1], [0.9, 0.9]])
+  a = np.array([5.0, 4.0, 3.0, 2.0, 1.0])
+  rng = np.random.default_rng(0)
+  x, v = pick_new(space, rng, X, a, 3, avoid, min_distance=1e-3)
+  assert np.array_equal(x, [0.7, 0.1]) and v == 2.0
+  x, v = pick_new(space, rng, X, a, 3, avoid, min_distance=0.0)   # 0: only exact repeats are refused
+  assert np.array_equal(x, [0.5004, 0.4999]) and v == 5.0
+  x, v = pick_new(space, rng, X[:3], a[:3], 3, avoid, min_distance=1e-3)  # nothing scored is far: a new random point
+  assert cdist(x[None], avoid, "chebyshev").min() >= 1e-3 and v == -math.inf
+
+# ***** Branin-like: the global minimum beside a boundary local minimum *****
+
+def branin(p: dict) -> float:
+  x0, x1 = p["x0"], p["x1"]
+  b, c, t = 5.1 / (4 * math.pi ** 2), 5 / math.pi, 1 / (8 * math.pi)
+  return (x1 - b * x0 ** 2 + c * x0 - 6) ** 2 + 10 * (1 - t) * math.cos(x0) + 10
+
+BRANIN_MIN = 5 / (4 * math.pi)
+
+@pytest.mark.slow
+def test_branin_is_solved_on_every_seed_without_near_repeats():
+  # Branin's minimum (3π, 2.475) lies 0.04 (unit cube) from the boundary point (10, 3), a local minimum of the edge that
+  # held 3 of 10 seeds at regret 1.545 for up to 20 evaluations when the warp's scale collapsed
+  space = Space({"x0": Float(-5.0, 10.0), "x1": Float(0.0, 15.0)})
+  regrets, near = [], 0
+  for seed in range(10):
+    gp, trials = GP(seed=seed), []
+    with warnings.catch_warnings():
+      warnings.simplefilter("error", GPFallbackWarning)
+      for i in range(30):
+        p = gp.suggest(space, trials, 1, seed=seed)[0]
+        trials.append(Trial(i, p, TrialState.COMPLETE, branin(p)))
+    regrets.append(min(t.value for t in trials) - BRANIN_MIN)
+    X = space.encode_many([t.params for t in trials])
+    near += sum(cdist(X[i:i + 1], X[:i], "chebyshev").min() < 1e-3 for i in range(1, len(X)))
+  assert max(regrets) < 0.02, regrets
+  assert near == 0
+
+# ***** stagnation: when a run explores away from everything it has seen *****
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.floats(-100, 100), min_size=6, max_size=30), st.integers(2, 6), st.floats(0.1, 1e3), st.floats(-1e3, 1e3))
+def test_evaluations_since_progress_counts_non_improving_values_and_is_scale_free(values, n_design, a, b):
+  from tinybo.stagnation import PROGRESS, evaluations_since_progress
+  y = np.array(values)
+  m = evaluations_since_progress(y, n_design)
+  assert 0 <= m <= max(0, len(y) - n_design)
+  tol = PROGRESS * np.ptp(y[:n_design])
+  gains = y[n_design:] - np.maximum.accumulate(y)[n_design - 1:-1]
+  assume(tol > 1e-6 and not (np.abs(gains - tol) < 1e-6).any())  # no gain within rounding of the threshold
+  assert evaluations_since_progress(a * y + b, n_design) == m    # the units of the objective do not matter
+  if tol > 0:
+    assert evaluations_since_progress(np.append(y, y.max() + 2 * tol), n_design) == 0           # progress resets it
+    assert evaluations_since_progress(np.append(y, y.max() + 0.5 * tol), n_design) == m + 1     # a polish step does not
+  assert evaluations_since_progress(y[:n_design], n_design) == 0                                # not during the design
+
+def test_explore_now_fires_once_every_max_4_p_stalled_evaluations():
+  from tinybo.stagnation import explore_now
+  y = np.concatenate([np.linspace(0, 1, 5), np.full(20, 0.5)])   # no progress after the design
+  assert [i for i in range(5, 26) if explore_now(y[:i], 5, 2)] == [9, 13, 17, 21, 25]
+  assert [i for i in range(5, 26) if explore_now(y[:i], 5, 6)] == [11, 17, 23]
+
+def test_explore_radius_leaves_half_of_the_cube():
+  from tinybo.stagnation import explore_radius
+  for n, p in ((10, 1), (25, 2), (40, 6), (100, 25)):
+    r = explore_radius(n, p)
+    assert 0 < r < 0.5 and n * (2 * r) ** p == pytest.approx(0.5)
+
+def test_a_stalled_run_suggests_a_point_away_from_everything_seen():
+  from tinybo.stagnation import explore_radius
+  space = Space({"x": Float(0, 1), "y": Float(0, 1)})
+  rng = np.random.default_rng(7)
+  design = rng.random((5, 2))
+  near = np.clip(design[0] + rng.normal(0, 0.01, size=(4, 2)), 0, 1)        # four polish steps beside the best, no progress
+  X = np.concatenate([design, near])
+  values = [1.0, 3.0, 4.0, 5.0, 6.0] + [1.0 - 1e-6 * i for i in range(1, 5)]  # minimized: the first design point is best
+  trials = [Trial(i, {"x": float(a), "y": float(b)}, TrialState.COMPLETE, v) for i, ((a, b), v) in enumerate(zip(X, values))]
+  with warnings.catch_warnings():
+    warnings.simplefilter("error", GPFallbackWarning)
+    p = GP(seed=0, explore_on_stall=True).suggest(space, trials, 1, seed=0)[0]
+  x = space.encode(p)
+  assert cdist(x[None], X, "chebyshev").min() >= explore_radius(len(X), 2)
