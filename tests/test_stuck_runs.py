@@ -71,6 +71,22 @@ def test_pick_new_skips_points_near_observed_ones_while_a_farther_one_is_left():
   x, v = pick_new(space, rng, X[:3], a[:3], 3, avoid, min_distance=1e-3)  # nothing scored is far: a new random point
   assert cdist(x[None], avoid, "chebyshev").min() >= 1e-3 and v == -math.inf
 
+@settings(max_examples=60, deadline=None)
+@given(st.integers(0, 10_000), st.integers(1, 5), st.floats(1e-4, 0.05))
+def test_push_out_moves_near_points_along_the_ray_to_the_minimum_distance(seed, d, radius):
+  from tinybo.optim_acqf import push_out
+  rng = np.random.default_rng(seed)
+  avoid = rng.uniform(0.2, 0.8, size=(8, d))
+  X = np.concatenate([avoid[:4] + rng.uniform(-radius, radius, size=(4, d)) * 0.9, rng.random((4, d))])
+  out = push_out(X, avoid, radius, np.ones(d), np.zeros(d), np.ones(d))
+  dist = cdist(X, avoid, "chebyshev")
+  for i in range(len(X)):
+    j = int(np.argmin(dist[i]))
+    if dist[i, j] >= radius or dist[i, j] == 0: assert np.array_equal(out[i], X[i]); continue
+    assert np.abs(out[i] - avoid[j]).max() == pytest.approx(radius, rel=1e-5)             # at the minimum distance
+    u, w = X[i] - avoid[j], out[i] - avoid[j]
+    np.testing.assert_allclose(w, u * (np.abs(w).max() / np.abs(u).max()), atol=1e-12)   # on the ray through x
+
 # ***** Branin-like: the global minimum beside a boundary local minimum *****
 
 def branin(p: dict) -> float:

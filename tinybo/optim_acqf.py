@@ -174,6 +174,22 @@ def near_rows(A: np.ndarray, B: np.ndarray, radius: float) -> np.ndarray:
   for i in range(0, len(A), step): out[i:i + step] = (np.abs(A[i:i + step, None, :] - B[None]).max(-1) < radius).any(1)
   return out
 
+def push_out(X: np.ndarray, avoid: np.ndarray, radius: float, movable: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+  """Each row of X that lies within `radius` (max-norm) of a row of `avoid`, moved along the line from that nearest row
+  through it to just beyond max-norm distance `radius` on the movable columns (rows exactly on an avoided row stay). When
+  the acquisition peaks beside an observed point, the pushed point lies beyond the peak, radius minus the peak's distance
+  from it: the search keeps refining at the minimum distance instead of jumping to a far candidate."""
+  out = X.copy()
+  if radius <= 0 or len(X) == 0 or len(avoid) == 0: return out
+  diff = X[:, None, :] - avoid[None]                                        # [m, k, d]
+  dist = np.abs(diff).max(-1)
+  j = np.argmin(dist, axis=1)
+  for i in np.flatnonzero(dist[np.arange(len(X)), j] < radius):
+    v = diff[i, j[i]] * movable
+    if not np.abs(v).max() > 0: continue
+    out[i] = np.where(movable > 0, np.clip(avoid[j[i]] + v * (radius * (1 + 1e-6) / np.abs(v).max()), lo, hi), X[i])
+  return out
+
 def pick_new(space: Any, rng: np.random.Generator, X: np.ndarray, a: np.ndarray, n_ascended: int, avoid: np.ndarray,
              min_distance: float = 0.0) -> tuple[np.ndarray, float]:
   """The best scored point (the ascended ones first, then the candidates) that is neither observed nor pending nor within
@@ -201,7 +217,8 @@ def optimize_acquisition(posterior: Callable, state: Sequence[Tensor], space: An
   3. `ascend` on all starts at once over the float and int columns, at most n_steps evaluations, each one replay of a
      captured value-and-gradient step.
   4. space.round, then `local_search` over space.neighbors scored by the same acquisition.
-  5. `pick_new`: the best result that is neither observed nor pending nor within min_distance (max-norm) of one."""
+  5. `push_out` ascended points that lie within min_distance of an observed or pending point to that distance, rescored.
+  6. `pick_new`: the best result that is neither observed nor pending nor within min_distance (max-norm) of one."""
   d = space.dim
   avoid = np.concatenate([np.zeros((0, d))] + [np.asarray(A, dtype=np.float64).reshape(-1, d) for A in (X_observed, X_pending) if A is not None])
   avoid = space.round(avoid) if len(avoid) else avoid
@@ -219,4 +236,7 @@ def optimize_acquisition(posterior: Callable, state: Sequence[Tensor], space: An
   Ar = As.copy()
   if changed.any(): Ar[changed] = ev.values(Xr[changed], bucket=len(cand))
   if (np.asarray(space.kinds) != FLOAT).any(): Xr, Ar = local_search(ev, space, Xr, Ar, avoid, len(cand))
+  Xp = space.round(push_out(Xr, avoid, min_distance, movable, lo, hi))
+  if (pushed := np.abs(Xp - Xr).max(1) > 0).any():
+    Xr, Ar = np.concatenate([Xr, Xp[pushed]]), np.concatenate([Ar, ev.values(Xp[pushed], bucket=len(cand))])
   return pick_new(space, rng, np.concatenate([Xr, cand]), np.concatenate([Ar, vals]), len(Xr), avoid, min_distance)
