@@ -6,7 +6,7 @@ import warnings
 
 import numpy as np
 import pytest
-from hypothesis import assume, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.spatial.distance import cdist
 
@@ -114,48 +114,3 @@ def test_branin_is_solved_on_every_seed_without_near_repeats():
     near += sum(cdist(X[i:i + 1], X[:i], "chebyshev").min() < 1e-3 for i in range(1, len(X)))
   assert max(regrets) < 0.02, regrets
   assert near == 0
-
-# ***** stagnation: when a run explores away from everything it has seen *****
-
-@settings(max_examples=100, deadline=None)
-@given(st.lists(st.floats(-100, 100), min_size=6, max_size=30), st.integers(2, 6), st.floats(0.1, 1e3), st.floats(-1e3, 1e3))
-def test_evaluations_since_progress_counts_non_improving_values_and_is_scale_free(values, n_design, a, b):
-  from tinybo.stagnation import PROGRESS, evaluations_since_progress
-  y = np.array(values)
-  m = evaluations_since_progress(y, n_design)
-  assert 0 <= m <= max(0, len(y) - n_design)
-  tol = PROGRESS * np.ptp(y[:n_design])
-  gains = y[n_design:] - np.maximum.accumulate(y)[n_design - 1:-1]
-  assume(tol > 1e-6 and not (np.abs(gains - tol) < 1e-6).any())  # no gain within rounding of the threshold
-  assert evaluations_since_progress(a * y + b, n_design) == m    # the units of the objective do not matter
-  if tol > 0:
-    assert evaluations_since_progress(np.append(y, y.max() + 2 * tol), n_design) == 0           # progress resets it
-    assert evaluations_since_progress(np.append(y, y.max() + 0.5 * tol), n_design) == m + 1     # a polish step does not
-  assert evaluations_since_progress(y[:n_design], n_design) == 0                                # not during the design
-
-def test_explore_now_fires_once_every_max_4_p_stalled_evaluations():
-  from tinybo.stagnation import explore_now
-  y = np.concatenate([np.linspace(0, 1, 5), np.full(20, 0.5)])   # no progress after the design
-  assert [i for i in range(5, 26) if explore_now(y[:i], 5, 2)] == [9, 13, 17, 21, 25]
-  assert [i for i in range(5, 26) if explore_now(y[:i], 5, 6)] == [11, 17, 23]
-
-def test_explore_radius_leaves_half_of_the_cube():
-  from tinybo.stagnation import explore_radius
-  for n, p in ((10, 1), (25, 2), (40, 6), (100, 25)):
-    r = explore_radius(n, p)
-    assert 0 < r < 0.5 and n * (2 * r) ** p == pytest.approx(0.5)
-
-def test_a_stalled_run_suggests_a_point_away_from_everything_seen():
-  from tinybo.stagnation import explore_radius
-  space = Space({"x": Float(0, 1), "y": Float(0, 1)})
-  rng = np.random.default_rng(7)
-  design = rng.random((5, 2))
-  near = np.clip(design[0] + rng.normal(0, 0.01, size=(4, 2)), 0, 1)        # four polish steps beside the best, no progress
-  X = np.concatenate([design, near])
-  values = [1.0, 3.0, 4.0, 5.0, 6.0] + [1.0 - 1e-6 * i for i in range(1, 5)]  # minimized: the first design point is best
-  trials = [Trial(i, {"x": float(a), "y": float(b)}, TrialState.COMPLETE, v) for i, ((a, b), v) in enumerate(zip(X, values))]
-  with warnings.catch_warnings():
-    warnings.simplefilter("error", GPFallbackWarning)
-    p = GP(seed=0, explore_on_stall=True).suggest(space, trials, 1, seed=0)[0]
-  x = space.encode(p)
-  assert cdist(x[None], X, "chebyshev").min() >= explore_radius(len(X), 2)

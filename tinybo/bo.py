@@ -1,6 +1,6 @@
 """The GP strategy (`tb.GP`): a scrambled-Sobol initial design, then GP-guided suggestions that maximize an acquisition
 function; pending trials are fantasized (Kriging believer); any numerical failure falls back to random with a warning.
-Holds: GP, GPFallbackWarning. Imports: strategies (History, Random's helpers), transforms, stagnation, gp, acquisition (names),
+Holds: GP, GPFallbackWarning. Imports: strategies (History, Random's helpers), transforms, gp, acquisition (names),
 optim_acqf, sobol, kernels (names), space, trial, numpy.
 Glossary: d encoded dimension (space.dim), p searchable parameters; X[n, d] encoded complete trials, y[n] their values
 sign-flipped so that larger is better; X_pend[q, d] pending trials and this batch's points, fantasized at the GP mean.
@@ -19,7 +19,6 @@ from tinybo.kernels import check_kernel
 from tinybo.optim_acqf import optimize_acquisition
 from tinybo.sobol import sobol
 from tinybo.space import Space
-from tinybo.stagnation import explore_now, explore_radius
 from tinybo.strategies import History, SearchExhausted, history_rng, n_configs, random_configs
 from tinybo.transforms import heavy_bad_tail, warp_values
 from tinybo.trial import Trial
@@ -40,12 +39,10 @@ class GP:
   `lengthscale_prior`: "unit" (default) or "hvarfner" (see gp.log_prior).
   `min_distance`: no suggestion lies closer than this (max-norm, unit-cube encoding) to an observed or pending trial while
   a farther one is left: for a deterministic objective such a point repeats what is known. 0 allows near-repeats.
-  `explore_on_stall`: after every max(4, p) evaluations without progress, one suggestion keeps away from every observed
-  point (`stagnation.explore_radius`), so a run that sits in a local optimum tries the model's best guess elsewhere.
   """
   def __init__(self, kernel: str = "matern52", acquisition: str = "ucb", n_initial: int | None = None, beta: float = 2.0,
                device: str | None = None, seed: int | None = None, *, n_raw: int = 1024, n_starts: int = 10, n_steps: int = 25,
-               warp: bool | str = "auto", lengthscale_prior: str = "unit", min_distance: float = 1e-3, explore_on_stall: bool = False):
+               warp: bool | str = "auto", lengthscale_prior: str = "unit", min_distance: float = 1e-3):
     check_acquisition(acquisition)
     if n_initial is not None and n_initial < 1: raise ValueError(f"n_initial={n_initial} must be >= 1 (or None for max(5, 2d+1))")
     if beta < 0: raise ValueError(f"beta={beta} must be >= 0 (the UCB exploration weight)")
@@ -54,13 +51,13 @@ class GP:
     check_kernel(kernel)
     self.kernel, self.acquisition, self.n_initial, self.beta, self.device, self.seed = kernel, acquisition, n_initial, beta, device, seed
     self.n_raw, self.n_starts, self.n_steps, self.warp = n_raw, n_starts, n_steps, warp if warp == "auto" else bool(warp)
-    self.lengthscale_prior, self.min_distance, self.explore_on_stall = check_prior(lengthscale_prior), float(min_distance), bool(explore_on_stall)
+    self.lengthscale_prior, self.min_distance = check_prior(lengthscale_prior), float(min_distance)
     self._model: GPRegressor | None = None  # the last fitted model, the next fit's warm start; the data and space it was fitted on
     self._model_key, self._model_space = b"", ""
     self.last_fallback: str | None = None  # why the last suggestion fell back to random (None: it did not)
 
   def __repr__(self) -> str:
-    names = ("kernel", "acquisition", "n_initial", "beta", "warp", "lengthscale_prior", "min_distance", "explore_on_stall")
+    names = ("kernel", "acquisition", "n_initial", "beta", "warp", "lengthscale_prior", "min_distance")
     return "GP(" + ", ".join(f"{k}={getattr(self, k)!r}" for k in names) + ")"
 
   def initial_size(self, space: Space) -> int: return self.n_initial or max(5, 2 * len(space.names) + 1)
@@ -113,10 +110,7 @@ class GP:
     rng = history_rng(seed, h.n_trials, salt=3)
     X_avoid = np.concatenate([h.X, h.X_other])  # every trial that fits the space: never suggest any of them again
     yy = -h.y if minimize else h.y
-    n0, n_params = self.initial_size(space), len(space.names)
-    # stalled: this suggestion keeps away from everything seen (stagnation.py), once every max(4, p) evaluations
-    explore = self.explore_on_stall and explore_now(yy, n0, n_params)
-    min_distance = max(self.min_distance, explore_radius(len(yy), n_params)) if explore else self.min_distance
+    n0 = self.initial_size(space)
     if self.warp is True or (self.warp == "auto" and heavy_bad_tail(yy[:n0])): yy = warp_values(yy, n_scale=n0)
     out: list[dict] = []
     try:
@@ -136,8 +130,7 @@ class GP:
           x, _ = optimize_acquisition(posterior, model.posterior_state(), space, best=best, rng=rng, acquisition=self.acquisition,
                                       beta=self.beta, X_observed=X_avoid, X_pending=X_pend, X_top=X_top,
                                       lengthscales=np.asarray(model.hyperparameters["lengthscales"], dtype=np.float64),
-                                      n_raw=self.n_raw, n_starts=self.n_starts, n_steps=self.n_steps,
-                                      min_distance=min_distance if i == 0 else self.min_distance)
+                                      n_raw=self.n_raw, n_starts=self.n_starts, n_steps=self.n_steps, min_distance=self.min_distance)
         if not np.all(np.isfinite(x)): raise FloatingPointError("the acquisition optimizer returned a non-finite point")
         p = space.decode(x)
         if space.key(p) in taken: raise FloatingPointError("the acquisition optimizer returned a point that is already taken")
