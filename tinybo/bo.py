@@ -20,7 +20,7 @@ from tinybo.optim_acqf import optimize_acquisition
 from tinybo.sobol import sobol
 from tinybo.space import Space
 from tinybo.strategies import History, SearchExhausted, history_rng, n_configs, random_configs
-from tinybo.transforms import heavy_bad_tail, warp_values
+from tinybo.transforms import heavy_bad_tail, power_values, warp_values
 from tinybo.trial import Trial
 
 
@@ -35,7 +35,8 @@ class GP:
   of a Matérn GP fitted to the completed trials. Each fit warm-starts from the previous one.
   UCB with beta = 2 is the default because it measured best on the benchmark suite (benchmarks/README.md).
   `warp`: fit the GP to `warp_values` of the observations (True), to the raw values (False), or decide from the values of
-  the initial design ("auto", the default): warp when they have a long tail of bad values (`heavy_bad_tail`).
+  the initial design ("auto", the default): warp when they have a long tail of bad values (`heavy_bad_tail`). "power":
+  where "auto" warps, use the maximum-likelihood Box-Cox / Yeo-Johnson transform instead (`power_values`, as HEBO).
   `lengthscale_prior`: "unit" (default) or "hvarfner" (see gp.log_prior).
   `min_distance`: no suggestion lies closer than this (max-norm, unit-cube encoding) to an observed or pending trial while
   a farther one is left: for a deterministic objective such a point repeats what is known. 0 allows near-repeats.
@@ -46,11 +47,11 @@ class GP:
     check_acquisition(acquisition)
     if n_initial is not None and n_initial < 1: raise ValueError(f"n_initial={n_initial} must be >= 1 (or None for max(5, 2d+1))")
     if beta < 0: raise ValueError(f"beta={beta} must be >= 0 (the UCB exploration weight)")
-    if warp not in (True, False, "auto"): raise ValueError(f"warp={warp!r}: use True, False or 'auto'")
+    if warp not in (True, False, "auto", "power"): raise ValueError(f"warp={warp!r}: use True, False, 'auto' or 'power'")
     if not 0 <= min_distance < 1: raise ValueError(f"min_distance={min_distance!r}: use a float in [0, 1) (max-norm distance in the unit cube)")
     check_kernel(kernel)
     self.kernel, self.acquisition, self.n_initial, self.beta, self.device, self.seed = kernel, acquisition, n_initial, beta, device, seed
-    self.n_raw, self.n_starts, self.n_steps, self.warp = n_raw, n_starts, n_steps, warp if warp == "auto" else bool(warp)
+    self.n_raw, self.n_starts, self.n_steps, self.warp = n_raw, n_starts, n_steps, warp if warp in ("auto", "power") else bool(warp)
     self.lengthscale_prior, self.min_distance = check_prior(lengthscale_prior), float(min_distance)
     self._model: GPRegressor | None = None  # the last fitted model, the next fit's warm start; the data and space it was fitted on
     self._model_key, self._model_space = b"", ""
@@ -111,7 +112,8 @@ class GP:
     X_avoid = np.concatenate([h.X, h.X_other])  # every trial that fits the space: never suggest any of them again
     yy = -h.y if minimize else h.y
     n0 = self.initial_size(space)
-    if self.warp is True or (self.warp == "auto" and heavy_bad_tail(yy[:n0])): yy = warp_values(yy, n_scale=n0)
+    if self.warp == "power" and heavy_bad_tail(yy[:n0]): yy = power_values(yy)
+    elif self.warp is True or (self.warp == "auto" and heavy_bad_tail(yy[:n0])): yy = warp_values(yy, n_scale=n0)
     out: list[dict] = []
     try:
       model = self._fit(space, h.X, yy, seed)

@@ -6,6 +6,7 @@ scaled MAD); u = squash(z); the GP's standardized targets are (u − u_mean) / u
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -93,3 +94,60 @@ def heavy_bad_tail(y:np.ndarray) -> bool:
   z = y / np.max(np.abs(y))   # unit scale first: the moments of values near ±1e300 would overflow
   z = z - np.mean(z)
   return bool(np.std(z) > 0 and np.mean(z ** 3) < 0)
+
+POWER_LAMBDAS = np.linspace(-3.0, 3.0, 121)  # the grid the power transform's λ is chosen on
+
+def box_cox(x:np.ndarray, lam:float) -> np.ndarray:
+  """x > 0 -> (x^λ − 1) / λ, log x at λ = 0."""
+  return np.log(x) if abs(lam) < 1e-12 else np.expm1(lam * np.log(x)) / lam
+
+def yeo_johnson(x:np.ndarray, lam:float) -> np.ndarray:
+  """Box-Cox of 1 + x for x >= 0 and −BoxCox_{2−λ}(1 − x) for x < 0: defined on the whole line, monotone for every λ."""
+  pos = x >= 0
+  out = np.empty_like(x, dtype=np.float64)
+  out[pos] = box_cox(1 + x[pos], lam)
+  out[~pos] = -box_cox(1 - x[~pos], 2 - lam)
+  return out
+
+def _profile_loglik(t:np.ndarray, log_jac:float) -> float:
+  v = float(np.var(t))
+  return -0.5 * len(t) * math.log(v) + log_jac if v > 0 and math.isfinite(v) else -math.inf
+
+def power_lambda(x:np.ndarray, method:str) -> float:
+  """The maximum-likelihood λ of a Box-Cox ("box-cox", x > 0) or Yeo-Johnson transform to a normal sample, on the grid
+  POWER_LAMBDAS (the profile log-likelihood −n/2 log var(T(x)) + (λ − 1) Σ log Jacobian)."""
+  if method == "box-cox": lj, f = np.log(x).sum(), box_cox
+  else: lj, f = (np.sign(x) * np.log1p(np.abs(x))).sum(), yeo_johnson
+  with np.errstate(over="ignore", invalid="ignore"):
+    ll = [_profile_loglik(f(x, lam), (lam - 1) * lj) for lam in POWER_LAMBDAS]
+  return float(POWER_LAMBDAS[int(np.argmax(ll))])
+
+def power_values(y:np.ndarray) -> np.ndarray:
+  """Values to maximize -> a monotone power transform of the loss −y chosen by maximum likelihood (as HEBO): the loss
+  is divided by its standard deviation, then Box-Cox if it is positive, else Yeo-Johnson, with λ on POWER_LAMBDAS.
+  Unlike `warp_values` it is anchored at 0 of the loss, not at the incumbent, so near-ties of the incumbent stay near-ties
+  whatever the later suggestions. Returns −T(−y / std); the order of the values never changes."""
+  loss = -np.asarray(y, dtype=np.float64)
+  big = float(np.max(np.abs(loss)))
+  if not big > 0 or not math.isfinite(big): return np.asarray(y, dtype=np.float64)
+  sd = float(np.std(loss / big)) * big
+  if not sd > 0: return np.asarray(y, dtype=np.float64)
+  x = loss / sd
+  method = "box-cox" if x.min() > 0 else "yeo-johnson"
+  lam = power_lambda(x, method)
+  with np.errstate(over="ignore"):
+    t = (box_cox if method == "box-cox" else yeo_johnson)(x, lam)
+  return -t if np.isfinite(t).all() else np.asarray(y, dtype=np.float64)
+
+def inv_box_cox(t:np.ndarray, lam:float) -> np.ndarray:
+  """The inverse of `box_cox`."""
+  return np.exp(t) if abs(lam) < 1e-12 else np.exp(np.log1p(lam * np.asarray(t, dtype=np.float64)) / lam)
+
+def inv_yeo_johnson(t:np.ndarray, lam:float) -> np.ndarray:
+  """The inverse of `yeo_johnson` (its sign is that of x: T(0) = 0)."""
+  t = np.asarray(t, dtype=np.float64)
+  pos = t >= 0
+  out = np.empty_like(t)
+  out[pos] = inv_box_cox(t[pos], lam) - 1
+  out[~pos] = 1 - inv_box_cox(-t[~pos], 2 - lam)
+  return out
