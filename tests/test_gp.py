@@ -239,11 +239,19 @@ def test_log_prior_gradient_matches_finite_differences(kind):
   for j in range(5):
     e = np.zeros(5); e[j] = eps
     np.testing.assert_allclose((log_prior(phi + e, 3, kind)[0] - log_prior(phi - e, 3, kind)[0]) / (2 * eps), grad[:, j], rtol=1e-6, atol=1e-8)
-  # "unit" peaks at ℓ = 1 in every lengthscale; "hvarfner" at log ℓ = √2 + ½ log 3
+  # "unit" peaks at ℓ = 1 in every lengthscale; "hvarfner" at BoTorch's MAP mode ℓ = exp(μ − σ²), μ = √2 + ½ log 3, σ² = 3
   best = np.zeros((1, 5)); best[0, 3], best[0, 4] = 0.0, math.log(0.1 / 30)
   assert np.allclose(log_prior(best, 3, "unit")[1], 0, atol=1e-12)
-  best[0, :3] = math.sqrt(2) + 0.5 * math.log(3)
+  best[0, :3] = math.sqrt(2) + 0.5 * math.log(3) - 3
   assert np.allclose(log_prior(best, 3, "hvarfner")[1], 0, atol=1e-12)
+
+def test_hvarfner_prior_is_the_lognormal_density_of_the_lengthscales():
+  from scipy.stats import lognorm
+  phi = np.random.default_rng(1).normal(size=(6, 6))
+  phi[:, 4:] = 0.0  # the same outputscale and noise terms in every row: differences are the lengthscales' alone
+  ref = lognorm(s=math.sqrt(3), scale=math.exp(math.sqrt(2) + 0.5 * math.log(4))).logpdf(np.exp(phi[:, :4])).sum(1)
+  val = log_prior(phi, 4, "hvarfner")[0]
+  np.testing.assert_allclose(val - val[0], ref - ref[0], rtol=1e-10, atol=1e-10)
   with pytest.raises(ValueError, match="lengthscale_prior"): GPRegressor(lengthscale_prior="flat")
 
 def test_warm_fit_budget_shrinks_only_for_large_buckets():

@@ -27,7 +27,7 @@ from tinybo.sobol import sobol
 from tinybo.space import Space
 from tinybo.strategies import History, SearchExhausted, finite_value, history_rng, n_configs, random_configs
 from tinybo.subset import DEFAULT_MAX_POINTS, fit_subset
-from tinybo.transforms import heavy_bad_tail, warp_values
+from tinybo.transforms import heavy_bad_tail, power_values, warp_values
 from tinybo.trial import Report, Trial
 
 
@@ -48,7 +48,8 @@ class GP:
   of a Matérn GP fitted to the completed trials. Each fit warm-starts from the previous one.
   UCB with beta = 2 is the default because it measured best on the benchmark suite (benchmarks/README.md).
   `warp`: fit the GP to `warp_values` of the observations (True), to the raw values (False), or decide from the values of
-  the initial design ("auto", the default): warp when they have a long tail of bad values (`heavy_bad_tail`).
+  the initial design ("auto", the default): warp when they have a long tail of bad values (`heavy_bad_tail`). "power":
+  where "auto" warps, use the maximum-likelihood Box-Cox / Yeo-Johnson transform instead (`power_values`, as HEBO).
   `lengthscale_prior`: "unit" (default) or "hvarfner" (see gp.log_prior).
   `max_points`: the most complete trials the GP is fitted on (default 512; None: all of them, whose cost grows as n³).
   A larger study fits on `subset.fit_subset`'s choice: the best half, the most recent eighth, a space-filling rest; and
@@ -60,20 +61,24 @@ class GP:
   hyperparameters. "deterministic": none, the model interpolates the data (and `recommend` is the best trial). A float
   v > 0: the noise variance is at least v, in the objective's units squared (noise sd 0.1: v = 0.01); the values are
   then never warped (a warp would change those units), so `warp=True` with a float is an error.
+  `min_distance`: no suggestion lies closer than this (max-norm, unit-cube encoding) to an observed or pending trial while
+  a farther one is left: for a deterministic objective such a point repeats what is known. 0 allows near-repeats.
   """
   def __init__(self, kernel: str = "matern52", acquisition: str = "ucb", n_initial: int | None = None, beta: float = 2.0,
                device: str | None = None, seed: int | None = None, *, n_raw: int = 1024, n_starts: int = 10, n_steps: int = 25,
                warp: bool | str = "auto", lengthscale_prior: str = "unit", noise: float | str | None = None,
-               max_points: int | None = DEFAULT_MAX_POINTS, curves: bool | str = "auto"):
+               max_points: int | None = DEFAULT_MAX_POINTS, curves: bool | str = "auto", min_distance: float = 1e-3):
     check_acquisition(acquisition)
     n_initial = check_int("n_initial", n_initial, 1, none="max(5, 2p + 1) for p parameters")
     beta = check_real("beta", beta, 0.0, "the UCB exploration weight")
-    if warp not in (True, False, "auto"): raise ValueError(f"warp={warp!r}: use True, False or 'auto'")
+    if warp not in (True, False, "auto", "power"): raise ValueError(f"warp={warp!r}: use True, False, 'auto' or 'power'")
     if curves not in (True, False, "auto"): raise ValueError(f"curves={curves!r}; use 'auto' (learn from reports when there are any), False")
     noise = check_noise(noise)
     if isinstance(noise, float) and warp is True:
       raise ValueError(f"GP(noise={noise!r}, warp=True): a noise variance is in the objective's units, which the warp changes; "
                        "use warp='auto' or False")
+    min_distance = check_real("min_distance", min_distance, 0.0, "the max-norm distance in the unit cube below which a point repeats a trial")
+    if not min_distance < 1: raise ValueError(f"min_distance={min_distance!r}: use a float in [0, 1) (max-norm distance in the unit cube)")
     check_kernel(kernel)
     if max_points is not None and (isinstance(max_points, bool) or not isinstance(max_points, int) or max_points < 8):
       raise ValueError(f"max_points={max_points!r}: use an int >= 8 (the most trials the GP is fitted on) or None (all)")
@@ -81,8 +86,8 @@ class GP:
     n_raw, n_starts, n_steps = check_int("n_raw", n_raw, 2), check_int("n_starts", n_starts, 1), check_int("n_steps", n_steps, 0)
     check_device(device)
     self.kernel, self.acquisition, self.n_initial, self.beta, self.device, self.seed = kernel, acquisition, n_initial, beta, device, seed
-    self.n_raw, self.n_starts, self.n_steps, self.warp = n_raw, n_starts, n_steps, warp if warp == "auto" else bool(warp)
-    self.noise = noise
+    self.n_raw, self.n_starts, self.n_steps, self.warp = n_raw, n_starts, n_steps, warp if warp in ("auto", "power") else bool(warp)
+    self.noise, self.min_distance = noise, float(min_distance)
     self.lengthscale_prior, self.max_points, self.curves = check_prior(lengthscale_prior), max_points, "auto" if curves is True else curves
     self._model: GPRegressor | None = None  # the last fitted model, the next fit's warm start; the data and space it was fitted on
     self._model_key, self._model_space = b"", ""
@@ -90,7 +95,7 @@ class GP:
     self._configs: tuple[str, np.ndarray | None] = ("", None)  # (space JSON, every configuration encoded, or None: too many)
 
   def __repr__(self) -> str:
-    names = ("kernel", "acquisition", "n_initial", "beta", "warp", "lengthscale_prior", "noise", "max_points", "curves")
+    names = ("kernel", "acquisition", "n_initial", "beta", "warp", "lengthscale_prior", "noise", "max_points", "curves", "min_distance")
     return "GP(" + ", ".join(f"{k}={getattr(self, k)!r}" for k in names) + ")"
 
   def initial_size(self, space: Space) -> int: return self.n_initial or max(5, 2 * len(space.names) + 1)
@@ -154,11 +159,14 @@ class GP:
 
   def _targets(self, space: Space, y: np.ndarray, design: np.ndarray, minimize: bool) -> np.ndarray:
     """The values the GP fits, larger is better: y sign-flipped for minimization, then warped where `warp` says (decided
-    from the first values of `design`, the trials' final values), never when `noise` is a variance in the objective's units."""
+    from the first values of `design`, the trials' final values; the log warp's scale from the initial design), never
+    when `noise` is a variance in the objective's units."""
     yy = -y if minimize else y
     if isinstance(self.noise, float): return yy
-    dd = (-design if minimize else design)[:self.initial_size(space)]
-    if self.warp is True or (self.warp == "auto" and heavy_bad_tail(dd)): yy = warp_values(yy)
+    n0 = self.initial_size(space)
+    dd = (-design if minimize else design)[:n0]
+    if self.warp == "power": return power_values(yy) if heavy_bad_tail(dd) else yy
+    if self.warp is True or (self.warp == "auto" and heavy_bad_tail(dd)): return warp_values(yy, n_scale=n0)
     return yy
 
   def _all_configs(self, space: Space) -> np.ndarray | None:
@@ -226,7 +234,8 @@ class GP:
             x, _ = optimize_acquisition(posterior, model.posterior_state(), space, best=best, rng=rng, acquisition=self.acquisition,
                                         beta=self.beta, X_observed=X_avoid, X_pending=X_pend, X_top=X_top,
                                         lengthscales=np.asarray(model.hyperparameters["lengthscales"], dtype=np.float64),
-                                        n_raw=self.n_raw, n_starts=self.n_starts, n_steps=self.n_steps)
+                                        n_raw=self.n_raw, n_starts=self.n_starts, n_steps=self.n_steps,
+                                        min_distance=self.min_distance)
         if not np.all(np.isfinite(x)): raise FloatingPointError("the acquisition optimizer returned a non-finite point")
         p = space.decode(x)
         if space.key(p) in taken: raise FloatingPointError("the acquisition optimizer returned a point that is already taken")

@@ -39,9 +39,10 @@ NOISE_FLOOR, LENGTHSCALE_PRIORS = {dtypes.float64: 1e-6, dtypes.float32: 1e-4}, 
 def log_prior(phi:np.ndarray, n_groups:int, kind:str="unit") -> tuple[np.ndarray, np.ndarray]:
   """Log prior density of φ[b, G+2] (up to a constant) and its gradient. Lengthscales, by `kind`:
   "unit": −0.1 (ℓ² + ℓ⁻²) per lengthscale (Optuna's GPSampler): mode ℓ = 1, large ℓ cost quadratically, so the model
-  keeps believing that every input matters and keeps exploring. "hvarfner": log ℓ ~ N(√2 + ½ log G, √3) (Hvarfner et al.
-  2024, BoTorch's default): the expected lengthscale grows like √d, with a heavy tail towards irrelevant inputs, which
-  lets the model extrapolate confidently into corners (benchmarks/README.md compares the two).
+  keeps believing that every input matters and keeps exploring. "hvarfner": ℓ ~ LogNormal(√2 + ½ log G, √3) (Hvarfner et
+  al. 2024, BoTorch's default), as BoTorch maximizes it: a density in ℓ, so in φ = log ℓ it carries the Jacobian term −φ
+  and its mode is ℓ = exp(μ − σ²) (0.5 for G = 6, 0.9 for G = 20), not exp(μ); the lengthscales grow like √d, with a heavy
+  tail towards irrelevant inputs (benchmarks/README.md compares the two).
   log σ_f² ~ N(0, 1.5); σ_n² ~ Gamma(1.1, rate 30) as a function of log σ_n² without the Jacobian (as Optuna's GP):
   0.1 log σ_n² − 30 σ_n², which favours small noise."""
   ls, sf, sn = phi[:, :n_groups], phi[:, n_groups], phi[:, n_groups + 1]
@@ -50,7 +51,7 @@ def log_prior(phi:np.ndarray, n_groups:int, kind:str="unit") -> tuple[np.ndarray
     lval, lgrad = -0.1 * (e2 + 1 / e2), -0.2 * (e2 - 1 / e2)
   else:
     mu, sd = math.sqrt(2) + 0.5 * math.log(max(n_groups, 1)), math.sqrt(3)
-    lval, lgrad = -0.5 * ((ls - mu) / sd) ** 2, -(ls - mu) / sd ** 2
+    lval, lgrad = -0.5 * ((ls - mu) / sd) ** 2 - ls, -(ls - mu) / sd ** 2 - 1.0
   val = lval.sum(1) - 0.5 * (sf / 1.5) ** 2 + 0.1 * sn - 30 * np.exp(sn)
   grad = np.concatenate([lgrad, (-sf / 1.5 ** 2)[:, None], (0.1 - 30 * np.exp(sn))[:, None]], axis=1)
   return val, grad

@@ -173,29 +173,59 @@ def local_search(ev: AcquisitionEvaluator, space: Any, X: np.ndarray, a: np.ndar
       else: active[i] = False
   return X, a
 
-def pick_new(space: Any, rng: np.random.Generator, X: np.ndarray, a: np.ndarray, n_ascended: int, avoid: np.ndarray) -> tuple[np.ndarray, float]:
-  """The best scored point (the ascended ones first, then the candidates) that is neither observed nor pending; in a tiny
-  discrete space where every scored point is taken, any new valid point."""
-  for i in np.argsort(-a, kind="stable"):
-    if not np.isfinite(a[i]) and i >= n_ascended: break
-    if not match_rows(X[i:i + 1], avoid)[0]: return X[i], float(a[i])
-  for _ in range(8):
-    R = space.round(space.sample(rng, 256))
-    new = ~match_rows(R, avoid)
-    if new.any(): return R[np.argmax(new)], float("-inf")
+def near_rows(A: np.ndarray, B: np.ndarray, radius: float) -> np.ndarray:
+  """for each row of A, whether some row of B lies closer than `radius` in max-norm (radius 0: never)."""
+  out = np.zeros(len(A), dtype=bool)
+  if radius <= 0 or len(A) == 0 or len(B) == 0: return out
+  step = max(1, 2**20 // max(1, B.size))  # rows of A per chunk: the [chunk, |B|, d] difference stays near 8 MB
+  for i in range(0, len(A), step): out[i:i + step] = (np.abs(A[i:i + step, None, :] - B[None]).max(-1) < radius).any(1)
+  return out
+
+def push_out(X: np.ndarray, avoid: np.ndarray, radius: float, movable: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+  """Each row of X that lies within `radius` (max-norm) of a row of `avoid`, moved along the line from that nearest row
+  through it to just beyond max-norm distance `radius` on the movable columns (rows exactly on an avoided row stay). When
+  the acquisition peaks beside an observed point, the pushed point lies beyond the peak, radius minus the peak's distance
+  from it: the search keeps refining at the minimum distance instead of jumping to a far candidate."""
+  out = X.copy()
+  if radius <= 0 or len(X) == 0 or len(avoid) == 0: return out
+  diff = X[:, None, :] - avoid[None]                                        # [m, k, d]
+  dist = np.abs(diff).max(-1)
+  j = np.argmin(dist, axis=1)
+  for i in np.flatnonzero(dist[np.arange(len(X)), j] < radius):
+    v = diff[i, j[i]] * movable
+    if not np.abs(v).max() > 0: continue
+    out[i] = np.where(movable > 0, np.clip(avoid[j[i]] + v * (radius * (1 + 1e-6) / np.abs(v).max()), lo, hi), X[i])
+  return out
+
+def pick_new(space: Any, rng: np.random.Generator, X: np.ndarray, a: np.ndarray, n_ascended: int, avoid: np.ndarray,
+             min_distance: float = 0.0) -> tuple[np.ndarray, float]:
+  """The best scored point (the ascended ones first, then the candidates) that is neither observed nor pending nor within
+  min_distance (max-norm) of such a point; in a tiny discrete space where every scored point is taken, any new valid point."""
+  order = np.argsort(-a, kind="stable")
+  order = order[np.isfinite(a[order]) | (order < n_ascended)]
+  for k in range(0, len(order), 64):  # in chunks: the winner is almost always among the first few
+    idx = order[k:k + 64]
+    ok = ~match_rows(X[idx], avoid) & ~near_rows(X[idx], avoid, min_distance)
+    if ok.any(): return X[idx[np.argmax(ok)]], float(a[idx[np.argmax(ok)]])
+  for radius in dict.fromkeys((min_distance, 0.0)):  # a new point far enough from the others, else any new point
+    for _ in range(8):
+      R = space.round(space.sample(rng, 256))
+      new = ~match_rows(R, avoid) & ~near_rows(R, avoid, radius)
+      if new.any(): return R[np.argmax(new)], float("-inf")
   return X[int(np.argmax(a))], float(np.max(a))
 
 def optimize_acquisition(posterior: Callable, state: Sequence[Tensor], space: Any, *, best: float, rng: np.random.Generator,
                          acquisition: str = "logei", beta: float = 2.0, X_observed: np.ndarray | None = None, X_pending: np.ndarray | None = None,
                          X_top: np.ndarray | None = None, lengthscales: np.ndarray | None = None, n_raw: int = 1024, n_starts: int = 10,
-                         n_steps: int = 25) -> tuple[np.ndarray, float]:
+                         n_steps: int = 25, min_distance: float = 0.0) -> tuple[np.ndarray, float]:
   """Maximize the acquisition over the space; returns (x[d] encoded and valid, acquisition value).
   1. `candidates`: n_raw scrambled Sobol points (rounded to valid configurations) and perturbations of X_top.
   2. One no-gradient evaluation of all of them; `pick_starts` among those not taken.
   3. `ascend` on all starts at once over the float and int columns, at most n_steps evaluations, each one replay of a
      captured value-and-gradient step.
   4. space.round, then `local_search` over space.neighbors scored by the same acquisition.
-  5. `pick_new`: the best result that is neither observed nor pending."""
+  5. `push_out` ascended points that lie within min_distance of an observed or pending point to that distance, rescored.
+  6. `pick_new`: the best result that is neither observed nor pending nor within min_distance (max-norm) of one."""
   d = space.dim
   avoid = np.concatenate([np.zeros((0, d))] + [np.asarray(A, dtype=np.float64).reshape(-1, d) for A in (X_observed, X_pending) if A is not None])
   avoid = space.round(avoid) if len(avoid) else avoid
@@ -213,4 +243,7 @@ def optimize_acquisition(posterior: Callable, state: Sequence[Tensor], space: An
   Ar = As.copy()
   if changed.any(): Ar[changed] = ev.values(Xr[changed], bucket=len(cand))
   if (np.asarray(space.kinds) != FLOAT).any(): Xr, Ar = local_search(ev, space, Xr, Ar, avoid, len(cand))
-  return pick_new(space, rng, np.concatenate([Xr, cand]), np.concatenate([Ar, vals]), len(Xr), avoid)
+  Xp = space.round(push_out(Xr, avoid, min_distance, movable, lo, hi))
+  if (pushed := np.abs(Xp - Xr).max(1) > 0).any():
+    Xr, Ar = np.concatenate([Xr, Xp[pushed]]), np.concatenate([Ar, ev.values(Xp[pushed], bucket=len(cand))])
+  return pick_new(space, rng, np.concatenate([Xr, cand]), np.concatenate([Ar, vals]), len(Xr), avoid, min_distance)

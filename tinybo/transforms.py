@@ -1,11 +1,12 @@
 """Every map of the observed values before the GP sees them: the strategy's optional log warp (`warp_values`, chosen by
-`heavy_bad_tail`), then the GP's robust standardization with a logarithmic squash of extreme spreads (`YTransform`).
+`heavy_bad_tail`; `unwarp_values` inverts it), then the GP's robust standardization with a logarithmic squash of extreme spreads (`YTransform`).
 Holds pure numpy functions and one frozen dataclass. Imports: numpy.
 Glossary: y raw values (the strategy passes values to maximize); z = (y − center) / spread, a robust z-score (median and
 scaled MAD); u = squash(z); the GP's standardized targets are (u − u_mean) / u_scale.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -63,17 +64,27 @@ class YTransform:
       v = np.asarray(var, dtype=np.float64) * (self.u_scale * self.spread * dz) ** 2
     return np.nan_to_num(y), np.nan_to_num(np.maximum(v, 0.0), posinf=np.finfo(np.float64).max)
 
-def warp_values(y:np.ndarray) -> np.ndarray:
-  """Values to maximize -> a monotone warp the GP fits better: the distance below the best, d >= 0, becomes log1p(d / s)
-  with s the median distance. Far-off bad values (a corner 100x worse than the rest) are compressed logarithmically, so
-  they neither dominate the standardization nor drown the small differences near the optimum that decide the last digits.
-  The best point maps to 0; the order of the values never changes."""
+def warp_scale(y:np.ndarray, n_scale:int|None=None) -> float:
+  """s of `warp_values`: the median distance below the best, d = (max y − y) / 2, of the first n_scale values (None: all),
+  or of the positive distances when that median is 0; 1 when every value is the best."""
   d = np.max(y) / 2 - y / 2   # halves: a spread near 1.8e308 would overflow; the warp is scale-free
-  pos = d[d > 0]
-  if len(pos) == 0: return np.zeros_like(y)
-  s = float(np.median(d))
-  if not s > 0: s = float(np.median(pos))
-  return -np.log1p(d / s)
+  s = float(np.median(d[:n_scale])) if n_scale is None or n_scale > 0 else 0.0
+  if not s > 0 and (d > 0).any(): s = float(np.median(d[d > 0]))
+  return s if s > 0 else 1.0
+
+def warp_values(y:np.ndarray, n_scale:int|None=None) -> np.ndarray:
+  """Values to maximize -> a monotone warp the GP fits better: the distance below the best, d >= 0, becomes log1p(d / s)
+  with s = `warp_scale`, the median distance of the first n_scale values (the initial design). Far-off bad values (a
+  corner 100x worse than the rest) are compressed logarithmically, so they neither dominate the standardization nor drown
+  the small differences near the optimum that decide the last digits. The best point maps to 0; the order of the values
+  never changes (`unwarp_values` inverts it). s comes from the space-filling design because a median over all values
+  collapses once later suggestions crowd the incumbent: then every gain larger than s looks out of reach to the model,
+  which keeps probing beside the incumbent."""
+  return -np.log1p((np.max(y) / 2 - y / 2) / warp_scale(y, n_scale))
+
+def unwarp_values(w:np.ndarray, y_best:float, s:float) -> np.ndarray:
+  """The inverse of `warp_values` for values whose best is y_best and whose warp scale is s."""
+  return y_best - 2 * s * np.expm1(-np.asarray(w, dtype=np.float64))
 
 def heavy_bad_tail(y:np.ndarray) -> bool:
   """Whether values to maximize have a long tail of bad values (a few far below the rest: Branin's corners), measured
@@ -83,3 +94,60 @@ def heavy_bad_tail(y:np.ndarray) -> bool:
   z = y / np.max(np.abs(y))   # unit scale first: the moments of values near ±1e300 would overflow
   z = z - np.mean(z)
   return bool(np.std(z) > 0 and np.mean(z ** 3) < 0)
+
+POWER_LAMBDAS = np.linspace(-3.0, 3.0, 121)  # the grid the power transform's λ is chosen on
+
+def box_cox(x:np.ndarray, lam:float) -> np.ndarray:
+  """x > 0 -> (x^λ − 1) / λ, log x at λ = 0."""
+  return np.log(x) if abs(lam) < 1e-12 else np.expm1(lam * np.log(x)) / lam
+
+def yeo_johnson(x:np.ndarray, lam:float) -> np.ndarray:
+  """Box-Cox of 1 + x for x >= 0 and −BoxCox_{2−λ}(1 − x) for x < 0: defined on the whole line, monotone for every λ."""
+  pos = x >= 0
+  out = np.empty_like(x, dtype=np.float64)
+  out[pos] = box_cox(1 + x[pos], lam)
+  out[~pos] = -box_cox(1 - x[~pos], 2 - lam)
+  return out
+
+def _profile_loglik(t:np.ndarray, log_jac:float) -> float:
+  v = float(np.var(t))
+  return -0.5 * len(t) * math.log(v) + log_jac if v > 0 and math.isfinite(v) else -math.inf
+
+def power_lambda(x:np.ndarray, method:str) -> float:
+  """The maximum-likelihood λ of a Box-Cox ("box-cox", x > 0) or Yeo-Johnson transform to a normal sample, on the grid
+  POWER_LAMBDAS (the profile log-likelihood −n/2 log var(T(x)) + (λ − 1) Σ log Jacobian)."""
+  if method == "box-cox": lj, f = np.log(x).sum(), box_cox
+  else: lj, f = (np.sign(x) * np.log1p(np.abs(x))).sum(), yeo_johnson
+  with np.errstate(over="ignore", invalid="ignore"):
+    ll = [_profile_loglik(f(x, lam), (lam - 1) * lj) for lam in POWER_LAMBDAS]
+  return float(POWER_LAMBDAS[int(np.argmax(ll))])
+
+def power_values(y:np.ndarray) -> np.ndarray:
+  """Values to maximize -> a monotone power transform of the loss −y chosen by maximum likelihood (as HEBO): the loss
+  is divided by its standard deviation, then Box-Cox if it is positive, else Yeo-Johnson, with λ on POWER_LAMBDAS.
+  Unlike `warp_values` it is anchored at 0 of the loss, not at the incumbent, so near-ties of the incumbent stay near-ties
+  whatever the later suggestions. Returns −T(−y / std); the order of the values never changes."""
+  loss = -np.asarray(y, dtype=np.float64)
+  big = float(np.max(np.abs(loss)))
+  if not big > 0 or not math.isfinite(big): return np.asarray(y, dtype=np.float64)
+  sd = float(np.std(loss / big)) * big
+  if not sd > 0: return np.asarray(y, dtype=np.float64)
+  x = loss / sd
+  method = "box-cox" if x.min() > 0 else "yeo-johnson"
+  lam = power_lambda(x, method)
+  with np.errstate(over="ignore"):
+    t = (box_cox if method == "box-cox" else yeo_johnson)(x, lam)
+  return -t if np.isfinite(t).all() else np.asarray(y, dtype=np.float64)
+
+def inv_box_cox(t:np.ndarray, lam:float) -> np.ndarray:
+  """The inverse of `box_cox`."""
+  return np.exp(t) if abs(lam) < 1e-12 else np.exp(np.log1p(lam * np.asarray(t, dtype=np.float64)) / lam)
+
+def inv_yeo_johnson(t:np.ndarray, lam:float) -> np.ndarray:
+  """The inverse of `yeo_johnson` (its sign is that of x: T(0) = 0)."""
+  t = np.asarray(t, dtype=np.float64)
+  pos = t >= 0
+  out = np.empty_like(t)
+  out[pos] = inv_box_cox(t[pos], lam) - 1
+  out[~pos] = 1 - inv_box_cox(-t[~pos], 2 - lam)
+  return out
