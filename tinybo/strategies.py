@@ -9,6 +9,7 @@ this module, optimizer.py both).
 from __future__ import annotations
 
 import itertools
+import math
 import numbers
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
