@@ -58,7 +58,8 @@ class GP:
     self.last_fallback: str | None = None  # why the last suggestion fell back to random (None: it did not)
 
   def __repr__(self) -> str:
-    return "GP(" + ", ".join(f"{k}={getattr(self, k)!r}" for k in ("kernel", "acquisition", "n_initial", "beta", "warp", "lengthscale_prior", "conditional")) + ")"
+    names = ("kernel", "acquisition", "n_initial", "beta", "warp", "lengthscale_prior", "conditional")
+    return "GP(" + ", ".join(f"{k}={getattr(self, k)!r}" for k in names) + ")"
 
   def initial_size(self, space: Space) -> int: return self.n_initial or max(5, 2 * len(space.names) + 1)
 
