@@ -3,8 +3,8 @@ function (on a small discrete space: the best of every untaken configuration); p
 believer); any numerical failure falls back to random with a warning; `recommend` is the best posterior mean.
 With reports (intermediate values of training runs), the GP models (configuration, step) and targets the final step:
 fidelity.py builds that data. Holds: GP, GPFallbackWarning. Imports: strategies (History, Random's helpers), fidelity,
-transforms, gp, acquisition (names), optim_acqf, discrete, arguments (checks), sobol, kernels (names), subset, space,
-trial, numpy.
+transforms, gp, acquisition (names), optim_acqf, discrete, arguments (checks), tree (conditional spaces), sobol,
+kernels (names), subset, space, trial, numpy.
 Glossary: d encoded dimension (space.dim), p searchable parameters; X[n, d] encoded complete trials, y[n] their values
 sign-flipped so that larger is better; X_pend[q, d] pending trials and this batch's points, fantasized at the GP mean.
 """
@@ -28,6 +28,7 @@ from tinybo.space import Space
 from tinybo.strategies import History, SearchExhausted, finite_value, history_rng, n_configs, random_configs
 from tinybo.subset import DEFAULT_MAX_POINTS, fit_subset
 from tinybo.transforms import heavy_bad_tail, power_values, warp_values
+from tinybo.tree import TreeInputs, parent_columns, tree_posterior
 from tinybo.trial import Report, Trial
 
 
@@ -63,15 +64,20 @@ class GP:
   then never warped (a warp would change those units), so `warp=True` with a float is an error.
   `min_distance`: no suggestion lies closer than this (max-norm, unit-cube encoding) to an observed or pending trial while
   a farther one is left: for a deterministic objective such a point repeats what is known. 0 allows near-repeats.
+  `conditional`: how the GP sees a conditional space: "tree" (default; tree.py: an inactive parameter adds no noise to
+  distances, and the acquisition is optimized per branch) or "flatten" (inactive columns at a fixed fill value). With
+  learning curves (reports) the (configuration, step) model sees the space flattened.
   """
   def __init__(self, kernel: str = "matern52", acquisition: str = "ucb", n_initial: int | None = None, beta: float = 2.0,
                device: str | None = None, seed: int | None = None, *, n_raw: int = 1024, n_starts: int = 10, n_steps: int = 25,
                warp: bool | str = "auto", lengthscale_prior: str = "unit", noise: float | str | None = None,
-               max_points: int | None = DEFAULT_MAX_POINTS, curves: bool | str = "auto", min_distance: float = 1e-3):
+               max_points: int | None = DEFAULT_MAX_POINTS, curves: bool | str = "auto", min_distance: float = 1e-3,
+               conditional: str = "tree"):
     check_acquisition(acquisition)
     n_initial = check_int("n_initial", n_initial, 1, none="max(5, 2p + 1) for p parameters")
     beta = check_real("beta", beta, 0.0, "the UCB exploration weight")
     if warp not in (True, False, "auto", "power"): raise ValueError(f"warp={warp!r}: use True, False, 'auto' or 'power'")
+    if conditional not in ("tree", "flatten"): raise ValueError(f"conditional={conditional!r}: use 'tree' or 'flatten'")
     if curves not in (True, False, "auto"): raise ValueError(f"curves={curves!r}; use 'auto' (learn from reports when there are any), False")
     noise = check_noise(noise)
     if isinstance(noise, float) and warp is True:
@@ -87,7 +93,7 @@ class GP:
     check_device(device)
     self.kernel, self.acquisition, self.n_initial, self.beta, self.device, self.seed = kernel, acquisition, n_initial, beta, device, seed
     self.n_raw, self.n_starts, self.n_steps, self.warp = n_raw, n_starts, n_steps, warp if warp in ("auto", "power") else bool(warp)
-    self.noise, self.min_distance = noise, float(min_distance)
+    self.noise, self.min_distance, self.conditional = noise, float(min_distance), conditional
     self.lengthscale_prior, self.max_points, self.curves = check_prior(lengthscale_prior), max_points, "auto" if curves is True else curves
     self._model: GPRegressor | None = None  # the last fitted model, the next fit's warm start; the data and space it was fitted on
     self._model_key, self._model_space = b"", ""
@@ -95,7 +101,8 @@ class GP:
     self._configs: tuple[str, np.ndarray | None] = ("", None)  # (space JSON, every configuration encoded, or None: too many)
 
   def __repr__(self) -> str:
-    names = ("kernel", "acquisition", "n_initial", "beta", "warp", "lengthscale_prior", "noise", "max_points", "curves", "min_distance")
+    names = ("kernel", "acquisition", "n_initial", "beta", "warp", "lengthscale_prior", "noise", "max_points", "curves", "min_distance",
+             "conditional")
     return "GP(" + ", ".join(f"{k}={getattr(self, k)!r}" for k in names) + ")"
 
   def initial_size(self, space: Space) -> int: return self.n_initial or max(5, 2 * len(space.names) + 1)
@@ -134,7 +141,9 @@ class GP:
     rows = [i for i, t in enumerate(trials) if finite_value(t) is not None and _fits(space, t)]  # h.X's trials, in order
     yy = self._targets(space, h.y, h.y, minimize)
     if self.noise == "deterministic" or len(h.y) < 2: return rows[int(np.argmax(yy))]
-    try: mean = self._fit(space, h.X, yy, seed, keep=False).predict(h.X)[0]
+    tree = self._tree(space)
+    gx, cats = (tree, tree.categorical) if tree is not None else (lambda X: X, space.cat_groups)
+    try: mean = self._fit(space, gx(h.X), yy, seed, cats, keep=False).predict(gx(h.X))[0]
     except Exception as e:  # noqa: BLE001 - a model that cannot be fitted still leaves the best observed trial
       warnings.warn(f"tinybo GP strategy: recommend() could not fit the GP ({type(e).__name__}: {e}); returning the best observed trial",
                     GPFallbackWarning, stacklevel=2)
@@ -175,14 +184,18 @@ class GP:
     if self._configs[0] != sj: self._configs = (sj, all_configs(space) if enumerable(space) else None)
     return self._configs[1]
 
-  def _fit(self, space: Space, X: np.ndarray, y: np.ndarray, seed: int, keep: bool = True) -> GPRegressor:
+  def _tree(self, space: Space) -> TreeInputs | None:
+    """The tree map of a conditional space's encoded rows to the GP's inputs (tree.py), or None: the GP sees them as they are."""
+    return TreeInputs.of(space) if self.conditional == "tree" and space.conditions else None
+
+  def _fit(self, space: Space, X: np.ndarray, y: np.ndarray, seed: int, categorical: list[slice], keep: bool = True) -> GPRegressor:
     """The GP on (X, y), warm-started from the last kept fit; keep=False leaves that chain as it was (a fit is path
     dependent, so `recommend` must not change what the next suggestions are)."""
     key = hashlib.sha1(X.tobytes() + y.tobytes() + self.kernel.encode() + repr(self.noise).encode()).digest()
     sj = space.to_json()
     if self._model is not None and self._model_key == key and self._model_space == sj: return self._model
     model = GPRegressor(self.kernel, device=self.device, lengthscale_prior=self.lengthscale_prior)
-    model.fit(X, y, categorical=space.cat_groups, seed=int(seed or 0) & 0xFFFFFFFF, warm_start=self._model if self._model_space == sj else None,
+    model.fit(X, y, categorical=categorical, seed=int(seed or 0) & 0xFFFFFFFF, warm_start=self._model if self._model_space == sj else None,
               noise=self.noise)
     hp = model.hyperparameters
     if not all(np.all(np.isfinite(np.asarray(v, dtype=np.float64))) for v in hp.values()):
@@ -199,6 +212,10 @@ class GP:
     yy = self._targets(space, y_raw, h.y if cd is None else cd.last, minimize)
     if cd is not None: yy = yy - trend(cd.X[:, -1], yy)   # the average learning curve: the GP fits each one's difference to it
     out: list[dict] = []
+    # a conditional space as a tree (tree.py) or flattened; gx maps space-encoded rows to the GP's inputs
+    tree = self._tree(space) if cd is None else None
+    gx = tree if tree is not None else lift
+    if tree is not None: X_fit = tree(X_fit)
     # a large study: fit on a bounded subset (the exact GP while it has at most max_points rows)
     y_fit, X_failed, final = yy, h.X_failed, None if cd is None else cd.final
     if self.max_points is not None and len(yy) > self.max_points:
@@ -207,15 +224,15 @@ class GP:
       if cd is not None: final = cd.final[keep]
     if self.max_points is not None and len(X_failed) > self.max_points // 8: X_failed = X_failed[-(self.max_points // 8):]
     try:
-      model = self._fit(space, X_fit, y_fit, seed)
+      model = self._fit(space, X_fit, y_fit, seed, space.cat_groups if tree is None else tree.categorical)
       # failed configurations (crashes, NaN) never enter the fit, but the acquisition must not keep proposing their
       # neighbourhood: condition on them at the worst observed value, with the hyperparameters fitted on real data
-      base = model = model.condition(lift(X_failed), np.full(len(X_failed), yy.min())) if len(X_failed) else model
+      base = model = model.condition(gx(X_failed), np.full(len(X_failed), yy.min())) if len(X_failed) else model
       # a stopped run says little about its final value, so the target's variance stays high there and the acquisition
       # would return to it: fantasize stopped configurations at the target, at the posterior mean, as pending ones
       if cd is not None and len(cd.stopped): base = model = base.condition(at_target(cd.stopped))
       X_pend = np.concatenate([h.X_pending, space.encode_valid(chosen)])
-      if len(X_pend): model = base.condition(lift(X_pend))
+      if len(X_pend): model = base.condition(gx(X_pend))
       # the incumbent and the points to refine: the best observed values, or with curves the best predicted at the target
       if cd is None: best, X_top = float(np.max(base.y_train)), h.X[np.argsort(-yy, kind="stable")[:min(5, len(h.X))]]
       else:
@@ -224,18 +241,20 @@ class GP:
     except Exception as e:  # noqa: BLE001 - any failure of the model must degrade to random, loudly
       return self._fallback(space, h, taken, len(chosen), n, seed, f"the GP fit failed ({type(e).__name__}: {e})")
     X_all = self._all_configs(space)  # a small discrete space: score every configuration
+    tree_args = {} if tree is None else {"augment": tree.augment, "branches": space.branches(), "fixed": parent_columns(space)}
     for i in range(n):
       try:
         with np.errstate(all="ignore"):
+          state, ls = model.posterior_state(), np.asarray(model.hyperparameters["lengthscales"], dtype=np.float64)
+          if tree is not None: state, ls = (*state, *tree.tensors(state[0].dtype, state[0].device)), tree.lengthscales(ls)
+          post = posterior if tree is None else tree_posterior
           if X_all is not None:
-            x, _ = best_untaken(posterior, model.posterior_state(), X_all, np.concatenate([X_avoid, X_pend]), best=best,
-                                acquisition=self.acquisition, beta=self.beta, bucket=self.n_raw)
+            x, _ = best_untaken(post, state, X_all, np.concatenate([X_avoid, X_pend]), best=best, acquisition=self.acquisition,
+                                beta=self.beta, bucket=self.n_raw, augment=tree_args.get("augment"))
           else:
-            x, _ = optimize_acquisition(posterior, model.posterior_state(), space, best=best, rng=rng, acquisition=self.acquisition,
-                                        beta=self.beta, X_observed=X_avoid, X_pending=X_pend, X_top=X_top,
-                                        lengthscales=np.asarray(model.hyperparameters["lengthscales"], dtype=np.float64),
-                                        n_raw=self.n_raw, n_starts=self.n_starts, n_steps=self.n_steps,
-                                        min_distance=self.min_distance)
+            x, _ = optimize_acquisition(post, state, space, best=best, rng=rng, acquisition=self.acquisition, beta=self.beta,
+                                        X_observed=X_avoid, X_pending=X_pend, X_top=X_top, lengthscales=ls, n_raw=self.n_raw,
+                                        n_starts=self.n_starts, n_steps=self.n_steps, min_distance=self.min_distance, **tree_args)
         if not np.all(np.isfinite(x)): raise FloatingPointError("the acquisition optimizer returned a non-finite point")
         p = space.decode(x)
         if space.key(p) in taken: raise FloatingPointError("the acquisition optimizer returned a point that is already taken")
@@ -245,7 +264,7 @@ class GP:
       taken.add(space.key(p)); out.append(p)
       if i + 1 < n:  # Kriging believer: fantasize this point at the posterior mean and condition, no refit
         X_pend = np.concatenate([X_pend, x[None]])
-        try: model = base.condition(lift(X_pend))
+        try: model = base.condition(gx(X_pend))
         except Exception as e:  # noqa: BLE001
           return out + self._fallback(space, h, taken, len(chosen) + len(out), n - len(out), seed,
                                       f"conditioning on pending points failed ({type(e).__name__}: {e})")

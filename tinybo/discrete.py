@@ -32,12 +32,14 @@ def all_configs(space: Space) -> np.ndarray:
   return space.encode_valid(list(_grid(space, None)))
 
 def best_untaken(posterior: Callable, state: Sequence[Tensor], X_all: np.ndarray, avoid: np.ndarray, *, best: float,
-                 acquisition: str, beta: float, bucket: int = 1024) -> tuple[np.ndarray, float]:
+                 acquisition: str, beta: float, bucket: int = 1024, augment: Callable[[np.ndarray], np.ndarray] | None = None
+                 ) -> tuple[np.ndarray, float]:
   """The row of X_all with the largest acquisition among those not in avoid (observed or pending rows), and its value.
-  Raises SearchExhausted when every row is taken, FloatingPointError when no untaken row has a finite acquisition."""
+  `augment`: the posterior's extra query columns (tree.py). Raises SearchExhausted when every row is taken,
+  FloatingPointError when no untaken row has a finite acquisition."""
   new = np.flatnonzero(~match_rows(X_all, avoid))
   if len(new) == 0: raise SearchExhausted(f"all {len(X_all)} configurations of the space have been tried; widen the space")
-  vals = AcquisitionEvaluator(posterior, state, acquisition, best, beta).values(X_all[new], bucket=bucket)
+  vals = AcquisitionEvaluator(posterior, state, acquisition, best, beta, augment).values(X_all[new], bucket=bucket)
   i = int(np.argmax(vals))
   if not np.isfinite(vals[i]): raise FloatingPointError(f"the acquisition is not finite on any of the {len(new)} untaken configurations")
   return X_all[new[i]], float(vals[i])

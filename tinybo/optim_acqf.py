@@ -38,19 +38,23 @@ NOOPT_MAX_N = 32
 class AcquisitionEvaluator:
   """Evaluates one acquisition on one posterior at padded fixed shapes, so every call replays a captured program. Its
   inputs (the state, (best, beta), the points) are persistent buffers, rewritten in place between calls."""
-  def __init__(self, posterior: Callable, state: Sequence[Tensor], kind: str, best: float, beta: float = 2.0):
-    self.posterior, self.state, self.kind = posterior, tuple(state), kind
+  def __init__(self, posterior: Callable, state: Sequence[Tensor], kind: str, best: float, beta: float = 2.0,
+               augment: Callable[[np.ndarray], np.ndarray] | None = None):
+    self.posterior, self.state, self.kind, self.augment = posterior, tuple(state), kind, augment
     self.dtype, self.device = self.state[0].dtype, self.state[0].device
     self.best_beta = np.array([best, beta])
     self._shapes, self._prepared = tuple(t.shape for t in self.state), {}  # _prepared: the replay's derived input buffers
 
   def _call(self, X: np.ndarray, grad: bool) -> np.ndarray:
+    d = X.shape[1]
+    if self.augment is not None: X = self.augment(X)  # columns the posterior needs besides the point (tree.py: activity)
     key = ("acquisition", self.posterior, self.kind, grad, self._shapes, X.shape, self.dtype, self.device)
     N = self._shapes[0][0]
     prog = program(key, functools.partial(_acquisition_step, self.posterior, self.kind, grad, len(self.state)), device=self.device,
                    noopt=N <= NOOPT_MAX_N, disk=len(X) * N <= DISK_MAX_NM)
     args = (*self.state, staged(self.best_beta, self.dtype, self.device), staged(X, self.dtype, self.device))
-    return download(replay(prog, args, self._prepared)).astype(np.float64)  # a copy: the program reuses its output buffer
+    out = download(replay(prog, args, self._prepared)).astype(np.float64)  # a copy: the program reuses its output buffer
+    return out[:, :1 + d] if grad else out
 
   def values(self, X: np.ndarray, bucket: int = 1024) -> np.ndarray:
     """acquisition at X[m, d] (no gradient), in chunks padded to `bucket` rows: one compiled program per bucket size, so
@@ -214,11 +218,38 @@ def pick_new(space: Any, rng: np.random.Generator, X: np.ndarray, a: np.ndarray,
       if new.any(): return R[np.argmax(new)], float("-inf")
   return X[int(np.argmax(a))], float(np.max(a))
 
+def branch_candidates(space: Any, rng: np.random.Generator, n: int, branches: Sequence[Any]) -> np.ndarray:
+  """n Sobol points spread evenly over the branches of a conditional space (point i on branch i mod B, its parents'
+  columns drawn from that branch's values), rounded to valid configurations: a branch that random trees rarely reach
+  (a deep one, behind several choices) gets as many candidates as the others."""
+  S = sobol(n, space.dim, rng)
+  of = np.arange(n) % len(branches)
+  for b, br in enumerate(branches):
+    rows = np.flatnonzero(of == b)
+    if len(rows) == 0 or not br.values: continue
+    cols = np.concatenate([np.arange(space.dim)[space.columns[q]] for q in br.values])
+    S[np.ix_(rows, cols)] = space.sample(rng, len(rows), branch=br)[:, cols]
+  return space.round(S)
+
+def branch_leads(space: Any, vals: np.ndarray, cand: np.ndarray) -> list[int]:
+  """Per set of active parameters among the candidates, the index of its best one (a finite value only)."""
+  _, group = np.unique(space.active_mask(cand), axis=0, return_inverse=True)
+  group = group.reshape(-1)
+  out = []
+  for g in range(group.max() + 1):
+    v = np.where(group == g, vals, -np.inf)
+    if np.isfinite(v).any(): out.append(int(np.argmax(v)))
+  return out
+
 def optimize_acquisition(posterior: Callable, state: Sequence[Tensor], space: Any, *, best: float, rng: np.random.Generator,
                          acquisition: str = "logei", beta: float = 2.0, X_observed: np.ndarray | None = None, X_pending: np.ndarray | None = None,
                          X_top: np.ndarray | None = None, lengthscales: np.ndarray | None = None, n_raw: int = 1024, n_starts: int = 10,
-                         n_steps: int = 25, min_distance: float = 0.0) -> tuple[np.ndarray, float]:
+                         n_steps: int = 25, min_distance: float = 0.0, augment: Callable[[np.ndarray], np.ndarray] | None = None,
+                         branches: Sequence[Any] | None = None, fixed: np.ndarray | None = None) -> tuple[np.ndarray, float]:
   """Maximize the acquisition over the space; returns (x[d] encoded and valid, acquisition value).
+  augment: extra query columns the posterior takes (tree.py); branches (space.branches()): candidates spread over them,
+  and each branch's best among the starts when they are no more than n_starts; fixed[d]: columns the ascent never moves
+  (a conditional space's parents: moving one would change the branch in the middle of a continuous ascent).
   1. `candidates`: n_raw scrambled Sobol points (rounded to valid configurations) and perturbations of X_top.
   2. One no-gradient evaluation of all of them; `pick_starts` among those not taken.
   3. `ascend` on all starts at once over the float and int columns, at most n_steps evaluations, each one replay of a
@@ -229,13 +260,20 @@ def optimize_acquisition(posterior: Callable, state: Sequence[Tensor], space: An
   d = space.dim
   avoid = np.concatenate([np.zeros((0, d))] + [np.asarray(A, dtype=np.float64).reshape(-1, d) for A in (X_observed, X_pending) if A is not None])
   avoid = space.round(avoid) if len(avoid) else avoid
-  cand0 = space.round(sobol(max(n_raw, 2), d, rng))
+  per_branch = branches is not None and len(branches) > 1
+  cand0 = branch_candidates(space, rng, max(n_raw, 2), branches) if per_branch else space.round(sobol(max(n_raw, 2), d, rng))
   movable, lo, hi = relaxed_box(space, cand0)
+  if fixed is not None: movable[np.asarray(fixed, dtype=bool)] = 0.0
   ls = np.ones(d) if lengthscales is None else np.clip(np.asarray(lengthscales, dtype=np.float64).reshape(-1)[:d], 1e-3, 1.0)
-  ev = AcquisitionEvaluator(posterior, state, acquisition, best, beta)
+  ev = AcquisitionEvaluator(posterior, state, acquisition, best, beta, augment)
   cand = candidates(space, rng, cand0, X_top, n_raw, ls, movable)
   vals = ev.values(cand, bucket=len(cand))
-  chosen = pick_starts(np.where(match_rows(cand, avoid), -np.inf, vals), rng, n_starts)
+  open_vals = np.where(match_rows(cand, avoid), -np.inf, vals)
+  chosen = pick_starts(open_vals, rng, n_starts)
+  if per_branch and len(branches) <= n_starts:
+    leads = branch_leads(space, open_vals, cand)
+    chosen = np.array(list(dict.fromkeys(leads + [int(i) for i in chosen]))[:max(n_starts, len(leads))])
+    if len(chosen) < n_starts: chosen = np.resize(chosen, n_starts)  # one batch shape: one captured ascent program
   if movable.any() and n_steps > 0: Xs, As = ascend(ev, cand[chosen], movable, n_steps, ls, lo, hi)
   else: Xs, As = cand[chosen], vals[chosen]
   Xr = space.round(Xs)

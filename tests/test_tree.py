@@ -1,0 +1,164 @@
+"""The tree-aware GP inputs (tinybo/tree.py) against a numpy reference written from the definition (distances read from
+the activity of each parameter, not from the embedding), the per-branch acquisition optimizer against brute force, and
+GP suggestions on random conditional spaces in both modes."""
+import itertools
+import math
+import warnings
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import tinybo as tb
+from tinybo._tinygrad import upload
+from tinybo.bo import GPFallbackWarning
+from tinybo.gp import GPRegressor
+from tinybo.kernels import matern52
+from tinybo.optim_acqf import AcquisitionEvaluator, optimize_acquisition
+from tinybo.tree import ARC, TreeInputs, parent_columns, tree_posterior
+
+SPACE = tb.Space({
+  "opt": tb.Categorical(["sgd", "adam", "rms"]),
+  "lr": tb.Float(1e-4, 1.0, log=True),
+  "momentum": tb.Float(0.0, 0.99, when={"opt": "sgd"}),
+  "beta": tb.Float(0.5, 0.999, when={"opt": ["adam", "rms"]}),
+  "n_layers": tb.Int(1, 3),
+  "width_2": tb.Int(16, 512, log=True, when={"n_layers": [2, 3]}),
+  "act": tb.Categorical(["relu", "tanh"], when={"n_layers": [2, 3]}),
+  "epochs": 5,
+})
+
+def ref_sqdist(space, ls: dict, a: dict, b: dict) -> float:
+  """Σ over parameters of a's and b's contribution, from the definition: both active -> the distance of their encodings
+  (the chord 2 sin(ARC Δ / 2) / ARC for a conditional float or int, Hamming for a categorical), one active -> 1/ARC² for
+  a conditional float or int and ½ for a categorical, none -> 0; each divided by the parameter's lengthscale²."""
+  out = 0.0
+  for k, p in space.params.items():
+    ea, eb = space.encode(a)[space.columns[k]], space.encode(b)[space.columns[k]]
+    both, one = k in a and k in b, (k in a) != (k in b)
+    if isinstance(p, tb.Categorical): d2 = 0.5 * float(np.sum((ea - eb) ** 2)) if both else 0.5 * one
+    elif k not in space.conditions: d2 = float((ea - eb)[0] ** 2)
+    else: d2 = (2 * math.sin(ARC * (ea - eb)[0] / 2) / ARC) ** 2 if both else one / ARC ** 2
+    out += d2 / ls[k] ** 2
+  return out
+
+def matern52_np(u: np.ndarray) -> np.ndarray:
+  s = np.sqrt(5 * u)
+  return (1 + s + s * s / 3) * np.exp(-s)
+
+def configs(space, n, seed):
+  return space.decode_many(space.sample(np.random.default_rng(seed), n))
+
+def test_kernel_on_tree_inputs_matches_the_reference():
+  tree, ps = TreeInputs.of(SPACE), configs(SPACE, 24, 0)
+  rng = np.random.default_rng(1)
+  ls = {k: float(rng.uniform(0.2, 2.0)) for k in SPACE.names}
+  X = tree(SPACE.encode_many(ps))
+  # the GP's lengthscale per input column: a parameter's lengthscale on each of its columns
+  gl = np.ones(tree.width)
+  for k in SPACE.names:
+    for c in range(*SPACE.columns[k].indices(SPACE.dim)): gl[tree.column[c]] = ls[k]
+  for s in tree.categorical: gl[s] = gl[s.start]
+  from tinygrad import Tensor, dtypes
+  K = matern52(Tensor(X, dtype=dtypes.float64), Tensor(X, dtype=dtypes.float64), Tensor(gl, dtype=dtypes.float64),
+               categorical=tree.categorical).numpy()
+  ref = matern52_np(np.array([[ref_sqdist(SPACE, ls, a, b) for b in ps] for a in ps]))
+  np.testing.assert_allclose(K, ref, rtol=1e-9, atol=1e-12)
+
+def test_an_inactive_parameter_adds_no_noise_to_distances():
+  """Moving a parameter that exists in a but not in b leaves the distance between them unchanged (flattened inputs,
+  with the inactive column at a fill value, move it)."""
+  tree = TreeInputs.of(SPACE)
+  a = {"opt": "sgd", "lr": 0.01, "momentum": 0.1, "n_layers": 1, "epochs": 5}
+  b = {"opt": "adam", "lr": 0.01, "beta": 0.9, "n_layers": 1, "epochs": 5}
+  dist = lambda f, p, q: float(np.sum((f(SPACE.encode_many([p])) - f(SPACE.encode_many([q]))) ** 2))
+  moved = [{**a, "momentum": m} for m in (0.0, 0.3, 0.6, 0.98)]
+  assert np.ptp([dist(tree, m, b) for m in moved]) < 1e-12
+  assert np.ptp([dist(lambda X: X, m, b) for m in moved]) > 0.1
+  assert dist(tree, a, a) == 0.0
+
+def _fitted(seed=0, n=40):
+  tree, ps = TreeInputs.of(SPACE), configs(SPACE, n, seed)
+  y = np.array([math.log10(p["lr"]) ** 2 + p.get("momentum", 0.5) + (p["opt"] == "adam") for p in ps])
+  gp = GPRegressor().fit(tree(SPACE.encode_many(ps)), y, categorical=tree.categorical, seed=seed)
+  return tree, gp
+
+def test_tree_posterior_on_space_points_matches_the_gp_on_mapped_points():
+  tree, gp = _fitted()
+  Xq = SPACE.round(SPACE.sample(np.random.default_rng(5), 17))
+  state = (*gp.posterior_state(), *tree.tensors(gp.dtype, gp.device))
+  mean, var = tree_posterior(*state, upload(tree.augment(Xq), gp.dtype, gp.device))
+  m_ref, v_ref = gp._posterior_np(tree(Xq))
+  np.testing.assert_allclose(mean.numpy(), m_ref, rtol=1e-9, atol=1e-9)
+  np.testing.assert_allclose(var.numpy(), v_ref, rtol=1e-9, atol=1e-9)
+
+def test_acquisition_gradient_is_zero_on_inactive_columns_and_matches_finite_differences():
+  tree, gp = _fitted(1)
+  state = (*gp.posterior_state(), *tree.tensors(gp.dtype, gp.device))
+  ev = AcquisitionEvaluator(tree_posterior, state, "ucb", 0.0, 2.0, tree.augment)
+  X = SPACE.round(SPACE.sample(np.random.default_rng(2), 8))
+  a, g = ev.values_and_grads(X)
+  mask = SPACE.active_mask(X)
+  assert g.shape == X.shape and np.all(g[~mask] == 0.0)
+  floats = [SPACE.columns[k].start for k, p in SPACE.params.items() if isinstance(p, tb.Float)]
+  for i in range(len(X)):
+    for c in floats:
+      if not mask[i, c] or not 1e-3 < X[i, c] < 1 - 1e-3: continue
+      h = 1e-6
+      Xp, Xm = X[i:i + 1].copy(), X[i:i + 1].copy()
+      Xp[0, c] += h; Xm[0, c] -= h
+      fd = (ev.values(Xp, bucket=1)[0] - ev.values(Xm, bucket=1)[0]) / (2 * h)
+      assert g[i, c] == pytest.approx(fd, rel=1e-4, abs=1e-6)
+
+def test_per_branch_optimization_reaches_the_brute_force_optimum():
+  """On a tree whose best branch is a deep one (x1 = 1, x2 = "c": a random tree reaches it one time in six), the
+  optimizer's maximum of the posterior mean (UCB with beta 0) matches a dense per-branch grid search of the same mean."""
+  space = tb.Space({"x1": tb.Categorical([0, 1]), "x2": tb.Categorical(["a", "b", "c"], when={"x1": 1}),
+                    "u": tb.Float(0.0, 1.0, when={"x1": 0}), "v": tb.Float(0.0, 1.0, when={"x2": "c"}),
+                    "w": tb.Float(0.0, 1.0)})
+  def f(p):
+    base = {0: 0.5 + (p.get("u", 0) - 0.3) ** 2}.get(p["x1"], None)
+    if base is None: base = {"a": 0.8, "b": 0.9}.get(p["x2"], (p.get("v", 0) - 0.65) ** 2)
+    return base + (p["w"] - 0.4) ** 2
+  tree = TreeInputs.of(space)
+  ps = configs(space, 80, 3)
+  gp = GPRegressor().fit(tree(space.encode_many(ps)), -np.array([f(p) for p in ps]), categorical=tree.categorical, seed=0)
+  state = (*gp.posterior_state(), *tree.tensors(gp.dtype, gp.device))
+  x, _ = optimize_acquisition(tree_posterior, state, space, best=0.0, rng=np.random.default_rng(0), acquisition="ucb", beta=0.0,
+                              augment=tree.augment, branches=space.branches(), fixed=parent_columns(space))
+  # brute force: every branch and parent value, a 51 x 51 grid of its active floats
+  g = np.linspace(0, 1, 51)
+  grid = []
+  for b in space.branches():
+    for parents in itertools.product(*([(q, v) for v in vs] for q, vs in b.values.items())):
+      for v1 in g if b.active & {"u", "v"} else [None]:
+        for v2 in g:
+          p = {**dict(parents), "w": v2, **{k: v1 for k in b.active & {"u", "v"}}}
+          grid.append(space.validate(p))
+  G = space.encode_many(grid)
+  mean = gp._posterior_np(tree(G))[0]
+  best = grid[int(np.argmax(mean))]
+  got = space.decode(x)
+  assert {k: v for k, v in got.items() if not isinstance(v, float)} == {k: v for k, v in best.items() if not isinstance(v, float)}
+  assert got["x1"] == 1 and got["x2"] == "c"   # the fitted mean's best branch is the true one
+  for k in ("u", "v", "w"):
+    if k in best: assert got[k] == pytest.approx(best[k], abs=0.03)
+
+@pytest.mark.slow
+@settings(max_examples=3, deadline=None)
+@given(st.integers(0, 10_000), st.sampled_from(["tree", "flatten"]))
+def test_gp_suggestions_are_valid_trees_in_both_modes(seed, mode):
+  rng = np.random.default_rng(seed)
+  opt = tb.Optimizer(SPACE, strategy=tb.GP(n_initial=4, conditional=mode), seed=seed)
+  with warnings.catch_warnings():
+    warnings.simplefilter("error", GPFallbackWarning)   # the model must work on the tree, not fall back to random
+    for _ in range(6):
+      t = opt.suggest()
+      assert SPACE.validate(t.params) == t.params and set(t.params) - {"epochs"} == SPACE.active(t.params)
+      opt.observe(t, float(rng.normal()))
+    for t in opt.suggest(2): assert SPACE.validate(t.params) == t.params
+
+def test_conditional_mode_is_checked():
+  with pytest.raises(ValueError, match="conditional='cart'"): tb.GP(conditional="cart")
+  assert "conditional='flatten'" in repr(tb.GP(conditional="flatten"))

@@ -1,0 +1,103 @@
+"""The GP's view of a conditional space (`tb.GP(conditional="tree")`): an input map under which an inactive parameter adds
+no noise to the distance between two configurations, and the posterior over space-encoded query points that applies it.
+Holds: `TreeInputs` (the map: numpy for the fit, tinygrad for the acquisition), `tree_posterior`, ARC. Imports: gp
+(posterior), _tinygrad (upload), space (column kinds), tinygrad, numpy.
+
+The map is the arc embedding of Swersky et al. 2013 ("Raiders of the lost architecture: kernels for Bayesian
+optimization in conditional parameter spaces"): a conditional float or int column x ∈ [0, 1] becomes the two columns
+m · (cos ARC·x, sin ARC·x) / ARC, m = 1 when its parameter is active and 0 when not. Two active values are a chord apart
+(≈ |x − x'| for small differences), an active and an inactive value exactly 1/ARC apart whatever the active value is, two
+inactive values 0 apart. A flattened space instead puts the inactive column at a fill value c, so an active value x is
+|x − c| from every inactive one: noise in the distance that depends on a parameter that does not exist there.
+The pair shares one lengthscale: it is given to the GP as a "categorical" block, whose columns weigh ½ (kernels.py),
+so the pair is scaled by √2. One-hot columns of a conditional categorical are already all zero when inactive (1/√2 from
+every active choice): they pass through, masked. Unconditional columns pass through unchanged.
+Glossary: d space.dim; w the GP's input width (d plus one column per conditional float/int); M[m, d] space.active_mask;
+P, C, S [d, w] maps: z = (M ⊙ X) P + (M ⊙ cos ARC·X) C + (M ⊙ sin ARC·X) S.
+"""
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from tinygrad import Tensor
+from tinygrad.dtype import DType
+
+from tinybo._tinygrad import upload
+from tinybo.gp import posterior
+from tinybo.space import CAT, Space
+
+ARC = 1.0  # radians spanned by a conditional column's [0, 1]: the chord stays close to the distance (0.96 at the ends)
+
+@dataclass(frozen=True)
+class TreeInputs:
+  """The input map of one conditional space. `column[c]`: the GP column that carries space column c (the first of an arc
+  pair), for mapping lengthscales back; `categorical`: the GP's tied-lengthscale blocks (one-hot blocks and arc pairs)."""
+  space: Space
+  P: np.ndarray
+  C: np.ndarray
+  S: np.ndarray
+  column: np.ndarray
+  categorical: list[slice]
+
+  @staticmethod
+  def of(space: Space) -> TreeInputs:
+    d = space.dim
+    conditional = np.zeros(d, dtype=bool)
+    for k in space.conditions: conditional[space.columns[k]] = True
+    arc = conditional & (np.asarray(space.kinds) != CAT)
+    w = d + int(arc.sum())
+    P, C, S, column = np.zeros((d, w)), np.zeros((d, w)), np.zeros((d, w)), np.zeros(d, dtype=np.int64)
+    j, categorical = 0, []
+    for k in space.names:
+      cols = range(*space.columns[k].indices(d))
+      if arc[cols.start]:
+        c = cols.start
+        C[c, j], S[c, j + 1], column[c] = math.sqrt(2) / ARC, math.sqrt(2) / ARC, j
+        categorical.append(slice(j, j + 2)); j += 2
+        continue
+      if np.asarray(space.kinds)[cols.start] == CAT: categorical.append(slice(j, j + len(cols)))
+      for c in cols: P[c, j], column[c] = 1.0, j; j += 1
+    return TreeInputs(space, P, C, S, column, categorical)
+
+  @property
+  def width(self) -> int: return self.P.shape[1]
+
+  def augment(self, X: np.ndarray) -> np.ndarray:
+    """Space-encoded points [m, d] -> [m, 2d]: the points and their activity masks, what `tree_posterior` queries take."""
+    return np.concatenate([X, self.space.active_mask(X).astype(np.float64)], axis=1)
+
+  def __call__(self, X: np.ndarray) -> np.ndarray:
+    """Space-encoded points [m, d] -> the GP's inputs [m, w] (numpy; `embed` is the same map on Tensors)."""
+    X = np.asarray(X, dtype=np.float64).reshape(-1, self.space.dim)
+    if len(X) == 0: return np.zeros((0, self.width))
+    M = self.space.active_mask(X)
+    return (M * X) @ self.P + (M * np.cos(ARC * X)) @ self.C + (M * np.sin(ARC * X)) @ self.S
+
+  def tensors(self, dtype: DType, device: str) -> tuple[Tensor, Tensor, Tensor]:
+    """(P, C, S) on the device: the tail of `tree_posterior`'s state."""
+    return tuple(upload(a, dtype, device) for a in (self.P, self.C, self.S))
+
+  def lengthscales(self, gp_lengthscales: Sequence[float]) -> np.ndarray:
+    """The GP's lengthscales [w] -> one per space column [d] (the ascent's preconditioning)."""
+    return np.asarray(gp_lengthscales, dtype=np.float64).reshape(-1)[self.column]
+
+def embed(Xa: Tensor, P: Tensor, C: Tensor, S: Tensor) -> Tensor:
+  """Xa[..., 2d] = [X | M] -> the GP's inputs [..., w]; differentiable in X (an inactive column's gradient is 0)."""
+  d = P.shape[0]
+  X, M = Xa[..., :d], Xa[..., d:]
+  return (M * X) @ P + (M * (ARC * X).cos()) @ C + (M * (ARC * X).sin()) @ S
+
+def tree_posterior(X: Tensor, alpha: Tensor, Linv0: Tensor, hyper: Tensor, P: Tensor, C: Tensor, S: Tensor, Xa: Tensor) -> tuple[Tensor, Tensor]:
+  """gp.posterior at augmented space points Xa[..., 2d] (`TreeInputs.augment`); state = posterior_state() + tensors()."""
+  return posterior(X, alpha, Linv0, hyper, embed(Xa, P, C, S))
+
+def parent_columns(space: Space) -> np.ndarray:
+  """bool[d]: the columns of the parameters that others are conditioned on (the acquisition's ascent keeps them fixed)."""
+  out = np.zeros(space.dim, dtype=bool)
+  for conds in space.conditions.values():
+    for q in conds:
+      if q in space.params: out[space.columns[q]] = True
+  return out
