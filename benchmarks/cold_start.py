@@ -11,7 +11,7 @@ imports tinybo, opens an Optimizer on Hartmann6's 6-parameter space with the GP 
 Caches: "warm" runs share one cache folder (tinybo's TINYBO_CACHE_DIR and tinygrad's CACHEDB) that an unmeasured process
 filled first; "empty" runs each get new empty folders, so nothing compiled survives from anywhere. Medians of --runs.
 Optuna's side runs in the python of --python (a venv with optuna and torch); its first `ask()` includes importing torch, as
-a user meets it. `--demo` also runs the demo (examples/tune_mlp.py, 12 trials) in a fresh process and reports the gap
+a user meets it. `--demo` also runs the demo (examples/tune_mlp.py, its initial design + 2 trials) in a fresh process and reports the gap
 before its first GP trial beside the gaps before random (initial-design) trials.
 Figures are wall-clock and noisy on a shared machine: run it on a quiet one.
 """
@@ -128,14 +128,15 @@ def demo_gaps(cpu:int|None) -> dict:
   the suggestion, for the random initial design and for the first GP trial."""
   import tinybo as tb
   from tinybo.storage import SQLiteStorage
+  n_design = tb.GP().initial_size(tb.Space.from_json(_demo_space_json()))
   with tempfile.TemporaryDirectory(prefix="tinybo-demo-") as tmp:
     t = time.perf_counter()
-    r = subprocess.run(pinned([sys.executable, "examples/tune_mlp.py", "--trials", "12", "--out", tmp], cpu), env=child_env(None),
+    # the initial design, then two GP trials (the design's size follows the demo's space)
+    r = subprocess.run(pinned([sys.executable, "examples/tune_mlp.py", "--trials", str(n_design + 2), "--out", tmp], cpu), env=child_env(None),
                        cwd=ROOT, capture_output=True, text=True, timeout=3600)
     if r.returncode != 0: raise RuntimeError(f"demo failed:\n{r.stderr[-3000:]}")
     trials = sorted(SQLiteStorage(os.path.join(tmp, "demo.db")).trials("digits-mlp"), key=lambda tr: tr.id)
     wall = time.perf_counter() - t
-  n_design = tb.GP().initial_size(tb.Space.from_json(_demo_space_json()))
   gaps = [trials[k].created - trials[k - 1].finished for k in range(1, len(trials))]
   return {"n_design": n_design, "gaps_s": gaps, "random_trial_gap_median_s": statistics.median(gaps[:n_design - 1]),
           "first_gp_trial_gap_s": gaps[n_design - 1], "second_gp_trial_gap_s": gaps[n_design], "wall_s": wall}
