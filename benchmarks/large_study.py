@@ -29,7 +29,7 @@ os.environ.setdefault("PARALLEL", "0")
 import numpy as np  # noqa: E402
 
 from benchmarks.functions import PROBLEMS  # noqa: E402
-from benchmarks.suggest_latency import _pin  # noqa: E402
+from benchmarks.suggest_latency import _pin, acquisition_clock  # noqa: E402
 
 LIMIT_S = 10.0  # what a warm suggestion at n = 1,000, 2,000 and 5,000 must stay under on one core
 
@@ -41,13 +41,7 @@ def grow(max_points: int | None, ns: list[int], reps: int, warmup: int, seed: in
   rng = np.random.default_rng(seed)
   strategy = bo.GP(seed=seed, max_points=max_points)
   trials: list = []
-  split = {"acq": 0.0}
-  inner = bo.optimize_acquisition
-  def timed(*a, **k):
-    t = time.perf_counter()
-    try: return inner(*a, **k)
-    finally: split["acq"] += time.perf_counter() - t
-  bo.optimize_acquisition = timed
+  split, restore = acquisition_clock()
   rows = []
   try:
     for n in ns:
@@ -71,7 +65,7 @@ def grow(max_points: int | None, ns: list[int], reps: int, warmup: int, seed: in
       rows.append(row)
       print(f"n={n}: median {row['median_s']:.2f} s (fit {row['fit_s']:.2f} + acquisition {row['acq_s']:.2f}; CPU {row['cpu_s']:.2f} s), "
             f"max {row['max_s']:.2f} s, first after the top-up {row['first_s']:.2f} s, fitted on {row['fitted_on']}", flush=True)
-  finally: bo.optimize_acquisition = inner
+  finally: restore()
   return rows
 
 def main(argv: list[str] | None = None) -> None:
