@@ -117,9 +117,9 @@ class GP:
     seed = self.seed if self.seed is not None else seed
     self.last_fallback = None
     h = History.of(space, trials)
-    if n_configs(space) <= len(h.taken):
-      raise SearchExhausted(f"all {int(n_configs(space))} configurations of the space have been tried; widen the space")
-    n = int(min(n, n_configs(space) - len(h.taken)))  # a finite space nearly tried: what is left, not an error
+    total = n_configs(space)
+    if total <= len(h.taken): raise SearchExhausted(f"all {int(total)} configurations of the space have been tried; widen the space")
+    n = int(min(n, total - len(h.taken)))  # a finite space nearly tried: what is left, not an error
     taken = set(h.taken)
     cd = curve_data(space, trials, reports) if reports and self.curves == "auto" else None
     # the design continues while observations + stopped + pending trials are fewer than n_initial (a stopped trial used its

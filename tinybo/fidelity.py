@@ -80,7 +80,7 @@ def curve_data(space: Space, trials: Sequence[Trial], reports: Mapping[int, Sequ
     curve = [r for r in reports.get(t.id, ()) if r.step <= target] if t.state in USED else []
     complete = t.state == TrialState.COMPLETE and t.value is not None and math.isfinite(t.value)
     if not curve and not complete: continue
-    try: x = space.encode(space.validate(t.params))
+    try: x = space.encode_valid([space.validate(t.params)])[0]   # validated once (encode would validate again)
     except (ValueError, TypeError): continue
     pts = [(r.step, r.value) for r in thin(curve)]
     if complete:   # the trial's result is its value at the end of its run: its last step, or the target without reports
