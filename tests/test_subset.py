@@ -68,8 +68,8 @@ def test_the_space_filling_part_covers_better_than_a_random_choice():
 
 def test_bad_max_points_name_the_fix():
   with pytest.raises(ValueError, match="max_points=0"): fit_subset(np.zeros((3, 1)), np.zeros(3), 0)
-  for bad in (0, 7, True, 2.5, "640"):
-    with pytest.raises(ValueError, match="max_points="): GP(max_points=bad)
+  for bad, error in ((0, ValueError), (7, ValueError), (True, TypeError), (2.5, TypeError), ("640", TypeError)):
+    with pytest.raises(error, match=f"max_points={bad!r}: use an int >= 8, or None for all trials"): GP(max_points=bad)
   assert GP(max_points=None).max_points is None and GP().max_points == DEFAULT_MAX_POINTS
 
 def test_the_suite_budgets_are_below_the_default_threshold():

@@ -86,8 +86,7 @@ class GP:
     min_distance = check_real("min_distance", min_distance, 0.0, "the max-norm distance in the unit cube below which a point repeats a trial")
     if not min_distance < 1: raise ValueError(f"min_distance={min_distance!r}: use a float in [0, 1) (max-norm distance in the unit cube)")
     check_kernel(kernel)
-    if max_points is not None and (isinstance(max_points, bool) or not isinstance(max_points, int) or max_points < 8):
-      raise ValueError(f"max_points={max_points!r}: use an int >= 8 (the most trials the GP is fitted on) or None (all)")
+    max_points = check_int("max_points", max_points, 8, none="all trials (the most trials the GP is fitted on)")
     seed = check_int("seed", seed, -2**63, none="the optimizer's seed")
     n_raw, n_starts, n_steps = check_int("n_raw", n_raw, 2), check_int("n_starts", n_starts, 1), check_int("n_steps", n_steps, 0)
     check_device(device)
