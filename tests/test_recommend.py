@@ -107,3 +107,14 @@ def test_cli_show_prints_the_recommendation(tmp_path, capsys):
   assert lines[-1] == f"recommended: trial {rec.id}, value {rec.value:.6g}: x={rec.params['x']:.6g}"
   assert rec.id != opt.best.id  # this seed's best is a lucky draw
   assert main(["show", str(db)]) == 0 and "recommended:" not in capsys.readouterr().out  # without --recommend: no GP fit
+
+def test_recommend_indexes_the_trials_given_when_some_do_not_fit_the_space():
+  # an edited study: trials outside the space (or failed) before the complete ones must not shift the returned index
+  rng = np.random.default_rng(3)
+  trials = [tb.Trial(0, {"x": 9.0}, TrialState.COMPLETE, 0.0), tb.Trial(1, {"x": 0.0}, TrialState.FAILED)]
+  trials += [tb.Trial(i + 2, {"x": float(x)}, TrialState.COMPLETE, float((x - 0.7) ** 2 + 0.3 * rng.standard_normal()))
+             for i, x in enumerate(rng.uniform(-2.0, 3.0, 30))]
+  i = tb.GP().recommend(SPACE, trials)
+  fitting = trials[2:]
+  assert trials[i] in fitting and abs(trials[i].params["x"] - 0.7) < 0.5
+  assert tb.GP(noise="deterministic").recommend(SPACE, trials) == 2 + int(np.argmin([t.value for t in fitting]))

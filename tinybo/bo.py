@@ -25,18 +25,12 @@ from tinybo.kernels import check_kernel
 from tinybo.optim_acqf import optimize_acquisition
 from tinybo.sobol import sobol
 from tinybo.space import Space
-from tinybo.strategies import History, SearchExhausted, finite_value, history_rng, n_configs, random_configs
+from tinybo.strategies import History, SearchExhausted, history_rng, n_configs, random_configs
 from tinybo.subset import DEFAULT_MAX_POINTS, fit_subset
 from tinybo.transforms import heavy_bad_tail, power_values, warp_values
 from tinybo.tree import TreeInputs, parent_columns, tree_posterior
 from tinybo.trial import Report, Trial
 
-
-def _fits(space: Space, t: Trial) -> bool:
-  """Whether a trial's configuration fits the space (History.of skips those that do not)."""
-  try: space.validate(t.params)
-  except (ValueError, TypeError): return False
-  return True
 
 class GPFallbackWarning(RuntimeWarning):
   """The GP strategy could not use its model for a suggestion and used random search instead; the message says why."""
@@ -137,7 +131,7 @@ class GP:
     seed = self.seed if self.seed is not None else seed
     h = History.of(space, trials)
     if len(h.y) == 0: return None
-    rows = [i for i, t in enumerate(trials) if finite_value(t) is not None and _fits(space, t)]  # h.X's trials, in order
+    rows = h.rows
     yy = self._targets(space, h.y, h.y, minimize)
     if self.noise == "deterministic" or len(h.y) < 2: return rows[int(np.argmax(yy))]
     tree = self._tree(space)

@@ -40,24 +40,25 @@ class History:
   encoded once) and passed down: encoded rows [*, space.dim] of the trials that fit the space (one of an edited study
   that does not is only counted, in n_trials and n_pending). X[n, d], y[n]: the complete trials with a finite value and
   their values; X_failed, X_pending: FAILED, PENDING trials; X_other: every trial not in X (never suggested again);
-  taken: their Space.key; n_stopped: STOPPED trials (ended early: their values are at an earlier step, not in y)."""
+  taken: their Space.key; n_stopped: STOPPED trials (ended early: their values are at an earlier step, not in y); rows:
+  the index in `trials` of each row of X."""
   X: np.ndarray; y: np.ndarray; X_failed: np.ndarray; X_pending: np.ndarray; X_other: np.ndarray
-  taken: frozenset[tuple]; n_trials: int; n_pending: int; n_stopped: int = 0
+  taken: frozenset[tuple]; n_trials: int; n_pending: int; n_stopped: int = 0; rows: tuple[int, ...] = ()
 
   @staticmethod
   def of(space: Space, trials: Sequence[Trial]) -> History:
-    complete, values, failed, pending, other, taken = [], [], [], [], [], set()
-    for t in trials:
+    complete, values, failed, pending, other, taken, rows = [], [], [], [], [], set(), []
+    for i, t in enumerate(trials):
       try: p = space.validate(t.params)
       except (ValueError, TypeError): continue
       taken.add(space.key_valid(p))
-      if (v := finite_value(t)) is not None: complete.append(p); values.append(v); continue
+      if (v := finite_value(t)) is not None: complete.append(p); values.append(v); rows.append(i); continue
       other.append(p)
       if t.state == TrialState.FAILED: failed.append(p)
       if t.state == TrialState.PENDING: pending.append(p)
     enc = space.encode_valid
     return History(enc(complete), np.array(values, dtype=np.float64), enc(failed), enc(pending), enc(other), frozenset(taken), len(trials),
-                   sum(t.state == TrialState.PENDING for t in trials), sum(t.state == TrialState.STOPPED for t in trials))
+                   sum(t.state == TrialState.PENDING for t in trials), sum(t.state == TrialState.STOPPED for t in trials), tuple(rows))
 
 def history_rng(seed: int | None, n_trials: int, salt: int = 0) -> np.random.Generator:
   """An RNG that depends only on the seed and how many trials exist: deterministic, and different at every step."""
