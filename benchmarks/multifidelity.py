@@ -11,6 +11,7 @@ Methods (each one run per seed; steps = every reported step of every trial):
   gp-full           tinybo GP, every trial run to T (the full-training reference)
   gp-asha           tinybo GP learning from curves (tb.GP(), the default) + tb.ASHA(1, T, 3)
   gp-nocurves-asha  tinybo GP on complete trials only (tb.GP(curves=False)) + tb.ASHA(1, T, 3)
+  gp-model          tinybo GP learning from curves + tb.ModelStopping(min_step=3, max_step=T): its own model stops a curve
   random-asha       tinybo random search + tb.ASHA(1, T, 3)
   random-full       tinybo random search, every trial run to T
   optuna-tpe-hyperband  Optuna TPESampler + HyperbandPruner(1, T, 3)          (peers venv)
@@ -82,7 +83,7 @@ PROBLEMS = {
     speed=_lr_speed, optimum=HARTMANN3_MIN, amplitude=1.0, full_trials=40),
 }
 
-TINYBO_METHODS = ("gp-asha", "gp-nocurves-asha", "random-asha", "gp-full", "random-full")
+TINYBO_METHODS = ("gp-model", "gp-asha", "gp-nocurves-asha", "random-asha", "gp-full", "random-full")
 OPTUNA_METHODS = ("optuna-tpe-hyperband", "optuna-gp-median")
 
 # ***** one run: trials until the step budget is spent; the trace is (steps so far, regret of the best complete trial) *****
@@ -92,6 +93,7 @@ def run_tinybo(problem: CurveProblem, method: str, seed: int, budget: int) -> di
   strategy = {"gp": tb.GP(), "gp-nocurves": tb.GP(curves=False), "random": tb.Random()}[method.rsplit("-", 1)[0]]
   T = problem.max_step
   stopping = tb.ASHA(min_step=1, max_step=T, reduction_factor=3) if method.endswith("-asha") else None
+  if method.endswith("-model"): stopping = tb.ModelStopping(min_step=3, max_step=T, threshold=0.05)
   opt = tb.Optimizer(problem.space(), strategy=strategy, seed=seed, stopping=stopping)
   steps, best, trace, n_stopped, t0 = 0, math.inf, [], 0, time.perf_counter()
   while steps < budget:

@@ -11,6 +11,7 @@ sign-flipped so that larger is better; X_pend[q, d] pending trials and this batc
 from __future__ import annotations
 
 import hashlib
+import math
 import warnings
 from collections.abc import Mapping, Sequence
 
@@ -29,7 +30,7 @@ from tinybo.strategies import History, SearchExhausted, finite_value, history_rn
 from tinybo.subset import DEFAULT_MAX_POINTS, fit_subset
 from tinybo.transforms import heavy_bad_tail, power_values, warp_values
 from tinybo.tree import TreeInputs, parent_columns, tree_posterior
-from tinybo.trial import Report, Trial
+from tinybo.trial import Report, Trial, TrialState
 
 
 def _fits(space: Space, t: Trial) -> bool:
@@ -99,6 +100,7 @@ class GP:
     self._model_key, self._model_space = b"", ""
     self.last_fallback: str | None = None  # why the last suggestion fell back to random (None: it did not)
     self._configs: tuple[str, np.ndarray | None] = ("", None)  # (space JSON, every configuration encoded, or None: too many)
+    self._chance_fit: tuple[bytes, GPRegressor | None] = (b"", None)  # final_chance's hyperparameters: (key of the finished curves, fit)
 
   def __repr__(self) -> str:
     names = ("kernel", "acquisition", "n_initial", "beta", "warp", "lengthscale_prior", "noise", "max_points", "curves", "min_distance",
@@ -149,6 +151,52 @@ class GP:
                     GPFallbackWarning, stacklevel=2)
       return rows[int(np.argmax(yy))]
     return rows[int(np.argmax(mean))]
+
+  # ***** the model's outlook on a running trial (tb.ModelStopping asks it through the Optimizer) *****
+
+  def final_chance(self, space: Space, trials: Sequence[Trial], reports: Mapping[int, Sequence[Report]], trial_id: int, *,
+                   seed: int = 0, minimize: bool = True) -> float | None:
+    """The posterior probability that trial `trial_id`'s value at the target step (the end of a full run) beats the
+    incumbent: the best complete trial's final value or, before any trial completed, the best final value the model
+    predicts for the other stopped trials. The model is suggest's (configuration, step) GP over every trial's thinned
+    curve, running ones included; its hyperparameters are fitted (cold, from the seed) to the finished trials' curves
+    only, so they are refitted only when a trial finishes, and each call re-standardizes the data with them, factors
+    once and predicts one point. A pure function of (trials, reports, seed): every process reaches the same number.
+    None when the model has nothing to say: curves=False, fewer than two finished trials with curves, the trial without
+    reports or outside the space, or a failed fit (with a GPFallbackWarning)."""
+    if self.curves is False or not reports or not reports.get(trial_id): return None
+    seed = self.seed if self.seed is not None else seed
+    cd = curve_data(space, trials, reports)
+    if cd is None or not (mine := cd.ids == trial_id).any(): return None
+    state = {t.id: t.state for t in trials}
+    done = np.array([state.get(int(i)) in (TrialState.COMPLETE, TrialState.STOPPED) for i in cd.ids], dtype=bool)
+    if len(np.unique(cd.ids[done])) < 2: return None
+    complete = done & cd.final & np.array([state.get(int(i)) == TrialState.COMPLETE for i in cd.ids], dtype=bool)
+    def detrended(X: np.ndarray, y: np.ndarray) -> np.ndarray:   # what suggest fits: larger is better, minus the average curve
+      yy = self._targets(space, y, cd.last, minimize)
+      return yy - trend(X[:, -1], yy)
+    try:
+      X_done, y_done = cd.X[done], detrended(cd.X[done], cd.y[done])
+      key = hashlib.sha1(X_done.tobytes() + y_done.tobytes() + self.kernel.encode() + repr(self.noise).encode() + str(seed).encode()).digest()
+      if self._chance_fit[0] != key:
+        model = GPRegressor(self.kernel, device=self.device, lengthscale_prior=self.lengthscale_prior)
+        model.fit(X_done, y_done, categorical=space.cat_groups, seed=int(seed or 0) & 0xFFFFFFFF, noise=self.noise)
+        self._chance_fit = (key, model)
+      yy = detrended(cd.X, cd.y)
+      model = self._chance_fit[1].with_data(cd.X, yy)
+      if complete.any(): best = float(np.max(yy[complete]))
+      else:
+        others = np.unique(cd.X[done & ~mine][:, :-1], axis=0)
+        if not len(others): return None
+        best = float(np.max(model.predict(at_target(others))[0]))
+      mean, var = model.predict(at_target(cd.X[mine][:1, :-1]))
+    except Exception as e:  # noqa: BLE001 - a model that cannot say never stops a trial, loudly
+      warnings.warn(f"tinybo GP strategy: final_chance could not use the GP ({type(e).__name__}: {e}); the trial continues",
+                    GPFallbackWarning, stacklevel=2)
+      return None
+    sd = math.sqrt(max(float(var[0]), 0.0))
+    if sd == 0.0: return float(mean[0] > best)
+    return 0.5 * math.erfc((best - float(mean[0])) / (sd * math.sqrt(2)))
 
   # ***** the initial design *****
 
