@@ -164,3 +164,14 @@ def test_a_resumed_sqlite_study_reaches_the_same_verdicts(tmp_path):
   straight = play(tmp_path / "a.db", set())
   resumed = play(tmp_path / "b.db", {30, 47, 48, 56})
   assert straight == resumed and True in straight[0]
+
+def test_a_study_over_max_points_judges_on_a_subset_with_the_trial_own_rows():
+  opt = finished_study(XS + [0.3, 0.4])   # 7 full curves, 35 rows: above max_points=16
+  gp = tb.GP(warp=False, max_points=16)
+  for x, hopeless in ((0.8, True), (0.35, False)):
+    opt.enqueue({"x": x})
+    t = opt.suggest()
+    for s in (1, 2, 3): opt.report(t, 3.0 if hopeless else curve_value(x, s), s)
+    p = gp.final_chance(SPACE, opt.trials, opt.curves, t.id, seed=opt.seed)
+    assert len(gp._chance_fit[1].y_train) == 16 and (p < 0.05 if hopeless else p > 0.2)
+    opt.stop(t)

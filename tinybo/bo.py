@@ -161,7 +161,9 @@ class GP:
     predicts for the other stopped trials. The model is suggest's (configuration, step) GP over every trial's thinned
     curve, running ones included; its hyperparameters are fitted (cold, from the seed) to the finished trials' curves
     only, so they are refitted only when a trial finishes, and each call re-standardizes the data with them, factors
-    once and predicts one point. A pure function of (trials, reports, seed): every process reaches the same number.
+    once and predicts one point. A study over max_points rows: the hyperparameters on `fit_subset`'s rows, as suggest
+    fits, the prediction on the max_points rows nearest the trial's configuration (lengthscale-scaled; its own included).
+    A pure function of (trials, reports, seed): every process reaches the same number.
     None when the model has nothing to say: curves=False, fewer than two finished trials with curves, the trial without
     reports or outside the space, or a failed fit (with a GPFallbackWarning)."""
     if self.curves is False or not reports or not reports.get(trial_id): return None
@@ -177,13 +179,21 @@ class GP:
       return yy - trend(X[:, -1], yy)
     try:
       X_done, y_done = cd.X[done], detrended(cd.X[done], cd.y[done])
+      if self.max_points is not None and len(y_done) > self.max_points:   # a large study: a bounded subset, as suggest fits
+        keep = fit_subset(X_done, y_done, self.max_points)
+        X_done, y_done = X_done[keep], y_done[keep]
       key = hashlib.sha1(X_done.tobytes() + y_done.tobytes() + self.kernel.encode() + repr(self.noise).encode() + str(seed).encode()).digest()
       if self._chance_fit[0] != key:
         model = GPRegressor(self.kernel, device=self.device, lengthscale_prior=self.lengthscale_prior)
         model.fit(X_done, y_done, categorical=space.cat_groups, seed=int(seed or 0) & 0xFFFFFFFF, noise=self.noise)
         self._chance_fit = (key, model)
       yy = detrended(cd.X, cd.y)
-      model = self._chance_fit[1].with_data(cd.X, yy)
+      rows = np.arange(len(yy))
+      if self.max_points is not None and len(yy) > self.max_points:   # a large study: the rows nearest the trial decide its posterior
+        ls = np.asarray(self._chance_fit[1].hyperparameters["lengthscales"], dtype=np.float64)[:-1]
+        dist = np.sum(((cd.X[:, :-1] - cd.X[mine][0, :-1]) / ls) ** 2, axis=1)   # its own rows at 0
+        rows = np.sort(np.argsort(dist, kind="stable")[:self.max_points])
+      model = self._chance_fit[1].with_data(cd.X[rows], yy[rows])
       if complete.any(): best = float(np.max(yy[complete]))
       else:
         others = np.unique(cd.X[done & ~mine][:, :-1], axis=0)

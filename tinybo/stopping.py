@@ -14,7 +14,7 @@ Rules here (parameters named as Optuna's and Ray Tune's, mapped in each docstrin
   MedianStopping(warmup_trials=5, warmup_steps=0, interval=1)   the median stopping rule (Optuna's MedianPruner)
   ASHA(min_step=1, max_step=None, reduction_factor=3)           asynchronous successive halving (Optuna's SuccessiveHalvingPruner)
   Hyperband(min_step=1, max_step, reduction_factor=3)           brackets of ASHA (Optuna's HyperbandPruner)
-  ModelStopping(min_step=1, max_step=None, threshold=0.05, interval=1)
+  ModelStopping(min_step=1, max_step=None, threshold=0.2, interval=1)
                                                                 the strategy's learning-curve model: P(final beats incumbent) < threshold
 A rule that needs the strategy's model (`uses_model = True`, ModelStopping) reads it through `history.chance`, a
 callable the Optimizer binds to its strategy (tb.GP.final_chance): this module never imports the strategy (bo.py is
@@ -216,13 +216,13 @@ class ModelStopping:
   refitted only when a trial finishes (tb.GP.final_chance). Freeze-Thaw (Swersky et al. 2014) in spirit."""
   uses_model = True
 
-  def __init__(self, min_step: int = 1, max_step: int | None = None, threshold: float = 0.05, interval: int = 1):
+  def __init__(self, min_step: int = 1, max_step: int | None = None, threshold: float = 0.2, interval: int = 1):
     self.min_step, self.interval = _int("min_step", min_step, 0), _int("interval", interval, 1)
     self.max_step = None if max_step is None else _int("max_step", max_step, 1)
     if self.max_step is not None and self.max_step <= self.min_step:
       raise ValueError(f"max_step={max_step!r} <= min_step={min_step!r}: no step to stop at; use max_step > min_step")
     if isinstance(threshold, bool) or not isinstance(threshold, numbers.Real) or not 0 < threshold < 1:
-      raise ValueError(f"threshold={threshold!r}; use a probability in (0, 1), e.g. 0.05 (stop below a 5% chance of beating the best)")
+      raise ValueError(f"threshold={threshold!r}; use a probability in (0, 1), e.g. 0.2 (stop below a 20% chance of beating the best)")
     self.threshold = float(threshold)
 
   def should_stop(self, trial_id: int, step: int, value: float, history: History) -> bool:
