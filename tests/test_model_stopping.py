@@ -60,7 +60,7 @@ def test_final_chance_is_the_numpy_posterior_probability():
   z = cd.X[:, -1]
   yy = -cd.y - np.polyval(np.polyfit(z, -cd.y, 2), z)
   best = max(yy[i] for i in range(len(yy)) if cd.final[i])   # the best complete trial's final value, detrended
-  model = gp._chance_fit[1]
+  model = gp.chance_model(SPACE, trials, curves, seed=opt.seed)
   x_query = np.array([[t.params["x"], 0.0]])
   ref_model = type("M", (), {"hyperparameters": model.hyperparameters, "transform": YTransform.fit(yy)[0], "jitter": model.jitter})
   assert p == pytest.approx(numpy_chance(ref_model, cd.X, yy, x_query, best), abs=1e-6)
@@ -173,5 +173,31 @@ def test_a_study_over_max_points_judges_on_a_subset_with_the_trial_own_rows():
     t = opt.suggest()
     for s in (1, 2, 3): opt.report(t, 3.0 if hopeless else curve_value(x, s), s)
     p = gp.final_chance(SPACE, opt.trials, opt.curves, t.id, seed=opt.seed)
-    assert len(gp._chance_fit[1].y_train) == 16 and (p < 0.05 if hopeless else p > 0.2)
+    assert len(gp.chance_model(SPACE, opt.trials, opt.curves, seed=opt.seed).y_train) == 16 and (p < 0.05 if hopeless else p > 0.2)
     opt.stop(t)
+
+def test_the_refit_runs_outside_the_report_write_transaction(tmp_path, monkeypatch):
+  """A refit (a second or more) must not hold the SQLite write lock that every other worker's writes wait for: the
+  Optimizer fits before the transaction, and the decision inside finds the fit cached."""
+  from tinybo.gp import GPRegressor
+  from tinybo.storage import SQLiteStorage
+  storage = SQLiteStorage(str(tmp_path / "s.db"))
+  in_tx, fits_inside, fits = [False], [], []
+  report, fit = storage.report, GPRegressor.fit
+  def report_marked(*a, **k):
+    in_tx[0] = True
+    try: return report(*a, **k)
+    finally: in_tx[0] = False
+  def fit_watched(self, *a, **k):
+    (fits_inside if in_tx[0] else fits).append(1)
+    return fit(self, *a, **k)
+  monkeypatch.setattr(storage, "report", report_marked)
+  monkeypatch.setattr(GPRegressor, "fit", fit_watched)
+  opt = tb.Optimizer(SPACE, strategy=tb.GP(warp=False, n_initial=3), storage=storage, stopping=tb.ModelStopping(min_step=1, max_step=T))
+  for x in (0.1, 0.5, 0.9, 0.3):
+    opt.enqueue({"x": x})
+    t = opt.suggest()
+    for s in range(1, T + 1):
+      if opt.report(t, curve_value(x, s), s): opt.stop(t); break
+    else: opt.observe(t, curve_value(x, T))
+  assert len(fits) >= 2 and not fits_inside

@@ -109,7 +109,7 @@ def takes_reports(strategy: Strategy) -> bool:
 
 def has_curve_model(strategy: Strategy) -> bool:
   """Whether a strategy can say how likely a running trial is to beat the incumbent at the final step (tb.GP with curves)."""
-  return callable(getattr(strategy, "final_chance", None)) and getattr(strategy, "curves", "auto") is not False
+  return all(callable(getattr(strategy, m, None)) for m in ("final_chance", "chance_model")) and getattr(strategy, "curves", "auto") is not False
 
 def worker_id() -> str:
   return f"{socket.gethostname()}:{os.getpid()}:{threading.current_thread().name}"
@@ -259,15 +259,19 @@ class Optimizer:
   def _report(self, trial: Trial | int, value: Any, step: Any) -> tuple[Trial, bool]:
     tid, v, s = self._pending_id(trial, "report"), as_value(value, "report"), as_step(step)
     rule = self.stopping
+    uses_model = getattr(rule, "uses_model", False)
     def decide(states: dict[int, TrialState], curves: dict[int, list[Report]]) -> bool:
-      chance = None
-      if getattr(rule, "uses_model", False):   # the strategy's model, on the trials as this transaction sees them
+      def chance(i: int) -> float | None:   # the strategy's model, on the trials as this transaction sees them
         trials = [self._full(t) for t in self.storage.trials(self.name)]
-        def chance(i: int) -> float | None:
-          return self.strategy.final_chance(self.space, trials, curves, i, seed=self.seed, minimize=self.minimize)
-      return bool(rule.should_stop(tid, s, v, History(self.name, self.minimize, states, curves, chance)))
-    if getattr(rule, "uses_model", False):   # the strategy is not thread-safe: one model use at a time, suggest's lock first
-      with self._lock: t, stop = self.storage.report(self.name, tid, s, v, decide)
+        return self.strategy.final_chance(self.space, trials, curves, i, seed=self.seed, minimize=self.minimize)
+      return bool(rule.should_stop(tid, s, v, History(self.name, self.minimize, states, curves, chance if uses_model else None)))
+    if uses_model:   # the strategy is not thread-safe: one model use at a time, suggest's lock first (the same order as suggest)
+      with self._lock:
+        # the hyperparameters are refitted when a trial has finished: here, outside the write transaction, so a refit
+        # (a second or more) never holds the study's lock; inside it, final_chance finds them cached (same finished curves)
+        self.strategy.chance_model(self.space, [self._full(t) for t in self.storage.trials(self.name)], self.storage.reports(self.name),
+                                   seed=self.seed, minimize=self.minimize)
+        t, stop = self.storage.report(self.name, tid, s, v, decide)
     else: t, stop = self.storage.report(self.name, tid, s, v, None if rule is None else decide)
     if t.state == TrialState.FAILED:
       warnings.warn(f"trial {t.id} reported {v} at step {s}; recorded as failed, never fed to the model", TrialFailedWarning, stacklevel=3)
