@@ -73,7 +73,7 @@ class StoppingRule(Protocol):
 def check_stopping(stopping: Any) -> StoppingRule | None:
   """None (no early stopping) or a rule object; anything else is a one-line TypeError."""
   if stopping is None or callable(getattr(stopping, "should_stop", None)): return stopping
-  raise TypeError(f"stopping={stopping!r}; use None, tb.MedianStopping(), tb.ASHA(...), tb.Hyperband(...) "
+  raise TypeError(f"stopping={stopping!r}; use None, tb.MedianStopping(), tb.ASHA(...), tb.Hyperband(...), tb.ModelStopping(...) "
                   "or an object with should_stop(trial_id, step, value, history)")
 
 def _int(name: str, v: Any, low: int) -> int:
