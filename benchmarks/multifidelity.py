@@ -11,6 +11,7 @@ Methods (each one run per seed; steps = every reported step of every trial):
   gp-full           tinybo GP, every trial run to T (the full-training reference)
   gp-asha           tinybo GP learning from curves (tb.GP(), the default) + tb.ASHA(1, T, 3)
   gp-nocurves-asha  tinybo GP on complete trials only (tb.GP(curves=False)) + tb.ASHA(1, T, 3)
+  gp-model          tinybo GP learning from curves + tb.ModelStopping(1, T, threshold=0.2): its own model stops a curve
   random-asha       tinybo random search + tb.ASHA(1, T, 3)
   random-full       tinybo random search, every trial run to T
   optuna-tpe-hyperband  Optuna TPESampler + HyperbandPruner(1, T, 3)          (peers venv)
@@ -82,7 +83,7 @@ PROBLEMS = {
     speed=_lr_speed, optimum=HARTMANN3_MIN, amplitude=1.0, full_trials=40),
 }
 
-TINYBO_METHODS = ("gp-asha", "gp-nocurves-asha", "random-asha", "gp-full", "random-full")
+TINYBO_METHODS = ("gp-model", "gp-asha", "gp-nocurves-asha", "random-asha", "gp-full", "random-full")
 OPTUNA_METHODS = ("optuna-tpe-hyperband", "optuna-gp-median")
 
 # ***** one run: trials until the step budget is spent; the trace is (steps so far, regret of the best complete trial) *****
@@ -92,19 +93,23 @@ def run_tinybo(problem: CurveProblem, method: str, seed: int, budget: int) -> di
   strategy = {"gp": tb.GP(), "gp-nocurves": tb.GP(curves=False), "random": tb.Random()}[method.rsplit("-", 1)[0]]
   T = problem.max_step
   stopping = tb.ASHA(min_step=1, max_step=T, reduction_factor=3) if method.endswith("-asha") else None
+  if method.endswith("-model"): stopping = tb.ModelStopping(min_step=1, max_step=T, threshold=0.2)
   opt = tb.Optimizer(problem.space(), strategy=strategy, seed=seed, stopping=stopping)
-  steps, best, trace, n_stopped, t0 = 0, math.inf, [], 0, time.perf_counter()
+  steps, best, trace, n_stopped, t0, t_report = 0, math.inf, [], 0, time.perf_counter(), 0.0
   while steps < budget:
     trial = opt.suggest()
     for t in range(1, T + 1):
       v = problem.value(trial.params, t)
       steps += 1
-      if opt.report(trial, v, t) and t < T: opt.stop(trial); n_stopped += 1; break
+      t1 = time.perf_counter()
+      stop = opt.report(trial, v, t)
+      t_report += time.perf_counter() - t1
+      if stop and t < T: opt.stop(trial); n_stopped += 1; break
     else:
       opt.observe(trial, v)
       best = min(best, problem.regret(trial.params))
     trace.append([steps, best])
-  return {"trace": trace, "n_trials": len(trace), "n_stopped": n_stopped, "seconds": time.perf_counter() - t0}
+  return {"trace": trace, "n_trials": len(trace), "n_stopped": n_stopped, "seconds": time.perf_counter() - t0, "report_seconds": t_report}
 
 def run_optuna(problem: CurveProblem, method: str, seed: int, budget: int) -> dict:
   import optuna

@@ -11,6 +11,7 @@ sign-flipped so that larger is better; X_pend[q, d] pending trials and this batc
 from __future__ import annotations
 
 import hashlib
+import math
 import warnings
 from collections.abc import Mapping, Sequence
 
@@ -29,7 +30,7 @@ from tinybo.strategies import History, SearchExhausted, history_rng, n_configs, 
 from tinybo.subset import DEFAULT_MAX_POINTS, fit_subset
 from tinybo.transforms import heavy_bad_tail, power_values, warp_values
 from tinybo.tree import TreeInputs, parent_columns, tree_posterior
-from tinybo.trial import Report, Trial
+from tinybo.trial import Report, Trial, TrialState
 
 
 class GPFallbackWarning(RuntimeWarning):
@@ -92,6 +93,7 @@ class GP:
     self._model_key, self._model_space = b"", ""
     self.last_fallback: str | None = None  # why the last suggestion fell back to random (None: it did not)
     self._configs: tuple[str, np.ndarray | None] = ("", None)  # (space JSON, every configuration encoded, or None: too many)
+    self._chance_fit: tuple[bytes, GPRegressor | None] = (b"", None)  # final_chance's hyperparameters: (key of the finished curves, fit)
 
   def __repr__(self) -> str:
     names = ("kernel", "acquisition", "n_initial", "beta", "warp", "lengthscale_prior", "noise", "max_points", "curves", "min_distance",
@@ -142,6 +144,84 @@ class GP:
                     GPFallbackWarning, stacklevel=2)
       return rows[int(np.argmax(yy))]
     return rows[int(np.argmax(mean))]
+
+  # ***** the model's outlook on a running trial (tb.ModelStopping asks it through the Optimizer) *****
+
+  def final_chance(self, space: Space, trials: Sequence[Trial], reports: Mapping[int, Sequence[Report]], trial_id: int, *,
+                   seed: int = 0, minimize: bool = True) -> float | None:
+    """The posterior probability that trial `trial_id`'s value at the target step (the end of a full run) beats the
+    incumbent: the best complete trial's final value or, before any trial completed, the best final value the model
+    predicts for the other stopped trials. The model is suggest's (configuration, step) GP over every trial's thinned
+    curve, running ones included, with the hyperparameters of `chance_model` (refitted only when a trial finishes);
+    each call re-standardizes the data with them, factors once and predicts one point. A study over max_points rows:
+    the prediction on the max_points rows nearest the trial's configuration (lengthscale-scaled; its own included).
+    A pure function of (trials, reports, seed): every process reaches the same number.
+    None when the model has nothing to say: curves=False, fewer than two finished trials with curves, the trial without
+    reports or outside the space, or a failed fit (with a GPFallbackWarning)."""
+    if self.curves is False or not reports or not reports.get(trial_id): return None
+    cd = curve_data(space, trials, reports)
+    if cd is None or not (mine := cd.ids == trial_id).any(): return None
+    state = {t.id: t.state for t in trials}
+    done = np.array([state.get(int(i)) in (TrialState.COMPLETE, TrialState.STOPPED) for i in cd.ids], dtype=bool)
+    complete = done & cd.final & np.array([state.get(int(i)) == TrialState.COMPLETE for i in cd.ids], dtype=bool)
+    try:
+      fitted = self._chance_fitted(space, cd, done, seed, minimize)
+      if fitted is None: return None
+      yy = self._detrended(space, cd, cd.X, cd.y, minimize)
+      rows = np.arange(len(yy))
+      if self.max_points is not None and len(yy) > self.max_points:   # a large study: the rows nearest the trial decide its posterior
+        ls = np.asarray(fitted.hyperparameters["lengthscales"], dtype=np.float64)[:-1]
+        dist = np.sum(((cd.X[:, :-1] - cd.X[mine][0, :-1]) / ls) ** 2, axis=1)   # its own rows at 0
+        rows = np.sort(np.argsort(dist, kind="stable")[:self.max_points])
+      model = fitted.with_data(cd.X[rows], yy[rows])
+      if complete.any(): best = float(np.max(yy[complete]))
+      else:
+        others = np.unique(cd.X[done & ~mine][:, :-1], axis=0)
+        if not len(others): return None
+        best = float(np.max(model.predict(at_target(others))[0]))
+      mean, var = model.predict(at_target(cd.X[mine][:1, :-1]))
+    except Exception as e:  # noqa: BLE001 - a model that cannot say never stops a trial, loudly
+      warnings.warn(f"tinybo GP strategy: final_chance could not use the GP ({type(e).__name__}: {e}); the trial continues",
+                    GPFallbackWarning, stacklevel=2)
+      return None
+    sd = math.sqrt(max(float(var[0]), 0.0))
+    if sd == 0.0: return float(mean[0] > best)
+    return 0.5 * math.erfc((best - float(mean[0])) / (sd * math.sqrt(2)))
+
+  def chance_model(self, space: Space, trials: Sequence[Trial], reports: Mapping[int, Sequence[Report]], *, seed: int = 0,
+                   minimize: bool = True) -> GPRegressor | None:
+    """The GP whose hyperparameters final_chance uses: fitted cold, from the seed, to the finished (complete and stopped)
+    trials' curves only (a study over max_points rows: `fit_subset`'s rows, as suggest fits), cached under their hash,
+    so running trials' reports never refit it. The Optimizer calls it before a report's write transaction, so a refit
+    never holds the study's lock. None with fewer than two finished curves, curves=False, or a failed fit (warned once)."""
+    if self.curves is False or not reports: return None
+    cd = curve_data(space, trials, reports)
+    if cd is None: return None
+    finished = {t.id for t in trials if t.state in (TrialState.COMPLETE, TrialState.STOPPED)}
+    return self._chance_fitted(space, cd, np.isin(cd.ids, list(finished)), seed, minimize)
+
+  def _detrended(self, space: Space, cd: CurveData, X: np.ndarray, y: np.ndarray, minimize: bool) -> np.ndarray:
+    """What suggest fits: the values to maximize (warped where suggest warps) minus the average learning curve."""
+    yy = self._targets(space, y, cd.last, minimize)
+    return yy - trend(X[:, -1], yy)
+
+  def _chance_fitted(self, space: Space, cd: CurveData, done: np.ndarray, seed: int, minimize: bool) -> GPRegressor | None:
+    if len(np.unique(cd.ids[done])) < 2: return None
+    seed = self.seed if self.seed is not None else seed
+    X_done, y_done = cd.X[done], self._detrended(space, cd, cd.X[done], cd.y[done], minimize)
+    if self.max_points is not None and len(y_done) > self.max_points:   # a large study: a bounded subset, as suggest fits
+      keep = fit_subset(X_done, y_done, self.max_points)
+      X_done, y_done = X_done[keep], y_done[keep]
+    key = hashlib.sha1(X_done.tobytes() + y_done.tobytes() + self.kernel.encode() + repr(self.noise).encode() + str(seed).encode()).digest()
+    if self._chance_fit[0] != key:
+      model: GPRegressor | None = GPRegressor(self.kernel, device=self.device, lengthscale_prior=self.lengthscale_prior)
+      try: model.fit(X_done, y_done, categorical=space.cat_groups, seed=int(seed or 0) & 0xFFFFFFFF, noise=self.noise)
+      except Exception as e:  # noqa: BLE001 - no model: no trial is stopped by it, loudly, once per set of finished curves
+        warnings.warn(f"tinybo GP strategy: the model that judges running trials could not be fitted ({type(e).__name__}: {e}); "
+                      "no trial is stopped by it until another one finishes", GPFallbackWarning, stacklevel=3)
+        model = None
+      self._chance_fit = (key, model)
+    return self._chance_fit[1]
 
   # ***** the initial design *****
 

@@ -65,8 +65,9 @@ def trend(z: np.ndarray, y: np.ndarray) -> np.ndarray:
 class CurveData:
   """What the GP fits: X[n, d + 1] rows of (configuration, z), y[n] their raw values; `final[n]` marks rows at the target
   step; `configs[m, d]` the encoded configurations with rows (complete and stopped trials, in trial order) and `last[m]`
-  each one's last value (for the warp decision); `stopped[k, d]` the stopped ones; `target` the target step."""
-  X: np.ndarray; y: np.ndarray; final: np.ndarray; configs: np.ndarray; last: np.ndarray; stopped: np.ndarray; target: int
+  each one's last value (for the warp decision); `stopped[k, d]` the stopped ones; `target` the target step; `ids[n]`
+  the trial id of each row."""
+  X: np.ndarray; y: np.ndarray; final: np.ndarray; configs: np.ndarray; last: np.ndarray; stopped: np.ndarray; target: int; ids: np.ndarray
 
 def curve_data(space: Space, trials: Sequence[Trial], reports: Mapping[int, Sequence[Report]]) -> CurveData | None:
   """The (configuration, step) data of a study: the thinned curve of every complete, stopped and pending trial, with a
@@ -75,7 +76,7 @@ def curve_data(space: Space, trials: Sequence[Trial], reports: Mapping[int, Sequ
   fits the space has reports: then the GP models final values alone, exactly as without this module."""
   target = target_step(trials, reports)
   if target is None: return None
-  rows, zs, ys, configs, last, stopped = [], [], [], [], [], []
+  rows, zs, ys, configs, last, stopped, ids = [], [], [], [], [], [], []
   for t in trials:
     curve = [r for r in reports.get(t.id, ()) if r.step <= target] if t.state in USED else []
     complete = t.state == TrialState.COMPLETE and t.value is not None and math.isfinite(t.value)
@@ -86,10 +87,11 @@ def curve_data(space: Space, trials: Sequence[Trial], reports: Mapping[int, Sequ
     if complete:   # the trial's result is its value at the end of its run: its last step, or the target without reports
       end = t.last_step if curve and t.last_step is not None and t.last_step <= target else target
       pts = [(s, v) for s, v in pts if s < end] + [(end, float(t.value))]
-    for s, v in pts: rows.append(x); zs.append(s); ys.append(v)
+    for s, v in pts: rows.append(x); zs.append(s); ys.append(v); ids.append(t.id)
     if t.state != TrialState.PENDING: configs.append(x); last.append(pts[-1][1])
     if t.state == TrialState.STOPPED: stopped.append(x)
   if not rows: return None
   X = np.concatenate([np.asarray(rows, dtype=np.float64).reshape(len(rows), space.dim), fidelity(np.array(zs), target)[:, None]], axis=1)
   return CurveData(X, np.array(ys, dtype=np.float64), X[:, -1] == 0.0, np.asarray(configs, dtype=np.float64).reshape(-1, space.dim),
-                   np.array(last, dtype=np.float64), np.asarray(stopped, dtype=np.float64).reshape(-1, space.dim), target)
+                   np.array(last, dtype=np.float64), np.asarray(stopped, dtype=np.float64).reshape(-1, space.dim), target,
+                   np.array(ids, dtype=np.int64))

@@ -321,6 +321,19 @@ class GPRegressor:
     mean, var = fn(*self.posterior_state(), upload(Xp, self.dtype, self.device))
     return download(mean)[:m].astype(np.float64), download(var)[:m].astype(np.float64)
 
+  def with_data(self, X, y) -> GPRegressor:
+    """A new GPRegressor with the same hyperparameters (in standardized units) on other data X[n,d], raw y[n], standardized
+    afresh (no refit: one factorization). For a model whose data changed a little since its hyperparameters were fitted."""
+    X, y = _array(X), _array(y).reshape(-1)
+    if X.ndim != 2 or X.shape[1] != self.d or X.shape[0] != y.shape[0] or X.shape[0] == 0:
+      raise ValueError(f"need X[n,{self.d}] and y[n] with n > 0, got {X.shape}, {y.shape}")
+    gp = GPRegressor(self.kernel, self.device, self.dtype, self.lengthscale_prior)
+    gp.phi, gp.jitter, gp.objective = self.phi, self.jitter, self.objective
+    gp.transform, y_std = YTransform.fit(y)
+    gp._set_data(X, y_std, self.categorical)
+    gp._refactor()
+    return gp
+
   def condition(self, X_new, y_new=None) -> GPRegressor:
     """A new GPRegressor with the same hyperparameters and y transform, conditioned on extra points (no refit). y_new in
     the units of y; None uses the posterior mean (Kriging believer, for pending trials)."""

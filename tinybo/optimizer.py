@@ -11,7 +11,9 @@ finished trials, and a study reopened after a crash continues where it stopped.
 Early stopping: `opt.report(trial, value, step)` records an intermediate value and returns True when the stopping rule
 (`stopping=tb.ASHA(...)`, see tinybo/stopping.py) says the trial is hopeless; `opt.stop(trial)` then ends it as STOPPED
 with its last reported value. Inside optimize(), an objective with a second parameter gets a TrialHandle that does the same.
-Holds: Optimizer, TrialHandle, resolve_strategy, takes_reports, TrialFailedWarning. Imports: bo (tb.GP), stopping, strategies, space, storage, trial.
+A rule that needs the strategy's model (tb.ModelStopping) gets it bound into its History (`chance`, tb.GP.final_chance).
+Holds: Optimizer, TrialHandle, resolve_strategy, takes_reports, has_curve_model, TrialFailedWarning.
+Imports: bo (tb.GP), stopping, strategies, space, storage, trial.
 """
 from __future__ import annotations
 
@@ -105,6 +107,10 @@ def takes_reports(strategy: Strategy) -> bool:
   try: return "reports" in inspect.signature(strategy.suggest).parameters
   except (TypeError, ValueError): return False
 
+def has_curve_model(strategy: Strategy) -> bool:
+  """Whether a strategy can say how likely a running trial is to beat the incumbent at the final step (tb.GP with curves)."""
+  return all(callable(getattr(strategy, m, None)) for m in ("final_chance", "chance_model")) and getattr(strategy, "curves", "auto") is not False
+
 def worker_id() -> str:
   return f"{socket.gethostname()}:{os.getpid()}:{threading.current_thread().name}"
 
@@ -117,7 +123,7 @@ class Optimizer:
   storage: None (in memory), a SQLite path such as "study.db", or a storage object. Reopening the same (storage, name)
   resumes every trial; a different space or direction is an error.
   stopping: None (default: every trial runs to the end) or a stopping rule, tb.MedianStopping(), tb.ASHA(...),
-  tb.Hyperband(...), that report() asks on every intermediate value.
+  tb.Hyperband(...), tb.ModelStopping(...) (needs strategy tb.GP()), that report() asks on every intermediate value.
   seed: an int, or None for a random one. The study records its seed: reopening it with seed=None continues with the
   recorded seed (so a resumed study goes on the same way), and reopening it with another int is an error.
   Two Optimizers on the same (storage, name), in one process or many, are the same study; a Trial from another
@@ -133,6 +139,9 @@ class Optimizer:
       raise TypeError(f"strategy={strategy.__name__} is a class; pass an instance such as {strategy.__name__}()")
     self.strategy, self.direction, self.name = resolve_strategy(strategy), direction, name
     self.stopping = check_stopping(stopping)
+    if getattr(self.stopping, "uses_model", False) and not has_curve_model(self.strategy):
+      raise ValueError(f"stopping={self.stopping!r} needs a strategy with a learning-curve model, not {self.strategy!r}; "
+                       "use strategy=tb.GP() (curves='auto', the default)")
     self._pass_reports = takes_reports(self.strategy)
     self.storage = open_storage(storage)
     recorded = self.storage.open_study(name, self.space.to_json(), direction, None if seed is None else int(seed))
@@ -250,9 +259,20 @@ class Optimizer:
   def _report(self, trial: Trial | int, value: Any, step: Any) -> tuple[Trial, bool]:
     tid, v, s = self._pending_id(trial, "report"), as_value(value, "report"), as_step(step)
     rule = self.stopping
+    uses_model = getattr(rule, "uses_model", False)
     def decide(states: dict[int, TrialState], curves: dict[int, list[Report]]) -> bool:
-      return bool(rule.should_stop(tid, s, v, History(self.name, self.minimize, states, curves)))
-    t, stop = self.storage.report(self.name, tid, s, v, None if rule is None else decide)
+      def chance(i: int) -> float | None:   # the strategy's model, on the trials as this transaction sees them
+        trials = [self._full(t) for t in self.storage.trials(self.name)]
+        return self.strategy.final_chance(self.space, trials, curves, i, seed=self.seed, minimize=self.minimize)
+      return bool(rule.should_stop(tid, s, v, History(self.name, self.minimize, states, curves, chance if uses_model else None)))
+    if uses_model:   # the strategy is not thread-safe: one model use at a time, suggest's lock first (the same order as suggest)
+      with self._lock:
+        # the hyperparameters are refitted when a trial has finished: here, outside the write transaction, so a refit
+        # (a second or more) never holds the study's lock; inside it, final_chance finds them cached (same finished curves)
+        self.strategy.chance_model(self.space, [self._full(t) for t in self.storage.trials(self.name)], self.storage.reports(self.name),
+                                   seed=self.seed, minimize=self.minimize)
+        t, stop = self.storage.report(self.name, tid, s, v, decide)
+    else: t, stop = self.storage.report(self.name, tid, s, v, None if rule is None else decide)
     if t.state == TrialState.FAILED:
       warnings.warn(f"trial {t.id} reported {v} at step {s}; recorded as failed, never fed to the model", TrialFailedWarning, stacklevel=3)
     return self._full(t), stop

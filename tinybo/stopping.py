@@ -14,7 +14,12 @@ Rules here (parameters named as Optuna's and Ray Tune's, mapped in each docstrin
   MedianStopping(warmup_trials=5, warmup_steps=0, interval=1)   the median stopping rule (Optuna's MedianPruner)
   ASHA(min_step=1, max_step=None, reduction_factor=3)           asynchronous successive halving (Optuna's SuccessiveHalvingPruner)
   Hyperband(min_step=1, max_step, reduction_factor=3)           brackets of ASHA (Optuna's HyperbandPruner)
-Holds: StoppingRule, History, MedianStopping, ASHA, Hyperband, StopTrial, check_stopping. Imports: trial.
+  ModelStopping(min_step=1, max_step=None, threshold=0.2, interval=1)
+                                                                the strategy's learning-curve model: P(final beats incumbent) < threshold
+A rule that needs the strategy's model (`uses_model = True`, ModelStopping) reads it through `history.chance`, a
+callable the Optimizer binds to its strategy (tb.GP.final_chance): this module never imports the strategy (bo.py is
+layers below it), the Optimizer, above both, joins them.
+Holds: StoppingRule, History, MedianStopping, ASHA, Hyperband, ModelStopping, StopTrial, check_stopping. Imports: trial.
 """
 from __future__ import annotations
 
@@ -22,7 +27,7 @@ import binascii
 import bisect
 import math
 import numbers
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from types import MappingProxyType
 from typing import Any, Protocol, runtime_checkable
 
@@ -38,9 +43,12 @@ class StopTrial(Exception):
 class History:
   """A read-only view of a study for a stopping rule. `states`: every trial's state by id, ids increasing; `curves`: every
   trial's reports by id, steps increasing (trials that never reported are absent); `name`: the study's name;
-  `minimize`: its direction. `loss(value)` turns a value into "lower is better" (value, or -value when maximizing)."""
-  def __init__(self, name: str, minimize: bool, states: Mapping[int, TrialState], curves: Mapping[int, Sequence[Report]]):
-    self.name, self.minimize = name, minimize
+  `minimize`: its direction. `loss(value)` turns a value into "lower is better" (value, or -value when maximizing).
+  `chance(trial_id)`: the strategy model's probability that the trial's value at the final step beats the incumbent
+  (None: the model cannot say yet), bound by the Optimizer for a rule with `uses_model = True`; else None."""
+  def __init__(self, name: str, minimize: bool, states: Mapping[int, TrialState], curves: Mapping[int, Sequence[Report]],
+               chance: Callable[[int], float | None] | None = None):
+    self.name, self.minimize, self.chance = name, minimize, chance
     self.states = MappingProxyType({i: states[i] for i in sorted(states)})
     self.curves = MappingProxyType({i: tuple(curves[i]) for i in sorted(curves)})
     self._ids = tuple(self.states)
@@ -54,7 +62,7 @@ class History:
   def only(self, trial_ids: set[int]) -> History:
     """The same study seen through a subset of its trials (a Hyperband bracket)."""
     return History(self.name, self.minimize, {i: s for i, s in self.states.items() if i in trial_ids},
-                   {i: c for i, c in self.curves.items() if i in trial_ids})
+                   {i: c for i, c in self.curves.items() if i in trial_ids}, self.chance)
 
   def __repr__(self) -> str: return f"History(name={self.name!r}, trials={len(self.states)}, reports={sum(map(len, self.curves.values()))})"
 
@@ -65,7 +73,7 @@ class StoppingRule(Protocol):
 def check_stopping(stopping: Any) -> StoppingRule | None:
   """None (no early stopping) or a rule object; anything else is a one-line TypeError."""
   if stopping is None or callable(getattr(stopping, "should_stop", None)): return stopping
-  raise TypeError(f"stopping={stopping!r}; use None, tb.MedianStopping(), tb.ASHA(...), tb.Hyperband(...) "
+  raise TypeError(f"stopping={stopping!r}; use None, tb.MedianStopping(), tb.ASHA(...), tb.Hyperband(...), tb.ModelStopping(...) "
                   "or an object with should_stop(trial_id, step, value, history)")
 
 def _int(name: str, v: Any, low: int) -> int:
@@ -193,3 +201,37 @@ class Hyperband:
     return self.brackets[b].should_stop(trial_id, step, value, history.only(same))
 
   def __repr__(self) -> str: return f"Hyperband(min_step={self.min_step}, max_step={self.max_step}, reduction_factor={self.reduction_factor})"
+
+# ***** the strategy's own model *****
+
+class ModelStopping:
+  """Stop a trial when the strategy's learning-curve model (tb.GP, which models the value as a function of the
+  configuration and the step) gives its value at the final step less than `threshold` probability of beating the
+  incumbent: the best complete trial's final value (before any trial completed, the best final value it predicts for
+  the stopped ones). Unlike a rule that compares values at one step, it reads each curve as the model extrapolates
+  it, so a slow curve that ends best is kept. Checked at min_step + k * interval (a skipped checkpoint at the next
+  report), never at or past `max_step` (the last step of a full run; None: the model's target step bounds it), and
+  never before the model has two finished curves. Needs `Optimizer(strategy=tb.GP())`: the Optimizer binds the model
+  to `history.chance`. Cost per checked report: one factorization and one posterior prediction; the hyperparameters are
+  refitted only when a trial finishes (tb.GP.final_chance). Freeze-Thaw (Swersky et al. 2014) in spirit."""
+  uses_model = True
+
+  def __init__(self, min_step: int = 1, max_step: int | None = None, threshold: float = 0.2, interval: int = 1):
+    self.min_step, self.interval = _int("min_step", min_step, 0), _int("interval", interval, 1)
+    self.max_step = None if max_step is None else _int("max_step", max_step, 1)
+    if self.max_step is not None and self.max_step <= self.min_step:
+      raise ValueError(f"max_step={max_step!r} <= min_step={min_step!r}: no step to stop at; use max_step > min_step")
+    if isinstance(threshold, bool) or not isinstance(threshold, numbers.Real) or not 0 < threshold < 1:
+      raise ValueError(f"threshold={threshold!r}; use a probability in (0, 1), e.g. 0.2 (stop below a 20% chance of beating the best)")
+    self.threshold = float(threshold)
+
+  def should_stop(self, trial_id: int, step: int, value: float, history: History) -> bool:
+    if history.chance is None:
+      raise ValueError(f"{self!r} needs the strategy's learning-curve model; use it through tb.Optimizer(strategy=tb.GP(), stopping=...)")
+    if step < self.min_step or (self.max_step is not None and step >= self.max_step): return False
+    if not first_in_interval(step, [r.step for r in history.curves[trial_id] if r.step != step], self.min_step, self.interval): return False
+    p = history.chance(trial_id)
+    return p is not None and p < self.threshold
+
+  def __repr__(self) -> str:
+    return f"ModelStopping(min_step={self.min_step}, max_step={self.max_step}, threshold={self.threshold}, interval={self.interval})"

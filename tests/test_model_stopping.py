@@ -1,0 +1,203 @@
+"""tb.ModelStopping: the GP strategy's own learning-curve model stops a trial whose final value is unlikely to beat the
+incumbent. The probability (tb.GP.final_chance) against a numpy posterior from the same kernel and hyperparameters; a
+clearly hopeless curve stops and a clearly winning one continues; bad arguments; through report()/stop(), optimize() and a
+resumed SQLite study (a fresh process reaches the same verdicts)."""
+import math
+
+import numpy as np
+import pytest
+
+import tinybo as tb
+from tinybo.fidelity import curve_data
+from tinybo.stopping import History
+from tinybo.transforms import YTransform
+from tinybo.trial import TrialState
+
+SPACE = tb.Space({"x": tb.Float(0.0, 1.0)})
+T = 9
+
+def curve_value(x, step):
+  """Curves that cross: the final value (x - 0.35)^2 at step T, reached fast for large x (they look good early)."""
+  return (x - 0.35) ** 2 + 0.5 * (1 - step / T) ** (0.5 + 4 * x)
+
+def finished_study(xs, stopping=None):
+  """One complete trial, run to T, per x (enqueued: fixed configurations, whatever the strategy); then an Optimizer with
+  the rule `stopping` on that study."""
+  storage = tb.InMemoryStorage()
+  opt = tb.Optimizer(SPACE, strategy=tb.GP(warp=False), storage=storage)
+  for x in xs:
+    opt.enqueue({"x": x})
+    t = opt.suggest()
+    for s in range(1, T + 1): opt.report(t, curve_value(x, s), s)
+    opt.observe(t, curve_value(x, T))
+  return tb.Optimizer(SPACE, strategy=tb.GP(warp=False), storage=storage, stopping=stopping)
+
+XS = [0.05, 0.2, 0.5, 0.7, 0.9]
+
+def numpy_chance(model, X, y, x_query, best):
+  """P(f(x_query, z=0) > best) from a Matérn-5/2 GP written out in numpy, with the model's hyperparameters and its
+  standardization of y (the GP's units: larger is better)."""
+  hp, (mu, sc) = model.hyperparameters, model.transform.affine
+  ls, sf2, sn2 = np.asarray(hp["lengthscales"]), hp["outputscale"], hp["noise"] + model.jitter
+  def k(A, B):
+    r = np.sqrt((((A[:, None, :] - B[None, :, :]) / ls) ** 2).sum(-1))
+    return sf2 * (1 + math.sqrt(5) * r + 5 / 3 * r ** 2) * np.exp(-math.sqrt(5) * r)
+  ys = (y - mu) / sc
+  K = k(X, X) + sn2 * np.eye(len(X))
+  kq = k(x_query, X)[0]
+  mean = mu + sc * kq @ np.linalg.solve(K, ys)
+  var = sc ** 2 * (sf2 - kq @ np.linalg.solve(K, kq))
+  return 0.5 * math.erfc((best - mean) / math.sqrt(2 * var))
+
+def test_final_chance_is_the_numpy_posterior_probability():
+  opt = finished_study(XS)
+  t = opt.suggest()
+  for s in (1, 2, 3): opt.report(t, curve_value(t.params["x"], s), s)
+  gp, trials, curves = opt.strategy, opt.trials, opt.curves
+  p = gp.final_chance(SPACE, trials, curves, t.id, seed=opt.seed, minimize=True)
+  # independently: the detrended values to maximize, the same data rows, the fitted hyperparameters
+  cd = curve_data(SPACE, trials, curves)
+  z = cd.X[:, -1]
+  yy = -cd.y - np.polyval(np.polyfit(z, -cd.y, 2), z)
+  best = max(yy[i] for i in range(len(yy)) if cd.final[i])   # the best complete trial's final value, detrended
+  model = gp.chance_model(SPACE, trials, curves, seed=opt.seed)
+  x_query = np.array([[t.params["x"], 0.0]])
+  ref_model = type("M", (), {"hyperparameters": model.hyperparameters, "transform": YTransform.fit(yy)[0], "jitter": model.jitter})
+  assert p == pytest.approx(numpy_chance(ref_model, cd.X, yy, x_query, best), abs=1e-6)
+  assert 0.0 < p < 1.0
+
+def test_a_hopeless_curve_stops_and_a_winning_one_continues():
+  opt = finished_study(XS, stopping=tb.ModelStopping(min_step=2, max_step=T, threshold=0.05))
+  # between two trials that finished far worse than the best, a curve far above every other (3.0: the others start
+  # below 1): hopeless
+  opt.enqueue({"x": 0.8})
+  bad = opt.suggest()
+  verdicts = [opt.report(bad, 3.0, s) for s in (1, 2, 3)]
+  assert verdicts == [False, True, True]   # step 1 is below min_step; stopped at step 2, and the verdict sticks
+  assert opt.stop(bad).state == TrialState.STOPPED
+  # the best configuration's own curve: never stopped, completes
+  opt.enqueue({"x": 0.35})
+  good = opt.suggest()
+  assert not any(opt.report(good, curve_value(0.35, s), s) for s in range(1, T + 1))
+  assert opt.observe(good, curve_value(0.35, T)).state == TrialState.COMPLETE
+  p_good = opt.strategy.final_chance(SPACE, opt.trials, opt.curves, good.id, seed=opt.seed)
+  p_bad = opt.strategy.final_chance(SPACE, opt.trials, opt.curves, bad.id, seed=opt.seed)
+  assert p_bad < 0.05 < p_good
+
+def test_nothing_stops_before_two_finished_curves_nor_at_max_step():
+  rule = tb.ModelStopping(min_step=1, max_step=T, threshold=0.5)
+  opt = finished_study([0.1], stopping=rule)   # one finished curve: the model does not judge yet
+  t = opt.suggest()
+  assert not any(opt.report(t, 5.0, s) for s in range(1, T + 1))
+  opt.observe(t, 5.0)
+  t = opt.suggest()
+  assert opt.report(t, 5.0, 1)   # now two finished curves: judged
+  assert opt.strategy.final_chance(SPACE, opt.trials, opt.curves, t.id) < 0.5
+  # at or past max_step it never stops, however bad
+  assert not rule.should_stop(t.id, T, 5.0, History("study", True, {t.id: TrialState.PENDING}, opt.curves, lambda i: 0.0))
+
+def test_interval_checks_only_at_checkpoints():
+  rule = tb.ModelStopping(min_step=2, interval=3)
+  calls = []
+  def chance(i):
+    calls.append(i)
+    return 0.0
+  def h(steps): return History("s", True, {0: TrialState.PENDING}, {0: [tb.Report(s, 1.0, False, 0.0) for s in steps]}, chance)
+  assert [rule.should_stop(0, s, 1.0, h(range(1, s + 1))) for s in range(1, 9)] == [False, True, False, False, True, False, False, True]
+  assert len(calls) == 3   # the model is asked at the checkpoints 2, 5, 8 only
+  assert rule.should_stop(0, 7, 1.0, h([1, 3, 7]))   # checkpoint 5 was skipped over: checked at the next report
+
+@pytest.mark.parametrize("kwargs, match", [
+  ({"threshold": 0}, r"threshold=0; use a probability in \(0, 1\)"), ({"threshold": 1.0}, r"threshold=1.0"),
+  ({"threshold": -0.1}, r"threshold=-0.1"), ({"threshold": True}, r"threshold=True"), ({"threshold": "0.1"}, r"threshold='0.1'"),
+  ({"threshold": math.nan}, r"threshold=nan"), ({"min_step": -1}, r"min_step=-1; use an int >= 0"), ({"min_step": 1.5}, r"min_step=1.5"),
+  ({"interval": 0}, r"interval=0; use an int >= 1"), ({"min_step": 5, "max_step": 5}, r"max_step=5 <= min_step=5"),
+])
+def test_bad_parameters_are_one_line_errors(kwargs, match):
+  with pytest.raises(ValueError, match=match) as e: tb.ModelStopping(**kwargs)
+  assert "\n" not in str(e.value)
+
+@pytest.mark.parametrize("strategy", [tb.Random(), tb.Grid(), tb.GP(curves=False), "random"])
+def test_a_strategy_without_a_curve_model_is_refused(strategy):
+  with pytest.raises(ValueError, match=r"needs a strategy with a learning-curve model.*use strategy=tb.GP\(\)") as e:
+    tb.Optimizer(SPACE, strategy=strategy, stopping=tb.ModelStopping())
+  assert "\n" not in str(e.value)
+
+def test_a_history_without_the_model_is_a_clear_error():
+  h = History("s", True, {0: TrialState.PENDING}, {0: [tb.Report(3, 1.0, False, 0.0)]})
+  with pytest.raises(ValueError, match=r"needs the strategy's learning-curve model; use it through tb.Optimizer\(strategy=tb.GP\(\)"):
+    tb.ModelStopping().should_stop(0, 3, 1.0, h)
+
+def test_optimize_with_a_trial_handle_stops_hopeless_curves():
+  opt = tb.Optimizer(SPACE, strategy=tb.GP(warp=False, n_initial=4), stopping=tb.ModelStopping(min_step=2, max_step=T, threshold=0.2))
+  def objective(params, trial):
+    for s in range(1, T + 1):
+      v = curve_value(params["x"], s)
+      if trial.report(v, s): raise tb.StopTrial()
+    return v
+  best = opt.optimize(objective, n_trials=10, progress=False)
+  states = [t.state for t in opt.trials]
+  assert states.count(TrialState.STOPPED) >= 1 and all(s in (TrialState.COMPLETE, TrialState.STOPPED) for s in states)
+  for t in opt.trials:   # every stopped trial stopped at a checkpoint below max_step, with its last value
+    if t.state == TrialState.STOPPED: assert 2 <= t.last_step < T and t.value == opt.curves[t.id][-1].value
+  assert best.value == min(t.value for t in opt.trials if t.state == TrialState.COMPLETE)
+
+def test_a_resumed_sqlite_study_reaches_the_same_verdicts(tmp_path):
+  """The same reports through one Optimizer, and through Optimizers reopened on the file mid-study and mid-trial (a new
+  process: no fitted model in memory), give the same verdicts."""
+  xs = [0.05, 0.2, 0.5, 0.7, 0.9, 0.8, 0.3, 0.95, 0.6]
+  def play(path, reopen_at):
+    rule = tb.ModelStopping(min_step=2, max_step=T, threshold=0.3)
+    make = lambda: tb.Optimizer(SPACE, strategy=tb.GP(warp=False), storage=str(path), stopping=rule)
+    opt, out, k = make(), [], 0
+    for x in xs:
+      opt.enqueue({"x": x})
+      t = opt.suggest()
+      for s in range(1, T + 1):
+        k += 1
+        if k in reopen_at: opt = make()
+        stop = opt.report(t.id, curve_value(x, s), s)
+        out.append(stop)
+        if stop: opt.stop(t.id); break
+      else: opt.observe(t.id, curve_value(x, T))
+    return out, [(t.state, t.last_step) for t in opt.trials]
+  straight = play(tmp_path / "a.db", set())
+  resumed = play(tmp_path / "b.db", {30, 47, 48, 56})
+  assert straight == resumed and True in straight[0]
+
+def test_a_study_over_max_points_judges_on_a_subset_with_the_trial_own_rows():
+  opt = finished_study(XS + [0.3, 0.4])   # 7 full curves, 35 rows: above max_points=16
+  gp = tb.GP(warp=False, max_points=16)
+  for x, hopeless in ((0.8, True), (0.35, False)):
+    opt.enqueue({"x": x})
+    t = opt.suggest()
+    for s in (1, 2, 3): opt.report(t, 3.0 if hopeless else curve_value(x, s), s)
+    p = gp.final_chance(SPACE, opt.trials, opt.curves, t.id, seed=opt.seed)
+    assert len(gp.chance_model(SPACE, opt.trials, opt.curves, seed=opt.seed).y_train) == 16 and (p < 0.05 if hopeless else p > 0.2)
+    opt.stop(t)
+
+def test_the_refit_runs_outside_the_report_write_transaction(tmp_path, monkeypatch):
+  """A refit (a second or more) must not hold the SQLite write lock that every other worker's writes wait for: the
+  Optimizer fits before the transaction, and the decision inside finds the fit cached."""
+  from tinybo.gp import GPRegressor
+  from tinybo.storage import SQLiteStorage
+  storage = SQLiteStorage(str(tmp_path / "s.db"))
+  in_tx, fits_inside, fits = [False], [], []
+  report, fit = storage.report, GPRegressor.fit
+  def report_marked(*a, **k):
+    in_tx[0] = True
+    try: return report(*a, **k)
+    finally: in_tx[0] = False
+  def fit_watched(self, *a, **k):
+    (fits_inside if in_tx[0] else fits).append(1)
+    return fit(self, *a, **k)
+  monkeypatch.setattr(storage, "report", report_marked)
+  monkeypatch.setattr(GPRegressor, "fit", fit_watched)
+  opt = tb.Optimizer(SPACE, strategy=tb.GP(warp=False, n_initial=3), storage=storage, stopping=tb.ModelStopping(min_step=1, max_step=T))
+  for x in (0.1, 0.5, 0.9, 0.3):
+    opt.enqueue({"x": x})
+    t = opt.suggest()
+    for s in range(1, T + 1):
+      if opt.report(t, curve_value(x, s), s): opt.stop(t); break
+    else: opt.observe(t, curve_value(x, T))
+  assert len(fits) >= 2 and not fits_inside
