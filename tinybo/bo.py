@@ -2,7 +2,7 @@
 function (on a small discrete space: the best of every untaken configuration); pending trials are fantasized (Kriging
 believer); any numerical failure falls back to random with a warning; `recommend` is the best posterior mean.
 With reports (intermediate values of training runs), the GP models (configuration, step) and targets the final step:
-fidelity.py builds that data. Holds: GP, GPFallbackWarning. Imports: strategies (History, Random's helpers), fidelity,
+fidelity.py builds that data. Holds: GP, GPFallbackWarning, default_initial_size. Imports: strategies (History, Random's helpers), fidelity,
 transforms, gp, acquisition (names), optim_acqf, discrete, arguments (checks), tree (conditional spaces), sobol,
 kernels (names), subset, space, trial, numpy.
 Glossary: d encoded dimension (space.dim), p searchable parameters; X[n, d] encoded complete trials, y[n] their values
@@ -33,14 +33,20 @@ from tinybo.tree import TreeInputs, parent_columns, tree_posterior
 from tinybo.trial import Report, Trial, TrialState
 
 
+def default_initial_size(p: int) -> int:
+  """Initial design points for p parameters: 2p + 1, at least 5, at most max(10, p + 1). The cap is Optuna's 10 startup
+  trials, or HEBO's p + 1 in many dimensions: past it, design points are evaluations the model could have guided, and
+  a 2p + 1 design left too few of them to leave a local optimum on the benchmark suite (benchmarks/README.md)."""
+  return max(5, min(2 * p + 1, max(10, p + 1)))
+
 class GPFallbackWarning(RuntimeWarning):
   """The GP strategy could not use its model for a suggestion and used random search instead; the message says why."""
 
 class GP:
   """Gaussian-process Bayesian optimization. `GP(kernel="matern52", acquisition="ucb", n_initial=None, beta=2.0)`.
 
-  The first n_initial suggestions (default max(5, 2p + 1) for p parameters) come from a scrambled Sobol sequence drawn
-  from the seed; after that each suggestion maximizes the acquisition ("logei", "ei", "ucb" with `beta`, "pi", "logpi")
+  The first n_initial suggestions (default `default_initial_size(p)` for p parameters) come from a scrambled Sobol sequence
+  drawn from the seed; after that each suggestion maximizes the acquisition ("logei", "ei", "ucb" with `beta`, "pi", "logpi")
   of a Matérn GP fitted to the completed trials. Each fit warm-starts from the previous one.
   UCB with beta = 2 is the default because it measured best on the benchmark suite (benchmarks/README.md).
   `warp`: fit the GP to `warp_values` of the observations (True), to the raw values (False), or decide from the values of
@@ -69,7 +75,7 @@ class GP:
                max_points: int | None = DEFAULT_MAX_POINTS, curves: bool | str = "auto", min_distance: float = 1e-3,
                conditional: str = "tree"):
     check_acquisition(acquisition)
-    n_initial = check_int("n_initial", n_initial, 1, none="max(5, 2p + 1) for p parameters")
+    n_initial = check_int("n_initial", n_initial, 1, none="default_initial_size(p) for p parameters")
     beta = check_real("beta", beta, 0.0, "the UCB exploration weight")
     if warp not in (True, False, "auto", "power"): raise ValueError(f"warp={warp!r}: use True, False, 'auto' or 'power'")
     if conditional not in ("tree", "flatten"): raise ValueError(f"conditional={conditional!r}: use 'tree' or 'flatten'")
@@ -100,7 +106,7 @@ class GP:
              "conditional")
     return "GP(" + ", ".join(f"{k}={getattr(self, k)!r}" for k in names) + ")"
 
-  def initial_size(self, space: Space) -> int: return self.n_initial or max(5, 2 * len(space.names) + 1)
+  def initial_size(self, space: Space) -> int: return self.n_initial or default_initial_size(len(space.names))
 
   # ***** the Strategy protocol *****
 
