@@ -194,13 +194,16 @@ def summary(runs: list[dict]) -> str:
     ref = [regret_at(r["trace"], full) for r in rs_setup if r["method"] == "gp-full"]
     target = float(np.median(ref)) if ref else math.nan
     out.append(f"\nspace {space}: full budget {full} epochs ({n_full} trials x {epochs}); gp-full median final validation error {target:.4g}")
-    out.append("| method | seeds | trials (stopped) | val error median / p80 / worst at 1/3 budget | at full | epochs to gp-full's median |")
+    out.append("| method | seeds | trials (stopped) | val error median / p80 / worst at 1/3 budget | at full "
+               "| epochs to gp-full's median; runs that reach it |")
     out.append("|---|---|---|---|---|---|")
     for m in sorted(dict.fromkeys(r["method"] for r in rs_setup), key=tuple(RUNNERS).index):
       rs = [r for r in rs_setup if r["method"] == m]
       cols = [stats([regret_at(r["trace"], f * full) if r["trace"][-1][0] >= f * full else math.nan for r in rs]) for f in (1 / 3, 1.0)]
-      reach = float(np.median([next((s for s, g in r["trace"] if g <= target), math.inf) for r in rs]))
+      reached = [next((s for s, g in r["trace"] if g <= target), math.inf) for r in rs]
+      reach = float(np.median(reached))
       steps = f"{reach:.0f} ({reach / full:.2f} of full)" if math.isfinite(reach) else "not within the budget"
+      steps += f"; {sum(map(math.isfinite, reached))} of {len(rs)} runs"
       out.append(f"| {m} | {len(rs)} | {int(np.median([r['n_trials'] for r in rs]))} ({int(np.median([r['n_stopped'] for r in rs]))}) | "
                  + " | ".join(cols) + f" | {steps} |")
   return "\n".join(out)
