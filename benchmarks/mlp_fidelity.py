@@ -3,7 +3,7 @@
 Every trial trains the demo's MLP with the demo's code (`train_curve`: SGD with momentum, batch 64, every trial on the
 same compiled kernels) and reports log10 of the validation error after every epoch, up to `--epochs`. The seed is the
 study's seed, the data split's (as in the demo) and the training's: a configuration's curve is the same in every method
-and every process (tinygrad's CPU backend is deterministic here: tests/test_mlp_fidelity.py trains one twice).
+(tinygrad's CPU backend is deterministic here: tests/test_mlp_fidelity.py trains one twice in one process).
 A run's score after s epochs is the validation error of the best *complete* trial finished within s epochs.
 
 The space (`--space`): `small` (default) lr (log 1e-3..1), weight decay (log 1e-6..1e-2), activation and the width of
