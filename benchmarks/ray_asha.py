@@ -75,7 +75,7 @@ def trace_of(results: list[tuple[str, int, float]], configs: Mapping[str, dict],
 def run_ray_asha(param_space: Mapping[str, Any], curve: Callable[[dict], Iterable[float]], score: Callable[[dict, float], float], max_t: int,
                  budget: int, seed: int, storage: str | None = None) -> dict:
   """One run of random search + ASHA. param_space: Ray Tune domains (tune.uniform, ...); curve(config) yields the value
-  to minimize after each step 1..max_t (it runs in a Ray worker: pickled by value); score(config, final value) is what the
+  to minimize after each step 1..max_t (it runs in a Ray worker, sent there by cloudpickle); score(config, final value) is what the
   trace records for a complete trial (a regret, a validation error)."""
   # no per-trial result files (the Stopper keeps every result), and Tune creates one pending trial at a time, not hundreds
   os.environ.setdefault("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", "1")
