@@ -16,6 +16,7 @@ Methods (each one run per seed; steps = every reported step of every trial):
   random-full       tinybo random search, every trial run to T
   optuna-tpe-hyperband  Optuna TPESampler + HyperbandPruner(1, T, 3)          (peers venv)
   optuna-gp-median      Optuna GPSampler + MedianPruner()                      (peers venv, greenlet, torch on one thread)
+  ray-asha-random       Ray Tune random search + ASHAScheduler(grace 1, max_t T, rf 3), one trial at a time (benchmarks/ray_asha.py)
 
     PYTHONPATH=$PWD DEV=CPU python -m benchmarks.multifidelity --methods gp-full,gp-asha --seeds 0-9 --out results/x.json
     python -m benchmarks.multifidelity --summary benchmarks/results/multifidelity_*.json --seeds 0-9
@@ -85,6 +86,7 @@ PROBLEMS = {
 
 TINYBO_METHODS = ("gp-model", "gp-asha", "gp-nocurves-asha", "random-asha", "gp-full", "random-full")
 OPTUNA_METHODS = ("optuna-tpe-hyperband", "optuna-gp-median")
+RAY_METHODS = ("ray-asha-random",)
 
 # ***** one run: trials until the step budget is spent; the trace is (steps so far, regret of the best complete trial) *****
 
@@ -138,6 +140,17 @@ def run_optuna(problem: CurveProblem, method: str, seed: int, budget: int) -> di
     trace.append([steps, best])
   return {"trace": trace, "n_trials": len(trace), "n_stopped": n_stopped, "seconds": time.perf_counter() - t0, "optuna": optuna.__version__}
 
+def run_ray(problem: CurveProblem, method: str, seed: int, budget: int) -> dict:
+  from ray import tune
+
+  from benchmarks.ray_asha import run_ray_asha
+  T = problem.max_step
+  space = {k: (tune.loguniform if log else tune.uniform)(lo, hi) for k, (lo, hi, log) in problem.params.items()}
+  return run_ray_asha(space, curve=lambda c: (problem.value(c, t) for t in range(1, T + 1)), score=lambda c, v: problem.regret(c),
+                      max_t=T, budget=budget, seed=seed)
+
+RUNNERS = {**dict.fromkeys(TINYBO_METHODS, run_tinybo), **dict.fromkeys(OPTUNA_METHODS, run_optuna), **dict.fromkeys(RAY_METHODS, run_ray)}
+
 def budget_of(problem: CurveProblem, method: str, stop_fraction: float) -> int:
   full = problem.full_trials * problem.max_step
   return full if method.endswith("-full") else int(math.ceil(stop_fraction * full))
@@ -171,7 +184,7 @@ def summary(runs: list[dict]) -> str:
     out.append(f"\n{pname}: full budget {full} steps ({problem.full_trials} trials x {problem.max_step}); gp-full median final regret {target:.4g}")
     out.append("| method | seeds | trials | regret median / p80 / worst at 1/3 budget | at 1/2 | at full | steps to gp-full's median |")
     out.append("|---|---|---|---|---|---|---|")
-    order = TINYBO_METHODS + OPTUNA_METHODS
+    order = tuple(RUNNERS)
     for m in sorted(dict.fromkeys(r["method"] for r in runs if r["problem"] == pname), key=order.index):
       rs = [r for r in runs if r["problem"] == pname and r["method"] == m]
       cols = [stats([regret_at(r["trace"], f * full) if r["trace"][-1][0] >= f * full else math.nan for r in rs]) for f in (1 / 3, 1 / 2, 1.0)]
@@ -204,14 +217,13 @@ def main() -> None:
   data["machine"] = {"python": platform.python_version(), "platform": platform.platform()}
   done = {(r["problem"], r["method"], r["seed"]) for r in data["runs"]}
   methods = a.methods.split(",")
-  if bad := [m for m in methods if m not in TINYBO_METHODS + OPTUNA_METHODS]:
-    raise SystemExit(f"unknown method {bad[0]!r}; use {TINYBO_METHODS + OPTUNA_METHODS}")
+  if bad := [m for m in methods if m not in RUNNERS]: raise SystemExit(f"unknown method {bad[0]!r}; use {tuple(RUNNERS)}")
   for pname in a.problems.split(","):
     problem = PROBLEMS[pname]
     for seed in seeds_of(a.seeds):   # seeds outermost: a run cut short still has every method on its first seeds
       for method in methods:
         if (pname, method, seed) in done: continue
-        run = (run_optuna if method in OPTUNA_METHODS else run_tinybo)(problem, method, seed, budget_of(problem, method, a.stop_fraction))
+        run = RUNNERS[method](problem, method, seed, budget_of(problem, method, a.stop_fraction))
         data["runs"].append({"problem": pname, "method": method, "seed": seed, **run})
         print(f"{pname} {method} seed {seed}: {run['n_trials']} trials ({run['n_stopped']} stopped), regret {run['trace'][-1][1]:.4g} "
               f"after {run['trace'][-1][0]} steps, {run['seconds']:.0f} s", flush=True)
