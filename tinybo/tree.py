@@ -29,7 +29,11 @@ from tinybo._tinygrad import upload
 from tinybo.gp import posterior
 from tinybo.space import CAT, Space
 
-ARC = 1.0  # radians spanned by a conditional column's [0, 1]: the chord stays close to the distance (0.96 at the ends)
+# radians spanned by a conditional column's [0, 1]. An active and an inactive value are 1/ARC apart, two active ones the
+# chord 2 sin(ARC Δ/2)/ARC (Δ at small Δ, 0.84 at Δ = 1 for ARC = 2). At 1 radian (1 apart) configurations of two branches
+# were so far apart that the GP learned each branch alone; 2 halves that distance, close to flattening's average, without
+# its dependence on values that do not exist (benchmarks/README.md measures 1, 2, 3 and flattening).
+ARC = 2.0
 
 @dataclass(frozen=True)
 class TreeInputs:
