@@ -58,11 +58,13 @@ def make_adapter(strategy: str, problem: Problem, seed: int) -> Any:
   return TinyboAdapter(problem, seed, strategy)
 
 def tree_radians(strategy: str) -> tuple[str, float | None]:
-  """"gp@radians=2" -> ("gp", 2.0): the tree GP with another angle per conditional column (tree.ARC) for this run only."""
-  if "@" not in strategy: return strategy, None
-  base, _, opt = strategy.partition("@")
-  if not opt.startswith("radians="): raise ValueError(f"strategy {strategy!r}: the only @ option is radians=<float>, e.g. gp@radians=2")
-  return base, float(opt[len("radians="):])
+  """"gp:radians=1" -> ("gp", 1.0): the tree GP with another angle per conditional column (tree.ARC) for this run only;
+  the other options pass through ("gp:conditional=flatten" stays as it is)."""
+  parts = strategy.split(":")
+  radians = [p for p in parts[1:] if p.startswith("radians=")]
+  if not radians: return strategy, None
+  if parts[0] != "gp" or len(radians) > 1: raise ValueError(f"strategy {strategy!r}: radians=<float> is an option of gp, once (gp:radians=2)")
+  return ":".join(p for p in parts if p not in radians), float(radians[0][len("radians="):])
 
 def run_one(problem_name: str, strategy: str, seed: int) -> dict[str, Any]:
   """One run of the problem's budget; a failure is recorded, not raised."""
