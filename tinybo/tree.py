@@ -31,8 +31,8 @@ from tinybo.space import CAT, Space
 
 # radians spanned by a conditional column's [0, 1]. An active and an inactive value are 1/ARC apart, two active ones the
 # chord 2 sin(ARC Δ/2)/ARC (Δ at small Δ, 0.84 at Δ = 1 for ARC = 2). At 1 radian (1 apart) configurations of two branches
-# were so far apart that the GP learned each branch alone; 2 halves that distance, close to flattening's average, without
-# its dependence on values that do not exist (benchmarks/README.md measures 1, 2, 3 and flattening).
+# were so far apart that the GP learned each branch alone; 2 halves that distance, nearer flattening's root-mean-square
+# 0.29, without its dependence on values that do not exist (benchmarks/README.md measures 1, 2, 3 and flattening).
 ARC = 2.0
 
 @dataclass(frozen=True)
