@@ -57,12 +57,25 @@ def make_adapter(strategy: str, problem: Problem, seed: int) -> Any:
   from benchmarks.peers import TinyboAdapter
   return TinyboAdapter(problem, seed, strategy)
 
+def tree_radians(strategy: str) -> tuple[str, float | None]:
+  """"gp:radians=1" -> ("gp", 1.0): the tree GP with another angle per conditional column (tree.ARC) for this run only;
+  the other options pass through ("gp:conditional=flatten" stays as it is)."""
+  parts = strategy.split(":")
+  radians = [p for p in parts[1:] if p.startswith("radians=")]
+  if not radians: return strategy, None
+  if parts[0] != "gp" or len(radians) > 1: raise ValueError(f"strategy {strategy!r}: radians=<float> is an option of gp, once (gp:radians=2)")
+  return ":".join(p for p in parts if p not in radians), float(radians[0][len("radians="):])
+
 def run_one(problem_name: str, strategy: str, seed: int) -> dict[str, Any]:
   """One run of the problem's budget; a failure is recorded, not raised."""
+  import tinybo.tree
   problem = get_conditional_problem(problem_name)
   rec: dict[str, Any] = {"problem": problem_name, "strategy": strategy, "seed": seed, "budget": problem.budget}
+  default_radians = tinybo.tree.ARC
   try:
-    adapter = make_adapter(strategy, problem, seed)
+    base, radians = tree_radians(strategy)
+    if radians is not None: tinybo.tree.ARC = radians   # data of the captured programs (tree.tensors), not code: safe to change between runs
+    adapter = make_adapter(base, problem, seed)
     values, times, xs, ps = [], [], [], []
     for _ in range(problem.budget):
       t0 = time.perf_counter()
@@ -74,11 +87,12 @@ def run_one(problem_name: str, strategy: str, seed: int) -> dict[str, Any]:
       times.append(t1 - t0 + time.perf_counter() - t2)
       values.append(v); xs.append(problem.space.encode(params)); ps.append(plain(params))
     trace = (np.minimum.accumulate(np.array(values)) - problem.optimum).tolist()
-    rec.update(values=values, trace=trace, regret=trace[-1], best=ps[int(np.argmin(values))], suggest_s=times,
+    rec.update(values=values, trace=trace, regret=trace[-1], best=ps[int(np.argmin(values))], params=ps, suggest_s=times,
                min_dist=min_distances(np.array(xs)))
     if getattr(adapter, "info", None): rec["info"] = adapter.info
   except ImportError as e: rec["skipped"] = str(e)
   except Exception as e: rec["error"] = f"{type(e).__name__}: {e}\n{traceback.format_exc(limit=4)}"
+  finally: tinybo.tree.ARC = default_radians
   return rec
 
 def main(argv: list[str] | None = None) -> None:

@@ -11,6 +11,11 @@ minimizers in `info["minimizers"]`. All are minimized.
   ml_conditional a training-recipe space of my design: optimizer (sgd with momentum, or adam), learning rate, depth with a
                  width per layer, and a regularizer with its own strength. f* = 0 at sgd, lr = 0.05, momentum = 0.9,
                  2 layers of 128 and 64 units, dropout 0.2; adam's best (0.15) is the wide, easy basin next to it.
+  training_recipe a training recipe whose optimum separates modelling the tree from flattening it: three optimizers with
+                 their own learning-rate ranges and 1-2 parameters each, depth 1-4 with a width per layer; every branch
+                 is competitive (best values 0 to 0.35) and every optimal value is interior, at no bound and away from
+                 the centre of its range (the flattened encoding's fill for an inactive column). 11 parameters, 4-7
+                 active, 12 branches. f* = 0 at adam, lr 3e-4, beta1 0.9, 3 layers of 256, 64, 32 units.
 """
 from __future__ import annotations
 
@@ -74,6 +79,40 @@ def ml_conditional(p: dict[str, Any]) -> float:
          "weight_decay": lambda: 0.05 * (math.log10(p["weight_decay"]) + 4) ** 2 + 0.1}[p["regularizer"]]()
   return opt + arch + reg
 
+# ***** a training recipe with interior optima on every branch *****
+
+RECIPE_MINIMIZER = {"optimizer": "adam", "adam_lr": 3e-4, "beta1": 0.9, "n_layers": 3, "width_1": 256, "width_2": 64, "width_3": 32}
+
+RECIPE_PARAMS: dict[str, Any] = {
+  "optimizer": Categorical(["sgd", "adam", "rmsprop"]),
+  "sgd_lr": Float(1e-4, 1.0, log=True, when={"optimizer": "sgd"}),
+  "momentum": Float(0.0, 0.99, when={"optimizer": "sgd"}),
+  "adam_lr": Float(1e-5, 1e-1, log=True, when={"optimizer": "adam"}),
+  "beta1": Float(0.5, 0.99, when={"optimizer": "adam"}),
+  "rmsprop_lr": Float(1e-5, 1e-1, log=True, when={"optimizer": "rmsprop"}),
+  "n_layers": Int(1, 4),
+  "width_1": Int(16, 1024, log=True),
+  "width_2": Int(16, 1024, log=True, when={"n_layers": [2, 3, 4]}),
+  "width_3": Int(16, 1024, log=True, when={"n_layers": [3, 4]}),
+  "width_4": Int(16, 1024, log=True, when={"n_layers": 4}),
+}
+
+RECIPE_ARCH = {1: (0.35, (9,)), 2: (0.15, (8, 6)), 3: (0.0, (8, 6, 5)), 4: (0.08, (8, 6, 5, 5))}  # depth: (offset, log2 widths)
+
+def training_recipe(p: dict[str, Any]) -> float:
+  """A smooth stand-in for a validation loss. adam: lr near 3e-4 and beta1 near 0.9 (best, 0); sgd: the effective step
+  lr / (1 - momentum) near 0.2 along a curved valley, best at momentum 0.75 (0.05 worse); rmsprop: lr near 3e-3 (0.1
+  worse). Each depth has its own best widths (log2 widths quadratic around them) and offset: 3 layers of 256, 64, 32 best,
+  4 layers 0.08 worse, 2 layers 0.15, 1 layer 0.35."""
+  if p["optimizer"] == "adam":
+    opt = 0.3 * (math.log10(p["adam_lr"]) - math.log10(3e-4)) ** 2 + 4.0 * (p["beta1"] - 0.9) ** 2
+  elif p["optimizer"] == "sgd":
+    effective = math.log10(p["sgd_lr"]) - math.log10(1.0 - p["momentum"])
+    opt = 0.05 + 0.5 * (effective - math.log10(0.2)) ** 2 + 1.5 * (p["momentum"] - 0.75) ** 2
+  else: opt = 0.1 + 0.3 * (math.log10(p["rmsprop_lr"]) - math.log10(3e-3)) ** 2
+  offset, targets = RECIPE_ARCH[p["n_layers"]]
+  return opt + offset + 0.04 * sum((math.log2(p[f"width_{i}"]) - t) ** 2 for i, t in enumerate(targets, 1))
+
 CONDITIONAL_PROBLEMS: dict[str, Problem] = {p.name: p for p in [
   Problem("jenatton", jenatton_params(0.0), jenatton, 0.1, 40,
           notes="Jenatton et al. 2017 tree (Ax's definition, leaves in [0, 1]); 4 branches, depth 2",
@@ -84,6 +123,9 @@ CONDITIONAL_PROBLEMS: dict[str, Problem] = {p.name: p for p in [
   Problem("ml_conditional", ML_PARAMS, ml_conditional, 0.0, 60,
           notes="optimizer/momentum, depth with per-layer widths, regularizer with its strength; 10 parameters, 5-8 active",
           info={"minimizers": [ML_MINIMIZER]}),
+  Problem("training_recipe", RECIPE_PARAMS, training_recipe, 0.0, 60,
+          notes="three optimizers with their own lr and 0-1 more parameters, depth 1-4 with per-layer widths; interior optima",
+          info={"minimizers": [RECIPE_MINIMIZER]}),
 ]}
 
 def get_conditional_problem(name: str) -> Problem:

@@ -80,3 +80,23 @@ def test_jenatton_is_the_published_function():
                                                                    ("x1 x2 x4 r8", "x1 x2 x5 r8", "x1 x3 x6 r9", "x1 x3 x7 r9")}
   assert get_conditional_problem("jenatton_pm1").space.params["x4"].low == -1.0
   with pytest.raises(ValueError, match="unknown conditional problem 'nope'"): get_conditional_problem("nope")
+
+def test_training_recipe_optimum_is_interior_and_away_from_the_fill():
+  """The problem that separates the tree from flattening: each active float/int value of the minimizer (the parents
+  aside) encodes at least 0.1 from both bounds and from the fill an inactive column holds; branches differ in their
+  number of active parameters; every optimizer and every depth is within 0.35 of the optimum at its best."""
+  prob = get_conditional_problem("training_recipe")
+  space, (m,) = prob.space, prob.info["minimizers"]
+  x, mask = space.encode(m), space.active_mask(space.encode(m)[None])[0]
+  parents = {q for conds in space.conditions.values() for q in conds}
+  for k in m:
+    if k in parents or isinstance(space.params[k], Categorical): continue
+    c = space.columns[k].start
+    assert mask[c] and min(x[c], 1 - x[c], abs(x[c] - space.inactive_fill[c])) >= 0.1, (k, x[c])
+  assert len({len(b.active) for b in space.branches()}) >= 3 and len(space.branches()) >= 10
+  lr = {"sgd": {"sgd_lr": 0.05, "momentum": 0.75}, "adam": {"adam_lr": 3e-4, "beta1": 0.9}, "rmsprop": {"rmsprop_lr": 3e-3}}
+  widths = {1: (512,), 2: (256, 64), 3: (256, 64, 32), 4: (256, 64, 32, 32)}
+  for opt, extra in lr.items():
+    for depth, ws in widths.items():
+      p = space.validate({"optimizer": opt, **extra, "n_layers": depth, **{f"width_{i}": w for i, w in enumerate(ws, 1)}})
+      assert prob.optimum <= prob(p) <= 0.35 + 0.1 + 1e-9

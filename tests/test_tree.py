@@ -29,9 +29,9 @@ SPACE = tb.Space({
   "epochs": 5,
 })
 
-def ref_sqdist(space, ls: dict, a: dict, b: dict) -> float:
+def ref_sqdist(space, ls: dict, a: dict, b: dict, arc: float = ARC) -> float:
   """Σ over parameters of a's and b's contribution, from the definition: both active -> the distance of their encodings
-  (the chord 2 sin(ARC Δ / 2) / ARC for a conditional float or int, Hamming for a categorical), one active -> 1/ARC² for
+  (the chord 2 sin(arc Δ / 2) / arc for a conditional float or int, Hamming for a categorical), one active -> 1/arc² for
   a conditional float or int and ½ for a categorical, none -> 0; each divided by the parameter's lengthscale²."""
   out = 0.0
   for k, p in space.params.items():
@@ -39,7 +39,7 @@ def ref_sqdist(space, ls: dict, a: dict, b: dict) -> float:
     both, one = k in a and k in b, (k in a) != (k in b)
     if isinstance(p, tb.Categorical): d2 = 0.5 * float(np.sum((ea - eb) ** 2)) if both else 0.5 * one
     elif k not in space.conditions: d2 = float((ea - eb)[0] ** 2)
-    else: d2 = (2 * math.sin(ARC * (ea - eb)[0] / 2) / ARC) ** 2 if both else one / ARC ** 2
+    else: d2 = (2 * math.sin(arc * (ea - eb)[0] / 2) / arc) ** 2 if both else one / arc ** 2
     out += d2 / ls[k] ** 2
   return out
 
@@ -50,8 +50,9 @@ def matern52_np(u: np.ndarray) -> np.ndarray:
 def configs(space, n, seed):
   return space.decode_many(space.sample(np.random.default_rng(seed), n))
 
-def test_kernel_on_tree_inputs_matches_the_reference():
-  tree, ps = TreeInputs.of(SPACE), configs(SPACE, 24, 0)
+@pytest.mark.parametrize("radians", [None, 2.0, 3.0])
+def test_kernel_on_tree_inputs_matches_the_reference(radians):
+  tree, ps = TreeInputs.of(SPACE, radians), configs(SPACE, 24, 0)
   rng = np.random.default_rng(1)
   ls = {k: float(rng.uniform(0.2, 2.0)) for k in SPACE.names}
   X = tree(SPACE.encode_many(ps))
@@ -63,7 +64,7 @@ def test_kernel_on_tree_inputs_matches_the_reference():
   from tinygrad import Tensor, dtypes
   K = matern52(Tensor(X, dtype=dtypes.float64), Tensor(X, dtype=dtypes.float64), Tensor(gl, dtype=dtypes.float64),
                categorical=tree.categorical).numpy()
-  ref = matern52_np(np.array([[ref_sqdist(SPACE, ls, a, b) for b in ps] for a in ps]))
+  ref = matern52_np(np.array([[ref_sqdist(SPACE, ls, a, b, ARC if radians is None else radians) for b in ps] for a in ps]))
   np.testing.assert_allclose(K, ref, rtol=1e-9, atol=1e-12)
 
 def test_an_inactive_parameter_adds_no_noise_to_distances():
@@ -77,15 +78,17 @@ def test_an_inactive_parameter_adds_no_noise_to_distances():
   assert np.ptp([dist(tree, m, b) for m in moved]) < 1e-12
   assert np.ptp([dist(lambda X: X, m, b) for m in moved]) > 0.1
   assert dist(tree, a, a) == 0.0
+  with pytest.raises(ValueError, match=r"radians=7.0: use a float in \(0, 2π\)"): TreeInputs.of(SPACE, 7.0)
 
-def _fitted(seed=0, n=40):
-  tree, ps = TreeInputs.of(SPACE), configs(SPACE, n, seed)
+def _fitted(seed=0, n=40, radians=None):
+  tree, ps = TreeInputs.of(SPACE, radians), configs(SPACE, n, seed)
   y = np.array([math.log10(p["lr"]) ** 2 + p.get("momentum", 0.5) + (p["opt"] == "adam") for p in ps])
   gp = GPRegressor().fit(tree(SPACE.encode_many(ps)), y, categorical=tree.categorical, seed=seed)
   return tree, gp
 
-def test_tree_posterior_on_space_points_matches_the_gp_on_mapped_points():
-  tree, gp = _fitted()
+@pytest.mark.parametrize("radians", [None, 2.0])   # the angle is data of one captured program: both run it
+def test_tree_posterior_on_space_points_matches_the_gp_on_mapped_points(radians):
+  tree, gp = _fitted(radians=radians)
   Xq = SPACE.round(SPACE.sample(np.random.default_rng(5), 17))
   state = (*gp.posterior_state(), *tree.tensors(gp.dtype, gp.device))
   mean, var = tree_posterior(*state, upload(tree.augment(Xq), gp.dtype, gp.device))

@@ -29,7 +29,11 @@ from tinybo._tinygrad import upload
 from tinybo.gp import posterior
 from tinybo.space import CAT, Space
 
-ARC = 1.0  # radians spanned by a conditional column's [0, 1]: the chord stays close to the distance (0.96 at the ends)
+# radians spanned by a conditional column's [0, 1]. An active and an inactive value are 1/ARC apart, two active ones the
+# chord 2 sin(ARC Δ/2)/ARC (Δ at small Δ, 0.84 at Δ = 1 for ARC = 2). At 1 radian (1 apart) configurations of two branches
+# were so far apart that the GP learned each branch alone; 2 halves that distance, nearer flattening's root-mean-square
+# 0.29, without its dependence on values that do not exist (benchmarks/README.md measures 1, 2, 3 and flattening).
+ARC = 2.0
 
 @dataclass(frozen=True)
 class TreeInputs:
@@ -41,9 +45,13 @@ class TreeInputs:
   S: np.ndarray
   column: np.ndarray
   categorical: list[slice]
+  arc: float
 
   @staticmethod
-  def of(space: Space) -> TreeInputs:
+  def of(space: Space, radians: float | None = None) -> TreeInputs:
+    """radians: the angle a conditional column's [0, 1] spans (default `ARC`); active and inactive values are 1/radians apart."""
+    radians = ARC if radians is None else float(radians)
+    if not 0 < radians < 2 * math.pi: raise ValueError(f"radians={radians!r}: use a float in (0, 2π), the angle a conditional column spans")
     d = space.dim
     conditional = np.zeros(d, dtype=bool)
     for k in space.conditions: conditional[space.columns[k]] = True
@@ -55,12 +63,12 @@ class TreeInputs:
       cols = range(*space.columns[k].indices(d))
       if arc[cols.start]:
         c = cols.start
-        C[c, j], S[c, j + 1], column[c] = math.sqrt(2) / ARC, math.sqrt(2) / ARC, j
+        C[c, j], S[c, j + 1], column[c] = math.sqrt(2) / radians, math.sqrt(2) / radians, j
         categorical.append(slice(j, j + 2)); j += 2
         continue
       if np.asarray(space.kinds)[cols.start] == CAT: categorical.append(slice(j, j + len(cols)))
       for c in cols: P[c, j], column[c] = 1.0, j; j += 1
-    return TreeInputs(space, P, C, S, column, categorical)
+    return TreeInputs(space, P, C, S, column, categorical, radians)
 
   @property
   def width(self) -> int: return self.P.shape[1]
@@ -74,25 +82,27 @@ class TreeInputs:
     X = np.asarray(X, dtype=np.float64).reshape(-1, self.space.dim)
     if len(X) == 0: return np.zeros((0, self.width))
     M = self.space.active_mask(X)
-    return (M * X) @ self.P + (M * np.cos(ARC * X)) @ self.C + (M * np.sin(ARC * X)) @ self.S
+    return (M * X) @ self.P + (M * np.cos(self.arc * X)) @ self.C + (M * np.sin(self.arc * X)) @ self.S
 
-  def tensors(self, dtype: DType, device: str) -> tuple[Tensor, Tensor, Tensor]:
-    """(P, C, S) on the device: the tail of `tree_posterior`'s state."""
-    return tuple(upload(a, dtype, device) for a in (self.P, self.C, self.S))
+  def tensors(self, dtype: DType, device: str) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    """(P, C, S, A) on the device, A[d] the angle per radian of column value: the tail of `tree_posterior`'s state (the
+    arc is data, not a constant of the captured program)."""
+    return tuple(upload(a, dtype, device) for a in (self.P, self.C, self.S, np.full(self.P.shape[0], self.arc)))
 
   def lengthscales(self, gp_lengthscales: Sequence[float]) -> np.ndarray:
     """The GP's lengthscales [w] -> one per space column [d] (the ascent's preconditioning)."""
     return np.asarray(gp_lengthscales, dtype=np.float64).reshape(-1)[self.column]
 
-def embed(Xa: Tensor, P: Tensor, C: Tensor, S: Tensor) -> Tensor:
+def embed(Xa: Tensor, P: Tensor, C: Tensor, S: Tensor, A: Tensor) -> Tensor:
   """Xa[..., 2d] = [X | M] -> the GP's inputs [..., w]; differentiable in X (an inactive column's gradient is 0)."""
   d = P.shape[0]
   X, M = Xa[..., :d], Xa[..., d:]
-  return (M * X) @ P + (M * (ARC * X).cos()) @ C + (M * (ARC * X).sin()) @ S
+  return (M * X) @ P + (M * (A * X).cos()) @ C + (M * (A * X).sin()) @ S
 
-def tree_posterior(X: Tensor, alpha: Tensor, Linv0: Tensor, hyper: Tensor, P: Tensor, C: Tensor, S: Tensor, Xa: Tensor) -> tuple[Tensor, Tensor]:
+def tree_posterior(X: Tensor, alpha: Tensor, Linv0: Tensor, hyper: Tensor, P: Tensor, C: Tensor, S: Tensor, A: Tensor,
+                   Xa: Tensor) -> tuple[Tensor, Tensor]:
   """gp.posterior at augmented space points Xa[..., 2d] (`TreeInputs.augment`); state = posterior_state() + tensors()."""
-  return posterior(X, alpha, Linv0, hyper, embed(Xa, P, C, S))
+  return posterior(X, alpha, Linv0, hyper, embed(Xa, P, C, S, A))
 
 def parent_columns(space: Space) -> np.ndarray:
   """bool[d]: the columns of the parameters that others are conditioned on (the acquisition's ascent keeps them fixed)."""
