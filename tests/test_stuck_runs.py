@@ -6,13 +6,13 @@ import warnings
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from scipy.spatial.distance import cdist
 
 from tinybo.bo import GP, GPFallbackWarning
 from tinybo.optim_acqf import near_rows, pick_new
-from tinybo.space import Float, Space
+from tinybo.space import Categorical, Float, Space
 from tinybo.transforms import unwarp_values, warp_scale, warp_values
 from tinybo.trial import Trial, TrialState
 
@@ -20,6 +20,7 @@ from tinybo.trial import Trial, TrialState
 
 @settings(max_examples=200, deadline=None)
 @given(st.lists(st.floats(-1e6, 1e6), min_size=2, max_size=40), st.integers(0, 40))
+@example([0.0, 0.0, 2.225073858507203e-309, -1.0], 0)   # a subnormal median distance once overflowed d / s
 def test_warp_is_monotone_and_invertible(values, n_scale):
   y = np.array(values)
   w = warp_values(y, n_scale)
@@ -165,6 +166,14 @@ def test_default_initial_size_is_2p_plus_1_capped_at_optunas_10_or_hebos_p_plus_
   assert default_initial_size(p) == size
   space = Space({f"x{i}": Float(0, 1) for i in range(p)})
   assert GP().initial_size(space) == size and GP(n_initial=3).initial_size(space) == 3
+
+@pytest.mark.parametrize("p", [2, 6, 9, 12])
+def test_a_conditional_space_keeps_the_uncapped_2p_plus_1_design(p):
+  # the design must reach every branch: a conditional space is not capped (the cap was measured on plain spaces only)
+  from tinybo.bo import default_initial_size
+  names = {"opt": Categorical(["a", "b"])} | {f"x{i}": Float(0, 1, when={"opt": "a"} if i % 2 else None) for i in range(p - 1)}
+  space = Space(names)
+  assert default_initial_size(p, conditional=True) == 2 * p + 1 == GP().initial_size(space)
 
 @pytest.mark.slow
 def test_hartmann6_seeds_that_a_13_point_design_left_in_the_local_optimum_are_solved():

@@ -33,11 +33,13 @@ from tinybo.tree import TreeInputs, parent_columns, tree_posterior
 from tinybo.trial import Report, Trial, TrialState
 
 
-def default_initial_size(p: int) -> int:
+def default_initial_size(p: int, conditional: bool = False) -> int:
   """Initial design points for p parameters: 2p + 1, at least 5, at most max(10, p + 1). The cap is Optuna's 10 startup
   trials, or HEBO's p + 1 in many dimensions: past it, design points are evaluations the model could have guided, and
-  a 2p + 1 design left too few of them to leave a local optimum on the benchmark suite (benchmarks/README.md)."""
-  return max(5, min(2 * p + 1, max(10, p + 1)))
+  a 2p + 1 design left too few of them to leave a local optimum on the benchmark suite (benchmarks/README.md). A
+  conditional space keeps 2p + 1 uncapped: its design must also reach every branch, and with the cap runs settled in a
+  wrong branch (benchmarks/README.md, the conditional problems)."""
+  return max(5, 2 * p + 1 if conditional else min(2 * p + 1, max(10, p + 1)))
 
 class GPFallbackWarning(RuntimeWarning):
   """The GP strategy could not use its model for a suggestion and used random search instead; the message says why."""
@@ -45,9 +47,9 @@ class GPFallbackWarning(RuntimeWarning):
 class GP:
   """Gaussian-process Bayesian optimization. `GP(kernel="matern52", acquisition="ucb", n_initial=None, beta=2.0)`.
 
-  The first n_initial suggestions (default `default_initial_size(p)` for p parameters) come from a scrambled Sobol sequence
-  drawn from the seed; after that each suggestion maximizes the acquisition ("logei", "ei", "ucb" with `beta`, "pi", "logpi")
-  of a Matérn GP fitted to the completed trials. Each fit warm-starts from the previous one.
+  The first n_initial suggestions (default `default_initial_size(p)` for p parameters, 2p + 1 in a conditional space)
+  come from a scrambled Sobol sequence drawn from the seed; after that each suggestion maximizes the acquisition
+  ("logei", "ei", "ucb" with `beta`, "pi", "logpi") of a Matérn GP fitted to the completed trials. Each fit warm-starts from the previous one.
   UCB with beta = 2 is the default because it measured best on the benchmark suite (benchmarks/README.md).
   `warp`: fit the GP to `warp_values` of the observations (True), to the raw values (False), or decide from the values of
   the initial design ("auto", the default): warp when they have a long tail of bad values (`heavy_bad_tail`). "power":
@@ -106,7 +108,7 @@ class GP:
              "conditional")
     return "GP(" + ", ".join(f"{k}={getattr(self, k)!r}" for k in names) + ")"
 
-  def initial_size(self, space: Space) -> int: return self.n_initial or default_initial_size(len(space.names))
+  def initial_size(self, space: Space) -> int: return self.n_initial or default_initial_size(len(space.names), bool(space.conditions))
 
   # ***** the Strategy protocol *****
 

@@ -70,7 +70,8 @@ def warp_scale(y:np.ndarray, n_scale:int|None=None) -> float:
   d = np.max(y) / 2 - y / 2   # halves: a spread near 1.8e308 would overflow; the warp is scale-free
   s = float(np.median(d[:n_scale])) if n_scale is None or n_scale > 0 else 0.0
   if not s > 0 and (d > 0).any(): s = float(np.median(d[d > 0]))
-  return s if s > 0 else 1.0
+  # a subnormal median (values 1e-309 apart next to ones 1 apart) would overflow d / s: s stays >= max(d) / 1e300
+  return max(s, float(d.max()) / 1e300) if s > 0 else 1.0
 
 def warp_values(y:np.ndarray, n_scale:int|None=None) -> np.ndarray:
   """Values to maximize -> a monotone warp the GP fits better: the distance below the best, d >= 0, becomes log1p(d / s)
