@@ -142,12 +142,14 @@ def test_asha_stopped_trials_are_stopped_at_their_last_report(ray_local, tmp_pat
   results = tuner.fit()
   assert not results.errors, results.errors
   # Ray's own record of each trial: every result it reported, by config
-  ray_curves = {(r.config["lr"], r.config["x"]): (r.config, list(r.metrics_dataframe["loss"])) for r in results}
+  # keyed by the whole configuration: two trials may share lr and x (a bound) and differ only in act
+  ray_curves = {(r.config["lr"], r.config["x"], r.config["act"]): (r.config, list(r.metrics_dataframe["loss"])) for r in results}
   trials, curves = search.trials, search.curves
   assert len(trials) == 10 and len(ray_curves) == 10
   S, C = tb.TrialState.STOPPED, tb.TrialState.COMPLETE
   for t in trials:
-    config, ray_curve = ray_curves[(t.params["lr"], t.params["x"])]   # (the searcher keeps a choice as its index)
+    act = ["relu", "gelu"][t.params["act"]]   # the searcher keeps a choice as its index
+    config, ray_curve = ray_curves[(t.params["lr"], t.params["x"], act)]
     # every result is a report at its training_iteration, the last one included
     assert [(r.step, r.value) for r in curves[t.id]] == [(i, v) for i, v in enumerate(ray_curve, 1)]
     assert [(r.step, r.value) for r in curves[t.id]] == [(e, pytest.approx(curve(config, e))) for e in range(1, len(ray_curve) + 1)]
