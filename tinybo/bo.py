@@ -41,6 +41,10 @@ def default_initial_size(p: int, conditional: bool = False) -> int:
   wrong branch (benchmarks/README.md, the conditional problems)."""
   return max(5, 2 * p + 1 if conditional else min(2 * p + 1, max(10, p + 1)))
 
+def _rows_in_state(cd: CurveData, trials: Sequence[Trial], states: tuple[TrialState, ...]) -> np.ndarray:
+  """bool[n]: the curve rows whose trial is in one of `states`."""
+  return np.isin(cd.ids, [t.id for t in trials if t.state in states])
+
 class GPFallbackWarning(RuntimeWarning):
   """The GP strategy could not use its model for a suggestion and used random search instead; the message says why."""
 
@@ -169,9 +173,8 @@ class GP:
     if self.curves is False or not reports or not reports.get(trial_id): return None
     cd = curve_data(space, trials, reports)
     if cd is None or not (mine := cd.ids == trial_id).any(): return None
-    state = {t.id: t.state for t in trials}
-    done = np.array([state.get(int(i)) in (TrialState.COMPLETE, TrialState.STOPPED) for i in cd.ids], dtype=bool)
-    complete = done & cd.final & np.array([state.get(int(i)) == TrialState.COMPLETE for i in cd.ids], dtype=bool)
+    done = _rows_in_state(cd, trials, (TrialState.COMPLETE, TrialState.STOPPED))
+    complete = cd.final & _rows_in_state(cd, trials, (TrialState.COMPLETE,))
     try:
       fitted = self._chance_fitted(space, cd, done, seed, minimize)
       if fitted is None: return None
@@ -205,8 +208,7 @@ class GP:
     if self.curves is False or not reports: return None
     cd = curve_data(space, trials, reports)
     if cd is None: return None
-    finished = {t.id for t in trials if t.state in (TrialState.COMPLETE, TrialState.STOPPED)}
-    return self._chance_fitted(space, cd, np.isin(cd.ids, list(finished)), seed, minimize)
+    return self._chance_fitted(space, cd, _rows_in_state(cd, trials, (TrialState.COMPLETE, TrialState.STOPPED)), seed, minimize)
 
   def _detrended(self, space: Space, cd: CurveData, X: np.ndarray, y: np.ndarray, minimize: bool) -> np.ndarray:
     """What suggest fits: the values to maximize (warped where suggest warps) minus the average learning curve."""
