@@ -251,14 +251,14 @@ class GP:
 
   def _targets(self, space: Space, y: np.ndarray, design: np.ndarray, minimize: bool) -> np.ndarray:
     """The values the GP fits, larger is better: y sign-flipped for minimization, then warped where `warp` says (decided
-    from the first values of `design`, the trials' final values; the log warp's scale follows all the values, floored by
-    the initial design's), never when `noise` is a variance in the objective's units."""
+    from the first values of `design`, the trials' final values; the log warp's scale from the initial design), never
+    when `noise` is a variance in the objective's units."""
     yy = -y if minimize else y
     if isinstance(self.noise, float): return yy
     n0 = self.initial_size(space)
     dd = (-design if minimize else design)[:n0]
     if self.warp == "power": return power_values(yy) if heavy_bad_tail(dd) else yy
-    if self.warp is True or (self.warp == "auto" and heavy_bad_tail(dd)): return warp_values(yy, n_design=n0)
+    if self.warp is True or (self.warp == "auto" and heavy_bad_tail(dd)): return warp_values(yy, n_scale=n0)
     return yy
 
   def _all_configs(self, space: Space) -> np.ndarray | None:

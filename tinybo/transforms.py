@@ -64,32 +64,25 @@ class YTransform:
       v = np.asarray(var, dtype=np.float64) * (self.u_scale * self.spread * dz) ** 2
     return np.nan_to_num(y), np.nan_to_num(np.maximum(v, 0.0), posinf=np.finfo(np.float64).max)
 
-def warp_scale(y:np.ndarray, n_design:int|None=None) -> float:
-  """s of `warp_values`: the median distance below the best, d = (max y − y) / 2, over all values, but never below the
-  median d of the first n_design values (the initial design) divided by the number of values; the median of the
-  positive distances when that is 0; 1 when every value is the best. Always a finite, positive, normal float."""
+def warp_scale(y:np.ndarray, n_scale:int|None=None) -> float:
+  """s of `warp_values`: the median distance below the best, d = (max y − y) / 2, of the first n_scale values (None: all),
+  or of the positive distances when that median is 0; 1 when every value is the best. A finite, positive, normal float."""
   d = np.max(y) / 2 - y / 2   # halves: a spread near 1.8e308 would overflow; the warp is scale-free
-  s = float(np.median(d))
-  if n_design is not None and n_design > 0: s = max(s, float(np.median(d[:n_design])) / len(d))
+  s = float(np.median(d[:n_scale])) if n_scale is None or n_scale > 0 else 0.0
   if not s > 0 and (d > 0).any(): s = float(np.median(d[d > 0]))
-  if not s > 0: return 1.0
   # a subnormal median (values 1e-309 apart next to ones 1 apart) would overflow d / s: s stays >= max(d) / 1e300
-  return max(s, float(d.max()) / 1e300, np.finfo(np.float64).tiny)
+  # and a normal float at least (every distance subnormal would leave s subnormal)
+  return max(s, float(d.max()) / 1e300, np.finfo(np.float64).tiny) if s > 0 else 1.0
 
-def warp_values(y:np.ndarray, n_design:int|None=None) -> np.ndarray:
+def warp_values(y:np.ndarray, n_scale:int|None=None) -> np.ndarray:
   """Values to maximize -> a monotone warp the GP fits better: the distance below the best, d >= 0, becomes log1p(d / s)
-  with s = `warp_scale`. Far-off bad values (a corner 100x worse than the rest) are compressed logarithmically, so they
-  neither dominate the standardization nor drown the small differences near the optimum that decide the last digits;
-  distances below s stay nearly linear. The best point maps to 0; the order of the values never changes
-  (`unwarp_values` inverts it).
-  Why s follows all the values: as the search concentrates near an optimum, the differences that decide the next
-  suggestion shrink, and a scale fixed at the space-filling design's keeps them in the warp's linear range, where the
-  far-off values' spread swamps them. Why the floor: the median over all values also shrinks when suggestions crowd
-  one point (near-ties of the incumbent), and a scale that collapses to the crowd's makes every value outside the crowd
-  look uniformly far off, so the model keeps probing beside the incumbent. n unbiased draws like the design's, whose
-  median distance is m, would put their closest one near m / n (an exponential-like tail at the best); a median of all
-  n values below that reflects where the search chose to sample, not the objective, so s stops there."""
-  return -np.log1p((np.max(y) / 2 - y / 2) / warp_scale(y, n_design))
+  with s = `warp_scale`, the median distance of the first n_scale values (the initial design). Far-off bad values (a
+  corner 100x worse than the rest) are compressed logarithmically, so they neither dominate the standardization nor drown
+  the small differences near the optimum that decide the last digits. The best point maps to 0; the order of the values
+  never changes (`unwarp_values` inverts it). s comes from the space-filling design because a median over all values
+  collapses once later suggestions crowd the incumbent: then every gain larger than s looks out of reach to the model,
+  which keeps probing beside the incumbent."""
+  return -np.log1p((np.max(y) / 2 - y / 2) / warp_scale(y, n_scale))
 
 def unwarp_values(w:np.ndarray, y_best:float, s:float) -> np.ndarray:
   """The inverse of `warp_values` for values whose best is y_best and whose warp scale is s."""
