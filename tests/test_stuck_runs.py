@@ -18,18 +18,22 @@ from tinybo.trial import Trial, TrialState
 
 # ***** the value warp *****
 
-@settings(max_examples=200, deadline=None)
-@given(st.lists(st.floats(-1e6, 1e6), min_size=2, max_size=40), st.integers(0, 40))
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.floats(-1e6, 1e6) | st.floats(-1.7e308, 1.7e308) | st.floats(-1e-300, 1e-300), min_size=2, max_size=40),
+       st.integers(0, 40))
 @example([0.0, 0.0, 2.225073858507203e-309, -1.0], 0)   # a subnormal median distance once overflowed d / s
+@example([0.0, -1e-310], 2)                              # every distance subnormal: s must still be a normal float
+@example([1.7e308, -1.7e308, 0.0], 3)                    # a spread beyond the largest float
 def test_warp_is_monotone_and_invertible(values, n_scale):
   y = np.array(values)
+  s = warp_scale(y, n_scale)
+  assert math.isfinite(s) and s >= np.finfo(np.float64).tiny                  # never 0, subnormal or inf
   w = warp_values(y, n_scale)
   assert np.isfinite(w).all() and w.max() == 0.0 and w[np.argmax(y)] == 0.0
   order = np.argsort(y, kind="stable")
   assert (np.diff(w[order]) >= 0).all()                                   # never reorders
-  s = warp_scale(y, n_scale)
   back = unwarp_values(w, float(y.max()), s)
-  np.testing.assert_allclose(back, y, rtol=1e-9, atol=1e-9 * (1 + np.ptp(y)))  # the inverse recovers every value
+  np.testing.assert_allclose(back / 2, y / 2, rtol=1e-9, atol=1e-9 * (1 + np.ptp(y / 2)))  # the inverse recovers every value
   # strictly monotone wherever the values differ by more than rounding: distinct values stay distinct
   gap = np.diff(y[order]) > 1e-9 * (1 + np.abs(y).max())
   assert (np.diff(w[order])[gap] > 0).all()

@@ -66,12 +66,13 @@ class YTransform:
 
 def warp_scale(y:np.ndarray, n_scale:int|None=None) -> float:
   """s of `warp_values`: the median distance below the best, d = (max y − y) / 2, of the first n_scale values (None: all),
-  or of the positive distances when that median is 0; 1 when every value is the best."""
+  or of the positive distances when that median is 0; 1 when every value is the best. A finite, positive, normal float."""
   d = np.max(y) / 2 - y / 2   # halves: a spread near 1.8e308 would overflow; the warp is scale-free
   s = float(np.median(d[:n_scale])) if n_scale is None or n_scale > 0 else 0.0
   if not s > 0 and (d > 0).any(): s = float(np.median(d[d > 0]))
   # a subnormal median (values 1e-309 apart next to ones 1 apart) would overflow d / s: s stays >= max(d) / 1e300
-  return max(s, float(d.max()) / 1e300) if s > 0 else 1.0
+  # and a normal float at least (every distance subnormal would leave s subnormal)
+  return max(s, float(d.max()) / 1e300, np.finfo(np.float64).tiny) if s > 0 else 1.0
 
 def warp_values(y:np.ndarray, n_scale:int|None=None) -> np.ndarray:
   """Values to maximize -> a monotone warp the GP fits better: the distance below the best, d >= 0, becomes log1p(d / s)
@@ -85,7 +86,7 @@ def warp_values(y:np.ndarray, n_scale:int|None=None) -> np.ndarray:
 
 def unwarp_values(w:np.ndarray, y_best:float, s:float) -> np.ndarray:
   """The inverse of `warp_values` for values whose best is y_best and whose warp scale is s."""
-  return y_best - 2 * s * np.expm1(-np.asarray(w, dtype=np.float64))
+  return 2 * (y_best / 2 - s * np.expm1(-np.asarray(w, dtype=np.float64)))   # halves, as the warp: no overflow
 
 def heavy_bad_tail(y:np.ndarray) -> bool:
   """Whether values to maximize have a long tail of bad values (a few far below the rest: Branin's corners), measured
