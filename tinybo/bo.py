@@ -29,7 +29,7 @@ from tinybo.space import Space
 from tinybo.strategies import History, SearchExhausted, history_rng, n_configs, random_configs
 from tinybo.subset import DEFAULT_MAX_POINTS, fit_subset
 from tinybo.transforms import heavy_bad_tail, power_values, warp_values
-from tinybo.tree import TreeInputs, parent_columns, tree_posterior
+from tinybo.tree import BranchOptimism, TreeInputs, parent_columns, tree_posterior
 from tinybo.trial import Report, Trial, TrialState
 
 
@@ -329,7 +329,12 @@ class GP:
       try:
         with np.errstate(all="ignore"):
           state, ls = model.posterior_state(), np.asarray(model.hyperparameters["lengthscales"], dtype=np.float64)
-          if tree is not None: state, ls = (*state, *tree.tensors(state[0].dtype, state[0].device)), tree.lengthscales(ls)
+          if tree is not None:
+            state, ls = (*state, *tree.tensors(state[0].dtype, state[0].device)), tree.lengthscales(ls)
+            # the branch bonus (tree.BranchOptimism): every evaluation of the study and this batch's points count as tries
+            scale = math.sqrt(self.beta * float(model.hyperparameters["outputscale"]))
+            optimism = BranchOptimism.of(space, np.concatenate([X_avoid, X_pend[len(h.X_pending):]]), scale)
+            tree_args["augment"] = lambda X, o=optimism: tree.augment(X, o)
           post = posterior if tree is None else tree_posterior
           if X_all is not None:
             x, _ = best_untaken(post, state, X_all, np.concatenate([X_avoid, X_pend]), best=best, acquisition=self.acquisition,
