@@ -72,7 +72,9 @@ class GP:
   `min_distance`: no suggestion lies closer than this (max-norm, unit-cube encoding) to an observed or pending trial while
   a farther one is left: for a deterministic objective such a point repeats what is known. 0 allows near-repeats.
   `conditional`: how the GP sees a conditional space: "tree" (default; tree.py: an inactive parameter adds no noise to
-  distances, and the acquisition is optimized per branch) or "flatten" (inactive columns at a fixed fill value). With
+  distances, the acquisition is optimized per branch, and a little-tried choice of a categorical parent gets a bandit's
+  optimism bonus, so a run does not settle in the branch its design happened to sample best) or "flatten" (inactive
+  columns at a fixed fill value). With
   learning curves (reports) the (configuration, step) model sees the space flattened.
   """
   def __init__(self, kernel: str = "matern52", acquisition: str = "ucb", n_initial: int | None = None, beta: float = 2.0,
