@@ -118,7 +118,7 @@ class BranchOptimism:
   points there; when a branch's first points (a random design over its 2-3 more parameters) are poor, the fit says
   confidently that the branch is poor, UCB's σ(x) is small all over it, and the search never returns: the run settles
   in the branch its design happened to sample best. A tree model knows which evaluations tested which choice, so it
-  can treat each choice of a parent (an optimizer, a depth) as an arm of a bandit (as bandit-over-categories methods
+  can treat each choice of a parent (an optimizer, a regularizer) as an arm of a bandit (as bandit-over-categories methods
   do, e.g. Nguyen et al. 2020, "Bayesian optimization for categorical and category-specific continuous inputs"): a
   point's posterior mean is raised by sqrt(β) σ_f sqrt(2 ln N / n), N the study's evaluations, n the evaluations of the
   least-tried choice on the point's path (a branch is as unexplored as its least-tried choice; two parents need not
@@ -127,7 +127,8 @@ class BranchOptimism:
   β = 0 (pure exploitation) turns it off. Only categorical parents are arms: their choices are unordered, so the GP
   learns each one from its own evaluations; an Int parent (a depth) is ordinal, its lengthscale carries what one value
   teaches about the next, and a bonus per value spent evaluations on every depth (1-layer nets included) that the
-  model had already ruled out (benchmarks/README.md). Flattening cannot do this: it does not know which columns exist.
+  model had already ruled out (benchmarks/README.md). The price: evaluations spent on other choices are not spent
+  refining the best branch. Flattening cannot do this: it does not know which columns exist.
   `seen[q]` = (codes, counts): the choices of categorical parent q among the evaluations where q is active, and how
   often each."""
   space: Space
