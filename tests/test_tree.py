@@ -16,7 +16,7 @@ from tinybo.bo import GPFallbackWarning
 from tinybo.gp import GPRegressor
 from tinybo.kernels import matern52
 from tinybo.optim_acqf import AcquisitionEvaluator, optimize_acquisition
-from tinybo.tree import ARC, TreeInputs, parent_columns, tree_posterior
+from tinybo.tree import ARC, BranchOptimism, TreeInputs, parent_columns, tree_posterior
 
 SPACE = tb.Space({
   "opt": tb.Categorical(["sgd", "adam", "rms"]),
@@ -114,9 +114,39 @@ def test_acquisition_gradient_is_zero_on_inactive_columns_and_matches_finite_dif
       fd = (ev.values(Xp, bucket=1)[0] - ev.values(Xm, bucket=1)[0]) / (2 * h)
       assert g[i, c] == pytest.approx(fd, rel=1e-4, abs=1e-6)
 
-def test_per_branch_optimization_reaches_the_brute_force_optimum():
+def ref_bonus(space, seen: list[dict], p: dict, scale: float) -> float:
+  """From the definition, over configurations: n = the fewest evaluations among the choices of the categorical parents
+  active in p (an evaluation counts for a choice when it has the parent active at that value; an Int parent is no arm);
+  scale sqrt(2 ln N / max(n, 1)), 0 with no categorical parent active."""
+  parents = {q for conds in space.conditions.values() for q in conds if isinstance(space.params[q], tb.Categorical)}
+  counts = [sum(1 for s in seen if q in s and s[q] == p[q]) for q in parents if q in p]
+  return scale * math.sqrt(2 * math.log(max(len(seen), 2)) / max(min(counts), 1)) if counts else 0.0
+
+def test_branch_optimism_matches_counts_over_decoded_configurations():
+  seen = configs(SPACE, 30, 7)[:12] + [configs(SPACE, 1, 8)[0]] * 3   # repeats count as tries
+  opt = BranchOptimism.of(SPACE, SPACE.encode_many(seen), 0.7)
+  query = configs(SPACE, 40, 9)
+  got = opt(SPACE.encode_many(query))
+  np.testing.assert_allclose(got, [ref_bonus(SPACE, seen, p, 0.7) for p in query], rtol=1e-12)
+  assert np.all(BranchOptimism.of(SPACE, SPACE.encode_many(seen), 0.0)(SPACE.encode_many(query)) == 0.0)   # beta 0: off
+
+def test_tree_posterior_adds_the_branch_bonus_to_the_mean_only():
+  tree, gp = _fitted()
+  Xq = SPACE.round(SPACE.sample(np.random.default_rng(5), 17))
+  opt = BranchOptimism.of(SPACE, SPACE.round(SPACE.sample(np.random.default_rng(6), 9)), 0.5)
+  state = (*gp.posterior_state(), *tree.tensors(gp.dtype, gp.device))
+  mean, var = tree_posterior(*state, upload(tree.augment(Xq, opt), gp.dtype, gp.device))
+  m_ref, v_ref = gp._posterior_np(tree(Xq))
+  assert np.ptp(opt(Xq)) > 0   # the query points lie on branches tried a different number of times
+  np.testing.assert_allclose(mean.numpy(), m_ref + opt(Xq), rtol=1e-9, atol=1e-9)
+  np.testing.assert_allclose(var.numpy(), v_ref, rtol=1e-9, atol=1e-9)
+
+@pytest.mark.parametrize("optimism", [False, True])
+def test_per_branch_optimization_reaches_the_brute_force_optimum(optimism):
   """On a tree whose best branch is a deep one (x1 = 1, x2 = "c": a random tree reaches it one time in six), the
-  optimizer's maximum of the posterior mean (UCB with beta 0) matches a dense per-branch grid search of the same mean."""
+  optimizer's maximum of the posterior mean (UCB with beta 0) matches a dense per-branch grid search of the same mean.
+  With a branch bonus that favours the branch tried once (x2 = "a"), the maximum of mean + bonus moves there, and
+  matches the grid search of mean + the reference bonus."""
   space = tb.Space({"x1": tb.Categorical([0, 1]), "x2": tb.Categorical(["a", "b", "c"], when={"x1": 1}),
                     "u": tb.Float(0.0, 1.0, when={"x1": 0}), "v": tb.Float(0.0, 1.0, when={"x2": "c"}),
                     "w": tb.Float(0.0, 1.0)})
@@ -128,8 +158,11 @@ def test_per_branch_optimization_reaches_the_brute_force_optimum():
   ps = configs(space, 80, 3)
   gp = GPRegressor().fit(tree(space.encode_many(ps)), -np.array([f(p) for p in ps]), categorical=tree.categorical, seed=0)
   state = (*gp.posterior_state(), *tree.tensors(gp.dtype, gp.device))
+  seen = [{"x1": 0, "u": 0.5, "w": 0.5}] * 20 + [{"x1": 1, "x2": "b", "w": 0.5}] * 10 + [{"x1": 1, "x2": "c", "v": 0.5, "w": 0.5}] * 10
+  seen += [{"x1": 1, "x2": "a", "w": 0.5}]
+  bonus = BranchOptimism.of(space, space.encode_many(seen), 3.0 if optimism else 0.0)
   x, _ = optimize_acquisition(tree_posterior, state, space, best=0.0, rng=np.random.default_rng(0), acquisition="ucb", beta=0.0,
-                              augment=tree.augment, branches=space.branches(), fixed=parent_columns(space))
+                              augment=lambda X: tree.augment(X, bonus), branches=space.branches(), fixed=parent_columns(space))
   # brute force: every branch and parent value, a 51 x 51 grid of its active floats
   g = np.linspace(0, 1, 51)
   grid = []
@@ -140,11 +173,12 @@ def test_per_branch_optimization_reaches_the_brute_force_optimum():
           p = {**dict(parents), "w": v2, **{k: v1 for k in b.active & {"u", "v"}}}
           grid.append(space.validate(p))
   G = space.encode_many(grid)
-  mean = gp._posterior_np(tree(G))[0]
+  mean = gp._posterior_np(tree(G))[0] + np.array([ref_bonus(space, seen, p, 3.0) if optimism else 0.0 for p in grid])
   best = grid[int(np.argmax(mean))]
   got = space.decode(x)
   assert {k: v for k, v in got.items() if not isinstance(v, float)} == {k: v for k, v in best.items() if not isinstance(v, float)}
-  assert got["x1"] == 1 and got["x2"] == "c"   # the fitted mean's best branch is the true one
+  # without the bonus the fitted mean's best branch is the true one; with it, the branch tried once
+  assert (got["x1"], got["x2"]) == ((1, "a") if optimism else (1, "c"))
   for k in ("u", "v", "w"):
     if k in best: assert got[k] == pytest.approx(best[k], abs=0.03)
 

@@ -29,7 +29,7 @@ from tinybo.space import Space
 from tinybo.strategies import History, SearchExhausted, history_rng, n_configs, random_configs
 from tinybo.subset import DEFAULT_MAX_POINTS, fit_subset
 from tinybo.transforms import heavy_bad_tail, power_values, warp_values
-from tinybo.tree import TreeInputs, parent_columns, tree_posterior
+from tinybo.tree import BranchOptimism, TreeInputs, parent_columns, tree_posterior
 from tinybo.trial import Report, Trial, TrialState
 
 
@@ -72,7 +72,9 @@ class GP:
   `min_distance`: no suggestion lies closer than this (max-norm, unit-cube encoding) to an observed or pending trial while
   a farther one is left: for a deterministic objective such a point repeats what is known. 0 allows near-repeats.
   `conditional`: how the GP sees a conditional space: "tree" (default; tree.py: an inactive parameter adds no noise to
-  distances, and the acquisition is optimized per branch) or "flatten" (inactive columns at a fixed fill value). With
+  distances, the acquisition is optimized per branch, and a little-tried choice of a categorical parent gets a bandit's
+  optimism bonus, so a run does not settle in the branch its design happened to sample best) or "flatten" (inactive
+  columns at a fixed fill value). With
   learning curves (reports) the (configuration, step) model sees the space flattened.
   """
   def __init__(self, kernel: str = "matern52", acquisition: str = "ucb", n_initial: int | None = None, beta: float = 2.0,
@@ -329,7 +331,12 @@ class GP:
       try:
         with np.errstate(all="ignore"):
           state, ls = model.posterior_state(), np.asarray(model.hyperparameters["lengthscales"], dtype=np.float64)
-          if tree is not None: state, ls = (*state, *tree.tensors(state[0].dtype, state[0].device)), tree.lengthscales(ls)
+          if tree is not None:
+            state, ls = (*state, *tree.tensors(state[0].dtype, state[0].device)), tree.lengthscales(ls)
+            # the branch bonus (tree.BranchOptimism): every evaluation of the study and this batch's points count as tries
+            scale = math.sqrt(self.beta * float(model.hyperparameters["outputscale"]))
+            optimism = BranchOptimism.of(space, np.concatenate([X_avoid, X_pend[len(h.X_pending):]]), scale)
+            tree_args["augment"] = lambda X, o=optimism: tree.augment(X, o)
           post = posterior if tree is None else tree_posterior
           if X_all is not None:
             x, _ = best_untaken(post, state, X_all, np.concatenate([X_avoid, X_pend]), best=best, acquisition=self.acquisition,

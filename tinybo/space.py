@@ -506,6 +506,12 @@ class Space:
 
   # ***** activity: which parameters exist, vectorized over encoded points *****
 
+  def parent_codes(self, X: np.ndarray) -> dict[str, np.ndarray]:
+    """{parent: codes[m]} for each searchable parameter others are conditioned on (parents first): a categorical's choice
+    index, an int's value, as decoded from the encoded points X[m, dim] (a parent's code is read even where the parent is
+    inactive; `active_mask` says where it is)."""
+    return self._parent_codes(self._check_X(X))
+
   def _parent_codes(self, X: np.ndarray) -> dict[str, np.ndarray]:
     return {q: _dec(self.params[q], X[:, self.columns[q]]) for q in self._cond_sets}
 

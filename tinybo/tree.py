@@ -1,6 +1,7 @@
 """The GP's view of a conditional space (`tb.GP(conditional="tree")`): an input map under which an inactive parameter adds
 no noise to the distance between two configurations, and the posterior over space-encoded query points that applies it.
-Holds: `TreeInputs` (the map: numpy for the fit, tinygrad for the acquisition), `tree_posterior`, ARC. Imports: gp
+Holds: `TreeInputs` (the map: numpy for the fit, tinygrad for the acquisition), `tree_posterior`, `BranchOptimism` (the
+acquisition's bonus for little-tried choices of the tree), ARC. Imports: gp
 (posterior), _tinygrad (upload), space (column kinds), tinygrad, numpy.
 
 The map is the arc embedding of Swersky et al. 2013 ("Raiders of the lost architecture: kernels for Bayesian
@@ -27,7 +28,7 @@ from tinygrad.dtype import DType
 
 from tinybo._tinygrad import upload
 from tinybo.gp import posterior
-from tinybo.space import CAT, Space
+from tinybo.space import CAT, Categorical, Space
 
 # radians spanned by a conditional column's [0, 1]. An active and an inactive value are 1/ARC apart, two active ones the
 # chord 2 sin(ARC Δ/2)/ARC (Δ at small Δ, 0.84 at Δ = 1 for ARC = 2). At 1 radian (1 apart) configurations of two branches
@@ -73,9 +74,11 @@ class TreeInputs:
   @property
   def width(self) -> int: return self.P.shape[1]
 
-  def augment(self, X: np.ndarray) -> np.ndarray:
-    """Space-encoded points [m, d] -> [m, 2d]: the points and their activity masks, what `tree_posterior` queries take."""
-    return np.concatenate([X, self.space.active_mask(X).astype(np.float64)], axis=1)
+  def augment(self, X: np.ndarray, optimism: BranchOptimism | None = None) -> np.ndarray:
+    """Space-encoded points [m, d] -> [m, 2d + 1]: the points, their activity masks and each point's branch bonus (0 without
+    `optimism`), what `tree_posterior` queries take."""
+    bonus = np.zeros((len(X), 1)) if optimism is None else optimism(X)[:, None]
+    return np.concatenate([X, self.space.active_mask(X).astype(np.float64), bonus], axis=1)
 
   def __call__(self, X: np.ndarray) -> np.ndarray:
     """Space-encoded points [m, d] -> the GP's inputs [m, w] (numpy; `embed` is the same map on Tensors)."""
@@ -94,15 +97,71 @@ class TreeInputs:
     return np.asarray(gp_lengthscales, dtype=np.float64).reshape(-1)[self.column]
 
 def embed(Xa: Tensor, P: Tensor, C: Tensor, S: Tensor, A: Tensor) -> Tensor:
-  """Xa[..., 2d] = [X | M] -> the GP's inputs [..., w]; differentiable in X (an inactive column's gradient is 0)."""
+  """Xa[..., 2d + 1] = [X | M | bonus] -> the GP's inputs [..., w]; differentiable in X (an inactive column's gradient is 0)."""
   d = P.shape[0]
-  X, M = Xa[..., :d], Xa[..., d:]
+  X, M = Xa[..., :d], Xa[..., d:2 * d]
   return (M * X) @ P + (M * (A * X).cos()) @ C + (M * (A * X).sin()) @ S
 
 def tree_posterior(X: Tensor, alpha: Tensor, Linv0: Tensor, hyper: Tensor, P: Tensor, C: Tensor, S: Tensor, A: Tensor,
                    Xa: Tensor) -> tuple[Tensor, Tensor]:
-  """gp.posterior at augmented space points Xa[..., 2d] (`TreeInputs.augment`); state = posterior_state() + tensors()."""
-  return posterior(X, alpha, Linv0, hyper, embed(Xa, P, C, S, A))
+  """gp.posterior at augmented space points Xa[..., 2d + 1] (`TreeInputs.augment`), the mean raised by each point's branch
+  bonus (the last column); state = posterior_state() + tensors()."""
+  d = P.shape[0]
+  mean, var = posterior(X, alpha, Linv0, hyper, embed(Xa, P, C, S, A))
+  return mean + Xa[..., 2 * d], var
+
+@dataclass(frozen=True)
+class BranchOptimism:
+  """A branch-level optimism bonus: UCB1's exploration term over the choices of the tree, in the GP's units.
+
+  Why: the GP's posterior in a branch is only as good as its hyperparameters, fitted by maximum likelihood to a few
+  points there; when a branch's first points (a random design over its 2-3 more parameters) are poor, the fit says
+  confidently that the branch is poor, UCB's σ(x) is small all over it, and the search never returns: the run settles
+  in the branch its design happened to sample best. A tree model knows which evaluations tested which choice, so it
+  can treat each choice of a parent (an optimizer, a regularizer) as an arm of a bandit (as bandit-over-categories methods
+  do, e.g. Nguyen et al. 2020, "Bayesian optimization for categorical and category-specific continuous inputs"): a
+  point's posterior mean is raised by sqrt(β) σ_f sqrt(2 ln N / n), N the study's evaluations, n the evaluations of the
+  least-tried choice on the point's path (a branch is as unexplored as its least-tried choice; two parents need not
+  have every combination tried). The term decays as a choice is tried and grows slowly with N, so no choice is
+  abandoned for good; σ_f (the GP's output scale) and the UCB weight β set its size in the acquisition's units, so
+  β = 0 (pure exploitation) turns it off. Only categorical parents are arms: their choices are unordered, so the GP
+  learns each one from its own evaluations; an Int parent (a depth) is ordinal, its lengthscale carries what one value
+  teaches about the next, and a bonus per value spent evaluations on every depth (1-layer nets included) that the
+  model had already ruled out (benchmarks/README.md). The price: evaluations spent on other choices are not spent
+  refining the best branch. Flattening cannot do this: it does not know which columns exist.
+  `seen[q]` = (codes, counts): the choices of categorical parent q among the evaluations where q is active, and how
+  often each."""
+  space: Space
+  seen: dict
+  total: int
+  scale: float
+
+  @staticmethod
+  def of(space: Space, X_seen: np.ndarray, scale: float) -> BranchOptimism:
+    """X_seen[n, d]: every evaluation of the study (complete, failed, pending, stopped) and this batch's points."""
+    X_seen = np.asarray(X_seen, dtype=np.float64).reshape(-1, space.dim)
+    codes, M = space.parent_codes(X_seen), space.active_mask(X_seen)
+    seen = {q: np.unique(c[M[:, space.columns[q].start]], return_counts=True) for q, c in codes.items()
+            if isinstance(space.params[q], Categorical)}
+    return BranchOptimism(space, seen, len(X_seen), float(scale))
+
+  def counts(self, X: np.ndarray) -> np.ndarray:
+    """[m]: for each encoded point, the evaluations of the least-tried choice of a categorical parent on its path (inf:
+    no categorical parent is active there)."""
+    X = np.asarray(X, dtype=np.float64).reshape(-1, self.space.dim)
+    codes, M = self.space.parent_codes(X), self.space.active_mask(X)
+    n = np.full(len(X), np.inf)
+    for q, (values, count) in self.seen.items():
+      i = np.clip(np.searchsorted(values, codes[q]), 0, max(len(values) - 1, 0))
+      c = np.where(values[i] == codes[q], count[i], 0) if len(values) else np.zeros(len(X))
+      n = np.where(M[:, self.space.columns[q].start], np.minimum(n, c), n)
+    return n
+
+  def __call__(self, X: np.ndarray) -> np.ndarray:
+    """[m]: the bonus of each encoded point, sqrt(2 ln N / max(n, 1)) times `scale` (0 where no categorical parent is active)."""
+    n = self.counts(X)
+    if self.scale == 0.0 or self.total == 0: return np.zeros(len(n))
+    return np.where(np.isfinite(n), self.scale * np.sqrt(2.0 * math.log(max(self.total, 2)) / np.maximum(n, 1.0)), 0.0)
 
 def parent_columns(space: Space) -> np.ndarray:
   """bool[d]: the columns of the parameters that others are conditioned on (the acquisition's ascent keeps them fixed)."""
