@@ -12,6 +12,8 @@ Methods (each one run per seed; steps = every reported step of every trial):
   gp-asha           tinybo GP learning from curves (tb.GP(), the default) + tb.ASHA(1, T, 3)
   gp-nocurves-asha  tinybo GP on complete trials only (tb.GP(curves=False)) + tb.ASHA(1, T, 3)
   gp-model          tinybo GP learning from curves + tb.ModelStopping(1, T, threshold=0.2): its own model stops a curve
+  gp-modelasha      tinybo GP learning from curves + tb.ModelASHA(1, T, 3, threshold=0.2): ASHA, but a trial the model
+                    gives >= 0.2 chance of beating the incumbent continues past its rung
   random-asha       tinybo random search + tb.ASHA(1, T, 3)
   random-full       tinybo random search, every trial run to T
   optuna-tpe-hyperband  Optuna TPESampler + HyperbandPruner(1, T, 3)          (peers venv)
@@ -84,7 +86,7 @@ PROBLEMS = {
     speed=_lr_speed, optimum=HARTMANN3_MIN, amplitude=1.0, full_trials=40),
 }
 
-TINYBO_METHODS = ("gp-model", "gp-asha", "gp-nocurves-asha", "random-asha", "gp-full", "random-full")
+TINYBO_METHODS = ("gp-model", "gp-modelasha", "gp-asha", "gp-nocurves-asha", "random-asha", "gp-full", "random-full")
 OPTUNA_METHODS = ("optuna-tpe-hyperband", "optuna-gp-median")
 RAY_METHODS = ("ray-asha-random",)
 
@@ -96,8 +98,9 @@ def run_tinybo(problem: CurveProblem, method: str, seed: int, budget: int) -> di
   T = problem.max_step
   stopping = tb.ASHA(min_step=1, max_step=T, reduction_factor=3) if method.endswith("-asha") else None
   if method.endswith("-model"): stopping = tb.ModelStopping(min_step=1, max_step=T, threshold=0.2)
+  if method.endswith("-modelasha"): stopping = tb.ModelASHA(min_step=1, max_step=T, reduction_factor=3, threshold=0.2)
   opt = tb.Optimizer(problem.space(), strategy=strategy, seed=seed, stopping=stopping)
-  steps, best, trace, n_stopped, t0, t_report = 0, math.inf, [], 0, time.perf_counter(), 0.0
+  steps, best, trace, n_stopped, t0, t_report, ran = 0, math.inf, [], 0, time.perf_counter(), 0.0, []
   while steps < budget:
     trial = opt.suggest()
     for t in range(1, T + 1):
@@ -111,7 +114,27 @@ def run_tinybo(problem: CurveProblem, method: str, seed: int, budget: int) -> di
       opt.observe(trial, v)
       best = min(best, problem.regret(trial.params))
     trace.append([steps, best])
-  return {"trace": trace, "n_trials": len(trace), "n_stopped": n_stopped, "seconds": time.perf_counter() - t0, "report_seconds": t_report}
+    ran.append([t, problem.regret(trial.params)])   # its last step, and the regret it would have had at T (stopped ones too)
+  out = {"trace": trace, "n_trials": len(trace), "n_stopped": n_stopped, "seconds": time.perf_counter() - t0, "report_seconds": t_report,
+         "trials": ran}
+  if isinstance(strategy, tb.GP) and strategy.curves == "auto" and n_stopped: out["predicted"] = predicted_finals(problem, opt, seed)
+  return out
+
+def predicted_finals(problem: CurveProblem, opt: Any, seed: int) -> list:
+  """For every trial of a finished run, in order: [the regret the GP's (configuration, step) model predicts for it at the
+  last step, its posterior sd]. The model is the one suggest fits at the end of the run (the same targets: sign flip,
+  warp where suggest warps, minus the average curve), fitted cold: how well the stopped curves determine final(x)."""
+  from tinybo.fidelity import at_target, curve_data
+  from tinybo.gp import GPRegressor
+  space, gp, trials = opt.space, opt.strategy, opt.trials
+  cd = curve_data(space, trials, opt.curves)
+  yy = gp._targets(space, cd.y, cd.last, True)
+  if not np.allclose(yy, -cd.y): return []   # warped: the prediction is not in the problem's units
+  z = cd.X[:, -1]
+  coef = np.polyfit(z, yy, min(2, len(np.unique(z)) - 1))
+  model = GPRegressor(gp.kernel).fit(cd.X, yy - np.polyval(coef, z), seed=seed)
+  mean, var = model.predict(at_target(space.encode_many([t.params for t in trials])))
+  return [[float(-(m + np.polyval(coef, 0.0)) - problem.optimum), float(math.sqrt(max(v, 0.0)))] for m, v in zip(mean, var)]
 
 def run_optuna(problem: CurveProblem, method: str, seed: int, budget: int) -> dict:
   import optuna
@@ -163,6 +186,43 @@ def regret_at(trace: list, steps: float) -> float:
     best = r
   return best
 
+def steps_to_reach(trace: list, target: float) -> float:
+  """The steps after which the run's best complete trial has regret <= target (inf if it never does within its run)."""
+  return next((s for s, r in trace if r <= target), math.inf)
+
+def complete_within(trace: list, steps: float, max_step: int) -> int:
+  """How many trials ran all max_step steps (complete) and finished within `steps`: a trace row per trial, in order."""
+  return sum(1 for (s0, _), (s1, _) in zip([[0, math.inf], *trace], trace) if s1 - s0 == max_step and s1 <= steps)
+
+def median_steps(values: list[float]) -> float:
+  """The median of steps-to-reach values, where a run that never reached the target counts as infinitely many steps
+  (so the median is inf when half the runs or more never reached it)."""
+  v = np.sort(np.array(values, dtype=np.float64))
+  n = len(v)
+  return float(v[n // 2]) if n % 2 else float(0.5 * (v[n // 2 - 1] + v[n // 2]))
+
+REACH_FRACTIONS = (1 / 6, 1 / 3, 1 / 2, 2 / 3, 5 / 6, 1.0)
+
+def reach_table(runs: list[dict], pname: str) -> list[str]:
+  """The criterion at every budget: gp-full's median regret after b steps, b a fraction of the full budget, and the median
+  over seeds of the steps each method needs to reach it ("-": not reached by half the runs within their budget); and the
+  complete trials each method has within a third of the full budget."""
+  problem = PROBLEMS[pname]
+  full = problem.full_trials * problem.max_step
+  budgets = [round(f * full) for f in REACH_FRACTIONS]
+  ref = [r for r in runs if r["problem"] == pname and r["method"] == "gp-full"]
+  if not ref: return []
+  targets = [float(np.median([regret_at(r["trace"], b) for r in ref])) for b in budgets]
+  out = [f"\n{pname}: steps to reach gp-full's median regret after b steps (median over seeds; '-': half the runs or more never reach it)",
+         "| method | complete trials within 1/3 | " + " | ".join(f"b = {b} ({t:.3g})" for b, t in zip(budgets, targets)) + " |",
+         "|---|---|" + "---|" * len(budgets)]
+  for m in sorted(dict.fromkeys(r["method"] for r in runs if r["problem"] == pname), key=tuple(RUNNERS).index):
+    rs = [r for r in runs if r["problem"] == pname and r["method"] == m]
+    nc = [complete_within(r["trace"], full / 3, problem.max_step) for r in rs]
+    cols = [median_steps([steps_to_reach(r["trace"], t) for r in rs]) for t in targets]
+    out.append(f"| {m} | {int(np.median(nc))} ({min(nc)}-{max(nc)}) | " + " | ".join(f"{c:.0f}" if math.isfinite(c) else "-" for c in cols) + " |")
+  return out
+
 # ***** the summary *****
 
 def stats(values: list[float]) -> str:
@@ -191,6 +251,7 @@ def summary(runs: list[dict]) -> str:
       reach = float(np.median([next((s for s, g in r["trace"] if g <= target), math.inf) for r in rs]))
       steps = f"{reach:.0f} ({reach / full:.2f} of full)" if math.isfinite(reach) else "not within the budget"
       out.append(f"| {m} | {len(rs)} | {int(np.median([r['n_trials'] for r in rs]))} | " + " | ".join(cols) + f" | {steps} |")
+    out += reach_table(runs, pname)
   return "\n".join(out)
 
 def seeds_of(s: str) -> list[int]:

@@ -201,3 +201,60 @@ def test_the_refit_runs_outside_the_report_write_transaction(tmp_path, monkeypat
       if opt.report(t, curve_value(x, s), s): opt.stop(t); break
     else: opt.observe(t, curve_value(x, T))
   assert len(fits) >= 2 and not fits_inside
+
+# ***** ModelASHA: ASHA's rungs, overruled by the model where it still favours a trial *****
+
+# ModelASHA(min_step=1, max_step=27, reduction_factor=3, threshold=0.2): rungs 1, 3, 9, ASHA's verdict at each (top
+# max(1, n // 3) of the n trials at the rung continue); where ASHA says stop, the model's chance decides: >= 0.2 or
+# None (the model cannot say) continues, < 0.2 stops. The chance is asked only where ASHA says stop.
+MODEL_ASHA_SCRIPT = [   # (trial, step, value, the model's chance if asked, verdict)
+  ("A", 1, 5.0, None, False), ("A", 3, 4.0, None, False), ("A", 9, 3.0, None, False),   # alone at every rung: never asked
+  ("B", 1, 6.0, 0.5, False),    # rung 1: [5, 6], top 1 -> ASHA stops; chance 0.5 -> continues
+  ("B", 3, 3.0, None, False),   # rung 3: [4, 3] -> best, not asked
+  ("B", 9, 3.5, 0.1, True),     # rung 9: [3, 3.5] -> ASHA stops; chance 0.1 < 0.2 -> stops
+  ("C", 1, 7.0, None, False),   # rung 1: [5, 6, 7] -> ASHA stops; the model cannot say -> continues
+  ("C", 3, 5.0, 0.2, False),    # rung 3: [4, 3, 5], top 1 -> ASHA stops; chance 0.2 is not below 0.2 -> continues
+  ("C", 9, 2.0, None, False),   # rung 9: [3, 3.5, 2] -> best, not asked
+  ("D", 1, 8.0, 0.19, True),    # rung 1: n = 4, top 1 (5) -> ASHA stops; 0.19 < 0.2 -> stops
+  ("D", 2, 1.0, None, False),   # no new rung at step 2: not judged again (keeping the stop sticky is the storage's job)
+]
+
+@pytest.mark.parametrize("minimize", [True, False])
+def test_model_asha_hand_example(minimize):
+  rule, sign = tb.ModelASHA(min_step=1, max_step=27, reduction_factor=3, threshold=0.2), 1.0 if minimize else -1.0
+  ids, curves, asked, out = {"A": 0, "B": 1, "C": 2, "D": 3}, {}, [], []
+  names = {i: n for n, i in ids.items()}
+  for name, step, value, p, _ in MODEL_ASHA_SCRIPT:
+    curves.setdefault(ids[name], []).append(tb.Report(step, sign * value, False, 0.0))
+    def chance(i, p=p, step=step):
+      asked.append((names[i], step))
+      return p
+    h = History("s", minimize, dict.fromkeys(curves, TrialState.PENDING), curves, chance)
+    out.append(rule.should_stop(ids[name], step, sign * value, h))
+  assert out == [e[-1] for e in MODEL_ASHA_SCRIPT]
+  assert asked == [("B", 1), ("B", 9), ("C", 1), ("C", 3), ("D", 1)]
+
+def test_model_asha_keeps_a_slow_curve_the_model_favours():
+  """On curves that cross, a slow curve near the optimum (x = 0.25: final 0.01, the best complete 0.0225) is below the
+  top third of the trials at rung 1, so ASHA stops it there; the model extrapolates it to a good final value and
+  ModelASHA keeps it. A curve far above every other still stops at rung 1."""
+  xs = XS + [0.6]
+  for x, asha_stops, model_asha_stops in ((0.25, True, False), (0.1, True, True)):
+    verdicts = []
+    for rule in (tb.ASHA(1, T, 3), tb.ModelASHA(1, T, 3, threshold=0.2)):
+      opt = finished_study(xs, stopping=rule)
+      opt.enqueue({"x": x})
+      t = opt.suggest()
+      v = curve_value(x, 1) if x == 0.25 else 3.0
+      verdicts.append(opt.report(t, v, 1))
+      p = opt.strategy.final_chance(SPACE, opt.trials, opt.curves, t.id, seed=opt.seed)
+    assert verdicts == [asha_stops, model_asha_stops] and (p >= 0.2) != model_asha_stops
+
+def test_model_asha_bad_parameters_and_no_model():
+  with pytest.raises(ValueError, match=r"threshold=1.5; use a probability in \(0, 1\)"): tb.ModelASHA(threshold=1.5)
+  with pytest.raises(ValueError, match=r"reduction_factor=1; use an int >= 2"): tb.ModelASHA(reduction_factor=1)
+  with pytest.raises(ValueError, match=r"max_step=1 <= min_step=1"): tb.ModelASHA(min_step=1, max_step=1)
+  with pytest.raises(ValueError, match=r"needs a strategy with a learning-curve model"):
+    tb.Optimizer(SPACE, strategy="random", stopping=tb.ModelASHA())
+  h = History("s", True, {0: TrialState.PENDING}, {0: [tb.Report(3, 1.0, False, 0.0)]})
+  with pytest.raises(ValueError, match=r"needs the strategy's learning-curve model"): tb.ModelASHA().should_stop(0, 3, 1.0, h)

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from scipy.optimize import minimize
 
-from benchmarks.multifidelity import PROBLEMS, regret_at, seeds_of
+from benchmarks.multifidelity import PROBLEMS, complete_within, median_steps, regret_at, seeds_of, steps_to_reach
 
 
 def random_params(problem, rng, n):
@@ -47,3 +47,11 @@ def test_regret_at_reads_the_trace_at_a_step_budget():
   trace = [[27, 5.0], [30, 5.0], [57, 2.0], [60, 2.0], [87, 0.5]]
   assert regret_at(trace, 26) == math.inf and regret_at(trace, 27) == 5.0 and regret_at(trace, 59) == 2.0 and regret_at(trace, 1e9) == 0.5
   assert seeds_of("0-3,7") == [0, 1, 2, 3, 7]
+
+def test_steps_to_reach_complete_trials_and_the_median_with_runs_that_never_reach():
+  # T = 27: trials of 27, 3, 27, 3, 27 steps; the 1st, 3rd and 5th complete
+  trace = [[27, 5.0], [30, 5.0], [57, 2.0], [60, 2.0], [87, 0.5]]
+  assert steps_to_reach(trace, 5.0) == 27 and steps_to_reach(trace, 2.0) == 57 and steps_to_reach(trace, 0.4) == math.inf
+  assert [complete_within(trace, s, 27) for s in (26, 27, 59, 87)] == [0, 1, 2, 3]
+  assert median_steps([3.0, 1.0, 2.0]) == 2.0 and median_steps([1.0, 4.0, 2.0, 3.0]) == 2.5
+  assert median_steps([1.0, math.inf]) == math.inf and median_steps([1.0, 2.0, math.inf]) == 2.0   # half never reached: inf
