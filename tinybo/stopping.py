@@ -16,12 +16,10 @@ Rules here (parameters named as Optuna's and Ray Tune's, mapped in each docstrin
   Hyperband(min_step=1, max_step, reduction_factor=3)           brackets of ASHA (Optuna's HyperbandPruner)
   ModelStopping(min_step=1, max_step=None, threshold=0.2, interval=1)
                                                                 the strategy's learning-curve model: P(final beats incumbent) < threshold
-  ModelASHA(min_step=1, max_step=None, reduction_factor=3, threshold=0.2)
-                                                                ASHA's rungs, but a trial the model still favours continues
-A rule that needs the strategy's model (`uses_model = True`, ModelStopping, ModelASHA) reads it through `history.chance`, a
+A rule that needs the strategy's model (`uses_model = True`, ModelStopping) reads it through `history.chance`, a
 callable the Optimizer binds to its strategy (tb.GP.final_chance): this module never imports the strategy (bo.py is
 layers below it), the Optimizer, above both, joins them.
-Holds: StoppingRule, History, MedianStopping, ASHA, Hyperband, ModelStopping, ModelASHA, StopTrial, check_stopping. Imports: trial.
+Holds: StoppingRule, History, MedianStopping, ASHA, Hyperband, ModelStopping, StopTrial, check_stopping. Imports: trial.
 """
 from __future__ import annotations
 
@@ -75,8 +73,8 @@ class StoppingRule(Protocol):
 def check_stopping(stopping: Any) -> StoppingRule | None:
   """None (no early stopping) or a rule object; anything else is a one-line TypeError."""
   if stopping is None or callable(getattr(stopping, "should_stop", None)): return stopping
-  raise TypeError(f"stopping={stopping!r}; use None, tb.MedianStopping(), tb.ASHA(...), tb.Hyperband(...), tb.ModelStopping(...), "
-                  "tb.ModelASHA(...) or an object with should_stop(trial_id, step, value, history)")
+  raise TypeError(f"stopping={stopping!r}; use None, tb.MedianStopping(), tb.ASHA(...), tb.Hyperband(...), tb.ModelStopping(...) "
+                  "or an object with should_stop(trial_id, step, value, history)")
 
 def _int(name: str, v: Any, low: int) -> int:
   if isinstance(v, bool) or not isinstance(v, numbers.Integral) or v < low: raise ValueError(f"{name}={v!r}; use an int >= {low}")
@@ -206,15 +204,6 @@ class Hyperband:
 
 # ***** the strategy's own model *****
 
-def _threshold(threshold: Any) -> float:
-  if isinstance(threshold, bool) or not isinstance(threshold, numbers.Real) or not 0 < threshold < 1:
-    raise ValueError(f"threshold={threshold!r}; use a probability in (0, 1), e.g. 0.2 (stop below a 20% chance of beating the best)")
-  return float(threshold)
-
-def _require_model(rule: Any, history: History) -> None:
-  if history.chance is None:
-    raise ValueError(f"{rule!r} needs the strategy's learning-curve model; use it through tb.Optimizer(strategy=tb.GP(), stopping=...)")
-
 class ModelStopping:
   """Stop a trial when the strategy's learning-curve model (tb.GP, which models the value as a function of the
   configuration and the step) gives its value at the final step less than `threshold` probability of beating the
@@ -232,10 +221,13 @@ class ModelStopping:
     self.max_step = None if max_step is None else _int("max_step", max_step, 1)
     if self.max_step is not None and self.max_step <= self.min_step:
       raise ValueError(f"max_step={max_step!r} <= min_step={min_step!r}: no step to stop at; use max_step > min_step")
-    self.threshold = _threshold(threshold)
+    if isinstance(threshold, bool) or not isinstance(threshold, numbers.Real) or not 0 < threshold < 1:
+      raise ValueError(f"threshold={threshold!r}; use a probability in (0, 1), e.g. 0.2 (stop below a 20% chance of beating the best)")
+    self.threshold = float(threshold)
 
   def should_stop(self, trial_id: int, step: int, value: float, history: History) -> bool:
-    _require_model(self, history)
+    if history.chance is None:
+      raise ValueError(f"{self!r} needs the strategy's learning-curve model; use it through tb.Optimizer(strategy=tb.GP(), stopping=...)")
     if step < self.min_step or (self.max_step is not None and step >= self.max_step): return False
     if not first_in_interval(step, [r.step for r in history.curves[trial_id] if r.step != step], self.min_step, self.interval): return False
     p = history.chance(trial_id)
@@ -243,27 +235,3 @@ class ModelStopping:
 
   def __repr__(self) -> str:
     return f"ModelStopping(min_step={self.min_step}, max_step={self.max_step}, threshold={self.threshold}, interval={self.interval})"
-
-class ModelASHA:
-  """ASHA whose rung decisions the strategy's learning-curve model can overrule in one direction: a trial that ASHA
-  would stop at a rung (not in the top 1 / reduction_factor there, see `ASHA`) continues when the model (tb.GP, as for
-  ModelStopping) gives its value at the final step at least `threshold` probability of beating the incumbent, or
-  cannot say yet. Where curves cross, the intermediate values ASHA ranks by favour fast starters: a slow curve near the
-  optimum loses its rung to them, while the model, which reads each curve as it extrapolates it, still expects it to
-  finish best. The model is asked only at a rung where ASHA says stop, so a study pays for it there only. Needs
-  `Optimizer(strategy=tb.GP())`, as ModelStopping."""
-  uses_model = True
-
-  def __init__(self, min_step: int = 1, max_step: int | None = None, reduction_factor: int = 3, threshold: float = 0.2):
-    self.asha = ASHA(min_step, max_step, reduction_factor)
-    self.min_step, self.max_step, self.reduction_factor = self.asha.min_step, self.asha.max_step, self.asha.reduction_factor
-    self.threshold = _threshold(threshold)
-
-  def should_stop(self, trial_id: int, step: int, value: float, history: History) -> bool:
-    _require_model(self, history)
-    if not self.asha.should_stop(trial_id, step, value, history): return False
-    p = history.chance(trial_id)
-    return p is not None and p < self.threshold
-
-  def __repr__(self) -> str:
-    return f"ModelASHA(min_step={self.min_step}, max_step={self.max_step}, reduction_factor={self.reduction_factor}, threshold={self.threshold})"
