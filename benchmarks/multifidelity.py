@@ -250,6 +250,37 @@ def reach_table(runs: list[dict], pname: str) -> list[str]:
     out.append(f"| {m} | {int(np.median(nc))} ({min(nc)}-{max(nc)}) | " + " | ".join(f"{c:.0f}" if math.isfinite(c) else "-" for c in cols) + " |")
   return out
 
+def stop_table(runs: list[dict], pname: str, steps: float) -> list[str]:
+  """Where the stopping methods' steps went, from the runs that recorded their trials, within `steps`: complete and
+  stopped trials, complete ones with regret > 0.1 (a full run on a poor configuration), stopped ones whose final value
+  would have beaten the run's best complete one at `steps` (a wrong stop), and how well the model at the end of the run
+  predicts the final value of the stopped trials near the optimum (regret < 0.01): median |predicted − true| and
+  median posterior sd, against the complete trials' sd."""
+  T = PROBLEMS[pname].max_step
+  out = [f"\n{pname}: the trials of the first {steps:.0f} steps (medians over runs; wrong stops: total over runs)",
+         "| method | runs | complete | stopped (at steps 1 / 3 / 9) | complete with regret > 0.1 | wrong stops | "
+         "stopped near the optimum: |error| / sd of the prediction | complete: sd |", "|---|---|---|---|---|---|---|---|"]
+  for m in sorted(dict.fromkeys(r["method"] for r in runs if r["problem"] == pname and "trials" in r), key=tuple(RUNNERS).index):
+    rs = [r for r in runs if r["problem"] == pname and r["method"] == m and "trials" in r]
+    n_c, n_s, rungs, poor, wrong, err, sd_s, sd_c = [], [], [], [], 0, [], [], []
+    for r in rs:
+      ends = np.cumsum([t for t, _ in r["trials"]])
+      ts = [(t, g, i) for i, ((t, g), e) in enumerate(zip(r["trials"], ends)) if e <= steps]
+      best = regret_at(r["trace"], steps)
+      n_c.append(sum(t == T for t, _, _ in ts)); n_s.append(sum(t < T for t, _, _ in ts))
+      rungs.append([sum(t == k for t, _, _ in ts) for k in (1, 3, 9)])
+      poor.append(sum(t == T and g > 0.1 for t, g, _ in ts)); wrong += sum(t < T and g < best for t, g, _ in ts)
+      for t, g, i in ts:
+        if not r.get("predicted"): break
+        pm, psd = r["predicted"][i]
+        if t < T and g < 0.01: err.append(abs(pm - g)); sd_s.append(psd)
+        if t == T: sd_c.append(psd)
+    pred = f"{np.median(err):.2g} / {np.median(sd_s):.2g} ({len(err)} trials)" if err else "-"
+    rung = " / ".join(f"{v:.0f}" for v in np.median(np.array(rungs), axis=0))
+    out.append(f"| {m} | {len(rs)} | {np.median(n_c):.0f} | {np.median(n_s):.0f} ({rung}) | {np.median(poor):.0f} | {wrong} | {pred} | "
+               + (f"{np.median(sd_c):.2g} |" if sd_c else "- |"))
+  return out if len(out) > 3 else []
+
 # ***** the summary *****
 
 def stats(values: list[float]) -> str:
@@ -279,6 +310,7 @@ def summary(runs: list[dict]) -> str:
       steps = f"{reach:.0f} ({reach / full:.2f} of full)" if math.isfinite(reach) else "not within the budget"
       out.append(f"| {m} | {len(rs)} | {int(np.median([r['n_trials'] for r in rs]))} | " + " | ".join(cols) + f" | {steps} |")
     out += reach_table(runs, pname)
+    out += stop_table(runs, pname, full / 3)
   return "\n".join(out)
 
 def seeds_of(s: str) -> list[int]:
