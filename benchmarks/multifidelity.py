@@ -290,8 +290,9 @@ def stats(values: list[float]) -> str:
   return f"{np.median(v):.4g} / {np.quantile(v, 0.8):.4g} / {v.max():.4g}"
 
 def summary(runs: list[dict]) -> str:
-  """Per problem and method: median / p80 / worst regret at 1/3, 1/2 and all of the full-run budget, and the steps each
-  run needed to reach the full-training reference (gp-full's median final regret)."""
+  """Per problem and method: median / p80 / worst regret at 1/3, 1/2, 2/3 and all of the full-run budget, and the steps
+  each run needed to reach the full-training reference (gp-full's median final regret); then `reach_table` and
+  `stop_table`."""
   out, seen = [], set()
   runs = [r for r in runs if not ((k := (r["problem"], r["method"], r["seed"])) in seen or seen.add(k))]   # a run in two files counts once
   for pname in dict.fromkeys(r["problem"] for r in runs):
@@ -300,12 +301,12 @@ def summary(runs: list[dict]) -> str:
     ref = [regret_at(r["trace"], full) for r in runs if r["problem"] == pname and r["method"] == "gp-full"]
     target = float(np.median(ref)) if ref else math.nan
     out.append(f"\n{pname}: full budget {full} steps ({problem.full_trials} trials x {problem.max_step}); gp-full median final regret {target:.4g}")
-    out.append("| method | seeds | trials | regret median / p80 / worst at 1/3 budget | at 1/2 | at full | steps to gp-full's median |")
-    out.append("|---|---|---|---|---|---|---|")
+    out.append("| method | seeds | trials | regret median / p80 / worst at 1/3 budget | at 1/2 | at 2/3 | at full | steps to gp-full's median |")
+    out.append("|---|---|---|---|---|---|---|---|")
     order = tuple(RUNNERS)
     for m in sorted(dict.fromkeys(r["method"] for r in runs if r["problem"] == pname), key=order.index):
       rs = [r for r in runs if r["problem"] == pname and r["method"] == m]
-      cols = [stats([regret_at(r["trace"], f * full) if r["trace"][-1][0] >= f * full else math.nan for r in rs]) for f in (1 / 3, 1 / 2, 1.0)]
+      cols = [stats([regret_at(r["trace"], f * full) if r["trace"][-1][0] >= f * full else math.nan for r in rs]) for f in (1 / 3, 1 / 2, 2 / 3, 1.0)]
       reach = float(np.median([next((s for s, g in r["trace"] if g <= target), math.inf) for r in rs]))
       steps = f"{reach:.0f} ({reach / full:.2f} of full)" if math.isfinite(reach) else "not within the budget"
       out.append(f"| {m} | {len(rs)} | {int(np.median([r['n_trials'] for r in rs]))} | " + " | ".join(cols) + f" | {steps} |")
