@@ -260,8 +260,9 @@ def stop_table(runs: list[dict], pname: str, steps: float) -> list[str]:
   out = [f"\n{pname}: the trials of the first {steps:.0f} steps (medians over runs; wrong stops: total over runs)",
          "| method | runs | complete | stopped (at steps 1 / 3 / 9) | complete with regret > 0.1 | wrong stops | "
          "stopped near the optimum: |error| / sd of the prediction | complete: sd |", "|---|---|---|---|---|---|---|---|"]
-  for m in sorted(dict.fromkeys(r["method"] for r in runs if r["problem"] == pname and "trials" in r), key=tuple(RUNNERS).index):
-    rs = [r for r in runs if r["problem"] == pname and r["method"] == m and "trials" in r]
+  stopping = [r for r in runs if r["problem"] == pname and "trials" in r and not r["method"].endswith("-full")]
+  for m in sorted(dict.fromkeys(r["method"] for r in stopping), key=tuple(RUNNERS).index):
+    rs = [r for r in stopping if r["method"] == m]
     n_c, n_s, rungs, poor, wrong, err, sd_s, sd_c = [], [], [], [], 0, [], [], []
     for r in rs:
       ends = np.cumsum([t for t, _ in r["trials"]])
