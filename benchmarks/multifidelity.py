@@ -12,6 +12,8 @@ Methods (each one run per seed; steps = every reported step of every trial):
   gp-asha           tinybo GP learning from curves (tb.GP(), the default) + tb.ASHA(1, T, 3)
   gp-nocurves-asha  tinybo GP on complete trials only (tb.GP(curves=False)) + tb.ASHA(1, T, 3)
   gp-model          tinybo GP learning from curves + tb.ModelStopping(1, T, threshold=0.2): its own model stops a curve
+  gp-modelasha      tinybo GP learning from curves + ModelASHA(1, T, 3, threshold=0.2) (below; tried, not in tinybo): ASHA,
+                    but a trial the model gives >= 0.2 chance of beating the incumbent continues past its rung
   random-asha       tinybo random search + tb.ASHA(1, T, 3)
   random-full       tinybo random search, every trial run to T
   optuna-tpe-hyperband  Optuna TPESampler + HyperbandPruner(1, T, 3)          (peers venv)
@@ -84,9 +86,27 @@ PROBLEMS = {
     speed=_lr_speed, optimum=HARTMANN3_MIN, amplitude=1.0, full_trials=40),
 }
 
-TINYBO_METHODS = ("gp-model", "gp-asha", "gp-nocurves-asha", "random-asha", "gp-full", "random-full")
+TINYBO_METHODS = ("gp-model", "gp-modelasha", "gp-asha", "gp-nocurves-asha", "random-asha", "gp-full", "random-full")
 OPTUNA_METHODS = ("optuna-tpe-hyperband", "optuna-gp-median")
 RAY_METHODS = ("ray-asha-random",)
+
+class ModelASHA:
+  """ASHA whose rung decisions the strategy's learning-curve model overrules in one direction: a trial that tb.ASHA would
+  stop at a rung continues when the model (tb.GP.final_chance, bound by the Optimizer for a rule with uses_model) gives
+  its final value at least `threshold` probability of beating the incumbent, or cannot say yet. The hypothesis: where
+  curves cross, ASHA's intermediate values favour fast starters and stop slow curves near the optimum. Measured on
+  both problems and not kept in tinybo (benchmarks/README.md): no stopped trial would have beaten the run's final
+  incumbent, and the trials it rescued were mostly bad ones the model could not yet rule out."""
+  uses_model = True
+
+  def __init__(self, min_step: int = 1, max_step: int | None = None, reduction_factor: int = 3, threshold: float = 0.2):
+    import tinybo as tb
+    self.asha, self.threshold = tb.ASHA(min_step, max_step, reduction_factor), float(threshold)
+
+  def should_stop(self, trial_id: int, step: int, value: float, history: Any) -> bool:
+    if not self.asha.should_stop(trial_id, step, value, history): return False
+    p = history.chance(trial_id)
+    return p is not None and p < self.threshold
 
 # ***** one run: trials until the step budget is spent; the trace is (steps so far, regret of the best complete trial) *****
 
@@ -96,8 +116,9 @@ def run_tinybo(problem: CurveProblem, method: str, seed: int, budget: int) -> di
   T = problem.max_step
   stopping = tb.ASHA(min_step=1, max_step=T, reduction_factor=3) if method.endswith("-asha") else None
   if method.endswith("-model"): stopping = tb.ModelStopping(min_step=1, max_step=T, threshold=0.2)
+  if method.endswith("-modelasha"): stopping = ModelASHA(min_step=1, max_step=T, reduction_factor=3, threshold=0.2)
   opt = tb.Optimizer(problem.space(), strategy=strategy, seed=seed, stopping=stopping)
-  steps, best, trace, n_stopped, t0, t_report = 0, math.inf, [], 0, time.perf_counter(), 0.0
+  steps, best, trace, n_stopped, t0, t_report, ran = 0, math.inf, [], 0, time.perf_counter(), 0.0, []
   while steps < budget:
     trial = opt.suggest()
     for t in range(1, T + 1):
@@ -111,7 +132,36 @@ def run_tinybo(problem: CurveProblem, method: str, seed: int, budget: int) -> di
       opt.observe(trial, v)
       best = min(best, problem.regret(trial.params))
     trace.append([steps, best])
-  return {"trace": trace, "n_trials": len(trace), "n_stopped": n_stopped, "seconds": time.perf_counter() - t0, "report_seconds": t_report}
+    ran.append([t, problem.regret(trial.params)])   # its last step, and the regret it would have had at T (stopped ones too)
+  out = {"trace": trace, "n_trials": len(trace), "n_stopped": n_stopped, "seconds": time.perf_counter() - t0, "report_seconds": t_report,
+         "trials": ran}
+  if isinstance(strategy, tb.GP) and strategy.curves == "auto" and n_stopped: out["predicted"] = predicted_finals(problem, opt, seed)
+  return out
+
+def predicted_finals(problem: CurveProblem, opt: Any, seed: int) -> list:
+  """For every trial of a finished run, in order: [the regret the GP's (configuration, step) model predicts for it at the
+  last step, half the width of its ±1 sd interval]. The model is the one suggest fits at the end of the run (the same
+  targets: sign flip, the log warp where suggest warps, minus the average curve), fitted cold, and its prediction is
+  mapped back to the problem's units: how well the stopped curves determine final(x). [] when the targets are neither
+  the raw values nor their log warp (a warp this function cannot invert)."""
+  from tinybo.fidelity import at_target, curve_data
+  from tinybo.gp import GPRegressor
+  from tinybo.transforms import unwarp_values, warp_scale
+  space, gp, trials = opt.space, opt.strategy, opt.trials
+  cd = curve_data(space, trials, opt.curves)
+  yy = gp._targets(space, cd.y, cd.last, True)
+  if np.allclose(yy, -cd.y): back = lambda w: w
+  else:
+    ymax, sc = float(np.max(-cd.y)), warp_scale(-cd.y, gp.initial_size(space))
+    back = lambda w: unwarp_values(w, ymax, sc)
+    if not np.allclose(back(yy), -cd.y): return []
+  z = cd.X[:, -1]
+  coef = np.polyfit(z, yy, min(2, len(np.unique(z)) - 1))
+  model = GPRegressor(gp.kernel).fit(cd.X, yy - np.polyval(coef, z), seed=seed)
+  mean, var = model.predict(at_target(space.encode_many([t.params for t in trials])))
+  mean, sd = mean + np.polyval(coef, 0.0), np.sqrt(np.maximum(var, 0.0))
+  lo, mid, hi = -back(mean + sd), -back(mean), -back(mean - sd)   # in the problem's units (to minimize)
+  return [[float(m - problem.optimum), float((h - lw) / 2)] for m, lw, h in zip(mid, lo, hi)]
 
 def run_optuna(problem: CurveProblem, method: str, seed: int, budget: int) -> dict:
   import optuna
@@ -163,6 +213,75 @@ def regret_at(trace: list, steps: float) -> float:
     best = r
   return best
 
+def steps_to_reach(trace: list, target: float) -> float:
+  """The steps after which the run's best complete trial has regret <= target (inf if it never does within its run)."""
+  return next((s for s, r in trace if r <= target), math.inf)
+
+def complete_within(trace: list, steps: float, max_step: int) -> int:
+  """How many trials ran all max_step steps (complete) and finished within `steps`: a trace row per trial, in order."""
+  return sum(1 for (s0, _), (s1, _) in zip([[0, math.inf], *trace], trace) if s1 - s0 == max_step and s1 <= steps)
+
+def median_steps(values: list[float]) -> float:
+  """The median of steps-to-reach values, where a run that never reached the target counts as infinitely many steps
+  (so the median is inf when half the runs or more never reached it)."""
+  v = np.sort(np.array(values, dtype=np.float64))
+  n = len(v)
+  return float(v[n // 2]) if n % 2 else float(0.5 * (v[n // 2 - 1] + v[n // 2]))
+
+REACH_FRACTIONS = (1 / 6, 1 / 3, 1 / 2, 2 / 3, 5 / 6, 1.0)
+
+def reach_table(runs: list[dict], pname: str) -> list[str]:
+  """The criterion at every budget: gp-full's median regret after b steps, b a fraction of the full budget, and the median
+  over seeds of the steps each method needs to reach it ("-": not reached by half the runs within their budget); and the
+  complete trials each method has within a third of the full budget."""
+  problem = PROBLEMS[pname]
+  full = problem.full_trials * problem.max_step
+  budgets = [round(f * full) for f in REACH_FRACTIONS]
+  ref = [r for r in runs if r["problem"] == pname and r["method"] == "gp-full"]
+  if not ref: return []
+  targets = [float(np.median([regret_at(r["trace"], b) for r in ref])) for b in budgets]
+  out = [f"\n{pname}: steps to reach gp-full's median regret after b steps (median over seeds; '-': half the runs or more never reach it)",
+         "| method | complete trials within 1/3 | " + " | ".join(f"b = {b} ({t:.3g})" for b, t in zip(budgets, targets)) + " |",
+         "|---|---|" + "---|" * len(budgets)]
+  for m in sorted(dict.fromkeys(r["method"] for r in runs if r["problem"] == pname), key=tuple(RUNNERS).index):
+    rs = [r for r in runs if r["problem"] == pname and r["method"] == m]
+    nc = [complete_within(r["trace"], full / 3, problem.max_step) for r in rs]
+    cols = [median_steps([steps_to_reach(r["trace"], t) for r in rs]) for t in targets]
+    out.append(f"| {m} | {int(np.median(nc))} ({min(nc)}-{max(nc)}) | " + " | ".join(f"{c:.0f}" if math.isfinite(c) else "-" for c in cols) + " |")
+  return out
+
+def stop_table(runs: list[dict], pname: str, steps: float) -> list[str]:
+  """Where the stopping methods' steps went, from the runs that recorded their trials, within `steps`: complete and
+  stopped trials, complete ones with regret > 0.1 (a full run on a poor configuration), stopped ones whose final value
+  would have beaten the run's best complete one at `steps` (a wrong stop), and how well the model at the end of the run
+  predicts the final value of the stopped trials near the optimum (regret < 0.01): median |predicted − true| and
+  median posterior sd, against the complete trials' sd."""
+  T = PROBLEMS[pname].max_step
+  out = [f"\n{pname}: the trials of the first {steps:.0f} steps (medians over runs; wrong stops: total over runs)",
+         "| method | runs | complete | stopped (at steps 1 / 3 / 9) | complete with regret > 0.1 | wrong stops | "
+         "stopped near the optimum: |error| / sd of the prediction | complete: sd |", "|---|---|---|---|---|---|---|---|"]
+  stopping = [r for r in runs if r["problem"] == pname and "trials" in r and not r["method"].endswith("-full")]
+  for m in sorted(dict.fromkeys(r["method"] for r in stopping), key=tuple(RUNNERS).index):
+    rs = [r for r in stopping if r["method"] == m]
+    n_c, n_s, rungs, poor, wrong, err, sd_s, sd_c = [], [], [], [], 0, [], [], []
+    for r in rs:
+      ends = np.cumsum([t for t, _ in r["trials"]])
+      ts = [(t, g, i) for i, ((t, g), e) in enumerate(zip(r["trials"], ends)) if e <= steps]
+      best = regret_at(r["trace"], steps)
+      n_c.append(sum(t == T for t, _, _ in ts)); n_s.append(sum(t < T for t, _, _ in ts))
+      rungs.append([sum(t == k for t, _, _ in ts) for k in (1, 3, 9)])
+      poor.append(sum(t == T and g > 0.1 for t, g, _ in ts)); wrong += sum(t < T and g < best for t, g, _ in ts)
+      for t, g, i in ts:
+        if not r.get("predicted"): break
+        pm, psd = r["predicted"][i]
+        if t < T and g < 0.01: err.append(abs(pm - g)); sd_s.append(psd)
+        if t == T: sd_c.append(psd)
+    pred = f"{np.median(err):.2g} / {np.median(sd_s):.2g} ({len(err)} trials)" if err else "-"
+    rung = " / ".join(f"{v:.0f}" for v in np.median(np.array(rungs), axis=0))
+    out.append(f"| {m} | {len(rs)} | {np.median(n_c):.0f} | {np.median(n_s):.0f} ({rung}) | {np.median(poor):.0f} | {wrong} | {pred} | "
+               + (f"{np.median(sd_c):.2g} |" if sd_c else "- |"))
+  return out if len(out) > 3 else []
+
 # ***** the summary *****
 
 def stats(values: list[float]) -> str:
@@ -172,8 +291,9 @@ def stats(values: list[float]) -> str:
   return f"{np.median(v):.4g} / {np.quantile(v, 0.8):.4g} / {v.max():.4g}"
 
 def summary(runs: list[dict]) -> str:
-  """Per problem and method: median / p80 / worst regret at 1/3, 1/2 and all of the full-run budget, and the steps each
-  run needed to reach the full-training reference (gp-full's median final regret)."""
+  """Per problem and method: median / p80 / worst regret at 1/3, 1/2, 2/3 and all of the full-run budget, and the steps
+  each run needed to reach the full-training reference (gp-full's median final regret); then `reach_table` and
+  `stop_table`."""
   out, seen = [], set()
   runs = [r for r in runs if not ((k := (r["problem"], r["method"], r["seed"])) in seen or seen.add(k))]   # a run in two files counts once
   for pname in dict.fromkeys(r["problem"] for r in runs):
@@ -182,15 +302,17 @@ def summary(runs: list[dict]) -> str:
     ref = [regret_at(r["trace"], full) for r in runs if r["problem"] == pname and r["method"] == "gp-full"]
     target = float(np.median(ref)) if ref else math.nan
     out.append(f"\n{pname}: full budget {full} steps ({problem.full_trials} trials x {problem.max_step}); gp-full median final regret {target:.4g}")
-    out.append("| method | seeds | trials | regret median / p80 / worst at 1/3 budget | at 1/2 | at full | steps to gp-full's median |")
-    out.append("|---|---|---|---|---|---|---|")
+    out.append("| method | seeds | trials | regret median / p80 / worst at 1/3 budget | at 1/2 | at 2/3 | at full | steps to gp-full's median |")
+    out.append("|---|---|---|---|---|---|---|---|")
     order = tuple(RUNNERS)
     for m in sorted(dict.fromkeys(r["method"] for r in runs if r["problem"] == pname), key=order.index):
       rs = [r for r in runs if r["problem"] == pname and r["method"] == m]
-      cols = [stats([regret_at(r["trace"], f * full) if r["trace"][-1][0] >= f * full else math.nan for r in rs]) for f in (1 / 3, 1 / 2, 1.0)]
+      cols = [stats([regret_at(r["trace"], f * full) if r["trace"][-1][0] >= f * full else math.nan for r in rs]) for f in (1 / 3, 1 / 2, 2 / 3, 1.0)]
       reach = float(np.median([next((s for s, g in r["trace"] if g <= target), math.inf) for r in rs]))
       steps = f"{reach:.0f} ({reach / full:.2f} of full)" if math.isfinite(reach) else "not within the budget"
       out.append(f"| {m} | {len(rs)} | {int(np.median([r['n_trials'] for r in rs]))} | " + " | ".join(cols) + f" | {steps} |")
+    out += reach_table(runs, pname)
+    out += stop_table(runs, pname, full / 3)
   return "\n".join(out)
 
 def seeds_of(s: str) -> list[int]:
