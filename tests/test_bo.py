@@ -210,6 +210,29 @@ def test_the_hvarfner_prior_is_reachable_from_the_strategy():
   # the prior is part of the fitted objective: the two fits differ
   assert hvarfner._model.objective != unit._model.objective
 
+def test_auto_kernel_keeps_the_kernel_with_the_higher_evidence():
+  # model selection by the marginal likelihood: the strategy's first fit (cold) must keep the kernel whose MAP objective,
+  # fitted independently on the same values, is lower. Ackley's ripple favours the rougher Matérn-3/2, a smooth bowl
+  # Matérn-5/2, so both outcomes are exercised
+  from benchmarks.functions import ackley
+  from tinybo.bo import AUTO_KERNELS
+  from tinybo.gp import GPRegressor
+  from tinybo.sobol import sobol
+  space = Space({f"x{i}": Float(0, 1) for i in range(3)})
+  X = sobol(40, 3, np.random.default_rng(0))
+  chosen = {}
+  for name, f in {"ackley": lambda x: ackley(-32.768 + 65.536 * x), "bowl": lambda x: float(((x - 0.3) ** 2).sum())}.items():
+    y = np.array([f(x) for x in X])
+    objective = {k: GPRegressor(k).fit(X, -y, seed=0).objective for k in AUTO_KERNELS}
+    gp = GP(kernel="auto", seed=0, warp=False, n_initial=5)
+    trials = complete(space.decode_many(X), y)
+    check_new_and_valid(space, trials, gp.suggest(space, trials, 1, seed=0), 1)
+    chosen[name] = gp._model.kernel
+    assert chosen[name] == min(objective, key=objective.get)
+    assert gp._model.objective == pytest.approx(min(objective.values()), rel=1e-9)
+  assert chosen == {"ackley": "matern32", "bowl": "matern52"}
+  with pytest.raises(ValueError, match="kernel"): GP(kernel="automatic")
+
 def test_warp_is_monotone_and_compresses_outliers():
   from tinybo.transforms import warp_values
   y = np.array([-160.0, -3.0, -1.0, -0.5, 0.2, 1.03])  # values to maximize, one far-off bad corner

@@ -41,6 +41,9 @@ def default_initial_size(p: int, conditional: bool = False) -> int:
   wrong branch (benchmarks/README.md, the conditional problems)."""
   return max(5, 2 * p + 1 if conditional else min(2 * p + 1, max(10, p + 1)))
 
+# kernel="auto" chooses among these by the fitted model's evidence: Matérn-5/2 (Optuna's, BoTorch's) and Matérn-3/2 (HEBO's)
+AUTO_KERNELS = ("matern52", "matern32")
+
 def _rows_in_state(cd: CurveData, trials: Sequence[Trial], states: tuple[TrialState, ...]) -> np.ndarray:
   """bool[n]: the curve rows whose trial is in one of `states`."""
   return np.isin(cd.ids, [t.id for t in trials if t.state in states])
@@ -92,7 +95,7 @@ class GP:
                        "use warp='auto' or False")
     min_distance = check_real("min_distance", min_distance, 0.0, "the max-norm distance in the unit cube below which a point repeats a trial")
     if not min_distance < 1: raise ValueError(f"min_distance={min_distance!r}: use a float in [0, 1) (max-norm distance in the unit cube)")
-    check_kernel(kernel)
+    if kernel != "auto": check_kernel(kernel)
     max_points = check_int("max_points", max_points, 8, none="all trials (the most trials the GP is fitted on)")
     seed = check_int("seed", seed, -2**63, none="the optimizer's seed")
     n_raw, n_starts, n_steps = check_int("n_raw", n_raw, 2), check_int("n_starts", n_starts, 1), check_int("n_steps", n_steps, 0)
@@ -224,8 +227,8 @@ class GP:
       X_done, y_done = X_done[keep], y_done[keep]
     key = hashlib.sha1(X_done.tobytes() + y_done.tobytes() + self.kernel.encode() + repr(self.noise).encode() + str(seed).encode()).digest()
     if self._chance_fit[0] != key:
-      model: GPRegressor | None = GPRegressor(self.kernel, device=self.device, lengthscale_prior=self.lengthscale_prior)
-      try: model.fit(X_done, y_done, categorical=space.cat_groups, seed=int(seed or 0) & 0xFFFFFFFF, noise=self.noise)
+      model: GPRegressor | None = None
+      try: model = self._fit_kernels(X_done, y_done, space.cat_groups, seed, None)
       except Exception as e:  # noqa: BLE001 - no model: no trial is stopped by it, loudly, once per set of finished curves
         warnings.warn(f"tinybo GP strategy: the model that judges running trials could not be fitted ({type(e).__name__}: {e}); "
                       "no trial is stopped by it until another one finishes", GPFallbackWarning, stacklevel=3)
@@ -277,13 +280,28 @@ class GP:
     key = hashlib.sha1(X.tobytes() + y.tobytes() + self.kernel.encode() + repr(self.noise).encode()).digest()
     sj = space.to_json()
     if self._model is not None and self._model_key == key and self._model_space == sj: return self._model
-    model = GPRegressor(self.kernel, device=self.device, lengthscale_prior=self.lengthscale_prior)
-    model.fit(X, y, categorical=categorical, seed=int(seed or 0) & 0xFFFFFFFF, warm_start=self._model if self._model_space == sj else None,
-              noise=self.noise)
+    model = self._fit_kernels(X, y, categorical, seed, self._model if self._model_space == sj else None)
     hp = model.hyperparameters
     if not all(np.all(np.isfinite(np.asarray(v, dtype=np.float64))) for v in hp.values()):
       raise FloatingPointError(f"the GP fit returned non-finite hyperparameters {hp}")
     if keep: self._model, self._model_key, self._model_space = model, key, sj
+    return model
+
+  def _fit_kernels(self, X: np.ndarray, y: np.ndarray, categorical: list[slice], seed: int, warm_start: GPRegressor | None) -> GPRegressor:
+    """The GP of `self.kernel` on (X, y), warm-started when given. kernel="auto": the warm start's kernel continues, and
+    whenever the fit is cold (the first, and each time n has grown 1.5x: gp.GPRegressor.fit's policy) every kernel of
+    AUTO_KERNELS is fitted cold too and the one with the highest MAP evidence (lowest objective: negative log marginal
+    likelihood minus log prior, the same priors for each) is kept: model selection by the marginal likelihood. Between
+    cold fits a suggestion costs what a single kernel costs."""
+    seed = int(seed or 0) & 0xFFFFFFFF
+    kernel = self.kernel if self.kernel != "auto" else warm_start.kernel if warm_start is not None else AUTO_KERNELS[0]
+    model = GPRegressor(kernel, device=self.device, lengthscale_prior=self.lengthscale_prior)
+    model.fit(X, y, categorical=categorical, seed=seed, warm_start=warm_start, noise=self.noise)
+    if self.kernel != "auto" or model.n_cold != model.n: return model
+    for other in AUTO_KERNELS:
+      if other == kernel: continue
+      rival = GPRegressor(other, device=self.device, lengthscale_prior=self.lengthscale_prior)
+      if rival.fit(X, y, categorical=categorical, seed=seed, noise=self.noise).objective < model.objective: model = rival
     return model
 
   def _guided(self, space: Space, h: History, taken: set, chosen: list[dict], n: int, seed: int, minimize: bool,
