@@ -210,6 +210,32 @@ def test_the_hvarfner_prior_is_reachable_from_the_strategy():
   # the prior is part of the fitted objective: the two fits differ
   assert hvarfner._model.objective != unit._model.objective
 
+def test_auto_kernel_keeps_the_kernel_with_the_higher_evidence():
+  # model selection by the marginal likelihood: the strategy's first fit (cold) keeps Matérn-3/2 only when its MAP objective,
+  # fitted independently on the same values, is lower than Matérn-5/2's by AUTO_MARGIN. Ackley's funnel sampled at two
+  # scales (the box and near the optimum, as a BO run samples it) favours Matérn-3/2 clearly; Ackley sampled evenly favours
+  # it by less than the margin; a smooth bowl favours Matérn-5/2
+  from benchmarks.functions import ackley
+  from tinybo.bo import AUTO_KERNELS, AUTO_MARGIN
+  from tinybo.gp import GPRegressor
+  from tinybo.sobol import sobol
+  def ackley_at(X): return np.array([ackley(-32.768 + 65.536 * x) for x in X])
+  funnel = np.concatenate([sobol(12, 2, np.random.default_rng(0)), 0.5 + (sobol(18, 2, np.random.default_rng(1)) - 0.5) * 0.1])
+  even, bowl = sobol(40, 3, np.random.default_rng(0)), sobol(40, 3, np.random.default_rng(0))
+  cases = {"funnel": (funnel, ackley_at(funnel)), "even": (even, ackley_at(even)), "bowl": (bowl, ((bowl - 0.3) ** 2).sum(1))}
+  chosen = {}
+  for name, (X, y) in cases.items():
+    space = Space({f"x{i}": Float(0, 1) for i in range(X.shape[1])})
+    objective = {k: GPRegressor(k).fit(X, -y, seed=0).objective for k in AUTO_KERNELS}
+    gp = GP(kernel="auto", seed=0, warp=False, n_initial=5)
+    trials = complete(space.decode_many(X), y)
+    check_new_and_valid(space, trials, gp.suggest(space, trials, 1, seed=0), 1)
+    chosen[name] = gp._model.kernel
+    assert chosen[name] == ("matern32" if objective["matern32"] < objective["matern52"] - AUTO_MARGIN else "matern52")
+    assert gp._model.objective == pytest.approx(objective[chosen[name]], rel=1e-9)
+  assert chosen == {"funnel": "matern32", "even": "matern52", "bowl": "matern52"}
+  with pytest.raises(ValueError, match="kernel"): GP(kernel="automatic")
+
 def test_warp_is_monotone_and_compresses_outliers():
   from tinybo.transforms import warp_values
   y = np.array([-160.0, -3.0, -1.0, -0.5, 0.2, 1.03])  # values to maximize, one far-off bad corner

@@ -254,6 +254,21 @@ def test_hvarfner_prior_is_the_lognormal_density_of_the_lengthscales():
   np.testing.assert_allclose(val - val[0], ref - ref[0], rtol=1e-10, atol=1e-10)
   with pytest.raises(ValueError, match="lengthscale_prior"): GPRegressor(lengthscale_prior="flat")
 
+def test_hvarfner_lengthscales_keep_botorchs_lower_bound(monkeypatch):
+  # a sinusoid of period 1/15 sampled 60 times: resolvable, so the lognormal prior's tail lets the fit explain it as signal
+  # with a lengthscale near 0.014; BoTorch bounds the lengthscales of this prior at 0.025 (GreaterThan(2.5e-2) in
+  # get_covar_module_with_dim_scaled_prior), below which no fit may go. The "unit" prior treats the ripple as noise.
+  import tinybo.gp as gp
+  X = np.linspace(0, 1, 60)[:, None]
+  y = np.sin(2 * np.pi * 15 * X[:, 0])
+  assert gp.MIN_LENGTHSCALE["hvarfner"] == 0.025
+  bounded = GPRegressor(lengthscale_prior="hvarfner").fit(X, y, seed=0).hyperparameters
+  assert bounded["lengthscales"][0] >= 0.025 * (1 - 1e-12)
+  monkeypatch.setitem(gp.MIN_LENGTHSCALE, "hvarfner", 1e-3)  # the bound is what keeps it there
+  assert GPRegressor(lengthscale_prior="hvarfner").fit(X, y, seed=0).hyperparameters["lengthscales"][0] < 0.02
+  unit = GPRegressor(lengthscale_prior="unit").fit(X, y, seed=0).hyperparameters
+  assert unit["lengthscales"][0] > 1 and unit["noise"] > 0.3
+
 def test_warm_fit_budget_shrinks_only_for_large_buckets():
   from tinybo.gp import warm_fit_evals
   assert warm_fit_evals(128, refit=False) == warm_fit_evals(256, refit=True) == 50

@@ -41,6 +41,12 @@ def default_initial_size(p: int, conditional: bool = False) -> int:
   wrong branch (benchmarks/README.md, the conditional problems)."""
   return max(5, 2 * p + 1 if conditional else min(2 * p + 1, max(10, p + 1)))
 
+# kernel="auto" chooses among these by the fitted model's evidence: Matérn-5/2 (Optuna's, BoTorch's; the first is kept unless
+# another is clearly better) and Matérn-3/2 (HEBO's). Clearly: its log evidence higher by AUTO_MARGIN, a likelihood ratio of
+# e³ ≈ 20, "strong" on Kass and Raftery's scale; with fewer than ~20 trials the kernels differ by less than a nat, and a
+# rougher kernel chosen that early changed Hartmann6's paths for the worse (benchmarks/README.md, Ackley)
+AUTO_KERNELS, AUTO_MARGIN = ("matern52", "matern32"), 3.0
+
 def _rows_in_state(cd: CurveData, trials: Sequence[Trial], states: tuple[TrialState, ...]) -> np.ndarray:
   """bool[n]: the curve rows whose trial is in one of `states`."""
   return np.isin(cd.ids, [t.id for t in trials if t.state in states])
@@ -55,6 +61,10 @@ class GP:
   come from a scrambled Sobol sequence drawn from the seed; after that each suggestion maximizes the acquisition
   ("logei", "ei", "ucb" with `beta`, "pi", "logpi") of a Matérn GP fitted to the completed trials. Each fit warm-starts from the previous one.
   UCB with beta = 2 is the default because it measured best on the benchmark suite (benchmarks/README.md).
+  `kernel`: "matern52" (default), "matern32", "matern12", "rbf", or "auto": at every cold fit (the first, then each time the
+  data grew 1.5x) fit every kernel of AUTO_KERNELS and keep the one with the higher MAP evidence, continued by the warm
+  fits in between (selection by the marginal likelihood; a cold fit then costs one fit per kernel). The first kernel of
+  AUTO_KERNELS (Matérn-5/2) is kept unless another's MAP objective is lower by AUTO_MARGIN (3 nats).
   `warp`: fit the GP to `warp_values` of the observations (True), to the raw values (False), or decide from the values of
   the initial design ("auto", the default): warp when they have a long tail of bad values (`heavy_bad_tail`). "power":
   where "auto" warps, use the maximum-likelihood Box-Cox / Yeo-Johnson transform instead (`power_values`, as HEBO).
@@ -94,7 +104,7 @@ class GP:
                        "use warp='auto' or False")
     min_distance = check_real("min_distance", min_distance, 0.0, "the max-norm distance in the unit cube below which a point repeats a trial")
     if not min_distance < 1: raise ValueError(f"min_distance={min_distance!r}: use a float in [0, 1) (max-norm distance in the unit cube)")
-    check_kernel(kernel)
+    if kernel != "auto": check_kernel(kernel)
     max_points = check_int("max_points", max_points, 8, none="all trials (the most trials the GP is fitted on)")
     seed = check_int("seed", seed, -2**63, none="the optimizer's seed")
     n_raw, n_starts, n_steps = check_int("n_raw", n_raw, 2), check_int("n_starts", n_starts, 1), check_int("n_steps", n_steps, 0)
@@ -226,8 +236,8 @@ class GP:
       X_done, y_done = X_done[keep], y_done[keep]
     key = hashlib.sha1(X_done.tobytes() + y_done.tobytes() + self.kernel.encode() + repr(self.noise).encode() + str(seed).encode()).digest()
     if self._chance_fit[0] != key:
-      model: GPRegressor | None = GPRegressor(self.kernel, device=self.device, lengthscale_prior=self.lengthscale_prior)
-      try: model.fit(X_done, y_done, categorical=space.cat_groups, seed=int(seed or 0) & 0xFFFFFFFF, noise=self.noise)
+      model: GPRegressor | None = None
+      try: model = self._fit_kernels(X_done, y_done, space.cat_groups, seed, None)
       except Exception as e:  # noqa: BLE001 - no model: no trial is stopped by it, loudly, once per set of finished curves
         warnings.warn(f"tinybo GP strategy: the model that judges running trials could not be fitted ({type(e).__name__}: {e}); "
                       "no trial is stopped by it until another one finishes", GPFallbackWarning, stacklevel=3)
@@ -279,14 +289,30 @@ class GP:
     key = hashlib.sha1(X.tobytes() + y.tobytes() + self.kernel.encode() + repr(self.noise).encode()).digest()
     sj = space.to_json()
     if self._model is not None and self._model_key == key and self._model_space == sj: return self._model
-    model = GPRegressor(self.kernel, device=self.device, lengthscale_prior=self.lengthscale_prior)
-    model.fit(X, y, categorical=categorical, seed=int(seed or 0) & 0xFFFFFFFF, warm_start=self._model if self._model_space == sj else None,
-              noise=self.noise)
+    model = self._fit_kernels(X, y, categorical, seed, self._model if self._model_space == sj else None)
     hp = model.hyperparameters
     if not all(np.all(np.isfinite(np.asarray(v, dtype=np.float64))) for v in hp.values()):
       raise FloatingPointError(f"the GP fit returned non-finite hyperparameters {hp}")
     if keep: self._model, self._model_key, self._model_space = model, key, sj
     return model
+
+  def _fit_kernels(self, X: np.ndarray, y: np.ndarray, categorical: list[slice], seed: int, warm_start: GPRegressor | None) -> GPRegressor:
+    """The GP of `self.kernel` on (X, y), warm-started when given. kernel="auto": the warm start's kernel continues, and
+    whenever the fit is cold (the first, and each time n has grown 1.5x: gp.GPRegressor.fit's policy) every kernel of
+    AUTO_KERNELS is fitted cold too and the one with the highest MAP evidence (lowest objective: negative log marginal
+    likelihood minus log prior, the same priors for each) is kept: model selection by the marginal likelihood. Between
+    cold fits a suggestion costs what a single kernel costs."""
+    seed = int(seed or 0) & 0xFFFFFFFF
+    kernel = self.kernel if self.kernel != "auto" else warm_start.kernel if warm_start is not None else AUTO_KERNELS[0]
+    model = GPRegressor(kernel, device=self.device, lengthscale_prior=self.lengthscale_prior)
+    model.fit(X, y, categorical=categorical, seed=seed, warm_start=warm_start, noise=self.noise)
+    if self.kernel != "auto" or model.n_cold != model.n: return model
+    fits = {kernel: model}
+    for other in AUTO_KERNELS:
+      if other not in fits: fits[other] = GPRegressor(other, device=self.device, lengthscale_prior=self.lengthscale_prior).fit(
+        X, y, categorical=categorical, seed=seed, noise=self.noise)
+    first, best = fits[AUTO_KERNELS[0]], min(fits.values(), key=lambda m: m.objective)
+    return best if best.objective < first.objective - AUTO_MARGIN else first
 
   def _guided(self, space: Space, h: History, taken: set, chosen: list[dict], n: int, seed: int, minimize: bool,
               cd: CurveData | None = None) -> list[dict]:

@@ -35,6 +35,12 @@ class GPFitError(RuntimeError):
 # ***** priors (numpy, in φ space; cheap, so they stay out of the captured step) *****
 
 NOISE_FLOOR, LENGTHSCALE_PRIORS = {dtypes.float64: 1e-6, dtypes.float32: 1e-4}, ("unit", "hvarfner")
+# the shortest lengthscale (unit cube) a fit may reach under each prior. "unit" needs no bound of its own: its −0.1 ℓ⁻² term
+# already rules out short ones. The lognormal's tail does not, and BoTorch bounds it at 0.025 (GreaterThan(2.5e-2) in
+# get_covar_module_with_dim_scaled_prior); without the bound a fit can explain a high-frequency ripple (Ackley's cosine,
+# period 1/65.5 of the unit cube) as signal with lengthscales near 0.004, and the model reverts to its prior mean
+# everywhere else (benchmarks/README.md, Ackley)
+MIN_LENGTHSCALE = {"unit": 1e-3, "hvarfner": 2.5e-2}
 
 def log_prior(phi:np.ndarray, n_groups:int, kind:str="unit") -> tuple[np.ndarray, np.ndarray]:
   """Log prior density of φ[b, G+2] (up to a constant) and its gradient. Lengthscales, by `kind`:
@@ -231,7 +237,7 @@ class GPRegressor:
     G = len(self._expand)
     floor = NOISE_FLOOR.get(self.dtype, 1e-4)
     noise_lo, noise_hi = noise_bounds(check_noise(noise), floor, self.y_scale)
-    lower = np.array([math.log(1e-3)] * G + [math.log(1e-3), math.log(noise_lo)])
+    lower = np.array([math.log(MIN_LENGTHSCALE[self.lengthscale_prior])] * G + [math.log(1e-3), math.log(noise_lo)])
     upper = np.array([math.log(1e3)] * G + [math.log(1e3), math.log(noise_hi)])
     # periodic cold refits (as n grows 1.5x) are there to escape a stale optimum through restarts: with one start
     # (large buckets) they would only repeat the warm start at a higher price
