@@ -25,7 +25,8 @@ HALVES = (("seeds 0-9", range(0, 10)), ("seeds 10-19", range(10, 20)), ("seeds 0
 
 def load(spec: str) -> list[dict[str, Any]]:
   """Comma-separated results JSONs, each optionally followed by '#old=new' relabels of its strategies
-  ('cond13_jen_r2.json#gp=gp@no-bonus': the runs of an earlier default under a name of their own); a later file wins."""
+  ('cond13_jen_r2.json#gp=gp@no-bonus': the runs of an earlier default under a name of their own; the old name holds no
+  '=', the new one may); a later file wins."""
   records = []
   for item in spec.split(","):
     path, *renames = item.split("#")

@@ -66,15 +66,28 @@ def tree_radians(strategy: str) -> tuple[str, float | None]:
   if parts[0] != "gp" or len(radians) > 1: raise ValueError(f"strategy {strategy!r}: radians=<float> is an option of gp, once (gp:radians=2)")
   return ":".join(p for p in parts if p not in radians), float(radians[0][len("radians="):])
 
+def tree_bonus(strategy: str) -> tuple[str, bool | None]:
+  """"gp:bonus=uniform" -> ("gp", False): the tree GP's branch bonus with every choice weighing 1 (`bonus=activated`: weighed
+  by the parameters a choice activates, tree.WEIGH_BY_ACTIVATED) for this run only; other options pass through."""
+  parts = strategy.split(":")
+  bonus = [p for p in parts[1:] if p.startswith("bonus=")]
+  if not bonus: return strategy, None
+  modes = {"bonus=activated": True, "bonus=uniform": False}
+  if parts[0] != "gp" or len(bonus) > 1 or bonus[0] not in modes:
+    raise ValueError(f"strategy {strategy!r}: bonus=activated or bonus=uniform is an option of gp, once (gp:bonus=uniform)")
+  return ":".join(p for p in parts if p not in bonus), modes[bonus[0]]
+
 def run_one(problem_name: str, strategy: str, seed: int) -> dict[str, Any]:
   """One run of the problem's budget; a failure is recorded, not raised."""
   import tinybo.tree
   problem = get_conditional_problem(problem_name)
   rec: dict[str, Any] = {"problem": problem_name, "strategy": strategy, "seed": seed, "budget": problem.budget}
-  default_radians = tinybo.tree.ARC
+  default_radians, default_weigh = tinybo.tree.ARC, tinybo.tree.WEIGH_BY_ACTIVATED
   try:
-    base, radians = tree_radians(strategy)
+    base, weigh = tree_bonus(strategy)
+    base, radians = tree_radians(base)
     if radians is not None: tinybo.tree.ARC = radians   # data of the captured programs (tree.tensors), not code: safe to change between runs
+    if weigh is not None: tinybo.tree.WEIGH_BY_ACTIVATED = weigh   # read by BranchOptimism.of on every suggestion (numpy)
     adapter = make_adapter(base, problem, seed)
     values, times, xs, ps = [], [], [], []
     for _ in range(problem.budget):
@@ -92,7 +105,7 @@ def run_one(problem_name: str, strategy: str, seed: int) -> dict[str, Any]:
     if getattr(adapter, "info", None): rec["info"] = adapter.info
   except ImportError as e: rec["skipped"] = str(e)
   except Exception as e: rec["error"] = f"{type(e).__name__}: {e}\n{traceback.format_exc(limit=4)}"
-  finally: tinybo.tree.ARC = default_radians
+  finally: tinybo.tree.ARC, tinybo.tree.WEIGH_BY_ACTIVATED = default_radians, default_weigh
   return rec
 
 def main(argv: list[str] | None = None) -> None:

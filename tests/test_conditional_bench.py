@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import tinybo.tree
-from benchmarks.conditional_bench import run_one, tree_radians
+from benchmarks.conditional_bench import run_one, tree_bonus, tree_radians
 from benchmarks.conditional_model import scores, spearman
 
 scipy_stats = pytest.importorskip("scipy.stats")
@@ -38,3 +38,11 @@ def test_surrogate_scores_are_finite_and_the_tree_ranks_jenatton():
   s = scores("jenatton_pm1", 30, 0, ["flatten", "radians=1", "radians=2"])
   for rmse, rho, _, nlpd in s.values(): assert np.isfinite(nlpd) and rmse >= 0 and -1 <= rho <= 1
   assert s["radians=1"][1] > 0.5   # 30 random trees already rank the test points
+
+def test_tree_bonus_parses_the_strategy_name_and_a_run_restores_it():
+  assert tree_bonus("gp") == ("gp", None) and tree_bonus("gp:bonus=uniform") == ("gp", False)
+  assert tree_bonus("gp:bonus=activated:radians=1") == ("gp:radians=1", True)
+  with pytest.raises(ValueError, match="bonus=activated or bonus=uniform is an option of gp"): tree_bonus("gp:bonus=none")
+  before = tinybo.tree.WEIGH_BY_ACTIVATED
+  bad = run_one("jenatton", "gp:bonus=uniform:radians=9", 0)
+  assert "radians=9.0" in bad["error"] and tinybo.tree.WEIGH_BY_ACTIVATED == before

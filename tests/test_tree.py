@@ -16,7 +16,7 @@ from tinybo.bo import GPFallbackWarning
 from tinybo.gp import GPRegressor
 from tinybo.kernels import matern52
 from tinybo.optim_acqf import AcquisitionEvaluator, optimize_acquisition
-from tinybo.tree import ARC, BranchOptimism, TreeInputs, parent_columns, tree_posterior
+from tinybo.tree import ARC, BranchOptimism, TreeInputs, activated_weights, parent_columns, tree_posterior
 
 SPACE = tb.Space({
   "opt": tb.Categorical(["sgd", "adam", "rms"]),
@@ -114,17 +114,57 @@ def test_acquisition_gradient_is_zero_on_inactive_columns_and_matches_finite_dif
       fd = (ev.values(Xp, bucket=1)[0] - ev.values(Xm, bucket=1)[0]) / (2 * h)
       assert g[i, c] == pytest.approx(fd, rel=1e-4, abs=1e-6)
 
-def ref_bonus(space, seen: list[dict], p: dict, scale: float) -> float:
-  """From the definition, over configurations: n = the fewest evaluations among the choices of the categorical parents
-  active in p (an evaluation counts for a choice when it has the parent active at that value; an Int parent is no arm);
-  scale sqrt(2 ln N / max(n, 1)), 0 with no categorical parent active."""
+def ref_weights(space, n: int = 4000) -> dict:
+  """From the definition, over random configurations: choice c of categorical parent q activates the parameters that are
+  active in some configuration with q = c, never active without q, and active under some but not all of q's choices;
+  its weight is their number over the most any choice of q activates (all 0 when every choice activates none)."""
+  ps = configs(space, n, 11)
+  out = {}
+  for q, p in space.params.items():
+    if not isinstance(p, tb.Categorical): continue
+    counts = []
+    for c in p.choices:
+      counts.append(sum(1 for k in space.names if k != q and any(k in s and s[q] == c for s in ps if q in s)
+                        and not any(k in s and q not in s for s in ps) and len({s[q] for s in ps if k in s}) < len(p.choices)))
+    out[q] = {c: k / max(max(counts), 1) for c, k in zip(p.choices, counts)}
+  return out
+
+def ref_bonus(space, seen: list[dict], p: dict, scale: float, weights: dict | None = None) -> float:
+  """From the definition, over configurations: for each categorical parent active in p, its choice's weight (1 without
+  `weights`) times sqrt(2 ln N / max(n, 1)), n the evaluations that have the parent active at p's value (an Int parent is
+  no arm); scale times the largest, 0 with no categorical parent active."""
   parents = {q for conds in space.conditions.values() for q in conds if isinstance(space.params[q], tb.Categorical)}
-  counts = [sum(1 for s in seen if q in s and s[q] == p[q]) for q in parents if q in p]
-  return scale * math.sqrt(2 * math.log(max(len(seen), 2)) / max(min(counts), 1)) if counts else 0.0
+  terms = [(1.0 if weights is None else weights[q][p[q]]) * math.sqrt(2 * math.log(max(len(seen), 2)) /
+           max(sum(1 for s in seen if q in s and s[q] == p[q]), 1)) for q in parents if q in p]
+  return scale * max(terms) if terms else 0.0
+
+WEIGHTED = tb.Space({"x1": tb.Categorical([0, 1]), "x2": tb.Categorical(["a", "b", "c"], when={"x1": 1}),
+                     "u": tb.Float(0.0, 1.0, when={"x1": 0}), "v": tb.Float(0.0, 1.0, when={"x2": "c"}),
+                     "z": tb.Int(1, 9, when={"x2": ["b", "c"]}), "w": tb.Float(0.0, 1.0), "x3": tb.Categorical(["p", "q"]),
+                     "y": tb.Float(0.0, 1.0, when={"x3": ["p", "q"]}), "x4": tb.Categorical(["e", "f"], when={"x3": "p"})})
+
+def test_activated_weights_match_the_definition_over_configurations():
+  got = activated_weights(WEIGHTED)
+  ref = ref_weights(WEIGHTED)
+  assert set(got) == set(ref)
+  for q, w in ref.items(): np.testing.assert_allclose(got[q], [w[c] for c in WEIGHTED.params[q].choices], rtol=1e-12)
+  # worked by hand: x1 = 0 activates u, x1 = 1 x2, v, z; x2 = "b" z, "c" v and z; x3 = "p" x4 (y exists under both)
+  np.testing.assert_allclose(got["x1"], [1 / 3, 1]); np.testing.assert_allclose(got["x2"], [0, 0.5, 1])
+  np.testing.assert_allclose(got["x3"], [1, 0]); np.testing.assert_allclose(got["x4"], [0, 0])
+
+@pytest.mark.parametrize("weigh", [False, True])
+def test_weighted_branch_optimism_matches_the_reference(weigh):
+  seen = configs(WEIGHTED, 30, 2)[:11] + [configs(WEIGHTED, 1, 3)[0]] * 4
+  opt = BranchOptimism.of(WEIGHTED, WEIGHTED.encode_many(seen), 0.9, weigh=weigh)
+  query = configs(WEIGHTED, 60, 4)
+  got = opt(WEIGHTED.encode_many(query))
+  weights = ref_weights(WEIGHTED) if weigh else None
+  np.testing.assert_allclose(got, [ref_bonus(WEIGHTED, seen, p, 0.9, weights) for p in query], rtol=1e-12)
+  assert np.ptp(got) > 0
 
 def test_branch_optimism_matches_counts_over_decoded_configurations():
   seen = configs(SPACE, 30, 7)[:12] + [configs(SPACE, 1, 8)[0]] * 3   # repeats count as tries
-  opt = BranchOptimism.of(SPACE, SPACE.encode_many(seen), 0.7)
+  opt = BranchOptimism.of(SPACE, SPACE.encode_many(seen), 0.7, weigh=False)
   query = configs(SPACE, 40, 9)
   got = opt(SPACE.encode_many(query))
   np.testing.assert_allclose(got, [ref_bonus(SPACE, seen, p, 0.7) for p in query], rtol=1e-12)
@@ -160,7 +200,7 @@ def test_per_branch_optimization_reaches_the_brute_force_optimum(optimism):
   state = (*gp.posterior_state(), *tree.tensors(gp.dtype, gp.device))
   seen = [{"x1": 0, "u": 0.5, "w": 0.5}] * 20 + [{"x1": 1, "x2": "b", "w": 0.5}] * 10 + [{"x1": 1, "x2": "c", "v": 0.5, "w": 0.5}] * 10
   seen += [{"x1": 1, "x2": "a", "w": 0.5}]
-  bonus = BranchOptimism.of(space, space.encode_many(seen), 3.0 if optimism else 0.0)
+  bonus = BranchOptimism.of(space, space.encode_many(seen), 3.0 if optimism else 0.0, weigh=False)   # the optimizer on its own
   x, _ = optimize_acquisition(tree_posterior, state, space, best=0.0, rng=np.random.default_rng(0), acquisition="ucb", beta=0.0,
                               augment=lambda X: tree.augment(X, bonus), branches=space.branches(), fixed=parent_columns(space))
   # brute force: every branch and parent value, a 51 x 51 grid of its active floats

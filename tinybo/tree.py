@@ -36,6 +36,10 @@ from tinybo.space import CAT, Categorical, Space
 # 0.29, without its dependence on values that do not exist (benchmarks/README.md measures 1, 2, 3 and flattening).
 ARC = 2.0
 
+# whether `BranchOptimism` weighs a choice's bonus by the parameters it activates (`activated_weights`); False: every
+# choice of a categorical parent weighs 1, the bonus as it was first built (benchmarks/README.md measures both)
+WEIGH_BY_ACTIVATED = True
+
 @dataclass(frozen=True)
 class TreeInputs:
   """The input map of one conditional space. `column[c]`: the GP column that carries space column c (the first of an arc
@@ -129,21 +133,30 @@ class BranchOptimism:
   teaches about the next, and a bonus per value spent evaluations on every depth (1-layer nets included) that the
   model had already ruled out (benchmarks/README.md). The price: evaluations spent on other choices are not spent
   refining the best branch. Flattening cannot do this: it does not know which columns exist.
+  Each choice's term is weighed by the parameters it activates (`activated_weights`, with `WEIGH_BY_ACTIVATED`): what the
+  bonus corrects is a fit that saw a choice's own parameters only at a few random values, and a choice that activates
+  none (a regularizer "none", an optimizer with no parameter of its own) has no such region: its points differ from
+  the others only in its one-hot column, which the GP learns from them as it learns any column. A point's bonus is the
+  largest weighed term over the categorical parents on its path (with every weight 1: the term of the least-tried choice).
   `seen[q]` = (codes, counts): the choices of categorical parent q among the evaluations where q is active, and how
-  often each."""
+  often each; `weights[q][c]`: choice c's weight."""
   space: Space
   seen: dict
   total: int
   scale: float
+  weights: dict
 
   @staticmethod
-  def of(space: Space, X_seen: np.ndarray, scale: float) -> BranchOptimism:
-    """X_seen[n, d]: every evaluation of the study (complete, failed, pending, stopped) and this batch's points."""
+  def of(space: Space, X_seen: np.ndarray, scale: float, weigh: bool | None = None) -> BranchOptimism:
+    """X_seen[n, d]: every evaluation of the study (complete, failed, pending, stopped) and this batch's points; weigh: weigh
+    each choice by the parameters it activates (default `WEIGH_BY_ACTIVATED`) or not (every weight 1)."""
     X_seen = np.asarray(X_seen, dtype=np.float64).reshape(-1, space.dim)
     codes, M = space.parent_codes(X_seen), space.active_mask(X_seen)
     seen = {q: np.unique(c[M[:, space.columns[q].start]], return_counts=True) for q, c in codes.items()
             if isinstance(space.params[q], Categorical)}
-    return BranchOptimism(space, seen, len(X_seen), float(scale))
+    weigh = WEIGH_BY_ACTIVATED if weigh is None else weigh
+    weights = activated_weights(space) if weigh else {q: np.ones(len(space.params[q].choices)) for q in seen}
+    return BranchOptimism(space, seen, len(X_seen), float(scale), {q: weights[q] for q in seen})
 
   def counts(self, X: np.ndarray) -> np.ndarray:
     """[m]: for each encoded point, the evaluations of the least-tried choice of a categorical parent on its path (inf:
@@ -158,10 +171,36 @@ class BranchOptimism:
     return n
 
   def __call__(self, X: np.ndarray) -> np.ndarray:
-    """[m]: the bonus of each encoded point, sqrt(2 ln N / max(n, 1)) times `scale` (0 where no categorical parent is active)."""
-    n = self.counts(X)
-    if self.scale == 0.0 or self.total == 0: return np.zeros(len(n))
-    return np.where(np.isfinite(n), self.scale * np.sqrt(2.0 * math.log(max(self.total, 2)) / np.maximum(n, 1.0)), 0.0)
+    """[m]: the bonus of each encoded point, `scale` times the largest over the categorical parents active on its path of
+    weight(choice) sqrt(2 ln N / max(n(choice), 1)) (0 where no categorical parent is active)."""
+    X = np.asarray(X, dtype=np.float64).reshape(-1, self.space.dim)
+    out = np.zeros(len(X))
+    if self.scale == 0.0 or self.total == 0: return out
+    codes, M = self.space.parent_codes(X), self.space.active_mask(X)
+    for q, (values, count) in self.seen.items():
+      i = np.clip(np.searchsorted(values, codes[q]), 0, max(len(values) - 1, 0))
+      n = np.where(values[i] == codes[q], count[i], 0) if len(values) else np.zeros(len(X))
+      term = self.weights[q][codes[q]] * np.sqrt(2.0 * math.log(max(self.total, 2)) / np.maximum(n, 1.0))
+      out = np.where(M[:, self.space.columns[q].start], np.maximum(out, term), out)
+    return self.scale * out
+
+def activated_weights(space: Space) -> dict[str, np.ndarray]:
+  """{categorical parent q: weight[choice]}: the parameters a choice activates, over the most any choice of q activates; a
+  choice that activates none weighs 0. A choice activates the children that need it (a condition on q that some other
+  choice does not meet: a child of every choice is q's whether q is this or that) and, transitively, their children."""
+  out = {}
+  for q, p in space.params.items():
+    if not isinstance(p, Categorical): continue
+    counts = np.zeros(len(p.choices))
+    for c, choice in enumerate(p.choices):
+      on = {k for k, conds in space.conditions.items() if q in conds and choice in conds[q] and len(set(conds[q])) < len(p.choices)}
+      grown = True
+      while grown:
+        more = {k for k, conds in space.conditions.items() if k not in on and any(a in on for a in conds)}
+        on, grown = on | more, bool(more)
+      counts[c] = len(on)
+    out[q] = counts / max(counts.max(), 1.0)
+  return out
 
 def parent_columns(space: Space) -> np.ndarray:
   """bool[d]: the columns of the parameters that others are conditioned on (the acquisition's ascent keeps them fixed)."""
