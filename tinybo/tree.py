@@ -1,8 +1,8 @@
 """The GP's view of a conditional space (`tb.GP(conditional="tree")`): an input map under which an inactive parameter adds
 no noise to the distance between two configurations, and the posterior over space-encoded query points that applies it.
 Holds: `TreeInputs` (the map: numpy for the fit, tinygrad for the acquisition), `tree_posterior`, `BranchOptimism` (the
-acquisition's bonus for little-tried choices of the tree), ARC. Imports: gp
-(posterior), _tinygrad (upload), space (column kinds), tinygrad, numpy.
+acquisition's bonus for little-tried choices of the tree, each weighed by `activated_weights`), ARC, WEIGH_BY_ACTIVATED.
+Imports: gp (posterior), _tinygrad (upload), space (column kinds), tinygrad, numpy.
 
 The map is the arc embedding of Swersky et al. 2013 ("Raiders of the lost architecture: kernels for Bayesian
 optimization in conditional parameter spaces"): a conditional float or int column x ∈ [0, 1] becomes the two columns
@@ -157,18 +157,6 @@ class BranchOptimism:
     weigh = WEIGH_BY_ACTIVATED if weigh is None else weigh
     weights = activated_weights(space) if weigh else {q: np.ones(len(space.params[q].choices)) for q in seen}
     return BranchOptimism(space, seen, len(X_seen), float(scale), {q: weights[q] for q in seen})
-
-  def counts(self, X: np.ndarray) -> np.ndarray:
-    """[m]: for each encoded point, the evaluations of the least-tried choice of a categorical parent on its path (inf:
-    no categorical parent is active there)."""
-    X = np.asarray(X, dtype=np.float64).reshape(-1, self.space.dim)
-    codes, M = self.space.parent_codes(X), self.space.active_mask(X)
-    n = np.full(len(X), np.inf)
-    for q, (values, count) in self.seen.items():
-      i = np.clip(np.searchsorted(values, codes[q]), 0, max(len(values) - 1, 0))
-      c = np.where(values[i] == codes[q], count[i], 0) if len(values) else np.zeros(len(X))
-      n = np.where(M[:, self.space.columns[q].start], np.minimum(n, c), n)
-    return n
 
   def __call__(self, X: np.ndarray) -> np.ndarray:
     """[m]: the bonus of each encoded point, `scale` times the largest over the categorical parents active on its path of
