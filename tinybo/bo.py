@@ -68,7 +68,8 @@ class GP:
   not warp them: the log warp stretches the noise of the values near the best). UCB trusts the posterior mean, and under
   noise a smooth model's mean can rank a flat edge above the optimum beside it; the noisy incumbent (a lucky draw, above
   every posterior mean) makes LogEI go where the model is unsure (Optuna's GPSampler does the same). `recommend` uses the
-  same values.
+  same values. A deterministic objective with structure finer than the model resolves (Ackley's ripple) shows "noise"
+  too, and then also turns to LogEI.
   `kernel`: "matern52" (default), "matern32", "matern12", "rbf", or "auto": at every cold fit (the first, then each time the
   data grew 1.5x) fit every kernel of AUTO_KERNELS and keep the one with the higher MAP evidence, continued by the warm
   fits in between (selection by the marginal likelihood; a cold fit then costs one fit per kernel). The first kernel of
