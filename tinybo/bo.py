@@ -3,7 +3,7 @@ function (on a small discrete space: the best of every untaken configuration); p
 believer); any numerical failure falls back to random with a warning; `recommend` is the best posterior mean.
 With reports (intermediate values of training runs), the GP models (configuration, step) and targets the final step:
 fidelity.py builds that data. Holds: GP, GPFallbackWarning, default_initial_size. Imports: strategies (History, Random's helpers), fidelity,
-transforms, gp, acquisition (names), optim_acqf, discrete, arguments (checks), tree (conditional spaces), sobol,
+transforms, gp, noise (acquisition="auto"), acquisition (names), optim_acqf, discrete, arguments (checks), tree (conditional spaces), sobol,
 kernels (names), subset, space, trial, numpy.
 Glossary: d encoded dimension (space.dim), p searchable parameters; X[n, d] encoded complete trials, y[n] their values
 sign-flipped so that larger is better; X_pend[q, d] pending trials and this batch's points, fantasized at the GP mean.
@@ -23,6 +23,7 @@ from tinybo.discrete import all_configs, best_untaken, enumerable
 from tinybo.fidelity import CurveData, at_target, curve_data, trend
 from tinybo.gp import GPRegressor, check_noise, check_prior, posterior
 from tinybo.kernels import check_kernel
+from tinybo.noise import NOISE_MARGIN, noise_evidence
 from tinybo.optim_acqf import optimize_acquisition
 from tinybo.sobol import sobol
 from tinybo.space import Space
@@ -61,6 +62,14 @@ class GP:
   come from a scrambled Sobol sequence drawn from the seed; after that each suggestion maximizes the acquisition
   ("logei", "ei", "ucb" with `beta`, "pi", "logpi") of a Matérn GP fitted to the completed trials. Each fit warm-starts from the previous one.
   UCB with beta = 2 is the default because it measured best on the benchmark suite (benchmarks/README.md).
+  "auto": UCB while the data look deterministic; once they show observation noise (`noise.noise_evidence`: the fitted
+  noise beats an interpolating fit by NOISE_MARGIN nats; always with a noise variance given; never with
+  noise="deterministic" or learning curves), LogEI against the best observed value, on the raw values (warp="auto" does
+  not warp them: the log warp stretches the noise of the values near the best). UCB trusts the posterior mean, and under
+  noise a smooth model's mean can rank a flat edge above the optimum beside it; the noisy incumbent (a lucky draw, above
+  every posterior mean) makes LogEI go where the model is unsure (Optuna's GPSampler does the same). `recommend` uses the
+  same values. A deterministic objective with structure finer than the model resolves (Ackley's ripple) shows "noise"
+  too, and then also turns to LogEI.
   `kernel`: "matern52" (default), "matern32", "matern12", "rbf", or "auto": at every cold fit (the first, then each time the
   data grew 1.5x) fit every kernel of AUTO_KERNELS and keep the one with the higher MAP evidence, continued by the warm
   fits in between (selection by the marginal likelihood; a cold fit then costs one fit per kernel). The first kernel of
@@ -92,7 +101,7 @@ class GP:
                warp: bool | str = "auto", lengthscale_prior: str = "unit", noise: float | str | None = None,
                max_points: int | None = DEFAULT_MAX_POINTS, curves: bool | str = "auto", min_distance: float = 1e-3,
                conditional: str = "tree"):
-    check_acquisition(acquisition)
+    if acquisition != "auto": check_acquisition(acquisition)
     n_initial = check_int("n_initial", n_initial, 1, none="default_initial_size(p) for p parameters")
     beta = check_real("beta", beta, 0.0, "the UCB exploration weight")
     if warp not in (True, False, "auto", "power"): raise ValueError(f"warp={warp!r}: use True, False, 'auto' or 'power'")
@@ -162,7 +171,11 @@ class GP:
     if self.noise == "deterministic" or len(h.y) < 2: return rows[int(np.argmax(yy))]
     tree = self._tree(space)
     gx, cats = (tree, tree.categorical) if tree is not None else (lambda X: X, space.cat_groups)
-    try: mean = self._fit(space, gx(h.X), yy, seed, cats, keep=False).predict(gx(h.X))[0]
+    try:
+      model = self._fit(space, gx(h.X), yy, seed, cats, keep=False)
+      if self._noisy(model, yy, seed) and not np.array_equal(raw := -h.y if minimize else h.y, yy):   # noisy data: the raw values (see acquisition)
+        model = self._fit(space, gx(h.X), raw, seed, cats, keep=False)
+      mean = model.predict(gx(h.X))[0]
     except Exception as e:  # noqa: BLE001 - a model that cannot be fitted still leaves the best observed trial
       warnings.warn(f"tinybo GP strategy: recommend() could not fit the GP ({type(e).__name__}: {e}); returning the best observed trial",
                     GPFallbackWarning, stacklevel=2)
@@ -283,6 +296,12 @@ class GP:
     """The tree map of a conditional space's encoded rows to the GP's inputs (tree.py), or None: the GP sees them as they are."""
     return TreeInputs.of(space) if self.conditional == "tree" and space.conditions else None
 
+  def _noisy(self, model: GPRegressor, y: np.ndarray, seed: int) -> bool:
+    """acquisition="auto": whether the objective is treated as noisy, given `model` fitted to the targets y (False for any
+    other acquisition): a given noise variance says so; else the data's evidence of noise (`noise.noise_evidence`)."""
+    if self.acquisition != "auto" or self.noise == "deterministic": return False
+    return isinstance(self.noise, float) or noise_evidence(model, y, seed=int(seed or 0) & 0xFFFFFFFF) > NOISE_MARGIN
+
   def _fit(self, space: Space, X: np.ndarray, y: np.ndarray, seed: int, categorical: list[slice], keep: bool = True) -> GPRegressor:
     """The GP on (X, y), warm-started from the last kept fit; keep=False leaves that chain as it was (a fit is path
     dependent, so `recommend` must not change what the next suggestions are)."""
@@ -328,14 +347,20 @@ class GP:
     gx = tree if tree is not None else lift
     if tree is not None: X_fit = tree(X_fit)
     # a large study: fit on a bounded subset (the exact GP while it has at most max_points rows)
-    y_fit, X_failed, final = yy, h.X_failed, None if cd is None else cd.final
+    y_fit, X_failed, final, keep = yy, h.X_failed, None if cd is None else cd.final, slice(None)
     if self.max_points is not None and len(yy) > self.max_points:
       keep = fit_subset(X_fit, yy, self.max_points)
       X_fit, y_fit = X_fit[keep], yy[keep]
       if cd is not None: final = cd.final[keep]
     if self.max_points is not None and len(X_failed) > self.max_points // 8: X_failed = X_failed[-(self.max_points // 8):]
+    acquisition = "ucb" if self.acquisition == "auto" else self.acquisition
     try:
       model = self._fit(space, X_fit, y_fit, seed, space.cat_groups if tree is None else tree.categorical)
+      if cd is None and self._noisy(model, y_fit, seed):   # acquisition="auto" on noisy data: LogEI on the raw values
+        acquisition = "logei"
+        if not np.array_equal(raw := -h.y if minimize else h.y, yy):   # they were warped: the model of the raw values, outside the warm-start chain
+          yy, y_fit = raw, raw[keep]
+          model = self._fit(space, X_fit, y_fit, seed, space.cat_groups if tree is None else tree.categorical, keep=False)
       # failed configurations (crashes, NaN) never enter the fit, but the acquisition must not keep proposing their
       # neighbourhood: condition on them at the worst observed value, with the hyperparameters fitted on real data
       base = model = model.condition(gx(X_failed), np.full(len(X_failed), yy.min())) if len(X_failed) else model
@@ -365,10 +390,10 @@ class GP:
             tree_args["augment"] = lambda X, o=optimism: tree.augment(X, o)
           post = posterior if tree is None else tree_posterior
           if X_all is not None:
-            x, _ = best_untaken(post, state, X_all, np.concatenate([X_avoid, X_pend]), best=best, acquisition=self.acquisition,
+            x, _ = best_untaken(post, state, X_all, np.concatenate([X_avoid, X_pend]), best=best, acquisition=acquisition,
                                 beta=self.beta, bucket=self.n_raw, augment=tree_args.get("augment"))
           else:
-            x, _ = optimize_acquisition(post, state, space, best=best, rng=rng, acquisition=self.acquisition, beta=self.beta,
+            x, _ = optimize_acquisition(post, state, space, best=best, rng=rng, acquisition=acquisition, beta=self.beta,
                                         X_observed=X_avoid, X_pending=X_pend, X_top=X_top, lengthscales=ls, n_raw=self.n_raw,
                                         n_starts=self.n_starts, n_steps=self.n_steps, min_distance=self.min_distance, **tree_args)
         if not np.all(np.isfinite(x)): raise FloatingPointError("the acquisition optimizer returned a non-finite point")

@@ -1,0 +1,109 @@
+"""Evidence of observation noise (`noise.noise_evidence`) and the GP strategy's acquisition="auto", which switches from
+UCB to LogEI on the raw values once the data show noise, and stays UCB, suggestion for suggestion, on deterministic data."""
+import math
+
+import numpy as np
+import pytest
+import scipy.linalg
+
+import tinybo as tb
+import tinybo.bo as bo
+from tinybo.gp import GPRegressor, log_prior
+from tinybo.noise import NOISE_MARGIN, noise_evidence
+
+
+def quadratic_data(n: int, sd: float, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+  rng = np.random.default_rng(seed)
+  X = rng.uniform(0, 1, (n, 2))
+  return X, -((X[:, 0] - 0.3) ** 2 + 2 * (X[:, 1] - 0.6) ** 2) + sd * rng.standard_normal(n)
+
+def map_objective(m: GPRegressor) -> float:
+  """The MAP objective of a fitted 2-D Matérn-5/2 GP recomputed in numpy/scipy: ½ yᵀK⁻¹y + ½ log det K + (n/2) log 2π − log prior."""
+  ls, sf, sn = m.hyperparameters["lengthscales"], m.hyperparameters["outputscale"], m.hyperparameters["noise"]
+  r = np.sqrt((((m.X[:, None, :] - m.X[None, :, :]) / ls) ** 2).sum(-1))
+  K = sf * (1 + math.sqrt(5) * r + 5 / 3 * r ** 2) * np.exp(-math.sqrt(5) * r) + (sn + m.jitter) * np.eye(m.n)
+  c = scipy.linalg.cho_factor(K, lower=True)
+  y = m.y_train
+  nll = 0.5 * y @ scipy.linalg.cho_solve(c, y) + np.log(np.diag(c[0])).sum() + 0.5 * m.n * math.log(2 * math.pi)
+  return float(nll - log_prior(m.phi[None], 2)[0][0])
+
+def test_the_evidence_is_the_likelihood_ratio_of_the_fitted_noise_against_interpolation():
+  X, y = quadratic_data(25, 0.2)
+  m = GPRegressor().fit(X, y, seed=0)
+  interp = GPRegressor().fit(X, y, seed=0, noise="deterministic")
+  assert interp.hyperparameters["noise"] < 2e-6 < m.hyperparameters["noise"]
+  ev = noise_evidence(m, y, seed=0)
+  assert ev == pytest.approx(map_objective(interp) - map_objective(m), rel=1e-6, abs=1e-6)
+  assert ev > NOISE_MARGIN
+
+@pytest.mark.parametrize("seed", range(3))
+def test_noise_is_evident_in_noisy_data_and_not_in_smooth_deterministic_data(seed):
+  X, y = quadratic_data(20, 0.0, seed)
+  m = GPRegressor().fit(X, y, seed=seed)
+  assert noise_evidence(m, y, seed=seed) < NOISE_MARGIN
+  X, y = quadratic_data(25, 0.2, seed)   # noise sd 0.2 on a spread of ~1
+  m = GPRegressor().fit(X, y, seed=seed)
+  assert noise_evidence(m, y, seed=seed) > NOISE_MARGIN
+
+def test_negligible_noise_needs_no_second_fit(monkeypatch):
+  X, y = quadratic_data(12, 0.0)
+  m = GPRegressor().fit(X, y, seed=0, noise="deterministic")
+  monkeypatch.setattr(GPRegressor, "fit", lambda *a, **k: pytest.fail("a second fit"))
+  assert noise_evidence(m, y) == 0.0
+
+SPACE = tb.Space({"x0": tb.Float(0, 1), "x1": tb.Float(0, 1)})
+OPTIMIZE_ACQUISITION = bo.optimize_acquisition
+
+def run(strategy: tb.GP, f, n: int, monkeypatch=None, seen: list | None = None) -> list[dict]:
+  if seen is not None:   # record the acquisition of every guided suggestion
+    def spy(*a, **k):
+      seen.append(k["acquisition"])
+      return OPTIMIZE_ACQUISITION(*a, **k)
+    monkeypatch.setattr(bo, "optimize_acquisition", spy)
+  opt = tb.Optimizer(SPACE, strategy=strategy, seed=3)
+  for i in range(n):
+    t = opt.suggest()
+    opt.observe(t, f(t.params, i))
+  return [t.params for t in opt.trials]
+
+def branin_unit(p: dict, i: int = 0) -> float:
+  x0, x1 = -5 + 15 * p["x0"], 15 * p["x1"]
+  return (x1 - 5.1 / (4 * math.pi ** 2) * x0 ** 2 + 5 / math.pi * x0 - 6) ** 2 + 10 * (1 - 1 / (8 * math.pi)) * math.cos(x0) + 10
+
+def test_auto_is_ucb_bit_for_bit_on_a_deterministic_objective(monkeypatch):
+  seen: list = []
+  auto = run(tb.GP(acquisition="auto"), branin_unit, 20, monkeypatch, seen)
+  monkeypatch.undo()
+  assert seen == ["ucb"] * 15   # 5 design points, then the model: no evidence of noise in Branin's values
+  assert auto == run(tb.GP(), branin_unit, 20)
+
+def test_auto_turns_to_logei_on_the_raw_values_once_the_values_are_noisy(monkeypatch):
+  noise = np.random.default_rng(0).standard_normal(40)
+  seen: list = []
+  run(tb.GP(acquisition="auto"), lambda p, i: branin_unit(p) + 3.0 * noise[i], 25, monkeypatch, seen)
+  assert seen[0] == "ucb" and seen[-1] == "logei", seen   # a few points cannot tell noise from signal; 25 can
+  # a noise variance given by the user says the objective is noisy from the first model on; "deterministic" that it is not
+  seen.clear()
+  run(tb.GP(acquisition="auto", noise=1.0), lambda p, i: branin_unit(p) + noise[i], 8, monkeypatch, seen)
+  assert seen == ["logei"] * 3
+  seen.clear()
+  run(tb.GP(acquisition="auto", noise="deterministic"), lambda p, i: branin_unit(p) + 3.0 * noise[i], 12, monkeypatch, seen)
+  assert seen == ["ucb"] * 7
+
+def test_auto_fits_and_recommends_on_the_raw_values_when_noisy(monkeypatch):
+  noise = np.random.default_rng(1).standard_normal(40)
+  opt = tb.Optimizer(SPACE, strategy=tb.GP(acquisition="auto"), seed=3)
+  for i in range(25):
+    t = opt.suggest()
+    opt.observe(t, branin_unit(t.params) + 3.0 * noise[i])
+  fitted = []
+  inner = bo.GP._fit
+  monkeypatch.setattr(bo.GP, "_fit", lambda self, space, X, y, *a, **k: fitted.append(y.copy()) or inner(self, space, X, y, *a, **k))
+  opt.recommend()
+  raw = -np.array([t.value for t in opt.trials])
+  assert any(np.array_equal(y, raw) for y in fitted)   # Branin's values are warped by default: the last fit is of the raw ones
+  assert not np.array_equal(fitted[0], raw)
+
+def test_acquisition_auto_is_accepted_and_others_still_checked():
+  assert tb.GP(acquisition="auto").acquisition == "auto"
+  with pytest.raises(ValueError, match="unknown acquisition"): tb.GP(acquisition="bogus")
