@@ -236,6 +236,30 @@ def test_auto_kernel_keeps_the_kernel_with_the_higher_evidence():
   assert chosen == {"funnel": "matern32", "even": "matern52", "bowl": "matern52"}
   with pytest.raises(ValueError, match="kernel"): GP(kernel="automatic")
 
+@pytest.mark.parametrize("candidates", [("matern52", "matern32", "matern12"), ("matern32", "matern12")])
+def test_kernel_tuple_chooses_among_its_kernels_by_evidence(candidates):
+  # kernel=(first, ...): the first cold fit keeps the candidate with the lowest MAP objective, each fitted independently,
+  # when it is below the first's by AUTO_MARGIN, else the first; the funnel and the bowl of the test above
+  from benchmarks.functions import ackley
+  from tinybo.bo import AUTO_MARGIN
+  from tinybo.gp import GPRegressor
+  from tinybo.sobol import sobol
+  funnel = np.concatenate([sobol(12, 2, np.random.default_rng(0)), 0.5 + (sobol(18, 2, np.random.default_rng(1)) - 0.5) * 0.1])
+  bowl = sobol(40, 3, np.random.default_rng(0))
+  cases = {"funnel": (funnel, np.array([ackley(-32.768 + 65.536 * x) for x in funnel])), "bowl": (bowl, ((bowl - 0.3) ** 2).sum(1))}
+  chosen = {}
+  for name, (X, y) in cases.items():
+    space = Space({f"x{i}": Float(0, 1) for i in range(X.shape[1])})
+    objective = {k: GPRegressor(k).fit(X, -y, seed=0).objective for k in candidates}
+    best = min(objective, key=objective.get)
+    expected = best if objective[best] < objective[candidates[0]] - AUTO_MARGIN else candidates[0]
+    gp = GP(kernel=candidates, seed=0, warp=False, n_initial=5)
+    check_new_and_valid(space, complete(space.decode_many(X), y), gp.suggest(space, complete(space.decode_many(X), y), 1, seed=0), 1)
+    assert gp._model.kernel == expected and gp._model.objective == pytest.approx(objective[expected], rel=1e-9)
+    chosen[name] = expected
+  assert chosen == {"funnel": "matern12", "bowl": candidates[0]}  # the funnel's evidence prefers the roughest kernel
+  assert GP(kernel=list(candidates)).kernel == candidates and f"kernel={candidates!r}" in repr(GP(kernel=candidates))
+
 def test_warp_is_monotone_and_compresses_outliers():
   from tinybo.transforms import warp_values
   y = np.array([-160.0, -3.0, -1.0, -0.5, 0.2, 1.03])  # values to maximize, one far-off bad corner
