@@ -326,7 +326,7 @@ class GP:
     model.fit(X, y, categorical=categorical, seed=seed, warm_start=warm_start, noise=self.noise)
     if len(candidates) == 1 or model.n_cold != model.n: return model
     fits = {kernel: model}
-    for other in candidates:
+    for other in candidates[:candidates.index(kernel) + 2]:  # at most one step rougher than the kernel so far
       if other not in fits: fits[other] = GPRegressor(other, device=self.device, lengthscale_prior=self.lengthscale_prior).fit(
         X, y, categorical=categorical, seed=seed, noise=self.noise)
     first, best = fits[candidates[0]], min(fits.values(), key=lambda m: m.objective)
