@@ -326,11 +326,14 @@ class GP:
     model.fit(X, y, categorical=categorical, seed=seed, warm_start=warm_start, noise=self.noise)
     if len(candidates) == 1 or model.n_cold != model.n: return model
     fits = {kernel: model}
-    for other in candidates[:candidates.index(kernel) + 2]:  # at most one step rougher than the kernel so far
+    for other in candidates:
       if other not in fits: fits[other] = GPRegressor(other, device=self.device, lengthscale_prior=self.lengthscale_prior).fit(
         X, y, categorical=categorical, seed=seed, noise=self.noise)
-    first, best = fits[candidates[0]], min(fits.values(), key=lambda m: m.objective)
-    return best if best.objective < first.objective - AUTO_MARGIN else first
+    chosen = candidates[0]
+    for other in candidates[1:]:  # a chain: each kernel must clear the margin over the one before it
+      if fits[other].objective >= fits[chosen].objective - AUTO_MARGIN: break
+      chosen = other
+    return fits[chosen]
 
   def _guided(self, space: Space, h: History, taken: set, chosen: list[dict], n: int, seed: int, minimize: bool,
               cd: CurveData | None = None) -> list[dict]:
