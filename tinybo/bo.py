@@ -80,8 +80,8 @@ class GP:
   data grew 1.5x) fit every kernel of AUTO_KERNELS and keep the one with the higher MAP evidence, continued by the warm
   fits in between (selection by the marginal likelihood; a cold fit then costs one fit per kernel). The first kernel of
   AUTO_KERNELS (Matérn-5/2) is kept unless another's MAP objective is lower by AUTO_MARGIN (3 nats). A tuple of kernel
-  names, such as ("matern52", "matern32", "matern12"), chooses among those the same way, the first kept unless another
-  clears the margin.
+  names, smoothest first, such as ("matern52", "matern32", "matern12"), chooses among those as a chain: the next kernel is
+  taken while its MAP objective is lower than the one before it by AUTO_MARGIN.
   `warp`: fit the GP to `warp_values` of the observations (True), to the raw values (False), or decide from the values of
   the initial design ("auto", the default): warp when they have a long tail of bad values (`heavy_bad_tail`). "power":
   where "auto" warps, use the maximum-likelihood Box-Cox / Yeo-Johnson transform instead (`power_values`, as HEBO).
@@ -316,9 +316,11 @@ class GP:
   def _fit_kernels(self, X: np.ndarray, y: np.ndarray, categorical: list[slice], seed: int, warm_start: GPRegressor | None) -> GPRegressor:
     """The GP of `self.kernel` on (X, y), warm-started when given. kernel="auto" (or a tuple of names): the warm start's
     kernel continues, and whenever the fit is cold (the first, and each time n has grown 1.5x: gp.GPRegressor.fit's policy)
-    every candidate kernel is fitted cold too and the one with the highest MAP evidence (lowest objective: negative log
-    marginal likelihood minus log prior, the same priors for each) is kept if it clears AUTO_MARGIN over the first
-    candidate: model selection by the marginal likelihood. Between cold fits a suggestion costs what a single kernel costs."""
+    every candidate kernel is fitted cold too, and the chain from the first candidate steps to the next one while that
+    one's MAP evidence is higher (its objective, negative log marginal likelihood minus log prior, the same priors for
+    each, lower) by AUTO_MARGIN: model selection by the marginal likelihood, where a rougher kernel must clearly explain
+    the data better than the smoother one before it. Two candidates: the second if it clears the margin over the first.
+    Between cold fits a suggestion costs what a single kernel costs."""
     seed = int(seed or 0) & 0xFFFFFFFF
     candidates = kernel_candidates(self.kernel)
     kernel = warm_start.kernel if warm_start is not None and len(candidates) > 1 else candidates[0]
