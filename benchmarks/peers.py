@@ -36,7 +36,8 @@ def single_threaded_torch() -> str:
 
 def tinybo_strategy(name: str) -> Any:
   """'gp' | 'random' | 'grid' -> the name itself (tb.Optimizer resolves it); 'gp:warp=1;beta=1.5' -> tb.GP(warp=True,
-  beta=1.5): a tinybo GP with non-default options, to compare in one run."""
+  beta=1.5): a tinybo GP with non-default options, to compare in one run; 'a|b' is the tuple ('a', 'b') (a comma would
+  split the strategy list): 'gp:kernel=matern52|matern32|matern12'."""
   import ast
 
   import tinybo as tb
@@ -45,6 +46,7 @@ def tinybo_strategy(name: str) -> Any:
   kw = {}
   for item in filter(None, name.partition(":")[2].split(";")):
     k, _, v = item.partition("=")
+    if "|" in v: kw[k] = tuple(v.split("|")); continue
     try: kw[k] = ast.literal_eval(v)
     except (ValueError, SyntaxError): kw[k] = v   # a bare word: a string option such as acquisition=logei
   return tb.GP(**kw)

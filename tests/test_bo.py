@@ -236,6 +236,50 @@ def test_auto_kernel_keeps_the_kernel_with_the_higher_evidence():
   assert chosen == {"funnel": "matern32", "even": "matern52", "bowl": "matern52"}
   with pytest.raises(ValueError, match="kernel"): GP(kernel="automatic")
 
+@pytest.mark.parametrize("candidates", [("matern52", "matern32", "matern12"), ("matern32", "matern12")])
+def test_kernel_tuple_chooses_among_its_kernels_by_evidence(candidates):
+  # kernel=(first, ...): the first cold fit keeps the candidate with the lowest MAP objective, each fitted independently,
+  # when it is below the first's by AUTO_MARGIN, else the first; the funnel and the bowl of the test above
+  from benchmarks.functions import ackley
+  from tinybo.bo import AUTO_MARGIN
+  from tinybo.gp import GPRegressor
+  from tinybo.sobol import sobol
+  funnel = np.concatenate([sobol(12, 2, np.random.default_rng(0)), 0.5 + (sobol(18, 2, np.random.default_rng(1)) - 0.5) * 0.1])
+  bowl = sobol(40, 3, np.random.default_rng(0))
+  cases = {"funnel": (funnel, np.array([ackley(-32.768 + 65.536 * x) for x in funnel])), "bowl": (bowl, ((bowl - 0.3) ** 2).sum(1))}
+  chosen = {}
+  for name, (X, y) in cases.items():
+    space = Space({f"x{i}": Float(0, 1) for i in range(X.shape[1])})
+    objective = {k: GPRegressor(k).fit(X, -y, seed=0).objective for k in candidates}
+    expected = candidates[0]
+    for k in candidates[1:]:  # the chain: each next kernel clears the margin over the one before, or the walk stops
+      if not objective[k] < objective[expected] - AUTO_MARGIN: break
+      expected = k
+    gp = GP(kernel=candidates, seed=0, warp=False, n_initial=5)
+    check_new_and_valid(space, complete(space.decode_many(X), y), gp.suggest(space, complete(space.decode_many(X), y), 1, seed=0), 1)
+    assert gp._model.kernel == expected and gp._model.objective == pytest.approx(objective[expected], rel=1e-9)
+    chosen[name] = expected
+  assert chosen == {"funnel": "matern12", "bowl": candidates[0]}  # the funnel's evidence prefers the roughest kernel
+  assert GP(kernel=list(candidates)).kernel == candidates and f"kernel={candidates!r}" in repr(GP(kernel=candidates))
+
+@pytest.mark.parametrize("objectives, expected", [
+  ({"matern52": 10.0, "matern32": 8.0, "matern12": 0.0}, "matern52"),   # 1/2 far ahead, but 3/2 not clearly ahead of 5/2
+  ({"matern52": 10.0, "matern32": 6.9, "matern12": 4.0}, "matern32"),   # 1/2 not clearly ahead of 3/2
+  ({"matern52": 10.0, "matern32": 6.9, "matern12": 3.8}, "matern12"),
+  ({"matern52": 10.0, "matern32": 12.0, "matern12": 20.0}, "matern52")])
+def test_kernel_chain_steps_rougher_only_while_each_step_clears_the_margin(monkeypatch, objectives, expected):
+  # the rule alone, on made-up MAP objectives (AUTO_MARGIN = 3): a stand-in for GPRegressor whose fit is always cold
+  import tinybo.bo
+  class Fake:
+    def __init__(self, kernel, **kw): self.kernel, self.objective = kernel, objectives[kernel]
+    def fit(self, X, y, **kw):
+      self.n = self.n_cold = len(y)
+      return self
+  monkeypatch.setattr(tinybo.bo, "GPRegressor", Fake)
+  assert tinybo.bo.AUTO_MARGIN == 3.0
+  gp = GP(kernel=("matern52", "matern32", "matern12"))
+  assert gp._fit_kernels(np.zeros((4, 1)), np.zeros(4), [], 0, None).kernel == expected
+
 def test_warp_is_monotone_and_compresses_outliers():
   from tinybo.transforms import warp_values
   y = np.array([-160.0, -3.0, -1.0, -0.5, 0.2, 1.03])  # values to maximize, one far-off bad corner

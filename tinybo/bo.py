@@ -48,6 +48,21 @@ def default_initial_size(p: int, conditional: bool = False) -> int:
 # rougher kernel chosen that early changed Hartmann6's paths for the worse (benchmarks/README.md, Ackley)
 AUTO_KERNELS, AUTO_MARGIN = ("matern52", "matern32"), 3.0
 
+def kernel_candidates(kernel: str | tuple[str, ...]) -> tuple[str, ...]:
+  """The kernels a GP(kernel=...) chooses among, the first kept unless another clears AUTO_MARGIN: one name -> itself."""
+  return AUTO_KERNELS if kernel == "auto" else kernel if isinstance(kernel, tuple) else (kernel,)
+
+def check_kernel_choice(kernel: object) -> str | tuple[str, ...]:
+  """GP's kernel argument: a kernel name, "auto", or a tuple (list) of two or more distinct names to choose among."""
+  if isinstance(kernel, (tuple, list)):
+    names = tuple(kernel)
+    if len(names) < 2 or len(set(names)) != len(names):
+      raise ValueError(f"kernel={kernel!r}: give two or more distinct kernel names to choose among, e.g. ('matern52', 'matern32')")
+    for k in names: check_kernel(k)
+    return names
+  if kernel != "auto": check_kernel(kernel)
+  return kernel
+
 def _rows_in_state(cd: CurveData, trials: Sequence[Trial], states: tuple[TrialState, ...]) -> np.ndarray:
   """bool[n]: the curve rows whose trial is in one of `states`."""
   return np.isin(cd.ids, [t.id for t in trials if t.state in states])
@@ -73,7 +88,9 @@ class GP:
   `kernel`: "matern52" (default), "matern32", "matern12", "rbf", or "auto": at every cold fit (the first, then each time the
   data grew 1.5x) fit every kernel of AUTO_KERNELS and keep the one with the higher MAP evidence, continued by the warm
   fits in between (selection by the marginal likelihood; a cold fit then costs one fit per kernel). The first kernel of
-  AUTO_KERNELS (Matérn-5/2) is kept unless another's MAP objective is lower by AUTO_MARGIN (3 nats).
+  AUTO_KERNELS (Matérn-5/2) is kept unless another's MAP objective is lower by AUTO_MARGIN (3 nats). A tuple of kernel
+  names, smoothest first, such as ("matern52", "matern32", "matern12"), chooses among those as a chain: the next kernel is
+  taken while its MAP objective is lower than the one before it by AUTO_MARGIN.
   `warp`: fit the GP to `warp_values` of the observations (True), to the raw values (False), or decide from the values of
   the initial design ("auto", the default): warp when they have a long tail of bad values (`heavy_bad_tail`). "power":
   where "auto" warps, use the maximum-likelihood Box-Cox / Yeo-Johnson transform instead (`power_values`, as HEBO).
@@ -113,7 +130,7 @@ class GP:
                        "use warp='auto' or False")
     min_distance = check_real("min_distance", min_distance, 0.0, "the max-norm distance in the unit cube below which a point repeats a trial")
     if not min_distance < 1: raise ValueError(f"min_distance={min_distance!r}: use a float in [0, 1) (max-norm distance in the unit cube)")
-    if kernel != "auto": check_kernel(kernel)
+    kernel = check_kernel_choice(kernel)
     max_points = check_int("max_points", max_points, 8, none="all trials (the most trials the GP is fitted on)")
     seed = check_int("seed", seed, -2**63, none="the optimizer's seed")
     n_raw, n_starts, n_steps = check_int("n_raw", n_raw, 2), check_int("n_starts", n_starts, 1), check_int("n_steps", n_steps, 0)
@@ -247,7 +264,7 @@ class GP:
     if self.max_points is not None and len(y_done) > self.max_points:   # a large study: a bounded subset, as suggest fits
       keep = fit_subset(X_done, y_done, self.max_points)
       X_done, y_done = X_done[keep], y_done[keep]
-    key = hashlib.sha1(X_done.tobytes() + y_done.tobytes() + self.kernel.encode() + repr(self.noise).encode() + str(seed).encode()).digest()
+    key = hashlib.sha1(X_done.tobytes() + y_done.tobytes() + repr(self.kernel).encode() + repr(self.noise).encode() + str(seed).encode()).digest()
     if self._chance_fit[0] != key:
       model: GPRegressor | None = None
       try: model = self._fit_kernels(X_done, y_done, space.cat_groups, seed, None)
@@ -305,7 +322,7 @@ class GP:
   def _fit(self, space: Space, X: np.ndarray, y: np.ndarray, seed: int, categorical: list[slice], keep: bool = True) -> GPRegressor:
     """The GP on (X, y), warm-started from the last kept fit; keep=False leaves that chain as it was (a fit is path
     dependent, so `recommend` must not change what the next suggestions are)."""
-    key = hashlib.sha1(X.tobytes() + y.tobytes() + self.kernel.encode() + repr(self.noise).encode()).digest()
+    key = hashlib.sha1(X.tobytes() + y.tobytes() + repr(self.kernel).encode() + repr(self.noise).encode()).digest()
     sj = space.to_json()
     if self._model is not None and self._model_key == key and self._model_space == sj: return self._model
     model = self._fit_kernels(X, y, categorical, seed, self._model if self._model_space == sj else None)
@@ -316,22 +333,28 @@ class GP:
     return model
 
   def _fit_kernels(self, X: np.ndarray, y: np.ndarray, categorical: list[slice], seed: int, warm_start: GPRegressor | None) -> GPRegressor:
-    """The GP of `self.kernel` on (X, y), warm-started when given. kernel="auto": the warm start's kernel continues, and
-    whenever the fit is cold (the first, and each time n has grown 1.5x: gp.GPRegressor.fit's policy) every kernel of
-    AUTO_KERNELS is fitted cold too and the one with the highest MAP evidence (lowest objective: negative log marginal
-    likelihood minus log prior, the same priors for each) is kept: model selection by the marginal likelihood. Between
-    cold fits a suggestion costs what a single kernel costs."""
+    """The GP of `self.kernel` on (X, y), warm-started when given. kernel="auto" (or a tuple of names): the warm start's
+    kernel continues, and whenever the fit is cold (the first, and each time n has grown 1.5x: gp.GPRegressor.fit's policy)
+    every candidate kernel is fitted cold too, and the chain from the first candidate steps to the next one while that
+    one's MAP evidence is higher (its objective, negative log marginal likelihood minus log prior, the same priors for
+    each, lower) by AUTO_MARGIN: model selection by the marginal likelihood, where a rougher kernel must clearly explain
+    the data better than the smoother one before it. Two candidates: the second if it clears the margin over the first.
+    Between cold fits a suggestion costs what a single kernel costs."""
     seed = int(seed or 0) & 0xFFFFFFFF
-    kernel = self.kernel if self.kernel != "auto" else warm_start.kernel if warm_start is not None else AUTO_KERNELS[0]
+    candidates = kernel_candidates(self.kernel)
+    kernel = warm_start.kernel if warm_start is not None and len(candidates) > 1 else candidates[0]
     model = GPRegressor(kernel, device=self.device, lengthscale_prior=self.lengthscale_prior)
     model.fit(X, y, categorical=categorical, seed=seed, warm_start=warm_start, noise=self.noise)
-    if self.kernel != "auto" or model.n_cold != model.n: return model
+    if len(candidates) == 1 or model.n_cold != model.n: return model
     fits = {kernel: model}
-    for other in AUTO_KERNELS:
+    for other in candidates:
       if other not in fits: fits[other] = GPRegressor(other, device=self.device, lengthscale_prior=self.lengthscale_prior).fit(
         X, y, categorical=categorical, seed=seed, noise=self.noise)
-    first, best = fits[AUTO_KERNELS[0]], min(fits.values(), key=lambda m: m.objective)
-    return best if best.objective < first.objective - AUTO_MARGIN else first
+    chosen = candidates[0]
+    for other in candidates[1:]:  # a chain: each kernel must clear the margin over the one before it
+      if fits[other].objective >= fits[chosen].objective - AUTO_MARGIN: break
+      chosen = other
+    return fits[chosen]
 
   def _guided(self, space: Space, h: History, taken: set, chosen: list[dict], n: int, seed: int, minimize: bool,
               cd: CurveData | None = None) -> list[dict]:
