@@ -28,7 +28,7 @@ from tinybo.sobol import sobol
 from tinybo.space import Space
 from tinybo.strategies import History, SearchExhausted, history_rng, n_configs, random_configs
 from tinybo.subset import DEFAULT_MAX_POINTS, fit_subset
-from tinybo.transforms import heavy_bad_tail, power_values, warp_values
+from tinybo.transforms import heavy_bad_tail, power_values, warp_resolution, warp_values
 from tinybo.tree import BranchOptimism, TreeInputs, parent_columns, tree_posterior
 from tinybo.trial import Report, Trial, TrialState
 
@@ -79,6 +79,9 @@ class GP:
   hyperparameters. "deterministic": none, the model interpolates the data (and `recommend` is the best trial). A float
   v > 0: the noise variance is at least v, in the objective's units squared (noise sd 0.1: v = 0.01); the values are
   then never warped (a warp would change those units), so `warp=True` with a float is an error.
+  `warp_floor`: where the values are log-warped, lower the GP's noise floor by `warp_resolution` (the warp's scale is
+  frozen on the initial design, so once the suggestions crowd the best their differences shrink below the floor and the
+  model stops resolving them); False (default): the floor stays.
   `min_distance`: no suggestion lies closer than this (max-norm, unit-cube encoding) to an observed or pending trial while
   a farther one is left: for a deterministic objective such a point repeats what is known. 0 allows near-repeats.
   `conditional`: how the GP sees a conditional space: "tree" (default; tree.py: an inactive parameter adds no noise to
@@ -91,12 +94,13 @@ class GP:
                device: str | None = None, seed: int | None = None, *, n_raw: int = 1024, n_starts: int = 10, n_steps: int = 25,
                warp: bool | str = "auto", lengthscale_prior: str = "unit", noise: float | str | None = None,
                max_points: int | None = DEFAULT_MAX_POINTS, curves: bool | str = "auto", min_distance: float = 1e-3,
-               conditional: str = "tree"):
+               conditional: str = "tree", warp_floor: bool = False):
     check_acquisition(acquisition)
     n_initial = check_int("n_initial", n_initial, 1, none="default_initial_size(p) for p parameters")
     beta = check_real("beta", beta, 0.0, "the UCB exploration weight")
     if warp not in (True, False, "auto", "power"): raise ValueError(f"warp={warp!r}: use True, False, 'auto' or 'power'")
     if conditional not in ("tree", "flatten"): raise ValueError(f"conditional={conditional!r}: use 'tree' or 'flatten'")
+    if not isinstance(warp_floor, bool): raise ValueError(f"warp_floor={warp_floor!r}: use True or False")
     if curves not in (True, False, "auto"): raise ValueError(f"curves={curves!r}; use 'auto' (learn from reports when there are any), False")
     noise = check_noise(noise)
     if isinstance(noise, float) and warp is True:
@@ -111,7 +115,7 @@ class GP:
     check_device(device)
     self.kernel, self.acquisition, self.n_initial, self.beta, self.device, self.seed = kernel, acquisition, n_initial, beta, device, seed
     self.n_raw, self.n_starts, self.n_steps, self.warp = n_raw, n_starts, n_steps, warp if warp in ("auto", "power") else bool(warp)
-    self.noise, self.min_distance, self.conditional = noise, float(min_distance), conditional
+    self.noise, self.min_distance, self.conditional, self.warp_floor = noise, float(min_distance), conditional, warp_floor
     self.lengthscale_prior, self.max_points, self.curves = check_prior(lengthscale_prior), max_points, "auto" if curves is True else curves
     self._model: GPRegressor | None = None  # the last fitted model, the next fit's warm start; the data and space it was fitted on
     self._model_key, self._model_space = b"", ""
@@ -121,7 +125,7 @@ class GP:
 
   def __repr__(self) -> str:
     names = ("kernel", "acquisition", "n_initial", "beta", "warp", "lengthscale_prior", "noise", "max_points", "curves", "min_distance",
-             "conditional")
+             "conditional", "warp_floor")
     return "GP(" + ", ".join(f"{k}={getattr(self, k)!r}" for k in names) + ")"
 
   def initial_size(self, space: Space) -> int: return self.n_initial or default_initial_size(len(space.names), bool(space.conditions))
@@ -162,7 +166,7 @@ class GP:
     if self.noise == "deterministic" or len(h.y) < 2: return rows[int(np.argmax(yy))]
     tree = self._tree(space)
     gx, cats = (tree, tree.categorical) if tree is not None else (lambda X: X, space.cat_groups)
-    try: mean = self._fit(space, gx(h.X), yy, seed, cats, keep=False).predict(gx(h.X))[0]
+    try: mean = self._fit(space, gx(h.X), yy, seed, cats, keep=False, floor_scale=self._floor_scale(space, yy, h.y, minimize)).predict(gx(h.X))[0]
     except Exception as e:  # noqa: BLE001 - a model that cannot be fitted still leaves the best observed trial
       warnings.warn(f"tinybo GP strategy: recommend() could not fit the GP ({type(e).__name__}: {e}); returning the best observed trial",
                     GPFallbackWarning, stacklevel=2)
@@ -273,6 +277,16 @@ class GP:
     if self.warp is True or (self.warp == "auto" and heavy_bad_tail(dd)): return warp_values(yy, n_scale=n0)
     return yy
 
+  def _log_warped(self, space: Space, design: np.ndarray, minimize: bool) -> bool:
+    """Whether `_targets`(space, y, design, minimize) applies the log warp."""
+    if isinstance(self.noise, float) or self.warp == "power" or self.warp is False: return False
+    return self.warp is True or heavy_bad_tail((-design if minimize else design)[:self.initial_size(space)])
+
+  def _floor_scale(self, space: Space, yy: np.ndarray, design: np.ndarray, minimize: bool) -> float:
+    """The factor of the GP's noise floor for targets yy = `_targets`(space, y, design, minimize): `warp_resolution`
+    where warp_floor is set and yy is log-warped, else 1."""
+    return warp_resolution(yy) if self.warp_floor and self._log_warped(space, design, minimize) else 1.0
+
   def _all_configs(self, space: Space) -> np.ndarray | None:
     """Every configuration of a small discrete space, encoded (None for other spaces); enumerated once per space."""
     sj = space.to_json()
@@ -283,20 +297,22 @@ class GP:
     """The tree map of a conditional space's encoded rows to the GP's inputs (tree.py), or None: the GP sees them as they are."""
     return TreeInputs.of(space) if self.conditional == "tree" and space.conditions else None
 
-  def _fit(self, space: Space, X: np.ndarray, y: np.ndarray, seed: int, categorical: list[slice], keep: bool = True) -> GPRegressor:
+  def _fit(self, space: Space, X: np.ndarray, y: np.ndarray, seed: int, categorical: list[slice], keep: bool = True,
+           floor_scale: float = 1.0) -> GPRegressor:
     """The GP on (X, y), warm-started from the last kept fit; keep=False leaves that chain as it was (a fit is path
-    dependent, so `recommend` must not change what the next suggestions are)."""
-    key = hashlib.sha1(X.tobytes() + y.tobytes() + self.kernel.encode() + repr(self.noise).encode()).digest()
+    dependent, so `recommend` must not change what the next suggestions are). floor_scale: see GPRegressor.fit."""
+    key = hashlib.sha1(X.tobytes() + y.tobytes() + self.kernel.encode() + repr(self.noise).encode() + repr(floor_scale).encode()).digest()
     sj = space.to_json()
     if self._model is not None and self._model_key == key and self._model_space == sj: return self._model
-    model = self._fit_kernels(X, y, categorical, seed, self._model if self._model_space == sj else None)
+    model = self._fit_kernels(X, y, categorical, seed, self._model if self._model_space == sj else None, floor_scale)
     hp = model.hyperparameters
     if not all(np.all(np.isfinite(np.asarray(v, dtype=np.float64))) for v in hp.values()):
       raise FloatingPointError(f"the GP fit returned non-finite hyperparameters {hp}")
     if keep: self._model, self._model_key, self._model_space = model, key, sj
     return model
 
-  def _fit_kernels(self, X: np.ndarray, y: np.ndarray, categorical: list[slice], seed: int, warm_start: GPRegressor | None) -> GPRegressor:
+  def _fit_kernels(self, X: np.ndarray, y: np.ndarray, categorical: list[slice], seed: int, warm_start: GPRegressor | None,
+                   floor_scale: float = 1.0) -> GPRegressor:
     """The GP of `self.kernel` on (X, y), warm-started when given. kernel="auto": the warm start's kernel continues, and
     whenever the fit is cold (the first, and each time n has grown 1.5x: gp.GPRegressor.fit's policy) every kernel of
     AUTO_KERNELS is fitted cold too and the one with the highest MAP evidence (lowest objective: negative log marginal
@@ -305,12 +321,12 @@ class GP:
     seed = int(seed or 0) & 0xFFFFFFFF
     kernel = self.kernel if self.kernel != "auto" else warm_start.kernel if warm_start is not None else AUTO_KERNELS[0]
     model = GPRegressor(kernel, device=self.device, lengthscale_prior=self.lengthscale_prior)
-    model.fit(X, y, categorical=categorical, seed=seed, warm_start=warm_start, noise=self.noise)
+    model.fit(X, y, categorical=categorical, seed=seed, warm_start=warm_start, noise=self.noise, floor_scale=floor_scale)
     if self.kernel != "auto" or model.n_cold != model.n: return model
     fits = {kernel: model}
     for other in AUTO_KERNELS:
       if other not in fits: fits[other] = GPRegressor(other, device=self.device, lengthscale_prior=self.lengthscale_prior).fit(
-        X, y, categorical=categorical, seed=seed, noise=self.noise)
+        X, y, categorical=categorical, seed=seed, noise=self.noise, floor_scale=floor_scale)
     first, best = fits[AUTO_KERNELS[0]], min(fits.values(), key=lambda m: m.objective)
     return best if best.objective < first.objective - AUTO_MARGIN else first
 
@@ -335,7 +351,8 @@ class GP:
       if cd is not None: final = cd.final[keep]
     if self.max_points is not None and len(X_failed) > self.max_points // 8: X_failed = X_failed[-(self.max_points // 8):]
     try:
-      model = self._fit(space, X_fit, y_fit, seed, space.cat_groups if tree is None else tree.categorical)
+      floor_scale = self._floor_scale(space, y_fit, h.y, minimize) if cd is None else 1.0   # detrended curves are not warped values
+      model = self._fit(space, X_fit, y_fit, seed, space.cat_groups if tree is None else tree.categorical, floor_scale=floor_scale)
       # failed configurations (crashes, NaN) never enter the fit, but the acquisition must not keep proposing their
       # neighbourhood: condition on them at the worst observed value, with the hyperparameters fitted on real data
       base = model = model.condition(gx(X_failed), np.full(len(X_failed), yy.min())) if len(X_failed) else model
