@@ -35,8 +35,8 @@ class GPFitError(RuntimeError):
 # ***** priors (numpy, in φ space; cheap, so they stay out of the captured step) *****
 
 NOISE_FLOOR, LENGTHSCALE_PRIORS = {dtypes.float64: 1e-6, dtypes.float32: 1e-4}, ("unit", "hvarfner")
-# the lowest a fit's `floor_scale` may take the noise floor: float64 stays a decade above its 1e-9 jitter; float32's
-# floor is already its limit (a Cholesky factor in float32 loses the data below a relative 1e-4)
+# the lowest a fit's `floor_scale` may take the noise floor: in float64 a decade below the 1e-9 jitter, which then keeps
+# the diagonal's floor; float32's floor is already its limit (a float32 Cholesky factor loses the data below a relative 1e-4)
 LOWEST_NOISE = {dtypes.float64: 1e-10, dtypes.float32: 1e-4}
 # the shortest lengthscale (unit cube) a fit may reach under each prior. "unit" needs no bound of its own: its −0.1 ℓ⁻² term
 # already rules out short ones. The lognormal's tail does not, and BoTorch bounds it at 0.025 (GreaterThan(2.5e-2) in
