@@ -31,7 +31,15 @@ RULES: dict[str, Callable[[np.ndarray, int], float]] = {
   "clamp": lambda d, n0: min(float(np.median(d[:n0])), max(float(np.median(d)), _min_positive(d[:n0]))),
   "clampf0.1": lambda d, n0: min(float(np.median(d[:n0])), max(float(np.median(d)), 0.1 * float(np.median(d[:n0])))),
   "gm": lambda d, n0: float(np.sqrt(np.median(d) * np.median(d[:n0]))),               # geometric mean of design and all
+  # session 7: the design's scale until the values crowd the best (their median distance below c times it), then all
+  "late0.1": lambda d, n0: _late(d, n0, 0.1),
+  "late0.05": lambda d, n0: _late(d, n0, 0.05),
+  "late0.2": lambda d, n0: _late(d, n0, 0.2),
 }
+
+def _late(d: np.ndarray, n0: int, c: float) -> float:
+  s, m = float(np.median(d[:n0])), float(np.median(d))
+  return m if m < c * s else s
 
 def patched_warp(rule: Callable[[np.ndarray, int], float]) -> Callable[..., np.ndarray]:
   def warp(y: np.ndarray, n_scale: int | None = None) -> np.ndarray:
@@ -48,6 +56,7 @@ def main() -> None:
   ap.add_argument("--problems", default="camel,branin,branin_noisy")
   ap.add_argument("--seeds", default="0-9", help="a-b, inclusive")
   ap.add_argument("--out", required=True)
+  ap.add_argument("--strategy", default="gp", help="the tinybo strategy string (benchmarks.run), e.g. gp:warp_floor=True")
   args = ap.parse_args()
   lo, hi = map(int, args.seeds.split("-"))
   out = Path(args.out)
@@ -56,12 +65,13 @@ def main() -> None:
     bo.warp_values = patched_warp(RULES[name])
     for p in args.problems.split(","):
       for seed in range(lo, hi + 1):
-        r = run_one(p, "gp", seed)
+        r = run_one(p, args.strategy, seed)
         if "error" in r: raise SystemExit(r["error"])
-        res.setdefault(name, {}).setdefault(p, {})[str(seed)] = r["regret"]
+        name_s = name if args.strategy == "gp" else f"{name}+{args.strategy}"
+        res.setdefault(name_s, {}).setdefault(p, {})[str(seed)] = r["regret"]
         out.write_text(json.dumps(res, indent=1))
-      a = np.array([res[name][p][str(s)] for s in range(lo, hi + 1)])
-      print(f"{name} {p} seeds {lo}-{hi}: {np.median(a):.3g} / {np.percentile(a, 80):.3g} / {a.max():.3g}", flush=True)
+      a = np.array([res[name_s][p][str(s)] for s in range(lo, hi + 1)])
+      print(f"{name_s} {p} seeds {lo}-{hi}: {np.median(a):.3g} / {np.percentile(a, 80):.3g} / {a.max():.3g}", flush=True)
 
 if __name__ == "__main__":
   main()

@@ -29,7 +29,7 @@ from tinybo.sobol import sobol
 from tinybo.space import Space
 from tinybo.strategies import History, SearchExhausted, history_rng, n_configs, random_configs
 from tinybo.subset import DEFAULT_MAX_POINTS, fit_subset
-from tinybo.transforms import heavy_bad_tail, power_values, warp_values
+from tinybo.transforms import heavy_bad_tail, power_values, warp_resolution, warp_values
 from tinybo.tree import BranchOptimism, TreeInputs, parent_columns, tree_posterior
 from tinybo.trial import Report, Trial, TrialState
 
@@ -105,6 +105,9 @@ class GP:
   hyperparameters. "deterministic": none, the model interpolates the data (and `recommend` is the best trial). A float
   v > 0: the noise variance is at least v, in the objective's units squared (noise sd 0.1: v = 0.01); the values are
   then never warped (a warp would change those units), so `warp=True` with a float is an error.
+  `warp_floor`: where the values are log-warped, lower the GP's noise floor by `warp_resolution` (the warp's scale is
+  frozen on the initial design, so once the suggestions crowd the best their differences shrink below the floor and the
+  model stops resolving them); False (default): the floor stays.
   `min_distance`: no suggestion lies closer than this (max-norm, unit-cube encoding) to an observed or pending trial while
   a farther one is left: for a deterministic objective such a point repeats what is known. 0 allows near-repeats.
   `conditional`: how the GP sees a conditional space: "tree" (default; tree.py: an inactive parameter adds no noise to
@@ -117,12 +120,13 @@ class GP:
                device: str | None = None, seed: int | None = None, *, n_raw: int = 1024, n_starts: int = 10, n_steps: int = 25,
                warp: bool | str = "auto", lengthscale_prior: str = "unit", noise: float | str | None = None,
                max_points: int | None = DEFAULT_MAX_POINTS, curves: bool | str = "auto", min_distance: float = 1e-3,
-               conditional: str = "tree"):
+               conditional: str = "tree", warp_floor: bool = False):
     if acquisition != "auto": check_acquisition(acquisition)
     n_initial = check_int("n_initial", n_initial, 1, none="default_initial_size(p) for p parameters")
     beta = check_real("beta", beta, 0.0, "the UCB exploration weight")
     if warp not in (True, False, "auto", "power"): raise ValueError(f"warp={warp!r}: use True, False, 'auto' or 'power'")
     if conditional not in ("tree", "flatten"): raise ValueError(f"conditional={conditional!r}: use 'tree' or 'flatten'")
+    if not isinstance(warp_floor, bool): raise ValueError(f"warp_floor={warp_floor!r}: use True or False")
     if curves not in (True, False, "auto"): raise ValueError(f"curves={curves!r}; use 'auto' (learn from reports when there are any), False")
     noise = check_noise(noise)
     if isinstance(noise, float) and warp is True:
@@ -137,7 +141,7 @@ class GP:
     check_device(device)
     self.kernel, self.acquisition, self.n_initial, self.beta, self.device, self.seed = kernel, acquisition, n_initial, beta, device, seed
     self.n_raw, self.n_starts, self.n_steps, self.warp = n_raw, n_starts, n_steps, warp if warp in ("auto", "power") else bool(warp)
-    self.noise, self.min_distance, self.conditional = noise, float(min_distance), conditional
+    self.noise, self.min_distance, self.conditional, self.warp_floor = noise, float(min_distance), conditional, warp_floor
     self.lengthscale_prior, self.max_points, self.curves = check_prior(lengthscale_prior), max_points, "auto" if curves is True else curves
     self._model: GPRegressor | None = None  # the last fitted model, the next fit's warm start; the data and space it was fitted on
     self._model_key, self._model_space = b"", ""
@@ -147,7 +151,7 @@ class GP:
 
   def __repr__(self) -> str:
     names = ("kernel", "acquisition", "n_initial", "beta", "warp", "lengthscale_prior", "noise", "max_points", "curves", "min_distance",
-             "conditional")
+             "conditional", "warp_floor")
     return "GP(" + ", ".join(f"{k}={getattr(self, k)!r}" for k in names) + ")"
 
   def initial_size(self, space: Space) -> int: return self.n_initial or default_initial_size(len(space.names), bool(space.conditions))
@@ -189,7 +193,7 @@ class GP:
     tree = self._tree(space)
     gx, cats = (tree, tree.categorical) if tree is not None else (lambda X: X, space.cat_groups)
     try:
-      model = self._fit(space, gx(h.X), yy, seed, cats, keep=False)
+      model = self._fit(space, gx(h.X), yy, seed, cats, keep=False, floor_scale=self._floor_scale(space, yy, h.y, minimize))
       if self._noisy(model, yy, seed) and not np.array_equal(raw := -h.y if minimize else h.y, yy):   # noisy data: the raw values (see acquisition)
         model = self._fit(space, gx(h.X), raw, seed, cats, keep=False)
       mean = model.predict(gx(h.X))[0]
@@ -303,6 +307,16 @@ class GP:
     if self.warp is True or (self.warp == "auto" and heavy_bad_tail(dd)): return warp_values(yy, n_scale=n0)
     return yy
 
+  def _log_warped(self, space: Space, design: np.ndarray, minimize: bool) -> bool:
+    """Whether `_targets`(space, y, design, minimize) applies the log warp."""
+    if isinstance(self.noise, float) or self.warp == "power" or self.warp is False: return False
+    return self.warp is True or heavy_bad_tail((-design if minimize else design)[:self.initial_size(space)])
+
+  def _floor_scale(self, space: Space, yy: np.ndarray, design: np.ndarray, minimize: bool) -> float:
+    """The factor of the GP's noise floor for targets yy = `_targets`(space, y, design, minimize): `warp_resolution`
+    where warp_floor is set and yy is log-warped, else 1."""
+    return warp_resolution(yy) if self.warp_floor and self._log_warped(space, design, minimize) else 1.0
+
   def _all_configs(self, space: Space) -> np.ndarray | None:
     """Every configuration of a small discrete space, encoded (None for other spaces); enumerated once per space."""
     sj = space.to_json()
@@ -319,20 +333,22 @@ class GP:
     if self.acquisition != "auto" or self.noise == "deterministic": return False
     return isinstance(self.noise, float) or noise_evidence(model, y, seed=int(seed or 0) & 0xFFFFFFFF) > NOISE_MARGIN
 
-  def _fit(self, space: Space, X: np.ndarray, y: np.ndarray, seed: int, categorical: list[slice], keep: bool = True) -> GPRegressor:
+  def _fit(self, space: Space, X: np.ndarray, y: np.ndarray, seed: int, categorical: list[slice], keep: bool = True,
+           floor_scale: float = 1.0) -> GPRegressor:
     """The GP on (X, y), warm-started from the last kept fit; keep=False leaves that chain as it was (a fit is path
-    dependent, so `recommend` must not change what the next suggestions are)."""
-    key = hashlib.sha1(X.tobytes() + y.tobytes() + repr(self.kernel).encode() + repr(self.noise).encode()).digest()
+    dependent, so `recommend` must not change what the next suggestions are). floor_scale: see GPRegressor.fit."""
+    key = hashlib.sha1(X.tobytes() + y.tobytes() + repr(self.kernel).encode() + repr(self.noise).encode() + repr(floor_scale).encode()).digest()
     sj = space.to_json()
     if self._model is not None and self._model_key == key and self._model_space == sj: return self._model
-    model = self._fit_kernels(X, y, categorical, seed, self._model if self._model_space == sj else None)
+    model = self._fit_kernels(X, y, categorical, seed, self._model if self._model_space == sj else None, floor_scale)
     hp = model.hyperparameters
     if not all(np.all(np.isfinite(np.asarray(v, dtype=np.float64))) for v in hp.values()):
       raise FloatingPointError(f"the GP fit returned non-finite hyperparameters {hp}")
     if keep: self._model, self._model_key, self._model_space = model, key, sj
     return model
 
-  def _fit_kernels(self, X: np.ndarray, y: np.ndarray, categorical: list[slice], seed: int, warm_start: GPRegressor | None) -> GPRegressor:
+  def _fit_kernels(self, X: np.ndarray, y: np.ndarray, categorical: list[slice], seed: int, warm_start: GPRegressor | None,
+                   floor_scale: float = 1.0) -> GPRegressor:
     """The GP of `self.kernel` on (X, y), warm-started when given. kernel="auto" (or a tuple of names): the warm start's
     kernel continues, and whenever the fit is cold (the first, and each time n has grown 1.5x: gp.GPRegressor.fit's policy)
     every candidate kernel is fitted cold too, and the chain from the first candidate steps to the next one while that
@@ -344,12 +360,12 @@ class GP:
     candidates = kernel_candidates(self.kernel)
     kernel = warm_start.kernel if warm_start is not None and len(candidates) > 1 else candidates[0]
     model = GPRegressor(kernel, device=self.device, lengthscale_prior=self.lengthscale_prior)
-    model.fit(X, y, categorical=categorical, seed=seed, warm_start=warm_start, noise=self.noise)
+    model.fit(X, y, categorical=categorical, seed=seed, warm_start=warm_start, noise=self.noise, floor_scale=floor_scale)
     if len(candidates) == 1 or model.n_cold != model.n: return model
     fits = {kernel: model}
     for other in candidates:
       if other not in fits: fits[other] = GPRegressor(other, device=self.device, lengthscale_prior=self.lengthscale_prior).fit(
-        X, y, categorical=categorical, seed=seed, noise=self.noise)
+        X, y, categorical=categorical, seed=seed, noise=self.noise, floor_scale=floor_scale)
     chosen = candidates[0]
     for other in candidates[1:]:  # a chain: each kernel must clear the margin over the one before it
       if fits[other].objective >= fits[chosen].objective - AUTO_MARGIN: break
@@ -378,7 +394,8 @@ class GP:
     if self.max_points is not None and len(X_failed) > self.max_points // 8: X_failed = X_failed[-(self.max_points // 8):]
     acquisition = "ucb" if self.acquisition == "auto" else self.acquisition
     try:
-      model = self._fit(space, X_fit, y_fit, seed, space.cat_groups if tree is None else tree.categorical)
+      floor_scale = self._floor_scale(space, y_fit, h.y, minimize) if cd is None else 1.0   # detrended curves are not warped values
+      model = self._fit(space, X_fit, y_fit, seed, space.cat_groups if tree is None else tree.categorical, floor_scale=floor_scale)
       if cd is None and self._noisy(model, y_fit, seed):   # acquisition="auto" on noisy data: LogEI on the raw values
         acquisition = "logei"
         if not np.array_equal(raw := -h.y if minimize else h.y, yy):   # they were warped: the model of the raw values, outside the warm-start chain

@@ -35,6 +35,9 @@ class GPFitError(RuntimeError):
 # ***** priors (numpy, in φ space; cheap, so they stay out of the captured step) *****
 
 NOISE_FLOOR, LENGTHSCALE_PRIORS = {dtypes.float64: 1e-6, dtypes.float32: 1e-4}, ("unit", "hvarfner")
+# the lowest a fit's `floor_scale` may take the noise floor: in float64 a decade below the 1e-9 jitter, which then keeps
+# the diagonal's floor; float32's floor is already its limit (a float32 Cholesky factor loses the data below a relative 1e-4)
+LOWEST_NOISE = {dtypes.float64: 1e-10, dtypes.float32: 1e-4}
 # the shortest lengthscale (unit cube) a fit may reach under each prior. "unit" needs no bound of its own: its −0.1 ℓ⁻² term
 # already rules out short ones. The lognormal's tail does not, and BoTorch bounds it at 0.025 (GreaterThan(2.5e-2) in
 # get_covar_module_with_dim_scaled_prior); without the bound a fit can explain a high-frequency ripple (Ackley's cosine,
@@ -218,10 +221,12 @@ class GPRegressor:
 
   # ----- fit -----
   def fit(self, X, y, categorical:list[slice]|None=None, *, restarts:int|None=None, seed:int=0, warm_start:GPRegressor|None=None,
-          noise:float|str|None=None) -> GPRegressor:
+          noise:float|str|None=None, floor_scale:float=1.0) -> GPRegressor:
     """MAP fit of log hyperparameters on X[n,d] (unit cube) and raw y[n]; returns self. `noise` (see `noise_bounds`):
     None fits the noise variance, a float is its lower bound in y units squared, "deterministic" pins it to the
-    numerical floor (the posterior mean interpolates the data). `warm_start`: a GPRegressor
+    numerical floor (the posterior mean interpolates the data). `floor_scale` in (0, 1] multiplies that floor
+    (NOISE_FLOOR, in standardized units), never below LOWEST_NOISE: for targets whose differences near the best are a
+    tiny part of their spread (`transforms.warp_resolution`). `warm_start`: a GPRegressor
     fitted before on the same columns; the fit then continues from its optimum and L-BFGS memory (one start). Cold fits
     (no usable warm start, `restarts` given, or n grew 1.5x since the warm start's last cold fit) batch `restarts`
     starts (default: 4 up to 256 rows, then 2, then 1). Raises GPFitError if no start gives a finite objective."""
@@ -235,8 +240,9 @@ class GPRegressor:
     self.transform, y_std = YTransform.fit(y)
     self._set_data(X, y_std, categorical)
     G = len(self._expand)
+    if not 0 < floor_scale <= 1: raise ValueError(f"floor_scale={floor_scale!r}: use a float in (0, 1]")
     floor = NOISE_FLOOR.get(self.dtype, 1e-4)
-    noise_lo, noise_hi = noise_bounds(check_noise(noise), floor, self.y_scale)
+    noise_lo, noise_hi = noise_bounds(check_noise(noise), max(floor * floor_scale, LOWEST_NOISE.get(self.dtype, 1e-4)), self.y_scale)
     lower = np.array([math.log(MIN_LENGTHSCALE[self.lengthscale_prior])] * G + [math.log(1e-3), math.log(noise_lo)])
     upper = np.array([math.log(1e3)] * G + [math.log(1e3), math.log(noise_hi)])
     # periodic cold refits (as n grows 1.5x) are there to escape a stale optimum through restarts: with one start

@@ -84,6 +84,16 @@ def warp_values(y:np.ndarray, n_scale:int|None=None) -> np.ndarray:
   which keeps probing beside the incumbent."""
   return -np.log1p((np.max(y) / 2 - y / 2) / warp_scale(y, n_scale))
 
+def warp_resolution(w:np.ndarray) -> float:
+  """(median(d) / s)², at most 1, of values warped by `warp_values` (w = −log1p(d / s), d the distances below the best):
+  how much less a frozen scale s resolves the differences near the best (where the warp is d / s) than the scale that
+  follows all the values, median(d), would. Once the suggestions crowd the best, those differences are a tiny part of
+  the targets' spread, below a fixed noise floor; the GP strategy multiplies its noise floor by this (`GP(warp_floor=True)`).
+  1 when at least half the values tie the best or w is not finite."""
+  with np.errstate(over="ignore", invalid="ignore"):
+    r = float(np.median(np.expm1(-np.asarray(w, dtype=np.float64))))
+  return min(1.0, max(r * r, np.finfo(np.float64).tiny)) if math.isfinite(r) and r > 0 else 1.0
+
 def unwarp_values(w:np.ndarray, y_best:float, s:float) -> np.ndarray:
   """The inverse of `warp_values` for values whose best is y_best and whose warp scale is s."""
   return 2 * (y_best / 2 - s * np.expm1(-np.asarray(w, dtype=np.float64)))   # halves, as the warp: no overflow
