@@ -79,14 +79,14 @@ def test_warp_floor_changes_nothing_where_the_values_are_not_warped_and_lowers_t
   bowl = Space({"x": Float(-1, 1), "y": Float(-1, 1)})
   plain = lambda p: -((p["x"] - 0.3) ** 2 + (p["y"] + 0.2) ** 2)   # to minimize: a long tail of good values, no warp
   a = _study(plain, bowl, 12, GP())
-  assert not GP()._log_warped(bowl, np.array([t.value for t in a]), True)
+  assert GP()._warp_kind(bowl, np.array([t.value for t in a]), True) is None
   b = _study(plain, bowl, 12, GP(warp_floor=True))
   assert [t.params for t in a] == [t.params for t in b]        # bit for bit
   camel = Space({"x0": Float(-3, 3), "x1": Float(-2, 2)})
   gp = GP(warp_floor=True)
   trials = _study(_camel, camel, 24, gp)
   y = np.array([t.value for t in trials])
-  assert gp._log_warped(camel, y, True)
+  assert gp._warp_kind(camel, y, True) == "log"
   d = (y - y.min()) / 2
   expect = min(1.0, (np.median(d) / np.median(d[:5])) ** 2)      # the design is 5 points for p = 2
   assert gp._floor_scale(camel, gp._targets(camel, y, y, True), y, True) == pytest.approx(expect, rel=1e-9) and expect < 0.1

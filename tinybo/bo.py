@@ -296,26 +296,24 @@ class GP:
   # ***** GP-guided suggestions *****
 
   def _targets(self, space: Space, y: np.ndarray, design: np.ndarray, minimize: bool) -> np.ndarray:
-    """The values the GP fits, larger is better: y sign-flipped for minimization, then warped where `warp` says (decided
-    from the first values of `design`, the trials' final values; the log warp's scale from the initial design), never
-    when `noise` is a variance in the objective's units."""
-    yy = -y if minimize else y
-    if isinstance(self.noise, float): return yy
-    n0 = self.initial_size(space)
-    dd = (-design if minimize else design)[:n0]
-    if self.warp == "power": return power_values(yy) if heavy_bad_tail(dd) else yy
-    if self.warp is True or (self.warp == "auto" and heavy_bad_tail(dd)): return warp_values(yy, n_scale=n0)
-    return yy
+    """The values the GP fits, larger is better: y sign-flipped for minimization, then warped as `_warp_kind` says."""
+    yy, kind = -y if minimize else y, self._warp_kind(space, design, minimize)
+    if kind == "log": return warp_values(yy, n_scale=self.initial_size(space))
+    return power_values(yy) if kind == "power" else yy
 
-  def _log_warped(self, space: Space, design: np.ndarray, minimize: bool) -> bool:
-    """Whether `_targets`(space, y, design, minimize) applies the log warp."""
-    if isinstance(self.noise, float) or self.warp == "power" or self.warp is False: return False
-    return self.warp is True or heavy_bad_tail((-design if minimize else design)[:self.initial_size(space)])
+  def _warp_kind(self, space: Space, design: np.ndarray, minimize: bool) -> str | None:
+    """The warp of the values: "log", "power" or None, as `warp` says, decided from the first values of `design` (the
+    trials' final values; the log warp's scale comes from the initial design too); never when `noise` is a variance in
+    the objective's units."""
+    if isinstance(self.noise, float) or self.warp is False: return None
+    if self.warp is True: return "log"
+    if not heavy_bad_tail((-design if minimize else design)[:self.initial_size(space)]): return None
+    return "power" if self.warp == "power" else "log"
 
   def _floor_scale(self, space: Space, yy: np.ndarray, design: np.ndarray, minimize: bool) -> float:
     """The factor of the GP's noise floor for targets yy = `_targets`(space, y, design, minimize): `warp_resolution`
     where warp_floor is set and yy is log-warped, else 1."""
-    return warp_resolution(yy) if self.warp_floor and self._log_warped(space, design, minimize) else 1.0
+    return warp_resolution(yy) if self.warp_floor and self._warp_kind(space, design, minimize) == "log" else 1.0
 
   def _all_configs(self, space: Space) -> np.ndarray | None:
     """Every configuration of a small discrete space, encoded (None for other spaces); enumerated once per space."""
