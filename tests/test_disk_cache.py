@@ -167,6 +167,22 @@ def test_entry_names_separate_everything_that_changes_a_program():
   assert tg.entry_name(("acquisition", lambda x: x, 3), False, "CPU") is None
   assert tg.entry_name(("acquisition", np.sum, 3), False, "CPU") is None
 
+def test_entry_names_follow_every_setting_tinygrads_compile_cache_is_keyed_by():
+  # tinygrad compiles a kernel again when any of these changes (its to_program_key); an entry name without one of them let a
+  # process pinned to one core (NUM_CPU_THREADS=1) load a program compiled for two, and the other way round
+  from tinygrad.codegen import to_program_config
+  from tinygrad.helpers import ContextVar
+  assert all(v in ContextVar._cache for v in tg.CODEGEN_VARS), "a setting tinygrad does not have is no part of the name"
+  from tinybo.gp import posterior
+  key = ("posterior", posterior, 24, 8, dtypes.float64, "CPU")
+  base = tg.entry_name(key, False, "CPU")
+  assert base is not None
+  for var in to_program_config:
+    assert var.key in tg.CODEGEN_VARS
+    with Context(**{var.key: (var.value + 1) if isinstance(var.value, int) else var.value + "x"}):
+      assert tg.entry_name(key, False, "CPU") != base, var.key
+  assert tg.entry_name(key, False, "CPU") == base
+
 def test_the_fingerprint_covers_every_source_file_of_tinybo(monkeypatch):
   real = Path.read_bytes
   before = tg._fingerprint()

@@ -165,9 +165,14 @@ class CacheWarning(RuntimeWarning):
   authenticated by the user's key); the program is captured again in memory. The message names the file and the fix."""
 
 ENTRY_SUFFIX, MAGIC, KEY_NAME = ".tbjit", b"tinybo-jit-1\n", "hmac-key"
-# tinygrad settings that change the generated code (NOOPT is per program, in the name); DEBUG and friends do not
-CODEGEN_VARS = ("BEAM", "TRANSCENDENTAL", "USE_TC", "TC_OPT", "TC_SELECT", "IMAGE", "SPLIT_REDUCEOP", "NOLOCALS", "FLOAT16",
+# tinygrad settings that change the generated code (NOOPT is per program, in the name); DEBUG and friends do not. Besides
+# these, every setting tinygrad's own compile cache is keyed by (`to_program_config`), read from tinygrad: NUM_CPU_THREADS
+# among them (the cores a process may use: one under `taskset -c 1`), so that a process never loads a program another
+# process compiled for another thread count
+CODEGEN_VARS = ("BEAM", "TRANSCENDENTAL", "TC", "TC_OPT", "TC_SELECT", "IMAGE", "SPLIT_REDUCEOP", "NOLOCALS", "FLOAT16",
                 "EMULATED_DTYPES", "USE_ATOMICS", "DEFAULT_FLOAT", "CHECK_OOB")
+try: CODEGEN_VARS += tuple(v.key for v in importlib.import_module("tinygrad.codegen").to_program_config if v.key not in CODEGEN_VARS)
+except (ImportError, AttributeError) as e: _fallback("compile settings", e)  # the static list still names the usual ones
 
 def jit_cache_dir() -> Path|None:
   """TINYBO_CACHE_DIR (default ~/.cache/tinybo/jit); TINYBO_CACHE_DIR=0 or '' disables the disk cache."""
