@@ -12,6 +12,7 @@ import math
 import os
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -58,16 +59,39 @@ def run_in_child(order:str, seed:int, **env:str) -> list:
   assert r.returncode == 0, r.stderr[-3000:]
   return json.loads(r.stdout.strip().splitlines()[-1])
 
+@pytest.fixture(scope="module")
+def fresh() -> list:
+  """The study "noisy" as a fresh process runs it."""
+  out = run_in_child("noisy", 0)
+  assert len(out) == 26 + 2
+  return out
+
 @pytest.mark.slow
-def test_a_study_suggests_the_same_after_other_studies_in_the_same_process():
-  fresh = run_in_child("noisy", 0)
-  assert len(fresh) == 26 + 2
+def test_a_study_suggests_the_same_after_other_studies_in_the_same_process(fresh):
   # after another study in a fresh child (with a cold disk cache, the first run after any change of tinybo's source, every
   # program is captured under that study's history)
   assert run_in_child("other,noisy", 0) == fresh
   # and here, after whatever this test process ran before (the suite's other studies) and one more study
   other(0)
   assert noisy(0) == fresh
+
+@pytest.mark.slow
+def test_studies_in_two_threads_of_one_process_suggest_as_each_alone(fresh):
+  # a notebook or a threaded worker with two studies at once: they share the process's captured programs and buffers
+  done, errors = threading.Event(), []
+  def others():
+    try:
+      seed = 0
+      while not done.is_set(): other(seed); seed += 1
+    except Exception as e: errors.append(e)  # noqa: BLE001 - reported by the assertion below
+  t = threading.Thread(target=others, daemon=True)
+  t.start()
+  try: result = noisy(0)
+  finally:
+    done.set()
+    t.join(timeout=600)
+  assert not errors, errors
+  assert result == fresh
 
 if __name__ == "__main__":
   result: list = []

@@ -3,7 +3,8 @@ inputs, the one registry of captured programs (with its disk cache), their direc
 Written for tinygrad TINYGRAD_VERSION; another version is named in a warning once, at import. Every fast path here has a
 public fallback, and a fallback warns once (`FastPathWarning`, naming the path and the error) instead of passing
 silently: a tinygrad release that moves an internal makes tinybo slower and says so. `COUNTS` tells tests which path ran.
-Imports: tinygrad, numpy. Imported by gp.py and optim_acqf.py.
+`DEVICE_LOCK`: the process-wide programs and buffers serve one unit of work at a time (the GP strategy holds it).
+Imports: tinygrad, numpy. Imported by gp.py, optim_acqf.py and bo.py.
 """
 from __future__ import annotations
 
@@ -121,6 +122,12 @@ def staged(a:np.ndarray, dtype:DType, device:str) -> Tensor:
   return t
 
 # ***** captured programs: one registry; a captured TinyJit per (function, shapes), replayed directly *****
+
+# The registry's programs and the staging buffers are process-wide: a program's outputs and intermediates and a staged
+# input are overwritten by the next call from anyone, and tinygrad itself is not thread-safe (a capture registers itself
+# in a global list). Two studies suggesting at once in two threads of one process read each other's numbers, silently, so
+# a whole unit of device work (a suggestion, a recommendation) holds this lock; re-entrant, so that units may nest.
+DEVICE_LOCK = threading.RLock()
 
 _PROGRAMS: dict[tuple, CachedJit] = {}
 # a capture pickles its intermediate buffers too: programs over an [M query points, N training rows] cross-covariance

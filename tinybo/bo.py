@@ -4,12 +4,13 @@ believer); any numerical failure falls back to random with a warning; `recommend
 With reports (intermediate values of training runs), the GP models (configuration, step) and targets the final step:
 fidelity.py builds that data. Holds: GP, GPFallbackWarning, default_initial_size. Imports: strategies (History, Random's helpers), fidelity,
 transforms, gp, noise (acquisition="auto"), acquisition (names), optim_acqf, discrete, arguments (checks), tree (conditional spaces), sobol,
-kernels (names), subset, space, trial, numpy.
+kernels (names), subset, space, trial, _tinygrad (the device lock), numpy.
 Glossary: d encoded dimension (space.dim), p searchable parameters; X[n, d] encoded complete trials, y[n] their values
 sign-flipped so that larger is better; X_pend[q, d] pending trials and this batch's points, fantasized at the GP mean.
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import math
 import warnings
@@ -17,6 +18,7 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
+from tinybo._tinygrad import DEVICE_LOCK
 from tinybo.acquisition import check_acquisition
 from tinybo.arguments import check_device, check_int, check_real
 from tinybo.discrete import all_configs, best_untaken, enumerable
@@ -66,6 +68,14 @@ def check_kernel_choice(kernel: object) -> str | tuple[str, ...]:
 def _rows_in_state(cd: CurveData, trials: Sequence[Trial], states: tuple[TrialState, ...]) -> np.ndarray:
   """bool[n]: the curve rows whose trial is in one of `states`."""
   return np.isin(cd.ids, [t.id for t in trials if t.state in states])
+
+def _one_at_a_time(method):
+  """A GP method that uses the device, run under `DEVICE_LOCK`: tinybo's captured programs and staging buffers are shared by
+  every study of the process, so two studies in two threads take turns (one study's Optimizer already serializes its own)."""
+  @functools.wraps(method)
+  def locked(*args, **kwargs):
+    with DEVICE_LOCK: return method(*args, **kwargs)
+  return locked
 
 class GPFallbackWarning(RuntimeWarning):
   """The GP strategy could not use its model for a suggestion and used random search instead; the message says why."""
@@ -158,6 +168,7 @@ class GP:
 
   # ***** the Strategy protocol *****
 
+  @_one_at_a_time
   def suggest(self, space: Space, trials: Sequence[Trial], n: int, *, seed: int = 0, minimize: bool = True,
               reports: Mapping[int, Sequence[Report]] | None = None) -> list[dict]:
     """`reports`: every trial's intermediate values by id (the Optimizer passes them); without any, or with curves=False,
@@ -179,6 +190,7 @@ class GP:
     if len(out) < n: out += self._guided(space, h, taken, out, n - len(out), seed, minimize, cd)
     return out
 
+  @_one_at_a_time
   def recommend(self, space: Space, trials: Sequence[Trial], *, seed: int = 0, minimize: bool = True) -> int | None:
     """Index in `trials` of the complete trial with the best posterior mean of the GP fitted to all complete trials: the
     configuration the model believes best, which one lucky draw of a noisy objective does not fool. It never changes
@@ -205,6 +217,7 @@ class GP:
 
   # ***** the model's outlook on a running trial (tb.ModelStopping asks it through the Optimizer) *****
 
+  @_one_at_a_time
   def final_chance(self, space: Space, trials: Sequence[Trial], reports: Mapping[int, Sequence[Report]], trial_id: int, *,
                    seed: int = 0, minimize: bool = True) -> float | None:
     """The posterior probability that trial `trial_id`'s value at the target step (the end of a full run) beats the
@@ -245,6 +258,7 @@ class GP:
     if sd == 0.0: return float(mean[0] > best)
     return 0.5 * math.erfc((best - float(mean[0])) / (sd * math.sqrt(2)))
 
+  @_one_at_a_time
   def chance_model(self, space: Space, trials: Sequence[Trial], reports: Mapping[int, Sequence[Report]], *, seed: int = 0,
                    minimize: bool = True) -> GPRegressor | None:
     """The GP whose hyperparameters final_chance uses: fitted cold, from the seed, to the finished (complete and stopped)
