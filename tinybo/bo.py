@@ -27,13 +27,22 @@ from tinybo.noise import NOISE_MARGIN, noise_evidence
 from tinybo.optim_acqf import AcquisitionEvaluator, optimize_acquisition
 from tinybo.portfolio import HEDGE_ARMS, Hedge, hedge_choice
 from tinybo.sobol import sobol
-from tinybo.space import Space
+from tinybo.space import FLOAT, Space
 from tinybo.strategies import History, SearchExhausted, history_rng, n_configs, random_configs
 from tinybo.subset import DEFAULT_MAX_POINTS, fit_subset
 from tinybo.transforms import heavy_bad_tail, power_values, warp_resolution, warp_values
 from tinybo.tree import BranchOptimism, TreeInputs, parent_columns, tree_posterior
 from tinybo.trial import Report, Trial, TrialState
 
+# the acquisitions that are UCB until the data show noise (noise.noise_evidence), and what each is then: "auto" LogEI
+# against the best observed value; "hedge" the GP-Hedge portfolio of portfolio.HEDGE_ARMS; "edge" UCB, but LogEI for a
+# suggestion that UCB puts on a float parameter's bound (see GP)
+NOISY_RULES = {"auto": "logei", "hedge": "hedge", "edge": "edge", "auto_obs": "logei_obs"}
+
+def on_float_bound(x: np.ndarray, kinds: Sequence[int]) -> bool:
+  """Whether the encoded point x[d] (unit cube) lies on the bound (0 or 1) of any float column."""
+  f = np.asarray(kinds) == FLOAT
+  return bool(np.any((x[f] <= 0.0) | (x[f] >= 1.0)))
 
 def default_initial_size(p: int, conditional: bool = False) -> int:
   """Initial design points for p parameters: 2p + 1, at least 5, at most max(10, p + 1). The cap is Optuna's 10 startup
@@ -126,7 +135,7 @@ class GP:
                warp: bool | str = "auto", lengthscale_prior: str = "unit", noise: float | str | None = None,
                max_points: int | None = DEFAULT_MAX_POINTS, curves: bool | str = "auto", min_distance: float = 1e-3,
                conditional: str = "tree", warp_floor: bool = False):
-    if acquisition not in ("auto", "hedge"): check_acquisition(acquisition)
+    if acquisition not in NOISY_RULES: check_acquisition(acquisition)
     n_initial = check_int("n_initial", n_initial, 1, none="default_initial_size(p) for p parameters")
     beta = check_real("beta", beta, 0.0, "the UCB exploration weight")
     if warp not in (True, False, "auto", "power"): raise ValueError(f"warp={warp!r}: use True, False, 'auto' or 'power'")
@@ -334,7 +343,7 @@ class GP:
   def _noisy(self, model: GPRegressor, y: np.ndarray, seed: int) -> bool:
     """acquisition="auto": whether the objective is treated as noisy, given `model` fitted to the targets y (False for any
     other acquisition): a given noise variance says so; else the data's evidence of noise (`noise.noise_evidence`)."""
-    if self.acquisition not in ("auto", "hedge") or self.noise == "deterministic": return False
+    if self.acquisition not in NOISY_RULES or self.noise == "deterministic": return False
     return isinstance(self.noise, float) or noise_evidence(model, y, seed=int(seed or 0) & 0xFFFFFFFF) > NOISE_MARGIN
 
   def _fit(self, space: Space, X: np.ndarray, y: np.ndarray, seed: int, categorical: list[slice], keep: bool = True,
@@ -396,12 +405,12 @@ class GP:
       X_fit, y_fit = X_fit[keep], yy[keep]
       if cd is not None: final = cd.final[keep]
     if self.max_points is not None and len(X_failed) > self.max_points // 8: X_failed = X_failed[-(self.max_points // 8):]
-    acquisition = "ucb" if self.acquisition in ("auto", "hedge") else self.acquisition
+    acquisition = "ucb" if self.acquisition in NOISY_RULES else self.acquisition
     try:
       floor_scale = self._floor_scale(space, y_fit, h.y, minimize) if cd is None else 1.0   # detrended curves are not warped values
       model = self._fit(space, X_fit, y_fit, seed, space.cat_groups if tree is None else tree.categorical, floor_scale=floor_scale)
       if cd is None and self._noisy(model, y_fit, seed):   # acquisition="auto" on noisy data: LogEI of the next observation, raw values
-        acquisition = "hedge" if self.acquisition == "hedge" else "logei_obs"
+        acquisition = NOISY_RULES[self.acquisition]
         if not np.array_equal(raw := -h.y if minimize else h.y, yy):   # they were warped: the model of the raw values, outside the warm-start chain
           yy, y_fit = raw, raw[keep]
           model = self._fit(space, X_fit, y_fit, seed, space.cat_groups if tree is None else tree.categorical, keep=False)
@@ -449,6 +458,9 @@ class GP:
             base_state = base.posterior_state() if tree is None else (*base.posterior_state(), *state[len(base.posterior_state()):])
             mean_of = lambda X, s=base_state: AcquisitionEvaluator(post, s, "ucb", 0.0, 0.0, tree_args.get("augment")).values(gx(X))  # noqa: E731
             acquisition, x = self._hedge_step(space, h, mean_of, seed, [propose(k, state, ls) for k in HEDGE_ARMS])
+          elif acquisition == "edge":   # UCB, unless it goes to the box's edge: then LogEI against the best observed value
+            x = propose("ucb", state, ls)
+            if on_float_bound(x, space.kinds): x = propose("logei", state, ls)
           else: x = propose(acquisition, state, ls)
         if not np.all(np.isfinite(x)): raise FloatingPointError("the acquisition optimizer returned a non-finite point")
         p = space.decode(x)
