@@ -6,10 +6,8 @@ import pytest
 from tinygrad import Tensor, dtypes
 
 from tinybo.acquisition import (
-  acquisition_value,
   expected_improvement,
   log_expected_improvement,
-  log_expected_improvement_of_observation,
   log_probability_of_improvement,
   probability_of_improvement,
   upper_confidence_bound,
@@ -79,34 +77,6 @@ def test_pi_logpi_ucb():
                              [ref_log_ndtr((m - 0.5) / math.sqrt(v)) for m, v in zip(mean, var)], rtol=1e-12)
   np.testing.assert_allclose(upper_confidence_bound(T(mean), T(var), 4.0).numpy(), mean + 2 * np.sqrt(var), rtol=1e-12)
 
-def test_logei_of_the_observation_is_the_expected_improvement_of_a_noisy_draw():
-  # reference: E[max(0, y - best)], y ~ N(mean, var + noise), by quadrature over y (scipy), independent of the closed form
-  import scipy.integrate
-  import scipy.stats
-  rng = np.random.default_rng(2)
-  mean, var, noise, best = rng.normal(0, 1, 40), rng.uniform(1e-4, 2.0, 40), rng.uniform(1e-3, 0.5, 40), 0.8
-  def ei(m: float, s: float) -> float:
-    return scipy.integrate.quad(lambda y: (y - best) * scipy.stats.norm.pdf(y, m, s), best, np.inf, epsabs=0, epsrel=1e-11)[0]
-  ref = [ei(m, math.sqrt(v + n)) for m, v, n in zip(mean, var, noise)]
-  got = log_expected_improvement_of_observation(T(mean), T(var), best, T(noise)).numpy()
-  np.testing.assert_allclose(got, np.log(ref), rtol=1e-8)
-  # through acquisition_value the second parameter is the noise variance; with none left it is LogEI of f
-  params = T([best, 0.3])
-  np.testing.assert_allclose(acquisition_value("logei_obs", T(mean), T(var), params).numpy(),
-                             log_expected_improvement(T(mean), T(var + 0.3), best).numpy(), rtol=1e-12)
-  np.testing.assert_allclose(log_expected_improvement_of_observation(T(mean), T(var), best, 0.0).numpy(),
-                             log_expected_improvement(T(mean), T(var), best).numpy(), rtol=1e-12)
-
-def test_logei_of_the_observation_weighs_a_lucky_incumbent_against_the_noise():
-  # a lucky best draw 0.15 above a well-known point (mean 2.85, sd 0.05) and an unknown corner (mean 0, sd 1), noise sd
-  # 0.12: LogEI of f ranks the corner first (the incumbent is 3 sds away at both, the corner's sd is larger); with the
-  # noise on the new draw's side the known point comes first. Closed forms: sqrt(v) h((m - best) / sqrt(v))
-  mean, var, best, noise = np.array([2.85, 0.0]), np.array([0.05 ** 2, 1.0]), 3.0, 0.12 ** 2
-  ei = lambda v: np.sqrt(v) * np.array([ref_h(z) for z in (mean - best) / np.sqrt(v)])
-  assert np.argmax(ei(var)) == 1 and np.argmax(ei(var + noise)) == 0
-  np.testing.assert_allclose(log_expected_improvement(T(mean), T(var), best).numpy(), np.log(ei(var)), rtol=1e-9)
-  np.testing.assert_allclose(log_expected_improvement_of_observation(T(mean), T(var), best, noise).numpy(), np.log(ei(var + noise)), rtol=1e-9)
-
 @pytest.mark.parametrize("fn", [log_h, log_ndtr])
 def test_special_function_gradients_match_finite_differences(fn):
   z = np.array([-1e3, -45.0, -20.5, -19.5, -7.0, -1.5, -0.5, 0.0, 0.3, 3.0, 9.0])
@@ -131,7 +101,7 @@ def fitted():
   gp = GPRegressor().fit(X, -_branin(X))
   return gp, posterior, X
 
-@pytest.mark.parametrize("kind", ["logei", "ei", "ucb", "logpi", "logei_obs"])
+@pytest.mark.parametrize("kind", ["logei", "ei", "ucb", "logpi"])
 def test_acquisition_gradients_through_the_gp_match_finite_differences(fitted, kind):
   gp, posterior, X = fitted
   ev = AcquisitionEvaluator(posterior, gp.posterior_state(), kind, float(gp.y_train.max()), beta=2.0)

@@ -24,12 +24,6 @@ def expected_improvement(mean: Tensor, var: Tensor, best: Tensor | float) -> Ten
   z, sigma = _z_sigma(mean, var, best)
   return sigma * log_h(z).exp()
 
-def log_expected_improvement_of_observation(mean: Tensor, var: Tensor, best: Tensor | float, noise: Tensor | float) -> Tensor:
-  """log E[max(0, y - best)], y ~ N(mean, var + noise) the next noisy observation and best the best noisy observation so
-  far: both sides of the comparison carry the observation noise, so the incumbent's lucky draw is weighed against the
-  noise a new draw has too, not against the posterior sd of f alone (which under noise makes EI rank points by sd)."""
-  return log_expected_improvement(mean, var.maximum(0.0) + noise, best)
-
 def upper_confidence_bound(mean: Tensor, var: Tensor, beta: Tensor | float = 2.0) -> Tensor:
   """mean + sqrt(beta) sigma (beta as in BoTorch's UpperConfidenceBound)."""
   return mean + (beta ** 0.5 if isinstance(beta, (int, float)) else beta.sqrt()) * var.maximum(0.0).sqrt()
@@ -40,7 +34,7 @@ def probability_of_improvement(mean: Tensor, var: Tensor, best: Tensor | float) 
 def log_probability_of_improvement(mean: Tensor, var: Tensor, best: Tensor | float) -> Tensor:
   return log_ndtr(_z_sigma(mean, var, best)[0])
 
-ACQUISITIONS = ("logei", "ei", "ucb", "pi", "logpi", "logei_obs")
+ACQUISITIONS = ("logei", "ei", "ucb", "pi", "logpi")
 _OF_BEST = {"logei": log_expected_improvement, "ei": expected_improvement, "pi": probability_of_improvement, "logpi": log_probability_of_improvement}
 
 def check_acquisition(kind: str) -> str:
@@ -48,8 +42,6 @@ def check_acquisition(kind: str) -> str:
   return kind
 
 def acquisition_value(kind: str, mean: Tensor, var: Tensor, params: Tensor) -> Tensor:
-  """params[2] = (best, beta) as a Tensor so that a captured program sees new values on replay; for "logei_obs" params[1]
-  is the observation noise variance (standardized units) instead of beta."""
+  """params[2] = (best, beta) as a Tensor so that a captured program sees new values on replay."""
   best, beta = params[0], params[1]
-  if check_acquisition(kind) == "logei_obs": return log_expected_improvement_of_observation(mean, var, best, beta)
   return upper_confidence_bound(mean, var, beta) if check_acquisition(kind) == "ucb" else _OF_BEST[kind](mean, var, best)

@@ -24,8 +24,7 @@ from tinybo.fidelity import CurveData, at_target, curve_data, trend
 from tinybo.gp import GPRegressor, check_noise, check_prior, posterior
 from tinybo.kernels import check_kernel
 from tinybo.noise import NOISE_MARGIN, noise_evidence
-from tinybo.optim_acqf import AcquisitionEvaluator, optimize_acquisition
-from tinybo.portfolio import HEDGE_ARMS, Hedge, hedge_choice
+from tinybo.optim_acqf import optimize_acquisition
 from tinybo.sobol import sobol
 from tinybo.space import FLOAT, Space
 from tinybo.strategies import History, SearchExhausted, history_rng, n_configs, random_configs
@@ -35,9 +34,8 @@ from tinybo.tree import BranchOptimism, TreeInputs, parent_columns, tree_posteri
 from tinybo.trial import Report, Trial, TrialState
 
 # the acquisitions that are UCB until the data show noise (noise.noise_evidence), and what each is then: "auto" LogEI
-# against the best observed value; "hedge" the GP-Hedge portfolio of portfolio.HEDGE_ARMS; "edge" UCB, but LogEI for a
-# suggestion that UCB puts on a float parameter's bound (see GP)
-NOISY_RULES = {"auto": "logei", "hedge": "hedge", "edge": "edge", "auto_obs": "logei_obs"}
+# against the best observed value; "edge" UCB, but LogEI for a suggestion that UCB puts on a float parameter's bound (see GP)
+NOISY_RULES = {"auto": "logei", "edge": "edge"}
 
 def on_float_bound(x: np.ndarray, kinds: Sequence[int]) -> bool:
   """Whether the encoded point x[d] (unit cube) lies on the bound (0 or 1) of any float column."""
@@ -85,20 +83,21 @@ class GP:
 
   The first n_initial suggestions (default `default_initial_size(p)` for p parameters, 2p + 1 in a conditional space)
   come from a scrambled Sobol sequence drawn from the seed; after that each suggestion maximizes the acquisition
-  ("logei", "ei", "ucb" with `beta`, "pi", "logpi", "logei_obs") of a Matérn GP fitted to the completed trials. Each
-  fit warm-starts from the previous one.
+  ("logei", "ei", "ucb" with `beta`, "pi", "logpi") of a Matérn GP fitted to the completed trials. Each fit warm-starts
+  from the previous one.
   UCB with beta = 2 is the default because it measured best on the benchmark suite (benchmarks/README.md).
   "auto": UCB while the data look deterministic; once they show observation noise (`noise.noise_evidence`: the fitted
   noise beats an interpolating fit by NOISE_MARGIN nats; always with a noise variance given; never with
-  noise="deterministic" or learning curves), "logei_obs": LogEI of the next observation (posterior variance plus the
-  fitted noise variance) against the best observed value, on the raw values (warp="auto" does not warp them: the log
-  warp stretches the noise of the values near the best). UCB trusts the posterior mean, and under noise a smooth model's
-  mean can rank a flat edge above the optimum beside it; the noisy incumbent (a lucky draw, above every posterior mean)
-  makes EI go where the model is unsure (Optuna's GPSampler does the same). Against the posterior sd of f alone that
-  draw is many sds away everywhere the model is sure, so plain LogEI ranks points by sd and, in several dimensions,
-  spends the study in the corners of the cube; the noise variance on the new draw's side weighs the lucky draw against
-  the luck a new draw can have. `recommend` uses the same values. A deterministic objective with structure finer than
-  the model resolves (Ackley's ripple) shows "noise" too, and then also turns to logei_obs.
+  noise="deterministic" or learning curves), LogEI against the best observed value, on the raw values (warp="auto" does
+  not warp them: the log warp stretches the noise of the values near the best). UCB trusts the posterior mean, and under
+  noise a smooth model's mean can rank a flat edge above the optimum beside it; the noisy incumbent (a lucky draw, above
+  every posterior mean) makes LogEI go where the model is unsure (Optuna's GPSampler does the same). `recommend` uses the
+  same values. A deterministic objective with structure finer than the model resolves (Ackley's ripple) shows "noise"
+  too, and then also turns to LogEI. LogEI's incumbent is above every posterior mean by the luck of the best draw, so it
+  ranks points by posterior sd, largest in the corners of the cube, where a study in several dimensions then spends its
+  evaluations. "edge": the same switch, but under noise UCB stays, and only a suggestion that UCB puts on the bound of
+  a float parameter is replaced by LogEI's: a smooth model extrapolates its slope to the box's bound, where UCB then
+  exploits a flat edge it is sure of (a noisy Branin's x0 = 10, beside the minimizer).
   `kernel`: "matern52" (default), "matern32", "matern12", "rbf", or "auto": at every cold fit (the first, then each time the
   data grew 1.5x) fit every kernel of AUTO_KERNELS and keep the one with the higher MAP evidence, continued by the warm
   fits in between (selection by the marginal likelihood; a cold fit then costs one fit per kernel). The first kernel of
@@ -161,7 +160,6 @@ class GP:
     self._model_key, self._model_space = b"", ""
     self.last_fallback: str | None = None  # why the last suggestion fell back to random (None: it did not)
     self._configs: tuple[str, np.ndarray | None] = ("", None)  # (space JSON, every configuration encoded, or None: too many)
-    self._hedge: tuple[str, Hedge] = ("", Hedge(len(HEDGE_ARMS)))  # acquisition="hedge": (space JSON, the portfolio's state)
     self._chance_fit: tuple[bytes, GPRegressor | None] = (b"", None)  # final_chance's hyperparameters: (key of the finished curves, fit)
 
   def __repr__(self) -> str:
@@ -409,7 +407,7 @@ class GP:
     try:
       floor_scale = self._floor_scale(space, y_fit, h.y, minimize) if cd is None else 1.0   # detrended curves are not warped values
       model = self._fit(space, X_fit, y_fit, seed, space.cat_groups if tree is None else tree.categorical, floor_scale=floor_scale)
-      if cd is None and self._noisy(model, y_fit, seed):   # acquisition="auto" on noisy data: LogEI of the next observation, raw values
+      if cd is None and self._noisy(model, y_fit, seed):   # "auto" or "edge" on noisy data: on the raw values
         acquisition = NOISY_RULES[self.acquisition]
         if not np.array_equal(raw := -h.y if minimize else h.y, yy):   # they were warped: the model of the raw values, outside the warm-start chain
           yy, y_fit = raw, raw[keep]
@@ -429,18 +427,15 @@ class GP:
         X_top = cd.configs[np.argsort(-base.predict(at_target(cd.configs))[0], kind="stable")[:5]]
     except Exception as e:  # noqa: BLE001 - any failure of the model must degrade to random, loudly
       return self._fallback(space, h, taken, len(chosen), n, seed, f"the GP fit failed ({type(e).__name__}: {e})")
-    noise_var = float(model.hyperparameters["noise"])
     X_all = self._all_configs(space)  # a small discrete space: score every configuration
     tree_args = {} if tree is None else {"augment": tree.augment, "branches": space.branches(), "fixed": parent_columns(space)}
     post = posterior if tree is None else tree_posterior
 
-    def propose(kind: str, state, ls) -> np.ndarray:
-      # the second parameter: UCB's beta, or logei_obs's observation noise variance (standardized units)
-      param2 = noise_var if kind == "logei_obs" else self.beta
+    def propose(kind: str, state: tuple, ls: np.ndarray) -> np.ndarray:   # the point that maximizes acquisition `kind`
       if X_all is not None:
         return best_untaken(post, state, X_all, np.concatenate([X_avoid, X_pend]), best=best, acquisition=kind,
-                            beta=param2, bucket=self.n_raw, augment=tree_args.get("augment"))[0]
-      return optimize_acquisition(post, state, space, best=best, rng=rng, acquisition=kind, beta=param2,
+                            beta=self.beta, bucket=self.n_raw, augment=tree_args.get("augment"))[0]
+      return optimize_acquisition(post, state, space, best=best, rng=rng, acquisition=kind, beta=self.beta,
                                   X_observed=X_avoid, X_pending=X_pend, X_top=X_top, lengthscales=ls, n_raw=self.n_raw,
                                   n_starts=self.n_starts, n_steps=self.n_steps, min_distance=self.min_distance, **tree_args)[0]
 
@@ -454,11 +449,7 @@ class GP:
             scale = math.sqrt(self.beta * float(model.hyperparameters["outputscale"]))
             optimism = BranchOptimism.of(space, np.concatenate([X_avoid, X_pend[len(h.X_pending):]]), scale)
             tree_args["augment"] = lambda X, o=optimism: tree.augment(X, o)
-          if acquisition == "hedge":   # GP-Hedge: every arm proposes, one proposal is taken; later batch points use its arm
-            base_state = base.posterior_state() if tree is None else (*base.posterior_state(), *state[len(base.posterior_state()):])
-            mean_of = lambda X, s=base_state: AcquisitionEvaluator(post, s, "ucb", 0.0, 0.0, tree_args.get("augment")).values(gx(X))  # noqa: E731
-            acquisition, x = self._hedge_step(space, h, mean_of, seed, [propose(k, state, ls) for k in HEDGE_ARMS])
-          elif acquisition == "edge":   # UCB, unless it goes to the box's edge: then LogEI against the best observed value
+          if acquisition == "edge":   # UCB, unless it goes to the box's edge: then LogEI against the best observed value
             x = propose("ucb", state, ls)
             if on_float_bound(x, space.kinds): x = propose("logei", state, ls)
           else: x = propose(acquisition, state, ls)
@@ -476,19 +467,6 @@ class GP:
           return out + self._fallback(space, h, taken, len(chosen) + len(out), n - len(out), seed,
                                       f"conditioning on pending points failed ({type(e).__name__}: {e})")
     return out
-
-  def _hedge_step(self, space: Space, h: History, mean_of, seed: int, proposals: list[np.ndarray]) -> tuple[str, np.ndarray]:
-    """acquisition="hedge" on noisy data: reward each arm with the new model's posterior mean (standardized; mean_of:
-    encoded rows -> means, the model of the fitted data alone, UCB with beta = 0) at its proposal of the last guided
-    suggestion, store this step's `proposals` (one per HEDGE_ARMS), and draw the arm whose proposal is taken
-    (`portfolio.hedge_choice`, from the seed and the trial count). Returns (the arm, its proposal)."""
-    key, hedge = self._hedge
-    if key != space.to_json() or h.n_trials < hedge.n_trials: hedge = Hedge(len(HEDGE_ARMS))   # another space or study
-    if hedge.proposals is not None: hedge.reward(mean_of(hedge.proposals), h.n_trials)
-    hedge.propose(np.stack(proposals), h.n_trials)
-    self._hedge = (space.to_json(), hedge)
-    arm = hedge_choice(hedge.gains, float(history_rng(seed, h.n_trials, salt=7).random()))
-    return HEDGE_ARMS[arm], proposals[arm]
 
   def _fallback(self, space: Space, h: History, taken: set, n_chosen: int, n: int, seed: int, why: str) -> list[dict]:
     """n random configurations that are not taken (n_chosen: those this call chose already), with a warning that says why."""
