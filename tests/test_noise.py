@@ -107,3 +107,32 @@ def test_auto_fits_and_recommends_on_the_raw_values_when_noisy(monkeypatch):
 def test_acquisition_auto_is_accepted_and_others_still_checked():
   assert tb.GP(acquisition="auto").acquisition == "auto"
   with pytest.raises(ValueError, match="unknown acquisition"): tb.GP(acquisition="bogus")
+
+def test_on_float_bound_is_any_float_column_at_zero_or_one():
+  rng = np.random.default_rng(4)
+  for _ in range(200):
+    kinds = rng.integers(0, 3, 5)
+    x = np.where(rng.random(5) < 0.3, rng.integers(0, 2, 5).astype(float), rng.random(5))
+    ref = any(k == 0 and (v == 0.0 or v == 1.0) for k, v in zip(kinds, x))   # space.FLOAT is 0
+    assert bo.on_float_bound(x, kinds) == ref
+
+def test_edge_is_ucb_bit_for_bit_on_a_deterministic_objective():
+  assert run(tb.GP(acquisition="edge"), branin_unit, 20) == run(tb.GP(), branin_unit, 20)
+
+def test_edge_replaces_a_ucb_suggestion_on_the_bound_by_logei_once_the_values_are_noisy(monkeypatch):
+  noise = np.random.default_rng(0).standard_normal(40)
+  steps: list = []   # (acquisition, proposed point) of every acquisition optimization
+  def spy(*a, **k):
+    x, v = OPTIMIZE_ACQUISITION(*a, **k)
+    steps.append((k["acquisition"], x.copy()))
+    return x, v
+  monkeypatch.setattr(bo, "optimize_acquisition", spy)
+  params = run(tb.GP(acquisition="edge"), lambda p, i: branin_unit(p) + 3.0 * noise[i], 30)
+  kinds = [k for k, _ in steps]
+  assert set(kinds) <= {"ucb", "logei"} and kinds[0] == "ucb"
+  # every LogEI follows a UCB proposal on a float bound, and every UCB proposal on a bound once noise is evident is
+  # followed by LogEI; the suggestion is the last proposal of its step
+  assert all(kinds[i - 1] == "ucb" and bo.on_float_bound(steps[i - 1][1], SPACE.kinds) for i, k in enumerate(kinds) if k == "logei")
+  assert "logei" in kinds, "this noisy Branin's UCB goes to the bound at least once"
+  last = [x for i, (k, x) in enumerate(steps) if i + 1 == len(steps) or steps[i + 1][0] == "ucb"]
+  np.testing.assert_allclose(np.array([SPACE.encode(p) for p in params[-len(last):]]), np.array(last), atol=1e-12)

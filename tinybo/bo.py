@@ -28,13 +28,21 @@ from tinybo.kernels import check_kernel
 from tinybo.noise import NOISE_MARGIN, noise_evidence
 from tinybo.optim_acqf import optimize_acquisition
 from tinybo.sobol import sobol
-from tinybo.space import Space
+from tinybo.space import FLOAT, Space
 from tinybo.strategies import History, SearchExhausted, history_rng, n_configs, random_configs
 from tinybo.subset import DEFAULT_MAX_POINTS, fit_subset
 from tinybo.transforms import heavy_bad_tail, power_values, warp_resolution, warp_values
 from tinybo.tree import BranchOptimism, TreeInputs, parent_columns, tree_posterior
 from tinybo.trial import Report, Trial, TrialState
 
+# the acquisitions that are UCB until the data show noise (noise.noise_evidence), and what each is then: "auto" LogEI
+# against the best observed value; "edge" UCB, but LogEI for a suggestion that UCB puts on a float parameter's bound (see GP)
+NOISY_RULES = {"auto": "logei", "edge": "edge"}
+
+def on_float_bound(x: np.ndarray, kinds: Sequence[int]) -> bool:
+  """Whether the encoded point x[d] (unit cube) lies on the bound (0 or 1) of any float column."""
+  f = np.asarray(kinds) == FLOAT
+  return bool(np.any((x[f] <= 0.0) | (x[f] >= 1.0)))
 
 def default_initial_size(p: int, conditional: bool = False) -> int:
   """Initial design points for p parameters: 2p + 1, at least 5, at most max(10, p + 1). The cap is Optuna's 10 startup
@@ -85,7 +93,8 @@ class GP:
 
   The first n_initial suggestions (default `default_initial_size(p)` for p parameters, 2p + 1 in a conditional space)
   come from a scrambled Sobol sequence drawn from the seed; after that each suggestion maximizes the acquisition
-  ("logei", "ei", "ucb" with `beta`, "pi", "logpi") of a Matérn GP fitted to the completed trials. Each fit warm-starts from the previous one.
+  ("logei", "ei", "ucb" with `beta`, "pi", "logpi") of a Matérn GP fitted to the completed trials. Each fit warm-starts
+  from the previous one.
   UCB with beta = 2 is the default because it measured best on the benchmark suite (benchmarks/README.md).
   "auto": UCB while the data look deterministic; once they show observation noise (`noise.noise_evidence`: the fitted
   noise beats an interpolating fit by NOISE_MARGIN nats; always with a noise variance given; never with
@@ -94,7 +103,11 @@ class GP:
   noise a smooth model's mean can rank a flat edge above the optimum beside it; the noisy incumbent (a lucky draw, above
   every posterior mean) makes LogEI go where the model is unsure (Optuna's GPSampler does the same). `recommend` uses the
   same values. A deterministic objective with structure finer than the model resolves (Ackley's ripple) shows "noise"
-  too, and then also turns to LogEI.
+  too, and then also turns to LogEI. LogEI's incumbent is above every posterior mean by the luck of the best draw, so it
+  ranks points by posterior sd, largest in the corners of the cube, where a study in several dimensions then spends its
+  evaluations. "edge": the same switch, but under noise UCB stays, and only a suggestion that UCB puts on the bound of
+  a float parameter is replaced by LogEI's: a smooth model extrapolates its slope to the box's bound, where UCB then
+  exploits a flat edge it is sure of (a noisy Branin's x0 = 10, beside the minimizer).
   `kernel`: "matern52" (default), "matern32", "matern12", "rbf", or "auto": at every cold fit (the first, then each time the
   data grew 1.5x) fit every kernel of AUTO_KERNELS and keep the one with the higher MAP evidence, continued by the warm
   fits in between (selection by the marginal likelihood; a cold fit then costs one fit per kernel). The first kernel of
@@ -131,7 +144,7 @@ class GP:
                warp: bool | str = "auto", lengthscale_prior: str = "unit", noise: float | str | None = None,
                max_points: int | None = DEFAULT_MAX_POINTS, curves: bool | str = "auto", min_distance: float = 1e-3,
                conditional: str = "tree", warp_floor: bool = False):
-    if acquisition != "auto": check_acquisition(acquisition)
+    if acquisition not in NOISY_RULES: check_acquisition(acquisition)
     n_initial = check_int("n_initial", n_initial, 1, none="default_initial_size(p) for p parameters")
     beta = check_real("beta", beta, 0.0, "the UCB exploration weight")
     if warp not in (True, False, "auto", "power"): raise ValueError(f"warp={warp!r}: use True, False, 'auto' or 'power'")
@@ -342,7 +355,7 @@ class GP:
   def _noisy(self, model: GPRegressor, y: np.ndarray, seed: int) -> bool:
     """acquisition="auto": whether the objective is treated as noisy, given `model` fitted to the targets y (False for any
     other acquisition): a given noise variance says so; else the data's evidence of noise (`noise.noise_evidence`)."""
-    if self.acquisition != "auto" or self.noise == "deterministic": return False
+    if self.acquisition not in NOISY_RULES or self.noise == "deterministic": return False
     return isinstance(self.noise, float) or noise_evidence(model, y, seed=int(seed or 0) & 0xFFFFFFFF) > NOISE_MARGIN
 
   def _fit(self, space: Space, X: np.ndarray, y: np.ndarray, seed: int, categorical: list[slice], keep: bool = True,
@@ -404,12 +417,12 @@ class GP:
       X_fit, y_fit = X_fit[keep], yy[keep]
       if cd is not None: final = cd.final[keep]
     if self.max_points is not None and len(X_failed) > self.max_points // 8: X_failed = X_failed[-(self.max_points // 8):]
-    acquisition = "ucb" if self.acquisition == "auto" else self.acquisition
+    acquisition = "ucb" if self.acquisition in NOISY_RULES else self.acquisition
     try:
       floor_scale = self._floor_scale(space, y_fit, h.y, minimize) if cd is None else 1.0   # detrended curves are not warped values
       model = self._fit(space, X_fit, y_fit, seed, space.cat_groups if tree is None else tree.categorical, floor_scale=floor_scale)
-      if cd is None and self._noisy(model, y_fit, seed):   # acquisition="auto" on noisy data: LogEI on the raw values
-        acquisition = "logei"
+      if cd is None and self._noisy(model, y_fit, seed):   # "auto" or "edge" on noisy data: on the raw values
+        acquisition = NOISY_RULES[self.acquisition]
         if not np.array_equal(raw := -h.y if minimize else h.y, yy):   # they were warped: the model of the raw values, outside the warm-start chain
           yy, y_fit = raw, raw[keep]
           model = self._fit(space, X_fit, y_fit, seed, space.cat_groups if tree is None else tree.categorical, keep=False)
@@ -430,6 +443,16 @@ class GP:
       return self._fallback(space, h, taken, len(chosen), n, seed, f"the GP fit failed ({type(e).__name__}: {e})")
     X_all = self._all_configs(space)  # a small discrete space: score every configuration
     tree_args = {} if tree is None else {"augment": tree.augment, "branches": space.branches(), "fixed": parent_columns(space)}
+    post = posterior if tree is None else tree_posterior
+
+    def propose(kind: str, state: tuple, ls: np.ndarray) -> np.ndarray:   # the point that maximizes acquisition `kind`
+      if X_all is not None:
+        return best_untaken(post, state, X_all, np.concatenate([X_avoid, X_pend]), best=best, acquisition=kind,
+                            beta=self.beta, bucket=self.n_raw, augment=tree_args.get("augment"))[0]
+      return optimize_acquisition(post, state, space, best=best, rng=rng, acquisition=kind, beta=self.beta,
+                                  X_observed=X_avoid, X_pending=X_pend, X_top=X_top, lengthscales=ls, n_raw=self.n_raw,
+                                  n_starts=self.n_starts, n_steps=self.n_steps, min_distance=self.min_distance, **tree_args)[0]
+
     for i in range(n):
       try:
         with np.errstate(all="ignore"):
@@ -440,14 +463,10 @@ class GP:
             scale = math.sqrt(self.beta * float(model.hyperparameters["outputscale"]))
             optimism = BranchOptimism.of(space, np.concatenate([X_avoid, X_pend[len(h.X_pending):]]), scale)
             tree_args["augment"] = lambda X, o=optimism: tree.augment(X, o)
-          post = posterior if tree is None else tree_posterior
-          if X_all is not None:
-            x, _ = best_untaken(post, state, X_all, np.concatenate([X_avoid, X_pend]), best=best, acquisition=acquisition,
-                                beta=self.beta, bucket=self.n_raw, augment=tree_args.get("augment"))
-          else:
-            x, _ = optimize_acquisition(post, state, space, best=best, rng=rng, acquisition=acquisition, beta=self.beta,
-                                        X_observed=X_avoid, X_pending=X_pend, X_top=X_top, lengthscales=ls, n_raw=self.n_raw,
-                                        n_starts=self.n_starts, n_steps=self.n_steps, min_distance=self.min_distance, **tree_args)
+          if acquisition == "edge":   # UCB, unless it goes to the box's edge: then LogEI against the best observed value
+            x = propose("ucb", state, ls)
+            if on_float_bound(x, space.kinds): x = propose("logei", state, ls)
+          else: x = propose(acquisition, state, ls)
         if not np.all(np.isfinite(x)): raise FloatingPointError("the acquisition optimizer returned a non-finite point")
         p = space.decode(x)
         if space.key(p) in taken: raise FloatingPointError("the acquisition optimizer returned a point that is already taken")
