@@ -1,6 +1,6 @@
-"""GP(warp_floor=True): under the log warp with the design's frozen scale, the GP's noise floor is lowered by
+"""GP(warp_floor=True), the default: under the log warp with the design's frozen scale, the GP's noise floor is lowered by
 (median distance / scale)², so near-ties of the incumbent stay above the floor; nothing changes where the values are
-not warped, and float32 keeps its floor."""
+not warped, float32 keeps its floor, and warp_floor=False keeps the fixed floor."""
 import math
 
 import numpy as np
@@ -78,12 +78,13 @@ def _camel(p):
 def test_warp_floor_changes_nothing_where_the_values_are_not_warped_and_lowers_the_floor_where_they_are():
   bowl = Space({"x": Float(-1, 1), "y": Float(-1, 1)})
   plain = lambda p: -((p["x"] - 0.3) ** 2 + (p["y"] + 0.2) ** 2)   # to minimize: a long tail of good values, no warp
-  a = _study(plain, bowl, 12, GP())
+  a = _study(plain, bowl, 12, GP(warp_floor=False))
   assert GP()._warp_kind(bowl, np.array([t.value for t in a]), True) is None
-  b = _study(plain, bowl, 12, GP(warp_floor=True))
+  b = _study(plain, bowl, 12, GP())
   assert [t.params for t in a] == [t.params for t in b]        # bit for bit
   camel = Space({"x0": Float(-3, 3), "x1": Float(-2, 2)})
-  gp = GP(warp_floor=True)
+  gp = GP()
+  assert gp.warp_floor is True
   trials = _study(_camel, camel, 24, gp)
   y = np.array([t.value for t in trials])
   assert gp._warp_kind(camel, y, True) == "log"
@@ -91,4 +92,6 @@ def test_warp_floor_changes_nothing_where_the_values_are_not_warped_and_lowers_t
   expect = min(1.0, (np.median(d) / np.median(d[:5])) ** 2)      # the design is 5 points for p = 2
   assert gp._floor_scale(camel, gp._targets(camel, y, y, True), y, True) == pytest.approx(expect, rel=1e-9) and expect < 0.1
   assert gp._model.hyperparameters["noise"] >= max(NOISE_FLOOR[dtypes.float64] * expect, LOWEST_NOISE[dtypes.float64]) * (1 - 1e-6)
+  off = GP(warp_floor=False)                                       # the opt-out: the same warped values, the fixed floor
+  assert off._warp_kind(camel, y, True) == "log" and off._floor_scale(camel, off._targets(camel, y, y, True), y, True) == 1.0
   with pytest.raises(ValueError, match="warp_floor"): GP(warp_floor=1)

@@ -128,9 +128,9 @@ class GP:
   hyperparameters. "deterministic": none, the model interpolates the data (and `recommend` is the best trial). A float
   v > 0: the noise variance is at least v, in the objective's units squared (noise sd 0.1: v = 0.01); the values are
   then never warped (a warp would change those units), so `warp=True` with a float is an error.
-  `warp_floor`: where the values are log-warped, lower the GP's noise floor by `warp_resolution` (the warp's scale is
-  frozen on the initial design, so once the suggestions crowd the best their differences shrink below the floor and the
-  model stops resolving them); False (default): the floor stays.
+  `warp_floor`: where the values are log-warped, lower the GP's noise floor by `warp_resolution` (True, the default: the
+  warp's scale is frozen on the initial design, so once the suggestions crowd the best their differences shrink below
+  the floor and the model stops resolving them); False: the fixed floor everywhere.
   `min_distance`: no suggestion lies closer than this (max-norm, unit-cube encoding) to an observed or pending trial while
   a farther one is left: for a deterministic objective such a point repeats what is known. 0 allows near-repeats.
   `conditional`: how the GP sees a conditional space: "tree" (default; tree.py: an inactive parameter adds no noise to
@@ -143,7 +143,7 @@ class GP:
                device: str | None = None, seed: int | None = None, *, n_raw: int = 1024, n_starts: int = 10, n_steps: int = 25,
                warp: bool | str = "auto", lengthscale_prior: str = "unit", noise: float | str | None = None,
                max_points: int | None = DEFAULT_MAX_POINTS, curves: bool | str = "auto", min_distance: float = 1e-3,
-               conditional: str = "tree", warp_floor: bool = False):
+               conditional: str = "tree", warp_floor: bool = True):
     if acquisition not in NOISY_RULES: check_acquisition(acquisition)
     n_initial = check_int("n_initial", n_initial, 1, none="default_initial_size(p) for p parameters")
     beta = check_real("beta", beta, 0.0, "the UCB exploration weight")
