@@ -16,8 +16,7 @@ from tinybo.bo import GPFallbackWarning
 from tinybo.gp import GPRegressor
 from tinybo.kernels import matern52
 from tinybo.optim_acqf import AcquisitionEvaluator, optimize_acquisition
-import tinybo.tree as tree_module
-from tinybo.tree import ARC, BranchOptimism, TreeInputs, activated_weights, parent_columns, tree_posterior
+from tinybo.tree import ARC, CAP_AT_PRIOR, BranchOptimism, TreeInputs, activated_weights, parent_columns, tree_posterior
 
 SPACE = tb.Space({
   "opt": tb.Categorical(["sgd", "adam", "rms"]),
@@ -179,14 +178,14 @@ def test_capped_bonus_by_hand():
   query = space.encode_many([{"x1": 0, "u": 0.5}, {"x1": 1, "v": 0.5}])
   np.testing.assert_allclose(BranchOptimism.of(space, seen, 0.5, cap=True)(query), [0.5 * 0.83255, 0.5], rtol=1e-4)
   np.testing.assert_allclose(BranchOptimism.of(space, seen, 0.5, cap=False)(query), [0.5 * 0.83255, 0.5 * 1.44197], rtol=1e-4)
-  assert tree_module.CAP_AT_PRIOR and BranchOptimism.of(space, seen, 0.5).cap   # the default caps
+  assert CAP_AT_PRIOR and BranchOptimism.of(space, seen, 0.5).cap   # the default caps
 
 def test_branch_optimism_matches_counts_over_decoded_configurations():
   seen = configs(SPACE, 30, 7)[:12] + [configs(SPACE, 1, 8)[0]] * 3   # repeats count as tries
   opt = BranchOptimism.of(SPACE, SPACE.encode_many(seen), 0.7, weigh=False)
   query = configs(SPACE, 40, 9)
   got = opt(SPACE.encode_many(query))
-  np.testing.assert_allclose(got, [ref_bonus(SPACE, seen, p, 0.7, cap=tree_module.CAP_AT_PRIOR) for p in query], rtol=1e-12)
+  np.testing.assert_allclose(got, [ref_bonus(SPACE, seen, p, 0.7, cap=CAP_AT_PRIOR) for p in query], rtol=1e-12)
   assert np.all(BranchOptimism.of(SPACE, SPACE.encode_many(seen), 0.0)(SPACE.encode_many(query)) == 0.0)   # beta 0: off
 
 def test_tree_posterior_adds_the_branch_bonus_to_the_mean_only():
