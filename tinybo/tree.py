@@ -145,7 +145,7 @@ class BranchOptimism:
   Each term is capped at 1 (`CAP_AT_PRIOR`), the bonus at σ_f sqrt(β), what UCB adds at a point the data do not inform:
   the bonus stands in for the uncertainty a fit on a few points misses, and the most it can miss is all of it, which
   leaves the prior's. UCB1's uncapped term exceeds 1 while n < 2 ln N, when a choice is less known than a point no
-  evaluation informs: the choices tried that few times (every leaf of a deep tree after a random design, which splits
+  evaluation informs: the choices tried that few times (most leaves of a deep tree after a random design, which splits
   its points among many branches) would be ranked by their design counts (2 random points against 4), not by what the
   GP learned there. Capped, they are all as unexplored as the prior says, their posterior means decide among them, and
   the bonus still lifts them above the choices tried more than 2 ln N times.
