@@ -66,28 +66,35 @@ def tree_radians(strategy: str) -> tuple[str, float | None]:
   if parts[0] != "gp" or len(radians) > 1: raise ValueError(f"strategy {strategy!r}: radians=<float> is an option of gp, once (gp:radians=2)")
   return ":".join(p for p in parts if p not in radians), float(radians[0][len("radians="):])
 
-def tree_bonus(strategy: str) -> tuple[str, bool | None]:
-  """"gp:bonus=uniform" -> ("gp", False): the tree GP's branch bonus with every choice weighing 1 (`bonus=activated`: weighed
-  by the parameters a choice activates, tree.WEIGH_BY_ACTIVATED) for this run only; other options pass through."""
+# the tree GP's branch-bonus options: the tree.py constant each sets for one run
+BONUS_MODES = {"bonus=activated": ("WEIGH_BY_ACTIVATED", True), "bonus=uniform": ("WEIGH_BY_ACTIVATED", False),
+               "bonus=capped": ("CAP_AT_PRIOR", True), "bonus=uncapped": ("CAP_AT_PRIOR", False)}
+
+def tree_bonus(strategy: str) -> tuple[str, dict[str, bool]]:
+  """"gp:bonus=uniform:bonus=uncapped" -> ("gp", {"WEIGH_BY_ACTIVATED": False, "CAP_AT_PRIOR": False}): the tree GP's
+  branch bonus with every choice weighing 1 (`bonus=activated`: weighed by the parameters a choice activates) and its
+  UCB1 term uncapped (`bonus=capped`: capped at 1), tree.WEIGH_BY_ACTIVATED and tree.CAP_AT_PRIOR for this run only;
+  other options pass through."""
   parts = strategy.split(":")
   bonus = [p for p in parts[1:] if p.startswith("bonus=")]
-  if not bonus: return strategy, None
-  modes = {"bonus=activated": True, "bonus=uniform": False}
-  if parts[0] != "gp" or len(bonus) > 1 or bonus[0] not in modes:
-    raise ValueError(f"strategy {strategy!r}: bonus=activated or bonus=uniform is an option of gp, once (gp:bonus=uniform)")
-  return ":".join(p for p in parts if p not in bonus), modes[bonus[0]]
+  if not bonus: return strategy, {}
+  settings = [BONUS_MODES.get(b) for b in bonus]
+  if parts[0] != "gp" or None in settings or len({k for k, _ in settings}) < len(settings):
+    raise ValueError(f"strategy {strategy!r}: bonus=activated|uniform and bonus=capped|uncapped are options of gp, each once "
+                     "(gp:bonus=uniform:bonus=uncapped)")
+  return ":".join(p for p in parts if p not in bonus), dict(settings)
 
 def run_one(problem_name: str, strategy: str, seed: int) -> dict[str, Any]:
   """One run of the problem's budget; a failure is recorded, not raised."""
   import tinybo.tree
   problem = get_conditional_problem(problem_name)
   rec: dict[str, Any] = {"problem": problem_name, "strategy": strategy, "seed": seed, "budget": problem.budget}
-  default_radians, default_weigh = tinybo.tree.ARC, tinybo.tree.WEIGH_BY_ACTIVATED
+  defaults = {k: getattr(tinybo.tree, k) for k in ("ARC", "WEIGH_BY_ACTIVATED", "CAP_AT_PRIOR")}
   try:
-    base, weigh = tree_bonus(strategy)
+    base, bonus = tree_bonus(strategy)
     base, radians = tree_radians(base)
     if radians is not None: tinybo.tree.ARC = radians   # data of the captured programs (tree.tensors), not code: safe to change between runs
-    if weigh is not None: tinybo.tree.WEIGH_BY_ACTIVATED = weigh   # read by BranchOptimism.of on every suggestion (numpy)
+    for k, v in bonus.items(): setattr(tinybo.tree, k, v)   # read by BranchOptimism.of on every suggestion (numpy)
     adapter = make_adapter(base, problem, seed)
     values, times, xs, ps = [], [], [], []
     for _ in range(problem.budget):
@@ -105,7 +112,8 @@ def run_one(problem_name: str, strategy: str, seed: int) -> dict[str, Any]:
     if getattr(adapter, "info", None): rec["info"] = adapter.info
   except ImportError as e: rec["skipped"] = str(e)
   except Exception as e: rec["error"] = f"{type(e).__name__}: {e}\n{traceback.format_exc(limit=4)}"
-  finally: tinybo.tree.ARC, tinybo.tree.WEIGH_BY_ACTIVATED = default_radians, default_weigh
+  finally:
+    for k, v in defaults.items(): setattr(tinybo.tree, k, v)
   return rec
 
 def main(argv: list[str] | None = None) -> None:

@@ -40,9 +40,11 @@ def test_surrogate_scores_are_finite_and_the_tree_ranks_jenatton():
   assert s["radians=1"][1] > 0.5   # 30 random trees already rank the test points
 
 def test_tree_bonus_parses_the_strategy_name_and_a_run_restores_it():
-  assert tree_bonus("gp") == ("gp", None) and tree_bonus("gp:bonus=uniform") == ("gp", False)
-  assert tree_bonus("gp:bonus=activated:radians=1") == ("gp:radians=1", True)
-  with pytest.raises(ValueError, match="bonus=activated or bonus=uniform is an option of gp"): tree_bonus("gp:bonus=none")
-  before = tinybo.tree.WEIGH_BY_ACTIVATED
-  bad = run_one("jenatton", "gp:bonus=uniform:radians=9", 0)
-  assert "radians=9.0" in bad["error"] and tinybo.tree.WEIGH_BY_ACTIVATED == before
+  assert tree_bonus("gp") == ("gp", {}) and tree_bonus("gp:bonus=uniform") == ("gp", {"WEIGH_BY_ACTIVATED": False})
+  assert tree_bonus("gp:bonus=activated:radians=1") == ("gp:radians=1", {"WEIGH_BY_ACTIVATED": True})
+  assert tree_bonus("gp:bonus=uniform:bonus=uncapped") == ("gp", {"WEIGH_BY_ACTIVATED": False, "CAP_AT_PRIOR": False})
+  for bad_name in ("gp:bonus=none", "gp:bonus=capped:bonus=uncapped", "random:bonus=capped"):
+    with pytest.raises(ValueError, match="are options of gp, each once"): tree_bonus(bad_name)
+  before = tinybo.tree.WEIGH_BY_ACTIVATED, tinybo.tree.CAP_AT_PRIOR
+  bad = run_one("jenatton", "gp:bonus=uniform:bonus=uncapped:radians=9", 0)
+  assert "radians=9.0" in bad["error"] and (tinybo.tree.WEIGH_BY_ACTIVATED, tinybo.tree.CAP_AT_PRIOR) == before

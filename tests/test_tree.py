@@ -16,7 +16,7 @@ from tinybo.bo import GPFallbackWarning
 from tinybo.gp import GPRegressor
 from tinybo.kernels import matern52
 from tinybo.optim_acqf import AcquisitionEvaluator, optimize_acquisition
-from tinybo.tree import ARC, BranchOptimism, TreeInputs, activated_weights, parent_columns, tree_posterior
+from tinybo.tree import ARC, CAP_AT_PRIOR, BranchOptimism, TreeInputs, activated_weights, parent_columns, tree_posterior
 
 SPACE = tb.Space({
   "opt": tb.Categorical(["sgd", "adam", "rms"]),
@@ -129,13 +129,15 @@ def ref_weights(space, n: int = 4000) -> dict:
     out[q] = {c: k / max(max(counts), 1) for c, k in zip(p.choices, counts)}
   return out
 
-def ref_bonus(space, seen: list[dict], p: dict, scale: float, weights: dict | None = None) -> float:
+def ref_bonus(space, seen: list[dict], p: dict, scale: float, weights: dict | None = None, cap: bool = True) -> float:
   """From the definition, over configurations: for each categorical parent active in p, its choice's weight (1 without
-  `weights`) times sqrt(2 ln N / max(n, 1)), n the evaluations that have the parent active at p's value (an Int parent is
-  no arm); scale times the largest, 0 with no categorical parent active."""
+  `weights`) times sqrt(2 ln N / max(n, 1)), at most 1 with `cap`, n the evaluations that have the parent active at p's
+  value (an Int parent is no arm); scale times the largest, 0 with no categorical parent active."""
   parents = {q for conds in space.conditions.values() for q in conds if isinstance(space.params[q], tb.Categorical)}
-  terms = [(1.0 if weights is None else weights[q][p[q]]) * math.sqrt(2 * math.log(max(len(seen), 2)) /
-           max(sum(1 for s in seen if q in s and s[q] == p[q]), 1)) for q in parents if q in p]
+  def root(q):
+    r = math.sqrt(2 * math.log(max(len(seen), 2)) / max(sum(1 for s in seen if q in s and s[q] == p[q]), 1))
+    return min(r, 1.0) if cap else r
+  terms = [(1.0 if weights is None else weights[q][p[q]]) * root(q) for q in parents if q in p]
   return scale * max(terms) if terms else 0.0
 
 WEIGHTED = tb.Space({"x1": tb.Categorical([0, 1]), "x2": tb.Categorical(["a", "b", "c"], when={"x1": 1}),
@@ -153,21 +155,37 @@ def test_activated_weights_match_the_definition_over_configurations():
   np.testing.assert_allclose(got["x3"], [1, 0]); np.testing.assert_allclose(got["x4"], [0, 0])
 
 @pytest.mark.parametrize("weigh", [False, True])
-def test_weighted_branch_optimism_matches_the_reference(weigh):
+@pytest.mark.parametrize("cap", [False, True])
+def test_weighted_branch_optimism_matches_the_reference(weigh, cap):
   seen = configs(WEIGHTED, 30, 2)[:11] + [configs(WEIGHTED, 1, 3)[0]] * 4
-  opt = BranchOptimism.of(WEIGHTED, WEIGHTED.encode_many(seen), 0.9, weigh=weigh)
+  opt = BranchOptimism.of(WEIGHTED, WEIGHTED.encode_many(seen), 0.9, weigh=weigh, cap=cap)
   query = configs(WEIGHTED, 60, 4)
   got = opt(WEIGHTED.encode_many(query))
   weights = ref_weights(WEIGHTED) if weigh else None
-  np.testing.assert_allclose(got, [ref_bonus(WEIGHTED, seen, p, 0.9, weights) for p in query], rtol=1e-12)
+  want = np.array([ref_bonus(WEIGHTED, seen, p, 0.9, weights, cap) for p in query])
+  np.testing.assert_allclose(got, want, rtol=1e-12)
   assert np.ptp(got) > 0
+  # 15 evaluations: a choice tried fewer than 2 ln 15 = 5.4 times is capped, so the cap must bind somewhere here
+  uncapped = np.array([ref_bonus(WEIGHTED, seen, p, 0.9, weights, False) for p in query])
+  assert np.any(want < uncapped) if cap else np.array_equal(want, uncapped)
+  if cap: assert np.all(got <= 0.9 + 1e-12)
+
+def test_capped_bonus_by_hand():
+  """x1 = 0 tried 6 times, x1 = 1 twice: N = 8, 2 ln 8 = 4.159; x1 = 0's root sqrt(4.159 / 6) = 0.8326, x1 = 1's
+  sqrt(4.159 / 2) = 1.442, capped at 1 (every weight 1: each choice activates one float)."""
+  space = tb.Space({"x1": tb.Categorical([0, 1]), "u": tb.Float(0.0, 1.0, when={"x1": 0}), "v": tb.Float(0.0, 1.0, when={"x1": 1})})
+  seen = space.encode_many([{"x1": 0, "u": 0.1 * i} for i in range(6)] + [{"x1": 1, "v": 0.3}, {"x1": 1, "v": 0.6}])
+  query = space.encode_many([{"x1": 0, "u": 0.5}, {"x1": 1, "v": 0.5}])
+  np.testing.assert_allclose(BranchOptimism.of(space, seen, 0.5, cap=True)(query), [0.5 * 0.83255, 0.5], rtol=1e-4)
+  np.testing.assert_allclose(BranchOptimism.of(space, seen, 0.5, cap=False)(query), [0.5 * 0.83255, 0.5 * 1.44197], rtol=1e-4)
+  assert CAP_AT_PRIOR and BranchOptimism.of(space, seen, 0.5).cap   # the default caps
 
 def test_branch_optimism_matches_counts_over_decoded_configurations():
   seen = configs(SPACE, 30, 7)[:12] + [configs(SPACE, 1, 8)[0]] * 3   # repeats count as tries
   opt = BranchOptimism.of(SPACE, SPACE.encode_many(seen), 0.7, weigh=False)
   query = configs(SPACE, 40, 9)
   got = opt(SPACE.encode_many(query))
-  np.testing.assert_allclose(got, [ref_bonus(SPACE, seen, p, 0.7) for p in query], rtol=1e-12)
+  np.testing.assert_allclose(got, [ref_bonus(SPACE, seen, p, 0.7, cap=CAP_AT_PRIOR) for p in query], rtol=1e-12)
   assert np.all(BranchOptimism.of(SPACE, SPACE.encode_many(seen), 0.0)(SPACE.encode_many(query)) == 0.0)   # beta 0: off
 
 def test_tree_posterior_adds_the_branch_bonus_to_the_mean_only():
@@ -200,7 +218,7 @@ def test_per_branch_optimization_reaches_the_brute_force_optimum(optimism):
   state = (*gp.posterior_state(), *tree.tensors(gp.dtype, gp.device))
   seen = [{"x1": 0, "u": 0.5, "w": 0.5}] * 20 + [{"x1": 1, "x2": "b", "w": 0.5}] * 10 + [{"x1": 1, "x2": "c", "v": 0.5, "w": 0.5}] * 10
   seen += [{"x1": 1, "x2": "a", "w": 0.5}]
-  bonus = BranchOptimism.of(space, space.encode_many(seen), 3.0 if optimism else 0.0, weigh=False)   # the optimizer on its own
+  bonus = BranchOptimism.of(space, space.encode_many(seen), 3.0 if optimism else 0.0, weigh=False, cap=False)   # the optimizer on its own
   x, _ = optimize_acquisition(tree_posterior, state, space, best=0.0, rng=np.random.default_rng(0), acquisition="ucb", beta=0.0,
                               augment=lambda X: tree.augment(X, bonus), branches=space.branches(), fixed=parent_columns(space))
   # brute force: every branch and parent value, a 51 x 51 grid of its active floats
@@ -213,7 +231,7 @@ def test_per_branch_optimization_reaches_the_brute_force_optimum(optimism):
           p = {**dict(parents), "w": v2, **{k: v1 for k in b.active & {"u", "v"}}}
           grid.append(space.validate(p))
   G = space.encode_many(grid)
-  mean = gp._posterior_np(tree(G))[0] + np.array([ref_bonus(space, seen, p, 3.0) if optimism else 0.0 for p in grid])
+  mean = gp._posterior_np(tree(G))[0] + np.array([ref_bonus(space, seen, p, 3.0, cap=False) if optimism else 0.0 for p in grid])
   best = grid[int(np.argmax(mean))]
   got = space.decode(x)
   assert {k: v for k, v in got.items() if not isinstance(v, float)} == {k: v for k, v in best.items() if not isinstance(v, float)}

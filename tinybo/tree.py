@@ -1,7 +1,7 @@
 """The GP's view of a conditional space (`tb.GP(conditional="tree")`): an input map under which an inactive parameter adds
 no noise to the distance between two configurations, and the posterior over space-encoded query points that applies it.
 Holds: `TreeInputs` (the map: numpy for the fit, tinygrad for the acquisition), `tree_posterior`, `BranchOptimism` (the
-acquisition's bonus for little-tried choices of the tree, each weighed by `activated_weights`), ARC, WEIGH_BY_ACTIVATED.
+acquisition's bonus for little-tried choices of the tree, each weighed by `activated_weights`), ARC, WEIGH_BY_ACTIVATED, CAP_AT_PRIOR.
 Imports: gp (posterior), _tinygrad (upload), space (column kinds), tinygrad, numpy.
 
 The map is the arc embedding of Swersky et al. 2013 ("Raiders of the lost architecture: kernels for Bayesian
@@ -39,6 +39,10 @@ ARC = 2.0
 # whether `BranchOptimism` weighs a choice's bonus by the parameters it activates (`activated_weights`); False: every
 # choice of a categorical parent weighs 1, the bonus as it was first built (benchmarks/README.md measures both)
 WEIGH_BY_ACTIVATED = True
+
+# whether `BranchOptimism` caps each choice's UCB1 term at 1, the bonus at the GP's prior standard deviation (scale); False:
+# the term grows as 1/sqrt(n) without bound, the bonus as first built (benchmarks/README.md measures both)
+CAP_AT_PRIOR = True
 
 @dataclass(frozen=True)
 class TreeInputs:
@@ -138,6 +142,13 @@ class BranchOptimism:
   none (a regularizer "none", an optimizer with no parameter of its own) has no such region: its points differ from
   the others only in its one-hot column, which the GP learns from them as it learns any column. A point's bonus is the
   largest weighed term over the categorical parents on its path (with every weight 1: the term of the least-tried choice).
+  Each term is capped at 1 (`CAP_AT_PRIOR`), the bonus at σ_f sqrt(β), what UCB adds at a point the data do not inform:
+  the bonus stands in for the uncertainty a fit on a few points misses, and the most it can miss is all of it, which
+  leaves the prior's. UCB1's uncapped term exceeds 1 while n < 2 ln N, when a choice is less known than a point no
+  evaluation informs: the choices tried that few times (most leaves of a deep tree after a random design, which splits
+  its points among many branches) would be ranked by their design counts (2 random points against 4), not by what the
+  GP learned there. Capped, they are all as unexplored as the prior says, their posterior means decide among them, and
+  the bonus still lifts them above the choices tried more than 2 ln N times.
   `seen[q]` = (codes, counts): the choices of categorical parent q among the evaluations where q is active, and how
   often each; `weights[q][c]`: choice c's weight."""
   space: Space
@@ -145,22 +156,25 @@ class BranchOptimism:
   total: int
   scale: float
   weights: dict
+  cap: bool
 
   @staticmethod
-  def of(space: Space, X_seen: np.ndarray, scale: float, weigh: bool | None = None) -> BranchOptimism:
+  def of(space: Space, X_seen: np.ndarray, scale: float, weigh: bool | None = None, cap: bool | None = None) -> BranchOptimism:
     """X_seen[n, d]: every evaluation of the study (complete, failed, pending, stopped) and this batch's points; weigh: weigh
-    each choice by the parameters it activates (default `WEIGH_BY_ACTIVATED`) or not (every weight 1)."""
+    each choice by the parameters it activates (default `WEIGH_BY_ACTIVATED`) or not (every weight 1); cap: cap each
+    choice's UCB1 term at 1 (default `CAP_AT_PRIOR`) or not."""
     X_seen = np.asarray(X_seen, dtype=np.float64).reshape(-1, space.dim)
     codes, M = space.parent_codes(X_seen), space.active_mask(X_seen)
     seen = {q: np.unique(c[M[:, space.columns[q].start]], return_counts=True) for q, c in codes.items()
             if isinstance(space.params[q], Categorical)}
     weigh = WEIGH_BY_ACTIVATED if weigh is None else weigh
     weights = activated_weights(space) if weigh else {q: np.ones(len(space.params[q].choices)) for q in seen}
-    return BranchOptimism(space, seen, len(X_seen), float(scale), {q: weights[q] for q in seen})
+    cap = CAP_AT_PRIOR if cap is None else cap
+    return BranchOptimism(space, seen, len(X_seen), float(scale), {q: weights[q] for q in seen}, bool(cap))
 
   def __call__(self, X: np.ndarray) -> np.ndarray:
     """[m]: the bonus of each encoded point, `scale` times the largest over the categorical parents active on its path of
-    weight(choice) sqrt(2 ln N / max(n(choice), 1)) (0 where no categorical parent is active)."""
+    weight(choice) sqrt(2 ln N / max(n(choice), 1)), the root capped at 1 with `cap` (0 where no categorical parent is active)."""
     X = np.asarray(X, dtype=np.float64).reshape(-1, self.space.dim)
     out = np.zeros(len(X))
     if self.scale == 0.0 or self.total == 0: return out
@@ -168,7 +182,8 @@ class BranchOptimism:
     for q, (values, count) in self.seen.items():
       i = np.clip(np.searchsorted(values, codes[q]), 0, max(len(values) - 1, 0))
       n = np.where(values[i] == codes[q], count[i], 0) if len(values) else np.zeros(len(X))
-      term = self.weights[q][codes[q]] * np.sqrt(2.0 * math.log(max(self.total, 2)) / np.maximum(n, 1.0))
+      term = np.sqrt(2.0 * math.log(max(self.total, 2)) / np.maximum(n, 1.0))
+      term = self.weights[q][codes[q]] * (np.minimum(term, 1.0) if self.cap else term)
       out = np.where(M[:, self.space.columns[q].start], np.maximum(out, term), out)
     return self.scale * out
 
