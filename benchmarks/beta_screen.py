@@ -9,14 +9,12 @@ file {rule+strategy: {problem: {seed: regret}}}.
 """
 from __future__ import annotations
 
-import argparse
-import json
 from collections.abc import Callable
-from pathlib import Path
 
 import numpy as np
 
 import tinybo.bo as bo
+from benchmarks.warp_screen import screen
 from tinybo.transforms import warp_resolution
 
 # (beta of the strategy, r) -> the beta of this suggestion where the values are log-warped
@@ -36,30 +34,11 @@ def patch(rule: Callable[[float, float], float]) -> None:
   bo.GP._floor_scale = patched
 
 def main() -> None:
-  from benchmarks.run import run_one
-  ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-  ap.add_argument("--rules", required=True, help=f"of {','.join(RULES)}")
-  ap.add_argument("--problems", default="camel")
-  ap.add_argument("--seeds", default="0-9", help="a-b, inclusive")
-  ap.add_argument("--out", required=True)
-  ap.add_argument("--strategy", default="gp", help="the tinybo strategy string (benchmarks.run)")
-  args = ap.parse_args()
-  lo, hi = map(int, args.seeds.split("-"))
-  out = Path(args.out)
-  res = json.loads(out.read_text()) if out.exists() else {}
   original = bo.GP._floor_scale
-  for name in args.rules.split(","):
+  def install(name: str) -> None:
     bo.GP._floor_scale = original
     patch(RULES[name])
-    name_s = f"{name}+{args.strategy}"
-    for p in args.problems.split(","):
-      for seed in range(lo, hi + 1):
-        r = run_one(p, args.strategy, seed)
-        if "error" in r: raise SystemExit(r["error"])
-        res.setdefault(name_s, {}).setdefault(p, {})[str(seed)] = r["regret"]
-        out.write_text(json.dumps(res, indent=1))
-      a = np.array([res[name_s][p][str(s)] for s in range(lo, hi + 1)])
-      print(f"{name_s} {p} seeds {lo}-{hi}: {np.median(a):.3g} / {np.percentile(a, 80):.3g} / {a.max():.3g}", flush=True)
+  screen(RULES, install, lambda name, strategy: f"{name}+{strategy}", "camel", __doc__)
 
 if __name__ == "__main__":
   main()

@@ -49,11 +49,14 @@ def patched_warp(rule: Callable[[np.ndarray, int], float]) -> Callable[..., np.n
     return -np.log1p(d / s)
   return warp
 
-def main() -> None:
+def screen(rules: dict, install: Callable[[str], None], label: Callable[[str, str], str], problems: str, doc: str | None) -> None:
+  """The screening loop both screens share: for each rule named in --rules, `install(rule)` patches tinybo in this process,
+  then `benchmarks.run.run_one` runs the strategy on each problem and seed; regrets go to the JSON file --out as
+  {label(rule, strategy): {problem: {seed: regret}}}, written after every run."""
   from benchmarks.run import run_one
-  ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-  ap.add_argument("--rules", required=True, help=f"of {','.join(RULES)}")
-  ap.add_argument("--problems", default="camel,branin,branin_noisy")
+  ap = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+  ap.add_argument("--rules", required=True, help=f"of {','.join(rules)}")
+  ap.add_argument("--problems", default=problems)
   ap.add_argument("--seeds", default="0-9", help="a-b, inclusive")
   ap.add_argument("--out", required=True)
   ap.add_argument("--strategy", default="gp", help="the tinybo strategy string (benchmarks.run), e.g. gp:warp_floor=True")
@@ -62,16 +65,20 @@ def main() -> None:
   out = Path(args.out)
   res = json.loads(out.read_text()) if out.exists() else {}
   for name in args.rules.split(","):
-    bo.warp_values = patched_warp(RULES[name])
+    install(name)
+    name_s = label(name, args.strategy)
     for p in args.problems.split(","):
       for seed in range(lo, hi + 1):
         r = run_one(p, args.strategy, seed)
         if "error" in r: raise SystemExit(r["error"])
-        name_s = name if args.strategy == "gp" else f"{name}+{args.strategy}"
         res.setdefault(name_s, {}).setdefault(p, {})[str(seed)] = r["regret"]
         out.write_text(json.dumps(res, indent=1))
       a = np.array([res[name_s][p][str(s)] for s in range(lo, hi + 1)])
       print(f"{name_s} {p} seeds {lo}-{hi}: {np.median(a):.3g} / {np.percentile(a, 80):.3g} / {a.max():.3g}", flush=True)
+
+def main() -> None:
+  def install(name: str) -> None: bo.warp_values = patched_warp(RULES[name])
+  screen(RULES, install, lambda name, strategy: name if strategy == "gp" else f"{name}+{strategy}", "camel,branin,branin_noisy", __doc__)
 
 if __name__ == "__main__":
   main()
