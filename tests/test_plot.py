@@ -142,3 +142,19 @@ def test_default_step_is_the_most_common_last_step_of_complete_trials():
   assert plot.default_step(trials, curves) == 10                      # stopped trials do not vote
   assert plot.default_step(trials[2:], curves) == 20
   assert plot.default_step(trials[3:], curves) == 3                    # none complete: every trial votes
+
+def test_heatmap_and_importance_fit_the_gp_under_the_device_lock(study, tmp_path, monkeypatch):
+  # the GP's captured programs and buffers are the process's: a plot in one thread must not fit while a study suggests
+  # in another (tests/test_process_history.py), so every fit and prediction holds _tinygrad.DEVICE_LOCK
+  from tinybo import _tinygrad
+  from tinybo.gp import GPRegressor
+  held_during: list[tuple[str, bool]] = []
+  for name in ("fit", "predict"):
+    original = getattr(GPRegressor, name)
+    def spy(self, *a, _name=name, _original=original, **k):
+      held_during.append((_name, _tinygrad.DEVICE_LOCK._is_owned()))
+      return _original(self, *a, **k)
+    monkeypatch.setattr(GPRegressor, name, spy)
+  plot.heatmap(study, "lr", "units", tmp_path / "a.png")
+  plot.importance_scores(study)
+  assert {n for n, _ in held_during} == {"fit", "predict"} and all(held for _, held in held_during), held_during

@@ -7,7 +7,7 @@ the fitted ARD lengthscales.
   plot.heatmap(opt, "lr", "width", "heatmap.png"); plot.importance(opt, "importance.png")
 
 `study` is a tb.Optimizer (or anything with .space, .trials and .direction). matplotlib is the `plot` extra.
-Imports: space, trial, gp (the posterior mean), stopping (History, value_at), numpy, matplotlib.
+Imports: space, trial, gp (the posterior mean), _tinygrad (the device lock), stopping (History, value_at), numpy, matplotlib.
 """
 from __future__ import annotations
 
@@ -206,6 +206,8 @@ def _coord(space: Space, name: str, values: list) -> np.ndarray:
   return np.array(values, dtype=np.float64)
 
 def _fit_gp(space: Space, trials: list[Trial], device: str | None = None):
+  """The GP on the trials' values. Callers hold `_tinygrad.DEVICE_LOCK` over the fit and every use of the model: its
+  captured programs and buffers are the process's, and a study suggesting in another thread would overwrite them."""
   from tinybo.gp import GPRegressor
   X = space.encode_many([t.params for t in trials])
   y = np.array([t.value for t in trials], dtype=np.float64)
@@ -259,8 +261,8 @@ def heatmap(study: Any, x: str, y: str, path: str | os.PathLike = "heatmap.png",
   G[:, space.columns[x]] = np.tile(Xx[:, space.columns[x]], (len(yv), 1))
   G[:, space.columns[y]] = np.repeat(Xy[:, space.columns[y]], len(xv), 0)
   G = space.round(G)  # when x or y is a parent, the grid switches its children on and off: each cell a valid configuration
-  gp = _fit_gp(space, fit, device)
-  mean = gp.predict(G)[0].reshape(len(yv), len(xv))
+  from tinybo._tinygrad import DEVICE_LOCK
+  with DEVICE_LOCK: mean = _fit_gp(space, fit, device).predict(G)[0].reshape(len(yv), len(xv))   # see _fit_gp
   lo, hi = _limits(vals, minimize)
   norm, cmap = Normalize(lo, hi, clip=False), plt.get_cmap(_cmap(minimize))
   extend = "max" if minimize else "min"
@@ -318,7 +320,8 @@ def importance_scores(study: Any, device: str | None = None) -> dict[str, float]
   space, trials, _, name = _parts(study)
   done = _complete(trials)
   if len(done) < 3: raise ValueError(f"study '{name}' has {len(done)} complete trials; parameter importance needs at least 3")
-  ls = np.asarray(_fit_gp(space, done, device).hyperparameters["lengthscales"], dtype=np.float64).reshape(-1)
+  from tinybo._tinygrad import DEVICE_LOCK
+  with DEVICE_LOCK: ls = np.asarray(_fit_gp(space, done, device).hyperparameters["lengthscales"], dtype=np.float64).reshape(-1)
   raw = {}
   for n in space.names:
     p = space.params[n]
