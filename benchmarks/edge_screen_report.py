@@ -16,8 +16,9 @@ from benchmarks.run import load_runs
 from tinybo.bo import default_initial_size
 from tinybo.transforms import heavy_bad_tail
 
+# the default's runs: session 7's warp_floor runs (core problems) and session 8's merged default (conditional problems)
 DEFAULT = [f"benchmarks/results/{f}.json" for f in ("session7_camel_floor", "session7_floor_warped", "session7_floor_unwarped",
-           "s8_floor10_recipe_dev", "s8_floor10_recipe_conf", "s8_floor10_ml_dev", "s8_floor10_ml_conf", "s8_floor10_jen")]
+           "session8_merged_cond_jenatton", "session8_merged_cond_ml_conditional", "session8_merged_cond_training_recipe")]
 
 def _problem(name: str):
   from benchmarks.conditional_problems import CONDITIONAL_PROBLEMS, get_conditional_problem
