@@ -28,12 +28,13 @@ from tinybo.kernels import check_kernel
 from tinybo.noise import NOISE_MARGIN, noise_evidence
 from tinybo.optim_acqf import optimize_acquisition
 from tinybo.sobol import sobol
-from tinybo.space import FLOAT, Space
+from tinybo.space import CAT, FLOAT, Space
 from tinybo.strategies import History, SearchExhausted, history_rng, n_configs, random_configs
 from tinybo.subset import DEFAULT_MAX_POINTS, fit_subset
 from tinybo.transforms import heavy_bad_tail, power_values, warp_resolution, warp_values
 from tinybo.tree import BranchOptimism, TreeInputs, parent_columns, tree_posterior
 from tinybo.trial import Report, Trial, TrialState
+from tinybo.trust_region import local_turn, trust_box, trust_length
 
 # the acquisitions that are UCB until the data show noise (noise.noise_evidence), and what each is then: "auto" LogEI
 # against the best observed value; "edge" UCB, but LogEI for a suggestion that UCB puts on a float parameter's bound (see GP)
@@ -138,18 +139,22 @@ class GP:
   optimism bonus, so a run does not settle in the branch its design happened to sample best) or "flatten" (inactive
   columns at a fixed fill value). With
   learning curves (reports) the (configuration, step) model sees the space flattened.
+  `trust_region`: every other guided suggestion maximizes the acquisition only within a box around the best observed
+  point (TuRBO-1's trust region with the one global GP, trust_region.py: its side length follows TuRBO's success and
+  failure counts over the guided trials); False (default): every suggestion searches the whole space.
   """
   def __init__(self, kernel: str = "matern52", acquisition: str = "ucb", n_initial: int | None = None, beta: float = 2.0,
                device: str | None = None, seed: int | None = None, *, n_raw: int = 1024, n_starts: int = 10, n_steps: int = 25,
                warp: bool | str = "auto", lengthscale_prior: str = "unit", noise: float | str | None = None,
                max_points: int | None = DEFAULT_MAX_POINTS, curves: bool | str = "auto", min_distance: float = 1e-3,
-               conditional: str = "tree", warp_floor: bool = True):
+               conditional: str = "tree", warp_floor: bool = True, trust_region: bool = False):
     if acquisition not in NOISY_RULES: check_acquisition(acquisition)
     n_initial = check_int("n_initial", n_initial, 1, none="default_initial_size(p) for p parameters")
     beta = check_real("beta", beta, 0.0, "the UCB exploration weight")
     if warp not in (True, False, "auto", "power"): raise ValueError(f"warp={warp!r}: use True, False, 'auto' or 'power'")
     if conditional not in ("tree", "flatten"): raise ValueError(f"conditional={conditional!r}: use 'tree' or 'flatten'")
     if not isinstance(warp_floor, bool): raise ValueError(f"warp_floor={warp_floor!r}: use True or False")
+    if not isinstance(trust_region, bool): raise ValueError(f"trust_region={trust_region!r}: use True or False")
     if curves not in (True, False, "auto"): raise ValueError(f"curves={curves!r}; use 'auto' (learn from reports when there are any), False")
     noise = check_noise(noise)
     if isinstance(noise, float) and warp is True:
@@ -165,6 +170,7 @@ class GP:
     self.kernel, self.acquisition, self.n_initial, self.beta, self.device, self.seed = kernel, acquisition, n_initial, beta, device, seed
     self.n_raw, self.n_starts, self.n_steps, self.warp = n_raw, n_starts, n_steps, warp if warp in ("auto", "power") else bool(warp)
     self.noise, self.min_distance, self.conditional, self.warp_floor = noise, float(min_distance), conditional, warp_floor
+    self.trust_region = trust_region
     self.lengthscale_prior, self.max_points, self.curves = check_prior(lengthscale_prior), max_points, "auto" if curves is True else curves
     self._model: GPRegressor | None = None  # the last fitted model, the next fit's warm start; the data and space it was fitted on
     self._model_key, self._model_space = b"", ""
@@ -174,7 +180,7 @@ class GP:
 
   def __repr__(self) -> str:
     names = ("kernel", "acquisition", "n_initial", "beta", "warp", "lengthscale_prior", "noise", "max_points", "curves", "min_distance",
-             "conditional", "warp_floor")
+             "conditional", "warp_floor", "trust_region")
     return "GP(" + ", ".join(f"{k}={getattr(self, k)!r}" for k in names) + ")"
 
   def initial_size(self, space: Space) -> int: return self.n_initial or default_initial_size(len(space.names), bool(space.conditions))
@@ -445,13 +451,17 @@ class GP:
     tree_args = {} if tree is None else {"augment": tree.augment, "branches": space.branches(), "fixed": parent_columns(space)}
     post = posterior if tree is None else tree_posterior
 
-    def propose(kind: str, state: tuple, ls: np.ndarray) -> np.ndarray:   # the point that maximizes acquisition `kind`
+    # TuRBO-like: some suggestions search only a box around the incumbent (a large discrete space's and curves' never)
+    length = trust_length(-h.y if minimize else h.y, self.initial_size(space), len(space.names)) if self.trust_region and cd is None else None
+    numeric = np.asarray(space.kinds) != CAT
+
+    def propose(kind: str, state: tuple, ls: np.ndarray, box: tuple | None = None) -> np.ndarray:   # the point that maximizes `kind`
       if X_all is not None:
         return best_untaken(post, state, X_all, np.concatenate([X_avoid, X_pend]), best=best, acquisition=kind,
                             beta=self.beta, bucket=self.n_raw, augment=tree_args.get("augment"))[0]
       return optimize_acquisition(post, state, space, best=best, rng=rng, acquisition=kind, beta=self.beta,
                                   X_observed=X_avoid, X_pending=X_pend, X_top=X_top, lengthscales=ls, n_raw=self.n_raw,
-                                  n_starts=self.n_starts, n_steps=self.n_steps, min_distance=self.min_distance, **tree_args)[0]
+                                  n_starts=self.n_starts, n_steps=self.n_steps, min_distance=self.min_distance, box=box, **tree_args)[0]
 
     for i in range(n):
       try:
@@ -463,10 +473,12 @@ class GP:
             scale = math.sqrt(self.beta * float(model.hyperparameters["outputscale"]))
             optimism = BranchOptimism.of(space, np.concatenate([X_avoid, X_pend[len(h.X_pending):]]), scale)
             tree_args["augment"] = lambda X, o=optimism: tree.augment(X, o)
+          local = length is not None and local_turn(h.n_trials + i, self.initial_size(space))
+          box = trust_box(X_top[0], ls[:space.dim], length, numeric) if local else None
           if acquisition == "edge":   # UCB, unless it goes to the box's edge: then LogEI against the best observed value
-            x = propose("ucb", state, ls)
-            if on_float_bound(x, space.kinds): x = propose("logei", state, ls)
-          else: x = propose(acquisition, state, ls)
+            x = propose("ucb", state, ls, box)
+            if on_float_bound(x, space.kinds): x = propose("logei", state, ls, box)
+          else: x = propose(acquisition, state, ls, box)
         if not np.all(np.isfinite(x)): raise FloatingPointError("the acquisition optimizer returned a non-finite point")
         p = space.decode(x)
         if space.key(p) in taken: raise FloatingPointError("the acquisition optimizer returned a point that is already taken")
