@@ -72,22 +72,42 @@ def test_the_acquisition_optimizer_stays_in_the_box():
     assert (x[:3] >= lo[:3] - 1e-12).all() and (x[:3] <= hi[:3] + 1e-12).all()
     assert space.validate(space.decode(x))   # a valid configuration, its categorical free
 
-def test_every_other_guided_suggestion_lies_in_the_trust_region():
+def run(strategy, space, f, n, seed=0):
+  opt = tb.Optimizer(space, strategy=strategy, seed=seed)
+  for _ in range(n):
+    t = opt.suggest()
+    opt.observe(t, f(t.params))
+  return opt
+
+def test_where_the_evidence_keeps_matern52_the_study_is_the_default_one():
   space = Space({f"x{i}": Float(-5, 5) for i in range(3)})
-  f = lambda p: float(sum((p[k] - 1.3) ** 2 for k in p))   # noqa: E731
+  f = lambda p: float(sum((p[k] - 1.3) ** 2 for k in p))   # noqa: E731 - a smooth bowl: Matérn-5/2 explains it best
   gp = tb.GP(trust_region=True, n_initial=6)
-  opt = tb.Optimizer(space, strategy=gp, seed=3)
-  inside = []
-  for _ in range(16):
+  a, b = run(gp, space, f, 16), run(tb.GP(n_initial=6), space, f, 16)
+  assert gp._local_model is not None and gp._local_model.kernel == "matern52"   # the local model was fitted, and kept 5/2
+  assert [t.value for t in a.trials] == [t.value for t in b.trials]
+
+def ackley(p):
+  x = np.array([p[k] for k in sorted(p)])
+  return float(-20 * np.exp(-0.2 * np.sqrt(np.mean(x ** 2))) - np.exp(np.mean(np.cos(2 * np.pi * x))) + 20 + np.e)
+
+@pytest.mark.slow
+def test_local_turns_with_a_rougher_kernel_search_the_box_around_the_incumbent():
+  space = Space({f"x{i}": Float(-32.768, 32.768) for i in range(2)})
+  gp = tb.GP(trust_region=True, n_initial=5)
+  opt = tb.Optimizer(space, strategy=gp, seed=1)
+  inside, kernels = [], []
+  for _ in range(40):
     done = [t for t in opt.trials if t.value is not None]
     t = opt.suggest()
-    if len(done) >= 6 and local_turn(len(done), 6):
-      ys = np.array([-u.value for u in done])
-      center = space.encode(done[int(np.argmax(ys))].params)
-      ls = np.asarray(gp._model.hyperparameters["lengthscales"])
-      lo, hi = trust_box(center, ls, trust_length(ys, 6, 3), np.ones(3, dtype=bool))
-      x = space.encode(t.params)
-      inside.append(bool((x >= lo - 1e-9).all() and (x <= hi + 1e-9).all()))
-    opt.observe(t, f(t.params))
-  assert len(inside) == 5 and all(inside)
-  assert opt.best.value < 0.5
+    if len(done) >= 5 and local_turn(len(done), 5):
+      local = gp._local_model   # fitted by this suggestion
+      kernels.append(local.kernel)
+      if local.kernel != "matern52":
+        ys = np.array([-u.value for u in done])
+        center = space.encode(done[int(np.argmax(ys))].params)
+        lo, hi = trust_box(center, np.asarray(local.hyperparameters["lengthscales"]), trust_length(ys, 5, 2), np.ones(2, dtype=bool))
+        x = space.encode(t.params)
+        inside.append(bool((x >= lo - 1e-9).all() and (x <= hi + 1e-9).all()))
+    opt.observe(t, ackley(t.params))
+  assert len(inside) >= 3 and all(inside), kernels       # Ackley's ripple: the evidence leaves Matérn-5/2 for the local turns

@@ -58,6 +58,7 @@ def default_initial_size(p: int, conditional: bool = False) -> int:
 # e³ ≈ 20, "strong" on Kass and Raftery's scale; with fewer than ~20 trials the kernels differ by less than a nat, and a
 # rougher kernel chosen that early changed Hartmann6's paths for the worse (benchmarks/README.md, Ackley)
 AUTO_KERNELS, AUTO_MARGIN = ("matern52", "matern32"), 3.0
+TRUST_KERNELS = ("matern52", "matern32", "matern12")   # GP(trust_region=True): the local model's kernel chain, smoothest first
 
 def kernel_candidates(kernel: str | tuple[str, ...]) -> tuple[str, ...]:
   """The kernels a GP(kernel=...) chooses among, the first kept unless another clears AUTO_MARGIN: one name -> itself."""
@@ -139,9 +140,11 @@ class GP:
   optimism bonus, so a run does not settle in the branch its design happened to sample best) or "flatten" (inactive
   columns at a fixed fill value). With
   learning curves (reports) the (configuration, step) model sees the space flattened.
-  `trust_region`: every other guided suggestion maximizes the acquisition only within a box around the best observed
-  point (TuRBO-1's trust region with the one global GP, trust_region.py: its side length follows TuRBO's success and
-  failure counts over the guided trials); False (default): every suggestion searches the whole space.
+  `trust_region`: a local search where the data are rougher than the kernel (Ackley's funnel and ripple): every other
+  guided suggestion fits a second GP whose kernel is chosen among TRUST_KERNELS as the kernel tuple chooses (its own
+  warm-start chain), and where that is rougher than Matérn-5/2, maximizes its acquisition only within TuRBO-1's box
+  around the best observed point (trust_region.py: the side length follows TuRBO's success and failure counts). Where the
+  evidence keeps Matérn-5/2 the suggestion is the usual one. False (default): every suggestion is the usual one.
   """
   def __init__(self, kernel: str = "matern52", acquisition: str = "ucb", n_initial: int | None = None, beta: float = 2.0,
                device: str | None = None, seed: int | None = None, *, n_raw: int = 1024, n_starts: int = 10, n_steps: int = 25,
@@ -174,6 +177,8 @@ class GP:
     self.lengthscale_prior, self.max_points, self.curves = check_prior(lengthscale_prior), max_points, "auto" if curves is True else curves
     self._model: GPRegressor | None = None  # the last fitted model, the next fit's warm start; the data and space it was fitted on
     self._model_key, self._model_space = b"", ""
+    self._local_model: GPRegressor | None = None   # trust_region: the last local fit (its kernel chain's warm start)
+    self._local_model_space = ""
     self.last_fallback: str | None = None  # why the last suggestion fell back to random (None: it did not)
     self._configs: tuple[str, np.ndarray | None] = ("", None)  # (space JSON, every configuration encoded, or None: too many)
     self._chance_fit: tuple[bytes, GPRegressor | None] = (b"", None)  # final_chance's hyperparameters: (key of the finished curves, fit)
@@ -379,16 +384,16 @@ class GP:
     return model
 
   def _fit_kernels(self, X: np.ndarray, y: np.ndarray, categorical: list[slice], seed: int, warm_start: GPRegressor | None,
-                   floor_scale: float = 1.0) -> GPRegressor:
+                   floor_scale: float = 1.0, kernels: str | tuple[str, ...] | None = None) -> GPRegressor:
     """The GP of `self.kernel` on (X, y), warm-started when given. kernel="auto" (or a tuple of names): the warm start's
     kernel continues, and whenever the fit is cold (the first, and each time n has grown 1.5x: gp.GPRegressor.fit's policy)
     every candidate kernel is fitted cold too, and the chain from the first candidate steps to the next one while that
     one's MAP evidence is higher (its objective, negative log marginal likelihood minus log prior, the same priors for
     each, lower) by AUTO_MARGIN: model selection by the marginal likelihood, where a rougher kernel must clearly explain
     the data better than the smoother one before it. Two candidates: the second if it clears the margin over the first.
-    Between cold fits a suggestion costs what a single kernel costs."""
+    Between cold fits a suggestion costs what a single kernel costs. `kernels`: another choice than self.kernel."""
     seed = int(seed or 0) & 0xFFFFFFFF
-    candidates = kernel_candidates(self.kernel)
+    candidates = kernel_candidates(self.kernel if kernels is None else kernels)
     kernel = warm_start.kernel if warm_start is not None and len(candidates) > 1 else candidates[0]
     model = GPRegressor(kernel, device=self.device, lengthscale_prior=self.lengthscale_prior)
     model.fit(X, y, categorical=categorical, seed=seed, warm_start=warm_start, noise=self.noise, floor_scale=floor_scale)
@@ -402,6 +407,18 @@ class GP:
       if fits[other].objective >= fits[chosen].objective - AUTO_MARGIN: break
       chosen = other
     return fits[chosen]
+
+  def _fit_local(self, space: Space, X: np.ndarray, y: np.ndarray, seed: int, categorical: list[slice], floor_scale: float) -> GPRegressor | None:
+    """trust_region: the local model, TRUST_KERNELS' choice on (X, y) warm-started from the last local fit (a chain of its
+    own, so the global one is what it would be without it), or None where the evidence keeps their first kernel. The
+    choice is made at the chain's cold fits (as kernel="auto"); while it is the first kernel the warm fits in between are
+    skipped: the study is then the one without trust_region, and pays no fit for it."""
+    sj = space.to_json()
+    warm = self._local_model if self._local_model is not None and self._local_model_space == sj else None
+    if warm is not None and warm.kernel == TRUST_KERNELS[0] and len(X) < 1.5 * warm.n_cold: return None
+    model = self._fit_kernels(X, y, categorical, seed, warm, floor_scale, kernels=TRUST_KERNELS)
+    self._local_model, self._local_model_space = model, sj
+    return model if model.kernel != TRUST_KERNELS[0] else None
 
   def _guided(self, space: Space, h: History, taken: set, chosen: list[dict], n: int, seed: int, minimize: bool,
               cd: CurveData | None = None) -> list[dict]:
@@ -445,17 +462,21 @@ class GP:
       else:
         best = float(np.max(base.y_train[:len(y_fit)][final] if final.any() else base.y_train))
         X_top = cd.configs[np.argsort(-base.predict(at_target(cd.configs))[0], kind="stable")[:5]]
+      # trust_region: where the evidence prefers a rougher kernel, the local turns' model (curves never: no incumbent point)
+      n0, local_base = self.initial_size(space), None
+      if self.trust_region and cd is None and any(local_turn(h.n_trials + i, n0) for i in range(n)):
+        local_base = self._fit_local(space, X_fit, y_fit, seed, space.cat_groups if tree is None else tree.categorical, floor_scale)
+        if local_base is not None and len(X_failed): local_base = local_base.condition(gx(X_failed), np.full(len(X_failed), yy.min()))
     except Exception as e:  # noqa: BLE001 - any failure of the model must degrade to random, loudly
       return self._fallback(space, h, taken, len(chosen), n, seed, f"the GP fit failed ({type(e).__name__}: {e})")
     X_all = self._all_configs(space)  # a small discrete space: score every configuration
     tree_args = {} if tree is None else {"augment": tree.augment, "branches": space.branches(), "fixed": parent_columns(space)}
     post = posterior if tree is None else tree_posterior
 
-    # TuRBO-like: some suggestions search only a box around the incumbent (a large discrete space's and curves' never)
-    length = trust_length(-h.y if minimize else h.y, self.initial_size(space), len(space.names)) if self.trust_region and cd is None else None
-    numeric = np.asarray(space.kinds) != CAT
+    # the local turns search TuRBO's box around the incumbent (a small discrete space, scored whole, never)
+    length = trust_length(-h.y if minimize else h.y, n0, len(space.names)) if local_base is not None and X_all is None else None
 
-    def propose(kind: str, state: tuple, ls: np.ndarray, box: tuple | None = None) -> np.ndarray:   # the point that maximizes `kind`
+    def propose(kind: str, state: tuple, ls: np.ndarray, best: float, box: tuple | None = None) -> np.ndarray:   # the point that maximizes `kind`
       if X_all is not None:
         return best_untaken(post, state, X_all, np.concatenate([X_avoid, X_pend]), best=best, acquisition=kind,
                             beta=self.beta, bucket=self.n_raw, augment=tree_args.get("augment"))[0]
@@ -466,19 +487,21 @@ class GP:
     for i in range(n):
       try:
         with np.errstate(all="ignore"):
-          state, ls = model.posterior_state(), np.asarray(model.hyperparameters["lengthscales"], dtype=np.float64)
+          local = length is not None and local_base is not None and local_turn(h.n_trials + i, n0)
+          turn = model if not local else local_base.condition(gx(X_pend)) if len(X_pend) else local_base
+          best_i = float(np.max(local_base.y_train)) if local else best   # in the units of the turn's model
+          state, ls = turn.posterior_state(), np.asarray(turn.hyperparameters["lengthscales"], dtype=np.float64)
           if tree is not None:
             state, ls = (*state, *tree.tensors(state[0].dtype, state[0].device)), tree.lengthscales(ls)
             # the branch bonus (tree.BranchOptimism): every evaluation of the study and this batch's points count as tries
-            scale = math.sqrt(self.beta * float(model.hyperparameters["outputscale"]))
+            scale = math.sqrt(self.beta * float(turn.hyperparameters["outputscale"]))
             optimism = BranchOptimism.of(space, np.concatenate([X_avoid, X_pend[len(h.X_pending):]]), scale)
             tree_args["augment"] = lambda X, o=optimism: tree.augment(X, o)
-          local = length is not None and local_turn(h.n_trials + i, self.initial_size(space))
-          box = trust_box(X_top[0], ls[:space.dim], length, numeric) if local else None
+          box = trust_box(X_top[0], ls[:space.dim], length, np.asarray(space.kinds) != CAT) if local else None
           if acquisition == "edge":   # UCB, unless it goes to the box's edge: then LogEI against the best observed value
-            x = propose("ucb", state, ls, box)
-            if on_float_bound(x, space.kinds): x = propose("logei", state, ls, box)
-          else: x = propose(acquisition, state, ls, box)
+            x = propose("ucb", state, ls, best_i, box)
+            if on_float_bound(x, space.kinds): x = propose("logei", state, ls, best_i, box)
+          else: x = propose(acquisition, state, ls, best_i, box)
         if not np.all(np.isfinite(x)): raise FloatingPointError("the acquisition optimizer returned a non-finite point")
         p = space.decode(x)
         if space.key(p) in taken: raise FloatingPointError("the acquisition optimizer returned a point that is already taken")
