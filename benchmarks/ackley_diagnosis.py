@@ -46,6 +46,7 @@ def one_run(problem_name: str, strategy: str, seed: int) -> dict[str, Any]:
       row.update(kernel=m.kernel, lengthscales=[float(v) for v in hp["lengthscales"]], outputscale=float(hp["outputscale"]), noise=float(hp["noise"]),
                  y_scale=float(m.y_scale), mean_centre=float(mu[0]), sd_centre=float(math.sqrt(max(var[0], 0))),
                  mean_incumbent=float(mu[1]), sd_incumbent=float(math.sqrt(max(var[1], 0))), y_best_std=float(np.max(m.y_train)))
+      if (local := getattr(opt.strategy, "_local_model", None)) is not None: row["local_kernel"] = local.kernel   # GP(trust_region=True)
     value = float(prob.fn(trial.params))
     opt.observe(trial, value)
     r, bowl, ripple = ackley_parts(x)
@@ -77,8 +78,9 @@ def summary(run: dict[str, Any], every: int = 10) -> str:
   lines.append("  the last model on the line s * incumbent (s = 1: the incumbent, 0: the optimum): s, mean f, sd f, true f")
   lines += [f"    {p['s']:+.2f} {p['mean_f']:6.2f} {p['sd_f']:5.2f} {p['true_f']:6.2f}" for p in run.get("profile", [])]
   steps = run["steps"]
-  switches = [(s["t"], s["kernel"]) for i, s in enumerate(steps) if "kernel" in s and (i == 0 or steps[i - 1].get("kernel") != s["kernel"])]
-  lines.append(f"  kernel from step t on: {switches}")
+  for key in ("kernel", "local_kernel"):
+    switches = [(s["t"], s[key]) for i, s in enumerate(steps) if key in s and (i == 0 or steps[i - 1].get(key) != s[key])]
+    if switches: lines.append(f"  {key} from step t on: {switches}")
   return "\n".join(lines)
 
 def placement(run: dict[str, Any]) -> str:
