@@ -1,6 +1,6 @@
 """Median / 80th percentile / worst final regret per problem and seed half (0-9, 10-19, 0-19) of one strategy in one file
 against another (the default), run by run: how many runs are bit-identical (the same value sequence) and how many end
-lower / higher.
+lower / higher. Each side is file:strategy, or several joined by "," (a later file's run of a (problem, seed) wins).
 
   python -m benchmarks.s9_ackley_tables benchmarks/results/session5_gp_core.json:gp benchmarks/results/s9_ackley_trc_core.json:gp:trust_region=True
 """
@@ -13,9 +13,12 @@ from pathlib import Path
 import numpy as np
 
 
-def runs(spec: str) -> dict[tuple[str, int], dict]:
-  path, _, strategy = spec.partition(":")
-  return {(r["problem"], r["seed"]): r for r in json.loads(Path(path).read_text())["runs"] if r["strategy"] == strategy and "regret" in r}
+def runs(specs: str) -> dict[tuple[str, int], dict]:
+  out: dict[tuple[str, int], dict] = {}
+  for spec in specs.split(","):
+    path, _, strategy = spec.partition(":")
+    out.update({(r["problem"], r["seed"]): r for r in json.loads(Path(path).read_text())["runs"] if r["strategy"] == strategy and "regret" in r})
+  return out
 
 def stats(v: np.ndarray) -> str:
   return f"{np.median(v):.3g} / {np.percentile(v, 80):.3g} / {v.max():.3g}" if len(v) else ""
