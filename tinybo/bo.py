@@ -4,7 +4,7 @@ believer); any numerical failure falls back to random with a warning; `recommend
 With reports (intermediate values of training runs), the GP models (configuration, step) and targets the final step:
 fidelity.py builds that data. Holds: GP, GPFallbackWarning, default_initial_size. Imports: strategies (History, Random's helpers), fidelity,
 transforms, gp, noise (acquisition="auto"), acquisition (names), optim_acqf, discrete, arguments (checks), tree (conditional spaces), sobol,
-kernels (names), subset, space, trial, _tinygrad (the device lock), numpy.
+kernels (names), subset, space, trial, trust_region (trust_region=True), _tinygrad (the device lock), numpy.
 Glossary: d encoded dimension (space.dim), p searchable parameters; X[n, d] encoded complete trials, y[n] their values
 sign-flipped so that larger is better; X_pend[q, d] pending trials and this batch's points, fantasized at the GP mean.
 """
