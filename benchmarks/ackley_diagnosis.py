@@ -6,6 +6,7 @@ e − e^(mean cos 2πx), which is 0 on the integer lattice and at most e − 1/e
 at the incumbent (posterior mean and sd, standardized).
 
   PYTHONPATH=$PWD DEV=CPU python -m benchmarks.ackley_diagnosis --seeds 0,4,9 --strategy gp --out benchmarks/results/x.json
+  PYTHONPATH=$PWD python -m benchmarks.ackley_diagnosis --placement benchmarks/results/x.json   # where each run ends
 """
 from __future__ import annotations
 
@@ -38,16 +39,18 @@ def one_run(problem_name: str, strategy: str, seed: int) -> dict[str, Any]:
     x = _vec(trial.params, d)
     m = opt.strategy._model if t >= opt.strategy.initial_size(prob.space) else None
     row: dict[str, Any] = {"t": t, "guided": m is not None}
+    if best_x is not None: row["x_best"] = [float(v) for v in _vec(best_x, d)]   # the incumbent before this evaluation
     if m is not None and best_x is not None:
       hp = m.hyperparameters
       (mu, var) = m._posterior_np(np.stack([centre, prob.space.encode(best_x)]))
       row.update(kernel=m.kernel, lengthscales=[float(v) for v in hp["lengthscales"]], outputscale=float(hp["outputscale"]), noise=float(hp["noise"]),
                  y_scale=float(m.y_scale), mean_centre=float(mu[0]), sd_centre=float(math.sqrt(max(var[0], 0))),
                  mean_incumbent=float(mu[1]), sd_incumbent=float(math.sqrt(max(var[1], 0))), y_best_std=float(np.max(m.y_train)))
+      if (local := getattr(opt.strategy, "_local_model", None)) is not None: row["local_kernel"] = local.kernel   # GP(trust_region=True)
     value = float(prob.fn(trial.params))
     opt.observe(trial, value)
     r, bowl, ripple = ackley_parts(x)
-    row.update(value=value, r=r, bowl=bowl, ripple=ripple)
+    row.update(value=value, r=r, bowl=bowl, ripple=ripple, x=[float(v) for v in x])
     if value < best: best, best_x = value, dict(trial.params)
     rb, bb, rib = ackley_parts(_vec(best_x, d))
     row.update(best=best, r_best=rb, bowl_best=bb, ripple_best=rib)
@@ -75,9 +78,33 @@ def summary(run: dict[str, Any], every: int = 10) -> str:
   lines.append("  the last model on the line s * incumbent (s = 1: the incumbent, 0: the optimum): s, mean f, sd f, true f")
   lines += [f"    {p['s']:+.2f} {p['mean_f']:6.2f} {p['sd_f']:5.2f} {p['true_f']:6.2f}" for p in run.get("profile", [])]
   steps = run["steps"]
-  switches = [(s["t"], s["kernel"]) for i, s in enumerate(steps) if "kernel" in s and (i == 0 or steps[i - 1].get("kernel") != s["kernel"])]
-  lines.append(f"  kernel from step t on: {switches}")
+  for key in ("kernel", "local_kernel"):
+    switches = [(s["t"], s[key]) for i, s in enumerate(steps) if key in s and (i == 0 or steps[i - 1].get(key) != s[key])]
+    if switches: lines.append(f"  {key} from step t on: {switches}")
   return "\n".join(lines)
+
+def placement(run: dict[str, Any]) -> str:
+  """One line per run: where the final incumbent sits (its coordinates, its cell of the integer lattice of Ackley's local
+  minima, r, bowl and ripple), when the incumbent first came within r < 2 of the centre, and how the guided evaluations
+  after that split: within 1.5 x units (max-norm) of the incumbent of their time, farther, or on the plateau's rim (f > 21);
+  then the median max-norm distance to the incumbent, the last fit's median lengthscale (x units) and noise sd (f units)."""
+  st = run["steps"]
+  b = min(range(len(st)), key=lambda i: st[i]["value"])
+  xb = np.array(st[b]["x"])
+  t2 = next((s["t"] for s in st if s["r_best"] < 2), len(st))
+  near = far = rim = 0
+  dist = []
+  for s in st:
+    if not s["guided"] or s["t"] <= t2 or "x_best" not in s: continue
+    dist.append(float(np.abs(np.array(s["x"]) - np.array(s["x_best"])).max()))
+    if s["value"] > 21: rim += 1
+    elif dist[-1] < 1.5: near += 1
+    else: far += 1
+  fits = [s for s in st if "lengthscales" in s]
+  ls, noise_sd = float(np.median(fits[-1]["lengthscales"])) * 65.536, math.sqrt(fits[-1]["noise"]) * fits[-1]["y_scale"]
+  return (f"seed {run['seed']:2d} regret {run['regret']:.2f} | x {np.round(xb, 2).tolist()} cell {np.rint(xb).astype(int).tolist()} | "
+          f"r {st[b]['r']:.2f} bowl {st[b]['bowl']:.2f} ripple {st[b]['ripple']:.2f} | r<2 from t={t2} | after: near {near}, "
+          f"farther {far}, rim {rim}, median distance {np.median(dist) if dist else float('nan'):.2f} | ls {ls:.1f} noise sd {noise_sd:.2f}")
 
 def main() -> None:
   ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -85,7 +112,12 @@ def main() -> None:
   ap.add_argument("--strategy", default="gp")
   ap.add_argument("--seeds", default="0,4,9")
   ap.add_argument("--out", default=None)
+  ap.add_argument("--placement", default=None, help="a file written by --out: print each run's `placement` line, run nothing")
   args = ap.parse_args()
+  if args.placement:
+    with open(args.placement) as f:
+      for run in json.load(f): print(placement(run))
+    return
   runs = []
   for s in map(int, args.seeds.split(",")):
     runs.append(one_run(args.problem, args.strategy, s))

@@ -4,7 +4,7 @@ believer); any numerical failure falls back to random with a warning; `recommend
 With reports (intermediate values of training runs), the GP models (configuration, step) and targets the final step:
 fidelity.py builds that data. Holds: GP, GPFallbackWarning, default_initial_size. Imports: strategies (History, Random's helpers), fidelity,
 transforms, gp, noise (acquisition="auto"), acquisition (names), optim_acqf, discrete, arguments (checks), tree (conditional spaces), sobol,
-kernels (names), subset, space, trial, _tinygrad (the device lock), numpy.
+kernels (names), subset, space, trial, trust_region (trust_region=True), _tinygrad (the device lock), numpy.
 Glossary: d encoded dimension (space.dim), p searchable parameters; X[n, d] encoded complete trials, y[n] their values
 sign-flipped so that larger is better; X_pend[q, d] pending trials and this batch's points, fantasized at the GP mean.
 """
@@ -28,12 +28,13 @@ from tinybo.kernels import check_kernel
 from tinybo.noise import NOISE_MARGIN, noise_evidence
 from tinybo.optim_acqf import optimize_acquisition
 from tinybo.sobol import sobol
-from tinybo.space import FLOAT, Space
+from tinybo.space import CAT, FLOAT, Space
 from tinybo.strategies import History, SearchExhausted, history_rng, n_configs, random_configs
 from tinybo.subset import DEFAULT_MAX_POINTS, fit_subset
 from tinybo.transforms import heavy_bad_tail, power_values, warp_resolution, warp_values
 from tinybo.tree import BranchOptimism, TreeInputs, parent_columns, tree_posterior
 from tinybo.trial import Report, Trial, TrialState
+from tinybo.trust_region import local_turn, trust_box, trust_length
 
 # the acquisitions that are UCB until the data show noise (noise.noise_evidence), and what each is then: "auto" LogEI
 # against the best observed value; "edge" UCB, but LogEI for a suggestion that UCB puts on a float parameter's bound (see GP)
@@ -57,6 +58,7 @@ def default_initial_size(p: int, conditional: bool = False) -> int:
 # e³ ≈ 20, "strong" on Kass and Raftery's scale; with fewer than ~20 trials the kernels differ by less than a nat, and a
 # rougher kernel chosen that early changed Hartmann6's paths for the worse (benchmarks/README.md, Ackley)
 AUTO_KERNELS, AUTO_MARGIN = ("matern52", "matern32"), 3.0
+TRUST_KERNELS = ("matern52", "matern32", "matern12")   # GP(trust_region=True): the local model's kernel chain, smoothest first
 
 def kernel_candidates(kernel: str | tuple[str, ...]) -> tuple[str, ...]:
   """The kernels a GP(kernel=...) chooses among, the first kept unless another clears AUTO_MARGIN: one name -> itself."""
@@ -138,18 +140,24 @@ class GP:
   optimism bonus, so a run does not settle in the branch its design happened to sample best) or "flatten" (inactive
   columns at a fixed fill value). With
   learning curves (reports) the (configuration, step) model sees the space flattened.
+  `trust_region`: a local search where the data are rougher than the kernel (Ackley's funnel and ripple): every other
+  guided suggestion fits a second GP whose kernel is chosen among TRUST_KERNELS as the kernel tuple chooses (its own
+  warm-start chain), and where that is rougher than Matérn-5/2, maximizes its acquisition only within TuRBO-1's box
+  around the best observed point (trust_region.py: the side length follows TuRBO's success and failure counts). Where the
+  evidence keeps Matérn-5/2 the suggestion is the usual one. False (default): every suggestion is the usual one.
   """
   def __init__(self, kernel: str = "matern52", acquisition: str = "ucb", n_initial: int | None = None, beta: float = 2.0,
                device: str | None = None, seed: int | None = None, *, n_raw: int = 1024, n_starts: int = 10, n_steps: int = 25,
                warp: bool | str = "auto", lengthscale_prior: str = "unit", noise: float | str | None = None,
                max_points: int | None = DEFAULT_MAX_POINTS, curves: bool | str = "auto", min_distance: float = 1e-3,
-               conditional: str = "tree", warp_floor: bool = True):
+               conditional: str = "tree", warp_floor: bool = True, trust_region: bool = False):
     if acquisition not in NOISY_RULES: check_acquisition(acquisition)
     n_initial = check_int("n_initial", n_initial, 1, none="default_initial_size(p) for p parameters")
     beta = check_real("beta", beta, 0.0, "the UCB exploration weight")
     if warp not in (True, False, "auto", "power"): raise ValueError(f"warp={warp!r}: use True, False, 'auto' or 'power'")
     if conditional not in ("tree", "flatten"): raise ValueError(f"conditional={conditional!r}: use 'tree' or 'flatten'")
     if not isinstance(warp_floor, bool): raise ValueError(f"warp_floor={warp_floor!r}: use True or False")
+    if not isinstance(trust_region, bool): raise ValueError(f"trust_region={trust_region!r}: use True or False")
     if curves not in (True, False, "auto"): raise ValueError(f"curves={curves!r}; use 'auto' (learn from reports when there are any), False")
     noise = check_noise(noise)
     if isinstance(noise, float) and warp is True:
@@ -165,16 +173,19 @@ class GP:
     self.kernel, self.acquisition, self.n_initial, self.beta, self.device, self.seed = kernel, acquisition, n_initial, beta, device, seed
     self.n_raw, self.n_starts, self.n_steps, self.warp = n_raw, n_starts, n_steps, warp if warp in ("auto", "power") else bool(warp)
     self.noise, self.min_distance, self.conditional, self.warp_floor = noise, float(min_distance), conditional, warp_floor
+    self.trust_region = trust_region
     self.lengthscale_prior, self.max_points, self.curves = check_prior(lengthscale_prior), max_points, "auto" if curves is True else curves
     self._model: GPRegressor | None = None  # the last fitted model, the next fit's warm start; the data and space it was fitted on
     self._model_key, self._model_space = b"", ""
+    self._local_model: GPRegressor | None = None   # trust_region: the last local fit (its kernel chain's warm start)
+    self._local_model_space = ""
     self.last_fallback: str | None = None  # why the last suggestion fell back to random (None: it did not)
     self._configs: tuple[str, np.ndarray | None] = ("", None)  # (space JSON, every configuration encoded, or None: too many)
     self._chance_fit: tuple[bytes, GPRegressor | None] = (b"", None)  # final_chance's hyperparameters: (key of the finished curves, fit)
 
   def __repr__(self) -> str:
     names = ("kernel", "acquisition", "n_initial", "beta", "warp", "lengthscale_prior", "noise", "max_points", "curves", "min_distance",
-             "conditional", "warp_floor")
+             "conditional", "warp_floor", "trust_region")
     return "GP(" + ", ".join(f"{k}={getattr(self, k)!r}" for k in names) + ")"
 
   def initial_size(self, space: Space) -> int: return self.n_initial or default_initial_size(len(space.names), bool(space.conditions))
@@ -373,16 +384,16 @@ class GP:
     return model
 
   def _fit_kernels(self, X: np.ndarray, y: np.ndarray, categorical: list[slice], seed: int, warm_start: GPRegressor | None,
-                   floor_scale: float = 1.0) -> GPRegressor:
+                   floor_scale: float = 1.0, kernels: str | tuple[str, ...] | None = None) -> GPRegressor:
     """The GP of `self.kernel` on (X, y), warm-started when given. kernel="auto" (or a tuple of names): the warm start's
     kernel continues, and whenever the fit is cold (the first, and each time n has grown 1.5x: gp.GPRegressor.fit's policy)
     every candidate kernel is fitted cold too, and the chain from the first candidate steps to the next one while that
     one's MAP evidence is higher (its objective, negative log marginal likelihood minus log prior, the same priors for
     each, lower) by AUTO_MARGIN: model selection by the marginal likelihood, where a rougher kernel must clearly explain
     the data better than the smoother one before it. Two candidates: the second if it clears the margin over the first.
-    Between cold fits a suggestion costs what a single kernel costs."""
+    Between cold fits a suggestion costs what a single kernel costs. `kernels`: another choice than self.kernel."""
     seed = int(seed or 0) & 0xFFFFFFFF
-    candidates = kernel_candidates(self.kernel)
+    candidates = kernel_candidates(self.kernel if kernels is None else kernels)
     kernel = warm_start.kernel if warm_start is not None and len(candidates) > 1 else candidates[0]
     model = GPRegressor(kernel, device=self.device, lengthscale_prior=self.lengthscale_prior)
     model.fit(X, y, categorical=categorical, seed=seed, warm_start=warm_start, noise=self.noise, floor_scale=floor_scale)
@@ -396,6 +407,18 @@ class GP:
       if fits[other].objective >= fits[chosen].objective - AUTO_MARGIN: break
       chosen = other
     return fits[chosen]
+
+  def _fit_local(self, space: Space, X: np.ndarray, y: np.ndarray, seed: int, categorical: list[slice], floor_scale: float) -> GPRegressor | None:
+    """trust_region: the local model, TRUST_KERNELS' choice on (X, y) warm-started from the last local fit (a chain of its
+    own, so the global one is what it would be without it), or None where the evidence keeps their first kernel. The
+    choice is made at the chain's cold fits (as kernel="auto"); while it is the first kernel the warm fits in between are
+    skipped: the study is then the one without trust_region, and pays no fit for it."""
+    sj = space.to_json()
+    warm = self._local_model if self._local_model is not None and self._local_model_space == sj else None
+    if warm is not None and warm.kernel == TRUST_KERNELS[0] and len(X) < 1.5 * warm.n_cold: return None
+    model = self._fit_kernels(X, y, categorical, seed, warm, floor_scale, kernels=TRUST_KERNELS)
+    self._local_model, self._local_model_space = model, sj
+    return model if model.kernel != TRUST_KERNELS[0] else None
 
   def _guided(self, space: Space, h: History, taken: set, chosen: list[dict], n: int, seed: int, minimize: bool,
               cd: CurveData | None = None) -> list[dict]:
@@ -439,34 +462,46 @@ class GP:
       else:
         best = float(np.max(base.y_train[:len(y_fit)][final] if final.any() else base.y_train))
         X_top = cd.configs[np.argsort(-base.predict(at_target(cd.configs))[0], kind="stable")[:5]]
+      # trust_region: where the evidence prefers a rougher kernel, the local turns' model (curves never: no incumbent point)
+      n0, local_base = self.initial_size(space), None
+      if self.trust_region and cd is None and any(local_turn(h.n_trials + i, n0) for i in range(n)):
+        local_base = self._fit_local(space, X_fit, y_fit, seed, space.cat_groups if tree is None else tree.categorical, floor_scale)
+        if local_base is not None and len(X_failed): local_base = local_base.condition(gx(X_failed), np.full(len(X_failed), yy.min()))
     except Exception as e:  # noqa: BLE001 - any failure of the model must degrade to random, loudly
       return self._fallback(space, h, taken, len(chosen), n, seed, f"the GP fit failed ({type(e).__name__}: {e})")
     X_all = self._all_configs(space)  # a small discrete space: score every configuration
     tree_args = {} if tree is None else {"augment": tree.augment, "branches": space.branches(), "fixed": parent_columns(space)}
     post = posterior if tree is None else tree_posterior
 
-    def propose(kind: str, state: tuple, ls: np.ndarray) -> np.ndarray:   # the point that maximizes acquisition `kind`
+    # the local turns search TuRBO's box around the incumbent (a small discrete space, scored whole, never)
+    length = trust_length(-h.y if minimize else h.y, n0, len(space.names)) if local_base is not None and X_all is None else None
+
+    def propose(kind: str, state: tuple, ls: np.ndarray, best: float, box: tuple | None = None) -> np.ndarray:   # the point that maximizes `kind`
       if X_all is not None:
         return best_untaken(post, state, X_all, np.concatenate([X_avoid, X_pend]), best=best, acquisition=kind,
                             beta=self.beta, bucket=self.n_raw, augment=tree_args.get("augment"))[0]
       return optimize_acquisition(post, state, space, best=best, rng=rng, acquisition=kind, beta=self.beta,
                                   X_observed=X_avoid, X_pending=X_pend, X_top=X_top, lengthscales=ls, n_raw=self.n_raw,
-                                  n_starts=self.n_starts, n_steps=self.n_steps, min_distance=self.min_distance, **tree_args)[0]
+                                  n_starts=self.n_starts, n_steps=self.n_steps, min_distance=self.min_distance, box=box, **tree_args)[0]
 
     for i in range(n):
       try:
         with np.errstate(all="ignore"):
-          state, ls = model.posterior_state(), np.asarray(model.hyperparameters["lengthscales"], dtype=np.float64)
+          local = length is not None and local_base is not None and local_turn(h.n_trials + i, n0)
+          turn = model if not local else local_base.condition(gx(X_pend)) if len(X_pend) else local_base
+          best_i = float(np.max(local_base.y_train)) if local else best   # in the units of the turn's model
+          state, ls = turn.posterior_state(), np.asarray(turn.hyperparameters["lengthscales"], dtype=np.float64)
           if tree is not None:
             state, ls = (*state, *tree.tensors(state[0].dtype, state[0].device)), tree.lengthscales(ls)
             # the branch bonus (tree.BranchOptimism): every evaluation of the study and this batch's points count as tries
-            scale = math.sqrt(self.beta * float(model.hyperparameters["outputscale"]))
+            scale = math.sqrt(self.beta * float(turn.hyperparameters["outputscale"]))
             optimism = BranchOptimism.of(space, np.concatenate([X_avoid, X_pend[len(h.X_pending):]]), scale)
             tree_args["augment"] = lambda X, o=optimism: tree.augment(X, o)
+          box = trust_box(X_top[0], ls[:space.dim], length, np.asarray(space.kinds) != CAT) if local else None
           if acquisition == "edge":   # UCB, unless it goes to the box's edge: then LogEI against the best observed value
-            x = propose("ucb", state, ls)
-            if on_float_bound(x, space.kinds): x = propose("logei", state, ls)
-          else: x = propose(acquisition, state, ls)
+            x = propose("ucb", state, ls, best_i, box)
+            if on_float_bound(x, space.kinds): x = propose("logei", state, ls, best_i, box)
+          else: x = propose(acquisition, state, ls, best_i, box)
         if not np.all(np.isfinite(x)): raise FloatingPointError("the acquisition optimizer returned a non-finite point")
         p = space.decode(x)
         if space.key(p) in taken: raise FloatingPointError("the acquisition optimizer returned a point that is already taken")

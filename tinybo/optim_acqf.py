@@ -153,10 +153,11 @@ def ascend(ev: AcquisitionEvaluator, X0: np.ndarray, movable: np.ndarray, max_ev
   lbfgs(fg, X0[:, cols] / s, lo[cols] / s, hi[cols] / s, max_evals=max_evals, memory=8, gtol=1e-7, ftol=1e-12)
   return best_X, best_a
 
-def local_search(ev: AcquisitionEvaluator, space: Any, X: np.ndarray, a: np.ndarray, avoid: np.ndarray, bucket: int, max_iter: int = 20
-                 ) -> tuple[np.ndarray, np.ndarray]:
+def local_search(ev: AcquisitionEvaluator, space: Any, X: np.ndarray, a: np.ndarray, avoid: np.ndarray, bucket: int, max_iter: int = 20,
+                 box: tuple[np.ndarray, np.ndarray] | None = None) -> tuple[np.ndarray, np.ndarray]:
   """Greedy discrete hill climbing over space.neighbors (int +-1, category switches), all starts batched per round.
-  A start whose point is already observed still moves to its best neighbor, so a duplicate can escape."""
+  A start whose point is already observed still moves to its best neighbor, so a duplicate can escape. box (lo, hi): no
+  step leaves it."""
   X, a = X.copy(), a.copy()
   active = np.ones(len(X), dtype=bool)
   for _ in range(max_iter):
@@ -171,6 +172,7 @@ def local_search(ev: AcquisitionEvaluator, space: Any, X: np.ndarray, a: np.ndar
       if c == 0: active[i] = False; continue
       vv = vals[off:off + c]; off += c
       vv = np.where(match_rows(nb, avoid), -np.inf, vv)
+      if box is not None: vv = np.where(((nb >= box[0] - 1e-12) & (nb <= box[1] + 1e-12)).all(1), vv, -np.inf)
       j = int(np.argmax(vv))
       dup = match_rows(X[i:i + 1], avoid)[0]
       if vv[j] > a[i] or (dup and np.isfinite(vv[j])): X[i], a[i] = nb[j], vv[j]
@@ -218,6 +220,15 @@ def pick_new(space: Any, rng: np.random.Generator, X: np.ndarray, a: np.ndarray,
       if new.any(): return R[np.argmax(new)], float("-inf")
   return X[int(np.argmax(a))], float(np.max(a))
 
+def in_box(X: np.ndarray, space: Any, box: tuple[np.ndarray, np.ndarray], scale: bool = True) -> np.ndarray:
+  """Rows of X with their float and int columns mapped from [0, 1] into box = (lo, hi) (scale=True: Sobol points
+  spread over the box) or clipped into it (scale=False: perturbations of the best points); categorical columns unchanged."""
+  num = np.asarray(space.kinds) != CAT
+  lo, hi = np.asarray(box[0], dtype=np.float64), np.asarray(box[1], dtype=np.float64)
+  out = np.array(X, dtype=np.float64)
+  out[:, num] = lo[num] + (hi[num] - lo[num]) * out[:, num] if scale else np.clip(out[:, num], lo[num], hi[num])
+  return out
+
 def branch_candidates(space: Any, rng: np.random.Generator, n: int, branches: Sequence[Any]) -> np.ndarray:
   """n Sobol points spread evenly over the branches of a conditional space (point i on branch i mod B, its parents'
   columns drawn from that branch's values), rounded to valid configurations: a branch that random trees rarely reach
@@ -245,11 +256,14 @@ def optimize_acquisition(posterior: Callable, state: Sequence[Tensor], space: An
                          acquisition: str = "logei", beta: float = 2.0, X_observed: np.ndarray | None = None, X_pending: np.ndarray | None = None,
                          X_top: np.ndarray | None = None, lengthscales: np.ndarray | None = None, n_raw: int = 1024, n_starts: int = 10,
                          n_steps: int = 25, min_distance: float = 0.0, augment: Callable[[np.ndarray], np.ndarray] | None = None,
-                         branches: Sequence[Any] | None = None, fixed: np.ndarray | None = None) -> tuple[np.ndarray, float]:
+                         branches: Sequence[Any] | None = None, fixed: np.ndarray | None = None,
+                         box: tuple[np.ndarray, np.ndarray] | None = None) -> tuple[np.ndarray, float]:
   """Maximize the acquisition over the space; returns (x[d] encoded and valid, acquisition value).
   augment: extra query columns the posterior takes (tree.py); branches (space.branches()): candidates spread over them,
   and each branch's best among the starts when they are no more than n_starts; fixed[d]: columns the ascent never moves
   (a conditional space's parents: moving one would change the branch in the middle of a continuous ascent).
+  box (lo[d], hi[d]): a region of the unit cube (a trust region, trust_region.py) the candidates, their perturbations and
+  the ascent stay in on the float and int columns; the random fallback of `pick_new` ignores it.
   1. `candidates`: n_raw scrambled Sobol points (rounded to valid configurations) and perturbations of X_top.
   2. One no-gradient evaluation of all of them; `pick_starts` among those not taken.
   3. `ascend` on all starts at once over the float and int columns, at most n_steps evaluations, each one replay of a
@@ -262,11 +276,16 @@ def optimize_acquisition(posterior: Callable, state: Sequence[Tensor], space: An
   avoid = space.round(avoid) if len(avoid) else avoid
   per_branch = branches is not None and len(branches) > 1
   cand0 = branch_candidates(space, rng, max(n_raw, 2), branches) if per_branch else space.round(sobol(max(n_raw, 2), d, rng))
+  if box is not None: cand0 = space.round(in_box(cand0, space, box))
   movable, lo, hi = relaxed_box(space, cand0)
   if fixed is not None: movable[np.asarray(fixed, dtype=bool)] = 0.0
   ls = np.ones(d) if lengthscales is None else np.clip(np.asarray(lengthscales, dtype=np.float64).reshape(-1)[:d], 1e-3, 1.0)
   ev = AcquisitionEvaluator(posterior, state, acquisition, best, beta, augment)
   cand = candidates(space, rng, cand0, X_top, n_raw, ls, movable)
+  if box is not None:
+    cand = space.round(in_box(cand, space, box, scale=False))
+    num = np.asarray(space.kinds) != CAT
+    lo, hi = np.where(num, np.maximum(lo, box[0]), lo), np.where(num, np.minimum(hi, box[1]), hi)
   vals = ev.values(cand, bucket=len(cand))
   open_vals = np.where(match_rows(cand, avoid), -np.inf, vals)
   chosen = pick_starts(open_vals, rng, n_starts)
@@ -280,7 +299,7 @@ def optimize_acquisition(posterior: Callable, state: Sequence[Tensor], space: An
   changed = np.abs(Xr - Xs).max(1) > 0
   Ar = As.copy()
   if changed.any(): Ar[changed] = ev.values(Xr[changed], bucket=len(cand))
-  if (np.asarray(space.kinds) != FLOAT).any(): Xr, Ar = local_search(ev, space, Xr, Ar, avoid, len(cand))
+  if (np.asarray(space.kinds) != FLOAT).any(): Xr, Ar = local_search(ev, space, Xr, Ar, avoid, len(cand), box=box)
   Xp = space.round(push_out(Xr, avoid, min_distance, movable, lo, hi))
   if (pushed := np.abs(Xp - Xr).max(1) > 0).any():
     Xr, Ar = np.concatenate([Xr, Xp[pushed]]), np.concatenate([Ar, ev.values(Xp[pushed], bucket=len(cand))])
