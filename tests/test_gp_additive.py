@@ -104,3 +104,32 @@ def test_warm_start_conditioning_and_errors():
   with pytest.raises(ValueError, match="structure"): GPRegressor(structure="sum")
   with pytest.raises(ValueError, match="fidelity"): GPRegressor(structure="additive").fit(X[:, :1], y)
   assert FAR > 30
+
+# ***** the GP strategy with curves="additive" *****
+
+def test_strategy_with_the_additive_curve_kernel_learns_from_a_stopped_curve():
+  import warnings
+
+  import tinybo as tb
+  def value(x, step): return (x - 0.35) ** 2 + (1 - step / 9) ** 2   # every curve falls to its final value at step 9
+  def study(gp):
+    opt = tb.Optimizer(tb.Space({"x": tb.Float(0.0, 1.0)}), strategy=gp, seed=1)
+    for x in (0.05, 0.6, 0.8, 0.95):
+      t = opt.enqueue({"x": x}); opt.suggest()
+      for s in range(1, 10): opt.report(t, value(x, s), s)
+      opt.observe(t, value(x, 9))
+    t = opt.enqueue({"x": 0.3}); opt.suggest()
+    for s in (1, 2, 3): opt.report(t, value(0.3, s) - 0.3, s)   # a stopped curve far better than the others at its steps
+    opt.stop(t)
+    with warnings.catch_warnings():
+      warnings.simplefilter("error")   # no fallback to random, for one suggestion or a batch
+      first = opt.suggest().params["x"]
+      assert len(opt.suggest(2)) == 2
+    return first, opt
+  (near, opt), (blind, _) = study(gp := tb.GP(n_initial=4, curves="additive")), study(tb.GP(n_initial=4, curves=False))
+  assert gp._model.structure == "additive" and gp._model.d == 2 and "gap_outputscale" in gp._model.hyperparameters
+  assert abs(near - 0.3) < 0.12 and abs(near - 0.3) < abs(blind - 0.3)
+  # the model a stopping rule asks is the additive one too; recommend models the complete trials' values alone
+  assert gp.chance_model(opt.space, opt.trials, opt.curves, seed=0).structure == "additive"
+  assert opt.recommend() is not None
+  with pytest.raises(ValueError, match="additive"): tb.GP(curves="sum")
