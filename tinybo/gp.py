@@ -13,6 +13,8 @@ Glossary (shapes; N and D are bucket sizes, n ≤ N real observations, d ≤ D r
 NLL(θ) = ½ yᵀα + Σ log diag L + (n/2) log 2π, dNLL/dθ = ½ tr((K⁻¹ − ααᵀ) ∂K/∂θ): custom kernels factor K (no autograd
 through them), ∂K/∂θ comes from `kernels.dk_du`. One captured step gives NLL, gradient and factors for b restarts, driven
 by the numpy L-BFGS. The posterior is plain tensor ops, differentiable in the query points by autograd.
+structure="additive" (learning curves, the last column the fidelity z): `nll_grad_factor_additive`, φ = [log ℓ_f (G−1) |
+log ℓ_g (G) | log σ_f², log σ_g², log σ_n²]; its posterior at z = 0 is `posterior` with ℓ_f and σ_f².
 """
 from __future__ import annotations
 
