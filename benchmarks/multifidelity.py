@@ -11,6 +11,9 @@ Methods (each one run per seed; steps = every reported step of every trial):
   gp-full           tinybo GP, every trial run to T (the full-training reference)
   gp-asha           tinybo GP learning from curves (tb.GP(), the default) + tb.ASHA(1, T, 3)
   gp-nocurves-asha  tinybo GP on complete trials only (tb.GP(curves=False)) + tb.ASHA(1, T, 3)
+  gp-additive-asha  tb.GP(curves="additive"): the additive curve kernel (gp.GPRegressor structure="additive") + tb.ASHA(1, T, 3)
+  gp-floor-asha     tinybo GP learning from curves, its noise floor lowered to gp.LOWEST_NOISE (LowFloorGP, below) + tb.ASHA
+  gp-additivefloor-asha  both
   gp-model          tinybo GP learning from curves + tb.ModelStopping(1, T, threshold=0.2): its own model stops a curve
   gp-modelasha      tinybo GP learning from curves + ModelASHA(1, T, 3, threshold=0.2) (below; tried, not in tinybo): ASHA,
                     but a trial the model gives >= 0.2 chance of beating the incumbent continues past its rung
@@ -86,7 +89,8 @@ PROBLEMS = {
     speed=_lr_speed, optimum=HARTMANN3_MIN, amplitude=1.0, full_trials=40),
 }
 
-TINYBO_METHODS = ("gp-model", "gp-modelasha", "gp-asha", "gp-nocurves-asha", "random-asha", "gp-full", "random-full")
+TINYBO_METHODS = ("gp-model", "gp-modelasha", "gp-asha", "gp-nocurves-asha", "gp-additive-asha", "gp-floor-asha", "gp-additivefloor-asha",
+                  "random-asha", "gp-full", "random-full")
 OPTUNA_METHODS = ("optuna-tpe-hyperband", "optuna-gp-median")
 RAY_METHODS = ("ray-asha-random",)
 
@@ -108,11 +112,26 @@ class ModelASHA:
     p = history.chance(trial_id)
     return p is not None and p < self.threshold
 
+def low_floor_gp(curves: str) -> Any:
+  """tb.GP whose (configuration, step) fits take the noise floor down to gp.LOWEST_NOISE (floor_scale 1e-4: 1e-6 -> 1e-10
+  in float64; suggest fits detrended curves at floor_scale 1). The floor limits how precisely the model can read a final
+  value (benchmarks/fidelity_kernel_check.py): its sd is the floor's, ~1e-3 of the values' spread."""
+  import tinybo as tb
+
+  class LowFloorGP(tb.GP):
+    curve_floor_scale = 1e-4
+
+    def _fit(self, space, X, y, seed, categorical, keep=True, floor_scale=1.0, curves=False):   # noqa: ANN001, ANN202
+      return super()._fit(space, X, y, seed, categorical, keep, self.curve_floor_scale if curves else floor_scale, curves)
+  return LowFloorGP(curves=curves)
+
 # ***** one run: trials until the step budget is spent; the trace is (steps so far, regret of the best complete trial) *****
 
 def run_tinybo(problem: CurveProblem, method: str, seed: int, budget: int) -> dict:
   import tinybo as tb
-  strategy = {"gp": tb.GP(), "gp-nocurves": tb.GP(curves=False), "random": tb.Random()}[method.rsplit("-", 1)[0]]
+  strategy = {"gp": tb.GP, "gp-nocurves": lambda: tb.GP(curves=False), "gp-additive": lambda: tb.GP(curves="additive"),
+              "gp-floor": lambda: low_floor_gp("auto"), "gp-additivefloor": lambda: low_floor_gp("additive"),
+              "random": tb.Random}[method.rsplit("-", 1)[0]]()
   T = problem.max_step
   stopping = tb.ASHA(min_step=1, max_step=T, reduction_factor=3) if method.endswith("-asha") else None
   if method.endswith("-model"): stopping = tb.ModelStopping(min_step=1, max_step=T, threshold=0.2)
@@ -135,7 +154,7 @@ def run_tinybo(problem: CurveProblem, method: str, seed: int, budget: int) -> di
     ran.append([t, problem.regret(trial.params)])   # its last step, and the regret it would have had at T (stopped ones too)
   out = {"trace": trace, "n_trials": len(trace), "n_stopped": n_stopped, "seconds": time.perf_counter() - t0, "report_seconds": t_report,
          "trials": ran}
-  if isinstance(strategy, tb.GP) and strategy.curves == "auto" and n_stopped: out["predicted"] = predicted_finals(problem, opt, seed)
+  if isinstance(strategy, tb.GP) and strategy.curves is not False and n_stopped: out["predicted"] = predicted_finals(problem, opt, seed)
   return out
 
 def predicted_finals(problem: CurveProblem, opt: Any, seed: int) -> list:
@@ -157,7 +176,8 @@ def predicted_finals(problem: CurveProblem, opt: Any, seed: int) -> list:
     if not np.allclose(back(yy), -cd.y): return []
   z = cd.X[:, -1]
   coef = np.polyfit(z, yy, min(2, len(np.unique(z)) - 1))
-  model = GPRegressor(gp.kernel).fit(cd.X, yy - np.polyval(coef, z), seed=seed)
+  model = GPRegressor(gp.kernel, structure="additive" if gp.curves == "additive" else "product").fit(
+    cd.X, yy - np.polyval(coef, z), seed=seed, floor_scale=getattr(gp, "curve_floor_scale", 1.0))
   mean, var = model.predict(at_target(space.encode_many([t.params for t in trials])))
   mean, sd = mean + np.polyval(coef, 0.0), np.sqrt(np.maximum(var, 0.0))
   lo, mid, hi = -back(mean + sd), -back(mean), -back(mean - sd)   # in the problem's units (to minimize)

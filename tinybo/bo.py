@@ -126,6 +126,8 @@ class GP:
   `curves`: learn from learning curves ("auto", the default: whenever the study has reports; False: never). The GP then
   models the value as a function of (configuration, step), fitted to every trial's thinned reports, stopped and running
   trials included, and maximizes the acquisition at the target step, the end of a full run (see tinybo/fidelity.py).
+  "additive": the same, with the kernel an asymptote plus a gap that vanishes at the target step (gp.GPRegressor's
+  structure="additive") instead of one kernel over (configuration, step).
   `noise`: what the objective's observation noise is. None (default): unknown, its variance is fitted with the other
   hyperparameters. "deterministic": none, the model interpolates the data (and `recommend` is the best trial). A float
   v > 0: the noise variance is at least v, in the objective's units squared (noise sd 0.1: v = 0.01); the values are
@@ -158,7 +160,8 @@ class GP:
     if conditional not in ("tree", "flatten"): raise ValueError(f"conditional={conditional!r}: use 'tree' or 'flatten'")
     if not isinstance(warp_floor, bool): raise ValueError(f"warp_floor={warp_floor!r}: use True or False")
     if not isinstance(trust_region, bool): raise ValueError(f"trust_region={trust_region!r}: use True or False")
-    if curves not in (True, False, "auto"): raise ValueError(f"curves={curves!r}; use 'auto' (learn from reports when there are any), False")
+    if curves not in (True, False, "auto", "additive"):
+      raise ValueError(f"curves={curves!r}; use 'auto' (learn from reports when there are any), 'additive' (the same, additive kernel) or False")
     noise = check_noise(noise)
     if isinstance(noise, float) and warp is True:
       raise ValueError(f"GP(noise={noise!r}, warp=True): a noise variance is in the objective's units, which the warp changes; "
@@ -205,7 +208,7 @@ class GP:
     if total <= len(h.taken): raise SearchExhausted(f"all {int(total)} configurations of the space have been tried; widen the space")
     n = int(min(n, total - len(h.taken)))  # a finite space nearly tried: what is left, not an error
     taken = set(h.taken)
-    cd = curve_data(space, trials, reports) if reports and self.curves == "auto" else None
+    cd = curve_data(space, trials, reports) if reports and self.curves is not False else None
     # the design continues while observations + stopped + pending trials are fewer than n_initial (a stopped trial used its
     # design point), or while there are < 2 values to fit
     n_fit = len(h.y) if cd is None else len(cd.y)
@@ -309,7 +312,7 @@ class GP:
     key = hashlib.sha1(X_done.tobytes() + y_done.tobytes() + repr(self.kernel).encode() + repr(self.noise).encode() + str(seed).encode()).digest()
     if self._chance_fit[0] != key:
       model: GPRegressor | None = None
-      try: model = self._fit_kernels(X_done, y_done, space.cat_groups, seed, None)
+      try: model = self._fit_kernels(X_done, y_done, space.cat_groups, seed, None, curves=True)
       except Exception as e:  # noqa: BLE001 - no model: no trial is stopped by it, loudly, once per set of finished curves
         warnings.warn(f"tinybo GP strategy: the model that judges running trials could not be fitted ({type(e).__name__}: {e}); "
                       "no trial is stopped by it until another one finishes", GPFallbackWarning, stacklevel=3)
@@ -370,13 +373,13 @@ class GP:
     return isinstance(self.noise, float) or noise_evidence(model, y, seed=int(seed or 0) & 0xFFFFFFFF) > NOISE_MARGIN
 
   def _fit(self, space: Space, X: np.ndarray, y: np.ndarray, seed: int, categorical: list[slice], keep: bool = True,
-           floor_scale: float = 1.0) -> GPRegressor:
+           floor_scale: float = 1.0, curves: bool = False) -> GPRegressor:
     """The GP on (X, y), warm-started from the last kept fit; keep=False leaves that chain as it was (a fit is path
     dependent, so `recommend` must not change what the next suggestions are). floor_scale: see GPRegressor.fit."""
     key = hashlib.sha1(X.tobytes() + y.tobytes() + repr(self.kernel).encode() + repr(self.noise).encode() + repr(floor_scale).encode()).digest()
     sj = space.to_json()
     if self._model is not None and self._model_key == key and self._model_space == sj: return self._model
-    model = self._fit_kernels(X, y, categorical, seed, self._model if self._model_space == sj else None, floor_scale)
+    model = self._fit_kernels(X, y, categorical, seed, self._model if self._model_space == sj else None, floor_scale, curves=curves)
     hp = model.hyperparameters
     if not all(np.all(np.isfinite(np.asarray(v, dtype=np.float64))) for v in hp.values()):
       raise FloatingPointError(f"the GP fit returned non-finite hyperparameters {hp}")
@@ -384,7 +387,7 @@ class GP:
     return model
 
   def _fit_kernels(self, X: np.ndarray, y: np.ndarray, categorical: list[slice], seed: int, warm_start: GPRegressor | None,
-                   floor_scale: float = 1.0, kernels: str | tuple[str, ...] | None = None) -> GPRegressor:
+                   floor_scale: float = 1.0, kernels: str | tuple[str, ...] | None = None, curves: bool = False) -> GPRegressor:
     """The GP of `self.kernel` on (X, y), warm-started when given. kernel="auto" (or a tuple of names): the warm start's
     kernel continues, and whenever the fit is cold (the first, and each time n has grown 1.5x: gp.GPRegressor.fit's policy)
     every candidate kernel is fitted cold too, and the chain from the first candidate steps to the next one while that
@@ -395,12 +398,13 @@ class GP:
     seed = int(seed or 0) & 0xFFFFFFFF
     candidates = kernel_candidates(self.kernel if kernels is None else kernels)
     kernel = warm_start.kernel if warm_start is not None and len(candidates) > 1 else candidates[0]
-    model = GPRegressor(kernel, device=self.device, lengthscale_prior=self.lengthscale_prior)
+    structure = "additive" if curves and self.curves == "additive" else "product"   # curves: X's last column is the fidelity
+    model = GPRegressor(kernel, device=self.device, lengthscale_prior=self.lengthscale_prior, structure=structure)
     model.fit(X, y, categorical=categorical, seed=seed, warm_start=warm_start, noise=self.noise, floor_scale=floor_scale)
     if len(candidates) == 1 or model.n_cold != model.n: return model
     fits = {kernel: model}
     for other in candidates:
-      if other not in fits: fits[other] = GPRegressor(other, device=self.device, lengthscale_prior=self.lengthscale_prior).fit(
+      if other not in fits: fits[other] = GPRegressor(other, device=self.device, lengthscale_prior=self.lengthscale_prior, structure=structure).fit(
         X, y, categorical=categorical, seed=seed, noise=self.noise, floor_scale=floor_scale)
     chosen = candidates[0]
     for other in candidates[1:]:  # a chain: each kernel must clear the margin over the one before it
@@ -443,7 +447,8 @@ class GP:
     acquisition = "ucb" if self.acquisition in NOISY_RULES else self.acquisition
     try:
       floor_scale = self._floor_scale(space, y_fit, h.y, minimize) if cd is None else 1.0   # detrended curves are not warped values
-      model = self._fit(space, X_fit, y_fit, seed, space.cat_groups if tree is None else tree.categorical, floor_scale=floor_scale)
+      model = self._fit(space, X_fit, y_fit, seed, space.cat_groups if tree is None else tree.categorical, floor_scale=floor_scale,
+                        curves=cd is not None)
       if cd is None and self._noisy(model, y_fit, seed):   # "auto" or "edge" on noisy data: on the raw values
         acquisition = NOISY_RULES[self.acquisition]
         if not np.array_equal(raw := -h.y if minimize else h.y, yy):   # they were warped: the model of the raw values, outside the warm-start chain

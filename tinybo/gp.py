@@ -13,6 +13,8 @@ Glossary (shapes; N and D are bucket sizes, n ≤ N real observations, d ≤ D r
 NLL(θ) = ½ yᵀα + Σ log diag L + (n/2) log 2π, dNLL/dθ = ½ tr((K⁻¹ − ααᵀ) ∂K/∂θ): custom kernels factor K (no autograd
 through them), ∂K/∂θ comes from `kernels.dk_du`. One captured step gives NLL, gradient and factors for b restarts, driven
 by the numpy L-BFGS. The posterior is plain tensor ops, differentiable in the query points by autograd.
+structure="additive" (learning curves, the last column the fidelity z): `nll_grad_factor_additive`, φ = [log ℓ_f (G−1) |
+log ℓ_g (G) | log σ_f², log σ_g², log σ_n²]; its posterior at z = 0 is `posterior` with ℓ_f and σ_f².
 """
 from __future__ import annotations
 
@@ -35,6 +37,8 @@ class GPFitError(RuntimeError):
 # ***** priors (numpy, in φ space; cheap, so they stay out of the captured step) *****
 
 NOISE_FLOOR, LENGTHSCALE_PRIORS = {dtypes.float64: 1e-6, dtypes.float32: 1e-4}, ("unit", "hvarfner")
+STRUCTURES = ("product", "additive")   # GPRegressor's kernel over (configuration, fidelity) columns
+FAR = 50.0   # log lengthscale of the additive kernel's k_f on the fidelity column: z/e^50 adds nothing to any distance
 # the lowest a fit's `floor_scale` may take the noise floor: in float64 a decade below the 1e-9 jitter, which then keeps
 # the diagonal's floor; float32's floor is already its limit (a float32 Cholesky factor loses the data below a relative 1e-4)
 LOWEST_NOISE = {dtypes.float64: 1e-10, dtypes.float32: 1e-4}
@@ -45,24 +49,27 @@ LOWEST_NOISE = {dtypes.float64: 1e-10, dtypes.float32: 1e-4}
 # everywhere else (benchmarks/README.md, Ackley)
 MIN_LENGTHSCALE = {"unit": 1e-3, "hvarfner": 2.5e-2}
 
-def log_prior(phi:np.ndarray, n_groups:int, kind:str="unit") -> tuple[np.ndarray, np.ndarray]:
-  """Log prior density of φ[b, G+2] (up to a constant) and its gradient. Lengthscales, by `kind`:
+def log_prior(phi:np.ndarray, n_groups:int, kind:str="unit", n_scales:int=1) -> tuple[np.ndarray, np.ndarray]:
+  """Log prior density of φ[b, L + n_scales + 1] = [log ℓ (L) | log σ² (n_scales) | log σ_n²] (up to a constant) and its
+  gradient; L = n_groups with one kernel, more with the additive curve kernel (its lengthscales come in two sets, each
+  under this prior, with the dimension n_groups). Lengthscales, by `kind`:
   "unit": −0.1 (ℓ² + ℓ⁻²) per lengthscale (Optuna's GPSampler): mode ℓ = 1, large ℓ cost quadratically, so the model
   keeps believing that every input matters and keeps exploring. "hvarfner": ℓ ~ LogNormal(√2 + ½ log G, √3) (Hvarfner et
   al. 2024, BoTorch's default), as BoTorch maximizes it: a density in ℓ, so in φ = log ℓ it carries the Jacobian term −φ
   and its mode is ℓ = exp(μ − σ²) (0.5 for G = 6, 0.9 for G = 20), not exp(μ); the lengthscales grow like √d, with a heavy
   tail towards irrelevant inputs (benchmarks/README.md compares the two).
-  log σ_f² ~ N(0, 1.5); σ_n² ~ Gamma(1.1, rate 30) as a function of log σ_n² without the Jacobian (as Optuna's GP):
+  each log σ² ~ N(0, 1.5); σ_n² ~ Gamma(1.1, rate 30) as a function of log σ_n² without the Jacobian (as Optuna's GP):
   0.1 log σ_n² − 30 σ_n², which favours small noise."""
-  ls, sf, sn = phi[:, :n_groups], phi[:, n_groups], phi[:, n_groups + 1]
+  L = phi.shape[1] - n_scales - 1
+  ls, sf, sn = phi[:, :L], phi[:, L:L + n_scales], phi[:, -1]
   if kind == "unit":
     e2 = np.exp(2 * ls)
     lval, lgrad = -0.1 * (e2 + 1 / e2), -0.2 * (e2 - 1 / e2)
   else:
     mu, sd = math.sqrt(2) + 0.5 * math.log(max(n_groups, 1)), math.sqrt(3)
     lval, lgrad = -0.5 * ((ls - mu) / sd) ** 2 - ls, -(ls - mu) / sd ** 2 - 1.0
-  val = lval.sum(1) - 0.5 * (sf / 1.5) ** 2 + 0.1 * sn - 30 * np.exp(sn)
-  grad = np.concatenate([lgrad, (-sf / 1.5 ** 2)[:, None], (0.1 - 30 * np.exp(sn))[:, None]], axis=1)
+  val = lval.sum(1) - 0.5 * ((sf / 1.5) ** 2).sum(1) + 0.1 * sn - 30 * np.exp(sn)
+  grad = np.concatenate([lgrad, -sf / 1.5 ** 2, (0.1 - 30 * np.exp(sn))[:, None]], axis=1)
   return val, grad
 
 def check_noise(noise:float|str|None, name:str="noise") -> float|str|None:
@@ -91,6 +98,24 @@ def unpack(data:Tensor, params:Tensor):
   D = data.shape[1] - 2
   return data[:, :D], data[:, D], data[:, D + 1], params[:, :D + 2], params[:, D + 2], params[0, D + 3:D + 7]
 
+def _factor(K:Tensor, y:Tensor, mask:Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+  """NLL[b], Linv[b,N,N], α[b,N] and W = K⁻¹ − ααᵀ [b,N,N] of a padded covariance K[b,N,N]."""
+  L = cholesky(K)
+  Linv = triangular_inverse(L)
+  # K⁻¹ = L⁻ᵀ L⁻¹ by a second substitution kernel: measured 1-3x faster than tinygrad's float64 matmul here
+  Kinv = solve_triangular(L.transpose(-1, -2), Linv, lower=False)
+  alpha = (Kinv @ y.unsqueeze(-1))[..., 0]
+  nll = 0.5 * (y * alpha).sum(-1) + L.diagonal(dim1=-2, dim2=-1).log().sum(-1) + 0.5 * math.log(2 * math.pi) * mask.sum()
+  return nll, Linv, alpha, Kinv - alpha.unsqueeze(-1) * alpha.unsqueeze(-2)
+
+def _lengthscale_grad(M:Tensor, A:Tensor) -> Tensor:
+  """dNLL/dlog ℓ [b,D] = −Σ_ij M_ij (a_ik − a_jk)², M = W ⊙ dk/du, a = X/ℓ: two matmuls, no [N,N,D] tensor."""
+  return -2 * ((M.sum(-1).unsqueeze(-1) * A.square()).sum(1) - (A * (M @ A)).sum(1))
+
+def _noise(K:Tensor, mask:Tensor, sn2:Tensor, jitter:Tensor) -> Tensor:
+  """K with the noise on the real rows' diagonal and the identity on the padded block."""
+  return K + (mask * (sn2 + jitter).unsqueeze(-1) + (1 - mask)).unsqueeze(-1) * eye_like(K)
+
 def nll_grad_factor(data:Tensor, params:Tensor) -> tuple[Tensor, Tensor, Tensor]:
   """Per restart: [NLL | dNLL/dθ] [b, 1+P], Linv0 [b,N,N] and α [b,N] (NaN rows: the factorization failed).
   The gradient is the trace identity with dk/du (u = r²): dNLL/dlog ℓ_k = −Σ_ij M_ij (a_ik − a_jk)² with
@@ -100,25 +125,39 @@ def nll_grad_factor(data:Tensor, params:Tensor) -> tuple[Tensor, Tensor, Tensor]
   sf2, sn2 = theta[:, D].exp(), theta[:, D + 1].exp()
   ls = theta[:, :D].exp()
   A = X / ls.unsqueeze(1)                                                    # [b,N,D]
-  u = scaled_sqdist(X, X, ls)                                                # [b,N,N]
-  pos, r, s, poly, ex = profile(u, coef)
+  pos, r, s, poly, ex = profile(scaled_sqdist(X, X, ls), coef)
   e = ex * sf2.reshape(-1, 1, 1)
   m2 = mask.unsqueeze(-1) * mask
-  eye = eye_like(u)
   Kf = (poly * e * m2).contiguous()
-  K = Kf + (mask * (sn2 + jitter).unsqueeze(-1) + (1 - mask)).unsqueeze(-1) * eye
-  L = cholesky(K)
-  Linv = triangular_inverse(L)
-  # K⁻¹ = L⁻ᵀ L⁻¹ by a second substitution kernel: measured 1-3x faster than tinygrad's float64 matmul here
-  Kinv = solve_triangular(L.transpose(-1, -2), Linv, lower=False)
-  alpha = (Kinv @ y.unsqueeze(-1))[..., 0]
-  nll = 0.5 * (y * alpha).sum(-1) + L.diagonal(dim1=-2, dim2=-1).log().sum(-1) + 0.5 * math.log(2 * math.pi) * mask.sum()
-  W = Kinv - alpha.unsqueeze(-1) * alpha.unsqueeze(-2)
-  M = (W * dk_du(pos, r, s, poly, e, coef) * m2).contiguous()
-  g_ls = -2 * ((M.sum(-1).unsqueeze(-1) * A.square()).sum(1) - (A * (M @ A)).sum(1))
+  nll, Linv, alpha, W = _factor(_noise(Kf, mask, sn2, jitter), y, mask)
+  g_ls = _lengthscale_grad((W * dk_du(pos, r, s, poly, e, coef) * m2).contiguous(), A)
   g_sf = 0.5 * (W * Kf).sum((-2, -1))
   g_sn = 0.5 * (W.diagonal(dim1=-2, dim2=-1) * mask).sum(-1) * sn2
   out = nll.unsqueeze(-1).cat(g_ls, g_sf.unsqueeze(-1), g_sn.unsqueeze(-1), dim=1)
+  return out.contiguous(), (Linv * m2).contiguous(), alpha.contiguous()
+
+def nll_grad_factor_additive(data:Tensor, params:Tensor) -> tuple[Tensor, Tensor, Tensor]:
+  """`nll_grad_factor` for the additive learning-curve kernel (structure="additive"):
+  k((x, z), (x', z')) = σ_f² k(x, x'; ℓ_f) + w w' σ_g² k((x, z), (x', z'); ℓ_g), w = φ(z) per row, φ(0) = 0: the value
+  at the target step (z = 0) is the first process alone, the second (the gap to it) vanishes there. Packed inputs:
+  data[N, D+3] = [X | y | mask | w], params[b, 2D+8] = [log ℓ_f (D) | log ℓ_g (D) | log σ_f² | log σ_g² | log σ_n² |
+  jitter | coef (4)]; k_f ignores z through a lengthscale of e^FAR there. Out: [NLL | dNLL/dθ] [b, 1+2D+3], Linv0, α."""
+  D = data.shape[1] - 3
+  X, y, mask, w = data[:, :D], data[:, D], data[:, D + 1], data[:, D + 2]
+  theta, jitter, coef = params[:, :2 * D + 3], params[:, 2 * D + 3], params[0, 2 * D + 4:2 * D + 8]
+  sf2, sg2, sn2 = theta[:, 2 * D].exp(), theta[:, 2 * D + 1].exp(), theta[:, 2 * D + 2].exp()
+  m2 = mask.unsqueeze(-1) * mask
+  ww = (w.unsqueeze(-1) * w) * m2
+  parts = []
+  for ls, scale, weight in ((theta[:, :D].exp(), sf2, m2), (theta[:, D:2 * D].exp(), sg2, ww)):
+    pos, r, s, poly, ex = profile(scaled_sqdist(X, X, ls), coef)
+    e = ex * scale.reshape(-1, 1, 1)
+    parts.append((X / ls.unsqueeze(1), (poly * e * weight).contiguous(), (pos, r, s, poly, e, weight)))
+  nll, Linv, alpha, W = _factor(_noise(parts[0][1] + parts[1][1], mask, sn2, jitter), y, mask)
+  g_ls = [_lengthscale_grad((W * dk_du(pos, r, s, poly, e, coef) * weight).contiguous(), A) for A, _, (pos, r, s, poly, e, weight) in parts]
+  g_sc = [0.5 * (W * Kp).sum((-2, -1)).unsqueeze(-1) for _, Kp, _ in parts]
+  g_sn = 0.5 * (W.diagonal(dim1=-2, dim2=-1) * mask).sum(-1) * sn2
+  out = nll.unsqueeze(-1).cat(*g_ls, *g_sc, g_sn.unsqueeze(-1), dim=1)
   return out.contiguous(), (Linv * m2).contiguous(), alpha.contiguous()
 
 def posterior(X:Tensor, alpha:Tensor, Linv0:Tensor, hyper:Tensor, Xq:Tensor) -> tuple[Tensor, Tensor]:
@@ -167,16 +206,24 @@ class GPRegressor:
   """Gaussian process with MAP-fitted hyperparameters (contract in docs/DESIGN.md).
   Units: the model works on standardized targets y_train; `hyperparameters` (outputscale, noise) are in those units,
   `posterior` returns them; `predict` and `to_y_units` map back to y (y ≈ y_mean + y_scale · standardized).
-  `posterior_state()` tensors are never overwritten: `fit` and `condition` make new ones."""
-  def __init__(self, kernel:str="matern52", device:str|None=None, dtype:DType|None=None, lengthscale_prior:str="unit"):
+  `posterior_state()` tensors are never overwritten: `fit` and `condition` make new ones.
+  `structure`: "product" (one kernel on all columns) or "additive" for learning curves, whose last column is the fidelity z
+  (fidelity.py, 0 at the target step): σ_f² k(x, x'; ℓ_f) + z z' σ_g² k((x, z), (x', z'); ℓ_g) (`nll_grad_factor_additive`),
+  an asymptote plus a gap that vanishes at the target, as BoTorch's LinearTruncatedFidelityKernel. Its posterior is
+  only valid at z = 0, where it is the first process's (the `posterior` program with ℓ_f, and z ignored)."""
+  def __init__(self, kernel:str="matern52", device:str|None=None, dtype:DType|None=None, lengthscale_prior:str="unit",
+               structure:str="product"):
     self.coef = check_kernel(kernel)
-    self.kernel, self.lengthscale_prior = kernel, check_prior(lengthscale_prior)
+    if structure not in STRUCTURES: raise ValueError(f"structure={structure!r}: use one of {STRUCTURES}")
+    self.kernel, self.lengthscale_prior, self.structure = kernel, check_prior(lengthscale_prior), structure
     self.device: str = Device.canonicalize(device) if device else Device.DEFAULT
     self.dtype: DType = dtype or default_dtype(self.device)
     # the data: X[n,d] unit cube, y_train[n] standardized by `transform`; N, D their bucket sizes
     self.n = self.d = self.N = self.D = 0
     self.X, self.y_train, self.categorical, self.transform = np.zeros((0, 0)), np.zeros(0), [], YTransform(0.0, 1.0, 0.0, 1.0)
-    self._expand, self._ls_offset = np.zeros((0, 0)), np.zeros(0)  # [G, D] φ's lengthscale groups -> θ; [D] log(1/√w) of ½-weight columns
+    # [L, Θ] φ's L lengthscale groups -> θ's Θ log lengthscales (Θ = D, or 2D: ℓ_f then ℓ_g); [Θ] log(1/√w) of ½-weight
+    # columns (and FAR at k_f's z column); G the column groups, n_scales the output scales (1 or 2)
+    self._expand, self._ls_offset, self.G, self.n_scales = np.zeros((0, 0)), np.zeros(0), 0, 1 if structure == "product" else 2
     self._data: Tensor|None = None        # [N, D+2] packed [X | y | mask]
     self._Xt: Tensor|None = None          # [N, D] X, the posterior's
     self._params: dict[int, Tensor] = {}  # per batch size: the optimizer's input buffer, rewritten in place every step
@@ -201,21 +248,30 @@ class GPRegressor:
     # lengthscale groups in column order: each continuous column alone, each one-hot block shares one
     blocks = [list(range(*b.indices(d))) for b in self.categorical]
     groups = sorted(blocks + [[c] for c in range(d) if not any(c in b for b in blocks)])
-    self._expand = np.zeros((len(groups), self.D))
-    for gi, cols in enumerate(groups): self._expand[gi, cols] = 1.0
-    self._ls_offset = np.zeros(self.D); self._ls_offset[:d] = -0.5 * np.log(np.array(column_weights(d, self.categorical)))
-    data = np.zeros((self.N, self.D + 2)); data[:n, :d] = X; data[:n, self.D] = y_std; data[:n, self.D + 1] = 1.0
+    expand = np.zeros((len(groups), self.D))
+    for gi, cols in enumerate(groups): expand[gi, cols] = 1.0
+    offset = np.zeros(self.D); offset[:d] = -0.5 * np.log(np.array(column_weights(d, self.categorical)))
+    self.G, self._expand, self._ls_offset = len(groups), expand, offset
+    data = np.zeros((self.N, self.D + 2 + (self.structure == "additive"))); data[:n, :d] = X; data[:n, self.D] = y_std; data[:n, self.D + 1] = 1.0
+    if self.structure == "additive":   # ℓ_f on the configuration columns (z: e^FAR) then ℓ_g on all; w = φ(z) = z per row
+      if groups[-1] != [d - 1] or d < 2: raise ValueError(f"structure='additive' needs d >= 2 columns, the last a continuous fidelity, got d={d}")
+      self._expand = np.block([[expand[:-1], np.zeros_like(expand[:-1])], [np.zeros_like(expand), expand]])
+      far = np.zeros(self.D); far[d - 1] = FAR
+      self._ls_offset = np.concatenate([offset + far, offset])
+      data[:n, self.D + 2] = X[:, d - 1]
     self._data = upload(data, self.dtype, self.device)
     self._Xt = upload(data[:, :self.D], self.dtype, self.device)
     self._params = {}
 
   def _theta(self, phi:np.ndarray) -> np.ndarray:
-    G = len(self._expand)
-    return np.concatenate([phi[:, :G] @ self._expand + self._ls_offset, phi[:, G:]], axis=1)
+    L = len(self._expand)
+    return np.concatenate([phi[:, :L] @ self._expand + self._ls_offset, phi[:, L:]], axis=1)
 
-  def _pack(self, phi:np.ndarray, jitter:np.ndarray) -> Tensor:
-    b = phi.shape[0]
-    params = np.concatenate([self._theta(phi), jitter[:, None], np.tile(self.coef, (b, 1))], axis=1)
+  def _pack(self, phi:np.ndarray, jitter:np.ndarray) -> Tensor: return self._pack_theta(self._theta(phi), jitter)
+
+  def _pack_theta(self, theta:np.ndarray, jitter:np.ndarray) -> Tensor:
+    b = theta.shape[0]
+    params = np.concatenate([theta, jitter[:, None], np.tile(self.coef, (b, 1))], axis=1)
     self._params[b] = upload(params, self.dtype, self.device, self._params.get(b))
     return self._params[b]
 
@@ -235,31 +291,31 @@ class GPRegressor:
     if not np.isfinite(X).all(): raise GPFitError("X has non-finite values")
     if not np.isfinite(y).any(): raise GPFitError("no finite y values to fit")
     ws = warm_start if warm_start is not None and warm_start.phi is not None and warm_start.d == X.shape[1] \
-      and warm_start.categorical == list(categorical or []) else None
+      and warm_start.categorical == list(categorical or []) and warm_start.structure == self.structure else None
     n_cold, n_refit = (ws.n_cold, ws.n_refit) if ws is not None else (0, 0)
     self.transform, y_std = YTransform.fit(y)
     self._set_data(X, y_std, categorical)
-    G = len(self._expand)
+    L, G, ns = len(self._expand), self.G, self.n_scales   # φ = [log ℓ (L) | log σ² (ns) | log σ_n²]
     if not 0 < floor_scale <= 1: raise ValueError(f"floor_scale={floor_scale!r}: use a float in (0, 1]")
     floor = NOISE_FLOOR.get(self.dtype, 1e-4)
     noise_lo, noise_hi = noise_bounds(check_noise(noise), max(floor * floor_scale, LOWEST_NOISE.get(self.dtype, 1e-4)), self.y_scale)
-    lower = np.array([math.log(MIN_LENGTHSCALE[self.lengthscale_prior])] * G + [math.log(1e-3), math.log(noise_lo)])
-    upper = np.array([math.log(1e3)] * G + [math.log(1e3), math.log(noise_hi)])
+    lower = np.array([math.log(MIN_LENGTHSCALE[self.lengthscale_prior])] * L + [math.log(1e-3)] * ns + [math.log(noise_lo)])
+    upper = np.array([math.log(1e3)] * L + [math.log(1e3)] * ns + [math.log(noise_hi)])
     # periodic cold refits (as n grows 1.5x) are there to escape a stale optimum through restarts: with one start
     # (large buckets) they would only repeat the warm start at a higher price
     cold = ws is None or restarts is not None or (self.n >= 1.5 * n_cold and default_restarts(self.N) > 1)
     if cold:
       rng = np.random.default_rng([seed, self.n, self.d])
       b = restarts or default_restarts(self.N)
-      starts = np.zeros((b, G + 2))
-      starts[:, :G] = np.log(0.5 * math.sqrt(G))  # a moderate lengthscale: the prior median (~4√d) is flat for BO
-      starts[:, G], starts[:, G + 1] = 0.0, math.log(1e-2)
-      if b > 1: starts[1:, :G] = starts[0, :G] + rng.normal(0.0, 0.75, size=(b - 1, G))  # lengthscales spread ~2x either way
-      if b > 1: starts[1:, G + 1] = rng.uniform(math.log(floor), math.log(0.1), size=b - 1)
+      starts = np.zeros((b, L + ns + 1))
+      starts[:, :L] = np.log(0.5 * math.sqrt(G))  # a moderate lengthscale: the prior median (~4√d) is flat for BO
+      starts[:, L:L + ns], starts[:, -1] = 0.0, math.log(1e-2)
+      if b > 1: starts[1:, :L] = starts[0, :L] + rng.normal(0.0, 0.75, size=(b - 1, L))  # lengthscales spread ~2x either way
+      if b > 1: starts[1:, -1] = rng.uniform(math.log(floor), math.log(0.1), size=b - 1)
       if ws is not None: starts[-1] = ws.phi
     else: starts = ws.phi[None, :].copy()
     jitter = np.full(starts.shape[0], 1e-9 if self.dtype == dtypes.float64 else 1e-6)
-    step = captured("nll", nll_grad_factor, self.N, self.D, starts.shape[0], self.dtype, self.device)
+    step = self._step(starts.shape[0])
     last: dict = {}
 
     def fg(phi:np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -273,8 +329,9 @@ class GPRegressor:
         if (~bad).any(): outs = None  # rows come from two calls: the factors of this call are not all current
       last.update(phi=phi.copy(), jitter=jitter.copy(), outs=outs)
       nll, gtheta = out[:, 0], out[:, 1:]
-      gphi = np.concatenate([gtheta[:, :self.D] @ self._expand.T, gtheta[:, self.D:]], axis=1)
-      lp, glp = log_prior(phi, G, self.lengthscale_prior)
+      T = self._expand.shape[1]
+      gphi = np.concatenate([gtheta[:, :T] @ self._expand.T, gtheta[:, T:]], axis=1)
+      lp, glp = log_prior(phi, G, self.lengthscale_prior, ns)
       f = nll - lp
       ok = np.isfinite(f) & np.isfinite(gphi).all(1)
       return np.where(ok, f, np.inf), np.where(ok[:, None], gphi - glp, 0.0)
@@ -295,7 +352,7 @@ class GPRegressor:
 
   def _refactor(self):
     """Factor K at the fitted hyperparameters (one more evaluation, batch of one) for the posterior state."""
-    step = captured("nll", nll_grad_factor, self.N, self.D, 1, self.dtype, self.device)
+    step = self._step(1)
     for _ in range(8):
       out, Linv0, alpha = (download(t)[0] for t in step(self._data, self._pack(self.phi[None], np.array([self.jitter]))))
       if np.isfinite(alpha).all() and np.isfinite(Linv0).all(): break
@@ -303,13 +360,22 @@ class GPRegressor:
     else: raise GPFitError("kernel matrix not positive definite even with jitter 1e-3")
     self._set_posterior(Linv0, alpha)
 
+  def _step(self, b:int) -> CachedJit:
+    """The likelihood program of this structure for a batch of b restarts."""
+    if self.structure == "additive": return captured("nll_additive", nll_grad_factor_additive, self.N, self.D, b, self.dtype, self.device)
+    return captured("nll", nll_grad_factor, self.N, self.D, b, self.dtype, self.device)
+
   def _set_posterior(self, Linv0:np.ndarray, alpha:np.ndarray):
-    G = len(self._expand)
-    ls = np.ones(self.D); ls[:self.d] = np.exp(self._theta(self.phi[None])[0, :self.d])
-    hyper = np.concatenate([ls, [math.exp(self.phi[G])], self.coef])
+    # additive: the posterior at z = 0 is k_f's (the gap's weight z z' is 0 there), so its lengthscales (e^FAR at z) and σ_f²
+    L, d = len(self._expand), self.d
+    ls = np.ones(self.D); ls[:d] = np.exp(self._theta(self.phi[None])[0, :d])
+    hyper = np.concatenate([ls, [math.exp(self.phi[L])], self.coef])
     self._state = (self._Xt, upload(alpha, self.dtype, self.device), upload(Linv0, self.dtype, self.device), upload(hyper, self.dtype, self.device))
-    self.hyperparameters = {"lengthscales": np.exp(self.phi[:G] @ self._expand[:, :self.d]), "outputscale": math.exp(self.phi[G]),
-                            "noise": math.exp(self.phi[G + 1])}
+    group_ls = np.exp(self.phi[:L] @ self._expand)   # without the one-hot offsets, per θ column
+    self.hyperparameters = {"lengthscales": group_ls[:d], "outputscale": math.exp(self.phi[L]), "noise": math.exp(self.phi[-1])}
+    if self.structure == "additive":   # k_f's lengthscales on the configuration, the gap's on z; then the gap kernel's own
+      self.hyperparameters["lengthscales"] = np.append(group_ls[:d - 1], group_ls[self.D + d - 1])
+      self.hyperparameters.update(gap_lengthscales=group_ls[self.D:self.D + d], gap_outputscale=math.exp(self.phi[L + 1]))
 
   # ----- posterior -----
   def posterior_state(self) -> tuple[Tensor, ...]:
@@ -339,7 +405,7 @@ class GPRegressor:
     X, y = _array(X), _array(y).reshape(-1)
     if X.ndim != 2 or X.shape[1] != self.d or X.shape[0] != y.shape[0] or X.shape[0] == 0:
       raise ValueError(f"need X[n,{self.d}] and y[n] with n > 0, got {X.shape}, {y.shape}")
-    gp = GPRegressor(self.kernel, self.device, self.dtype, self.lengthscale_prior)
+    gp = GPRegressor(self.kernel, self.device, self.dtype, self.lengthscale_prior, self.structure)
     gp.phi, gp.jitter, gp.objective = self.phi, self.jitter, self.objective
     gp.transform, y_std = YTransform.fit(y)
     gp._set_data(X, y_std, self.categorical)
@@ -351,7 +417,7 @@ class GPRegressor:
     the units of y; None uses the posterior mean (Kriging believer, for pending trials)."""
     Xn = _array(X_new).reshape(-1, self.d)
     y_std = self._posterior_np(Xn)[0] if y_new is None else self.transform(np.asarray(y_new, dtype=np.float64).reshape(-1))
-    gp = GPRegressor(self.kernel, self.device, self.dtype, self.lengthscale_prior)
+    gp = GPRegressor(self.kernel, self.device, self.dtype, self.lengthscale_prior, self.structure)
     gp.transform, gp.phi, gp.jitter, gp.objective = self.transform, self.phi, self.jitter, self.objective
     gp._set_data(np.concatenate([self.X, Xn]), np.concatenate([self.y_train, y_std]), self.categorical)
     gp._refactor()
