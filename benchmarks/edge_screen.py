@@ -13,19 +13,15 @@ on a float bound ("bound": {kind: [on a bound, proposals]}; "warped": [suggestio
 "noisy": [suggestions that `GP._noisy` calls noisy, calls]). Runs are appended to a JSON file {strategy|rule: {problem:
 {seed: {"regret", "values", "min_dist", "bound"}}}}, written after every run.
 
-  python -m benchmarks.edge_screen --rule logei --problems camel --seeds 0-9 --out results/x.json
+  python -m benchmarks.edge_screen --rules logei --problems camel --seeds 0-9 --out results/x.json
 """
 from __future__ import annotations
-
-import argparse
-import json
-from pathlib import Path
 
 import numpy as np
 
 import tinybo.bo as bo
 import tinybo.transforms as transforms
-from benchmarks.conditional_problems import CONDITIONAL_PROBLEMS
+from benchmarks.warp_screen import screen
 
 RULES = ("none", "logei", "ucb_half", "minmean")
 COUNTS: dict[str, list[int]] = {}
@@ -69,33 +65,19 @@ def patch(rule: str) -> None:
     return t, std - low
   transforms.YTransform.fit = staticmethod(fit_minmean)
 
+def _record(r: dict) -> dict:
+  """What a run keeps: its regret, values and distances, and the counts of its suggestions (then cleared for the next run)."""
+  bound = {k: list(v) for k, v in COUNTS.items()}
+  COUNTS.clear()
+  return {"regret": r["regret"], "values": r["values"], "min_dist": r["min_dist"], "bound": bound}
+
 def main() -> None:
-  from benchmarks import conditional_bench, run
-  ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-  ap.add_argument("--rule", default="none", help=f"one of {', '.join(RULES)}")
-  ap.add_argument("--strategy", default="gp")
-  ap.add_argument("--problems", default="camel")
-  ap.add_argument("--seeds", default="0-9", help="a-b, inclusive")
-  ap.add_argument("--out", required=True)
-  args = ap.parse_args()
-  if args.rule not in RULES: raise SystemExit(f"--rule {args.rule!r}: use one of {', '.join(RULES)}")
-  patch(args.rule)
-  lo, hi = map(int, args.seeds.split("-"))
-  out = Path(args.out)
-  res = json.loads(out.read_text()) if out.exists() else {}
-  label = f"{args.strategy}|{args.rule}"
-  for p in args.problems.split(","):
-    run_one = conditional_bench.run_one if p in CONDITIONAL_PROBLEMS else run.run_one
-    for seed in range(lo, hi + 1):
-      COUNTS.clear()
-      r = run_one(p, args.strategy, seed)
-      if "error" in r: raise SystemExit(r["error"])
-      res.setdefault(label, {}).setdefault(p, {})[str(seed)] = {"regret": r["regret"], "values": r["values"], "min_dist": r["min_dist"],
-                                                               "bound": dict(COUNTS)}
-      out.write_text(json.dumps(res, indent=1))
-      print(f"{label} {p} seed {seed}: {r['regret']:.3g} bound {dict(COUNTS)}", flush=True)
-    a = np.array([res[label][p][str(s)]["regret"] for s in range(lo, hi + 1)])
-    print(f"{label} {p} seeds {lo}-{hi}: {np.median(a):.3g} / {np.percentile(a, 80):.3g} / {a.max():.3g}", flush=True)
+  installed: list[str] = []
+  def install(rule: str) -> None:   # the patches wrap what is there: a second rule would stack on the first
+    if installed: raise SystemExit(f"--rules {installed[0]},{rule}: one rule per process (each patches tinybo on top of the last)")
+    if rule not in RULES: raise SystemExit(f"--rules {rule!r}: use one of {', '.join(RULES)}")
+    patch(rule); installed.append(rule)
+  screen(RULES, install, lambda rule, strategy: f"{strategy}|{rule}", "camel", __doc__, record=_record)
 
 if __name__ == "__main__":
   main()

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import argparse
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -49,11 +50,16 @@ def patched_warp(rule: Callable[[np.ndarray, int], float]) -> Callable[..., np.n
     return -np.log1p(d / s)
   return warp
 
-def screen(rules: dict, install: Callable[[str], None], label: Callable[[str, str], str], problems: str, doc: str | None) -> None:
-  """The screening loop both screens share: for each rule named in --rules, `install(rule)` patches tinybo in this process,
-  then `benchmarks.run.run_one` runs the strategy on each problem and seed; regrets go to the JSON file --out as
-  {label(rule, strategy): {problem: {seed: regret}}}, written after every run."""
-  from benchmarks.run import run_one
+def _regret(run: dict) -> float: return run["regret"]
+
+def screen(rules: Collection[str], install: Callable[[str], None], label: Callable[[str, str], str], problems: str, doc: str | None,
+           record: Callable[[dict], Any] = _regret) -> None:
+  """The screening loop the screens share: for each rule named in --rules, `install(rule)` patches tinybo in this process,
+  then `benchmarks.run.run_one` (or `benchmarks.conditional_bench.run_one` for a conditional problem) runs the strategy on
+  each problem and seed; `record(run)` of each run (default: its regret; a dict holding "regret" otherwise) goes to the
+  JSON file --out as {label(rule, strategy): {problem: {seed: record}}}, written after every run."""
+  from benchmarks import conditional_bench, run
+  from benchmarks.conditional_problems import CONDITIONAL_PROBLEMS
   ap = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
   ap.add_argument("--rules", required=True, help=f"of {','.join(rules)}")
   ap.add_argument("--problems", default=problems)
@@ -68,12 +74,13 @@ def screen(rules: dict, install: Callable[[str], None], label: Callable[[str, st
     install(name)
     name_s = label(name, args.strategy)
     for p in args.problems.split(","):
+      run_one = conditional_bench.run_one if p in CONDITIONAL_PROBLEMS else run.run_one
       for seed in range(lo, hi + 1):
         r = run_one(p, args.strategy, seed)
         if "error" in r: raise SystemExit(r["error"])
-        res.setdefault(name_s, {}).setdefault(p, {})[str(seed)] = r["regret"]
+        res.setdefault(name_s, {}).setdefault(p, {})[str(seed)] = record(r)
         out.write_text(json.dumps(res, indent=1))
-      a = np.array([res[name_s][p][str(s)] for s in range(lo, hi + 1)])
+      a = np.array([(e["regret"] if isinstance(e, dict) else e) for e in (res[name_s][p][str(s)] for s in range(lo, hi + 1))])
       print(f"{name_s} {p} seeds {lo}-{hi}: {np.median(a):.3g} / {np.percentile(a, 80):.3g} / {a.max():.3g}", flush=True)
 
 def main() -> None:
