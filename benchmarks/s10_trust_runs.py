@@ -4,7 +4,8 @@ None where the local chain kept Matérn-5/2 all run (the run is then the default
 suggestions). Plain problems run through benchmarks.run.run_one, conditional ones through conditional_bench.run_one;
 the records (benchmarks.run's format, plus local_from) go to --out after every run, so s9_ackley_tables reads them.
 
-  PYTHONPATH=$PWD DEV=CPU python -m benchmarks.s10_trust_runs --problems jenatton,training_recipe --seeds 0-19 --out benchmarks/results/s10_trust_cond.json
+  PYTHONPATH=$PWD DEV=CPU python -m benchmarks.s10_trust_runs --problems jenatton,training_recipe --seeds 0-19 \
+      --out benchmarks/results/s10_trust_cond.json
 """
 from __future__ import annotations
 

@@ -98,7 +98,8 @@ def main(argv: list[str] | None = None) -> None:
       for n in (int(v) for v in args.ns.split(",")):
         r = paired_latency(problem, n, kind, strategies, args.reps, args.warmup)
         rows.append({"problem": problem, "history": kind, "n": n, **r})
-        print(f"{problem} {kind} n={n}: " + ", ".join(f"{s} {r[s]['mean_ms']:.0f} ms mean (x{r[s]['mean_ratio']:.2f})" for s in strategies), flush=True)
+        cells = (f"{s} {r[s]['mean_ms']:.0f} ms mean (x{r[s]['mean_ratio']:.2f})" for s in strategies)
+        print(f"{problem} {kind} n={n}: " + ", ".join(cells), flush=True)
   print("\n| problem | history | n | " + " | ".join(f"{s}: median / mean ms (ratios), rough steps, first local turn ms" for s in strategies)
         + " |\n|---|---|---|" + "---|" * len(strategies))
   for r in rows:
