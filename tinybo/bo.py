@@ -59,10 +59,6 @@ def default_initial_size(p: int, conditional: bool = False) -> int:
 # rougher kernel chosen that early changed Hartmann6's paths for the worse (benchmarks/README.md, Ackley)
 AUTO_KERNELS, AUTO_MARGIN = ("matern52", "matern32"), 3.0
 TRUST_KERNELS = ("matern52", "matern32", "matern12")   # GP(trust_region=True): the local model's kernel chain, smoothest first
-# a UCB suggestion within this max-norm distance (unit cube) of the best observed point is refining it: on deterministic-
-# looking data the strategy suggests the posterior mean's maximizer instead (see GP). Ten times the default min_distance: the
-# step fires on the approach to the optimum, where the first point to land within min_distance of it sets the final regret
-EXPLOIT_RADIUS = 0.01
 
 def kernel_candidates(kernel: str | tuple[str, ...]) -> tuple[str, ...]:
   """The kernels a GP(kernel=...) chooses among, the first kept unless another clears AUTO_MARGIN: one name -> itself."""
@@ -146,15 +142,6 @@ class GP:
   optimism bonus, so a run does not settle in the branch its design happened to sample best) or "flatten" (inactive
   columns at a fixed fill value). With
   learning curves (reports) the (configuration, step) model sees the space flattened.
-  Where the data look deterministic (noise="deterministic", or without a given noise variance while the last fit shows no
-  evidence of noise, `noise.noise_evidence` at most NOISE_MARGIN; not with learning curves), two rules sharpen the end of a
-  run. Where the values are log-warped, the GP's prior mean is the lowest target rather than their average (the warp fires
-  on a long tail of bad values: far from the data expect the worst seen; with the average, a corner's upper bound beats the
-  incumbent and UCB spends evaluations there); the previous suggestion's fit decides, and the first guided one counts as
-  deterministic. And a UCB suggestion within EXPLOIT_RADIUS of the best observed point is replaced by the maximizer of the
-  posterior mean (the same optimizer, UCB with beta = 0, still min_distance away from every trial): min_distance forbids
-  refining a point once a suggestion lands near the optimum, so the first one to land there is placed where the model
-  puts the optimum, not where UCB's bonus for the unknown pushes it. On noisy data both would settle on a lucky draw.
   `trust_region`: a local search where the data are rougher than the kernel (Ackley's funnel and ripple): every other
   guided suggestion fits a second GP whose kernel is chosen among TRUST_KERNELS as the kernel tuple chooses (its own
   warm-start chain), and where that is rougher than Matérn-5/2, maximizes its acquisition only within TuRBO-1's box
@@ -193,8 +180,6 @@ class GP:
     self.lengthscale_prior, self.max_points, self.curves = check_prior(lengthscale_prior), max_points, "auto" if curves is True else curves
     self._model: GPRegressor | None = None  # the last fitted model, the next fit's warm start; the data and space it was fitted on
     self._model_key, self._model_space = b"", ""
-    self._model_y = np.zeros(0)   # the targets it was fitted to (its noise evidence's data)
-    self._evidence: tuple[bytes, float] = (b"", 0.0)   # (model key, noise_evidence) of the last model whose evidence was asked
     self._local_model: GPRegressor | None = None   # trust_region: the last local fit (its kernel chain's warm start)
     self._local_model_space = ""
     self.last_fallback: str | None = None  # why the last suggestion fell back to random (None: it did not)
@@ -247,8 +232,7 @@ class GP:
     tree = self._tree(space)
     gx, cats = (tree, tree.categorical) if tree is not None else (lambda X: X, space.cat_groups)
     try:
-      model = self._fit(space, gx(h.X), yy, seed, cats, keep=False, floor_scale=self._floor_scale(space, yy, h.y, minimize),
-                        prior_mean=self._prior_mean(space, h.y, minimize, seed))
+      model = self._fit(space, gx(h.X), yy, seed, cats, keep=False, floor_scale=self._floor_scale(space, yy, h.y, minimize))
       if self._noisy(model, yy, seed) and not np.array_equal(raw := -h.y if minimize else h.y, yy):   # noisy data: the raw values (see acquisition)
         model = self._fit(space, gx(h.X), raw, seed, cats, keep=False)
       mean = model.predict(gx(h.X))[0]
@@ -389,58 +373,39 @@ class GP:
     return isinstance(self.noise, float) or noise_evidence(model, y, seed=int(seed or 0) & 0xFFFFFFFF) > NOISE_MARGIN
 
   def _fit(self, space: Space, X: np.ndarray, y: np.ndarray, seed: int, categorical: list[slice], keep: bool = True,
-           floor_scale: float = 1.0, curves: bool = False, prior_mean: str = "average") -> GPRegressor:
+           floor_scale: float = 1.0, curves: bool = False) -> GPRegressor:
     """The GP on (X, y), warm-started from the last kept fit; keep=False leaves that chain as it was (a fit is path
-    dependent, so `recommend` must not change what the next suggestions are). floor_scale, prior_mean: see GPRegressor.fit."""
-    key = hashlib.sha1(X.tobytes() + y.tobytes() + repr(self.kernel).encode() + repr(self.noise).encode() + repr(floor_scale).encode()
-                       + prior_mean.encode()).digest()
+    dependent, so `recommend` must not change what the next suggestions are). floor_scale: see GPRegressor.fit."""
+    key = hashlib.sha1(X.tobytes() + y.tobytes() + repr(self.kernel).encode() + repr(self.noise).encode() + repr(floor_scale).encode()).digest()
     sj = space.to_json()
     if self._model is not None and self._model_key == key and self._model_space == sj: return self._model
-    model = self._fit_kernels(X, y, categorical, seed, self._model if self._model_space == sj else None, floor_scale, curves=curves,
-                              prior_mean=prior_mean)
+    model = self._fit_kernels(X, y, categorical, seed, self._model if self._model_space == sj else None, floor_scale, curves=curves)
     hp = model.hyperparameters
     if not all(np.all(np.isfinite(np.asarray(v, dtype=np.float64))) for v in hp.values()):
       raise FloatingPointError(f"the GP fit returned non-finite hyperparameters {hp}")
-    if keep: self._model, self._model_key, self._model_space, self._model_y = model, key, sj, y
+    if keep: self._model, self._model_key, self._model_space = model, key, sj
     return model
 
-  def _looks_deterministic(self, seed: int) -> bool:
-    """Whether the data look deterministic to the last kept fit: noise="deterministic"; never with a noise variance given;
-    else no kept fit yet, or its `noise_evidence` (computed once per fit) at most NOISE_MARGIN."""
-    if self.noise == "deterministic": return True
-    if isinstance(self.noise, float): return False
-    if self._model is None: return True
-    if self._evidence[0] != self._model_key:
-      self._evidence = (self._model_key, noise_evidence(self._model, self._model_y, seed=int(seed or 0) & 0xFFFFFFFF))
-    return self._evidence[1] <= NOISE_MARGIN
-
-  def _prior_mean(self, space: Space, design: np.ndarray, minimize: bool, seed: int) -> str:
-    """GPRegressor.fit's prior_mean for the targets `_targets`(space, y, design, minimize): "lowest" where they are
-    log-warped and the data look deterministic (`_looks_deterministic`), else "average"."""
-    return "lowest" if self._warp_kind(space, design, minimize) == "log" and self._looks_deterministic(seed) else "average"
-
   def _fit_kernels(self, X: np.ndarray, y: np.ndarray, categorical: list[slice], seed: int, warm_start: GPRegressor | None,
-                   floor_scale: float = 1.0, kernels: str | tuple[str, ...] | None = None, curves: bool = False,
-                   prior_mean: str = "average") -> GPRegressor:
+                   floor_scale: float = 1.0, kernels: str | tuple[str, ...] | None = None, curves: bool = False) -> GPRegressor:
     """The GP of `self.kernel` on (X, y), warm-started when given. kernel="auto" (or a tuple of names): the warm start's
     kernel continues, and whenever the fit is cold (the first, and each time n has grown 1.5x: gp.GPRegressor.fit's policy)
     every candidate kernel is fitted cold too, and the chain from the first candidate steps to the next one while that
     one's MAP evidence is higher (its objective, negative log marginal likelihood minus log prior, the same priors for
     each, lower) by AUTO_MARGIN: model selection by the marginal likelihood, where a rougher kernel must clearly explain
     the data better than the smoother one before it. Two candidates: the second if it clears the margin over the first.
-    Between cold fits a suggestion costs what a single kernel costs. `kernels`: another choice than self.kernel.
-    prior_mean: see GPRegressor.fit."""
+    Between cold fits a suggestion costs what a single kernel costs. `kernels`: another choice than self.kernel."""
     seed = int(seed or 0) & 0xFFFFFFFF
     candidates = kernel_candidates(self.kernel if kernels is None else kernels)
     kernel = warm_start.kernel if warm_start is not None and len(candidates) > 1 else candidates[0]
     structure = "additive" if curves and self.curves == "additive" else "product"   # curves: X's last column is the fidelity
     model = GPRegressor(kernel, device=self.device, lengthscale_prior=self.lengthscale_prior, structure=structure)
-    model.fit(X, y, categorical=categorical, seed=seed, warm_start=warm_start, noise=self.noise, floor_scale=floor_scale, prior_mean=prior_mean)
+    model.fit(X, y, categorical=categorical, seed=seed, warm_start=warm_start, noise=self.noise, floor_scale=floor_scale)
     if len(candidates) == 1 or model.n_cold != model.n: return model
     fits = {kernel: model}
     for other in candidates:
       if other not in fits: fits[other] = GPRegressor(other, device=self.device, lengthscale_prior=self.lengthscale_prior, structure=structure).fit(
-        X, y, categorical=categorical, seed=seed, noise=self.noise, floor_scale=floor_scale, prior_mean=prior_mean)
+        X, y, categorical=categorical, seed=seed, noise=self.noise, floor_scale=floor_scale)
     chosen = candidates[0]
     for other in candidates[1:]:  # a chain: each kernel must clear the margin over the one before it
       if fits[other].objective >= fits[chosen].objective - AUTO_MARGIN: break
@@ -482,9 +447,8 @@ class GP:
     acquisition = "ucb" if self.acquisition in NOISY_RULES else self.acquisition
     try:
       floor_scale = self._floor_scale(space, y_fit, h.y, minimize) if cd is None else 1.0   # detrended curves are not warped values
-      prior_mean = self._prior_mean(space, h.y, minimize, seed) if cd is None else "average"
       model = self._fit(space, X_fit, y_fit, seed, space.cat_groups if tree is None else tree.categorical, floor_scale=floor_scale,
-                        curves=cd is not None, prior_mean=prior_mean)
+                        curves=cd is not None)
       if cd is None and self._noisy(model, y_fit, seed):   # "auto" or "edge" on noisy data: on the raw values
         acquisition = NOISY_RULES[self.acquisition]
         if not np.array_equal(raw := -h.y if minimize else h.y, yy):   # they were warped: the model of the raw values, outside the warm-start chain
@@ -521,15 +485,9 @@ class GP:
       if X_all is not None:
         return best_untaken(post, state, X_all, np.concatenate([X_avoid, X_pend]), best=best, acquisition=kind,
                             beta=self.beta, bucket=self.n_raw, augment=tree_args.get("augment"))[0]
-      def maximize(beta: float) -> np.ndarray:
-        return optimize_acquisition(post, state, space, best=best, rng=rng, acquisition=kind, beta=beta,
-                                    X_observed=X_avoid, X_pending=X_pend, X_top=X_top, lengthscales=ls, n_raw=self.n_raw,
-                                    n_starts=self.n_starts, n_steps=self.n_steps, min_distance=self.min_distance, box=box, **tree_args)[0]
-      x = maximize(self.beta)
-      # UCB refining the incumbent on deterministic-looking data: the posterior mean's maximizer instead (see the class docstring)
-      if kind == "ucb" and box is None and cd is None and np.abs(x - X_top[0]).max() <= EXPLOIT_RADIUS and self._looks_deterministic(seed):
-        x = maximize(0.0)
-      return x
+      return optimize_acquisition(post, state, space, best=best, rng=rng, acquisition=kind, beta=self.beta,
+                                  X_observed=X_avoid, X_pending=X_pend, X_top=X_top, lengthscales=ls, n_raw=self.n_raw,
+                                  n_starts=self.n_starts, n_steps=self.n_steps, min_distance=self.min_distance, box=box, **tree_args)[0]
 
     for i in range(n):
       try:

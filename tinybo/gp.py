@@ -37,7 +37,6 @@ class GPFitError(RuntimeError):
 # ***** priors (numpy, in φ space; cheap, so they stay out of the captured step) *****
 
 NOISE_FLOOR, LENGTHSCALE_PRIORS = {dtypes.float64: 1e-6, dtypes.float32: 1e-4}, ("unit", "hvarfner")
-PRIOR_MEANS = ("average", "lowest")   # GPRegressor.fit's prior_mean: where the standardized targets put the GP's prior mean, 0
 STRUCTURES = ("product", "additive")   # GPRegressor's kernel over (configuration, fidelity) columns
 FAR = 50.0   # log lengthscale of the additive kernel's k_f on the fidelity column: z/e^50 adds nothing to any distance
 # the lowest a fit's `floor_scale` may take the noise floor: in float64 a decade below the 1e-9 jitter, which then keeps
@@ -222,7 +221,6 @@ class GPRegressor:
     # the data: X[n,d] unit cube, y_train[n] standardized by `transform`; N, D their bucket sizes
     self.n = self.d = self.N = self.D = 0
     self.X, self.y_train, self.categorical, self.transform = np.zeros((0, 0)), np.zeros(0), [], YTransform(0.0, 1.0, 0.0, 1.0)
-    self.prior_mean = "average"   # the fit's prior_mean: the targets' average, or their lowest value
     # [L, Θ] φ's L lengthscale groups -> θ's Θ log lengthscales (Θ = D, or 2D: ℓ_f then ℓ_g); [Θ] log(1/√w) of ½-weight
     # columns (and FAR at k_f's z column); G the column groups, n_scales the output scales (1 or 2)
     self._expand, self._ls_offset, self.G, self.n_scales = np.zeros((0, 0)), np.zeros(0), 0, 1 if structure == "product" else 2
@@ -279,13 +277,12 @@ class GPRegressor:
 
   # ----- fit -----
   def fit(self, X, y, categorical:list[slice]|None=None, *, restarts:int|None=None, seed:int=0, warm_start:GPRegressor|None=None,
-          noise:float|str|None=None, floor_scale:float=1.0, prior_mean:str="average") -> GPRegressor:
+          noise:float|str|None=None, floor_scale:float=1.0) -> GPRegressor:
     """MAP fit of log hyperparameters on X[n,d] (unit cube) and raw y[n]; returns self. `noise` (see `noise_bounds`):
     None fits the noise variance, a float is its lower bound in y units squared, "deterministic" pins it to the
     numerical floor (the posterior mean interpolates the data). `floor_scale` in (0, 1] multiplies that floor
     (NOISE_FLOOR, in standardized units), never below LOWEST_NOISE: for targets whose differences near the best are a
-    tiny part of their spread (`transforms.warp_resolution`). `prior_mean`: where the posterior goes far from the data,
-    "average" (the targets' mean) or "lowest" (the worst target, `YTransform.fit`'s at_lowest). `warm_start`: a GPRegressor
+    tiny part of their spread (`transforms.warp_resolution`). `warm_start`: a GPRegressor
     fitted before on the same columns; the fit then continues from its optimum and L-BFGS memory (one start). Cold fits
     (no usable warm start, `restarts` given, or n grew 1.5x since the warm start's last cold fit) batch `restarts`
     starts (default: 4 up to 256 rows, then 2, then 1). Raises GPFitError if no start gives a finite objective."""
@@ -296,9 +293,7 @@ class GPRegressor:
     ws = warm_start if warm_start is not None and warm_start.phi is not None and warm_start.d == X.shape[1] \
       and warm_start.categorical == list(categorical or []) and warm_start.structure == self.structure else None
     n_cold, n_refit = (ws.n_cold, ws.n_refit) if ws is not None else (0, 0)
-    if prior_mean not in PRIOR_MEANS: raise ValueError(f"prior_mean={prior_mean!r}: use one of {PRIOR_MEANS}")
-    self.prior_mean = prior_mean
-    self.transform, y_std = YTransform.fit(y, at_lowest=prior_mean == "lowest")
+    self.transform, y_std = YTransform.fit(y)
     self._set_data(X, y_std, categorical)
     L, G, ns = len(self._expand), self.G, self.n_scales   # φ = [log ℓ (L) | log σ² (ns) | log σ_n²]
     if not 0 < floor_scale <= 1: raise ValueError(f"floor_scale={floor_scale!r}: use a float in (0, 1]")
@@ -411,8 +406,8 @@ class GPRegressor:
     if X.ndim != 2 or X.shape[1] != self.d or X.shape[0] != y.shape[0] or X.shape[0] == 0:
       raise ValueError(f"need X[n,{self.d}] and y[n] with n > 0, got {X.shape}, {y.shape}")
     gp = GPRegressor(self.kernel, self.device, self.dtype, self.lengthscale_prior, self.structure)
-    gp.phi, gp.jitter, gp.objective, gp.prior_mean = self.phi, self.jitter, self.objective, self.prior_mean
-    gp.transform, y_std = YTransform.fit(y, at_lowest=self.prior_mean == "lowest")
+    gp.phi, gp.jitter, gp.objective = self.phi, self.jitter, self.objective
+    gp.transform, y_std = YTransform.fit(y)
     gp._set_data(X, y_std, self.categorical)
     gp._refactor()
     return gp
@@ -423,7 +418,7 @@ class GPRegressor:
     Xn = _array(X_new).reshape(-1, self.d)
     y_std = self._posterior_np(Xn)[0] if y_new is None else self.transform(np.asarray(y_new, dtype=np.float64).reshape(-1))
     gp = GPRegressor(self.kernel, self.device, self.dtype, self.lengthscale_prior, self.structure)
-    gp.transform, gp.phi, gp.jitter, gp.objective, gp.prior_mean = self.transform, self.phi, self.jitter, self.objective, self.prior_mean
+    gp.transform, gp.phi, gp.jitter, gp.objective = self.transform, self.phi, self.jitter, self.objective
     gp._set_data(np.concatenate([self.X, Xn]), np.concatenate([self.y_train, y_std]), self.categorical)
     gp._refactor()
     return gp

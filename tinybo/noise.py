@@ -20,12 +20,11 @@ NEGLIGIBLE_NOISE = 10.0
 def noise_evidence(model: GPRegressor, y: np.ndarray, *, seed: int = 0) -> float:
   """The log likelihood ratio (nats, >= 0) of `model`, a GP fitted with its noise variance free (noise=None) to y[n] (the
   raw targets it was fitted to), against the same kernel and data with the noise pinned at the floor
-  (noise="deterministic"): the interpolating fit's MAP objective minus the model's (both standardize y the same way, with
-  the model's prior mean, so the objectives compare). 0 without a second fit when the model's noise is within NEGLIGIBLE_NOISE times the floor. The
+  (noise="deterministic"): the interpolating fit's MAP objective minus the model's (both standardize y the same way, so
+  the objectives compare). 0 without a second fit when the model's noise is within NEGLIGIBLE_NOISE times the floor. The
   second fit is cold, from `seed`, and not kept."""
   floor = NOISE_FLOOR.get(model.dtype, 1e-4)
   if model.hyperparameters["noise"] <= NEGLIGIBLE_NOISE * floor: return 0.0
   interp = GPRegressor(model.kernel, model.device, model.dtype, model.lengthscale_prior)
-  interp.fit(model.X, np.asarray(y, dtype=np.float64), categorical=model.categorical, seed=seed, noise="deterministic",
-             prior_mean=model.prior_mean)
+  interp.fit(model.X, np.asarray(y, dtype=np.float64), categorical=model.categorical, seed=seed, noise="deterministic")
   return max(float(interp.objective - model.objective), 0.0)

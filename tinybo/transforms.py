@@ -30,10 +30,9 @@ class YTransform:
   center: float; spread: float; u_mean: float; u_scale: float
 
   @staticmethod
-  def fit(y:np.ndarray, at_lowest:bool=False) -> tuple[YTransform, np.ndarray]:
+  def fit(y:np.ndarray) -> tuple[YTransform, np.ndarray]:
     """The transform of finite-or-not y[n] and the standardized targets. ±inf are clipped to the extremes seen; NaN becomes
-    the minimum (the strategies maximize: NaN is the worst). Needs one finite value at least. at_lowest: the targets are
-    shifted so that the lowest is 0 instead of their mean (a GP's prior mean, 0, is then the worst value seen)."""
+    the minimum (the strategies maximize: NaN is the worst). Needs one finite value at least."""
     finite = np.isfinite(y)
     y = np.where(np.isnan(y), y[finite].min(), np.clip(y, y[finite].min(), y[finite].max()))
     center = float(np.median(y))
@@ -45,10 +44,7 @@ class YTransform:
       z = np.clip((y / 2 - center / 2) / scale * 2, -1e300, 1e300)
     u = squash(np.nan_to_num(z))
     t = YTransform(center, scale, float(u.mean()), float(u.std()) or 1.0)
-    std = (u - t.u_mean) / t.u_scale
-    if not at_lowest: return t, std
-    low = float(std.min())
-    return YTransform(center, scale, t.u_mean + low * t.u_scale, t.u_scale), std - low
+    return t, (u - t.u_mean) / t.u_scale
 
   def __call__(self, y:np.ndarray) -> np.ndarray:
     """Finite y in the units of the fit -> standardized targets."""
