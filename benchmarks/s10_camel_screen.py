@@ -9,12 +9,15 @@ strategy:
   optimizer, UCB with beta = 0, still honouring min_distance);
 - "exploitls<c>": the same, with the radius c times the smallest fitted lengthscale;
 - "minmeandet": session 9's "minmean" (where the values are log-warped, the GP's prior mean is the lowest target), only
-  while the last fit's noise is at the floor (the previous suggestion's model decides);
+  while the previous suggestion's fit passes the same gate (the first guided suggestion counts as deterministic);
 - "both<r>": exploit<r> and minmeandet together.
 A suffix "@<v>" (e.g. exploit0.1@1e-3) counts the data as deterministic while the fitted noise variance (standardized) is
-at most v instead (@inf: always); "@ev": while `noise.noise_evidence` of the fit is at most NOISE_MARGIN (acquisition="auto"'s test).
-Each run records its regret, values, min_dist, and counts {"fired": [mean steps, UCB proposals], "det": [fits at the
-floor, fits]}, and per suggestion the noise variance of the fit ("noise").
+at most v instead (@inf: always); "@ev": while `noise.noise_evidence` of the fit is at most NOISE_MARGIN (acquisition="auto"'s
+test; computed once per fit, only where a rule asks). The gate sees the suggestions' fits only: recommend's (keep=False)
+never change what the study suggests next.
+Each run records its regret, values, min_dist, counts {"fired": [mean steps, UCB proposals near enough to ask], "det":
+[checks the gate passed, checks]}, per kept fit its noise variance ("noise"), and per mean step the max-norm distances
+[UCB point - incumbent, mean point - incumbent, UCB point - mean point] ("steps").
 
   python -m benchmarks.s10_camel_screen --rules exploit0.01 --problems camel --seeds 0-9 --out results/x.json
 """
