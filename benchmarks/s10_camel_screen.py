@@ -15,7 +15,7 @@ A suffix "@<v>" (e.g. exploit0.1@1e-3) counts the data as deterministic while th
 at most v instead (@inf: always); "@ev": while `noise.noise_evidence` of the fit is at most NOISE_MARGIN (acquisition="auto"'s
 test; computed once per fit, only where a rule asks). The gate sees the suggestions' fits only: recommend's (keep=False)
 never change what the study suggests next.
-Each run records its regret, values, min_dist, counts {"fired": [mean steps, UCB proposals near enough to ask], "det":
+Each run records its regret, values, min_dist, counts {"fired": [mean steps, UCB proposals], "det":
 [checks the gate passed, checks]}, per kept fit its noise variance ("noise"), and per mean step the max-norm distances
 [UCB point - incumbent, mean point - incumbent, UCB point - mean point] ("steps").
 
