@@ -10,7 +10,10 @@ strategy:
 - "exploitls<c>": the same, with the radius c times the smallest fitted lengthscale;
 - "minmeandet": session 9's "minmean" (where the values are log-warped, the GP's prior mean is the lowest target), only
   while the previous suggestion's fit passes the same gate (the first guided suggestion counts as deterministic);
-- "both<r>": exploit<r> and minmeandet together.
+- "both<r>": exploit<r> and minmeandet together;
+- "exploitlcb<r>", "bothlcb<r>": the same, but the step is taken only where the model is sure it improves: the lower
+  confidence bound (mean − √beta sd) at the mean's maximizer above the best observed target;
+- "exploitalt<r>", "bothalt<r>": the same, but never while the best observed point is one a mean step suggested.
 A suffix "@<v>" (e.g. exploit0.1@1e-3) counts the data as deterministic while the fitted noise variance (standardized) is
 at most v instead (@inf: always); "@ev": while `noise.noise_evidence` of the fit is at most NOISE_MARGIN (acquisition="auto"'s
 test; computed once per fit, only where a rule asks). The gate sees the suggestions' fits only: recommend's (keep=False)
@@ -36,6 +39,7 @@ NOISES: list[float] = []
 STEPS: list[list[float]] = []   # per mean step: [distance UCB point - incumbent, mean point - incumbent, UCB - mean point]
 LAST: dict = {"model": None}
 WARPED = [False]
+TAKEN: list = []   # the points the mean steps suggested in this run
 
 GATE = [None]   # the noise variance (standardized) at or below which the data count as deterministic; None: the floor's
 
@@ -65,8 +69,8 @@ def patch(rule: str) -> None:
   rule, _, gate = rule.partition("@")
   GATE[0] = gate if gate == "ev" else float(gate) if gate else None
   if rule.startswith(("exploit", "both")):
-    ls_rel = rule.startswith("exploitls")
-    r = float(rule.removeprefix("exploitls").removeprefix("exploit").removeprefix("both"))
+    ls_rel, lcb, alt = rule.startswith("exploitls"), "lcb" in rule, "alt" in rule
+    r = float(rule.removeprefix("exploitls").removeprefix("exploit").removeprefix("both").removeprefix("lcb").removeprefix("alt"))
     optimize = bo.optimize_acquisition
     def exploit(post, state, space, *args, acquisition: str = "ucb", **kwargs):
       out = optimize(post, state, space, *args, acquisition=acquisition, **kwargs)
@@ -75,10 +79,19 @@ def patch(rule: str) -> None:
       radius = r * float(np.min(kwargs["lengthscales"])) if ls_rel else r
       near = float(np.abs(out[0] - top[0]).max()) <= radius
       fire = near and _deterministic()
+      if fire and alt and any(np.abs(np.asarray(p) - top[0]).max() < 1e-12 for p in TAKEN):   # the incumbent is a mean step's
+        _count("alt_refused", True)
+        fire = False
       _count("fired", fire)
       if not fire: return out
       mean = optimize(post, state, space, *args, acquisition="ucb", **{**kwargs, "beta": 0.0})
+      if lcb:   # only where the model is sure the mean's maximizer beats the best observed value
+        m, v = LAST["model"].predict(mean[0][None])
+        if not float(m[0]) - (kwargs["beta"] * float(v[0])) ** 0.5 > float(np.max(LAST["y"])):
+          _count("lcb_refused", True)
+          return out
       STEPS.append([float(np.abs(out[0] - top[0]).max()), float(np.abs(mean[0] - top[0]).max()), float(np.abs(out[0] - mean[0]).max())])
+      TAKEN.append(mean[0].copy())
       return mean
     bo.optimize_acquisition = exploit
   if rule == "minmeandet" or rule.startswith("both"):
@@ -98,7 +111,7 @@ def patch(rule: str) -> None:
 def _record(r: dict) -> dict:
   out = {"regret": r["regret"], "values": r["values"], "min_dist": r["min_dist"], "counts": {k: list(v) for k, v in COUNTS.items()},
          "noise": list(NOISES), "steps": list(STEPS)}
-  COUNTS.clear(); NOISES.clear(); STEPS.clear(); LAST.clear(); LAST["model"] = None
+  COUNTS.clear(); NOISES.clear(); STEPS.clear(); TAKEN.clear(); LAST.clear(); LAST["model"] = None
   return out
 
 def main() -> None:
