@@ -13,6 +13,9 @@ Methods (one run per seed; epochs = every reported epoch of every trial):
   gp-full               tinybo GP, every trial to the last epoch (the reference: --full-trials trials)
   gp-asha               tinybo GP (learning from curves) + tb.ASHA(1, epochs, 3)
   gp-median             tinybo GP + tb.MedianStopping(warmup_trials=5)
+  gp-model              tinybo GP + tb.ModelStopping(1, epochs, threshold=0.2): its own model stops a curve
+  gp-additive-model     tb.GP(curves="additive") + tb.ModelStopping(1, epochs, threshold=0.2)
+  gp-additive-asha      tb.GP(curves="additive") + tb.ASHA(1, epochs, 3)
   random-asha           tinybo random search + tb.ASHA(1, epochs, 3)
   ray-asha-random       Ray Tune random search + ASHAScheduler(grace 1, max_t epochs, rf 3), one trial at a time
   optuna-tpe-hyperband  Optuna TPESampler + HyperbandPruner(1, epochs, 3)   (peers venv)
@@ -109,7 +112,7 @@ def ray_space(name: str) -> dict:
 
 # ***** one run per method: trials until the epoch budget is spent; the trace is (epochs so far, best complete val error) *****
 
-TINYBO_METHODS = ("gp-full", "gp-asha", "gp-median", "random-asha")
+TINYBO_METHODS = ("gp-full", "gp-asha", "gp-median", "gp-model", "gp-additive-model", "gp-additive-asha", "random-asha")
 OPTUNA_METHODS = ("optuna-tpe-hyperband", "optuna-gp-median")
 RAY_METHODS = ("ray-asha-random",)
 
@@ -135,9 +138,9 @@ def run_trials(suggest: Callable[[], Any], params_of: Callable[[Any], dict], rep
 
 def run_tinybo(method: str, seed: int, epochs: int, budget: int, space: str) -> dict:
   import tinybo as tb
-  strategy = tb.Random() if method.startswith("random") else tb.GP()
-  stopping = {"full": None, "asha": tb.ASHA(min_step=1, max_step=epochs, reduction_factor=3),
-              "median": tb.MedianStopping(warmup_trials=5)}[method.rsplit("-", 1)[1]]
+  strategy = tb.Random() if method.startswith("random") else tb.GP(curves="additive") if method.startswith("gp-additive") else tb.GP()
+  stopping = {"full": None, "asha": tb.ASHA(min_step=1, max_step=epochs, reduction_factor=3), "median": tb.MedianStopping(warmup_trials=5),
+              "model": tb.ModelStopping(min_step=1, max_step=epochs, threshold=0.2)}[method.rsplit("-", 1)[1]]
   opt = tb.Optimizer(tinybo_space(space), strategy=strategy, seed=seed, stopping=stopping)
   def end(trial: Any, v: float, complete: bool) -> None: opt.observe(trial, v) if complete else opt.stop(trial)
   return run_trials(opt.suggest, lambda t: {k: v for k, v in t.params.items() if k in opt.space.names}, opt.report, end, seed, epochs, budget)

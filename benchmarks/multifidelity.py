@@ -15,6 +15,8 @@ Methods (each one run per seed; steps = every reported step of every trial):
   gp-floor-asha     tinybo GP learning from curves, its noise floor lowered to gp.LOWEST_NOISE (LowFloorGP, below) + tb.ASHA
   gp-additivefloor-asha  both
   gp-model          tinybo GP learning from curves + tb.ModelStopping(1, T, threshold=0.2): its own model stops a curve
+  gp-additive-model      tb.GP(curves="additive") + tb.ModelStopping(1, T, threshold=0.2)
+  gp-additivefloor-model the same, its noise floor lowered (LowFloorGP, below)
   gp-modelasha      tinybo GP learning from curves + ModelASHA(1, T, 3, threshold=0.2) (below; tried, not in tinybo): ASHA,
                     but a trial the model gives >= 0.2 chance of beating the incumbent continues past its rung
   random-asha       tinybo random search + tb.ASHA(1, T, 3)
@@ -89,8 +91,8 @@ PROBLEMS = {
     speed=_lr_speed, optimum=HARTMANN3_MIN, amplitude=1.0, full_trials=40),
 }
 
-TINYBO_METHODS = ("gp-model", "gp-modelasha", "gp-asha", "gp-nocurves-asha", "gp-additive-asha", "gp-floor-asha", "gp-additivefloor-asha",
-                  "random-asha", "gp-full", "random-full")
+TINYBO_METHODS = ("gp-model", "gp-additive-model", "gp-additivefloor-model", "gp-modelasha", "gp-asha", "gp-nocurves-asha", "gp-additive-asha",
+                  "gp-floor-asha", "gp-additivefloor-asha", "random-asha", "gp-full", "random-full")
 OPTUNA_METHODS = ("optuna-tpe-hyperband", "optuna-gp-median")
 RAY_METHODS = ("ray-asha-random",)
 
@@ -136,6 +138,13 @@ def run_tinybo(problem: CurveProblem, method: str, seed: int, budget: int) -> di
   stopping = tb.ASHA(min_step=1, max_step=T, reduction_factor=3) if method.endswith("-asha") else None
   if method.endswith("-model"): stopping = tb.ModelStopping(min_step=1, max_step=T, threshold=0.2)
   if method.endswith("-modelasha"): stopping = ModelASHA(min_step=1, max_step=T, reduction_factor=3, threshold=0.2)
+  return run_loop(problem, strategy, stopping, seed, budget)
+
+def run_loop(problem: CurveProblem, strategy: Any, stopping: Any, seed: int, budget: int) -> dict:
+  """One run of `strategy` with the rule `stopping`: trials until `budget` steps are spent (run_tinybo's loop, for a
+  screen that builds its own strategy and rule)."""
+  import tinybo as tb
+  T = problem.max_step
   opt = tb.Optimizer(problem.space(), strategy=strategy, seed=seed, stopping=stopping)
   steps, best, trace, n_stopped, t0, t_report, ran = 0, math.inf, [], 0, time.perf_counter(), 0.0, []
   while steps < budget:

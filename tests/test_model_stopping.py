@@ -66,6 +66,41 @@ def test_final_chance_is_the_numpy_posterior_probability():
   assert p == pytest.approx(numpy_chance(ref_model, cd.X, yy, x_query, best), abs=1e-6)
   assert 0.0 < p < 1.0
 
+def np_matern52(A, B, ls):
+  r = np.sqrt((((A[:, None, :] - B[None, :, :]) / ls) ** 2).sum(-1))
+  return (1 + math.sqrt(5) * r + 5 / 3 * r ** 2) * np.exp(-math.sqrt(5) * r)
+
+def test_final_chance_with_the_additive_curve_kernel_is_the_numpy_posterior_probability():
+  """curves="additive": the probability is the posterior of σ_f² k(x, x') + z z' σ_g² k((x, z), (x', z')) at z = 0,
+  where only the asymptote's kernel is left (the gap vanishes at the target step), written out in numpy."""
+  storage = tb.InMemoryStorage()
+  opt = tb.Optimizer(SPACE, strategy=tb.GP(warp=False, curves="additive"), storage=storage)
+  for x in XS:
+    opt.enqueue({"x": x})
+    t = opt.suggest()
+    for s in range(1, T + 1): opt.report(t, curve_value(x, s), s)
+    opt.observe(t, curve_value(x, T))
+  opt.enqueue({"x": 0.3})
+  t = opt.suggest()
+  for s in (1, 2, 3): opt.report(t, curve_value(0.3, s), s)
+  gp, trials, curves = opt.strategy, opt.trials, opt.curves
+  p = gp.final_chance(SPACE, trials, curves, t.id, seed=opt.seed, minimize=True)
+  cd = curve_data(SPACE, trials, curves)
+  z = cd.X[:, -1]
+  yy = -cd.y - np.polyval(np.polyfit(z, -cd.y, 2), z)
+  best = max(yy[i] for i in range(len(yy)) if cd.final[i])
+  model = gp.chance_model(SPACE, trials, curves, seed=opt.seed)
+  hp, (mu, sc) = model.hyperparameters, YTransform.fit(yy)[0].affine
+  assert model.structure == "additive"
+  lf, lg, sf2, sg2 = hp["lengthscales"][:-1], hp["gap_lengthscales"], hp["outputscale"], hp["gap_outputscale"]
+  K = sf2 * np_matern52(cd.X[:, :-1], cd.X[:, :-1], lf) + np.outer(z, z) * sg2 * np_matern52(cd.X, cd.X, lg)
+  K += (hp["noise"] + model.jitter) * np.eye(len(z))
+  kq = sf2 * np_matern52(np.array([[0.3]]), cd.X[:, :-1], lf)[0]
+  mean = mu + sc * kq @ np.linalg.solve(K, (yy - mu) / sc)
+  var = sc ** 2 * (sf2 - kq @ np.linalg.solve(K, kq))
+  assert p == pytest.approx(0.5 * math.erfc((best - mean) / math.sqrt(2 * var)), abs=1e-6)
+  assert 0.0 < p < 1.0
+
 def test_a_hopeless_curve_stops_and_a_winning_one_continues():
   opt = finished_study(XS, stopping=tb.ModelStopping(min_step=2, max_step=T, threshold=0.05))
   # between two trials that finished far worse than the best, a curve far above every other (3.0: the others start

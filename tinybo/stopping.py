@@ -213,7 +213,10 @@ class ModelStopping:
   report), never at or past `max_step` (the last step of a full run; None: the model's target step bounds it), and
   never before the model has two finished curves. Needs `Optimizer(strategy=tb.GP())`: the Optimizer binds the model
   to `history.chance`. Cost per checked report: one factorization and one posterior prediction; the hyperparameters are
-  refitted only when a trial finishes (tb.GP.final_chance). Freeze-Thaw (Swersky et al. 2014) in spirit."""
+  refitted only when a trial finishes (tb.GP.final_chance). Freeze-Thaw (Swersky et al. 2014) in spirit. The rule is
+  only as good as the model's reading of a cut curve's final value: with `tb.GP(curves="additive")` (an asymptote plus a
+  gap that vanishes at the last step) it reads it closer than with the default kernel and stops better
+  (benchmarks/README.md, the synthetic curves)."""
   uses_model = True
 
   def __init__(self, min_step: int = 1, max_step: int | None = None, threshold: float = 0.2, interval: int = 1):
