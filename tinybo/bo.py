@@ -25,7 +25,7 @@ from tinybo.discrete import all_configs, best_untaken, enumerable
 from tinybo.fidelity import CurveData, at_target, curve_data, trend
 from tinybo.gp import GPRegressor, check_noise, check_prior, posterior
 from tinybo.kernels import check_kernel
-from tinybo.noise import NOISE_MARGIN, noise_evidence
+from tinybo.noise import NOISE_MARGIN, RETEST_GROWTH, negligible_noise, noise_evidence
 from tinybo.optim_acqf import optimize_acquisition
 from tinybo.sobol import sobol
 from tinybo.space import CAT, FLOAT, Space
@@ -185,6 +185,7 @@ class GP:
     self.last_fallback: str | None = None  # why the last suggestion fell back to random (None: it did not)
     self._configs: tuple[str, np.ndarray | None] = ("", None)  # (space JSON, every configuration encoded, or None: too many)
     self._chance_fit: tuple[bytes, GPRegressor | None] = (b"", None)  # final_chance's hyperparameters: (key of the finished curves, fit)
+    self._noise_test: tuple[str, int, float] = ("", 0, 0.0)   # "auto"/"edge": the last noise test's (space JSON, n, evidence); see _noisy
 
   def __repr__(self) -> str:
     names = ("kernel", "acquisition", "n_initial", "beta", "warp", "lengthscale_prior", "noise", "max_points", "curves", "min_distance",
@@ -233,7 +234,8 @@ class GP:
     gx, cats = (tree, tree.categorical) if tree is not None else (lambda X: X, space.cat_groups)
     try:
       model = self._fit(space, gx(h.X), yy, seed, cats, keep=False, floor_scale=self._floor_scale(space, yy, h.y, minimize))
-      if self._noisy(model, yy, seed) and not np.array_equal(raw := -h.y if minimize else h.y, yy):   # noisy data: the raw values (see acquisition)
+      # noisy data: the raw values (see acquisition); the test on these data, whatever suggest's last verdict
+      if self._noisy(space, model, yy, seed, keep=False) and not np.array_equal(raw := -h.y if minimize else h.y, yy):
         model = self._fit(space, gx(h.X), raw, seed, cats, keep=False)
       mean = model.predict(gx(h.X))[0]
     except Exception as e:  # noqa: BLE001 - a model that cannot be fitted still leaves the best observed trial
@@ -366,11 +368,21 @@ class GP:
     """The tree map of a conditional space's encoded rows to the GP's inputs (tree.py), or None: the GP sees them as they are."""
     return TreeInputs.of(space) if self.conditional == "tree" and space.conditions else None
 
-  def _noisy(self, model: GPRegressor, y: np.ndarray, seed: int) -> bool:
-    """acquisition="auto": whether the objective is treated as noisy, given `model` fitted to the targets y (False for any
-    other acquisition): a given noise variance says so; else the data's evidence of noise (`noise.noise_evidence`)."""
+  def _noisy(self, space: Space, model: GPRegressor, y: np.ndarray, seed: int, keep: bool = True) -> bool:
+    """acquisition="auto" or "edge": whether the objective is treated as noisy, given `model` fitted to the targets y
+    (False for any other acquisition): a given noise variance says so; a fitted one within `noise.negligible_noise` says
+    not; else the data's evidence of noise (`noise.noise_evidence`, a second, cold fit). keep=True (suggest): the test runs
+    when the data have grown RETEST_GROWTH times since the last one (the first: at once; fewer data than then: another
+    history, at once too) and its verdict stands in between. keep=False (recommend): the test on these data, not kept."""
     if self.acquisition not in NOISY_RULES or self.noise == "deterministic": return False
-    return isinstance(self.noise, float) or noise_evidence(model, y, seed=int(seed or 0) & 0xFFFFFFFF) > NOISE_MARGIN
+    if isinstance(self.noise, float): return True
+    if negligible_noise(model): return False
+    sj, n = space.to_json(), len(y)
+    tested_space, n_tested, evidence = self._noise_test
+    if not (keep and tested_space == sj and n_tested <= n < RETEST_GROWTH * n_tested):
+      evidence = noise_evidence(model, y, seed=int(seed or 0) & 0xFFFFFFFF)
+      if keep: self._noise_test = (sj, n, evidence)
+    return evidence > NOISE_MARGIN
 
   def _fit(self, space: Space, X: np.ndarray, y: np.ndarray, seed: int, categorical: list[slice], keep: bool = True,
            floor_scale: float = 1.0, curves: bool = False) -> GPRegressor:
@@ -449,7 +461,7 @@ class GP:
       floor_scale = self._floor_scale(space, y_fit, h.y, minimize) if cd is None else 1.0   # detrended curves are not warped values
       model = self._fit(space, X_fit, y_fit, seed, space.cat_groups if tree is None else tree.categorical, floor_scale=floor_scale,
                         curves=cd is not None)
-      if cd is None and self._noisy(model, y_fit, seed):   # "auto" or "edge" on noisy data: on the raw values
+      if cd is None and self._noisy(space, model, y_fit, seed):   # "auto" or "edge" on noisy data: on the raw values
         acquisition = NOISY_RULES[self.acquisition]
         if not np.array_equal(raw := -h.y if minimize else h.y, yy):   # they were warped: the model of the raw values, outside the warm-start chain
           yy, y_fit = raw, raw[keep]
