@@ -91,25 +91,29 @@ class GPFallbackWarning(RuntimeWarning):
   """The GP strategy could not use its model for a suggestion and used random search instead; the message says why."""
 
 class GP:
-  """Gaussian-process Bayesian optimization. `GP(kernel="matern52", acquisition="ucb", n_initial=None, beta=2.0)`.
+  """Gaussian-process Bayesian optimization. `GP(kernel="matern52", acquisition="edge", n_initial=None, beta=2.0)`.
 
   The first n_initial suggestions (default `default_initial_size(p)` for p parameters, 2p + 1 in a conditional space)
-  come from a scrambled Sobol sequence drawn from the seed; after that each suggestion maximizes the acquisition
-  ("logei", "ei", "ucb" with `beta`, "pi", "logpi") of a Matérn GP fitted to the completed trials. Each fit warm-starts
-  from the previous one.
-  UCB with beta = 2 is the default because it measured best on the benchmark suite (benchmarks/README.md).
-  "auto": UCB while the data look deterministic; once they show observation noise (`noise.noise_evidence`: the fitted
-  noise beats an interpolating fit by NOISE_MARGIN nats; always with a noise variance given; never with
-  noise="deterministic" or learning curves), LogEI against the best observed value, on the raw values (warp="auto" does
+  come from a scrambled Sobol sequence drawn from the seed; after that each suggestion maximizes the acquisition of a
+  Matérn GP fitted to the completed trials. Each fit warm-starts from the previous one.
+  `acquisition`: "edge" (default), "auto", or one throughout: "logei", "ei", "ucb" (with `beta`), "pi", "logpi".
+  "edge": UCB with beta = 2 (it measured best on the deterministic problems of the benchmark suite, benchmarks/README.md)
+  while the data look deterministic, and once they show observation noise UCB still, except that a suggestion UCB puts
+  on the bound of a float parameter is replaced by LogEI's (against the best observed value, on the raw values as
+  "auto"): under noise a smooth model extrapolates its slope to the box's bound, where UCB then exploits a flat edge it
+  is sure of (a noisy Branin's x0 = 10, beside the minimizer). On deterministic data it is "ucb", suggestion for
+  suggestion. The noise test (`noise.noise_evidence`: the fitted noise beats an interpolating fit by NOISE_MARGIN nats;
+  always noisy with a noise variance given; never with noise="deterministic" or learning curves) costs a second, cold
+  fit, so a study runs it only when the data have grown `noise.RETEST_GROWTH` times since its last test, and keeps the
+  verdict in between; `recommend` tests its own data.
+  "auto": the same switch, with LogEI for every suggestion once the data show noise, on the raw values (warp="auto" does
   not warp them: the log warp stretches the noise of the values near the best). UCB trusts the posterior mean, and under
   noise a smooth model's mean can rank a flat edge above the optimum beside it; the noisy incumbent (a lucky draw, above
   every posterior mean) makes LogEI go where the model is unsure (Optuna's GPSampler does the same). `recommend` uses the
   same values. A deterministic objective with structure finer than the model resolves (Ackley's ripple) shows "noise"
   too, and then also turns to LogEI. LogEI's incumbent is above every posterior mean by the luck of the best draw, so it
   ranks points by posterior sd, largest in the corners of the cube, where a study in several dimensions then spends its
-  evaluations. "edge": the same switch, but under noise UCB stays, and only a suggestion that UCB puts on the bound of
-  a float parameter is replaced by LogEI's: a smooth model extrapolates its slope to the box's bound, where UCB then
-  exploits a flat edge it is sure of (a noisy Branin's x0 = 10, beside the minimizer).
+  evaluations; "edge" uses it only where UCB goes to a bound.
   `kernel`: "matern52" (default), "matern32", "matern12", "rbf", or "auto": at every cold fit (the first, then each time the
   data grew 1.5x) fit every kernel of AUTO_KERNELS and keep the one with the higher MAP evidence, continued by the warm
   fits in between (selection by the marginal likelihood; a cold fit then costs one fit per kernel). The first kernel of
@@ -148,7 +152,7 @@ class GP:
   around the best observed point (trust_region.py: the side length follows TuRBO's success and failure counts). Where the
   evidence keeps Matérn-5/2 the suggestion is the usual one. False (default): every suggestion is the usual one.
   """
-  def __init__(self, kernel: str = "matern52", acquisition: str = "ucb", n_initial: int | None = None, beta: float = 2.0,
+  def __init__(self, kernel: str = "matern52", acquisition: str = "edge", n_initial: int | None = None, beta: float = 2.0,
                device: str | None = None, seed: int | None = None, *, n_raw: int = 1024, n_starts: int = 10, n_steps: int = 25,
                warp: bool | str = "auto", lengthscale_prior: str = "unit", noise: float | str | None = None,
                max_points: int | None = DEFAULT_MAX_POINTS, curves: bool | str = "auto", min_distance: float = 1e-3,
