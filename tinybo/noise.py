@@ -1,7 +1,7 @@
 """Evidence of observation noise: whether a GP that fits a noise variance explains the data better than one that
 interpolates them (the noise pinned at the numerical floor), by the difference of their MAP objectives, a likelihood
-ratio. The GP strategy's acquisition="auto" uses it to tell a noisy objective from a deterministic one from the data
-alone. Holds: noise_evidence, negligible_noise, NOISE_MARGIN, RETEST_GROWTH. Imports: gp, numpy.
+ratio. The GP strategy's acquisitions "edge" (its default) and "auto" use it to tell a noisy objective from a
+deterministic one from the data alone. Holds: noise_evidence, negligible_noise, NOISE_MARGIN, RETEST_GROWTH. Imports: gp, numpy.
 """
 from __future__ import annotations
 
