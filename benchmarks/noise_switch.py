@@ -1,8 +1,9 @@
 """benchmarks.run with a record of the GP strategy's noise test (acquisition="auto"/"edge"): every run's JSON record
-gains `noisy_checks` (how many times GP._noisy was asked), `noisy_fired` (the number of observations, len(y), at each
+gains `noisy_checks` (how many times suggest asked GP._noisy), `noisy_fired` (the number of observations, len(y), at each
 ask that said noisy), so one can tell where "edge" or "auto" left UCB without comparing values to a "ucb" run, and
-`evidence_fits` (how many asks needed noise_evidence's second, cold fit: the fitted noise above NEGLIGIBLE_NOISE times
-the floor), what the test costs. Same arguments as benchmarks.run; run it with --jobs 1 (the record is kept in this process).
+`evidence_fits` (how many calls of noise_evidence needed its second, cold fit: the fitted noise above NEGLIGIBLE_NOISE
+times the floor; recommend's included), what the test costs. Same arguments as benchmarks.run; run it with --jobs 1
+(the record is kept in this process).
 
   PYTHONPATH=$PWD DEV=CPU python -m benchmarks.noise_switch --problems ackley10 --strategies gp:acquisition=edge --seeds 20 --tag x
 """
@@ -28,9 +29,9 @@ def main() -> None:
     fits[0] += model.hyperparameters["noise"] > NEGLIGIBLE_NOISE * NOISE_FLOOR.get(model.dtype, 1e-4)
     return evidence(model, y, **kwargs)
 
-  def recorded_noisy(self: GP, model: Any, y: np.ndarray, seed: int) -> bool:
-    fired = noisy(self, model, y, seed)
-    calls.append((len(y), bool(fired)))
+  def recorded_noisy(self: GP, space: Any, model: Any, y: np.ndarray, seed: int, keep: bool = True) -> bool:
+    fired = noisy(self, space, model, y, seed, keep)
+    if keep: calls.append((len(y), bool(fired)))   # suggest's asks (recommend's, keep=False, are not the study's path)
     return fired
 
   def recorded_run(*args: Any, **kwargs: Any) -> dict[str, Any]:

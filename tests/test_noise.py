@@ -1,5 +1,7 @@
-"""Evidence of observation noise (`noise.noise_evidence`) and the GP strategy's acquisition="auto", which switches from
-UCB to LogEI on the raw values once the data show noise, and stays UCB, suggestion for suggestion, on deterministic data."""
+"""Evidence of observation noise (`noise.noise_evidence`), the GP strategy's schedule of it (a test as the data grow
+RETEST_GROWTH times, the verdict kept in between), and its acquisitions "auto" (UCB, then LogEI on the raw values once
+the data show noise) and "edge" (the default: UCB, then LogEI where UCB goes to a bound), both UCB suggestion for
+suggestion on deterministic data."""
 import math
 
 import numpy as np
@@ -75,7 +77,7 @@ def test_auto_is_ucb_bit_for_bit_on_a_deterministic_objective(monkeypatch):
   auto = run(tb.GP(acquisition="auto"), branin_unit, 20, monkeypatch, seen)
   monkeypatch.undo()
   assert seen == ["ucb"] * 15   # 5 design points, then the model: no evidence of noise in Branin's values
-  assert auto == run(tb.GP(), branin_unit, 20)
+  assert auto == run(tb.GP(acquisition="ucb"), branin_unit, 20)
 
 def test_auto_turns_to_logei_on_the_raw_values_once_the_values_are_noisy(monkeypatch):
   noise = np.random.default_rng(0).standard_normal(40)
@@ -116,8 +118,9 @@ def test_on_float_bound_is_any_float_column_at_zero_or_one():
     ref = any(k == 0 and (v == 0.0 or v == 1.0) for k, v in zip(kinds, x))   # space.FLOAT is 0
     assert bo.on_float_bound(x, kinds) == ref
 
-def test_edge_is_ucb_bit_for_bit_on_a_deterministic_objective():
-  assert run(tb.GP(acquisition="edge"), branin_unit, 20) == run(tb.GP(), branin_unit, 20)
+def test_edge_is_the_default_and_ucb_bit_for_bit_on_a_deterministic_objective():
+  assert tb.GP().acquisition == "edge"
+  assert run(tb.GP(), branin_unit, 20) == run(tb.GP(acquisition="ucb"), branin_unit, 20)
 
 def test_edge_replaces_a_ucb_suggestion_on_the_bound_by_logei_once_the_values_are_noisy(monkeypatch):
   noise = np.random.default_rng(0).standard_normal(40)
@@ -136,3 +139,61 @@ def test_edge_replaces_a_ucb_suggestion_on_the_bound_by_logei_once_the_values_ar
   assert "logei" in kinds, "this noisy Branin's UCB goes to the bound at least once"
   last = [x for i, (k, x) in enumerate(steps) if i + 1 == len(steps) or steps[i + 1][0] == "ucb"]
   np.testing.assert_allclose(np.array([SPACE.encode(p) for p in params[-len(last):]]), np.array(last), atol=1e-12)
+
+def grow(g: tb.GP, X: np.ndarray, y: np.ndarray, ns: range, full: bool = False) -> list[tuple[int, bool, float | None]]:
+  """Fit g's model to the first n rows for each n of ns, as suggest does (the warm-start chain), and ask its noise test:
+  (n, verdict, the full test's evidence on these data when full)."""
+  out = []
+  for n in ns:
+    model = g._fit(SPACE, X[:n], y[:n], 0, [])
+    out.append((n, g._noisy(SPACE, model, y[:n], 0), noise_evidence(model, y[:n], seed=0) if full else None))
+  return out
+
+@pytest.mark.parametrize("sd", [0.0, 0.2])
+def test_the_noise_test_runs_as_the_data_grow_1_5x_and_keeps_its_verdict_in_between(monkeypatch, sd):
+  X, y = quadratic_data(40, sd, seed=1)
+  tested: list[int] = []
+  inner = bo.noise_evidence
+  monkeypatch.setattr(bo, "noise_evidence", lambda m, yy, **k: tested.append(len(yy)) or inner(m, yy, **k))
+  g = tb.GP(acquisition="edge")
+  steps = grow(g, X, y, range(10, 41))
+  # the schedule, replayed: a test at the first n whose model's noise is not negligible, then at the first n >= 1.5x the last
+  expect, last = [], None
+  for n, _, _ in steps:
+    negligible = bo.negligible_noise(g._fit(SPACE, X[:n], y[:n], 0, [], keep=False))
+    if not negligible and (last is None or n >= 1.5 * last): expect.append(last := n)
+  assert tested == expect
+  assert len(tested) <= 5   # 10 -> 15 -> 23 -> 35: four cold second fits for 31 suggestions, not 31
+  verdicts = {n: v for n, v, _ in steps}
+  for n, v, _ in steps:   # between tests the verdict is the last test's
+    at = max((t for t in tested if t <= n), default=None)
+    if at is not None: assert v == verdicts[at]
+
+@pytest.mark.parametrize("sd, noisy", [(0.0, False), (0.2, True)])
+def test_the_kept_verdict_agrees_with_the_full_test_and_a_numpy_likelihood_ratio(sd, noisy):
+  X, y = quadratic_data(36, sd, seed=2)
+  g = tb.GP(acquisition="edge")
+  steps = grow(g, X, y, range(16, 37), full=True)
+  # the kept verdict is the full test's at every step of a clearly deterministic or clearly noisy history
+  assert all(v == (ev > NOISE_MARGIN) == noisy for _, v, ev in steps), steps
+  # and the full test is the likelihood ratio recomputed in numpy/scipy from the two fits' hyperparameters
+  m = GPRegressor().fit(X, y, seed=0)
+  interp = GPRegressor().fit(X, y, seed=0, noise="deterministic")
+  ev = 0.0 if bo.negligible_noise(m) else map_objective(interp) - map_objective(m)
+  assert (max(ev, 0.0) > NOISE_MARGIN) == noisy
+
+def test_recommend_tests_its_own_data_and_leaves_the_kept_verdict(monkeypatch):
+  X, y = quadratic_data(30, 0.2, seed=2)
+  g = tb.GP(acquisition="edge")
+  grow(g, X, y, range(20, 23))
+  kept = g._noise_test
+  assert kept[1] == 20
+  tested: list[int] = []
+  inner = bo.noise_evidence
+  monkeypatch.setattr(bo, "noise_evidence", lambda m, yy, **k: tested.append(len(yy)) or inner(m, yy, **k))
+  model = g._fit(SPACE, X[:22], y[:22], 0, [], keep=False)
+  g._noisy(SPACE, model, y[:22], 0, keep=False)
+  assert tested == [22]   # recommend: a test of its own, not kept
+  assert g._noise_test == kept
+  grow(g, X, y, range(12, 13))   # fewer data than the last test: another history, tested at once
+  assert tested == [22, 12] and g._noise_test[1] == 12

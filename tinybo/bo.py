@@ -25,7 +25,7 @@ from tinybo.discrete import all_configs, best_untaken, enumerable
 from tinybo.fidelity import CurveData, at_target, curve_data, trend
 from tinybo.gp import GPRegressor, check_noise, check_prior, posterior
 from tinybo.kernels import check_kernel
-from tinybo.noise import NOISE_MARGIN, noise_evidence
+from tinybo.noise import NOISE_MARGIN, RETEST_GROWTH, negligible_noise, noise_evidence
 from tinybo.optim_acqf import optimize_acquisition
 from tinybo.sobol import sobol
 from tinybo.space import CAT, FLOAT, Space
@@ -91,25 +91,29 @@ class GPFallbackWarning(RuntimeWarning):
   """The GP strategy could not use its model for a suggestion and used random search instead; the message says why."""
 
 class GP:
-  """Gaussian-process Bayesian optimization. `GP(kernel="matern52", acquisition="ucb", n_initial=None, beta=2.0)`.
+  """Gaussian-process Bayesian optimization. `GP(kernel="matern52", acquisition="edge", n_initial=None, beta=2.0)`.
 
   The first n_initial suggestions (default `default_initial_size(p)` for p parameters, 2p + 1 in a conditional space)
-  come from a scrambled Sobol sequence drawn from the seed; after that each suggestion maximizes the acquisition
-  ("logei", "ei", "ucb" with `beta`, "pi", "logpi") of a Matérn GP fitted to the completed trials. Each fit warm-starts
-  from the previous one.
-  UCB with beta = 2 is the default because it measured best on the benchmark suite (benchmarks/README.md).
-  "auto": UCB while the data look deterministic; once they show observation noise (`noise.noise_evidence`: the fitted
-  noise beats an interpolating fit by NOISE_MARGIN nats; always with a noise variance given; never with
-  noise="deterministic" or learning curves), LogEI against the best observed value, on the raw values (warp="auto" does
+  come from a scrambled Sobol sequence drawn from the seed; after that each suggestion maximizes the acquisition of a
+  Matérn GP fitted to the completed trials. Each fit warm-starts from the previous one.
+  `acquisition`: "edge" (default), "auto", or one throughout: "logei", "ei", "ucb" (with `beta`), "pi", "logpi".
+  "edge": UCB with beta = 2 (it measured best on the deterministic problems of the benchmark suite, benchmarks/README.md)
+  while the data look deterministic, and once they show observation noise UCB still, except that a suggestion UCB puts
+  on the bound of a float parameter is replaced by LogEI's (against the best observed value, on the raw values as
+  "auto"): under noise a smooth model extrapolates its slope to the box's bound, where UCB then exploits a flat edge it
+  is sure of (a noisy Branin's x0 = 10, beside the minimizer). On deterministic data it is "ucb", suggestion for
+  suggestion. The noise test (`noise.noise_evidence`: the fitted noise beats an interpolating fit by NOISE_MARGIN nats;
+  always noisy with a noise variance given; never with noise="deterministic" or learning curves) costs a second, cold
+  fit, so a study runs it only when the data have grown `noise.RETEST_GROWTH` times since its last test, and keeps the
+  verdict in between; `recommend` tests its own data.
+  "auto": the same switch, with LogEI for every suggestion once the data show noise, on the raw values (warp="auto" does
   not warp them: the log warp stretches the noise of the values near the best). UCB trusts the posterior mean, and under
   noise a smooth model's mean can rank a flat edge above the optimum beside it; the noisy incumbent (a lucky draw, above
   every posterior mean) makes LogEI go where the model is unsure (Optuna's GPSampler does the same). `recommend` uses the
   same values. A deterministic objective with structure finer than the model resolves (Ackley's ripple) shows "noise"
   too, and then also turns to LogEI. LogEI's incumbent is above every posterior mean by the luck of the best draw, so it
   ranks points by posterior sd, largest in the corners of the cube, where a study in several dimensions then spends its
-  evaluations. "edge": the same switch, but under noise UCB stays, and only a suggestion that UCB puts on the bound of
-  a float parameter is replaced by LogEI's: a smooth model extrapolates its slope to the box's bound, where UCB then
-  exploits a flat edge it is sure of (a noisy Branin's x0 = 10, beside the minimizer).
+  evaluations; "edge" uses it only where UCB goes to a bound.
   `kernel`: "matern52" (default), "matern32", "matern12", "rbf", or "auto": at every cold fit (the first, then each time the
   data grew 1.5x) fit every kernel of AUTO_KERNELS and keep the one with the higher MAP evidence, continued by the warm
   fits in between (selection by the marginal likelihood; a cold fit then costs one fit per kernel). The first kernel of
@@ -148,7 +152,7 @@ class GP:
   around the best observed point (trust_region.py: the side length follows TuRBO's success and failure counts). Where the
   evidence keeps Matérn-5/2 the suggestion is the usual one. False (default): every suggestion is the usual one.
   """
-  def __init__(self, kernel: str = "matern52", acquisition: str = "ucb", n_initial: int | None = None, beta: float = 2.0,
+  def __init__(self, kernel: str = "matern52", acquisition: str = "edge", n_initial: int | None = None, beta: float = 2.0,
                device: str | None = None, seed: int | None = None, *, n_raw: int = 1024, n_starts: int = 10, n_steps: int = 25,
                warp: bool | str = "auto", lengthscale_prior: str = "unit", noise: float | str | None = None,
                max_points: int | None = DEFAULT_MAX_POINTS, curves: bool | str = "auto", min_distance: float = 1e-3,
@@ -185,6 +189,7 @@ class GP:
     self.last_fallback: str | None = None  # why the last suggestion fell back to random (None: it did not)
     self._configs: tuple[str, np.ndarray | None] = ("", None)  # (space JSON, every configuration encoded, or None: too many)
     self._chance_fit: tuple[bytes, GPRegressor | None] = (b"", None)  # final_chance's hyperparameters: (key of the finished curves, fit)
+    self._noise_test: tuple[str, int, float] = ("", 0, 0.0)   # "auto"/"edge": the last noise test's (space JSON, n, evidence); see _noisy
 
   def __repr__(self) -> str:
     names = ("kernel", "acquisition", "n_initial", "beta", "warp", "lengthscale_prior", "noise", "max_points", "curves", "min_distance",
@@ -233,7 +238,8 @@ class GP:
     gx, cats = (tree, tree.categorical) if tree is not None else (lambda X: X, space.cat_groups)
     try:
       model = self._fit(space, gx(h.X), yy, seed, cats, keep=False, floor_scale=self._floor_scale(space, yy, h.y, minimize))
-      if self._noisy(model, yy, seed) and not np.array_equal(raw := -h.y if minimize else h.y, yy):   # noisy data: the raw values (see acquisition)
+      # noisy data: the raw values (see acquisition); the test on these data, whatever suggest's last verdict
+      if self._noisy(space, model, yy, seed, keep=False) and not np.array_equal(raw := -h.y if minimize else h.y, yy):
         model = self._fit(space, gx(h.X), raw, seed, cats, keep=False)
       mean = model.predict(gx(h.X))[0]
     except Exception as e:  # noqa: BLE001 - a model that cannot be fitted still leaves the best observed trial
@@ -366,11 +372,21 @@ class GP:
     """The tree map of a conditional space's encoded rows to the GP's inputs (tree.py), or None: the GP sees them as they are."""
     return TreeInputs.of(space) if self.conditional == "tree" and space.conditions else None
 
-  def _noisy(self, model: GPRegressor, y: np.ndarray, seed: int) -> bool:
-    """acquisition="auto": whether the objective is treated as noisy, given `model` fitted to the targets y (False for any
-    other acquisition): a given noise variance says so; else the data's evidence of noise (`noise.noise_evidence`)."""
+  def _noisy(self, space: Space, model: GPRegressor, y: np.ndarray, seed: int, keep: bool = True) -> bool:
+    """acquisition="auto" or "edge": whether the objective is treated as noisy, given `model` fitted to the targets y
+    (False for any other acquisition): a given noise variance says so; a fitted one within `noise.negligible_noise` says
+    not; else the data's evidence of noise (`noise.noise_evidence`, a second, cold fit). keep=True (suggest): the test runs
+    when the data have grown RETEST_GROWTH times since the last one (the first: at once; fewer data than then: another
+    history, at once too) and its verdict stands in between. keep=False (recommend): the test on these data, not kept."""
     if self.acquisition not in NOISY_RULES or self.noise == "deterministic": return False
-    return isinstance(self.noise, float) or noise_evidence(model, y, seed=int(seed or 0) & 0xFFFFFFFF) > NOISE_MARGIN
+    if isinstance(self.noise, float): return True
+    if negligible_noise(model): return False
+    sj, n = space.to_json(), len(y)
+    tested_space, n_tested, evidence = self._noise_test
+    if not (keep and tested_space == sj and n_tested <= n < RETEST_GROWTH * n_tested):
+      evidence = noise_evidence(model, y, seed=int(seed or 0) & 0xFFFFFFFF)
+      if keep: self._noise_test = (sj, n, evidence)
+    return evidence > NOISE_MARGIN
 
   def _fit(self, space: Space, X: np.ndarray, y: np.ndarray, seed: int, categorical: list[slice], keep: bool = True,
            floor_scale: float = 1.0, curves: bool = False) -> GPRegressor:
@@ -449,7 +465,7 @@ class GP:
       floor_scale = self._floor_scale(space, y_fit, h.y, minimize) if cd is None else 1.0   # detrended curves are not warped values
       model = self._fit(space, X_fit, y_fit, seed, space.cat_groups if tree is None else tree.categorical, floor_scale=floor_scale,
                         curves=cd is not None)
-      if cd is None and self._noisy(model, y_fit, seed):   # "auto" or "edge" on noisy data: on the raw values
+      if cd is None and self._noisy(space, model, y_fit, seed):   # "auto" or "edge" on noisy data: on the raw values
         acquisition = NOISY_RULES[self.acquisition]
         if not np.array_equal(raw := -h.y if minimize else h.y, yy):   # they were warped: the model of the raw values, outside the warm-start chain
           yy, y_fit = raw, raw[keep]
