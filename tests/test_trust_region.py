@@ -79,12 +79,13 @@ def run(strategy, space, f, n, seed=0):
     opt.observe(t, f(t.params))
   return opt
 
-def test_where_the_evidence_keeps_matern52_the_study_is_the_default_one():
+def test_where_the_evidence_keeps_matern52_the_study_is_the_one_without_trust_region():
   space = Space({f"x{i}": Float(-5, 5) for i in range(3)})
   f = lambda p: float(sum((p[k] - 1.3) ** 2 for k in p))   # noqa: E731 - a smooth bowl: Matérn-5/2 explains it best
-  gp = tb.GP(trust_region=True, n_initial=6)
-  a, b = run(gp, space, f, 16), run(tb.GP(n_initial=6), space, f, 16)
+  gp, off = tb.GP(n_initial=6), tb.GP(n_initial=6, trust_region=False)   # trust_region=True is the default
+  a, b = run(gp, space, f, 16), run(off, space, f, 16)
   assert gp._local_model is not None and gp._local_model.kernel == "matern52"   # the local model was fitted, and kept 5/2
+  assert off._local_model is None   # trust_region=False fits no local model
   assert [t.value for t in a.trials] == [t.value for t in b.trials]
 
 def ackley(p):

@@ -150,13 +150,13 @@ class GP:
   guided suggestion fits a second GP whose kernel is chosen among TRUST_KERNELS as the kernel tuple chooses (its own
   warm-start chain), and where that is rougher than Matérn-5/2, maximizes its acquisition only within TuRBO-1's box
   around the best observed point (trust_region.py: the side length follows TuRBO's success and failure counts). Where the
-  evidence keeps Matérn-5/2 the suggestion is the usual one. False (default): every suggestion is the usual one.
+  evidence keeps Matérn-5/2 the suggestion is the usual one. True is the default; False: every suggestion is the usual one.
   """
   def __init__(self, kernel: str = "matern52", acquisition: str = "edge", n_initial: int | None = None, beta: float = 2.0,
                device: str | None = None, seed: int | None = None, *, n_raw: int = 1024, n_starts: int = 10, n_steps: int = 25,
                warp: bool | str = "auto", lengthscale_prior: str = "unit", noise: float | str | None = None,
                max_points: int | None = DEFAULT_MAX_POINTS, curves: bool | str = "auto", min_distance: float = 1e-3,
-               conditional: str = "tree", warp_floor: bool = True, trust_region: bool = False):
+               conditional: str = "tree", warp_floor: bool = True, trust_region: bool = True):
     if acquisition not in NOISY_RULES: check_acquisition(acquisition)
     n_initial = check_int("n_initial", n_initial, 1, none="default_initial_size(p) for p parameters")
     beta = check_real("beta", beta, 0.0, "the UCB exploration weight")
