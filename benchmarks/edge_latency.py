@@ -19,7 +19,6 @@ import argparse
 import json
 import os
 import sys
-import time
 from pathlib import Path
 
 for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"): os.environ.setdefault(var, "1")
@@ -28,7 +27,7 @@ os.environ.setdefault("PARALLEL", "0")
 import numpy as np  # noqa: E402
 
 from benchmarks.functions import PROBLEMS  # noqa: E402
-from benchmarks.suggest_latency import _pin  # noqa: E402
+from benchmarks.suggest_latency import _pin, alternating_steps  # noqa: E402
 from tinybo.bo import GP  # noqa: E402
 
 
@@ -43,13 +42,8 @@ def make_strategy(name: str, seed: int) -> GP:
 def paired_latency(problem: str, n: int, acquisitions: list[str], reps: int, warmup: int, seed: int = 0) -> dict[str, dict]:
   import tinybo.bo as bo
   from tinybo.noise import negligible_noise
-  from tinybo.trial import Trial, TrialState
-  prob = PROBLEMS[problem]
-  space = prob.space
+  space = PROBLEMS[problem].space
   start = space.decode_many(space.sample(np.random.default_rng(seed), n))
-  studies = {a: ([Trial(i, p, TrialState.COMPLETE, prob.observe(p, seed, i)) for i, p in enumerate(start)], make_strategy(a, seed))
-             for a in acquisitions}
-  times: dict[str, list[float]] = {a: [] for a in acquisitions}
   fired: dict[str, int] = dict.fromkeys(acquisitions, 0)
   fits: dict[str, int] = dict.fromkeys(acquisitions, 0)
   noisy, evidence, flag = bo.GP._noisy, bo.noise_evidence, {"fired": False, "fits": 0}
@@ -60,17 +54,11 @@ def paired_latency(problem: str, n: int, acquisitions: list[str], reps: int, war
   def counted(model, y, **kwargs):
     flag["fits"] += not negligible_noise(model)
     return evidence(model, y, **kwargs)
+  def after(a: str, dt: float, timed: bool, trials: list, strategy: GP) -> None:
+    if timed: fired[a] += flag["fired"]; fits[a] += flag["fits"]
+    flag["fired"], flag["fits"] = False, 0
   bo.GP._noisy, bo.noise_evidence = recorded, counted
-  try:
-    for step in range(warmup + reps):
-      for a in acquisitions:
-        trials, strategy = studies[a]
-        flag["fired"], flag["fits"] = False, 0
-        t = time.perf_counter()
-        p = strategy.suggest(space, trials, 1, seed=seed)[0]
-        dt = time.perf_counter() - t
-        trials.append(Trial(len(trials), p, TrialState.COMPLETE, prob.observe(p, seed, len(trials))))
-        if step >= warmup: times[a].append(dt); fired[a] += flag["fired"]; fits[a] += flag["fits"]
+  try: times, _ = alternating_steps(problem, start, {a: make_strategy(a, seed) for a in acquisitions}, reps, warmup, seed, after)
   finally: bo.GP._noisy, bo.noise_evidence = noisy, evidence
   base = float(np.median(times[acquisitions[0]]))
   return {a: {"ms": 1e3 * float(np.median(times[a])), "ratio": float(np.median(times[a])) / base, "noisy_steps": fired[a],

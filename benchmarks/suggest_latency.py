@@ -22,6 +22,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"): os.environ.setdefault(var, "1")
 os.environ.setdefault("PARALLEL", "0")
@@ -57,6 +58,26 @@ def acquisition_clock() -> tuple[dict[str, float], Callable[[], None]]:
     finally: clock["acq"] += time.perf_counter() - t
   bo.optimize_acquisition = timed
   return clock, lambda: setattr(bo, "optimize_acquisition", inner)
+
+def alternating_steps(problem: str, start: list[dict], strategies: dict[str, Any], reps: int, warmup: int, seed: int,
+                      after: Callable[[str, float, bool, list, Any], None]) -> tuple[dict[str, list[float]], dict[str, list[float]]]:
+  """Each named strategy gets its own copy of `start` observed as the benchmark runner observes it, then `warmup + reps`
+  suggest-observe steps alternating between the strategies (a busy machine slows them alike). Returns the seconds of the
+  timed steps and of the warm-up steps per name; after(name, seconds, timed, trials, strategy) runs after each step."""
+  from tinybo.trial import Trial, TrialState
+  prob = PROBLEMS[problem]
+  studies = {s: ([Trial(i, p, TrialState.COMPLETE, prob.observe(p, seed, i)) for i, p in enumerate(start)], g) for s, g in strategies.items()}
+  times: dict[str, list[float]] = {s: [] for s in strategies}
+  warm: dict[str, list[float]] = {s: [] for s in strategies}
+  for step in range(warmup + reps):
+    for s, (trials, strategy) in studies.items():
+      t = time.perf_counter()
+      p = strategy.suggest(prob.space, trials, 1, seed=seed)[0]
+      dt = time.perf_counter() - t
+      trials.append(Trial(len(trials), p, TrialState.COMPLETE, prob.observe(p, seed, len(trials))))
+      (times if step >= warmup else warm)[s].append(dt)
+      after(s, dt, step >= warmup, trials, strategy)
+  return times, warm
 
 def tinybo_latency(n: int, reps: int, warmup: int, seed: int = 0, device: str | None = None) -> dict[str, float]:
   import tinybo.bo as bo

@@ -24,8 +24,8 @@ import argparse
 import json
 import os
 import sys
-import time
 from pathlib import Path
+from typing import Any
 
 for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"): os.environ.setdefault(var, "1")
 os.environ.setdefault("PARALLEL", "0")
@@ -34,7 +34,7 @@ import numpy as np  # noqa: E402
 
 from benchmarks.functions import PROBLEMS  # noqa: E402
 from benchmarks.peers import tinybo_strategy  # noqa: E402
-from benchmarks.suggest_latency import _pin  # noqa: E402
+from benchmarks.suggest_latency import _pin, alternating_steps  # noqa: E402
 
 FOUND_SIDE = 0.1   # "found" histories: the side of the box (unit cube) that holds half the points, around the best
 
@@ -63,13 +63,7 @@ def history(problem: str, n: int, kind: str, seed: int) -> list[dict]:
 
 def paired_latency(problem: str, n: int, kind: str, strategies: list[str], reps: int, warmup: int, seed: int = 0) -> dict[str, dict]:
   import tinybo.bo as bo
-  from tinybo.trial import Trial, TrialState
-  prob = PROBLEMS[problem]
-  space, start = prob.space, history(problem, n, kind, seed)
-  studies = {s: ([Trial(i, p, TrialState.COMPLETE, prob.observe(p, seed, i)) for i, p in enumerate(start)], tinybo_strategy(s))
-             for s in strategies}
-  times: dict[str, list[float]] = {s: [] for s in strategies}
-  warm: dict[str, list[float]] = {s: [] for s in strategies}   # the warm-up steps: the cold fits of a fresh strategy
+  space, start = PROBLEMS[problem].space, history(problem, n, kind, seed)
   rough: dict[str, int] = dict.fromkeys(strategies, 0)
   first_local: dict[str, float | None] = dict.fromkeys(strategies)
   fit_local, flag = bo.GP._fit_local, {"local": False, "rough": False}
@@ -77,19 +71,13 @@ def paired_latency(problem: str, n: int, kind: str, strategies: list[str], reps:
     out = fit_local(self, *args)
     flag["local"], flag["rough"] = True, out is not None
     return out
+  def after(s: str, dt: float, timed: bool, trials: list, strategy: Any) -> None:
+    if first_local[s] is None and bo.local_turn(len(trials) - 1, strategy.initial_size(space)): first_local[s] = dt
+    if timed: rough[s] += flag["rough"]
+    flag["local"] = flag["rough"] = False
   bo.GP._fit_local = noted
-  try:
-    for step in range(warmup + reps):
-      for s in strategies:
-        trials, strategy = studies[s]
-        flag["local"] = flag["rough"] = False
-        t = time.perf_counter()
-        p = strategy.suggest(space, trials, 1, seed=seed)[0]
-        dt = time.perf_counter() - t
-        trials.append(Trial(len(trials), p, TrialState.COMPLETE, prob.observe(p, seed, len(trials))))
-        if first_local[s] is None and bo.local_turn(len(trials) - 1, strategy.initial_size(space)): first_local[s] = dt
-        if step >= warmup: times[s].append(dt); rough[s] += flag["rough"]
-        else: warm[s].append(dt)
+  # the warm-up steps hold the cold fits of a fresh strategy
+  try: times, warm = alternating_steps(problem, start, {s: tinybo_strategy(s) for s in strategies}, reps, warmup, seed, after)
   finally: bo.GP._fit_local = fit_local
   med0, mean0 = float(np.median(times[strategies[0]])), float(np.mean(times[strategies[0]]))
   # the warm-up holds each strategy's cold fits (the global model's, and trust_region's local chain's), which come back each
