@@ -83,11 +83,12 @@ def bar_table(problems: list[str], halves: list[range], root: Path = RESULTS) ->
       lines.append(f"| {p} ({budget}) | {h.start}-{h.stop - 1} | " + " | ".join(cells) + " |")
   return "\n".join(lines)
 
-def speed_table(problems: list[str], root: Path = RESULTS) -> str:
-  """Per peer and problem: runs, median seconds per suggestion (all suggestions; the last ten) and the median run's total."""
+def speed_table(problems: list[str], root: Path = RESULTS, files: str | None = None) -> str:
+  """Per peer and problem: runs, median seconds per suggestion (all suggestions; the last ten) and the median run's total;
+  files: a glob pattern to take the runs from instead of each peer's files (e.g. one session's runs)."""
   lines = ["| peer | problem | runs | s per suggestion: median (last 10) | s per run (median) |", "|---|---|---|---|---|"]
   for k, pats in PEER_RUNS.items():
-    runs = load(pats, k, root=root)
+    runs = load(pats if files is None else [files], k, root=root)
     for p in problems:
       rs = [r for (q, _), r in runs.items() if q == p and "suggest_s" in r]
       if not rs: continue
@@ -107,6 +108,7 @@ def main(argv: list[str] | None = None) -> None:
   ap.add_argument("--problems", default=",".join(PROBLEMS))
   ap.add_argument("--halves", default="0-9,10-19", help="seed ranges, each first-last (default 0-9,10-19)")
   ap.add_argument("--root", default=str(RESULTS), help="folder of the results files (default benchmarks/results)")
+  ap.add_argument("--speed-files", default=None, help="glob pattern: the speed table from these files only (default: every peer's files)")
   args = ap.parse_args(argv)
   problems, root = args.problems.split(","), Path(args.root)
   unknown = [p for p in problems if p not in DEFAULT_RUNS]
@@ -114,7 +116,7 @@ def main(argv: list[str] | None = None) -> None:
   print("### final regret: median / 80th percentile / worst ([n=k]: fewer seeds than the half; not ranked)\n")
   print(bar_table(problems, [seed_range(h) for h in args.halves.split(",")], root))
   print("\n### peers' seconds per suggestion (ask + tell, one thread; the machine's load varied between runs)\n")
-  print(speed_table(problems, root))
+  print(speed_table(problems, root, args.speed_files))
 
 if __name__ == "__main__":
   main()
