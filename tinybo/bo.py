@@ -186,10 +186,13 @@ class GP:
     self._model_key, self._model_space = b"", ""
     self._local_model: GPRegressor | None = None   # trust_region: the last local fit (its kernel chain's warm start)
     self._local_model_space = ""
+    self._raw_model: GPRegressor | None = None   # "auto"/"edge" on noisy, warped data: the last fit of the raw values (their chain's warm start)
+    self._raw_model_space = ""
     self.last_fallback: str | None = None  # why the last suggestion fell back to random (None: it did not)
     self._configs: tuple[str, np.ndarray | None] = ("", None)  # (space JSON, every configuration encoded, or None: too many)
     self._chance_fit: tuple[bytes, GPRegressor | None] = (b"", None)  # final_chance's hyperparameters: (key of the finished curves, fit)
     self._noise_test: tuple[str, int, float] = ("", 0, 0.0)   # "auto"/"edge": the last noise test's (space JSON, n, evidence); see _noisy
+    self._space: tuple[Space | None, str] = (None, "")   # the last Space object seen and its JSON, the key of the kept fits (_space_json)
 
   def __repr__(self) -> str:
     names = ("kernel", "acquisition", "n_initial", "beta", "warp", "lengthscale_prior", "noise", "max_points", "curves", "min_distance",
@@ -362,9 +365,15 @@ class GP:
     where warp_floor is set and yy is log-warped, else 1."""
     return warp_resolution(yy) if self.warp_floor and self._warp_kind(space, design, minimize) == "log" else 1.0
 
+  def _space_json(self, space: Space) -> str:
+    """space.to_json(), serialized once per Space object (a Space is not changed after it is made): the key under which
+    the fits, the noise verdict and the enumerated configurations are kept, read several times per suggestion."""
+    if self._space[0] is not space: self._space = (space, space.to_json())
+    return self._space[1]
+
   def _all_configs(self, space: Space) -> np.ndarray | None:
     """Every configuration of a small discrete space, encoded (None for other spaces); enumerated once per space."""
-    sj = space.to_json()
+    sj = self._space_json(space)
     if self._configs[0] != sj: self._configs = (sj, all_configs(space) if enumerable(space) else None)
     return self._configs[1]
 
@@ -381,7 +390,7 @@ class GP:
     if self.acquisition not in NOISY_RULES or self.noise == "deterministic": return False
     if isinstance(self.noise, float): return True
     if negligible_noise(model): return False
-    sj, n = space.to_json(), len(y)
+    sj, n = self._space_json(space), len(y)
     tested_space, n_tested, evidence = self._noise_test
     if not (keep and tested_space == sj and n_tested <= n < RETEST_GROWTH * n_tested):
       evidence = noise_evidence(model, y, seed=int(seed or 0) & 0xFFFFFFFF)
@@ -393,13 +402,26 @@ class GP:
     """The GP on (X, y), warm-started from the last kept fit; keep=False leaves that chain as it was (a fit is path
     dependent, so `recommend` must not change what the next suggestions are). floor_scale: see GPRegressor.fit."""
     key = hashlib.sha1(X.tobytes() + y.tobytes() + repr(self.kernel).encode() + repr(self.noise).encode() + repr(floor_scale).encode()).digest()
-    sj = space.to_json()
+    sj = self._space_json(space)
     if self._model is not None and self._model_key == key and self._model_space == sj: return self._model
     model = self._fit_kernels(X, y, categorical, seed, self._model if self._model_space == sj else None, floor_scale, curves=curves)
     hp = model.hyperparameters
     if not all(np.all(np.isfinite(np.asarray(v, dtype=np.float64))) for v in hp.values()):
       raise FloatingPointError(f"the GP fit returned non-finite hyperparameters {hp}")
     if keep: self._model, self._model_key, self._model_space = model, key, sj
+    return model
+
+  def _fit_raw(self, space: Space, X: np.ndarray, y: np.ndarray, seed: int, categorical: list[slice]) -> GPRegressor:
+    """"auto" or "edge" on noisy data whose values the main chain warps: the GP of the raw values y, warm-started from the
+    last such fit (a chain of its own; its first fit continues from the main chain's model), so each suggestion's refit
+    starts next to its optimum instead of at the warped values' hyperparameters. The main chain is what it would be without it."""
+    sj = self._space_json(space)
+    warm = self._raw_model if self._raw_model is not None and self._raw_model_space == sj else self._model if self._model_space == sj else None
+    model = self._fit_kernels(X, y, categorical, seed, warm)
+    hp = model.hyperparameters
+    if not all(np.all(np.isfinite(np.asarray(v, dtype=np.float64))) for v in hp.values()):
+      raise FloatingPointError(f"the GP fit returned non-finite hyperparameters {hp}")
+    self._raw_model, self._raw_model_space = model, sj
     return model
 
   def _fit_kernels(self, X: np.ndarray, y: np.ndarray, categorical: list[slice], seed: int, warm_start: GPRegressor | None,
@@ -433,7 +455,7 @@ class GP:
     own, so the global one is what it would be without it), or None where the evidence keeps their first kernel. The
     choice is made at the chain's cold fits (as kernel="auto"); while it is the first kernel the warm fits in between are
     skipped: the study is then the one without trust_region, and pays no fit for it."""
-    sj = space.to_json()
+    sj = self._space_json(space)
     warm = self._local_model if self._local_model is not None and self._local_model_space == sj else None
     if warm is not None and warm.kernel == TRUST_KERNELS[0] and len(X) < 1.5 * warm.n_cold: return None
     model = self._fit_kernels(X, y, categorical, seed, warm, floor_scale, kernels=TRUST_KERNELS)
@@ -469,7 +491,7 @@ class GP:
         acquisition = NOISY_RULES[self.acquisition]
         if not np.array_equal(raw := -h.y if minimize else h.y, yy):   # they were warped: the model of the raw values, outside the warm-start chain
           yy, y_fit = raw, raw[keep]
-          model = self._fit(space, X_fit, y_fit, seed, space.cat_groups if tree is None else tree.categorical, keep=False)
+          model = self._fit_raw(space, X_fit, y_fit, seed, space.cat_groups if tree is None else tree.categorical)
       # failed configurations (crashes, NaN) never enter the fit, but the acquisition must not keep proposing their
       # neighbourhood: condition on them at the worst observed value, with the hyperparameters fitted on real data
       base = model = model.condition(gx(X_failed), np.full(len(X_failed), yy.min())) if len(X_failed) else model
