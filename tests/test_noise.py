@@ -198,33 +198,6 @@ def test_recommend_tests_its_own_data_and_leaves_the_kept_verdict(monkeypatch):
   grow(g, X, y, range(12, 13))   # fewer data than the last test: another history, tested at once
   assert tested == [22, 12] and g._noise_test[1] == 12
 
-def test_the_noisy_refit_of_the_raw_values_is_a_warm_start_chain_of_its_own(monkeypatch):
-  noise = np.random.default_rng(0).standard_normal(40)
-  fits: list[tuple[np.ndarray, object, GPRegressor]] = []   # (targets, warm start, fitted model) of every fit of the strategy
-  inner = bo.GP._fit_kernels
-  def spy(self, X, y, categorical, seed, warm_start, *a, **k):
-    model = inner(self, X, y, categorical, seed, warm_start, *a, **k)
-    fits.append((y.copy(), warm_start, model))
-    return model
-  monkeypatch.setattr(bo.GP, "_fit_kernels", spy)
-  opt = tb.Optimizer(SPACE, strategy=tb.GP(acquisition="edge", trust_region=False), seed=3)
-  for i in range(30):
-    t = opt.suggest()
-    opt.observe(t, branin_unit(t.params) + 3.0 * noise[i])
-  values = -np.array([t.value for t in opt.trials])
-  raw = [j for j, (y, _, _) in enumerate(fits) if np.array_equal(y, values[:len(y)])]
-  main = [j for j in range(len(fits)) if j not in raw]
-  assert len(raw) >= 5, "Branin's values are warped and this noise is evident: the raw values are refitted"
-  # the first raw fit continues from the warped chain's model of its suggestion, each later one from the last raw fit
-  assert fits[raw[0]][1] is fits[raw[0] - 1][2]
-  assert all(fits[j][1] is fits[i][2] for i, j in zip(raw, raw[1:]))
-  # the warped chain never continues from a raw fit: it is the chain it would be without them
-  assert all(fits[j][1] is None or fits[j][1] is fits[i][2] for i, j in zip(main, main[1:]))
-  # a raw fit is the GP fitted to the raw values from that warm start, recomputed outside the strategy
-  y, warm, model = fits[raw[-1]]
-  again = GPRegressor().fit(model.X, y, seed=0, warm_start=warm)
-  np.testing.assert_array_equal(again.phi, model.phi)
-
 def test_the_kept_fits_and_verdict_are_keyed_by_the_space_serialized_once_per_space_object(monkeypatch):
   X, y = quadratic_data(30, 0.2, seed=2)
   g = tb.GP(acquisition="edge")

@@ -186,8 +186,6 @@ class GP:
     self._model_key, self._model_space = b"", ""
     self._local_model: GPRegressor | None = None   # trust_region: the last local fit (its kernel chain's warm start)
     self._local_model_space = ""
-    self._raw_model: GPRegressor | None = None   # "auto"/"edge" on noisy, warped data: the last fit of the raw values (their chain's warm start)
-    self._raw_model_space = ""
     self.last_fallback: str | None = None  # why the last suggestion fell back to random (None: it did not)
     self._configs: tuple[str, np.ndarray | None] = ("", None)  # (space JSON, every configuration encoded, or None: too many)
     self._chance_fit: tuple[bytes, GPRegressor | None] = (b"", None)  # final_chance's hyperparameters: (key of the finished curves, fit)
@@ -411,19 +409,6 @@ class GP:
     if keep: self._model, self._model_key, self._model_space = model, key, sj
     return model
 
-  def _fit_raw(self, space: Space, X: np.ndarray, y: np.ndarray, seed: int, categorical: list[slice]) -> GPRegressor:
-    """"auto" or "edge" on noisy data whose values the main chain warps: the GP of the raw values y, warm-started from the
-    last such fit (a chain of its own; its first fit continues from the main chain's model), so each suggestion's refit
-    starts next to its optimum instead of at the warped values' hyperparameters. The main chain is what it would be without it."""
-    sj = self._space_json(space)
-    warm = self._raw_model if self._raw_model is not None and self._raw_model_space == sj else self._model if self._model_space == sj else None
-    model = self._fit_kernels(X, y, categorical, seed, warm)
-    hp = model.hyperparameters
-    if not all(np.all(np.isfinite(np.asarray(v, dtype=np.float64))) for v in hp.values()):
-      raise FloatingPointError(f"the GP fit returned non-finite hyperparameters {hp}")
-    self._raw_model, self._raw_model_space = model, sj
-    return model
-
   def _fit_kernels(self, X: np.ndarray, y: np.ndarray, categorical: list[slice], seed: int, warm_start: GPRegressor | None,
                    floor_scale: float = 1.0, kernels: str | tuple[str, ...] | None = None, curves: bool = False) -> GPRegressor:
     """The GP of `self.kernel` on (X, y), warm-started when given. kernel="auto" (or a tuple of names): the warm start's
@@ -491,7 +476,7 @@ class GP:
         acquisition = NOISY_RULES[self.acquisition]
         if not np.array_equal(raw := -h.y if minimize else h.y, yy):   # they were warped: the model of the raw values, outside the warm-start chain
           yy, y_fit = raw, raw[keep]
-          model = self._fit_raw(space, X_fit, y_fit, seed, space.cat_groups if tree is None else tree.categorical)
+          model = self._fit(space, X_fit, y_fit, seed, space.cat_groups if tree is None else tree.categorical, keep=False)
       # failed configurations (crashes, NaN) never enter the fit, but the acquisition must not keep proposing their
       # neighbourhood: condition on them at the worst observed value, with the hyperparameters fitted on real data
       base = model = model.condition(gx(X_failed), np.full(len(X_failed), yy.min())) if len(X_failed) else model
