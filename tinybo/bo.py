@@ -150,7 +150,8 @@ class GP:
   guided suggestion fits a second GP whose kernel is chosen among TRUST_KERNELS as the kernel tuple chooses (its own
   warm-start chain), and where that is rougher than Matérn-5/2, maximizes its acquisition only within TuRBO-1's box
   around the best observed point (trust_region.py: the side length follows TuRBO's success and failure counts). Where the
-  evidence keeps Matérn-5/2 the suggestion is the usual one. True is the default; False: every suggestion is the usual one.
+  evidence keeps Matérn-5/2 the suggestion is the usual one. A small discrete space, scored whole, fits no local model.
+  True is the default; False: every suggestion is the usual one.
   """
   def __init__(self, kernel: str = "matern52", acquisition: str = "edge", n_initial: int | None = None, beta: float = 2.0,
                device: str | None = None, seed: int | None = None, *, n_raw: int = 1024, n_starts: int = 10, n_steps: int = 25,
@@ -468,6 +469,7 @@ class GP:
       if cd is not None: final = cd.final[keep]
     if self.max_points is not None and len(X_failed) > self.max_points // 8: X_failed = X_failed[-(self.max_points // 8):]
     acquisition = "ucb" if self.acquisition in NOISY_RULES else self.acquisition
+    X_all = self._all_configs(space)  # a small discrete space: score every configuration (and never search a trust region)
     try:
       floor_scale = self._floor_scale(space, y_fit, h.y, minimize) if cd is None else 1.0   # detrended curves are not warped values
       model = self._fit(space, X_fit, y_fit, seed, space.cat_groups if tree is None else tree.categorical, floor_scale=floor_scale,
@@ -490,19 +492,19 @@ class GP:
       else:
         best = float(np.max(base.y_train[:len(y_fit)][final] if final.any() else base.y_train))
         X_top = cd.configs[np.argsort(-base.predict(at_target(cd.configs))[0], kind="stable")[:5]]
-      # trust_region: where the evidence prefers a rougher kernel, the local turns' model (curves never: no incumbent point)
+      # trust_region: where the evidence prefers a rougher kernel, the local turns' model (curves never: no incumbent
+      # point; a small discrete space never: it is scored whole, so the model would go unused)
       n0, local_base = self.initial_size(space), None
-      if self.trust_region and cd is None and any(local_turn(h.n_trials + i, n0) for i in range(n)):
+      if self.trust_region and cd is None and X_all is None and any(local_turn(h.n_trials + i, n0) for i in range(n)):
         local_base = self._fit_local(space, X_fit, y_fit, seed, space.cat_groups if tree is None else tree.categorical, floor_scale)
         if local_base is not None and len(X_failed): local_base = local_base.condition(gx(X_failed), np.full(len(X_failed), yy.min()))
     except Exception as e:  # noqa: BLE001 - any failure of the model must degrade to random, loudly
       return self._fallback(space, h, taken, len(chosen), n, seed, f"the GP fit failed ({type(e).__name__}: {e})")
-    X_all = self._all_configs(space)  # a small discrete space: score every configuration
     tree_args = {} if tree is None else {"augment": tree.augment, "branches": space.branches(), "fixed": parent_columns(space)}
     post = posterior if tree is None else tree_posterior
 
-    # the local turns search TuRBO's box around the incumbent (a small discrete space, scored whole, never)
-    length = trust_length(-h.y if minimize else h.y, n0, len(space.names)) if local_base is not None and X_all is None else None
+    # the local turns search TuRBO's box around the incumbent
+    length = trust_length(-h.y if minimize else h.y, n0, len(space.names)) if local_base is not None else None
 
     def propose(kind: str, state: tuple, ls: np.ndarray, best: float, box: tuple | None = None) -> np.ndarray:   # the point that maximizes `kind`
       if X_all is not None:
