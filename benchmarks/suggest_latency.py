@@ -8,7 +8,8 @@ observation, so every suggestion refits the model on a new history, warm-started
 of the timed steps. The process is pinned to one core and every thread pool limited to one thread.
 Glossary: n observations before the timed steps; fit_ms / acq_ms tinybo's split of one suggestion (model fit vs
 acquisition optimization, measured by wrapping them); cpu_ms the process's CPU time (less sensitive to a busy machine).
-Without optuna and torch the Optuna column is n/a.
+Without optuna and torch the Optuna column is n/a. --options "acquisition=ucb;trust_region=False": tinybo's GP with these
+arguments (as benchmarks.run spells them after "gp:"), to compare settings of one tree in separate processes.
 --device runs tinybo's GP on that tinygrad device (`tb.GP(device=...)`; default Device.DEFAULT); --dtype float32|float64
 overrides the surrogate's default dtype (float64 where the device has it; the strategy has no dtype option, so the
 benchmark swaps the default). Optuna's side always runs on the CPU.
@@ -79,14 +80,16 @@ def alternating_steps(problem: str, start: list[dict], strategies: dict[str, Any
       after(s, dt, step >= warmup, trials, strategy)
   return times, warm
 
-def tinybo_latency(n: int, reps: int, warmup: int, seed: int = 0, device: str | None = None) -> dict[str, float]:
+def tinybo_latency(n: int, reps: int, warmup: int, seed: int = 0, device: str | None = None, options: str = "") -> dict[str, float]:
+  """`options`: the GP's non-default arguments as benchmarks.run spells them after "gp:" ("acquisition=ucb;trust_region=False")."""
   import tinybo.bo as bo
+  from benchmarks.peers import tinybo_strategy
   from tinybo.trial import Trial, TrialState
   prob = PROBLEMS["hartmann6"]
   space = prob.space
   rng = np.random.default_rng(seed)
   trials = [Trial(i, p, TrialState.COMPLETE, prob(p)) for i, p in enumerate(space.decode_many(space.sample(rng, n)))]
-  strategy = bo.GP(seed=seed, device=device)
+  strategy = tinybo_strategy(f"gp:{options};seed={seed}" + (f";device={device}" if device else "")) if options else bo.GP(seed=seed, device=device)
   split, restore = acquisition_clock()
   totals, acqs, cpus = [], [], []
   try:
@@ -133,6 +136,8 @@ def main(argv: list[str] | None = None) -> None:
   ap.add_argument("--reps", type=int, default=7)
   ap.add_argument("--warmup", type=int, default=3)
   ap.add_argument("--no-peer", action="store_true", help="skip Optuna's GPSampler")
+  ap.add_argument("--options", default="", help="tinybo GP arguments other than the defaults, as after 'gp:' in benchmarks.run: "
+                  "\"acquisition=ucb;trust_region=False\" (the former default, for a same-tree comparison in separate processes)")
   ap.add_argument("--device", default=None, help="tinygrad device of tinybo's GP, e.g. CUDA, CL, METAL (default: Device.DEFAULT)")
   ap.add_argument("--dtype", choices=("float32", "float64"), default=None, help="default: float64 where the device has it")
   ap.add_argument("--out", default=str(Path(__file__).resolve().parent / "results" / "suggest_latency.json"))
@@ -142,7 +147,7 @@ def main(argv: list[str] | None = None) -> None:
   rows = []
   print(f"Hartmann6 suggestion latency, median of {args.reps} after {args.warmup} warm-up steps, {pin}", flush=True)
   for n in (int(v) for v in args.ns.split(",")):
-    t = tinybo_latency(n, args.reps, args.warmup, device=args.device)
+    t = tinybo_latency(n, args.reps, args.warmup, device=args.device, options=args.options)
     o = None if args.no_peer else optuna_latency(n, max(3, args.reps // 2) if n >= 1000 else args.reps, 1 if n >= 1000 else args.warmup)
     rows.append({"n": n, "tinybo": t, "optuna_gp": o, "target_ms": TARGET_MS.get(n)})
     print(f"n={n}: tinybo {t['ms']:.1f} ms (fit {t['fit_ms']:.1f} + acquisition {t['acq_ms']:.1f})"
@@ -155,7 +160,7 @@ def main(argv: list[str] | None = None) -> None:
     print(f"| {r['n']} | {t['ms']:.1f} | {t['fit_ms']:.1f} + {t['acq_ms']:.1f} | {peer} | {target} |")
   Path(args.out).parent.mkdir(parents=True, exist_ok=True)
   Path(args.out).write_text(json.dumps({"pin": pin, "reps": args.reps, "warmup": args.warmup, "device": args.device, "dtype": args.dtype,
-                                        "rows": rows}, indent=1))
+                                        "options": args.options, "rows": rows}, indent=1))
   print(f"\nsaved {args.out}", file=sys.stderr)
 
 if __name__ == "__main__":

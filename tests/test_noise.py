@@ -197,3 +197,22 @@ def test_recommend_tests_its_own_data_and_leaves_the_kept_verdict(monkeypatch):
   assert g._noise_test == kept
   grow(g, X, y, range(12, 13))   # fewer data than the last test: another history, tested at once
   assert tested == [22, 12] and g._noise_test[1] == 12
+
+def test_the_kept_fits_and_verdict_are_keyed_by_the_space_serialized_once_per_space_object(monkeypatch):
+  X, y = quadratic_data(30, 0.2, seed=2)
+  g = tb.GP(acquisition="edge")
+  calls = []
+  inner = tb.Space.to_json
+  monkeypatch.setattr(tb.Space, "to_json", lambda self: calls.append(self) or inner(self))
+  grow(g, X, y, range(20, 24))
+  assert g._space_json(SPACE) == inner(SPACE) and calls == [SPACE]   # four fits and tests, one serialization
+  tested: list[int] = []
+  ev = bo.noise_evidence
+  monkeypatch.setattr(bo, "noise_evidence", lambda m, yy, **k: tested.append(len(yy)) or ev(m, yy, **k))
+  other = tb.Space({"x0": tb.Float(0, 1), "x1": tb.Float(0, 2)})   # another space: another key, the verdict tested again
+  model = g._fit(other, X[:24], y[:24], 0, [])
+  assert g._space_json(other) == inner(other) != inner(SPACE)
+  g._noisy(other, model, y[:24], 0)
+  assert tested == [24] and g._noise_test[0] == inner(other)
+  g._noisy(SPACE, g._fit(SPACE, X[:24], y[:24], 0, []), y[:24], 0)   # back to the first space: its key again, tested again
+  assert tested == [24, 24] and g._noise_test[0] == inner(SPACE)

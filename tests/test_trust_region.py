@@ -88,6 +88,15 @@ def test_where_the_evidence_keeps_matern52_the_study_is_the_one_without_trust_re
   assert off._local_model is None   # trust_region=False fits no local model
   assert [t.value for t in a.trials] == [t.value for t in b.trials]
 
+def test_a_small_discrete_space_scored_whole_fits_no_local_model_and_suggests_what_it_would_without_trust_region(monkeypatch):
+  space = Space({"a": Int(0, 24), "b": Int(0, 3)})   # 100 configurations: every suggestion scores all of them
+  f = lambda p: float((p["a"] - 17) ** 2 / 40 + abs(p["b"] - 2) + np.sin(p["a"]))   # noqa: E731 - rough along a
+  local_fits = []
+  monkeypatch.setattr(tb.GP, "_fit_local", lambda self, *a, **k: local_fits.append(a) or None)
+  a, b = run(tb.GP(n_initial=5), space, f, 25), run(tb.GP(n_initial=5, trust_region=False), space, f, 25)
+  assert local_fits == []   # the box could never be searched: no fit for it
+  assert [t.params for t in a.trials] == [t.params for t in b.trials]
+
 def ackley(p):
   x = np.array([p[k] for k in sorted(p)])
   return float(-20 * np.exp(-0.2 * np.sqrt(np.mean(x ** 2))) - np.exp(np.mean(np.cos(2 * np.pi * x))) + 20 + np.e)

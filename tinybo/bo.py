@@ -150,7 +150,8 @@ class GP:
   guided suggestion fits a second GP whose kernel is chosen among TRUST_KERNELS as the kernel tuple chooses (its own
   warm-start chain), and where that is rougher than Matérn-5/2, maximizes its acquisition only within TuRBO-1's box
   around the best observed point (trust_region.py: the side length follows TuRBO's success and failure counts). Where the
-  evidence keeps Matérn-5/2 the suggestion is the usual one. True is the default; False: every suggestion is the usual one.
+  evidence keeps Matérn-5/2 the suggestion is the usual one. A small discrete space, scored whole, fits no local model.
+  True is the default; False: every suggestion is the usual one.
   """
   def __init__(self, kernel: str = "matern52", acquisition: str = "edge", n_initial: int | None = None, beta: float = 2.0,
                device: str | None = None, seed: int | None = None, *, n_raw: int = 1024, n_starts: int = 10, n_steps: int = 25,
@@ -190,6 +191,7 @@ class GP:
     self._configs: tuple[str, np.ndarray | None] = ("", None)  # (space JSON, every configuration encoded, or None: too many)
     self._chance_fit: tuple[bytes, GPRegressor | None] = (b"", None)  # final_chance's hyperparameters: (key of the finished curves, fit)
     self._noise_test: tuple[str, int, float] = ("", 0, 0.0)   # "auto"/"edge": the last noise test's (space JSON, n, evidence); see _noisy
+    self._space: tuple[Space | None, str] = (None, "")   # the last Space object seen and its JSON, the key of the kept fits (_space_json)
 
   def __repr__(self) -> str:
     names = ("kernel", "acquisition", "n_initial", "beta", "warp", "lengthscale_prior", "noise", "max_points", "curves", "min_distance",
@@ -362,9 +364,15 @@ class GP:
     where warp_floor is set and yy is log-warped, else 1."""
     return warp_resolution(yy) if self.warp_floor and self._warp_kind(space, design, minimize) == "log" else 1.0
 
+  def _space_json(self, space: Space) -> str:
+    """space.to_json(), serialized once per Space object (a Space is not changed after it is made): the key under which
+    the fits, the noise verdict and the enumerated configurations are kept, read several times per suggestion."""
+    if self._space[0] is not space: self._space = (space, space.to_json())
+    return self._space[1]
+
   def _all_configs(self, space: Space) -> np.ndarray | None:
     """Every configuration of a small discrete space, encoded (None for other spaces); enumerated once per space."""
-    sj = space.to_json()
+    sj = self._space_json(space)
     if self._configs[0] != sj: self._configs = (sj, all_configs(space) if enumerable(space) else None)
     return self._configs[1]
 
@@ -381,7 +389,7 @@ class GP:
     if self.acquisition not in NOISY_RULES or self.noise == "deterministic": return False
     if isinstance(self.noise, float): return True
     if negligible_noise(model): return False
-    sj, n = space.to_json(), len(y)
+    sj, n = self._space_json(space), len(y)
     tested_space, n_tested, evidence = self._noise_test
     if not (keep and tested_space == sj and n_tested <= n < RETEST_GROWTH * n_tested):
       evidence = noise_evidence(model, y, seed=int(seed or 0) & 0xFFFFFFFF)
@@ -393,7 +401,7 @@ class GP:
     """The GP on (X, y), warm-started from the last kept fit; keep=False leaves that chain as it was (a fit is path
     dependent, so `recommend` must not change what the next suggestions are). floor_scale: see GPRegressor.fit."""
     key = hashlib.sha1(X.tobytes() + y.tobytes() + repr(self.kernel).encode() + repr(self.noise).encode() + repr(floor_scale).encode()).digest()
-    sj = space.to_json()
+    sj = self._space_json(space)
     if self._model is not None and self._model_key == key and self._model_space == sj: return self._model
     model = self._fit_kernels(X, y, categorical, seed, self._model if self._model_space == sj else None, floor_scale, curves=curves)
     hp = model.hyperparameters
@@ -433,7 +441,7 @@ class GP:
     own, so the global one is what it would be without it), or None where the evidence keeps their first kernel. The
     choice is made at the chain's cold fits (as kernel="auto"); while it is the first kernel the warm fits in between are
     skipped: the study is then the one without trust_region, and pays no fit for it."""
-    sj = space.to_json()
+    sj = self._space_json(space)
     warm = self._local_model if self._local_model is not None and self._local_model_space == sj else None
     if warm is not None and warm.kernel == TRUST_KERNELS[0] and len(X) < 1.5 * warm.n_cold: return None
     model = self._fit_kernels(X, y, categorical, seed, warm, floor_scale, kernels=TRUST_KERNELS)
@@ -461,6 +469,7 @@ class GP:
       if cd is not None: final = cd.final[keep]
     if self.max_points is not None and len(X_failed) > self.max_points // 8: X_failed = X_failed[-(self.max_points // 8):]
     acquisition = "ucb" if self.acquisition in NOISY_RULES else self.acquisition
+    X_all = self._all_configs(space)  # a small discrete space: score every configuration (and never search a trust region)
     try:
       floor_scale = self._floor_scale(space, y_fit, h.y, minimize) if cd is None else 1.0   # detrended curves are not warped values
       model = self._fit(space, X_fit, y_fit, seed, space.cat_groups if tree is None else tree.categorical, floor_scale=floor_scale,
@@ -483,19 +492,19 @@ class GP:
       else:
         best = float(np.max(base.y_train[:len(y_fit)][final] if final.any() else base.y_train))
         X_top = cd.configs[np.argsort(-base.predict(at_target(cd.configs))[0], kind="stable")[:5]]
-      # trust_region: where the evidence prefers a rougher kernel, the local turns' model (curves never: no incumbent point)
+      # trust_region: where the evidence prefers a rougher kernel, the local turns' model (curves never: no incumbent
+      # point; a small discrete space never: it is scored whole, so the model would go unused)
       n0, local_base = self.initial_size(space), None
-      if self.trust_region and cd is None and any(local_turn(h.n_trials + i, n0) for i in range(n)):
+      if self.trust_region and cd is None and X_all is None and any(local_turn(h.n_trials + i, n0) for i in range(n)):
         local_base = self._fit_local(space, X_fit, y_fit, seed, space.cat_groups if tree is None else tree.categorical, floor_scale)
         if local_base is not None and len(X_failed): local_base = local_base.condition(gx(X_failed), np.full(len(X_failed), yy.min()))
     except Exception as e:  # noqa: BLE001 - any failure of the model must degrade to random, loudly
       return self._fallback(space, h, taken, len(chosen), n, seed, f"the GP fit failed ({type(e).__name__}: {e})")
-    X_all = self._all_configs(space)  # a small discrete space: score every configuration
     tree_args = {} if tree is None else {"augment": tree.augment, "branches": space.branches(), "fixed": parent_columns(space)}
     post = posterior if tree is None else tree_posterior
 
-    # the local turns search TuRBO's box around the incumbent (a small discrete space, scored whole, never)
-    length = trust_length(-h.y if minimize else h.y, n0, len(space.names)) if local_base is not None and X_all is None else None
+    # the local turns search TuRBO's box around the incumbent
+    length = trust_length(-h.y if minimize else h.y, n0, len(space.names)) if local_base is not None else None
 
     def propose(kind: str, state: tuple, ls: np.ndarray, best: float, box: tuple | None = None) -> np.ndarray:   # the point that maximizes `kind`
       if X_all is not None:
