@@ -19,27 +19,13 @@ from typing import Any
 
 import numpy as np
 
+from benchmarks import suite_table
 from benchmarks.run import RESULTS
 
-# tinybo's current default (acquisition="edge", trust_region=True), per problem: where its runs are stored. The
-# deterministic core problems' runs are unchanged by both (benchmarks/README.md, session 10), so s10_noise_det.json holds them.
-DEFAULT_RUNS: dict[str, tuple[list[str], str]] = {
-  **{p: (["s10_noise_det.json"], "gp:acquisition=edge") for p in ("branin", "camel", "hartmann3", "hartmann6", "mixed")},
-  **{p: (["s10_lead_edge_trc.json"], "gp:trust_region=True") for p in ("ackley5", "branin_noisy", "hartmann6_noisy")},
-  "ackley10": (["s10_lead_edge_trc_ackley10.json"], "gp:trust_region=True"),
-  "ackley20": (["s10_lead_edge_trc_ackley20.json"], "gp:trust_region=True"),
-  "hartmann6_25d": (["s10_noise_h6_25d.json"], "gp:acquisition=edge"),
-}
-PEER_RUNS: dict[str, list[str]] = {
-  "optuna-gp": ["suite20_optuna.json"],
-  "optuna-tpe": ["suite20_optuna_tpe.json"],
-  "hebo": ["session6_hebo_ackley5*.json", "session7_hebo_*.json", "session8_hebo_*.json", "suite20_hebo.json", "s11_hebo_*.json"],
-  "smac": ["suite20_smac.json", "s11_smac_*.json"],
-  "skopt": ["combined.json"],       # seeds 0-9 on branin, hartmann6, ackley5 only (before issue 11)
-  "botorch": ["combined.json"],
-}
-PROBLEMS = ("branin", "camel", "hartmann3", "hartmann6", "mixed", "ackley5", "branin_noisy", "hartmann6_noisy", "ackley10",
-            "ackley20", "hartmann6_25d")
+# the manifests of benchmarks/suite_table.py: tinybo's default per problem (one file and label) and the peers' files
+DEFAULT_RUNS: dict[str, tuple[list[str], str]] = {p: ([name], label) for p, (name, label) in suite_table.DEFAULT_RUNS.items()}
+PEER_RUNS: dict[str, list[str]] = {k: v for k, v in suite_table.PEER_RUNS.items() if k != "random"}
+PROBLEMS = tuple(DEFAULT_RUNS)
 
 def load(patterns: list[str], strategy: str, root: Path = RESULTS) -> dict[tuple[str, int], dict[str, Any]]:
   """(problem, seed) -> the finished run of `strategy` in the files matching `patterns` (in order, sorted within a pattern)."""

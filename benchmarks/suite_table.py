@@ -3,8 +3,9 @@
 The default's runs of the suite were made in several runs (a problem is rerun only when a change can alter its runs), so
 DEFAULT_RUNS names, per problem, the file and the strategy label that hold today's default's runs of seeds 0-19; each
 entry is there because that label gives the same runs as plain `gp` at today's defaults (benchmarks/README.md says
-where this was checked). PEER_FILES hold the peers' runs. The output is run.report's tables (seeds 0-9, 10-19 and all)
-with the default shown as `gp`, and run.plot's curves as results/suite_default_<problem>.png.
+where this was checked). PEER_RUNS names the files of the peers' runs. Both manifests serve peer_bar.py too. The output
+is run.report's tables (seeds 0-9, 10-19 and all) with the default shown as `gp`, and run.plot's curves as
+results/suite_default_<problem>.png.
 
   python -m benchmarks.suite_table              # tables to stdout, curves to benchmarks/results
   python -m benchmarks.suite_table --no-plot
@@ -33,17 +34,19 @@ DEFAULT_RUNS: dict[str, tuple[str, str]] = {
   "ackley20": ("s10_lead_edge_trc_ackley20.json", "gp:trust_region=True"),
   "hartmann6_25d": ("s10_noise_h6_25d.json", "gp:acquisition=edge"),
 }
-# (results file, strategies taken from it): the peers in their recommended set-up, seeds 0-19 where they were run
-PEER_FILES: list[tuple[str, tuple[str, ...]]] = [
-  ("suite20_tinybo.json", ("random",)),
-  ("suite20_optuna.json", ("optuna-gp",)),
-  ("suite20_optuna_tpe.json", ("optuna-tpe",)),
-  ("suite20_hebo.json", ("hebo",)),
-  ("session6_hebo_ackley5.json", ("hebo",)), ("session6_hebo_ackley5_b.json", ("hebo",)), ("session7_hebo_ackley5_c.json", ("hebo",)),
-  ("session7_hebo_branin_a.json", ("hebo",)), ("session7_hebo_branin_b.json", ("hebo",)), ("session8_hebo_branin_c.json", ("hebo",)),
-  ("suite20_smac.json", ("smac",)),
-]
-STRATEGIES = ["gp", "random", "optuna-gp", "optuna-tpe", "hebo", "smac"]
+# strategy -> results files holding its runs (glob patterns, in order: a later file's run of the same problem and seed
+# wins): the peers in their recommended set-up, seeds 0-19 where they were run; skopt and BoTorch ran seeds 0-9 of
+# branin, hartmann6 and ackley5 only, before issue 11
+PEER_RUNS: dict[str, list[str]] = {
+  "random": ["suite20_tinybo.json"],
+  "optuna-gp": ["suite20_optuna.json", "s11_optuna_fill_*.json"],
+  "optuna-tpe": ["suite20_optuna_tpe.json"],
+  "hebo": ["session6_hebo_ackley5*.json", "session7_hebo_*.json", "session8_hebo_*.json", "suite20_hebo.json", "s11_hebo_*.json"],
+  "smac": ["suite20_smac.json", "s11_smac_*.json"],
+  "skopt": ["combined.json"],
+  "botorch": ["combined.json"],
+}
+STRATEGIES = ["gp", *PEER_RUNS]
 
 def default_runs(results: Path = RESULTS) -> list[dict[str, Any]]:
   """Today's default's runs of every suite problem, relabelled `gp`; an entry that does not hold seeds 0-19 is an error."""
@@ -56,10 +59,15 @@ def default_runs(results: Path = RESULTS) -> list[dict[str, Any]]:
   return out
 
 def peer_runs(results: Path = RESULTS) -> list[dict[str, Any]]:
-  """The peers' runs of the suite's problems (a file named in PEER_FILES that is missing is an error)."""
-  runs = load_runs([results / name for name, _ in PEER_FILES])
-  keep = {st for _, sts in PEER_FILES for st in sts}
-  return [r for r in runs if r["strategy"] in keep and r["problem"] in DEFAULT_RUNS and "regret" in r]
+  """The peers' finished runs of the suite's problems (a pattern that matches no file is an error)."""
+  out: dict[tuple[str, str, int], dict[str, Any]] = {}
+  for strategy, patterns in PEER_RUNS.items():
+    for pat in patterns:
+      paths = sorted(results.glob(pat))
+      if not paths: raise FileNotFoundError(f"{results / pat}: no results file matches; fix PEER_RUNS[{strategy!r}]")
+      for r in load_runs(paths):
+        if r["strategy"] == strategy and r["problem"] in DEFAULT_RUNS and "regret" in r: out[(strategy, r["problem"], r["seed"])] = r
+  return list(out.values())
 
 def main(argv: list[str] | None = None) -> None:
   ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)

@@ -28,3 +28,25 @@ def test_a_manifest_entry_without_all_seeds_is_an_error(tmp_path, monkeypatch):
   (tmp_path / "f.json").write_text(json.dumps({"runs": runs}))
   got = suite_table.default_runs(tmp_path)
   assert np.median([r["regret"] for r in got]) == 9.5 and {r["strategy"] for r in got} == {"gp"}
+
+def test_peer_runs_take_each_strategy_from_its_own_files_the_later_file_winning(tmp_path, monkeypatch):
+  run = lambda st, seed, regret: {"problem": "branin", "strategy": st, "seed": seed, "budget": 30, "regret": regret}  # noqa: E731
+  (tmp_path / "a.json").write_text(json.dumps({"runs": [run("smac", 0, 1.0), run("smac", 1, 2.0), run("hebo", 0, 5.0)]}))
+  (tmp_path / "b_1.json").write_text(json.dumps({"runs": [run("smac", 1, 3.0), {**run("smac", 2, 0.0), "problem": "nope"}]}))
+  monkeypatch.setattr(suite_table, "PEER_RUNS", {"smac": ["a.json", "b_*.json"]})
+  got = {(r["strategy"], r["seed"]): r["regret"] for r in suite_table.peer_runs(tmp_path)}
+  assert got == {("smac", 0): 1.0, ("smac", 1): 3.0}   # hebo's run is not smac's; a problem outside the suite is left out
+  monkeypatch.setattr(suite_table, "PEER_RUNS", {"smac": ["a.json", "missing_*.json"]})
+  with pytest.raises(FileNotFoundError, match="missing_"): suite_table.peer_runs(tmp_path)
+
+def test_peer_bar_ranks_only_peers_with_every_seed_and_compares_median_and_p80_separately():
+  from benchmarks.peer_bar import half_stats, verdict
+  runs = {("branin", s): {"regret": float(s)} for s in range(10)}
+  tb = half_stats(runs, "branin", range(10))
+  assert tb == {"n": 10, "median": 4.5, "p80": pytest.approx(np.percentile(np.arange(10.0), 80)), "worst": 9.0}
+  low_median = {"n": 10, "median": 4.0, "p80": 9.0, "worst": 9.5}
+  low_p80 = {"n": 10, "median": 6.0, "p80": 7.0, "worst": 8.0}
+  partial = {"n": 3, "median": 0.0, "p80": 0.0, "worst": 0.0}   # fewer seeds: shown, never ranked
+  assert verdict(tb, {"a": low_median, "b": low_p80, "c": partial}, 10) == "no, no (a, b)"
+  assert verdict(tb, {"b": low_p80, "c": partial}, 10) == "yes, no (b, b)"
+  assert verdict(tb, {"c": partial}, 10) == ""
