@@ -72,11 +72,14 @@ def peer_runs(results: Path = RESULTS) -> list[dict[str, Any]]:
 def main(argv: list[str] | None = None) -> None:
   ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
   ap.add_argument("--no-plot", action="store_true")
+  ap.add_argument("--strategies", default=",".join(STRATEGIES), help="the columns, in order (default: gp and every peer)")
   ap.add_argument("-o", "--out", default=str(RESULTS), help="folder for the curves (default: benchmarks/results)")
   args = ap.parse_args(argv)
   records = default_runs() + peer_runs()
   problems = list(DEFAULT_RUNS)
-  strategies = [st for st in STRATEGIES if any(r["strategy"] == st for r in records)]
+  unknown = [st for st in args.strategies.split(",") if st not in STRATEGIES]
+  if unknown: ap.error(f"--strategies {','.join(unknown)}: use some of {','.join(STRATEGIES)}")
+  strategies = [st for st in args.strategies.split(",") if any(r["strategy"] == st for r in records)]
   print(report(records, problems, strategies))
   if not args.no_plot:
     for png in plot(records, problems, strategies, Path(args.out), "suite_default"): print(png)
