@@ -22,10 +22,9 @@ import numpy as np
 from benchmarks import suite_table
 from benchmarks.run import RESULTS
 
-# the manifests of benchmarks/suite_table.py: tinybo's default per problem (one file and label) and the peers' files
-DEFAULT_RUNS: dict[str, tuple[list[str], str]] = {p: ([name], label) for p, (name, label) in suite_table.DEFAULT_RUNS.items()}
+# the manifests of benchmarks/suite_table.py: tinybo's default per problem and the peers' files
 PEER_RUNS: dict[str, list[str]] = {k: v for k, v in suite_table.PEER_RUNS.items() if k != "random"}
-PROBLEMS = tuple(DEFAULT_RUNS)
+PROBLEMS = tuple(suite_table.DEFAULT_RUNS)
 
 def load(patterns: list[str], strategy: str, root: Path = RESULTS) -> dict[tuple[str, int], dict[str, Any]]:
   """(problem, seed) -> the finished run of `strategy` in the files matching `patterns` (in order, sorted within a pattern)."""
@@ -56,7 +55,8 @@ def verdict(tb: dict[str, float] | None, peers: dict[str, dict[str, float] | Non
   return f"{yes(tb['median'], ranked[med]['median'])}, {yes(tb['p80'], ranked[p80]['p80'])} ({med}, {p80})"
 
 def bar_table(problems: list[str], halves: list[range], root: Path = RESULTS) -> str:
-  tb_runs = {p: load(*DEFAULT_RUNS[p], root=root) for p in problems if p in DEFAULT_RUNS}
+  default = {(r["problem"], r["seed"]): r for r in suite_table.default_runs(root)}
+  tb_runs = {p: {k: r for k, r in default.items() if k[0] == p} for p in problems}
   peer_runs = {k: load(pats, k, root=root) for k, pats in PEER_RUNS.items()}
   head = ["problem", "seeds", "tinybo default"] + list(peer_runs) + ["tinybo ≤ best peer: median, p80 (best peers)"]
   lines = ["| " + " | ".join(head) + " |", "|---" * len(head) + "|"]
@@ -97,7 +97,7 @@ def main(argv: list[str] | None = None) -> None:
   ap.add_argument("--speed-files", default=None, help="glob pattern: the speed table from these files only (default: every peer's files)")
   args = ap.parse_args(argv)
   problems, root = args.problems.split(","), Path(args.root)
-  unknown = [p for p in problems if p not in DEFAULT_RUNS]
+  unknown = [p for p in problems if p not in PROBLEMS]
   if unknown: ap.error(f"problems {unknown}: no stored runs of tinybo's default; use some of {','.join(PROBLEMS)}")
   print("### final regret: median / 80th percentile / worst ([n=k]: fewer seeds than the half; not ranked)\n")
   print(bar_table(problems, [seed_range(h) for h in args.halves.split(",")], root))

@@ -22,12 +22,18 @@ def test_the_manifest_covers_every_suite_problem_with_seeds_0_to_19():
 def test_a_manifest_entry_without_all_seeds_is_an_error(tmp_path, monkeypatch):
   runs = [{"problem": "branin", "strategy": "gp:x", "seed": s, "regret": float(s)} for s in range(19)]
   (tmp_path / "f.json").write_text(json.dumps({"runs": runs}))
-  monkeypatch.setattr(suite_table, "DEFAULT_RUNS", {"branin": ("f.json", "gp:x")})
+  monkeypatch.setattr(suite_table, "DEFAULT_RUNS", {"branin": [("f.json", "gp:x")]})
   with pytest.raises(ValueError, match="seeds 0-19"): suite_table.default_runs(tmp_path)
   runs.append({"problem": "branin", "strategy": "gp:x", "seed": 19, "regret": 19.0})
   (tmp_path / "f.json").write_text(json.dumps({"runs": runs}))
   got = suite_table.default_runs(tmp_path)
   assert np.median([r["regret"] for r in got]) == 9.5 and {r["strategy"] for r in got} == {"gp"}
+  # a later file's run of a seed replaces the earlier one's (reruns of the seeds a change altered)
+  (tmp_path / "g.json").write_text(json.dumps({"runs": [{"problem": "branin", "strategy": "gp", "seed": 3, "regret": 0.5},
+                                                         {"problem": "branin", "strategy": "gp:x", "seed": 4, "regret": 0.25}]}))
+  monkeypatch.setattr(suite_table, "DEFAULT_RUNS", {"branin": [("f.json", "gp:x"), ("g.json", "gp")]})
+  got = {r["seed"]: r["regret"] for r in suite_table.default_runs(tmp_path)}
+  assert got[3] == 0.5 and got[4] == 4.0 and len(got) == 20   # g.json's gp:x run is another label: not taken
 
 def test_peer_runs_take_each_strategy_from_its_own_files_the_later_file_winning(tmp_path, monkeypatch):
   run = lambda st, seed, regret: {"problem": "branin", "strategy": st, "seed": seed, "budget": 30, "regret": regret}  # noqa: E731

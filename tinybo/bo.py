@@ -45,6 +45,36 @@ def on_float_bound(x: np.ndarray, kinds: Sequence[int]) -> bool:
   f = np.asarray(kinds) == FLOAT
   return bool(np.any((x[f] <= 0.0) | (x[f] >= 1.0)))
 
+# the inward probe's distance from the face, in the unit cube: a coarse step, far past any refinement along the face
+INWARD_STEP = 0.05
+# evaluations in a row that refine the best point along its face before the probe is taken: a study that has stalled there
+INWARD_STALL = 3
+
+def refines_on_face(X: np.ndarray, incumbent: np.ndarray, kinds: Sequence[int], step: float = INWARD_STEP) -> np.ndarray:
+  """Per row of X (encoded, unit cube): whether it lies on a float bound that the incumbent lies on too, within 2 step of
+  the incumbent (max-norm): a refinement of the best point along its face."""
+  f = np.asarray(kinds) == FLOAT
+  shared = f & (((X <= 0.0) & (incumbent <= 0.0)) | ((X >= 1.0) & (incumbent >= 1.0)))
+  return shared.any(axis=-1) & (np.max(np.abs(X - incumbent), axis=-1) <= 2 * step)
+
+def inward_probe(x: np.ndarray, incumbent: np.ndarray, kinds: Sequence[int], X_recent: np.ndarray, X_seen: np.ndarray,
+                 step: float = INWARD_STEP) -> np.ndarray | None:
+  """Where x and the last INWARD_STALL evaluations X_recent all refine the incumbent along its face (refines_on_face),
+  the incumbent moved `step` inward on the bound columns x shares with it; else None, and None too where an observed or
+  pending point (X_seen) already lies within step / 2 of the probe (max-norm).
+  Why: a GP-BO study whose best point is on a face can keep refining it along that face (Siivola et al. 2018, boundary
+  over-exploration): the model, fitted mostly there, extrapolates its slope through the unobserved inside. One real
+  observation just inside settles whether the optimum is in there; it is taken once per stretch of the face, as later
+  incumbents within step / 2 of it along the face find it observed. A study that only passes a face (one or two
+  evaluations there) is left alone: probing at every face incumbent changed most Hartmann runs for the worse."""
+  if len(X_recent) < INWARD_STALL or not refines_on_face(np.vstack([X_recent, x]), incumbent, kinds, step).all(): return None
+  f = np.asarray(kinds) == FLOAT
+  lo, hi = f & (x <= 0.0) & (incumbent <= 0.0), f & (x >= 1.0) & (incumbent >= 1.0)
+  probe = incumbent.astype(np.float64, copy=True)
+  probe[lo], probe[hi] = step, 1.0 - step
+  if len(X_seen) and float(np.min(np.max(np.abs(X_seen - probe), axis=1))) < step / 2: return None
+  return probe
+
 def default_initial_size(p: int, conditional: bool = False) -> int:
   """Initial design points for p parameters: 2p + 1, at least 5, at most max(10, p + 1). The cap is Optuna's 10 startup
   trials, or HEBO's p + 1 in many dimensions: past it, design points are evaluations the model could have guided, and
@@ -114,6 +144,10 @@ class GP:
   too, and then also turns to LogEI. LogEI's incumbent is above every posterior mean by the luck of the best draw, so it
   ranks points by posterior sd, largest in the corners of the cube, where a study in several dimensions then spends its
   evaluations; "edge" uses it only where UCB goes to a bound.
+  Both, on a flat space without curves: where the last INWARD_STALL evaluations and the suggestion all refine the best
+  point along a float parameter's bound, the suggestion is that best point moved INWARD_STEP inside instead, unless a
+  trial lies near there already (`inward_probe`): a model fitted mostly on a face extrapolates its slope through the
+  inside it never observed.
   `kernel`: "matern52" (default), "matern32", "matern12", "rbf", or "auto": at every cold fit (the first, then each time the
   data grew 1.5x) fit every kernel of AUTO_KERNELS and keep the one with the higher MAP evidence, continued by the warm
   fits in between (selection by the marginal likelihood; a cold fit then costs one fit per kernel). The first kernel of
@@ -532,6 +566,11 @@ class GP:
             x = propose("ucb", state, ls, best_i, box)
             if on_float_bound(x, space.kinds): x = propose("logei", state, ls, best_i, box)
           else: x = propose(acquisition, state, ls, best_i, box)
+          # "edge"/"auto": a point on a face where the best point is too: observe just inside it once (a flat space
+          # only: a tree's inactive columns sit at bounds that mean nothing; curves' incumbent is a prediction)
+          if self.acquisition in NOISY_RULES and tree is None and cd is None and on_float_bound(x, space.kinds):
+            probe = inward_probe(x, X_top[0], space.kinds, h.X[-INWARD_STALL:], np.concatenate([X_avoid, X_pend]))
+            if probe is not None: x = probe
         if not np.all(np.isfinite(x)): raise FloatingPointError("the acquisition optimizer returned a non-finite point")
         p = space.decode(x)
         if space.key(p) in taken: raise FloatingPointError("the acquisition optimizer returned a point that is already taken")
