@@ -35,7 +35,7 @@ DEFAULT_RUNS: dict[str, list[tuple[str, str]]] = {
   "hartmann6_noisy": [("s10_lead_edge_trc.json", TRC), ("s12_probe2_hartmann6_noisy.json", "gp")],
   "ackley10": [("s10_lead_edge_trc_ackley10.json", TRC)],
   "ackley20": [("s10_lead_edge_trc_ackley20.json", TRC)],
-  "hartmann6_25d": [("s10_noise_h6_25d.json", DET)],
+  "hartmann6_25d": [("s10_noise_h6_25d.json", DET), ("s12_probe2_hartmann6_25d.json", "gp")],
 }
 # strategy -> results files holding its runs (glob patterns, in order: a later file's run of the same problem and seed
 # wins): the peers in their recommended set-up, seeds 0-19 where they were run; skopt and BoTorch ran seeds 0-9 of
