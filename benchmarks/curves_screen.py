@@ -93,6 +93,7 @@ VARIANTS: dict[str, tuple[Callable[[], Any], Callable[[int], Any]]] = {
   "add-asha": (_gp(), _asha()),                           # = gp-additive-asha
   "add-model": (_gp(), _model(0.2)),
   "add-model0.1": (_gp(), _model(0.1)),
+  "add-model0.5": (_gp(), _model(0.5)),                   # keep a trial only while it is more likely than not to beat the incumbent
   "add-asha+model": (_gp(), _asha_or_model(0.2)),
   "add-asha+model0.05": (_gp(), _asha_or_model(0.05)),
   "add-asha+model0.1@3": (_gp(), _asha_or_model(0.1, 3)),

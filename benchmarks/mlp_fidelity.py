@@ -211,6 +211,63 @@ def summary(runs: list[dict]) -> str:
                  + " | ".join(cols) + f" | {steps} |")
   return "\n".join(out)
 
+N_VAL = int(0.8 * 1797) - int(0.6 * 1797)   # 359: the demo's validation split of the 1797 digits (load_data: 60/20/20)
+
+def per_seed(runs: list[dict]) -> str:
+  """Per setup and seed: misclassified validation images (of N_VAL) of the best complete trial, gp-full after all its
+  epochs, then every method at 1/3 of the reference's epochs; and the epochs each stopping method took to reach gp-full's
+  median final error ("-": not within its budget)."""
+  seen: set = set()
+  runs = [r for r in runs if not ((k := (r["method"], r["seed"], r["epochs"], r["full_trials"], r["space"])) in seen or seen.add(k))]
+  out = []
+  for setup in dict.fromkeys((r["epochs"], r["full_trials"], r["space"]) for r in runs):
+    rs_setup = [r for r in runs if (r["epochs"], r["full_trials"], r["space"]) == setup]
+    full = setup[0] * setup[1]
+    methods = sorted(dict.fromkeys(r["method"] for r in rs_setup), key=tuple(RUNNERS).index)
+    ref = [regret_at(r["trace"], full) for r in rs_setup if r["method"] == "gp-full"]
+    target = float(np.median(ref)) if ref else math.nan
+    by = {(r["method"], r["seed"]): r for r in rs_setup}
+    def images(r: dict | None, s: float) -> str:
+      return "-" if r is None or r["trace"][-1][0] < s or not math.isfinite(g := regret_at(r["trace"], s)) else f"{round(g * N_VAL)}"
+    def reach(r: dict | None, target: float = target) -> str:
+      return "-" if r is None else str(next((s for s, g in r["trace"] if g <= target), "-"))
+    stopping = [m for m in methods if m != "gp-full"]
+    out.append(f"\nspace {setup[2]}, {setup[1]} x {setup[0]} epochs: misclassified of {N_VAL} at {full} epochs (gp-full) and at {full / 3:.0f}")
+    out.append("| seed | gp-full at full | " + " | ".join(methods) + " |\n" + "|---" * (2 + len(methods)) + "|")
+    for seed in sorted({r["seed"] for r in rs_setup}):
+      cells = [images(by.get(("gp-full", seed)), full)] + [images(by.get((m, seed)), full / 3) for m in methods]
+      out.append(f"| {seed} | " + " | ".join(cells) + " |")
+    out.append(f"\nepochs to gp-full's median final error {target:.4g} (-: not within the run)")
+    out.append("| seed | " + " | ".join(stopping) + " |\n" + "|---" * (1 + len(stopping)) + "|")
+    for seed in sorted({r["seed"] for r in rs_setup}): out.append(f"| {seed} | " + " | ".join(reach(by.get((m, seed))) for m in stopping) + " |")
+  return "\n".join(out)
+
+def plot_curves(runs: list[dict], methods: list[str], seed: int, path: str) -> str:
+  """Validation error against epoch of every trial of one seed, one panel per method: complete trials solid, stopped
+  ones thin and ending in a cross, the best complete trial thick."""
+  import matplotlib
+  matplotlib.use("Agg")
+  import matplotlib.pyplot as plt
+  by = {r["method"]: r for r in runs if r["seed"] == seed}
+  methods = [m for m in methods if m in by]
+  fig, axes = plt.subplots(1, len(methods), figsize=(5 * len(methods), 4), sharey=True, squeeze=False)
+  for ax, m in zip(axes[0], methods):
+    r = by[m]
+    done = [t for t in r["trials"] if t["complete"]]
+    best = min(done, key=lambda t: t["curve"][-1]) if done else None
+    for t in r["trials"]:
+      e, v = np.arange(1, len(t["curve"]) + 1), 10.0 ** np.asarray(t["curve"])
+      if t["complete"]: ax.plot(e, v, lw=2.5 if t is best else 1.0, color="C3" if t is best else "C0", alpha=1.0 if t is best else 0.6)
+      else:
+        ax.plot(e, v, lw=0.7, color="0.5", alpha=0.7)
+        ax.plot(e[-1:], v[-1:], "x", color="0.4", ms=4)
+    ax.set(title=f"{m}, seed {seed}: {r['n_trials']} trials ({r['n_stopped']} stopped), {r['trace'][-1][0]} epochs", xlabel="epoch", yscale="log")
+  axes[0][0].set_ylabel("validation error")
+  fig.tight_layout()
+  fig.savefig(path, dpi=110)
+  plt.close(fig)
+  return path
+
 def main(argv: list[str] | None = None) -> dict:
   ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
   ap.add_argument("--methods", default="gp-full,gp-asha,random-asha,ray-asha-random")
@@ -221,10 +278,14 @@ def main(argv: list[str] | None = None) -> dict:
   ap.add_argument("--space", default="small", help="small (default) or demo")
   ap.add_argument("--out", help="JSON file: runs are appended (a run already there, same method/seed/setup, is skipped)")
   ap.add_argument("--summary", nargs="*", help="print the table of these JSON files (the runs of --seeds) and exit")
+  ap.add_argument("--plot", help="with --summary: a PNG of every trial's learning curve, the first of --seeds, one panel per --methods")
   a = ap.parse_args(argv)
   if a.summary is not None:
     keep = set(seeds_of(a.seeds))
-    print(summary([r for f in a.summary for r in json.loads(Path(f).read_text())["runs"] if r["seed"] in keep]))
+    runs = [r for f in a.summary for r in json.loads(Path(f).read_text())["runs"] if r["seed"] in keep]
+    print(summary(runs))
+    print(per_seed(runs))
+    if a.plot: print(plot_curves(runs, a.methods.split(","), min(keep), a.plot))
     return {}
   space_spec(a.space)
   methods = a.methods.split(",")
