@@ -261,7 +261,7 @@ def plot_curves(runs: list[dict], methods: list[str], seed: int, path: str) -> s
       else:
         ax.plot(e, v, lw=0.7, color="0.5", alpha=0.7)
         ax.plot(e[-1:], v[-1:], "x", color="0.4", ms=4)
-    ax.set(title=f"{m}, seed {seed}: {r['n_trials']} trials ({r['n_stopped']} stopped), {r['trace'][-1][0]} epochs", xlabel="epoch", yscale="log")
+    ax.set(title=f"{m}, seed {seed}:\n{r['n_trials']} trials ({r['n_stopped']} stopped), {r['trace'][-1][0]} epochs", xlabel="epoch", yscale="log")
   axes[0][0].set_ylabel("validation error")
   fig.tight_layout()
   fig.savefig(path, dpi=110)
