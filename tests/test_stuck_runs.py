@@ -143,6 +143,31 @@ def test_the_inward_probe_steps_in_from_the_face_where_the_study_stalled_and_onl
   assert inward_probe(x, inc, kinds, stalled, np.array([[1 - s, 0.3 + 0.49 * s, 1.0]])) is None
   assert inward_probe(x, inc, kinds, stalled, np.array([[1 - s, 0.3 + 0.51 * s, 1.0]])) is not None
 
+def test_the_inward_probe_runs_where_a_study_stalls_on_a_face_and_never_in_a_conditional_space(monkeypatch):
+  import tinybo.bo as bo
+  probes: list = []
+  inner = bo.inward_probe
+  monkeypatch.setattr(bo, "inward_probe", lambda *a, **k: probes.append(r := inner(*a, **k)) or r)
+  f = lambda p: float((1 - p["a"]) + 0.3 * (p["b"] - 0.4) ** 2)   # noqa: E731 - the best on the face a = 1
+  flat = Space({"a": Float(0.0, 1.0), "b": Float(0.0, 1.0)})
+  cond = Space({"a": Float(0.0, 1.0), "b": Float(0.0, 1.0), "opt": Categorical(["x", "y"]),
+                "m": Float(0.0, 1.0, when={"opt": "x"})})
+  def run(space, **kw):
+    gp, trials = GP(seed=0, n_initial=5, **kw), []
+    with warnings.catch_warnings():
+      warnings.simplefilter("error", GPFallbackWarning)
+      for i in range(16):
+        p = gp.suggest(space, trials, 1, seed=0)[0]
+        trials.append(Trial(i, p, TrialState.COMPLETE, f(p)))
+    return trials
+  trials = run(flat)
+  assert any(r is not None for r in probes)   # it stalled on a = 1 and observed the inside once
+  assert sum(abs(t.params["a"] - (1 - 0.05)) < 1e-12 for t in trials) >= 1
+  probes.clear()
+  for conditional in ("tree", "flatten"):   # an inactive column's bound means nothing: never asked
+    run(cond, conditional=conditional)
+  assert probes == []
+
 # ***** the power transform (Box-Cox / Yeo-Johnson with a maximum-likelihood λ, as HEBO) *****
 
 @settings(max_examples=200, deadline=None)
