@@ -33,8 +33,9 @@ DEFAULT_RUNS: dict[str, list[tuple[str, str]]] = {
   "ackley5": [("s10_lead_edge_trc.json", TRC)],
   "branin_noisy": [("s10_lead_edge_trc.json", TRC), ("s12_probe2_branin_noisy.json", "gp")],
   "hartmann6_noisy": [("s10_lead_edge_trc.json", TRC), ("s12_probe2_hartmann6_noisy.json", "gp")],
-  "ackley10": [("s10_lead_edge_trc_ackley10.json", TRC)],
-  "ackley20": [("s10_lead_edge_trc_ackley20.json", TRC)],
+  "ackley10": [("s10_lead_edge_trc_ackley10.json", TRC), ("s12_probe2_ackley10.json", "gp")],
+  "ackley20": [("s10_lead_edge_trc_ackley20.json", TRC), ("s12_probe2_ackley20.json", "gp"), ("s12_probe2b_ackley20.json", "gp"),
+               ("s12_probe2c_ackley20.json", "gp")],
   "hartmann6_25d": [("s10_noise_h6_25d.json", DET), ("s12_probe2_hartmann6_25d.json", "gp")],
 }
 # strategy -> results files holding its runs (glob patterns, in order: a later file's run of the same problem and seed
