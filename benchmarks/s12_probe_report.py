@@ -3,7 +3,7 @@ suite_table.DEFAULT_RUNS entry): per problem and seed half, the default's and th
 worst final regret, how many runs the probe changed (values not bit-identical to the default's), and how many of those
 end better or worse.
 
-  python -m benchmarks.s12_probe_report --loose benchmarks/results/s12_probe_loose/*.json -- benchmarks/results/s12_probe2_*.json
+  python -m benchmarks.s12_probe_report --loose benchmarks/results/s12_probe_loose/*.json -- benchmarks/results/s12_probe2*.json
 
 --loose: runs of the first, ungated probe (no stall condition). Where such a run equals the default's bit for bit, the
 probe never fired on it; the stalled probe fires only where the ungated one would at the same point, so that run is the
