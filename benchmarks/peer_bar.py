@@ -13,7 +13,6 @@ statistic separately (the best median and the best 80th percentile may be two di
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 from typing import Any
 
@@ -25,15 +24,6 @@ from benchmarks.run import RESULTS
 # the manifests of benchmarks/suite_table.py: tinybo's default per problem and the peers' files
 PEER_RUNS: dict[str, list[str]] = {k: v for k, v in suite_table.PEER_RUNS.items() if k != "random"}
 PROBLEMS = tuple(suite_table.DEFAULT_RUNS)
-
-def load(patterns: list[str], strategy: str, root: Path = RESULTS) -> dict[tuple[str, int], dict[str, Any]]:
-  """(problem, seed) -> the finished run of `strategy` in the files matching `patterns` (in order, sorted within a pattern)."""
-  out: dict[tuple[str, int], dict[str, Any]] = {}
-  for pat in patterns:
-    for path in sorted(root.glob(pat)):
-      for r in json.loads(path.read_text())["runs"]:
-        if r["strategy"] == strategy and "regret" in r: out[(r["problem"], r["seed"])] = r
-  return out
 
 def half_stats(runs: dict[tuple[str, int], dict[str, Any]], problem: str, seeds: range) -> dict[str, float] | None:
   """Median, 80th percentile (numpy's linear interpolation, as benchmarks.run) and worst final regret over the seeds that ran."""
@@ -57,13 +47,13 @@ def verdict(tb: dict[str, float] | None, peers: dict[str, dict[str, float] | Non
 def bar_table(problems: list[str], halves: list[range], root: Path = RESULTS) -> str:
   default = {(r["problem"], r["seed"]): r for r in suite_table.default_runs(root)}
   tb_runs = {p: {k: r for k, r in default.items() if k[0] == p} for p in problems}
-  peer_runs = {k: load(pats, k, root=root) for k, pats in PEER_RUNS.items()}
+  peer_runs = {k: suite_table.strategy_runs(pats, k, root) for k, pats in PEER_RUNS.items()}
   head = ["problem", "seeds", "tinybo default"] + list(peer_runs) + ["tinybo ≤ best peer: median, p80 (best peers)"]
   lines = ["| " + " | ".join(head) + " |", "|---" * len(head) + "|"]
   for p in problems:
-    budget = next((r["budget"] for (q, _), r in tb_runs.get(p, {}).items() if q == p), None)
+    budget = next((r["budget"] for r in tb_runs[p].values()), None)
     for h in halves:
-      tb = half_stats(tb_runs.get(p, {}), p, h)
+      tb = half_stats(tb_runs[p], p, h)
       peers = {k: half_stats(runs, p, h) for k, runs in peer_runs.items()}
       cells = [cell(tb, len(h))] + [cell(s, len(h)) for s in peers.values()] + [verdict(tb, peers, len(h))]
       lines.append(f"| {p} ({budget}) | {h.start}-{h.stop - 1} | " + " | ".join(cells) + " |")
@@ -74,7 +64,7 @@ def speed_table(problems: list[str], root: Path = RESULTS, files: str | None = N
   files: a glob pattern to take the runs from instead of each peer's files (e.g. one session's runs)."""
   lines = ["| peer | problem | runs | s per suggestion: median (last 10) | s per run (median) |", "|---|---|---|---|---|"]
   for k, pats in PEER_RUNS.items():
-    runs = load(pats if files is None else [files], k, root=root)
+    runs = suite_table.strategy_runs(pats if files is None else [files], k, root)
     for p in problems:
       rs = [r for (q, _), r in runs.items() if q == p and "suggest_s" in r]
       if not rs: continue

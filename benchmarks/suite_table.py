@@ -63,16 +63,21 @@ def default_runs(results: Path = RESULTS) -> list[dict[str, Any]]:
     out += [{**runs[s], "strategy": "gp"} for s in range(20)]
   return out
 
+def strategy_runs(patterns: list[str], strategy: str, results: Path = RESULTS) -> dict[tuple[str, int], dict[str, Any]]:
+  """(problem, seed) -> the finished run of `strategy` in the files matching `patterns`, in order (a later file's run of
+  the same problem and seed wins); a pattern that matches no file is an error."""
+  out: dict[tuple[str, int], dict[str, Any]] = {}
+  for pat in patterns:
+    paths = sorted(results.glob(pat))
+    if not paths: raise FileNotFoundError(f"{results / pat}: no results file matches; fix the pattern for {strategy!r}")
+    for r in load_runs(paths):
+      if r["strategy"] == strategy and "regret" in r: out[(r["problem"], r["seed"])] = r
+  return out
+
 def peer_runs(results: Path = RESULTS) -> list[dict[str, Any]]:
   """The peers' finished runs of the suite's problems (a pattern that matches no file is an error)."""
-  out: dict[tuple[str, str, int], dict[str, Any]] = {}
-  for strategy, patterns in PEER_RUNS.items():
-    for pat in patterns:
-      paths = sorted(results.glob(pat))
-      if not paths: raise FileNotFoundError(f"{results / pat}: no results file matches; fix PEER_RUNS[{strategy!r}]")
-      for r in load_runs(paths):
-        if r["strategy"] == strategy and r["problem"] in DEFAULT_RUNS and "regret" in r: out[(strategy, r["problem"], r["seed"])] = r
-  return list(out.values())
+  return [r for strategy, patterns in PEER_RUNS.items() for (problem, _), r in strategy_runs(patterns, strategy, results).items()
+          if problem in DEFAULT_RUNS]
 
 def main(argv: list[str] | None = None) -> None:
   ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)

@@ -50,12 +50,16 @@ INWARD_STEP = 0.05
 # evaluations in a row that refine the best point along its face before the probe is taken: a study that has stalled there
 INWARD_STALL = 3
 
+def shared_bounds(X: np.ndarray, incumbent: np.ndarray, kinds: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
+  """Per entry of X (encoded, unit cube): whether it lies on its float column's lower / upper bound as the incumbent does."""
+  f = np.asarray(kinds) == FLOAT
+  return f & (X <= 0.0) & (incumbent <= 0.0), f & (X >= 1.0) & (incumbent >= 1.0)
+
 def refines_on_face(X: np.ndarray, incumbent: np.ndarray, kinds: Sequence[int], step: float = INWARD_STEP) -> np.ndarray:
   """Per row of X (encoded, unit cube): whether it lies on a float bound that the incumbent lies on too, within 2 step of
   the incumbent (max-norm): a refinement of the best point along its face."""
-  f = np.asarray(kinds) == FLOAT
-  shared = f & (((X <= 0.0) & (incumbent <= 0.0)) | ((X >= 1.0) & (incumbent >= 1.0)))
-  return shared.any(axis=-1) & (np.max(np.abs(X - incumbent), axis=-1) <= 2 * step)
+  lo, hi = shared_bounds(X, incumbent, kinds)
+  return (lo | hi).any(axis=-1) & (np.max(np.abs(X - incumbent), axis=-1) <= 2 * step)
 
 def inward_probe(x: np.ndarray, incumbent: np.ndarray, kinds: Sequence[int], X_recent: np.ndarray, X_seen: np.ndarray,
                  step: float = INWARD_STEP) -> np.ndarray | None:
@@ -68,8 +72,7 @@ def inward_probe(x: np.ndarray, incumbent: np.ndarray, kinds: Sequence[int], X_r
   incumbents within step / 2 of it along the face find it observed. A study that only passes a face (one or two
   evaluations there) is left alone: probing at every face incumbent changed most Hartmann runs for the worse."""
   if len(X_recent) < INWARD_STALL or not refines_on_face(np.vstack([X_recent, x]), incumbent, kinds, step).all(): return None
-  f = np.asarray(kinds) == FLOAT
-  lo, hi = f & (x <= 0.0) & (incumbent <= 0.0), f & (x >= 1.0) & (incumbent >= 1.0)
+  lo, hi = shared_bounds(x, incumbent, kinds)
   probe = incumbent.astype(np.float64, copy=True)
   probe[lo], probe[hi] = step, 1.0 - step
   if len(X_seen) and float(np.min(np.max(np.abs(X_seen - probe), axis=1))) < step / 2: return None
