@@ -72,7 +72,7 @@ bench-peers:
 	test -x $(PEER_VENVS)/peers/bin/python || $(PEER_PY) -m venv $(PEER_VENVS)/peers
 	$(PEER_VENVS)/peers/bin/pip install -q -e ".[bench]" "$(TORCH)"
 	test -x $(PEER_VENVS)/hebo/bin/python || $(PEER_PY) -m venv $(PEER_VENVS)/hebo
-	$(PEER_VENVS)/hebo/bin/pip install -q numpy==1.24.4 "cython<3.1"
+	$(PEER_VENVS)/hebo/bin/pip install -q numpy==1.24.4 "cython<3.1" wheel
 	# pymoo 0.6.0 is a source package here: built against that numpy with Cython, else HEBO's NSGA-II runs uncompiled
 	$(PEER_VENVS)/hebo/bin/pip install -q --no-build-isolation pymoo==0.6.0
 	$(PEER_VENVS)/hebo/bin/pip install -q numpy==1.24.4 scipy==1.11.4 pandas==2.0.3 scikit-learn==1.3.2 GPy==1.13.2 pymoo==0.6.0 "$(TORCH)" hebo==0.3.6
