@@ -143,7 +143,7 @@ def test_the_inward_probe_steps_in_from_the_face_where_the_study_stalled_and_onl
   assert inward_probe(x, inc, kinds, stalled, np.array([[1 - s, 0.3 + 0.49 * s, 1.0]])) is None
   assert inward_probe(x, inc, kinds, stalled, np.array([[1 - s, 0.3 + 0.51 * s, 1.0]])) is not None
 
-def test_the_inward_probe_runs_where_a_study_stalls_on_a_face_and_never_in_a_conditional_space(monkeypatch):
+def test_the_inward_probe_runs_where_a_study_stalls_on_a_face_and_never_in_a_conditional_space_or_on_noisy_data(monkeypatch):
   import tinybo.bo as bo
   probes: list = []
   inner = bo.inward_probe
@@ -166,6 +166,9 @@ def test_the_inward_probe_runs_where_a_study_stalls_on_a_face_and_never_in_a_con
   probes.clear()
   for conditional in ("tree", "flatten"):   # an inactive column's bound means nothing: never asked
     run(cond, conditional=conditional)
+  assert probes == []
+  # data that test noisy (a noise variance given: always): the best point is partly a lucky draw, never asked
+  run(flat, noise=1e-4)
   assert probes == []
 
 # ***** the power transform (Box-Cox / Yeo-Johnson with a maximum-likelihood λ, as HEBO) *****

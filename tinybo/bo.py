@@ -147,10 +147,11 @@ class GP:
   too, and then also turns to LogEI. LogEI's incumbent is above every posterior mean by the luck of the best draw, so it
   ranks points by posterior sd, largest in the corners of the cube, where a study in several dimensions then spends its
   evaluations; "edge" uses it only where UCB goes to a bound.
-  Both, on a space without conditions or curves: where the last INWARD_STALL evaluations and the suggestion all refine the best
-  point along a float parameter's bound, the suggestion is that best point moved INWARD_STEP inside instead, unless a
-  trial lies near there already (`inward_probe`): a model fitted mostly on a face extrapolates its slope through the
-  inside it never observed.
+  Both, on a space without conditions or curves, while the data test deterministic: where the last INWARD_STALL
+  evaluations and the suggestion all refine the best point along a float parameter's bound, the suggestion is that best
+  point moved INWARD_STEP inside instead, unless a trial lies near there already (`inward_probe`): a model fitted mostly
+  on a face extrapolates its slope through the inside it never observed. On noisy data the best point is partly a lucky
+  draw, and "edge" already answers UCB's bound suggestions with LogEI's.
   `kernel`: "matern52" (default), "matern32", "matern12", "rbf", or "auto": at every cold fit (the first, then each time the
   data grew 1.5x) fit every kernel of AUTO_KERNELS and keep the one with the higher MAP evidence, continued by the warm
   fits in between (selection by the marginal likelihood; a cold fit then costs one fit per kernel). The first kernel of
@@ -569,9 +570,10 @@ class GP:
             x = propose("ucb", state, ls, best_i, box)
             if on_float_bound(x, space.kinds): x = propose("logei", state, ls, best_i, box)
           else: x = propose(acquisition, state, ls, best_i, box)
-          # "edge"/"auto": a point on a face where the best point is too: observe just inside it once (a space without
-          # conditions only: an inactive column's bound means nothing; curves' incumbent is a prediction)
-          if self.acquisition in NOISY_RULES and not space.conditions and cd is None and on_float_bound(x, space.kinds):
+          # "edge"/"auto" on data that test deterministic: a point on a face where the best point is too: observe just
+          # inside it once (a space without conditions only: an inactive column's bound means nothing; curves' incumbent
+          # is a prediction; noisy data: the best point is partly a lucky draw, and edge's LogEI handles the bounds there)
+          if self.acquisition in NOISY_RULES and acquisition == "ucb" and not space.conditions and cd is None and on_float_bound(x, space.kinds):
             probe = inward_probe(x, X_top[0], space.kinds, h.X[-INWARD_STALL:], np.concatenate([X_avoid, X_pend]))
             if probe is not None: x = probe
         if not np.all(np.isfinite(x)): raise FloatingPointError("the acquisition optimizer returned a non-finite point")
