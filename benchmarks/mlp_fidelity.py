@@ -112,7 +112,7 @@ def ray_space(name: str) -> dict:
 
 # ***** one run per method: trials until the epoch budget is spent; the trace is (epochs so far, best complete val error) *****
 
-TINYBO_METHODS = ("gp-full", "gp-asha", "gp-median", "gp-model", "gp-additive-model", "gp-additive-asha", "random-asha")
+TINYBO_METHODS = ("gp-full", "gp-asha", "gp-median", "gp-model", "gp-hyperband", "gp-additive-model", "gp-additive-asha", "random-asha")
 OPTUNA_METHODS = ("optuna-tpe-hyperband", "optuna-gp-median")
 RAY_METHODS = ("ray-asha-random",)
 
@@ -140,7 +140,8 @@ def run_tinybo(method: str, seed: int, epochs: int, budget: int, space: str) -> 
   import tinybo as tb
   strategy = tb.Random() if method.startswith("random") else tb.GP(curves="additive") if method.startswith("gp-additive") else tb.GP()
   stopping = {"full": None, "asha": tb.ASHA(min_step=1, max_step=epochs, reduction_factor=3), "median": tb.MedianStopping(warmup_trials=5),
-              "model": tb.ModelStopping(min_step=1, max_step=epochs, threshold=0.2)}[method.rsplit("-", 1)[1]]
+              "model": tb.ModelStopping(min_step=1, max_step=epochs, threshold=0.2),
+              "hyperband": tb.Hyperband(min_step=1, max_step=epochs, reduction_factor=3)}[method.rsplit("-", 1)[1]]
   opt = tb.Optimizer(tinybo_space(space), strategy=strategy, seed=seed, stopping=stopping)
   def end(trial: Any, v: float, complete: bool) -> None: opt.observe(trial, v) if complete else opt.stop(trial)
   return run_trials(opt.suggest, lambda t: {k: v for k, v in t.params.items() if k in opt.space.names}, opt.report, end, seed, epochs, budget)
