@@ -295,7 +295,8 @@ class Optimizer:
 
   def stop(self, trial: Trial | int) -> Trial:
     """End a pending trial early (a stopping rule said so, or you did): it becomes STOPPED with its last reported value
-    and step. It needs at least one report; stopped trials never count for `best`, and are never suggested again."""
+    and step. It needs at least one report; stopped trials never count for `best`, and are never suggested again. A
+    failed trial (a NaN or inf report fails it, and report() then returns True) stays failed: it is returned unchanged."""
     return self._full(self.storage.stop(self.name, self._pending_id(trial, "stop")))
 
   def fail(self, trial: Trial | int) -> Trial:
