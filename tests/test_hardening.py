@@ -446,3 +446,12 @@ def test_optimize_timeout_is_documented_as_not_stopping_a_running_objective():
   assert "cannot stop an objective that hangs" in doc and "bound each run inside the objective" in doc
   readme = (ROOT / "README.md").read_text()
   assert "cannot stop an objective that hangs" in readme and "one host" in readme and "NFS" in readme and "Ray Tune" in readme
+
+# ***** audit 13: what a demanding user met through the public API *****
+
+@pytest.mark.parametrize("rule", [tb.ASHA, tb.MedianStopping, tb.Hyperband, tb.ModelStopping])
+def test_stopping_rule_class_instead_of_instance(rule):
+  # the class has a should_stop attribute too: it was accepted, and every report then raised "missing 1 required positional argument"
+  with pytest.raises(TypeError, match=f"stopping={rule.__name__} is a class; pass an instance such as {rule.__name__}\\(") as e:
+    tb.Optimizer(SPACE, strategy="random", stopping=rule)
+  assert "\n" not in str(e.value)
