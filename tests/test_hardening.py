@@ -455,3 +455,11 @@ def test_stopping_rule_class_instead_of_instance(rule):
   with pytest.raises(TypeError, match=f"stopping={rule.__name__} is a class; pass an instance such as {rule.__name__}\\(") as e:
     tb.Optimizer(SPACE, strategy="random", stopping=rule)
   assert "\n" not in str(e.value)
+
+@pytest.mark.parametrize("objective", [None, 5, "train"])
+def test_optimize_with_a_non_callable_objective_records_nothing(objective):
+  # it ran n_trials trials, each failed with "'int' object is not callable": the study filled with failed trials
+  opt = tb.Optimizer(SPACE, strategy="random")
+  with pytest.raises(TypeError, match=f"objective={objective!r} is not callable; pass a function objective\\(params\\) -> float") as e:
+    opt.optimize(objective, n_trials=3, progress=False)
+  assert "\n" not in str(e.value) and opt.trials == []

@@ -352,6 +352,8 @@ class Optimizer:
     re-raises; a thread whose objective still returns afterwards records its result (a late result is kept). Returns `best`.
     An objective with a second parameter, `objective(params, trial)`, gets a TrialHandle: `trial.report(value, step)`
     returns True when the stopping rule says stop; raising tb.StopTrial then ends the trial as stopped."""
+    if not callable(objective):
+      raise TypeError(f"objective={objective!r} is not callable; pass a function objective(params) -> float (or objective(params, trial))")
     if isinstance(n_trials, bool) or not isinstance(n_trials, numbers.Integral) or n_trials < 0:
       raise ValueError(f"n_trials={n_trials!r}; use an int >= 0")
     if isinstance(n_jobs, bool) or not isinstance(n_jobs, numbers.Integral) or n_jobs < 1: raise ValueError(f"n_jobs={n_jobs!r}; use an int >= 1")
