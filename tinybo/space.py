@@ -66,6 +66,12 @@ class Categorical:
   when: Any = field(default=None, kw_only=True)
 
   def __init__(self, choices: Iterable, *, when: Any = None):
+    if isinstance(choices, (set, frozenset)):  # its order changes from process to process: a resumed study would not match
+      try: example = f"a list such as {sorted(choices)!r}"
+      except TypeError: example = "a list of the choices"
+      raise TypeError(f"Categorical({choices!r}): a {type(choices).__name__} has no stable order (it changes from process to process); "
+                      f"pass {example}")
+    if not isinstance(choices, Iterable): raise TypeError(f"Categorical({choices!r}): choices must be a list, e.g. Categorical(['a', 'b'])")
     # a plain string would silently become a list of characters
     object.__setattr__(self, "choices", (choices,) if isinstance(choices, str) else tuple(choices))
     object.__setattr__(self, "when", _when_pairs(when))
