@@ -262,6 +262,7 @@ def test_optuna_partial_shared_state_is_rebuilt_with_a_warning(caplog):
   (lambda: tb.Space({"n": tb.Int(2**63 - 10, 2**63 + 10)}), ValueError, "'n': Int bounds must lie within ±2\\*\\*53"),
   (lambda: tb.Space({"n": tb.Int(-(2**60), 0)}), ValueError, "'n': Int bounds must lie within"),
   (lambda: tb.Space({"x": tb.Float(0, 10**400)}), ValueError, "'x': Float bounds must be finite, got 0.0, inf"),
+  (lambda: tb.Space({"x": tb.Float(-1e308, 1e308)}), ValueError, "'x': Float range 1e\\+308 - -1e\\+308 is beyond a float's range; rescale"),
   (lambda: tb.Space.from_dict({"x": {"type": "float", "min": 1e-3, "max": 1.0, "log": "false"}}), TypeError, "'x': log='false'; use True or False"),
   (lambda: tb.Space({"x": tb.Float(1.0, 2.0, log="yes")}), TypeError, "log='yes'"),
   (lambda: tb.Space.from_dict({"x": {"typ": "float", "min": 0, "max": 1}}), ValueError, "'x': unknown keys \\['typ'\\]"),
@@ -269,8 +270,8 @@ def test_optuna_partial_shared_state_is_rebuilt_with_a_warning(caplog):
   (lambda: tb.Space.from_dict({"x": {"values": ["a", "b"]}}), ValueError, "'x': no 'type' in"),
   (lambda: tb.Space({"x": tb.Float}), TypeError, "'x': Float is the class; give an instance such as Float\\(low, high\\)"),
   (lambda: tb.Space({"c": tb.Categorical}), TypeError, "'c': Categorical is the class"),
-], ids=["nan-choice", "int64-overflow", "int-beyond-2**53", "float-bound-overflow", "log-string-false", "log-string", "misspelt-type",
-        "missing-type", "missing-type-categorical", "Float-class", "Categorical-class"])
+], ids=["nan-choice", "int64-overflow", "int-beyond-2**53", "float-bound-overflow", "float-range-overflow", "log-string-false", "log-string",
+        "misspelt-type", "missing-type", "missing-type-categorical", "Float-class", "Categorical-class"])
 def test_bad_definition_is_a_clear_error_at_definition(make, exc, match):
   with pytest.raises(exc, match=match) as e: make()
   assert "\n" not in str(e.value)
