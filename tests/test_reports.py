@@ -106,6 +106,7 @@ BAD = {
   "report_str_step": (lambda o, ts: o.report(ts["pending"], 1.0, "3"), TypeError, "step='3' is a str; use an int >= 0"),
   "report_bool_step": (lambda o, ts: o.report(ts["pending"], 1.0, True), TypeError, "step=True is a bool"),
   "report_negative_step": (lambda o, ts: o.report(ts["pending"], 1.0, -1), ValueError, "step=-1; use an int >= 0"),
+  "report_huge_step": (lambda o, ts: o.report(ts["pending"], 1.0, 2**63), ValueError, "step=9223372036854775808; use an int in \\[0, 2\\*\\*63\\)"),
   "report_none": (lambda o, ts: o.report(ts["pending"], None, 3), TypeError, "reported value None is a NoneType, not a number; report a float"),
   "report_str": (lambda o, ts: o.report(ts["pending"], "0.5", 3), TypeError, "reported value '0.5' is a str"),
   "report_array": (lambda o, ts: o.report(ts["pending"], np.ones(2), 3), TypeError, "reported value has shape \\(2,\\); report a single number"),

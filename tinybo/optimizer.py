@@ -61,10 +61,11 @@ def _shown(value: Any, v: float) -> str:
   return f"an int of {int(value).bit_length()} bits (too large for a float)"
 
 def as_step(step: Any) -> int:
-  """A report's step -> int: an int >= 0 (numpy ints too); anything else raises naming the fix."""
+  """A report's step -> int: an int in [0, 2**63) (numpy ints too); anything else raises naming the fix."""
   if isinstance(step, bool) or not isinstance(step, numbers.Integral):
     raise TypeError(f"step={step!r} is a {type(step).__name__}; use an int >= 0 (an epoch or iteration count)")
   if step < 0: raise ValueError(f"step={step!r}; use an int >= 0 (an epoch or iteration count)")
+  if step >= 2**63: raise ValueError(f"step={step!r}; use an int in [0, 2**63) (a SQLite study stores it as a 64-bit integer)")
   return int(step)
 
 def takes_trial(objective: Callable) -> bool:
