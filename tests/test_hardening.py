@@ -484,3 +484,31 @@ def test_a_trial_whose_params_changed_is_refused(tmp_path, kind):
   extra = tb.Trial(a.id, {**a.params, "note": "run 1"})      # keys the space does not search are not compared
   assert opt.observe(extra, 1.0).params == a.params
   assert opt.report(tb.Trial(b.id, {"c": b.params["c"]}), 2.0, 1) is False   # a param left out is not a different value
+
+def _observe_in_child(opt, value):   # a spawned process gets the Optimizer pickled, as multiprocessing does on macOS and Windows
+  t = opt.suggest()
+  opt.observe(t, value)
+
+def test_an_optimizer_on_a_study_file_pickles_and_works_in_another_process(tmp_path):
+  # pickling raised "cannot pickle '_thread.lock' object" (the optimizer's lock, the storage's per-thread connections)
+  import multiprocessing
+  import pickle
+  opt = tb.Optimizer(SPACE, strategy="random", storage=tmp_path / "s.db")
+  opt.observe(opt.suggest(), 1.0)
+  copy = pickle.loads(pickle.dumps(opt))
+  assert copy.study == opt.study and copy.seed == opt.seed and copy.trials == opt.trials
+  assert copy.observe(copy.suggest(), 2.0).value == 2.0 and len(opt.trials) == 2   # the same study
+  p = multiprocessing.get_context("spawn").Process(target=_observe_in_child, args=(opt, 3.0))
+  p.start(); p.join(120)
+  assert p.exitcode == 0 and [t.value for t in opt.trials] == [1.0, 2.0, 3.0]
+  assert opt.suggest().id == 4                                # the parent's connection still works
+
+def test_an_in_memory_optimizer_refuses_to_pickle_in_one_line():
+  # a copy in another process would record its results where nobody sees them: say so, and how to share a study
+  import copy
+  import pickle
+  opt = tb.Optimizer(SPACE, strategy="random")
+  for call in (lambda: pickle.dumps(opt), lambda: copy.deepcopy(opt)):
+    with pytest.raises(TypeError, match="an in-memory study cannot be pickled or copied: a copy would not share its trials; use "
+                                        "storage='study.db'") as e: call()
+    assert "\n" not in str(e.value)

@@ -432,5 +432,9 @@ class Optimizer:
     if errors: raise errors[0]
     return self.best
 
+  # pickled (a process spawned with it, as multiprocessing does on macOS and Windows): the same study, a lock of its own
+  def __getstate__(self) -> dict: return {k: v for k, v in self.__dict__.items() if k != "_lock"}
+  def __setstate__(self, state: dict) -> None: self.__dict__.update(state, _lock=threading.Lock())
+
   def __repr__(self) -> str:
     return f"Optimizer(name={self.name!r}, strategy={type(self.strategy).__name__}, direction={self.direction!r}, trials={len(self.trials)})"

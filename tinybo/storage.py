@@ -139,6 +139,10 @@ class InMemoryStorage:
     self._next_id = 0
     self.location = f"InMemoryStorage@{id(self):#x}"
 
+  def __getstate__(self) -> dict:  # a copy in another process would record its results where nobody sees them
+    raise TypeError("an in-memory study cannot be pickled or copied: a copy would not share its trials; use storage='study.db' "
+                    "(SQLite) to share a study between processes")
+
   def open_study(self, name: str, space_json: str, direction: str, seed: int | None = None) -> int:
     with self._lock:
       if name in self._studies: _check_study(name, "this InMemoryStorage", self._studies[name], (space_json, direction, seed))
@@ -287,6 +291,10 @@ class SQLiteStorage:
     self._local = threading.local()
     self._jitter = random.Random()  # own RNG: backoff jitter must not disturb (or depend on) the user's global seed
     if not readonly: self._retry(self._create)
+
+  # pickled: the same file, reopened on first use (connections belong to a thread and cannot be pickled)
+  def __getstate__(self) -> dict: return {k: v for k, v in self.__dict__.items() if k != "_local"}
+  def __setstate__(self, state: dict) -> None: self.__dict__.update(state, _local=threading.local())
 
   def _create(self) -> None:
     c = self._conn()
