@@ -512,3 +512,16 @@ def test_an_in_memory_optimizer_refuses_to_pickle_in_one_line():
     with pytest.raises(TypeError, match="an in-memory study cannot be pickled or copied: a copy would not share its trials; use "
                                         "storage='study.db'") as e: call()
     assert "\n" not in str(e.value)
+
+@pytest.mark.parametrize("kind", ["memory", "sqlite"])
+def test_requeue_of_a_finished_trial_names_requeue_and_enqueue(tmp_path, kind):
+  # it said "cannot fail it — suggest() a new trial instead": the user had called requeue, and wanted this configuration again
+  opt = tb.Optimizer(SPACE, strategy="random", storage=None if kind == "memory" else tmp_path / "s.db")
+  done = opt.observe(opt.suggest(), 1.0)
+  stopped = opt.suggest(); opt.report(stopped, 2.0, 3); opt.stop(stopped)
+  before = opt.trials
+  for t, what in ((done, "complete \\(value 1.0\\)"), (stopped, "stopped \\(value 2.0 at step 3\\)")):
+    with pytest.raises(ValueError, match=f"trial {t.id} is already {what}; cannot requeue it — enqueue\\(trial.params\\) to run its "
+                                         "configuration again") as e: opt.requeue(t)
+    assert "\n" not in str(e.value)
+  assert opt.trials == before

@@ -225,7 +225,11 @@ class Optimizer:
     configuration is queued as a new trial, which is returned. A complete or stopped trial is an error."""
     tid = self._id(trial)
     old = next((t for t in self.storage.trials(self.name) if t.id == tid), None)
-    # pending -> failed; an unknown or complete trial raises the same clear error as fail() would
+    if old is not None and old.state in (TrialState.COMPLETE, TrialState.STOPPED):
+      at = f" at step {old.last_step}" if old.state == TrialState.STOPPED else ""
+      raise ValueError(f"trial {tid} is already {old.state} (value {old.value}{at}); cannot requeue it — enqueue(trial.params) to run its "
+                       "configuration again")
+    # pending -> failed; an unknown trial raises the same clear error as fail() would
     if old is None or old.state != TrialState.FAILED: self.storage.finish(self.name, tid, TrialState.FAILED, None)
     return self.enqueue(self._full(old).params)
 
