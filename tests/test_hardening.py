@@ -525,3 +525,19 @@ def test_requeue_of_a_finished_trial_names_requeue_and_enqueue(tmp_path, kind):
                                          "configuration again") as e: opt.requeue(t)
     assert "\n" not in str(e.value)
   assert opt.trials == before
+
+@pytest.mark.parametrize("kind", ["memory", "sqlite"])
+def test_numbers_beyond_int64_or_float_are_read_as_what_they_mean(tmp_path, kind):
+  # a SQLite study raised OverflowError "Python int too large to convert to SQLite INTEGER" for a trial id beyond int64,
+  # and fail_pending/optimize raised "int too large to convert to float" for a huge int of seconds
+  opt = tb.Optimizer(SPACE, strategy="random", storage=None if kind == "memory" else tmp_path / "s.db")
+  t = opt.suggest()
+  before = opt.trials
+  for tid in (2**64, -(2**64)):
+    for call in (lambda i: opt.observe(i, 1.0), opt.fail, opt.requeue, opt.stop, lambda i: opt.report(i, 1.0, 1), opt.should_stop):
+      with pytest.raises(ValueError, match=f"no trial {tid} in study 'study'; ") as e: call(tid)
+      assert "\n" not in str(e.value)
+  assert opt.trials == before
+  assert opt.fail_pending(older_than=10**400) == [] and opt.trials == before   # older than any trial can be: none
+  assert opt.optimize(lambda p: 1.0, n_trials=1, timeout=10**400, progress=False).value == 1.0   # no deadline
+  assert [x.state for x in opt.trials] == [TrialState.PENDING, TrialState.COMPLETE] and opt.trials[0].id == t.id

@@ -68,6 +68,11 @@ def as_step(step: Any) -> int:
   if step >= 2**63: raise ValueError(f"step={step!r}; use an int in [0, 2**63) (a SQLite study stores it as a 64-bit integer)")
   return int(step)
 
+def seconds(v: numbers.Real) -> float:
+  """A checked number of seconds (>= 0) -> float; an int too large for a float is inf (forever), not an OverflowError."""
+  try: return float(v)
+  except OverflowError: return math.inf
+
 def takes_trial(objective: Callable) -> bool:
   """Whether optimize() passes a TrialHandle: the objective requires a second positional argument, `objective(params, trial)`."""
   try: sig = inspect.signature(objective)
@@ -239,7 +244,10 @@ class Optimizer:
         raise ValueError(f"trial {trial.id} belongs to study {trial.study}, not to this optimizer's study {self.study}; record it with the "
                          "optimizer that suggested it, or pass its params dict to add it here")
       return trial.id
-    if isinstance(trial, numbers.Integral) and not isinstance(trial, bool): return int(trial)
+    if isinstance(trial, numbers.Integral) and not isinstance(trial, bool):
+      if not -2**63 <= trial < 2**63:   # no storage holds such an id (SQLite's are 64-bit): the error fail() gives for any unknown id
+        raise ValueError(f"no trial {trial} in study '{self.name}'; use a trial from suggest(), or a params dict for an outside result")
+      return int(trial)
     raise TypeError(f"{trial!r} is not a Trial or trial id; pass the Trial from suggest(), its .id, or a params dict")
 
   def _same_params(self, trial: Trial | int) -> None:
@@ -329,7 +337,7 @@ class Optimizer:
     left behind by workers that died. Call it when no other worker is running, or pass older_than. Returns them."""
     if older_than is not None and not (isinstance(older_than, numbers.Real) and older_than >= 0):
       raise ValueError(f"older_than={older_than!r}; use seconds >= 0 or None")
-    before = None if older_than is None else time.time() - float(older_than)
+    before = None if older_than is None else time.time() - seconds(older_than)
     return [self._full(t) for t in self.storage.fail_pending(self.name, before)]
 
   def _end_stopped(self, trial: Trial, handle: TrialHandle | None) -> Trial:
@@ -385,7 +393,7 @@ class Optimizer:
     if self.stopping is not None and not with_handle:
       warnings.warn(f"stopping={self.stopping!r} never acts on objective(params): give it a second parameter, objective(params, trial), "
                     "and call trial.report(value, step)", UserWarning, stacklevel=2)
-    deadline = None if timeout is None else time.monotonic() + float(timeout)
+    deadline = None if timeout is None else time.monotonic() + seconds(timeout)
     lock, stop, interrupted, errors, started, stopped = threading.Lock(), threading.Event(), threading.Event(), [], [0], [0]
     running: dict[int, Trial] = {}  # trials whose objective is running in a worker thread
     b = self.best
