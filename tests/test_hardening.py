@@ -541,3 +541,25 @@ def test_numbers_beyond_int64_or_float_are_read_as_what_they_mean(tmp_path, kind
   assert opt.fail_pending(older_than=10**400) == [] and opt.trials == before   # older than any trial can be: none
   assert opt.optimize(lambda p: 1.0, n_trials=1, timeout=10**400, progress=False).value == 1.0   # no deadline
   assert [x.state for x in opt.trials] == [TrialState.PENDING, TrialState.COMPLETE] and opt.trials[0].id == t.id
+
+class _Returns:
+  """A user strategy with a bug: suggest returns `out` (None: it forgot to return)."""
+  def __init__(self, out): self.out = out
+  def suggest(self, space, trials, n, *, seed, minimize): return self.out
+
+@pytest.mark.parametrize("out, exc, match", [
+  (None, TypeError, "strategy _Returns.suggest returned None \\(NoneType\\); return a list of params dicts, or raise tb.SearchExhausted"),
+  ({"x": 0.5, "c": "a"}, TypeError, "returned \\{'x': 0.5, 'c': 'a'\\} \\(dict\\); return a list of params dicts"),
+  ((p for p in [{"x": 0.5, "c": "a"}]), TypeError, "returned <generator object .* \\(generator\\); return a list"),
+  ([{"x": 7.0, "c": "a"}], ValueError, "strategy _Returns suggested \\{'x': 7.0, 'c': 'a'\\}, which does not fit the space: parameter 'x': 7.0 is "
+                                      "outside \\[-5.0, 5.0\\]"),
+  ([{"x": 0.5}], ValueError, "strategy _Returns suggested \\{'x': 0.5\\}, which does not fit the space: missing parameter 'c'"),
+], ids=["none", "one-dict", "generator", "outside", "missing"])
+def test_a_user_strategy_that_returns_the_wrong_thing_is_named(out, exc, match):
+  # None looked like an exhausted search (optimize() ran no trial and returned None); a dict or a generator raised
+  # "unhashable type: 'slice'" or "not subscriptable"; a point outside the space said "give a value inside the bounds"
+  opt = tb.Optimizer(SPACE, strategy=_Returns(out))
+  for call in (opt.suggest, lambda: opt.optimize(lambda p: 1.0, n_trials=2, progress=False)):
+    with pytest.raises(exc, match=match) as e: call()
+    assert "\n" not in str(e.value)
+  assert opt.trials == []

@@ -207,9 +207,18 @@ class Optimizer:
     def propose(trials: list[Trial]) -> list[dict]:
       curves = {"reports": self.storage.reports(self.name)} if self._pass_reports else {}
       ps = self.strategy.suggest(self.space, [self._full(t) for t in trials], k, seed=self.seed, minimize=self.minimize, **curves)
-      if not ps:
-        raise SearchExhausted(f"strategy {type(self.strategy).__name__} has nothing left to suggest; widen the space or use another strategy")
-      return [self._stored(p) for p in ps[:k]]
+      name = type(self.strategy).__name__
+      if not isinstance(ps, (list, tuple)):  # None (a user strategy that forgot to return) would look like an exhausted search
+        raise TypeError(f"strategy {name}.suggest returned {ps!r:.120} ({type(ps).__name__}); return a list of params dicts, "
+                        "or raise tb.SearchExhausted when nothing is left")
+      if not ps: raise SearchExhausted(f"strategy {name} has nothing left to suggest; widen the space or use another strategy")
+      out = []
+      for p in ps[:k]:
+        try: out.append(self._stored(p))
+        except (TypeError, ValueError) as e:
+          kind = TypeError if isinstance(e, TypeError) else ValueError
+          raise kind(f"strategy {name} suggested {p!r:.200}, which does not fit the space: {e}") from None
+      return out
     with self._lock:
       out = self.storage.claim(self.name, k, worker_id())
       if len(out) < k:
