@@ -563,3 +563,12 @@ def test_a_user_strategy_that_returns_the_wrong_thing_is_named(out, exc, match):
     with pytest.raises(exc, match=match) as e: call()
     assert "\n" not in str(e.value)
   assert opt.trials == []
+
+def test_optimize_with_an_async_objective_records_nothing():
+  # every trial failed with "objective value <coroutine ...> is a coroutine" and "coroutine was never awaited"
+  async def objective(params): return 1.0
+  opt = tb.Optimizer(SPACE, strategy="random")
+  with pytest.raises(TypeError, match="objective=<function .*objective at 0x.*> is an async function; optimize\\(\\) calls it from plain "
+                                      "threads: pass a plain function, e.g. lambda params: asyncio.run\\(objective\\(params\\)\\)") as e:
+    opt.optimize(objective, n_trials=2, progress=False)
+  assert "\n" not in str(e.value) and opt.trials == []

@@ -392,6 +392,9 @@ class Optimizer:
     returns True when the stopping rule says stop; raising tb.StopTrial then ends the trial as stopped."""
     if not callable(objective):
       raise TypeError(f"objective={objective!r} is not callable; pass a function objective(params) -> float (or objective(params, trial))")
+    if inspect.iscoroutinefunction(objective) or inspect.iscoroutinefunction(type(objective).__call__):   # an async def, or its __call__
+      raise TypeError(f"objective={objective!r} is an async function; optimize() calls it from plain threads: pass a plain function, "
+                      "e.g. lambda params: asyncio.run(objective(params))")
     if isinstance(n_trials, bool) or not isinstance(n_trials, numbers.Integral) or n_trials < 0:
       raise ValueError(f"n_trials={n_trials!r}; use an int >= 0")
     if isinstance(n_jobs, bool) or not isinstance(n_jobs, numbers.Integral) or n_jobs < 1: raise ValueError(f"n_jobs={n_jobs!r}; use an int >= 1")
