@@ -465,26 +465,6 @@ def test_optimize_with_a_non_callable_objective_records_nothing(objective):
     opt.optimize(objective, n_trials=3, progress=False)
   assert "\n" not in str(e.value) and opt.trials == []
 
-@pytest.mark.parametrize("kind", ["memory", "sqlite"])
-def test_a_trial_whose_params_changed_is_refused(tmp_path, kind):
-  # observe()/report() used only trial.id: a Trial built by hand, or one whose params the user changed after suggest(),
-  # had its value recorded on the configuration stored for that id, which is not the one the user ran
-  opt = tb.Optimizer(SPACE, strategy="random", storage=None if kind == "memory" else tmp_path / "s.db")
-  a, b = opt.suggest(2)
-  built = tb.Trial(a.id, {"x": 100.0, "c": "a"})
-  changed = opt.suggest(); changed.params["x"] = 4.75 if changed.params["x"] != 4.75 else 4.5
-  retyped = tb.Trial(b.id, {**b.params, "c": 1})
-  before = (opt.trials, opt.curves)
-  for t, k in ((built, "x"), (changed, "x"), (retyped, "c")):
-    for call in (lambda t=t: opt.observe(t, 1.0), lambda t=t: opt.report(t, 1.0, 1)):
-      with pytest.raises(ValueError, match=f"trial {t.id} carries {k}={t.params[k]!r}, but the study recorded {k}=.* for it; "
-                                           "pass the Trial from suggest\\(\\) unchanged, or a params dict") as e: call()
-      assert "\n" not in str(e.value)
-  assert (opt.trials, opt.curves) == before
-  extra = tb.Trial(a.id, {**a.params, "note": "run 1"})      # keys the space does not search are not compared
-  assert opt.observe(extra, 1.0).params == a.params
-  assert opt.report(tb.Trial(b.id, {"c": b.params["c"]}), 2.0, 1) is False   # a param left out is not a different value
-
 def _observe_in_child(opt, value):   # a spawned process gets the Optimizer pickled, as multiprocessing does on macOS and Windows
   t = opt.suggest()
   opt.observe(t, value)

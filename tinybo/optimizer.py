@@ -29,7 +29,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from tinybo.bo import GP
-from tinybo.space import Space, _same
+from tinybo.space import Space
 from tinybo.stopping import History, StoppingRule, StopTrial, check_stopping
 from tinybo.storage import Storage, new_seed, open_storage
 from tinybo.strategies import Grid, Random, SearchExhausted, Strategy
@@ -259,18 +259,6 @@ class Optimizer:
       return int(trial)
     raise TypeError(f"{trial!r} is not a Trial or trial id; pass the Trial from suggest(), its .id, or a params dict")
 
-  def _same_params(self, trial: Trial | int) -> None:
-    """A Trial handed back must carry the values recorded for its id: observe/report record on those, not on its params.
-    A Trial built by hand, or one whose params were changed after suggest(), is an error; keys the space does not
-    search, and params left out, are not compared. An unknown id is left to the storage's own error."""
-    if not isinstance(trial, Trial): return
-    stored = next((t for t in self.storage.trials(self.name) if t.id == trial.id), None)
-    p = trial.params if isinstance(trial.params, Mapping) else {}
-    for k in self.space.names:
-      if stored is not None and k in stored.params and k in p and not _same(p[k], stored.params[k]):
-        raise ValueError(f"trial {trial.id} carries {k}={p[k]!r}, but the study recorded {k}={stored.params[k]!r} for it; pass the Trial "
-                         "from suggest() unchanged, or a params dict to observe a result for other params")
-
   def observe(self, trial: Trial | int | Mapping[str, Any], value: Any) -> Trial:
     """Record a result. `trial` is a Trial from suggest(), its id, or a params dict (a result from elsewhere: a new
     complete trial, e.g. to warm-start). NaN/inf values record a failed trial with a warning; a non-number raises
@@ -279,10 +267,7 @@ class Optimizer:
     state = TrialState.COMPLETE if math.isfinite(v) else TrialState.FAILED
     stored = v if state == TrialState.COMPLETE else None
     if isinstance(trial, Mapping): t = self.storage.add(self.name, self._stored(trial), state, stored, worker_id())
-    else:
-      tid = self._id(trial)
-      self._same_params(trial)
-      t = self.storage.finish(self.name, tid, state, stored)
+    else: t = self.storage.finish(self.name, self._id(trial), state, stored)
     if state == TrialState.FAILED:
       warnings.warn(f"trial {t.id} returned {_shown(value, v)}; recorded as failed, never fed to the model", TrialFailedWarning, stacklevel=2)
     return self._full(t)
@@ -295,7 +280,6 @@ class Optimizer:
 
   def _report(self, trial: Trial | int, value: Any, step: Any) -> tuple[Trial, bool]:
     tid, v, s = self._pending_id(trial, "report"), as_value(value, "report"), as_step(step)
-    self._same_params(trial)
     rule = self.stopping
     uses_model = getattr(rule, "uses_model", False)
     def decide(states: dict[int, TrialState], curves: dict[int, list[Report]]) -> bool:
