@@ -262,6 +262,7 @@ def test_optuna_partial_shared_state_is_rebuilt_with_a_warning(caplog):
   (lambda: tb.Space({"n": tb.Int(2**63 - 10, 2**63 + 10)}), ValueError, "'n': Int bounds must lie within ±2\\*\\*53"),
   (lambda: tb.Space({"n": tb.Int(-(2**60), 0)}), ValueError, "'n': Int bounds must lie within"),
   (lambda: tb.Space({"x": tb.Float(0, 10**400)}), ValueError, "'x': Float bounds must be finite, got 0.0, inf"),
+  (lambda: tb.Space({"x": tb.Float(-1e308, 1e308)}), ValueError, "'x': Float range 1e\\+308 - -1e\\+308 is beyond a float's range; rescale"),
   (lambda: tb.Space.from_dict({"x": {"type": "float", "min": 1e-3, "max": 1.0, "log": "false"}}), TypeError, "'x': log='false'; use True or False"),
   (lambda: tb.Space({"x": tb.Float(1.0, 2.0, log="yes")}), TypeError, "log='yes'"),
   (lambda: tb.Space.from_dict({"x": {"typ": "float", "min": 0, "max": 1}}), ValueError, "'x': unknown keys \\['typ'\\]"),
@@ -269,8 +270,8 @@ def test_optuna_partial_shared_state_is_rebuilt_with_a_warning(caplog):
   (lambda: tb.Space.from_dict({"x": {"values": ["a", "b"]}}), ValueError, "'x': no 'type' in"),
   (lambda: tb.Space({"x": tb.Float}), TypeError, "'x': Float is the class; give an instance such as Float\\(low, high\\)"),
   (lambda: tb.Space({"c": tb.Categorical}), TypeError, "'c': Categorical is the class"),
-], ids=["nan-choice", "int64-overflow", "int-beyond-2**53", "float-bound-overflow", "log-string-false", "log-string", "misspelt-type",
-        "missing-type", "missing-type-categorical", "Float-class", "Categorical-class"])
+], ids=["nan-choice", "int64-overflow", "int-beyond-2**53", "float-bound-overflow", "float-range-overflow", "log-string-false", "log-string",
+        "misspelt-type", "missing-type", "missing-type-categorical", "Float-class", "Categorical-class"])
 def test_bad_definition_is_a_clear_error_at_definition(make, exc, match):
   with pytest.raises(exc, match=match) as e: make()
   assert "\n" not in str(e.value)
@@ -446,3 +447,108 @@ def test_optimize_timeout_is_documented_as_not_stopping_a_running_objective():
   assert "cannot stop an objective that hangs" in doc and "bound each run inside the objective" in doc
   readme = (ROOT / "README.md").read_text()
   assert "cannot stop an objective that hangs" in readme and "one host" in readme and "NFS" in readme and "Ray Tune" in readme
+
+# ***** audit 13: what a demanding user met through the public API *****
+
+@pytest.mark.parametrize("rule", [tb.ASHA, tb.MedianStopping, tb.Hyperband, tb.ModelStopping])
+def test_stopping_rule_class_instead_of_instance(rule):
+  # the class has a should_stop attribute too: it was accepted, and every report then raised "missing 1 required positional argument"
+  with pytest.raises(TypeError, match=f"stopping={rule.__name__} is a class; pass an instance such as {rule.__name__}\\(") as e:
+    tb.Optimizer(SPACE, strategy="random", stopping=rule)
+  assert "\n" not in str(e.value)
+
+@pytest.mark.parametrize("objective", [None, 5, "train"])
+def test_optimize_with_a_non_callable_objective_records_nothing(objective):
+  # it ran n_trials trials, each failed with "'int' object is not callable": the study filled with failed trials
+  opt = tb.Optimizer(SPACE, strategy="random")
+  with pytest.raises(TypeError, match=f"objective={objective!r} is not callable; pass a function objective\\(params\\) -> float") as e:
+    opt.optimize(objective, n_trials=3, progress=False)
+  assert "\n" not in str(e.value) and opt.trials == []
+
+def _observe_in_child(opt, value):   # a spawned process gets the Optimizer pickled, as multiprocessing does on macOS and Windows
+  t = opt.suggest()
+  opt.observe(t, value)
+
+def test_an_optimizer_on_a_study_file_pickles_and_works_in_another_process(tmp_path):
+  # pickling raised "cannot pickle '_thread.lock' object" (the optimizer's lock, the storage's per-thread connections)
+  import multiprocessing
+  import pickle
+  opt = tb.Optimizer(SPACE, strategy="random", storage=tmp_path / "s.db")
+  opt.observe(opt.suggest(), 1.0)
+  copy = pickle.loads(pickle.dumps(opt))
+  assert copy.study == opt.study and copy.seed == opt.seed and copy.trials == opt.trials
+  assert copy.observe(copy.suggest(), 2.0).value == 2.0 and len(opt.trials) == 2   # the same study
+  p = multiprocessing.get_context("spawn").Process(target=_observe_in_child, args=(opt, 3.0))
+  p.start(); p.join(120)
+  assert p.exitcode == 0 and [t.value for t in opt.trials] == [1.0, 2.0, 3.0]
+  assert opt.suggest().id == 4                                # the parent's connection still works
+
+def test_an_in_memory_optimizer_refuses_to_pickle_in_one_line():
+  # a copy in another process would record its results where nobody sees them: say so, and how to share a study
+  import copy
+  import pickle
+  opt = tb.Optimizer(SPACE, strategy="random")
+  for call in (lambda: pickle.dumps(opt), lambda: copy.deepcopy(opt)):
+    with pytest.raises(TypeError, match="an in-memory study cannot be pickled or copied: a copy would not share its trials; use "
+                                        "storage='study.db'") as e: call()
+    assert "\n" not in str(e.value)
+
+@pytest.mark.parametrize("kind", ["memory", "sqlite"])
+def test_requeue_of_a_finished_trial_names_requeue_and_enqueue(tmp_path, kind):
+  # it said "cannot fail it — suggest() a new trial instead": the user had called requeue, and wanted this configuration again
+  opt = tb.Optimizer(SPACE, strategy="random", storage=None if kind == "memory" else tmp_path / "s.db")
+  done = opt.observe(opt.suggest(), 1.0)
+  stopped = opt.suggest(); opt.report(stopped, 2.0, 3); opt.stop(stopped)
+  before = opt.trials
+  for t, what in ((done, "complete \\(value 1.0\\)"), (stopped, "stopped \\(value 2.0 at step 3\\)")):
+    with pytest.raises(ValueError, match=f"trial {t.id} is already {what}; cannot requeue it — enqueue\\(trial.params\\) to run its "
+                                         "configuration again") as e: opt.requeue(t)
+    assert "\n" not in str(e.value)
+  assert opt.trials == before
+
+@pytest.mark.parametrize("kind", ["memory", "sqlite"])
+def test_numbers_beyond_int64_or_float_are_read_as_what_they_mean(tmp_path, kind):
+  # a SQLite study raised OverflowError "Python int too large to convert to SQLite INTEGER" for a trial id beyond int64,
+  # and fail_pending/optimize raised "int too large to convert to float" for a huge int of seconds
+  opt = tb.Optimizer(SPACE, strategy="random", storage=None if kind == "memory" else tmp_path / "s.db")
+  t = opt.suggest()
+  before = opt.trials
+  for tid in (2**64, -(2**64)):
+    for call in (lambda i: opt.observe(i, 1.0), opt.fail, opt.requeue, opt.stop, lambda i: opt.report(i, 1.0, 1), opt.should_stop):
+      with pytest.raises(ValueError, match=f"no trial {tid} in study 'study'; ") as e: call(tid)
+      assert "\n" not in str(e.value)
+  assert opt.trials == before
+  assert opt.fail_pending(older_than=10**400) == [] and opt.trials == before   # older than any trial can be: none
+  assert opt.optimize(lambda p: 1.0, n_trials=1, timeout=10**400, progress=False).value == 1.0   # no deadline
+  assert [x.state for x in opt.trials] == [TrialState.PENDING, TrialState.COMPLETE] and opt.trials[0].id == t.id
+
+class _Returns:
+  """A user strategy with a bug: suggest returns `out` (None: it forgot to return)."""
+  def __init__(self, out): self.out = out
+  def suggest(self, space, trials, n, *, seed, minimize): return self.out
+
+@pytest.mark.parametrize("out, exc, match", [
+  (None, TypeError, "strategy _Returns.suggest returned None \\(NoneType\\); return a list of params dicts, or raise tb.SearchExhausted"),
+  ({"x": 0.5, "c": "a"}, TypeError, "returned \\{'x': 0.5, 'c': 'a'\\} \\(dict\\); return a list of params dicts"),
+  ((p for p in [{"x": 0.5, "c": "a"}]), TypeError, "returned <generator object .* \\(generator\\); return a list"),
+  ([{"x": 7.0, "c": "a"}], ValueError, "strategy _Returns suggested \\{'x': 7.0, 'c': 'a'\\}, which does not fit the space: parameter 'x': 7.0 is "
+                                      "outside \\[-5.0, 5.0\\]"),
+  ([{"x": 0.5}], ValueError, "strategy _Returns suggested \\{'x': 0.5\\}, which does not fit the space: missing parameter 'c'"),
+], ids=["none", "one-dict", "generator", "outside", "missing"])
+def test_a_user_strategy_that_returns_the_wrong_thing_is_named(out, exc, match):
+  # None looked like an exhausted search (optimize() ran no trial and returned None); a dict or a generator raised
+  # "unhashable type: 'slice'" or "not subscriptable"; a point outside the space said "give a value inside the bounds"
+  opt = tb.Optimizer(SPACE, strategy=_Returns(out))
+  for call in (opt.suggest, lambda: opt.optimize(lambda p: 1.0, n_trials=2, progress=False)):
+    with pytest.raises(exc, match=match) as e: call()
+    assert "\n" not in str(e.value)
+  assert opt.trials == []
+
+def test_optimize_with_an_async_objective_records_nothing():
+  # every trial failed with "objective value <coroutine ...> is a coroutine" and "coroutine was never awaited"
+  async def objective(params): return 1.0
+  opt = tb.Optimizer(SPACE, strategy="random")
+  with pytest.raises(TypeError, match="objective=<function .*objective at 0x.*> is an async function; optimize\\(\\) calls it from plain "
+                                      "threads: pass a plain function, e.g. lambda params: asyncio.run\\(objective\\(params\\)\\)") as e:
+    opt.optimize(objective, n_trials=2, progress=False)
+  assert "\n" not in str(e.value) and opt.trials == []

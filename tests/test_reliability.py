@@ -270,7 +270,8 @@ class StudyMachine(RuleBasedStateMachine):
   @rule(i=st.integers(0, 1000))
   def stop(self, i):
     tid = self.pick(i)
-    if tid not in self.model or self.model[tid][1] != "pending" or not self.curves.get(tid):
+    if tid in self.model and self.model[tid][1] == "failed": assert self.opt.stop(tid).state == TrialState.FAILED   # stays failed
+    elif tid not in self.model or self.model[tid][1] != "pending" or not self.curves.get(tid):
       with pytest.raises(ValueError): self.opt.stop(tid)
     else:
       self.opt.stop(tid)

@@ -75,6 +75,19 @@ def test_nonfinite_report_fails_the_trial(storage, value):
   assert opt.trials[0].state == TrialState.FAILED and [r.step for r in opt.curves[t.id]] == [0]   # the bad value is not stored
   with pytest.raises(ValueError, match="already failed; report only to a pending trial"): opt.report(t, 1.0, 2)
 
+def test_readme_loop_survives_a_nan_report(storage):
+  # the README's loop: `if opt.report(...): opt.stop(trial)`. A NaN report fails the trial and returns True; stop() then
+  # leaves it failed (as fail() of a failed trial does) instead of raising in the middle of the user's training loop
+  opt = tb.Optimizer(SPACE, strategy="random", storage=storage, stopping=tb.ASHA(min_step=1, max_step=9))
+  t = opt.suggest()
+  opt.report(t, 1.0, 1)
+  with pytest.warns(TrialFailedWarning): assert opt.report(t, float("nan"), 2) is True
+  before = snapshot(opt)
+  s = opt.stop(t)
+  assert (s.id, s.state, s.value) == (t.id, TrialState.FAILED, None) and snapshot(opt) == before
+  failed = opt.suggest(); opt.fail(failed)                    # a trial failed by fail(), with or without reports: the same
+  assert opt.stop(failed).state == TrialState.FAILED and opt.trials[-1].state == TrialState.FAILED
+
 # ***** bad use: one line, nothing changes *****
 
 def _stopped(o, ts):
@@ -93,6 +106,7 @@ BAD = {
   "report_str_step": (lambda o, ts: o.report(ts["pending"], 1.0, "3"), TypeError, "step='3' is a str; use an int >= 0"),
   "report_bool_step": (lambda o, ts: o.report(ts["pending"], 1.0, True), TypeError, "step=True is a bool"),
   "report_negative_step": (lambda o, ts: o.report(ts["pending"], 1.0, -1), ValueError, "step=-1; use an int >= 0"),
+  "report_huge_step": (lambda o, ts: o.report(ts["pending"], 1.0, 2**63), ValueError, "step=9223372036854775808; use an int in \\[0, 2\\*\\*63\\)"),
   "report_none": (lambda o, ts: o.report(ts["pending"], None, 3), TypeError, "reported value None is a NoneType, not a number; report a float"),
   "report_str": (lambda o, ts: o.report(ts["pending"], "0.5", 3), TypeError, "reported value '0.5' is a str"),
   "report_array": (lambda o, ts: o.report(ts["pending"], np.ones(2), 3), TypeError, "reported value has shape \\(2,\\); report a single number"),
@@ -100,7 +114,6 @@ BAD = {
   "stop_without_reports": (lambda o, ts: o.stop(ts["fresh"]), ValueError, "has no reports to stop at; report\\(trial, value, step\\) first"),
   "stop_complete": (lambda o, ts: o.stop(ts["done"]), ValueError, "already complete \\(value 1.0\\); cannot stop it — suggest"),
   "stop_stopped": (lambda o, ts: o.stop(ts["stopped"]), ValueError, "already stopped \\(value 1.0 at step 1\\); cannot stop it again"),
-  "stop_failed": (lambda o, ts: o.stop(ts["failed"]), ValueError, "has failed; only a pending trial can be stopped"),
   "stop_unknown": (lambda o, ts: o.stop(10_000), ValueError, "no trial 10000"),
   "observe_stopped": (lambda o, ts: o.observe(ts["stopped"], 0.5), ValueError, "already stopped \\(value 1.0 at step 1\\); cannot observe it —"),
   "fail_stopped": (lambda o, ts: o.fail(ts["stopped"]), ValueError, "already stopped .*cannot fail it"),

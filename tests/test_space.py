@@ -183,6 +183,20 @@ def test_bad_definitions(param, match):
   with pytest.raises((ValueError, TypeError), match=match) as e: tb.Space({"p": param})
   assert "\n" not in str(e.value)
 
+@pytest.mark.parametrize("choices, match", [
+  ({"relu", "gelu"}, "Categorical\\(\\{.*\\}\\): a set has no stable order .*; pass a list such as \\['gelu', 'relu'\\]"),
+  (frozenset([3, 1]), "a frozenset has no stable order .*; pass a list such as \\[1, 3\\]"),
+  ({1, "a"}, "a set has no stable order .*; pass a list of the choices"),
+  (None, "Categorical\\(None\\): choices must be a list, e.g. Categorical\\(\\['a', 'b'\\]\\)"),
+  (5, "Categorical\\(5\\): choices must be a list"),
+])
+def test_categorical_choices_must_be_an_ordered_collection(choices, match):
+  # a set of strings iterates in another order in every process (hash randomization): a study resumed later found a
+  # "different space", and seeds did not replay; None or a number raised "'NoneType' object is not iterable"
+  with pytest.raises(TypeError, match=match) as e: tb.Categorical(choices)
+  assert "\n" not in str(e.value)
+  assert tb.Categorical({"b": 1, "a": 2}).choices == ("b", "a") and tb.Categorical(range(2)).choices == (0, 1)  # ordered: kept
+
 @pytest.mark.parametrize("params, match", [
   ({"lr": 0.01}, "missing parameter 'act'"), ({"lr": 0.01, "act": "relu", "x": 1}, "unknown parameter 'x'"),
   ({"lr": 2.0, "act": "relu"}, "'lr': 2.0 is outside"), ({"lr": 0.01, "act": "elu"}, "'act': 'elu' is not one of the choices"),

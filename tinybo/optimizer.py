@@ -61,11 +61,17 @@ def _shown(value: Any, v: float) -> str:
   return f"an int of {int(value).bit_length()} bits (too large for a float)"
 
 def as_step(step: Any) -> int:
-  """A report's step -> int: an int >= 0 (numpy ints too); anything else raises naming the fix."""
+  """A report's step -> int: an int in [0, 2**63) (numpy ints too); anything else raises naming the fix."""
   if isinstance(step, bool) or not isinstance(step, numbers.Integral):
     raise TypeError(f"step={step!r} is a {type(step).__name__}; use an int >= 0 (an epoch or iteration count)")
   if step < 0: raise ValueError(f"step={step!r}; use an int >= 0 (an epoch or iteration count)")
+  if step >= 2**63: raise ValueError(f"step={step!r}; use an int in [0, 2**63) (a SQLite study stores it as a 64-bit integer)")
   return int(step)
+
+def seconds(v: numbers.Real) -> float:
+  """A checked number of seconds (>= 0) -> float; an int too large for a float is inf (forever), not an OverflowError."""
+  try: return float(v)
+  except OverflowError: return math.inf
 
 def takes_trial(objective: Callable) -> bool:
   """Whether optimize() passes a TrialHandle: the objective requires a second positional argument, `objective(params, trial)`."""
@@ -201,9 +207,18 @@ class Optimizer:
     def propose(trials: list[Trial]) -> list[dict]:
       curves = {"reports": self.storage.reports(self.name)} if self._pass_reports else {}
       ps = self.strategy.suggest(self.space, [self._full(t) for t in trials], k, seed=self.seed, minimize=self.minimize, **curves)
-      if not ps:
-        raise SearchExhausted(f"strategy {type(self.strategy).__name__} has nothing left to suggest; widen the space or use another strategy")
-      return [self._stored(p) for p in ps[:k]]
+      name = type(self.strategy).__name__
+      if not isinstance(ps, (list, tuple)):  # None (a user strategy that forgot to return) would look like an exhausted search
+        raise TypeError(f"strategy {name}.suggest returned {ps!r:.120} ({type(ps).__name__}); return a list of params dicts, "
+                        "or raise tb.SearchExhausted when nothing is left")
+      if not ps: raise SearchExhausted(f"strategy {name} has nothing left to suggest; widen the space or use another strategy")
+      out = []
+      for p in ps[:k]:
+        try: out.append(self._stored(p))
+        except (TypeError, ValueError) as e:
+          kind = TypeError if isinstance(e, TypeError) else ValueError
+          raise kind(f"strategy {name} suggested {p!r:.200}, which does not fit the space: {e}") from None
+      return out
     with self._lock:
       out = self.storage.claim(self.name, k, worker_id())
       if len(out) < k:
@@ -224,7 +239,11 @@ class Optimizer:
     configuration is queued as a new trial, which is returned. A complete or stopped trial is an error."""
     tid = self._id(trial)
     old = next((t for t in self.storage.trials(self.name) if t.id == tid), None)
-    # pending -> failed; an unknown or complete trial raises the same clear error as fail() would
+    if old is not None and old.state in (TrialState.COMPLETE, TrialState.STOPPED):
+      at = f" at step {old.last_step}" if old.state == TrialState.STOPPED else ""
+      raise ValueError(f"trial {tid} is already {old.state} (value {old.value}{at}); cannot requeue it — enqueue(trial.params) to run its "
+                       "configuration again")
+    # pending -> failed; an unknown trial raises the same clear error as fail() would
     if old is None or old.state != TrialState.FAILED: self.storage.finish(self.name, tid, TrialState.FAILED, None)
     return self.enqueue(self._full(old).params)
 
@@ -234,7 +253,10 @@ class Optimizer:
         raise ValueError(f"trial {trial.id} belongs to study {trial.study}, not to this optimizer's study {self.study}; record it with the "
                          "optimizer that suggested it, or pass its params dict to add it here")
       return trial.id
-    if isinstance(trial, numbers.Integral) and not isinstance(trial, bool): return int(trial)
+    if isinstance(trial, numbers.Integral) and not isinstance(trial, bool):
+      if not -2**63 <= trial < 2**63:   # no storage holds such an id (SQLite's are 64-bit): the error fail() gives for any unknown id
+        raise ValueError(f"no trial {trial} in study '{self.name}'; use a trial from suggest(), or a params dict for an outside result")
+      return int(trial)
     raise TypeError(f"{trial!r} is not a Trial or trial id; pass the Trial from suggest(), its .id, or a params dict")
 
   def observe(self, trial: Trial | int | Mapping[str, Any], value: Any) -> Trial:
@@ -295,7 +317,8 @@ class Optimizer:
 
   def stop(self, trial: Trial | int) -> Trial:
     """End a pending trial early (a stopping rule said so, or you did): it becomes STOPPED with its last reported value
-    and step. It needs at least one report; stopped trials never count for `best`, and are never suggested again."""
+    and step. It needs at least one report; stopped trials never count for `best`, and are never suggested again. A
+    failed trial (a NaN or inf report fails it, and report() then returns True) stays failed: it is returned unchanged."""
     return self._full(self.storage.stop(self.name, self._pending_id(trial, "stop")))
 
   def fail(self, trial: Trial | int) -> Trial:
@@ -307,7 +330,7 @@ class Optimizer:
     left behind by workers that died. Call it when no other worker is running, or pass older_than. Returns them."""
     if older_than is not None and not (isinstance(older_than, numbers.Real) and older_than >= 0):
       raise ValueError(f"older_than={older_than!r}; use seconds >= 0 or None")
-    before = None if older_than is None else time.time() - float(older_than)
+    before = None if older_than is None else time.time() - seconds(older_than)
     return [self._full(t) for t in self.storage.fail_pending(self.name, before)]
 
   def _end_stopped(self, trial: Trial, handle: TrialHandle | None) -> Trial:
@@ -351,6 +374,11 @@ class Optimizer:
     re-raises; a thread whose objective still returns afterwards records its result (a late result is kept). Returns `best`.
     An objective with a second parameter, `objective(params, trial)`, gets a TrialHandle: `trial.report(value, step)`
     returns True when the stopping rule says stop; raising tb.StopTrial then ends the trial as stopped."""
+    if not callable(objective):
+      raise TypeError(f"objective={objective!r} is not callable; pass a function objective(params) -> float (or objective(params, trial))")
+    if inspect.iscoroutinefunction(objective) or inspect.iscoroutinefunction(type(objective).__call__):   # an async def, or its __call__
+      raise TypeError(f"objective={objective!r} is an async function; optimize() calls it from plain threads: pass a plain function, "
+                      "e.g. lambda params: asyncio.run(objective(params))")
     if isinstance(n_trials, bool) or not isinstance(n_trials, numbers.Integral) or n_trials < 0:
       raise ValueError(f"n_trials={n_trials!r}; use an int >= 0")
     if isinstance(n_jobs, bool) or not isinstance(n_jobs, numbers.Integral) or n_jobs < 1: raise ValueError(f"n_jobs={n_jobs!r}; use an int >= 1")
@@ -361,7 +389,7 @@ class Optimizer:
     if self.stopping is not None and not with_handle:
       warnings.warn(f"stopping={self.stopping!r} never acts on objective(params): give it a second parameter, objective(params, trial), "
                     "and call trial.report(value, step)", UserWarning, stacklevel=2)
-    deadline = None if timeout is None else time.monotonic() + float(timeout)
+    deadline = None if timeout is None else time.monotonic() + seconds(timeout)
     lock, stop, interrupted, errors, started, stopped = threading.Lock(), threading.Event(), threading.Event(), [], [0], [0]
     running: dict[int, Trial] = {}  # trials whose objective is running in a worker thread
     b = self.best
@@ -411,6 +439,10 @@ class Optimizer:
     finally: bar.close()
     if errors: raise errors[0]
     return self.best
+
+  # pickled (a process spawned with it, as multiprocessing does on macOS and Windows): the same study, a lock of its own
+  def __getstate__(self) -> dict: return {k: v for k, v in self.__dict__.items() if k != "_lock"}
+  def __setstate__(self, state: dict) -> None: self.__dict__.update(state, _lock=threading.Lock())
 
   def __repr__(self) -> str:
     return f"Optimizer(name={self.name!r}, strategy={type(self.strategy).__name__}, direction={self.direction!r}, trials={len(self.trials)})"

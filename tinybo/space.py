@@ -66,6 +66,12 @@ class Categorical:
   when: Any = field(default=None, kw_only=True)
 
   def __init__(self, choices: Iterable, *, when: Any = None):
+    if isinstance(choices, (set, frozenset)):  # its order changes from process to process: a resumed study would not match
+      try: example = f"a list such as {sorted(choices)!r}"
+      except TypeError: example = "a list of the choices"
+      raise TypeError(f"Categorical({choices!r}): a {type(choices).__name__} has no stable order (it changes from process to process); "
+                      f"pass {example}")
+    if not isinstance(choices, Iterable): raise TypeError(f"Categorical({choices!r}): choices must be a list, e.g. Categorical(['a', 'b'])")
     # a plain string would silently become a list of characters
     object.__setattr__(self, "choices", (choices,) if isinstance(choices, str) else tuple(choices))
     object.__setattr__(self, "when", _when_pairs(when))
@@ -125,6 +131,8 @@ def _check(name: str, p: Param) -> Param:
     low, high = _as_float(p.low), _as_float(p.high)
     if not (math.isfinite(low) and math.isfinite(high)): raise ValueError(f"parameter '{name}': Float bounds must be finite, got {low}, {high}")
     if low >= high: raise ValueError(f"parameter '{name}': Float needs low < high, got low={low}, high={high}; swap them, or use a constant")
+    if not math.isfinite(high - low):  # the encoding divides by high - low: every value would encode to 0 and decode to high
+      raise ValueError(f"parameter '{name}': Float range {high} - {low} is beyond a float's range; rescale it (search x / 1e300, say)")
     if p.log and low <= 0: raise ValueError(f"parameter '{name}': log=True needs low > 0, got low={low}; raise low above 0 or drop log=True")
     return Float(low, high, bool(p.log), when=when)
   if isinstance(p, Int):

@@ -72,6 +72,8 @@ class StoppingRule(Protocol):
 
 def check_stopping(stopping: Any) -> StoppingRule | None:
   """None (no early stopping) or a rule object; anything else is a one-line TypeError."""
+  if isinstance(stopping, type):  # tb.ASHA instead of tb.ASHA(): the class has should_stop too, and every report would fail
+    raise TypeError(f"stopping={stopping.__name__} is a class; pass an instance such as {stopping.__name__}(...)")
   if stopping is None or callable(getattr(stopping, "should_stop", None)): return stopping
   raise TypeError(f"stopping={stopping!r}; use None, tb.MedianStopping(), tb.ASHA(...), tb.Hyperband(...), tb.ModelStopping(...) "
                   "or an object with should_stop(trial_id, step, value, history)")

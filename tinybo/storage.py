@@ -18,7 +18,7 @@ same state rules, so the optimizer never knows which one it talks to:
                                               record value at step with decide(states, reports)'s stop verdict
                                               (a non-finite value fails the trial instead); returns (trial, stop)
   reports(name, id=None) -> {id: [Report]}    every trial's reports (or one trial's), by step
-  stop(name, id)                              pending -> stopped, its value the last reported one
+  stop(name, id)                              pending -> stopped, its value the last reported one (failed stays failed)
 Each storage also has `location`, a string naming where its studies live (a trial remembers it: see Optimizer).
 Imports: trial, sqlite3.
 """
@@ -67,17 +67,16 @@ def new_seed() -> int:
   return secrets.randbelow(2**31)
 
 def check_transition(name: str, t: Trial | None, trial_id: int, state: TrialState) -> bool:
-  """The one rule set for finishing a trial. Returns False for a no-op (failing a failed trial), raises on misuse.
-  A failed trial may still be observed: a late result from a worker that was presumed dead is kept, not lost."""
+  """The one rule set for finishing a trial. Returns False for a no-op (failing or stopping a failed trial: a NaN report
+  fails a trial and report() then says stop), raises on misuse. A failed trial may still be observed: a late result from
+  a worker that was presumed dead is kept, not lost."""
   if t is None: raise ValueError(f"no trial {trial_id} in study '{name}'; use a trial from suggest(), or a params dict for an outside result")
   if t.state in (TrialState.COMPLETE, TrialState.STOPPED):   # both final: a stopped trial was judged, its result is kept
     verb = {TrialState.COMPLETE: "observe", TrialState.FAILED: "fail", TrialState.STOPPED: "stop"}[state]
     again = " again" if state == t.state else ""
     at = f" at step {t.last_step}" if t.state == TrialState.STOPPED else ""
     raise ValueError(f"trial {trial_id} is already {t.state} (value {t.value}{at}); cannot {verb} it{again} — suggest() a new trial instead")
-  if state == TrialState.STOPPED and t.state == TrialState.FAILED:
-    raise ValueError(f"trial {trial_id} has failed; only a pending trial can be stopped")
-  return not (t.state == TrialState.FAILED and state == TrialState.FAILED)
+  return not (t.state == TrialState.FAILED and state in (TrialState.FAILED, TrialState.STOPPED))
 
 def check_report(name: str, t: Trial | None, trial_id: int, step: int) -> None:
   """The rules for a report: to a pending trial, at a step above every step it reported before."""
@@ -87,9 +86,11 @@ def check_report(name: str, t: Trial | None, trial_id: int, step: int) -> None:
   if t.last_step is not None and step <= t.last_step:
     raise ValueError(f"step={step} for trial {trial_id}, which already reported step {t.last_step}; report each step once, in increasing order")
 
-def check_stop(name: str, t: Trial | None, trial_id: int, last: Report | None) -> None:
-  check_transition(name, t, trial_id, TrialState.STOPPED)
+def check_stop(name: str, t: Trial | None, trial_id: int, last: Report | None) -> bool:
+  """Whether stopping the trial changes it (False: it has failed, and stays failed); raises on misuse."""
+  if not check_transition(name, t, trial_id, TrialState.STOPPED): return False
   if last is None: raise ValueError(f"trial {trial_id} has no reports to stop at; report(trial, value, step) first, or fail(trial)")
+  return True
 
 def _check_study(name: str, where: str, stored: tuple[str, str, int | None], given: tuple[str, str, int | None]) -> None:
   if stored[1] != given[1]:
@@ -137,6 +138,10 @@ class InMemoryStorage:
     self._reports: dict[str, dict[int, list[Report]]] = {}
     self._next_id = 0
     self.location = f"InMemoryStorage@{id(self):#x}"
+
+  def __getstate__(self) -> dict:  # a copy in another process would record its results where nobody sees them
+    raise TypeError("an in-memory study cannot be pickled or copied: a copy would not share its trials; use storage='study.db' "
+                    "(SQLite) to share a study between processes")
 
   def open_study(self, name: str, space_json: str, direction: str, seed: int | None = None) -> int:
     with self._lock:
@@ -217,8 +222,7 @@ class InMemoryStorage:
     with self._lock:
       t = self._study(name).get(trial_id)
       curve = self._reports[name].get(trial_id) or [None]
-      check_stop(name, t, trial_id, curve[-1])
-      t.state, t.value, t.finished = TrialState.STOPPED, curve[-1].value, time.time()
+      if check_stop(name, t, trial_id, curve[-1]): t.state, t.value, t.finished = TrialState.STOPPED, curve[-1].value, time.time()
       return _copy(t)
 
 def _copy(t: Trial) -> Trial: return replace(t, params=dict(t.params))
@@ -287,6 +291,10 @@ class SQLiteStorage:
     self._local = threading.local()
     self._jitter = random.Random()  # own RNG: backoff jitter must not disturb (or depend on) the user's global seed
     if not readonly: self._retry(self._create)
+
+  # pickled: the same file, reopened on first use (connections belong to a thread and cannot be pickled)
+  def __getstate__(self) -> dict: return {k: v for k, v in self.__dict__.items() if k != "_local"}
+  def __setstate__(self, state: dict) -> None: self.__dict__.update(state, _local=threading.local())
 
   def _create(self) -> None:
     c = self._conn()
@@ -495,7 +503,7 @@ class SQLiteStorage:
     def go(c):
       t = next(iter(self._read(c, name, "AND id = ?", (trial_id,))), None)
       last = (self._reports(c, name, trial_id).get(trial_id) or [None])[-1]
-      check_stop(name, t, trial_id, last)
+      if not check_stop(name, t, trial_id, last): return t
       now = time.time()
       c.execute("UPDATE trials SET state = 'stopped', value = ?, finished = ? WHERE id = ?", (last.value, now, trial_id))
       return replace(t, state=TrialState.STOPPED, value=last.value, finished=now)

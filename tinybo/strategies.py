@@ -95,6 +95,8 @@ class Random:
     h = History.of(space, trials)
     return random_configs(space, history_rng(seed if self.seed is None else self.seed, h.n_trials, salt=1), set(h.taken), n)
 
+  def __repr__(self) -> str: return f"Random(seed={self.seed!r})"
+
 def _axis(p: Any, points_per_float: int | None) -> list:
   if isinstance(p, Categorical): return list(p.choices)
   if isinstance(p, Int) and (points_per_float is None or p.high - p.low + 1 <= points_per_float): return list(range(p.low, p.high + 1))
@@ -154,3 +156,5 @@ class Grid:
     if not out:
       raise SearchExhausted(f"all {self.size(space)} grid points have been tried; use a finer Grid(points_per_float=...) or another strategy")
     return out
+
+  def __repr__(self) -> str: return f"Grid(points_per_float={self.points_per_float!r})"
