@@ -39,6 +39,14 @@ def test_show_table_and_best(db, capsys):
   rc, out, _ = run(capsys, "show", db)                     # no --name: every study in the file
   assert rc == 0 and "study 'mlp'" in out and "study 'other'" in out
 
+def test_show_best_of_a_study_of_constants_lists_no_empty_params(tmp_path, capsys):
+  # a space of constants only searches nothing: the best line ended in ": " with nothing after it
+  path = str(tmp_path / "c.db")
+  tb.Optimizer({"epochs": 3}, strategy="random", storage=path, name="c").observe({"epochs": 3}, 1.5)
+  rc, out, _ = run(capsys, "show", path)
+  assert rc == 0 and "constants: epochs=3" in out
+  assert out.rstrip().splitlines()[-1] == "best: trial 1, value 1.5"
+
 def _space_json(db: str, name: str) -> str:
   import sqlite3
   with sqlite3.connect(db) as c: return c.execute("SELECT space FROM studies WHERE name = ?", (name,)).fetchone()[0]

@@ -95,15 +95,16 @@ def show(opt, limit: int | None = None, recommend: bool = False) -> str:
           + [_fmt(t.params[n]) if n in t.params else "" for n in names] for t in shown]
   out = [head, table(rows, ["id", "state", "step", "value"] + [safe(n) for n in names])]
   if limit is not None and len(trials) > limit: out.insert(1, f"(last {limit} of {len(trials)} trials)")
-  if best is not None:
-    out.append(f"best: trial {best.id}, value {best.value:.6g}: " + ", ".join(f"{safe(n)}={_fmt(best.params[n])}" for n in names if n in best.params))
+  def described(t: Any) -> str:   # a space of constants only searches nothing: no parameters to list after the value
+    searched = ", ".join(f"{safe(n)}={_fmt(t.params[n])}" for n in names if n in t.params)
+    return f"trial {t.id}, value {t.value:.6g}" + (f": {searched}" if searched else "")
+  if best is not None: out.append(f"best: {described(best)}")
   else: out.append("best: none yet (no complete trials)")
   if best is not None and recommend:
     # the trial a GP fitted to the complete trials believes best (best posterior mean): not fooled by a lucky noisy draw.
     # Asked for, not by default: a GP fit compiles its programs on a cold cache (seconds), and showing a study is instant
     rec = trials[GP().recommend(opt.space, trials, seed=opt.seed, minimize=opt.minimize)]
-    out.append(f"recommended: trial {rec.id}, value {rec.value:.6g}: " + ", ".join(f"{safe(n)}={_fmt(rec.params[n])}" for n in names
-                                                                                 if n in rec.params))
+    out.append(f"recommended: {described(rec)}")
   return "\n".join(out)
 
 # ***** export *****
