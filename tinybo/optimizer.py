@@ -31,7 +31,7 @@ from typing import Any
 from tinybo.bo import GP
 from tinybo.space import Space
 from tinybo.stopping import History, StoppingRule, StopTrial, check_stopping
-from tinybo.storage import Storage, new_seed, open_storage
+from tinybo.storage import Storage, finished_state, new_seed, open_storage
 from tinybo.strategies import Grid, Random, SearchExhausted, Strategy
 from tinybo.trial import Report, Trial, TrialState
 
@@ -240,8 +240,7 @@ class Optimizer:
     tid = self._id(trial)
     old = next((t for t in self.storage.trials(self.name) if t.id == tid), None)
     if old is not None and old.state in (TrialState.COMPLETE, TrialState.STOPPED):
-      at = f" at step {old.last_step}" if old.state == TrialState.STOPPED else ""
-      raise ValueError(f"trial {tid} is already {old.state} (value {old.value}{at}); cannot requeue it — enqueue(trial.params) to run its "
+      raise ValueError(f"trial {tid} is already {finished_state(old)}; cannot requeue it — enqueue(trial.params) to run its "
                        "configuration again")
     # pending -> failed; an unknown trial raises the same clear error as fail() would
     if old is None or old.state != TrialState.FAILED: self.storage.finish(self.name, tid, TrialState.FAILED, None)

@@ -66,6 +66,11 @@ def new_seed() -> int:
   """A fresh random seed for a study created with seed=None (recorded, so a resumed study continues the same way)."""
   return secrets.randbelow(2**31)
 
+def finished_state(t: Trial) -> str:
+  """How a complete or stopped trial ended, for its errors: 'complete (value 1.0)', 'stopped (value 2.0 at step 3)'."""
+  at = f" at step {t.last_step}" if t.state == TrialState.STOPPED else ""
+  return f"{t.state} (value {t.value}{at})"
+
 def check_transition(name: str, t: Trial | None, trial_id: int, state: TrialState) -> bool:
   """The one rule set for finishing a trial. Returns False for a no-op (failing or stopping a failed trial: a NaN report
   fails a trial and report() then says stop), raises on misuse. A failed trial may still be observed: a late result from
@@ -74,8 +79,7 @@ def check_transition(name: str, t: Trial | None, trial_id: int, state: TrialStat
   if t.state in (TrialState.COMPLETE, TrialState.STOPPED):   # both final: a stopped trial was judged, its result is kept
     verb = {TrialState.COMPLETE: "observe", TrialState.FAILED: "fail", TrialState.STOPPED: "stop"}[state]
     again = " again" if state == t.state else ""
-    at = f" at step {t.last_step}" if t.state == TrialState.STOPPED else ""
-    raise ValueError(f"trial {trial_id} is already {t.state} (value {t.value}{at}); cannot {verb} it{again} — suggest() a new trial instead")
+    raise ValueError(f"trial {trial_id} is already {finished_state(t)}; cannot {verb} it{again} — suggest() a new trial instead")
   return not (t.state == TrialState.FAILED and state in (TrialState.FAILED, TrialState.STOPPED))
 
 def check_report(name: str, t: Trial | None, trial_id: int, step: int) -> None:
