@@ -1,9 +1,11 @@
 """TinyBOSampler with the real Optuna: every distribution kind, beating RandomSampler, RUNNING trials as pending,
 pruned trials (MedianPruner, HyperbandPruner) as stopped trials with their intermediate values, conditional
 define-by-run spaces modelled as a tree (whole trees proposed, never an inactive parameter)."""
+import copy
 import json
 import logging
 import math
+import pickle
 
 import numpy as np
 import optuna
@@ -42,7 +44,7 @@ def test_every_distribution_kind_round_trips():
     assert any(p["c"] is c or (p["c"] == c and type(p["c"]) is type(c)) for c in [None, True, 3, 2.5, "x"])
   assert len({p["c"] if p["c"] is not None else "None" for p in seen}) >= 3   # the categorical really varies
   # the first trial is sampled independently (no finished trial yet); after it every parameter is sampled relatively
-  assert all("tinybo:relative_params:0" in t.system_attrs for t in study.trials[1:])
+  assert all("tinybo:proposal:0" in t.system_attrs for t in study.trials[1:])
 
 def test_codecs():
   d = optuna.distributions
@@ -85,13 +87,15 @@ def test_relative_params_visible_before_the_objective_suggests_them():
   b = study.ask()
   b.suggest_float("x", -3, 3)
   running = [t for t in study.get_trials(states=(optuna.trial.TrialState.RUNNING,))]
-  assert len(running) == 2 and all({"x", "y", "c"} <= set(json.loads(t.system_attrs["tinybo:relative_params:0"])) for t in running)
+  assert len(running) == 2 and all({"x", "y", "c"} <= set(json.loads(t.system_attrs["tinybo:proposal:0"])) for t in running)
 
 def proposal(t: optuna.trial.FrozenTrial) -> dict:
-  """The relative params the sampler proposed for a trial (what it stores for other workers)."""
+  """The relative params the sampler proposed for a trial (what it stores, encoded, for other workers), in Optuna's
+  values; a parameter the trial never asked for keeps its encoded value."""
   chunks, i = [], 0
-  while (c := t.system_attrs.get(f"tinybo:relative_params:{i}")) is not None: chunks.append(c); i += 1
-  return json.loads("".join(chunks)) if chunks else {}
+  while (c := t.system_attrs.get(f"tinybo:proposal:{i}")) is not None: chunks.append(c); i += 1
+  encoded = json.loads("".join(chunks)) if chunks else {}
+  return {k: codec(t.distributions[k]).from_tb(v) if k in t.distributions else v for k, v in encoded.items()}
 
 def check_whole_trees(study: optuna.Study) -> int:
   """No trial was proposed a parameter its objective did not use (an inactive one), and every trial whose branch a complete
@@ -236,3 +240,37 @@ def test_maximize_and_parallel_jobs():
   study.optimize(lambda t: -quadratic(t), n_trials=32, n_jobs=4)
   params = [tuple(sorted(t.params.items())) for t in study.trials]
   assert len(study.trials) == 32 and len(set(params)) == 32 and study.best_value <= 0
+
+# ***** categorical choices that are not plain JSON, and pickling *****
+
+@pytest.mark.parametrize("choices", [[np.int64(1), np.int64(2), np.int64(3)], [np.tanh, np.sin], [(1, 2), (3,)], [float("inf"), 0.5, float("nan")]],
+                         ids=["numpy-ints", "functions", "tuples", "nan"])
+@pytest.mark.filterwarnings("ignore:Choices for a categorical distribution")
+def test_categorical_choices_of_any_kind_are_modelled_and_pending(choices):
+  # Optuna keeps any choice in memory (with a warning); the sampler must neither crash on it nor lose a running trial
+  def objective(t: optuna.Trial) -> float:
+    x = t.suggest_float("x", 0, 1)
+    return x + [i for i, c in enumerate(choices) if c is t.suggest_categorical("c", choices)][0]
+  sampler = TinyBOSampler("random", seed=0)
+  study = optuna.create_study(sampler=sampler)
+  study.optimize(objective, n_trials=8)
+  assert [t.state for t in study.trials] == [P.COMPLETE] * 8
+  a, b = study.ask(), study.ask()
+  a.suggest_float("x", 0, 1); b.suggest_float("x", 0, 1)            # the proposal is made: c is known only from it
+  _, trials, _ = sampler.history(study)
+  pending = {t.id: t.params for t in trials if t.state == TBState.PENDING}
+  assert set(pending) == {a.number, b.number} and all(set(p) == {"x", "c"} for p in pending.values())
+
+def test_sampler_pickles_and_resumes_the_same():
+  # Optuna's way to resume a study reproducibly: pickle the sampler, restore it later
+  study = optuna.create_study(sampler=TinyBOSampler("random", seed=0))
+  study.optimize(quadratic, n_trials=4)
+  saved = pickle.dumps(study.sampler)
+  study.optimize(quadratic, n_trials=3)
+  resumed = optuna.create_study(sampler=pickle.loads(saved))
+  for t in study.trials[:4]: resumed.add_trial(t)
+  resumed.optimize(quadratic, n_trials=3)
+  assert [t.params for t in resumed.trials] == [t.params for t in study.trials]
+  copy.deepcopy(study.sampler).sample_relative(study, study.ask()._cached_frozen_trial, {})   # and it copies
+  resumed.optimize(quadratic, n_trials=2, n_jobs=2)                   # the restored sampler has a working lock
+  assert len(resumed.trials) == 9

@@ -11,6 +11,7 @@ and running trials from both, the others plain trials. `conditions.py` infers a 
 from __future__ import annotations
 
 import math
+import numbers
 from dataclasses import dataclass
 from typing import Any
 
@@ -77,6 +78,11 @@ def choice_index(choices: tuple, v: Any) -> int:
   raise ValueError(f"value {v!r} is not one of the choices {list(choices)}")
 
 def _eq(a: Any, b: Any) -> bool:
+  if _nan(a) and _nan(b): return True   # a nan choice is itself (Optuna matches it so too)
   try: return bool(a == b)
   except Exception: return a is b   # numpy arrays and other objects without a plain ==
+
+def _nan(v: Any) -> bool:
+  try: return isinstance(v, numbers.Real) and math.isnan(v)
+  except (TypeError, ValueError): return False
 

@@ -48,8 +48,8 @@ from tinybo.trial import Report, Trial
 from tinybo.trial import TrialState as TBState
 
 _log = logging.getLogger(__name__)
-_ATTR = "tinybo:relative_params"   # a RUNNING trial's relative params, so other workers can treat them as pending
-_MAX_ATTR = 2045                   # Optuna's RDB storage limits a system attr's length: long JSON is split in chunks
+_ATTR = "tinybo:proposal"   # a RUNNING trial's relative params, encoded as the strategy sees them: other workers treat them as pending
+_MAX_ATTR = 2045             # Optuna's RDB storage limits a system attr's length: long JSON is split in chunks
 
 def codec(d: BaseDistribution) -> Codec:
   """An Optuna distribution as a tinybo parameter."""
@@ -78,6 +78,10 @@ class TinyBOSampler(BaseSampler):
     self._left_out: set[str] = set()     # parameters of complete trials the last inferred tree could not model
     self._unreadable: set[int] = set()   # RUNNING trials whose shared proposal could not be read (warned once each)
     self._lock = threading.Lock()   # study.optimize(n_jobs>1) calls the sampler from several threads; strategies need not be thread-safe
+
+  # a lock does not pickle: drop it and make a new one (Optuna's docs pickle a sampler to resume a study reproducibly)
+  def __getstate__(self) -> dict: return {k: v for k, v in self.__dict__.items() if k != "_lock"}
+  def __setstate__(self, state: dict) -> None: self.__dict__.update(state); self._lock = threading.Lock()
 
   def reseed_rng(self) -> None:
     self._seed = int(np.random.SeedSequence().entropy % (2**31))
@@ -122,7 +126,7 @@ class TinyBOSampler(BaseSampler):
       # only what the complete trials vouch for: never a parameter the objective may not ask for under a new branch
       kept = vouched({n: v for n, v in proposal[0].items() if n in tree.codecs}, tree.rows, space.params)
       params = {n: tree.codecs[n].from_tb(v) for n, v in kept.items()}
-      _share(study, trial, params)
+      _share(study, trial, {n: tree.codecs[n].to_tb(v) for n, v in params.items()})
     return params
 
   def sample_independent(self, study: Study, trial: FrozenTrial, param_name: str, param_distribution: BaseDistribution) -> Any:
@@ -180,15 +184,16 @@ def reports_of(t: FrozenTrial) -> list[Report]:
   steps = sorted(s for s, v in t.intermediate_values.items() if math.isfinite(v))
   return [Report(int(s), float(t.intermediate_values[s]), t.state == TrialState.PRUNED and s == steps[-1], when) for s in steps]
 
-def _share(study: Study, trial: FrozenTrial, params: dict[str, Any]) -> None:
+def _share(study: Study, trial: FrozenTrial, encoded: dict[str, int | float]) -> None:
   """Store the relative params on the trial: until the objective has called every suggest_*, trial.params lacks some
-  of them, and the other workers must still see the whole pending configuration."""
-  s = json.dumps(params)
+  of them, and the other workers must still see the whole pending configuration. Stored encoded (a categorical as the
+  index of its choice, see `codec`): a choice need not be JSON (a numpy int, a function) nor survive it (a tuple)."""
+  s = json.dumps(encoded)
   for i in range(0, len(s), _MAX_ATTR): study._storage.set_trial_system_attr(trial._trial_id, f"{_ATTR}:{i // _MAX_ATTR}", s[i:i + _MAX_ATTR])
 
-def _pending_params(t: FrozenTrial, unreadable: set[int]) -> dict[str, Any]:
-  """The whole proposal of a RUNNING trial. The chunks are written one by one: a worker killed between two of them
-  leaves a partial JSON behind, and then the trial's own reported params are all that is known (with a warning, once)."""
+def _shared(t: FrozenTrial, unreadable: set[int]) -> dict[str, Any]:
+  """The encoded proposal stored on a RUNNING trial. The chunks are written one by one: a worker killed between two of
+  them leaves a partial JSON behind, and then the trial's own reported params are all that is known (with a warning, once)."""
   chunks, i = [], 0
   while (c := t.system_attrs.get(f"{_ATTR}:{i}")) is not None: chunks.append(c); i += 1
   try:
@@ -200,17 +205,16 @@ def _pending_params(t: FrozenTrial, unreadable: set[int]) -> dict[str, Any]:
       _log.warning(f"TinyBOSampler: the proposal stored on running trial {t.number} is unreadable ({type(e).__name__}: {str(e)[:120]}; "
                    "a partial write?); using the parameters the trial has reported instead")
     shared = {}
-  return {**shared, **t.params}
+  return shared
 
 def _to_tinybo(t: FrozenTrial, tree: Tree, unreadable: set[int]) -> Trial | None:
   """An Optuna trial as a tinybo Trial over the tree's space, or None when it does not fit (a parameter the tree makes
   active is missing, e.g. a trial pruned before suggesting it, or a value lies outside). Parameters the tree makes
   inactive are dropped: the tree may have changed since a running trial's proposal was made."""
-  finished = t.state.is_finished()
-  params = t.params if finished else _pending_params(t, unreadable)
+  shared = {} if t.state.is_finished() else _shared(t, unreadable)
   space = tree.space
   try:
-    p = {n: tree.codecs[n].to_tb(v) for n, v in params.items() if n in tree.codecs}
+    p = {**{n: v for n, v in shared.items() if n in tree.codecs}, **{n: tree.codecs[n].to_tb(v) for n, v in t.params.items() if n in tree.codecs}}
     active = space.active(p)
     p = space.validate({n: v for n, v in p.items() if n in active})
   except (ValueError, TypeError): return None
