@@ -274,3 +274,20 @@ def test_sampler_pickles_and_resumes_the_same():
   copy.deepcopy(study.sampler).sample_relative(study, study.ask()._cached_frozen_trial, {})   # and it copies
   resumed.optimize(quadratic, n_trials=2, n_jobs=2)                   # the restored sampler has a working lock
   assert len(resumed.trials) == 9
+
+@pytest.mark.filterwarnings("ignore:Fixed parameter")
+def test_an_enqueued_value_its_distribution_cannot_take_is_left_out():
+  # Optuna only warns when an enqueued value is out of range or off the step, and completes the trial with it
+  def objective(t: optuna.Trial) -> float:
+    n, s = t.suggest_int("n", 0, 3), t.suggest_float("s", 0, 1, step=0.1)
+    return s + (t.suggest_float("y", 0, 1) if n >= 2 else 0.5)
+  sampler = TinyBOSampler("random", seed=0)
+  study = optuna.create_study(sampler=sampler)
+  study.optimize(objective, n_trials=6)
+  study.enqueue_trial({"n": 7})                       # a parent value outside [0, 3]: the inferred tree cannot hold it
+  study.enqueue_trial({"n": 1, "s": 0.33})            # off the step: not the trial at s = 0.3
+  study.optimize(objective, n_trials=6)
+  assert [t.state for t in study.trials] == [P.COMPLETE] * 12
+  assert study.trials[6].params["n"] == 7 and study.trials[7].params["s"] == 0.33
+  _, trials, _ = sampler.history(study)
+  assert {t.id for t in trials} == set(range(12)) - {6, 7}

@@ -267,3 +267,17 @@ def test_pruned_points_are_stopped_and_the_state_of_an_older_version_loads(tmp_p
   r.set_state(old)
   assert [(t.state, t.value) for t in r.trials] == [(t.state, t.value) for t in s.trials] and r.curves == {}
   r.suggest("next")
+
+def test_a_value_the_space_cannot_take_is_a_clear_error_never_moved():
+  space = {"q": tune.quniform(0, 1, 0.25), "r": tune.randint(0, 10), "c": tune.choice(["a", float("nan")])}
+  ok = {"q": 0.25, "r": 3, "c": "a"}
+  for bad, match in [({"q": 0.3}, r"points_to_evaluate\[1\]: parameter 'q': value 0.3 is not a multiple of the step 0.25 from 0.0; use 0.25 or 0.5"),
+                     ({"q": 5.0}, r"points_to_evaluate\[1\]: parameter 'q': value 5.0 is outside \[0.0, 1.0\]"),
+                     ({"r": 3.7}, r"points_to_evaluate\[1\]: parameter 'r': value 3.7 is not a whole number")]:
+    s = TinyBOSearch(metric="m", mode="min", strategy="random", points_to_evaluate=[ok, {**ok, **bad}])
+    with pytest.raises(ValueError, match=match): s.set_search_properties(None, None, space)   # when the space is set, not mid-run
+  s = TinyBOSearch(metric="m", mode="min", strategy="random", points_to_evaluate=[{**ok, "c": float("nan")}])
+  assert s.set_search_properties(None, None, space) and math.isnan(s.suggest("a")["c"])     # a nan choice is itself
+  s.add_evaluated_point({**ok, "q": 0.5}, 1.0)
+  with pytest.raises(ValueError, match="'q': value 0.6 is not a multiple"): s.add_evaluated_point({**ok, "q": 0.6}, 2.0)
+  assert [(t.params["q"], t.value) for t in s.trials[1:]] == [(2, 1.0)]                      # recorded at its own point only

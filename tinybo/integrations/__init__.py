@@ -33,11 +33,29 @@ class Codec:
   integer: bool = False   # grid values are ints
 
   def to_tb(self, v: Any) -> Any:
+    """The tinybo value of a foreign value; a value the foreign parameter cannot take (an int that is not whole, a
+    quantized value off its grid or outside it) is a ValueError, never silently moved to another point."""
     if self.kind == "float": return float(v)
-    if self.kind == "int": return int(round(v))
-    if self.kind == "grid": return int(min(max(round((v - self.low) / self.step), 0), self.param.high))
-    if self.kind == "round": return int(v) if isinstance(self.param, Int) else float(v)
+    if self.kind == "int": return _whole(v)
+    if self.kind == "grid": return self._grid_index(v)
+    if self.kind == "round":
+      self._check_multiple(v)
+      return _whole(v) if isinstance(self.param, Int) else float(v)
     return choice_index(self.choices, v)
+
+  def _grid_index(self, v: Any) -> int:
+    if abs(v - self.high) <= 1e-9 * max(1.0, abs(self.high)): return self.param.high   # the last point may be clipped to high
+    k = round((v - self.low) / self.step)
+    if not 0 <= k <= self.param.high: raise ValueError(f"value {v!r} is outside [{self.low!r}, {self.high!r}]; give a value inside the bounds")
+    self._check_multiple(v)
+    return int(k)
+
+  def _check_multiple(self, v: Any) -> None:
+    k = (v - self.low) / self.step
+    if abs(k - round(k)) > 1e-6:
+      near = [self.from_tb(i) for i in (math.floor(k), math.ceil(k)) if 0 <= i <= self.param.high] if self.kind == "grid" else \
+             [self.from_tb(v)]
+      raise ValueError(f"value {v!r} is not a multiple of the step {self.step!r} from {self.low!r}; use {' or '.join(map(repr, near))}")
 
   def from_tb(self, v: Any) -> Any:
     if self.kind == "float": return float(v)
@@ -49,6 +67,10 @@ class Codec:
       x = min(max(round(v / self.step) * self.step, self.low), self.high)
       return int(round(x)) if self.integer else float(round(x, 12))
     return self.choices[int(v)]
+
+def _whole(v: Any) -> int:
+  if float(v) != round(float(v)): raise ValueError(f"value {v!r} is not a whole number; give an integer")
+  return int(round(v))
 
 def float_codec(low: float, high: float, log: bool = False) -> Codec: return Codec(Float(float(low), float(high), log), "float")
 def int_codec(low: int, high: int, log: bool = False) -> Codec: return Codec(Int(int(low), int(high), log), "int")

@@ -42,7 +42,7 @@ import numpy as np
 from tinybo.integrations import Codec, choice_codec, float_codec, grid_codec, int_codec
 from tinybo.integrations.conditions import infer_conditions, vouched
 from tinybo.optimizer import resolve_strategy, takes_reports
-from tinybo.space import Space
+from tinybo.space import Categorical, Space
 from tinybo.strategies import Strategy
 from tinybo.trial import Report, Trial
 from tinybo.trial import TrialState as TBState
@@ -168,13 +168,21 @@ def infer_tree(complete: Sequence[FrozenTrial], search_space: dict[str, BaseDist
     if n in clash or d.single() or (search_space is not None and search_space.get(n) != d): continue
     try: codecs[n] = codec(d)
     except TypeError: left_out.add(n)
-  rows = [{n: codecs[n].to_tb(v) for n, v in t.params.items() if n in codecs} for t in complete]
+  rows = [r for t in complete if (r := _row(t, codecs)) is not None]
   conds, unexplained = infer_conditions(rows, {n: c.param for n, c in codecs.items()})
   left_out |= unexplained
   codecs = {n: c for n, c in codecs.items() if n not in unexplained}
   space = Space({n: dataclasses.replace(c.param, when=conds.get(n)) for n, c in codecs.items()})
   rows = [{n: v for n, v in r.items() if n in codecs} for r in rows]
   return Tree({n: dists[n] for n in codecs}, codecs, space, left_out, rows)
+
+def _row(t: FrozenTrial, codecs: dict[str, Codec]) -> dict | None:
+  """A complete trial's modelled values, encoded; None when one is a value its distribution cannot take (Optuna only
+  warns when an enqueued value is out of range or off the step): such a trial shows nothing about the tree."""
+  try: row = {n: codecs[n].to_tb(v) for n, v in t.params.items() if n in codecs}
+  except (ValueError, TypeError): return None
+  inside = all(isinstance(codecs[n].param, Categorical) or codecs[n].param.low <= v <= codecs[n].param.high for n, v in row.items())
+  return row if inside else None
 
 def reports_of(t: FrozenTrial) -> list[Report]:
   """A trial's finite intermediate values as tinybo Reports by step; the last report of a pruned trial carries stop=True.

@@ -136,6 +136,9 @@ class TinyBOSearch(Searcher):
       self._space, self._codecs, self._paths = convert_search_space(space)
     else: raise TypeError(f"space={space!r}; pass a tinybo Space, a dict of Ray Tune domains (tune.uniform, ...), or None")
     if not self._space.names: raise ValueError("the search space has no searchable parameter; add tune.uniform(...)/tb.Float(...) entries")
+    for i, p in enumerate(self._queue):   # a bad point is an error now, not when its turn comes in the middle of a run
+      try: self._to_tb(p)
+      except (ValueError, TypeError) as e: raise type(e)(f"points_to_evaluate[{i}]: {e}") from None
 
   # ***** Searcher API *****
 
@@ -160,7 +163,12 @@ class TinyBOSearch(Searcher):
 
   def _to_tb(self, config: Mapping) -> dict:
     flat = _flat(config, self._paths, optional=self._space.conditions)
-    return self._space.validate({n: (self._codecs[n].to_tb(v) if n in self._codecs else v) for n, v in flat.items()})
+    return self._space.validate({n: self._encode(n, v) for n, v in flat.items()})
+
+  def _encode(self, name: str, v: Any) -> Any:
+    if name not in self._codecs: return v
+    try: return self._codecs[name].to_tb(v)
+    except (ValueError, TypeError) as e: raise ValueError(f"parameter '{name}': {e}") from None
 
   def _to_ray(self, params: Mapping) -> dict:
     flat = {n: (self._codecs[n].from_tb(params[n]) if n in self._codecs else params[n]) for n in self._space.names if n in params}
@@ -168,7 +176,7 @@ class TinyBOSearch(Searcher):
 
   def suggest(self, trial_id: str) -> dict | None:
     self._check()
-    if self._queue: params = self._to_tb(self._queue.pop(0))
+    if self._queue: params = self._to_tb(self._queue.pop(0))   # checked when the space was set
     else:
       # a strategy that learns from learning curves takes them as reports=; the others see stopped trials as taken
       extra = {"reports": {i: list(c) for i, c in self._curves.items()}} if takes_reports(self._strategy) else {}
