@@ -229,11 +229,15 @@ def test_pruned_without_a_report_or_after_a_nan_one_is_failed():
   assert [(r.step, r.value) for r in curves[b.number]] == [(1, 1.0)]   # a NaN value is no report
   study.optimize(quadratic, n_trials=1)                                # and the sampler goes on
 
-def test_multi_objective_is_a_clear_error():
+def test_multi_objective_is_a_clear_error_at_the_first_suggest():
   study = optuna.create_study(directions=["minimize", "minimize"], sampler=TinyBOSampler("random", seed=0))
-  study.optimize(lambda t: (t.suggest_float("x", 0, 1), 1.0), n_trials=1)   # the first trial is independent
-  with pytest.raises(ValueError, match="single objective"):
-    study.optimize(lambda t: (t.suggest_float("x", 0, 1), 1.0), n_trials=1, catch=())
+  ran = []
+  def objective(t: optuna.Trial) -> tuple:
+    x = t.suggest_float("x", 0, 1)
+    ran.append(x)                                                      # an expensive objective would run here
+    return x, 1.0
+  with pytest.raises(ValueError, match="single objective"): study.optimize(objective, n_trials=2)
+  assert ran == [] and [t.state for t in study.trials] == [P.FAIL]
 
 def test_maximize_and_parallel_jobs():
   study = optuna.create_study(direction="maximize", sampler=TinyBOSampler("random", seed=0))

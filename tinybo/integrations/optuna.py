@@ -88,6 +88,7 @@ class TinyBOSampler(BaseSampler):
     self._independent.reseed_rng()
 
   def infer_relative_search_space(self, study: Study, trial: FrozenTrial) -> dict[str, BaseDistribution]:
+    _check_single_objective(study)   # at the first trial's first suggest, before an objective runs to no use
     tree = infer_tree(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)))
     self._left_out = tree.left_out
     return dict(tree.distributions)
@@ -109,8 +110,7 @@ class TinyBOSampler(BaseSampler):
 
   def sample_relative(self, study: Study, trial: FrozenTrial, search_space: dict[str, BaseDistribution]) -> dict[str, Any]:
     if not search_space: return {}
-    if len(study.directions) > 1:
-      raise ValueError("TinyBOSampler optimizes a single objective; create the study with direction=..., not directions=[...]")
+    _check_single_objective(study)
     minimize = study.direction == StudyDirection.MINIMIZE
     # read, propose and publish under one lock: a thread of study.optimize(n_jobs>1) must see the other's proposal as
     # pending, or a strategy that is deterministic in (seed, history) proposes the same point twice
@@ -142,6 +142,10 @@ class TinyBOSampler(BaseSampler):
   def after_trial(self, study: Study, trial: FrozenTrial, state: TrialState, values: Sequence[float] | None) -> None:
     self._independent.after_trial(study, trial, state, values)
 
+
+def _check_single_objective(study: Study) -> None:
+  if len(study.directions) > 1:
+    raise ValueError("TinyBOSampler optimizes a single objective; create the study with direction=..., not directions=[...]")
 
 @dataclass(frozen=True)
 class Tree:
