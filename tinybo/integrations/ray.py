@@ -146,19 +146,28 @@ class TinyBOSearch(Searcher):
     if self._space is not None:
       # Ray's contract: a space set already wins, and Tune then rejects a param_space with domains. The same space again
       # (a restored searcher given the same param_space) is accepted.
-      if not self._codecs: return False
-      try: same = convert_search_space(config) == (self._space, self._codecs, self._paths)
+      try: same = bool(self._codecs) and convert_search_space(config) == (self._space, self._codecs, self._paths)
       except (ValueError, TypeError): same = False
-      if not same: return False
+      if not same:
+        # Tune's metric and mode still apply where the searcher has none (a param_space of constants only)
+        self._adopt(metric if not self._metric else None, mode if not self._mode else None)
+        return False
     else: self._set_space(config)
+    self._adopt(metric, mode)
+    return True
+
+  def _adopt(self, metric: str | None, mode: str | None) -> None:
     if metric: self._metric = metric
     if mode: self._mode = mode
-    return True
 
   def _check(self) -> None:
     if self._space is None: raise RuntimeError(UNDEFINED_SEARCH_SPACE.format(cls=type(self).__name__, space="space"))
     if not self._metric or not self._mode:
-      raise RuntimeError(UNDEFINED_METRIC_MODE.format(cls=type(self).__name__, metric=self._metric, mode=self._mode))
+      if self._codecs or self._space is None:
+        raise RuntimeError(UNDEFINED_METRIC_MODE.format(cls=type(self).__name__, metric=self._metric, mode=self._mode))
+      # Tune passes TuneConfig's metric and mode along with param_space: an empty param_space passes neither
+      raise RuntimeError(f"TinyBOSearch has metric={self._metric!r}, mode={self._mode!r}: a searcher given its own space takes them "
+                         "from its constructor, TinyBOSearch(space, metric='loss', mode='min'), not from tune.TuneConfig")
     if self._mode not in ("min", "max"): raise ValueError(f"mode={self._mode!r}; use 'min' or 'max'")
 
   def _to_tb(self, config: Mapping) -> dict:
@@ -226,6 +235,13 @@ class TinyBOSearch(Searcher):
     i = self._live.pop(trial_id, None)
     if i is None: return   # not ours (e.g. finished twice, or started before a restore from an older checkpoint)
     t = self._trials[i]
+    if result is None and not error and self._curves.get(i):
+      # Ray stops a PAUSED (or PENDING) trial with no result (HyperBandScheduler ends a paused bracket, PBT): the scheduler
+      # ended it at its last report
+      t.state, t.value = TrialState.COMPLETE, self._curves[i][-1].value
+      self._ended.add(i)
+      self._relabel()
+      return
     v = None if error else self._value(result)
     if v is None:   # crashed, or no finite metric: never fed to the model
       t.state = TrialState.FAILED
