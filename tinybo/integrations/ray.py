@@ -54,7 +54,12 @@ def domain_codec(name: str, d: Domain) -> Codec:
   """One Ray Tune domain as a tinybo parameter."""
   sampler, q = d.get_sampler(), None
   if isinstance(sampler, Quantized): q, sampler = sampler.q, sampler.get_sampler()
-  if isinstance(d, RayCategorical): return choice_codec(d.categories)
+  if isinstance(d, RayCategorical):
+    if any(_holds_domain(c) for c in d.categories):   # it would reach the trainable unresolved, a Domain object as a value
+      raise ValueError(f"parameter '{name}': a tune.choice whose choices hold tune domains is a nested space TinyBOSearch cannot "
+                       "search; pass a tinybo Space with when= conditions, e.g. {'opt': tb.Categorical(['sgd', 'adam']), "
+                       "'lr': tb.Float(1e-4, 1e-1, when={'opt': 'sgd'})}")
+    return choice_codec(d.categories)
   if isinstance(d, (RayFloat, RayInteger)) and isinstance(sampler, (Uniform, LogUniform)):
     integer, log = isinstance(d, RayInteger), isinstance(sampler, LogUniform)
     if q is None:  # Ray samples ints in [lower, upper): the tinybo Int is inclusive
@@ -66,6 +71,11 @@ def domain_codec(name: str, d: Domain) -> Codec:
   what = "sample_from" if isinstance(d, Function) else f"{type(d).__name__} with {type(sampler).__name__} sampling"
   raise ValueError(f"parameter '{name}': TinyBOSearch cannot search {what}; use tune.uniform/loguniform/quniform/randint/lograndint/"
                    f"qrandint/choice, or pass a tinybo Space")
+
+def _holds_domain(v: Any) -> bool:
+  if isinstance(v, Domain): return True
+  if isinstance(v, Mapping): return "grid_search" in v or any(_holds_domain(x) for x in v.values())
+  return isinstance(v, (list, tuple)) and any(_holds_domain(x) for x in v)
 
 def convert_search_space(config: Mapping) -> tuple[Space, dict[str, Codec], dict[str, tuple]]:
   """A Ray Tune param_space -> (tinybo Space over the searched names, codecs, name -> nested path). Constants are not
