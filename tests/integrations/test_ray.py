@@ -334,5 +334,9 @@ def test_tune_metric_and_mode_reach_a_searcher_with_its_own_space():
   s = TinyBOSearch(space, metric="acc", mode="min", strategy="random")
   assert s.set_search_properties("loss", "max", {"epochs": 3}) is False and (s.metric, s.mode) == ("acc", "min")
   # an empty param_space passes neither: the error says where they go
-  with pytest.raises(RuntimeError, match=r"TinyBOSearch\(space, metric='loss', mode='min'\), not from tune.TuneConfig"):
-    TinyBOSearch(space, strategy="random").suggest("a")
+  for own in (space, {"x": tune.uniform(0, 1)}):
+    with pytest.raises(RuntimeError, match=r"TinyBOSearch\(space, metric='loss', mode='min'\), not from tune.TuneConfig"):
+      TinyBOSearch(own, strategy="random").suggest("a")
+  s = TinyBOSearch(strategy="random")                                 # a space from Tune: Ray's own message (either place works)
+  s.set_search_properties(None, None, {"x": tune.uniform(0, 1)})
+  with pytest.raises(RuntimeError, match="or pass them to `tune.TuneConfig"): s.suggest("a")

@@ -136,6 +136,7 @@ class TinyBOSearch(Searcher):
     self._curves: dict[int, list[Report]] = {}   # index into _trials -> its reports, steps increasing
     self._ended: set[int] = set()                 # trials the scheduler ended (their last result never reached on_trial_result)
     self._top = 0                                 # the highest step any trial has reported
+    self._own_space = space is not None      # given to the constructor: Tune passes metric/mode only with a non-empty param_space
     if space is not None: self._set_space(space)
 
   def _set_space(self, space: Space | Mapping) -> None:
@@ -173,7 +174,7 @@ class TinyBOSearch(Searcher):
   def _check(self) -> None:
     if self._space is None: raise RuntimeError(UNDEFINED_SEARCH_SPACE.format(cls=type(self).__name__, space="space"))
     if not self._metric or not self._mode:
-      if self._codecs or self._space is None:
+      if not getattr(self, "_own_space", False):   # (a searcher unpickled from an older version has no _own_space)
         raise RuntimeError(UNDEFINED_METRIC_MODE.format(cls=type(self).__name__, metric=self._metric, mode=self._mode))
       # Tune passes TuneConfig's metric and mode along with param_space: an empty param_space passes neither
       raise RuntimeError(f"TinyBOSearch has metric={self._metric!r}, mode={self._mode!r}: a searcher given its own space takes them "
