@@ -295,3 +295,15 @@ def test_an_enqueued_value_its_distribution_cannot_take_is_left_out():
   assert study.trials[6].params["n"] == 7 and study.trials[7].params["s"] == 0.33
   _, trials, _ = sampler.history(study)
   assert {t.id for t in trials} == set(range(12)) - {6, 7}
+
+@pytest.mark.parametrize("strategy", ["grid", "random"])
+def test_an_exhausted_space_stops_the_study_like_optunas_grid_sampler(strategy, caplog):
+  objective = lambda t: len(t.suggest_categorical("c", ["a", "bb", "ccc"])) + t.suggest_int("n", 0, 1)   # noqa: E731  6 configurations
+  study = optuna.create_study(sampler=TinyBOSampler(strategy, seed=0))
+  with caplog.at_level(logging.WARNING, logger="tinybo.integrations.optuna"):
+    study.optimize(objective, n_trials=20)                            # no SearchExhausted out of optimize, no failed trial
+  assert 6 <= len(study.trials) < 20 and all(t.state == P.COMPLETE for t in study.trials)
+  assert {(t.params["c"], t.params["n"]) for t in study.trials} == {(c, n) for c in ["a", "bb", "ccc"] for n in (0, 1)}
+  assert len([r for r in caplog.records if "stopping the study" in r.getMessage()]) == 1
+  a = study.ask()                                                     # ask/tell: no loop to stop, the trial is still sampled
+  assert objective(a) in (1, 2, 3, 4)

@@ -43,7 +43,7 @@ from tinybo.integrations import Codec, choice_codec, float_codec, grid_codec, in
 from tinybo.integrations.conditions import infer_conditions, vouched
 from tinybo.optimizer import resolve_strategy, takes_reports
 from tinybo.space import Categorical, Space
-from tinybo.strategies import Strategy
+from tinybo.strategies import SearchExhausted, Strategy
 from tinybo.trial import Report, Trial
 from tinybo.trial import TrialState as TBState
 
@@ -121,7 +121,10 @@ class TinyBOSampler(BaseSampler):
       if not space.names: return {}
       # a strategy that learns from learning curves takes them as reports=; the others see stopped trials as taken
       extra = {"reports": {i: c for i, c in curves.items() if i != trial.number}} if takes_reports(self._strategy) else {}
-      proposal = self._strategy.suggest(space, history, 1, seed=self._seed, minimize=minimize, **extra)
+      try: proposal = self._strategy.suggest(space, history, 1, seed=self._seed, minimize=minimize, **extra)
+      except SearchExhausted as e:
+        _stop(study, e)
+        return {}
       if not proposal: return {}
       # only what the complete trials vouch for: never a parameter the objective may not ask for under a new branch
       kept = vouched({n: v for n, v in proposal[0].items() if n in tree.codecs}, tree.rows, space.params)
@@ -142,6 +145,13 @@ class TinyBOSampler(BaseSampler):
   def after_trial(self, study: Study, trial: FrozenTrial, state: TrialState, values: Sequence[float] | None) -> None:
     self._independent.after_trial(study, trial, state, values)
 
+
+def _stop(study: Study, why: Exception) -> None:
+  """Every configuration has been tried: stop the study as Optuna's GridSampler and BruteForceSampler do (this trial
+  is sampled independently), instead of failing it and raising out of optimize."""
+  _log.warning(f"TinyBOSampler: {why}; stopping the study (this last trial is sampled independently)")
+  try: study.stop()
+  except RuntimeError: pass   # ask/tell, outside study.optimize: nothing to stop
 
 def _check_single_objective(study: Study) -> None:
   if len(study.directions) > 1:
