@@ -307,3 +307,18 @@ def test_an_exhausted_space_stops_the_study_like_optunas_grid_sampler(strategy, 
   assert len([r for r in caplog.records if "stopping the study" in r.getMessage()]) == 1
   a = study.ask()                                                     # ask/tell: no loop to stop, the trial is still sampled
   assert objective(a) in (1, 2, 3, 4)
+
+def test_enqueued_trials_are_pending_at_their_fixed_values():
+  # a queued configuration will run: other workers must not propose it (or near it) again before it does
+  sampler = TinyBOSampler("random", seed=0)
+  study = optuna.create_study(sampler=sampler)
+  study.optimize(quadratic, n_trials=3)
+  study.enqueue_trial({"x": 0.5, "y": 0.1, "c": "b"})
+  study.enqueue_trial({"x": -1.0, "y": 2.0, "c": "a"})
+  running = study.ask()                                               # the first enqueued one, before it asks for anything
+  _, trials, _ = sampler.history(study)
+  pending = {t.id: t.params for t in trials if t.state == TBState.PENDING}
+  assert pending == {running.number: {"x": 0.5, "y": 0.1, "c": 1}, running.number + 1: {"x": -1.0, "y": 2.0, "c": 0}}
+  study.tell(running, quadratic(running))
+  study.optimize(quadratic, n_trials=2)
+  assert [study.trials[i].params for i in (3, 4)] == [{"x": 0.5, "y": 0.1, "c": "b"}, {"x": -1.0, "y": 2.0, "c": "a"}]

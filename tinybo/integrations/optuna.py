@@ -232,11 +232,14 @@ def _shared(t: FrozenTrial, unreadable: set[int]) -> dict[str, Any]:
 def _to_tinybo(t: FrozenTrial, tree: Tree, unreadable: set[int]) -> Trial | None:
   """An Optuna trial as a tinybo Trial over the tree's space, or None when it does not fit (a parameter the tree makes
   active is missing, e.g. a trial pruned before suggesting it, or a value lies outside). Parameters the tree makes
-  inactive are dropped: the tree may have changed since a running trial's proposal was made."""
-  shared = {} if t.state.is_finished() else _shared(t, unreadable)
+  inactive are dropped: the tree may have changed since a running trial's proposal was made. An enqueued trial
+  (WAITING, or RUNNING before it asks for them) is pending at its fixed values."""
+  finished = t.state.is_finished()
+  shared = {} if finished else _shared(t, unreadable)
   space = tree.space
   try:
-    p = {**{n: v for n, v in shared.items() if n in tree.codecs}, **{n: tree.codecs[n].to_tb(v) for n, v in t.params.items() if n in tree.codecs}}
+    given = {**({} if finished else t.system_attrs.get("fixed_params") or {}), **t.params}
+    p = {**{n: v for n, v in shared.items() if n in tree.codecs}, **{n: tree.codecs[n].to_tb(v) for n, v in given.items() if n in tree.codecs}}
     active = space.active(p)
     p = space.validate({n: v for n, v in p.items() if n in active})
   except (ValueError, TypeError): return None
