@@ -322,3 +322,10 @@ def test_enqueued_trials_are_pending_at_their_fixed_values():
   study.tell(running, quadratic(running))
   study.optimize(quadratic, n_trials=2)
   assert [study.trials[i].params for i in (3, 4)] == [{"x": 0.5, "y": 0.1, "c": "b"}, {"x": -1.0, "y": 2.0, "c": "a"}]
+
+def test_bad_constructor_arguments_are_one_line_errors():
+  for seed in ("abc", 1.5, True):
+    with pytest.raises(TypeError, match=r"seed=.*: use an int, or None for a random seed"): TinyBOSampler(seed=seed)
+  # a string was taken, and failed at the first parameter sampled independently (AttributeError)
+  with pytest.raises(TypeError, match=r"independent_sampler='random': pass an Optuna sampler such as optuna.samplers.RandomSampler"):
+    TinyBOSampler(independent_sampler="random")

@@ -340,3 +340,8 @@ def test_tune_metric_and_mode_reach_a_searcher_with_its_own_space():
   s = TinyBOSearch(strategy="random")                                 # a space from Tune: Ray's own message (either place works)
   s.set_search_properties(None, None, {"x": tune.uniform(0, 1)})
   with pytest.raises(RuntimeError, match="or pass them to `tune.TuneConfig"): s.suggest("a")
+
+def test_seed_none_is_a_random_seed_and_a_bad_seed_a_clear_error():
+  s = TinyBOSearch({"x": tb.Float(0, 1)}, metric="m", mode="min", strategy="random", seed=None)   # as Ray's own searchers take it
+  assert 0 <= s.suggest("a")["x"] <= 1
+  with pytest.raises(TypeError, match=r"seed=1.5: use an int, or None for a random seed"): TinyBOSearch(seed=1.5)

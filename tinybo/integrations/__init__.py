@@ -15,6 +15,8 @@ import numbers
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+
 from tinybo.space import Categorical, Float, Int
 
 
@@ -71,6 +73,12 @@ class Codec:
 def _whole(v: Any) -> int:
   if float(v) != round(float(v)): raise ValueError(f"value {v!r} is not a whole number; give an integer")
   return int(round(v))
+
+def resolve_seed(seed: Any) -> int:
+  """A bridge's seed as an int; None draws a random one (as Optuna's and Ray's own samplers take it)."""
+  if seed is None: return int(np.random.SeedSequence().entropy % (2**31))
+  if isinstance(seed, bool) or not isinstance(seed, numbers.Integral): raise TypeError(f"seed={seed!r}: use an int, or None for a random seed")
+  return int(seed)
 
 def float_codec(low: float, high: float, log: bool = False) -> Codec: return Codec(Float(float(low), float(high), log), "float")
 def int_codec(low: int, high: int, log: bool = False) -> Codec: return Codec(Int(int(low), int(high), log), "int")

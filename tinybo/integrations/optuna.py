@@ -39,7 +39,7 @@ except ImportError as e:  # pragma: no cover
 
 import numpy as np
 
-from tinybo.integrations import Codec, choice_codec, float_codec, grid_codec, int_codec
+from tinybo.integrations import Codec, choice_codec, float_codec, grid_codec, int_codec, resolve_seed
 from tinybo.integrations.conditions import infer_conditions, vouched
 from tinybo.optimizer import resolve_strategy, takes_reports
 from tinybo.space import Categorical, Space
@@ -72,7 +72,9 @@ class TinyBOSampler(BaseSampler):
   def __init__(self, strategy: str | Strategy = "gp", seed: int | None = None, independent_sampler: BaseSampler | None = None,
                warn_independent_sampling: bool = True):
     self._strategy = resolve_strategy(strategy)
-    self._seed = int(np.random.SeedSequence().entropy % (2**31)) if seed is None else int(seed)
+    self._seed = resolve_seed(seed)
+    if independent_sampler is not None and not isinstance(independent_sampler, BaseSampler):
+      raise TypeError(f"independent_sampler={independent_sampler!r}: pass an Optuna sampler such as optuna.samplers.RandomSampler(seed=0), or None")
     self._independent = independent_sampler or RandomSampler(seed=seed)
     self._warn, self._warned = warn_independent_sampling, set()
     self._left_out: set[str] = set()     # parameters of complete trials the last inferred tree could not model

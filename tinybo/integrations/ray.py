@@ -40,7 +40,7 @@ try:
 except ImportError as e:  # pragma: no cover
   raise ImportError("tinybo.integrations.ray needs Ray Tune; install it with: pip install 'tinybo[ray]'") from e
 
-from tinybo.integrations import Codec, choice_codec, float_codec, grid_codec, int_codec, round_codec
+from tinybo.integrations import Codec, choice_codec, float_codec, grid_codec, int_codec, resolve_seed, round_codec
 from tinybo.optimizer import resolve_strategy, takes_reports
 from tinybo.space import PARAM_TYPES, Space
 from tinybo.strategies import SearchExhausted, Strategy
@@ -113,17 +113,17 @@ class TinyBOSearch(Searcher):
   space: a tinybo Space (or a dict of tb.Float/Int/Categorical and constants); None to take Ray's param_space.
   metric, mode: the reported metric and "min"/"max" (or set them in tune.TuneConfig).
   strategy: "gp", "random", "grid" or a strategy object such as tb.GP(kernel="matern32").
-  seed: the strategy's seed (same seed and history -> same suggestions).
+  seed: the strategy's seed (same seed and history -> same suggestions); None: a random one.
   points_to_evaluate: configurations to try first (e.g. a known default).
   max_step: the training_iteration of a full run (ASHAScheduler's max_t): a trial the scheduler ends before it is
     STOPPED. None (default): the highest training_iteration any trial has reported so far.
   """
   def __init__(self, space: Space | Mapping | None = None, metric: str | None = None, mode: str | None = None, strategy: str | Strategy = "gp",
-               seed: int = 0, points_to_evaluate: list[dict] | None = None, max_step: int | None = None):
+               seed: int | None = 0, points_to_evaluate: list[dict] | None = None, max_step: int | None = None):
     super().__init__(metric=metric, mode=mode)
     if isinstance(metric, list) or isinstance(mode, list): raise ValueError("TinyBOSearch optimizes one metric; pass metric='name', mode='min'|'max'")
     self._strategy = resolve_strategy(strategy)
-    self._seed = int(seed)
+    self._seed = resolve_seed(seed)
     self._space: Space | None = None
     self._codecs: dict[str, Codec] = {}
     self._paths: dict[str, tuple] = {}
