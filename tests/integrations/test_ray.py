@@ -345,3 +345,5 @@ def test_seed_none_is_a_random_seed_and_a_bad_seed_a_clear_error():
   s = TinyBOSearch({"x": tb.Float(0, 1)}, metric="m", mode="min", strategy="random", seed=None)   # as Ray's own searchers take it
   assert 0 <= s.suggest("a")["x"] <= 1
   with pytest.raises(TypeError, match=r"seed=1.5: use an int, or None for a random seed"): TinyBOSearch(seed=1.5)
+  for bad in ({"x": 0.5}, [0.5], "x"):                                 # a list of configurations, not one of them
+    with pytest.raises(TypeError, match=r"points_to_evaluate=.*: pass a list of configurations"): TinyBOSearch(points_to_evaluate=bad)

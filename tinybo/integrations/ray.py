@@ -129,6 +129,9 @@ class TinyBOSearch(Searcher):
     self._paths: dict[str, tuple] = {}
     self._trials: list[Trial] = []          # every trial ever suggested or added, in order: the strategy's history
     self._live: dict[str, int] = {}         # Ray trial_id -> index into _trials, while it runs
+    pts = points_to_evaluate
+    if pts is not None and (isinstance(pts, (Mapping, str)) or not all(isinstance(p, Mapping) for p in pts)):
+      raise TypeError(f"points_to_evaluate={points_to_evaluate!r}: pass a list of configurations, e.g. [{{'lr': 0.01}}]")
     self._queue = [dict(p) for p in (points_to_evaluate or [])]
     if max_step is not None and (isinstance(max_step, bool) or not isinstance(max_step, numbers.Integral) or max_step < 1):
       raise ValueError(f"max_step={max_step!r}; use the training_iteration of a full run (an int >= 1, e.g. ASHAScheduler's max_t) or None")
