@@ -32,6 +32,7 @@ from typing import Any
 try:
   from optuna.distributions import BaseDistribution, CategoricalDistribution, FloatDistribution, IntDistribution
   from optuna.samplers import BaseSampler, RandomSampler
+  from optuna.storages import InMemoryStorage
   from optuna.study import Study, StudyDirection
   from optuna.trial import FrozenTrial, TrialState
 except ImportError as e:  # pragma: no cover
@@ -76,7 +77,7 @@ class TinyBOSampler(BaseSampler):
     if independent_sampler is not None and not isinstance(independent_sampler, BaseSampler):
       raise TypeError(f"independent_sampler={independent_sampler!r}: pass an Optuna sampler such as optuna.samplers.RandomSampler(seed=0), or None")
     self._independent = independent_sampler or RandomSampler(seed=seed)
-    self._warn, self._warned = warn_independent_sampling, set()
+    self._warn, self._warned, self._warned_json = warn_independent_sampling, set(), set()
     self._left_out: set[str] = set()     # parameters of complete trials the last inferred tree could not model
     self._unreadable: set[int] = set()   # RUNNING trials whose shared proposal could not be read (warned once each)
     self._lock = threading.Lock()   # study.optimize(n_jobs>1) calls the sampler from several threads; strategies need not be thread-safe
@@ -93,7 +94,13 @@ class TinyBOSampler(BaseSampler):
     _check_single_objective(study)   # at the first trial's first suggest, before an objective runs to no use
     tree = infer_tree(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)))
     self._left_out = tree.left_out
-    return dict(tree.distributions)
+    unstable = {n for n, d in tree.distributions.items() if not _survives_storage(study, d)}
+    for n in unstable - self._warned_json:
+      self._warned_json.add(n)
+      _log.warning(f"TinyBOSampler samples '{n}' independently: its choices hold lists or dicts, which this {type(study._storage).__name__} "
+                   "keeps as JSON (a tuple comes back a list), so Optuna would refuse a proposal for it; give str choices such as '128-64' "
+                   "to have it modelled")
+    return {n: d for n, d in tree.distributions.items() if n not in unstable}
 
   def history(self, study: Study, search_space: dict[str, BaseDistribution] | None = None) -> tuple[Space, list[Trial], dict[int, list[Report]]]:
     """What the strategy sees: the tree inferred from the complete trials (restricted to `search_space` when given) as a
@@ -154,6 +161,12 @@ def _stop(study: Study, why: Exception) -> None:
   _log.warning(f"TinyBOSampler: {why}; stopping the study (this last trial is sampled independently)")
   try: study.stop()
   except RuntimeError: pass   # ask/tell, outside study.optimize: nothing to stop
+
+def _survives_storage(study: Study, d: BaseDistribution) -> bool:
+  """Whether the distribution stored on the trials equals the one the objective asks for: not so for a categorical with
+  list or dict choices in a storage that keeps JSON (RDB, journal), where the objective's (1, 2) is read back as [1, 2]."""
+  if not isinstance(d, CategoricalDistribution) or isinstance(study._storage, InMemoryStorage): return True
+  return not any(isinstance(c, (list, dict)) for c in d.choices)
 
 def _check_single_objective(study: Study) -> None:
   if len(study.directions) > 1:
