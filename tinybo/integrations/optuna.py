@@ -186,7 +186,7 @@ class Tree:
 def infer_tree(complete: Sequence[FrozenTrial], search_space: dict[str, BaseDistribution] | None = None) -> Tree:
   """The tree of the complete trials' parameters (only those in `search_space`, with the same distribution, when given).
   Single-value distributions are not modelled (Optuna fills them in itself); a parameter whose distribution differs
-  between trials, or whose kind tinybo cannot model, is left out; conditions come from `infer_conditions`."""
+  between trials, or whose kind or range tinybo cannot model, is left out; conditions come from `infer_conditions`."""
   dists: dict[str, BaseDistribution] = {}
   clash: set[str] = set()
   for t in complete:
@@ -195,8 +195,11 @@ def infer_tree(complete: Sequence[FrozenTrial], search_space: dict[str, BaseDist
   codecs, left_out = {}, set(clash)
   for n, d in dists.items():
     if n in clash or d.single() or (search_space is not None and search_space.get(n) != d): continue
-    try: codecs[n] = codec(d)
-    except TypeError: left_out.add(n)
+    try:
+      c = codec(d)
+      Space({n: c.param})   # a range tinybo cannot encode (an int beyond 2**53, a float span beyond a float's range)
+      codecs[n] = c
+    except (TypeError, ValueError): left_out.add(n)
   rows = [r for t in complete if (r := _row(t, codecs)) is not None]
   conds, unexplained = infer_conditions(rows, {n: c.param for n, c in codecs.items()})
   left_out |= unexplained
