@@ -145,8 +145,8 @@ class TinyBOSampler(BaseSampler):
     if self._warn and param_name in self._left_out and param_name not in self._warned:
       self._warned.add(param_name)
       _log.warning(f"TinyBOSampler samples '{param_name}' independently with {type(self._independent).__name__}: the complete trials use it, "
-                   "but it is not in the tree the GP models (its distribution changes from trial to trial, or no categorical or small int "
-                   "parameter explains which trials have it)")
+                   "but it is not in the tree the GP models (its distribution changes from trial to trial, tinybo cannot encode its range, "
+                   "or no categorical or small int parameter explains which trials have it)")
     return self._independent.sample_independent(study, trial, param_name, param_distribution)
 
   def before_trial(self, study: Study, trial: FrozenTrial) -> None: self._independent.before_trial(study, trial)
