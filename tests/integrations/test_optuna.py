@@ -52,6 +52,9 @@ def test_codecs():
   assert [c.from_tb(i) for i in range(c.param.high + 1)] == [0.0, 0.25, 0.5, 0.75, 1.0] and c.to_tb(0.75) == 3
   c = codec(d.IntDistribution(1, 9, step=4))
   assert [c.from_tb(i) for i in range(c.param.high + 1)] == [1, 5, 9]
+  c = codec(d.FloatDistribution(1e9, 1e9 + 1, step=1e-3))                # far from 0: each grid point is its own, none moved
+  assert all(c.to_tb(c.from_tb(i)) == i for i in range(0, 1001, 7)) and c.to_tb(1e9 + 1) == 1000
+  with pytest.raises(ValueError, match="not a multiple of the step 0.001"): c.to_tb(1e9 + 0.0005)
   c = codec(d.CategoricalDistribution([1, True, "1"]))
   assert [c.to_tb(v) for v in (1, True, "1")] == [0, 1, 2]           # True is not 1 here
 

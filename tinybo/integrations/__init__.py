@@ -46,7 +46,7 @@ class Codec:
     return choice_index(self.choices, v)
 
   def _grid_index(self, v: Any) -> int:
-    if abs(v - self.high) <= 1e-9 * max(1.0, abs(self.high)): return self.param.high   # the last point may be clipped to high
+    if abs(v - self.high) <= max(1e-6 * self.step, 1e-14 * abs(v)): return self.param.high   # the last point may be clipped to high
     k = round((v - self.low) / self.step)
     if not 0 <= k <= self.param.high: raise ValueError(f"value {v!r} is outside [{self.low!r}, {self.high!r}]; give a value inside the bounds")
     self._check_multiple(v)
@@ -54,7 +54,7 @@ class Codec:
 
   def _check_multiple(self, v: Any) -> None:
     k = (v - self.low) / self.step
-    if abs(k - round(k)) > 1e-6:
+    if abs(k - round(k)) > max(1e-6, 1e-14 * abs(v) / self.step):   # float noise, also far from 0
       near = [self.from_tb(i) for i in (math.floor(k), math.ceil(k)) if 0 <= i <= self.param.high] if self.kind == "grid" else \
              [self.from_tb(v)]
       raise ValueError(f"value {v!r} is not a multiple of the step {self.step!r} from {self.low!r}; use {' or '.join(map(repr, near))}")
