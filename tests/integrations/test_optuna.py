@@ -293,11 +293,12 @@ def test_an_enqueued_value_its_distribution_cannot_take_is_left_out():
   study.optimize(objective, n_trials=6)
   study.enqueue_trial({"n": 7})                       # a parent value outside [0, 3]: the inferred tree cannot hold it
   study.enqueue_trial({"n": 1, "s": 0.33})            # off the step: not the trial at s = 0.3
+  study.enqueue_trial({"n": 1, "s": float("inf")})    # not a number on the grid at all (once the last grid point)
   study.optimize(objective, n_trials=6)
   assert [t.state for t in study.trials] == [P.COMPLETE] * 12
-  assert study.trials[6].params["n"] == 7 and study.trials[7].params["s"] == 0.33
+  assert study.trials[6].params["n"] == 7 and study.trials[7].params["s"] == 0.33 and study.trials[8].params["s"] == float("inf")
   _, trials, _ = sampler.history(study)
-  assert {t.id for t in trials} == set(range(12)) - {6, 7}
+  assert {t.id for t in trials} == set(range(12)) - {6, 7, 8}
 
 @pytest.mark.parametrize("strategy", ["grid", "random"])
 def test_an_exhausted_space_stops_the_study_like_optunas_grid_sampler(strategy, caplog):

@@ -301,7 +301,9 @@ def test_a_value_the_space_cannot_take_is_a_clear_error_never_moved():
   ok = {"q": 0.25, "r": 3, "c": "a"}
   for bad, match in [({"q": 0.3}, r"points_to_evaluate\[1\]: parameter 'q': value 0.3 is not a multiple of the step 0.25 from 0.0; use 0.25 or 0.5"),
                      ({"q": 5.0}, r"points_to_evaluate\[1\]: parameter 'q': value 5.0 is outside \[0.0, 1.0\]"),
-                     ({"r": 3.7}, r"points_to_evaluate\[1\]: parameter 'r': value 3.7 is not a whole number")]:
+                     ({"r": 3.7}, r"points_to_evaluate\[1\]: parameter 'r': value 3.7 is not a whole number"),
+                     ({"q": float("inf")}, r"parameter 'q': value inf is not a finite number; give a number in \[0.0, 1.0\]"),
+                     ({"r": "3"}, r"parameter 'r': value '3' is not a finite number")]:
     s = TinyBOSearch(metric="m", mode="min", strategy="random", points_to_evaluate=[ok, {**ok, **bad}])
     with pytest.raises(ValueError, match=match): s.set_search_properties(None, None, space)   # when the space is set, not mid-run
   s = TinyBOSearch(metric="m", mode="min", strategy="random", points_to_evaluate=[{**ok, "c": float("nan")}])

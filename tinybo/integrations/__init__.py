@@ -37,13 +37,15 @@ class Codec:
   def to_tb(self, v: Any) -> Any:
     """The tinybo value of a foreign value; a value the foreign parameter cannot take (an int that is not whole, a
     quantized value off its grid or outside it) is a ValueError, never silently moved to another point."""
+    if self.kind == "choice": return choice_index(self.choices, v)
+    if isinstance(v, bool) or not isinstance(v, numbers.Real) or not math.isfinite(v):
+      lo, hi = (self.low, self.high) if self.kind in ("grid", "round") else (self.param.low, self.param.high)
+      raise ValueError(f"value {v!r} is not a finite number; give a number in [{lo!r}, {hi!r}]")
     if self.kind == "float": return float(v)
     if self.kind == "int": return _whole(v)
     if self.kind == "grid": return self._grid_index(v)
-    if self.kind == "round":
-      self._check_multiple(v)
-      return _whole(v) if isinstance(self.param, Int) else float(v)
-    return choice_index(self.choices, v)
+    self._check_multiple(v)   # "round": a multiple of step, searched continuously
+    return _whole(v) if isinstance(self.param, Int) else float(v)
 
   def _grid_index(self, v: Any) -> int:
     if abs(v - self.high) <= max(1e-6 * self.step, 1e-14 * abs(v)): return self.param.high   # the last point may be clipped to high
