@@ -8,8 +8,10 @@ proposes one whole valid tree at a time: `classifier` and, for "svm", `C`, never
 Under a parent value no complete trial has shown yet (the first "knn"), the proposal keeps only what the trials vouch
 for (`vouched`): the parameters after that parent are left to the objective's independent sampling until a trial shows them.
 Parameters outside the tree (those of the very first trial, a branch never yet seen, a distribution that changes from
-trial to trial, a parameter that comes and goes with no parent explaining it) are sampled independently by
-`independent_sampler` (RandomSampler by default).
+trial to trial, a range tinybo cannot encode, a parameter that comes and goes with no parent explaining it, a categorical
+with list or dict choices in a JSON storage) are sampled independently by `independent_sampler` (RandomSampler by
+default). A complete trial with a value its distribution cannot take (Optuna only warns about an enqueued one) is left
+out. When every configuration has been tried the study is stopped, as Optuna's GridSampler does.
 
 Pruned trials are data: a trial a pruner stopped becomes a tinybo STOPPED trial whose value is its last intermediate
 value, and every trial's intermediate values become tinybo reports (`history(study)` shows what the strategy sees).

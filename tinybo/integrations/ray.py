@@ -19,7 +19,8 @@ value and step, when it ended before the full length of a run: `max_step` (the s
 the highest step any trial has reported so far (a trial first taken as complete becomes stopped as soon as another one
 goes further). Never as complete at full length, which would tell the model a partial result is a final one. A trial
 whose trainable returned on its own is complete. Ray shows a searcher the difference: a result that made the scheduler
-stop the trial never reaches `on_trial_result`, only `on_trial_complete`.
+stop the trial never reaches `on_trial_result`, only `on_trial_complete`; a trial stopped while paused (HyperBandScheduler)
+gets `on_trial_complete` with no result, and ends at its last report.
 """
 from __future__ import annotations
 
