@@ -349,3 +349,20 @@ def test_seed_none_is_a_random_seed_and_a_bad_seed_a_clear_error():
   with pytest.raises(TypeError, match=r"seed=1.5: use an int, or None for a random seed"): TinyBOSearch(seed=1.5)
   for bad in ({"x": 0.5}, [0.5], "x"):                                 # a list of configurations, not one of them
     with pytest.raises(TypeError, match=r"points_to_evaluate=.*: pass a list of configurations"): TinyBOSearch(points_to_evaluate=bad)
+
+def test_domains_inside_lists_come_back_as_whole_lists():
+  # Ray puts a suggestion's list in place of the param_space's (merge_dicts does not merge lists): a list comes back whole,
+  # as a list, its constants kept; a dict {0: ..., 1: ...} would iterate over its keys
+  from ray.tune.utils.util import merge_dicts
+  space = {"layers": [tune.uniform(0, 1), 64, {"k": tune.randint(1, 5), "z": "keep"}, [tune.choice(["a", "b"]), 7]],
+           "opt": {"lr": tune.loguniform(1e-4, 1e-1)}}
+  point = {"layers": [0.5, 64, {"k": 2, "z": "keep"}, ["b", 7]], "opt": {"lr": 0.01}}
+  s = TinyBOSearch(metric="m", mode="min", strategy="random", points_to_evaluate=[point])
+  s.set_search_properties(None, None, space)
+  assert s.suggest("a") == point
+  c = merge_dicts(space, s.suggest("b"))
+  assert type(c["layers"]) is list and c["layers"][1] == 64 and c["layers"][2]["z"] == "keep" and c["layers"][3][1] == 7
+  assert 0 <= c["layers"][0] <= 1 and c["layers"][2]["k"] in range(1, 5) and c["layers"][3][0] in ("a", "b")
+  r = TinyBOSearch()
+  r.set_state(s.get_state())                                          # the lists travel with the state
+  assert type(r.suggest("c")["layers"]) is list

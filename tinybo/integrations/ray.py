@@ -24,6 +24,7 @@ gets `on_trial_complete` with no result, and ends at its last report.
 """
 from __future__ import annotations
 
+import copy
 import math
 import numbers
 import pickle
@@ -86,12 +87,26 @@ def convert_search_space(config: Mapping) -> tuple[Space, dict[str, Codec], dict
   codecs = {_name(p): domain_codec(_name(p), d) for p, d in domains}
   return Space({n: c.param for n, c in codecs.items()}), codecs, {_name(p): tuple(p) for p, _ in domains}
 
-def _nest(flat: Mapping[str, Any], paths: Mapping[str, tuple]) -> dict:
+def list_templates(config: Mapping, paths: Mapping[str, tuple]) -> dict[tuple, list]:
+  """The lists of a param_space that hold a searched domain, by path (copies). Ray puts a suggestion's list in place of
+  the param_space's list, it does not merge them: a suggestion rebuilds each whole list, its constants kept."""
+  out: dict[tuple, list] = {}
+  for path in paths.values():
+    d: Any = config
+    for i, k in enumerate(path[:-1]):
+      d = d[k]
+      if isinstance(d, (list, tuple)) and not any(path[:j] in out for j in range(1, i + 2)): out[path[:i + 1]] = copy.deepcopy(list(d))
+  return out
+
+def _nest(flat: Mapping[str, Any], paths: Mapping[str, tuple], lists: Mapping[tuple, list] | None = None) -> dict:
+  """{name: value} -> the nested config; a list of the param_space (`lists`, from list_templates) is rebuilt whole."""
   out: dict = {}
   for n, v in flat.items():
     path = paths.get(n, (n,))
-    d = out
-    for k in path[:-1]: d = d.setdefault(k, {})
+    d: Any = out
+    for i, k in enumerate(path[:-1]):
+      if isinstance(d, dict) and k not in d: d[k] = copy.deepcopy((lists or {}).get(path[:i + 1], {}))
+      d = d[k]
     d[path[-1]] = v
   return out
 
@@ -101,7 +116,7 @@ def _flat(config: Mapping, paths: Mapping[str, tuple], optional: Collection[str]
   for n, path in paths.items():
     d: Any = config
     for k in path:
-      if not isinstance(d, Mapping) or k not in d:
+      if not (k in d if isinstance(d, Mapping) else isinstance(d, (list, tuple)) and isinstance(k, int) and 0 <= k < len(d)):
         if n in optional: break
         raise ValueError(f"config {dict(config)!r} has no value for parameter '{n}'")
       d = d[k]
@@ -128,6 +143,7 @@ class TinyBOSearch(Searcher):
     self._space: Space | None = None
     self._codecs: dict[str, Codec] = {}
     self._paths: dict[str, tuple] = {}
+    self._lists: dict[tuple, list] = {}      # the param_space's lists that hold domains (see list_templates)
     self._trials: list[Trial] = []          # every trial ever suggested or added, in order: the strategy's history
     self._live: dict[str, int] = {}         # Ray trial_id -> index into _trials, while it runs
     pts = points_to_evaluate
@@ -149,6 +165,7 @@ class TinyBOSearch(Searcher):
       self._codecs, self._paths = {}, {n: (n,) for n in self._space.names}
     elif isinstance(space, Mapping):
       self._space, self._codecs, self._paths = convert_search_space(space)
+      self._lists = list_templates(space, self._paths)
     else: raise TypeError(f"space={space!r}; pass a tinybo Space, a dict of Ray Tune domains (tune.uniform, ...), or None")
     if not self._space.names: raise ValueError("the search space has no searchable parameter; add tune.uniform(...)/tb.Float(...) entries")
     for i, p in enumerate(self._queue):   # a bad point is an error now, not when its turn comes in the middle of a run
@@ -196,7 +213,7 @@ class TinyBOSearch(Searcher):
 
   def _to_ray(self, params: Mapping) -> dict:
     flat = {n: (self._codecs[n].from_tb(params[n]) if n in self._codecs else params[n]) for n in self._space.names if n in params}
-    return _nest({**flat, **self._space.constants}, self._paths)   # a Ray param_space gives no constants: Ray merges its own
+    return _nest({**flat, **self._space.constants}, self._paths, self._lists)   # a Ray param_space gives no constants: Ray merges its own
 
   def suggest(self, trial_id: str) -> dict | None:
     self._check()
@@ -300,13 +317,14 @@ class TinyBOSearch(Searcher):
 
   def get_state(self) -> dict:
     return {"version": _STATE_VERSION, "space": self._space, "codecs": self._codecs,
-            "paths": self._paths, "trials": self._trials, "live": self._live, "queue": self._queue, "metric": self._metric,
+            "paths": self._paths, "lists": self._lists, "trials": self._trials, "live": self._live, "queue": self._queue, "metric": self._metric,
             "mode": self._mode, "seed": self._seed, "curves": self._curves, "ended": self._ended, "top": self._top, "max_step": self._max_step}
 
   def set_state(self, state: dict) -> None:
     if state.get("version") not in (1, _STATE_VERSION):
       raise ValueError(f"searcher state version {state.get('version')!r} is not {_STATE_VERSION}; it was saved by another tinybo version")
     self._space, self._codecs, self._paths, self._queue = state["space"], state["codecs"], state["paths"], state["queue"]
+    self._lists = state.get("lists", {})
     self._trials, self._live = state["trials"], state["live"]
     self._metric, self._mode, self._seed = state["metric"], state["mode"], state["seed"]
     self._curves, self._ended, self._top = state.get("curves", {}), state.get("ended", set()), state.get("top", 0)
