@@ -20,6 +20,7 @@ the highest step any trial has reported so far (a trial first taken as complete 
 goes further). Never as complete at full length, which would tell the model a partial result is a final one. A trial
 whose trainable returned on its own is complete. Ray shows a searcher the difference: a result that made the scheduler
 stop the trial never reaches `on_trial_result`, only `on_trial_complete`.
+Imports: integrations (the codecs), optimizer (resolve_strategy, takes_reports), strategies, space, trial, ray.
 """
 from __future__ import annotations
 
