@@ -62,7 +62,7 @@ bench: venv
 	$(BIN)/python -m benchmarks.run --problems branin,hartmann6,ackley5 --strategies gp,random --seeds 10
 
 # Peer libraries for the benchmarks, each in its own virtualenv (HEBO pins numpy < 1.25, which clashes with the others):
-# $(PEER_VENVS)/peers (Optuna + greenlet + torch, for `benchmarks.run`), $(PEER_VENVS)/hebo and $(PEER_VENVS)/smac (for
+# $(PEER_VENVS)/peers (Optuna + greenlet + torch, for `benchmarks.run`; scikit-learn for the MLP on digits), $(PEER_VENVS)/hebo and $(PEER_VENVS)/smac (for
 # `benchmarks.peers_external`). torch stays pinned: an unpinned install pulls a multi-GB CUDA build.
 PEER_VENVS ?= $(HOME)/.venvs/tinybo-bench
 # HEBO pins numpy 1.24, whose wheels stop at Python 3.11
@@ -70,7 +70,7 @@ PEER_PY ?= python3.11
 TORCH ?= torch==2.13.0
 bench-peers:
 	test -x $(PEER_VENVS)/peers/bin/python || $(PEER_PY) -m venv $(PEER_VENVS)/peers
-	$(PEER_VENVS)/peers/bin/pip install -q -e ".[bench]" "$(TORCH)"
+	$(PEER_VENVS)/peers/bin/pip install -q -e ".[bench,examples]" "$(TORCH)"
 	test -x $(PEER_VENVS)/hebo/bin/python || $(PEER_PY) -m venv $(PEER_VENVS)/hebo
 	$(PEER_VENVS)/hebo/bin/pip install -q numpy==1.24.4 "cython<3.1" wheel
 	# pymoo 0.6.0 is a source package here: built against that numpy with Cython, else HEBO's NSGA-II runs uncompiled

@@ -361,7 +361,7 @@ def test_json_round_trip_of_random_trees(tree):
 OK = {"opt": tb.Categorical(["sgd", "adam"]), "n": tb.Int(1, 4), "lr": tb.Float(1e-4, 1.0, log=True), "k": "adam"}
 
 @pytest.mark.parametrize("extra, match", [
-  ({"m": tb.Float(0, 1, when={"zz": "sgd"})}, "'m': condition on unknown parameter 'zz'"),
+  ({"m": tb.Float(0, 1, when={"zz": "sgd"})}, "'m': condition on unknown parameter 'zz'; condition on one of \\['opt', 'n'\\]$"),  # not 'm', not 'lr'
   ({"m": tb.Float(0, 1, when={"opt": "sdg"})}, "'m': condition value 'sdg' is not one of the choices \\['sgd', 'adam'\\] of 'opt'"),
   ({"m": tb.Float(0, 1, when={"n": [3, 5]})}, "'m': condition value 5 is not a value of 'n' \\(an integer in \\[1, 4\\]\\)"),
   ({"m": tb.Float(0, 1, when={"n": 2.5})}, "'m': condition value 2.5 is not a value of 'n'"),
@@ -382,6 +382,11 @@ OK = {"opt": tb.Categorical(["sgd", "adam"]), "n": tb.Int(1, 4), "lr": tb.Float(
 def test_bad_conditions_are_one_line_errors_naming_the_parameter(extra, match):
   with pytest.raises((ValueError, TypeError), match=match) as e: tb.Space({**OK, **extra})
   assert "\n" not in str(e.value)
+
+def test_an_unknown_parent_with_no_possible_parent_says_what_to_add():
+  # the hint listed the parameter itself (and Floats), which are refused as parents
+  with pytest.raises(ValueError, match="'b': condition on unknown parameter 'zz'; add an Int or Categorical parameter to condition on$"):
+    tb.Space({"a": tb.Float(0, 1), "b": tb.Int(0, 3, when={"zz": 1})})
 
 def test_bad_condition_in_the_dict_form():
   with pytest.raises(ValueError, match="'m': condition on unknown parameter 'o'"):

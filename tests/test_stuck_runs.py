@@ -123,7 +123,7 @@ def test_branin_is_solved_on_every_one_of_ten_seeds_without_near_repeats():
   assert near == 0
 
 def test_the_inward_probe_steps_in_from_the_face_where_the_study_stalled_and_only_there():
-  from tinybo.bo import INWARD_STALL, INWARD_STEP, inward_probe
+  from tinybo.inward import INWARD_STALL, INWARD_STEP, inward_probe
   from tinybo.space import FLOAT, INT
   kinds, none, s = [FLOAT, FLOAT, INT], np.zeros((0, 3)), INWARD_STEP
   inc = np.array([1.0, 0.3, 1.0])

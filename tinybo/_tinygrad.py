@@ -4,7 +4,7 @@ Written for tinygrad TINYGRAD_VERSION; another version is named in a warning onc
 public fallback, and a fallback warns once (`FastPathWarning`, naming the path and the error) instead of passing
 silently: a tinygrad release that moves an internal makes tinybo slower and says so. `COUNTS` tells tests which path ran.
 `DEVICE_LOCK`: the process-wide programs and buffers serve one unit of work at a time (the GP strategy holds it).
-Imports: tinygrad, numpy. Imported by gp.py, optim_acqf.py, bo.py and plot.py (the lock).
+Imports: tinygrad, numpy. Imported by gp.py, optim_acqf.py, tree.py (upload), bo.py and plot.py (the lock).
 """
 from __future__ import annotations
 

@@ -3,8 +3,8 @@ function (on a small discrete space: the best of every untaken configuration); p
 believer); any numerical failure falls back to random with a warning; `recommend` is the best posterior mean.
 With reports (intermediate values of training runs), the GP models (configuration, step) and targets the final step:
 fidelity.py builds that data. Holds: GP, GPFallbackWarning, default_initial_size. Imports: strategies (History, Random's helpers), fidelity,
-transforms, gp, noise (acquisition="auto"), acquisition (names), optim_acqf, discrete, arguments (checks), tree (conditional spaces), sobol,
-kernels (names), subset, space, trial, trust_region (trust_region=True), _tinygrad (the device lock), numpy.
+transforms, gp, noise (acquisition="auto"), inward (the inward probe), acquisition (names), optim_acqf, discrete, arguments (checks),
+tree (conditional spaces), sobol, kernels (names), subset, space, trial, trust_region (trust_region=True), _tinygrad (the device lock), numpy.
 Glossary: d encoded dimension (space.dim), p searchable parameters; X[n, d] encoded complete trials, y[n] their values
 sign-flipped so that larger is better; X_pend[q, d] pending trials and this batch's points, fantasized at the GP mean.
 """
@@ -24,11 +24,12 @@ from tinybo.arguments import check_device, check_int, check_real
 from tinybo.discrete import all_configs, best_untaken, enumerable
 from tinybo.fidelity import CurveData, at_target, curve_data, trend
 from tinybo.gp import GPRegressor, check_noise, check_prior, posterior
+from tinybo.inward import INWARD_STALL, inward_probe, on_float_bound
 from tinybo.kernels import check_kernel
 from tinybo.noise import NOISE_MARGIN, RETEST_GROWTH, negligible_noise, noise_evidence
 from tinybo.optim_acqf import optimize_acquisition
 from tinybo.sobol import sobol
-from tinybo.space import CAT, FLOAT, Space
+from tinybo.space import CAT, Space
 from tinybo.strategies import History, SearchExhausted, history_rng, n_configs, random_configs
 from tinybo.subset import DEFAULT_MAX_POINTS, fit_subset
 from tinybo.transforms import heavy_bad_tail, power_values, warp_resolution, warp_values
@@ -39,44 +40,6 @@ from tinybo.trust_region import local_turn, trust_box, trust_length
 # the acquisitions that are UCB until the data show noise (noise.noise_evidence), and what each is then: "auto" LogEI
 # against the best observed value; "edge" UCB, but LogEI for a suggestion that UCB puts on a float parameter's bound (see GP)
 NOISY_RULES = {"auto": "logei", "edge": "edge"}
-
-def on_float_bound(x: np.ndarray, kinds: Sequence[int]) -> bool:
-  """Whether the encoded point x[d] (unit cube) lies on the bound (0 or 1) of any float column."""
-  f = np.asarray(kinds) == FLOAT
-  return bool(np.any((x[f] <= 0.0) | (x[f] >= 1.0)))
-
-# the inward probe's distance from the face, in the unit cube: a coarse step, far past any refinement along the face
-INWARD_STEP = 0.05
-# evaluations in a row that refine the best point along its face before the probe is taken: a study that has stalled there
-INWARD_STALL = 3
-
-def shared_bounds(X: np.ndarray, incumbent: np.ndarray, kinds: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
-  """Per entry of X (encoded, unit cube): whether it lies on its float column's lower / upper bound as the incumbent does."""
-  f = np.asarray(kinds) == FLOAT
-  return f & (X <= 0.0) & (incumbent <= 0.0), f & (X >= 1.0) & (incumbent >= 1.0)
-
-def refines_on_face(X: np.ndarray, incumbent: np.ndarray, kinds: Sequence[int], step: float = INWARD_STEP) -> np.ndarray:
-  """Per row of X (encoded, unit cube): whether it lies on a float bound that the incumbent lies on too, within 2 step of
-  the incumbent (max-norm): a refinement of the best point along its face."""
-  lo, hi = shared_bounds(X, incumbent, kinds)
-  return (lo | hi).any(axis=-1) & (np.max(np.abs(X - incumbent), axis=-1) <= 2 * step)
-
-def inward_probe(x: np.ndarray, incumbent: np.ndarray, kinds: Sequence[int], X_recent: np.ndarray, X_seen: np.ndarray,
-                 step: float = INWARD_STEP) -> np.ndarray | None:
-  """Where x and the last INWARD_STALL evaluations X_recent all refine the incumbent along its face (refines_on_face),
-  the incumbent moved `step` inward on the bound columns x shares with it; else None, and None too where an observed or
-  pending point (X_seen) already lies within step / 2 of the probe (max-norm).
-  Why: a GP-BO study whose best point is on a face can keep refining it along that face (Siivola et al. 2018, boundary
-  over-exploration): the model, fitted mostly there, extrapolates its slope through the unobserved inside. One real
-  observation just inside settles whether the optimum is in there; it is taken once per stretch of the face, as later
-  incumbents within step / 2 of it along the face find it observed. A study that only passes a face (one or two
-  evaluations there) is left alone: probing at every face incumbent changed most Hartmann runs for the worse."""
-  if len(X_recent) < INWARD_STALL or not refines_on_face(np.vstack([X_recent, x]), incumbent, kinds, step).all(): return None
-  lo, hi = shared_bounds(x, incumbent, kinds)
-  probe = incumbent.astype(np.float64, copy=True)
-  probe[lo], probe[hi] = step, 1.0 - step
-  if len(X_seen) and float(np.min(np.max(np.abs(X_seen - probe), axis=1))) < step / 2: return None
-  return probe
 
 def default_initial_size(p: int, conditional: bool = False) -> int:
   """Initial design points for p parameters: 2p + 1, at least 5, at most max(10, p + 1). The cap is Optuna's 10 startup

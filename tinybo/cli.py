@@ -8,6 +8,7 @@
 show, plot and export only read: they open the study file read-only and create no file next to it, so anyone who may
 read a study can look at it without locking its owner out. Everything they print from the file has its control
 characters escaped, and CSV cells that a spreadsheet would run as a formula are neutralized.
+Imports: storage (read-only studies); inside the commands that need them optimizer, space, bo (--recommend), trial, plot.
 """
 from __future__ import annotations
 

@@ -7,7 +7,7 @@ the fitted ARD lengthscales.
   plot.heatmap(opt, "lr", "width", "heatmap.png"); plot.importance(opt, "importance.png")
 
 `study` is a tb.Optimizer (or anything with .space, .trials and .direction). matplotlib is the `plot` extra.
-Imports: space, trial, gp (the posterior mean), _tinygrad (the device lock), stopping (History, value_at), numpy, matplotlib.
+Imports: space, trial, gp (the posterior mean), _tinygrad (the device lock), stopping (value_at), numpy, matplotlib.
 """
 from __future__ import annotations
 

@@ -282,7 +282,10 @@ class Space:
                            f"fix the condition or drop '{k}'")
         norm.append((q, vals))
         continue
-      if q not in self.params: raise ValueError(f"parameter '{k}': condition on unknown parameter '{q}'; condition on one of {self.names}")
+      if q not in self.params:
+        parents = [n for n in self.names if n != k and not isinstance(self.params[n], Float)]   # never itself, never a Float
+        raise ValueError(f"parameter '{k}': condition on unknown parameter '{q}'; "
+                         + (f"condition on one of {parents}" if parents else "add an Int or Categorical parameter to condition on"))
       pq = self.params[q]
       if isinstance(pq, Float):
         raise ValueError(f"parameter '{k}': condition on Float '{q}' is not supported (a real value equals a listed one with probability 0); "

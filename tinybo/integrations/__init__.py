@@ -7,6 +7,7 @@ This module holds what they share: a Codec maps one foreign parameter (a quantiz
 categorical of arbitrary objects) onto a tinybo parameter and back; a strategy that learns from learning curves
 (`tinybo.optimizer.takes_reports`: its suggest takes `reports=`, {trial id: [Report, ...]}) gets the reports of stopped
 and running trials from both, the others plain trials. `conditions.py` infers a define-by-run tree.
+Imports: space (the parameter types), numpy (a random seed).
 """
 from __future__ import annotations
 

@@ -19,6 +19,7 @@ RUNNING trials are passed to the strategy as pending, so parallel workers (`n_jo
 storage) get distinct, spread-out proposals.
 
 Float, log float, float with step, int, log int, int with step and categorical distributions are supported.
+Imports: integrations (the codecs), conditions, optimizer (resolve_strategy, takes_reports), strategies, space, trial, optuna.
 """
 from __future__ import annotations
 

@@ -21,6 +21,7 @@ goes further). Never as complete at full length, which would tell the model a pa
 whose trainable returned on its own is complete. Ray shows a searcher the difference: a result that made the scheduler
 stop the trial never reaches `on_trial_result`, only `on_trial_complete`; a trial stopped while paused (HyperBandScheduler)
 gets `on_trial_complete` with no result, and ends at its last report.
+Imports: integrations (the codecs), optimizer (resolve_strategy, takes_reports), strategies, space, trial, ray.
 """
 from __future__ import annotations
 

@@ -1,0 +1,52 @@
+"""The inward probe: where a deterministic study keeps refining its best point along a face of the box (a float
+parameter on its bound), one observation just inside settles whether the optimum is in there (the GP strategy's
+"edge"/"auto" rule; see GP in bo.py).
+Holds pure numpy functions. Imports: space (the FLOAT kind), numpy.
+Glossary: x[d] an encoded point (unit cube), kinds the space's column kinds, incumbent the best observed point.
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from tinybo.space import FLOAT
+
+
+def on_float_bound(x: np.ndarray, kinds: Sequence[int]) -> bool:
+  """Whether the encoded point x[d] (unit cube) lies on the bound (0 or 1) of any float column."""
+  f = np.asarray(kinds) == FLOAT
+  return bool(np.any((x[f] <= 0.0) | (x[f] >= 1.0)))
+
+# the inward probe's distance from the face, in the unit cube: a coarse step, far past any refinement along the face
+INWARD_STEP = 0.05
+# evaluations in a row that refine the best point along its face before the probe is taken: a study that has stalled there
+INWARD_STALL = 3
+
+def shared_bounds(X: np.ndarray, incumbent: np.ndarray, kinds: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
+  """Per entry of X (encoded, unit cube): whether it lies on its float column's lower / upper bound as the incumbent does."""
+  f = np.asarray(kinds) == FLOAT
+  return f & (X <= 0.0) & (incumbent <= 0.0), f & (X >= 1.0) & (incumbent >= 1.0)
+
+def refines_on_face(X: np.ndarray, incumbent: np.ndarray, kinds: Sequence[int], step: float = INWARD_STEP) -> np.ndarray:
+  """Per row of X (encoded, unit cube): whether it lies on a float bound that the incumbent lies on too, within 2 step of
+  the incumbent (max-norm): a refinement of the best point along its face."""
+  lo, hi = shared_bounds(X, incumbent, kinds)
+  return (lo | hi).any(axis=-1) & (np.max(np.abs(X - incumbent), axis=-1) <= 2 * step)
+
+def inward_probe(x: np.ndarray, incumbent: np.ndarray, kinds: Sequence[int], X_recent: np.ndarray, X_seen: np.ndarray,
+                 step: float = INWARD_STEP) -> np.ndarray | None:
+  """Where x and the last INWARD_STALL evaluations X_recent all refine the incumbent along its face (refines_on_face),
+  the incumbent moved `step` inward on the bound columns x shares with it; else None, and None too where an observed or
+  pending point (X_seen) already lies within step / 2 of the probe (max-norm).
+  Why: a GP-BO study whose best point is on a face can keep refining it along that face (Siivola et al. 2018, boundary
+  over-exploration): the model, fitted mostly there, extrapolates its slope through the unobserved inside. One real
+  observation just inside settles whether the optimum is in there; it is taken once per stretch of the face, as later
+  incumbents within step / 2 of it along the face find it observed. A study that only passes a face (one or two
+  evaluations there) is left alone: probing at every face incumbent changed most Hartmann runs for the worse."""
+  if len(X_recent) < INWARD_STALL or not refines_on_face(np.vstack([X_recent, x]), incumbent, kinds, step).all(): return None
+  lo, hi = shared_bounds(x, incumbent, kinds)
+  probe = incumbent.astype(np.float64, copy=True)
+  probe[lo], probe[hi] = step, 1.0 - step
+  if len(X_seen) and float(np.min(np.max(np.abs(X_seen - probe), axis=1))) < step / 2: return None
+  return probe
