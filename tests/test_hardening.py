@@ -247,7 +247,7 @@ def test_optuna_partial_shared_state_is_rebuilt_with_a_warning(caplog):
   objective = lambda t: (t.suggest_float("x", -3, 3) - 1) ** 2 + (t.suggest_categorical("c", ["a", "b"]) == "b")  # noqa: E731
   study.optimize(objective, n_trials=3)
   stuck = study.ask()                                                   # a RUNNING trial whose worker died mid-write
-  study._storage.set_trial_system_attr(stuck._trial_id, "tinybo:relative_params:0", '{"x": 0.25, "c')
+  study._storage.set_trial_system_attr(stuck._trial_id, "tinybo:proposal:0", '{"x": 0.25, "c')
   with caplog.at_level(logging.WARNING, logger="tinybo.integrations.optuna"):
     study.optimize(objective, n_trials=4)
     study.optimize(objective, n_trials=2)

@@ -1,9 +1,11 @@
 """TinyBOSampler with the real Optuna: every distribution kind, beating RandomSampler, RUNNING trials as pending,
 pruned trials (MedianPruner, HyperbandPruner) as stopped trials with their intermediate values, conditional
 define-by-run spaces modelled as a tree (whole trees proposed, never an inactive parameter)."""
+import copy
 import json
 import logging
 import math
+import pickle
 
 import numpy as np
 import optuna
@@ -42,7 +44,7 @@ def test_every_distribution_kind_round_trips():
     assert any(p["c"] is c or (p["c"] == c and type(p["c"]) is type(c)) for c in [None, True, 3, 2.5, "x"])
   assert len({p["c"] if p["c"] is not None else "None" for p in seen}) >= 3   # the categorical really varies
   # the first trial is sampled independently (no finished trial yet); after it every parameter is sampled relatively
-  assert all("tinybo:relative_params:0" in t.system_attrs for t in study.trials[1:])
+  assert all("tinybo:proposal:0" in t.system_attrs for t in study.trials[1:])
 
 def test_codecs():
   d = optuna.distributions
@@ -50,6 +52,9 @@ def test_codecs():
   assert [c.from_tb(i) for i in range(c.param.high + 1)] == [0.0, 0.25, 0.5, 0.75, 1.0] and c.to_tb(0.75) == 3
   c = codec(d.IntDistribution(1, 9, step=4))
   assert [c.from_tb(i) for i in range(c.param.high + 1)] == [1, 5, 9]
+  c = codec(d.FloatDistribution(1e9, 1e9 + 1, step=1e-3))                # far from 0: each grid point is its own, none moved
+  assert all(c.to_tb(c.from_tb(i)) == i for i in range(0, 1001, 7)) and c.to_tb(1e9 + 1) == 1000
+  with pytest.raises(ValueError, match="not a multiple of the step 0.001"): c.to_tb(1e9 + 0.0005)
   c = codec(d.CategoricalDistribution([1, True, "1"]))
   assert [c.to_tb(v) for v in (1, True, "1")] == [0, 1, 2]           # True is not 1 here
 
@@ -85,13 +90,15 @@ def test_relative_params_visible_before_the_objective_suggests_them():
   b = study.ask()
   b.suggest_float("x", -3, 3)
   running = [t for t in study.get_trials(states=(optuna.trial.TrialState.RUNNING,))]
-  assert len(running) == 2 and all({"x", "y", "c"} <= set(json.loads(t.system_attrs["tinybo:relative_params:0"])) for t in running)
+  assert len(running) == 2 and all({"x", "y", "c"} <= set(json.loads(t.system_attrs["tinybo:proposal:0"])) for t in running)
 
 def proposal(t: optuna.trial.FrozenTrial) -> dict:
-  """The relative params the sampler proposed for a trial (what it stores for other workers)."""
+  """The relative params the sampler proposed for a trial (what it stores, encoded, for other workers), in Optuna's
+  values; a parameter the trial never asked for keeps its encoded value."""
   chunks, i = [], 0
-  while (c := t.system_attrs.get(f"tinybo:relative_params:{i}")) is not None: chunks.append(c); i += 1
-  return json.loads("".join(chunks)) if chunks else {}
+  while (c := t.system_attrs.get(f"tinybo:proposal:{i}")) is not None: chunks.append(c); i += 1
+  encoded = json.loads("".join(chunks)) if chunks else {}
+  return {k: codec(t.distributions[k]).from_tb(v) if k in t.distributions else v for k, v in encoded.items()}
 
 def check_whole_trees(study: optuna.Study) -> int:
   """No trial was proposed a parameter its objective did not use (an inactive one), and every trial whose branch a complete
@@ -225,14 +232,126 @@ def test_pruned_without_a_report_or_after_a_nan_one_is_failed():
   assert [(r.step, r.value) for r in curves[b.number]] == [(1, 1.0)]   # a NaN value is no report
   study.optimize(quadratic, n_trials=1)                                # and the sampler goes on
 
-def test_multi_objective_is_a_clear_error():
+def test_multi_objective_is_a_clear_error_at_the_first_suggest():
   study = optuna.create_study(directions=["minimize", "minimize"], sampler=TinyBOSampler("random", seed=0))
-  study.optimize(lambda t: (t.suggest_float("x", 0, 1), 1.0), n_trials=1)   # the first trial is independent
-  with pytest.raises(ValueError, match="single objective"):
-    study.optimize(lambda t: (t.suggest_float("x", 0, 1), 1.0), n_trials=1, catch=())
+  ran = []
+  def objective(t: optuna.Trial) -> tuple:
+    x = t.suggest_float("x", 0, 1)
+    ran.append(x)                                                      # an expensive objective would run here
+    return x, 1.0
+  with pytest.raises(ValueError, match="single objective"): study.optimize(objective, n_trials=2)
+  assert ran == [] and [t.state for t in study.trials] == [P.FAIL]
 
 def test_maximize_and_parallel_jobs():
   study = optuna.create_study(direction="maximize", sampler=TinyBOSampler("random", seed=0))
   study.optimize(lambda t: -quadratic(t), n_trials=32, n_jobs=4)
   params = [tuple(sorted(t.params.items())) for t in study.trials]
   assert len(study.trials) == 32 and len(set(params)) == 32 and study.best_value <= 0
+
+# ***** categorical choices that are not plain JSON, and pickling *****
+
+@pytest.mark.parametrize("choices", [[np.int64(1), np.int64(2), np.int64(3)], [np.tanh, np.sin], [(1, 2), (3,)], [float("inf"), 0.5, float("nan")]],
+                         ids=["numpy-ints", "functions", "tuples", "nan"])
+@pytest.mark.filterwarnings("ignore:Choices for a categorical distribution")
+def test_categorical_choices_of_any_kind_are_modelled_and_pending(choices):
+  # Optuna keeps any choice in memory (with a warning); the sampler must neither crash on it nor lose a running trial
+  def objective(t: optuna.Trial) -> float:
+    x = t.suggest_float("x", 0, 1)
+    return x + [i for i, c in enumerate(choices) if c is t.suggest_categorical("c", choices)][0]
+  sampler = TinyBOSampler("random", seed=0)
+  study = optuna.create_study(sampler=sampler)
+  study.optimize(objective, n_trials=8)
+  assert [t.state for t in study.trials] == [P.COMPLETE] * 8
+  a, b = study.ask(), study.ask()
+  a.suggest_float("x", 0, 1); b.suggest_float("x", 0, 1)            # the proposal is made: c is known only from it
+  _, trials, _ = sampler.history(study)
+  pending = {t.id: t.params for t in trials if t.state == TBState.PENDING}
+  assert set(pending) == {a.number, b.number} and all(set(p) == {"x", "c"} for p in pending.values())
+
+def test_sampler_pickles_and_resumes_the_same():
+  # Optuna's way to resume a study reproducibly: pickle the sampler, restore it later
+  study = optuna.create_study(sampler=TinyBOSampler("random", seed=0))
+  study.optimize(quadratic, n_trials=4)
+  saved = pickle.dumps(study.sampler)
+  study.optimize(quadratic, n_trials=3)
+  resumed = optuna.create_study(sampler=pickle.loads(saved))
+  for t in study.trials[:4]: resumed.add_trial(t)
+  resumed.optimize(quadratic, n_trials=3)
+  assert [t.params for t in resumed.trials] == [t.params for t in study.trials]
+  copy.deepcopy(study.sampler).sample_relative(study, study.ask()._cached_frozen_trial, {})   # and it copies
+  resumed.optimize(quadratic, n_trials=2, n_jobs=2)                   # the restored sampler has a working lock
+  assert len(resumed.trials) == 9
+
+@pytest.mark.filterwarnings("ignore:Fixed parameter")
+def test_an_enqueued_value_its_distribution_cannot_take_is_left_out():
+  # Optuna only warns when an enqueued value is out of range or off the step, and completes the trial with it
+  def objective(t: optuna.Trial) -> float:
+    n, s = t.suggest_int("n", 0, 3), t.suggest_float("s", 0, 1, step=0.1)
+    return s + (t.suggest_float("y", 0, 1) if n >= 2 else 0.5)
+  sampler = TinyBOSampler("random", seed=0)
+  study = optuna.create_study(sampler=sampler)
+  study.optimize(objective, n_trials=6)
+  study.enqueue_trial({"n": 7})                       # a parent value outside [0, 3]: the inferred tree cannot hold it
+  study.enqueue_trial({"n": 1, "s": 0.33})            # off the step: not the trial at s = 0.3
+  study.enqueue_trial({"n": 1, "s": float("inf")})    # not a number on the grid at all (once the last grid point)
+  study.optimize(objective, n_trials=6)
+  assert [t.state for t in study.trials] == [P.COMPLETE] * 12
+  assert study.trials[6].params["n"] == 7 and study.trials[7].params["s"] == 0.33 and study.trials[8].params["s"] == float("inf")
+  _, trials, _ = sampler.history(study)
+  assert {t.id for t in trials} == set(range(12)) - {6, 7, 8}
+
+@pytest.mark.parametrize("strategy", ["grid", "random"])
+def test_an_exhausted_space_stops_the_study_like_optunas_grid_sampler(strategy, caplog):
+  objective = lambda t: len(t.suggest_categorical("c", ["a", "bb", "ccc"])) + t.suggest_int("n", 0, 1)   # noqa: E731  6 configurations
+  study = optuna.create_study(sampler=TinyBOSampler(strategy, seed=0))
+  with caplog.at_level(logging.WARNING, logger="tinybo.integrations.optuna"):
+    study.optimize(objective, n_trials=20)                            # no SearchExhausted out of optimize, no failed trial
+  assert 6 <= len(study.trials) < 20 and all(t.state == P.COMPLETE for t in study.trials)
+  assert {(t.params["c"], t.params["n"]) for t in study.trials} == {(c, n) for c in ["a", "bb", "ccc"] for n in (0, 1)}
+  assert len([r for r in caplog.records if "stopping the study" in r.getMessage()]) == 1
+  a = study.ask()                                                     # ask/tell: no loop to stop, the trial is still sampled
+  assert objective(a) in (1, 2, 3, 4)
+
+def test_enqueued_trials_are_pending_at_their_fixed_values():
+  # a queued configuration will run: other workers must not propose it (or near it) again before it does
+  sampler = TinyBOSampler("random", seed=0)
+  study = optuna.create_study(sampler=sampler)
+  study.optimize(quadratic, n_trials=3)
+  study.enqueue_trial({"x": 0.5, "y": 0.1, "c": "b"})
+  study.enqueue_trial({"x": -1.0, "y": 2.0, "c": "a"})
+  running = study.ask()                                               # the first enqueued one, before it asks for anything
+  _, trials, _ = sampler.history(study)
+  pending = {t.id: t.params for t in trials if t.state == TBState.PENDING}
+  assert pending == {running.number: {"x": 0.5, "y": 0.1, "c": 1}, running.number + 1: {"x": -1.0, "y": 2.0, "c": 0}}
+  study.tell(running, quadratic(running))
+  study.optimize(quadratic, n_trials=2)
+  assert [study.trials[i].params for i in (3, 4)] == [{"x": 0.5, "y": 0.1, "c": "b"}, {"x": -1.0, "y": 2.0, "c": "a"}]
+
+def test_bad_constructor_arguments_are_one_line_errors():
+  for seed in ("abc", 1.5, True):
+    with pytest.raises(TypeError, match=r"seed=.*: use an int, or None for a random seed"): TinyBOSampler(seed=seed)
+  # a string was taken, and failed at the first parameter sampled independently (AttributeError)
+  with pytest.raises(TypeError, match=r"independent_sampler='random': pass an Optuna sampler such as optuna.samplers.RandomSampler"):
+    TinyBOSampler(independent_sampler="random")
+
+@pytest.mark.filterwarnings("ignore:Choices for a categorical distribution")
+def test_tuple_choices_in_an_rdb_storage_are_sampled_independently(tmp_path, caplog):
+  # sqlite keeps a distribution as JSON: the objective's (64,) comes back [64], and Optuna refuses a relative value whose
+  # distribution differs from the one asked for, so every trial after the first failed (RandomSampler runs them all)
+  def objective(t: optuna.Trial) -> float:
+    return len(t.suggest_categorical("layers", [(64,), (128, 64)])) + t.suggest_float("x", 0, 1)
+  study = optuna.create_study(storage=f"sqlite:///{tmp_path / 'db.sqlite'}", sampler=TinyBOSampler("random", seed=0))
+  with caplog.at_level(logging.WARNING, logger="tinybo.integrations.optuna"):
+    study.optimize(objective, n_trials=5)
+  assert [t.state for t in study.trials] == [P.COMPLETE] * 5
+  assert all(set(proposal(t)) == {"x"} for t in study.trials[1:])     # x still comes from the strategy
+  assert len([r for r in caplog.records if "'layers' independently: its choices hold lists or dicts" in r.getMessage()]) == 1
+
+def test_a_range_tinybo_cannot_encode_is_sampled_independently(caplog):
+  # Optuna takes suggest_int("seed", 0, 2**62); a tinybo Int stops at 2**53: left out of the tree, not a crash of every trial
+  sampler = TinyBOSampler("random", seed=0)
+  study = optuna.create_study(sampler=sampler)
+  with caplog.at_level(logging.WARNING, logger="tinybo.integrations.optuna"):
+    study.optimize(lambda t: t.suggest_int("seed", 0, 2**62) % 7 + t.suggest_float("x", 0, 1), n_trials=4)
+  assert [t.state for t in study.trials] == [P.COMPLETE] * 4 and all(set(proposal(t)) == {"x"} for t in study.trials[1:])
+  assert len([r for r in caplog.records if "'seed' independently" in r.getMessage()]) == 1

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import ray
 from ray import tune
-from ray.tune.schedulers import ASHAScheduler
+from ray.tune.schedulers import ASHAScheduler, HyperBandScheduler
 from ray.tune.search import ConcurrencyLimiter, Searcher
 from ray.tune.search.variant_generator import parse_spec_vars
 
@@ -166,6 +166,30 @@ def test_asha_stopped_trials_are_stopped_at_their_last_report(ray_local, tmp_pat
   assert [(t.id, t.state, t.value, t.last_step) for t in restored.trials] == [(t.id, t.state, t.value, t.last_step) for t in trials]
   assert restored.curves == curves
 
+class CallLog(TinyBOSearch):
+  """TinyBOSearch that also records how Ray ended each trial: (result's training_iteration or None, error)."""
+  def __init__(self, *a, **k): super().__init__(*a, **k); self.ends = []
+  def on_trial_complete(self, trial_id, result=None, error=False):
+    self.ends.append((None if result is None else result.get("training_iteration"), error))
+    super().on_trial_complete(trial_id, result, error)
+
+def test_hyperband_trials_stopped_while_paused_keep_their_reports(ray_local, tmp_path):
+  # HyperBandScheduler pauses a trial at the end of its rung and may stop it from PAUSED: Ray then calls
+  # on_trial_complete with no result. Such a trial ended at its last report: stopped (or complete at full length), never failed
+  search = CallLog({"x": tb.Float(-2.0, 2.0)}, metric="loss", mode="min", strategy="random", seed=0, max_step=EPOCHS)
+  tuner = tune.Tuner(lambda c: epochs_trainable({**c, "lr": 1e-3, "act": "gelu"}), param_space={},
+                     tune_config=tune.TuneConfig(search_alg=ConcurrencyLimiter(search, max_concurrent=2), num_samples=4, metric="loss", mode="min",
+                                                 scheduler=HyperBandScheduler(max_t=EPOCHS, reduction_factor=3)),
+                     run_config=tune.RunConfig(storage_path=str(tmp_path), name="hb", verbose=0))
+  results = tuner.fit()
+  assert not results.errors, results.errors
+  assert (None, False) in search.ends, search.ends                   # a trial was stopped while paused
+  curves = search.curves
+  for t in search.trials:
+    last = curves[t.id][-1]
+    assert t.value == last.value and t.last_step == last.step, (t, last)
+    assert t.state == (tb.TrialState.COMPLETE if last.step == EPOCHS else tb.TrialState.STOPPED), (t, search.ends)
+
 # ***** no Ray cluster needed below *****
 
 def test_convert_ray_primitives():
@@ -190,6 +214,10 @@ def test_unsupported_domains_are_clear_errors():
   with pytest.raises(ValueError, match="'g' is a tune.grid_search"): convert_search_space({"g": tune.grid_search([1, 2])})
   with pytest.raises(ValueError, match="'f': TinyBOSearch cannot search sample_from"): convert_search_space({"f": tune.sample_from(lambda _: 1)})
   with pytest.raises(ValueError, match="cannot search Float with _?Normal sampling"): convert_search_space({"n": tune.randn(0, 1)})
+  # a domain nested in a choice would reach the trainable as an unresolved Domain object
+  for nested in ({"name": "sgd", "lr": tune.uniform(0, 1)}, [tune.randint(0, 3)], {"k": tune.grid_search([1, 2])}):
+    with pytest.raises(ValueError, match="'opt': a tune.choice whose choices hold tune domains is a nested space .* when= conditions"):
+      convert_search_space({"opt": tune.choice([{"name": "adam"}, nested])})
 
 def test_tinybo_space_metric_mode_and_warm_start():
   space = tb.Space({"x": tb.Float(0, 1), "n": tb.Int(1, 4), "tag": "run"})
@@ -267,3 +295,74 @@ def test_pruned_points_are_stopped_and_the_state_of_an_older_version_loads(tmp_p
   r.set_state(old)
   assert [(t.state, t.value) for t in r.trials] == [(t.state, t.value) for t in s.trials] and r.curves == {}
   r.suggest("next")
+
+def test_a_value_the_space_cannot_take_is_a_clear_error_never_moved():
+  space = {"q": tune.quniform(0, 1, 0.25), "r": tune.randint(0, 10), "c": tune.choice(["a", float("nan")])}
+  ok = {"q": 0.25, "r": 3, "c": "a"}
+  for bad, match in [({"q": 0.3}, r"points_to_evaluate\[1\]: parameter 'q': value 0.3 is not a multiple of the step 0.25 from 0.0; use 0.25 or 0.5"),
+                     ({"q": 5.0}, r"points_to_evaluate\[1\]: parameter 'q': value 5.0 is outside \[0.0, 1.0\]"),
+                     ({"r": 3.7}, r"points_to_evaluate\[1\]: parameter 'r': value 3.7 is not a whole number"),
+                     ({"q": float("inf")}, r"parameter 'q': value inf is not a finite number; give a number in \[0.0, 1.0\]"),
+                     ({"r": "3"}, r"parameter 'r': value '3' is not a finite number")]:
+    s = TinyBOSearch(metric="m", mode="min", strategy="random", points_to_evaluate=[ok, {**ok, **bad}])
+    with pytest.raises(ValueError, match=match): s.set_search_properties(None, None, space)   # when the space is set, not mid-run
+  s = TinyBOSearch(metric="m", mode="min", strategy="random", points_to_evaluate=[{**ok, "c": float("nan")}])
+  assert s.set_search_properties(None, None, space) and math.isnan(s.suggest("a")["c"])     # a nan choice is itself
+  s.add_evaluated_point({**ok, "q": 0.5}, 1.0)
+  with pytest.raises(ValueError, match="'q': value 0.6 is not a multiple"): s.add_evaluated_point({**ok, "q": 0.6}, 2.0)
+  assert [(t.params["q"], t.value) for t in s.trials[1:]] == [(2, 1.0)]                      # recorded at its own point only
+
+def test_a_trial_ended_with_no_result_is_stopped_at_its_last_report():
+  """Ray's stop_trial of a PAUSED or PENDING trial calls on_trial_complete(trial_id) with no result and no error."""
+  S, C, F = tb.TrialState.STOPPED, tb.TrialState.COMPLETE, tb.TrialState.FAILED
+  s = TinyBOSearch({"x": tb.Float(0, 1)}, metric="m", mode="min", strategy="random")
+  for i in "abcd": s.suggest(i)
+  for step in (1, 2, 3): s.on_trial_result("a", {"m": 5.0 - step, "training_iteration": step})
+  for step in range(1, 10): s.on_trial_result("b", {"m": 9.0 - step, "training_iteration": step})
+  s.on_trial_complete("a")                                            # paused at step 3, then stopped
+  s.on_trial_complete("b")                                            # paused at the full length, then stopped
+  s.on_trial_complete("c")                                            # never reported anything
+  s.on_trial_result("d", {"m": 1.0, "training_iteration": 1})
+  s.on_trial_complete("d", None, error=True)                          # crashed after a report
+  assert [(t.state, t.value, t.last_step) for t in s.trials] == [(S, 2.0, 3), (C, 0.0, 9), (F, None, None), (F, None, 1)]
+  assert [r.stop for r in s.curves[0]] == [False, False, True] and not any(r.stop for r in s.curves[1])
+
+def test_tune_metric_and_mode_reach_a_searcher_with_its_own_space():
+  space = tb.Space({"x": tb.Float(0, 1)})
+  s = TinyBOSearch(space, strategy="random")
+  # Tune passes TuneConfig's metric and mode with a param_space of constants; the searcher's own space still wins
+  assert s.set_search_properties("loss", "max", {"epochs": 3}) is False
+  assert (s.metric, s.mode) == ("loss", "max") and 0 <= s.suggest("a")["x"] <= 1
+  s = TinyBOSearch(space, metric="acc", mode="min", strategy="random")
+  assert s.set_search_properties("loss", "max", {"epochs": 3}) is False and (s.metric, s.mode) == ("acc", "min")
+  # an empty param_space passes neither: the error says where they go
+  for own in (space, {"x": tune.uniform(0, 1)}):
+    with pytest.raises(RuntimeError, match=r"TinyBOSearch\(space, metric='loss', mode='min'\), not from tune.TuneConfig"):
+      TinyBOSearch(own, strategy="random").suggest("a")
+  s = TinyBOSearch(strategy="random")                                 # a space from Tune: Ray's own message (either place works)
+  s.set_search_properties(None, None, {"x": tune.uniform(0, 1)})
+  with pytest.raises(RuntimeError, match="or pass them to `tune.TuneConfig"): s.suggest("a")
+
+def test_seed_none_is_a_random_seed_and_a_bad_seed_a_clear_error():
+  s = TinyBOSearch({"x": tb.Float(0, 1)}, metric="m", mode="min", strategy="random", seed=None)   # as Ray's own searchers take it
+  assert 0 <= s.suggest("a")["x"] <= 1
+  with pytest.raises(TypeError, match=r"seed=1.5: use an int, or None for a random seed"): TinyBOSearch(seed=1.5)
+  for bad in ({"x": 0.5}, [0.5], "x"):                                 # a list of configurations, not one of them
+    with pytest.raises(TypeError, match=r"points_to_evaluate=.*: pass a list of configurations"): TinyBOSearch(points_to_evaluate=bad)
+
+def test_domains_inside_lists_come_back_as_whole_lists():
+  # Ray puts a suggestion's list in place of the param_space's (merge_dicts does not merge lists): a list comes back whole,
+  # as a list, its constants kept; a dict {0: ..., 1: ...} would iterate over its keys
+  from ray.tune.utils.util import merge_dicts
+  space = {"layers": [tune.uniform(0, 1), 64, {"k": tune.randint(1, 5), "z": "keep"}, [tune.choice(["a", "b"]), 7]],
+           "opt": {"lr": tune.loguniform(1e-4, 1e-1)}}
+  point = {"layers": [0.5, 64, {"k": 2, "z": "keep"}, ["b", 7]], "opt": {"lr": 0.01}}
+  s = TinyBOSearch(metric="m", mode="min", strategy="random", points_to_evaluate=[point])
+  s.set_search_properties(None, None, space)
+  assert s.suggest("a") == point
+  c = merge_dicts(space, s.suggest("b"))
+  assert type(c["layers"]) is list and c["layers"][1] == 64 and c["layers"][2]["z"] == "keep" and c["layers"][3][1] == 7
+  assert 0 <= c["layers"][0] <= 1 and c["layers"][2]["k"] in range(1, 5) and c["layers"][3][0] in ("a", "b")
+  r = TinyBOSearch()
+  r.set_state(s.get_state())                                          # the lists travel with the state
+  assert type(r.suggest("c")["layers"]) is list

@@ -7,13 +7,16 @@ This module holds what they share: a Codec maps one foreign parameter (a quantiz
 categorical of arbitrary objects) onto a tinybo parameter and back; a strategy that learns from learning curves
 (`tinybo.optimizer.takes_reports`: its suggest takes `reports=`, {trial id: [Report, ...]}) gets the reports of stopped
 and running trials from both, the others plain trials. `conditions.py` infers a define-by-run tree.
-Imports: space (the parameter types).
+Imports: space (the parameter types), numpy (a random seed).
 """
 from __future__ import annotations
 
 import math
+import numbers
 from dataclasses import dataclass
 from typing import Any
+
+import numpy as np
 
 from tinybo.space import Categorical, Float, Int
 
@@ -33,11 +36,31 @@ class Codec:
   integer: bool = False   # grid values are ints
 
   def to_tb(self, v: Any) -> Any:
+    """The tinybo value of a foreign value; a value the foreign parameter cannot take (an int that is not whole, a
+    quantized value off its grid or outside it) is a ValueError, never silently moved to another point."""
+    if self.kind == "choice": return choice_index(self.choices, v)
+    if isinstance(v, bool) or not isinstance(v, numbers.Real) or not math.isfinite(v):
+      lo, hi = (self.low, self.high) if self.kind in ("grid", "round") else (self.param.low, self.param.high)
+      raise ValueError(f"value {v!r} is not a finite number; give a number in [{lo!r}, {hi!r}]")
     if self.kind == "float": return float(v)
-    if self.kind == "int": return int(round(v))
-    if self.kind == "grid": return int(min(max(round((v - self.low) / self.step), 0), self.param.high))
-    if self.kind == "round": return int(v) if isinstance(self.param, Int) else float(v)
-    return choice_index(self.choices, v)
+    if self.kind == "int": return _whole(v)
+    if self.kind == "grid": return self._grid_index(v)
+    self._check_multiple(v)   # "round": a multiple of step, searched continuously
+    return _whole(v) if isinstance(self.param, Int) else float(v)
+
+  def _grid_index(self, v: Any) -> int:
+    if abs(v - self.high) <= max(1e-6 * self.step, 1e-14 * abs(v)): return self.param.high   # the last point may be clipped to high
+    k = round((v - self.low) / self.step)
+    if not 0 <= k <= self.param.high: raise ValueError(f"value {v!r} is outside [{self.low!r}, {self.high!r}]; give a value inside the bounds")
+    self._check_multiple(v)
+    return int(k)
+
+  def _check_multiple(self, v: Any) -> None:
+    k = (v - self.low) / self.step
+    if abs(k - round(k)) > max(1e-6, 1e-14 * abs(v) / self.step):   # float noise, also far from 0
+      near = [self.from_tb(i) for i in (math.floor(k), math.ceil(k)) if 0 <= i <= self.param.high] if self.kind == "grid" else \
+             [self.from_tb(v)]
+      raise ValueError(f"value {v!r} is not a multiple of the step {self.step!r} from {self.low!r}; use {' or '.join(map(repr, near))}")
 
   def from_tb(self, v: Any) -> Any:
     if self.kind == "float": return float(v)
@@ -49,6 +72,16 @@ class Codec:
       x = min(max(round(v / self.step) * self.step, self.low), self.high)
       return int(round(x)) if self.integer else float(round(x, 12))
     return self.choices[int(v)]
+
+def _whole(v: Any) -> int:
+  if float(v) != round(float(v)): raise ValueError(f"value {v!r} is not a whole number; give an integer")
+  return int(round(v))
+
+def resolve_seed(seed: Any) -> int:
+  """A bridge's seed as an int; None draws a random one (as Optuna's and Ray's own samplers take it)."""
+  if seed is None: return int(np.random.SeedSequence().entropy % (2**31))
+  if isinstance(seed, bool) or not isinstance(seed, numbers.Integral): raise TypeError(f"seed={seed!r}: use an int, or None for a random seed")
+  return int(seed)
 
 def float_codec(low: float, high: float, log: bool = False) -> Codec: return Codec(Float(float(low), float(high), log), "float")
 def int_codec(low: int, high: int, log: bool = False) -> Codec: return Codec(Int(int(low), int(high), log), "int")
@@ -78,6 +111,11 @@ def choice_index(choices: tuple, v: Any) -> int:
   raise ValueError(f"value {v!r} is not one of the choices {list(choices)}")
 
 def _eq(a: Any, b: Any) -> bool:
+  if _nan(a) and _nan(b): return True   # a nan choice is itself (Optuna matches it so too)
   try: return bool(a == b)
   except Exception: return a is b   # numpy arrays and other objects without a plain ==
+
+def _nan(v: Any) -> bool:
+  try: return isinstance(v, numbers.Real) and math.isnan(v)
+  except (TypeError, ValueError): return False
 

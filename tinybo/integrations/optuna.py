@@ -8,8 +8,10 @@ proposes one whole valid tree at a time: `classifier` and, for "svm", `C`, never
 Under a parent value no complete trial has shown yet (the first "knn"), the proposal keeps only what the trials vouch
 for (`vouched`): the parameters after that parent are left to the objective's independent sampling until a trial shows them.
 Parameters outside the tree (those of the very first trial, a branch never yet seen, a distribution that changes from
-trial to trial, a parameter that comes and goes with no parent explaining it) are sampled independently by
-`independent_sampler` (RandomSampler by default).
+trial to trial, a range tinybo cannot encode, a parameter that comes and goes with no parent explaining it, a categorical
+with list or dict choices in a JSON storage) are sampled independently by `independent_sampler` (RandomSampler by
+default). A complete trial with a value its distribution cannot take (Optuna only warns about an enqueued one) is left
+out. When every configuration has been tried the study is stopped, as Optuna's GridSampler does.
 
 Pruned trials are data: a trial a pruner stopped becomes a tinybo STOPPED trial whose value is its last intermediate
 value, and every trial's intermediate values become tinybo reports (`history(study)` shows what the strategy sees).
@@ -33,6 +35,7 @@ from typing import Any
 try:
   from optuna.distributions import BaseDistribution, CategoricalDistribution, FloatDistribution, IntDistribution
   from optuna.samplers import BaseSampler, RandomSampler
+  from optuna.storages import InMemoryStorage
   from optuna.study import Study, StudyDirection
   from optuna.trial import FrozenTrial, TrialState
 except ImportError as e:  # pragma: no cover
@@ -40,17 +43,17 @@ except ImportError as e:  # pragma: no cover
 
 import numpy as np
 
-from tinybo.integrations import Codec, choice_codec, float_codec, grid_codec, int_codec
+from tinybo.integrations import Codec, choice_codec, float_codec, grid_codec, int_codec, resolve_seed
 from tinybo.integrations.conditions import infer_conditions, vouched
 from tinybo.optimizer import resolve_strategy, takes_reports
-from tinybo.space import Space
-from tinybo.strategies import Strategy
+from tinybo.space import Categorical, Space
+from tinybo.strategies import SearchExhausted, Strategy
 from tinybo.trial import Report, Trial
 from tinybo.trial import TrialState as TBState
 
 _log = logging.getLogger(__name__)
-_ATTR = "tinybo:relative_params"   # a RUNNING trial's relative params, so other workers can treat them as pending
-_MAX_ATTR = 2045                   # Optuna's RDB storage limits a system attr's length: long JSON is split in chunks
+_ATTR = "tinybo:proposal"   # a RUNNING trial's relative params, encoded as the strategy sees them: other workers treat them as pending
+_MAX_ATTR = 2045             # Optuna's RDB storage limits a system attr's length: long JSON is split in chunks
 
 def codec(d: BaseDistribution) -> Codec:
   """An Optuna distribution as a tinybo parameter."""
@@ -73,21 +76,34 @@ class TinyBOSampler(BaseSampler):
   def __init__(self, strategy: str | Strategy = "gp", seed: int | None = None, independent_sampler: BaseSampler | None = None,
                warn_independent_sampling: bool = True):
     self._strategy = resolve_strategy(strategy)
-    self._seed = int(np.random.SeedSequence().entropy % (2**31)) if seed is None else int(seed)
+    self._seed = resolve_seed(seed)
+    if independent_sampler is not None and not isinstance(independent_sampler, BaseSampler):
+      raise TypeError(f"independent_sampler={independent_sampler!r}: pass an Optuna sampler such as optuna.samplers.RandomSampler(seed=0), or None")
     self._independent = independent_sampler or RandomSampler(seed=seed)
-    self._warn, self._warned = warn_independent_sampling, set()
+    self._warn, self._warned, self._warned_json = warn_independent_sampling, set(), set()
     self._left_out: set[str] = set()     # parameters of complete trials the last inferred tree could not model
     self._unreadable: set[int] = set()   # RUNNING trials whose shared proposal could not be read (warned once each)
     self._lock = threading.Lock()   # study.optimize(n_jobs>1) calls the sampler from several threads; strategies need not be thread-safe
+
+  # a lock does not pickle: drop it and make a new one (Optuna's docs pickle a sampler to resume a study reproducibly)
+  def __getstate__(self) -> dict: return {k: v for k, v in self.__dict__.items() if k != "_lock"}
+  def __setstate__(self, state: dict) -> None: self.__dict__.update(state); self._lock = threading.Lock()
 
   def reseed_rng(self) -> None:
     self._seed = int(np.random.SeedSequence().entropy % (2**31))
     self._independent.reseed_rng()
 
   def infer_relative_search_space(self, study: Study, trial: FrozenTrial) -> dict[str, BaseDistribution]:
+    _check_single_objective(study)   # at the first trial's first suggest, before an objective runs to no use
     tree = infer_tree(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)))
     self._left_out = tree.left_out
-    return dict(tree.distributions)
+    unstable = {n for n, d in tree.distributions.items() if not _survives_storage(study, d)}
+    for n in unstable - self._warned_json:
+      self._warned_json.add(n)
+      _log.warning(f"TinyBOSampler samples '{n}' independently: its choices hold lists or dicts, which this {type(study._storage).__name__} "
+                   "keeps as JSON (a tuple comes back a list), so Optuna would refuse a proposal for it; give str choices such as '128-64' "
+                   "to have it modelled")
+    return {n: d for n, d in tree.distributions.items() if n not in unstable}
 
   def history(self, study: Study, search_space: dict[str, BaseDistribution] | None = None) -> tuple[Space, list[Trial], dict[int, list[Report]]]:
     """What the strategy sees: the tree inferred from the complete trials (restricted to `search_space` when given) as a
@@ -106,8 +122,7 @@ class TinyBOSampler(BaseSampler):
 
   def sample_relative(self, study: Study, trial: FrozenTrial, search_space: dict[str, BaseDistribution]) -> dict[str, Any]:
     if not search_space: return {}
-    if len(study.directions) > 1:
-      raise ValueError("TinyBOSampler optimizes a single objective; create the study with direction=..., not directions=[...]")
+    _check_single_objective(study)
     minimize = study.direction == StudyDirection.MINIMIZE
     # read, propose and publish under one lock: a thread of study.optimize(n_jobs>1) must see the other's proposal as
     # pending, or a strategy that is deterministic in (seed, history) proposes the same point twice
@@ -118,20 +133,23 @@ class TinyBOSampler(BaseSampler):
       if not space.names: return {}
       # a strategy that learns from learning curves takes them as reports=; the others see stopped trials as taken
       extra = {"reports": {i: c for i, c in curves.items() if i != trial.number}} if takes_reports(self._strategy) else {}
-      proposal = self._strategy.suggest(space, history, 1, seed=self._seed, minimize=minimize, **extra)
+      try: proposal = self._strategy.suggest(space, history, 1, seed=self._seed, minimize=minimize, **extra)
+      except SearchExhausted as e:
+        _stop(study, e)
+        return {}
       if not proposal: return {}
       # only what the complete trials vouch for: never a parameter the objective may not ask for under a new branch
       kept = vouched({n: v for n, v in proposal[0].items() if n in tree.codecs}, tree.rows, space.params)
       params = {n: tree.codecs[n].from_tb(v) for n, v in kept.items()}
-      _share(study, trial, params)
+      _share(study, trial, {n: tree.codecs[n].to_tb(v) for n, v in params.items()})
     return params
 
   def sample_independent(self, study: Study, trial: FrozenTrial, param_name: str, param_distribution: BaseDistribution) -> Any:
     if self._warn and param_name in self._left_out and param_name not in self._warned:
       self._warned.add(param_name)
       _log.warning(f"TinyBOSampler samples '{param_name}' independently with {type(self._independent).__name__}: the complete trials use it, "
-                   "but it is not in the tree the GP models (its distribution changes from trial to trial, or no categorical or small int "
-                   "parameter explains which trials have it)")
+                   "but it is not in the tree the GP models (its distribution changes from trial to trial, tinybo cannot encode its range, "
+                   "or no categorical or small int parameter explains which trials have it)")
     return self._independent.sample_independent(study, trial, param_name, param_distribution)
 
   def before_trial(self, study: Study, trial: FrozenTrial) -> None: self._independent.before_trial(study, trial)
@@ -139,6 +157,23 @@ class TinyBOSampler(BaseSampler):
   def after_trial(self, study: Study, trial: FrozenTrial, state: TrialState, values: Sequence[float] | None) -> None:
     self._independent.after_trial(study, trial, state, values)
 
+
+def _stop(study: Study, why: Exception) -> None:
+  """Every configuration has been tried: stop the study as Optuna's GridSampler and BruteForceSampler do (this trial
+  is sampled independently), instead of failing it and raising out of optimize."""
+  _log.warning(f"TinyBOSampler: {why}; stopping the study (this last trial is sampled independently)")
+  try: study.stop()
+  except RuntimeError: pass   # ask/tell, outside study.optimize: nothing to stop
+
+def _survives_storage(study: Study, d: BaseDistribution) -> bool:
+  """Whether the distribution stored on the trials equals the one the objective asks for: not so for a categorical with
+  list or dict choices in a storage that keeps JSON (RDB, journal), where the objective's (1, 2) is read back as [1, 2]."""
+  if not isinstance(d, CategoricalDistribution) or isinstance(study._storage, InMemoryStorage): return True
+  return not any(isinstance(c, (list, dict)) for c in d.choices)
+
+def _check_single_objective(study: Study) -> None:
+  if len(study.directions) > 1:
+    raise ValueError("TinyBOSampler optimizes a single objective; create the study with direction=..., not directions=[...]")
 
 @dataclass(frozen=True)
 class Tree:
@@ -154,7 +189,7 @@ class Tree:
 def infer_tree(complete: Sequence[FrozenTrial], search_space: dict[str, BaseDistribution] | None = None) -> Tree:
   """The tree of the complete trials' parameters (only those in `search_space`, with the same distribution, when given).
   Single-value distributions are not modelled (Optuna fills them in itself); a parameter whose distribution differs
-  between trials, or whose kind tinybo cannot model, is left out; conditions come from `infer_conditions`."""
+  between trials, or whose kind or range tinybo cannot model, is left out; conditions come from `infer_conditions`."""
   dists: dict[str, BaseDistribution] = {}
   clash: set[str] = set()
   for t in complete:
@@ -163,15 +198,26 @@ def infer_tree(complete: Sequence[FrozenTrial], search_space: dict[str, BaseDist
   codecs, left_out = {}, set(clash)
   for n, d in dists.items():
     if n in clash or d.single() or (search_space is not None and search_space.get(n) != d): continue
-    try: codecs[n] = codec(d)
-    except TypeError: left_out.add(n)
-  rows = [{n: codecs[n].to_tb(v) for n, v in t.params.items() if n in codecs} for t in complete]
+    try:
+      c = codec(d)
+      Space({n: c.param})   # a range tinybo cannot encode (an int beyond 2**53, a float span beyond a float's range)
+      codecs[n] = c
+    except (TypeError, ValueError): left_out.add(n)
+  rows = [r for t in complete if (r := _row(t, codecs)) is not None]
   conds, unexplained = infer_conditions(rows, {n: c.param for n, c in codecs.items()})
   left_out |= unexplained
   codecs = {n: c for n, c in codecs.items() if n not in unexplained}
   space = Space({n: dataclasses.replace(c.param, when=conds.get(n)) for n, c in codecs.items()})
   rows = [{n: v for n, v in r.items() if n in codecs} for r in rows]
   return Tree({n: dists[n] for n in codecs}, codecs, space, left_out, rows)
+
+def _row(t: FrozenTrial, codecs: dict[str, Codec]) -> dict | None:
+  """A complete trial's modelled values, encoded; None when one is a value its distribution cannot take (Optuna only
+  warns when an enqueued value is out of range or off the step): such a trial shows nothing about the tree."""
+  try: row = {n: codecs[n].to_tb(v) for n, v in t.params.items() if n in codecs}
+  except (ValueError, TypeError): return None
+  inside = all(isinstance(codecs[n].param, Categorical) or codecs[n].param.low <= v <= codecs[n].param.high for n, v in row.items())
+  return row if inside else None
 
 def reports_of(t: FrozenTrial) -> list[Report]:
   """A trial's finite intermediate values as tinybo Reports by step; the last report of a pruned trial carries stop=True.
@@ -181,15 +227,16 @@ def reports_of(t: FrozenTrial) -> list[Report]:
   steps = sorted(s for s, v in t.intermediate_values.items() if math.isfinite(v))
   return [Report(int(s), float(t.intermediate_values[s]), t.state == TrialState.PRUNED and s == steps[-1], when) for s in steps]
 
-def _share(study: Study, trial: FrozenTrial, params: dict[str, Any]) -> None:
+def _share(study: Study, trial: FrozenTrial, encoded: dict[str, int | float]) -> None:
   """Store the relative params on the trial: until the objective has called every suggest_*, trial.params lacks some
-  of them, and the other workers must still see the whole pending configuration."""
-  s = json.dumps(params)
+  of them, and the other workers must still see the whole pending configuration. Stored encoded (a categorical as the
+  index of its choice, see `codec`): a choice need not be JSON (a numpy int, a function) nor survive it (a tuple)."""
+  s = json.dumps(encoded)
   for i in range(0, len(s), _MAX_ATTR): study._storage.set_trial_system_attr(trial._trial_id, f"{_ATTR}:{i // _MAX_ATTR}", s[i:i + _MAX_ATTR])
 
-def _pending_params(t: FrozenTrial, unreadable: set[int]) -> dict[str, Any]:
-  """The whole proposal of a RUNNING trial. The chunks are written one by one: a worker killed between two of them
-  leaves a partial JSON behind, and then the trial's own reported params are all that is known (with a warning, once)."""
+def _shared(t: FrozenTrial, unreadable: set[int]) -> dict[str, Any]:
+  """The encoded proposal stored on a RUNNING trial. The chunks are written one by one: a worker killed between two of
+  them leaves a partial JSON behind, and then the trial's own reported params are all that is known (with a warning, once)."""
   chunks, i = [], 0
   while (c := t.system_attrs.get(f"{_ATTR}:{i}")) is not None: chunks.append(c); i += 1
   try:
@@ -201,17 +248,19 @@ def _pending_params(t: FrozenTrial, unreadable: set[int]) -> dict[str, Any]:
       _log.warning(f"TinyBOSampler: the proposal stored on running trial {t.number} is unreadable ({type(e).__name__}: {str(e)[:120]}; "
                    "a partial write?); using the parameters the trial has reported instead")
     shared = {}
-  return {**shared, **t.params}
+  return shared
 
 def _to_tinybo(t: FrozenTrial, tree: Tree, unreadable: set[int]) -> Trial | None:
   """An Optuna trial as a tinybo Trial over the tree's space, or None when it does not fit (a parameter the tree makes
   active is missing, e.g. a trial pruned before suggesting it, or a value lies outside). Parameters the tree makes
-  inactive are dropped: the tree may have changed since a running trial's proposal was made."""
+  inactive are dropped: the tree may have changed since a running trial's proposal was made. An enqueued trial
+  (WAITING, or RUNNING before it asks for them) is pending at its fixed values."""
   finished = t.state.is_finished()
-  params = t.params if finished else _pending_params(t, unreadable)
+  shared = {} if finished else _shared(t, unreadable)
   space = tree.space
   try:
-    p = {n: tree.codecs[n].to_tb(v) for n, v in params.items() if n in tree.codecs}
+    given = {**({} if finished else t.system_attrs.get("fixed_params") or {}), **t.params}
+    p = {**{n: v for n, v in shared.items() if n in tree.codecs}, **{n: tree.codecs[n].to_tb(v) for n, v in given.items() if n in tree.codecs}}
     active = space.active(p)
     p = space.validate({n: v for n, v in p.items() if n in active})
   except (ValueError, TypeError): return None

@@ -19,11 +19,13 @@ value and step, when it ended before the full length of a run: `max_step` (the s
 the highest step any trial has reported so far (a trial first taken as complete becomes stopped as soon as another one
 goes further). Never as complete at full length, which would tell the model a partial result is a final one. A trial
 whose trainable returned on its own is complete. Ray shows a searcher the difference: a result that made the scheduler
-stop the trial never reaches `on_trial_result`, only `on_trial_complete`.
+stop the trial never reaches `on_trial_result`, only `on_trial_complete`; a trial stopped while paused (HyperBandScheduler)
+gets `on_trial_complete` with no result, and ends at its last report.
 Imports: integrations (the codecs), optimizer (resolve_strategy, takes_reports), strategies, space, trial, ray.
 """
 from __future__ import annotations
 
+import copy
 import math
 import numbers
 import pickle
@@ -41,7 +43,7 @@ try:
 except ImportError as e:  # pragma: no cover
   raise ImportError("tinybo.integrations.ray needs Ray Tune; install it with: pip install 'tinybo[ray]'") from e
 
-from tinybo.integrations import Codec, choice_codec, float_codec, grid_codec, int_codec, round_codec
+from tinybo.integrations import Codec, choice_codec, float_codec, grid_codec, int_codec, resolve_seed, round_codec
 from tinybo.optimizer import resolve_strategy, takes_reports
 from tinybo.space import PARAM_TYPES, Space
 from tinybo.strategies import SearchExhausted, Strategy
@@ -55,7 +57,12 @@ def domain_codec(name: str, d: Domain) -> Codec:
   """One Ray Tune domain as a tinybo parameter."""
   sampler, q = d.get_sampler(), None
   if isinstance(sampler, Quantized): q, sampler = sampler.q, sampler.get_sampler()
-  if isinstance(d, RayCategorical): return choice_codec(d.categories)
+  if isinstance(d, RayCategorical):
+    if any(_holds_domain(c) for c in d.categories):   # it would reach the trainable unresolved, a Domain object as a value
+      raise ValueError(f"parameter '{name}': a tune.choice whose choices hold tune domains is a nested space TinyBOSearch cannot "
+                       "search; pass a tinybo Space with when= conditions, e.g. {'opt': tb.Categorical(['sgd', 'adam']), "
+                       "'lr': tb.Float(1e-4, 1e-1, when={'opt': 'sgd'})}")
+    return choice_codec(d.categories)
   if isinstance(d, (RayFloat, RayInteger)) and isinstance(sampler, (Uniform, LogUniform)):
     integer, log = isinstance(d, RayInteger), isinstance(sampler, LogUniform)
     if q is None:  # Ray samples ints in [lower, upper): the tinybo Int is inclusive
@@ -68,6 +75,11 @@ def domain_codec(name: str, d: Domain) -> Codec:
   raise ValueError(f"parameter '{name}': TinyBOSearch cannot search {what}; use tune.uniform/loguniform/quniform/randint/lograndint/"
                    f"qrandint/choice, or pass a tinybo Space")
 
+def _holds_domain(v: Any) -> bool:
+  if isinstance(v, Domain): return True
+  if isinstance(v, Mapping): return "grid_search" in v or any(_holds_domain(x) for x in v.values())
+  return isinstance(v, (list, tuple)) and any(_holds_domain(x) for x in v)
+
 def convert_search_space(config: Mapping) -> tuple[Space, dict[str, Codec], dict[str, tuple]]:
   """A Ray Tune param_space -> (tinybo Space over the searched names, codecs, name -> nested path). Constants are not
   part of the Space: Ray merges them into each trial's config itself."""
@@ -76,12 +88,26 @@ def convert_search_space(config: Mapping) -> tuple[Space, dict[str, Codec], dict
   codecs = {_name(p): domain_codec(_name(p), d) for p, d in domains}
   return Space({n: c.param for n, c in codecs.items()}), codecs, {_name(p): tuple(p) for p, _ in domains}
 
-def _nest(flat: Mapping[str, Any], paths: Mapping[str, tuple]) -> dict:
+def list_templates(config: Mapping, paths: Mapping[str, tuple]) -> dict[tuple, list]:
+  """The lists of a param_space that hold a searched domain, by path (copies). Ray puts a suggestion's list in place of
+  the param_space's list, it does not merge them: a suggestion rebuilds each whole list, its constants kept."""
+  out: dict[tuple, list] = {}
+  for path in paths.values():
+    d: Any = config
+    for i, k in enumerate(path[:-1]):
+      d = d[k]
+      if isinstance(d, (list, tuple)) and not any(path[:j] in out for j in range(1, i + 2)): out[path[:i + 1]] = copy.deepcopy(list(d))
+  return out
+
+def _nest(flat: Mapping[str, Any], paths: Mapping[str, tuple], lists: Mapping[tuple, list] | None = None) -> dict:
+  """{name: value} -> the nested config; a list of the param_space (`lists`, from list_templates) is rebuilt whole."""
   out: dict = {}
   for n, v in flat.items():
     path = paths.get(n, (n,))
-    d = out
-    for k in path[:-1]: d = d.setdefault(k, {})
+    d: Any = out
+    for i, k in enumerate(path[:-1]):
+      if isinstance(d, dict) and k not in d: d[k] = copy.deepcopy((lists or {}).get(path[:i + 1], {}))
+      d = d[k]
     d[path[-1]] = v
   return out
 
@@ -91,7 +117,7 @@ def _flat(config: Mapping, paths: Mapping[str, tuple], optional: Collection[str]
   for n, path in paths.items():
     d: Any = config
     for k in path:
-      if not isinstance(d, Mapping) or k not in d:
+      if not (k in d if isinstance(d, Mapping) else isinstance(d, (list, tuple)) and isinstance(k, int) and 0 <= k < len(d)):
         if n in optional: break
         raise ValueError(f"config {dict(config)!r} has no value for parameter '{n}'")
       d = d[k]
@@ -104,22 +130,26 @@ class TinyBOSearch(Searcher):
   space: a tinybo Space (or a dict of tb.Float/Int/Categorical and constants); None to take Ray's param_space.
   metric, mode: the reported metric and "min"/"max" (or set them in tune.TuneConfig).
   strategy: "gp", "random", "grid" or a strategy object such as tb.GP(kernel="matern32").
-  seed: the strategy's seed (same seed and history -> same suggestions).
+  seed: the strategy's seed (same seed and history -> same suggestions); None: a random one.
   points_to_evaluate: configurations to try first (e.g. a known default).
   max_step: the training_iteration of a full run (ASHAScheduler's max_t): a trial the scheduler ends before it is
     STOPPED. None (default): the highest training_iteration any trial has reported so far.
   """
   def __init__(self, space: Space | Mapping | None = None, metric: str | None = None, mode: str | None = None, strategy: str | Strategy = "gp",
-               seed: int = 0, points_to_evaluate: list[dict] | None = None, max_step: int | None = None):
+               seed: int | None = 0, points_to_evaluate: list[dict] | None = None, max_step: int | None = None):
     super().__init__(metric=metric, mode=mode)
     if isinstance(metric, list) or isinstance(mode, list): raise ValueError("TinyBOSearch optimizes one metric; pass metric='name', mode='min'|'max'")
     self._strategy = resolve_strategy(strategy)
-    self._seed = int(seed)
+    self._seed = resolve_seed(seed)
     self._space: Space | None = None
     self._codecs: dict[str, Codec] = {}
     self._paths: dict[str, tuple] = {}
+    self._lists: dict[tuple, list] = {}      # the param_space's lists that hold domains (see list_templates)
     self._trials: list[Trial] = []          # every trial ever suggested or added, in order: the strategy's history
     self._live: dict[str, int] = {}         # Ray trial_id -> index into _trials, while it runs
+    pts = points_to_evaluate
+    if pts is not None and (isinstance(pts, (Mapping, str)) or not all(isinstance(p, Mapping) for p in pts)):
+      raise TypeError(f"points_to_evaluate={points_to_evaluate!r}: pass a list of configurations, e.g. [{{'lr': 0.01}}]")
     self._queue = [dict(p) for p in (points_to_evaluate or [])]
     if max_step is not None and (isinstance(max_step, bool) or not isinstance(max_step, numbers.Integral) or max_step < 1):
       raise ValueError(f"max_step={max_step!r}; use the training_iteration of a full run (an int >= 1, e.g. ASHAScheduler's max_t) or None")
@@ -127,6 +157,7 @@ class TinyBOSearch(Searcher):
     self._curves: dict[int, list[Report]] = {}   # index into _trials -> its reports, steps increasing
     self._ended: set[int] = set()                 # trials the scheduler ended (their last result never reached on_trial_result)
     self._top = 0                                 # the highest step any trial has reported
+    self._own_space = space is not None      # given to the constructor: Tune passes metric/mode only with a non-empty param_space
     if space is not None: self._set_space(space)
 
   def _set_space(self, space: Space | Mapping) -> None:
@@ -135,8 +166,12 @@ class TinyBOSearch(Searcher):
       self._codecs, self._paths = {}, {n: (n,) for n in self._space.names}
     elif isinstance(space, Mapping):
       self._space, self._codecs, self._paths = convert_search_space(space)
+      self._lists = list_templates(space, self._paths)
     else: raise TypeError(f"space={space!r}; pass a tinybo Space, a dict of Ray Tune domains (tune.uniform, ...), or None")
     if not self._space.names: raise ValueError("the search space has no searchable parameter; add tune.uniform(...)/tb.Float(...) entries")
+    for i, p in enumerate(self._queue):   # a bad point is an error now, not when its turn comes in the middle of a run
+      try: self._to_tb(p)
+      except (ValueError, TypeError) as e: raise type(e)(f"points_to_evaluate[{i}]: {e}") from None
 
   # ***** Searcher API *****
 
@@ -144,32 +179,46 @@ class TinyBOSearch(Searcher):
     if self._space is not None:
       # Ray's contract: a space set already wins, and Tune then rejects a param_space with domains. The same space again
       # (a restored searcher given the same param_space) is accepted.
-      if not self._codecs: return False
-      try: same = convert_search_space(config) == (self._space, self._codecs, self._paths)
+      try: same = bool(self._codecs) and convert_search_space(config) == (self._space, self._codecs, self._paths)
       except (ValueError, TypeError): same = False
-      if not same: return False
+      if not same:
+        # Tune's metric and mode still apply where the searcher has none (a param_space of constants only)
+        self._adopt(metric if not self._metric else None, mode if not self._mode else None)
+        return False
     else: self._set_space(config)
+    self._adopt(metric, mode)
+    return True
+
+  def _adopt(self, metric: str | None, mode: str | None) -> None:
     if metric: self._metric = metric
     if mode: self._mode = mode
-    return True
 
   def _check(self) -> None:
     if self._space is None: raise RuntimeError(UNDEFINED_SEARCH_SPACE.format(cls=type(self).__name__, space="space"))
     if not self._metric or not self._mode:
-      raise RuntimeError(UNDEFINED_METRIC_MODE.format(cls=type(self).__name__, metric=self._metric, mode=self._mode))
+      if not getattr(self, "_own_space", False):   # (a searcher unpickled from an older version has no _own_space)
+        raise RuntimeError(UNDEFINED_METRIC_MODE.format(cls=type(self).__name__, metric=self._metric, mode=self._mode))
+      # Tune passes TuneConfig's metric and mode along with param_space: an empty param_space passes neither
+      raise RuntimeError(f"TinyBOSearch has metric={self._metric!r}, mode={self._mode!r}: a searcher given its own space takes them "
+                         "from its constructor, TinyBOSearch(space, metric='loss', mode='min'), not from tune.TuneConfig")
     if self._mode not in ("min", "max"): raise ValueError(f"mode={self._mode!r}; use 'min' or 'max'")
 
   def _to_tb(self, config: Mapping) -> dict:
     flat = _flat(config, self._paths, optional=self._space.conditions)
-    return self._space.validate({n: (self._codecs[n].to_tb(v) if n in self._codecs else v) for n, v in flat.items()})
+    return self._space.validate({n: self._encode(n, v) for n, v in flat.items()})
+
+  def _encode(self, name: str, v: Any) -> Any:
+    if name not in self._codecs: return v
+    try: return self._codecs[name].to_tb(v)
+    except (ValueError, TypeError) as e: raise ValueError(f"parameter '{name}': {e}") from None
 
   def _to_ray(self, params: Mapping) -> dict:
     flat = {n: (self._codecs[n].from_tb(params[n]) if n in self._codecs else params[n]) for n in self._space.names if n in params}
-    return _nest({**flat, **self._space.constants}, self._paths)   # a Ray param_space gives no constants: Ray merges its own
+    return _nest({**flat, **self._space.constants}, self._paths, self._lists)   # a Ray param_space gives no constants: Ray merges its own
 
   def suggest(self, trial_id: str) -> dict | None:
     self._check()
-    if self._queue: params = self._to_tb(self._queue.pop(0))
+    if self._queue: params = self._to_tb(self._queue.pop(0))   # checked when the space was set
     else:
       # a strategy that learns from learning curves takes them as reports=; the others see stopped trials as taken
       extra = {"reports": {i: list(c) for i, c in self._curves.items()}} if takes_reports(self._strategy) else {}
@@ -219,6 +268,13 @@ class TinyBOSearch(Searcher):
     i = self._live.pop(trial_id, None)
     if i is None: return   # not ours (e.g. finished twice, or started before a restore from an older checkpoint)
     t = self._trials[i]
+    if result is None and not error and self._curves.get(i):
+      # Ray stops a PAUSED (or PENDING) trial with no result (HyperBandScheduler ends a paused bracket, PBT): the scheduler
+      # ended it at its last report
+      t.state, t.value = TrialState.COMPLETE, self._curves[i][-1].value
+      self._ended.add(i)
+      self._relabel()
+      return
     v = None if error else self._value(result)
     if v is None:   # crashed, or no finite metric: never fed to the model
       t.state = TrialState.FAILED
@@ -262,13 +318,14 @@ class TinyBOSearch(Searcher):
 
   def get_state(self) -> dict:
     return {"version": _STATE_VERSION, "space": self._space, "codecs": self._codecs,
-            "paths": self._paths, "trials": self._trials, "live": self._live, "queue": self._queue, "metric": self._metric,
+            "paths": self._paths, "lists": self._lists, "trials": self._trials, "live": self._live, "queue": self._queue, "metric": self._metric,
             "mode": self._mode, "seed": self._seed, "curves": self._curves, "ended": self._ended, "top": self._top, "max_step": self._max_step}
 
   def set_state(self, state: dict) -> None:
     if state.get("version") not in (1, _STATE_VERSION):
       raise ValueError(f"searcher state version {state.get('version')!r} is not {_STATE_VERSION}; it was saved by another tinybo version")
     self._space, self._codecs, self._paths, self._queue = state["space"], state["codecs"], state["paths"], state["queue"]
+    self._lists = state.get("lists", {})
     self._trials, self._live = state["trials"], state["live"]
     self._metric, self._mode, self._seed = state["metric"], state["mode"], state["seed"]
     self._curves, self._ended, self._top = state.get("curves", {}), state.get("ended", set()), state.get("top", 0)
