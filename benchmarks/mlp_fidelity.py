@@ -141,7 +141,8 @@ def run_tinybo(method: str, seed: int, epochs: int, budget: int, space: str) -> 
   import tinybo as tb
   strategy = tb.Random() if method.startswith("random") else tb.GP(curves="additive") if method.startswith("gp-additive") else tb.GP()
   stopping = {"full": None, "asha": tb.ASHA(min_step=1, max_step=epochs, reduction_factor=3),
-              "asha3": tb.ASHA(min_step=3, max_step=epochs, reduction_factor=3), "median": tb.MedianStopping(warmup_trials=5),
+              "asha3": tb.ASHA(min_step=min(3, epochs - 1), max_step=epochs, reduction_factor=3),   # (a smoke run of 2 epochs: rung 1)
+              "median": tb.MedianStopping(warmup_trials=5),
               "model": tb.ModelStopping(min_step=1, max_step=epochs, threshold=0.2),
               "hyperband": tb.Hyperband(min_step=1, max_step=epochs, reduction_factor=3)}[method.rsplit("-", 1)[1]]
   opt = tb.Optimizer(tinybo_space(space), strategy=strategy, seed=seed, stopping=stopping)
