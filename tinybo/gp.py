@@ -357,7 +357,8 @@ class GPRegressor:
       out, Linv0, alpha = (download(t)[0] for t in step(self._data, self._pack(self.phi[None], np.array([self.jitter]))))
       if np.isfinite(alpha).all() and np.isfinite(Linv0).all(): break
       self.jitter *= 100
-    else: raise GPFitError("kernel matrix not positive definite even with jitter 1e-3")
+    else: raise GPFitError(f"the kernel matrix at the fitted hyperparameters did not factor, even with jitter {self.jitter / 100:.0e} "
+                           f"(n={self.n}, d={self.d})")
     self._set_posterior(Linv0, alpha)
 
   def _step(self, b:int) -> CachedJit:
