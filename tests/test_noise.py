@@ -124,20 +124,30 @@ def test_edge_is_the_default_and_ucb_bit_for_bit_on_a_deterministic_objective():
 
 def test_edge_replaces_a_ucb_suggestion_on_the_bound_by_logei_once_the_values_are_noisy(monkeypatch):
   noise = np.random.default_rng(0).standard_normal(40)
-  steps: list = []   # (acquisition, proposed point) of every acquisition optimization
+  steps: list = []   # (acquisition, proposed point, search box, incumbent, lengthscales) of every acquisition optimization
   def spy(*a, **k):
     x, v = OPTIMIZE_ACQUISITION(*a, **k)
-    steps.append((k["acquisition"], x.copy()))
+    steps.append((k["acquisition"], x.copy(), k["box"], k["X_top"][0].copy(), np.asarray(k["lengthscales"]).copy()))
     return x, v
   monkeypatch.setattr(bo, "optimize_acquisition", spy)
   params = run(tb.GP(acquisition="edge"), lambda p, i: branin_unit(p) + 3.0 * noise[i], 30)
-  kinds = [k for k, _ in steps]
+  kinds = [k for k, *_ in steps]
   assert set(kinds) <= {"ucb", "logei"} and kinds[0] == "ucb"
   # every LogEI follows a UCB proposal on a float bound, and every UCB proposal on a bound once noise is evident is
   # followed by LogEI; the suggestion is the last proposal of its step
   assert all(kinds[i - 1] == "ucb" and bo.on_float_bound(steps[i - 1][1], SPACE.kinds) for i, k in enumerate(kinds) if k == "logei")
   assert "logei" in kinds, "this noisy Branin's UCB goes to the bound at least once"
-  last = [x for i, (k, x) in enumerate(steps) if i + 1 == len(steps) or steps[i + 1][0] == "ucb"]
+  # LogEI searches the box around the incumbent: the local turn's own where UCB had one, else EDGE_LENGTH's (TuRBO's box,
+  # its side lengthscale-weighted to geometric mean 1 and clipped to the cube)
+  for i, (k, x, box, top, ls) in enumerate(steps):
+    if k != "logei": continue
+    if steps[i - 1][2] is not None: np.testing.assert_array_equal(box, steps[i - 1][2])
+    else:
+      w = ls / np.exp(np.mean(np.log(ls)))
+      np.testing.assert_allclose(box, (np.clip(top - bo.EDGE_LENGTH * w / 2, 0, 1), np.clip(top + bo.EDGE_LENGTH * w / 2, 0, 1)), rtol=1e-12)
+    assert np.all(box[0] <= x + 1e-12) and np.all(x <= box[1] + 1e-12)
+  assert any(k == "logei" and steps[i - 1][2] is None for i, (k, *_) in enumerate(steps)), "a global turn's LogEI"
+  last = [x for i, (k, x, *_) in enumerate(steps) if i + 1 == len(steps) or steps[i + 1][0] == "ucb"]
   np.testing.assert_allclose(np.array([SPACE.encode(p) for p in params[-len(last):]]), np.array(last), atol=1e-12)
 
 def grow(g: tb.GP, X: np.ndarray, y: np.ndarray, ns: range, full: bool = False) -> list[tuple[int, bool, float | None]]:

@@ -4,7 +4,8 @@ believer); any numerical failure falls back to random with a warning; `recommend
 With reports (intermediate values of training runs), the GP models (configuration, step) and targets the final step:
 fidelity.py builds that data. Holds: GP, GPFallbackWarning, default_initial_size. Imports: strategies (History, Random's helpers), fidelity,
 transforms, gp, noise (acquisition="auto"), inward (the inward probe), acquisition (names), optim_acqf, discrete, arguments (checks),
-tree (conditional spaces), sobol, kernels (names), subset, space, trial, trust_region (trust_region=True), _tinygrad (the device lock), numpy.
+tree (conditional spaces), sobol, kernels (names), subset, space, trial, trust_region (trust_region=True and "edge" under noise),
+_tinygrad (the device lock), numpy.
 Glossary: d encoded dimension (space.dim), p searchable parameters; X[n, d] encoded complete trials, y[n] their values
 sign-flipped so that larger is better; X_pend[q, d] pending trials and this batch's points, fantasized at the GP mean.
 """
@@ -38,8 +39,10 @@ from tinybo.trial import Report, Trial, TrialState
 from tinybo.trust_region import local_turn, trust_box, trust_length
 
 # the acquisitions that are UCB until the data show noise (noise.noise_evidence), and what each is then: "auto" LogEI
-# against the best observed value; "edge" UCB, but LogEI for a suggestion that UCB puts on a float parameter's bound (see GP)
+# against the best observed value; "edge" UCB, but for a suggestion that UCB puts on a float parameter's bound LogEI within
+# EDGE_LENGTH's box around the incumbent (see GP)
 NOISY_RULES = {"auto": "logei", "edge": "edge"}
+EDGE_LENGTH = 0.4   # "edge" under noise: the side of trust_region.trust_box around the incumbent where LogEI replaces UCB's bound point
 
 def default_initial_size(p: int, conditional: bool = False) -> int:
   """Initial design points for p parameters: 2p + 1, at least 5, at most max(10, p + 1). The cap is Optuna's 10 startup
@@ -96,8 +99,10 @@ class GP:
   "edge": UCB with beta = 2 (it measured best on the deterministic problems of the benchmark suite, benchmarks/README.md)
   while the data look deterministic, and once they show observation noise UCB still, except that a suggestion UCB puts
   on the bound of a float parameter is replaced by LogEI's (against the best observed value, on the raw values as
-  "auto"): under noise a smooth model extrapolates its slope to the box's bound, where UCB then exploits a flat edge it
-  is sure of (a noisy Branin's x0 = 10, beside the minimizer). On deterministic data it is "ucb", suggestion for
+  "auto"), maximized within TuRBO's box of side EDGE_LENGTH around the best observed point (trust_region.trust_box; a
+  local turn's own box where it has one): under noise a smooth model extrapolates its slope to the cube's bound, where
+  UCB then exploits a flat edge it is sure of (a noisy Branin's x0 = 10, beside the minimizer); over the whole cube LogEI
+  would spend the rest of a 6-dimensional study in the corners (see "auto"). On deterministic data it is "ucb", suggestion for
   suggestion. The noise test (`noise.noise_evidence`: the fitted noise beats an interpolating fit by NOISE_MARGIN nats;
   always noisy with a noise variance given; never with noise="deterministic" or learning curves) costs a second, cold
   fit, so a study runs it only when the data have grown `noise.RETEST_GROWTH` times since its last test, and keeps the
@@ -528,10 +533,14 @@ class GP:
             scale = math.sqrt(self.beta * float(turn.hyperparameters["outputscale"]))
             optimism = BranchOptimism.of(space, np.concatenate([X_avoid, X_pend[len(h.X_pending):]]), scale)
             tree_args["augment"] = lambda X, o=optimism: tree.augment(X, o)
-          box = trust_box(X_top[0], ls[:space.dim], length, np.asarray(space.kinds) != CAT) if local else None
-          if acquisition == "edge":   # UCB, unless it goes to the box's edge: then LogEI against the best observed value
+          movable = np.asarray(space.kinds) != CAT
+          box = trust_box(X_top[0], ls[:space.dim], length, movable) if local else None
+          if acquisition == "edge":   # UCB, unless it goes to the cube's edge: then LogEI against the best observed value
             x = propose("ucb", state, ls, best_i, box)
-            if on_float_bound(x, space.kinds): x = propose("logei", state, ls, best_i, box)
+            # near the incumbent (a local turn: in its region): over the whole cube LogEI chases the far corners, where
+            # the raw values' GP reverts to the data's mean, above what the plateau of a peaked objective really gives
+            if on_float_bound(x, space.kinds):
+              x = propose("logei", state, ls, best_i, box if box is not None else trust_box(X_top[0], ls[:space.dim], EDGE_LENGTH, movable))
           else: x = propose(acquisition, state, ls, best_i, box)
           # "edge"/"auto" on data that test deterministic: a point on a face where the best point is too: observe just
           # inside it once (a space without conditions only: an inactive column's bound means nothing; curves' incumbent
