@@ -27,13 +27,15 @@ from benchmarks.run import RESULTS, load_runs, plot, report
 # Session 15's edge under noise (LogEI near the incumbent) changes runs only where the data test noisy: the two noisy
 # problems (s15_ebox04top.json, made with the screen's switch for it; three of its runs rerun bit-identical by the final
 # code) and Ackley's ripple (s15_edgebox_*.json); the deterministic core problems and Hartmann6-25d never test noisy.
+# Session 15's integer inward probe acts only in a space with an integer and no conditions: of the suite, mixed.
 DET, TRC = "gp:acquisition=edge", "gp:trust_region=True"
 DEFAULT_RUNS: dict[str, list[tuple[str, str]]] = {
   "branin": [("s10_noise_det.json", DET), ("s12_probe2_branin.json", "gp")],
   "camel": [("s10_noise_det.json", DET)],
   "hartmann3": [("s10_noise_det.json", DET), ("s12_probe2_hartmann3.json", "gp")],
   "hartmann6": [("s10_noise_det.json", DET), ("s12_probe2_hartmann6.json", "gp")],
-  "mixed": [("s10_noise_det.json", DET), ("s12_probe2_mixed.json", "gp")],
+  "mixed": [("s10_noise_det.json", DET), ("s12_probe2_mixed.json", "gp"), ("s15_intprobe_mixed_0-9.json", "gp"),
+            ("s15_intprobe_mixed_10-19.json", "gp")],
   "ackley5": [("s10_lead_edge_trc.json", TRC), ("s15_edgebox_ackley5_20.json", "gp")],
   "branin_noisy": [("s10_lead_edge_trc.json", TRC), ("s12_probe2_branin_noisy.json", "gp"), ("s15_ebox04top.json", "gp")],
   "hartmann6_noisy": [("s10_lead_edge_trc.json", TRC), ("s12_probe2_hartmann6_noisy.json", "gp"), ("s13_gate_hartmann6_noisy.json", "gp"),

@@ -25,7 +25,7 @@ from tinybo.arguments import check_device, check_int, check_real
 from tinybo.discrete import all_configs, best_untaken, enumerable
 from tinybo.fidelity import CurveData, at_target, curve_data, trend
 from tinybo.gp import GPRegressor, check_noise, check_prior, posterior
-from tinybo.inward import INWARD_STALL, inward_probe, on_float_bound
+from tinybo.inward import INWARD_STALL, int_cells, int_inward_probe, inward_probe, on_float_bound
 from tinybo.kernels import check_kernel
 from tinybo.noise import NOISE_MARGIN, RETEST_GROWTH, negligible_noise, noise_evidence
 from tinybo.optim_acqf import optimize_acquisition
@@ -118,8 +118,11 @@ class GP:
   Both, on a space without conditions or curves, while the data test deterministic: where the last INWARD_STALL
   evaluations and the suggestion all refine the best point along a float parameter's bound, the suggestion is that best
   point moved INWARD_STEP inside instead, unless a trial lies near there already (`inward_probe`): a model fitted mostly
-  on a face extrapolates its slope through the inside it never observed. On noisy data the best point is partly a lucky
-  draw, and "edge" already answers UCB's bound suggestions with LogEI's.
+  on a face extrapolates its slope through the inside it never observed. Likewise for an integer (at least 3 values,
+  not log) that those evaluations, the best point and the suggestion all hold at its first or last value, with the
+  floats within 2 INWARD_STEP of the best point's: the best point with the integer one value inside, unless that
+  configuration is taken (`int_inward_probe`). On noisy data the best point is partly a lucky draw, and "edge" already
+  answers UCB's bound suggestions with LogEI's.
   `kernel`: "matern52" (default), "matern32", "matern12", "rbf", or "auto": at every cold fit (the first, then each time the
   data grew 1.5x) fit every kernel of AUTO_KERNELS and keep the one with the higher MAP evidence, continued by the warm
   fits in between (selection by the marginal likelihood; a cold fit then costs one fit per kernel). The first kernel of
@@ -548,6 +551,10 @@ class GP:
           if self.acquisition in NOISY_RULES and acquisition == "ucb" and not space.conditions and cd is None and on_float_bound(x, space.kinds):
             probe = inward_probe(x, X_top[0], space.kinds, h.X[-INWARD_STALL:], np.concatenate([X_avoid, X_pend]))
             if probe is not None: x = probe
+          # the same for an integer held at the first or last of its values (its encoding never reaches 0 or 1)
+          if self.acquisition in NOISY_RULES and acquisition == "ucb" and not space.conditions and cd is None:
+            probe = int_inward_probe(x, X_top[0], space.kinds, int_cells(space), h.X[-INWARD_STALL:])
+            if probe is not None and space.key(space.decode(probe)) not in taken: x = probe
         if not np.all(np.isfinite(x)): raise FloatingPointError("the acquisition optimizer returned a non-finite point")
         p = space.decode(x)
         if space.key(p) in taken: raise FloatingPointError("the acquisition optimizer returned a point that is already taken")

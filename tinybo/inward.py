@@ -1,7 +1,7 @@
 """The inward probe: where a deterministic study keeps refining its best point along a face of the box (a float
-parameter on its bound), one observation just inside settles whether the optimum is in there (the GP strategy's
-"edge"/"auto" rule; see GP in bo.py).
-Holds pure numpy functions. Imports: space (the FLOAT kind), numpy.
+parameter on its bound, or an integer at the first or last of its values), one observation just inside settles whether
+the optimum is in there (the GP strategy's "edge"/"auto" rule; see GP in bo.py).
+Holds pure numpy functions. Imports: space (the column kinds, Int), numpy.
 Glossary: x[d] an encoded point (unit cube), kinds the space's column kinds, incumbent the best observed point.
 """
 from __future__ import annotations
@@ -10,7 +10,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from tinybo.space import FLOAT
+from tinybo.space import FLOAT, Int, Space
 
 
 def on_float_bound(x: np.ndarray, kinds: Sequence[int]) -> bool:
@@ -50,3 +50,32 @@ def inward_probe(x: np.ndarray, incumbent: np.ndarray, kinds: Sequence[int], X_r
   probe[lo], probe[hi] = step, 1.0 - step
   if len(X_seen) and float(np.min(np.max(np.abs(X_seen - probe), axis=1))) < step / 2: return None
   return probe
+
+def int_cells(space: Space) -> np.ndarray:
+  """Per encoded column of `space`: how many values its integer parameter takes, where the inward probe may move it (an
+  Int with at least 3 values, not log-scaled: its encoding gives each value a cell of width 1 / that count); 0 elsewhere."""
+  cells = np.zeros(space.dim, dtype=np.int64)
+  for k, p in space.params.items():
+    if isinstance(p, Int) and not p.log and p.high - p.low >= 2: cells[space.columns[k].start] = p.high - p.low + 1
+  return cells
+
+def int_inward_probe(x: np.ndarray, incumbent: np.ndarray, kinds: Sequence[int], cells: np.ndarray, X_recent: np.ndarray,
+                     step: float = INWARD_STEP) -> np.ndarray | None:
+  """Where x, the incumbent and the last INWARD_STALL evaluations X_recent all hold an integer column (cells > 0, see
+  int_cells) at the same end of its values, the first or the last, with every float column within 2 step of the
+  incumbent's: the incumbent with those integers one value inside (the centre of that value's cell); else None. The
+  caller skips a probe that is already taken. Why: as on a float's face (inward_probe), a model fitted at the end of an
+  integer's range extrapolates its slope through the values inside, which a study that refines its floats there never
+  observes."""
+  if len(X_recent) < INWARD_STALL: return None
+  rows = np.vstack([X_recent, x])
+  f = np.asarray(kinds) == FLOAT
+  if f.any() and np.max(np.abs(rows[:, f] - incumbent[f])) > 2 * step: return None
+  probe, moved = incumbent.astype(np.float64, copy=True), False
+  for c in np.flatnonzero(cells):
+    width = 1.0 / cells[c]
+    for low in (True, False):
+      at_end = (lambda u, low=low, width=width: u < width if low else u > 1.0 - width)
+      if at_end(incumbent[c]) and all(at_end(r[c]) for r in rows):
+        probe[c], moved = (1.5 * width if low else 1.0 - 1.5 * width), True
+  return probe if moved else None
