@@ -523,6 +523,9 @@ class GP:
                                   X_observed=X_avoid, X_pending=X_pend, X_top=X_top, lengthscales=ls, n_raw=self.n_raw,
                                   n_starts=self.n_starts, n_steps=self.n_steps, min_distance=self.min_distance, box=box, **tree_args)[0]
 
+    # the inward probes (inward.py): on data that test deterministic (the acquisition is UCB), without conditions or curves
+    probing = self.acquisition in NOISY_RULES and acquisition == "ucb" and not space.conditions and cd is None
+    cells = int_cells(space) if probing else np.zeros(0, dtype=np.int64)
     for i in range(n):
       try:
         with np.errstate(all="ignore"):
@@ -548,12 +551,12 @@ class GP:
           # "edge"/"auto" on data that test deterministic: a point on a face where the best point is too: observe just
           # inside it once (a space without conditions only: an inactive column's bound means nothing; curves' incumbent
           # is a prediction; noisy data: the best point is partly a lucky draw, and edge's LogEI handles the bounds there)
-          if self.acquisition in NOISY_RULES and acquisition == "ucb" and not space.conditions and cd is None and on_float_bound(x, space.kinds):
+          if probing and on_float_bound(x, space.kinds):
             probe = inward_probe(x, X_top[0], space.kinds, h.X[-INWARD_STALL:], np.concatenate([X_avoid, X_pend]))
             if probe is not None: x = probe
           # the same for an integer held at the first or last of its values (its encoding never reaches 0 or 1)
-          if self.acquisition in NOISY_RULES and acquisition == "ucb" and not space.conditions and cd is None:
-            probe = int_inward_probe(x, X_top[0], space.kinds, int_cells(space), h.X[-INWARD_STALL:])
+          if probing and cells.any():
+            probe = int_inward_probe(x, X_top[0], space.kinds, cells, h.X[-INWARD_STALL:])
             if probe is not None and space.key(space.decode(probe)) not in taken: x = probe
         if not np.all(np.isfinite(x)): raise FloatingPointError("the acquisition optimizer returned a non-finite point")
         p = space.decode(x)

@@ -71,11 +71,11 @@ def int_inward_probe(x: np.ndarray, incumbent: np.ndarray, kinds: Sequence[int],
   rows = np.vstack([X_recent, x])
   f = np.asarray(kinds) == FLOAT
   if f.any() and np.max(np.abs(rows[:, f] - incumbent[f])) > 2 * step: return None
-  probe, moved = incumbent.astype(np.float64, copy=True), False
-  for c in np.flatnonzero(cells):
-    width = 1.0 / cells[c]
-    for low in (True, False):
-      at_end = (lambda u, low=low, width=width: u < width if low else u > 1.0 - width)
-      if at_end(incumbent[c]) and all(at_end(r[c]) for r in rows):
-        probe[c], moved = (1.5 * width if low else 1.0 - 1.5 * width), True
-  return probe if moved else None
+  c = np.flatnonzero(cells)
+  width = 1.0 / cells[c]
+  held = np.vstack([rows[:, c], incumbent[c]])   # the recent points, the suggestion and the incumbent, on those columns
+  low, high = (held < width).all(axis=0), (held > 1.0 - width).all(axis=0)
+  if not (low | high).any(): return None
+  probe = incumbent.astype(np.float64, copy=True)
+  probe[c[low]], probe[c[high]] = 1.5 * width[low], 1.0 - 1.5 * width[high]
+  return probe
