@@ -14,6 +14,7 @@ times) instead of session 10's per-fit `noise_evidence`. Each rule patches tinyb
   It acts on suggest's fits of the warped values only: not on the raw values' refit once the verdict is noisy, nor in
   `recommend` (the noisy problems' regret);
 - "mm<N>": the same, only once the study has at least N complete trials;
+- "mmu<N>": the same, only while the study has fewer than N complete trials (the corner visits come early);
 - "mmf<v>": "mm", only while the previous suggestion's fit has a noise variance (standardized) at most v;
 - "<ex rule>+<mm rule>": both, e.g. ex0.01nb+mm.
 Each run records its regret, values, min_dist, counts {"fired": [steps, steps], "bound_refused": [steps refused on a bound, the same],
@@ -67,14 +68,15 @@ def _patch_exploit(part: str) -> None:
   bo.optimize_acquisition = exploit
 
 def _patch_minmean(part: str) -> None:
-  """"mm", "mm<N>", "mmf<v>": see the docstring."""
+  """"mm", "mm<N>", "mmu<N>", "mmf<v>": see the docstring."""
   body = part.removeprefix("mm")
   max_noise = float(body.removeprefix("f")) if body.startswith("f") else np.inf
-  n_min = 0 if body.startswith("f") else int(body or 0)
+  n_max = int(body.removeprefix("u")) if body.startswith("u") else np.inf
+  n_min = 0 if body[:1] in ("f", "u") else int(body or 0)
   targets = bo.GP._targets
   def warped_targets(self, space, y, design, minimize):
     quiet = not VERDICTS or not VERDICTS[-1][1] and VERDICTS[-1][2] <= max_noise
-    WARPED[0] = self._warp_kind(space, design, minimize) == "log" and quiet and len(y) >= n_min and not RECOMMENDING[0]
+    WARPED[0] = self._warp_kind(space, design, minimize) == "log" and quiet and n_min <= len(y) < n_max and not RECOMMENDING[0]
     return targets(self, space, y, design, minimize)
   bo.GP._targets = warped_targets
   yfit = transforms.YTransform.fit
@@ -121,7 +123,8 @@ def main() -> None:
   def install(rule: str) -> None:
     if installed: raise SystemExit(f"--rules {installed[0]},{rule}: one rule per process (each patches tinybo on top of the last)")
     patch(rule); installed.append(rule)
-  screen(["none", "ex<r>", "ex<r>nb", "ex<r>nb1", "mm", "mm<N>", "<ex>+<mm>"], install, lambda rule, strategy: f"{strategy}|{rule}", "camel",
+  rules = ["none", "ex<r>", "ex<r>nb", "ex<r>nb1", "mm", "mm<N>", "mmu<N>", "<ex>+<mm>"]
+  screen(rules, install, lambda rule, strategy: f"{strategy}|{rule}", "camel",
          __doc__, record=_record)
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """GP(warp_floor=True), the default: under the log warp with the design's frozen scale, the GP's noise floor is lowered by
 (median distance / scale)², so near-ties of the incumbent stay above the floor; nothing changes where the values are
-not warped, float32 keeps its floor, and warp_floor=False keeps the fixed floor."""
+not warped, float32 goes a decade below its floor at most, and warp_floor=False keeps the fixed floor."""
 import math
 
 import numpy as np
@@ -58,7 +58,9 @@ def test_floor_scale_lowers_the_noise_bound_in_float64_only_and_down_to_the_lowe
   err = lambda gp: np.abs(gp._posterior_np(X)[0] - gp.y_train).max()
   assert err(low) < err(base)
   f32 = GPRegressor("matern52", device="CPU", dtype=dtypes.float32).fit(X, y, seed=0, floor_scale=1e-6)
-  assert f32.hyperparameters["noise"] >= NOISE_FLOOR[dtypes.float32] * (1 - 1e-5)   # float32 keeps its floor: stable
+  assert LOWEST_NOISE[dtypes.float32] == pytest.approx(0.1 * NOISE_FLOOR[dtypes.float32])   # float32: a decade, no more
+  assert f32.hyperparameters["noise"] >= LOWEST_NOISE[dtypes.float32] * (1 - 1e-5)
+  assert f32.hyperparameters["noise"] < 0.5 * NOISE_FLOOR[dtypes.float32]
   assert np.isfinite(f32._posterior_np(X)[0]).all()
   for bad in (0.0, -1.0, 2.0, math.nan):
     with pytest.raises(ValueError, match="floor_scale"): GPRegressor("matern52", device="CPU").fit(X, y, floor_scale=bad)
