@@ -101,20 +101,19 @@ def unpack(data:Tensor, params:Tensor):
   return data[:, :D], data[:, D], data[:, D + 1], params[:, :D + 2], params[:, D + 2], params[0, D + 3:D + 7]
 
 def _factor(K:Tensor, y:Tensor, mask:Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
-  """NLL[b], Linv[b,N,N], α[b,N] and W = K⁻¹ − ααᵀ [b,N,N] of a padded covariance K[b,N,N]."""
+  """NLL[b], Linv[b,N,N], the posterior's α[b,N] and W = K⁻¹ − ααᵀ [b,N,N] of a padded covariance K[b,N,N]."""
   L = cholesky(K)
   Linv = triangular_inverse(L)
   # K⁻¹ = L⁻ᵀ L⁻¹ by a second substitution kernel: measured 1-3x faster than tinygrad's float64 matmul here
   Kinv = solve_triangular(L.transpose(-1, -2), Linv, lower=False)
-  if K.dtype == dtypes.float64: alpha = (Kinv @ y.unsqueeze(-1))[..., 0]
-  else:
-    # float32: α = L⁻ᵀ(L⁻¹y). Through the explicit K⁻¹, α's rounding error grows with κ(K)·ε, and at float32's noise floor
-    # that error exceeds the differences of the posterior mean near the best point; L⁻¹y stays of the data's size.
-    # (float64 keeps K⁻¹y, measured on the whole suite; the two agree to ~κ·1e-16.)
-    w = (Linv @ y.unsqueeze(-1))[..., 0]
-    alpha = (Linv.transpose(-1, -2) @ w.unsqueeze(-1))[..., 0]
+  alpha = (Kinv @ y.unsqueeze(-1))[..., 0]   # the NLL and W from one K⁻¹: the gradient stays the NLL's own
   nll = 0.5 * (y * alpha).sum(-1) + L.diagonal(dim1=-2, dim2=-1).log().sum(-1) + 0.5 * math.log(2 * math.pi) * mask.sum()
-  return nll, Linv, alpha, Kinv - alpha.unsqueeze(-1) * alpha.unsqueeze(-2)
+  W = Kinv - alpha.unsqueeze(-1) * alpha.unsqueeze(-2)
+  if K.dtype != dtypes.float64:
+    # float32: the posterior's α = L⁻ᵀ(L⁻¹y). Through the explicit K⁻¹, α's rounding error grows with κ(K)·ε, and at
+    # float32's noise floor it exceeds the differences of the posterior mean near the best point; L⁻¹y stays of the data's size
+    alpha = (Linv.transpose(-1, -2) @ (Linv @ y.unsqueeze(-1)))[..., 0]
+  return nll, Linv, alpha, W
 
 def _lengthscale_grad(M:Tensor, A:Tensor) -> Tensor:
   """dNLL/dlog ℓ [b,D] = −Σ_ij M_ij (a_ik − a_jk)², M = W ⊙ dk/du, a = X/ℓ: two matmuls, no [N,N,D] tensor."""
