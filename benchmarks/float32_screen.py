@@ -2,8 +2,8 @@
 where float64 is the default. "float32" patches `gp.default_dtype` in this process so that every GPRegressor the strategy
 builds is float32 (the noise floor, jitter and lowest noise then take their float32 values); "float32f<v>" does the same
 with float32's noise floor and lowest noise (standardized variance, `gp.NOISE_FLOOR`, `gp.LOWEST_NOISE`) set to v; "none"
-changes nothing. Each
-run records its regret, values, min_dist and how many of its suggestions fell back to random (`GPFallbackWarning`).
+changes nothing. Each run records its regret, values, min_dist and how many of its suggestions fell back to random
+(`GPFallbackWarning`).
 
   python -m benchmarks.float32_screen --rules float32 --problems branin,hartmann6 --seeds 0-9 --out benchmarks/results/x.json
 """

@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 from tinygrad import Tensor, TinyJit, dtypes
 from tinygrad.helpers import Context
 
+from benchmarks.functions import six_hump_camel
 from tinybo._tinygrad import download
 from tinybo.gp import LOWEST_NOISE, NOISE_FLOOR, GPFitError, GPRegressor, log_prior, nll_grad_factor, posterior, unpack
 from tinybo.kernels import KERNEL_COEFS, stationary
@@ -180,10 +181,6 @@ def test_float32_path_is_stable_and_close(gp, data):
   assert np.isfinite(m32).all() and (v32 >= 0).all()
   np.testing.assert_allclose(m32, m64, atol=0.05 * y.std())
 
-def six_hump_camel(X):
-  x0, x1 = 6 * X[:, 0] - 3, 4 * X[:, 1] - 2
-  return (4 - 2.1 * x0 ** 2 + x0 ** 4 / 3) * x0 ** 2 + x0 * x1 + (-4 + 4 * x1 ** 2) * x1 ** 2
-
 @pytest.mark.parametrize("floor_scale", [1.0, 1e-6])
 @pytest.mark.parametrize("n", [30, 60, 120])
 def test_float32_posterior_mean_resolves_a_converging_run(n, floor_scale):
@@ -193,7 +190,7 @@ def test_float32_posterior_mean_resolves_a_converging_run(n, floor_scale):
   # hyperparameters well below the mean's spread near the best, or the acquisition ranks rounding noise there
   rng = np.random.default_rng(n)
   X = np.concatenate([rng.uniform(size=(n // 2, 2)), np.clip(0.515 + 0.02 * rng.standard_normal((n - n // 2, 2)), 0, 1)])
-  gp32 = GPRegressor(dtype=dtypes.float32).fit(X, six_hump_camel(X), seed=0, floor_scale=floor_scale)
+  gp32 = GPRegressor(dtype=dtypes.float32).fit(X, six_hump_camel(np.stack([6 * X[:, 0] - 3, 4 * X[:, 1] - 2])), seed=0, floor_scale=floor_scale)
   hp = gp32.hyperparameters
   # near the floor: the hard case
   assert LOWEST_NOISE[dtypes.float32] * (1 - 1e-5) <= hp["noise"] <= 1.5 * NOISE_FLOOR[dtypes.float32]

@@ -101,7 +101,7 @@ def unpack(data:Tensor, params:Tensor):
   return data[:, :D], data[:, D], data[:, D + 1], params[:, :D + 2], params[:, D + 2], params[0, D + 3:D + 7]
 
 def _factor(K:Tensor, y:Tensor, mask:Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor]:
-  """NLL[b], Linv[b,N,N], the posterior's α[b,N] and W = K⁻¹ − ααᵀ [b,N,N] of a padded covariance K[b,N,N]."""
+  """NLL[b], Linv[b,N,N], the posterior's α[b,N] and W = K⁻¹ − ααᵀ [b,N,N] (α = K⁻¹y, the NLL's) of a padded covariance K[b,N,N]."""
   L = cholesky(K)
   Linv = triangular_inverse(L)
   # K⁻¹ = L⁻ᵀ L⁻¹ by a second substitution kernel: measured 1-3x faster than tinygrad's float64 matmul here
