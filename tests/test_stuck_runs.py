@@ -226,16 +226,3 @@ def test_a_conditional_space_keeps_the_uncapped_2p_plus_1_design(p):
   names = {"opt": Categorical(["a", "b"])} | {f"x{i}": Float(0, 1, when={"opt": "a"} if i % 2 else None) for i in range(p - 1)}
   space = Space(names)
   assert default_initial_size(p, conditional=True) == 2 * p + 1 == GP().initial_size(space)
-
-@pytest.mark.slow
-def test_hartmann6_seeds_that_a_13_point_design_left_in_the_local_optimum_are_solved():
-  # with 2p + 1 = 13 design points these seeds ended at regret 1.06 and 0.185 (the basin of the local minimum -3.2032,
-  # whose nearly flat x2 and x4 the GP learns as irrelevant); with 10 they reach the global minimum
-  from benchmarks.functions import get_problem
-  problem = get_problem("hartmann6")
-  for seed in (0, 4):
-    gp, trials = GP(seed=seed), []
-    for i in range(problem.budget):
-      p = gp.suggest(problem.space, trials, 1, seed=seed)[0]
-      trials.append(Trial(i, p, TrialState.COMPLETE, problem(p)))
-    assert min(t.value for t in trials) - problem.optimum < 0.01, seed
