@@ -298,7 +298,7 @@ def test_kernel_chain_steps_rougher_only_while_each_step_clears_the_margin(monke
   monkeypatch.setattr(tinybo.bo, "GPRegressor", Fake)
   assert tinybo.bo.AUTO_MARGIN == 3.0
   gp = GP(kernel=("matern52", "matern32", "matern12"))
-  assert gp._fit_kernels(np.zeros((4, 1)), np.zeros(4), [], 0, None).kernel == expected
+  assert gp._fit_kernels(np.zeros((4, 1)), np.zeros(4), [], 0, None, "unit").kernel == expected
 
 def test_warp_is_monotone_and_compresses_outliers():
   from tinybo.transforms import warp_values
