@@ -53,7 +53,7 @@ def local_chain_fit(chain: tuple[str, ...]):
     if not (self.trust_region and keep and _MAIN_TURN(len(X), self.initial_size(space))):
       return _MAIN_FIT(self, space, X, y, seed, categorical, keep, floor_scale)
     kernel, self.kernel = self.kernel, chain
-    try: m = self._fit_kernels(X, y, categorical, seed, getattr(self, "_local_model", None), floor_scale)
+    try: m = self._fit_kernels(X, y, categorical, seed, getattr(self, "_local_model", None), self.prior_for(space), floor_scale)
     finally: self.kernel = kernel
     self._local_model = m
     _ROUGH["on"] = m.kernel != chain[0]

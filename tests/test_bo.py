@@ -197,7 +197,7 @@ def test_bad_arguments_name_the_fix():
   with pytest.raises(ValueError, match="n_initial"): GP(n_initial=0)
   with pytest.raises(ValueError, match="kernel"): GP(kernel="cubic")
   with pytest.raises(ValueError, match="warp='yes'"): GP(warp="yes")
-  with pytest.raises(ValueError, match="lengthscale_prior='flat'"): GP(lengthscale_prior="flat")
+  with pytest.raises(ValueError, match="lengthscale_prior='flat'; use 'auto'"): GP(lengthscale_prior="flat")
 
 def test_the_hvarfner_prior_is_reachable_from_the_strategy():
   space = Space({"x": Float(0, 1), "y": Float(0, 1)})
@@ -209,6 +209,26 @@ def test_the_hvarfner_prior_is_reachable_from_the_strategy():
   assert hvarfner._model.lengthscale_prior == "hvarfner" and unit._model.lengthscale_prior == "unit"
   # the prior is part of the fitted objective: the two fits differ
   assert hvarfner._model.objective != unit._model.objective
+
+def test_the_default_prior_is_hvarfner_from_ten_parameters():
+  # lengthscale_prior="auto": the fit's prior by the space's parameter count, and the fit is the one a GPRegressor with
+  # that prior makes on the same data (its objective, the MAP value, is the prior's own)
+  for p, expected in ((9, "unit"), (10, "hvarfner")):
+    space = Space({f"x{i}": Float(0, 1) for i in range(p)})
+    params = space.decode_many(np.random.default_rng(p).random((12, p)))
+    trials = complete(params, [sum((v - 0.3) ** 2 for v in q.values()) for q in params])
+    gp = GP(n_initial=3, seed=0)
+    check_new_and_valid(space, trials, gp.suggest(space, trials, 1, seed=0), 1)
+    assert gp.lengthscale_prior == "auto" and gp.prior_for(space) == expected and gp._model.lengthscale_prior == expected
+    other = GP(n_initial=3, seed=0, lengthscale_prior="hvarfner" if expected == "unit" else "unit")
+    other.suggest(space, trials, 1, seed=0)
+    assert other._model.objective != gp._model.objective
+
+def test_a_conditional_space_keeps_the_unit_prior_under_auto():
+  space = Space({"opt": Categorical(["a", "b"]), **{f"x{i}": Float(0, 1) for i in range(9)}, "x9": Float(0, 1, when={"opt": "b"})})
+  assert GP().prior_for(space) == "unit" and GP(lengthscale_prior="hvarfner").prior_for(space) == "hvarfner"
+  flat = Space({f"x{i}": Float(0, 1) for i in range(12)})
+  assert GP().prior_for(flat) == "hvarfner" and GP(lengthscale_prior="unit").prior_for(flat) == "unit"
 
 def test_auto_kernel_keeps_the_kernel_with_the_higher_evidence():
   # model selection by the marginal likelihood: the strategy's first fit (cold) keeps Matérn-3/2 only when its MAP objective,
@@ -278,7 +298,7 @@ def test_kernel_chain_steps_rougher_only_while_each_step_clears_the_margin(monke
   monkeypatch.setattr(tinybo.bo, "GPRegressor", Fake)
   assert tinybo.bo.AUTO_MARGIN == 3.0
   gp = GP(kernel=("matern52", "matern32", "matern12"))
-  assert gp._fit_kernels(np.zeros((4, 1)), np.zeros(4), [], 0, None).kernel == expected
+  assert gp._fit_kernels(np.zeros((4, 1)), np.zeros(4), [], 0, None, "unit").kernel == expected
 
 def test_warp_is_monotone_and_compresses_outliers():
   from tinybo.transforms import warp_values

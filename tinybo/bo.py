@@ -24,7 +24,7 @@ from tinybo.acquisition import check_acquisition
 from tinybo.arguments import check_device, check_int, check_real
 from tinybo.discrete import all_configs, best_untaken, enumerable
 from tinybo.fidelity import CurveData, at_target, curve_data, trend
-from tinybo.gp import GPRegressor, check_noise, check_prior, posterior
+from tinybo.gp import LENGTHSCALE_PRIORS, GPRegressor, check_noise, posterior
 from tinybo.inward import INWARD_STALL, int_cells, int_inward_probe, inward_probe, on_float_bound
 from tinybo.kernels import check_kernel
 from tinybo.noise import NOISE_MARGIN, RETEST_GROWTH, negligible_noise, noise_evidence
@@ -51,6 +51,20 @@ def default_initial_size(p: int, conditional: bool = False) -> int:
   conditional space keeps 2p + 1 uncapped: its design must also reach every branch, and with the cap runs settled in a
   wrong branch (benchmarks/README.md, the conditional problems)."""
   return max(5, 2 * p + 1 if conditional else min(2 * p + 1, max(10, p + 1)))
+
+# lengthscale_prior="auto": Hvarfner et al.'s dimension-scaled prior on spaces of this many parameters or more and no
+# conditions, Optuna's "unit" elsewhere. "unit" pulls every lengthscale towards 1, so in many dimensions the model keeps
+# every input relevant and spreads its data thin; the lognormal's mode grows like √p and its tail lets irrelevant inputs
+# go long. On the benchmark suite the lognormal was ahead on the problems of 10, 20 and 25 parameters and behind on
+# Ackley-5, camel and Branin (2-5 parameters; nothing was measured between 6 and 10). A conditional space activates fewer
+# parameters at once than it has, and on the 11-parameter training_recipe the lognormal was behind too
+# (benchmarks/README.md, "Issue 11, session 18")
+HVARFNER_FROM = 10
+
+def lengthscale_prior_for(kind: str, p: int, conditional: bool = False) -> str:
+  """The prior a GP(lengthscale_prior=kind) fits with on a space of p parameters: "auto" resolves by HVARFNER_FROM."""
+  if kind != "auto": return kind
+  return "hvarfner" if p >= HVARFNER_FROM and not conditional else "unit"
 
 # kernel="auto" chooses among these by the fitted model's evidence: Matérn-5/2 (Optuna's, BoTorch's; the first is kept unless
 # another is clearly better) and Matérn-3/2 (HEBO's). Clearly: its log evidence higher by AUTO_MARGIN, a likelihood ratio of
@@ -132,7 +146,8 @@ class GP:
   `warp`: fit the GP to `warp_values` of the observations (True), to the raw values (False), or decide from the values of
   the initial design ("auto", the default): warp when they have a long tail of bad values (`heavy_bad_tail`). "power":
   where "auto" warps, use the maximum-likelihood Box-Cox / Yeo-Johnson transform instead (`power_values`, as HEBO).
-  `lengthscale_prior`: "unit" (default) or "hvarfner" (see gp.log_prior).
+  `lengthscale_prior`: "auto" (default): "hvarfner" on spaces of HVARFNER_FROM or more parameters without conditions,
+  "unit" on the others; or one of them throughout (see gp.log_prior and `lengthscale_prior_for`).
   `max_points`: the most complete trials the GP is fitted on (default 512; None: all of them, whose cost grows as n³).
   A larger study fits on `subset.fit_subset`'s choice: the best half, the most recent eighth, a space-filling rest; and
   conditions on its max_points // 8 most recent failed trials. Up to max_points the GP is exact, suggestions unchanged.
@@ -164,7 +179,7 @@ class GP:
   """
   def __init__(self, kernel: str = "matern52", acquisition: str = "edge", n_initial: int | None = None, beta: float = 2.0,
                device: str | None = None, seed: int | None = None, *, n_raw: int = 1024, n_starts: int = 10, n_steps: int = 25,
-               warp: bool | str = "auto", lengthscale_prior: str = "unit", noise: float | str | None = None,
+               warp: bool | str = "auto", lengthscale_prior: str = "auto", noise: float | str | None = None,
                max_points: int | None = DEFAULT_MAX_POINTS, curves: bool | str = "auto", min_distance: float = 1e-3,
                conditional: str = "tree", warp_floor: bool = True, trust_region: bool = True):
     if acquisition not in NOISY_RULES: check_acquisition(acquisition)
@@ -191,7 +206,9 @@ class GP:
     self.n_raw, self.n_starts, self.n_steps, self.warp = n_raw, n_starts, n_steps, warp if warp in ("auto", "power") else bool(warp)
     self.noise, self.min_distance, self.conditional, self.warp_floor = noise, float(min_distance), conditional, warp_floor
     self.trust_region = trust_region
-    self.lengthscale_prior, self.max_points, self.curves = check_prior(lengthscale_prior), max_points, "auto" if curves is True else curves
+    if isinstance(lengthscale_prior, list) or lengthscale_prior not in ("auto", *LENGTHSCALE_PRIORS):
+      raise ValueError(f"lengthscale_prior={lengthscale_prior!r}; use 'auto' or one of {LENGTHSCALE_PRIORS}")
+    self.lengthscale_prior, self.max_points, self.curves = lengthscale_prior, max_points, "auto" if curves is True else curves
     self._model: GPRegressor | None = None  # the last fitted model, the next fit's warm start; the data and space it was fitted on
     self._model_key, self._model_space = b"", ""
     self._local_model: GPRegressor | None = None   # trust_region: the last local fit (its kernel chain's warm start)
@@ -206,6 +223,10 @@ class GP:
     names = ("kernel", "acquisition", "n_initial", "beta", "warp", "lengthscale_prior", "noise", "max_points", "curves", "min_distance",
              "conditional", "warp_floor", "trust_region")
     return "GP(" + ", ".join(f"{k}={getattr(self, k)!r}" for k in names) + ")"
+
+  def prior_for(self, space: Space) -> str:
+    """The lengthscale prior this GP fits with on `space` (`lengthscale_prior_for` its parameter count under "auto")."""
+    return lengthscale_prior_for(self.lengthscale_prior, len(space.names), bool(space.conditions))
 
   def initial_size(self, space: Space) -> int: return self.n_initial or default_initial_size(len(space.names), bool(space.conditions))
 
@@ -329,7 +350,7 @@ class GP:
     key = hashlib.sha1(X_done.tobytes() + y_done.tobytes() + repr(self.kernel).encode() + repr(self.noise).encode() + str(seed).encode()).digest()
     if self._chance_fit[0] != key:
       model: GPRegressor | None = None
-      try: model = self._fit_kernels(X_done, y_done, space.cat_groups, seed, None, curves=True)
+      try: model = self._fit_kernels(X_done, y_done, space.cat_groups, seed, None, self.prior_for(space), curves=True)
       except Exception as e:  # noqa: BLE001 - no model: no trial is stopped by it, loudly, once per set of finished curves
         warnings.warn(f"tinybo GP strategy: the model that judges running trials could not be fitted ({type(e).__name__}: {e}); "
                       "no trial is stopped by it until another one finishes", GPFallbackWarning, stacklevel=3)
@@ -412,7 +433,8 @@ class GP:
     key = hashlib.sha1(X.tobytes() + y.tobytes() + repr(self.kernel).encode() + repr(self.noise).encode() + repr(floor_scale).encode()).digest()
     sj = self._space_json(space)
     if self._model is not None and self._model_key == key and self._model_space == sj: return self._model
-    model = self._fit_kernels(X, y, categorical, seed, self._model if self._model_space == sj else None, floor_scale, curves=curves)
+    model = self._fit_kernels(X, y, categorical, seed, self._model if self._model_space == sj else None, self.prior_for(space), floor_scale,
+                              curves=curves)
     hp = model.hyperparameters
     if not all(np.all(np.isfinite(np.asarray(v, dtype=np.float64))) for v in hp.values()):
       raise FloatingPointError(f"the GP fit returned non-finite hyperparameters {hp}")
@@ -420,7 +442,7 @@ class GP:
     return model
 
   def _fit_kernels(self, X: np.ndarray, y: np.ndarray, categorical: list[slice], seed: int, warm_start: GPRegressor | None,
-                   floor_scale: float = 1.0, kernels: str | tuple[str, ...] | None = None, curves: bool = False) -> GPRegressor:
+                   prior: str, floor_scale: float = 1.0, kernels: str | tuple[str, ...] | None = None, curves: bool = False) -> GPRegressor:
     """The GP of `self.kernel` on (X, y), warm-started when given. kernel="auto" (or a tuple of names): the warm start's
     kernel continues, and whenever the fit is cold (the first, and each time n has grown 1.5x: gp.GPRegressor.fit's policy)
     every candidate kernel is fitted cold too, and the chain from the first candidate steps to the next one while that
@@ -432,12 +454,12 @@ class GP:
     candidates = kernel_candidates(self.kernel if kernels is None else kernels)
     kernel = warm_start.kernel if warm_start is not None and len(candidates) > 1 else candidates[0]
     structure = "additive" if curves and self.curves == "additive" else "product"   # curves: X's last column is the fidelity
-    model = GPRegressor(kernel, device=self.device, lengthscale_prior=self.lengthscale_prior, structure=structure)
+    model = GPRegressor(kernel, device=self.device, lengthscale_prior=prior, structure=structure)
     model.fit(X, y, categorical=categorical, seed=seed, warm_start=warm_start, noise=self.noise, floor_scale=floor_scale)
     if len(candidates) == 1 or model.n_cold != model.n: return model
     fits = {kernel: model}
     for other in candidates:
-      if other not in fits: fits[other] = GPRegressor(other, device=self.device, lengthscale_prior=self.lengthscale_prior, structure=structure).fit(
+      if other not in fits: fits[other] = GPRegressor(other, device=self.device, lengthscale_prior=prior, structure=structure).fit(
         X, y, categorical=categorical, seed=seed, noise=self.noise, floor_scale=floor_scale)
     chosen = candidates[0]
     for other in candidates[1:]:  # a chain: each kernel must clear the margin over the one before it
@@ -453,7 +475,7 @@ class GP:
     sj = self._space_json(space)
     warm = self._local_model if self._local_model is not None and self._local_model_space == sj else None
     if warm is not None and warm.kernel == TRUST_KERNELS[0] and len(X) < 1.5 * warm.n_cold: return None
-    model = self._fit_kernels(X, y, categorical, seed, warm, floor_scale, kernels=TRUST_KERNELS)
+    model = self._fit_kernels(X, y, categorical, seed, warm, self.prior_for(space), floor_scale, kernels=TRUST_KERNELS)
     self._local_model, self._local_model_space = model, sj
     return model if model.kernel != TRUST_KERNELS[0] else None
 
