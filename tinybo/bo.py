@@ -56,9 +56,9 @@ def default_initial_size(p: int, conditional: bool = False) -> int:
 # conditions, Optuna's "unit" elsewhere. "unit" pulls every lengthscale towards 1, so in many dimensions the model keeps
 # every input relevant and spreads its data thin; the lognormal's mode grows like √p and its tail lets irrelevant inputs
 # go long. On the benchmark suite the lognormal was ahead on the problems of 10, 20 and 25 parameters and behind on
-# Ackley-5, camel and Branin (2-5 parameters; nothing was measured between 6 and 10). A conditional space activates fewer
-# parameters at once than it has, and on the 11-parameter training_recipe the lognormal was behind too
-# (benchmarks/README.md, "Issue 11, session 18")
+# Ackley-5, camel and Branin (2-5 parameters), level on Ackley-7 and behind in the 80th percentile on Ackley-8. A
+# conditional space activates fewer parameters at once than it has, and on the 11-parameter training_recipe the lognormal
+# was behind too (benchmarks/README.md, "Issue 11, session 18")
 HVARFNER_FROM = 10
 
 def lengthscale_prior_for(kind: str, p: int, conditional: bool = False) -> str:
