@@ -31,6 +31,8 @@ from benchmarks.run import RESULTS, load_runs, plot, report
 # Session 18's lengthscale_prior="auto" is "hvarfner" on Ackley-10, Ackley-20 and Hartmann6-25d (10+ parameters) and
 # changes no other problem: those three rows are s18_hvarfner_suite.json's runs (GP(lengthscale_prior="hvarfner"), which
 # the default repeats bit for bit there), made on session 17-18's machine, not the one of the other rows (README.md).
+# Session 20's warp="auto" power-transforms the values on the same three problems (and no other): their rows are
+# s20_power.json's runs, made by plain `gp` on session 20's machine (which repeats s18_hvarfner_suite.json bit for bit).
 DET, TRC, HV = "gp:acquisition=edge", "gp:trust_region=True", "gp:lengthscale_prior=hvarfner"
 DEFAULT_RUNS: dict[str, list[tuple[str, str]]] = {
   "branin": [("s10_noise_det.json", DET), ("s12_probe2_branin.json", "gp")],
@@ -44,10 +46,12 @@ DEFAULT_RUNS: dict[str, list[tuple[str, str]]] = {
   "hartmann6_noisy": [("s10_lead_edge_trc.json", TRC), ("s12_probe2_hartmann6_noisy.json", "gp"), ("s13_gate_hartmann6_noisy.json", "gp"),
                       ("s15_ebox04top.json", "gp")],
   "ackley10": [("s10_lead_edge_trc_ackley10.json", TRC), ("s12_probe2_ackley10.json", "gp"), ("s15_edgebox_ackley10.json", "gp"),
-               ("s18_hvarfner_suite.json", HV)],
+               ("s18_hvarfner_suite.json", HV), ("s20_power.json", "gp")],
   "ackley20": [("s10_lead_edge_trc_ackley20.json", TRC), ("s12_probe2_ackley20.json", "gp"), ("s12_probe2b_ackley20.json", "gp"),
-               ("s12_probe2c_ackley20.json", "gp"), ("s15_edgebox_ackley5_20.json", "gp"), ("s18_hvarfner_suite.json", HV)],
-  "hartmann6_25d": [("s10_noise_h6_25d.json", DET), ("s12_probe2_hartmann6_25d.json", "gp"), ("s18_hvarfner_suite.json", HV)],
+               ("s12_probe2c_ackley20.json", "gp"), ("s15_edgebox_ackley5_20.json", "gp"), ("s18_hvarfner_suite.json", HV),
+               ("s20_power.json", "gp")],
+  "hartmann6_25d": [("s10_noise_h6_25d.json", DET), ("s12_probe2_hartmann6_25d.json", "gp"), ("s18_hvarfner_suite.json", HV),
+                    ("s20_power.json", "gp")],
 }
 # strategy -> results files holding its runs (glob patterns, in order: a later file's run of the same problem and seed
 # wins): the peers in their recommended set-up, seeds 0-19 where they were run; skopt and BoTorch ran seeds 0-9 of

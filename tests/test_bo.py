@@ -230,6 +230,40 @@ def test_a_conditional_space_keeps_the_unit_prior_under_auto():
   flat = Space({f"x{i}": Float(0, 1) for i in range(12)})
   assert GP().prior_for(flat) == "hvarfner" and GP(lengthscale_prior="unit").prior_for(flat) == "unit"
 
+def test_the_default_warp_power_transforms_the_values_from_ten_parameters():
+  # warp="auto" on a space of HVARFNER_FROM or more parameters without conditions, whose design has no long tail of bad
+  # values (a plateau with a few good outliers, as Ackley's): the GP fits HEBO's power transform of the values; below
+  # ten parameters, or with conditions, the raw values as before
+  from tinybo.transforms import heavy_bad_tail, power_values
+  plateau = lambda q: -math.exp(-3 * sum((v - 0.3) ** 2 for v in q.values()))   # to minimize: good outliers, a flat rest
+  for p, expected in ((9, None), (10, "power")):
+    space = Space({f"x{i}": Float(0, 1) for i in range(p)})
+    params = space.decode_many(np.random.default_rng(p).random((14, p)))
+    trials = complete(params, [plateau(q) for q in params])
+    y = np.array([t.value for t in trials])
+    gp = GP(n_initial=3, seed=0)
+    check_new_and_valid(space, trials, gp.suggest(space, trials, 1, seed=0), 1)
+    assert not heavy_bad_tail(-y[:gp.initial_size(space)]) and gp._warp_kind(space, y, True) == expected
+    np.testing.assert_array_equal(gp._targets(space, y, y, True), power_values(-y) if expected else -y)
+    raw = GP(n_initial=3, seed=0, warp=False)
+    raw.suggest(space, trials, 1, seed=0)
+    assert (raw._model.objective != gp._model.objective) == (expected == "power")
+  cond = Space({"opt": Categorical(["a", "b"]), **{f"x{i}": Float(0, 1) for i in range(9)}, "x9": Float(0, 1, when={"opt": "b"})})
+  assert GP()._warp_kind(cond, y, True) is None and GP(warp="power")._warp_kind(cond, y, True) is None
+  flat = Space({f"x{i}": Float(0, 1) for i in range(10)})
+  assert GP(warp=False)._warp_kind(flat, y, True) is None and GP(noise=0.01)._warp_kind(flat, y, True) is None
+  tail = np.array([0.0, 0.1, 0.2, 0.1, 9.0, 0.0, 0.3, 0.2, 0.1, 0.2, 0.1])   # to minimize: one far-bad value, a long bad tail
+  assert heavy_bad_tail(-tail) and GP()._warp_kind(flat, tail, True) == "log" and GP(warp="power")._warp_kind(flat, tail, True) == "power"
+
+def test_value_warp_for_resolves_each_setting():
+  from tinybo.bo import HVARFNER_FROM, value_warp_for
+  big, small = HVARFNER_FROM, HVARFNER_FROM - 1
+  assert [value_warp_for(w, True, small) for w in (False, True, "auto", "power")] == [None, "log", "log", "power"]
+  assert [value_warp_for(w, False, small) for w in (False, True, "auto", "power")] == [None, "log", None, None]
+  assert [value_warp_for(w, False, big) for w in (False, True, "auto", "power")] == [None, "log", "power", "power"]
+  assert [value_warp_for(w, True, big) for w in (False, True, "auto", "power")] == [None, "log", "log", "power"]
+  assert value_warp_for("auto", False, big, conditional=True) is None
+
 def test_auto_kernel_keeps_the_kernel_with_the_higher_evidence():
   # model selection by the marginal likelihood: the strategy's first fit (cold) keeps Matérn-3/2 only when its MAP objective,
   # fitted independently on the same values, is lower than Matérn-5/2's by AUTO_MARGIN. Ackley's funnel sampled at two

@@ -66,6 +66,21 @@ def lengthscale_prior_for(kind: str, p: int, conditional: bool = False) -> str:
   if kind != "auto": return kind
   return "hvarfner" if p >= HVARFNER_FROM and not conditional else "unit"
 
+# warp="auto" on the spaces that get Hvarfner's prior (HVARFNER_FROM parameters or more, no conditions) and whose values
+# have no long tail of bad values: HEBO's maximum-likelihood power transform of the values (`power_values`). With many
+# parameters and few evaluations per dimension most of a study's values sit on a plateau (Ackley's ~21) and the few good
+# ones are outliers that a stationary GP on the raw values smooths away; the power transform evens the spread out. On the
+# suite's problems of 10, 20 and 25 parameters it was ahead on both halves of the seeds; on 2-5 parameters in place of
+# the log warp it was behind (benchmarks/README.md, "Issue 11, session 6" and "session 20")
+def value_warp_for(warp: bool | str, heavy_tail: bool, p: int, conditional: bool = False) -> str | None:
+  """The warp of the values a GP(warp=warp) fits on a space of p parameters whose initial design has (or has not) a long
+  tail of bad values: "log", "power" or None. "auto" log-warps a heavy tail and power-transforms the values of a large
+  space (HVARFNER_FROM or more parameters, no conditions); "power" power-transforms wherever "auto" warps."""
+  if warp is False: return None
+  if warp is True: return "log"
+  if heavy_tail: return "power" if warp == "power" else "log"
+  return "power" if p >= HVARFNER_FROM and not conditional else None
+
 # kernel="auto" chooses among these by the fitted model's evidence: Matérn-5/2 (Optuna's, BoTorch's; the first is kept unless
 # another is clearly better) and Matérn-3/2 (HEBO's). Clearly: its log evidence higher by AUTO_MARGIN, a likelihood ratio of
 # e³ ≈ 20, "strong" on Kass and Raftery's scale; with fewer than ~20 trials the kernels differ by less than a nat, and a
@@ -144,8 +159,10 @@ class GP:
   names, smoothest first, such as ("matern52", "matern32", "matern12"), chooses among those as a chain: the next kernel is
   taken while its MAP objective is lower than the one before it by AUTO_MARGIN.
   `warp`: fit the GP to `warp_values` of the observations (True), to the raw values (False), or decide from the values of
-  the initial design ("auto", the default): warp when they have a long tail of bad values (`heavy_bad_tail`). "power":
-  where "auto" warps, use the maximum-likelihood Box-Cox / Yeo-Johnson transform instead (`power_values`, as HEBO).
+  the initial design ("auto", the default): log-warp when they have a long tail of bad values (`heavy_bad_tail`), and on
+  spaces of HVARFNER_FROM or more parameters without conditions fit the maximum-likelihood Box-Cox / Yeo-Johnson transform
+  of the values otherwise (`power_values`, as HEBO; see `value_warp_for`). "power": wherever "auto" warps, use the power
+  transform.
   `lengthscale_prior`: "auto" (default): "hvarfner" on spaces of HVARFNER_FROM or more parameters without conditions,
   "unit" on the others; or one of them throughout (see gp.log_prior and `lengthscale_prior_for`).
   `max_points`: the most complete trials the GP is fitted on (default 512; None: all of them, whose cost grows as n³).
@@ -386,8 +403,8 @@ class GP:
     the objective's units."""
     if isinstance(self.noise, float) or self.warp is False: return None
     if self.warp is True: return "log"
-    if not heavy_bad_tail((-design if minimize else design)[:self.initial_size(space)]): return None
-    return "power" if self.warp == "power" else "log"
+    tail = heavy_bad_tail((-design if minimize else design)[:self.initial_size(space)])
+    return value_warp_for(self.warp, tail, len(space.names), bool(space.conditions))
 
   def _floor_scale(self, space: Space, yy: np.ndarray, design: np.ndarray, minimize: bool) -> float:
     """The factor of the GP's noise floor for targets yy = `_targets`(space, y, design, minimize): `warp_resolution`
