@@ -61,17 +61,23 @@ def default_initial_size(p: int, conditional: bool = False) -> int:
 # was behind too (benchmarks/README.md, "Issue 11, session 18")
 HVARFNER_FROM = 10
 
+def many_parameters(p: int, conditional: bool = False) -> bool:
+  """Whether a space of p parameters (with or without conditions) is one that lengthscale_prior="auto" and warp="auto"
+  treat as high-dimensional: HVARFNER_FROM parameters or more and no conditions."""
+  return p >= HVARFNER_FROM and not conditional
+
 def lengthscale_prior_for(kind: str, p: int, conditional: bool = False) -> str:
-  """The prior a GP(lengthscale_prior=kind) fits with on a space of p parameters: "auto" resolves by HVARFNER_FROM."""
+  """The prior a GP(lengthscale_prior=kind) fits with on a space of p parameters: "auto" resolves by `many_parameters`."""
   if kind != "auto": return kind
-  return "hvarfner" if p >= HVARFNER_FROM and not conditional else "unit"
+  return "hvarfner" if many_parameters(p, conditional) else "unit"
 
 # warp="auto" on the spaces that get Hvarfner's prior (HVARFNER_FROM parameters or more, no conditions) and whose values
 # have no long tail of bad values: HEBO's maximum-likelihood power transform of the values (`power_values`). With many
 # parameters and few evaluations per dimension most of a study's values sit on a plateau (Ackley's ~21) and the few good
-# ones are outliers that a stationary GP on the raw values smooths away; the power transform evens the spread out. On the
-# suite's problems of 10, 20 and 25 parameters it was ahead on both halves of the seeds; on 2-5 parameters in place of
-# the log warp it was behind (benchmarks/README.md, "Issue 11, session 6" and "session 20")
+# ones are outliers that a stationary GP on the raw values smooths away; the power transform evens the spread out. Over
+# 40 seeds it was ahead on Ackley-10 and Ackley-20 and level on Hartmann6-25d (one of three ten-seed halves was behind on
+# each); on 2-5 parameters in place of the log warp it was behind (benchmarks/README.md, "Issue 11, session 6" and
+# "session 20")
 def value_warp_for(warp: bool | str, heavy_tail: bool, p: int, conditional: bool = False) -> str | None:
   """The warp of the values a GP(warp=warp) fits on a space of p parameters whose initial design has (or has not) a long
   tail of bad values: "log", "power" or None. "auto" log-warps a heavy tail and power-transforms the values of a large
@@ -79,7 +85,7 @@ def value_warp_for(warp: bool | str, heavy_tail: bool, p: int, conditional: bool
   if warp is False: return None
   if warp is True: return "log"
   if heavy_tail: return "power" if warp == "power" else "log"
-  return "power" if p >= HVARFNER_FROM and not conditional else None
+  return "power" if many_parameters(p, conditional) else None
 
 # kernel="auto" chooses among these by the fitted model's evidence: Matérn-5/2 (Optuna's, BoTorch's; the first is kept unless
 # another is clearly better) and Matérn-3/2 (HEBO's). Clearly: its log evidence higher by AUTO_MARGIN, a likelihood ratio of
@@ -401,8 +407,7 @@ class GP:
     """The warp of the values: "log", "power" or None, as `warp` says, decided from the first values of `design` (the
     trials' final values; the log warp's scale comes from the initial design too); never when `noise` is a variance in
     the objective's units."""
-    if isinstance(self.noise, float) or self.warp is False: return None
-    if self.warp is True: return "log"
+    if isinstance(self.noise, float): return None
     tail = heavy_bad_tail((-design if minimize else design)[:self.initial_size(space)])
     return value_warp_for(self.warp, tail, len(space.names), bool(space.conditions))
 
