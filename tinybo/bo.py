@@ -14,7 +14,6 @@ from __future__ import annotations
 import functools
 import hashlib
 import math
-import os
 import warnings
 from collections.abc import Mapping, Sequence
 
@@ -37,7 +36,6 @@ from tinybo.subset import DEFAULT_MAX_POINTS, fit_subset
 from tinybo.transforms import heavy_bad_tail, power_values, warp_resolution, warp_values
 from tinybo.tree import BranchOptimism, TreeInputs, parent_columns, tree_posterior
 from tinybo.trial import Report, Trial, TrialState
-from tinybo.basins import basin_anchor, basin_box, second_turn
 from tinybo.trust_region import local_turn, trust_box, trust_length
 
 # the acquisitions that are UCB until the data show noise (noise.noise_evidence), and what each is then: "auto" LogEI
@@ -206,7 +204,7 @@ class GP:
                device: str | None = None, seed: int | None = None, *, n_raw: int = 1024, n_starts: int = 10, n_steps: int = 25,
                warp: bool | str = "auto", lengthscale_prior: str = "auto", noise: float | str | None = None,
                max_points: int | None = DEFAULT_MAX_POINTS, curves: bool | str = "auto", min_distance: float = 1e-3,
-               conditional: str = "tree", warp_floor: bool = True, trust_region: bool = True, second_basin: bool = False):
+               conditional: str = "tree", warp_floor: bool = True, trust_region: bool = True):
     if acquisition not in NOISY_RULES: check_acquisition(acquisition)
     n_initial = check_int("n_initial", n_initial, 1, none="default_initial_size(p) for p parameters")
     beta = check_real("beta", beta, 0.0, "the UCB exploration weight")
@@ -214,7 +212,6 @@ class GP:
     if conditional not in ("tree", "flatten"): raise ValueError(f"conditional={conditional!r}: use 'tree' or 'flatten'")
     if not isinstance(warp_floor, bool): raise ValueError(f"warp_floor={warp_floor!r}: use True or False")
     if not isinstance(trust_region, bool): raise ValueError(f"trust_region={trust_region!r}: use True or False")
-    if not isinstance(second_basin, bool): raise ValueError(f"second_basin={second_basin!r}: use True or False")
     if curves not in (True, False, "auto", "additive"):
       raise ValueError(f"curves={curves!r}; use 'auto' (learn from reports when there are any), 'additive' (the same, additive kernel) or False")
     noise = check_noise(noise)
@@ -231,7 +228,7 @@ class GP:
     self.kernel, self.acquisition, self.n_initial, self.beta, self.device, self.seed = kernel, acquisition, n_initial, beta, device, seed
     self.n_raw, self.n_starts, self.n_steps, self.warp = n_raw, n_starts, n_steps, warp if warp in ("auto", "power") else bool(warp)
     self.noise, self.min_distance, self.conditional, self.warp_floor = noise, float(min_distance), conditional, warp_floor
-    self.trust_region, self.second_basin = trust_region, second_basin
+    self.trust_region = trust_region
     if isinstance(lengthscale_prior, list) or lengthscale_prior not in ("auto", *LENGTHSCALE_PRIORS):
       raise ValueError(f"lengthscale_prior={lengthscale_prior!r}; use 'auto' or one of {LENGTHSCALE_PRIORS}")
     self.lengthscale_prior, self.max_points, self.curves = lengthscale_prior, max_points, "auto" if curves is True else curves
@@ -247,7 +244,7 @@ class GP:
 
   def __repr__(self) -> str:
     names = ("kernel", "acquisition", "n_initial", "beta", "warp", "lengthscale_prior", "noise", "max_points", "curves", "min_distance",
-             "conditional", "warp_floor", "trust_region", "second_basin")
+             "conditional", "warp_floor", "trust_region")
     return "GP(" + ", ".join(f"{k}={getattr(self, k)!r}" for k in names) + ")"
 
   def prior_for(self, space: Space) -> str:
@@ -562,7 +559,7 @@ class GP:
     # the local turns search TuRBO's box around the incumbent
     length = trust_length(-h.y if minimize else h.y, n0, len(space.names)) if local_base is not None else None
 
-    def propose(kind: str, state: tuple, ls: np.ndarray, best: float, box: tuple | None = None, X_top=X_top) -> np.ndarray:   # the point that maximizes `kind`
+    def propose(kind: str, state: tuple, ls: np.ndarray, best: float, box: tuple | None = None) -> np.ndarray:   # the point that maximizes `kind`
       if X_all is not None:
         return best_untaken(post, state, X_all, np.concatenate([X_avoid, X_pend]), best=best, acquisition=kind,
                             beta=self.beta, bucket=self.n_raw, augment=tree_args.get("augment"))[0]
@@ -588,15 +585,7 @@ class GP:
             tree_args["augment"] = lambda X, o=optimism: tree.augment(X, o)
           movable = np.asarray(space.kinds) != CAT
           box = trust_box(X_top[0], ls[:space.dim], length, movable) if local else None
-          # second_basin: this turn climbs the best observed point of another basin (basins.py), within a box around it
-          a = None
-          if self.second_basin and not local and cd is None and X_all is None and tree is None and second_turn(h.n_trials + i, n0):
-            if (a := basin_anchor(h.X, yy, ls[:space.dim], n0)) is not None:
-              box = basin_box(h.X[a], ls[:space.dim], movable, float(os.environ.get("SB_HALF", "1.0")))
-          if a is not None:
-            x = propose(os.environ.get("SB_ACQ", "logei"), state, ls, float(turn.y_train[a]), box, X_top=h.X[a][None])
-            if os.environ.get("SB_DEBUG"): print("SB", h.n_trials, a, float(yy[a]), float(yy.max()), np.round(x[:4], 2).tolist(), flush=True)
-          elif acquisition == "edge":   # UCB, unless it goes to the cube's edge: then LogEI against the best observed value
+          if acquisition == "edge":   # UCB, unless it goes to the cube's edge: then LogEI against the best observed value
             x = propose("ucb", state, ls, best_i, box)
             # near the incumbent (a local turn: in its region): over the whole cube LogEI chases the far corners, where
             # the raw values' GP reverts to the data's mean, above what the plateau of a peaked objective really gives
