@@ -49,7 +49,8 @@ def summary(r: dict, n_design: int = 10) -> str:
   top = int(np.argmin(v[:n_design]))
   seen = [f"bump {k}: {int(np.sum((b == k) & (v < -0.5)))} point(s), the first at evaluation {np.flatnonzero((b == k) & (v < -0.5))[0] + 1}"
           for k in (3, 4) if np.any((b == k) & (v < -0.5))]
-  return (f"seed {r['seed']}: regret {r['regret']:.3g}; the design's best {v[top]:.2f} in bump {b[top]}; closest to the global minimizer {to_global.min():.2f} "
+  return (f"seed {r['seed']}: regret {r['regret']:.3g}; the design's best {v[top]:.2f} in bump {b[top]}; "
+          f"closest to the global minimizer {to_global.min():.2f} "
           f"(the design's first {n_design}: {to_global[:n_design].min():.2f}); first within 0.15 of the local one: "
           f"{'never' if not len(near_local) else f'evaluation {near_local[0] + 1}'}; below -0.5 in {'; '.join(seen) or 'neither bump'}")
 
