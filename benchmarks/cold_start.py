@@ -1,9 +1,10 @@
 """Cold start: the first GP suggestion in a FRESH process, beside Optuna GPSampler's first ask, in one run.
 
-  python -m benchmarks.cold_start [--runs 5] [--cpu 0] [--python /path/to/venv/bin/python] [--demo]
+  python -m benchmarks.cold_start [--runs 5] [--cpu 0] [--python /path/to/venv/bin/python] [--demo] [--dims 6 --observed 20]
 
 Each measurement is a new Python process pinned to one core (`taskset -c CPU`), single-threaded BLAS, `DEV=CPU`. It
-imports tinybo, opens an Optimizer on Hartmann6's 6-parameter space with the GP strategy (public API only: `tb.Optimizer`,
+imports tinybo, opens an Optimizer on Hartmann6's 6-parameter space (--dims D: D parameters, of which Hartmann6 reads the
+first 6, so a space of 10 or more gets the high-dimensional defaults) with the GP strategy (public API only: `tb.Optimizer`,
 `tb.GP`), observes 20 points and asks for one suggestion (then one more, for contrast). Times, separately:
   import + setup   interpreter start to the 20 observations recorded (import tinybo, space, optimizer, observe)
   first suggest    the first `suggest()`: the first GP fit and acquisition optimization of the process
@@ -38,16 +39,16 @@ import numpy as np
 A = np.array([[10, 3, 17, 3.5, 1.7, 8], [0.05, 10, 17, 0.1, 8, 14], [3, 3.5, 1.7, 10, 17, 8], [17, 8, 0.05, 10, 0.1, 14]])
 P = 1e-4 * np.array([[1312, 1696, 5569, 124, 8283, 5886], [2329, 4135, 8307, 3736, 1004, 9991],
                      [2348, 1451, 3522, 2883, 3047, 6650], [4047, 8828, 8732, 5743, 1091, 381]])
-def hartmann6(x): return float(-(np.array([1.0, 1.2, 3.0, 3.2]) * np.exp(-(A * (np.asarray(x)[None, :] - P) ** 2).sum(1))).sum())
-POINTS = np.random.default_rng(0).uniform(size=(N_OBSERVED, 6))
-""".replace("N_OBSERVED", str(N_OBSERVED))
+def hartmann6(x): return float(-(np.array([1.0, 1.2, 3.0, 3.2]) * np.exp(-(A * (np.asarray(x)[None, :6] - P) ** 2).sum(1))).sum())
+POINTS = np.random.default_rng(0).uniform(size=(N_OBSERVED, N_DIMS))
+"""
 
 TINYBO_CHILD = """
 import time; t0 = time.perf_counter()
 import json
 import tinybo as tb
 """ + _HARTMANN6 + """
-space = tb.Space({f"x{i}": tb.Float(0.0, 1.0) for i in range(6)})
+space = tb.Space({f"x{i}": tb.Float(0.0, 1.0) for i in range(N_DIMS)})
 strategy = tb.GP()
 opt = tb.Optimizer(space, strategy=strategy, seed=0)
 for x in POINTS: opt.observe({f"x{i}": float(v) for i, v in enumerate(x)}, hartmann6(x))
@@ -55,7 +56,7 @@ t1 = time.perf_counter()
 trial = opt.suggest()
 t2 = time.perf_counter()
 fallback = strategy.last_fallback
-opt.observe(trial, hartmann6([trial.params[f"x{i}"] for i in range(6)]))
+opt.observe(trial, hartmann6([trial.params[f"x{i}"] for i in range(N_DIMS)]))
 t3 = time.perf_counter()
 opt.suggest()
 t4 = time.perf_counter()
@@ -69,19 +70,23 @@ import optuna
 from optuna.distributions import FloatDistribution
 """ + _HARTMANN6 + """
 optuna.logging.set_verbosity(optuna.logging.ERROR)
-dists = {f"x{i}": FloatDistribution(0.0, 1.0) for i in range(6)}
+dists = {f"x{i}": FloatDistribution(0.0, 1.0) for i in range(N_DIMS)}
 study = optuna.create_study(sampler=optuna.samplers.GPSampler(seed=0), direction="minimize")
 for x in POINTS:
   study.add_trial(optuna.trial.create_trial(params={f"x{i}": float(v) for i, v in enumerate(x)}, distributions=dists, value=hartmann6(x)))
 t1 = time.perf_counter()
 trial = study.ask(dists)
 t2 = time.perf_counter()
-study.tell(trial, hartmann6([trial.params[f"x{i}"] for i in range(6)]))
+study.tell(trial, hartmann6([trial.params[f"x{i}"] for i in range(N_DIMS)]))
 t3 = time.perf_counter()
 study.ask(dists)
 t4 = time.perf_counter()
 print(json.dumps({"import_setup_s": t1 - t0, "first_suggest_s": t2 - t1, "second_suggest_s": t4 - t3, "fallback": None}))
 """
+
+def with_dims(code:str, dims:int, observed:int = N_OBSERVED) -> str:
+  """A child's code for a space of `dims` parameters (Hartmann6 reads the first 6) and `observed` observations."""
+  return code.replace("N_DIMS", str(dims)).replace("N_OBSERVED", str(observed))
 
 def child_env(cache:Path|None) -> dict:
   env = dict(os.environ, DEV="CPU", PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
@@ -102,24 +107,24 @@ def run_child(python:str, code:str, env:dict, cpu:int|None) -> dict:
   out["process_s"] = wall
   return out
 
-def tinybo_runs(runs:int, cpu:int|None, warm:bool) -> list[dict]:
-  out = []
+def tinybo_runs(runs:int, cpu:int|None, warm:bool, dims:int = 6, observed:int = N_OBSERVED) -> list[dict]:
+  out, code = [], with_dims(TINYBO_CHILD, dims, observed)
   with tempfile.TemporaryDirectory(prefix="tinybo-cold-") as tmp:
     shared = Path(tmp) / "shared"
-    if warm: run_child(sys.executable, TINYBO_CHILD, child_env(shared), cpu)  # fills the caches, not measured
+    if warm: run_child(sys.executable, code, child_env(shared), cpu)  # fills the caches, not measured
     for k in range(runs):
-      out.append(run_child(sys.executable, TINYBO_CHILD, child_env(shared if warm else Path(tmp) / f"empty{k}"), cpu))
+      out.append(run_child(sys.executable, code, child_env(shared if warm else Path(tmp) / f"empty{k}"), cpu))
       print(f"  tinybo {'warm' if warm else 'empty'} caches, process {k + 1}: {fmt_run(out[-1])}", flush=True)
   return out
 
-def optuna_runs(python:str, runs:int, cpu:int|None) -> tuple[list[dict], str|None]:
+def optuna_runs(python:str, runs:int, cpu:int|None, dims:int = 6, observed:int = N_OBSERVED) -> tuple[list[dict], str|None]:
   probe = subprocess.run([python, "-c", "import optuna, torch"], capture_output=True, text=True)
   if probe.returncode != 0:
     return [], f"Optuna GPSampler skipped: optuna and torch are not importable in {python} (give --python a venv that has them)"
-  out = []
-  run_child(python, OPTUNA_CHILD, child_env(None), cpu)  # warms the OS file cache for torch's libraries, not measured
+  out, code = [], with_dims(OPTUNA_CHILD, dims, observed)
+  run_child(python, code, child_env(None), cpu)  # warms the OS file cache for torch's libraries, not measured
   for k in range(runs):
-    out.append(run_child(python, OPTUNA_CHILD, child_env(None), cpu))
+    out.append(run_child(python, code, child_env(None), cpu))
     print(f"  optuna GPSampler, process {k + 1}: {fmt_run(out[-1])}", flush=True)
   return out, None
 
@@ -160,22 +165,29 @@ def main(argv:list[str]|None=None) -> None:
   ap.add_argument("--cpu", type=int, default=0, help="the core every child is pinned to (taskset -c); -1: not pinned")
   ap.add_argument("--python", default=sys.executable, help="python for the Optuna side (needs optuna and torch)")
   ap.add_argument("--no-optuna", action="store_true")
+  ap.add_argument("--dims", type=int, default=6, help="parameters of the space (at least 6); Hartmann6 reads the first 6, as in hartmann6_25d")
+  ap.add_argument("--observed", type=int, default=N_OBSERVED,
+                  help="observations before the first suggestion; at least the initial design (p + 1 points for 10 or more parameters)")
   ap.add_argument("--demo", action="store_true", help="also time the demo's first GP trial against its random trials (~1-2 min)")
   ap.add_argument("--out", default=str(ROOT / "benchmarks" / "results" / "cold_start.json"))
   args = ap.parse_args(argv)
   cpu = None if args.cpu < 0 else args.cpu
+  if args.dims < 6: ap.error(f"--dims {args.dims}: use 6 or more (Hartmann6 reads the first 6 parameters)")
+  import tinybo as tb
+  if args.observed < (need := tb.GP().initial_size(tb.Space({f"x{i}": tb.Float(0.0, 1.0) for i in range(args.dims)}))):
+    ap.error(f"--observed {args.observed}: use at least {need} for {args.dims} parameters, else the first suggestion is a design point")
   from importlib.metadata import version
   meta = {"machine": platform.machine(), "python": platform.python_version(), "tinygrad": version("tinygrad"), "pinned_cpu": cpu,
-          "taskset": shutil.which("taskset") is not None, "runs": args.runs, "observed": N_OBSERVED,
+          "taskset": shutil.which("taskset") is not None, "runs": args.runs, "observed": args.observed, "dims": args.dims,
           "loadavg_start": os.getloadavg() if hasattr(os, "getloadavg") else None}
-  print(f"cold start: {N_OBSERVED} observations of Hartmann6 (6 parameters), first GP suggestion in a fresh process, "
+  print(f"cold start: {args.observed} observations of Hartmann6 ({args.dims} parameters), first GP suggestion in a fresh process, "
         f"median of {args.runs}, pinned to cpu {cpu}", flush=True)
   res: dict = {"meta": meta, "raw": {}, "median": {}}
   for label, warm in (("tinybo, warm caches", True), ("tinybo, empty caches", False)):
-    res["raw"][label] = tinybo_runs(args.runs, cpu, warm)
+    res["raw"][label] = tinybo_runs(args.runs, cpu, warm, args.dims, args.observed)
     res["median"][label] = median_row(res["raw"][label])
   if not args.no_optuna:
-    rows, why = optuna_runs(args.python, args.runs, cpu)
+    rows, why = optuna_runs(args.python, args.runs, cpu, args.dims, args.observed)
     if why: print(why); res["optuna_skipped"] = why
     else:
       res["raw"]["Optuna GPSampler"] = rows

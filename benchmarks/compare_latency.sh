@@ -3,13 +3,14 @@
 # the same protocol for both: this tree's benchmarks/suggest_latency.py, run against each tree's tinybo in turn.
 # Run it in a quiet window: on a busy machine the noise exceeds the differences it is meant to show.
 #
-#   benchmarks/compare_latency.sh [OLD_COMMIT=4e4e3ef] [ROUNDS=3] [NS=50,100,200,1000] [CPU=0]
+#   benchmarks/compare_latency.sh [OLD_COMMIT=bdab0aa] [ROUNDS=3] [NS=50,100,200,1000] [CPU=0]
+# (the old tree must have benchmarks.peers.tinybo_strategy, which this suggest_latency.py imports from it: bdab0aa or later)
 #   PYTHON=/path/to/python benchmarks/compare_latency.sh ...      (default: python3)
 #   PEER=1 PYTHON=/work/venvs/peers/bin/python benchmarks/compare_latency.sh ...   (the new side's runs also time Optuna's
 #   GPSampler, so all three stand in one run: that interpreter needs optuna, torch and greenlet besides tinybo's needs)
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
-old=${1:-4e4e3ef}; rounds=${2:-3}; ns=${3:-50,100,200,1000}; cpu=${4:-0}
+old=${1:-bdab0aa}; rounds=${2:-3}; ns=${3:-50,100,200,1000}; cpu=${4:-0}
 py=${PYTHON:-python3}
 tree=/tmp/tinybo_old_$old
 [ -d "$tree" ] || git -C "$here" worktree add --detach "$tree" "$old" >/dev/null

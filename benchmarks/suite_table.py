@@ -19,47 +19,22 @@ from typing import Any
 
 from benchmarks.run import RESULTS, load_runs, plot, report
 
-# problem -> [(results file, strategy label in it), ...]: a later file's run of a seed replaces an earlier one's. The
-# default is acquisition="edge" with trust_region=True and the inward probe: on the deterministic core problems and
-# Hartmann6-25d trust_region=True leaves every run as it was, so edge-only runs stand; the probe changed the runs in the
-# s12_probe2 files and left every other run as it was (benchmarks/README.md, issue 11, session 12); gated on data that
-# test deterministic (session 13) it changes one of those runs, Hartmann6 + noise seed 14 (s13_gate_hartmann6_noisy.json).
-# Session 15's edge under noise (LogEI near the incumbent) changes runs only where the data test noisy: the two noisy
-# problems (s15_ebox04top.json, made with the screen's switch for it; three of its runs rerun bit-identical by the final
-# code) and Ackley's ripple (s15_edgebox_*.json); the deterministic core problems and Hartmann6-25d never test noisy.
-# Session 15's integer inward probe acts only in a space with an integer and no conditions: of the suite, mixed.
-# Session 18's lengthscale_prior="auto" is "hvarfner" on Ackley-10, Ackley-20 and Hartmann6-25d (10+ parameters) and
-# changes no other problem: those three rows are s18_hvarfner_suite.json's runs (GP(lengthscale_prior="hvarfner"), which
-# the default repeats bit for bit there), made on session 17-18's machine, not the one of the other rows (README.md).
-# Session 20's warp="auto" power-transforms the values on the same three problems (and no other): their rows are
-# s20_power.json's runs, made by plain `gp` on session 20's machine (which repeats s18_hvarfner_suite.json bit for bit).
-DET, TRC, HV = "gp:acquisition=edge", "gp:trust_region=True", "gp:lengthscale_prior=hvarfner"
+# problem -> [(results file, strategy label in it), ...]: a later file's run of a seed replaces an earlier one's. Every
+# row is s21_suite_tinybo.json: plain `gp` at 9725478 (today's defaults), run in session 21 on one pinned core of the
+# machine where Optuna's columns ran in the same session (s21_optuna_suite.json). That machine repeats session 17's runs
+# (s17_suite_machine.json, s17_h6_machine.json) bit for bit on the eight problems no default has changed since, and
+# s20_power.json on the three of 10+ parameters. Until session 21 the rows of the other eight were runs of sessions 10-15
+# from another machine type, where the same code takes other paths (benchmarks/README.md, issue 11, sessions 17 and 21).
 DEFAULT_RUNS: dict[str, list[tuple[str, str]]] = {
-  "branin": [("s10_noise_det.json", DET), ("s12_probe2_branin.json", "gp")],
-  "camel": [("s10_noise_det.json", DET)],
-  "hartmann3": [("s10_noise_det.json", DET), ("s12_probe2_hartmann3.json", "gp")],
-  "hartmann6": [("s10_noise_det.json", DET), ("s12_probe2_hartmann6.json", "gp")],
-  "mixed": [("s10_noise_det.json", DET), ("s12_probe2_mixed.json", "gp"), ("s15_intprobe_mixed_0-9.json", "gp"),
-            ("s15_intprobe_mixed_10-19.json", "gp")],
-  "ackley5": [("s10_lead_edge_trc.json", TRC), ("s15_edgebox_ackley5_20.json", "gp")],
-  "branin_noisy": [("s10_lead_edge_trc.json", TRC), ("s12_probe2_branin_noisy.json", "gp"), ("s15_ebox04top.json", "gp")],
-  "hartmann6_noisy": [("s10_lead_edge_trc.json", TRC), ("s12_probe2_hartmann6_noisy.json", "gp"), ("s13_gate_hartmann6_noisy.json", "gp"),
-                      ("s15_ebox04top.json", "gp")],
-  "ackley10": [("s10_lead_edge_trc_ackley10.json", TRC), ("s12_probe2_ackley10.json", "gp"), ("s15_edgebox_ackley10.json", "gp"),
-               ("s18_hvarfner_suite.json", HV), ("s20_power.json", "gp")],
-  "ackley20": [("s10_lead_edge_trc_ackley20.json", TRC), ("s12_probe2_ackley20.json", "gp"), ("s12_probe2b_ackley20.json", "gp"),
-               ("s12_probe2c_ackley20.json", "gp"), ("s15_edgebox_ackley5_20.json", "gp"), ("s18_hvarfner_suite.json", HV),
-               ("s20_power.json", "gp")],
-  "hartmann6_25d": [("s10_noise_h6_25d.json", DET), ("s12_probe2_hartmann6_25d.json", "gp"), ("s18_hvarfner_suite.json", HV),
-                    ("s20_power.json", "gp")],
-}
+  p: [("s21_suite_tinybo.json", "gp")] for p in ("branin", "camel", "hartmann3", "hartmann6", "mixed", "ackley5", "branin_noisy",
+                                                 "hartmann6_noisy", "ackley10", "ackley20", "hartmann6_25d")}
 # strategy -> results files holding its runs (glob patterns, in order: a later file's run of the same problem and seed
 # wins): the peers in their recommended set-up, seeds 0-19 where they were run; skopt and BoTorch ran seeds 0-9 of
 # branin, hartmann6 and ackley5 only, before issue 11
 PEER_RUNS: dict[str, list[str]] = {
   "random": ["suite20_tinybo.json"],
-  "optuna-gp": ["suite20_optuna.json", "s11_optuna_fill_*.json"],
-  "optuna-tpe": ["suite20_optuna_tpe.json"],
+  "optuna-gp": ["s21_optuna_suite.json"],    # Optuna 5.1 with greenlet, on the machine that repeats the default's stored runs
+  "optuna-tpe": ["s21_optuna_suite.json"],
   "hebo": ["session6_hebo_ackley5*.json", "session7_hebo_*.json", "session8_hebo_*.json", "suite20_hebo.json", "s11_hebo_*.json",
            "s13_hebo_*.json", "s14_hebo_*.json", "s15_hebo_*.json", "s16_hebo_*.json", "s18_hebo_*.json"],
   "smac": ["suite20_smac.json", "s11_smac_*.json", "s12_smac_*.json", "s13_smac_*.json", "s17_smac_*.json", "s18_smac_*.json", "s20_smac_*.json"],
