@@ -14,7 +14,6 @@ from __future__ import annotations
 import functools
 import hashlib
 import math
-import os
 import warnings
 from collections.abc import Mapping, Sequence
 
@@ -275,9 +274,6 @@ class GP:
     n_fit = len(h.y) if cd is None else len(cd.y)
     n_design = max(0, self.initial_size(space) - len(h.y) - h.n_stopped - h.n_pending) if n_fit >= 2 else n
     out = self._design(space, h, taken, min(n, n_design), seed) if n_design else []
-    every = int(os.environ.get("RAND_EVERY", "0"))
-    if every and not n_design and n == 1 and (h.n_trials - self.initial_size(space)) % every == every - 1:
-      return random_configs(space, history_rng(seed, h.n_trials, salt=7), taken, 1)
     if len(out) < n: out += self._guided(space, h, taken, out, n - len(out), seed, minimize, cd)
     return out
 
