@@ -5,7 +5,7 @@ import math
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from tinygrad import dtypes
 
@@ -18,6 +18,7 @@ from tinybo.trial import Trial, TrialState
 
 @settings(max_examples=200, deadline=None)
 @given(st.lists(st.floats(-1e6, 1e6), min_size=2, max_size=40), st.integers(1, 40))
+@example([0.0, 2.5289229907894088e-180, -1.0, -1.0], 1)   # a tiny design scale: the ratio's square overflows a float
 def test_warp_resolution_is_the_squared_ratio_of_median_distances(values, n_scale):
   y = np.array(values)
   d = (y.max() - y) / 2                          # the distances below the best, computed here, not by the warp
@@ -27,7 +28,8 @@ def test_warp_resolution_is_the_squared_ratio_of_median_distances(values, n_scal
   r = warp_resolution(warp_values(y, n_scale))
   assert 0 < r <= 1
   if s > 0 and np.median(d) > 0:
-    assert r == pytest.approx(min(1.0, (float(np.median(d)) / s) ** 2), rel=1e-6, abs=1e-300)
+    ratio = float(np.median(d)) / s                # can pass 1e154 (a scale of 1e-180): its square overflows a float
+    assert r == pytest.approx(1.0 if ratio >= 1 else ratio ** 2, rel=1e-6, abs=1e-300)
   else: assert r == 1.0                          # at least half the values tie the best: nothing to resolve
 
 def test_warp_resolution_of_a_crowded_run_and_of_the_scale_that_follows_the_values():
