@@ -37,7 +37,8 @@ PEER_RUNS: dict[str, list[str]] = {
   "optuna-tpe": ["s21_optuna_suite.json"],
   "hebo": ["session6_hebo_ackley5*.json", "session7_hebo_*.json", "session8_hebo_*.json", "suite20_hebo.json", "s11_hebo_*.json",
            "s13_hebo_*.json", "s14_hebo_*.json", "s15_hebo_*.json", "s16_hebo_*.json", "s18_hebo_*.json"],
-  "smac": ["suite20_smac.json", "s11_smac_*.json", "s12_smac_*.json", "s13_smac_*.json", "s17_smac_*.json", "s18_smac_*.json", "s20_smac_*.json"],
+  "smac": ["suite20_smac.json", "s11_smac_*.json", "s12_smac_*.json", "s13_smac_*.json", "s17_smac_*.json", "s18_smac_*.json", "s20_smac_*.json",
+           "s21_smac_*.json"],
   "skopt": ["combined.json"],
   "botorch": ["combined.json"],
 }
