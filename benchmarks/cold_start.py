@@ -5,7 +5,7 @@
 Each measurement is a new Python process pinned to one core (`taskset -c CPU`), single-threaded BLAS, `DEV=CPU`. It
 imports tinybo, opens an Optimizer on Hartmann6's 6-parameter space (--dims D: D parameters, of which Hartmann6 reads the
 first 6, so a space of 10 or more gets the high-dimensional defaults) with the GP strategy (public API only: `tb.Optimizer`,
-`tb.GP`), observes 20 points and asks for one suggestion (then one more, for contrast). Times, separately:
+`tb.GP`), observes 20 points (--observed N) and asks for one suggestion (then one more, for contrast). Times, separately:
   import + setup   interpreter start to the 20 observations recorded (import tinybo, space, optimizer, observe)
   first suggest    the first `suggest()`: the first GP fit and acquisition optimization of the process
   second suggest   observe that suggestion, suggest again (what every later suggestion of the process costs)

@@ -1,6 +1,6 @@
-"""Seconds per suggestion of two strategies' runs side by side, per problem: the median over seeds of each run's
-second-half median (as run.report's last table), and the median whole run. For runs made in one session on one machine,
-one core each; across machines or loads the ratio means little.
+"""Seconds per suggestion of two strategies' runs side by side, per problem: run.summarize's suggest_ms (the median over
+the second half of every run's suggestions, pooled, as run.report's last table and suite_table's), and the median
+whole run. For runs made in one session on one machine, one core each; across machines or loads the ratio means little.
 
   python -m benchmarks.suggest_times benchmarks/results/s21_suite_tinybo.json:gp benchmarks/results/s21_optuna_suite.json:optuna-gp
 """
@@ -12,27 +12,23 @@ from pathlib import Path
 
 import numpy as np
 
+from benchmarks.run import summarize
 
-def runs(spec: str) -> dict[str, list[dict]]:
-  """'file.json:strategy' -> problem -> that strategy's finished runs with per-suggestion times."""
+
+def runs(spec: str) -> list[dict]:
+  """'file.json:strategy' -> that strategy's finished runs with per-suggestion times."""
   path, strategy = spec.rsplit(":", 1)
-  out: dict[str, list[dict]] = {}
-  for r in json.loads(Path(path).read_text())["runs"]:
-    if r["strategy"] == strategy and r.get("suggest_s"): out.setdefault(r["problem"], []).append(r)
-  return out
-
-def second_half_ms(r: dict) -> float:
-  s = r["suggest_s"]
-  return 1e3 * float(np.median(s[len(s) // 2:]))
+  return [r for r in json.loads(Path(path).read_text())["runs"] if r["strategy"] == strategy and "regret" in r and r.get("suggest_s")]
 
 def main(argv: list[str] | None = None) -> None:
   a_spec, b_spec = argv or sys.argv[1:]
-  a, b = runs(a_spec), runs(b_spec)
-  an, bn = a_spec.rsplit(":", 1)[1], b_spec.rsplit(":", 1)[1]
+  (a, an), (b, bn) = ((runs(s), s.rsplit(":", 1)[1]) for s in (a_spec, b_spec))
+  sa, sb = summarize(a), summarize(b)
   print(f"| problem | {an} ms | {bn} ms | {bn} / {an} | {an} s per run | {bn} s per run |\n|---|---|---|---|---|---|")
-  for p in (p for p in a if p in b):
-    ma, mb = (float(np.median([second_half_ms(r) for r in x[p]])) for x in (a, b))
-    ta, tb = (float(np.median([sum(r["suggest_s"]) for r in x[p]])) for x in (a, b))
+  for p in dict.fromkeys(r["problem"] for r in a):
+    if (p, bn) not in sb: continue
+    ma, mb = sa[(p, an)]["suggest_ms"], sb[(p, bn)]["suggest_ms"]
+    ta, tb = (float(np.median([sum(r["suggest_s"]) for r in x if r["problem"] == p])) for x in (a, b))
     print(f"| {p} | {ma:.0f} | {mb:.0f} | {mb / ma:.2f} | {ta:.1f} | {tb:.1f} |")
 
 if __name__ == "__main__":
