@@ -256,6 +256,51 @@ def test_a_shared_folder_planted_by_another_user_is_refused():
 
 # ***** cold start: a fresh process with a warm cache generates no code for a suggestion *****
 
+# ***** lean entries: a capture is saved without the contents of what it writes, and loads right in a fresh process *****
+
+LEAN = """
+import json, pickle, sys
+import numpy as np
+from tinygrad import Tensor, dtypes
+import tinybo._tinygrad as tg
+# read, never written, by the program; the loading process makes a buffer of the same size under the same slot (a
+# counter), with other values: the loaded program must keep its own
+W = Tensor(np.arange(64.0).reshape(64, 1) / 7 if sys.argv[1] == "save" else np.zeros((64, 1)), dtype=dtypes.float64).realize()
+def gram_then_weigh(a):
+  g = (a @ a.T).contiguous()                # [m, m] intermediate, written first by the program
+  return (g.sum(1, keepdim=True) * W[:a.shape[0]]).contiguous()
+A = np.random.default_rng(0).uniform(size=(64, 3))
+if sys.argv[1] == "save":
+  prog = tg.CachedJit(gram_then_weigh, ("lean-test", 64, 3), noopt=True, disk=False, device="CPU")
+  out = prog(tg.upload(A, dtypes.float64, "CPU")).numpy()
+  sys.stdout.buffer.write(pickle.dumps({"lean": tg.lean_dumps(prog.jit), "full": pickle.dumps(prog.jit), "out": out,
+                                        "written": len(tg.written_first(prog.jit.captured)), "slot": W.uop.base.arg.slot}))
+else:
+  payload = pickle.loads(sys.stdin.buffer.read())
+  assert W.uop.base.arg.slot == payload["slot"]   # the two processes' W share a slot: a plain unpickle would take this W
+  jit = tg.load_capture(payload["lean"])
+  B = np.random.default_rng(1).uniform(size=(64, 3))
+  print(json.dumps({"out": jit(tg.upload(A, dtypes.float64, "CPU")).numpy().tolist(),
+                    "other": jit(tg.upload(B, dtypes.float64, "CPU")).numpy().tolist()}))
+"""
+
+def test_a_lean_entry_leaves_out_what_the_program_writes_and_keeps_what_it_reads_under_its_own_slots(tmp_path):
+  env = dict(os.environ, DEV="CPU", PARALLEL="0", TINYBO_CACHE_DIR="0", CACHEDB=str(tmp_path / "tinygrad.db"),
+             PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+  saved = subprocess.run([sys.executable, "-c", LEAN, "save"], env=env, capture_output=True, timeout=600)
+  assert saved.returncode == 0, saved.stderr.decode()[-3000:]
+  res = pickle.loads(saved.stdout)
+  # the [64, 64] Gram matrix (32 KB) and the output are left out; tinygrad's own pickle carries them
+  assert res["written"] >= 1 and len(res["full"]) - len(res["lean"]) >= 64 * 64 * 8, (len(res["full"]), len(res["lean"]))
+  loaded = subprocess.run([sys.executable, "-c", LEAN, "load"], env=env, input=saved.stdout, capture_output=True, timeout=600)
+  assert loaded.returncode == 0, loaded.stderr.decode()[-3000:]
+  got = json.loads(loaded.stdout.decode().strip().splitlines()[-1])
+  A, B = (np.random.default_rng(s).uniform(size=(64, 3)) for s in (0, 1))
+  w = np.arange(64.0).reshape(64, 1) / 7   # the constant the program only reads kept its contents, and its own buffer
+  np.testing.assert_array_equal(got["out"], res["out"])   # bit for bit the capturing process's result
+  np.testing.assert_allclose(got["out"], (A @ A.T).sum(1, keepdims=True) * w, rtol=1e-12)
+  np.testing.assert_allclose(got["other"], (B @ B.T).sum(1, keepdims=True) * w, rtol=1e-12)
+
 FRESH = """
 import json, sys, warnings
 import tinygrad.codegen as codegen
@@ -271,18 +316,22 @@ warnings.simplefilter("error", tg.CacheWarning)
 space = tb.Space({"x": tb.Float(0, 1), "y": tb.Float(-2, 2), "z": tb.Float(0, 1)})
 strategy = tb.GP(seed=0)
 opt = tb.Optimizer(space, strategy=strategy, seed=0)
-for i in range(8): opt.observe({"x": i / 8, "y": (i % 3) - 1.0, "z": (i * 5 % 8) / 8}, (i / 8 - 0.3) ** 2 + (i % 3) * 0.1)
+n = int(sys.argv[1])
+for i in range(n): opt.observe({"x": i / n, "y": (i % 3) - 1.0, "z": (i * 5 % n) / n}, (i / n - 0.3) ** 2 + (i % 3) * 0.1)
 trial = opt.suggest()
 print(json.dumps({"params": trial.params, "generated": generated, "fallback": strategy.last_fallback, "loads": tg.COUNTS["disk:load"],
                   "saves": tg.COUNTS["disk:save"]}))
 """
 
 @pytest.mark.slow
-def test_a_fresh_process_with_a_warm_cache_generates_no_code(tmp_path):
+@pytest.mark.parametrize("observed", [8, 150])
+def test_a_fresh_process_with_a_warm_cache_generates_no_code(tmp_path, observed):
+  # 150 observations: the fit's rows bucket to 160, compiled with kernel optimization, whose capture tinygrad's own pickle
+  # would make 25 MB of buffers; lean, it is saved like the small ones, so a worker joining a large study loads it too
   env = dict(os.environ, DEV="CPU", PARALLEL="0", TINYBO_CACHE_DIR=str(tmp_path / "jit"), CACHEDB=str(tmp_path / "tinygrad.db"),
              PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
   def fresh() -> dict:
-    r = subprocess.run([sys.executable, "-c", FRESH], env=env, capture_output=True, text=True, timeout=900, cwd=tmp_path)
+    r = subprocess.run([sys.executable, "-c", FRESH, str(observed)], env=env, capture_output=True, text=True, timeout=900, cwd=tmp_path)
     assert r.returncode == 0, r.stderr[-3000:]
     return json.loads(r.stdout.strip().splitlines()[-1])
   first, second = fresh(), fresh()

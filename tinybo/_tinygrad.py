@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import dataclasses
 import functools
 import hashlib
 import hmac
 import importlib.metadata
+import io
 import os
 import pickle
 import platform
@@ -29,9 +31,12 @@ from pathlib import Path
 
 import numpy as np
 from tinygrad import Device, Tensor, TinyJit, dtypes
+from tinygrad.device import Buffer
 from tinygrad.dtype import DType, _to_np_dtype
 from tinygrad.engine.jit import _prepare_jit_inputs
+from tinygrad.engine.realize import get_call_arg_uops, get_call_outs_ins
 from tinygrad.helpers import NOOPT, Context, ContextVar
+from tinygrad.uop.ops import Ops, ParamArg, UOp, buffers
 
 TINYGRAD_VERSION = "0.14.0"
 
@@ -130,9 +135,6 @@ def staged(a:np.ndarray, dtype:DType, device:str) -> Tensor:
 DEVICE_LOCK = threading.RLock()
 
 _PROGRAMS: dict[tuple, CachedJit] = {}
-# a capture pickles its intermediate buffers too: programs over an [M query points, N training rows] cross-covariance
-# larger than this stay in memory (the first suggestions of a study, whose start-up the disk cache is for, are small)
-DISK_MAX_NM = 128 * 2048
 
 def program(key:tuple, fxn:Callable, *, device:str, noopt:bool=False, disk:bool=False) -> CachedJit:
   """The captured program of `fxn` for `key` (a name and every shape, dtype and device it was traced for; `device` is the
@@ -172,6 +174,9 @@ class CacheWarning(RuntimeWarning):
   authenticated by the user's key); the program is captured again in memory. The message names the file and the fix."""
 
 ENTRY_SUFFIX, MAGIC, KEY_NAME = ".tbjit", b"tinybo-jit-1\n", "hmac-key"
+# the largest entry written: a lean capture is its code and graph, well under this at every bucket; a capture whose
+# buffers could not be left out (`lean_dumps` fell back) holds b·N² numbers per intermediate and is not worth a file
+MAX_ENTRY_BYTES = 8 << 20
 # tinygrad settings that change the generated code (NOOPT is per program, in the name); DEBUG and friends do not. Besides
 # these, every setting tinygrad's own compile cache is keyed by (`to_program_config`), read from tinygrad: NUM_CPU_THREADS
 # among them (the cores a process may use: one under `taskset -c 1`), so that a process never loads a program another
@@ -264,6 +269,59 @@ def write_entry(path:Path, secret:bytes, payload:bytes) -> None:
   except BaseException:
     with contextlib.suppress(OSError): os.unlink(tmp)
     raise
+
+def written_first(captured) -> set[int]:
+  """ids of the Buffers a captured program writes before it reads them, in call order: its intermediates and outputs,
+  which every replay recomputes (a buffer it reads first, a constant realized before the capture, is not among them)."""
+  first: dict[int, tuple[bool, Buffer]] = {}   # id -> (first access was a pure write, the Buffer)
+  for call in captured._linear.src:
+    args, (outs, ins) = get_call_arg_uops(call), get_call_outs_ins(call)
+    for k, u in enumerate(args):
+      base = u if (cv := u.contiguous_view()) is None else cv[0]
+      if base.op is Ops.BUFFER and isinstance(buf := buffers.get(base), Buffer) and id(buf) not in first:
+        first[id(buf)] = (k in outs and k not in ins, buf)
+  return {i for i, (pure_write, _) in first.items() if pure_write}
+
+def lean_dumps(jit:TinyJit) -> bytes:
+  """A captured TinyJit pickled without the contents of the buffers it writes before reading (`written_first`). tinygrad's
+  own pickle copies every allocated buffer, b·N² numbers for each intermediate of the fit step (N = 208 rows, 4 restarts:
+  13 MB); without them an entry is its compiled code and graph (0.7 MB), so every bucket fits on disk. The buffers are
+  allocated again on the loaded program's first replay, which writes them before reading them."""
+  try:
+    lean = written_first(jit.captured)
+    class LeanPickler(pickle.Pickler):
+      def reducer_override(self, obj):
+        if type(obj) is Buffer and id(obj) in lean and obj._base is None:  # Buffer.__reduce_ex__ of an unallocated buffer
+          return Buffer, (obj.device, obj.size, obj.dtype, None, obj.options, None, obj.uop_refcount)
+        return NotImplemented
+    f = io.BytesIO()
+    LeanPickler(f, protocol=pickle.HIGHEST_PROTOCOL).dump(jit)
+    COUNTS["lean"] += 1
+    return f.getvalue()
+  except Exception as e:  # noqa: BLE001 - tinygrad's own pickle is right, only larger (MAX_ENTRY_BYTES decides if it is saved)
+    _fallback("lean pickle", e)
+    return pickle.dumps(jit)
+
+def _uop_with_fresh_buffer(op, *args):
+  # a BUFFER UOp is interned by (op, dtype, src, arg) and its arg holds a slot from a per-process counter: a saved slot can
+  # equal a live buffer's of the loading process, and the loaded program would then read and write that buffer
+  if op is Ops.BUFFER and len(args) >= 3 and isinstance(args[2], ParamArg):
+    args = (args[0], args[1], dataclasses.replace(args[2], slot=next(UOp.unique_num)), *args[3:])
+  return UOp(op, *args)
+
+class _FreshBuffers(pickle.Unpickler):
+  """Unpickles a capture with every buffer under a new slot (`_uop_with_fresh_buffer`); pickle builds each saved UOp
+  once, so every reference in the program gets the same new one."""
+  def find_class(self, module:str, name:str):
+    cls = super().find_class(module, name)
+    return _uop_with_fresh_buffer if cls is UOp else cls
+
+def load_capture(payload:bytes):
+  """A capture saved by `lean_dumps` (or pickle), its buffers its own: none of them is a live buffer of this process."""
+  try: return _FreshBuffers(io.BytesIO(payload)).load()
+  except (AttributeError, TypeError, ValueError) as e:  # a tinygrad that builds UOps otherwise: the plain load, shared slots possible
+    _fallback("fresh buffer slots", e)
+    return pickle.loads(payload)
 
 @functools.cache
 def _fingerprint() -> str:
@@ -365,7 +423,7 @@ class CachedJit:
     self.jit: TinyJit|None = None
     if self.path is not None and self.secret is not None and (payload := read_entry(self.path, self.secret)) is not None:
       try:
-        self.jit = pickle.loads(payload)  # authenticated: written by this user's tinybo under this name
+        self.jit = load_capture(payload)  # authenticated: written by this user's tinybo under this name
         COUNTS["disk:load"] += 1
       except Exception as e: _fallback("disk cache load", e)  # noqa: BLE001 - unreadable by this tinygrad: recapture
     self.saved = self.jit is not None
@@ -381,8 +439,10 @@ class CachedJit:
       self.saved = True
       try:
         _prune(self.path.parent)
-        write_entry(self.path, self.secret, pickle.dumps(self.jit))
-        COUNTS["disk:save"] += 1
+        if len(payload := lean_dumps(self.jit)) <= MAX_ENTRY_BYTES:
+          write_entry(self.path, self.secret, payload)
+          COUNTS["disk:save"] += 1
+        else: COUNTS["disk:too large"] += 1
       except Exception as e: _fallback("disk cache save", e)  # noqa: BLE001 - a read-only or full disk costs the next process its compile
     return ret
 

@@ -24,7 +24,7 @@ import numpy as np
 from tinygrad import Device, Tensor, dtypes
 from tinygrad.dtype import DType
 
-from tinybo._tinygrad import D_BUCKETS, DISK_MAX_NM, N_BUCKETS, CachedJit, bucket, download, program, upload
+from tinybo._tinygrad import D_BUCKETS, N_BUCKETS, CachedJit, bucket, download, program, upload
 from tinybo.kernels import check_kernel, column_weights, dk_du, profile, scaled_sqdist, stationary
 from tinybo.lbfgs import Curvature, lbfgs
 from tinybo.linalg import cholesky, eye_like, solve_triangular, triangular_inverse
@@ -182,14 +182,13 @@ def posterior(X:Tensor, alpha:Tensor, Linv0:Tensor, hyper:Tensor, Xq:Tensor) -> 
 
 def _posterior_contiguous(*args): return [t.contiguous() for t in posterior(*args)]
 
-NOOPT_MAX_N, DISK_MAX_N2B = 128, 128 * 128
+NOOPT_MAX_N = 128
 
 def captured(name:str, fxn, N:int, D:int, m:int, dtype:DType, device:str) -> CachedJit:
   """The program `fxn` at bucket shape (N, D) and batch (restarts or query points) m. The fit step (~15 kernels) compiles
-  without kernel optimization up to NOOPT_MAX_N, the posterior (matmul-bound) always with. On disk only small shapes: a
-  capture pickles its buffers too (~N²·b·8 bytes), and the first fits of a study, whose start-up the cache is for, are small."""
-  disk = N * N * m <= DISK_MAX_N2B if name == "nll" else N * m <= DISK_MAX_NM
-  return program((name, N, D, m, dtype, device), fxn, device=device, noopt=name == "nll" and N <= NOOPT_MAX_N, disk=disk)
+  without kernel optimization up to NOOPT_MAX_N, the posterior (matmul-bound) always with. Every shape goes to the disk
+  cache (lean: code and graph, not the buffers' contents), so a fresh process joining a large study loads its programs."""
+  return program((name, N, D, m, dtype, device), fxn, device=device, noopt=name == "nll" and N <= NOOPT_MAX_N, disk=True)
 
 # ***** fit policy *****
 

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 from tinygrad import Tensor
 
-from tinybo._tinygrad import DISK_MAX_NM, download, program, replay, staged
+from tinybo._tinygrad import download, program, replay, staged
 from tinybo.acquisition import acquisition_value
 from tinybo.lbfgs import lbfgs
 from tinybo.sobol import sobol
@@ -51,7 +51,7 @@ class AcquisitionEvaluator:
     key = ("acquisition", self.posterior, self.kind, grad, self._shapes, X.shape, self.dtype, self.device)
     N = self._shapes[0][0]
     prog = program(key, functools.partial(_acquisition_step, self.posterior, self.kind, grad, len(self.state)), device=self.device,
-                   noopt=N <= NOOPT_MAX_N, disk=len(X) * N <= DISK_MAX_NM)
+                   noopt=N <= NOOPT_MAX_N, disk=True)
     args = (*self.state, staged(self.best_beta, self.dtype, self.device), staged(X, self.dtype, self.device))
     out = download(replay(prog, args, self._prepared)).astype(np.float64)  # a copy: the program reuses its output buffer
     return out[:, :1 + d] if grad else out
