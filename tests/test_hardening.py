@@ -552,3 +552,72 @@ def test_optimize_with_an_async_objective_records_nothing():
                                       "threads: pass a plain function, e.g. lambda params: asyncio.run\\(objective\\(params\\)\\)") as e:
     opt.optimize(objective, n_trials=2, progress=False)
   assert "\n" not in str(e.value) and opt.trials == []
+
+# ***** session 22's review: a study file that follows a chdir, the queue and the reaper, a NaN report, a double requeue *****
+
+def test_a_relative_study_path_is_the_file_it_named_when_created(tmp_path, monkeypatch):
+  # it was opened again on each new connection (one per thread), against the working directory of that moment: after an
+  # objective changed directory, a worker thread's writes went to a new empty 'study.db' there, and the trial was lost
+  monkeypatch.chdir(tmp_path)
+  opt = tb.Optimizer(SPACE, strategy="random", storage="study.db", seed=0)
+  first = opt.suggest()
+  run = tmp_path / "run"
+  run.mkdir()
+  os.chdir(run)   # as a training script does, per run
+  errors: list[BaseException] = []
+  def worker():
+    try: opt.observe(first, 1.0); opt.observe(opt.suggest(), 2.0)
+    except BaseException as e: errors.append(e)  # noqa: BLE001 - reported by the assertion below
+  th = threading.Thread(target=worker)
+  th.start(); th.join()
+  assert errors == [] and list(run.iterdir()) == [], (errors, list(run.iterdir()))
+  again = tb.Optimizer(SPACE, strategy="random", storage=str(tmp_path / "study.db"))
+  assert [(t.state, t.value) for t in again.trials] == [(TrialState.COMPLETE, 1.0), (TrialState.COMPLETE, 2.0)]
+
+def test_fail_pending_leaves_the_queue_and_ages_trials_from_when_a_worker_took_them(tmp_path):
+  opt = tb.Optimizer(SPACE, strategy="random", storage=str(tmp_path / "s.db"), seed=0)
+  taken = opt.suggest()
+  queued = [opt.enqueue({"x": 0.5, "c": "a"}), opt.enqueue({"x": 1.5, "c": "b"})]
+  time.sleep(1.2)
+  claimed = opt.suggest()   # the first queued trial, taken now although queued a second ago
+  assert claimed.id == queued[0].id and claimed.worker is not None
+  assert [t.id for t in opt.fail_pending(older_than=1.0)] == [taken.id]   # the claimed one is young, the queued one not taken
+  assert [t.id for t in opt.fail_pending()] == [claimed.id]
+  left = {t.id: t for t in opt.trials}[queued[1].id]
+  assert left.state == TrialState.PENDING and left.worker is None and opt.suggest().id == queued[1].id   # still handed out
+
+def test_should_stop_says_stop_after_a_report_that_failed_the_trial():
+  opt = tb.Optimizer(SPACE, strategy="random", seed=0)
+  t = opt.suggest()
+  with pytest.warns(TrialFailedWarning):
+    assert opt.report(t, float("nan"), 1) is True
+  assert opt.should_stop(t) is True   # it said False: the documented `if trial.should_stop(): raise StopTrial` kept training
+  other = opt.suggest()
+  assert opt.report(other, 1.0, 1) is False and opt.should_stop(other) is False
+
+def test_requeueing_a_failed_trial_twice_queues_it_once(tmp_path):
+  path = str(tmp_path / "s.db")
+  opt = tb.Optimizer(SPACE, strategy="random", storage=path, seed=0)
+  t = opt.suggest()
+  again = opt.requeue(t)   # pending -> failed, and queued again
+  second = tb.Optimizer(SPACE, strategy="random", storage=path).requeue(t.id)   # another process recovering from the same crash
+  assert second.id == again.id and [u.id for u in opt.trials] == [t.id, again.id]
+  opt.observe(opt.suggest(), 1.0)   # the copy runs and completes: requeueing the old one still names it
+  assert opt.requeue(t).id == again.id and len(opt.trials) == 2
+
+def test_errors_name_what_each_method_takes(capsys, tmp_path):
+  opt = tb.Optimizer(SPACE, strategy="random", seed=0)
+  for method in (opt.fail, opt.requeue):
+    with pytest.raises(TypeError, match=r"pass the Trial from suggest\(\) or its \.id$"): method({"x": 0.5, "c": "a"})
+  with pytest.raises(TypeError, match="or a params dict"): opt.observe([1], 1.0)
+  with pytest.raises(ValueError, match=r"observe also takes a params dict"): opt.stop(99)
+  # plot to a path that cannot be written: one line, as export says it
+  db = str(tmp_path / "p.db")
+  p = tb.Optimizer(SPACE, strategy="random", storage=db, seed=0)
+  for _ in range(4): p.observe(p.suggest(), 1.0)
+  p.storage.close()
+  (tmp_path / "file").write_text("")
+  assert "cannot write" in one_line_error(capsys, "plot", db, "--kind", "history", "-o", tmp_path / "file" / "x.png")
+  empty = str(tmp_path / "e.db")
+  tb.Optimizer(SPACE, strategy="random", storage=empty).storage.close()
+  assert "pass --x and --y" in one_line_error(capsys, "plot", empty, "--kind", "heatmap")
