@@ -259,7 +259,9 @@ def test_optuna_partial_shared_state_is_rebuilt_with_a_warning(caplog):
 
 @pytest.mark.parametrize("make, exc, match", [
   (lambda: tb.Space({"c": tb.Categorical(["a", float("nan")])}), ValueError, "'c': choice nan can never be matched"),
-  (lambda: tb.Space({"n": tb.Int(2**63 - 10, 2**63 + 10)}), ValueError, "'n': Int bounds must lie within ±2\\*\\*53"),
+  (lambda: tb.Space({"n": tb.Int(2**63 - 10, 2**63 + 10)}), ValueError, "'n': Int bounds must lie within ±\\(2\\*\\*52 - 1\\)"),
+  # up to 2**53 was accepted, and above 2**52 every other value came back as its neighbour (v ± 0.5 is not a float there)
+  (lambda: tb.Space({"n": tb.Int(2**52 + 5, 2**52 + 15)}), ValueError, "'n': Int bounds must lie within ±\\(2\\*\\*52 - 1\\)"),
   (lambda: tb.Space({"n": tb.Int(-(2**60), 0)}), ValueError, "'n': Int bounds must lie within"),
   (lambda: tb.Space({"x": tb.Float(0, 10**400)}), ValueError, "'x': Float bounds must be finite, got 0.0, inf"),
   (lambda: tb.Space({"x": tb.Float(-1e308, 1e308)}), ValueError, "'x': Float range 1e\\+308 - -1e\\+308 is beyond a float's range; rescale"),
@@ -270,7 +272,8 @@ def test_optuna_partial_shared_state_is_rebuilt_with_a_warning(caplog):
   (lambda: tb.Space.from_dict({"x": {"values": ["a", "b"]}}), ValueError, "'x': no 'type' in"),
   (lambda: tb.Space({"x": tb.Float}), TypeError, "'x': Float is the class; give an instance such as Float\\(low, high\\)"),
   (lambda: tb.Space({"c": tb.Categorical}), TypeError, "'c': Categorical is the class"),
-], ids=["nan-choice", "int64-overflow", "int-beyond-2**53", "float-bound-overflow", "float-range-overflow", "log-string-false", "log-string",
+], ids=["nan-choice", "int64-overflow", "int-beyond-2**52", "int-just-beyond-2**52", "float-bound-overflow", "float-range-overflow",
+        "log-string-false", "log-string",
         "misspelt-type", "missing-type", "missing-type-categorical", "Float-class", "Categorical-class"])
 def test_bad_definition_is_a_clear_error_at_definition(make, exc, match):
   with pytest.raises(exc, match=match) as e: make()
@@ -278,7 +281,7 @@ def test_bad_definition_is_a_clear_error_at_definition(make, exc, match):
 
 def test_good_definitions_still_work():
   s = tb.Space.from_dict({"x": {"type": "float", "min": 1e-3, "max": 1.0, "log": False}, "cfg": {"betas": [0.9, 0.99]},
-                          "n": {"type": "int", "min": 0, "max": 2**53}})
+                          "n": {"type": "int", "min": 0, "max": 2**52 - 1}})
   assert s.names == ["x", "n"] and s.constants == {"cfg": {"betas": [0.9, 0.99]}}   # a dict with none of the keys stays a constant
   assert tb.Space({"c": tb.Categorical(["a", float("inf"), None])}).key({"c": float("inf")})
 
