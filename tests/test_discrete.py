@@ -96,3 +96,28 @@ def test_a_batch_on_a_nearly_tried_space_returns_what_is_left():
     opt.suggest(10)
   fresh = tb.Optimizer(space, strategy=GP(), seed=1)
   assert len(fresh.suggest(10)) == 6  # the design alone: all six
+
+# ***** an integer with more values than 1 / min_distance: another integer is never a repeat *****
+
+def test_repeat_radius_keeps_neighbouring_integers_apart():
+  md = 1e-3
+  assert Space({"x": Float(0, 1), "n": Int(1, 8), "c": Categorical(["a", "b"])}).repeat_radius(md) == md   # one radius: as before
+  assert Space({"n": Int(0, 998)}).repeat_radius(md) == md   # 999 values: neighbours 1/999 apart, never within md
+  space = Space({"x": Float(0, 1), "n": Int(0, 100_000), "m": Int(1, 10**6, log=True)})
+  r = space.repeat_radius(md)
+  assert r[0] == md and r[1] == pytest.approx(0.5 / 100_001) and r[2] < md
+  from tinybo.optim_acqf import near_rows
+  X = space.encode_many([{"x": 0.5, "n": 31415, "m": 999_999}])
+  for other, near in (({"x": 0.5002, "n": 31415, "m": 999_999}, True), ({"x": 0.5, "n": 31416, "m": 999_999}, False),
+                      ({"x": 0.5, "n": 31415, "m": 999_998}, False)):
+    assert near_rows(space.encode_many([other]), X, r)[0] == near, other
+
+def test_the_gp_refines_an_integer_of_a_hundred_thousand_values_to_its_optimum():
+  # min_distance (1e-3 of the unit cube) forbade every integer within 100 of a trial: the study circled 31415 ~100 apart
+  opt = tb.Optimizer(Space({"i": Int(0, 100_000)}), strategy=GP(), seed=0)
+  with warnings.catch_warnings():
+    warnings.simplefilter("error", GPFallbackWarning)
+    for _ in range(30):
+      t = opt.suggest()
+      opt.observe(t, float((t.params["i"] - 31415) ** 2))
+  assert opt.best.params["i"] == 31415

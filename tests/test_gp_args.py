@@ -35,6 +35,7 @@ def one_line(excinfo, *parts: str) -> str:
   ({"acquisition": 3}, ValueError, ["unknown acquisition 3"]),
   ({"lengthscale_prior": None}, ValueError, ["lengthscale_prior=None"]),
   ({"noise": float("nan")}, ValueError, ["noise=nan", "'deterministic'"]),
+  ({"noise": 0.0}, ValueError, ["noise=0.0", "must be > 0", "noise='deterministic'"]),   # was accepted, and meant "noisy"
   ({"trust_region": "yes"}, ValueError, ["trust_region='yes'", "True or False"]),
   ({"device": ""}, TypeError, ["device=''", "None for"]),
   ({"device": 0}, TypeError, ["device=0"]),

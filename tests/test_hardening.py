@@ -259,7 +259,9 @@ def test_optuna_partial_shared_state_is_rebuilt_with_a_warning(caplog):
 
 @pytest.mark.parametrize("make, exc, match", [
   (lambda: tb.Space({"c": tb.Categorical(["a", float("nan")])}), ValueError, "'c': choice nan can never be matched"),
-  (lambda: tb.Space({"n": tb.Int(2**63 - 10, 2**63 + 10)}), ValueError, "'n': Int bounds must lie within ±2\\*\\*53"),
+  (lambda: tb.Space({"n": tb.Int(2**63 - 10, 2**63 + 10)}), ValueError, "'n': Int bounds must lie within ±\\(2\\*\\*52 - 1\\)"),
+  # up to 2**53 was accepted, and above 2**52 every other value came back as its neighbour (v ± 0.5 is not a float there)
+  (lambda: tb.Space({"n": tb.Int(2**52 + 5, 2**52 + 15)}), ValueError, "'n': Int bounds must lie within ±\\(2\\*\\*52 - 1\\)"),
   (lambda: tb.Space({"n": tb.Int(-(2**60), 0)}), ValueError, "'n': Int bounds must lie within"),
   (lambda: tb.Space({"x": tb.Float(0, 10**400)}), ValueError, "'x': Float bounds must be finite, got 0.0, inf"),
   (lambda: tb.Space({"x": tb.Float(-1e308, 1e308)}), ValueError, "'x': Float range 1e\\+308 - -1e\\+308 is beyond a float's range; rescale"),
@@ -270,7 +272,8 @@ def test_optuna_partial_shared_state_is_rebuilt_with_a_warning(caplog):
   (lambda: tb.Space.from_dict({"x": {"values": ["a", "b"]}}), ValueError, "'x': no 'type' in"),
   (lambda: tb.Space({"x": tb.Float}), TypeError, "'x': Float is the class; give an instance such as Float\\(low, high\\)"),
   (lambda: tb.Space({"c": tb.Categorical}), TypeError, "'c': Categorical is the class"),
-], ids=["nan-choice", "int64-overflow", "int-beyond-2**53", "float-bound-overflow", "float-range-overflow", "log-string-false", "log-string",
+], ids=["nan-choice", "int64-overflow", "int-beyond-2**52", "int-just-beyond-2**52", "float-bound-overflow", "float-range-overflow",
+        "log-string-false", "log-string",
         "misspelt-type", "missing-type", "missing-type-categorical", "Float-class", "Categorical-class"])
 def test_bad_definition_is_a_clear_error_at_definition(make, exc, match):
   with pytest.raises(exc, match=match) as e: make()
@@ -278,7 +281,7 @@ def test_bad_definition_is_a_clear_error_at_definition(make, exc, match):
 
 def test_good_definitions_still_work():
   s = tb.Space.from_dict({"x": {"type": "float", "min": 1e-3, "max": 1.0, "log": False}, "cfg": {"betas": [0.9, 0.99]},
-                          "n": {"type": "int", "min": 0, "max": 2**53}})
+                          "n": {"type": "int", "min": 0, "max": 2**52 - 1}})
   assert s.names == ["x", "n"] and s.constants == {"cfg": {"betas": [0.9, 0.99]}}   # a dict with none of the keys stays a constant
   assert tb.Space({"c": tb.Categorical(["a", float("inf"), None])}).key({"c": float("inf")})
 
@@ -552,3 +555,72 @@ def test_optimize_with_an_async_objective_records_nothing():
                                       "threads: pass a plain function, e.g. lambda params: asyncio.run\\(objective\\(params\\)\\)") as e:
     opt.optimize(objective, n_trials=2, progress=False)
   assert "\n" not in str(e.value) and opt.trials == []
+
+# ***** session 22's review: a study file that follows a chdir, the queue and the reaper, a NaN report, a double requeue *****
+
+def test_a_relative_study_path_is_the_file_it_named_when_created(tmp_path, monkeypatch):
+  # it was opened again on each new connection (one per thread), against the working directory of that moment: after an
+  # objective changed directory, a worker thread's writes went to a new empty 'study.db' there, and the trial was lost
+  monkeypatch.chdir(tmp_path)
+  opt = tb.Optimizer(SPACE, strategy="random", storage="study.db", seed=0)
+  first = opt.suggest()
+  run = tmp_path / "run"
+  run.mkdir()
+  os.chdir(run)   # as a training script does, per run
+  errors: list[BaseException] = []
+  def worker():
+    try: opt.observe(first, 1.0); opt.observe(opt.suggest(), 2.0)
+    except BaseException as e: errors.append(e)  # noqa: BLE001 - reported by the assertion below
+  th = threading.Thread(target=worker)
+  th.start(); th.join()
+  assert errors == [] and list(run.iterdir()) == [], (errors, list(run.iterdir()))
+  again = tb.Optimizer(SPACE, strategy="random", storage=str(tmp_path / "study.db"))
+  assert [(t.state, t.value) for t in again.trials] == [(TrialState.COMPLETE, 1.0), (TrialState.COMPLETE, 2.0)]
+
+def test_fail_pending_leaves_the_queue_and_ages_trials_from_when_a_worker_took_them(tmp_path):
+  opt = tb.Optimizer(SPACE, strategy="random", storage=str(tmp_path / "s.db"), seed=0)
+  taken = opt.suggest()
+  queued = [opt.enqueue({"x": 0.5, "c": "a"}), opt.enqueue({"x": 1.5, "c": "b"})]
+  time.sleep(1.2)
+  claimed = opt.suggest()   # the first queued trial, taken now although queued a second ago
+  assert claimed.id == queued[0].id and claimed.worker is not None
+  assert [t.id for t in opt.fail_pending(older_than=1.0)] == [taken.id]   # the claimed one is young, the queued one not taken
+  assert [t.id for t in opt.fail_pending()] == [claimed.id]
+  left = {t.id: t for t in opt.trials}[queued[1].id]
+  assert left.state == TrialState.PENDING and left.worker is None and opt.suggest().id == queued[1].id   # still handed out
+
+def test_should_stop_says_stop_after_a_report_that_failed_the_trial():
+  opt = tb.Optimizer(SPACE, strategy="random", seed=0)
+  t = opt.suggest()
+  with pytest.warns(TrialFailedWarning):
+    assert opt.report(t, float("nan"), 1) is True
+  assert opt.should_stop(t) is True   # it said False: the documented `if trial.should_stop(): raise StopTrial` kept training
+  other = opt.suggest()
+  assert opt.report(other, 1.0, 1) is False and opt.should_stop(other) is False
+
+def test_requeueing_a_failed_trial_twice_queues_it_once(tmp_path):
+  path = str(tmp_path / "s.db")
+  opt = tb.Optimizer(SPACE, strategy="random", storage=path, seed=0)
+  t = opt.suggest()
+  again = opt.requeue(t)   # pending -> failed, and queued again
+  second = tb.Optimizer(SPACE, strategy="random", storage=path).requeue(t.id)   # another process recovering from the same crash
+  assert second.id == again.id and [u.id for u in opt.trials] == [t.id, again.id]
+  opt.observe(opt.suggest(), 1.0)   # the copy runs and completes: requeueing the old one still names it
+  assert opt.requeue(t).id == again.id and len(opt.trials) == 2
+
+def test_errors_name_what_each_method_takes(capsys, tmp_path):
+  opt = tb.Optimizer(SPACE, strategy="random", seed=0)
+  for method in (opt.fail, opt.requeue):
+    with pytest.raises(TypeError, match=r"pass the Trial from suggest\(\) or its \.id$"): method({"x": 0.5, "c": "a"})
+  with pytest.raises(TypeError, match="or a params dict"): opt.observe([1], 1.0)
+  with pytest.raises(ValueError, match=r"observe also takes a params dict"): opt.stop(99)
+  # plot to a path that cannot be written: one line, as export says it
+  db = str(tmp_path / "p.db")
+  p = tb.Optimizer(SPACE, strategy="random", storage=db, seed=0)
+  for _ in range(4): p.observe(p.suggest(), 1.0)
+  p.storage.close()
+  (tmp_path / "file").write_text("")
+  assert "cannot write" in one_line_error(capsys, "plot", db, "--kind", "history", "-o", tmp_path / "file" / "x.png")
+  empty = str(tmp_path / "e.db")
+  tb.Optimizer(SPACE, strategy="random", storage=empty).storage.close()
+  assert "pass --x and --y" in one_line_error(capsys, "plot", empty, "--kind", "heatmap")

@@ -118,3 +118,15 @@ def test_recommend_indexes_the_trials_given_when_some_do_not_fit_the_space():
   fitting = trials[2:]
   assert trials[i] in fitting and abs(trials[i].params["x"] - 0.7) < 0.5
   assert tb.GP(noise="deterministic").recommend(SPACE, trials) == 2 + int(np.argmin([t.value for t in fitting]))
+
+def test_recommend_is_the_best_trial_when_the_data_test_deterministic():
+  # a deterministic objective with a long tail of bad values (exp(70 x) + y): the log warp squeezed the good values into
+  # 1e-10 of each other, the fitted noise ranked them, and recommend() returned a trial thousands of times worse than the
+  # best, although the strategy's own noise test said the data were deterministic
+  space = tb.Space({"x": tb.Float(0.0, 1.0), "y": tb.Float(0.0, 1.0)})
+  for k in (70.0, 200.0):
+    opt = tb.Optimizer(space, strategy=tb.GP(), seed=0)
+    for _ in range(15):
+      t = opt.suggest()
+      opt.observe(t, math.exp(k * t.params["x"]) + t.params["y"])
+    assert opt.recommend().id == opt.best.id, k

@@ -215,6 +215,8 @@ class GP:
     if curves not in (True, False, "auto", "additive"):
       raise ValueError(f"curves={curves!r}; use 'auto' (learn from reports when there are any), 'additive' (the same, additive kernel) or False")
     noise = check_noise(noise)
+    if isinstance(noise, float) and noise == 0:
+      raise ValueError("GP(noise=0.0): a noise variance must be > 0; for an objective without noise use noise='deterministic'")
     if isinstance(noise, float) and warp is True:
       raise ValueError(f"GP(noise={noise!r}, warp=True): a noise variance is in the objective's units, which the warp changes; "
                        "use warp='auto' or False")
@@ -282,7 +284,9 @@ class GP:
     """Index in `trials` of the complete trial with the best posterior mean of the GP fitted to all complete trials: the
     configuration the model believes best, which one lucky draw of a noisy objective does not fool. It never changes
     what the study suggests next. None before the first finite value. The best observed trial (earliest on ties) when
-    noise="deterministic", with a single value, or when the fit fails (then with a GPFallbackWarning)."""
+    noise="deterministic", when the data test deterministic (`noise.noise_evidence`, whatever the acquisition: then no
+    draw is lucky, and a model of warped values could rank the best ones by a noise it does not believe in), with a
+    single value, or when the fit fails (then with a GPFallbackWarning)."""
     seed = self.seed if self.seed is not None else seed
     h = History.of(space, trials)
     if len(h.y) == 0: return None
@@ -293,9 +297,9 @@ class GP:
     gx, cats = (tree, tree.categorical) if tree is not None else (lambda X: X, space.cat_groups)
     try:
       model = self._fit(space, gx(h.X), yy, seed, cats, keep=False, floor_scale=self._floor_scale(space, yy, h.y, minimize))
-      # noisy data: the raw values (see acquisition); the test on these data, whatever suggest's last verdict
-      if self._noisy(space, model, yy, seed, keep=False) and not np.array_equal(raw := -h.y if minimize else h.y, yy):
-        model = self._fit(space, gx(h.X), raw, seed, cats, keep=False)
+      # the test on these data, whatever suggest's last verdict; noisy data: the model of the raw values (see acquisition)
+      if not self._noisy(space, model, yy, seed, keep=False, any_acquisition=True): return rows[int(np.argmax(yy))]
+      if not np.array_equal(raw := -h.y if minimize else h.y, yy): model = self._fit(space, gx(h.X), raw, seed, cats, keep=False)
       mean = model.predict(gx(h.X))[0]
     except Exception as e:  # noqa: BLE001 - a model that cannot be fitted still leaves the best observed trial
       warnings.warn(f"tinybo GP strategy: recommend() could not fit the GP ({type(e).__name__}: {e}); returning the best observed trial",
@@ -432,13 +436,14 @@ class GP:
     """The tree map of a conditional space's encoded rows to the GP's inputs (tree.py), or None: the GP sees them as they are."""
     return TreeInputs.of(space) if self.conditional == "tree" and space.conditions else None
 
-  def _noisy(self, space: Space, model: GPRegressor, y: np.ndarray, seed: int, keep: bool = True) -> bool:
+  def _noisy(self, space: Space, model: GPRegressor, y: np.ndarray, seed: int, keep: bool = True, any_acquisition: bool = False) -> bool:
     """acquisition="auto" or "edge": whether the objective is treated as noisy, given `model` fitted to the targets y
     (False for any other acquisition): a given noise variance says so; a fitted one within `noise.negligible_noise` says
     not; else the data's evidence of noise (`noise.noise_evidence`, a second, cold fit). keep=True (suggest): the test runs
     when the data have grown RETEST_GROWTH times since the last one (the first: at once; fewer data than then: another
-    history, at once too) and its verdict stands in between. keep=False (recommend): the test on these data, not kept."""
-    if self.acquisition not in NOISY_RULES or self.noise == "deterministic": return False
+    history, at once too) and its verdict stands in between. keep=False (recommend): the test on these data, not kept.
+    any_acquisition (recommend): the test whatever the acquisition."""
+    if (self.acquisition not in NOISY_RULES and not any_acquisition) or self.noise == "deterministic": return False
     if isinstance(self.noise, float): return True
     if negligible_noise(model): return False
     sj, n = self._space_json(space), len(y)

@@ -205,18 +205,24 @@ def run(argv: list[str]) -> int:
     raise CLIError(f"{'--step' if a.step is not None else '--mix-fidelities'} applies to --kind heatmap only, not --kind {a.kind}")
   from tinybo import plot
   out = a.out or f"{a.kind}.png"
-  if a.kind == "history": path = plot.history(opt, out)
-  elif a.kind == "curves": path = plot.learning_curves(opt, out)
-  elif a.kind == "importance": path = plot.importance(opt, out)
-  else:
-    names = opt.space.names
-    for flag, v in (("--x", a.x), ("--y", a.y)):
-      if v is not None and v not in names: raise CLIError(f"unknown parameter '{v}' for {flag}; study '{opt.name}' searches: {', '.join(names)}")
-    if len(names) < 2: raise CLIError(f"a heatmap needs two searched parameters; study '{opt.name}' searches: {', '.join(names) or 'none'}")
-    ranked = plot.most_important(opt, k=len(names)) if not (a.x and a.y) else names
-    x = a.x or next(n for n in ranked if n != a.y)
-    y = a.y or next(n for n in ranked if n != x)
-    path = plot.heatmap(opt, x, y, out, step=a.step, mix_fidelities=a.mix_fidelities)
+  try:
+    if a.kind == "history": path = plot.history(opt, out)
+    elif a.kind == "curves": path = plot.learning_curves(opt, out)
+    elif a.kind == "importance": path = plot.importance(opt, out)
+    else:
+      names = opt.space.names
+      for flag, v in (("--x", a.x), ("--y", a.y)):
+        if v is not None and v not in names: raise CLIError(f"unknown parameter '{v}' for {flag}; study '{opt.name}' searches: {', '.join(names)}")
+      if len(names) < 2: raise CLIError(f"a heatmap needs two searched parameters; study '{opt.name}' searches: {', '.join(names) or 'none'}")
+      if a.x and a.y: ranked = names
+      else:
+        try: ranked = plot.most_important(opt, k=len(names))
+        except ValueError as e:   # too few trials to rank the parameters: say how to pick the two instead
+          raise CLIError(f"the heatmap picks its two parameters by importance, which failed ({e}); pass --x and --y") from e
+      x = a.x or next(n for n in ranked if n != a.y)
+      y = a.y or next(n for n in ranked if n != x)
+      path = plot.heatmap(opt, x, y, out, step=a.step, mix_fidelities=a.mix_fidelities)
+  except OSError as e: raise CLIError(f"cannot write '{out}' ({e.strerror}); create its folder first or pass another -o") from e
   print(f"wrote {path}")
   return 0
 

@@ -179,32 +179,45 @@ def local_search(ev: AcquisitionEvaluator, space: Any, X: np.ndarray, a: np.ndar
       else: active[i] = False
   return X, a
 
-def near_rows(A: np.ndarray, B: np.ndarray, radius: float) -> np.ndarray:
-  """for each row of A, whether some row of B lies closer than `radius` in max-norm (radius 0: never)."""
+def _scaled(diff: np.ndarray, radius: float | np.ndarray) -> np.ndarray:
+  """max-norm of diff[..., d] in units of `radius` (a float, or per column radii: `Space.repeat_radius`)."""
+  return np.abs(diff).max(-1) / radius if np.ndim(radius) == 0 else (np.abs(diff) / radius).max(-1)
+
+def near_rows(A: np.ndarray, B: np.ndarray, radius: float | np.ndarray) -> np.ndarray:
+  """for each row of A, whether some row of B lies closer than `radius` in max-norm (radius 0: never; per column
+  radii: closer than each column's in every column)."""
   out = np.zeros(len(A), dtype=bool)
-  if radius <= 0 or len(A) == 0 or len(B) == 0: return out
+  if np.max(radius) <= 0 or len(A) == 0 or len(B) == 0: return out
   step = max(1, 2**20 // max(1, B.size))  # rows of A per chunk: the [chunk, |B|, d] difference stays near 8 MB
-  for i in range(0, len(A), step): out[i:i + step] = (np.abs(A[i:i + step, None, :] - B[None]).max(-1) < radius).any(1)
+  for i in range(0, len(A), step): out[i:i + step] = (_scaled(A[i:i + step, None, :] - B[None], radius) < 1).any(1)
   return out
 
-def push_out(X: np.ndarray, avoid: np.ndarray, radius: float, movable: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+def push_out(X: np.ndarray, avoid: np.ndarray, radius: float | np.ndarray, movable: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
   """Each row of X that lies within `radius` (max-norm) of a row of `avoid`, moved along the line from that nearest row
   through it to just beyond max-norm distance `radius` on the movable columns (rows exactly on an avoided row stay). When
   the acquisition peaks beside an observed point, the pushed point lies beyond the peak, radius minus the peak's distance
   from it: the search keeps refining at the minimum distance instead of jumping to a far candidate."""
   out = X.copy()
-  if radius <= 0 or len(X) == 0 or len(avoid) == 0: return out
+  if np.max(radius) <= 0 or len(X) == 0 or len(avoid) == 0: return out
   diff = X[:, None, :] - avoid[None]                                        # [m, k, d]
-  dist = np.abs(diff).max(-1)
+  if np.ndim(radius) == 0:
+    dist = np.abs(diff).max(-1)
+    j = np.argmin(dist, axis=1)
+    for i in np.flatnonzero(dist[np.arange(len(X)), j] < radius):
+      v = diff[i, j[i]] * movable
+      if not np.abs(v).max() > 0: continue
+      out[i] = np.where(movable > 0, np.clip(avoid[j[i]] + v * (radius * (1 + 1e-6) / np.abs(v).max()), lo, hi), X[i])
+    return out
+  dist = _scaled(diff, radius)   # per column radii: the same move, to just beyond 1 in the radii's units
   j = np.argmin(dist, axis=1)
-  for i in np.flatnonzero(dist[np.arange(len(X)), j] < radius):
+  for i in np.flatnonzero(dist[np.arange(len(X)), j] < 1):
     v = diff[i, j[i]] * movable
     if not np.abs(v).max() > 0: continue
-    out[i] = np.where(movable > 0, np.clip(avoid[j[i]] + v * (radius * (1 + 1e-6) / np.abs(v).max()), lo, hi), X[i])
+    out[i] = np.where(movable > 0, np.clip(avoid[j[i]] + v * ((1 + 1e-6) / _scaled(v, radius)), lo, hi), X[i])
   return out
 
 def pick_new(space: Any, rng: np.random.Generator, X: np.ndarray, a: np.ndarray, n_ascended: int, avoid: np.ndarray,
-             min_distance: float = 0.0) -> tuple[np.ndarray, float]:
+             min_distance: float | np.ndarray = 0.0) -> tuple[np.ndarray, float]:
   """The best scored point (the ascended ones first, then the candidates) that is neither observed nor pending nor within
   min_distance (max-norm) of such a point; in a tiny discrete space where every scored point is taken, any new valid point."""
   order = np.argsort(-a, kind="stable")
@@ -213,7 +226,7 @@ def pick_new(space: Any, rng: np.random.Generator, X: np.ndarray, a: np.ndarray,
     idx = order[k:k + 64]
     ok = ~match_rows(X[idx], avoid) & ~near_rows(X[idx], avoid, min_distance)
     if ok.any(): return X[idx[np.argmax(ok)]], float(a[idx[np.argmax(ok)]])
-  for radius in dict.fromkeys((min_distance, 0.0)):  # a new point far enough from the others, else any new point
+  for radius in (min_distance, 0.0) if np.max(min_distance) > 0 else (0.0,):  # a new point far enough from the others, else any new point
     for _ in range(8):
       R = space.round(space.sample(rng, 256))
       new = ~match_rows(R, avoid) & ~near_rows(R, avoid, radius)
@@ -272,6 +285,7 @@ def optimize_acquisition(posterior: Callable, state: Sequence[Tensor], space: An
   5. `push_out` ascended points that lie within min_distance of an observed or pending point to that distance, rescored.
   6. `pick_new`: the best result that is neither observed nor pending nor within min_distance (max-norm) of one."""
   d = space.dim
+  min_distance = space.repeat_radius(min_distance) if hasattr(space, "repeat_radius") else min_distance
   avoid = np.concatenate([np.zeros((0, d))] + [np.asarray(A, dtype=np.float64).reshape(-1, d) for A in (X_observed, X_pending) if A is not None])
   avoid = space.round(avoid) if len(avoid) else avoid
   per_branch = branches is not None and len(branches) > 1

@@ -236,17 +236,23 @@ class Optimizer:
 
   def requeue(self, trial: Trial | int) -> Trial:
     """Run a pending or failed trial again (e.g. one left by a dead worker): a pending one is failed first, then its
-    configuration is queued as a new trial, which is returned. A complete or stopped trial is an error."""
+    configuration is queued as a new trial, which is returned. A complete or stopped trial is an error. Requeueing a
+    failed trial whose configuration a later trial already holds (an earlier requeue, queued, running or finished)
+    returns that trial instead of queueing another copy, so two processes recovering from one crash run it once."""
     tid = self._id(trial)
-    old = next((t for t in self.storage.trials(self.name) if t.id == tid), None)
+    trials = self.storage.trials(self.name)
+    old = next((t for t in trials if t.id == tid), None)
     if old is not None and old.state in (TrialState.COMPLETE, TrialState.STOPPED):
       raise ValueError(f"trial {tid} is already {finished_state(old)}; cannot requeue it — enqueue(trial.params) to run its "
                        "configuration again")
+    if old is not None and old.state == TrialState.FAILED:
+      again = next((t for t in trials if t.id > tid and t.state != TrialState.FAILED and t.params == old.params), None)
+      if again is not None: return self._full(again)
     # pending -> failed; an unknown trial raises the same clear error as fail() would
     if old is None or old.state != TrialState.FAILED: self.storage.finish(self.name, tid, TrialState.FAILED, None)
     return self.enqueue(self._full(old).params)
 
-  def _id(self, trial: Trial | int) -> int:
+  def _id(self, trial: Trial | int, params_too: bool = False) -> int:
     if isinstance(trial, Trial):
       if trial.study is not None and trial.study != self.study:
         raise ValueError(f"trial {trial.id} belongs to study {trial.study}, not to this optimizer's study {self.study}; record it with the "
@@ -254,9 +260,10 @@ class Optimizer:
       return trial.id
     if isinstance(trial, numbers.Integral) and not isinstance(trial, bool):
       if not -2**63 <= trial < 2**63:   # no storage holds such an id (SQLite's are 64-bit): the error fail() gives for any unknown id
-        raise ValueError(f"no trial {trial} in study '{self.name}'; use a trial from suggest(), or a params dict for an outside result")
+        raise ValueError(f"no trial {trial} in study '{self.name}'; use a trial from suggest() (observe also takes a params dict, "
+                         "for an outside result)")
       return int(trial)
-    raise TypeError(f"{trial!r} is not a Trial or trial id; pass the Trial from suggest(), its .id, or a params dict")
+    raise TypeError(f"{trial!r} is not a Trial or trial id; pass the Trial from suggest() or its .id" + (", or a params dict" if params_too else ""))
 
   def observe(self, trial: Trial | int | Mapping[str, Any], value: Any) -> Trial:
     """Record a result. `trial` is a Trial from suggest(), its id, or a params dict (a result from elsewhere: a new
@@ -266,7 +273,7 @@ class Optimizer:
     state = TrialState.COMPLETE if math.isfinite(v) else TrialState.FAILED
     stored = v if state == TrialState.COMPLETE else None
     if isinstance(trial, Mapping): t = self.storage.add(self.name, self._stored(trial), state, stored, worker_id())
-    else: t = self.storage.finish(self.name, self._id(trial), state, stored)
+    else: t = self.storage.finish(self.name, self._id(trial, params_too=True), state, stored)
     if state == TrialState.FAILED:
       warnings.warn(f"trial {t.id} returned {_shown(value, v)}; recorded as failed, never fed to the model", TrialFailedWarning, stacklevel=2)
     return self._full(t)
@@ -307,12 +314,13 @@ class Optimizer:
     return self._report(trial, value, step)[1]
 
   def should_stop(self, trial: Trial | int) -> bool:
-    """The stopping rule's verdict on the trial's last report (what report() returned); False before any report."""
+    """The stopping rule's verdict on the trial's last report (what report() returned); False before any report. True
+    once the trial has failed (a NaN or inf report fails it, and report() said stop): its run has nothing left to do."""
     tid = self._pending_id(trial, "should_stop")
     curve = self.storage.reports(self.name, tid).get(tid)
-    if curve is None and all(t.id != tid for t in self.storage.trials(self.name)):
-      raise ValueError(f"no trial {tid} in study '{self.name}'; use a trial from suggest()")
-    return bool(curve and curve[-1].stop)
+    t = next((t for t in self.storage.trials(self.name) if t.id == tid), None)
+    if t is None: raise ValueError(f"no trial {tid} in study '{self.name}'; use a trial from suggest()")
+    return t.state == TrialState.FAILED or bool(curve and curve[-1].stop)
 
   def stop(self, trial: Trial | int) -> Trial:
     """End a pending trial early (a stopping rule said so, or you did): it becomes STOPPED with its last reported value
@@ -325,8 +333,9 @@ class Optimizer:
     return self._full(self.storage.finish(self.name, self._id(trial), TrialState.FAILED, None))
 
   def fail_pending(self, older_than: float | None = None) -> list[Trial]:
-    """Fail, in one go, every pending trial (or only those created more than `older_than` seconds ago): the trials
-    left behind by workers that died. Call it when no other worker is running, or pass older_than. Returns them."""
+    """Fail, in one go, every pending trial a worker took (or only those it took more than `older_than` seconds ago):
+    the trials left behind by workers that died. Queued trials (enqueue, requeue) no worker took yet are left to the
+    next suggest(). Call it when no other worker is running, or pass older_than. Returns them."""
     if older_than is not None and not (isinstance(older_than, numbers.Real) and older_than >= 0):
       raise ValueError(f"older_than={older_than!r}; use seconds >= 0 or None")
     before = None if older_than is None else time.time() - seconds(older_than)

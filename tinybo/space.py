@@ -119,7 +119,9 @@ def _as_float(v: numbers.Real) -> float:
   try: return float(v)
   except OverflowError: return math.inf if v > 0 else -math.inf  # an int beyond float range: reported as not finite
 
-_INT_LIMIT = 2**53  # Int bounds are encoded through float64: beyond this two neighbouring integers are the same float
+# Int values are encoded through float64 with cells from v - 0.5 to v + 0.5: beyond 2**52 a half is no longer exact, and
+# every other value decoded to its neighbour
+_INT_LIMIT = 2**52 - 1
 
 def _check(name: str, p: Param) -> Param:
   """Validate one parameter definition; returns it normalized (plain float/int bounds, the condition's shape)."""
@@ -141,7 +143,8 @@ def _check(name: str, p: Param) -> Param:
         raise TypeError(f"parameter '{name}': Int bounds must be integers, got {p.low!r}, {p.high!r}; use Float for reals")
     low, high = int(p.low), int(p.high)
     if not (-_INT_LIMIT <= low and high <= _INT_LIMIT):
-      raise ValueError(f"parameter '{name}': Int bounds must lie within ±2**53 (exact in float64), got {low}, {high}; rescale it or use Float")
+      raise ValueError(f"parameter '{name}': Int bounds must lie within ±(2**52 - 1) (v ± 0.5 exact in float64), got {low}, {high}; "
+                       "rescale it or use Float")
     if low > high: raise ValueError(f"parameter '{name}': Int needs low <= high, got low={low}, high={high}; swap them")
     if p.log and low <= 0: raise ValueError(f"parameter '{name}': log=True needs low > 0, got low={low}; raise low to 1 or drop log=True")
     return Int(low, high, bool(p.log), when=when)
@@ -452,6 +455,19 @@ class Space:
              (self.params[k].choices[cols[k][i]] if isinstance(self.params[k], Categorical) else cols[k][i]) for k in self.order
              if k not in act or act[k][i]}
             for i in range(X.shape[0])]
+
+  def repeat_radius(self, min_distance: float) -> float | np.ndarray:
+    """The max-norm distance (unit cube) below which a point repeats another: `min_distance`, or where an integer's
+    neighbouring values lie closer than that in the encoding (more than ~1/min_distance values), per column radii, half
+    that gap on such an integer's column: another integer is another configuration, never a repeat. (Where the gap is
+    min_distance or more, two integers are never that close anyway, and the radius stays one float.)"""
+    r = np.full(self.dim, float(min_distance))
+    for k, p in self.params.items():
+      if isinstance(p, Int) and p.high > p.low:
+        lo, hi = _int_bounds(p)
+        gap = (math.log(p.high) - math.log(p.high - 1) if p.log else 1.0) / (hi - lo)   # the closest neighbours: log's top end
+        if gap < min_distance: r[self.columns[k]] = 0.5 * gap
+    return float(min_distance) if (r == min_distance).all() else r
 
   def round(self, X: np.ndarray) -> np.ndarray:
     """Snap encoded points [m, dim] to the encoding of the nearest valid configuration (floats are clipped, inactive

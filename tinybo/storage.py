@@ -12,8 +12,10 @@ same state rules, so the optimizer never knows which one it talks to:
                                               the same point, and nobody waits behind a proposal
   add(name, params, state, value, worker)     insert a finished trial (a result from elsewhere)
   finish(name, id, state, value)              pending/failed -> complete/failed; errors on unknown or complete trials
-  fail_pending(name, before)                  fail every pending trial created before `before` (a time.time())
-  claim(name, n, worker)                      give up to n queued trials (pending, worker None: see add) to a worker
+  fail_pending(name, before)                  fail every pending trial a worker took before `before` (a time.time());
+                                              queued ones (worker None) wait for a worker instead
+  claim(name, n, worker)                      give up to n queued trials (pending, worker None: see add) to a worker;
+                                              a claimed trial's `created` becomes the claim's time (when its run began)
   report(name, id, step, value, decide)       atomically: check the trial is pending and step > its last step, then
                                               record value at step with decide(states, reports)'s stop verdict
                                               (a non-finite value fails the trial instead); returns (trial, stop)
@@ -75,7 +77,8 @@ def check_transition(name: str, t: Trial | None, trial_id: int, state: TrialStat
   """The one rule set for finishing a trial. Returns False for a no-op (failing or stopping a failed trial: a NaN report
   fails a trial and report() then says stop), raises on misuse. A failed trial may still be observed: a late result from
   a worker that was presumed dead is kept, not lost."""
-  if t is None: raise ValueError(f"no trial {trial_id} in study '{name}'; use a trial from suggest(), or a params dict for an outside result")
+  if t is None: raise ValueError(f"no trial {trial_id} in study '{name}'; use a trial from suggest() (observe also takes a params dict, "
+                                 "for an outside result)")
   if t.state in (TrialState.COMPLETE, TrialState.STOPPED):   # both final: a stopped trial was judged, its result is kept
     verb = {TrialState.COMPLETE: "observe", TrialState.FAILED: "fail", TrialState.STOPPED: "stop"}[state]
     again = " again" if state == t.state else ""
@@ -189,15 +192,15 @@ class InMemoryStorage:
     with self._lock:
       out, now = [], time.time()
       for t in self._study(name).values():
-        if t.state == TrialState.PENDING and (before is None or t.created < before):
+        if t.state == TrialState.PENDING and t.worker is not None and (before is None or t.created < before):
           t.state, t.finished = TrialState.FAILED, now
           out.append(_copy(t))
       return out
 
   def claim(self, name: str, n: int, worker: str) -> list[Trial]:
     with self._lock:
-      out = [t for t in self._study(name).values() if t.state == TrialState.PENDING and t.worker is None][:n]
-      for t in out: t.worker = worker
+      out, now = [t for t in self._study(name).values() if t.state == TrialState.PENDING and t.worker is None][:n], time.time()
+      for t in out: t.worker, t.created = worker, now
       return [_copy(t) for t in out]
 
   def report(self, name: str, trial_id: int, step: int, value: float, decide: Decide | None = None) -> tuple[Trial, bool]:
@@ -291,6 +294,9 @@ class SQLiteStorage:
     if readonly and not os.path.isfile(self.path):
       raise ValueError(f"no such study file '{self.path}'; pass the .db file given to tb.Optimizer(storage=...)")
     self.busy_timeout, self.max_wait, self.readonly = busy_timeout, max_wait, readonly
+    # every connection opens the file named here, resolved now: a relative path must not follow a later chdir (an
+    # objective's, a worker's in another folder) to another file
+    self.file = os.path.abspath(self.path)
     self.location = os.path.realpath(self.path)
     self._local = threading.local()
     self._jitter = random.Random()  # own RNG: backoff jitter must not disturb (or depend on) the user's global seed
@@ -311,7 +317,7 @@ class SQLiteStorage:
     # one connection per thread and per process (a forked child must not reuse its parent's connection)
     c = getattr(self._local, "conn", None)
     if c is None or self._local.pid != os.getpid():
-      c = sqlite3.connect(_sqlite_uri(self.path, {}), uri=True, timeout=self.busy_timeout, isolation_level=None, check_same_thread=False)
+      c = sqlite3.connect(_sqlite_uri(self.file, {}), uri=True, timeout=self.busy_timeout, isolation_level=None, check_same_thread=False)
       c.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout * 1000)}")
       c.execute("PRAGMA journal_mode = WAL")
       c.execute("PRAGMA synchronous = FULL")
@@ -322,11 +328,11 @@ class SQLiteStorage:
     """fn(conn) on a connection that writes nothing and creates no file. While a writer is (or was, before a crash)
     connected, the -wal and -shm files exist and mode=ro reads through them; otherwise every committed trial is in the
     main file and immutable=1 reads it without even taking a lock. A writer that appeared during that read: read again."""
-    base = os.path.abspath(self.path)
+    base = self.file
     def live() -> bool: return os.path.exists(base + "-wal") and os.path.exists(base + "-shm")
     was_live = live()
     while True:
-      c = sqlite3.connect(_sqlite_uri(self.path, {"mode": "ro"} if was_live else {"immutable": "1"}), uri=True, timeout=self.busy_timeout,
+      c = sqlite3.connect(_sqlite_uri(self.file, {"mode": "ro"} if was_live else {"immutable": "1"}), uri=True, timeout=self.busy_timeout,
                           isolation_level=None, check_same_thread=False)
       try: out = fn(c)
       finally: c.close()
@@ -465,7 +471,7 @@ class SQLiteStorage:
 
   def fail_pending(self, name: str, before: float | None = None) -> list[Trial]:
     def go(c):
-      ts = self._read(c, name, "AND state = 'pending' AND created < ?", (math.inf if before is None else before,))
+      ts = self._read(c, name, "AND state = 'pending' AND worker IS NOT NULL AND created < ?", (math.inf if before is None else before,))
       now = time.time()
       c.executemany("UPDATE trials SET state = 'failed', finished = ? WHERE id = ?", [(now, t.id) for t in ts])
       return [replace(t, state=TrialState.FAILED, finished=now) for t in ts]
@@ -473,9 +479,9 @@ class SQLiteStorage:
 
   def claim(self, name: str, n: int, worker: str) -> list[Trial]:
     def go(c):
-      ts = self._read(c, name, "AND state = 'pending' AND worker IS NULL", (), n)
-      c.executemany("UPDATE trials SET worker = ? WHERE id = ?", [(worker, t.id) for t in ts])
-      return [replace(t, worker=worker) for t in ts]
+      ts, now = self._read(c, name, "AND state = 'pending' AND worker IS NULL", (), n), time.time()
+      c.executemany("UPDATE trials SET worker = ?, created = ? WHERE id = ?", [(worker, now, t.id) for t in ts])
+      return [replace(t, worker=worker, created=now) for t in ts]
     return self._tx(go)
 
   def report(self, name: str, trial_id: int, step: int, value: float, decide: Decide | None = None) -> tuple[Trial, bool]:

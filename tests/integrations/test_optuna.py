@@ -348,7 +348,7 @@ def test_tuple_choices_in_an_rdb_storage_are_sampled_independently(tmp_path, cap
   assert len([r for r in caplog.records if "'layers' independently: its choices hold lists or dicts" in r.getMessage()]) == 1
 
 def test_a_range_tinybo_cannot_encode_is_sampled_independently(caplog):
-  # Optuna takes suggest_int("seed", 0, 2**62); a tinybo Int stops at 2**53: left out of the tree, not a crash of every trial
+  # Optuna takes suggest_int("seed", 0, 2**62); a tinybo Int stops at 2**52 - 1: left out of the tree, not a crash of every trial
   sampler = TinyBOSampler("random", seed=0)
   study = optuna.create_study(sampler=sampler)
   with caplog.at_level(logging.WARNING, logger="tinybo.integrations.optuna"):

@@ -200,7 +200,7 @@ def infer_tree(complete: Sequence[FrozenTrial], search_space: dict[str, BaseDist
     if n in clash or d.single() or (search_space is not None and search_space.get(n) != d): continue
     try:
       c = codec(d)
-      Space({n: c.param})   # a range tinybo cannot encode (an int beyond 2**53, a float span beyond a float's range)
+      Space({n: c.param})   # a range tinybo cannot encode (an int beyond 2**52 - 1, a float span beyond a float's range)
       codecs[n] = c
     except (TypeError, ValueError): left_out.add(n)
   rows = [r for t in complete if (r := _row(t, codecs)) is not None]
