@@ -161,9 +161,9 @@ class ASHA:
   so far (see `promotable`). A trial's value at a rung is its first report at or past the rung's step, so a trial that
   reports every 5 epochs still meets every rung, and a report that crosses several rungs is judged at each, lowest
   first, against the trials promoted that far (`rung_records`); never on a report at or past max_step. Optuna's
-  SuccessiveHalvingPruner(min_resource=min_step,
-  reduction_factor, min_early_stopping_rate=0); Ray Tune's ASHAScheduler(grace_period=min_step, max_t=max_step,
-  reduction_factor), which instead compares with an interpolated percentile of the other trials' values.
+  SuccessiveHalvingPruner(min_resource=min_step, reduction_factor, min_early_stopping_rate=0); Ray Tune's
+  ASHAScheduler(grace_period=min_step, max_t=max_step, reduction_factor), which instead compares with an interpolated
+  percentile of the other trials' values.
   `max_step`: the last step of a full run (no rung at or past it); None: rungs go on forever, as in Optuna."""
   def __init__(self, min_step: int = 1, max_step: int | None = None, reduction_factor: int = 3):
     self.min_step, self.reduction_factor = _int("min_step", min_step, 1), _int("reduction_factor", reduction_factor, 2)
