@@ -7,7 +7,7 @@ import pytest
 from curve_scripts import interleaved_curves
 
 import tinybo as tb
-from tinybo.stopping import History, first_in_interval, promotable, rung_steps, value_reaching
+from tinybo.stopping import History, first_in_interval, promotable, rung_steps
 from tinybo.storage import InMemoryStorage, SQLiteStorage
 from tinybo.trial import Report, TrialState
 
@@ -138,8 +138,6 @@ def test_rung_helpers():
   assert tb.ASHA(min_step=1, max_step=28).rungs(100) == [1, 3, 9, 27]   # 27 < 28: a rung
   # n // rf winners, at least one; ties go on
   assert promotable(1.0, [1.0], 3) and not promotable(2.0, [1.0, 2.0], 3) and promotable(2.0, [1.0, 2.0, 2.0, 3.0, 4.0, 5.0], 3)
-  curve = (Report(1, 5.0, False, 0.0), Report(4, 3.0, False, 0.0))
-  assert value_reaching(curve, 1) == 5.0 and value_reaching(curve, 2) == 3.0 and value_reaching(curve, 5) is None
 
 # ***** Hyperband: a hand-worked example *****
 
@@ -232,6 +230,70 @@ def test_same_verdicts_as_optuna_on_random_sequences(rule, direction):
       if a: stopped.add(ev[0])
       n_stopped, n_reports = n_stopped + bool(a), n_reports + (a is not None)
   assert 0 < n_stopped < n_reports / 2   # the sequences exercise both verdicts
+
+# reports 1-4 steps apart up to step 30, so one report often crosses two or three rungs: a trial counts at a rung only
+# if it was promoted at every rung below (tinybo counted a trial stopped at rung 1 by its step-10 report at rungs 3 and 9
+# too, and promoted trials Optuna stops). Hyperband's max_step 31 lies past every report, as Optuna's brackets are unbounded
+JUMP_RULES = {
+  "asha-3": (lambda: tb.ASHA(min_step=1, reduction_factor=3), lambda: optuna.pruners.SuccessiveHalvingPruner(min_resource=1, reduction_factor=3)),
+  "asha-2": (lambda: tb.ASHA(min_step=2, reduction_factor=2), lambda: optuna.pruners.SuccessiveHalvingPruner(min_resource=2, reduction_factor=2)),
+  "hyperband": (lambda: tb.Hyperband(min_step=1, max_step=31, reduction_factor=2),
+                lambda: optuna.pruners.HyperbandPruner(min_resource=1, max_resource=31, reduction_factor=2)),
+}
+
+@pytest.mark.parametrize("rule", list(JUMP_RULES))
+@pytest.mark.parametrize("direction", ["minimize", "maximize"])
+def test_same_verdicts_as_optuna_when_reports_cross_several_rungs(rule, direction):
+  make_ours, make_theirs = JUMP_RULES[rule]
+  n_stopped = n_multi = 0
+  for seed in range(10):
+    ours, theirs = Tiny(make_ours(), direction, offset_storage(), name=f"j{seed}"), Optuna(make_theirs(), direction, name=f"j{seed}")
+    stopped, last = set(), {}
+    for i, ev in enumerate(interleaved_curves(seed, 12, 30, 3, noise=0.05, max_jump=4)):
+      if ev[0] in stopped: continue
+      if ev[1] != "done":
+        n_multi += len([r for r in rung_steps(1, 2, None, ev[1]) if r > last.get(ev[0], 0)]) >= 2
+        last[ev[0]] = ev[1]
+      a, b = ours(ev), theirs(ev)
+      assert a == b, f"seed {seed}, event {i} {ev}: tinybo says {a}, Optuna says {b}"
+      if a: stopped.add(ev[0])
+      n_stopped += bool(a)
+  assert n_stopped > 0 and n_multi > 10   # both verdicts, and many reports that cross two rungs or more
+
+@pytest.mark.parametrize("direction", ["minimize", "maximize"])
+def test_a_report_that_crosses_rungs_is_recorded_only_where_the_trial_was_promoted(direction):
+  # ASHA(1, rf 3): rungs 1, 3, 9; every trial reports only at step 10. Rung 1 = {A 1, B 2, C 3, D 4, E 5, F 1.5}: the top
+  # 6 // 3 = 2 go on, F among them; rung 3 holds the promoted ones only, {A 1, F 1.5}: fewer than 3, so only the best
+  # continues, and F stops there (B..E stopped at rung 1 and never reached rung 3)
+  script = [("A", 10, 1.0, False), ("A", "done")] + [(t, 10, v, True) for t, v in zip("BCDE", (2.0, 3.0, 4.0, 5.0))] + [("F", 10, 1.5, True)]
+  events, expect = split(script)
+  assert verdicts(Tiny(tb.ASHA(min_step=1, reduction_factor=3), direction), events) == expect
+  assert verdicts(Optuna(optuna.pruners.SuccessiveHalvingPruner(min_resource=1, reduction_factor=3), direction), events) == expect
+
+@pytest.mark.parametrize("rule", [tb.ASHA(min_step=1, max_step=10, reduction_factor=3), tb.Hyperband(min_step=1, max_step=10, reduction_factor=3)])
+def test_a_report_at_max_step_is_never_told_to_stop(rule):
+  # validating every 5 epochs of 10: the report at epoch 10 crosses rung 9, but it is the end of a full run (it was judged
+  # there, and a complete run recorded as STOPPED)
+  opt = tb.Optimizer(SPACE, strategy="random", stopping=rule)
+  for curve in ({5: 1.0, 10: 0.5}, {5: 0.9, 10: 0.6}, {5: 0.8, 10: 0.55}, {5: 0.7, 10: 5.0}):   # each the best at step 5
+    t = opt.suggest()
+    assert [opt.report(t, loss, epoch) for epoch, loss in curve.items()] == [False, False]
+    opt.observe(t, curve[10])
+
+def test_the_model_rule_never_stops_at_the_complete_trials_last_step():
+  # ModelStopping(max_step=None): "the model's target step bounds it" was not enforced; a run's report at step 27 of 27,
+  # worse than the best, was told to stop, and the finished run recorded as STOPPED
+  space = tb.Space({"x": tb.Float(0.0, 1.0)})
+  def f(x, s): return (x - 0.3) ** 2 + 0.5 / s
+  opt = tb.Optimizer(space, strategy=tb.GP(seed=0, n_initial=4), seed=0, stopping=tb.ModelStopping(1, None, 0.2))
+  for x in (0.3, 0.7):
+    opt.enqueue({"x": x})
+    t = opt.suggest()
+    for s in range(1, 28): opt.report(t, f(x, s), s)
+    opt.observe(t, f(x, 27))
+  opt.enqueue({"x": 0.05})
+  t = opt.suggest()
+  assert [s for s in range(1, 28) if opt.report(t, f(0.3, s) - 0.05 if s < 27 else 0.5, s)] == []
 
 # ***** bad parameters *****
 

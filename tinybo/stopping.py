@@ -118,11 +118,6 @@ def value_at(curve: Sequence[Report], step: int) -> float | None:
   k = bisect.bisect_left(curve, step, key=lambda r: r.step)
   return curve[k].value if k < len(curve) and curve[k].step == step else None
 
-def value_reaching(curve: Sequence[Report], step: int) -> float | None:
-  """The value of the first report at or past `step` (what a trial brought to a rung at `step`), or None."""
-  k = bisect.bisect_left(curve, step, key=lambda r: r.step)
-  return curve[k].value if k < len(curve) else None
-
 # ***** successive halving *****
 
 def rung_steps(min_step: int, reduction_factor: int, max_step: int | None, up_to: int) -> Iterator[int]:
@@ -140,13 +135,35 @@ def promotable(loss: float, competing: Sequence[float], reduction_factor: int) -
   k = max(1, len(competing) // reduction_factor)
   return loss <= sorted(competing)[k - 1]
 
+def rung_records(history: History, trial_id: int, rungs: Callable[[int], Iterator[int]], reduction_factor: int) -> dict[int, list[float]]:
+  """The losses the other trials brought to each rung, replaying their reports in the order they were written (time,
+  then id): a report records the trial's loss at each rung it crosses, lowest first, and a trial not promotable at a
+  rung is recorded there and at no rung above it. Only promoted trials reach the next rung (Li et al.; Optuna's
+  completed_rung_k): a trial stopped at rung 1 by a report at step 10 does not count at rungs 3 and 9."""
+  events = sorted((r.time, i, r.step, r.value) for i, c in history.curves.items() if i != trial_id for r in c)
+  records: dict[int, list[float]] = {}
+  last: dict[int, int] = {}
+  stopped: set[int] = set()
+  for _, i, step, value in events:
+    if i in stopped: continue
+    before, last[i] = last.get(i, -1), step
+    for rung in rungs(step):
+      if rung <= before: continue
+      records.setdefault(rung, []).append(loss := history.loss(value))
+      if not promotable(loss, records[rung], reduction_factor):
+        stopped.add(i)
+        break
+  return records
+
 class ASHA:
   """Asynchronous successive halving (Li et al. 2020). Rungs at min_step * reduction_factor^k below max_step; a trial
   continues past a rung only if its value there is in the top 1 / reduction_factor of the trials that reached that rung
   so far (see `promotable`). A trial's value at a rung is its first report at or past the rung's step, so a trial that
-  reports every 5 epochs still meets every rung. Optuna's SuccessiveHalvingPruner(min_resource=min_step,
-  reduction_factor, min_early_stopping_rate=0); Ray Tune's ASHAScheduler(grace_period=min_step, max_t=max_step,
-  reduction_factor), which instead compares with an interpolated percentile of the other trials' values.
+  reports every 5 epochs still meets every rung, and a report that crosses several rungs is judged at each, lowest
+  first, against the trials promoted that far (`rung_records`); never on a report at or past max_step. Optuna's
+  SuccessiveHalvingPruner(min_resource=min_step, reduction_factor, min_early_stopping_rate=0); Ray Tune's
+  ASHAScheduler(grace_period=min_step, max_t=max_step, reduction_factor), which instead compares with an interpolated
+  percentile of the other trials' values.
   `max_step`: the last step of a full run (no rung at or past it); None: rungs go on forever, as in Optuna."""
   def __init__(self, min_step: int = 1, max_step: int | None = None, reduction_factor: int = 3):
     self.min_step, self.reduction_factor = _int("min_step", min_step, 1), _int("reduction_factor", reduction_factor, 2)
@@ -159,13 +176,14 @@ class ASHA:
     return list(rung_steps(self.min_step, self.reduction_factor, self.max_step, up_to))
 
   def should_stop(self, trial_id: int, step: int, value: float, history: History) -> bool:
+    if self.max_step is not None and step >= self.max_step: return False   # the whole budget is spent: it completes
     curve = history.curves[trial_id]
     before = curve[-2].step if len(curve) > 1 else -1
-    for rung in rung_steps(self.min_step, self.reduction_factor, self.max_step, step):
-      if rung <= before: continue   # decided at an earlier report
-      competing = [history.loss(v) for i, c in history.curves.items() if i != trial_id and (v := value_reaching(c, rung)) is not None]
-      if not promotable(history.loss(value), [*competing, history.loss(value)], self.reduction_factor): return True
-    return False
+    crossed = [rung for rung in rung_steps(self.min_step, self.reduction_factor, self.max_step, step) if rung > before]
+    if not crossed: return False   # every rung up to here was decided at an earlier report
+    records = rung_records(history, trial_id, lambda s: rung_steps(self.min_step, self.reduction_factor, self.max_step, s), self.reduction_factor)
+    loss = history.loss(value)
+    return any(not promotable(loss, [*records.get(rung, []), loss], self.reduction_factor) for rung in crossed)
 
   def __repr__(self) -> str: return f"ASHA(min_step={self.min_step}, max_step={self.max_step}, reduction_factor={self.reduction_factor})"
 
@@ -212,7 +230,8 @@ class ModelStopping:
   incumbent: the best complete trial's final value (before any trial completed, the best final value it predicts for
   the stopped ones). Unlike a rule that compares values at one step, it reads each curve as the model extrapolates
   it, so a slow curve that ends best is kept. Checked at min_step + k * interval (a skipped checkpoint at the next
-  report), never at or past `max_step` (the last step of a full run; None: the model's target step bounds it), and
+  report), never at or past `max_step` (the last step of a full run; None: the last step of the complete trials, the
+  model's target step), and
   never before the model has two finished curves. Needs `Optimizer(strategy=tb.GP())`: the Optimizer binds the model
   to `history.chance`. Cost per checked report: one factorization and one posterior prediction; the hyperparameters are
   refitted only when a trial finishes (tb.GP.final_chance). Freeze-Thaw (Swersky et al. 2014) in spirit. The rule is
@@ -233,7 +252,10 @@ class ModelStopping:
   def should_stop(self, trial_id: int, step: int, value: float, history: History) -> bool:
     if history.chance is None:
       raise ValueError(f"{self!r} needs the strategy's learning-curve model; use it through tb.Optimizer(strategy=tb.GP(), stopping=...)")
-    if step < self.min_step or (self.max_step is not None and step >= self.max_step): return False
+    # a full run's last step: max_step, or else the step the complete trials ended at (the model's target step)
+    complete = (c[-1].step for i, c in history.curves.items() if i != trial_id and c and history.states.get(i) == TrialState.COMPLETE)
+    last = self.max_step if self.max_step is not None else max(complete, default=None)
+    if step < self.min_step or (last is not None and step >= last): return False
     if not first_in_interval(step, [r.step for r in history.curves[trial_id] if r.step != step], self.min_step, self.interval): return False
     p = history.chance(trial_id)
     return p is not None and p < self.threshold
