@@ -128,8 +128,19 @@ def _budget(problem: str) -> int:
   from benchmarks.functions import get_problem
   return get_problem(problem).budget
 
+def cpu_description() -> str | None:
+  """The CPU's model name, family/model numbers and vector extensions from /proc/cpuinfo (None elsewhere). tinygrad
+  compiles for the host (clang -march=native), so two machines of one model name but other extensions (AVX-512 or not)
+  round differently and a run's path differs from the first guided suggestion on: results name the CPU they ran on."""
+  try: lines = Path("/proc/cpuinfo").read_text().splitlines()
+  except OSError: return None
+  info = {k.strip(): v.strip() for k, _, v in (ln.partition(":") for ln in lines[:40]) if v}
+  flags = set(info.get("flags", "").split())
+  simd = [f for f in ("avx512f", "avx2", "fma") if f in flags]
+  return f"{info.get('model name', '?')} (family {info.get('cpu family', '?')}, model {info.get('model', '?')}; {' '.join(simd) or 'no avx2'})"
+
 def run_meta(argv: list[str]) -> dict[str, Any]:
-  return {"argv": argv, "machine": platform.processor() or platform.machine(), "cpus": os.cpu_count(),
+  return {"argv": argv, "machine": platform.processor() or platform.machine(), "cpu": cpu_description(), "cpus": os.cpu_count(),
           "affinity": sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
           "threads": {k: os.environ.get(k) for k in THREAD_VARS}, "python": platform.python_version(), "numpy": np.__version__}
 

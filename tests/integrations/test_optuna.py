@@ -312,6 +312,19 @@ def test_an_exhausted_space_stops_the_study_like_optunas_grid_sampler(strategy, 
   a = study.ask()                                                     # ask/tell: no loop to stop, the trial is still sampled
   assert objective(a) in (1, 2, 3, 4)
 
+def test_a_modelled_part_exhausted_while_another_parameter_varies_never_stops_the_study():
+  # a user widens lr's range and continues: lr's distribution changed, so it is left out of the tree, and the modelled
+  # part {opt, nesterov} has 4 configurations; the study was stopped as "exhausted" (with "widen the space") after 3 trials
+  def make(lo, hi):
+    def objective(t):
+      opt, nesterov = t.suggest_categorical("opt", ["sgd", "adam"]), t.suggest_categorical("nesterov", [True, False])
+      return abs(t.suggest_float("lr", lo, hi, log=True) - 3e-3) + (opt == "sgd") * 0.1 + nesterov * 0.01
+    return objective
+  study = optuna.create_study(sampler=TinyBOSampler(seed=0))
+  study.optimize(make(1e-4, 1e-2), n_trials=6)
+  study.optimize(make(1e-5, 1e-1), n_trials=12)
+  assert len(study.trials) == 18 and all(t.state == P.COMPLETE for t in study.trials)
+
 def test_enqueued_trials_are_pending_at_their_fixed_values():
   # a queued configuration will run: other workers must not propose it (or near it) again before it does
   sampler = TinyBOSampler("random", seed=0)

@@ -368,3 +368,37 @@ def test_domains_inside_lists_come_back_as_whole_lists():
   r = TinyBOSearch()
   r.set_state(s.get_state())                                          # the lists travel with the state
   assert type(r.suggest("c")["layers"]) is list
+
+def flaky_trainable(config: dict) -> None:
+  if os.path.exists(config["flag"]): raise RuntimeError("a transient failure (a lost node, a bad disk)")
+  tune.report({"loss": (config["x"] - 0.3) ** 2})
+
+def test_errored_trials_resumed_by_tuner_restore_are_recorded(ray_local, tmp_path):
+  # Tuner.restore(resume_errored=True) runs an errored trial again under its trial_id: the searcher had dropped it from
+  # its running trials when it errored, so its results were ignored and it stayed FAILED
+  flag = tmp_path / "flag"
+  flag.write_text("")
+  tuner = tune.Tuner(flaky_trainable, param_space={"x": tune.uniform(0, 1), "flag": str(flag)},
+                     tune_config=tune.TuneConfig(search_alg=TinyBOSearch(seed=0), metric="loss", mode="min", num_samples=3),
+                     run_config=tune.RunConfig(storage_path=str(tmp_path), name="flaky", verbose=0))
+  assert len(tuner.fit().errors) == 3
+  flag.unlink()
+  results = tune.Tuner.restore(str(tmp_path / "flaky"), flaky_trainable, resume_errored=True).fit()
+  assert not results.errors
+  searcher = TinyBOSearch()
+  searcher.restore_from_dir(str(tmp_path / "flaky"))
+  assert [t.state for t in searcher.trials] == [tb.TrialState.COMPLETE] * 3
+  assert sorted(t.value for t in searcher.trials) == sorted(r.metrics["loss"] for r in results)
+
+def test_a_log_quantized_domain_records_the_value_the_trial_ran_with():
+  # the "round" codec: the history held the GP's continuous proposal (units 63, lr 0.00495) while the trial ran the
+  # rounded one (64, 0.005), so the model learned from points never evaluated
+  s = TinyBOSearch(metric="loss", mode="min", seed=0)
+  s.set_search_properties(None, None, {"units": tune.qlograndint(8, 512, 8), "lr": tune.qloguniform(1e-3, 1e-1, 1e-3)})
+  ran = []
+  for i in range(14):
+    c = s.suggest(str(i))
+    ran.append((c["units"], c["lr"]))
+    s.on_trial_complete(str(i), {"loss": abs(c["units"] - 64) / 64 + abs(c["lr"] - 0.01) * 10, "training_iteration": 1})
+  assert all(u % 8 == 0 and abs(lr / 1e-3 - round(lr / 1e-3)) < 1e-9 for u, lr in ran)
+  assert [(t.params["units"], t.params["lr"]) for t in s.trials] == ran

@@ -135,7 +135,9 @@ class TinyBOSampler(BaseSampler):
       extra = {"reports": {i: c for i, c in curves.items() if i != trial.number}} if takes_reports(self._strategy) else {}
       try: proposal = self._strategy.suggest(space, history, 1, seed=self._seed, minimize=minimize, **extra)
       except SearchExhausted as e:
-        _stop(study, e)
+        # the modelled parameters are exhausted; the study is only when no other parameter varies (one left out of the
+        # tree, or outside this search space, is still sampled independently): then this trial is all independent
+        if not _others_vary(study, set(space.names)): _stop(study, e)
         return {}
       if not proposal: return {}
       # only what the complete trials vouch for: never a parameter the objective may not ask for under a new branch
@@ -164,6 +166,11 @@ def _stop(study: Study, why: Exception) -> None:
   _log.warning(f"TinyBOSampler: {why}; stopping the study (this last trial is sampled independently)")
   try: study.stop()
   except RuntimeError: pass   # ask/tell, outside study.optimize: nothing to stop
+
+def _others_vary(study: Study, modelled: set[str]) -> bool:
+  """Whether the complete trials use a parameter with more than one value besides the modelled ones."""
+  return any(n not in modelled and not d.single() for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+             for n, d in t.distributions.items())
 
 def _survives_storage(study: Study, d: BaseDistribution) -> bool:
   """Whether the distribution stored on the trials equals the one the objective asks for: not so for a categorical with

@@ -147,6 +147,7 @@ class TinyBOSearch(Searcher):
     self._lists: dict[tuple, list] = {}      # the param_space's lists that hold domains (see list_templates)
     self._trials: list[Trial] = []          # every trial ever suggested or added, in order: the strategy's history
     self._live: dict[str, int] = {}         # Ray trial_id -> index into _trials, while it runs
+    self._errored: dict[str, int] = {}      # Ray trial_id -> index into _trials, for a trial that errored (resume_errored runs it again)
     pts = points_to_evaluate
     if pts is not None and (isinstance(pts, (Mapping, str)) or not all(isinstance(p, Mapping) for p in pts)):
       raise TypeError(f"points_to_evaluate={points_to_evaluate!r}: pass a list of configurations, e.g. [{{'lr': 0.01}}]")
@@ -225,7 +226,9 @@ class TinyBOSearch(Searcher):
       try: out = self._strategy.suggest(self._space, self._trials, 1, seed=self._seed, minimize=self._mode == "min", **extra)
       except SearchExhausted: return Searcher.FINISHED
       if not out: return Searcher.FINISHED
-      params = self._space.validate(out[0])
+      # what the trial will run: a log-quantized domain ("round" codec) rounds the proposal, and the model must learn
+      # from the value that ran, and see that configuration as taken
+      params = self._to_tb(self._to_ray(self._space.validate(out[0])))
     self._live[trial_id] = len(self._trials)
     self._trials.append(Trial(len(self._trials), params))
     return self._to_ray(params)
@@ -257,16 +260,25 @@ class TinyBOSearch(Searcher):
       t.state = TrialState.STOPPED if stopped else TrialState.COMPLETE
       curve[-1] = curve[-1]._replace(stop=stopped)
 
+  def _running(self, trial_id: str) -> int | None:
+    """The index of a running trial, or of an errored one that Ray runs again (Tuner.restore(resume_errored=True) keeps
+    its trial_id): it is pending again, and its results count. None: not ours."""
+    if trial_id not in self._live and trial_id in self._errored:
+      i = self._live[trial_id] = self._errored.pop(trial_id)
+      self._trials[i].state, self._trials[i].value = TrialState.PENDING, None
+    return self._live.get(trial_id)
+
   def on_trial_result(self, trial_id: str, result: dict) -> None:
     """An intermediate result the scheduler let through: a report at its training_iteration."""
-    i = self._live.get(trial_id)
+    i = self._running(trial_id)
     v = self._value(result)
     if i is None or v is None: return
     if self._report(i, result.get("training_iteration"), v) and self._ended: self._relabel()
 
   def on_trial_complete(self, trial_id: str, result: dict | None = None, error: bool = False) -> None:
-    i = self._live.pop(trial_id, None)
+    i = self._running(trial_id)
     if i is None: return   # not ours (e.g. finished twice, or started before a restore from an older checkpoint)
+    del self._live[trial_id]
     t = self._trials[i]
     if result is None and not error and self._curves.get(i):
       # Ray stops a PAUSED (or PENDING) trial with no result (HyperBandScheduler ends a paused bracket, PBT): the scheduler
@@ -278,6 +290,7 @@ class TinyBOSearch(Searcher):
     v = None if error else self._value(result)
     if v is None:   # crashed, or no finite metric: never fed to the model
       t.state = TrialState.FAILED
+      if error: self._errored[trial_id] = i
       return
     t.state, t.value = TrialState.COMPLETE, v
     # a final result that on_trial_result never saw made the scheduler (or a stopper) end the trial
@@ -318,7 +331,8 @@ class TinyBOSearch(Searcher):
 
   def get_state(self) -> dict:
     return {"version": _STATE_VERSION, "space": self._space, "codecs": self._codecs,
-            "paths": self._paths, "lists": self._lists, "trials": self._trials, "live": self._live, "queue": self._queue, "metric": self._metric,
+            "paths": self._paths, "lists": self._lists, "trials": self._trials, "live": self._live, "errored": self._errored,
+            "queue": self._queue, "metric": self._metric,
             "mode": self._mode, "seed": self._seed, "curves": self._curves, "ended": self._ended, "top": self._top, "max_step": self._max_step}
 
   def set_state(self, state: dict) -> None:
@@ -326,7 +340,7 @@ class TinyBOSearch(Searcher):
       raise ValueError(f"searcher state version {state.get('version')!r} is not {_STATE_VERSION}; it was saved by another tinybo version")
     self._space, self._codecs, self._paths, self._queue = state["space"], state["codecs"], state["paths"], state["queue"]
     self._lists = state.get("lists", {})
-    self._trials, self._live = state["trials"], state["live"]
+    self._trials, self._live, self._errored = state["trials"], state["live"], state.get("errored", {})
     self._metric, self._mode, self._seed = state["metric"], state["mode"], state["seed"]
     self._curves, self._ended, self._top = state.get("curves", {}), state.get("ended", set()), state.get("top", 0)
     self._max_step = state.get("max_step", self._max_step)
