@@ -168,3 +168,13 @@ def test_match_rows_finds_every_equal_row_whatever_the_shapes():
     expect = (np.abs(A[:, None, :] - B[None, :, :]).max(-1) <= 1e-12).any(1)
     assert np.array_equal(_match_rows(A, B), expect)
     assert _match_rows(A[:m], B).all()
+
+def test_log_h_gradient_at_the_tail_boundary():
+  # at exactly z = -20 the tail branch took z through minimum(z, -20), which splits its gradient with the constant: half
+  from tinybo.special import log_h
+  for z0 in (-20.0, -20.5, -19.5, -5.0):
+    z = Tensor([z0], dtype=dtypes.float64)
+    (g,) = log_h(z).sum().gradient(z)
+    eps = 1e-6
+    fd = (log_h(Tensor([z0 + eps], dtype=dtypes.float64)).item() - log_h(Tensor([z0 - eps], dtype=dtypes.float64)).item()) / (2 * eps)
+    assert g.item() == pytest.approx(fd, rel=1e-5), z0

@@ -139,3 +139,31 @@ def test_plot_curves_and_heatmap_at_a_step(curves_db, capsys, tmp_path):
                         ([*xy, "--step", "99"], "has 0 trials at {'step': 99}")):
     rc, out, err = run(capsys, "plot", curves_db, *argv, "-o", str(tmp_path / "x.png"))
     assert rc == 1 and err.startswith("tinybo: error: ") and message in err and err.count("\n") == 1, err
+
+def test_exports_a_reader_other_than_python_can_read(tmp_path, capsys):
+  # json: a constant max_steps=inf was written as bare Infinity (no JSON reader but Python's takes it); csv: a parameter
+  # named 'value' made two 'value' columns, and a reader took the parameter for the objective; -o: written in the locale's
+  # encoding, so a parameter named β₂ failed under LC_ALL=C
+  path = str(tmp_path / "s.db")
+  opt = tb.Optimizer(tb.Space({"value": tb.Float(0, 1), "β₂": tb.Float(0, 1), "max_steps": float("inf")}), strategy="random",
+                     storage=path, name="s", seed=0)
+  t = opt.suggest()
+  opt.observe(t, 10.0)
+  rc, out, _ = run(capsys, "export", path, "--format", "json")
+  def strict(c): raise ValueError(f"not JSON: {c}")
+  body = json.loads(out, parse_constant=strict)
+  assert rc == 0 and body["space"]["constants"]["max_steps"] == "inf"
+  rc, out, _ = run(capsys, "export", path)
+  row = next(csv.DictReader(io.StringIO(out)))
+  assert float(row["value"]) == 10.0 and float(row["params.value"]) == t.params["value"] and "β₂" in row
+  env = {"LC_ALL": "C", "LANG": "C", "PYTHONUTF8": "0", "PATH": "/usr/bin:/bin", "DEV": "CPU", "PYTHONPATH": str(ROOT)}
+  r = subprocess.run([sys.executable, "-m", "tinybo.cli", "export", path, "-o", str(tmp_path / "out.csv")], env=env,
+                     capture_output=True, text=True, timeout=300)
+  assert r.returncode == 0, r.stderr
+  assert "β₂" in (tmp_path / "out.csv").read_text(encoding="utf-8")
+  consts = str(tmp_path / "c.db")
+  c = tb.Optimizer(tb.Space({"lr": 0.1}), strategy="random", storage=consts, name="c", seed=0)
+  for _ in range(3): c.observe({"lr": 0.1}, 1.0)
+  c.storage.close()
+  rc, out, err = run(capsys, "plot", consts, "--kind", "importance", "-o", str(tmp_path / "i.png"))
+  assert rc == 1 and "searches no parameter" in err and err.count("\n") == 1

@@ -296,3 +296,18 @@ def test_warm_fit_budget_shrinks_only_for_large_buckets():
   assert warm_fit_evals(128, refit=False) == warm_fit_evals(256, refit=True) == 50
   assert warm_fit_evals(512, refit=True) == warm_fit_evals(1024, refit=True) == 12
   assert warm_fit_evals(1024, refit=False) == 1  # hyperparameters kept between refits: one evaluation, new factors
+
+def test_condition_and_predict_refuse_points_they_cannot_use():
+  # condition reshaped an X_new of the wrong width into other points (d=1 given [2, 3]: six new rows), a non-finite y_new
+  # ended in "did not factor, even with jitter 1e+05", and predict at a NaN row answered the mean with variance 0
+  rng = np.random.default_rng(0)
+  gp = GPRegressor().fit(rng.random((6, 2)), rng.random(6))
+  with pytest.raises(ValueError, match=r"X_new\[k,2\]"): gp.condition(rng.random((1, 4)), [1.0])
+  for bad in (float("nan"), float("inf")):
+    with pytest.raises(ValueError, match="finite y_new"): gp.condition(rng.random((1, 2)), [bad])
+  with pytest.raises(ValueError, match="1 finite y_new"): gp.condition(rng.random((1, 2)), [1.0, 2.0])
+  with pytest.raises(ValueError, match="non-finite"): gp.predict(np.array([[0.5, float("nan")]]))
+  with pytest.raises(ValueError, match=r"X\[m,2\]"): gp.predict(rng.random((3, 3)))
+  assert gp.condition(rng.random((2, 2)), [0.1, 0.2]).n == 8 and gp.condition(rng.random(2)).n == 7   # one point as a vector
+  one = GPRegressor().fit(rng.random((5, 1)), rng.random(5))
+  assert one.condition(np.array([0.1, 0.9])).n == 7   # d = 1: a vector is points

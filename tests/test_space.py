@@ -8,7 +8,7 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 import tinybo as tb
-from tinybo.space import CAT, FLOAT, INT
+from tinybo.space import CAT, FLOAT, INT, Float, Int, Space
 
 # ***** hypothesis generators: any space, and a valid configuration of it *****
 
@@ -216,3 +216,33 @@ def test_validate_normalizes_types():
   assert out == {"f": 2.5, "n": 3, "c": True} and type(out["f"]) is float and type(out["n"]) is int and out["c"] is True
   assert s.validate({"f": 1, "n": 4.0, "c": 1})["c"] is not True  # 1 and True are different choices
   assert s.key({"f": 1, "n": 4.0, "c": 1}) != s.key({"f": 1, "n": 4.0, "c": True})
+
+def test_constants_match_themselves_as_nan_and_as_numpy_scalars():
+  # a nan constant made the space reject its own decoded configurations (nan != nan), and np.str_('relu') did not match
+  # the constant 'relu' although parameters accept numpy scalars
+  space = Space({"x": Float(0, 1), "clip": float("nan"), "act": "relu", "bn": True})
+  p = space.decode(space.encode({"x": 0.5, "clip": float("nan"), "act": "relu", "bn": True}))
+  assert math.isnan(space.validate(p)["clip"])
+  assert space.validate({"x": 0.5, "clip": np.float64("nan"), "act": np.str_("relu"), "bn": np.True_})["act"] == "relu"
+  with pytest.raises(ValueError, match="constant"): space.validate({"x": 0.5, "clip": 1.0, "act": "relu", "bn": True})
+
+def test_int_ranges_whose_values_do_not_all_decode_to_themselves_are_errors():
+  # Int(-(2**52 - 1), 2**52 - 1) decoded 27% of its values to a neighbour; Int(1, 1e15, log=True) 3%
+  with pytest.raises(ValueError, match=r"range .* is over 2\*\*52"): Space({"n": Int(-(2**52 - 1), 2**52 - 1)})
+  with pytest.raises(ValueError, match=r"log=True\) needs high <= 2\*\*46"): Space({"n": Int(1, 10**15, log=True)})
+  rng = np.random.default_rng(0)
+  for p in (Int(-(2**51), 2**51), Int(1, 2**46, log=True)):
+    space = Space({"n": p})
+    vals = np.unique(np.concatenate([rng.integers(p.low, p.high, 3000, endpoint=True), [p.low, p.low + 1, p.high - 1, p.high]]))
+    X = space.encode_many([{"n": int(v)} for v in vals])
+    assert [space.decode(x)["n"] for x in space.round(X)] == [int(v) for v in vals]
+
+def test_validate_refuses_values_outside_a_narrow_or_tiny_range():
+  # the tolerance scaled with the bounds' size, not the range's: 0.0 was accepted for Float(1e-15, 1e-3, log=True) and
+  # 1e12 - 0.9 for Float(1e12, 1e12 + 1), each moved to the bound
+  for p, bad in ((Float(1e-15, 1e-3, log=True), (0.0, 5e-16)), (Float(1e12, 1e12 + 1), (1e12 - 0.9, 1e12 + 1.9))):
+    space = Space({"x": p})
+    for v in bad:
+      with pytest.raises(ValueError, match="outside"): space.validate({"x": v})
+    X = space.round(space.sample(np.random.default_rng(0), 500))
+    for x in X: space.validate(space.decode(x))   # every round trip still passes

@@ -215,21 +215,26 @@ RULES = {
                 lambda: optuna.pruners.HyperbandPruner(min_resource=1, max_resource=12, reduction_factor=3)),
 }
 
-@pytest.mark.parametrize("rule", list(RULES))
-@pytest.mark.parametrize("direction", ["minimize", "maximize"])
-def test_same_verdicts_as_optuna_on_random_sequences(rule, direction):
-  make_ours, make_theirs = RULES[rule]
-  n_stopped = n_reports = 0
-  for seed in range(8):
-    ours, theirs = Tiny(make_ours(), direction, offset_storage(), name=f"r{seed}"), Optuna(make_theirs(), direction, name=f"r{seed}")
+def replay_both(make_ours, make_theirs, direction: str, scripts) -> list[tuple]:
+  """Every (trial, step) verdict of tinybo's rule and Optuna's pruner on the same scripts, asserting they agree; a stopped
+  trial reports no more, in either library. Returns the events with their verdicts, (trial, step, stop)."""
+  seen = []
+  for seed, script in scripts:
+    ours, theirs = Tiny(make_ours(), direction, offset_storage(), name=f"s{seed}"), Optuna(make_theirs(), direction, name=f"s{seed}")
     stopped = set()
-    for i, ev in enumerate(random_script(seed)):
-      if ev[0] in stopped: continue   # a stopped trial reports no more, in either library
+    for i, ev in enumerate(script):
+      if ev[0] in stopped: continue
       a, b = ours(ev), theirs(ev)
       assert a == b, f"seed {seed}, event {i} {ev}: tinybo says {a}, Optuna says {b}"
       if a: stopped.add(ev[0])
-      n_stopped, n_reports = n_stopped + bool(a), n_reports + (a is not None)
-  assert 0 < n_stopped < n_reports / 2   # the sequences exercise both verdicts
+      if a is not None: seen.append(((seed, ev[0]), ev[1], a))
+  return seen
+
+@pytest.mark.parametrize("rule", list(RULES))
+@pytest.mark.parametrize("direction", ["minimize", "maximize"])
+def test_same_verdicts_as_optuna_on_random_sequences(rule, direction):
+  seen = replay_both(*RULES[rule], direction, [(seed, random_script(seed)) for seed in range(8)])
+  assert 0 < sum(stop for *_, stop in seen) < len(seen) / 2   # the sequences exercise both verdicts
 
 # reports 1-4 steps apart up to step 30, so one report often crosses two or three rungs: a trial counts at a rung only
 # if it was promoted at every rung below (tinybo counted a trial stopped at rung 1 by its step-10 report at rungs 3 and 9
@@ -244,21 +249,13 @@ JUMP_RULES = {
 @pytest.mark.parametrize("rule", list(JUMP_RULES))
 @pytest.mark.parametrize("direction", ["minimize", "maximize"])
 def test_same_verdicts_as_optuna_when_reports_cross_several_rungs(rule, direction):
-  make_ours, make_theirs = JUMP_RULES[rule]
-  n_stopped = n_multi = 0
-  for seed in range(10):
-    ours, theirs = Tiny(make_ours(), direction, offset_storage(), name=f"j{seed}"), Optuna(make_theirs(), direction, name=f"j{seed}")
-    stopped, last = set(), {}
-    for i, ev in enumerate(interleaved_curves(seed, 12, 30, 3, noise=0.05, max_jump=4)):
-      if ev[0] in stopped: continue
-      if ev[1] != "done":
-        n_multi += len([r for r in rung_steps(1, 2, None, ev[1]) if r > last.get(ev[0], 0)]) >= 2
-        last[ev[0]] = ev[1]
-      a, b = ours(ev), theirs(ev)
-      assert a == b, f"seed {seed}, event {i} {ev}: tinybo says {a}, Optuna says {b}"
-      if a: stopped.add(ev[0])
-      n_stopped += bool(a)
-  assert n_stopped > 0 and n_multi > 10   # both verdicts, and many reports that cross two rungs or more
+  seen = replay_both(*JUMP_RULES[rule], direction, [(seed, interleaved_curves(seed, 12, 30, 3, noise=0.05, max_jump=4)) for seed in range(10)])
+  last: dict = {}
+  n_multi = 0
+  for trial, step, _ in seen:   # both verdicts, and many reports that cross two rungs or more
+    n_multi += len([r for r in rung_steps(1, 2, None, step) if r > last.get(trial, 0)]) >= 2
+    last[trial] = step
+  assert any(stop for *_, stop in seen) and n_multi > 10
 
 @pytest.mark.parametrize("direction", ["minimize", "maximize"])
 def test_a_report_that_crosses_rungs_is_recorded_only_where_the_trial_was_promoted(direction):

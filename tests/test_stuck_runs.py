@@ -226,3 +226,12 @@ def test_a_conditional_space_keeps_the_uncapped_2p_plus_1_design(p):
   names = {"opt": Categorical(["a", "b"])} | {f"x{i}": Float(0, 1, when={"opt": "a"} if i % 2 else None) for i in range(p - 1)}
   space = Space(names)
   assert default_initial_size(p, conditional=True) == 2 * p + 1 == GP().initial_size(space)
+
+def test_power_values_never_merge_distinct_values():
+  # a loss far from 0 against its spread (1e4 + [0, 1]): the rounding chose λ = -2.65, and 20 distinct values became 2
+  from tinybo.transforms import power_values
+  rng = np.random.default_rng(0)
+  for offset, spread in ((1e4, 1.0), (100.0, 1e-3), (0.0, 1.0)):
+    y = -(offset + spread * rng.random(20))
+    w = power_values(y)
+    assert len(np.unique(w)) == 20 and (np.argsort(w, kind="stable") == np.argsort(y, kind="stable")).all(), (offset, spread)

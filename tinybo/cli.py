@@ -16,6 +16,7 @@ import argparse
 import csv
 import io
 import json
+import math
 import os
 import subprocess
 import sys
@@ -124,6 +125,14 @@ def csv_cell(v: Any) -> Any:
   try: float(v); return v
   except ValueError: return "'" + v
 
+def _json_safe(v: Any) -> Any:
+  """v with every non-finite float as the string 'inf', '-inf' or 'nan': standard JSON has no Infinity or NaN, and a
+  reader other than Python's refuses them (a constant such as max_steps=math.inf)."""
+  if isinstance(v, float) and not math.isfinite(v): return repr(v)
+  if isinstance(v, dict): return {k: _json_safe(x) for k, x in v.items()}
+  if isinstance(v, (list, tuple)): return [_json_safe(x) for x in v]
+  return v
+
 def export(opt, fmt: str) -> str:
   names, trials = opt.space.names, opt.trials
   if fmt == "json":
@@ -134,10 +143,13 @@ def export(opt, fmt: str) -> str:
                         "params": {n: t.params[n] for n in names if n in t.params},
                         "created": _iso(t.created), "finished": _iso(t.finished), "worker": t.worker,
                         "reports": [[r.step, r.value] for r in curves.get(t.id, [])]} for t in trials]}
-    return json.dumps(body, indent=1, default=repr) + "\n"
+    return json.dumps(_json_safe(body), indent=1, default=repr, allow_nan=False) + "\n"
   buf = io.StringIO()
   w = csv.writer(buf, lineterminator="\r\n")  # RFC 4180; and a CR inside a value is then quoted, never a row break
-  w.writerow([csv_cell(c) for c in ["id", "state", "value", "last_step"] + names + ["created", "finished", "worker"]])
+  fixed = ["id", "state", "value", "last_step", "created", "finished", "worker"]
+  # a parameter named like a fixed column is written params.<name>: two 'value' columns made a reader take the wrong one
+  shown = [f"params.{n}" if n in fixed or n.startswith("params.") else n for n in names]
+  w.writerow([csv_cell(c) for c in fixed[:4] + shown + fixed[4:]])
   for t in trials:
     w.writerow([csv_cell(c) for c in [t.id, str(t.state), "" if t.value is None else repr(t.value), "" if t.last_step is None else t.last_step]
                 + [t.params.get(n, "") for n in names] + [_iso(t.created), _iso(t.finished) or "", t.worker or ""]])
@@ -196,7 +208,7 @@ def run(argv: list[str]) -> int:
     text = export(opt, a.format)
     if a.out:
       try:
-        with open(a.out, "w", newline="") as f: f.write(text)
+        with open(a.out, "w", newline="", encoding="utf-8") as f: f.write(text)   # whatever the locale: names may be any Unicode
       except OSError as e: raise CLIError(f"cannot write '{a.out}' ({e.strerror}); create its folder first or pass another -o") from e
       print(f"wrote {len(opt.trials)} trials to {a.out}", file=sys.stderr)
     else: sys.stdout.write(text)

@@ -394,6 +394,8 @@ class GPRegressor:
     """Posterior mean and latent variance at X[m,d], numpy, in the units of y; var >= 0, never NaN."""
     Xq = _array(X)
     if Xq.ndim == 1: Xq = Xq[None]
+    if Xq.ndim != 2 or Xq.shape[1] != self.d: raise ValueError(f"need X[m,{self.d}] to predict at, got shape {Xq.shape}")
+    if not np.isfinite(Xq).all(): raise ValueError("X has non-finite values; predict at finite points (the unit cube)")
     mean, var = self._posterior_np(Xq)
     return self.to_y_units(np.nan_to_num(mean), np.maximum(np.nan_to_num(var), 0.0))
 
@@ -422,8 +424,16 @@ class GPRegressor:
   def condition(self, X_new, y_new=None) -> GPRegressor:
     """A new GPRegressor with the same hyperparameters and y transform, conditioned on extra points (no refit). y_new in
     the units of y; None uses the posterior mean (Kriging believer, for pending trials)."""
-    Xn = _array(X_new).reshape(-1, self.d)
-    y_std = self._posterior_np(Xn)[0] if y_new is None else self.transform(np.asarray(y_new, dtype=np.float64).reshape(-1))
+    Xn = _array(X_new)
+    if Xn.ndim == 1 and self.d == 1: Xn = Xn[:, None]
+    if Xn.ndim == 1: Xn = Xn[None]
+    if Xn.ndim != 2 or Xn.shape[1] != self.d or not np.isfinite(Xn).all():
+      raise ValueError(f"need finite X_new[k,{self.d}] to condition on, got shape {Xn.shape}")
+    if y_new is not None:
+      yn = np.asarray(y_new, dtype=np.float64).reshape(-1)
+      if len(yn) != len(Xn) or not np.isfinite(yn).all():
+        raise ValueError(f"need {len(Xn)} finite y_new to condition on, got {yn.tolist()[:8]}; leave a failed point out, or pass its worst value")
+    y_std = self._posterior_np(Xn)[0] if y_new is None else self.transform(yn)
     gp = GPRegressor(self.kernel, self.device, self.dtype, self.lengthscale_prior, self.structure)
     gp.transform, gp.phi, gp.jitter, gp.objective = self.transform, self.phi, self.jitter, self.objective
     gp._set_data(np.concatenate([self.X, Xn]), np.concatenate([self.y_train, y_std]), self.categorical)

@@ -318,6 +318,7 @@ def importance_scores(study: Any, device: str | None = None) -> dict[str, float]
   lengthscale (a short lengthscale means the metric changes fast along that parameter), the largest over a
   parameter's encoded columns, normalized to sum to 1. Single-value parameters score 0."""
   space, trials, _, name = _parts(study)
+  if not space.names: raise ValueError(f"study '{name}' searches no parameter (its space holds constants only); nothing to rank")
   done = _complete(trials)
   if len(done) < 3: raise ValueError(f"study '{name}' has {len(done)} complete trials; parameter importance needs at least 3")
   from tinybo._tinygrad import DEVICE_LOCK

@@ -122,6 +122,7 @@ def _as_float(v: numbers.Real) -> float:
 # Int values are encoded through float64 with cells from v - 0.5 to v + 0.5: beyond 2**52 a half is no longer exact, and
 # every other value decoded to its neighbour
 _INT_LIMIT = 2**52 - 1
+_INT_RANGE, _LOG_INT_HIGH = 2**52, 2**46   # and a range, a log scale's top, whose every value decodes to itself (tested)
 
 def _check(name: str, p: Param) -> Param:
   """Validate one parameter definition; returns it normalized (plain float/int bounds, the condition's shape)."""
@@ -146,7 +147,11 @@ def _check(name: str, p: Param) -> Param:
       raise ValueError(f"parameter '{name}': Int bounds must lie within ±(2**52 - 1) (v ± 0.5 exact in float64), got {low}, {high}; "
                        "rescale it or use Float")
     if low > high: raise ValueError(f"parameter '{name}': Int needs low <= high, got low={low}, high={high}; swap them")
+    if high - low > _INT_RANGE:   # the encoding's (v - low) / (high - low) round trip stops being exact past this
+      raise ValueError(f"parameter '{name}': Int range {high} - {low} is over 2**52; narrow it or use Float")
     if p.log and low <= 0: raise ValueError(f"parameter '{name}': log=True needs low > 0, got low={low}; raise low to 1 or drop log=True")
+    if p.log and high > _LOG_INT_HIGH:   # exp(log(v)) is exact to the integer only up to about here
+      raise ValueError(f"parameter '{name}': Int(log=True) needs high <= 2**46, got {high}; drop log=True or use Float(log=True)")
     return Int(low, high, bool(p.log), when=when)
   if isinstance(p, Categorical):
     choices = tuple(_plain(c) for c in p.choices)
@@ -653,6 +658,8 @@ def _json_default(o: Any) -> Any:
   return o.item() if isinstance(o, np.generic) else f"<{type(o).__module__}.{type(o).__qualname__}>"
 
 def _same(a: Any, b: Any) -> bool:
+  a, b = _plain(a), _plain(b)   # numpy scalars compare as the Python values they hold
+  if isinstance(a, float) and isinstance(b, float) and math.isnan(a) and math.isnan(b): return True   # a nan constant is itself
   try: return bool(a == b) and type(a) is type(b) or (_is_real(a) and _is_real(b) and a == b)
   except Exception: return a is b
 
@@ -695,6 +702,9 @@ def _validate_value(name: str, p: Param, v: Any) -> Any:
     i = int(v)
     if not p.low <= i <= p.high: raise ValueError(f"parameter '{name}': {i} is outside [{p.low}, {p.high}]; give a value inside the bounds")
     return i
-  tol = 1e-12 * max(abs(p.low), abs(p.high), p.high - p.low)  # float noise from a log/exp round trip is not an error
-  if not p.low - tol <= f <= p.high + tol: raise ValueError(f"parameter '{name}': {f} is outside [{p.low}, {p.high}]; give a value inside the bounds")
+  # float noise from an encode/decode round trip is not an error: relative to each bound on a log scale (exp(log(v))),
+  # to the larger bound on a linear one (low + x (high - low)); more is a value outside, never moved to the bound
+  tol_lo, tol_hi = (1e-12 * abs(p.low), 1e-12 * abs(p.high)) if p.log else (1e-13 * max(abs(p.low), abs(p.high)),) * 2
+  if not p.low - tol_lo <= f <= p.high + tol_hi:
+    raise ValueError(f"parameter '{name}': {f} is outside [{p.low}, {p.high}]; give a value inside the bounds")
   return min(max(f, p.low), p.high)

@@ -65,7 +65,7 @@ def log_h(z: Tensor) -> Tensor:
   mid = (z > -20.0) & ~upper
   middle = -0.5 * z * z - _LOG_SQRT_2PI + mid.where(1.0 + z * _SQRT_HALF_PI * le.exp(), 1.0).log()
   # tail (z <= -20): h = phi(z)/z^2 * series(1/z^2)
-  z3 = z.minimum(-20.0)
+  z3 = (z <= -20.0).where(z, -20.0)     # z itself at -20 too (minimum would split its gradient with the constant)
   w = 1.0 / (z3 * z3)
   series = w * 0.0
   for c in _ASYM[::-1]: series = series * w + c

@@ -149,7 +149,10 @@ def power_values(y:np.ndarray) -> np.ndarray:
   lam = power_lambda(x, method)
   with np.errstate(over="ignore"):
     t = (box_cox if method == "box-cox" else yeo_johnson)(x, lam)
-  return -t if np.isfinite(t).all() else np.asarray(y, dtype=np.float64)
+  # a loss far from 0 against its spread (1e4 + [0, 1]) gives a likelihood the rounding decides, and a λ whose transform
+  # merges distinct values into ties: then the values as they are
+  if not np.isfinite(t).all() or len(np.unique(t)) < len(np.unique(x)): return np.asarray(y, dtype=np.float64)
+  return -t
 
 def inv_box_cox(t:np.ndarray, lam:float) -> np.ndarray:
   """The inverse of `box_cox`."""
