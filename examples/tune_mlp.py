@@ -162,6 +162,8 @@ def main(argv: list[str] | None = None) -> dict:
   ap.add_argument("--seed", type=int, default=0)
   ap.add_argument("--strategy", default="gp", help="gp (default) or random")
   args = ap.parse_args(argv)
+  for flag, v in (("--trials", args.trials), ("--epochs", args.epochs)):
+    if v < 1: ap.error(f"{flag} {v}: use 1 or more")
   os.makedirs(args.out, exist_ok=True)
   t0 = time.perf_counter()
   data, space, stopping = load_data(args.seed), make_space(args.epochs), make_stopping(args.stopping, args.epochs)
@@ -172,6 +174,7 @@ def main(argv: list[str] | None = None) -> dict:
   print(f"tuning a tinygrad MLP on digits: {args.trials} trials of up to {args.epochs} epochs, stopping: {stopping}, GP and model on "
         f"{Device.DEFAULT}; minimizing {METRIC} (-1.7 = 2% error)")
   best = opt.optimize(objective(data, args.seed), n_trials=args.trials, progress=True)
+  if best is None: raise SystemExit(f"no trial of {args.trials} completed (every one stopped or failed); run more trials or more epochs")
   res = {**summary(opt, args.epochs), "best": best.params, "best_val": accuracy(best.value)}
   default = space.validate(DEFAULT)
   res["default_val"] = train_eval(default, data, seed=args.seed)

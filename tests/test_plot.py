@@ -158,3 +158,50 @@ def test_heatmap_and_importance_fit_the_gp_under_the_device_lock(study, tmp_path
   plot.heatmap(study, "lr", "units", tmp_path / "a.png")
   plot.importance_scores(study)
   assert {n for n, _ in held_during} == {"fit", "predict"} and all(held for _, held in held_during), held_during
+
+# ***** session 22's review *****
+
+def test_learning_curves_legend_shows_each_state_in_its_own_colour(tmp_path, monkeypatch):
+  # the best trial's orange curve, drawn first, carried the "complete" entry: the legend said complete = orange
+  import matplotlib
+  matplotlib.use("Agg")
+  import matplotlib.pyplot as plt
+  monkeypatch.setattr(plt, "close", lambda *a, **k: None)   # keep the figure to read its legend
+  opt = tb.Optimizer(tb.Space({"x": tb.Float(0, 1)}), strategy="random", seed=0)
+  for v in (0.1, 0.5, 0.9):
+    t = opt.suggest()
+    for s in (1, 2): opt.report(t, v + 1 / s, s)
+    opt.observe(t, v + 0.5)
+  plot.learning_curves(opt, tmp_path / "c.png")
+  legend = plt.gcf().axes[0].get_legend()
+  from matplotlib.colors import to_hex
+  colours = {txt.get_text(): to_hex(h.get_color()) for txt, h in zip(legend.get_texts(), legend.legend_handles)}
+  assert colours["complete"] == to_hex("tab:blue") and any(k.startswith("best") and c == to_hex("tab:orange") for k, c in colours.items())
+
+def test_a_categorical_fidelity_keeps_its_highest_value():
+  space = tb.Space({"lr": tb.Float(1e-3, 1.0, log=True), "epochs": tb.Categorical([1, 3, 9])})
+  trials = [tb.Trial(i, {"lr": 0.01 * (i + 1), "epochs": e}, TrialState.COMPLETE, 1.0) for i, e in enumerate([1, 9, 3, 9, 9, 1, 9])]
+  kept, fixed = plot.fidelity_filter(space, trials)
+  assert fixed == {"epochs": 9} and len(kept) == 4   # it kept the first trial's value, 1
+
+def test_plots_of_values_at_the_float_limit_and_importance_of_unvaried_parameters(tmp_path):
+  import sys as _sys
+  space = tb.Space({"x": tb.Float(0, 1), "y": tb.Float(0, 1), "opt": tb.Categorical(["sgd", "adam"]),
+                    "momentum": tb.Float(0, 0.99, when={"opt": "sgd"})})
+  opt = tb.Optimizer(space, strategy="random", seed=0)
+  rng = np.random.default_rng(0)
+  for i in range(12):   # every trial adam: opt and momentum never varied
+    x, y = rng.random(2)
+    opt.observe({"x": x, "y": y, "opt": "adam"}, _sys.float_info.max if i == 3 else (x - 0.3) ** 2 + 0.1 * y)
+  for f in (plot.history, plot.importance): _png(f(opt, tmp_path / f"{f.__name__}.png"))   # a penalty of float max: no inf limits
+  _png(plot.heatmap(opt, "x", "y", tmp_path / "h.png"))
+  scores = plot.importance_scores(opt)
+  assert scores["opt"] == 0.0 and scores["momentum"] == 0.0 and set(plot.most_important(opt, 2)) == {"x", "y"}
+
+def test_a_heatmap_without_two_trials_at_its_step_names_the_fix():
+  opt = tb.Optimizer(tb.Space({"a": tb.Float(0, 1), "b": tb.Float(0, 1)}), strategy="random", seed=0)
+  for k in range(3):
+    t = opt.suggest()
+    for s in range(1, 3 + k): opt.report(t, 1.0 / s, s)
+    opt.observe(t, 0.5)
+  with pytest.raises(ValueError, match=r"pass step= .* or mix_fidelities=True"): plot.heatmap(opt, "a", "b", "h.png")

@@ -22,3 +22,11 @@ def test_the_quick_start_runs_as_written(tmp_path, monkeypatch, capsys):
   assert (tmp_path / "study.db").exists() and len(opt.trials) == 4 and all(t.state == "complete" for t in opt.trials)
   out = capsys.readouterr().out
   assert str(opt.best.params) in out and "'epochs': 5" in out   # what its last line prints: the best params, the constant too
+
+def test_the_conditional_parameters_block_runs_as_written():
+  # it used @dataclass without importing it
+  block = next(b for b in re.findall(r"```python\n(.*?)```", README.read_text(), re.S) if "class HParams" in b)
+  import tinybo as tb
+  ns = {"tb": tb}
+  exec(compile(block, str(README), "exec"), ns)
+  assert ns["HParams"]().optimizer is not None and "momentum" in ns["space"].names

@@ -56,9 +56,12 @@ def _save(fig, path: str | os.PathLike) -> str:
   _plt().close(fig)
   return path
 
+SCALE_MAX = 1e300   # the largest magnitude a plot's scale holds; beyond, values sit off scale at its edge
+
 def _limits(values: np.ndarray, minimize: bool) -> tuple[float, float]:
   """Colour/axis limits that keep the interesting (good) end readable: the worst 10% of values (diverged runs, e.g.
   accuracy 0 or a loss of 1e6) are clipped instead of stretching the scale."""
+  values = np.clip(values, -SCALE_MAX, SCALE_MAX)   # a penalty such as sys.float_info.max: its padding would overflow to inf
   lo, hi = float(values.min()), float(values.max())
   if len(values) >= 10:   # an observed value, never one interpolated between an outlier and the rest
     if minimize: hi = float(np.quantile(values, 0.9, method="lower"))
@@ -131,10 +134,12 @@ def learning_curves(study: Any, path: str | os.PathLike = "curves.png", title: s
     st = dict(style[t.state])
     counts[t.state] += 1
     kind = st.pop("label")
-    lab = kind if counts[t.state] == 1 else None   # one legend entry per state
+    is_best = best is not None and tid == best.id
+    lab = kind if counts[t.state] == 1 and not is_best else None   # one legend entry per state, in the state's own colour
+    if is_best: counts[t.state] -= 1   # the best curve has its own entry: the state's goes to the next curve drawn
     mk, ms = st.pop("marker"), st.pop("ms")
     x, v = np.array([r.step for r in curve]), np.clip(np.array([r.value for r in curve]), lo, hi)
-    if best is not None and tid == best.id: st.update(color="tab:orange", lw=2.4, alpha=1.0)
+    if is_best: st.update(color="tab:orange", lw=2.4, alpha=1.0)
     ax.plot(x, v, marker=mk, ms=ms, markevery=[len(x) - 1], zorder=4 if best is not None and tid == best.id else 2, label=lab, **st)
   if best is not None and best.id in curves:
     ax.plot([], [], color="tab:orange", lw=2.4, label=f"best: trial {best.id} ({best.value:.4g})")
@@ -150,6 +155,7 @@ def learning_curves(study: Any, path: str | os.PathLike = "curves.png", title: s
 def _curve_limits(values: np.ndarray, minimize: bool) -> tuple[float, float]:
   """Axis limits for learning curves: early steps are legitimately bad, so only far outliers are clipped (beyond the
   10-90% quantile range stretched three times toward the bad end: a diverged run, a loss of 1e6)."""
+  values = np.clip(values, -SCALE_MAX, SCALE_MAX)
   lo, hi = float(values.min()), float(values.max())
   q10, q90 = (float(q) for q in np.quantile(values, [0.1, 0.9]))
   if minimize: hi = min(hi, q90 + 3 * (q90 - q10))
@@ -213,6 +219,8 @@ def _fit_gp(space: Space, trials: list[Trial], device: str | None = None):
   y = np.array([t.value for t in trials], dtype=np.float64)
   return GPRegressor(device=device).fit(X, y, space.cat_groups)
 
+def _is_number(v: Any) -> bool: return isinstance(v, (int, float)) and not isinstance(v, bool)
+
 def fidelity_filter(space: Space, trials: list[Trial], keep: tuple[str, ...] = (), at: dict | None = None) -> tuple[list[Trial], dict]:
   """Trials at one fidelity: for each searchable fidelity parameter (a name in FIDELITY_NAMES) not in `keep`, keep only
   the trials at `at[name]`, by default its highest observed value. Returns (trials, {name: value kept})."""
@@ -221,7 +229,8 @@ def fidelity_filter(space: Space, trials: list[Trial], keep: tuple[str, ...] = (
     if n in keep or n.lower() not in FIDELITY_NAMES: continue
     vals = [t.params[n] for t in trials if n in t.params]   # a conditional fidelity: trials without it are kept
     if not vals: continue
-    v = (at or {}).get(n, max(vals) if isinstance(space.params[n], (Int, Float)) else vals[0])
+    numeric = isinstance(space.params[n], (Int, Float)) or all(_is_number(u) for u in vals)
+    v = (at or {}).get(n, max(vals) if numeric else max(vals, key=space.params[n].choices.index))   # the highest, or the last choice
     trials, fixed[n] = [t for t in trials if n not in t.params or t.params[n] == v], v
   return trials, fixed
 
@@ -249,7 +258,8 @@ def heatmap(study: Any, x: str, y: str, path: str | os.PathLike = "heatmap.png",
     both = f" with both '{x}' and '{y}' active" if space.conditions else ""
     where = " at " + str({**fixed, **({"step": at_step} if at_step is not None else {})}) if fixed or at_step is not None else ""
     what = "trials" if at_step is not None else "complete trials"
-    raise ValueError(f"study '{name}' has {len(done)} {what}{both}{where}; a heatmap needs at least 2")
+    fix = "; pass step= (another step) or mix_fidelities=True (every trial as it ended)" if at_step is not None or fixed else ""
+    raise ValueError(f"study '{name}' has {len(done)} {what}{both}{where}; a heatmap needs at least 2{fix}")
   vals = np.array([t.value for t in done])
   best = min(done, key=lambda t: t.value) if minimize else max(done, key=lambda t: t.value)
   base_params = {**best.params, **(at or {}), **fixed}
@@ -316,7 +326,8 @@ def _fmt(v: Any) -> str: return f"{v:.3g}" if isinstance(v, float) else str(v)
 def importance_scores(study: Any, device: str | None = None) -> dict[str, float]:
   """Relative importance of each searched parameter from a GP fitted to the complete trials: the inverse ARD
   lengthscale (a short lengthscale means the metric changes fast along that parameter), the largest over a
-  parameter's encoded columns, normalized to sum to 1. Single-value parameters score 0."""
+  parameter's encoded columns, normalized to sum to 1. Single-value parameters, and those the complete trials never
+  varied, score 0."""
   space, trials, _, name = _parts(study)
   if not space.names: raise ValueError(f"study '{name}' searches no parameter (its space holds constants only); nothing to rank")
   done = _complete(trials)
@@ -327,7 +338,9 @@ def importance_scores(study: Any, device: str | None = None) -> dict[str, float]
   for n in space.names:
     p = space.params[n]
     single = (isinstance(p, Categorical) and len(p.choices) == 1) or (isinstance(p, (Int, Float)) and p.low == p.high)
-    raw[n] = 0.0 if single else float(np.max(1.0 / ls[space.columns[n]]))
+    # a parameter the complete trials never varied (one value, or never active): its lengthscale is the prior's, not the data's
+    seen = {repr(t.params[n]) for t in done if n in t.params}
+    raw[n] = 0.0 if single or len(seen) <= 1 else float(np.max(1.0 / ls[space.columns[n]]))
   total = sum(raw.values()) or 1.0
   return {n: v / total for n, v in raw.items()}
 
