@@ -205,3 +205,20 @@ def test_a_heatmap_without_two_trials_at_its_step_names_the_fix():
     for s in range(1, 3 + k): opt.report(t, 1.0 / s, s)
     opt.observe(t, 0.5)
   with pytest.raises(ValueError, match=r"pass step= .* or mix_fidelities=True"): plot.heatmap(opt, "a", "b", "h.png")
+
+def test_heatmap_at_switches_a_conditional_branch(tmp_path):
+  # at={"opt": "adam"} with an sgd best trial failed with "drop 'momentum' from the params" (which the user never passed),
+  # and at={"opt": "sgd"} with an adam best trial with "missing parameter 'momentum'"
+  space = tb.Space({"lr": tb.Float(1e-3, 1, log=True), "wd": tb.Float(0, 1), "opt": tb.Categorical(["sgd", "adam"]),
+                    "momentum": tb.Float(0, 0.99, when={"opt": "sgd"})})
+  opt = tb.Optimizer(space, strategy="random", seed=0)
+  for _ in range(8):
+    t = opt.suggest()
+    opt.observe(t, t.params["wd"] + (0.5 if t.params["opt"] == "adam" else 0.01 * t.params["momentum"]))
+  best, done = opt.best, [t for t in opt.trials if t.state == TrialState.COMPLETE]
+  sgd = [t for t in done if t.params["opt"] == "sgd"]
+  other = "adam" if best.params["opt"] == "sgd" else "sgd"
+  held = plot.held_configuration(space, best, done, {"opt": other})
+  assert space.validate(held) == held and held["opt"] == other and ("momentum" in held) == (other == "sgd")
+  if other == "sgd": assert held["momentum"] == sgd[0].params["momentum"] or held["momentum"] in [t.params["momentum"] for t in sgd]
+  for branch in ("sgd", "adam"): _png(plot.heatmap(opt, "lr", "wd", tmp_path / f"{branch}.png", at={"opt": branch}))

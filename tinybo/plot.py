@@ -234,6 +234,22 @@ def fidelity_filter(space: Space, trials: list[Trial], keep: tuple[str, ...] = (
     trials, fixed[n] = [t for t in trials if n not in t.params or t.params[n] == v], v
   return trials, fixed
 
+def held_configuration(space: Space, best: Trial, trials: list[Trial], at: dict) -> dict:
+  """The configuration a heatmap holds every other parameter at: the best trial's, with `at` over it. Where `at` switches
+  a conditional branch, the parameters it deactivates are dropped and those it activates come from the best trial that
+  has them (else the middle of their range), so a partial `at` such as {"opt": "adam"} is enough."""
+  merged = {**best.params, **at}
+  ranked = [best] + [t for t in trials if t is not best]
+  middle = space.decode(space.round(np.full((1, space.dim), 0.5))[0])
+  for _ in range(len(space.names) + 1):   # each round may activate another level of children
+    act = space.active(merged)
+    params = {k: v for k, v in merged.items() if k in act or k not in space.names}
+    missing = [k for k in act if k not in params]
+    if not missing: return params
+    for k in missing: params[k] = next((t.params[k] for t in ranked if k in t.params), middle.get(k))
+    merged = params
+  return merged
+
 def heatmap(study: Any, x: str, y: str, path: str | os.PathLike = "heatmap.png", *, at: dict | None = None, step: int | None = None,
             mix_fidelities: bool = False, resolution: int = 60, device: str | None = None, label: str = "value") -> str:
   """Interaction of parameters x and y, metric as colour. Left: the observed trials. Right: the GP posterior mean over
@@ -262,7 +278,7 @@ def heatmap(study: Any, x: str, y: str, path: str | os.PathLike = "heatmap.png",
     raise ValueError(f"study '{name}' has {len(done)} {what}{both}{where}; a heatmap needs at least 2{fix}")
   vals = np.array([t.value for t in done])
   best = min(done, key=lambda t: t.value) if minimize else max(done, key=lambda t: t.value)
-  base_params = {**best.params, **(at or {}), **fixed}
+  base_params = held_configuration(space, best, done, {**(at or {}), **fixed})
   base = space.encode(base_params)
   xv, Xx, xt, xs = _axis(space, x, base, resolution)
   yv, Xy, yt, ys = _axis(space, y, base, resolution)
