@@ -205,3 +205,35 @@ def test_a_heatmap_without_two_trials_at_its_step_names_the_fix():
     for s in range(1, 3 + k): opt.report(t, 1.0 / s, s)
     opt.observe(t, 0.5)
   with pytest.raises(ValueError, match=r"pass step= .* or mix_fidelities=True"): plot.heatmap(opt, "a", "b", "h.png")
+
+def test_heatmap_at_switches_a_conditional_branch(tmp_path):
+  # at={"opt": "adam"} with an sgd best trial failed with "drop 'momentum' from the params" (which the user never passed),
+  # and at={"opt": "sgd"} with an adam best trial with "missing parameter 'momentum'"
+  space = tb.Space({"lr": tb.Float(1e-3, 1, log=True), "wd": tb.Float(0, 1), "opt": tb.Categorical(["sgd", "adam"]),
+                    "momentum": tb.Float(0, 0.99, when={"opt": "sgd"})})
+  opt = tb.Optimizer(space, strategy="random", seed=0)
+  for _ in range(8):
+    t = opt.suggest()
+    opt.observe(t, t.params["wd"] + (0.5 if t.params["opt"] == "adam" else 0.01 * t.params["momentum"]))
+  best, done = opt.best, [t for t in opt.trials if t.state == TrialState.COMPLETE]
+  sgd = [t for t in done if t.params["opt"] == "sgd"]
+  other = "adam" if best.params["opt"] == "sgd" else "sgd"
+  held = plot.held_configuration(space, best, done, {"opt": other})
+  assert space.validate(held) == held and held["opt"] == other and ("momentum" in held) == (other == "sgd")
+  if other == "sgd": assert held["momentum"] == sgd[0].params["momentum"] or held["momentum"] in [t.params["momentum"] for t in sgd]
+  for branch in ("sgd", "adam"): _png(plot.heatmap(opt, "lr", "wd", tmp_path / f"{branch}.png", at={"opt": branch}))
+
+def test_history_plots_each_trial_at_its_id(tmp_path, monkeypatch):
+  # it plotted trials by position from 1: trial 0 at x = 1, and a second study's trials 4, 5, 6 at 1, 2, 3, while
+  # learning_curves and opt.best named them by id
+  import matplotlib
+  matplotlib.use("Agg")
+  import matplotlib.pyplot as plt
+  monkeypatch.setattr(plt, "close", lambda *a, **k: None)
+  path = str(tmp_path / "s.db")
+  tb.Optimizer(tb.Space({"x": tb.Float(0, 1)}), strategy="random", storage=path, name="first", seed=0).observe({"x": 0.5}, 1.0)
+  opt = tb.Optimizer(tb.Space({"x": tb.Float(0, 1)}), strategy="random", storage=path, name="second", seed=0)
+  for v in (3.0, 1.0, 2.0): opt.observe(opt.suggest(), v)
+  plot.history(opt, tmp_path / "h.png")
+  xs = plt.gcf().axes[0].collections[0].get_offsets()[:, 0]
+  assert sorted(xs.tolist()) == sorted(t.id for t in opt.trials) and opt.best.id in xs

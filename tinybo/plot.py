@@ -74,14 +74,15 @@ def _cmap(minimize: bool) -> str: return "viridis_r" if minimize else "viridis" 
 # ***** history *****
 
 def history(study: Any, path: str | os.PathLike = "history.png", title: str | None = None, label: str = "value") -> str:
-  """Every complete trial's value against its trial number, the best so far as a step line, failed trials as red
-  ticks at the bottom. `label` names the metric on the axis. Returns the PNG's path."""
+  """Every complete trial's value against its trial id (the number `tinybo show`, `opt.best` and the learning curves
+  name it by), the best so far as a step line, failed trials as red ticks at the bottom. `label` names the metric on
+  the axis. Returns the PNG's path."""
   plt = _plt()
   space, trials, minimize, name = _parts(study)
   done = _complete(trials)
   if not done: raise ValueError(f"study '{name}' has no complete trials to plot; observe some results first")
   order = sorted(trials, key=lambda t: t.id)
-  num = {t.id: i + 1 for i, t in enumerate(order)}
+  num = {t.id: t.id for t in order}
   x, v = np.array([num[t.id] for t in done]), np.array([t.value for t in done])
   best = (np.minimum if minimize else np.maximum).accumulate(v)
   lo, hi = _limits(v, minimize)
@@ -93,13 +94,13 @@ def history(study: Any, path: str | os.PathLike = "history.png", title: str | No
   if (~inside).any():  # clipped outliers stay visible at the edge instead of squashing the scale
     ax.scatter(x[~inside], np.clip(v[~inside], lo, hi), s=30, marker="v" if minimize is False else "^", color="tab:gray",
                label=f"off scale ({(~inside).sum()})", zorder=3)
-  ax.step(np.append(x, len(order)), np.append(best, best[-1]), where="post", color="tab:orange", lw=2, label="best so far", zorder=2)
+  ax.step(np.append(x, order[-1].id), np.append(best, best[-1]), where="post", color="tab:orange", lw=2, label="best so far", zorder=2)
   failed = [num[t.id] for t in trials if t.state == TrialState.FAILED]
   if failed: ax.scatter(failed, np.full(len(failed), lo), marker="x", color="tab:red", label=f"failed ({len(failed)})", zorder=3)
   stopped = [num[t.id] for t in trials if t.state == TrialState.STOPPED]  # their values are at an earlier step: a tick, no value
   if stopped: ax.scatter(stopped, np.full(len(stopped), lo), marker="|", s=80, color="tab:gray", label=f"stopped early ({len(stopped)})", zorder=3)
   ax.set_ylim(lo, hi)
-  ax.set_xlabel("trial")
+  ax.set_xlabel("trial id")
   ax.set_ylabel(label + (" (lower is better)" if minimize else " (higher is better)"))
   ax.set_title(title or f"{name}: optimization history ({len(done)} complete, best {best[-1]:.4g})")
   ax.grid(alpha=0.3)
@@ -234,6 +235,22 @@ def fidelity_filter(space: Space, trials: list[Trial], keep: tuple[str, ...] = (
     trials, fixed[n] = [t for t in trials if n not in t.params or t.params[n] == v], v
   return trials, fixed
 
+def held_configuration(space: Space, best: Trial, trials: list[Trial], at: dict) -> dict:
+  """The configuration a heatmap holds every other parameter at: the best trial's, with `at` over it. Where `at` switches
+  a conditional branch, the parameters it deactivates are dropped and those it activates come from the best trial that
+  has them (else the middle of their range), so a partial `at` such as {"opt": "adam"} is enough."""
+  merged = {**best.params, **at}
+  ranked = [best] + [t for t in trials if t is not best]
+  middle = space.decode(space.round(np.full((1, space.dim), 0.5))[0])
+  for _ in range(len(space.names) + 1):   # each round may activate another level of children
+    act = space.active(merged)
+    params = {k: v for k, v in merged.items() if k in act or k not in space.names}
+    missing = [k for k in act if k not in params]
+    if not missing: return params
+    for k in missing: params[k] = next((t.params[k] for t in ranked if k in t.params), middle.get(k))
+    merged = params
+  return merged
+
 def heatmap(study: Any, x: str, y: str, path: str | os.PathLike = "heatmap.png", *, at: dict | None = None, step: int | None = None,
             mix_fidelities: bool = False, resolution: int = 60, device: str | None = None, label: str = "value") -> str:
   """Interaction of parameters x and y, metric as colour. Left: the observed trials. Right: the GP posterior mean over
@@ -262,7 +279,7 @@ def heatmap(study: Any, x: str, y: str, path: str | os.PathLike = "heatmap.png",
     raise ValueError(f"study '{name}' has {len(done)} {what}{both}{where}; a heatmap needs at least 2{fix}")
   vals = np.array([t.value for t in done])
   best = min(done, key=lambda t: t.value) if minimize else max(done, key=lambda t: t.value)
-  base_params = {**best.params, **(at or {}), **fixed}
+  base_params = held_configuration(space, best, done, {**(at or {}), **fixed})
   base = space.encode(base_params)
   xv, Xx, xt, xs = _axis(space, x, base, resolution)
   yv, Xy, yt, ys = _axis(space, y, base, resolution)
