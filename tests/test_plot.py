@@ -218,7 +218,7 @@ def test_heatmap_at_switches_a_conditional_branch(tmp_path):
   best, done = opt.best, [t for t in opt.trials if t.state == TrialState.COMPLETE]
   sgd = [t for t in done if t.params["opt"] == "sgd"]
   other = "adam" if best.params["opt"] == "sgd" else "sgd"
-  held = plot.held_configuration(space, best, done, {"opt": other})
+  held = plot.held_configuration(space, sorted(done, key=lambda t: t.value), {"opt": other})
   assert space.validate(held) == held and held["opt"] == other and ("momentum" in held) == (other == "sgd")
   if other == "sgd": assert held["momentum"] == sgd[0].params["momentum"] or held["momentum"] in [t.params["momentum"] for t in sgd]
   for branch in ("sgd", "adam"): _png(plot.heatmap(opt, "lr", "wd", tmp_path / f"{branch}.png", at={"opt": branch}))

@@ -273,14 +273,14 @@ def write_entry(path:Path, secret:bytes, payload:bytes) -> None:
 def written_first(captured) -> set[int]:
   """ids of the Buffers a captured program writes before it reads them, in call order: its intermediates and outputs,
   which every replay recomputes (a buffer it reads first, a constant realized before the capture, is not among them)."""
-  first: dict[int, tuple[bool, Buffer]] = {}   # id -> (first access was a pure write, the Buffer)
+  first: dict[int, bool] = {}   # id of a Buffer (held alive by the capture) -> whether its first access was a pure write
   for call in captured._linear.src:
     args, (outs, ins) = get_call_arg_uops(call), get_call_outs_ins(call)
     for k, u in enumerate(args):
       base = u if (cv := u.contiguous_view()) is None else cv[0]
       if base.op is Ops.BUFFER and isinstance(buf := buffers.get(base), Buffer) and id(buf) not in first:
-        first[id(buf)] = (k in outs and k not in ins, buf)
-  return {i for i, (pure_write, _) in first.items() if pure_write}
+        first[id(buf)] = k in outs and k not in ins
+  return {i for i, pure_write in first.items() if pure_write}
 
 def lean_dumps(jit:TinyJit) -> bytes:
   """A captured TinyJit pickled without the contents of the buffers it writes before reading (`written_first`). tinygrad's

@@ -179,9 +179,11 @@ def local_search(ev: AcquisitionEvaluator, space: Any, X: np.ndarray, a: np.ndar
       else: active[i] = False
   return X, a
 
-def _scaled(diff: np.ndarray, radius: float | np.ndarray) -> np.ndarray:
-  """max-norm of diff[..., d] in units of `radius` (a float, or per column radii: `Space.repeat_radius`)."""
-  return np.abs(diff).max(-1) / radius if np.ndim(radius) == 0 else (np.abs(diff) / radius).max(-1)
+def _distance(diff: np.ndarray, radius: float | np.ndarray) -> tuple[np.ndarray, float]:
+  """The max-norm of diff[..., d] and the bound a repeat lies below: against a float radius the distance itself; against
+  per column radii (`Space.repeat_radius`) the distance in the radii's units, against 1."""
+  if np.ndim(radius) == 0: return np.abs(diff).max(-1), radius
+  return (np.abs(diff) / radius).max(-1), 1.0
 
 def near_rows(A: np.ndarray, B: np.ndarray, radius: float | np.ndarray) -> np.ndarray:
   """for each row of A, whether some row of B lies closer than `radius` in max-norm (radius 0: never; per column
@@ -189,7 +191,9 @@ def near_rows(A: np.ndarray, B: np.ndarray, radius: float | np.ndarray) -> np.nd
   out = np.zeros(len(A), dtype=bool)
   if np.max(radius) <= 0 or len(A) == 0 or len(B) == 0: return out
   step = max(1, 2**20 // max(1, B.size))  # rows of A per chunk: the [chunk, |B|, d] difference stays near 8 MB
-  for i in range(0, len(A), step): out[i:i + step] = (_scaled(A[i:i + step, None, :] - B[None], radius) < 1).any(1)
+  for i in range(0, len(A), step):
+    dist, limit = _distance(A[i:i + step, None, :] - B[None], radius)
+    out[i:i + step] = (dist < limit).any(1)
   return out
 
 def push_out(X: np.ndarray, avoid: np.ndarray, radius: float | np.ndarray, movable: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
@@ -200,20 +204,12 @@ def push_out(X: np.ndarray, avoid: np.ndarray, radius: float | np.ndarray, movab
   out = X.copy()
   if np.max(radius) <= 0 or len(X) == 0 or len(avoid) == 0: return out
   diff = X[:, None, :] - avoid[None]                                        # [m, k, d]
-  if np.ndim(radius) == 0:
-    dist = np.abs(diff).max(-1)
-    j = np.argmin(dist, axis=1)
-    for i in np.flatnonzero(dist[np.arange(len(X)), j] < radius):
-      v = diff[i, j[i]] * movable
-      if not np.abs(v).max() > 0: continue
-      out[i] = np.where(movable > 0, np.clip(avoid[j[i]] + v * (radius * (1 + 1e-6) / np.abs(v).max()), lo, hi), X[i])
-    return out
-  dist = _scaled(diff, radius)   # per column radii: the same move, to just beyond 1 in the radii's units
+  dist, limit = _distance(diff, radius)
   j = np.argmin(dist, axis=1)
-  for i in np.flatnonzero(dist[np.arange(len(X)), j] < 1):
+  for i in np.flatnonzero(dist[np.arange(len(X)), j] < limit):
     v = diff[i, j[i]] * movable
     if not np.abs(v).max() > 0: continue
-    out[i] = np.where(movable > 0, np.clip(avoid[j[i]] + v * ((1 + 1e-6) / _scaled(v, radius)), lo, hi), X[i])
+    out[i] = np.where(movable > 0, np.clip(avoid[j[i]] + v * (limit * (1 + 1e-6) / _distance(v, radius)[0]), lo, hi), X[i])
   return out
 
 def pick_new(space: Any, rng: np.random.Generator, X: np.ndarray, a: np.ndarray, n_ascended: int, avoid: np.ndarray,
@@ -285,7 +281,7 @@ def optimize_acquisition(posterior: Callable, state: Sequence[Tensor], space: An
   5. `push_out` ascended points that lie within min_distance of an observed or pending point to that distance, rescored.
   6. `pick_new`: the best result that is neither observed nor pending nor within min_distance (max-norm) of one."""
   d = space.dim
-  min_distance = space.repeat_radius(min_distance) if hasattr(space, "repeat_radius") else min_distance
+  min_distance = space.repeat_radius(min_distance)
   avoid = np.concatenate([np.zeros((0, d))] + [np.asarray(A, dtype=np.float64).reshape(-1, d) for A in (X_observed, X_pending) if A is not None])
   avoid = space.round(avoid) if len(avoid) else avoid
   per_branch = branches is not None and len(branches) > 1

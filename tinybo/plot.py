@@ -235,12 +235,12 @@ def fidelity_filter(space: Space, trials: list[Trial], keep: tuple[str, ...] = (
     trials, fixed[n] = [t for t in trials if n not in t.params or t.params[n] == v], v
   return trials, fixed
 
-def held_configuration(space: Space, best: Trial, trials: list[Trial], at: dict) -> dict:
-  """The configuration a heatmap holds every other parameter at: the best trial's, with `at` over it. Where `at` switches
-  a conditional branch, the parameters it deactivates are dropped and those it activates come from the best trial that
-  has them (else the middle of their range), so a partial `at` such as {"opt": "adam"} is enough."""
-  merged = {**best.params, **at}
-  ranked = [best] + [t for t in trials if t is not best]
+def held_configuration(space: Space, ranked: list[Trial], at: dict) -> dict:
+  """The configuration a heatmap holds every other parameter at: the best trial's (ranked[0]; `ranked`: the trials, best
+  first), with `at` over it. Where `at` switches a conditional branch, the parameters it deactivates are dropped and those
+  it activates come from the best trial that has them (else the middle of their range), so a partial `at` such as
+  {"opt": "adam"} is enough."""
+  merged = {**ranked[0].params, **at}
   middle = space.decode(space.round(np.full((1, space.dim), 0.5))[0])
   for _ in range(len(space.names) + 1):   # each round may activate another level of children
     act = space.active(merged)
@@ -278,8 +278,9 @@ def heatmap(study: Any, x: str, y: str, path: str | os.PathLike = "heatmap.png",
     fix = "; pass step= (another step) or mix_fidelities=True (every trial as it ended)" if at_step is not None or fixed else ""
     raise ValueError(f"study '{name}' has {len(done)} {what}{both}{where}; a heatmap needs at least 2{fix}")
   vals = np.array([t.value for t in done])
-  best = min(done, key=lambda t: t.value) if minimize else max(done, key=lambda t: t.value)
-  base_params = held_configuration(space, best, done, {**(at or {}), **fixed})
+  ranked = sorted(done, key=lambda t: t.value if minimize else -t.value)   # stable: the first of equals, as min and max
+  best = ranked[0]
+  base_params = held_configuration(space, ranked, {**(at or {}), **fixed})
   base = space.encode(base_params)
   xv, Xx, xt, xs = _axis(space, x, base, resolution)
   yv, Xy, yt, ys = _axis(space, y, base, resolution)

@@ -27,7 +27,7 @@ import binascii
 import bisect
 import math
 import numbers
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from types import MappingProxyType
 from typing import Any, Protocol, runtime_checkable
 
@@ -135,7 +135,7 @@ def promotable(loss: float, competing: Sequence[float], reduction_factor: int) -
   k = max(1, len(competing) // reduction_factor)
   return loss <= sorted(competing)[k - 1]
 
-def rung_records(history: History, trial_id: int, rungs: Callable[[int], Iterator[int]], reduction_factor: int) -> dict[int, list[float]]:
+def rung_records(history: History, trial_id: int, rungs: Callable[[int], Iterable[int]], reduction_factor: int) -> dict[int, list[float]]:
   """The losses the other trials brought to each rung, replaying their reports in the order they were written (time,
   then id): a report records the trial's loss at each rung it crosses, lowest first, and a trial not promotable at a
   rung is recorded there and at no rung above it. Only promoted trials reach the next rung (Li et al.; Optuna's
@@ -179,9 +179,9 @@ class ASHA:
     if self.max_step is not None and step >= self.max_step: return False   # the whole budget is spent: it completes
     curve = history.curves[trial_id]
     before = curve[-2].step if len(curve) > 1 else -1
-    crossed = [rung for rung in rung_steps(self.min_step, self.reduction_factor, self.max_step, step) if rung > before]
+    crossed = [rung for rung in self.rungs(step) if rung > before]
     if not crossed: return False   # every rung up to here was decided at an earlier report
-    records = rung_records(history, trial_id, lambda s: rung_steps(self.min_step, self.reduction_factor, self.max_step, s), self.reduction_factor)
+    records = rung_records(history, trial_id, self.rungs, self.reduction_factor)
     loss = history.loss(value)
     return any(not promotable(loss, [*records.get(rung, []), loss], self.reduction_factor) for rung in crossed)
 
