@@ -212,6 +212,14 @@ def test_convert_ray_primitives():
     c = s.suggest(str(i))
     assert 1e-4 <= c["lr"] <= 1e-1 and c["opt"]["name"] in ("sgd", "adam")
 
+def test_quantized_int_domains_take_the_values_rays_own_sampler_draws():
+  # Ray's sampler: qrandint/qlograndint include the upper bound, except with q=1 (the default) where it is exclusive
+  for d in (tune.qrandint(1, 10), tune.qrandint(1, 10, 1), tune.qlograndint(1, 10, 1), tune.qrandint(1, 10, 3), tune.qrandint(0, 12, 4)):
+    ray_values = {int(v) for v in d.sample(size=3000, random_state=np.random.default_rng(0))}
+    _, codecs, _ = convert_search_space({"x": d})
+    c = codecs["x"]
+    assert {c.from_tb(i) for i in range(c.param.low, c.param.high + 1)} == ray_values
+
 def test_unsupported_domains_are_clear_errors():
   with pytest.raises(ValueError, match="'g' is a tune.grid_search"): convert_search_space({"g": tune.grid_search([1, 2])})
   with pytest.raises(ValueError, match="'f': TinyBOSearch cannot search sample_from"): convert_search_space({"f": tune.sample_from(lambda _: 1)})

@@ -9,8 +9,9 @@
 
 The space is a tinybo Space (or a dict of tb.Float/Int/Categorical and constants) passed to the constructor, or Ray
 Tune's own primitives in `param_space`: uniform, loguniform, quniform, qloguniform, randint, lograndint, qrandint,
-qlograndint, choice (nested dicts too; randint's upper bound is exclusive, as in Ray). Trials still running are handed
-to the strategy as pending, so concurrent trials get distinct, spread-out suggestions. `save`/`restore` keep every
+qlograndint, choice (nested dicts too; randint's upper bound is exclusive, as in Ray, and so is qrandint's and
+qlograndint's with q=1). Trials still running are handed to the strategy as pending, so concurrent trials get distinct,
+spread-out suggestions. `save`/`restore` keep every
 observation and every pending trial; the strategy itself holds no state (it refits from the history).
 
 Early stopping: every intermediate result is recorded as a tinybo report at its `training_iteration` (`curves`). A trial
@@ -65,7 +66,9 @@ def domain_codec(name: str, d: Domain) -> Codec:
     return choice_codec(d.categories)
   if isinstance(d, (RayFloat, RayInteger)) and isinstance(sampler, (Uniform, LogUniform)):
     integer, log = isinstance(d, RayInteger), isinstance(sampler, LogUniform)
-    if q is None:  # Ray samples ints in [lower, upper): the tinybo Int is inclusive
+    # Ray samples ints in [lower, upper): the tinybo Int is inclusive. An int quantized by q=1 (tune.qrandint(1, 10)'s
+    # default q) is too; with q > 1 the upper bound is included
+    if q is None or (integer and q == 1):
       return int_codec(d.lower, d.upper - 1, log) if integer else float_codec(d.lower, d.upper, log)
     # quantized: multiples of q inside [lower, upper], both ends included, as Ray samples them
     lo, hi = math.ceil(d.lower / q - 1e-9) * q, math.floor(d.upper / q + 1e-9) * q
