@@ -260,6 +260,20 @@ def test_points_to_evaluate_come_first():
   assert s.suggest("a") == {"lr": 0.01, "opt": {"name": "adam"}}
   assert s.suggest("b") != {"lr": 0.01, "opt": {"name": "adam"}}
 
+def test_evaluated_rewards_record_the_points_as_run_as_rays_optuna_search_takes_them():
+  space = {"lr": tune.loguniform(1e-4, 1e-1), "opt": {"name": tune.choice(["sgd", "adam"])}}
+  pts = [{"lr": 0.01, "opt": {"name": "adam"}}, {"lr": 0.001, "opt": {"name": "sgd"}}]
+  s = TinyBOSearch(points_to_evaluate=pts, evaluated_rewards=[0.5, float("nan")], metric="m", mode="min", strategy="random")
+  assert s.set_search_properties(None, None, space)
+  C, F = tb.TrialState.COMPLETE, tb.TrialState.FAILED
+  assert [(t.params, t.state, t.value) for t in s.trials] == [({"lr": 0.01, "opt/name": 1}, C, 0.5), ({"lr": 0.001, "opt/name": 0}, F, None)]
+  assert s.suggest("a") not in pts   # never run again
+  s = TinyBOSearch({"x": tb.Float(0, 1)}, metric="m", mode="max", points_to_evaluate=[{"x": 0.25}], evaluated_rewards=[3])
+  assert [(t.params, t.state, t.value) for t in s.trials] == [({"x": 0.25}, C, 3.0)]
+  for bad in ([1.0], 1.0, {"lr": 1.0}):
+    with pytest.raises(ValueError, match="evaluated_rewards=.*one metric value per point of points_to_evaluate \\(2 points\\)"):
+      TinyBOSearch(points_to_evaluate=pts, evaluated_rewards=bad)
+
 def test_scheduler_ended_trials_as_ray_calls_the_searcher():
   """The calls Ray makes: on_trial_result for each result the scheduler lets through; the result that made the scheduler
   stop a trial reaches on_trial_complete only. A trial whose trainable returned repeats its last result."""
