@@ -16,7 +16,8 @@ out. When every configuration has been tried the study is stopped, as Optuna's G
 Pruned trials are data: a trial a pruner stopped becomes a tinybo STOPPED trial whose value is its last intermediate
 value, and every trial's intermediate values become tinybo reports (`history(study)` shows what the strategy sees).
 RUNNING trials are passed to the strategy as pending, so parallel workers (`n_jobs`, or several processes on one RDB
-storage) get distinct, spread-out proposals.
+storage) get distinct, spread-out proposals. Threads sample one at a time (a lock); processes do not: two that sample at
+the same moment, each before the other has stored its proposal, can get the same one.
 
 Float, log float, float with step, int, log int, int with step and categorical distributions are supported.
 Imports: integrations (the codecs), conditions, optimizer (resolve_strategy, takes_reports), strategies, space, trial, optuna.
