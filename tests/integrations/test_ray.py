@@ -224,6 +224,9 @@ def test_unsupported_domains_are_clear_errors():
   with pytest.raises(ValueError, match="'g' is a tune.grid_search"): convert_search_space({"g": tune.grid_search([1, 2])})
   with pytest.raises(ValueError, match="'f': TinyBOSearch cannot search sample_from"): convert_search_space({"f": tune.sample_from(lambda _: 1)})
   with pytest.raises(ValueError, match="cannot search Float with _?Normal sampling"): convert_search_space({"n": tune.randn(0, 1)})
+  for empty in (tune.randint(5, 5), tune.lograndint(4, 4), tune.qrandint(5, 5), tune.randint(5, 3)):   # Ray's own sampler draws nothing
+    with pytest.raises(ValueError, match=r"'e': the int domain \[\d, \d\) has no value \(Ray's upper bound is exclusive\); give an upper"):
+      convert_search_space({"e": empty})
   # a domain nested in a choice would reach the trainable as an unresolved Domain object
   for nested in ({"name": "sgd", "lr": tune.uniform(0, 1)}, [tune.randint(0, 3)], {"k": tune.grid_search([1, 2])}):
     with pytest.raises(ValueError, match="'opt': a tune.choice whose choices hold tune domains is a nested space .* when= conditions"):

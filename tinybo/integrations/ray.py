@@ -69,6 +69,9 @@ def domain_codec(name: str, d: Domain) -> Codec:
     # Ray samples ints in [lower, upper): the tinybo Int is inclusive. An int quantized by q=1 (tune.qrandint(1, 10)'s
     # default q) is too; with q > 1 the upper bound is included
     if q is None or (integer and q == 1):
+      if integer and d.upper <= d.lower:   # the Int(lower, upper - 1) error would name a bound the user never wrote
+        raise ValueError(f"parameter '{name}': the int domain [{d.lower}, {d.upper}) has no value (Ray's upper bound is exclusive); "
+                         f"give an upper bound above {d.lower}, e.g. tune.randint({d.lower}, {d.lower + 1}) for {d.lower} alone")
       return int_codec(d.lower, d.upper - 1, log) if integer else float_codec(d.lower, d.upper, log)
     # quantized: multiples of q inside [lower, upper], both ends included, as Ray samples them
     lo, hi = math.ceil(d.lower / q - 1e-9) * q, math.floor(d.upper / q + 1e-9) * q
