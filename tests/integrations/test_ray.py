@@ -212,10 +212,21 @@ def test_convert_ray_primitives():
     c = s.suggest(str(i))
     assert 1e-4 <= c["lr"] <= 1e-1 and c["opt"]["name"] in ("sgd", "adam")
 
+def test_quantized_int_domains_take_the_values_rays_own_sampler_draws():
+  # Ray's sampler: qrandint/qlograndint include the upper bound, except with q=1 (the default) where it is exclusive
+  for d in (tune.qrandint(1, 10), tune.qrandint(1, 10, 1), tune.qlograndint(1, 10, 1), tune.qrandint(1, 10, 3), tune.qrandint(0, 12, 4)):
+    ray_values = {int(v) for v in d.sample(size=3000, random_state=np.random.default_rng(0))}
+    _, codecs, _ = convert_search_space({"x": d})
+    c = codecs["x"]
+    assert {c.from_tb(i) for i in range(c.param.low, c.param.high + 1)} == ray_values
+
 def test_unsupported_domains_are_clear_errors():
   with pytest.raises(ValueError, match="'g' is a tune.grid_search"): convert_search_space({"g": tune.grid_search([1, 2])})
   with pytest.raises(ValueError, match="'f': TinyBOSearch cannot search sample_from"): convert_search_space({"f": tune.sample_from(lambda _: 1)})
   with pytest.raises(ValueError, match="cannot search Float with _?Normal sampling"): convert_search_space({"n": tune.randn(0, 1)})
+  for empty in (tune.randint(5, 5), tune.lograndint(4, 4), tune.qrandint(5, 5), tune.randint(5, 3)):   # Ray's own sampler draws nothing
+    with pytest.raises(ValueError, match=r"'e': the int domain \[\d, \d\) has no value \(Ray's upper bound is exclusive\); give an upper"):
+      convert_search_space({"e": empty})
   # a domain nested in a choice would reach the trainable as an unresolved Domain object
   for nested in ({"name": "sgd", "lr": tune.uniform(0, 1)}, [tune.randint(0, 3)], {"k": tune.grid_search([1, 2])}):
     with pytest.raises(ValueError, match="'opt': a tune.choice whose choices hold tune domains is a nested space .* when= conditions"):
@@ -251,6 +262,20 @@ def test_points_to_evaluate_come_first():
   s.set_search_properties(None, None, {"lr": tune.loguniform(1e-4, 1e-1), "opt": {"name": tune.choice(["sgd", "adam"])}})
   assert s.suggest("a") == {"lr": 0.01, "opt": {"name": "adam"}}
   assert s.suggest("b") != {"lr": 0.01, "opt": {"name": "adam"}}
+
+def test_evaluated_rewards_record_the_points_as_run_as_rays_optuna_search_takes_them():
+  space = {"lr": tune.loguniform(1e-4, 1e-1), "opt": {"name": tune.choice(["sgd", "adam"])}}
+  pts = [{"lr": 0.01, "opt": {"name": "adam"}}, {"lr": 0.001, "opt": {"name": "sgd"}}]
+  s = TinyBOSearch(points_to_evaluate=pts, evaluated_rewards=[0.5, float("nan")], metric="m", mode="min", strategy="random")
+  assert s.set_search_properties(None, None, space)
+  C, F = tb.TrialState.COMPLETE, tb.TrialState.FAILED
+  assert [(t.params, t.state, t.value) for t in s.trials] == [({"lr": 0.01, "opt/name": 1}, C, 0.5), ({"lr": 0.001, "opt/name": 0}, F, None)]
+  assert s.suggest("a") not in pts   # never run again
+  s = TinyBOSearch({"x": tb.Float(0, 1)}, metric="m", mode="max", points_to_evaluate=[{"x": 0.25}], evaluated_rewards=[3])
+  assert [(t.params, t.state, t.value) for t in s.trials] == [({"x": 0.25}, C, 3.0)]
+  for bad in ([1.0], 1.0, {"lr": 1.0}):
+    with pytest.raises(ValueError, match="evaluated_rewards=.*one metric value per point of points_to_evaluate \\(2 points\\)"):
+      TinyBOSearch(points_to_evaluate=pts, evaluated_rewards=bad)
 
 def test_scheduler_ended_trials_as_ray_calls_the_searcher():
   """The calls Ray makes: on_trial_result for each result the scheduler lets through; the result that made the scheduler
