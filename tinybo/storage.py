@@ -22,7 +22,7 @@ same state rules, so the optimizer never knows which one it talks to:
   reports(name, id=None) -> {id: [Report]}    every trial's reports (or one trial's), by step
   stop(name, id)                              pending -> stopped, its value the last reported one (failed stays failed)
 Each storage also has `location`, a string naming where its studies live (a trial remembers it: see Optimizer).
-Imports: trial, sqlite3.
+Imports: space (canonical_json, to compare a stored space with a given one), trial, sqlite3.
 """
 from __future__ import annotations
 
