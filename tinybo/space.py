@@ -133,7 +133,9 @@ def _check(name: str, p: Param) -> Param:
     if not (_is_real(p.low) and _is_real(p.high)): raise TypeError(f"parameter '{name}': Float bounds must be numbers, got {p.low!r}, {p.high!r}")
     low, high = _as_float(p.low), _as_float(p.high)
     if not (math.isfinite(low) and math.isfinite(high)): raise ValueError(f"parameter '{name}': Float bounds must be finite, got {low}, {high}")
-    if low >= high: raise ValueError(f"parameter '{name}': Float needs low < high, got low={low}, high={high}; swap them, or use a constant")
+    if low >= high:
+      fix = f"for the one value {low}, use the constant {name!r}: {low}" if low == high else "swap them"
+      raise ValueError(f"parameter '{name}': Float needs low < high, got low={low}, high={high}; {fix}")
     if not math.isfinite(high - low):  # the encoding divides by high - low: every value would encode to 0 and decode to high
       raise ValueError(f"parameter '{name}': Float range {high} - {low} is beyond a float's range; rescale it (search x / 1e300, say)")
     if p.log and low <= 0: raise ValueError(f"parameter '{name}': log=True needs low > 0, got low={low}; raise low above 0 or drop log=True")
