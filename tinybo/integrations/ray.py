@@ -226,8 +226,7 @@ class TinyBOSearch(Searcher):
       try: out = self._strategy.suggest(self._space, self._trials, 1, seed=self._seed, minimize=self._mode == "min", **extra)
       except SearchExhausted: return Searcher.FINISHED
       if not out: return Searcher.FINISHED
-      # what the trial will run: a log-quantized domain ("round" codec) rounds the proposal, and the model must learn
-      # from the value that ran, and see that configuration as taken
+      # what the trial will run, as its recorded value (the codecs' round trip is exact)
       params = self._to_tb(self._to_ray(self._space.validate(out[0])))
     self._live[trial_id] = len(self._trials)
     self._trials.append(Trial(len(self._trials), params))
