@@ -380,6 +380,29 @@ def test_reordered_space_says_so(tmp_path):
   with pytest.raises(ValueError, match="differs in constants"):
     tb.Optimizer({"x": tb.Float(0, 1), "y": tb.Int(0, 3), "k": 2}, strategy="random", storage=tmp_path / "s.db")
 
+@pytest.mark.parametrize("storage", ["sqlite", "memory"])
+def test_resume_with_a_dict_constant_or_condition_written_in_another_order(tmp_path, storage):
+  # the same study: a dict constant's keys and a condition's parents and values in another order do not change the space
+  from tinybo.storage import InMemoryStorage
+  where = tmp_path / "s.db" if storage == "sqlite" else InMemoryStorage()
+  def space(keys, parents, values):
+    cfg = {k: {"k1": 1, "k2": [1, 2]}[k] for k in keys}
+    when = {q: {"opt": values, "n": [1, 2]}[q] for q in parents}
+    return {"x": tb.Float(0, 1), "opt": tb.Categorical(["a", "b", "c"]), "n": tb.Int(0, 3), "y": tb.Int(0, 3, when=when), "cfg": cfg}
+  first = space(["k1", "k2"], ["opt", "n"], ["a", "b"])
+  opt = tb.Optimizer(first, strategy="random", storage=where, name="s", seed=0)
+  for _ in range(3): opt.observe(opt.suggest(), 1.0)
+  again = space(["k2", "k1"], ["n", "opt"], ["b", "a"])
+  assert tb.Space(again) == tb.Space(first) and hash(tb.Space(again)) == hash(tb.Space(first))
+  assert tb.Optimizer(again, strategy="random", storage=where, name="s", seed=0).trials == opt.trials
+  # a constant list in another order, or another condition, is another space, and says which part differs
+  with pytest.raises(ValueError, match="differs in constants"):
+    tb.Optimizer({**first, "cfg": {"k1": 1, "k2": [2, 1]}}, strategy="random", storage=where, name="s")
+  with pytest.raises(ValueError, match="differs in y"):
+    tb.Optimizer(space(["k1", "k2"], ["opt", "n"], ["a", "c"]), strategy="random", storage=where, name="s")
+  # Categorical choices in another order encode differently: another space
+  assert tb.Space({**first, "opt": tb.Categorical(["b", "a", "c"])}) != tb.Space(first)
+
 # ***** 14: seed=None draws a random seed, recorded in the study *****
 
 def test_seed_none_draws_a_seed_and_records_it(tmp_path):

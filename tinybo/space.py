@@ -133,7 +133,9 @@ def _check(name: str, p: Param) -> Param:
     if not (_is_real(p.low) and _is_real(p.high)): raise TypeError(f"parameter '{name}': Float bounds must be numbers, got {p.low!r}, {p.high!r}")
     low, high = _as_float(p.low), _as_float(p.high)
     if not (math.isfinite(low) and math.isfinite(high)): raise ValueError(f"parameter '{name}': Float bounds must be finite, got {low}, {high}")
-    if low >= high: raise ValueError(f"parameter '{name}': Float needs low < high, got low={low}, high={high}; swap them, or use a constant")
+    if low >= high:
+      fix = f"for the one value {low}, use the constant {name!r}: {low}" if low == high else "swap them"
+      raise ValueError(f"parameter '{name}': Float needs low < high, got low={low}, high={high}; {fix}")
     if not math.isfinite(high - low):  # the encoding divides by high - low: every value would encode to 0 and decode to high
       raise ValueError(f"parameter '{name}': Float range {high} - {low} is beyond a float's range; rescale it (search x / 1e300, say)")
     if p.log and low <= 0: raise ValueError(f"parameter '{name}': log=True needs low > 0, got low={low}; raise low above 0 or drop log=True")
@@ -647,10 +649,19 @@ class Space:
     params = {k: _from_dict(k, v) for k, v in body["params"].items()}
     return cls({k: params[k] if k in params else body["constants"][k] for k in body["order"]})
 
-  def __eq__(self, other: object) -> bool: return isinstance(other, Space) and self.to_json() == other.to_json()
-  def __hash__(self) -> int: return hash(self.to_json())
+  def __eq__(self, other: object) -> bool: return isinstance(other, Space) and canonical_json(self.to_json()) == canonical_json(other.to_json())
+  def __hash__(self) -> int: return hash(canonical_json(self.to_json()))
   def __len__(self) -> int: return len(self.names)
   def __repr__(self) -> str: return "Space({" + ", ".join(f"{k!r}: {self.params.get(k, self.constants.get(k))!r}" for k in self.order) + "})"
+
+def canonical_json(space_json: str) -> str:
+  """A space's JSON with what does not change its meaning put in one order: the keys of every dict (a dict constant's,
+  a condition's parents) and the values a condition lists. The parameters' order and a Categorical's choices stay as
+  written: they fix the encoding."""
+  body = json.loads(space_json)
+  for d in body["params"].values():
+    if "when" in d: d["when"] = {q: sorted(v, key=lambda c: (type(c).__name__, json.dumps(c))) for q, v in d["when"].items()}
+  return json.dumps(body, sort_keys=True)
 
 def _json_default(o: Any) -> Any:
   # a constant that JSON cannot hold (a model, a function) is stored by its type only: a repr would hold a memory address

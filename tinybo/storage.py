@@ -22,7 +22,7 @@ same state rules, so the optimizer never knows which one it talks to:
   reports(name, id=None) -> {id: [Report]}    every trial's reports (or one trial's), by step
   stop(name, id)                              pending -> stopped, its value the last reported one (failed stays failed)
 Each storage also has `location`, a string naming where its studies live (a trial remembers it: see Optimizer).
-Imports: trial, sqlite3.
+Imports: space (canonical_json, to compare a stored space with a given one), trial, sqlite3.
 """
 from __future__ import annotations
 
@@ -41,6 +41,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, Protocol
 
+from tinybo.space import canonical_json
 from tinybo.trial import Report, Trial, TrialState
 
 Propose = Callable[[list[Trial]], list[dict]]
@@ -102,8 +103,8 @@ def check_stop(name: str, t: Trial | None, trial_id: int, last: Report | None) -
 def _check_study(name: str, where: str, stored: tuple[str, str, int | None], given: tuple[str, str, int | None]) -> None:
   if stored[1] != given[1]:
     raise ValueError(f"study '{name}' in {where} has direction '{stored[1]}', not '{given[1]}'; pass direction='{stored[1]}' or a new name=")
-  if stored[0] != given[0]:
-    a, b = json.loads(stored[0]), json.loads(given[0])
+  if stored[0] != given[0] and canonical_json(stored[0]) != canonical_json(given[0]):
+    a, b = json.loads(canonical_json(stored[0])), json.loads(canonical_json(given[0]))
     diff = sorted(k for k in set(a["params"]) | set(b["params"]) if a["params"].get(k) != b["params"].get(k))
     if not diff and a.get("constants") != b.get("constants"): diff = ["constants"]
     if not diff:  # the same parameters and constants listed in another order: the encoding (and the seeded sequence) differs

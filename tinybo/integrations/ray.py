@@ -187,7 +187,7 @@ class TinyBOSearch(Searcher):
     for i, p in enumerate(self._queue):   # a bad point is an error now, not when its turn comes in the middle of a run
       try: self._to_tb(p)
       except (ValueError, TypeError) as e: raise type(e)(f"points_to_evaluate[{i}]: {e}") from None
-    if getattr(self, "_rewards", None) is not None:   # already run: recorded as results, never run again
+    if self._rewards is not None:   # already run: recorded as results, never run again
       for p, r in zip(self._queue, self._rewards): self._add(self._to_tb(p), r)
       self._queue, self._rewards = [], None
 
@@ -243,8 +243,7 @@ class TinyBOSearch(Searcher):
       try: out = self._strategy.suggest(self._space, self._trials, 1, seed=self._seed, minimize=self._mode == "min", **extra)
       except SearchExhausted: return Searcher.FINISHED
       if not out: return Searcher.FINISHED
-      # what the trial will run: a log-quantized domain ("round" codec) rounds the proposal, and the model must learn
-      # from the value that ran, and see that configuration as taken
+      # what the trial will run, as its recorded value (the codecs' round trip is exact)
       params = self._to_tb(self._to_ray(self._space.validate(out[0])))
     self._live[trial_id] = len(self._trials)
     self._trials.append(Trial(len(self._trials), params))
