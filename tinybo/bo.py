@@ -3,7 +3,7 @@ function (on a small discrete space: the best of every untaken configuration); p
 believer); any numerical failure falls back to random with a warning; `recommend` is the best posterior mean.
 With reports (intermediate values of training runs), the GP models (configuration, step) and targets the final step:
 fidelity.py builds that data. Holds: GP, GPFallbackWarning, default_initial_size. Imports: strategies (History, Random's helpers), fidelity,
-transforms, gp, noise (acquisition="auto"), inward (the inward probe), acquisition (names), optim_acqf, discrete, arguments (checks),
+transforms, gp, noise (acquisition "edge" and "auto"), inward (the inward probe), acquisition (names), optim_acqf, discrete, arguments (checks),
 tree (conditional spaces), sobol, kernels (names), subset, space, trial, trust_region (trust_region=True and "edge" under noise),
 _tinygrad (the device lock), numpy.
 Glossary: d encoded dimension (space.dim), p searchable parameters; X[n, d] encoded complete trials, y[n] their values
