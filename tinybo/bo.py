@@ -138,7 +138,8 @@ class GP:
   local turn's own box where it has one): under noise a smooth model extrapolates its slope to the cube's bound, where
   UCB then exploits a flat edge it is sure of (a noisy Branin's x0 = 10, beside the minimizer); over the whole cube LogEI
   would spend the rest of a 6-dimensional study in the corners (see "auto"). On deterministic data it is "ucb", suggestion for
-  suggestion. The noise test (`noise.noise_evidence`: the fitted noise beats an interpolating fit by NOISE_MARGIN nats;
+  suggestion, but for the inward probes below. The noise test (`noise.noise_evidence`: the fitted noise beats an
+  interpolating fit by NOISE_MARGIN nats;
   always noisy with a noise variance given; never with noise="deterministic" or learning curves) costs a second, cold
   fit, so a study runs it only when the data have grown `noise.RETEST_GROWTH` times since its last test, and keeps the
   verdict in between; `recommend` tests its own data.
