@@ -3,7 +3,7 @@ function (on a small discrete space: the best of every untaken configuration); p
 believer); any numerical failure falls back to random with a warning; `recommend` is the best posterior mean.
 With reports (intermediate values of training runs), the GP models (configuration, step) and targets the final step:
 fidelity.py builds that data. Holds: GP, GPFallbackWarning, default_initial_size. Imports: strategies (History, Random's helpers), fidelity,
-transforms, gp, noise (acquisition="auto"), inward (the inward probe), acquisition (names), optim_acqf, discrete, arguments (checks),
+transforms, gp, noise (acquisition "edge" and "auto"), inward (the inward probe), acquisition (names), optim_acqf, discrete, arguments (checks),
 tree (conditional spaces), sobol, kernels (names), subset, space, trial, trust_region (trust_region=True and "edge" under noise),
 _tinygrad (the device lock), numpy.
 Glossary: d encoded dimension (space.dim), p searchable parameters; X[n, d] encoded complete trials, y[n] their values
@@ -138,7 +138,8 @@ class GP:
   local turn's own box where it has one): under noise a smooth model extrapolates its slope to the cube's bound, where
   UCB then exploits a flat edge it is sure of (a noisy Branin's x0 = 10, beside the minimizer); over the whole cube LogEI
   would spend the rest of a 6-dimensional study in the corners (see "auto"). On deterministic data it is "ucb", suggestion for
-  suggestion. The noise test (`noise.noise_evidence`: the fitted noise beats an interpolating fit by NOISE_MARGIN nats;
+  suggestion, but for the inward probes below. The noise test (`noise.noise_evidence`: the fitted noise beats an
+  interpolating fit by NOISE_MARGIN nats;
   always noisy with a noise variance given; never with noise="deterministic" or learning curves) costs a second, cold
   fit, so a study runs it only when the data have grown `noise.RETEST_GROWTH` times since its last test, and keeps the
   verdict in between; `recommend` tests its own data.

@@ -1,7 +1,7 @@
 """The `tinybo` command line: look at, plot and export SQLite studies; run the benchmarks.
 
   tinybo show study.db [--name NAME] [--last N] [--recommend]
-  tinybo plot study.db --kind history|curves|heatmap|importance [--x P --y Q] [--step N] [-o out.png] [--name NAME]
+  tinybo plot study.db --kind history|curves|heatmap|importance [--x P --y Q] [--step N] [--mix-fidelities] [-o out.png] [--name NAME]
   tinybo export study.db --format csv|json [-o FILE] [--name NAME]
   tinybo bench [ARGS...]            # python -m benchmarks.run ARGS... (needs a source checkout); results in the current folder
 

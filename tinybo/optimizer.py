@@ -10,7 +10,8 @@ finished trials, and a study reopened after a crash continues where it stopped.
 
 Early stopping: `opt.report(trial, value, step)` records an intermediate value and returns True when the stopping rule
 (`stopping=tb.ASHA(...)`, see tinybo/stopping.py) says the trial is hopeless; `opt.stop(trial)` then ends it as STOPPED
-with its last reported value. Inside optimize(), an objective with a second parameter gets a TrialHandle that does the same.
+with its last reported value. Inside optimize(), an objective with a second positional parameter without a default gets a TrialHandle that
+does the same.
 A rule that needs the strategy's model (tb.ModelStopping) gets it bound into its History (`chance`, tb.GP.final_chance).
 Holds: Optimizer, TrialHandle, resolve_strategy, takes_reports, has_curve_model, TrialFailedWarning.
 Imports: bo (tb.GP), stopping, strategies, space, storage, trial.

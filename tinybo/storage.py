@@ -11,7 +11,7 @@ same state rules, so the optimizer never knows which one it talks to:
                                               another worker took one of them meanwhile: concurrent workers never get
                                               the same point, and nobody waits behind a proposal
   add(name, params, state, value, worker)     insert a finished trial (a result from elsewhere)
-  finish(name, id, state, value)              pending/failed -> complete/failed; errors on unknown or complete trials
+  finish(name, id, state, value)              pending/failed -> complete/failed; errors on unknown, complete or stopped trials
   fail_pending(name, before)                  fail every pending trial a worker took before `before` (a time.time());
                                               queued ones (worker None) wait for a worker instead
   claim(name, n, worker)                      give up to n queued trials (pending, worker None: see add) to a worker;

@@ -1,7 +1,8 @@
 """Strategies: one protocol, `suggest(space, trials, n, *, seed, minimize) -> list[dict]`, plus Random and Grid.
 
 A strategy is stateless between calls as far as results go: it derives its RNG from the seed and the history, so the
-same seed and history give the same suggestions and a resumed study continues the same way.
+same seed and history give the same suggestions and a resumed study continues the same way. (tb.GP adds one input, its
+own last fit, which warm-starts the next: after a reopen its first fit is cold and it may continue on another path.)
 Holds: Strategy, SearchExhausted, History (the trials read once per suggestion), Random, Grid and the helpers the GP
 strategy shares (`random_configs`, `history_rng`, `n_configs`). Imports: space, trial, numpy; no strategy (bo.py imports
 this module, optimizer.py both).

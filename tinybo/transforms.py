@@ -1,5 +1,6 @@
 """Every map of the observed values before the GP sees them: the strategy's optional log warp (`warp_values`, chosen by
-`heavy_bad_tail`; `unwarp_values` inverts it), then the GP's robust standardization with a logarithmic squash of extreme spreads (`YTransform`).
+`heavy_bad_tail`; `unwarp_values` inverts it) or power transform (`power_values`: Box-Cox / Yeo-Johnson), then the
+GP's robust standardization with a logarithmic squash of extreme spreads (`YTransform`).
 Holds pure numpy functions and one frozen dataclass. Imports: numpy.
 Glossary: y raw values (the strategy passes values to maximize); z = (y − center) / spread, a robust z-score (median and
 scaled MAD); u = squash(z); the GP's standardized targets are (u − u_mean) / u_scale.

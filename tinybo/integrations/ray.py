@@ -11,8 +11,9 @@ The space is a tinybo Space (or a dict of tb.Float/Int/Categorical and constants
 Tune's own primitives in `param_space`: uniform, loguniform, quniform, qloguniform, randint, lograndint, qrandint,
 qlograndint, choice (nested dicts too; randint's upper bound is exclusive, as in Ray, and so is qrandint's and
 qlograndint's with q=1). Trials still running are handed to the strategy as pending, so concurrent trials get distinct,
-spread-out suggestions. `save`/`restore` keep every
-observation and every pending trial; the strategy itself holds no state (it refits from the history).
+spread-out suggestions. `save`/`restore` keep every observation and every pending trial; the strategy is not saved: it
+refits from the history (a new tb.GP's first fit is cold, so a restored search can take another path, as a reopened
+study does).
 
 Early stopping: every intermediate result is recorded as a tinybo report at its `training_iteration` (`curves`). A trial
 that Ray's scheduler (ASHAScheduler, HyperBandScheduler, a stopper) ends is recorded as STOPPED, with its last reported
