@@ -13,6 +13,7 @@ from tinybo._tinygrad import download
 from tinybo.gp import LOWEST_NOISE, NOISE_FLOOR, GPFitError, GPRegressor, log_prior, nll_grad_factor, posterior, unpack
 from tinybo.kernels import KERNEL_COEFS, stationary
 from tinybo.linalg import cho_solve, cholesky, eye_like
+from tinybo.transforms import YTransform
 
 
 # every test stays at N = 32 rows, D = 4 columns (d = 3 or 4): one compiled program per (function, shape)
@@ -171,6 +172,16 @@ def test_extreme_spread_of_y_stays_well_conditioned():
   m, v = gp.predict(np.concatenate([X, rng.uniform(size=(20, 3))]))
   assert np.isfinite(m).all() and np.isfinite(v).all() and (v >= 0).all()
   assert m[0] > 1e100 and m[1] < -1e100  # the order of the extremes survives
+
+def test_standardized_targets_are_scale_free_up_to_the_float_range():
+  # values near 1e308: the median of an even count averages the two middle ones, whose sum overflows unless halved;
+  # the standardization is scale-free, so the same values scaled by a power of two are the reference
+  rng = np.random.default_rng(6)
+  y = 1e308 + 1e306 * f_true(rng.uniform(size=(26, 3)))
+  y[0] = -1.7e308
+  t, ys = YTransform.fit(y)
+  assert math.isfinite(t.center)
+  np.testing.assert_allclose(ys, YTransform.fit(y * 2.0 ** -600)[1], rtol=1e-12, atol=1e-12)
 
 def test_float32_path_is_stable_and_close(gp, data):
   X, y = data

@@ -35,7 +35,7 @@ class YTransform:
     the minimum (the strategies maximize: NaN is the worst). Needs one finite value at least."""
     finite = np.isfinite(y)
     y = np.where(np.isnan(y), y[finite].min(), np.clip(y, y[finite].min(), y[finite].max()))
-    center = float(np.median(y))
+    center = float(np.median(y / 2)) * 2  # halves: the median of an even count averages two values, whose sum may overflow
     with np.errstate(over="ignore", invalid="ignore"):
       dev = np.abs(y / 2 - center / 2) * 2  # halves: no overflow near ±1.8e308
       scale = float(np.median(dev)) * 1.4826
