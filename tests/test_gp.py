@@ -243,6 +243,16 @@ def test_errors():
   with pytest.raises(ValueError, match="matern52"): GPRegressor("cosine")
   with pytest.raises(RuntimeError): GPRegressor().posterior_state()
 
+@pytest.mark.parametrize("bad", [{"noise": -1.0}, {"noise": "det"}, {"floor_scale": 2.0}])
+def test_a_refused_refit_leaves_the_fitted_model_as_it_was(data, bad):
+  X, y = data
+  gp = GPRegressor().fit(X, y)
+  Xq = np.random.default_rng(3).uniform(size=(5, 3))
+  before = gp.predict(Xq)
+  with pytest.raises(ValueError, match=next(iter(bad))): gp.fit(X[:10], 1000 * y[:10], **bad)
+  assert gp.n == len(y) and np.array_equal(gp.X, X)
+  np.testing.assert_array_equal(gp.predict(Xq), before)
+
 @pytest.mark.parametrize("kernel", sorted(KERNEL_COEFS))
 def test_analytic_gradient_matches_autograd_and_finite_differences(kernel, data):
   # padded rows (27 of 32) and a padded column (3 of 4): the packed inputs the fit step sees
