@@ -243,7 +243,7 @@ def test_errors():
   with pytest.raises(ValueError, match="matern52"): GPRegressor("cosine")
   with pytest.raises(RuntimeError): GPRegressor().posterior_state()
 
-@pytest.mark.parametrize("bad", [{"noise": -1.0}, {"noise": "det"}, {"floor_scale": 2.0}])
+@pytest.mark.parametrize("bad", [{"noise": -1.0}, {"noise": "det"}, {"floor_scale": 2.0}, {"restarts": -1}, {"restarts": 2.0}, {"seed": -1}])
 def test_a_refused_refit_leaves_the_fitted_model_as_it_was(data, bad):
   X, y = data
   gp = GPRegressor().fit(X, y)

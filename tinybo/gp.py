@@ -300,6 +300,9 @@ class GPRegressor:
     # every argument is checked before the model takes the new data: a refused refit leaves the fitted model as it was
     noise = check_noise(noise)
     if not 0 < floor_scale <= 1: raise ValueError(f"floor_scale={floor_scale!r}: use a float in (0, 1]")
+    if restarts is not None and (isinstance(restarts, bool) or not isinstance(restarts, (int, np.integer)) or restarts < 1):
+      raise ValueError(f"restarts={restarts!r}: use an int >= 1, or None (the default for the data's size)")
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0: raise ValueError(f"seed={seed!r}: use an int >= 0")
     ws = warm_start if warm_start is not None and warm_start.phi is not None and warm_start.d == X.shape[1] \
       and warm_start.categorical == list(categorical or []) and warm_start.structure == self.structure else None
     n_cold, n_refit = (ws.n_cold, ws.n_refit) if ws is not None else (0, 0)
