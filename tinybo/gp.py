@@ -19,6 +19,7 @@ log ℓ_g (G) | log σ_f², log σ_g², log σ_n²]; its posterior at z = 0 is `
 from __future__ import annotations
 
 import math
+import sys
 
 import numpy as np
 from tinygrad import Device, Tensor, dtypes
@@ -85,8 +86,11 @@ def noise_bounds(noise:float|str|None, floor:float, y_scale:float) -> tuple[floa
   """(lowest, highest) noise variance in standardized units: fitted within [floor, 10], at least the given variance
   (y units squared, divided by y_scale²), or pinned to the floor for a deterministic objective."""
   if noise == "deterministic": return floor, floor
-  lo = floor if noise is None else max(floor, float(noise) / max(y_scale, 1e-300) ** 2)
-  return min(lo, 10.0), 10.0
+  if noise is None: return min(floor, 10.0), 10.0
+  s = max(y_scale, 1e-300)
+  # values spread below ~1e-154 (a loss near 1e-200): s² underflows, so divide by s twice (0 stays 0, the rest is huge)
+  ratio = float(noise) / s ** 2 if s ** 2 >= sys.float_info.min else float(noise) / s / s
+  return min(max(floor, ratio), 10.0), 10.0
 
 def check_prior(kind:str) -> str:
   if not isinstance(kind, str) or kind not in LENGTHSCALE_PRIORS: raise ValueError(f"lengthscale_prior={kind!r}; use one of {LENGTHSCALE_PRIORS}")
