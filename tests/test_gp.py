@@ -345,3 +345,6 @@ def test_condition_and_predict_refuse_points_they_cannot_use():
   assert gp.condition(rng.random((2, 2)), [0.1, 0.2]).n == 8 and gp.condition(rng.random(2)).n == 7   # one point as a vector
   one = GPRegressor().fit(rng.random((5, 1)), rng.random(5))
   assert one.condition(np.array([0.1, 0.9])).n == 7   # d = 1: a vector is points
+  # predict reads it the same way (it refused a d = 1 grid given as a vector)
+  grid = np.linspace(0, 1, 4)
+  assert all(np.array_equal(a, b) for a, b in zip(one.predict(grid), one.predict(grid[:, None]))) and one.predict(grid)[0].shape == (4,)

@@ -404,7 +404,7 @@ class GPRegressor:
   def predict(self, X) -> tuple[np.ndarray, np.ndarray]:
     """Posterior mean and latent variance at X[m,d], numpy, in the units of y; var >= 0, never NaN."""
     Xq = _array(X)
-    if Xq.ndim == 1: Xq = Xq[None]
+    if Xq.ndim == 1: Xq = Xq[:, None] if self.d == 1 else Xq[None]   # as condition reads it: one input, m points; else one point
     if Xq.ndim != 2 or Xq.shape[1] != self.d: raise ValueError(f"need X[m,{self.d}] to predict at, got shape {Xq.shape}")
     if not np.isfinite(Xq).all(): raise ValueError("X has non-finite values; predict at finite points (the unit cube)")
     mean, var = self._posterior_np(Xq)
