@@ -132,3 +132,36 @@ def test_threads_on_sqlite(tmp_path):
   ts = opt.trials
   assert sorted(t.params["i"] for t in ts) == list(range(24)) and all(t.state == TrialState.COMPLETE and t.value == t.params["i"] / 2 for t in ts)
   assert len({t.worker for t in ts}) > 1
+
+@pytest.mark.parametrize("make", [lambda p: SQLiteStorage(p / "s.db"), lambda p: InMemoryStorage()], ids=["sqlite", "memory"])
+def test_one_trial_is_read_alone_and_equals_the_full_read(tmp_path, make):
+  storage = make(tmp_path)
+  opt = tb.Optimizer(SPACE, strategy="random", storage=storage, name="a", stopping=tb.MedianStopping())
+  other = tb.Optimizer(SPACE, strategy="random", storage=storage, name="b")
+  run(opt, 2)
+  opt.fail(opt.suggest())
+  s = opt.suggest(); opt.report(s, 1.0, 3); opt.report(s, 0.5, 7); opt.stop(s)
+  r = opt.suggest(); opt.report(r, 2.0, 1)
+  opt.suggest(); opt.enqueue({"x": 0.0, "lr": 0.1, "n": 2, "c": "a", "k": 3})
+  foreign = other.suggest()
+  full = storage.trials("a")
+  assert [storage.trial("a", t.id) for t in full] == full and [t.last_step for t in full][3:5] == [7, 1]
+  assert storage.trial("a", foreign.id) is None and storage.trial("a", 10**6) is None
+  # should_stop, fail, requeue and a stopped objective look one trial up: none of them reads the whole study
+  def no_full_read(name): raise AssertionError("read every trial to find one")
+  storage.trials = no_full_read
+  assert opt.should_stop(r) is False and opt.should_stop(s) is False
+  with pytest.raises(ValueError, match=f"no trial {foreign.id} in study 'a'"): opt.should_stop(foreign.id)
+  assert opt.requeue(r).state == TrialState.PENDING and opt.fail(full[-1]).state == TrialState.FAILED
+
+def test_a_storage_object_without_trial_still_works():
+  # a user's storage implementing only the older methods: one-trial look-ups fall back to a full read
+  class Plain:
+    def __init__(self): self.inner = InMemoryStorage()
+    def __getattr__(self, m):
+      if m == "trial": raise AttributeError(m)
+      return getattr(self.inner, m)
+  opt = tb.Optimizer(SPACE, strategy="random", storage=Plain(), stopping=tb.MedianStopping())
+  t = opt.suggest()
+  assert opt.report(t, 1.0, 1) is False and opt.should_stop(t) is False and opt.requeue(t).state == TrialState.PENDING
+  assert [x.state for x in opt.trials] == [TrialState.FAILED, TrialState.PENDING]

@@ -6,6 +6,7 @@ same state rules, so the optimizer never knows which one it talks to:
                                               create, or check that an existing study matches; returns the study's seed
                                               (seed None: the recorded one; a new study records a new random one)
   trials(name) -> list[Trial]                 every trial, by id
+  trial(name, id) -> Trial | None             one trial (None: no such trial in the study), without reading the others
   reserve(name, propose, worker)              call propose(trials) -> list[params] on a snapshot, outside any lock, then
                                               insert them as pending in one short transaction, proposing again when
                                               another worker took one of them meanwhile: concurrent workers never get
@@ -52,6 +53,7 @@ class Storage(Protocol):
   location: str
   def open_study(self, name: str, space_json: str, direction: str, seed: int | None = None) -> int: ...
   def trials(self, name: str) -> list[Trial]: ...
+  def trial(self, name: str, trial_id: int) -> Trial | None: ...
   def reserve(self, name: str, propose: Propose, worker: str | None) -> list[Trial]: ...
   def add(self, name: str, params: dict, state: TrialState, value: float | None, worker: str | None) -> Trial: ...
   def finish(self, name: str, trial_id: int, state: TrialState, value: float | None) -> Trial: ...
@@ -164,6 +166,11 @@ class InMemoryStorage:
     # copies: a caller mutating a returned Trial must not change the study
     with self._lock: return [_copy(t) for t in self._study(name).values()]
 
+  def trial(self, name: str, trial_id: int) -> Trial | None:
+    with self._lock:
+      t = self._study(name).get(trial_id)
+      return None if t is None else _copy(t)
+
   def _insert(self, name: str, params: dict, state: TrialState, value: float | None, worker: str | None) -> Trial:
     now = time.time()
     t = Trial(self._next_id, dict(params), state, value, now, None if state == TrialState.PENDING else now, worker)
@@ -223,7 +230,9 @@ class InMemoryStorage:
   def reports(self, name: str, trial_id: int | None = None) -> dict[int, list[Report]]:
     with self._lock:
       self._study(name)
-      return {i: list(c) for i, c in self._reports[name].items() if trial_id is None or i == trial_id}
+      curves = self._reports[name]
+      if trial_id is not None: return {trial_id: list(curves[trial_id])} if trial_id in curves else {}
+      return {i: list(c) for i, c in curves.items()}
 
   def stop(self, name: str, trial_id: int) -> Trial:
     with self._lock:
@@ -438,6 +447,9 @@ class SQLiteStorage:
 
   def trials(self, name: str) -> list[Trial]:
     return self._query(lambda c: self._read(c, name))
+
+  def trial(self, name: str, trial_id: int) -> Trial | None:
+    return self._query(lambda c: next(iter(self._read(c, name, "AND id = ?", (trial_id,))), None))
 
   def _insert(self, c: sqlite3.Connection, name: str, params: list[dict], state: TrialState, value: float | None, worker: str | None) -> list[Trial]:
     now, out = time.time(), []
