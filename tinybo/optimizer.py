@@ -31,7 +31,7 @@ from typing import Any
 from tinybo.bo import GP
 from tinybo.space import Space
 from tinybo.stopping import History, StoppingRule, StopTrial, check_stopping
-from tinybo.storage import Storage, finished_state, new_seed, open_storage
+from tinybo.storage import Storage, check_requeue, new_seed, open_storage
 from tinybo.strategies import Grid, Random, SearchExhausted, Strategy
 from tinybo.trial import Report, Trial, TrialState
 
@@ -240,15 +240,12 @@ class Optimizer:
     failed trial whose configuration a later trial already holds (an earlier requeue, queued, running or finished)
     returns that trial instead of queueing another copy, so two processes recovering from one crash run it once."""
     tid = self._id(trial)
+    if callable(getattr(self.storage, "requeue", None)): return self._full(self.storage.requeue(self.name, tid))
+    # a storage object without requeue: the same rules, in steps (two processes requeueing at once may queue two copies)
     old = self._lookup(tid)
-    if old is not None and old.state in (TrialState.COMPLETE, TrialState.STOPPED):
-      raise ValueError(f"trial {tid} is already {finished_state(old)}; cannot requeue it — enqueue(trial.params) to run its "
-                       "configuration again")
-    if old is not None and old.state == TrialState.FAILED:   # only here does it need the later trials
-      again = next((t for t in self.storage.trials(self.name) if t.id > tid and t.state != TrialState.FAILED and t.params == old.params), None)
-      if again is not None: return self._full(again)
-    # pending -> failed; an unknown trial raises the same clear error as fail() would
-    if old is None or old.state != TrialState.FAILED: self.storage.finish(self.name, tid, TrialState.FAILED, None)
+    again = check_requeue(self.name, old, tid, lambda: self.storage.trials(self.name))
+    if again is not None: return self._full(again)
+    if old.state == TrialState.PENDING: self.storage.finish(self.name, tid, TrialState.FAILED, None)
     return self.enqueue(self._full(old).params)
 
   def _lookup(self, trial_id: int) -> Trial | None:

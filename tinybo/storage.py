@@ -22,6 +22,9 @@ same state rules, so the optimizer never knows which one it talks to:
                                               (a non-finite value fails the trial instead); returns (trial, stop)
   reports(name, id=None) -> {id: [Report]}    every trial's reports (or one trial's), by step
   stop(name, id)                              pending -> stopped, its value the last reported one (failed stays failed)
+  requeue(name, id) -> Trial                  in one transaction: a failed trial whose configuration a later trial
+                                              already holds -> that trial; else pending -> failed, and its
+                                              configuration queued (worker None) as a new trial, returned
 Each storage also has `location`, a string naming where its studies live (a trial remembers it: see Optimizer).
 Imports: trial, sqlite3.
 """
@@ -62,6 +65,7 @@ class Storage(Protocol):
   def report(self, name: str, trial_id: int, step: int, value: float, decide: Decide | None = None) -> tuple[Trial, bool]: ...
   def reports(self, name: str, trial_id: int | None = None) -> dict[int, list[Report]]: ...
   def stop(self, name: str, trial_id: int) -> Trial: ...
+  def requeue(self, name: str, trial_id: int) -> Trial: ...
 
 class StorageBusyError(RuntimeError):
   """The SQLite file stayed locked through every retry (another process holds a write lock for minutes)."""
@@ -100,6 +104,17 @@ def check_stop(name: str, t: Trial | None, trial_id: int, last: Report | None) -
   if not check_transition(name, t, trial_id, TrialState.STOPPED): return False
   if last is None: raise ValueError(f"trial {trial_id} has no reports to stop at; report(trial, value, step) first, or fail(trial)")
   return True
+
+def check_requeue(name: str, t: Trial | None, trial_id: int, later: Callable[[], list[Trial]]) -> Trial | None:
+  """The rules for requeueing a trial: an unknown, complete or stopped one raises; a failed one whose configuration a
+  later, not failed trial (`later()`: the trials after it) already holds gives that trial, so two processes recovering
+  from one crash run it once; None: fail it if pending, and queue its configuration."""
+  if t is None: raise ValueError(f"no trial {trial_id} in study '{name}'; use a trial from suggest()")
+  if t.state in (TrialState.COMPLETE, TrialState.STOPPED):
+    raise ValueError(f"trial {trial_id} is already {finished_state(t)}; cannot requeue it — enqueue(trial.params) to run its "
+                     "configuration again")
+  if t.state != TrialState.FAILED: return None
+  return next((u for u in later() if u.id > trial_id and u.state != TrialState.FAILED and u.params == t.params), None)
 
 def _check_study(name: str, where: str, stored: tuple[str, str, int | None], given: tuple[str, str, int | None]) -> None:
   if stored[1] != given[1]:
@@ -240,6 +255,15 @@ class InMemoryStorage:
       curve = self._reports[name].get(trial_id) or [None]
       if check_stop(name, t, trial_id, curve[-1]): t.state, t.value, t.finished = TrialState.STOPPED, curve[-1].value, time.time()
       return _copy(t)
+
+  def requeue(self, name: str, trial_id: int) -> Trial:
+    with self._lock:
+      study = self._study(name)
+      t = study.get(trial_id)
+      again = check_requeue(name, t, trial_id, lambda: list(study.values()))
+      if again is not None: return _copy(again)
+      if t.state == TrialState.PENDING: t.state, t.finished = TrialState.FAILED, time.time()
+      return self._insert(name, t.params, TrialState.PENDING, None, None)
 
 def _copy(t: Trial) -> Trial: return replace(t, params=dict(t.params))
 
@@ -529,6 +553,16 @@ class SQLiteStorage:
       now = time.time()
       c.execute("UPDATE trials SET state = 'stopped', value = ?, finished = ? WHERE id = ?", (last.value, now, trial_id))
       return replace(t, state=TrialState.STOPPED, value=last.value, finished=now)
+    return self._tx(go)
+
+  def requeue(self, name: str, trial_id: int) -> Trial:
+    # one write transaction: two processes requeueing the same trial at once queue it once (the second finds the first's copy)
+    def go(c):
+      t = next(iter(self._read(c, name, "AND id = ?", (trial_id,))), None)
+      again = check_requeue(name, t, trial_id, lambda: self._read(c, name, "AND id > ? AND state != 'failed'", (trial_id,)))
+      if again is not None: return again
+      if t.state == TrialState.PENDING: c.execute("UPDATE trials SET state = 'failed', finished = ? WHERE id = ?", (time.time(), trial_id))
+      return self._insert(c, name, [t.params], TrialState.PENDING, None, None)[0]
     return self._tx(go)
 
   def close(self) -> None:
