@@ -150,7 +150,7 @@ def test_one_trial_is_read_alone_and_equals_the_full_read(tmp_path, make):
   # should_stop, fail, requeue and a stopped objective look one trial up: none of them reads the whole study
   def no_full_read(name): raise AssertionError("read every trial to find one")
   storage.trials = no_full_read
-  assert opt.should_stop(r) is False and opt.should_stop(s) is False
+  assert opt.should_stop(r) is False and opt.should_stop(s) is True   # s was stopped
   with pytest.raises(ValueError, match=f"no trial {foreign.id} in study 'a'"): opt.should_stop(foreign.id)
   assert opt.requeue(r).state == TrialState.PENDING and opt.fail(full[-1]).state == TrialState.FAILED
 
