@@ -1,6 +1,8 @@
 """Storage: SQLite persistence and resume, study identity checks, lock retries, shared pending state.
 (Several processes on one file: tests/test_reliability.py::test_eight_processes_share_one_study.)"""
+import os
 import pathlib
+import signal
 import sqlite3
 import threading
 import time
@@ -108,6 +110,22 @@ def test_lock_held_for_too_long_is_a_clear_error(tmp_path):
   th.join()
   opt.observe(t, 1.0)
   assert opt.trials[0].state == TrialState.COMPLETE
+
+def test_ctrl_c_while_waiting_for_the_lock_leaves_no_transaction_open(tmp_path):
+  # BEGIN IMMEDIATE ran before the try: a Ctrl-C raised as it returned left the connection in a write transaction, so
+  # every other process got StorageBusyError and this handle's next write said the file was damaged
+  path = tmp_path / "s.db"
+  opt = tb.Optimizer(SPACE, strategy="random", storage=SQLiteStorage(path, busy_timeout=10.0))
+  t = opt.suggest()
+  th = hold_write_lock(path, 1.0)   # another process writes for a second; Ctrl-C comes while this one waits for it
+  threading.Timer(0.2, lambda: os.kill(os.getpid(), signal.SIGINT)).start()
+  with pytest.raises(KeyboardInterrupt): opt.observe(t, 1.0)
+  th.join()
+  assert not opt.storage._conn().in_transaction
+  other = tb.Optimizer(SPACE, strategy="random", storage=SQLiteStorage(path, busy_timeout=0.01, max_wait=1.0))
+  other.observe(other.suggest(), 2.0)   # another process can write
+  opt.observe(t, 1.0)                   # and so can this handle
+  assert [(x.state, x.value) for x in opt.trials] == [(TrialState.COMPLETE, 1.0), (TrialState.COMPLETE, 2.0)]
 
 def test_storage_argument_forms(tmp_path):
   assert isinstance(tb.Optimizer(SPACE, strategy="random").storage, InMemoryStorage)

@@ -395,8 +395,12 @@ class SQLiteStorage:
     if self.readonly: raise ValueError(f"storage '{self.path}' was opened read-only; open it with SQLiteStorage(path) to change the study")
     def once():
       c = self._conn()
-      c.execute("BEGIN IMMEDIATE")
+      # only this method opens transactions, and never two at once: one open here was left by an interrupted ROLLBACK
+      if c.in_transaction: c.execute("ROLLBACK")
       try:
+        # inside the try: a Ctrl-C that lands as BEGIN returns (after waiting seconds for another process's lock) must
+        # roll back, or this connection keeps the study's write lock and every process waits for it
+        c.execute("BEGIN IMMEDIATE")
         out = fn(c)
         c.execute("COMMIT")
         return out
