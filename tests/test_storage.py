@@ -165,21 +165,27 @@ def test_one_trial_is_read_alone_and_equals_the_full_read(tmp_path, make):
   full = storage.trials("a")
   assert [storage.trial("a", t.id) for t in full] == full and [t.last_step for t in full][3:5] == [7, 1]
   assert storage.trial("a", foreign.id) is None and storage.trial("a", 10**6) is None
-  # should_stop, fail, requeue and a stopped objective look one trial up: none of them reads the whole study
-  def no_full_read(name): raise AssertionError("read every trial to find one")
-  storage.trials = no_full_read
+  curves = storage.reports("a")
+  assert {t.id: storage.last_report("a", t.id) for t in full} == {t.id: curves[t.id][-1] if t.id in curves else None for t in full}
+  assert storage.last_report("a", s.id).step == 7 and storage.last_report("b", s.id) is None
+  # should_stop, fail, requeue and a stopped objective look one trial up: none of them reads the whole study, and
+  # should_stop reads no curve (it is called every step)
+  def no_full_read(*args): raise AssertionError("read every trial (or a whole curve) to find one")
+  storage.trials = storage.reports = no_full_read
   assert opt.should_stop(r) is False and opt.should_stop(s) is True   # s was stopped
   with pytest.raises(ValueError, match=f"no trial {foreign.id} in study 'a'"): opt.should_stop(foreign.id)
   assert opt.requeue(r).state == TrialState.PENDING and opt.fail(full[-1]).state == TrialState.FAILED
 
 def test_a_storage_object_without_trial_still_works():
-  # a user's storage implementing only the older methods: one-trial look-ups fall back to a full read
+  # a user's storage implementing only the older methods: one-trial look-ups fall back to full reads, requeue to steps
   class Plain:
     def __init__(self): self.inner = InMemoryStorage()
     def __getattr__(self, m):
-      if m == "trial": raise AttributeError(m)
+      if m in ("trial", "last_report", "requeue"): raise AttributeError(m)
       return getattr(self.inner, m)
-  opt = tb.Optimizer(SPACE, strategy="random", storage=Plain(), stopping=tb.MedianStopping())
-  t = opt.suggest()
-  assert opt.report(t, 1.0, 1) is False and opt.should_stop(t) is False and opt.requeue(t).state == TrialState.PENDING
-  assert [x.state for x in opt.trials] == [TrialState.FAILED, TrialState.PENDING]
+  opt = tb.Optimizer(SPACE, strategy="random", storage=Plain(), stopping=tb.ASHA(min_step=1, max_step=9))
+  a, b = opt.suggest(2)
+  assert opt.report(a, 1.0, 1) is False and opt.report(b, 2.0, 1) is True and [opt.should_stop(a), opt.should_stop(b)] == [False, True]
+  again = opt.requeue(a)
+  assert again.state == TrialState.PENDING and opt.requeue(a).id == again.id and opt.should_stop(a) is True
+  assert [x.state for x in opt.trials] == [TrialState.FAILED, TrialState.PENDING, TrialState.PENDING]

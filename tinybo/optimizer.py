@@ -321,10 +321,12 @@ class Optimizer:
     once the trial has failed (a NaN or inf report fails it, and report() said stop) or was stopped (stop(), from any
     process: a supervisor's): its run has nothing left to do."""
     tid = self._pending_id(trial, "should_stop")
-    curve = self.storage.reports(self.name, tid).get(tid)
     t = self._lookup(tid)
     if t is None: raise ValueError(f"no trial {tid} in study '{self.name}'; use a trial from suggest()")
-    return t.state in (TrialState.FAILED, TrialState.STOPPED) or bool(curve and curve[-1].stop)
+    if t.state in (TrialState.FAILED, TrialState.STOPPED): return True
+    last_report = getattr(self.storage, "last_report", None)   # the last one alone: a storage object without it reads the curve
+    last = last_report(self.name, tid) if callable(last_report) else (self.storage.reports(self.name, tid).get(tid) or [None])[-1]
+    return bool(last and last.stop)
 
   def stop(self, trial: Trial | int) -> Trial:
     """End a pending trial early (a stopping rule said so, or you did): it becomes STOPPED with its last reported value

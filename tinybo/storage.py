@@ -21,6 +21,7 @@ same state rules, so the optimizer never knows which one it talks to:
                                               record value at step with decide(states, reports)'s stop verdict
                                               (a non-finite value fails the trial instead); returns (trial, stop)
   reports(name, id=None) -> {id: [Report]}    every trial's reports (or one trial's), by step
+  last_report(name, id) -> Report | None      a trial's last report alone (should_stop every step of a long curve)
   stop(name, id)                              pending -> stopped, its value the last reported one (failed stays failed)
   requeue(name, id) -> Trial                  in one transaction: a failed trial whose configuration a later trial
                                               already holds -> that trial; else pending -> failed, and its
@@ -64,6 +65,7 @@ class Storage(Protocol):
   def claim(self, name: str, n: int, worker: str) -> list[Trial]: ...
   def report(self, name: str, trial_id: int, step: int, value: float, decide: Decide | None = None) -> tuple[Trial, bool]: ...
   def reports(self, name: str, trial_id: int | None = None) -> dict[int, list[Report]]: ...
+  def last_report(self, name: str, trial_id: int) -> Report | None: ...
   def stop(self, name: str, trial_id: int) -> Trial: ...
   def requeue(self, name: str, trial_id: int) -> Trial: ...
 
@@ -248,6 +250,12 @@ class InMemoryStorage:
       curves = self._reports[name]
       if trial_id is not None: return {trial_id: list(curves[trial_id])} if trial_id in curves else {}
       return {i: list(c) for i, c in curves.items()}
+
+  def last_report(self, name: str, trial_id: int) -> Report | None:
+    with self._lock:
+      self._study(name)
+      curve = self._reports[name].get(trial_id)
+      return curve[-1] if curve else None
 
   def stop(self, name: str, trial_id: int) -> Trial:
     with self._lock:
@@ -455,12 +463,14 @@ class SQLiteStorage:
     return "no such table: reports" in str(e)
 
   def _last_steps(self, c: sqlite3.Connection, name: str, trial_id: int | None = None) -> dict[int, int]:
-    one = "AND trial = ?" if trial_id is not None else ""
-    try: rows = c.execute(f"SELECT trial, MAX(step) FROM reports WHERE study = ? {one} GROUP BY trial", (name, *([trial_id] if one else [])))
+    # one trial: a plain MAX, which SQLite reads off the index's end; with GROUP BY it scanned all the trial's reports
+    sql = ("SELECT trial, MAX(step) FROM reports WHERE study = ? GROUP BY trial" if trial_id is None else
+           "SELECT ?, MAX(step) FROM reports WHERE study = ? AND trial = ?")
+    try: rows = c.execute(sql, (name,) if trial_id is None else (trial_id, name, trial_id)).fetchall()
     except sqlite3.OperationalError as e:
       if self._no_reports_table(e): return {}
       raise
-    return dict(rows.fetchall())
+    return {i: st for i, st in rows if st is not None}
 
   def _reports(self, c: sqlite3.Connection, name: str, trial_id: int | None = None) -> dict[int, list[Report]]:
     one = "AND trial = ?" if trial_id is not None else ""
@@ -548,6 +558,16 @@ class SQLiteStorage:
 
   def reports(self, name: str, trial_id: int | None = None) -> dict[int, list[Report]]:
     return self._query(lambda c: self._reports(c, name, trial_id))
+
+  def last_report(self, name: str, trial_id: int) -> Report | None:
+    def go(c):
+      sql = "SELECT step, value, stop, time FROM reports WHERE study = ? AND trial = ? ORDER BY step DESC LIMIT 1"
+      try: row = c.execute(sql, (name, trial_id)).fetchone()
+      except sqlite3.OperationalError as e:
+        if self._no_reports_table(e): return None
+        raise
+      return None if row is None else Report(row[0], row[1], bool(row[2]), row[3])
+    return self._query(go)
 
   def stop(self, name: str, trial_id: int) -> Trial:
     def go(c):
