@@ -144,6 +144,27 @@ def test_memory_storage_is_shared_between_handles():
   b.trials[0].params["x"] = 99.0  # returned trials are copies: mutating one does not touch the study
   assert a.trials[0].params["x"] != 99.0
 
+def _forked_worker(opt, q):
+  try: opt.observe(opt.suggest(), 1.0); q.put("recorded")
+  except RuntimeError as e: q.put(str(e))
+
+def test_a_forked_process_cannot_write_into_a_copy_of_an_in_memory_study():
+  # multiprocessing.Process on Linux forks without pickling: the child recorded its trials into its copy and exited 0,
+  # and the parent never saw them (a pickled copy, as spawn or a Pool makes, was already refused)
+  import multiprocessing
+  opt = tb.Optimizer(SPACE, strategy="random")
+  run(opt, 2)
+  before = opt.trials
+  ctx = multiprocessing.get_context("fork")
+  q = ctx.Queue()
+  p = ctx.Process(target=_forked_worker, args=(opt, q))
+  p.start(); msg = q.get(timeout=60); p.join(60)
+  assert msg.startswith("this in-memory study belongs to process ") and msg.endswith("use storage='study.db' (SQLite) to share a study "
+                                                                                     "between processes")
+  assert opt.trials == before
+  run(opt, 1)   # the process that made it still writes
+  assert len(opt.trials) == 3
+
 def test_threads_on_sqlite(tmp_path):
   opt = tb.Optimizer(tb.Space({"i": tb.Int(0, 23)}), strategy="random", storage=tmp_path / "t.db")
   opt.optimize(lambda p: p["i"] / 2, n_trials=24, n_jobs=4, progress=False)  # one connection per thread, one lock per suggestion

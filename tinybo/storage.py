@@ -164,13 +164,21 @@ class InMemoryStorage:
     self._reports: dict[str, dict[int, list[Report]]] = {}
     self._next_id = 0
     self.location = f"InMemoryStorage@{id(self):#x}"
+    self._pid = os.getpid()
 
   def __getstate__(self) -> dict:  # a copy in another process would record its results where nobody sees them
     raise TypeError("an in-memory study cannot be pickled or copied: a copy would not share its trials; use storage='study.db' "
                     "(SQLite) to share a study between processes")
 
+  def _write_lock(self) -> threading.RLock:
+    # a forked child (multiprocessing.Process on Linux) holds a copy, as a pickled one would: what it records is lost
+    if os.getpid() != self._pid:
+      raise RuntimeError(f"this in-memory study belongs to process {self._pid}; process {os.getpid()} (a fork of it) would record into a "
+                         "copy nobody sees; use storage='study.db' (SQLite) to share a study between processes")
+    return self._lock
+
   def open_study(self, name: str, space_json: str, direction: str, seed: int | None = None) -> int:
-    with self._lock:
+    with self._write_lock():
       if name in self._studies: _check_study(name, "this InMemoryStorage", self._studies[name], (space_json, direction, seed))
       else: self._studies[name], self._trials[name], self._reports[name] = (space_json, direction, new_seed() if seed is None else seed), {}, {}
       return self._studies[name][2]
@@ -197,23 +205,23 @@ class InMemoryStorage:
 
   def reserve(self, name: str, propose: Propose, worker: str | None) -> list[Trial]:
     def commit(params: list[dict], seen: int, strict: bool) -> list[Trial] | None:
-      with self._lock:
+      with self._write_lock():
         newer = [json.dumps(t.params) for t in self._study(name).values() if t.id > seen]
         if _collides(params, newer, strict): return None
         return [self._insert(name, p, TrialState.PENDING, None, worker) for p in params]
     return reserve_optimistic(lambda: self.trials(name), propose, commit)
 
   def add(self, name: str, params: dict, state: TrialState, value: float | None, worker: str | None) -> Trial:
-    with self._lock: return self._insert(name, params, state, value, worker)
+    with self._write_lock(): return self._insert(name, params, state, value, worker)
 
   def finish(self, name: str, trial_id: int, state: TrialState, value: float | None) -> Trial:
-    with self._lock:
+    with self._write_lock():
       t = self._study(name).get(trial_id)
       if check_transition(name, t, trial_id, state): t.state, t.value, t.finished = state, value, time.time()
       return _copy(t)
 
   def fail_pending(self, name: str, before: float | None = None) -> list[Trial]:
-    with self._lock:
+    with self._write_lock():
       out, now = [], time.time()
       for t in self._study(name).values():
         if t.state == TrialState.PENDING and t.worker is not None and (before is None or t.created < before):
@@ -222,13 +230,13 @@ class InMemoryStorage:
       return out
 
   def claim(self, name: str, n: int, worker: str) -> list[Trial]:
-    with self._lock:
+    with self._write_lock():
       out, now = [t for t in self._study(name).values() if t.state == TrialState.PENDING and t.worker is None][:n], time.time()
       for t in out: t.worker, t.created = worker, now
       return [_copy(t) for t in out]
 
   def report(self, name: str, trial_id: int, step: int, value: float, decide: Decide | None = None) -> tuple[Trial, bool]:
-    with self._lock:
+    with self._write_lock():
       t = self._study(name).get(trial_id)
       check_report(name, t, trial_id, step)
       now = time.time()
@@ -258,14 +266,14 @@ class InMemoryStorage:
       return curve[-1] if curve else None
 
   def stop(self, name: str, trial_id: int) -> Trial:
-    with self._lock:
+    with self._write_lock():
       t = self._study(name).get(trial_id)
       curve = self._reports[name].get(trial_id) or [None]
       if check_stop(name, t, trial_id, curve[-1]): t.state, t.value, t.finished = TrialState.STOPPED, curve[-1].value, time.time()
       return _copy(t)
 
   def requeue(self, name: str, trial_id: int) -> Trial:
-    with self._lock:
+    with self._write_lock():
       study = self._study(name)
       t = study.get(trial_id)
       again = check_requeue(name, t, trial_id, lambda: list(study.values()))
