@@ -226,6 +226,9 @@ class Optimizer:
         try: out += self.storage.reserve(self.name, propose, worker_id())
         except SearchExhausted:
           if not out: raise
+        except BaseException:   # a crashing strategy, Ctrl-C in a GP fit: claimed, the queued trials would never be handed out again
+          if out and callable(getattr(self.storage, "release", None)): self.storage.release(self.name, [t.id for t in out], worker_id())
+          raise
     out = [self._full(t) for t in out]
     return out[0] if n is None else out
 

@@ -17,6 +17,8 @@ same state rules, so the optimizer never knows which one it talks to:
                                               queued ones (worker None) wait for a worker instead
   claim(name, n, worker)                      give up to n queued trials (pending, worker None: see add) to a worker;
                                               a claimed trial's `created` becomes the claim's time (when its run began)
+  release(name, ids, worker)                  hand claimed trials back to the queue (worker None), those of `ids` still
+                                              pending and held by `worker`: the suggest() that claimed them failed
   report(name, id, step, value, decide)       atomically: check the trial is pending and step > its last step, then
                                               record value at step with decide(states, reports)'s stop verdict
                                               (a non-finite value fails the trial instead); returns (trial, stop)
@@ -63,6 +65,7 @@ class Storage(Protocol):
   def finish(self, name: str, trial_id: int, state: TrialState, value: float | None) -> Trial: ...
   def fail_pending(self, name: str, before: float | None = None) -> list[Trial]: ...
   def claim(self, name: str, n: int, worker: str) -> list[Trial]: ...
+  def release(self, name: str, trial_ids: list[int], worker: str) -> None: ...
   def report(self, name: str, trial_id: int, step: int, value: float, decide: Decide | None = None) -> tuple[Trial, bool]: ...
   def reports(self, name: str, trial_id: int | None = None) -> dict[int, list[Report]]: ...
   def last_report(self, name: str, trial_id: int) -> Report | None: ...
@@ -234,6 +237,12 @@ class InMemoryStorage:
       out, now = [t for t in self._study(name).values() if t.state == TrialState.PENDING and t.worker is None][:n], time.time()
       for t in out: t.worker, t.created = worker, now
       return [_copy(t) for t in out]
+
+  def release(self, name: str, trial_ids: list[int], worker: str) -> None:
+    with self._write_lock():
+      for i in trial_ids:
+        t = self._study(name).get(i)
+        if t is not None and t.state == TrialState.PENDING and t.worker == worker: t.worker = None
 
   def report(self, name: str, trial_id: int, step: int, value: float, decide: Decide | None = None) -> tuple[Trial, bool]:
     with self._write_lock():
@@ -541,6 +550,10 @@ class SQLiteStorage:
       c.executemany("UPDATE trials SET worker = ?, created = ? WHERE id = ?", [(worker, now, t.id) for t in ts])
       return [replace(t, worker=worker, created=now) for t in ts]
     return self._tx(go)
+
+  def release(self, name: str, trial_ids: list[int], worker: str) -> None:
+    self._tx(lambda c: c.executemany("UPDATE trials SET worker = NULL WHERE study = ? AND id = ? AND state = 'pending' AND worker = ?",
+                                     [(name, i, worker) for i in trial_ids]))
 
   def report(self, name: str, trial_id: int, step: int, value: float, decide: Decide | None = None) -> tuple[Trial, bool]:
     # the checks, the decision and the insert share one write lock: two processes reporting for one trial cannot
