@@ -631,6 +631,21 @@ def test_requeueing_a_failed_trial_twice_queues_it_once(tmp_path):
   opt.observe(opt.suggest(), 1.0)   # the copy runs and completes: requeueing the old one still names it
   assert opt.requeue(t).id == again.id and len(opt.trials) == 2
 
+def test_requeueing_one_trial_at_once_from_four_handles_queues_it_once(tmp_path):
+  # it read the trials, then failed and queued in separate writes: four workers recovering from one crash at the same
+  # moment each saw no copy yet, and queued four (the check and the insert now share one transaction)
+  for rep in range(4):
+    path = tmp_path / f"s{rep}.db"
+    t = tb.Optimizer(SPACE, strategy="random", storage=path).suggest()
+    opts = [tb.Optimizer(SPACE, strategy="random", storage=path) for _ in range(4)]   # four handles: four connections
+    if rep % 2: opts[0].fail(t)   # a failed trial, and (even reps) a pending one of a dead worker
+    barrier, got = threading.Barrier(4), []
+    def go(o, barrier=barrier, got=got, tid=t.id): barrier.wait(); got.append(o.requeue(tid).id)
+    threads = [threading.Thread(target=go, args=(o,)) for o in opts]
+    for th in threads: th.start()
+    for th in threads: th.join()
+    assert len(got) == 4 and len(set(got)) == 1 and [u.state for u in opts[0].trials] == [TrialState.FAILED, TrialState.PENDING]
+
 def test_errors_name_what_each_method_takes(capsys, tmp_path):
   opt = tb.Optimizer(SPACE, strategy="random", seed=0)
   for method in (opt.fail, opt.requeue):
