@@ -20,7 +20,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 
 from tinybo._tinygrad import DEVICE_LOCK
-from tinybo.acquisition import check_acquisition
+from tinybo.acquisition import ACQUISITIONS
 from tinybo.arguments import check_device, check_int, check_real
 from tinybo.discrete import all_configs, best_untaken, enumerable
 from tinybo.fidelity import CurveData, at_target, curve_data, trend
@@ -205,7 +205,8 @@ class GP:
                warp: bool | str = "auto", lengthscale_prior: str = "auto", noise: float | str | None = None,
                max_points: int | None = DEFAULT_MAX_POINTS, curves: bool | str = "auto", min_distance: float = 1e-3,
                conditional: str = "tree", warp_floor: bool = True, trust_region: bool = True):
-    if acquisition not in NOISY_RULES: check_acquisition(acquisition)
+    if not isinstance(acquisition, str) or acquisition not in (*NOISY_RULES, *ACQUISITIONS):   # a list is no dict key: test the type first
+      raise ValueError(f"unknown acquisition {acquisition!r}: use one of edge, auto, {', '.join(ACQUISITIONS)}")
     n_initial = check_int("n_initial", n_initial, 1, none="default_initial_size(p) for p parameters")
     beta = check_real("beta", beta, 0.0, "the UCB exploration weight")
     if warp not in (True, False, "auto", "power"): raise ValueError(f"warp={warp!r}: use True, False, 'auto' or 'power'")
