@@ -131,3 +131,16 @@ def test_history_reads_each_trial_once_into_encoded_rows():
   assert h.taken == {space.key(q) for q in p + [{"x": 0.6, "c": "b"}]} and h.n_trials == 7 and h.n_pending == 2
   empty = History.of(space, [])
   assert empty.X.shape == (0, space.dim) and empty.y.shape == (0,) and not empty.taken
+
+@pytest.mark.parametrize("strategy", ["gp", "random", "grid"])
+def test_an_exhausted_space_with_pending_trials_says_they_are_pending(strategy):
+  # a batch took every configuration and most still run: "have been tried" alone read as if their results were in
+  opt = tb.Optimizer(tb.Space({"a": tb.Int(1, 2), "b": tb.Categorical(["x", "y"])}), strategy=strategy, seed=0)
+  batch = opt.suggest(10)
+  assert len(batch) == 4
+  opt.observe(batch[0], 1.0)
+  with pytest.raises(tb.SearchExhausted) as e: opt.suggest()
+  assert "\n" not in str(e.value) and "all 4" in str(e.value) and "have been tried or are pending (3 pending)" in str(e.value)
+  for t in batch[1:]: opt.observe(t, 2.0)
+  with pytest.raises(tb.SearchExhausted) as e: opt.suggest()
+  assert "have been tried;" in str(e.value) and "pending" not in str(e.value)

@@ -31,7 +31,7 @@ from tinybo.noise import NOISE_MARGIN, RETEST_GROWTH, negligible_noise, noise_ev
 from tinybo.optim_acqf import optimize_acquisition
 from tinybo.sobol import sobol
 from tinybo.space import CAT, Space
-from tinybo.strategies import History, SearchExhausted, history_rng, n_configs, random_configs
+from tinybo.strategies import History, exhausted, history_rng, n_configs, random_configs
 from tinybo.subset import DEFAULT_MAX_POINTS, fit_subset
 from tinybo.transforms import heavy_bad_tail, power_values, warp_resolution, warp_values
 from tinybo.tree import BranchOptimism, TreeInputs, parent_columns, tree_posterior
@@ -268,7 +268,7 @@ class GP:
     self.last_fallback = None
     h = History.of(space, trials)
     total = n_configs(space)
-    if total <= len(h.taken): raise SearchExhausted(f"all {int(total)} configurations of the space have been tried; widen the space")
+    if total <= len(h.taken): raise exhausted(total, h.n_pending)
     n = int(min(n, total - len(h.taken)))  # a finite space nearly tried: what is left, not an error
     taken = set(h.taken)
     cd = curve_data(space, trials, reports) if reports and self.curves is not False else None
