@@ -102,6 +102,13 @@ def test_grid_skips_pending_and_observed_and_order():
   assert g.suggest(s, hist, 4, seed=0, minimize=True) == [order[1], order[3]]
   with pytest.raises(tb.SearchExhausted, match="all 4 grid points"): g.suggest(s, history(order), 1, seed=0, minimize=True)
   with pytest.raises(ValueError, match="points_per_float"): tb.Grid(points_per_float=1)
+  with pytest.raises(ValueError, match="points_per_float=True"): tb.Grid(points_per_float=True)
+
+def test_grid_takes_a_numpy_integer_as_its_int():
+  # it said "Grid(points_per_float=np.int64(3)): needs an int >= 2"
+  s = tb.Space({"x": tb.Float(0.0, 1.0), "lr": tb.Float(1e-4, 1e-1, log=True)})
+  g = tb.Grid(points_per_float=np.int64(3))
+  assert type(g.points_per_float) is int and list(g.points(s)) == list(tb.Grid(3).points(s)) and g.size(s) == 9
 
 def test_grid_float_points_include_the_bounds():
   s = tb.Space({"lr": tb.Float(1e-4, 1e-1, log=True)})

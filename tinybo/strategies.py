@@ -151,9 +151,10 @@ class Grid:
   all their values when they have at most that many, categoricals every choice. Conditional parameters are enumerated
   only where active. Raises SearchExhausted when done."""
   def __init__(self, points_per_float: int = 5):
-    if not isinstance(points_per_float, int) or points_per_float < 2:
+    # any integer (numpy's too, as Random's seed), never a bool
+    if isinstance(points_per_float, bool) or not isinstance(points_per_float, numbers.Integral) or points_per_float < 2:
       raise ValueError(f"Grid(points_per_float={points_per_float!r}): needs an int >= 2 so both bounds are included")
-    self.points_per_float = points_per_float
+    self.points_per_float = int(points_per_float)
 
   def points(self, space: Space) -> Iterator[dict]:
     """The full grid, in order."""
