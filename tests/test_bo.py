@@ -70,6 +70,16 @@ def test_batch_suggestions_distinct_account_for_pending_and_deterministic():
   xs = np.array([[p["x"], p["k"]] for p in a])
   assert np.ptp(xs, axis=0).max() > 0  # Kriging believer spreads the batch
 
+def test_a_gp_reused_for_another_study_suggests_what_a_fresh_one_does():
+  # one strategy object for several seeds: the second study's fits warm-started from the first study's last model (one
+  # start from another optimum, no restarts), so its suggestions depended on what the object ran before
+  space = Space({"x": Float(-2, 2), "y": Float(-2, 2)})
+  f = lambda p: (p["x"] - 0.3) ** 2 + (p["y"] + 0.5) ** 2
+  shared = GP()
+  run(shared, space, f, 14, seed=0)
+  again = run(shared, space, f, 12, seed=1)
+  assert [t.params for t in again] == [t.params for t in run(GP(), space, f, 12, seed=1)]
+
 @st.composite
 def spaces(draw):
   params: dict = {}
