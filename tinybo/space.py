@@ -17,6 +17,7 @@ import itertools
 import json
 import math
 import numbers
+import struct
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -123,6 +124,12 @@ def _as_float(v: numbers.Real) -> float:
 # every other value decoded to its neighbour
 _INT_LIMIT = 2**52 - 1
 _INT_RANGE, _LOG_INT_HIGH = 2**52, 2**46   # and a range, a log scale's top, whose every value decodes to itself (tested)
+_MIN_FLOAT_VALUES = 2**12   # a Float range holds at least this many float64 values (one of under about 1e-12 relative width does not)
+
+def _ordinal(x: float) -> int:
+  """x's position among the float64 values, in order (0.0 and -0.0 both 0): the count of floats between two is a difference."""
+  i = struct.unpack("<q", struct.pack("<d", x))[0]
+  return i if i >= 0 else -(i & 0x7FFFFFFFFFFFFFFF)
 
 def _check(name: str, p: Param) -> Param:
   """Validate one parameter definition; returns it normalized (plain float/int bounds, the condition's shape)."""
@@ -139,6 +146,9 @@ def _check(name: str, p: Param) -> Param:
     if not math.isfinite(high - low):  # the encoding divides by high - low: every value would encode to 0 and decode to high
       raise ValueError(f"parameter '{name}': Float range {high} - {low} is beyond a float's range; rescale it (search x / 1e300, say)")
     if p.log and low <= 0: raise ValueError(f"parameter '{name}': log=True needs low > 0, got low={low}; raise low above 0 or drop log=True")
+    if (n := _ordinal(high) - _ordinal(low) + 1) < _MIN_FLOAT_VALUES:   # a search would repeat these few values, as a small Int's
+      raise ValueError(f"parameter '{name}': Float({low!r}, {high!r}) holds only {n} distinct float64 values; widen it, search an offset "
+                       f"({'x - ' + repr(low) if low >= 0 else 'x + ' + repr(-low)}) over a wider range, or list the values with Categorical")
     return Float(low, high, bool(p.log), when=when)
   if isinstance(p, Int):
     for b in (p.low, p.high):
