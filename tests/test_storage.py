@@ -118,8 +118,12 @@ def test_ctrl_c_while_waiting_for_the_lock_leaves_no_transaction_open(tmp_path):
   opt = tb.Optimizer(SPACE, strategy="random", storage=SQLiteStorage(path, busy_timeout=10.0))
   t = opt.suggest()
   th = hold_write_lock(path, 1.0)   # another process writes for a second; Ctrl-C comes while this one waits for it
-  threading.Timer(0.2, lambda: os.kill(os.getpid(), signal.SIGINT)).start()
-  with pytest.raises(KeyboardInterrupt): opt.observe(t, 1.0)
+  # Python's own Ctrl-C handler: a Ray Tune run earlier in the session leaves its own, which does not raise
+  handler = signal.signal(signal.SIGINT, signal.default_int_handler)
+  try:
+    threading.Timer(0.2, lambda: os.kill(os.getpid(), signal.SIGINT)).start()
+    with pytest.raises(KeyboardInterrupt): opt.observe(t, 1.0)
+  finally: signal.signal(signal.SIGINT, handler)
   th.join()
   assert not opt.storage._conn().in_transaction
   other = tb.Optimizer(SPACE, strategy="random", storage=SQLiteStorage(path, busy_timeout=0.01, max_wait=1.0))
