@@ -254,9 +254,9 @@ class GP:
 
   def prior_for(self, space: Space) -> str:
     """The lengthscale prior this GP fits with on `space` (`lengthscale_prior_for` its parameter count under "auto")."""
-    return lengthscale_prior_for(self.lengthscale_prior, len(space.names), bool(space.conditions))
+    return lengthscale_prior_for(self.lengthscale_prior, space.n_varying, space.conditional)
 
-  def initial_size(self, space: Space) -> int: return self.n_initial or default_initial_size(len(space.names), bool(space.conditions))
+  def initial_size(self, space: Space) -> int: return self.n_initial or default_initial_size(space.n_varying, space.conditional)
 
   # ***** the Strategy protocol *****
 
@@ -419,7 +419,7 @@ class GP:
     the objective's units."""
     if isinstance(self.noise, float): return None
     tail = heavy_bad_tail((-design if minimize else design)[:self.initial_size(space)])
-    return value_warp_for(self.warp, tail, len(space.names), bool(space.conditions))
+    return value_warp_for(self.warp, tail, space.n_varying, space.conditional)
 
   def _floor_scale(self, space: Space, yy: np.ndarray, design: np.ndarray, minimize: bool) -> float:
     """The factor of the GP's noise floor for targets yy = `_targets`(space, y, design, minimize): `warp_resolution`
@@ -440,7 +440,7 @@ class GP:
 
   def _tree(self, space: Space) -> TreeInputs | None:
     """The tree map of a conditional space's encoded rows to the GP's inputs (tree.py), or None: the GP sees them as they are."""
-    return TreeInputs.of(space) if self.conditional == "tree" and space.conditions else None
+    return TreeInputs.of(space) if self.conditional == "tree" and space.conditional else None
 
   def _noisy(self, space: Space, model: GPRegressor, y: np.ndarray, seed: int, keep: bool = True, any_acquisition: bool = False) -> bool:
     """acquisition="auto" or "edge": whether the objective is treated as noisy, given `model` fitted to the targets y
@@ -586,7 +586,7 @@ class GP:
     post = posterior if tree is None else tree_posterior
 
     # the local turns search TuRBO's box around the incumbent
-    length = trust_length(-h.y if minimize else h.y, n0, len(space.names)) if local_base is not None else None
+    length = trust_length(-h.y if minimize else h.y, n0, space.n_varying) if local_base is not None else None
 
     def propose(kind: str, state: tuple, ls: np.ndarray, best: float, box: tuple | None = None) -> np.ndarray:   # the point that maximizes `kind`
       if X_all is not None:
@@ -597,7 +597,7 @@ class GP:
                                   n_starts=self.n_starts, n_steps=self.n_steps, min_distance=self.min_distance, box=box, **tree_args)[0]
 
     # the inward probes (inward.py): on data that test deterministic (the acquisition is UCB), without conditions or curves
-    probing = self.acquisition in NOISY_RULES and acquisition == "ucb" and not space.conditions and cd is None
+    probing = self.acquisition in NOISY_RULES and acquisition == "ucb" and not space.conditional and cd is None
     cells = int_cells(space) if probing else np.zeros(0, dtype=np.int64)
     for i in range(n):
       try:

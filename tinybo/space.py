@@ -270,6 +270,14 @@ class Space:
         self.params[k] = dataclasses.replace(p, when=when)
         if conds: self._conds[k] = conds
     self.conditions: dict[str, dict[str, tuple]] = {k: dict(p.when) for k, p in self.params.items() if p.when}
+    # whether a parameter's activity depends on a searched one: a condition on a constant always holds, so a space with
+    # only those searches every parameter in every trial, as one without conditions
+    self.conditional: bool = bool(self._conds)
+    # the searchable parameters that take more than one value: an Int(a, a) or a one-choice Categorical is searched but
+    # fixed, and what scales with a space's size (the GP's initial design, its prior, its warp) counts the others, as
+    # Optuna's samplers leave single-value distributions out
+    self.n_varying: int = sum(not (isinstance(p, Int) and p.low == p.high or isinstance(p, Categorical) and len(p.choices) == 1)
+                              for p in self.params.values())
     self.dependency_order: list[str] = self._dependency_order()   # searchable names, parents before their children
     self._check_reachable()
     # for each parent: the distinct sets of codes its children need; for each child: (parent, index of its set)
