@@ -70,6 +70,16 @@ def test_batch_suggestions_distinct_account_for_pending_and_deterministic():
   xs = np.array([[p["x"], p["k"]] for p in a])
   assert np.ptp(xs, axis=0).max() > 0  # Kriging believer spreads the batch
 
+def test_a_gp_reused_for_another_study_suggests_what_a_fresh_one_does():
+  # one strategy object for several seeds: the second study's fits warm-started from the first study's last model (one
+  # start from another optimum, no restarts), so its suggestions depended on what the object ran before
+  space = Space({"x": Float(-2, 2), "y": Float(-2, 2)})
+  f = lambda p: (p["x"] - 0.3) ** 2 + (p["y"] + 0.5) ** 2
+  shared = GP()
+  run(shared, space, f, 14, seed=0)
+  again = run(shared, space, f, 12, seed=1)
+  assert [t.params for t in again] == [t.params for t in run(GP(), space, f, 12, seed=1)]
+
 @st.composite
 def spaces(draw):
   params: dict = {}
@@ -386,3 +396,24 @@ def test_failed_region_is_not_proposed_over_and_over():
   assert n_failed <= len(guided) // 3, f"{n_failed} of {len(guided)} guided suggestions failed"
   design_best = min(t.value for t in trials[:strategy.initial_size(space)] if t.state == TrialState.COMPLETE)
   assert min(t.value for t in guided if t.state == TrialState.COMPLETE) < design_best / 2, "the guided phase must improve"
+
+def test_single_value_parameters_and_conditions_on_constants_do_not_size_the_search():
+  # 3 floats and 7 pinned parameters (Int(a, a), one-choice Categoricals) searched as 10: an initial design of 10 and
+  # Hvarfner's prior and the power warp of a 10-dimensional space. A condition on a constant always holds, yet it made
+  # the space conditional (the tree embedding, an uncapped design, no inward probes)
+  from tinybo.bo import default_initial_size
+  floats = {f"x{i}": Float(0, 1) for i in range(3)}
+  pinned = {**floats, **{f"n{i}": Int(i, i) for i in range(4)}, **{f"c{i}": Categorical(["only"]) for i in range(3)}}
+  gp = GP()
+  for space in (Space(pinned), Space({**floats, "mode": "fast", "y": Float(0, 1, when={"mode": ["fast"]})})):
+    n = len(space.names) - sum(isinstance(p, (Int, Categorical)) for p in space.params.values())
+    assert space.n_varying == n and not space.conditional
+    assert gp.initial_size(space) == default_initial_size(n) and gp.prior_for(space) == "unit" and gp._tree(space) is None
+  assert Space(pinned).n_varying == 3 and len(Space(pinned).names) == 10
+  with_branch = Space({"opt": Categorical(["a", "b"]), "lr": Float(0, 1, when={"opt": ["a"]})})
+  assert with_branch.conditional and with_branch.n_varying == 2 and gp._tree(with_branch) is not None
+  # the study itself searches them all: every suggestion holds the pinned values
+  import tinybo as tb
+  opt = tb.Optimizer(pinned, seed=0)
+  opt.optimize(lambda p: sum((p[f"x{i}"] - 0.3) ** 2 for i in range(3)), n_trials=9, progress=False)
+  assert all(t.params["n2"] == 2 and t.params["c0"] == "only" for t in opt.trials)

@@ -167,3 +167,13 @@ def test_exports_a_reader_other_than_python_can_read(tmp_path, capsys):
   c.storage.close()
   rc, out, err = run(capsys, "plot", consts, "--kind", "importance", "-o", str(tmp_path / "i.png"))
   assert rc == 1 and "searches no parameter" in err and err.count("\n") == 1
+
+def test_csv_tells_a_none_choice_from_an_inactive_parameter(tmp_path, capsys):
+  # both were an empty cell: a reader could not tell "decay=None was chosen" from "decay does not exist in this trial"
+  path = str(tmp_path / "s.db")
+  space = tb.Space({"opt": tb.Categorical(["sgd", "adam"]), "decay": tb.Categorical([None, "cosine"], when={"opt": ["adam"]})})
+  opt = tb.Optimizer(space, strategy="random", storage=path, name="s", seed=0)
+  for params in ({"opt": "adam", "decay": None}, {"opt": "sgd"}, {"opt": "adam", "decay": "cosine"}):
+    opt.observe(params, 1.0)
+  rc, out, _ = run(capsys, "export", path)
+  assert rc == 0 and [r["decay"] for r in csv.DictReader(io.StringIO(out))] == ["None", "", "cosine"]

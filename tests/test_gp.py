@@ -13,6 +13,7 @@ from tinybo._tinygrad import download
 from tinybo.gp import LOWEST_NOISE, NOISE_FLOOR, GPFitError, GPRegressor, log_prior, nll_grad_factor, posterior, unpack
 from tinybo.kernels import KERNEL_COEFS, stationary
 from tinybo.linalg import cho_solve, cholesky, eye_like
+from tinybo.transforms import YTransform
 
 
 # every test stays at N = 32 rows, D = 4 columns (d = 3 or 4): one compiled program per (function, shape)
@@ -172,6 +173,29 @@ def test_extreme_spread_of_y_stays_well_conditioned():
   assert np.isfinite(m).all() and np.isfinite(v).all() and (v >= 0).all()
   assert m[0] > 1e100 and m[1] < -1e100  # the order of the extremes survives
 
+def test_standardized_targets_are_scale_free_up_to_the_float_range():
+  # values near 1e308: the median of an even count averages the two middle ones, whose sum overflows unless halved;
+  # the standardization is scale-free, so the same values scaled by a power of two are the reference
+  rng = np.random.default_rng(6)
+  y = 1e308 + 1e306 * f_true(rng.uniform(size=(26, 3)))
+  y[0] = -1.7e308
+  t, ys = YTransform.fit(y)
+  assert math.isfinite(t.center)
+  np.testing.assert_allclose(ys, YTransform.fit(y * 2.0 ** -600)[1], rtol=1e-12, atol=1e-12)
+
+def test_values_near_the_float_range_map_both_ways_and_condition():
+  # a center near +1e308 and a value at -1.7e308: their difference overflows unless taken in halves, as the fit takes it
+  rng = np.random.default_rng(6)
+  X = rng.uniform(size=(26, 3))
+  y = 1e308 + 1e306 * f_true(X)
+  y[0] = -1.7e308
+  t, ys = YTransform.fit(y)
+  np.testing.assert_array_equal(t(y), ys)   # new values map as the fit mapped the same ones
+  np.testing.assert_allclose(t.to_y_units(ys, np.ones_like(ys))[0], y, rtol=1e-9)
+  gp = GPRegressor().fit(X, y)
+  m, v = gp.condition(rng.uniform(size=(1, 3)), [y.min()]).predict(X[:3])  # what bo.py does for a failed trial
+  assert np.isfinite(m).all() and np.isfinite(v).all() and -1.8e308 < m[0] < -1.6e308
+
 def test_float32_path_is_stable_and_close(gp, data):
   X, y = data
   gp32 = GPRegressor(dtype=dtypes.float32).fit(X, y)
@@ -218,6 +242,16 @@ def test_errors():
   with pytest.raises(ValueError): GPRegressor().fit(np.zeros((3, 3)), np.zeros(4))
   with pytest.raises(ValueError, match="matern52"): GPRegressor("cosine")
   with pytest.raises(RuntimeError): GPRegressor().posterior_state()
+
+@pytest.mark.parametrize("bad", [{"noise": -1.0}, {"noise": "det"}, {"floor_scale": 2.0}, {"restarts": -1}, {"restarts": 2.0}, {"seed": -1}])
+def test_a_refused_refit_leaves_the_fitted_model_as_it_was(data, bad):
+  X, y = data
+  gp = GPRegressor().fit(X, y)
+  Xq = np.random.default_rng(3).uniform(size=(5, 3))
+  before = gp.predict(Xq)
+  with pytest.raises(ValueError, match=next(iter(bad))): gp.fit(X[:10], 1000 * y[:10], **bad)
+  assert gp.n == len(y) and np.array_equal(gp.X, X)
+  np.testing.assert_array_equal(gp.predict(Xq), before)
 
 @pytest.mark.parametrize("kernel", sorted(KERNEL_COEFS))
 def test_analytic_gradient_matches_autograd_and_finite_differences(kernel, data):
@@ -311,3 +345,6 @@ def test_condition_and_predict_refuse_points_they_cannot_use():
   assert gp.condition(rng.random((2, 2)), [0.1, 0.2]).n == 8 and gp.condition(rng.random(2)).n == 7   # one point as a vector
   one = GPRegressor().fit(rng.random((5, 1)), rng.random(5))
   assert one.condition(np.array([0.1, 0.9])).n == 7   # d = 1: a vector is points
+  # predict reads it the same way (it refused a d = 1 grid given as a vector)
+  grid = np.linspace(0, 1, 4)
+  assert all(np.array_equal(a, b) for a, b in zip(one.predict(grid), one.predict(grid[:, None]))) and one.predict(grid)[0].shape == (4,)

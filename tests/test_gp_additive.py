@@ -103,6 +103,9 @@ def test_warm_start_conditioning_and_errors():
   assert c.structure == "additive" and c.predict(Xn)[0][0] == pytest.approx(1.0, abs=1e-3)
   with pytest.raises(ValueError, match="structure"): GPRegressor(structure="sum")
   with pytest.raises(ValueError, match="fidelity"): GPRegressor(structure="additive").fit(X[:, :1], y)
+  before = gp.predict(Xn)
+  with pytest.raises(ValueError, match="fidelity"): gp.fit(X[:, :1], 1000 * y)   # refused: the fitted model stays as it was
+  assert gp.n == len(y) and np.array_equal(gp.predict(Xn), before)
   assert FAR > 30
 
 # ***** the GP strategy with curves="additive" *****

@@ -33,6 +33,8 @@ def one_line(excinfo, *parts: str) -> str:
   ({"kernel": ("matern52", "matern52")}, ValueError, ["kernel=('matern52', 'matern52')", "two or more distinct"]),
   ({"kernel": ("matern52", "cubic")}, ValueError, ["unknown kernel 'cubic'", "matern12"]),
   ({"acquisition": 3}, ValueError, ["unknown acquisition 3"]),
+  ({"acquisition": ["ucb"]}, ValueError, ["unknown acquisition ['ucb']", "edge, auto, logei"]),   # was a bare "unhashable type: 'list'"
+  ({"acquisition": "UCB"}, ValueError, ["unknown acquisition 'UCB'", "edge, auto, logei"]),   # the list named neither the default nor "auto"
   ({"lengthscale_prior": None}, ValueError, ["lengthscale_prior=None"]),
   ({"noise": float("nan")}, ValueError, ["noise=nan", "'deterministic'"]),
   ({"noise": 0.0}, ValueError, ["noise=0.0", "must be > 0", "noise='deterministic'"]),   # was accepted, and meant "noisy"

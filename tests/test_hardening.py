@@ -380,6 +380,29 @@ def test_reordered_space_says_so(tmp_path):
   with pytest.raises(ValueError, match="differs in constants"):
     tb.Optimizer({"x": tb.Float(0, 1), "y": tb.Int(0, 3), "k": 2}, strategy="random", storage=tmp_path / "s.db")
 
+@pytest.mark.parametrize("storage", ["sqlite", "memory"])
+def test_resume_with_a_dict_constant_or_condition_written_in_another_order(tmp_path, storage):
+  # the same study: a dict constant's keys and a condition's parents and values in another order do not change the space
+  from tinybo.storage import InMemoryStorage
+  where = tmp_path / "s.db" if storage == "sqlite" else InMemoryStorage()
+  def space(keys, parents, values):
+    cfg = {k: {"k1": 1, "k2": [1, 2]}[k] for k in keys}
+    when = {q: {"opt": values, "n": [1, 2]}[q] for q in parents}
+    return {"x": tb.Float(0, 1), "opt": tb.Categorical(["a", "b", "c"]), "n": tb.Int(0, 3), "y": tb.Int(0, 3, when=when), "cfg": cfg}
+  first = space(["k1", "k2"], ["opt", "n"], ["a", "b"])
+  opt = tb.Optimizer(first, strategy="random", storage=where, name="s", seed=0)
+  for _ in range(3): opt.observe(opt.suggest(), 1.0)
+  again = space(["k2", "k1"], ["n", "opt"], ["b", "a"])
+  assert tb.Space(again) == tb.Space(first) and hash(tb.Space(again)) == hash(tb.Space(first))
+  assert tb.Optimizer(again, strategy="random", storage=where, name="s", seed=0).trials == opt.trials
+  # a constant list in another order, or another condition, is another space, and says which part differs
+  with pytest.raises(ValueError, match="differs in constants"):
+    tb.Optimizer({**first, "cfg": {"k1": 1, "k2": [2, 1]}}, strategy="random", storage=where, name="s")
+  with pytest.raises(ValueError, match="differs in y"):
+    tb.Optimizer(space(["k1", "k2"], ["opt", "n"], ["a", "c"]), strategy="random", storage=where, name="s")
+  # Categorical choices in another order encode differently: another space
+  assert tb.Space({**first, "opt": tb.Categorical(["b", "a", "c"])}) != tb.Space(first)
+
 # ***** 14: seed=None draws a random seed, recorded in the study *****
 
 def test_seed_none_draws_a_seed_and_records_it(tmp_path):
@@ -607,6 +630,21 @@ def test_requeueing_a_failed_trial_twice_queues_it_once(tmp_path):
   assert second.id == again.id and [u.id for u in opt.trials] == [t.id, again.id]
   opt.observe(opt.suggest(), 1.0)   # the copy runs and completes: requeueing the old one still names it
   assert opt.requeue(t).id == again.id and len(opt.trials) == 2
+
+def test_requeueing_one_trial_at_once_from_four_handles_queues_it_once(tmp_path):
+  # it read the trials, then failed and queued in separate writes: four workers recovering from one crash at the same
+  # moment each saw no copy yet, and queued four (the check and the insert now share one transaction)
+  for rep in range(4):
+    path = tmp_path / f"s{rep}.db"
+    t = tb.Optimizer(SPACE, strategy="random", storage=path).suggest()
+    opts = [tb.Optimizer(SPACE, strategy="random", storage=path) for _ in range(4)]   # four handles: four connections
+    if rep % 2: opts[0].fail(t)   # a failed trial, and (even reps) a pending one of a dead worker
+    barrier, got = threading.Barrier(4), []
+    def go(o, barrier=barrier, got=got, tid=t.id): barrier.wait(); got.append(o.requeue(tid).id)
+    threads = [threading.Thread(target=go, args=(o,)) for o in opts]
+    for th in threads: th.start()
+    for th in threads: th.join()
+    assert len(got) == 4 and len(set(got)) == 1 and [u.state for u in opts[0].trials] == [TrialState.FAILED, TrialState.PENDING]
 
 def test_errors_name_what_each_method_takes(capsys, tmp_path):
   opt = tb.Optimizer(SPACE, strategy="random", seed=0)

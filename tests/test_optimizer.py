@@ -46,6 +46,21 @@ def test_enqueue_and_requeue_come_first():
   with pytest.raises(ValueError, match="no trial 999"): opt.requeue(999)
   assert opt.trials == before
 
+@pytest.mark.parametrize("kind", ["memory", "sqlite"])
+@pytest.mark.parametrize("error", [RuntimeError, KeyboardInterrupt])
+def test_a_failed_batch_suggest_leaves_the_queued_trials_queued(tmp_path, kind, error):
+  # suggest(3) claimed the queued trial, then the strategy raised (a crash, Ctrl-C in a GP fit): the trial stayed pending
+  # with this worker, and no later suggest() handed it out again
+  class Crashes(tb.Random):
+    def suggest(self, *args, **kwargs): raise error("in the proposal")
+  opt = tb.Optimizer(SPACE, strategy=Crashes(), storage=None if kind == "memory" else tmp_path / "s.db")
+  q = opt.enqueue({"lr": 0.01, "units": 32, "act": "tanh"})
+  with pytest.raises(error, match="in the proposal"): opt.suggest(3)
+  assert [(t.id, t.state, t.worker) for t in opt.trials] == [(q.id, TrialState.PENDING, None)]
+  opt.strategy = tb.Random()
+  got = opt.suggest(3)
+  assert got[0].id == q.id and got[0].worker is not None and len(got) == 3
+
 def test_best_direction_and_ties():
   for direction, want in (("minimize", -3.0), ("maximize", 7.0)):
     opt = tb.Optimizer(SPACE, strategy="random", direction=direction)

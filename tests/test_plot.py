@@ -1,5 +1,6 @@
 """tinybo.plot: each plot writes a real PNG; the heatmap never mixes fidelities; importance ranks by the fitted GP."""
 import math
+import os
 import sys
 
 import numpy as np
@@ -32,6 +33,14 @@ def _png(path) -> bytes:
 def test_history_png(study, tmp_path):
   out = plot.history(study, tmp_path / "sub" / "h.png")   # missing folders are created
   _png(out)
+
+def test_a_path_without_an_image_extension_gets_png(study, tmp_path):
+  # "lr_0.5" has a suffix that is no image format: matplotlib would fail on it; the file is written as .png and returned
+  for name, written in [("h", "h.png"), ("lr_0.5", "lr_0.5.png"), ("run.v2", "run.v2.png"), ("h.PNG", "h.PNG"), ("h.svg", "h.svg")]:
+    out = plot.history(study, tmp_path / name)
+    assert out == str(tmp_path / written) and os.path.isfile(out)
+  assert open(tmp_path / "h.svg").read(5) == "<?xml"
+  assert sorted(os.listdir(tmp_path)) == sorted(["h.png", "lr_0.5.png", "run.v2.png", "h.PNG", "h.svg"])
 
 def test_fidelity_filter_keeps_one_epoch_value(study):
   done = [t for t in study.trials if t.state == tb.TrialState.COMPLETE]

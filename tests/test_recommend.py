@@ -68,6 +68,9 @@ def test_noise_floor_in_objective_units():
   assert noise_bounds(None, 1e-6, 2.0) == (1e-6, 10.0)
   assert noise_bounds(0.4, 1e-6, 2.0) == (0.1, 10.0)
   assert noise_bounds("deterministic", 1e-6, 2.0) == (1e-6, 1e-6)
+  # values spread ~1e-163: y_scale² underflows to 0; a stated 0 keeps the floor, the least positive variance is ≥ 64 there
+  assert noise_bounds(0.0, 1e-6, 2.0 ** -540) == (1e-6, 10.0)
+  assert noise_bounds(2.0 ** -1074, 1e-6, 2.0 ** -540) == (10.0, 10.0)
   rng = np.random.default_rng(0)
   X = rng.uniform(0, 1, (20, 1))
   y = 10 * np.sin(6 * X[:, 0])  # noise-free: a fitted noise goes to the floor
@@ -77,6 +80,9 @@ def test_noise_floor_in_objective_units():
   assert free.hyperparameters["noise"] < 1e-3
   assert floored.hyperparameters["noise"] * floored.y_scale ** 2 >= 1.0 * (1 - 1e-9)
   assert math.isclose(pinned.hyperparameters["noise"], 1e-6, rel_tol=1e-9)
+  # the same values scaled by a power of two standardize to the same targets, so the fit is the same
+  tiny = GPRegressor().fit(X, y * 2.0 ** -700, noise=0.0)
+  np.testing.assert_allclose(tiny.phi, GPRegressor().fit(X, y, noise=0.0).phi, rtol=1e-9)
 
 @pytest.mark.parametrize("bad", [-1.0, float("nan"), float("inf"), "auto", True, [0.1]])
 def test_bad_noise_is_a_one_line_error(bad):

@@ -188,6 +188,38 @@ def test_stop_trial_edge_cases():
     with pytest.warns(TrialFailedWarning): opt.optimize(f, n_trials=1, progress=False)
   assert [t.state for t in opt.trials] == [TrialState.FAILED] * 3 and opt.best is None
 
+def test_a_trial_stopped_elsewhere_ends_its_run_and_optimize_goes_on(storage):
+  # a supervisor (another process, another handle) stops a running trial: should_stop() said False, the run's next report
+  # raised, its fail() raised "already stopped; cannot fail it", and that error ended optimize() after one trial
+  opt = tb.Optimizer(SPACE, strategy="random", storage=storage, stopping=tb.MedianStopping())
+  supervisor = tb.Optimizer(SPACE, strategy="random", storage=storage, stopping=tb.MedianStopping())
+  seen = []
+  def heeds(params, trial):    # the README's loop: stops when told
+    for epoch in range(1, 5):
+      if epoch == 3 and trial.id == first: supervisor.stop(trial.id)
+      seen.append(trial.should_stop())
+      if seen[-1] or trial.report(float(epoch), epoch): raise tb.StopTrial()
+    return 0.0
+  def ignores(params, trial):  # keeps reporting, or returns a result, after the stop
+    assert trial.report(1.0, 1) is False
+    supervisor.stop(trial.id)
+    if trial.id % 2: trial.report(2.0, 2)   # raises: already stopped
+    return 0.5
+  gone = opt.suggest(); opt.fail(gone)
+  first = gone.id + 1   # the next trial optimize() runs (ids are the storage's: SQLite's start at 1)
+  with warnings.catch_warnings():
+    warnings.simplefilter("error")   # the trial that heeded the stop lost nothing: no warning
+    opt.optimize(heeds, n_trials=2, progress=False)
+  assert seen == [False, False, True, False, False, False, False]
+  with pytest.warns(TrialFailedWarning, match="was ended elsewhere as stopped \\(value 1.0 at step 1\\) while its objective ran; its ") as w:
+    opt.optimize(ignores, n_trials=3, progress=False)
+  kinds = {"error" if "its error (ValueError: trial" in str(x.message) else "result" if "its result 0.5 is not" in str(x.message) else "?"
+           for x in w}
+  assert kinds == {"error", "result"} and len(w) == 3
+  assert [(t.state, t.value) for t in opt.trials] == [(TrialState.FAILED, None), (TrialState.STOPPED, 2.0), (TrialState.COMPLETE, 0.0)] + \
+    [(TrialState.STOPPED, 1.0)] * 3
+  assert opt.should_stop(first) is True
+
 # ***** the reports table across processes *****
 
 SHARED = """

@@ -174,7 +174,10 @@ def test_from_dataclass():
 # ***** errors: one line, naming the parameter and the fix *****
 
 @pytest.mark.parametrize("param, match", [
-  (tb.Float(1.0, 1.0), "'p': Float needs low < high.*swap"), (tb.Float(2.0, 1.0), "'p': Float needs low < high"),
+  (tb.Float(1.0, 1.0), "'p': Float needs low < high, got low=1.0, high=1.0; for the one value 1.0, use the constant 'p': 1.0"),
+  (tb.Float(2.0, 1.0), "'p': Float needs low < high.*swap them"),
+  (tb.Float(-1.0, -0.9999999999999), r"'p': Float\(-1.0, -0.9999999999999\) holds only 902 distinct float64 values; .*\(x \+ 1.0\)"),
+  (tb.Float(1.0, 1.0000000000000002, log=True), "holds only 2 distinct float64 values"),
   (tb.Float(0.0, 1.0, log=True), "'p': log=True needs low > 0"), (tb.Int(0, 10, log=True), "'p': log=True needs low > 0"),
   (tb.Int(5, 1), "'p': Int needs low <= high"), (tb.Categorical([]), "'p': Categorical needs at least one choice"),
   (tb.Categorical(["a", "a"]), "'p': choices must be distinct"), (tb.Float(0, float("inf")), "'p': Float bounds must be finite"),

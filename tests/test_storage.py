@@ -1,6 +1,8 @@
 """Storage: SQLite persistence and resume, study identity checks, lock retries, shared pending state.
 (Several processes on one file: tests/test_reliability.py::test_eight_processes_share_one_study.)"""
+import os
 import pathlib
+import signal
 import sqlite3
 import threading
 import time
@@ -109,6 +111,26 @@ def test_lock_held_for_too_long_is_a_clear_error(tmp_path):
   opt.observe(t, 1.0)
   assert opt.trials[0].state == TrialState.COMPLETE
 
+def test_ctrl_c_while_waiting_for_the_lock_leaves_no_transaction_open(tmp_path):
+  # BEGIN IMMEDIATE ran before the try: a Ctrl-C raised as it returned left the connection in a write transaction, so
+  # every other process got StorageBusyError and this handle's next write said the file was damaged
+  path = tmp_path / "s.db"
+  opt = tb.Optimizer(SPACE, strategy="random", storage=SQLiteStorage(path, busy_timeout=10.0))
+  t = opt.suggest()
+  th = hold_write_lock(path, 1.0)   # another process writes for a second; Ctrl-C comes while this one waits for it
+  # Python's own Ctrl-C handler: a Ray Tune run earlier in the session leaves its own, which does not raise
+  handler = signal.signal(signal.SIGINT, signal.default_int_handler)
+  try:
+    threading.Timer(0.2, lambda: os.kill(os.getpid(), signal.SIGINT)).start()
+    with pytest.raises(KeyboardInterrupt): opt.observe(t, 1.0)
+  finally: signal.signal(signal.SIGINT, handler)
+  th.join()
+  assert not opt.storage._conn().in_transaction
+  other = tb.Optimizer(SPACE, strategy="random", storage=SQLiteStorage(path, busy_timeout=0.01, max_wait=1.0))
+  other.observe(other.suggest(), 2.0)   # another process can write
+  opt.observe(t, 1.0)                   # and so can this handle
+  assert [(x.state, x.value) for x in opt.trials] == [(TrialState.COMPLETE, 1.0), (TrialState.COMPLETE, 2.0)]
+
 def test_storage_argument_forms(tmp_path):
   assert isinstance(tb.Optimizer(SPACE, strategy="random").storage, InMemoryStorage)
   assert isinstance(tb.Optimizer(SPACE, strategy="random", storage=str(tmp_path / "a.db")).storage, SQLiteStorage)
@@ -126,9 +148,69 @@ def test_memory_storage_is_shared_between_handles():
   b.trials[0].params["x"] = 99.0  # returned trials are copies: mutating one does not touch the study
   assert a.trials[0].params["x"] != 99.0
 
+def _forked_worker(opt, q):
+  try: opt.observe(opt.suggest(), 1.0); q.put("recorded")
+  except RuntimeError as e: q.put(str(e))
+
+def test_a_forked_process_cannot_write_into_a_copy_of_an_in_memory_study():
+  # multiprocessing.Process on Linux forks without pickling: the child recorded its trials into its copy and exited 0,
+  # and the parent never saw them (a pickled copy, as spawn or a Pool makes, was already refused)
+  import multiprocessing
+  opt = tb.Optimizer(SPACE, strategy="random")
+  run(opt, 2)
+  before = opt.trials
+  ctx = multiprocessing.get_context("fork")
+  q = ctx.Queue()
+  p = ctx.Process(target=_forked_worker, args=(opt, q))
+  p.start(); msg = q.get(timeout=60); p.join(60)
+  assert msg.startswith("this in-memory study belongs to process ") and msg.endswith("use storage='study.db' (SQLite) to share a study "
+                                                                                     "between processes")
+  assert opt.trials == before
+  run(opt, 1)   # the process that made it still writes
+  assert len(opt.trials) == 3
+
 def test_threads_on_sqlite(tmp_path):
   opt = tb.Optimizer(tb.Space({"i": tb.Int(0, 23)}), strategy="random", storage=tmp_path / "t.db")
   opt.optimize(lambda p: p["i"] / 2, n_trials=24, n_jobs=4, progress=False)  # one connection per thread, one lock per suggestion
   ts = opt.trials
   assert sorted(t.params["i"] for t in ts) == list(range(24)) and all(t.state == TrialState.COMPLETE and t.value == t.params["i"] / 2 for t in ts)
   assert len({t.worker for t in ts}) > 1
+
+@pytest.mark.parametrize("make", [lambda p: SQLiteStorage(p / "s.db"), lambda p: InMemoryStorage()], ids=["sqlite", "memory"])
+def test_one_trial_is_read_alone_and_equals_the_full_read(tmp_path, make):
+  storage = make(tmp_path)
+  opt = tb.Optimizer(SPACE, strategy="random", storage=storage, name="a", stopping=tb.MedianStopping())
+  other = tb.Optimizer(SPACE, strategy="random", storage=storage, name="b")
+  run(opt, 2)
+  opt.fail(opt.suggest())
+  s = opt.suggest(); opt.report(s, 1.0, 3); opt.report(s, 0.5, 7); opt.stop(s)
+  r = opt.suggest(); opt.report(r, 2.0, 1)
+  opt.suggest(); opt.enqueue({"x": 0.0, "lr": 0.1, "n": 2, "c": "a", "k": 3})
+  foreign = other.suggest()
+  full = storage.trials("a")
+  assert [storage.trial("a", t.id) for t in full] == full and [t.last_step for t in full][3:5] == [7, 1]
+  assert storage.trial("a", foreign.id) is None and storage.trial("a", 10**6) is None
+  curves = storage.reports("a")
+  assert {t.id: storage.last_report("a", t.id) for t in full} == {t.id: curves[t.id][-1] if t.id in curves else None for t in full}
+  assert storage.last_report("a", s.id).step == 7 and storage.last_report("b", s.id) is None
+  # should_stop, fail, requeue and a stopped objective look one trial up: none of them reads the whole study, and
+  # should_stop reads no curve (it is called every step)
+  def no_full_read(*args): raise AssertionError("read every trial (or a whole curve) to find one")
+  storage.trials = storage.reports = no_full_read
+  assert opt.should_stop(r) is False and opt.should_stop(s) is True   # s was stopped
+  with pytest.raises(ValueError, match=f"no trial {foreign.id} in study 'a'"): opt.should_stop(foreign.id)
+  assert opt.requeue(r).state == TrialState.PENDING and opt.fail(full[-1]).state == TrialState.FAILED
+
+def test_a_storage_object_without_trial_still_works():
+  # a user's storage implementing only the older methods: one-trial look-ups fall back to full reads, requeue to steps
+  class Plain:
+    def __init__(self): self.inner = InMemoryStorage()
+    def __getattr__(self, m):
+      if m in ("trial", "last_report", "requeue"): raise AttributeError(m)
+      return getattr(self.inner, m)
+  opt = tb.Optimizer(SPACE, strategy="random", storage=Plain(), stopping=tb.ASHA(min_step=1, max_step=9))
+  a, b = opt.suggest(2)
+  assert opt.report(a, 1.0, 1) is False and opt.report(b, 2.0, 1) is True and [opt.should_stop(a), opt.should_stop(b)] == [False, True]
+  again = opt.requeue(a)
+  assert again.state == TrialState.PENDING and opt.requeue(a).id == again.id and opt.should_stop(a) is True
+  assert [x.state for x in opt.trials] == [TrialState.FAILED, TrialState.PENDING, TrialState.PENDING]

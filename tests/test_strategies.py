@@ -102,6 +102,13 @@ def test_grid_skips_pending_and_observed_and_order():
   assert g.suggest(s, hist, 4, seed=0, minimize=True) == [order[1], order[3]]
   with pytest.raises(tb.SearchExhausted, match="all 4 grid points"): g.suggest(s, history(order), 1, seed=0, minimize=True)
   with pytest.raises(ValueError, match="points_per_float"): tb.Grid(points_per_float=1)
+  with pytest.raises(ValueError, match="points_per_float=True"): tb.Grid(points_per_float=True)
+
+def test_grid_takes_a_numpy_integer_as_its_int():
+  # it said "Grid(points_per_float=np.int64(3)): needs an int >= 2"
+  s = tb.Space({"x": tb.Float(0.0, 1.0), "lr": tb.Float(1e-4, 1e-1, log=True)})
+  g = tb.Grid(points_per_float=np.int64(3))
+  assert type(g.points_per_float) is int and list(g.points(s)) == list(tb.Grid(3).points(s)) and g.size(s) == 9
 
 def test_grid_float_points_include_the_bounds():
   s = tb.Space({"lr": tb.Float(1e-4, 1e-1, log=True)})
@@ -131,3 +138,16 @@ def test_history_reads_each_trial_once_into_encoded_rows():
   assert h.taken == {space.key(q) for q in p + [{"x": 0.6, "c": "b"}]} and h.n_trials == 7 and h.n_pending == 2
   empty = History.of(space, [])
   assert empty.X.shape == (0, space.dim) and empty.y.shape == (0,) and not empty.taken
+
+@pytest.mark.parametrize("strategy", ["gp", "random", "grid"])
+def test_an_exhausted_space_with_pending_trials_says_they_are_pending(strategy):
+  # a batch took every configuration and most still run: "have been tried" alone read as if their results were in
+  opt = tb.Optimizer(tb.Space({"a": tb.Int(1, 2), "b": tb.Categorical(["x", "y"])}), strategy=strategy, seed=0)
+  batch = opt.suggest(10)
+  assert len(batch) == 4
+  opt.observe(batch[0], 1.0)
+  with pytest.raises(tb.SearchExhausted) as e: opt.suggest()
+  assert "\n" not in str(e.value) and "all 4" in str(e.value) and "have been tried or are pending (3 pending)" in str(e.value)
+  for t in batch[1:]: opt.observe(t, 2.0)
+  with pytest.raises(tb.SearchExhausted) as e: opt.suggest()
+  assert "have been tried;" in str(e.value) and "pending" not in str(e.value)

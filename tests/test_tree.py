@@ -154,6 +154,15 @@ def test_activated_weights_match_the_definition_over_configurations():
   np.testing.assert_allclose(got["x1"], [1 / 3, 1]); np.testing.assert_allclose(got["x2"], [0, 0.5, 1])
   np.testing.assert_allclose(got["x3"], [1, 0]); np.testing.assert_allclose(got["x4"], [0, 0])
 
+def test_activated_weights_tell_apart_choices_that_python_calls_equal():
+  # 1 == True and 0 == False: matched by value alone, True activated b and d too, and False activated b (it activates none)
+  space = tb.Space({"c": tb.Categorical([1, True, "x"]), "a": tb.Float(0, 1, when={"c": True}), "b": tb.Float(0, 1, when={"c": 1}),
+                    "d": tb.Int(0, 3, when={"c": 1})})
+  assert [space.active({"c": c}) - {"c"} for c in space.params["c"].choices] == [{"b", "d"}, {"a"}, set()]
+  np.testing.assert_allclose(activated_weights(space)["c"], [1, 0.5, 0])
+  space = tb.Space({"c": tb.Categorical([0, False]), "a": tb.Float(0, 1, when={"c": [0, False]}), "b": tb.Float(0, 1, when={"c": 0})})
+  np.testing.assert_allclose(activated_weights(space)["c"], [1, 0])   # a exists under both: neither choice activates it
+
 @pytest.mark.parametrize("weigh", [False, True])
 @pytest.mark.parametrize("cap", [False, True])
 def test_weighted_branch_optimism_matches_the_reference(weigh, cap):

@@ -3,7 +3,7 @@ function (on a small discrete space: the best of every untaken configuration); p
 believer); any numerical failure falls back to random with a warning; `recommend` is the best posterior mean.
 With reports (intermediate values of training runs), the GP models (configuration, step) and targets the final step:
 fidelity.py builds that data. Holds: GP, GPFallbackWarning, default_initial_size. Imports: strategies (History, Random's helpers), fidelity,
-transforms, gp, noise (acquisition="auto"), inward (the inward probe), acquisition (names), optim_acqf, discrete, arguments (checks),
+transforms, gp, noise (acquisition "edge" and "auto"), inward (the inward probe), acquisition (names), optim_acqf, discrete, arguments (checks),
 tree (conditional spaces), sobol, kernels (names), subset, space, trial, trust_region (trust_region=True and "edge" under noise),
 _tinygrad (the device lock), numpy.
 Glossary: d encoded dimension (space.dim), p searchable parameters; X[n, d] encoded complete trials, y[n] their values
@@ -20,7 +20,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 
 from tinybo._tinygrad import DEVICE_LOCK
-from tinybo.acquisition import check_acquisition
+from tinybo.acquisition import ACQUISITIONS
 from tinybo.arguments import check_device, check_int, check_real
 from tinybo.discrete import all_configs, best_untaken, enumerable
 from tinybo.fidelity import CurveData, at_target, curve_data, trend
@@ -31,7 +31,7 @@ from tinybo.noise import NOISE_MARGIN, RETEST_GROWTH, negligible_noise, noise_ev
 from tinybo.optim_acqf import optimize_acquisition
 from tinybo.sobol import sobol
 from tinybo.space import CAT, Space
-from tinybo.strategies import History, SearchExhausted, history_rng, n_configs, random_configs
+from tinybo.strategies import History, exhausted, history_rng, n_configs, random_configs
 from tinybo.subset import DEFAULT_MAX_POINTS, fit_subset
 from tinybo.transforms import heavy_bad_tail, power_values, warp_resolution, warp_values
 from tinybo.tree import BranchOptimism, TreeInputs, parent_columns, tree_posterior
@@ -138,7 +138,8 @@ class GP:
   local turn's own box where it has one): under noise a smooth model extrapolates its slope to the cube's bound, where
   UCB then exploits a flat edge it is sure of (a noisy Branin's x0 = 10, beside the minimizer); over the whole cube LogEI
   would spend the rest of a 6-dimensional study in the corners (see "auto"). On deterministic data it is "ucb", suggestion for
-  suggestion. The noise test (`noise.noise_evidence`: the fitted noise beats an interpolating fit by NOISE_MARGIN nats;
+  suggestion, but for the inward probes below. The noise test (`noise.noise_evidence`: the fitted noise beats an
+  interpolating fit by NOISE_MARGIN nats;
   always noisy with a noise variance given; never with noise="deterministic" or learning curves) costs a second, cold
   fit, so a study runs it only when the data have grown `noise.RETEST_GROWTH` times since its last test, and keeps the
   verdict in between; `recommend` tests its own data.
@@ -205,7 +206,8 @@ class GP:
                warp: bool | str = "auto", lengthscale_prior: str = "auto", noise: float | str | None = None,
                max_points: int | None = DEFAULT_MAX_POINTS, curves: bool | str = "auto", min_distance: float = 1e-3,
                conditional: str = "tree", warp_floor: bool = True, trust_region: bool = True):
-    if acquisition not in NOISY_RULES: check_acquisition(acquisition)
+    if not isinstance(acquisition, str) or acquisition not in (*NOISY_RULES, *ACQUISITIONS):   # a list is no dict key: test the type first
+      raise ValueError(f"unknown acquisition {acquisition!r}: use one of edge, auto, {', '.join(ACQUISITIONS)}")
     n_initial = check_int("n_initial", n_initial, 1, none="default_initial_size(p) for p parameters")
     beta = check_real("beta", beta, 0.0, "the UCB exploration weight")
     if warp not in (True, False, "auto", "power"): raise ValueError(f"warp={warp!r}: use True, False, 'auto' or 'power'")
@@ -243,6 +245,7 @@ class GP:
     self._chance_fit: tuple[bytes, GPRegressor | None] = (b"", None)  # final_chance's hyperparameters: (key of the finished curves, fit)
     self._noise_test: tuple[str, int, float] = ("", 0, 0.0)   # "auto"/"edge": the last noise test's (space JSON, n, evidence); see _noisy
     self._space: tuple[Space | None, str] = (None, "")   # the last Space object seen and its JSON, the key of the kept fits (_space_json)
+    self._lineage: set[bytes] = set()   # the complete trials (`_rows`) the last suggestion saw: what the kept fits were fitted on
 
   def __repr__(self) -> str:
     names = ("kernel", "acquisition", "n_initial", "beta", "warp", "lengthscale_prior", "noise", "max_points", "curves", "min_distance",
@@ -251,9 +254,9 @@ class GP:
 
   def prior_for(self, space: Space) -> str:
     """The lengthscale prior this GP fits with on `space` (`lengthscale_prior_for` its parameter count under "auto")."""
-    return lengthscale_prior_for(self.lengthscale_prior, len(space.names), bool(space.conditions))
+    return lengthscale_prior_for(self.lengthscale_prior, space.n_varying, space.conditional)
 
-  def initial_size(self, space: Space) -> int: return self.n_initial or default_initial_size(len(space.names), bool(space.conditions))
+  def initial_size(self, space: Space) -> int: return self.n_initial or default_initial_size(space.n_varying, space.conditional)
 
   # ***** the Strategy protocol *****
 
@@ -266,8 +269,9 @@ class GP:
     seed = self.seed if self.seed is not None else seed
     self.last_fallback = None
     h = History.of(space, trials)
+    self._follow(h)
     total = n_configs(space)
-    if total <= len(h.taken): raise SearchExhausted(f"all {int(total)} configurations of the space have been tried; widen the space")
+    if total <= len(h.taken): raise exhausted(total, h.n_pending)
     n = int(min(n, total - len(h.taken)))  # a finite space nearly tried: what is left, not an error
     taken = set(h.taken)
     cd = curve_data(space, trials, reports) if reports and self.curves is not False else None
@@ -296,10 +300,12 @@ class GP:
     tree = self._tree(space)
     gx, cats = (tree, tree.categorical) if tree is not None else (lambda X: X, space.cat_groups)
     try:
-      model = self._fit(space, gx(h.X), yy, seed, cats, keep=False, floor_scale=self._floor_scale(space, yy, h.y, minimize))
+      model = self._fit(space, gx(h.X), yy, seed, cats, keep=False, floor_scale=self._floor_scale(space, yy, h.y, minimize),
+                        warm=self._lineage <= self._rows(h))
       # the test on these data, whatever suggest's last verdict; noisy data: the model of the raw values (see acquisition)
       if not self._noisy(space, model, yy, seed, keep=False, any_acquisition=True): return rows[int(np.argmax(yy))]
-      if not np.array_equal(raw := -h.y if minimize else h.y, yy): model = self._fit(space, gx(h.X), raw, seed, cats, keep=False)
+      if not np.array_equal(raw := -h.y if minimize else h.y, yy):
+        model = self._fit(space, gx(h.X), raw, seed, cats, keep=False, warm=self._lineage <= self._rows(h))
       mean = model.predict(gx(h.X))[0]
     except Exception as e:  # noqa: BLE001 - a model that cannot be fitted still leaves the best observed trial
       warnings.warn(f"tinybo GP strategy: recommend() could not fit the GP ({type(e).__name__}: {e}); returning the best observed trial",
@@ -413,7 +419,7 @@ class GP:
     the objective's units."""
     if isinstance(self.noise, float): return None
     tail = heavy_bad_tail((-design if minimize else design)[:self.initial_size(space)])
-    return value_warp_for(self.warp, tail, len(space.names), bool(space.conditions))
+    return value_warp_for(self.warp, tail, space.n_varying, space.conditional)
 
   def _floor_scale(self, space: Space, yy: np.ndarray, design: np.ndarray, minimize: bool) -> float:
     """The factor of the GP's noise floor for targets yy = `_targets`(space, y, design, minimize): `warp_resolution`
@@ -434,7 +440,7 @@ class GP:
 
   def _tree(self, space: Space) -> TreeInputs | None:
     """The tree map of a conditional space's encoded rows to the GP's inputs (tree.py), or None: the GP sees them as they are."""
-    return TreeInputs.of(space) if self.conditional == "tree" and space.conditions else None
+    return TreeInputs.of(space) if self.conditional == "tree" and space.conditional else None
 
   def _noisy(self, space: Space, model: GPRegressor, y: np.ndarray, seed: int, keep: bool = True, any_acquisition: bool = False) -> bool:
     """acquisition="auto" or "edge": whether the objective is treated as noisy, given `model` fitted to the targets y
@@ -454,19 +460,37 @@ class GP:
     return evidence > NOISE_MARGIN
 
   def _fit(self, space: Space, X: np.ndarray, y: np.ndarray, seed: int, categorical: list[slice], keep: bool = True,
-           floor_scale: float = 1.0, curves: bool = False) -> GPRegressor:
-    """The GP on (X, y), warm-started from the last kept fit; keep=False leaves that chain as it was (a fit is path
-    dependent, so `recommend` must not change what the next suggestions are). floor_scale: see GPRegressor.fit."""
+           floor_scale: float = 1.0, curves: bool = False, warm: bool = True) -> GPRegressor:
+    """The GP on (X, y), warm-started from the last kept fit (warm=False: cold, that fit being another study's, see
+    `_follow`); keep=False leaves that chain as it was (a fit is path dependent, so `recommend` must not change what the
+    next suggestions are). floor_scale: see GPRegressor.fit."""
     key = hashlib.sha1(X.tobytes() + y.tobytes() + repr(self.kernel).encode() + repr(self.noise).encode() + repr(floor_scale).encode()).digest()
     sj = self._space_json(space)
     if self._model is not None and self._model_key == key and self._model_space == sj: return self._model
-    model = self._fit_kernels(X, y, categorical, seed, self._model if self._model_space == sj else None, self.prior_for(space), floor_scale,
+    model = self._fit_kernels(X, y, categorical, seed, self._model if warm and self._model_space == sj else None, self.prior_for(space), floor_scale,
                               curves=curves)
     hp = model.hyperparameters
     if not all(np.all(np.isfinite(np.asarray(v, dtype=np.float64))) for v in hp.values()):
       raise FloatingPointError(f"the GP fit returned non-finite hyperparameters {hp}")
     if keep: self._model, self._model_key, self._model_space = model, key, sj
     return model
+
+  @staticmethod
+  def _rows(h: History) -> set[bytes]:
+    """The complete trials of a history, each its encoded row and value as bytes: a later history of the same study holds them all."""
+    return {h.X[i].tobytes() + h.y[i:i + 1].tobytes() for i in range(len(h.y))}
+
+  def _follow(self, h: History) -> None:
+    """Start the kept fits (the warm-start chains, the noise verdict) afresh where `h` does not hold every complete trial
+    the last suggestion saw: this object suggests for another study now (one GP reused for several seeds or problems),
+    whose suggestions must not depend on what it ran before. Within a study the complete trials only grow (in any
+    order), and every chain continues as before."""
+    rows = self._rows(h)
+    if not self._lineage <= rows:
+      self._model, self._model_key, self._model_space = None, b"", ""
+      self._local_model, self._local_model_space = None, ""
+      self._noise_test = ("", 0, 0.0)
+    self._lineage = rows
 
   def _fit_kernels(self, X: np.ndarray, y: np.ndarray, categorical: list[slice], seed: int, warm_start: GPRegressor | None,
                    prior: str, floor_scale: float = 1.0, kernels: str | tuple[str, ...] | None = None, curves: bool = False) -> GPRegressor:
@@ -562,7 +586,7 @@ class GP:
     post = posterior if tree is None else tree_posterior
 
     # the local turns search TuRBO's box around the incumbent
-    length = trust_length(-h.y if minimize else h.y, n0, len(space.names)) if local_base is not None else None
+    length = trust_length(-h.y if minimize else h.y, n0, space.n_varying) if local_base is not None else None
 
     def propose(kind: str, state: tuple, ls: np.ndarray, best: float, box: tuple | None = None) -> np.ndarray:   # the point that maximizes `kind`
       if X_all is not None:
@@ -573,7 +597,7 @@ class GP:
                                   n_starts=self.n_starts, n_steps=self.n_steps, min_distance=self.min_distance, box=box, **tree_args)[0]
 
     # the inward probes (inward.py): on data that test deterministic (the acquisition is UCB), without conditions or curves
-    probing = self.acquisition in NOISY_RULES and acquisition == "ucb" and not space.conditions and cd is None
+    probing = self.acquisition in NOISY_RULES and acquisition == "ucb" and not space.conditional and cd is None
     cells = int_cells(space) if probing else np.zeros(0, dtype=np.int64)
     for i in range(n):
       try:

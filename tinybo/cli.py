@@ -1,7 +1,7 @@
 """The `tinybo` command line: look at, plot and export SQLite studies; run the benchmarks.
 
   tinybo show study.db [--name NAME] [--last N] [--recommend]
-  tinybo plot study.db --kind history|curves|heatmap|importance [--x P --y Q] [--step N] [-o out.png] [--name NAME]
+  tinybo plot study.db --kind history|curves|heatmap|importance [--x P --y Q] [--step N] [--mix-fidelities] [-o out.png] [--name NAME]
   tinybo export study.db --format csv|json [-o FILE] [--name NAME]
   tinybo bench [ARGS...]            # python -m benchmarks.run ARGS... (needs a source checkout); results in the current folder
 
@@ -133,6 +133,11 @@ def _json_safe(v: Any) -> Any:
   if isinstance(v, (list, tuple)): return [_json_safe(x) for x in v]
   return v
 
+def _param_cell(params: dict, name: str) -> Any:
+  # an inactive parameter is an empty cell; a None choice is written None, else a reader could not tell the two apart
+  if name not in params: return ""
+  return "None" if params[name] is None else params[name]
+
 def export(opt, fmt: str) -> str:
   names, trials = opt.space.names, opt.trials
   if fmt == "json":
@@ -152,7 +157,7 @@ def export(opt, fmt: str) -> str:
   w.writerow([csv_cell(c) for c in fixed[:4] + shown + fixed[4:]])
   for t in trials:
     w.writerow([csv_cell(c) for c in [t.id, str(t.state), "" if t.value is None else repr(t.value), "" if t.last_step is None else t.last_step]
-                + [t.params.get(n, "") for n in names] + [_iso(t.created), _iso(t.finished) or "", t.worker or ""]])
+                + [_param_cell(t.params, n) for n in names] + [_iso(t.created), _iso(t.finished) or "", t.worker or ""]])
   return buf.getvalue()
 
 # ***** bench *****

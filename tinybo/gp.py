@@ -19,6 +19,7 @@ log ℓ_g (G) | log σ_f², log σ_g², log σ_n²]; its posterior at z = 0 is `
 from __future__ import annotations
 
 import math
+import sys
 
 import numpy as np
 from tinygrad import Device, Tensor, dtypes
@@ -85,8 +86,11 @@ def noise_bounds(noise:float|str|None, floor:float, y_scale:float) -> tuple[floa
   """(lowest, highest) noise variance in standardized units: fitted within [floor, 10], at least the given variance
   (y units squared, divided by y_scale²), or pinned to the floor for a deterministic objective."""
   if noise == "deterministic": return floor, floor
-  lo = floor if noise is None else max(floor, float(noise) / max(y_scale, 1e-300) ** 2)
-  return min(lo, 10.0), 10.0
+  if noise is None: return min(floor, 10.0), 10.0
+  s = max(y_scale, 1e-300)
+  # values spread below ~1e-154 (a loss near 1e-200): s² underflows, so divide by s twice (0 stays 0, the rest is huge)
+  ratio = float(noise) / s ** 2 if s ** 2 >= sys.float_info.min else float(noise) / s / s
+  return min(max(floor, ratio), 10.0), 10.0
 
 def check_prior(kind:str) -> str:
   if not isinstance(kind, str) or kind not in LENGTHSCALE_PRIORS: raise ValueError(f"lengthscale_prior={kind!r}; use one of {LENGTHSCALE_PRIORS}")
@@ -248,19 +252,20 @@ class GPRegressor:
   # ----- data -----
   def _set_data(self, X:np.ndarray, y_std:np.ndarray, categorical:list[slice]|None):
     n, d = X.shape
+    # lengthscale groups in column order: each continuous column alone, each one-hot block shares one
+    blocks = [list(range(*b.indices(d))) for b in categorical or []]
+    groups = sorted(blocks + [[c] for c in range(d) if not any(c in b for b in blocks)])
+    if self.structure == "additive" and (groups[-1] != [d - 1] or d < 2):   # refused before the model takes the data
+      raise ValueError(f"structure='additive' needs d >= 2 columns, the last a continuous fidelity, got d={d}")
     self.n, self.d, self.categorical = n, d, list(categorical or [])
     self.N, self.D = bucket(n, N_BUCKETS), bucket(d, D_BUCKETS)
     self.X, self.y_train = X, y_std
-    # lengthscale groups in column order: each continuous column alone, each one-hot block shares one
-    blocks = [list(range(*b.indices(d))) for b in self.categorical]
-    groups = sorted(blocks + [[c] for c in range(d) if not any(c in b for b in blocks)])
     expand = np.zeros((len(groups), self.D))
     for gi, cols in enumerate(groups): expand[gi, cols] = 1.0
     offset = np.zeros(self.D); offset[:d] = -0.5 * np.log(np.array(column_weights(d, self.categorical)))
     self.G, self._expand, self._ls_offset = len(groups), expand, offset
     data = np.zeros((self.N, self.D + 2 + (self.structure == "additive"))); data[:n, :d] = X; data[:n, self.D] = y_std; data[:n, self.D + 1] = 1.0
     if self.structure == "additive":   # ℓ_f on the configuration columns (z: e^FAR) then ℓ_g on all; w = φ(z) = z per row
-      if groups[-1] != [d - 1] or d < 2: raise ValueError(f"structure='additive' needs d >= 2 columns, the last a continuous fidelity, got d={d}")
       self._expand = np.block([[expand[:-1], np.zeros_like(expand[:-1])], [np.zeros_like(expand), expand]])
       far = np.zeros(self.D); far[d - 1] = FAR
       self._ls_offset = np.concatenate([offset + far, offset])
@@ -296,15 +301,21 @@ class GPRegressor:
     if X.ndim != 2 or X.shape[0] != y.shape[0] or X.shape[0] == 0: raise ValueError(f"need X[n,d] and y[n] with n > 0, got {X.shape}, {y.shape}")
     if not np.isfinite(X).all(): raise GPFitError("X has non-finite values")
     if not np.isfinite(y).any(): raise GPFitError("no finite y values to fit")
+    # every argument is checked before the model takes the new data: a refused refit leaves the fitted model as it was
+    noise = check_noise(noise)
+    if not 0 < floor_scale <= 1: raise ValueError(f"floor_scale={floor_scale!r}: use a float in (0, 1]")
+    if restarts is not None and (isinstance(restarts, bool) or not isinstance(restarts, (int, np.integer)) or restarts < 1):
+      raise ValueError(f"restarts={restarts!r}: use an int >= 1, or None (the default for the data's size)")
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0: raise ValueError(f"seed={seed!r}: use an int >= 0")
     ws = warm_start if warm_start is not None and warm_start.phi is not None and warm_start.d == X.shape[1] \
       and warm_start.categorical == list(categorical or []) and warm_start.structure == self.structure else None
     n_cold, n_refit = (ws.n_cold, ws.n_refit) if ws is not None else (0, 0)
-    self.transform, y_std = YTransform.fit(y)
+    transform, y_std = YTransform.fit(y)
     self._set_data(X, y_std, categorical)
+    self.transform = transform
     L, G, ns = len(self._expand), self.G, self.n_scales   # φ = [log ℓ (L) | log σ² (ns) | log σ_n²]
-    if not 0 < floor_scale <= 1: raise ValueError(f"floor_scale={floor_scale!r}: use a float in (0, 1]")
     floor = NOISE_FLOOR.get(self.dtype, 1e-4)
-    noise_lo, noise_hi = noise_bounds(check_noise(noise), max(floor * floor_scale, LOWEST_NOISE.get(self.dtype, 1e-4)), self.y_scale)
+    noise_lo, noise_hi = noise_bounds(noise, max(floor * floor_scale, LOWEST_NOISE.get(self.dtype, 1e-4)), self.y_scale)
     lower = np.array([math.log(MIN_LENGTHSCALE[self.lengthscale_prior])] * L + [math.log(1e-3)] * ns + [math.log(noise_lo)])
     upper = np.array([math.log(1e3)] * L + [math.log(1e3)] * ns + [math.log(noise_hi)])
     # periodic cold refits (as n grows 1.5x) are there to escape a stale optimum through restarts: with one start
@@ -393,7 +404,7 @@ class GPRegressor:
   def predict(self, X) -> tuple[np.ndarray, np.ndarray]:
     """Posterior mean and latent variance at X[m,d], numpy, in the units of y; var >= 0, never NaN."""
     Xq = _array(X)
-    if Xq.ndim == 1: Xq = Xq[None]
+    if Xq.ndim == 1: Xq = Xq[:, None] if self.d == 1 else Xq[None]   # as condition reads it: one input, m points; else one point
     if Xq.ndim != 2 or Xq.shape[1] != self.d: raise ValueError(f"need X[m,{self.d}] to predict at, got shape {Xq.shape}")
     if not np.isfinite(Xq).all(): raise ValueError("X has non-finite values; predict at finite points (the unit cube)")
     mean, var = self._posterior_np(Xq)

@@ -10,7 +10,8 @@ finished trials, and a study reopened after a crash continues where it stopped.
 
 Early stopping: `opt.report(trial, value, step)` records an intermediate value and returns True when the stopping rule
 (`stopping=tb.ASHA(...)`, see tinybo/stopping.py) says the trial is hopeless; `opt.stop(trial)` then ends it as STOPPED
-with its last reported value. Inside optimize(), an objective with a second parameter gets a TrialHandle that does the same.
+with its last reported value. Inside optimize(), an objective with a second positional parameter without a default gets a TrialHandle that
+does the same.
 A rule that needs the strategy's model (tb.ModelStopping) gets it bound into its History (`chance`, tb.GP.final_chance).
 Holds: Optimizer, TrialHandle, resolve_strategy, takes_reports, has_curve_model, TrialFailedWarning.
 Imports: bo (tb.GP), stopping, strategies, space, storage, trial.
@@ -31,7 +32,7 @@ from typing import Any
 from tinybo.bo import GP
 from tinybo.space import Space
 from tinybo.stopping import History, StoppingRule, StopTrial, check_stopping
-from tinybo.storage import Storage, finished_state, new_seed, open_storage
+from tinybo.storage import Storage, check_requeue, finished_state, new_seed, open_storage
 from tinybo.strategies import Grid, Random, SearchExhausted, Strategy
 from tinybo.trial import Report, Trial, TrialState
 
@@ -226,6 +227,9 @@ class Optimizer:
         try: out += self.storage.reserve(self.name, propose, worker_id())
         except SearchExhausted:
           if not out: raise
+        except BaseException:   # a crashing strategy, Ctrl-C in a GP fit: claimed, the queued trials would never be handed out again
+          if out and callable(getattr(self.storage, "release", None)): self.storage.release(self.name, [t.id for t in out], worker_id())
+          raise
     out = [self._full(t) for t in out]
     return out[0] if n is None else out
 
@@ -240,17 +244,20 @@ class Optimizer:
     failed trial whose configuration a later trial already holds (an earlier requeue, queued, running or finished)
     returns that trial instead of queueing another copy, so two processes recovering from one crash run it once."""
     tid = self._id(trial)
-    trials = self.storage.trials(self.name)
-    old = next((t for t in trials if t.id == tid), None)
-    if old is not None and old.state in (TrialState.COMPLETE, TrialState.STOPPED):
-      raise ValueError(f"trial {tid} is already {finished_state(old)}; cannot requeue it — enqueue(trial.params) to run its "
-                       "configuration again")
-    if old is not None and old.state == TrialState.FAILED:
-      again = next((t for t in trials if t.id > tid and t.state != TrialState.FAILED and t.params == old.params), None)
-      if again is not None: return self._full(again)
-    # pending -> failed; an unknown trial raises the same clear error as fail() would
-    if old is None or old.state != TrialState.FAILED: self.storage.finish(self.name, tid, TrialState.FAILED, None)
+    if callable(getattr(self.storage, "requeue", None)): return self._full(self.storage.requeue(self.name, tid))
+    # a storage object without requeue: the same rules, in steps (two processes requeueing at once may queue two copies)
+    old = self._lookup(tid)
+    again = check_requeue(self.name, old, tid, lambda: self.storage.trials(self.name))
+    if again is not None: return self._full(again)
+    if old.state == TrialState.PENDING: self.storage.finish(self.name, tid, TrialState.FAILED, None)
     return self.enqueue(self._full(old).params)
+
+  def _lookup(self, trial_id: int) -> Trial | None:
+    """One trial as stored (None: not in the study): read alone where the storage can (should_stop every epoch of a
+    5,000-trial study must not read 5,000 trials), by a scan of every trial for a storage object without `trial`."""
+    one = getattr(self.storage, "trial", None)
+    if callable(one): return one(self.name, trial_id)
+    return next((t for t in self.storage.trials(self.name) if t.id == trial_id), None)
 
   def _id(self, trial: Trial | int, params_too: bool = False) -> int:
     if isinstance(trial, Trial):
@@ -315,12 +322,15 @@ class Optimizer:
 
   def should_stop(self, trial: Trial | int) -> bool:
     """The stopping rule's verdict on the trial's last report (what report() returned); False before any report. True
-    once the trial has failed (a NaN or inf report fails it, and report() said stop): its run has nothing left to do."""
+    once the trial has failed (a NaN or inf report fails it, and report() said stop) or was stopped (stop(), from any
+    process: a supervisor's): its run has nothing left to do."""
     tid = self._pending_id(trial, "should_stop")
-    curve = self.storage.reports(self.name, tid).get(tid)
-    t = next((t for t in self.storage.trials(self.name) if t.id == tid), None)
+    t = self._lookup(tid)
     if t is None: raise ValueError(f"no trial {tid} in study '{self.name}'; use a trial from suggest()")
-    return t.state == TrialState.FAILED or bool(curve and curve[-1].stop)
+    if t.state in (TrialState.FAILED, TrialState.STOPPED): return True
+    last_report = getattr(self.storage, "last_report", None)   # the last one alone: a storage object without it reads the curve
+    last = last_report(self.name, tid) if callable(last_report) else (self.storage.reports(self.name, tid).get(tid) or [None])[-1]
+    return bool(last and last.stop)
 
   def stop(self, trial: Trial | int) -> Trial:
     """End a pending trial early (a stopping rule said so, or you did): it becomes STOPPED with its last reported value
@@ -341,13 +351,30 @@ class Optimizer:
     before = None if older_than is None else time.time() - seconds(older_than)
     return [self._full(t) for t in self.storage.fail_pending(self.name, before)]
 
+  def _ended_elsewhere(self, trial: Trial, write: Callable[[], Trial], dropped: str | None) -> Trial:
+    """write() records a run's outcome. When another process ended the trial while it ran (a supervisor's stop(), an
+    observe()), write() raises and that record stands: returned, with a warning naming what is `dropped` (None: nothing
+    is lost), instead of an error that would end optimize() and leave the other runs behind."""
+    try: return write()
+    except ValueError:
+      t = self._lookup(trial.id)
+      if t is None or t.state not in (TrialState.COMPLETE, TrialState.STOPPED): raise
+    if dropped is not None:
+      warnings.warn(f"trial {t.id} was ended elsewhere as {finished_state(t)} while its objective ran; {dropped} is not recorded",
+                    TrialFailedWarning, stacklevel=4)
+    return self._full(t)
+
   def _end_stopped(self, trial: Trial, handle: TrialHandle | None) -> Trial:
     """The objective raised StopTrial: stopped at its last report; failed when it never reported (or a report failed it)."""
-    if handle is not None and handle.failed: return self._full(next(t for t in self.storage.trials(self.name) if t.id == trial.id))
+    if handle is not None and handle.failed: return self._full(self._lookup(trial.id))
     if not self.storage.reports(self.name, trial.id):
-      warnings.warn(f"trial {trial.id} raised StopTrial before any report; recorded as failed", TrialFailedWarning, stacklevel=4)
-      return self.fail(trial)
-    return self.stop(trial)
+      return self._ended_elsewhere(trial, lambda: self._fail_warned(trial, "raised StopTrial before any report"), None)
+    return self._ended_elsewhere(trial, lambda: self.stop(trial), None)
+
+  def _fail_warned(self, trial: Trial, why: str) -> Trial:
+    t = self.fail(trial)
+    warnings.warn(f"trial {trial.id} {why}; recorded as failed", TrialFailedWarning, stacklevel=5)
+    return t
 
   def _run_one(self, objective: Callable[..., Any], trial: Trial, with_handle: bool = False,
                returned: Callable[[], None] = lambda: None) -> Trial:
@@ -360,18 +387,17 @@ class Optimizer:
       return self._end_stopped(trial, handle)
     except Exception as e:
       returned()
-      warnings.warn(f"trial {trial.id} failed: {type(e).__name__}: {e}; recorded as failed", TrialFailedWarning, stacklevel=3)
-      return self.fail(trial)
+      err = f"{type(e).__name__}: {e}"
+      return self._ended_elsewhere(trial, lambda: self._fail_warned(trial, f"failed: {err}"), f"its error ({err})")
     except BaseException:
       returned()
-      self.fail(trial)  # Ctrl-C: do not leave the trial pending forever
+      self._ended_elsewhere(trial, lambda: self.fail(trial), None)  # Ctrl-C: do not leave the trial pending forever
       raise
     returned()
     if handle is not None and handle.failed: return self._end_stopped(trial, handle)  # a NaN report failed it: keep it failed
-    try: return self.observe(trial, value)
+    try: return self._ended_elsewhere(trial, lambda: self.observe(trial, value), f"its result {value!r:.80}")
     except TypeError as e:
-      warnings.warn(f"trial {trial.id}: {e}; recorded as failed", TrialFailedWarning, stacklevel=3)
-      return self.fail(trial)
+      return self._fail_warned(trial, str(e))
 
   def optimize(self, objective: Callable[..., Any], n_trials: int = 50, timeout: float | None = None, n_jobs: int = 1,
                progress: bool = True) -> Trial | None:
@@ -441,7 +467,7 @@ class Optimizer:
     except KeyboardInterrupt:  # reaches the main thread only: fail what the worker threads are running, then stop
       with lock:               # held while failing, so a worker whose objective returns meanwhile records its result after
         interrupted.set(); stop.set()
-        for t in running.values(): self.fail(t)
+        for t in running.values(): self._ended_elsewhere(t, lambda t=t: self.fail(t), None)
         running.clear()
       raise
     finally: bar.close()

@@ -50,7 +50,9 @@ def _curves(study: Any) -> dict[int, list[Report]]:
 
 def _save(fig, path: str | os.PathLike) -> str:
   path = str(path)
-  if not os.path.splitext(path)[1]: path += ".png"  # matplotlib adds it to a name without one: return the file it writes
+  # a name without an image format's extension ("history", "lr_0.5") gets .png, as matplotlib does for the first only:
+  # the file written is the path returned
+  if os.path.splitext(path)[1][1:].lower() not in fig.canvas.get_supported_filetypes(): path += ".png"
   if os.path.dirname(path): os.makedirs(os.path.dirname(path), exist_ok=True)
   fig.savefig(path, dpi=120, bbox_inches="tight")
   _plt().close(fig)

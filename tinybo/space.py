@@ -17,6 +17,7 @@ import itertools
 import json
 import math
 import numbers
+import struct
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -123,6 +124,12 @@ def _as_float(v: numbers.Real) -> float:
 # every other value decoded to its neighbour
 _INT_LIMIT = 2**52 - 1
 _INT_RANGE, _LOG_INT_HIGH = 2**52, 2**46   # and a range, a log scale's top, whose every value decodes to itself (tested)
+_MIN_FLOAT_VALUES = 2**12   # a Float range holds at least this many float64 values (one of under about 1e-12 relative width does not)
+
+def _ordinal(x: float) -> int:
+  """x's position among the float64 values, in order (0.0 and -0.0 both 0): the count of floats between two is a difference."""
+  i = struct.unpack("<q", struct.pack("<d", x))[0]
+  return i if i >= 0 else -(i & 0x7FFFFFFFFFFFFFFF)
 
 def _check(name: str, p: Param) -> Param:
   """Validate one parameter definition; returns it normalized (plain float/int bounds, the condition's shape)."""
@@ -133,10 +140,15 @@ def _check(name: str, p: Param) -> Param:
     if not (_is_real(p.low) and _is_real(p.high)): raise TypeError(f"parameter '{name}': Float bounds must be numbers, got {p.low!r}, {p.high!r}")
     low, high = _as_float(p.low), _as_float(p.high)
     if not (math.isfinite(low) and math.isfinite(high)): raise ValueError(f"parameter '{name}': Float bounds must be finite, got {low}, {high}")
-    if low >= high: raise ValueError(f"parameter '{name}': Float needs low < high, got low={low}, high={high}; swap them, or use a constant")
+    if low >= high:
+      fix = f"for the one value {low}, use the constant {name!r}: {low}" if low == high else "swap them"
+      raise ValueError(f"parameter '{name}': Float needs low < high, got low={low}, high={high}; {fix}")
     if not math.isfinite(high - low):  # the encoding divides by high - low: every value would encode to 0 and decode to high
       raise ValueError(f"parameter '{name}': Float range {high} - {low} is beyond a float's range; rescale it (search x / 1e300, say)")
     if p.log and low <= 0: raise ValueError(f"parameter '{name}': log=True needs low > 0, got low={low}; raise low above 0 or drop log=True")
+    if (n := _ordinal(high) - _ordinal(low) + 1) < _MIN_FLOAT_VALUES:   # a search would repeat these few values, as a small Int's
+      raise ValueError(f"parameter '{name}': Float({low!r}, {high!r}) holds only {n} distinct float64 values; widen it, search an offset "
+                       f"({'x - ' + repr(low) if low >= 0 else 'x + ' + repr(-low)}) over a wider range, or list the values with Categorical")
     return Float(low, high, bool(p.log), when=when)
   if isinstance(p, Int):
     for b in (p.low, p.high):
@@ -258,6 +270,14 @@ class Space:
         self.params[k] = dataclasses.replace(p, when=when)
         if conds: self._conds[k] = conds
     self.conditions: dict[str, dict[str, tuple]] = {k: dict(p.when) for k, p in self.params.items() if p.when}
+    # whether a parameter's activity depends on a searched one: a condition on a constant always holds, so a space with
+    # only those searches every parameter in every trial, as one without conditions
+    self.conditional: bool = bool(self._conds)
+    # the searchable parameters that take more than one value: an Int(a, a) or a one-choice Categorical is searched but
+    # fixed, and what scales with a space's size (the GP's initial design, its prior, its warp) counts the others, as
+    # Optuna's samplers leave single-value distributions out
+    self.n_varying: int = sum(not (isinstance(p, Int) and p.low == p.high or isinstance(p, Categorical) and len(p.choices) == 1)
+                              for p in self.params.values())
     self.dependency_order: list[str] = self._dependency_order()   # searchable names, parents before their children
     self._check_reachable()
     # for each parent: the distinct sets of codes its children need; for each child: (parent, index of its set)
@@ -647,10 +667,19 @@ class Space:
     params = {k: _from_dict(k, v) for k, v in body["params"].items()}
     return cls({k: params[k] if k in params else body["constants"][k] for k in body["order"]})
 
-  def __eq__(self, other: object) -> bool: return isinstance(other, Space) and self.to_json() == other.to_json()
-  def __hash__(self) -> int: return hash(self.to_json())
+  def __eq__(self, other: object) -> bool: return isinstance(other, Space) and canonical_json(self.to_json()) == canonical_json(other.to_json())
+  def __hash__(self) -> int: return hash(canonical_json(self.to_json()))
   def __len__(self) -> int: return len(self.names)
   def __repr__(self) -> str: return "Space({" + ", ".join(f"{k!r}: {self.params.get(k, self.constants.get(k))!r}" for k in self.order) + "})"
+
+def canonical_json(space_json: str) -> str:
+  """A space's JSON with what does not change its meaning put in one order: the keys of every dict (a dict constant's,
+  a condition's parents) and the values a condition lists. The parameters' order and a Categorical's choices stay as
+  written: they fix the encoding."""
+  body = json.loads(space_json)
+  for d in body["params"].values():
+    if "when" in d: d["when"] = {q: sorted(v, key=lambda c: (type(c).__name__, json.dumps(c))) for q, v in d["when"].items()}
+  return json.dumps(body, sort_keys=True)
 
 def _json_default(o: Any) -> Any:
   # a constant that JSON cannot hold (a model, a function) is stored by its type only: a repr would hold a memory address

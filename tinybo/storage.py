@@ -6,23 +6,30 @@ same state rules, so the optimizer never knows which one it talks to:
                                               create, or check that an existing study matches; returns the study's seed
                                               (seed None: the recorded one; a new study records a new random one)
   trials(name) -> list[Trial]                 every trial, by id
+  trial(name, id) -> Trial | None             one trial (None: no such trial in the study), without reading the others
   reserve(name, propose, worker)              call propose(trials) -> list[params] on a snapshot, outside any lock, then
                                               insert them as pending in one short transaction, proposing again when
                                               another worker took one of them meanwhile: concurrent workers never get
                                               the same point, and nobody waits behind a proposal
   add(name, params, state, value, worker)     insert a finished trial (a result from elsewhere)
-  finish(name, id, state, value)              pending/failed -> complete/failed; errors on unknown or complete trials
+  finish(name, id, state, value)              pending/failed -> complete/failed; errors on unknown, complete or stopped trials
   fail_pending(name, before)                  fail every pending trial a worker took before `before` (a time.time());
                                               queued ones (worker None) wait for a worker instead
   claim(name, n, worker)                      give up to n queued trials (pending, worker None: see add) to a worker;
                                               a claimed trial's `created` becomes the claim's time (when its run began)
+  release(name, ids, worker)                  hand claimed trials back to the queue (worker None), those of `ids` still
+                                              pending and held by `worker`: the suggest() that claimed them failed
   report(name, id, step, value, decide)       atomically: check the trial is pending and step > its last step, then
                                               record value at step with decide(states, reports)'s stop verdict
                                               (a non-finite value fails the trial instead); returns (trial, stop)
   reports(name, id=None) -> {id: [Report]}    every trial's reports (or one trial's), by step
+  last_report(name, id) -> Report | None      a trial's last report alone (should_stop every step of a long curve)
   stop(name, id)                              pending -> stopped, its value the last reported one (failed stays failed)
+  requeue(name, id) -> Trial                  in one transaction: a failed trial whose configuration a later trial
+                                              already holds -> that trial; else pending -> failed, and its
+                                              configuration queued (worker None) as a new trial, returned
 Each storage also has `location`, a string naming where its studies live (a trial remembers it: see Optimizer).
-Imports: trial, sqlite3.
+Imports: space (canonical_json, to compare a stored space with a given one), trial, sqlite3.
 """
 from __future__ import annotations
 
@@ -41,6 +48,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, Protocol
 
+from tinybo.space import canonical_json
 from tinybo.trial import Report, Trial, TrialState
 
 Propose = Callable[[list[Trial]], list[dict]]
@@ -52,14 +60,18 @@ class Storage(Protocol):
   location: str
   def open_study(self, name: str, space_json: str, direction: str, seed: int | None = None) -> int: ...
   def trials(self, name: str) -> list[Trial]: ...
+  def trial(self, name: str, trial_id: int) -> Trial | None: ...
   def reserve(self, name: str, propose: Propose, worker: str | None) -> list[Trial]: ...
   def add(self, name: str, params: dict, state: TrialState, value: float | None, worker: str | None) -> Trial: ...
   def finish(self, name: str, trial_id: int, state: TrialState, value: float | None) -> Trial: ...
   def fail_pending(self, name: str, before: float | None = None) -> list[Trial]: ...
   def claim(self, name: str, n: int, worker: str) -> list[Trial]: ...
+  def release(self, name: str, trial_ids: list[int], worker: str) -> None: ...
   def report(self, name: str, trial_id: int, step: int, value: float, decide: Decide | None = None) -> tuple[Trial, bool]: ...
   def reports(self, name: str, trial_id: int | None = None) -> dict[int, list[Report]]: ...
+  def last_report(self, name: str, trial_id: int) -> Report | None: ...
   def stop(self, name: str, trial_id: int) -> Trial: ...
+  def requeue(self, name: str, trial_id: int) -> Trial: ...
 
 class StorageBusyError(RuntimeError):
   """The SQLite file stayed locked through every retry (another process holds a write lock for minutes)."""
@@ -99,11 +111,22 @@ def check_stop(name: str, t: Trial | None, trial_id: int, last: Report | None) -
   if last is None: raise ValueError(f"trial {trial_id} has no reports to stop at; report(trial, value, step) first, or fail(trial)")
   return True
 
+def check_requeue(name: str, t: Trial | None, trial_id: int, later: Callable[[], list[Trial]]) -> Trial | None:
+  """The rules for requeueing a trial: an unknown, complete or stopped one raises; a failed one whose configuration a
+  later, not failed trial (`later()`: the trials after it) already holds gives that trial, so two processes recovering
+  from one crash run it once; None: fail it if pending, and queue its configuration."""
+  if t is None: raise ValueError(f"no trial {trial_id} in study '{name}'; use a trial from suggest()")
+  if t.state in (TrialState.COMPLETE, TrialState.STOPPED):
+    raise ValueError(f"trial {trial_id} is already {finished_state(t)}; cannot requeue it — enqueue(trial.params) to run its "
+                     "configuration again")
+  if t.state != TrialState.FAILED: return None
+  return next((u for u in later() if u.id > trial_id and u.state != TrialState.FAILED and u.params == t.params), None)
+
 def _check_study(name: str, where: str, stored: tuple[str, str, int | None], given: tuple[str, str, int | None]) -> None:
   if stored[1] != given[1]:
     raise ValueError(f"study '{name}' in {where} has direction '{stored[1]}', not '{given[1]}'; pass direction='{stored[1]}' or a new name=")
-  if stored[0] != given[0]:
-    a, b = json.loads(stored[0]), json.loads(given[0])
+  if stored[0] != given[0] and canonical_json(stored[0]) != canonical_json(given[0]):
+    a, b = json.loads(canonical_json(stored[0])), json.loads(canonical_json(given[0]))
     diff = sorted(k for k in set(a["params"]) | set(b["params"]) if a["params"].get(k) != b["params"].get(k))
     if not diff and a.get("constants") != b.get("constants"): diff = ["constants"]
     if not diff:  # the same parameters and constants listed in another order: the encoding (and the seeded sequence) differs
@@ -145,13 +168,21 @@ class InMemoryStorage:
     self._reports: dict[str, dict[int, list[Report]]] = {}
     self._next_id = 0
     self.location = f"InMemoryStorage@{id(self):#x}"
+    self._pid = os.getpid()
 
   def __getstate__(self) -> dict:  # a copy in another process would record its results where nobody sees them
     raise TypeError("an in-memory study cannot be pickled or copied: a copy would not share its trials; use storage='study.db' "
                     "(SQLite) to share a study between processes")
 
+  def _write_lock(self) -> threading.RLock:
+    # a forked child (multiprocessing.Process on Linux) holds a copy, as a pickled one would: what it records is lost
+    if os.getpid() != self._pid:
+      raise RuntimeError(f"this in-memory study belongs to process {self._pid}; process {os.getpid()} (a fork of it) would record into a "
+                         "copy nobody sees; use storage='study.db' (SQLite) to share a study between processes")
+    return self._lock
+
   def open_study(self, name: str, space_json: str, direction: str, seed: int | None = None) -> int:
-    with self._lock:
+    with self._write_lock():
       if name in self._studies: _check_study(name, "this InMemoryStorage", self._studies[name], (space_json, direction, seed))
       else: self._studies[name], self._trials[name], self._reports[name] = (space_json, direction, new_seed() if seed is None else seed), {}, {}
       return self._studies[name][2]
@@ -164,6 +195,11 @@ class InMemoryStorage:
     # copies: a caller mutating a returned Trial must not change the study
     with self._lock: return [_copy(t) for t in self._study(name).values()]
 
+  def trial(self, name: str, trial_id: int) -> Trial | None:
+    with self._lock:
+      t = self._study(name).get(trial_id)
+      return None if t is None else _copy(t)
+
   def _insert(self, name: str, params: dict, state: TrialState, value: float | None, worker: str | None) -> Trial:
     now = time.time()
     t = Trial(self._next_id, dict(params), state, value, now, None if state == TrialState.PENDING else now, worker)
@@ -173,23 +209,23 @@ class InMemoryStorage:
 
   def reserve(self, name: str, propose: Propose, worker: str | None) -> list[Trial]:
     def commit(params: list[dict], seen: int, strict: bool) -> list[Trial] | None:
-      with self._lock:
+      with self._write_lock():
         newer = [json.dumps(t.params) for t in self._study(name).values() if t.id > seen]
         if _collides(params, newer, strict): return None
         return [self._insert(name, p, TrialState.PENDING, None, worker) for p in params]
     return reserve_optimistic(lambda: self.trials(name), propose, commit)
 
   def add(self, name: str, params: dict, state: TrialState, value: float | None, worker: str | None) -> Trial:
-    with self._lock: return self._insert(name, params, state, value, worker)
+    with self._write_lock(): return self._insert(name, params, state, value, worker)
 
   def finish(self, name: str, trial_id: int, state: TrialState, value: float | None) -> Trial:
-    with self._lock:
+    with self._write_lock():
       t = self._study(name).get(trial_id)
       if check_transition(name, t, trial_id, state): t.state, t.value, t.finished = state, value, time.time()
       return _copy(t)
 
   def fail_pending(self, name: str, before: float | None = None) -> list[Trial]:
-    with self._lock:
+    with self._write_lock():
       out, now = [], time.time()
       for t in self._study(name).values():
         if t.state == TrialState.PENDING and t.worker is not None and (before is None or t.created < before):
@@ -198,13 +234,19 @@ class InMemoryStorage:
       return out
 
   def claim(self, name: str, n: int, worker: str) -> list[Trial]:
-    with self._lock:
+    with self._write_lock():
       out, now = [t for t in self._study(name).values() if t.state == TrialState.PENDING and t.worker is None][:n], time.time()
       for t in out: t.worker, t.created = worker, now
       return [_copy(t) for t in out]
 
+  def release(self, name: str, trial_ids: list[int], worker: str) -> None:
+    with self._write_lock():
+      for i in trial_ids:
+        t = self._study(name).get(i)
+        if t is not None and t.state == TrialState.PENDING and t.worker == worker: t.worker = None
+
   def report(self, name: str, trial_id: int, step: int, value: float, decide: Decide | None = None) -> tuple[Trial, bool]:
-    with self._lock:
+    with self._write_lock():
       t = self._study(name).get(trial_id)
       check_report(name, t, trial_id, step)
       now = time.time()
@@ -223,14 +265,31 @@ class InMemoryStorage:
   def reports(self, name: str, trial_id: int | None = None) -> dict[int, list[Report]]:
     with self._lock:
       self._study(name)
-      return {i: list(c) for i, c in self._reports[name].items() if trial_id is None or i == trial_id}
+      curves = self._reports[name]
+      if trial_id is not None: return {trial_id: list(curves[trial_id])} if trial_id in curves else {}
+      return {i: list(c) for i, c in curves.items()}
+
+  def last_report(self, name: str, trial_id: int) -> Report | None:
+    with self._lock:
+      self._study(name)
+      curve = self._reports[name].get(trial_id)
+      return curve[-1] if curve else None
 
   def stop(self, name: str, trial_id: int) -> Trial:
-    with self._lock:
+    with self._write_lock():
       t = self._study(name).get(trial_id)
       curve = self._reports[name].get(trial_id) or [None]
       if check_stop(name, t, trial_id, curve[-1]): t.state, t.value, t.finished = TrialState.STOPPED, curve[-1].value, time.time()
       return _copy(t)
+
+  def requeue(self, name: str, trial_id: int) -> Trial:
+    with self._write_lock():
+      study = self._study(name)
+      t = study.get(trial_id)
+      again = check_requeue(name, t, trial_id, lambda: list(study.values()))
+      if again is not None: return _copy(again)
+      if t.state == TrialState.PENDING: t.state, t.finished = TrialState.FAILED, time.time()
+      return self._insert(name, t.params, TrialState.PENDING, None, None)
 
 def _copy(t: Trial) -> Trial: return replace(t, params=dict(t.params))
 
@@ -362,8 +421,12 @@ class SQLiteStorage:
     if self.readonly: raise ValueError(f"storage '{self.path}' was opened read-only; open it with SQLiteStorage(path) to change the study")
     def once():
       c = self._conn()
-      c.execute("BEGIN IMMEDIATE")
+      # only this method opens transactions, and never two at once: one open here was left by an interrupted ROLLBACK
+      if c.in_transaction: c.execute("ROLLBACK")
       try:
+        # inside the try: a Ctrl-C that lands as BEGIN returns (after waiting seconds for another process's lock) must
+        # roll back, or this connection keeps the study's write lock and every process waits for it
+        c.execute("BEGIN IMMEDIATE")
         out = fn(c)
         c.execute("COMMIT")
         return out
@@ -418,12 +481,14 @@ class SQLiteStorage:
     return "no such table: reports" in str(e)
 
   def _last_steps(self, c: sqlite3.Connection, name: str, trial_id: int | None = None) -> dict[int, int]:
-    one = "AND trial = ?" if trial_id is not None else ""
-    try: rows = c.execute(f"SELECT trial, MAX(step) FROM reports WHERE study = ? {one} GROUP BY trial", (name, *([trial_id] if one else [])))
+    # one trial: a plain MAX, which SQLite reads off the index's end; with GROUP BY it scanned all the trial's reports
+    sql = ("SELECT trial, MAX(step) FROM reports WHERE study = ? GROUP BY trial" if trial_id is None else
+           "SELECT ?, MAX(step) FROM reports WHERE study = ? AND trial = ?")
+    try: rows = c.execute(sql, (name,) if trial_id is None else (trial_id, name, trial_id)).fetchall()
     except sqlite3.OperationalError as e:
       if self._no_reports_table(e): return {}
       raise
-    return dict(rows.fetchall())
+    return {i: st for i, st in rows if st is not None}
 
   def _reports(self, c: sqlite3.Connection, name: str, trial_id: int | None = None) -> dict[int, list[Report]]:
     one = "AND trial = ?" if trial_id is not None else ""
@@ -438,6 +503,9 @@ class SQLiteStorage:
 
   def trials(self, name: str) -> list[Trial]:
     return self._query(lambda c: self._read(c, name))
+
+  def trial(self, name: str, trial_id: int) -> Trial | None:
+    return self._query(lambda c: next(iter(self._read(c, name, "AND id = ?", (trial_id,))), None))
 
   def _insert(self, c: sqlite3.Connection, name: str, params: list[dict], state: TrialState, value: float | None, worker: str | None) -> list[Trial]:
     now, out = time.time(), []
@@ -484,6 +552,10 @@ class SQLiteStorage:
       return [replace(t, worker=worker, created=now) for t in ts]
     return self._tx(go)
 
+  def release(self, name: str, trial_ids: list[int], worker: str) -> None:
+    self._tx(lambda c: c.executemany("UPDATE trials SET worker = NULL WHERE study = ? AND id = ? AND state = 'pending' AND worker = ?",
+                                     [(name, i, worker) for i in trial_ids]))
+
   def report(self, name: str, trial_id: int, step: int, value: float, decide: Decide | None = None) -> tuple[Trial, bool]:
     # the checks, the decision and the insert share one write lock: two processes reporting for one trial cannot
     # interleave, and every decision sees exactly the reports committed before it
@@ -509,6 +581,16 @@ class SQLiteStorage:
   def reports(self, name: str, trial_id: int | None = None) -> dict[int, list[Report]]:
     return self._query(lambda c: self._reports(c, name, trial_id))
 
+  def last_report(self, name: str, trial_id: int) -> Report | None:
+    def go(c):
+      sql = "SELECT step, value, stop, time FROM reports WHERE study = ? AND trial = ? ORDER BY step DESC LIMIT 1"
+      try: row = c.execute(sql, (name, trial_id)).fetchone()
+      except sqlite3.OperationalError as e:
+        if self._no_reports_table(e): return None
+        raise
+      return None if row is None else Report(row[0], row[1], bool(row[2]), row[3])
+    return self._query(go)
+
   def stop(self, name: str, trial_id: int) -> Trial:
     def go(c):
       t = next(iter(self._read(c, name, "AND id = ?", (trial_id,))), None)
@@ -517,6 +599,16 @@ class SQLiteStorage:
       now = time.time()
       c.execute("UPDATE trials SET state = 'stopped', value = ?, finished = ? WHERE id = ?", (last.value, now, trial_id))
       return replace(t, state=TrialState.STOPPED, value=last.value, finished=now)
+    return self._tx(go)
+
+  def requeue(self, name: str, trial_id: int) -> Trial:
+    # one write transaction: two processes requeueing the same trial at once queue it once (the second finds the first's copy)
+    def go(c):
+      t = next(iter(self._read(c, name, "AND id = ?", (trial_id,))), None)
+      again = check_requeue(name, t, trial_id, lambda: self._read(c, name, "AND id > ? AND state != 'failed'", (trial_id,)))
+      if again is not None: return again
+      if t.state == TrialState.PENDING: c.execute("UPDATE trials SET state = 'failed', finished = ? WHERE id = ?", (time.time(), trial_id))
+      return self._insert(c, name, [t.params], TrialState.PENDING, None, None)[0]
     return self._tx(go)
 
   def close(self) -> None:

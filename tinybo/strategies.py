@@ -1,10 +1,11 @@
 """Strategies: one protocol, `suggest(space, trials, n, *, seed, minimize) -> list[dict]`, plus Random and Grid.
 
 A strategy is stateless between calls as far as results go: it derives its RNG from the seed and the history, so the
-same seed and history give the same suggestions and a resumed study continues the same way.
+same seed and history give the same suggestions and a resumed study continues the same way. (tb.GP adds one input, its
+own last fit, which warm-starts the next: after a reopen its first fit is cold and it may continue on another path.)
 Holds: Strategy, SearchExhausted, History (the trials read once per suggestion), Random, Grid and the helpers the GP
-strategy shares (`random_configs`, `history_rng`, `n_configs`). Imports: space, trial, numpy; no strategy (bo.py imports
-this module, optimizer.py both).
+strategy shares (`random_configs`, `history_rng`, `n_configs`, `exhausted`: the error when nothing new is left).
+Imports: space, trial, numpy; no strategy (bo.py imports this module, optimizer.py both).
 """
 from __future__ import annotations
 
@@ -60,6 +61,12 @@ class History:
     return History(enc(complete), np.array(values, dtype=np.float64), enc(failed), enc(pending), enc(other), frozenset(taken), len(trials),
                    sum(t.state == TrialState.PENDING for t in trials), sum(t.state == TrialState.STOPPED for t in trials), tuple(rows))
 
+def exhausted(total: float, n_pending: int, what: str = "configurations of the space", fix: str = "widen the space") -> SearchExhausted:
+  """The error of a strategy with nothing new left: all `total` of `what` are taken, n_pending of them by pending trials
+  (a batch, or other workers, still running them: taken, not yet tried)."""
+  taken = f"have been tried or are pending ({n_pending} pending)" if n_pending else "have been tried"
+  return SearchExhausted(f"all {int(total)} {what} {taken}; {fix}")
+
 def history_rng(seed: int | None, n_trials: int, salt: int = 0) -> np.random.Generator:
   """An RNG that depends only on the seed and how many trials exist: deterministic, and different at every step."""
   return np.random.default_rng([salt, 0 if seed is None else int(seed) & 0xFFFFFFFF, n_trials])
@@ -84,6 +91,11 @@ def random_configs(space: Space, rng: np.random.Generator, taken: set, n: int) -
   for p in more: taken.add(space.key(p))
   return out + more
 
+def _key(space: Space, params: Any) -> tuple | None:
+  """space.key of a trial's params, or None where they do not fit the space (an edited study)."""
+  try: return space.key(params)
+  except (ValueError, TypeError): return None
+
 class Random:
   """Uniform random search (log-uniform for log params). `Random(seed=...)` overrides the optimizer's seed."""
   def __init__(self, seed: int | None = None):
@@ -93,6 +105,7 @@ class Random:
 
   def suggest(self, space: Space, trials: Sequence[Trial], n: int, *, seed: int = 0, minimize: bool = True) -> list[dict]:
     h = History.of(space, trials)
+    if n_configs(space) <= len(h.taken): raise exhausted(n_configs(space), h.n_pending)
     return random_configs(space, history_rng(seed if self.seed is None else self.seed, h.n_trials, salt=1), set(h.taken), n)
 
   def __repr__(self) -> str: return f"Random(seed={self.seed!r})"
@@ -139,9 +152,10 @@ class Grid:
   all their values when they have at most that many, categoricals every choice. Conditional parameters are enumerated
   only where active. Raises SearchExhausted when done."""
   def __init__(self, points_per_float: int = 5):
-    if not isinstance(points_per_float, int) or points_per_float < 2:
+    # any integer (numpy's too, as Random's seed), never a bool
+    if isinstance(points_per_float, bool) or not isinstance(points_per_float, numbers.Integral) or points_per_float < 2:
       raise ValueError(f"Grid(points_per_float={points_per_float!r}): needs an int >= 2 so both bounds are included")
-    self.points_per_float = points_per_float
+    self.points_per_float = int(points_per_float)
 
   def points(self, space: Space) -> Iterator[dict]:
     """The full grid, in order."""
@@ -154,7 +168,9 @@ class Grid:
     taken = History.of(space, trials).taken
     out = list(itertools.islice((p for p in self.points(space) if space.key(p) not in taken), n))
     if not out:
-      raise SearchExhausted(f"all {self.size(space)} grid points have been tried; use a finer Grid(points_per_float=...) or another strategy")
+      pending = {k for t in trials if t.state == TrialState.PENDING and (k := _key(space, t.params)) is not None}
+      raise exhausted(self.size(space), sum(space.key(p) in pending for p in self.points(space)), "grid points",
+                      "use a finer Grid(points_per_float=...) or another strategy")
     return out
 
   def __repr__(self) -> str: return f"Grid(points_per_float={self.points_per_float!r})"

@@ -15,7 +15,8 @@ DEFAULT_MAX_POINTS = 512
 
 def fit_subset(X: np.ndarray, y: np.ndarray, m: int) -> np.ndarray:
   """Indices (ascending, so trial order is kept) of at most m rows of X to fit the GP on; every row when n <= m.
-  Above m, three parts, each deterministic (ties go to the earlier trial):
+  Above m, three parts, each deterministic (ties go to the earlier trial; distances are |a|² + |b|² - 2ab, so two equal
+  distances can differ in their last bits):
   - the best m/2 by y: the model is exact where the acquisition searches hardest, around the incumbents;
   - the m/8 most recent of the others: each suggestion's outcome enters the next fit, so the model never keeps proposing
     a region whose recent points it does not see;

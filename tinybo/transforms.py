@@ -1,5 +1,6 @@
 """Every map of the observed values before the GP sees them: the strategy's optional log warp (`warp_values`, chosen by
-`heavy_bad_tail`; `unwarp_values` inverts it), then the GP's robust standardization with a logarithmic squash of extreme spreads (`YTransform`).
+`heavy_bad_tail`; `unwarp_values` inverts it) or power transform (`power_values`: Box-Cox / Yeo-Johnson), then the
+GP's robust standardization with a logarithmic squash of extreme spreads (`YTransform`).
 Holds pure numpy functions and one frozen dataclass. Imports: numpy.
 Glossary: y raw values (the strategy passes values to maximize); z = (y − center) / spread, a robust z-score (median and
 scaled MAD); u = squash(z); the GP's standardized targets are (u − u_mean) / u_scale.
@@ -35,7 +36,7 @@ class YTransform:
     the minimum (the strategies maximize: NaN is the worst). Needs one finite value at least."""
     finite = np.isfinite(y)
     y = np.where(np.isnan(y), y[finite].min(), np.clip(y, y[finite].min(), y[finite].max()))
-    center = float(np.median(y))
+    center = float(np.median(y / 2)) * 2  # halves: the median of an even count averages two values, whose sum may overflow
     with np.errstate(over="ignore", invalid="ignore"):
       dev = np.abs(y / 2 - center / 2) * 2  # halves: no overflow near ±1.8e308
       scale = float(np.median(dev)) * 1.4826
@@ -48,7 +49,9 @@ class YTransform:
 
   def __call__(self, y:np.ndarray) -> np.ndarray:
     """Finite y in the units of the fit -> standardized targets."""
-    return (squash((np.asarray(y, dtype=np.float64) - self.center) / self.spread) - self.u_mean) / self.u_scale
+    with np.errstate(over="ignore"):  # halves, as `fit`: a y and a center near ∓1.8e308 would overflow their difference
+      z = np.clip((np.asarray(y, dtype=np.float64) / 2 - self.center / 2) / self.spread * 2, -1e300, 1e300)
+    return (squash(z) - self.u_mean) / self.u_scale
 
   @property
   def affine(self) -> tuple[float, float]:
@@ -60,7 +63,7 @@ class YTransform:
     """Standardized (mean, var) -> units of y: the inverse squash, with the delta-method variance."""
     z, dz = unsquash(self.u_mean + self.u_scale * np.asarray(mean, dtype=np.float64))
     with np.errstate(over="ignore"):
-      y = self.center + self.spread * z
+      y = (self.center / 2 + self.spread * (z / 2)) * 2   # halves: a finite y beside a center near ∓1.8e308 stays finite
       v = np.asarray(var, dtype=np.float64) * (self.u_scale * self.spread * dz) ** 2
     return np.nan_to_num(y), np.nan_to_num(np.maximum(v, 0.0), posinf=np.finfo(np.float64).max)
 

@@ -196,7 +196,9 @@ def activated_weights(space: Space) -> dict[str, np.ndarray]:
     if not isinstance(p, Categorical): continue
     counts = np.zeros(len(p.choices))
     for c, choice in enumerate(p.choices):
-      on = {k for k, conds in space.conditions.items() if q in conds and choice in conds[q] and len(set(conds[q])) < len(p.choices)}
+      # a condition lists q's own choices, distinct; 1 == True == 1.0 in Python, so a choice matches by type too (as Space's)
+      on = {k for k, conds in space.conditions.items() if q in conds and len(conds[q]) < len(p.choices)
+            and any(type(v) is type(choice) and v == choice for v in conds[q])}
       grown = True
       while grown:
         more = {k for k, conds in space.conditions.items() if k not in on and any(a in on for a in conds)}

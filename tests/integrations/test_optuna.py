@@ -147,6 +147,21 @@ def test_a_parameter_no_parent_explains_is_sampled_independently_with_one_warnin
   # proposed only while one complete trial made it look unconditional: from the first trial without it, never again
   assert all("noise" not in proposal(t) and set(proposal(t)) <= set(t.params) for t in study.trials[2:])
 
+def test_a_complete_trial_without_parameters_leaves_the_tree_modelled(caplog):
+  def objective(t: optuna.Trial) -> float:
+    if t.number == 3: return 100.0   # returned before its first suggest (a cached or penalty result)
+    return quadratic(t)
+  sampler = TinyBOSampler("random", seed=0)
+  study = optuna.create_study(sampler=sampler)
+  study.add_trial(optuna.trial.create_trial(value=50.0))   # a warm start row without parameters
+  with caplog.at_level(logging.WARNING, logger="tinybo.integrations.optuna"):
+    study.optimize(objective, n_trials=10)
+  assert not [r for r in caplog.records if "independently" in r.getMessage()]
+  space, trials, _ = sampler.history(study)
+  assert space.params == {"x": tb.Float(-3.0, 3.0), "y": tb.Float(1e-3, 10.0, log=True), "c": tb.Categorical([0, 1])}
+  assert sorted(t.id for t in trials) == [n for n in range(11) if n not in (0, 3)]   # the two without parameters hold no configuration
+  assert all(set(proposal(t)) == {"x", "y", "c"} for t in study.trials[2:] if t.number != 3)   # every later trial proposed whole by the strategy
+
 @pytest.mark.slow
 def test_gp_on_a_conditional_objective_beats_random_over_10_seeds():
   # the tree of benchmarks/optuna_tree.py: three classifiers, a chain (gamma only for an svm with rbf), a shared x

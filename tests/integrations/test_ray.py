@@ -204,7 +204,9 @@ def test_convert_ray_primitives():
   assert space.params["b"] == tb.Float(1e-4, 1e-1, log=True)
   assert [codecs["e"].from_tb(i) for i in range(codecs["e"].param.high + 1)] == [0.0, 0.25, 0.5, 0.75, 1.0]
   assert [codecs["f"].from_tb(i) for i in range(codecs["f"].param.high + 1)] == [0, 5, 10, 15, 20]
-  assert codecs["g"].from_tb(0.0123456) == pytest.approx(0.012)
+  assert space.params["g"] == tb.Int(1, 1000, log=True) and codecs["g"].from_tb(12) == 0.012 and codecs["g"].to_tb(0.012) == 12
+  with pytest.raises(ValueError, match="value 0.0125 is not a multiple of the step 0.001 from 0.001; use 0.012 or 0.013"): codecs["g"].to_tb(0.0125)
+  with pytest.raises(ValueError, match="value 2.0 is outside \\[0.001, 1.0\\]"): codecs["g"].to_tb(2.0)
   assert codecs["h"].from_tb(0) == [1, 2] and codecs["h"].to_tb(None) == 1
   s = TinyBOSearch(strategy="random", metric="m", mode="max")
   assert s.set_search_properties(None, None, {"lr": tune.loguniform(1e-4, 1e-1), "opt": {"name": tune.choice(["sgd", "adam"])}, "k": 1})
@@ -212,10 +214,35 @@ def test_convert_ray_primitives():
     c = s.suggest(str(i))
     assert 1e-4 <= c["lr"] <= 1e-1 and c["opt"]["name"] in ("sgd", "adam")
 
+def test_quantized_int_domains_take_the_values_rays_own_sampler_draws():
+  # Ray's sampler: qrandint/qlograndint include the upper bound, except with q=1 (the default) where it is exclusive
+  for d in (tune.qrandint(1, 10), tune.qrandint(1, 10, 1), tune.qlograndint(1, 10, 1), tune.qrandint(1, 10, 3), tune.qrandint(0, 12, 4)):
+    ray_values = {int(v) for v in d.sample(size=3000, random_state=np.random.default_rng(0))}
+    _, codecs, _ = convert_search_space({"x": d})
+    c = codecs["x"]
+    assert {c.from_tb(i) for i in range(c.param.low, c.param.high + 1)} == ray_values
+
+def test_a_log_quantized_space_is_searched_without_repeats_until_exhausted():
+  # the GP searched a log-quantized domain as a continuous log float and rounded: 40 suggestions of this 32-value space
+  # held 3 distinct configurations. Its multiples are now the integers k of k*q: every configuration once, then FINISHED
+  s = TinyBOSearch(metric="loss", mode="min", seed=0)
+  s.set_search_properties(None, None, {"units": tune.qlograndint(8, 64, 8), "lr": tune.qloguniform(1e-3, 4e-3, 1e-3)})
+  seen = []
+  for i in range(33):
+    c = s.suggest(str(i))
+    if c == Searcher.FINISHED: break
+    seen.append((c["units"], c["lr"]))
+    s.on_trial_complete(str(i), {"loss": abs(c["units"] - 24) + abs(c["lr"] - 0.002) * 1000, "training_iteration": 1})
+  assert sorted(seen) == [(u, lr) for u in range(8, 65, 8) for lr in (0.001, 0.002, 0.003, 0.004)]
+  with pytest.raises(ValueError, match="more than a log-scale integer can index"): convert_search_space({"x": tune.qloguniform(1e-15, 1, 1e-15)})
+
 def test_unsupported_domains_are_clear_errors():
   with pytest.raises(ValueError, match="'g' is a tune.grid_search"): convert_search_space({"g": tune.grid_search([1, 2])})
   with pytest.raises(ValueError, match="'f': TinyBOSearch cannot search sample_from"): convert_search_space({"f": tune.sample_from(lambda _: 1)})
   with pytest.raises(ValueError, match="cannot search Float with _?Normal sampling"): convert_search_space({"n": tune.randn(0, 1)})
+  for empty in (tune.randint(5, 5), tune.lograndint(4, 4), tune.qrandint(5, 5), tune.randint(5, 3)):   # Ray's own sampler draws nothing
+    with pytest.raises(ValueError, match=r"'e': the int domain \[\d, \d\) has no value \(Ray's upper bound is exclusive\); give an upper"):
+      convert_search_space({"e": empty})
   # a domain nested in a choice would reach the trainable as an unresolved Domain object
   for nested in ({"name": "sgd", "lr": tune.uniform(0, 1)}, [tune.randint(0, 3)], {"k": tune.grid_search([1, 2])}):
     with pytest.raises(ValueError, match="'opt': a tune.choice whose choices hold tune domains is a nested space .* when= conditions"):
@@ -251,6 +278,20 @@ def test_points_to_evaluate_come_first():
   s.set_search_properties(None, None, {"lr": tune.loguniform(1e-4, 1e-1), "opt": {"name": tune.choice(["sgd", "adam"])}})
   assert s.suggest("a") == {"lr": 0.01, "opt": {"name": "adam"}}
   assert s.suggest("b") != {"lr": 0.01, "opt": {"name": "adam"}}
+
+def test_evaluated_rewards_record_the_points_as_run_as_rays_optuna_search_takes_them():
+  space = {"lr": tune.loguniform(1e-4, 1e-1), "opt": {"name": tune.choice(["sgd", "adam"])}}
+  pts = [{"lr": 0.01, "opt": {"name": "adam"}}, {"lr": 0.001, "opt": {"name": "sgd"}}]
+  s = TinyBOSearch(points_to_evaluate=pts, evaluated_rewards=[0.5, float("nan")], metric="m", mode="min", strategy="random")
+  assert s.set_search_properties(None, None, space)
+  C, F = tb.TrialState.COMPLETE, tb.TrialState.FAILED
+  assert [(t.params, t.state, t.value) for t in s.trials] == [({"lr": 0.01, "opt/name": 1}, C, 0.5), ({"lr": 0.001, "opt/name": 0}, F, None)]
+  assert s.suggest("a") not in pts   # never run again
+  s = TinyBOSearch({"x": tb.Float(0, 1)}, metric="m", mode="max", points_to_evaluate=[{"x": 0.25}], evaluated_rewards=[3])
+  assert [(t.params, t.state, t.value) for t in s.trials] == [({"x": 0.25}, C, 3.0)]
+  for bad in ([1.0], 1.0, {"lr": 1.0}):
+    with pytest.raises(ValueError, match="evaluated_rewards=.*one metric value per point of points_to_evaluate \\(2 points\\)"):
+      TinyBOSearch(points_to_evaluate=pts, evaluated_rewards=bad)
 
 def test_scheduler_ended_trials_as_ray_calls_the_searcher():
   """The calls Ray makes: on_trial_result for each result the scheduler lets through; the result that made the scheduler
@@ -401,4 +442,5 @@ def test_a_log_quantized_domain_records_the_value_the_trial_ran_with():
     ran.append((c["units"], c["lr"]))
     s.on_trial_complete(str(i), {"loss": abs(c["units"] - 64) / 64 + abs(c["lr"] - 0.01) * 10, "training_iteration": 1})
   assert all(u % 8 == 0 and abs(lr / 1e-3 - round(lr / 1e-3)) < 1e-9 for u, lr in ran)
-  assert [(t.params["units"], t.params["lr"]) for t in s.trials] == ran
+  # the model's units are the multiples k of k*q: each trial's is the value it ran with
+  assert [(t.params["units"] * 8, round(t.params["lr"] * 1e-3, 12)) for t in s.trials] == ran

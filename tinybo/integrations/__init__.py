@@ -24,9 +24,9 @@ from tinybo.space import Categorical, Float, Int
 @dataclass(frozen=True)
 class Codec:
   """One foreign parameter as a tinybo parameter. kind "float"/"int": the same value; "grid": value = low + i*step
-  searched as the integer index i (quantized floats, ints with a step); "round": a log-scale float or int searched
-  continuously and rounded to a multiple of step inside [low, high] (log-quantized Ray domains); "choice": the index of a choice, so choices of
-  any type (lists, None, objects) work and never need to be JSON."""
+  searched as the integer index i (quantized floats, ints with a step); "round": value = k*step in [low, high],
+  searched as the log-scale integer k (log-quantized Ray domains: two proposals are never one value); "choice": the
+  index of a choice, so choices of any type (lists, None, objects) work and never need to be JSON."""
   param: Float | Int | Categorical
   kind: str
   low: float = 0.0
@@ -45,8 +45,10 @@ class Codec:
     if self.kind == "float": return float(v)
     if self.kind == "int": return _whole(v)
     if self.kind == "grid": return self._grid_index(v)
-    self._check_multiple(v)   # "round": a multiple of step, searched continuously
-    return _whole(v) if isinstance(self.param, Int) else float(v)
+    if not self.low - 1e-9 * self.step <= v <= self.high + 1e-9 * self.step:   # "round": k of k*step
+      raise ValueError(f"value {v!r} is outside [{self.low!r}, {self.high!r}]; give a value inside the bounds")
+    self._check_multiple(v)
+    return min(max(int(round(v / self.step)), self.param.low), self.param.high)
 
   def _grid_index(self, v: Any) -> int:
     if abs(v - self.high) <= max(1e-6 * self.step, 1e-14 * abs(v)): return self.param.high   # the last point may be clipped to high
@@ -58,8 +60,8 @@ class Codec:
   def _check_multiple(self, v: Any) -> None:
     k = (v - self.low) / self.step
     if abs(k - round(k)) > max(1e-6, 1e-14 * abs(v) / self.step):   # float noise, also far from 0
-      near = [self.from_tb(i) for i in (math.floor(k), math.ceil(k)) if 0 <= i <= self.param.high] if self.kind == "grid" else \
-             [self.from_tb(v)]
+      first = 0 if self.kind == "grid" else self.param.low   # a "round" index counts multiples from 0, not from low
+      near = [self.from_tb(first + i) for i in (math.floor(k), math.ceil(k)) if self.param.low <= first + i <= self.param.high]
       raise ValueError(f"value {v!r} is not a multiple of the step {self.step!r} from {self.low!r}; use {' or '.join(map(repr, near))}")
 
   def from_tb(self, v: Any) -> Any:
@@ -69,7 +71,7 @@ class Codec:
       x = min(self.low + int(v) * self.step, self.high)
       return int(round(x)) if self.integer else float(round(x, 12))  # 0.1 * 3 -> 0.3, not 0.30000000000000004
     if self.kind == "round":
-      x = min(max(round(v / self.step) * self.step, self.low), self.high)
+      x = int(v) * self.step
       return int(round(x)) if self.integer else float(round(x, 12))
     return self.choices[int(v)]
 
@@ -93,9 +95,13 @@ def grid_codec(low: float, high: float, step: float, integer: bool) -> Codec:
   return Codec(Int(0, n), "grid", low=low, step=step, high=high, integer=integer)
 
 def round_codec(low: float, high: float, step: float, integer: bool) -> Codec:
-  """Log-uniform values rounded to multiples of step in [low, high] (both already multiples of step)."""
-  p = Int(int(low), int(high), log=True) if integer else Float(float(low), float(high), log=True)
-  return Codec(p, "round", low=low, step=step, high=high, integer=integer)
+  """The multiples of step in [low, high] (both multiples of step, low > 0) on a log scale: the integer k of k*step,
+  Int(low/step, high/step, log=True), so every proposal is a distinct value."""
+  k_low, k_high = int(round(low / step)), int(round(high / step))
+  if k_high > 2**46:
+    raise ValueError(f"[{low}, {high}] holds {k_high - k_low + 1} multiples of q={step}, more than a log-scale integer can index "
+                     f"(2**46); use a larger q, or a log domain without q")
+  return Codec(Int(k_low, k_high, log=True), "round", low=low, step=step, high=high, integer=integer)
 
 def choice_codec(choices: Any) -> Codec:
   choices = tuple(choices)

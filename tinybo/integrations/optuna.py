@@ -11,12 +11,14 @@ Parameters outside the tree (those of the very first trial, a branch never yet s
 trial to trial, a range tinybo cannot encode, a parameter that comes and goes with no parent explaining it, a categorical
 with list or dict choices in a JSON storage) are sampled independently by `independent_sampler` (RandomSampler by
 default). A complete trial with a value its distribution cannot take (Optuna only warns about an enqueued one) is left
-out. When every configuration has been tried the study is stopped, as Optuna's GridSampler does.
+out, and so is one that completed before suggesting any modelled parameter. When every configuration has been tried
+the study is stopped, as Optuna's GridSampler does.
 
 Pruned trials are data: a trial a pruner stopped becomes a tinybo STOPPED trial whose value is its last intermediate
 value, and every trial's intermediate values become tinybo reports (`history(study)` shows what the strategy sees).
 RUNNING trials are passed to the strategy as pending, so parallel workers (`n_jobs`, or several processes on one RDB
-storage) get distinct, spread-out proposals.
+storage) get distinct, spread-out proposals. Threads sample one at a time (a lock); processes do not: two that sample at
+the same moment, each before the other has stored its proposal, can get the same one.
 
 Float, log float, float with step, int, log int, int with step and categorical distributions are supported.
 Imports: integrations (the codecs), conditions, optimizer (resolve_strategy, takes_reports), strategies, space, trial, optuna.
@@ -210,7 +212,9 @@ def infer_tree(complete: Sequence[FrozenTrial], search_space: dict[str, BaseDist
       Space({n: c.param})   # a range tinybo cannot encode (an int beyond 2**52 - 1, a float span beyond a float's range)
       codecs[n] = c
     except (TypeError, ValueError): left_out.add(n)
-  rows = [r for t in complete if (r := _row(t, codecs)) is not None]
+  # a trial that completed before its first modelled suggest (an objective that returns early, a tell or add_trial
+  # without params) shows nothing about the tree; as a row it would make every parameter look conditional on nothing
+  rows = [r for t in complete if (r := _row(t, codecs))]
   conds, unexplained = infer_conditions(rows, {n: c.param for n, c in codecs.items()})
   left_out |= unexplained
   codecs = {n: c for n, c in codecs.items() if n not in unexplained}

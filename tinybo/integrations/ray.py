@@ -9,9 +9,11 @@
 
 The space is a tinybo Space (or a dict of tb.Float/Int/Categorical and constants) passed to the constructor, or Ray
 Tune's own primitives in `param_space`: uniform, loguniform, quniform, qloguniform, randint, lograndint, qrandint,
-qlograndint, choice (nested dicts too; randint's upper bound is exclusive, as in Ray). Trials still running are handed
-to the strategy as pending, so concurrent trials get distinct, spread-out suggestions. `save`/`restore` keep every
-observation and every pending trial; the strategy itself holds no state (it refits from the history).
+qlograndint, choice (nested dicts too; randint's upper bound is exclusive, as in Ray, and so is qrandint's and
+qlograndint's with q=1). Trials still running are handed to the strategy as pending, so concurrent trials get distinct,
+spread-out suggestions. `save`/`restore` keep every observation and every pending trial; the strategy is not saved: it
+refits from the history (a new tb.GP's first fit is cold, so a restored search can take another path, as a reopened
+study does).
 
 Early stopping: every intermediate result is recorded as a tinybo report at its `training_iteration` (`curves`). A trial
 that Ray's scheduler (ASHAScheduler, HyperBandScheduler, a stopper) ends is recorded as STOPPED, with its last reported
@@ -65,7 +67,12 @@ def domain_codec(name: str, d: Domain) -> Codec:
     return choice_codec(d.categories)
   if isinstance(d, (RayFloat, RayInteger)) and isinstance(sampler, (Uniform, LogUniform)):
     integer, log = isinstance(d, RayInteger), isinstance(sampler, LogUniform)
-    if q is None:  # Ray samples ints in [lower, upper): the tinybo Int is inclusive
+    # Ray samples ints in [lower, upper): the tinybo Int is inclusive. An int quantized by q=1 (tune.qrandint(1, 10)'s
+    # default q) is too; with q > 1 the upper bound is included
+    if q is None or (integer and q == 1):
+      if integer and d.upper <= d.lower:   # the Int(lower, upper - 1) error would name a bound the user never wrote
+        raise ValueError(f"parameter '{name}': the int domain [{d.lower}, {d.upper}) has no value (Ray's upper bound is exclusive); "
+                         f"give an upper bound above {d.lower}, e.g. tune.randint({d.lower}, {d.lower + 1}) for {d.lower} alone")
       return int_codec(d.lower, d.upper - 1, log) if integer else float_codec(d.lower, d.upper, log)
     # quantized: multiples of q inside [lower, upper], both ends included, as Ray samples them
     lo, hi = math.ceil(d.lower / q - 1e-9) * q, math.floor(d.upper / q + 1e-9) * q
@@ -132,11 +139,14 @@ class TinyBOSearch(Searcher):
   strategy: "gp", "random", "grid" or a strategy object such as tb.GP(kernel="matern32").
   seed: the strategy's seed (same seed and history -> same suggestions); None: a random one.
   points_to_evaluate: configurations to try first (e.g. a known default).
+  evaluated_rewards: the metric values of points_to_evaluate already run (one per point, as Ray's OptunaSearch takes
+    them): the points are recorded as complete with these values instead of being run.
   max_step: the training_iteration of a full run (ASHAScheduler's max_t): a trial the scheduler ends before it is
     STOPPED. None (default): the highest training_iteration any trial has reported so far.
   """
   def __init__(self, space: Space | Mapping | None = None, metric: str | None = None, mode: str | None = None, strategy: str | Strategy = "gp",
-               seed: int | None = 0, points_to_evaluate: list[dict] | None = None, max_step: int | None = None):
+               seed: int | None = 0, points_to_evaluate: list[dict] | None = None, max_step: int | None = None,
+               evaluated_rewards: list[float] | None = None):
     super().__init__(metric=metric, mode=mode)
     if isinstance(metric, list) or isinstance(mode, list): raise ValueError("TinyBOSearch optimizes one metric; pass metric='name', mode='min'|'max'")
     self._strategy = resolve_strategy(strategy)
@@ -152,6 +162,11 @@ class TinyBOSearch(Searcher):
     if pts is not None and (isinstance(pts, (Mapping, str)) or not all(isinstance(p, Mapping) for p in pts)):
       raise TypeError(f"points_to_evaluate={points_to_evaluate!r}: pass a list of configurations, e.g. [{{'lr': 0.01}}]")
     self._queue = [dict(p) for p in (points_to_evaluate or [])]
+    rewards = evaluated_rewards
+    if rewards is not None and (isinstance(rewards, (Mapping, str)) or not isinstance(rewards, Collection) or len(rewards) != len(self._queue)):
+      raise ValueError(f"evaluated_rewards={evaluated_rewards!r}: give one metric value per point of points_to_evaluate "
+                       f"({len(self._queue)} points), or None to run the points")
+    self._rewards = None if rewards is None else list(rewards)
     if max_step is not None and (isinstance(max_step, bool) or not isinstance(max_step, numbers.Integral) or max_step < 1):
       raise ValueError(f"max_step={max_step!r}; use the training_iteration of a full run (an int >= 1, e.g. ASHAScheduler's max_t) or None")
     self._max_step = None if max_step is None else int(max_step)
@@ -173,6 +188,9 @@ class TinyBOSearch(Searcher):
     for i, p in enumerate(self._queue):   # a bad point is an error now, not when its turn comes in the middle of a run
       try: self._to_tb(p)
       except (ValueError, TypeError) as e: raise type(e)(f"points_to_evaluate[{i}]: {e}") from None
+    if self._rewards is not None:   # already run: recorded as results, never run again
+      for p, r in zip(self._queue, self._rewards): self._add(self._to_tb(p), r)
+      self._queue, self._rewards = [], None
 
   # ***** Searcher API *****
 
@@ -226,8 +244,7 @@ class TinyBOSearch(Searcher):
       try: out = self._strategy.suggest(self._space, self._trials, 1, seed=self._seed, minimize=self._mode == "min", **extra)
       except SearchExhausted: return Searcher.FINISHED
       if not out: return Searcher.FINISHED
-      # what the trial will run: a log-quantized domain ("round" codec) rounds the proposal, and the model must learn
-      # from the value that ran, and see that configuration as taken
+      # what the trial will run, as its recorded value (the codecs' round trip is exact)
       params = self._to_tb(self._to_ray(self._space.validate(out[0])))
     self._live[trial_id] = len(self._trials)
     self._trials.append(Trial(len(self._trials), params))
@@ -302,7 +319,9 @@ class TinyBOSearch(Searcher):
     """A result from outside this searcher (warm start). `intermediate_values` become its reports at steps 1, 2, ...;
     a pruned point with a finite value is STOPPED at the last of them (failed without them); errored points are failed."""
     self._check()
-    params = self._to_tb(parameters)
+    self._add(self._to_tb(parameters), value, error, pruned, intermediate_values)
+
+  def _add(self, params: dict, value: Any, error: bool = False, pruned: bool = False, intermediate_values: list[float] | None = None) -> None:
     try: v = None if error or value is None else float(value)
     except (TypeError, ValueError): v = None
     curve = [Report(s, float(x), False, time.time()) for s, x in enumerate(intermediate_values or [], 1) if x is not None and math.isfinite(x)]
