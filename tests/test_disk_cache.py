@@ -132,6 +132,34 @@ def test_an_entry_owned_by_another_user_is_refused(cache):
   assert prog.jit.captured is not None
   np.testing.assert_allclose(got, ref)
 
+def test_a_key_left_empty_is_made_again(cache, monkeypatch):
+  # a process that died, or ran out of disk, between creating the key (O_EXCL) and writing it left an empty key: it turned
+  # the cache off for good, with a warning and a second's wait in every later process, even once the disk had room again
+  cache.mkdir(mode=0o700)
+  os.close(os.open(cache / tg.KEY_NAME, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+  monkeypatch.setattr(tg.time, "sleep", lambda s: None)  # the wait for a writer that is gone
+  with warnings.catch_warnings():
+    warnings.simplefilter("error", tg.CacheWarning)
+    path = saved_entry(cache)
+  assert len(key := (cache / tg.KEY_NAME).read_bytes()) == 32
+  tg.cache_secret.cache_clear()
+  assert tg.cache_secret(cache) == key and tg.read_entry(path, key) is not None  # and a fresh process loads what it saved
+
+def test_a_key_that_cannot_be_written_is_not_left_behind(cache, monkeypatch):
+  real = os.fdopen
+  class Full:  # a file on a full disk: the write (or its flush) fails with ENOSPC
+    def __init__(self, fd): self.f = real(fd, "wb")
+    def __enter__(self): return self
+    def __exit__(self, *exc): self.f.close()
+    def write(self, b): raise OSError(28, "No space left on device")
+  monkeypatch.setattr(os, "fdopen", lambda fd, mode="r", *a, **k: Full(fd) if mode == "wb" else real(fd, mode, *a, **k))
+  with pytest.warns(tg.CacheWarning, match="No space left on device"):
+    assert tg.cache_secret(cache) is None
+  monkeypatch.setattr(os, "fdopen", real)
+  assert not (cache / tg.KEY_NAME).exists()  # the next process, with room on the disk, makes the key and uses the cache
+  tg.cache_secret.cache_clear()
+  assert tg.cache_secret(cache) is not None
+
 # ***** saving never follows a planted link *****
 
 def test_saving_never_follows_a_planted_symlink(cache, tmp_path):

@@ -222,7 +222,10 @@ def _read_key(path:Path) -> bytes|None:
         raise PermissionError(f"the cache key {path} is {why or 'not a regular file'}")
       if len(key := f.read()) >= 32: return key
     time.sleep(0.02)
-  raise PermissionError(f"the cache key {path} is shorter than 32 bytes")
+  # still short after a second: left by a process that died or ran out of disk between creating and writing it. Kept, it
+  # would turn the cache off for good (and cost every process this second): made again instead (see cache_secret)
+  with contextlib.suppress(FileNotFoundError): path.unlink()
+  return None
 
 @functools.cache
 def cache_secret(d:Path) -> bytes|None:
@@ -232,11 +235,17 @@ def cache_secret(d:Path) -> bytes|None:
     d.parent.mkdir(parents=True, exist_ok=True)
     with contextlib.suppress(FileExistsError): d.mkdir(mode=0o700)
     if (why := _unsafe(d.stat())) is not None or not d.is_dir(): raise PermissionError(f"the folder is {why or 'not a folder'}")
-    if (key := _read_key(d / KEY_NAME)) is not None: return key
-    try: fd = os.open(d / KEY_NAME, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_BINARY", 0), 0o600)
-    except FileExistsError: return _read_key(d / KEY_NAME)  # another process made it first
-    with os.fdopen(fd, "wb") as f: f.write(key := secrets.token_bytes(32))
-    return key
+    for _ in range(3):
+      if (key := _read_key(d / KEY_NAME)) is not None: return key
+      try: fd = os.open(d / KEY_NAME, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_BINARY", 0), 0o600)
+      except FileExistsError: continue  # another process made it first: read it
+      try:
+        with os.fdopen(fd, "wb") as f: f.write(key := secrets.token_bytes(32))
+      except OSError:  # a full disk: no empty key left behind for the next process to wait on
+        with contextlib.suppress(OSError): os.unlink(d / KEY_NAME)
+        raise
+      return key
+    raise PermissionError(f"the cache key {d / KEY_NAME} stays shorter than 32 bytes")
   except OSError as e:
     _refuse("folder", d, str(e))
     return None
