@@ -223,6 +223,34 @@ def test_the_fingerprint_covers_every_source_file_of_tinybo(monkeypatch):
     tg._fingerprint.cache_clear()
   assert tg._fingerprint() == before
 
+GRAVITON2 = b"""processor\t: 0
+BogoMIPS\t: 243.75
+Features\t: fp asimd evtstrm aes pmull sha1 sha2 crc32 atomics fphp asimdhp cpuid asimdrdm lrcpc dcpop asimddp ssbs
+CPU implementer\t: 0x41
+CPU architecture: 8
+CPU variant\t: 0x3
+CPU part\t: 0xd0c
+CPU revision\t: 1
+"""
+GRAVITON3 = GRAVITON2.replace(b"asimddp ssbs", b"asimddp sha512 sve asimdfhm dit uscat ilrcpc flagm ssbs paca pacg dcpodp svei8mm "
+                              b"svebf16 i8mm bf16 dgh rng").replace(b"0xd0c", b"0xd40").replace(b"0x3", b"0x1")
+
+@pytest.mark.parametrize("one, other", [(GRAVITON2, GRAVITON3), (GRAVITON2, GRAVITON2.replace(b"0xd0c", b"0xd0d"))])
+def test_the_fingerprint_tells_arm_cpus_apart(monkeypatch, one, other):
+  # arm64's /proc/cpuinfo has no "model name" and no "flags": two ARM machines sharing a home folder had one fingerprint,
+  # and one would run programs clang compiled with -mcpu=native for the other (SVE on a CPU without: an illegal instruction)
+  real = Path.read_bytes
+  def fingerprint_on(cpuinfo:bytes) -> str:
+    monkeypatch.setattr(Path, "read_bytes", lambda p: cpuinfo * 4 if str(p) == "/proc/cpuinfo" else real(p))
+    tg._fingerprint.cache_clear()
+    return tg._fingerprint()
+  try:
+    assert fingerprint_on(one) != fingerprint_on(other)
+    assert fingerprint_on(one) == fingerprint_on(one.replace(b"processor\t: 0", b"processor\t: 7").replace(b"243.75", b"250.00"))
+  finally:
+    monkeypatch.undo()
+    tg._fingerprint.cache_clear()
+
 # ***** another user's shared folder (needs root and setpriv) *****
 
 ATTACKER = """

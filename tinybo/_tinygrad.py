@@ -332,14 +332,19 @@ def load_capture(payload:bytes):
     _fallback("fresh buffer slots", e)
     return pickle.loads(payload)
 
+# the lines of /proc/cpuinfo that say what a CPU can run: x86 has a model name and flags, arm64 neither (its Features and CPU
+# part say it): two ARM machines sharing a home folder (two Graviton generations) must not run each other's programs
+CPU_LINES = (b"model name", b"flags", b"Features", b"CPU implementer", b"CPU architecture", b"CPU variant", b"CPU part")
+
 @functools.cache
 def _fingerprint() -> str:
-  # tinygrad, every source file of tinybo, Python and the CPU (its flags decide what clang's -march=native emits)
+  # tinygrad, every source file of tinybo, Python and the CPU (it decides what clang's -march=native emits: `CPU_LINES`),
+  # each distinct line once, so that every kind of core of a hybrid CPU counts and the many cores of one kind cost nothing
   h = hashlib.sha256()
   if INSTALLED is not None: h.update(INSTALLED.encode())
   for f in sorted(Path(__file__).parent.glob("*.py")): h.update(f.name.encode() + b"\0" + f.read_bytes())
   h.update(f"{sys.version_info[:2]} {platform.machine()} {platform.node() if os.environ.get('TINYBO_CACHE_PER_HOST') else ''}".encode())
-  try: h.update(b"".join(ln for ln in Path("/proc/cpuinfo").read_bytes().splitlines() if ln.startswith((b"model name", b"flags")))[:4096])
+  try: h.update(b"\n".join(sorted({ln for ln in Path("/proc/cpuinfo").read_bytes().splitlines() if ln.startswith(CPU_LINES)})))
   except OSError: pass
   return h.hexdigest()[:16]
 
