@@ -12,6 +12,7 @@ import stat
 import subprocess
 import sys
 import tempfile
+import time
 import warnings
 from pathlib import Path
 
@@ -250,6 +251,26 @@ def test_the_fingerprint_tells_arm_cpus_apart(monkeypatch, one, other):
   finally:
     monkeypatch.undo()
     tg._fingerprint.cache_clear()
+
+def test_captures_of_other_versions_are_pruned_to_a_budget_least_recently_used_first(cache):
+  # every edit of tinybo's source is a new fingerprint; their captures were kept for a week whatever their size (655 MB
+  # after 4.5 hours of this project's development), now beyond MAX_STALE_BYTES the least recently used go first
+  saved_entry(cache)
+  now, mb = time.time(), 1 << 20
+  def entry(name:str, size:int, age_s:float) -> Path:
+    (f := cache / name).write_bytes(b"")
+    os.truncate(f, size)  # sparse: the size counts, no disk is used
+    os.utime(f, (now - age_s, now - age_s))
+    return f
+  older = [entry(f"{i:016x}-0-old{tg.ENTRY_SUFFIX}", tg.MAX_STALE_BYTES // 3, 3600 * (10 + i)) for i in range(4)]  # 10-13 h unused
+  newer = [entry(f"{i + 4:016x}-0-new{tg.ENTRY_SUFFIX}", mb, 60) for i in range(3)]
+  week = entry(f"{8:016x}-0-week{tg.ENTRY_SUFFIX}", mb, 8 * 86400)
+  ours = sorted(f for f in cache.iterdir() if f.name.startswith(tg._fingerprint()))
+  tg._prune.__wrapped__(cache)
+  assert all(f.exists() for f in newer) and not week.exists() and (cache / tg.KEY_NAME).exists()
+  assert sorted(f for f in cache.iterdir() if f.name.startswith(tg._fingerprint())) == ours  # this version's, whatever their age
+  assert [f.exists() for f in older] == [True, True, False, False]  # the two least recently used, and only them, to fit
+  assert sum(f.stat().st_size for f in older + newer if f.exists()) <= tg.MAX_STALE_BYTES
 
 # ***** another user's shared folder (needs root and setpriv) *****
 

@@ -370,18 +370,30 @@ def entry_name(key:tuple, noopt:bool, device:str) -> str|None:
   readable = "".join(c if c.isalnum() or c in "._,()=" else "_" for c in text)[:120]
   return f"{_fingerprint()}-{int(noopt)}-{readable}-{exact}{ENTRY_SUFFIX}"
 
+# what the captures of other code versions or machines may take (~0.1-1 MB each, tens to hundreds per version): every edit
+# of tinybo's source is a new fingerprint, and this project's own development wrote 655 MB of them in 4.5 hours
+MAX_STALE_BYTES = 256 << 20
+
 @functools.cache
 def _prune(d:Path, max_age_days:float=7.0):
-  # captures of other code versions or machines pile up (~0.1-1 MB each): drop those unused for a week, once a process;
-  # *.pkl are unauthenticated captures of older tinybo versions (never read), *.tmp the leftovers of a crashed save
-  now, uid = time.time(), _uid()
+  # once a process: drop captures of other fingerprints unused for a week, and beyond MAX_STALE_BYTES the least recently
+  # used of them (another version still in use keeps its recent ones); *.pkl are unauthenticated captures of older tinybo
+  # versions (never read), *.tmp the leftovers of a crashed save
+  now, uid, stale = time.time(), _uid(), []
   for f in d.iterdir():
     try:
       st = f.lstat()
       if (uid is not None and st.st_uid != uid) or not stat.S_ISREG(st.st_mode): continue
-      stale = f.name.endswith(ENTRY_SUFFIX) and not f.name.startswith(_fingerprint()) or f.name.endswith(".pkl")
-      if (stale and now - st.st_atime > max_age_days * 86400) or (f.name.endswith(".tmp") and now - st.st_mtime > 86400): f.unlink()
+      if f.name.endswith(ENTRY_SUFFIX) and not f.name.startswith(_fingerprint()) or f.name.endswith(".pkl"):
+        if now - st.st_atime > max_age_days * 86400: f.unlink()
+        else: stale.append((st.st_atime, st.st_size, f))
+      elif f.name.endswith(".tmp") and now - st.st_mtime > 86400: f.unlink()
     except OSError: continue
+  total = sum(size for _, size, _ in stale)
+  for _, size, f in sorted(stale, key=lambda e: e[0]):
+    if total <= MAX_STALE_BYTES: break
+    with contextlib.suppress(OSError): f.unlink()
+    total -= size
 
 _OPENED: set[str] = set()
 _OPEN_LOCK = threading.Lock()
