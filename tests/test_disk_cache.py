@@ -13,6 +13,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import types
 import warnings
 from pathlib import Path
 
@@ -222,6 +223,29 @@ def test_the_fingerprint_covers_every_source_file_of_tinybo(monkeypatch):
   finally:
     monkeypatch.undo()
     tg._fingerprint.cache_clear()
+  assert tg._fingerprint() == before
+
+def test_the_fingerprint_follows_tinygrads_files_not_only_its_version(monkeypatch):
+  # tinygrad installed from git keeps its release's version string while its internals change: a capture pickled under one
+  # commit was loaded under the next (to fail in the middle of a suggestion, or to replay otherwise)
+  import tinygrad
+  tensor_py = os.path.join(os.path.dirname(tinygrad.__file__), "tensor.py")
+  real, before = os.stat, tg._fingerprint()
+  def fingerprint_with(**changed) -> str:
+    def stat(path, *a, **k):
+      st = real(path, *a, **k)
+      if os.fspath(path) != tensor_py: return st
+      return types.SimpleNamespace(**{f: getattr(st, f) for f in dir(st) if f.startswith("st_")} | changed)
+    monkeypatch.setattr(os, "stat", stat)
+    tg._fingerprint.cache_clear()
+    try: return tg._fingerprint()
+    finally: monkeypatch.setattr(os, "stat", real)
+  try:
+    st = real(tensor_py)
+    assert fingerprint_with(st_mtime_ns=st.st_mtime_ns + 10**9) != before  # rewritten by a checkout or an install
+    assert fingerprint_with(st_size=st.st_size + 1) != before
+    assert fingerprint_with() == before
+  finally: tg._fingerprint.cache_clear()
   assert tg._fingerprint() == before
 
 GRAVITON2 = b"""processor\t: 0

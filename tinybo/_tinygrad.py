@@ -336,12 +336,25 @@ def load_capture(payload:bytes):
 # part say it): two ARM machines sharing a home folder (two Graviton generations) must not run each other's programs
 CPU_LINES = (b"model name", b"flags", b"Features", b"CPU implementer", b"CPU architecture", b"CPU variant", b"CPU part")
 
+def _tree_stamp(root:Path) -> bytes:
+  # the path, size and modification time of every .py file under root: tinygrad installed from git keeps its release's
+  # version string while its internals change (a capture pickled by one commit may fail to load, or replay otherwise, under
+  # the next), and every install or checkout rewrites the files it changes; a stat each costs ~2 ms, reading them ~75 ms
+  lines = []
+  for folder, subfolders, files in os.walk(root):
+    subfolders.sort()
+    for name in sorted(f for f in files if f.endswith(".py")):
+      st = os.stat(path := os.path.join(folder, name))
+      lines.append(f"{path[len(str(root)):]} {st.st_size} {st.st_mtime_ns}")
+  return "\n".join(lines).encode()
+
 @functools.cache
 def _fingerprint() -> str:
-  # tinygrad, every source file of tinybo, Python and the CPU (it decides what clang's -march=native emits: `CPU_LINES`),
+  # tinygrad (its version and files), every source file of tinybo, Python and the CPU (it decides what clang's -march=native emits: `CPU_LINES`),
   # each distinct line once, so that every kind of core of a hybrid CPU counts and the many cores of one kind cost nothing
   h = hashlib.sha256()
   if INSTALLED is not None: h.update(INSTALLED.encode())
+  h.update(_tree_stamp(Path(importlib.import_module("tinygrad").__file__).parent))
   for f in sorted(Path(__file__).parent.glob("*.py")): h.update(f.name.encode() + b"\0" + f.read_bytes())
   h.update(f"{sys.version_info[:2]} {platform.machine()} {platform.node() if os.environ.get('TINYBO_CACHE_PER_HOST') else ''}".encode())
   try: h.update(b"\n".join(sorted({ln for ln in Path("/proc/cpuinfo").read_bytes().splitlines() if ln.startswith(CPU_LINES)})))
