@@ -162,6 +162,20 @@ def test_a_key_that_cannot_be_written_is_not_left_behind(cache, monkeypatch):
   tg.cache_secret.cache_clear()
   assert tg.cache_secret(cache) is not None
 
+def test_a_full_disk_warns_once_naming_the_entry(cache, monkeypatch):
+  # a save that fails on a full or read-only disk warned as a FastPathWarning, "fast path 'disk cache save' failed ... on
+  # tinygrad 0.14.0 (written for 0.14.0); using the public API from now on": no file, no fix, and not a CacheWarning
+  def full(path, secret, payload): raise OSError(28, "No space left on device")
+  monkeypatch.setattr(tg, "write_entry", full)
+  with warnings.catch_warnings(record=True) as caught:
+    warnings.simplefilter("always")
+    prog, got, ref = run_fresh()
+    run_fresh(("test-disk-cache", 8, 3))
+  np.testing.assert_allclose(got, ref)
+  assert [(w.category, str(w.message)) for w in caught if issubclass(w.category, RuntimeWarning)] == [
+    (tg.CacheWarning, f"tinybo's disk cache could not save {prog.path} (No space left on device); every new process captures it again "
+     "(free space there, or set TINYBO_CACHE_DIR to a folder you can write, or to 0 to turn the cache off)")]
+
 # ***** saving never follows a planted link *****
 
 def test_saving_never_follows_a_planted_symlink(cache, tmp_path):

@@ -171,7 +171,8 @@ def replay(prog:CachedJit, args:tuple[Tensor, ...], prepared:dict) -> Tensor:
 
 class CacheWarning(RuntimeWarning):
   """tinybo's disk cache of captured programs refused a folder or an entry (not the user's, writable by others, or not
-  authenticated by the user's key); the program is captured again in memory. The message names the file and the fix."""
+  authenticated by the user's key), or could not save one (a full or read-only disk); the program is captured again in
+  memory. The message names the file and the fix."""
 
 ENTRY_SUFFIX, MAGIC, KEY_NAME = ".tbjit", b"tinybo-jit-1\n", "hmac-key"
 # the largest entry written: a lean capture is its code and graph, well under this at every bucket; a capture whose
@@ -197,6 +198,16 @@ def _refuse(kind:str, path:Path, why:str) -> None:
     _WARNED.add(f"disk:{kind}")
     warnings.warn(f"tinybo's disk cache refused {path}: {why}; capturing in memory instead (delete it, or set TINYBO_CACHE_DIR to a "
                   f"folder only you can write)", CacheWarning, stacklevel=4)
+
+def _unsaved(path:Path, e:Exception) -> None:
+  # a full or read-only disk is the user's to fix, not a moved tinygrad internal (whose FastPathWarning names tinygrad's
+  # version): one CacheWarning naming the file; each later process captures the program again
+  if not isinstance(e, OSError): return _fallback("disk cache save", e)
+  COUNTS["disk:unsaved"] += 1
+  if "disk:unsaved" not in _WARNED:
+    _WARNED.add("disk:unsaved")
+    warnings.warn(f"tinybo's disk cache could not save {path} ({e.strerror or e}); every new process captures it again (free space "
+                  f"there, or set TINYBO_CACHE_DIR to a folder you can write, or to 0 to turn the cache off)", CacheWarning, stacklevel=4)
 
 def _uid() -> int|None: return os.getuid() if hasattr(os, "getuid") else None  # None (Windows): no owners to check
 
@@ -437,7 +448,7 @@ def open_device(device:str) -> None:
         elf = generate(ast, renderer).to_elf()
         if name is not None:
           try: write_entry(path, secret, pickle.dumps(elf)); COUNTS["disk:save"] += 1
-          except Exception as e: _fallback("disk cache save", e)  # noqa: BLE001 - costs the next process this codegen
+          except Exception as e: _unsaved(path, e)  # noqa: BLE001 - costs the next process this codegen
         return _Compiled(elf)
       if ops_cpu is not None: ops_cpu.do_to_program = cached
       try: Device[device]
@@ -482,7 +493,7 @@ class CachedJit:
           write_entry(self.path, self.secret, payload)
           COUNTS["disk:save"] += 1
         else: COUNTS["disk:too large"] += 1
-      except Exception as e: _fallback("disk cache save", e)  # noqa: BLE001 - a read-only or full disk costs the next process its compile
+      except Exception as e: _unsaved(self.path, e)  # noqa: BLE001 - a read-only or full disk costs the next process its compile
     return ret
 
 # ***** end of the disk cache *****
