@@ -176,6 +176,19 @@ def test_a_full_disk_warns_once_naming_the_entry(cache, monkeypatch):
     (tg.CacheWarning, f"tinybo's disk cache could not save {prog.path} (No space left on device); every new process captures it again "
      "(free space there, or set TINYBO_CACHE_DIR to a folder you can write, or to 0 to turn the cache off)")]
 
+def test_a_relative_or_tilde_cache_dir_is_one_folder_wherever_the_process_goes(tmp_path, monkeypatch):
+  # a relative TINYBO_CACHE_DIR moved with os.chdir (a run folder per experiment) while the key and the checks stayed those
+  # of the first folder; "~/..." from an .env file or a service's settings made a folder literally named ~
+  monkeypatch.setenv("HOME", str(tmp_path / "home"))
+  monkeypatch.chdir(tmp_path)
+  monkeypatch.setenv("TINYBO_CACHE_DIR", "~/tb")
+  assert tg.jit_cache_dir() == tmp_path / "home" / "tb"
+  monkeypatch.setenv("TINYBO_CACHE_DIR", "cache/jit")
+  first = tg.jit_cache_dir()
+  (tmp_path / "run-1").mkdir()
+  monkeypatch.chdir(tmp_path / "run-1")
+  assert tg.jit_cache_dir() == first == tmp_path / "cache" / "jit"
+
 # ***** saving never follows a planted link *****
 
 def test_saving_never_follows_a_planted_symlink(cache, tmp_path):

@@ -190,7 +190,14 @@ except (ImportError, AttributeError) as e: _fallback("compile settings", e)  # t
 def jit_cache_dir() -> Path|None:
   """TINYBO_CACHE_DIR (default ~/.cache/tinybo/jit); TINYBO_CACHE_DIR=0 or '' disables the disk cache."""
   d = os.environ.get("TINYBO_CACHE_DIR", os.path.join(os.path.expanduser("~"), ".cache", "tinybo", "jit"))
-  return Path(d) if d not in ("", "0") else None
+  return _absolute(d) if d not in ("", "0") else None
+
+@functools.cache
+def _absolute(d:str) -> Path:
+  # from the folder the process was in when it first used it: a relative folder that moved with os.chdir kept the key and
+  # the checks of the first one (cache_secret is cached per path); ~ expanded: an .env file or a service's settings pass
+  # it literally, and a folder named ~ appeared
+  return Path(d).expanduser().absolute()
 
 def _refuse(kind:str, path:Path, why:str) -> None:
   COUNTS["disk:refused"] += 1
