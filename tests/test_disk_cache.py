@@ -92,6 +92,20 @@ def test_a_genuine_entry_loads_and_replays_new_values(cache):
   C = np.random.default_rng(7).uniform(size=(4, 3))
   np.testing.assert_allclose(prog(At, tg.upload(C, dtypes.float64, "CPU")).numpy(), (A * C).sum(-1) + 1)
 
+def test_an_entry_whose_buffers_cannot_be_made_its_own_is_captured_again(cache, monkeypatch):
+  # where the fresh slots failed (a tinygrad that builds UOps otherwise), the entry was loaded with a plain unpickle: its
+  # program could then run on a live buffer of this process that shares a saved slot (see the lean test below), silently
+  saved_entry(cache)
+  def moved(*args): raise TypeError("UOp.__new__() takes other arguments")
+  monkeypatch.setattr(tg, "_uop_with_fresh_buffer", moved)
+  monkeypatch.setattr(tg, "_WARNED", set())
+  loads = tg.COUNTS["disk:load"]
+  with pytest.warns(tg.FastPathWarning, match="disk cache load.*UOp.__new__"):
+    prog = tg.CachedJit(product_sum, KEY, noopt=True, device="CPU")
+  assert tg.COUNTS["disk:load"] == loads and prog.jit.captured is None  # not loaded: captured on its first call
+  A, B, At, Bt = inputs()
+  np.testing.assert_allclose(prog(At, Bt).numpy(), (A * B).sum(-1) + 1)
+
 # ***** permissions and owners *****
 
 def test_folder_entries_and_key_are_private(cache):

@@ -344,11 +344,10 @@ class _FreshBuffers(pickle.Unpickler):
     return _uop_with_fresh_buffer if cls is UOp else cls
 
 def load_capture(payload:bytes):
-  """A capture saved by `lean_dumps` (or pickle), its buffers its own: none of them is a live buffer of this process."""
-  try: return _FreshBuffers(io.BytesIO(payload)).load()
-  except (AttributeError, TypeError, ValueError) as e:  # a tinygrad that builds UOps otherwise: the plain load, shared slots possible
-    _fallback("fresh buffer slots", e)
-    return pickle.loads(payload)
+  """A capture saved by `lean_dumps` (or pickle), its buffers its own: none of them is a live buffer of this process. Where
+  they cannot be made its own (a tinygrad that builds UOps otherwise) this raises, and the caller captures the program
+  again: a plain unpickle would be faster, but its program could read and write a live buffer of this process, silently."""
+  return _FreshBuffers(io.BytesIO(payload)).load()
 
 # the lines of /proc/cpuinfo that say what a CPU can run: x86 has a model name and flags, arm64 neither (its Features and CPU
 # part say it): two ARM machines sharing a home folder (two Graviton generations) must not run each other's programs
