@@ -332,7 +332,8 @@ def lean_dumps(jit:TinyJit) -> bytes:
 def _uop_with_fresh_buffer(op, *args):
   # a BUFFER UOp is interned by (op, dtype, src, arg) and its arg holds a slot from a per-process counter: a saved slot can
   # equal a live buffer's of the loading process, and the loaded program would then read and write that buffer
-  if op is Ops.BUFFER and len(args) >= 3 and isinstance(args[2], ParamArg):
+  if op is Ops.BUFFER:  # a BUFFER without a ParamArg (a tinygrad that keeps its slot elsewhere) would keep its saved slot
+    if len(args) < 3 or not isinstance(args[2], ParamArg): raise TypeError(f"a saved BUFFER UOp's arg is {args[2:3]}, not a ParamArg")
     args = (args[0], args[1], dataclasses.replace(args[2], slot=next(UOp.unique_num)), *args[3:])
   return UOp(op, *args)
 
