@@ -398,7 +398,9 @@ def entry_name(key:tuple, noopt:bool, device:str) -> str|None:
   ctx = ",".join(f"{v}={ContextVar._cache[v].value}" for v in CODEGEN_VARS if v in ContextVar._cache)
   text = "-".join(_key_text(k) for k in key)
   exact = hashlib.sha256(f"{text}|{int(noopt)}|{_device_tag(device)}|{ctx}".encode()).hexdigest()[:12]
-  readable = "".join(c if c.isalnum() or c in "._,()=" else "_" for c in text)[:120]
+  # at most 143 characters in all (38 for the fingerprint, NOOPT, the hash, the suffix and the dashes): the longest file name
+  # an eCryptfs home folder (an encrypted Ubuntu home) can hold
+  readable = "".join(c if c.isalnum() or c in "._,()=" else "_" for c in text)[:143 - 38]
   return f"{_fingerprint()}-{int(noopt)}-{readable}-{exact}{ENTRY_SUFFIX}"
 
 # what the captures of other code versions or machines may take (~0.1-1 MB each, tens to hundreds per version): every edit
