@@ -362,14 +362,15 @@ def _tree_stamp(root:Path) -> bytes:
   for folder, subfolders, files in os.walk(root):
     subfolders.sort()
     for name in sorted(f for f in files if f.endswith(".py")):
-      st = os.stat(path := os.path.join(folder, name))
+      try: st = os.stat(path := os.path.join(folder, name))
+      except OSError: continue  # removed since the walk listed it (an upgrade under way): the next process sees the new files
       lines.append(f"{path[len(str(root)):]} {st.st_size} {st.st_mtime_ns}")
   return "\n".join(lines).encode()
 
 @functools.cache
 def _fingerprint() -> str:
-  # tinygrad (its version and files), every source file of tinybo, Python and the CPU (it decides what clang's -march=native emits: `CPU_LINES`),
-  # each distinct line once, so that every kind of core of a hybrid CPU counts and the many cores of one kind cost nothing
+  # tinygrad (its version and files), every source file of tinybo, Python and the CPU (it decides what clang's -march=native
+  # emits: `CPU_LINES`, each distinct line once, so every kind of core of a hybrid CPU counts and many cores cost nothing)
   h = hashlib.sha256()
   if INSTALLED is not None: h.update(INSTALLED.encode())
   h.update(_tree_stamp(Path(importlib.import_module("tinygrad").__file__).parent))
