@@ -24,7 +24,7 @@ import numpy as np
 from tinygrad import Device, Tensor, dtypes
 from tinygrad.dtype import DType
 
-from tinybo._tinygrad import D_BUCKETS, N_BUCKETS, CachedJit, bucket, download, program, upload
+from tinybo._tinygrad import D_BUCKETS, N_BUCKETS, CachedJit, bucket, download, program, replay, upload
 from tinybo.kernels import check_kernel, column_weights, dk_du, profile, scaled_sqdist, stationary
 from tinybo.lbfgs import Curvature, lbfgs
 from tinybo.linalg import cholesky, eye_like, solve_triangular, triangular_inverse
@@ -233,6 +233,7 @@ class GPRegressor:
     self._data: Tensor|None = None        # [N, D+2] packed [X | y | mask]
     self._Xt: Tensor|None = None          # [N, D] X, the posterior's
     self._params: dict[int, Tensor] = {}  # per batch size: the optimizer's input buffer, rewritten in place every step
+    self._prepared: dict = {}             # `replay`'s derived input buffers of (program, _data, _params[b]), this data's
     # the fit, and what a warm start from this model continues from: φ[G+2] at the optimum, the L-BFGS memory there,
     # n at the last cold fit and at the last refit of the hyperparameters
     self.phi: np.ndarray|None = None
@@ -267,13 +268,18 @@ class GPRegressor:
       data[:n, self.D + 2] = X[:, d - 1]
     self._data = upload(data, self.dtype, self.device)
     self._Xt = upload(data[:, :self.D], self.dtype, self.device)
-    self._params = {}
+    self._params, self._prepared = {}, {}
 
   def _theta(self, phi:np.ndarray) -> np.ndarray:
     L = len(self._expand)
     return np.concatenate([phi[:, :L] @ self._expand + self._ls_offset, phi[:, L:]], axis=1)
 
   def _pack(self, phi:np.ndarray, jitter:np.ndarray) -> Tensor: return self._pack_theta(self._theta(phi), jitter)
+
+  def _run(self, step:CachedJit, phi:np.ndarray, jitter:np.ndarray) -> tuple[Tensor, ...]:
+    # the inputs are the same two Tensors call after call (_data, _params[b] rewritten in place): a direct replay skips
+    # TinyJit's re-derivation of their buffers, a fit's evaluations are thousands per study
+    return replay(step, (self._data, self._pack(phi, jitter)), self._prepared)
 
   def _pack_theta(self, theta:np.ndarray, jitter:np.ndarray) -> Tensor:
     b = theta.shape[0]
@@ -325,12 +331,12 @@ class GPRegressor:
     last: dict = {}
 
     def fg(phi:np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-      outs = step(self._data, self._pack(phi, jitter))
+      outs = self._run(step, phi, jitter)
       out = download(outs[0])
       # a failed factorization: grow that row's jitter and retry before giving the optimizer an inf
       while (bad := ~np.isfinite(out[:, 0])).any() and jitter[bad].max() < 1e-3:
         jitter[bad] *= 100
-        outs = step(self._data, self._pack(phi, jitter))
+        outs = self._run(step, phi, jitter)
         out[bad] = download(outs[0])[bad]
         if (~bad).any(): outs = None  # rows come from two calls: the factors of this call are not all current
       last.update(phi=phi.copy(), jitter=jitter.copy(), outs=outs)
@@ -360,7 +366,7 @@ class GPRegressor:
     """Factor K at the fitted hyperparameters (one more evaluation, batch of one) for the posterior state."""
     step = self._step(1)
     for _ in range(8):
-      out, Linv0, alpha = (download(t)[0] for t in step(self._data, self._pack(self.phi[None], np.array([self.jitter]))))
+      out, Linv0, alpha = (download(t)[0] for t in self._run(step, self.phi[None], np.array([self.jitter])))
       if np.isfinite(alpha).all() and np.isfinite(Linv0).all(): break
       self.jitter *= 100
     else: raise GPFitError(f"the kernel matrix at the fitted hyperparameters did not factor, even with jitter {self.jitter / 100:.0e} "
