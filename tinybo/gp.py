@@ -208,6 +208,15 @@ def default_dtype(device:str) -> DType:
 
 def _array(a) -> np.ndarray: return np.asarray(a.numpy() if isinstance(a, Tensor) else a, dtype=np.float64)
 
+def lone_mover(phi:np.ndarray, jitter:np.ndarray, last:dict) -> int|None:
+  """The one row of a batched fit's evaluation at φ[b, ·] whose (φ, jitter) differ from the last evaluation's `last`, or
+  None (one row, a first evaluation, several rows moved, or a row whose last value was not finite: the fit retries those
+  with more jitter). A row that stands still has the value it had, so a batch of restarts whose other rows have stopped
+  needs that row alone."""
+  if len(phi) < 2 or "out" not in last: return None
+  moved = ~((phi == last["phi"]).all(1) & (jitter == last["jitter"]) & np.isfinite(last["out"][:, 0]))
+  return int(np.flatnonzero(moved)[0]) if moved.sum() == 1 else None
+
 class GPRegressor:
   """Gaussian process with MAP-fitted hyperparameters (contract in docs/DESIGN.md).
   Units: the model works on standardized targets y_train; `hyperparameters` (outputscale, noise) are in those units,
@@ -331,15 +340,22 @@ class GPRegressor:
     last: dict = {}
 
     def fg(phi:np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-      outs = self._run(step, phi, jitter)
-      out = download(outs[0])
+      if (r := lone_mover(phi, jitter, last)) is not None:
+        # one start still moving (the others have stopped, L-BFGS holds them still): that row alone, through the
+        # program of one row, which computes each row as the batched one does (tests/test_gp.py); the others as last time
+        outs, rows = self._run(self._step(1), phi[r:r + 1], jitter[r:r + 1]), {r: 0}
+        out = last["out"].copy()
+        out[r] = download(outs[0])[0]
+      else:
+        outs, rows = self._run(step, phi, jitter), {i: i for i in range(len(phi))}
+        out = download(outs[0])
       # a failed factorization: grow that row's jitter and retry before giving the optimizer an inf
       while (bad := ~np.isfinite(out[:, 0])).any() and jitter[bad].max() < 1e-3:
         jitter[bad] *= 100
-        outs = self._run(step, phi, jitter)
+        outs, rows = self._run(step, phi, jitter), {i: i for i in range(len(phi))}
         out[bad] = download(outs[0])[bad]
         if (~bad).any(): outs = None  # rows come from two calls: the factors of this call are not all current
-      last.update(phi=phi.copy(), jitter=jitter.copy(), outs=outs)
+      last.update(phi=phi.copy(), jitter=jitter.copy(), outs=outs, out=out.copy(), rows=rows)
       nll, gtheta = out[:, 0], out[:, 1:]
       T = self._expand.shape[1]
       gphi = np.concatenate([gtheta[:, :T] @ self._expand.T, gtheta[:, T:]], axis=1)
@@ -356,9 +372,10 @@ class GPRegressor:
     best = int(np.argmin(f))
     self.phi, self.jitter, self.objective, self.history = phi[best].copy(), float(jitter[best]), float(f[best]), hist.row(best)
     self.n_cold, self.n_refit = self.n if cold else n_cold, self.n if refit else n_refit
-    if last["outs"] is not None and np.array_equal(last["phi"][best], self.phi) and last["jitter"][best] == self.jitter:
-      # the last evaluation was at the optimum: its factors are the posterior state, no refactorization
-      self._set_posterior(download(last["outs"][1])[best], download(last["outs"][2])[best])
+    if last["outs"] is not None and (r := last["rows"].get(best)) is not None and np.array_equal(last["phi"][best], self.phi) \
+       and last["jitter"][best] == self.jitter:
+      # the last evaluation computed the optimum: its factors are the posterior state, no refactorization
+      self._set_posterior(download(last["outs"][1])[r], download(last["outs"][2])[r])
     else: self._refactor()
     return self
 
