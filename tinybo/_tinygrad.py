@@ -143,37 +143,47 @@ def program(key:tuple, fxn:Callable, *, device:str, noopt:bool=False, disk:bool=
   if key not in _PROGRAMS: _PROGRAMS[key] = CachedJit(fxn, key, noopt=noopt, disk=disk, device=device)
   return _PROGRAMS[key]
 
-def launches(captured, inputs:list[UOp]) -> list[tuple]|None:
-  """The calls tinygrad's executor (`exec_kernel`) makes to run a capture on these input buffers, each resolved once:
-  (runtime, device buffers, global size, local size, values) per kernel, in order. None where the capture is more than
-  kernels on one device without variables that read their inputs (a copy, a graph, a multi-device buffer, a symbolic
-  shape, an input it writes and must copy first): those take the executor's own path."""
-  if any(u in captured._written_uops for u in inputs): return None
+def kernels(captured) -> list[tuple]|None:
+  """A capture's kernels as tinygrad's executor (`exec_kernel`) launches them, the parts that do not depend on the input
+  buffers: (call, device, runtime, global size, local size, values) each, in order. None where the capture is more than
+  kernels on one device without variables (a copy, a graph, a multi-device buffer, a symbolic shape): those take the
+  executor's own path. A CPU core's id is a variable the program sets itself."""
   out = []
   for call in captured.linear.src:
     ast = call.src[0]
     if ast.op is not Ops.PROGRAM or not isinstance(device := call.src[1].device, str): return None
-    if any(v.expr not in ast.arg.runtimevars for v in ast.arg.vars): return None   # a runtime variable (a CPU core's id) the program sets
+    if any(v.expr not in ast.arg.runtimevars for v in ast.arg.vars): return None
+    out.append((call, device, get_runtime(device, ast), *ast.arg.launch_dims({}), ast.arg.vals({})))
+  return out
+
+def launches(captured, known:list[tuple]|None, inputs:list[UOp]) -> list[tuple]|None:
+  """`kernels` (known) with every buffer resolved for these input buffers: (runtime, device buffers, global size, local
+  size, values) per kernel, the calls `exec_kernel` makes. None where `kernels` declined, or where the capture writes an
+  input (the executor copies it first)."""
+  if known is None or any(u in captured._written_uops for u in inputs): return None
+  out = []
+  for call, device, runtime, global_size, local_size, vals in known:
     resolved = resolve_params(call, tuple(inputs))
-    if not all(isinstance(b := resolved[i].buffer, Buffer) and b.device == device for i in ast.arg.globals): return None
-    bufs = [resolved[i].buffer.ensure_allocated() for i in ast.arg.globals]
-    global_size, local_size = ast.arg.launch_dims({})
-    out.append((get_runtime(device, ast), [b.get_buf(device) for b in bufs], global_size, local_size, ast.arg.vals({})))
+    bufs = [resolved[i].buffer for i in call.src[0].arg.globals]
+    if not all(isinstance(b, Buffer) and b.device == device for b in bufs): return None
+    out.append((runtime, [b.ensure_allocated().get_buf(device) for b in bufs], global_size, local_size, vals))
   return out
 
 def replay(prog:CachedJit, args:tuple[Tensor, ...], prepared:dict) -> Tensor:
   """prog(*args) for args that are the same Tensor objects call after call (persistent buffers): TinyJit.__call__
   re-derives their buffers on every call (graph rewrites, ~0.5 ms), and tinygrad's executor resolves every kernel's
   buffers and runtime on every replay (~35 µs a kernel), so once captured, the input buffers and each kernel's launch are
-  derived once (`launches`, cached in the caller's `prepared`) and replay is the kernels' calls alone. A capture that
-  `launches` declines replays through the executor."""
+  derived once (`kernels` per capture, `launches` per input set, cached in the caller's `prepared`) and replay is the
+  kernels' calls alone. A capture that they decline replays through the executor."""
   jit = prog.jit
   if jit.cnt < 2 or jit.captured is None: return prog(*args)
   key = (id(prog),) + tuple(id(a) for a in args)
   try:
     if key not in prepared:
       inputs = _prepare_jit_inputs(args, {})[0]
-      try: calls = launches(jit.captured, inputs)
+      try:
+        if prog.kernels is False: prog.kernels = kernels(jit.captured)
+        calls = launches(jit.captured, prog.kernels, inputs)
       except Exception as e:  # noqa: BLE001 - the executor's replay below still works
         _fallback("launches", e)
         calls = None
@@ -452,6 +462,7 @@ class CachedJit:
     if disk and (d := jit_cache_dir()) is not None and (name := entry_name(key, self.noopt, device or Device.DEFAULT)) is not None:
       if (secret := cache_secret(d)) is not None: self.path, self.secret = d / name, secret
     self.jit: TinyJit|None = None
+    self.kernels: list[tuple]|None|bool = False   # `kernels` of the capture, derived at its first replay
     if self.path is not None and self.secret is not None and (payload := read_entry(self.path, self.secret)) is not None:
       try:
         self.jit = load_capture(payload)  # authenticated: written by this user's tinybo under this name
