@@ -19,6 +19,7 @@ log ℓ_g (G) | log σ_f², log σ_g², log σ_n²]; its posterior at z = 0 is `
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import numpy as np
 from tinygrad import Device, Tensor, dtypes
@@ -298,7 +299,7 @@ class GPRegressor:
 
   # ----- fit -----
   def fit(self, X, y, categorical:list[slice]|None=None, *, restarts:int|None=None, seed:int=0, warm_start:GPRegressor|None=None,
-          noise:float|str|None=None, floor_scale:float=1.0) -> GPRegressor:
+          noise:float|str|None=None, floor_scale:float=1.0, enough:Callable[[float], bool]|None=None) -> GPRegressor:
     """MAP fit of log hyperparameters on X[n,d] (unit cube) and raw y[n]; returns self. `noise` (see `noise_bounds`):
     None fits the noise variance, a float is its lower bound in y units squared, "deterministic" pins it to the
     numerical floor (the posterior mean interpolates the data). `floor_scale` in (0, 1] multiplies that floor
@@ -306,7 +307,9 @@ class GPRegressor:
     tiny part of their spread (`transforms.warp_resolution`). `warm_start`: a GPRegressor
     fitted before on the same columns; the fit then continues from its optimum and L-BFGS memory (one start). Cold fits
     (no usable warm start, `restarts` given, or n grew 1.5x since the warm start's last cold fit) batch `restarts`
-    starts (default: 4 up to 256 rows, then 2, then 1). Raises GPFitError if no start gives a finite objective."""
+    starts (default: 4 up to 256 rows, then 2, then 1). Raises GPFitError if no start gives a finite objective.
+    `enough(objective)`: True stops the fit at the best objective so far (the objective only falls), for a caller that
+    needs to know only whether it gets below some level; the model is then that point's."""
     X, y = _array(X), _array(y).reshape(-1)
     if X.ndim != 2 or X.shape[0] != y.shape[0] or X.shape[0] == 0: raise ValueError(f"need X[n,d] and y[n] with n > 0, got {X.shape}, {y.shape}")
     if not np.isfinite(X).all(): raise GPFitError("X has non-finite values")
@@ -367,7 +370,8 @@ class GPRegressor:
     # warm fits stop at a relative improvement of 1e-5 per step: the next observation moves the optimum more than that
     refit = cold or self.N <= 640 or self.n >= 1.1 * n_refit
     phi, f, hist = lbfgs(fg, starts, lower, upper, max_evals=200 if cold else warm_fit_evals(self.N, refit), memory=10, gtol=1e-6,
-                         ftol=1e-8 if cold else 1e-5, history=None if cold else ws.history)
+                         ftol=1e-8 if cold else 1e-5, history=None if cold else ws.history,
+                         enough=None if enough is None else lambda f: enough(float(np.min(f))))
     if not np.isfinite(f).any(): raise GPFitError(f"no hyperparameters gave a positive-definite kernel matrix (n={self.n}, d={self.d})")
     best = int(np.argmin(f))
     self.phi, self.jitter, self.objective, self.history = phi[best].copy(), float(jitter[best]), float(f[best]), hist.row(best)
