@@ -34,7 +34,7 @@ from tinygrad import Device, Tensor, TinyJit, dtypes
 from tinygrad.device import Buffer
 from tinygrad.dtype import DType, _to_np_dtype
 from tinygrad.engine.jit import _prepare_jit_inputs
-from tinygrad.engine.realize import get_call_arg_uops, get_call_outs_ins
+from tinygrad.engine.realize import get_call_arg_uops, get_call_outs_ins, get_runtime, resolve_params
 from tinygrad.helpers import NOOPT, Context, ContextVar
 from tinygrad.uop.ops import Ops, ParamArg, UOp, buffers
 
@@ -143,16 +143,57 @@ def program(key:tuple, fxn:Callable, *, device:str, noopt:bool=False, disk:bool=
   if key not in _PROGRAMS: _PROGRAMS[key] = CachedJit(fxn, key, noopt=noopt, disk=disk, device=device)
   return _PROGRAMS[key]
 
+def kernels(captured) -> list[tuple]|None:
+  """A capture's kernels as tinygrad's executor (`exec_kernel`) launches them, the parts that do not depend on the input
+  buffers: (call, device, runtime, global size, local size, values) each, in order. None where the capture is more than
+  kernels on one device without variables (a copy, a graph, a multi-device buffer, a symbolic shape): those take the
+  executor's own path. A CPU core's id is a variable the program sets itself."""
+  out = []
+  for call in captured.linear.src:
+    ast = call.src[0]
+    if ast.op is not Ops.PROGRAM or not isinstance(device := call.src[1].device, str): return None
+    if any(v.expr not in ast.arg.runtimevars for v in ast.arg.vars): return None
+    out.append((call, device, get_runtime(device, ast), *ast.arg.launch_dims({}), ast.arg.vals({})))
+  return out
+
+def launches(captured, known:list[tuple]|None, inputs:list[UOp]) -> list[tuple]|None:
+  """`kernels` (known) with every buffer resolved for these input buffers: (runtime, device buffers, global size, local
+  size, values) per kernel, the calls `exec_kernel` makes. None where `kernels` declined, or where the capture writes an
+  input (the executor copies it first)."""
+  if known is None or any(u in captured._written_uops for u in inputs): return None
+  out = []
+  for call, device, runtime, global_size, local_size, vals in known:
+    resolved = resolve_params(call, tuple(inputs))
+    bufs = [resolved[i].buffer for i in call.src[0].arg.globals]
+    if not all(isinstance(b, Buffer) and b.device == device for b in bufs): return None
+    out.append((runtime, [b.ensure_allocated().get_buf(device) for b in bufs], global_size, local_size, vals))
+  return out
+
 def replay(prog:CachedJit, args:tuple[Tensor, ...], prepared:dict) -> Tensor:
   """prog(*args) for args that are the same Tensor objects call after call (persistent buffers): TinyJit.__call__
-  re-derives their buffers on every call (graph rewrites, ~0.5 ms), so once captured, they are derived once (cached in
-  the caller's `prepared`) and the capture is replayed directly."""
+  re-derives their buffers on every call (graph rewrites, ~0.5 ms), and tinygrad's executor resolves every kernel's
+  buffers and runtime on every replay (~35 µs a kernel), so once captured, the input buffers and each kernel's launch are
+  derived once (`kernels` per capture, `launches` per input set, cached in the caller's `prepared`) and replay is the
+  kernels' calls alone. A capture that they decline replays through the executor."""
   jit = prog.jit
   if jit.cnt < 2 or jit.captured is None: return prog(*args)
   key = (id(prog),) + tuple(id(a) for a in args)
   try:
-    if key not in prepared: prepared[key] = _prepare_jit_inputs(args, {})[0]
-    out = jit.captured(prepared[key], {})
+    if key not in prepared:
+      inputs = _prepare_jit_inputs(args, {})[0]
+      try:
+        if prog.kernels is False: prog.kernels = kernels(jit.captured)
+        calls = launches(jit.captured, prog.kernels, inputs)
+      except Exception as e:  # noqa: BLE001 - the executor's replay below still works
+        _fallback("launches", e)
+        calls = None
+      prepared[key] = (inputs, calls)
+    inputs, calls = prepared[key]
+    if calls is None: out = jit.captured(inputs, {})
+    else:
+      for runtime, bufs, global_size, local_size, vals in calls: runtime(*bufs, global_size=global_size, local_size=local_size, vals=vals)
+      out = jit.captured.ret
+      COUNTS["launches"] += 1
     COUNTS["replay"] += 1
     return out
   except Exception as e:  # noqa: BLE001
@@ -481,6 +522,7 @@ class CachedJit:
     if disk and (d := jit_cache_dir()) is not None and (name := entry_name(key, self.noopt, device or Device.DEFAULT)) is not None:
       if (secret := cache_secret(d)) is not None: self.path, self.secret = d / name, secret
     self.jit: TinyJit|None = None
+    self.kernels: list[tuple]|None|bool = False   # `kernels` of the capture, derived at its first replay
     if self.path is not None and self.secret is not None and (payload := read_entry(self.path, self.secret)) is not None:
       try:
         self.jit = load_capture(payload)  # authenticated: written by this user's tinybo under this name
