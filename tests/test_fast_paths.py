@@ -22,6 +22,7 @@ def test_a_fit_and_a_suggestion_take_the_fast_paths():
     tb.GP(n_initial=3, seed=0).suggest(space, trials, 1, seed=0)
   assert tg.COUNTS["copyin"] > 0 and tg.COUNTS["copyout"] > 0, tg.COUNTS    # the fit's uploads and reads
   assert tg.COUNTS["view"] > 0 and tg.COUNTS["replay"] > 0, tg.COUNTS       # the acquisition's inputs and replays
+  assert tg.COUNTS["launches"] == tg.COUNTS["replay"], tg.COUNTS            # every replay by its kernels' calls alone
   assert not [k for k in tg.COUNTS if k.endswith(":fallback")], tg.COUNTS
 
 def test_a_broken_copy_falls_back_with_one_warning(monkeypatch):
@@ -49,6 +50,37 @@ def test_a_broken_replay_falls_back_to_the_jit_call(monkeypatch):
   with pytest.warns(tg.FastPathWarning, match="'replay' failed"): out = tg.replay(prog, (A, B), prepared)
   np.testing.assert_array_equal(out.numpy(), 4.0)
   assert tg.COUNTS["replay:fallback"] == 1 and tg.COUNTS["replay"] == 0
+
+def _launch_test_program(name):
+  prog = tg.CachedJit(lambda a, b: ((a @ b).exp() + a.sum()).contiguous(), (name,), noopt=True, disk=False)
+  rng = np.random.default_rng(0)
+  A, B = (tg.upload(rng.random((4, 4)), dtypes.float64, "CPU") for _ in range(2))
+  return prog, A, B, rng
+
+def test_a_replay_by_launches_gives_the_executors_numbers(monkeypatch):
+  monkeypatch.setattr(tg, "COUNTS", tg.COUNTS.__class__())
+  prog, A, B, rng = _launch_test_program("test-launches")
+  prepared: dict = {}
+  tg.replay(prog, (A, B), prepared)  # captures
+  for _ in range(2):  # new values in the same input buffer: the resolved launches read them
+    tg.upload(rng.random((4, 4)), dtypes.float64, "CPU", out=B)
+    fast = tg.replay(prog, (A, B), prepared).numpy()
+    (inputs, calls), = prepared.values()
+    np.testing.assert_array_equal(fast, prog.jit.captured(inputs, {}).numpy())  # tinygrad's executor on the same buffers
+    np.testing.assert_allclose(fast, np.exp(A.numpy() @ B.numpy()) + A.numpy().sum())
+  assert calls is not None and tg.COUNTS["launches"] == 2 and not [k for k in tg.COUNTS if k.endswith(":fallback")], tg.COUNTS
+
+def test_broken_launches_fall_back_to_the_executor(monkeypatch):
+  def broken(*a, **k): raise AttributeError("ProgramSpec changed")
+  monkeypatch.setattr(tg, "launches", broken)
+  monkeypatch.setattr(tg, "_WARNED", set())
+  monkeypatch.setattr(tg, "COUNTS", tg.COUNTS.__class__())
+  prog, A, B, _ = _launch_test_program("test-launches-broken")
+  prepared: dict = {}
+  tg.replay(prog, (A, B), prepared)  # captures
+  with pytest.warns(tg.FastPathWarning, match="'launches' failed"): out = tg.replay(prog, (A, B), prepared)
+  np.testing.assert_allclose(out.numpy(), np.exp(A.numpy() @ B.numpy()) + A.numpy().sum())
+  assert tg.COUNTS["replay"] == 1 and tg.COUNTS["launches"] == 0
 
 def test_staged_inputs_are_persistent_and_rewritten_in_place():
   a = np.random.default_rng(0).random((3, 5))

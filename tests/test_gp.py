@@ -10,7 +10,7 @@ from tinygrad.helpers import Context
 
 from benchmarks.functions import six_hump_camel
 from tinybo._tinygrad import download
-from tinybo.gp import LOWEST_NOISE, NOISE_FLOOR, GPFitError, GPRegressor, log_prior, nll_grad_factor, posterior, unpack
+from tinybo.gp import LOWEST_NOISE, NOISE_FLOOR, GPFitError, GPRegressor, log_prior, lone_mover, nll_grad_factor, posterior, unpack
 from tinybo.kernels import KERNEL_COEFS, stationary
 from tinybo.linalg import cho_solve, cholesky, eye_like
 from tinybo.transforms import YTransform
@@ -348,3 +348,27 @@ def test_condition_and_predict_refuse_points_they_cannot_use():
   # predict reads it the same way (it refused a d = 1 grid given as a vector)
   grid = np.linspace(0, 1, 4)
   assert all(np.array_equal(a, b) for a, b in zip(one.predict(grid), one.predict(grid[:, None]))) and one.predict(grid)[0].shape == (4,)
+
+@pytest.mark.parametrize("n,d", [(20, 3), (130, 5)])   # a bucket compiled without kernel optimization (N <= 128) and one with
+def test_the_step_of_one_row_computes_each_row_as_the_batched_step(n, d):
+  # a cold fit evaluates its last moving start alone through the step of one row (gp.lone_mover): the same numbers (bit
+  # for bit where measured; a CPU whose compiler vectorizes the two programs differently may part in the last bits)
+  rng = np.random.default_rng(n)
+  X = rng.random((n, d))
+  gp = GPRegressor().fit(X, np.sin(6 * X).sum(1) + 0.1 * rng.standard_normal(n), restarts=1)
+  phi, jitter = gp.phi[None] + rng.normal(0.0, 0.3, (4, len(gp.phi))), np.full(4, 1e-9)
+  batched = [download(t) for t in gp._run(gp._step(4), phi, jitter)]
+  for r in range(4):
+    alone = [download(t) for t in gp._run(gp._step(1), phi[r:r + 1], jitter[r:r + 1])]
+    for a, b in zip(batched, alone): np.testing.assert_allclose(a[r], b[0], rtol=1e-12, atol=1e-300)
+
+def test_a_cold_fit_evaluates_a_lone_moving_start_alone():
+  last = {"phi": np.zeros((3, 2)), "jitter": np.full(3, 1e-9), "out": np.zeros((3, 4))}
+  still, one = np.zeros((3, 2)), np.zeros((3, 2))
+  one[1, 0] = 0.5
+  assert lone_mover(still, np.full(3, 1e-9), last) is None   # nothing moved: the batch (L-BFGS never asks for that)
+  assert lone_mover(one, np.full(3, 1e-9), last) == 1
+  assert lone_mover(one, np.array([1e-7, 1e-9, 1e-9]), last) is None   # more jitter on another row: it moved too
+  last["out"][2, 0] = np.inf
+  assert lone_mover(one, np.full(3, 1e-9), last) is None   # a failed row is evaluated again (with more jitter)
+  assert lone_mover(one, np.full(3, 1e-9), {}) is None and lone_mover(one[:1], np.full(1, 1e-9), last) is None

@@ -120,3 +120,12 @@ def test_a_warm_restart_from_the_history_needs_fewer_evaluations():
 def test_history_of_the_wrong_shape_is_an_error():
   with pytest.raises(ValueError, match="history"):
     lbfgs(quadratic(np.eye(2), np.ones(2)), np.zeros((2, 2)), np.full(2, -1.0), np.full(2, 1.0), history=Curvature.empty(1, 10, 2))
+
+def test_enough_stops_every_row_once_the_best_value_is_low_enough():
+  def fg(x): return (x ** 2).sum(1), 2 * x
+  x0 = np.array([[3.0, -2.0], [1.0, 1.0]])
+  calls = []
+  x, f, _ = lbfgs(lambda x: calls.append(1) or fg(x), x0, np.full(2, -5.0), np.full(2, 5.0), enough=lambda f: f.min() <= 1.0)
+  assert f.min() <= 1.0 and len(calls) < 5   # stopped on the way: the minimum, 0, takes more steps
+  x_full, f_full, _ = lbfgs(fg, x0, np.full(2, -5.0), np.full(2, 5.0))
+  assert f_full.max() < 1e-12

@@ -47,6 +47,20 @@ def test_noise_is_evident_in_noisy_data_and_not_in_smooth_deterministic_data(see
   m = GPRegressor().fit(X, y, seed=seed)
   assert noise_evidence(m, y, seed=seed) > NOISE_MARGIN
 
+@pytest.mark.parametrize("n, sd, seed", [(15, 0.002, 0), (15, 0.005, 0), (20, 0.005, 1), (15, 0.01, 0), (20, 0.005, 2), (25, 0.2, 0)])
+def test_a_test_against_the_margin_stops_its_second_fit_and_keeps_the_verdict(monkeypatch, n, sd, seed):
+  X, y = quadratic_data(n, sd, seed)
+  m = GPRegressor().fit(X, y, seed=seed)
+  evals: list[int] = []
+  run = GPRegressor._run
+  monkeypatch.setattr(GPRegressor, "_run", lambda self, *a: evals.append(1) or run(self, *a))
+  full, n_full = noise_evidence(m, y, seed=seed), len(evals)
+  bounded = noise_evidence(m, y, seed=seed, margin=NOISE_MARGIN)
+  n_bounded = len(evals) - n_full
+  assert (bounded > NOISE_MARGIN) == (full > NOISE_MARGIN)
+  if full > NOISE_MARGIN: assert bounded == full and n_bounded == n_full   # beyond the margin: the whole fit, the whole ratio
+  else: assert bounded <= NOISE_MARGIN and n_bounded < n_full              # within it: stopped once that was sure
+
 def test_negligible_noise_needs_no_second_fit(monkeypatch):
   X, y = quadratic_data(12, 0.0)
   m = GPRegressor().fit(X, y, seed=0, noise="deterministic")

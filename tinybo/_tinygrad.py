@@ -34,7 +34,7 @@ from tinygrad import Device, Tensor, TinyJit, dtypes
 from tinygrad.device import Buffer
 from tinygrad.dtype import DType, _to_np_dtype
 from tinygrad.engine.jit import _prepare_jit_inputs
-from tinygrad.engine.realize import get_call_arg_uops, get_call_outs_ins
+from tinygrad.engine.realize import get_call_arg_uops, get_call_outs_ins, get_runtime, resolve_params
 from tinygrad.helpers import NOOPT, Context, ContextVar
 from tinygrad.uop.ops import Ops, ParamArg, UOp, buffers
 
@@ -143,16 +143,57 @@ def program(key:tuple, fxn:Callable, *, device:str, noopt:bool=False, disk:bool=
   if key not in _PROGRAMS: _PROGRAMS[key] = CachedJit(fxn, key, noopt=noopt, disk=disk, device=device)
   return _PROGRAMS[key]
 
+def kernels(captured) -> list[tuple]|None:
+  """A capture's kernels as tinygrad's executor (`exec_kernel`) launches them, the parts that do not depend on the input
+  buffers: (call, device, runtime, global size, local size, values) each, in order. None where the capture is more than
+  kernels on one device without variables (a copy, a graph, a multi-device buffer, a symbolic shape): those take the
+  executor's own path. A CPU core's id is a variable the program sets itself."""
+  out = []
+  for call in captured.linear.src:
+    ast = call.src[0]
+    if ast.op is not Ops.PROGRAM or not isinstance(device := call.src[1].device, str): return None
+    if any(v.expr not in ast.arg.runtimevars for v in ast.arg.vars): return None
+    out.append((call, device, get_runtime(device, ast), *ast.arg.launch_dims({}), ast.arg.vals({})))
+  return out
+
+def launches(captured, known:list[tuple]|None, inputs:list[UOp]) -> list[tuple]|None:
+  """`kernels` (known) with every buffer resolved for these input buffers: (runtime, device buffers, global size, local
+  size, values) per kernel, the calls `exec_kernel` makes. None where `kernels` declined, or where the capture writes an
+  input (the executor copies it first)."""
+  if known is None or any(u in captured._written_uops for u in inputs): return None
+  out = []
+  for call, device, runtime, global_size, local_size, vals in known:
+    resolved = resolve_params(call, tuple(inputs))
+    bufs = [resolved[i].buffer for i in call.src[0].arg.globals]
+    if not all(isinstance(b, Buffer) and b.device == device for b in bufs): return None
+    out.append((runtime, [b.ensure_allocated().get_buf(device) for b in bufs], global_size, local_size, vals))
+  return out
+
 def replay(prog:CachedJit, args:tuple[Tensor, ...], prepared:dict) -> Tensor:
   """prog(*args) for args that are the same Tensor objects call after call (persistent buffers): TinyJit.__call__
-  re-derives their buffers on every call (graph rewrites, ~0.5 ms), so once captured, they are derived once (cached in
-  the caller's `prepared`) and the capture is replayed directly."""
+  re-derives their buffers on every call (graph rewrites, ~0.5 ms), and tinygrad's executor resolves every kernel's
+  buffers and runtime on every replay (~35 µs a kernel), so once captured, the input buffers and each kernel's launch are
+  derived once (`kernels` per capture, `launches` per input set, cached in the caller's `prepared`) and replay is the
+  kernels' calls alone. A capture that they decline replays through the executor."""
   jit = prog.jit
   if jit.cnt < 2 or jit.captured is None: return prog(*args)
   key = (id(prog),) + tuple(id(a) for a in args)
   try:
-    if key not in prepared: prepared[key] = _prepare_jit_inputs(args, {})[0]
-    out = jit.captured(prepared[key], {})
+    if key not in prepared:
+      inputs = _prepare_jit_inputs(args, {})[0]
+      try:
+        if prog.kernels is False: prog.kernels = kernels(jit.captured)
+        calls = launches(jit.captured, prog.kernels, inputs)
+      except Exception as e:  # noqa: BLE001 - the executor's replay below still works
+        _fallback("launches", e)
+        calls = None
+      prepared[key] = (inputs, calls)
+    inputs, calls = prepared[key]
+    if calls is None: out = jit.captured(inputs, {})
+    else:
+      for runtime, bufs, global_size, local_size, vals in calls: runtime(*bufs, global_size=global_size, local_size=local_size, vals=vals)
+      out = jit.captured.ret
+      COUNTS["launches"] += 1
     COUNTS["replay"] += 1
     return out
   except Exception as e:  # noqa: BLE001
@@ -171,7 +212,8 @@ def replay(prog:CachedJit, args:tuple[Tensor, ...], prepared:dict) -> Tensor:
 
 class CacheWarning(RuntimeWarning):
   """tinybo's disk cache of captured programs refused a folder or an entry (not the user's, writable by others, or not
-  authenticated by the user's key); the program is captured again in memory. The message names the file and the fix."""
+  authenticated by the user's key), or could not save one (a full or read-only disk); the program is captured again in
+  memory. The message names the file and the fix."""
 
 ENTRY_SUFFIX, MAGIC, KEY_NAME = ".tbjit", b"tinybo-jit-1\n", "hmac-key"
 # the largest entry written: a lean capture is its code and graph, well under this at every bucket; a capture whose
@@ -189,7 +231,14 @@ except (ImportError, AttributeError) as e: _fallback("compile settings", e)  # t
 def jit_cache_dir() -> Path|None:
   """TINYBO_CACHE_DIR (default ~/.cache/tinybo/jit); TINYBO_CACHE_DIR=0 or '' disables the disk cache."""
   d = os.environ.get("TINYBO_CACHE_DIR", os.path.join(os.path.expanduser("~"), ".cache", "tinybo", "jit"))
-  return Path(d) if d not in ("", "0") else None
+  return _absolute(d) if d not in ("", "0") else None
+
+@functools.cache
+def _absolute(d:str) -> Path:
+  # from the folder the process was in when it first used it: a relative folder that moved with os.chdir kept the key and
+  # the checks of the first one (cache_secret is cached per path); ~ expanded: an .env file or a service's settings pass
+  # it literally, and a folder named ~ appeared
+  return Path(d).expanduser().absolute()
 
 def _refuse(kind:str, path:Path, why:str) -> None:
   COUNTS["disk:refused"] += 1
@@ -197,6 +246,16 @@ def _refuse(kind:str, path:Path, why:str) -> None:
     _WARNED.add(f"disk:{kind}")
     warnings.warn(f"tinybo's disk cache refused {path}: {why}; capturing in memory instead (delete it, or set TINYBO_CACHE_DIR to a "
                   f"folder only you can write)", CacheWarning, stacklevel=4)
+
+def _unsaved(path:Path, e:Exception) -> None:
+  # a full or read-only disk is the user's to fix, not a moved tinygrad internal (whose FastPathWarning names tinygrad's
+  # version): one CacheWarning naming the file; each later process captures the program again
+  if not isinstance(e, OSError): return _fallback("disk cache save", e)
+  COUNTS["disk:unsaved"] += 1
+  if "disk:unsaved" not in _WARNED:
+    _WARNED.add("disk:unsaved")
+    warnings.warn(f"tinybo's disk cache could not save {path} ({e.strerror or e}); every new process captures it again (free space "
+                  f"there, or set TINYBO_CACHE_DIR to a folder you can write, or to 0 to turn the cache off)", CacheWarning, stacklevel=4)
 
 def _uid() -> int|None: return os.getuid() if hasattr(os, "getuid") else None  # None (Windows): no owners to check
 
@@ -222,7 +281,10 @@ def _read_key(path:Path) -> bytes|None:
         raise PermissionError(f"the cache key {path} is {why or 'not a regular file'}")
       if len(key := f.read()) >= 32: return key
     time.sleep(0.02)
-  raise PermissionError(f"the cache key {path} is shorter than 32 bytes")
+  # still short after a second: left by a process that died or ran out of disk between creating and writing it. Kept, it
+  # would turn the cache off for good (and cost every process this second): made again instead (see cache_secret)
+  with contextlib.suppress(FileNotFoundError): path.unlink()
+  return None
 
 @functools.cache
 def cache_secret(d:Path) -> bytes|None:
@@ -232,11 +294,17 @@ def cache_secret(d:Path) -> bytes|None:
     d.parent.mkdir(parents=True, exist_ok=True)
     with contextlib.suppress(FileExistsError): d.mkdir(mode=0o700)
     if (why := _unsafe(d.stat())) is not None or not d.is_dir(): raise PermissionError(f"the folder is {why or 'not a folder'}")
-    if (key := _read_key(d / KEY_NAME)) is not None: return key
-    try: fd = os.open(d / KEY_NAME, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_BINARY", 0), 0o600)
-    except FileExistsError: return _read_key(d / KEY_NAME)  # another process made it first
-    with os.fdopen(fd, "wb") as f: f.write(key := secrets.token_bytes(32))
-    return key
+    for _ in range(3):
+      if (key := _read_key(d / KEY_NAME)) is not None: return key
+      try: fd = os.open(d / KEY_NAME, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_BINARY", 0), 0o600)
+      except FileExistsError: continue  # another process made it first: read it
+      try:
+        with os.fdopen(fd, "wb") as f: f.write(key := secrets.token_bytes(32))
+      except OSError:  # a full disk: no empty key left behind for the next process to wait on
+        with contextlib.suppress(OSError): os.unlink(d / KEY_NAME)
+        raise
+      return key
+    raise PermissionError(f"the cache key {d / KEY_NAME} stays shorter than 32 bytes")
   except OSError as e:
     _refuse("folder", d, str(e))
     return None
@@ -305,7 +373,8 @@ def lean_dumps(jit:TinyJit) -> bytes:
 def _uop_with_fresh_buffer(op, *args):
   # a BUFFER UOp is interned by (op, dtype, src, arg) and its arg holds a slot from a per-process counter: a saved slot can
   # equal a live buffer's of the loading process, and the loaded program would then read and write that buffer
-  if op is Ops.BUFFER and len(args) >= 3 and isinstance(args[2], ParamArg):
+  if op is Ops.BUFFER:  # a BUFFER without a ParamArg (a tinygrad that keeps its slot elsewhere) would keep its saved slot
+    if len(args) < 3 or not isinstance(args[2], ParamArg): raise TypeError(f"a saved BUFFER UOp's arg is {args[2:3]}, not a ParamArg")
     args = (args[0], args[1], dataclasses.replace(args[2], slot=next(UOp.unique_num)), *args[3:])
   return UOp(op, *args)
 
@@ -317,20 +386,38 @@ class _FreshBuffers(pickle.Unpickler):
     return _uop_with_fresh_buffer if cls is UOp else cls
 
 def load_capture(payload:bytes):
-  """A capture saved by `lean_dumps` (or pickle), its buffers its own: none of them is a live buffer of this process."""
-  try: return _FreshBuffers(io.BytesIO(payload)).load()
-  except (AttributeError, TypeError, ValueError) as e:  # a tinygrad that builds UOps otherwise: the plain load, shared slots possible
-    _fallback("fresh buffer slots", e)
-    return pickle.loads(payload)
+  """A capture saved by `lean_dumps` (or pickle), its buffers its own: none of them is a live buffer of this process. Where
+  they cannot be made its own (a tinygrad that builds UOps otherwise) this raises, and the caller captures the program
+  again: a plain unpickle would be faster, but its program could read and write a live buffer of this process, silently."""
+  return _FreshBuffers(io.BytesIO(payload)).load()
+
+# the lines of /proc/cpuinfo that say what a CPU can run: x86 has a model name and flags, arm64 neither (its Features and CPU
+# part say it): two ARM machines sharing a home folder (two Graviton generations) must not run each other's programs
+CPU_LINES = (b"model name", b"flags", b"Features", b"CPU implementer", b"CPU architecture", b"CPU variant", b"CPU part")
+
+def _tree_stamp(root:Path) -> bytes:
+  # the path, size and modification time of every .py file under root: tinygrad installed from git keeps its release's
+  # version string while its internals change (a capture pickled by one commit may fail to load, or replay otherwise, under
+  # the next), and every install or checkout rewrites the files it changes; a stat each costs ~2 ms, reading them ~75 ms
+  lines = []
+  for folder, subfolders, files in os.walk(root):
+    subfolders.sort()
+    for name in sorted(f for f in files if f.endswith(".py")):
+      try: st = os.stat(path := os.path.join(folder, name))
+      except OSError: continue  # removed since the walk listed it (an upgrade under way): the next process sees the new files
+      lines.append(f"{path[len(str(root)):]} {st.st_size} {st.st_mtime_ns}")
+  return "\n".join(lines).encode()
 
 @functools.cache
 def _fingerprint() -> str:
-  # tinygrad, every source file of tinybo, Python and the CPU (its flags decide what clang's -march=native emits)
+  # tinygrad (its version and files), every source file of tinybo, Python and the CPU (it decides what clang's -march=native
+  # emits: `CPU_LINES`, each distinct line once, so every kind of core of a hybrid CPU counts and many cores cost nothing)
   h = hashlib.sha256()
   if INSTALLED is not None: h.update(INSTALLED.encode())
+  h.update(_tree_stamp(Path(importlib.import_module("tinygrad").__file__).parent))
   for f in sorted(Path(__file__).parent.glob("*.py")): h.update(f.name.encode() + b"\0" + f.read_bytes())
   h.update(f"{sys.version_info[:2]} {platform.machine()} {platform.node() if os.environ.get('TINYBO_CACHE_PER_HOST') else ''}".encode())
-  try: h.update(b"".join(ln for ln in Path("/proc/cpuinfo").read_bytes().splitlines() if ln.startswith((b"model name", b"flags")))[:4096])
+  try: h.update(b"\n".join(sorted({ln for ln in Path("/proc/cpuinfo").read_bytes().splitlines() if ln.startswith(CPU_LINES)})))
   except OSError: pass
   return h.hexdigest()[:16]
 
@@ -353,21 +440,35 @@ def entry_name(key:tuple, noopt:bool, device:str) -> str|None:
   ctx = ",".join(f"{v}={ContextVar._cache[v].value}" for v in CODEGEN_VARS if v in ContextVar._cache)
   text = "-".join(_key_text(k) for k in key)
   exact = hashlib.sha256(f"{text}|{int(noopt)}|{_device_tag(device)}|{ctx}".encode()).hexdigest()[:12]
-  readable = "".join(c if c.isalnum() or c in "._,()=" else "_" for c in text)[:120]
+  # at most 143 characters in all (38 for the fingerprint, NOOPT, the hash, the suffix and the dashes): the longest file name
+  # an eCryptfs home folder (an encrypted Ubuntu home) can hold
+  readable = "".join(c if c.isalnum() or c in "._,()=" else "_" for c in text)[:143 - 38]
   return f"{_fingerprint()}-{int(noopt)}-{readable}-{exact}{ENTRY_SUFFIX}"
+
+# what the captures of other code versions or machines may take (~0.1-1 MB each, tens to hundreds per version): every edit
+# of tinybo's source is a new fingerprint, and this project's own development wrote 655 MB of them in 4.5 hours
+MAX_STALE_BYTES = 256 << 20
 
 @functools.cache
 def _prune(d:Path, max_age_days:float=7.0):
-  # captures of other code versions or machines pile up (~0.1-1 MB each): drop those unused for a week, once a process;
-  # *.pkl are unauthenticated captures of older tinybo versions (never read), *.tmp the leftovers of a crashed save
-  now, uid = time.time(), _uid()
+  # once a process: drop captures of other fingerprints unused for a week, and beyond MAX_STALE_BYTES the least recently
+  # used of them (another version still in use keeps its recent ones); *.pkl are unauthenticated captures of older tinybo
+  # versions (never read), *.tmp the leftovers of a crashed save
+  now, uid, stale = time.time(), _uid(), []
   for f in d.iterdir():
     try:
       st = f.lstat()
       if (uid is not None and st.st_uid != uid) or not stat.S_ISREG(st.st_mode): continue
-      stale = f.name.endswith(ENTRY_SUFFIX) and not f.name.startswith(_fingerprint()) or f.name.endswith(".pkl")
-      if (stale and now - st.st_atime > max_age_days * 86400) or (f.name.endswith(".tmp") and now - st.st_mtime > 86400): f.unlink()
+      if f.name.endswith(ENTRY_SUFFIX) and not f.name.startswith(_fingerprint()) or f.name.endswith(".pkl"):
+        if now - st.st_atime > max_age_days * 86400: f.unlink()
+        else: stale.append((st.st_atime, st.st_size, f))
+      elif f.name.endswith(".tmp") and now - st.st_mtime > 86400: f.unlink()
     except OSError: continue
+  total = sum(size for _, size, _ in stale)
+  for _, size, f in sorted(stale, key=lambda e: e[0]):
+    if total <= MAX_STALE_BYTES: break
+    with contextlib.suppress(OSError): f.unlink()
+    total -= size
 
 _OPENED: set[str] = set()
 _OPEN_LOCK = threading.Lock()
@@ -398,7 +499,7 @@ def open_device(device:str) -> None:
         elf = generate(ast, renderer).to_elf()
         if name is not None:
           try: write_entry(path, secret, pickle.dumps(elf)); COUNTS["disk:save"] += 1
-          except Exception as e: _fallback("disk cache save", e)  # noqa: BLE001 - costs the next process this codegen
+          except Exception as e: _unsaved(path, e)  # noqa: BLE001 - costs the next process this codegen
         return _Compiled(elf)
       if ops_cpu is not None: ops_cpu.do_to_program = cached
       try: Device[device]
@@ -421,6 +522,7 @@ class CachedJit:
     if disk and (d := jit_cache_dir()) is not None and (name := entry_name(key, self.noopt, device or Device.DEFAULT)) is not None:
       if (secret := cache_secret(d)) is not None: self.path, self.secret = d / name, secret
     self.jit: TinyJit|None = None
+    self.kernels: list[tuple]|None|bool = False   # `kernels` of the capture, derived at its first replay
     if self.path is not None and self.secret is not None and (payload := read_entry(self.path, self.secret)) is not None:
       try:
         self.jit = load_capture(payload)  # authenticated: written by this user's tinybo under this name
@@ -443,7 +545,7 @@ class CachedJit:
           write_entry(self.path, self.secret, payload)
           COUNTS["disk:save"] += 1
         else: COUNTS["disk:too large"] += 1
-      except Exception as e: _fallback("disk cache save", e)  # noqa: BLE001 - a read-only or full disk costs the next process its compile
+      except Exception as e: _unsaved(self.path, e)  # noqa: BLE001 - a read-only or full disk costs the next process its compile
     return ret
 
 # ***** end of the disk cache *****

@@ -455,7 +455,7 @@ class GP:
     sj, n = self._space_json(space), len(y)
     tested_space, n_tested, evidence = self._noise_test
     if not (keep and tested_space == sj and n_tested <= n < RETEST_GROWTH * n_tested):
-      evidence = noise_evidence(model, y, seed=int(seed or 0) & 0xFFFFFFFF)
+      evidence = noise_evidence(model, y, seed=int(seed or 0) & 0xFFFFFFFF, margin=NOISE_MARGIN)   # only its side of the margin counts
       if keep: self._noise_test = (sj, n, evidence)
     return evidence > NOISE_MARGIN
 

@@ -20,12 +20,13 @@ from __future__ import annotations
 
 import math
 import sys
+from collections.abc import Callable
 
 import numpy as np
 from tinygrad import Device, Tensor, dtypes
 from tinygrad.dtype import DType
 
-from tinybo._tinygrad import D_BUCKETS, N_BUCKETS, CachedJit, bucket, download, program, upload
+from tinybo._tinygrad import D_BUCKETS, N_BUCKETS, CachedJit, bucket, download, program, replay, upload
 from tinybo.kernels import check_kernel, column_weights, dk_du, profile, scaled_sqdist, stationary
 from tinybo.lbfgs import Curvature, lbfgs
 from tinybo.linalg import cholesky, eye_like, solve_triangular, triangular_inverse
@@ -212,6 +213,15 @@ def default_dtype(device:str) -> DType:
 
 def _array(a) -> np.ndarray: return np.asarray(a.numpy() if isinstance(a, Tensor) else a, dtype=np.float64)
 
+def lone_mover(phi:np.ndarray, jitter:np.ndarray, last:dict) -> int|None:
+  """The one row of a batched fit's evaluation at φ[b, ·] whose (φ, jitter) differ from the last evaluation's `last`, or
+  None (one row, a first evaluation, several rows moved, or a row whose last value was not finite: the fit retries those
+  with more jitter). A row that stands still has the value it had, so a batch of restarts whose other rows have stopped
+  needs that row alone."""
+  if len(phi) < 2 or "out" not in last: return None
+  moved = ~((phi == last["phi"]).all(1) & (jitter == last["jitter"]) & np.isfinite(last["out"][:, 0]))
+  return int(np.flatnonzero(moved)[0]) if moved.sum() == 1 else None
+
 class GPRegressor:
   """Gaussian process with MAP-fitted hyperparameters (contract in docs/DESIGN.md).
   Units: the model works on standardized targets y_train; `hyperparameters` (outputscale, noise) are in those units,
@@ -237,6 +247,7 @@ class GPRegressor:
     self._data: Tensor|None = None        # [N, D+2] packed [X | y | mask]
     self._Xt: Tensor|None = None          # [N, D] X, the posterior's
     self._params: dict[int, Tensor] = {}  # per batch size: the optimizer's input buffer, rewritten in place every step
+    self._prepared: dict = {}             # `replay`'s derived input buffers of (program, _data, _params[b]), this data's
     # the fit, and what a warm start from this model continues from: φ[G+2] at the optimum, the L-BFGS memory there,
     # n at the last cold fit and at the last refit of the hyperparameters
     self.phi: np.ndarray|None = None
@@ -272,13 +283,18 @@ class GPRegressor:
       data[:n, self.D + 2] = X[:, d - 1]
     self._data = upload(data, self.dtype, self.device)
     self._Xt = upload(data[:, :self.D], self.dtype, self.device)
-    self._params = {}
+    self._params, self._prepared = {}, {}
 
   def _theta(self, phi:np.ndarray) -> np.ndarray:
     L = len(self._expand)
     return np.concatenate([phi[:, :L] @ self._expand + self._ls_offset, phi[:, L:]], axis=1)
 
   def _pack(self, phi:np.ndarray, jitter:np.ndarray) -> Tensor: return self._pack_theta(self._theta(phi), jitter)
+
+  def _run(self, step:CachedJit, phi:np.ndarray, jitter:np.ndarray) -> tuple[Tensor, ...]:
+    # the inputs are the same two Tensors call after call (_data, _params[b] rewritten in place): a direct replay skips
+    # TinyJit's re-derivation of their buffers, a fit's evaluations are thousands per study
+    return replay(step, (self._data, self._pack(phi, jitter)), self._prepared)
 
   def _pack_theta(self, theta:np.ndarray, jitter:np.ndarray) -> Tensor:
     b = theta.shape[0]
@@ -288,7 +304,7 @@ class GPRegressor:
 
   # ----- fit -----
   def fit(self, X, y, categorical:list[slice]|None=None, *, restarts:int|None=None, seed:int=0, warm_start:GPRegressor|None=None,
-          noise:float|str|None=None, floor_scale:float=1.0) -> GPRegressor:
+          noise:float|str|None=None, floor_scale:float=1.0, enough:Callable[[float], bool]|None=None) -> GPRegressor:
     """MAP fit of log hyperparameters on X[n,d] (unit cube) and raw y[n]; returns self. `noise` (see `noise_bounds`):
     None fits the noise variance, a float is its lower bound in y units squared, "deterministic" pins it to the
     numerical floor (the posterior mean interpolates the data). `floor_scale` in (0, 1] multiplies that floor
@@ -296,7 +312,9 @@ class GPRegressor:
     tiny part of their spread (`transforms.warp_resolution`). `warm_start`: a GPRegressor
     fitted before on the same columns; the fit then continues from its optimum and L-BFGS memory (one start). Cold fits
     (no usable warm start, `restarts` given, or n grew 1.5x since the warm start's last cold fit) batch `restarts`
-    starts (default: 4 up to 256 rows, then 2, then 1). Raises GPFitError if no start gives a finite objective."""
+    starts (default: 4 up to 256 rows, then 2, then 1). Raises GPFitError if no start gives a finite objective.
+    `enough(objective)`: True stops the fit at the best objective so far (the objective only falls), for a caller that
+    needs to know only whether it gets below some level; the model is then that point's."""
     X, y = _array(X), _array(y).reshape(-1)
     if X.ndim != 2 or X.shape[0] != y.shape[0] or X.shape[0] == 0: raise ValueError(f"need X[n,d] and y[n] with n > 0, got {X.shape}, {y.shape}")
     if not np.isfinite(X).all(): raise GPFitError("X has non-finite values")
@@ -336,15 +354,22 @@ class GPRegressor:
     last: dict = {}
 
     def fg(phi:np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-      outs = step(self._data, self._pack(phi, jitter))
-      out = download(outs[0])
+      if (r := lone_mover(phi, jitter, last)) is not None:
+        # one start still moving (the others have stopped, L-BFGS holds them still): that row alone, through the
+        # program of one row, which computes each row as the batched one does (tests/test_gp.py); the others as last time
+        outs, rows = self._run(self._step(1), phi[r:r + 1], jitter[r:r + 1]), {r: 0}
+        out = last["out"].copy()
+        out[r] = download(outs[0])[0]
+      else:
+        outs, rows = self._run(step, phi, jitter), {i: i for i in range(len(phi))}
+        out = download(outs[0])
       # a failed factorization: grow that row's jitter and retry before giving the optimizer an inf
       while (bad := ~np.isfinite(out[:, 0])).any() and jitter[bad].max() < 1e-3:
         jitter[bad] *= 100
-        outs = step(self._data, self._pack(phi, jitter))
+        outs, rows = self._run(step, phi, jitter), {i: i for i in range(len(phi))}
         out[bad] = download(outs[0])[bad]
         if (~bad).any(): outs = None  # rows come from two calls: the factors of this call are not all current
-      last.update(phi=phi.copy(), jitter=jitter.copy(), outs=outs)
+      last.update(phi=phi.copy(), jitter=jitter.copy(), outs=outs, out=out.copy(), rows=rows)
       nll, gtheta = out[:, 0], out[:, 1:]
       T = self._expand.shape[1]
       gphi = np.concatenate([gtheta[:, :T] @ self._expand.T, gtheta[:, T:]], axis=1)
@@ -356,14 +381,16 @@ class GPRegressor:
     # warm fits stop at a relative improvement of 1e-5 per step: the next observation moves the optimum more than that
     refit = cold or self.N <= 640 or self.n >= 1.1 * n_refit
     phi, f, hist = lbfgs(fg, starts, lower, upper, max_evals=200 if cold else warm_fit_evals(self.N, refit), memory=10, gtol=1e-6,
-                         ftol=1e-8 if cold else 1e-5, history=None if cold else ws.history)
+                         ftol=1e-8 if cold else 1e-5, history=None if cold else ws.history,
+                         enough=None if enough is None else lambda f: enough(float(np.min(f))))
     if not np.isfinite(f).any(): raise GPFitError(f"no hyperparameters gave a positive-definite kernel matrix (n={self.n}, d={self.d})")
     best = int(np.argmin(f))
     self.phi, self.jitter, self.objective, self.history = phi[best].copy(), float(jitter[best]), float(f[best]), hist.row(best)
     self.n_cold, self.n_refit = self.n if cold else n_cold, self.n if refit else n_refit
-    if last["outs"] is not None and np.array_equal(last["phi"][best], self.phi) and last["jitter"][best] == self.jitter:
-      # the last evaluation was at the optimum: its factors are the posterior state, no refactorization
-      self._set_posterior(download(last["outs"][1])[best], download(last["outs"][2])[best])
+    if last["outs"] is not None and (r := last["rows"].get(best)) is not None and np.array_equal(last["phi"][best], self.phi) \
+       and last["jitter"][best] == self.jitter:
+      # the last evaluation computed the optimum: its factors are the posterior state, no refactorization
+      self._set_posterior(download(last["outs"][1])[r], download(last["outs"][2])[r])
     else: self._refactor()
     return self
 
@@ -371,7 +398,7 @@ class GPRegressor:
     """Factor K at the fitted hyperparameters (one more evaluation, batch of one) for the posterior state."""
     step = self._step(1)
     for _ in range(8):
-      out, Linv0, alpha = (download(t)[0] for t in step(self._data, self._pack(self.phi[None], np.array([self.jitter]))))
+      out, Linv0, alpha = (download(t)[0] for t in self._run(step, self.phi[None], np.array([self.jitter])))
       if np.isfinite(alpha).all() and np.isfinite(Linv0).all(): break
       self.jitter *= 100
     else: raise GPFitError(f"the kernel matrix at the fitted hyperparameters did not factor, even with jitter {self.jitter / 100:.0e} "

@@ -57,12 +57,15 @@ class Curvature:
     return (gamma * (Yt @ t - g3) - S.transpose(0, 2, 1) @ u)[..., 0] * free
 
 def lbfgs(fg:Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]], x0:np.ndarray, lower:np.ndarray, upper:np.ndarray, *, max_evals:int=100,
-          memory:int=10, gtol:float=1e-6, ftol:float=1e-9, history:Curvature|None=None) -> tuple[np.ndarray, np.ndarray, Curvature]:
+          memory:int=10, gtol:float=1e-6, ftol:float=1e-9, history:Curvature|None=None,
+          enough:Callable[[np.ndarray], bool]|None=None) -> tuple[np.ndarray, np.ndarray, Curvature]:
   """Minimize b box-constrained problems from x0[b, p]; fg(x[b, p]) -> (f[b], g[b, p]) is one batched evaluation, at
   most max_evals of them. A row stops when its projected gradient is below gtol · max(1, |f|), when an accepted step
   improves f by at most ftol · max(1, |f|), when the model predicts a decrease of at most that (a warm start whose
   memory still fits stops after its first evaluation), or when backtracking shrinks the step below 1e-10.
   `history` (the Curvature an earlier call returned, its memory size wins over `memory`) seeds the inverse-Hessian model.
+  `enough(f[b])`, the rows' best values so far: True stops every row there (a caller that needs to know only whether
+  the minimum gets below some level; the values only fall).
   Returns (x[b, p], f[b], Curvature): the best point of each row (f = inf for a row that never had a finite value)."""
   x = np.clip(x0, lower, upper)
   f, g = fg(x)
@@ -90,7 +93,7 @@ def lbfgs(fg:Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]], x0:np.ndarra
 
   done |= step_from(~done)
   for _ in range(max_evals - 1):
-    if done.all(): break
+    if done.all() or (enough is not None and enough(f)): break
     x_try = np.where(done[:, None], x, np.clip(x + t[:, None] * d, lower, upper))
     f_try, g_try = fg(x_try)
     s, y = x_try - x, g_try - g

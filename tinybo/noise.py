@@ -25,13 +25,16 @@ def negligible_noise(model: GPRegressor) -> bool:
   interpolating fit, and `noise_evidence` is 0 without a second fit."""
   return bool(model.hyperparameters["noise"] <= NEGLIGIBLE_NOISE * NOISE_FLOOR.get(model.dtype, 1e-4))
 
-def noise_evidence(model: GPRegressor, y: np.ndarray, *, seed: int = 0) -> float:
+def noise_evidence(model: GPRegressor, y: np.ndarray, *, seed: int = 0, margin: float | None = None) -> float:
   """The log likelihood ratio (nats, >= 0) of `model`, a GP fitted with its noise variance free (noise=None) to y[n] (the
   raw targets it was fitted to), against the same kernel and data with the noise pinned at the floor
   (noise="deterministic"): the interpolating fit's MAP objective minus the model's (both standardize y the same way, so
   the objectives compare). 0 without a second fit when the model's noise is within NEGLIGIBLE_NOISE times the floor. The
-  second fit is cold, from `seed`, and not kept."""
+  second fit is cold, from `seed`, and not kept. `margin`: for a caller that asks only whether the evidence exceeds it:
+  the second fit stops as soon as its objective is within `margin` of the model's (it only falls from there, so the
+  evidence can only shrink), and the value returned is then at most `margin`, not the whole ratio."""
   if negligible_noise(model): return 0.0
   interp = GPRegressor(model.kernel, model.device, model.dtype, model.lengthscale_prior)
-  interp.fit(model.X, np.asarray(y, dtype=np.float64), categorical=model.categorical, seed=seed, noise="deterministic")
+  enough = None if margin is None else lambda objective: objective - model.objective <= margin
+  interp.fit(model.X, np.asarray(y, dtype=np.float64), categorical=model.categorical, seed=seed, noise="deterministic", enough=enough)
   return max(float(interp.objective - model.objective), 0.0)
