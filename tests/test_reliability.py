@@ -88,6 +88,9 @@ BAD_CALLS = {
   "optimize_negative_trials": (lambda o, ts: o.optimize(lambda p: 0.0, n_trials=-1), ValueError, "n_trials=-1"),
   "optimize_negative_timeout": (lambda o, ts: o.optimize(lambda p: 0.0, timeout=-1), ValueError, "timeout=-1"),
   "fail_pending_negative_age": (lambda o, ts: o.fail_pending(older_than=-5), ValueError, "older_than=-5"),
+  # True is 1 to Python: it was taken as one second
+  "optimize_bool_timeout": (lambda o, ts: o.optimize(lambda p: 0.0, timeout=True), ValueError, "timeout=True; use seconds"),
+  "fail_pending_bool_age": (lambda o, ts: o.fail_pending(older_than=True), ValueError, "older_than=True; use seconds"),
 }
 
 @pytest.mark.parametrize("name", list(BAD_CALLS))

@@ -346,7 +346,7 @@ class Optimizer:
     """Fail, in one go, every pending trial a worker took (or only those it took more than `older_than` seconds ago):
     the trials left behind by workers that died. Queued trials (enqueue, requeue) no worker took yet are left to the
     next suggest(). Call it when no other worker is running, or pass older_than. Returns them."""
-    if older_than is not None and not (isinstance(older_than, numbers.Real) and older_than >= 0):
+    if older_than is not None and (isinstance(older_than, bool) or not (isinstance(older_than, numbers.Real) and older_than >= 0)):
       raise ValueError(f"older_than={older_than!r}; use seconds >= 0 or None")
     before = None if older_than is None else time.time() - seconds(older_than)
     return [self._full(t) for t in self.storage.fail_pending(self.name, before)]
@@ -416,7 +416,7 @@ class Optimizer:
     if isinstance(n_trials, bool) or not isinstance(n_trials, numbers.Integral) or n_trials < 0:
       raise ValueError(f"n_trials={n_trials!r}; use an int >= 0")
     if isinstance(n_jobs, bool) or not isinstance(n_jobs, numbers.Integral) or n_jobs < 1: raise ValueError(f"n_jobs={n_jobs!r}; use an int >= 1")
-    if timeout is not None and not (isinstance(timeout, numbers.Real) and timeout >= 0):
+    if timeout is not None and (isinstance(timeout, bool) or not (isinstance(timeout, numbers.Real) and timeout >= 0)):
       raise ValueError(f"timeout={timeout!r}; use seconds >= 0 or None")
     from tqdm.auto import tqdm
     with_handle = takes_trial(objective)
