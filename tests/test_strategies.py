@@ -151,3 +151,19 @@ def test_an_exhausted_space_with_pending_trials_says_they_are_pending(strategy):
   for t in batch[1:]: opt.observe(t, 2.0)
   with pytest.raises(tb.SearchExhausted) as e: opt.suggest()
   assert "have been tried;" in str(e.value) and "pending" not in str(e.value)
+
+def test_seeds_that_share_their_low_32_bits_give_different_sequences():
+  # seeds were reduced to 32 bits: seed=0 and seed=2**32 (or -1 and 2**32 - 1) gave one study, while seeds up to ±2**63
+  # are accepted; a seed below 2**32 keeps the sequence it always had
+  import tinybo as tb
+  from tinybo.strategies import history_rng, seed32, seed_words
+  assert seed_words(7) == [7] and seed32(7) == 7 and seed_words(None) == [0]
+  assert np.array_equal(history_rng(7, 3, salt=1).random(4), np.random.default_rng([1, 7, 3]).random(4))
+  assert len({tuple(seed_words(s)) for s in (0, 2**32, -1, 2**32 - 1, -2**63, 2**63 - 1)}) == 6
+  space = {"x": tb.Float(0, 1), "y": tb.Float(0, 1)}
+  for strategy in ("random", "gp"):
+    runs = {}
+    for seed in (0, 2**32, -1, 2**32 - 1):
+      opt = tb.Optimizer(space, strategy=strategy, seed=seed)
+      runs[seed] = [tuple(t.params.values()) for t in opt.suggest(3)]
+    assert len(set(map(tuple, runs.values()))) == 4, strategy

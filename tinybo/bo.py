@@ -31,7 +31,7 @@ from tinybo.noise import NOISE_MARGIN, RETEST_GROWTH, negligible_noise, noise_ev
 from tinybo.optim_acqf import optimize_acquisition
 from tinybo.sobol import sobol
 from tinybo.space import CAT, Space
-from tinybo.strategies import History, exhausted, history_rng, n_configs, random_configs
+from tinybo.strategies import History, exhausted, history_rng, n_configs, random_configs, seed32, seed_words
 from tinybo.subset import DEFAULT_MAX_POINTS, fit_subset
 from tinybo.transforms import heavy_bad_tail, power_values, warp_resolution, warp_values
 from tinybo.tree import BranchOptimism, TreeInputs, parent_columns, tree_posterior
@@ -396,7 +396,7 @@ class GP:
   def _design(self, space: Space, h: History, taken: set, n: int, seed: int) -> list[dict]:
     """Next n points of the seed's scrambled Sobol sequence that are not taken. The sequence depends on the seed only,
     so trial k of a study gets point k whatever the timing; no point is placed for a benchmark's sake (no centre)."""
-    rng = np.random.default_rng([2, 0 if seed is None else int(seed) & 0xFFFFFFFF])
+    rng = np.random.default_rng([2, *seed_words(seed)])
     m = 1 << max(4, int(h.n_trials + n - 1).bit_length() + 1)
     out = []
     for p in space.decode_many(space.round(sobol(m, space.dim, rng)) if space.dim else np.zeros((m, 0))):
@@ -455,7 +455,7 @@ class GP:
     sj, n = self._space_json(space), len(y)
     tested_space, n_tested, evidence = self._noise_test
     if not (keep and tested_space == sj and n_tested <= n < RETEST_GROWTH * n_tested):
-      evidence = noise_evidence(model, y, seed=int(seed or 0) & 0xFFFFFFFF, margin=NOISE_MARGIN)   # only its side of the margin counts
+      evidence = noise_evidence(model, y, seed=seed32(seed), margin=NOISE_MARGIN)   # only its side of the margin counts
       if keep: self._noise_test = (sj, n, evidence)
     return evidence > NOISE_MARGIN
 
@@ -501,7 +501,7 @@ class GP:
     each, lower) by AUTO_MARGIN: model selection by the marginal likelihood, where a rougher kernel must clearly explain
     the data better than the smoother one before it. Two candidates: the second if it clears the margin over the first.
     Between cold fits a suggestion costs what a single kernel costs. `kernels`: another choice than self.kernel."""
-    seed = int(seed or 0) & 0xFFFFFFFF
+    seed = seed32(seed)
     candidates = kernel_candidates(self.kernel if kernels is None else kernels)
     kernel = warm_start.kernel if warm_start is not None and len(candidates) > 1 else candidates[0]
     structure = "additive" if curves and self.curves == "additive" else "product"   # curves: X's last column is the fidelity

@@ -67,9 +67,22 @@ def exhausted(total: float, n_pending: int, what: str = "configurations of the s
   taken = f"have been tried or are pending ({n_pending} pending)" if n_pending else "have been tried"
   return SearchExhausted(f"all {int(total)} {what} {taken}; {fix}")
 
+def seed_words(seed: int | None) -> list[int]:
+  """A seed as the 32-bit words numpy's SeedSequence takes: [low] for 0 <= seed < 2**32 (what such seeds always gave),
+  [low, high] for the others (64 bits, two's complement), so seeds that agree in their low 32 bits (0 and 2**32, -1 and
+  2**32 - 1) give different sequences."""
+  v = 0 if seed is None else int(seed) % 2**64
+  return [v & 0xFFFFFFFF] if v < 2**32 else [v & 0xFFFFFFFF, v >> 32]
+
+def seed32(seed: int | None) -> int:
+  """A seed folded to one 32-bit word (the GP fit's restarts take one): itself below 2**32, else its words mixed."""
+  w = seed_words(seed)
+  return w[0] if len(w) == 1 else (w[0] ^ (w[1] * 0x9E3779B1)) & 0xFFFFFFFF
+
 def history_rng(seed: int | None, n_trials: int, salt: int = 0) -> np.random.Generator:
   """An RNG that depends only on the seed and how many trials exist: deterministic, and different at every step."""
-  return np.random.default_rng([salt, 0 if seed is None else int(seed) & 0xFFFFFFFF, n_trials])
+  words = seed_words(seed)
+  return np.random.default_rng([salt, words[0], n_trials, *words[1:]])
 
 def n_configs(space: Space) -> float:
   """Number of distinct valid configurations (inf when the space has a float; inactive parameters counted as absent)."""
