@@ -37,8 +37,11 @@ def log_probability_of_improvement(mean: Tensor, var: Tensor, best: Tensor | flo
 ACQUISITIONS = ("logei", "ei", "ucb", "pi", "logpi")
 _OF_BEST = {"logei": log_expected_improvement, "ei": expected_improvement, "pi": probability_of_improvement, "logpi": log_probability_of_improvement}
 
-def check_acquisition(kind: str) -> str:
-  if not isinstance(kind, str) or kind not in ACQUISITIONS: raise ValueError(f"unknown acquisition {kind!r}: use one of {', '.join(ACQUISITIONS)}")
+def check_acquisition(kind: str, also: tuple[str, ...] = ()) -> str:
+  """kind, one of ACQUISITIONS or of `also` (a caller's own names, listed first in the error)."""
+  names = (*also, *ACQUISITIONS)
+  # the type first: a list is no tuple member to compare, and its error would be a bare "unhashable type"
+  if not isinstance(kind, str) or kind not in names: raise ValueError(f"unknown acquisition {kind!r}: use one of {', '.join(names)}")
   return kind
 
 def acquisition_value(kind: str, mean: Tensor, var: Tensor, params: Tensor) -> Tensor:

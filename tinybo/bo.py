@@ -20,7 +20,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 
 from tinybo._tinygrad import DEVICE_LOCK
-from tinybo.acquisition import ACQUISITIONS
+from tinybo.acquisition import check_acquisition
 from tinybo.arguments import check_device, check_int, check_real
 from tinybo.discrete import all_configs, best_untaken, enumerable
 from tinybo.fidelity import CurveData, at_target, curve_data, trend
@@ -41,7 +41,7 @@ from tinybo.trust_region import local_turn, trust_box, trust_length
 # the acquisitions that are UCB until the data show noise (noise.noise_evidence), and what each is then: "auto" LogEI
 # against the best observed value; "edge" UCB, but for a suggestion that UCB puts on a float parameter's bound LogEI within
 # EDGE_LENGTH's box around the incumbent (see GP)
-NOISY_RULES = {"auto": "logei", "edge": "edge"}
+NOISY_RULES = {"edge": "edge", "auto": "logei"}   # the default first: the order an error lists them in
 EDGE_LENGTH = 0.4   # "edge" under noise: the side of trust_region.trust_box around the incumbent where LogEI replaces UCB's bound point
 
 def default_initial_size(p: int, conditional: bool = False) -> int:
@@ -206,8 +206,7 @@ class GP:
                warp: bool | str = "auto", lengthscale_prior: str = "auto", noise: float | str | None = None,
                max_points: int | None = DEFAULT_MAX_POINTS, curves: bool | str = "auto", min_distance: float = 1e-3,
                conditional: str = "tree", warp_floor: bool = True, trust_region: bool = True):
-    if not isinstance(acquisition, str) or acquisition not in (*NOISY_RULES, *ACQUISITIONS):   # a list is no dict key: test the type first
-      raise ValueError(f"unknown acquisition {acquisition!r}: use one of edge, auto, {', '.join(ACQUISITIONS)}")
+    check_acquisition(acquisition, also=tuple(NOISY_RULES))
     n_initial = check_int("n_initial", n_initial, 1, none="default_initial_size(p) for p parameters")
     beta = check_real("beta", beta, 0.0, "the UCB exploration weight")
     if warp not in (True, False, "auto", "power"): raise ValueError(f"warp={warp!r}: use True, False, 'auto' or 'power'")
@@ -299,13 +298,13 @@ class GP:
     if self.noise == "deterministic" or len(h.y) < 2: return rows[int(np.argmax(yy))]
     tree = self._tree(space)
     gx, cats = (tree, tree.categorical) if tree is not None else (lambda X: X, space.cat_groups)
+    warm = self._lineage <= self._rows(h)   # the kept fit is this study's (see _follow)
     try:
-      model = self._fit(space, gx(h.X), yy, seed, cats, keep=False, floor_scale=self._floor_scale(space, yy, h.y, minimize),
-                        warm=self._lineage <= self._rows(h))
+      model = self._fit(space, gx(h.X), yy, seed, cats, keep=False, floor_scale=self._floor_scale(space, yy, h.y, minimize), warm=warm)
       # the test on these data, whatever suggest's last verdict; noisy data: the model of the raw values (see acquisition)
       if not self._noisy(space, model, yy, seed, keep=False, any_acquisition=True): return rows[int(np.argmax(yy))]
       if not np.array_equal(raw := -h.y if minimize else h.y, yy):
-        model = self._fit(space, gx(h.X), raw, seed, cats, keep=False, warm=self._lineage <= self._rows(h))
+        model = self._fit(space, gx(h.X), raw, seed, cats, keep=False, warm=warm)
       mean = model.predict(gx(h.X))[0]
     except Exception as e:  # noqa: BLE001 - a model that cannot be fitted still leaves the best observed trial
       warnings.warn(f"tinybo GP strategy: recommend() could not fit the GP ({type(e).__name__}: {e}); returning the best observed trial",

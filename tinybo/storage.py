@@ -475,6 +475,10 @@ class SQLiteStorage:
     for t in out: t.last_step = steps.get(t.id)
     return out
 
+  def _one(self, c: sqlite3.Connection, name: str, trial_id: int) -> Trial | None:
+    """One trial of the study as `_read` gives it (None: no such trial)."""
+    return next(iter(self._read(c, name, "AND id = ?", (trial_id,))), None)
+
   @staticmethod
   def _no_reports_table(e: sqlite3.OperationalError) -> bool:
     # a study file written before reports existed, opened without write access (the table is created on a write open)
@@ -505,7 +509,7 @@ class SQLiteStorage:
     return self._query(lambda c: self._read(c, name))
 
   def trial(self, name: str, trial_id: int) -> Trial | None:
-    return self._query(lambda c: next(iter(self._read(c, name, "AND id = ?", (trial_id,))), None))
+    return self._query(lambda c: self._one(c, name, trial_id))
 
   def _insert(self, c: sqlite3.Connection, name: str, params: list[dict], state: TrialState, value: float | None, worker: str | None) -> list[Trial]:
     now, out = time.time(), []
@@ -529,7 +533,7 @@ class SQLiteStorage:
 
   def finish(self, name: str, trial_id: int, state: TrialState, value: float | None) -> Trial:
     def go(c):
-      t = next(iter(self._read(c, name, "AND id = ?", (trial_id,))), None)
+      t = self._one(c, name, trial_id)
       if check_transition(name, t, trial_id, state):
         now = time.time()
         c.execute("UPDATE trials SET state = ?, value = ?, finished = ? WHERE id = ?", (str(state), value, now, trial_id))
@@ -560,7 +564,7 @@ class SQLiteStorage:
     # the checks, the decision and the insert share one write lock: two processes reporting for one trial cannot
     # interleave, and every decision sees exactly the reports committed before it
     def go(c):
-      t = next(iter(self._read(c, name, "AND id = ?", (trial_id,))), None)
+      t = self._one(c, name, trial_id)
       check_report(name, t, trial_id, step)
       now = time.time()
       if not math.isfinite(value):
@@ -593,7 +597,7 @@ class SQLiteStorage:
 
   def stop(self, name: str, trial_id: int) -> Trial:
     def go(c):
-      t = next(iter(self._read(c, name, "AND id = ?", (trial_id,))), None)
+      t = self._one(c, name, trial_id)
       last = (self._reports(c, name, trial_id).get(trial_id) or [None])[-1]
       if not check_stop(name, t, trial_id, last): return t
       now = time.time()
@@ -604,7 +608,7 @@ class SQLiteStorage:
   def requeue(self, name: str, trial_id: int) -> Trial:
     # one write transaction: two processes requeueing the same trial at once queue it once (the second finds the first's copy)
     def go(c):
-      t = next(iter(self._read(c, name, "AND id = ?", (trial_id,))), None)
+      t = self._one(c, name, trial_id)
       again = check_requeue(name, t, trial_id, lambda: self._read(c, name, "AND id > ? AND state != 'failed'", (trial_id,)))
       if again is not None: return again
       if t.state == TrialState.PENDING: c.execute("UPDATE trials SET state = 'failed', finished = ? WHERE id = ?", (time.time(), trial_id))
