@@ -142,6 +142,7 @@ def rung_records(history: History, trial_id: int, rungs: Callable[[int], Iterabl
   completed_rung_k): a trial stopped at rung 1 by a report at step 10 does not count at rungs 3 and 9."""
   events = sorted((r.time, i, r.step, r.value) for i, c in history.curves.items() if i != trial_id for r in c)
   records: dict[int, list[float]] = {}
+  ranked: dict[int, list[float]] = {}   # each rung's records kept sorted: `promotable` on a growing list sorts it every time
   last: dict[int, int] = {}
   stopped: set[int] = set()
   for _, i, step, value in events:
@@ -150,7 +151,8 @@ def rung_records(history: History, trial_id: int, rungs: Callable[[int], Iterabl
     for rung in rungs(step):
       if rung <= before: continue
       records.setdefault(rung, []).append(loss := history.loss(value))
-      if not promotable(loss, records[rung], reduction_factor):
+      bisect.insort(srt := ranked.setdefault(rung, []), loss)
+      if not loss <= srt[max(1, len(srt) // reduction_factor) - 1]:   # promotable(loss, records[rung], reduction_factor)
         stopped.add(i)
         break
   return records
