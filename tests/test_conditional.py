@@ -366,6 +366,7 @@ OK = {"opt": tb.Categorical(["sgd", "adam"]), "n": tb.Int(1, 4), "lr": tb.Float(
   ({"m": tb.Float(0, 1, when={"n": [3, 5]})}, "'m': condition value 5 is not a value of 'n' \\(an integer in \\[1, 4\\]\\)"),
   ({"m": tb.Float(0, 1, when={"n": 2.5})}, "'m': condition value 2.5 is not a value of 'n'"),
   ({"m": tb.Float(0, 1, when={"n": True})}, "'m': condition value True is not a value of 'n'"),
+  ({"m": tb.Float(0, 1, when={"n": 10**400})}, "'m': condition value 1000+ is not a value of 'n'"),
   ({"m": tb.Float(0, 1, when={"lr": 0.01})}, "'m': condition on Float 'lr' is not supported.*Int or Categorical"),
   ({"m": tb.Float(0, 1, when={"m": 1})}, "'m' is conditioned on itself"),
   ({"m": tb.Float(0, 1, when={"k": "sgd"})}, "'m' can never be active: it needs 'k' in \\['sgd'\\], but 'k' is the constant 'adam'"),

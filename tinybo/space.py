@@ -120,6 +120,10 @@ def _as_float(v: numbers.Real) -> float:
   try: return float(v)
   except OverflowError: return math.inf if v > 0 else -math.inf  # an int beyond float range: reported as not finite
 
+def _is_whole(v: Any) -> bool:
+  """v is a real number with an integer value; an int beyond a float's range is one (float() of it would overflow)."""
+  return _is_real(v) and (isinstance(v, numbers.Integral) or _as_float(v).is_integer())
+
 # Int values are encoded through float64 with cells from v - 0.5 to v + 0.5: beyond 2**52 a half is no longer exact, and
 # every other value decoded to its neighbour
 _INT_LIMIT = 2**52 - 1
@@ -152,7 +156,7 @@ def _check(name: str, p: Param) -> Param:
     return Float(low, high, bool(p.log), when=when)
   if isinstance(p, Int):
     for b in (p.low, p.high):
-      if not (_is_real(b) and float(b).is_integer()):
+      if not _is_whole(b):
         raise TypeError(f"parameter '{name}': Int bounds must be integers, got {p.low!r}, {p.high!r}; use Float for reals")
     low, high = int(p.low), int(p.high)
     if not (-_INT_LIMIT <= low and high <= _INT_LIMIT):
@@ -321,7 +325,7 @@ class Space:
       codes = []
       for v in vals:
         if isinstance(pq, Int):
-          if not (_is_real(v) and float(v).is_integer() and pq.low <= v <= pq.high):
+          if not (_is_whole(v) and pq.low <= v <= pq.high):
             raise ValueError(f"parameter '{k}': condition value {v!r} is not a value of '{q}' (an integer in [{pq.low}, {pq.high}]); "
                              f"list values '{q}' can take")
           codes.append(int(v))
@@ -724,10 +728,11 @@ def _validate_value(name: str, p: Param, v: Any) -> Any:
     except ValueError: raise ValueError(f"parameter '{name}': {v!r} is not one of the choices {list(p.choices)}; pick one of them") from None
   kind = "Float" if isinstance(p, Float) else "Int"
   if not _is_real(v): raise TypeError(f"parameter '{name}': {v!r} is a {type(v).__name__}; {kind} needs a number in [{p.low}, {p.high}]")
-  f = float(v)
-  if not math.isfinite(f): raise ValueError(f"parameter '{name}': {v!r} is not finite; give a number in [{p.low}, {p.high}]")
+  f = _as_float(v)   # an int beyond a float's range: ±inf, outside the bounds below
+  if not (math.isfinite(f) or isinstance(v, numbers.Integral)):
+    raise ValueError(f"parameter '{name}': {v!r} is not finite; give a number in [{p.low}, {p.high}]")
   if isinstance(p, Int):
-    if not f.is_integer(): raise ValueError(f"parameter '{name}': {v!r} is not an integer; Int needs a whole number in [{p.low}, {p.high}]")
+    if not _is_whole(v): raise ValueError(f"parameter '{name}': {v!r} is not an integer; Int needs a whole number in [{p.low}, {p.high}]")
     i = int(v)
     if not p.low <= i <= p.high: raise ValueError(f"parameter '{name}': {i} is outside [{p.low}, {p.high}]; give a value inside the bounds")
     return i
@@ -735,5 +740,5 @@ def _validate_value(name: str, p: Param, v: Any) -> Any:
   # to the larger bound on a linear one (low + x (high - low)); more is a value outside, never moved to the bound
   tol_lo, tol_hi = (1e-12 * abs(p.low), 1e-12 * abs(p.high)) if p.log else (1e-13 * max(abs(p.low), abs(p.high)),) * 2
   if not p.low - tol_lo <= f <= p.high + tol_hi:
-    raise ValueError(f"parameter '{name}': {f} is outside [{p.low}, {p.high}]; give a value inside the bounds")
+    raise ValueError(f"parameter '{name}': {f if math.isfinite(f) else v} is outside [{p.low}, {p.high}]; give a value inside the bounds")
   return min(max(f, p.low), p.high)
