@@ -18,7 +18,7 @@ import json
 import math
 import numbers
 import struct
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Hashable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -34,8 +34,8 @@ def _when_pairs(when: Any) -> Any:
   if when is None or (isinstance(when, Mapping) and not when): return None
   if isinstance(when, tuple) and all(isinstance(c, tuple) and len(c) == 2 and isinstance(c[1], tuple) for c in when): return when or None
   if not isinstance(when, Mapping): return when
-  return tuple((k, tuple(v) if isinstance(v, (list, tuple, range)) else v if isinstance(v, (set, frozenset, Mapping)) else (v,))
-               for k, v in when.items())
+  return tuple((k, tuple(v) if isinstance(v, (list, tuple, range)) else tuple(np.ravel(v).tolist()) if isinstance(v, np.ndarray)
+                else v if isinstance(v, (set, frozenset, Mapping)) else (v,)) for k, v in when.items())
 
 @dataclass(frozen=True, repr=False)
 class Float:
@@ -109,6 +109,9 @@ def _check_when(name: str, when: Any) -> tuple | None:
     if not isinstance(values, tuple):
       raise TypeError(f"parameter '{name}': the values of its condition on '{parent}' are a {type(values).__name__}; "
                       f"use a list (a set has no stable order)")
+    if (bad := next((v for v in values if not isinstance(v, Hashable)), None)) is not None:   # a list inside the list, say
+      raise TypeError(f"parameter '{name}': its condition on '{parent}' lists {bad!r}, a {type(bad).__name__}; list the values of '{parent}' "
+                      f"in one flat list, when={{'{parent}': [value, ...]}}")
     vals = tuple(dict.fromkeys((type(v), _plain(v)) for v in values))
     if not vals:
       raise ValueError(f"parameter '{name}': its condition on '{parent}' lists no values; list the values of '{parent}' that make '{name}' exist")
