@@ -76,6 +76,18 @@ def test_export_never_writes_over_the_study_file(tmp_path, capsys, monkeypatch):
     assert err.startswith(f"tinybo: error: -o '{out}' is the study file") and "pass another path, such as" in err
   assert [(t.params, t.value) for t in tb.Optimizer({"x": tb.Float(0, 1)}, storage=str(path)).trials] == [({"x": 0.5}, 1.0)]
 
+def test_the_cli_takes_the_storage_string_the_optimizer_took(tmp_path, capsys):
+  # storage='sqlite:///…' (SQLAlchemy's form, as Optuna takes it) names the file for tb.Optimizer, but `tinybo show` said
+  # "no such study file 'sqlite:///…'; pass the .db file given to tb.Optimizer(storage=...)", the very string it was given
+  url = f"sqlite:///{tmp_path}/study.db"
+  tb.Optimizer({"x": tb.Float(0, 1)}, strategy="random", storage=url).observe({"x": 0.5}, 1.0)
+  rc, out, _ = run(capsys, "show", url)
+  assert rc == 0 and "1 trials, 1 complete" in out and "x=0.5" in out
+  rc, out, _ = run(capsys, "export", url)
+  assert rc == 0 and out.splitlines()[1].startswith("1,complete,1.0,")
+  rc, _, err = run(capsys, "export", url, "-o", f"{tmp_path}/study.db")
+  assert rc == 1 and "is the study file" in err
+
 def test_plot_history_writes_png(db, capsys, tmp_path):
   out = tmp_path / "h.png"
   rc, text, _ = run(capsys, "plot", db, "--name", "mlp", "--kind", "history", "-o", str(out))

@@ -25,7 +25,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from tinybo.storage import SQLiteStorage, StorageBusyError
+from tinybo.storage import SQLiteStorage, StorageBusyError, file_path
 
 
 class CLIError(Exception):
@@ -210,6 +210,7 @@ def is_study_file(out: str, db: str) -> bool:
 def run(argv: list[str]) -> int:
   if argv and argv[0] == "bench": return bench(argv[1:])  # every argument, --help included, belongs to benchmarks.run
   a = parser().parse_args(argv)
+  a.db = file_path(a.db)   # the string given to tb.Optimizer(storage=...), 'sqlite:///study.db' too
   if a.cmd == "show" and a.last is not None and a.last < 0: raise CLIError(f"--last {a.last}: use an int >= 0 (how many of the last trials to show)")
   if a.cmd == "show":
     names = [a.name] if a.name else [r[0] for r in study_names(a.db)]
