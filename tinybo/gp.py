@@ -256,6 +256,21 @@ class GPRegressor:
     self._state: tuple[Tensor, ...] = ()  # the posterior state on the device; `hyperparameters` in numpy
     self.hyperparameters: dict = {}
 
+  # pickled (a TinyBOSampler saved to resume a study, an Optimizer sent to a spawned process, a deepcopy): device buffers
+  # do not pickle, so the data and the posterior state travel as numpy and are uploaded again; the per-batch input
+  # buffers and replay's derived ones are caches, rebuilt on first use
+  def __getstate__(self) -> dict:
+    state = {k: v for k, v in self.__dict__.items() if k not in ("_data", "_Xt", "_state", "_params", "_prepared")}
+    return {**state, "_arrays": [None if t is None else download(t) for t in (self._data, *self._state[1:])]}
+
+  def __setstate__(self, state: dict) -> None:
+    arrays = state.pop("_arrays")
+    self.__dict__.update(state, _params={}, _prepared={})
+    data, *posterior = [None if a is None else upload(a, self.dtype, self.device) for a in arrays]
+    self._data = data
+    self._Xt = None if data is None else upload(arrays[0][:, :self.D], self.dtype, self.device)
+    self._state = (self._Xt, *posterior) if posterior else ()
+
   y_mean = property(lambda self: self.transform.affine[0])
   y_scale = property(lambda self: self.transform.affine[1])
   def to_y_units(self, mean:np.ndarray, var:np.ndarray) -> tuple[np.ndarray, np.ndarray]: return self.transform.to_y_units(mean, var)

@@ -330,6 +330,10 @@ def _row_trial(where: str, row: tuple) -> Trial:
     (True, lambda: "a time or the worker has the wrong type")] if bad)()
   raise ValueError(f"{where}: trial {i} is not a valid tinybo trial ({problem}); the file is damaged or was not written by tinybo")
 
+def file_path(path: str | os.PathLike) -> str:
+  """The file a SQLite storage path names: a leading 'sqlite:///' (SQLAlchemy's form, as Optuna takes it) is dropped."""
+  return str(os.fspath(path)).removeprefix("sqlite:///")
+
 class SQLiteStorage:
   """A study file any number of processes (and threads) can share. WAL mode so readers never block the writer; every write
   is one short `BEGIN IMMEDIATE` transaction, retried with exponential backoff and jitter when the file is locked, so
@@ -342,7 +346,7 @@ class SQLiteStorage:
   `tinybo show` does, so anyone who may read a study can look at it without locking its owner out."""
   def __init__(self, path: str | os.PathLike, busy_timeout: float = 30.0, max_wait: float = 600.0, readonly: bool = False):
     if not isinstance(path, (str, os.PathLike)): raise TypeError(f"storage path {path!r} is a {type(path).__name__}; pass a str or pathlib.Path")
-    self.path = str(os.fspath(path)).removeprefix("sqlite:///")
+    self.path = file_path(path)
     if not self.path.strip():
       raise ValueError(f"storage={str(path)!r} is an empty path; pass a file such as 'study.db', or storage=None for in-memory")
     if self.path == ":memory:": raise ValueError("SQLiteStorage(':memory:') gives each thread its own empty database; use storage=None for in-memory")
