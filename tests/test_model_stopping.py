@@ -131,6 +131,16 @@ def test_nothing_stops_before_two_finished_curves_nor_at_max_step():
   # at or past max_step it never stops, however bad
   assert not rule.should_stop(t.id, T, 5.0, History("study", True, {t.id: TrialState.PENDING}, opt.curves, lambda i: 0.0))
 
+def test_results_observed_without_reports_never_judge_a_curve_against_its_early_steps():
+  # earlier full runs recorded as results only (observe(params, value)): their step is unknown, so the model has no
+  # target to read a running curve at; the best configuration's curve, high early, is never stopped
+  opt = tb.Optimizer(SPACE, strategy=tb.GP(warp=False), stopping=tb.ModelStopping(max_step=T, threshold=0.2))
+  for x in XS: opt.observe({"x": x}, curve_value(x, T))
+  opt.enqueue({"x": 0.35})
+  t = opt.suggest()
+  assert not any(opt.report(t, curve_value(0.35, s), s) for s in range(1, T + 1))
+  assert opt.strategy.final_chance(SPACE, opt.trials, opt.curves, t.id, seed=opt.seed) is None
+
 def test_interval_checks_only_at_checkpoints():
   rule = tb.ModelStopping(min_step=2, interval=3)
   calls = []
