@@ -59,6 +59,8 @@ def test_trend_is_the_least_squares_polynomial():
   rng = np.random.default_rng(0)
   z, y = rng.random(30), rng.random(30)
   np.testing.assert_allclose(trend(z, y), np.polynomial.Polynomial.fit(z, y, 2)(z), atol=1e-12)
+  np.testing.assert_allclose(trend(z[:10], y[:10], at=z), np.polynomial.Polynomial.fit(z[:10], y[:10], 2)(z), atol=1e-12)
+  np.testing.assert_allclose(trend(np.full(3, 0.5), np.arange(3.0), at=z[:4]), 1.0)   # one distinct z: the mean, at every point
   np.testing.assert_allclose(trend(np.full(4, 0.5), np.arange(4.0)), 1.5)
   np.testing.assert_allclose(trend(np.array([0.0, 1.0, 0.0]), np.array([1.0, 3.0, 2.0])), [1.5, 3.0, 1.5])
 

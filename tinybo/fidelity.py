@@ -57,12 +57,14 @@ def at_target(X: np.ndarray) -> np.ndarray:
   X = np.asarray(X, dtype=np.float64)
   return np.concatenate([X, np.zeros((len(X), 1))], axis=1)
 
-def trend(z: np.ndarray, y: np.ndarray) -> np.ndarray:
-  """The least-squares polynomial in z (degree 2, or less with fewer distinct z) through the values y[n], at each z: the
-  average learning curve of the study. The GP fits y − trend: how a configuration differs from the average curve."""
+def trend(z: np.ndarray, y: np.ndarray, at: np.ndarray | None = None) -> np.ndarray:
+  """The least-squares polynomial in z (degree 2, or less with fewer distinct z) through the values y[n], at each z (or
+  at each fidelity of `at`): the average learning curve of the study. The GP fits y − trend: how a configuration differs
+  from the average curve."""
+  at = z if at is None else np.asarray(at, dtype=np.float64)
   deg = min(2, len(np.unique(z)) - 1)
-  if deg <= 0: return np.full_like(y, np.mean(y))
-  return np.polyval(np.polyfit(z, y, deg), z)
+  if deg <= 0: return np.full(at.shape, np.mean(y))
+  return np.polyval(np.polyfit(z, y, deg), at)
 
 @dataclass(frozen=True)
 class CurveData:
