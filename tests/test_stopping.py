@@ -329,7 +329,8 @@ def test_the_model_rule_never_stops_at_the_complete_trials_last_step():
   (lambda: tb.ASHA(reduction_factor=2.5), "reduction_factor=2.5; use an int >= 2"),
   (lambda: tb.ASHA(min_step=5, max_step=5), "max_step=5 <= min_step=5"),
   (lambda: tb.Hyperband(min_step=1), "Hyperband needs max_step"),
-  (lambda: tb.Hyperband(min_step=9, max_step=3), "max_step=3 < min_step=9"),
+  (lambda: tb.Hyperband(min_step=9, max_step=3), "max_step=3 <= min_step=9"),
+  (lambda: tb.Hyperband(min_step=5, max_step=5), "max_step=5 <= min_step=5: no rung to stop at"),   # else a rule that never stops
   (lambda: tb.Optimizer(SPACE, strategy="random", stopping="asha"), "stopping='asha'; use None, tb.MedianStopping()"),
 ])
 def test_bad_parameters_are_one_line_errors(make, match):

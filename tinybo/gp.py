@@ -461,15 +461,17 @@ class GPRegressor:
     mean, var = fn(*self.posterior_state(), upload(Xp, self.dtype, self.device))
     return download(mean)[:m].astype(np.float64), download(var)[:m].astype(np.float64)
 
-  def with_data(self, X, y) -> GPRegressor:
-    """A new GPRegressor with the same hyperparameters (in standardized units) on other data X[n,d], raw y[n], standardized
-    afresh (no refit: one factorization). For a model whose data changed a little since its hyperparameters were fitted."""
+  def with_data(self, X, y, keep_units: bool = False) -> GPRegressor:
+    """A new GPRegressor with the same hyperparameters (in standardized units) on other data X[n,d], raw finite y[n],
+    standardized afresh, or with keep_units=True by this model's y transform (new values far outside its data, a
+    diverged run's, stay far out instead of shrinking the rest and widening every posterior); no refit: one
+    factorization. For a model whose data changed a little since its hyperparameters were fitted."""
     X, y = _array(X), _array(y).reshape(-1)
     if X.ndim != 2 or X.shape[1] != self.d or X.shape[0] != y.shape[0] or X.shape[0] == 0:
       raise ValueError(f"need X[n,{self.d}] and y[n] with n > 0, got {X.shape}, {y.shape}")
     gp = GPRegressor(self.kernel, self.device, self.dtype, self.lengthscale_prior, self.structure)
     gp.phi, gp.jitter, gp.objective = self.phi, self.jitter, self.objective
-    gp.transform, y_std = YTransform.fit(y)
+    gp.transform, y_std = (self.transform, self.transform(y)) if keep_units else YTransform.fit(y)
     gp._set_data(X, y_std, self.categorical)
     gp._refactor()
     return gp

@@ -199,7 +199,8 @@ class Hyperband:
     if max_step is None: raise ValueError("Hyperband needs max_step, the last step of a full run (e.g. the number of epochs)")
     self.min_step, self.reduction_factor = _int("min_step", min_step, 1), _int("reduction_factor", reduction_factor, 2)
     self.max_step = _int("max_step", max_step, 1)
-    if self.max_step < self.min_step: raise ValueError(f"max_step={max_step!r} < min_step={min_step!r}; use max_step >= min_step")
+    if self.max_step <= self.min_step:   # every bracket's first rung would be at or past max_step: nothing ever stops
+      raise ValueError(f"max_step={max_step!r} <= min_step={min_step!r}: no rung to stop at; use max_step > min_step")
     firsts = []
     while not firsts or firsts[-1] * self.reduction_factor <= self.max_step:
       firsts.append(self.min_step * self.reduction_factor ** len(firsts))
