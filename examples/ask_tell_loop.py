@@ -45,6 +45,7 @@ def main(argv: list[str] | None = None) -> tb.Trial:
   ap.add_argument("--trials", type=int, default=12)
   ap.add_argument("--strategy", default="gp")
   args = ap.parse_args(argv)
+  if args.trials < 1: ap.error(f"--trials {args.trials}: use 1 or more")
   space = tb.Space({"lr": tb.Float(1e-3, 0.3, log=True), "momentum": tb.Float(0.0, 0.95)})
   opt = tb.Optimizer(space, strategy=args.strategy, direction="minimize", seed=0)
   for _ in range(args.trials):

@@ -65,6 +65,29 @@ def test_export_csv_and_json_round_trip(db, capsys, tmp_path):
   assert {t["id"]: t["value"] for t in body["trials"]} == {int(r["id"]): (float(r["value"]) if r["value"] else None) for r in rows}
   assert body["space"]["params"]["lr"] == {"type": "float", "min": 1e-4, "max": 1e-1, "log": True}
 
+def test_export_never_writes_over_the_study_file(tmp_path, capsys, monkeypatch):
+  # `tinybo export study.db -o study.db` replaced the study with its own CSV: every trial lost, by a read-only command
+  path = tmp_path / "study.db"
+  tb.Optimizer({"x": tb.Float(0, 1)}, strategy="random", storage=str(path)).observe({"x": 0.5}, 1.0)
+  monkeypatch.chdir(tmp_path)
+  for out in (str(path), "./study.db", "study.db-wal"):
+    rc, text, err = run(capsys, "export", str(path), "-o", out)
+    assert rc == 1 and text == "" and err.count("\n") == 1
+    assert err.startswith(f"tinybo: error: -o '{out}' is the study file") and "pass another path, such as" in err
+  assert [(t.params, t.value) for t in tb.Optimizer({"x": tb.Float(0, 1)}, storage=str(path)).trials] == [({"x": 0.5}, 1.0)]
+
+def test_the_cli_takes_the_storage_string_the_optimizer_took(tmp_path, capsys):
+  # storage='sqlite:///…' (SQLAlchemy's form, as Optuna takes it) names the file for tb.Optimizer, but `tinybo show` said
+  # "no such study file 'sqlite:///…'; pass the .db file given to tb.Optimizer(storage=...)", the very string it was given
+  url = f"sqlite:///{tmp_path}/study.db"
+  tb.Optimizer({"x": tb.Float(0, 1)}, strategy="random", storage=url).observe({"x": 0.5}, 1.0)
+  rc, out, _ = run(capsys, "show", url)
+  assert rc == 0 and "1 trials, 1 complete" in out and "x=0.5" in out
+  rc, out, _ = run(capsys, "export", url)
+  assert rc == 0 and out.splitlines()[1].startswith("1,complete,1.0,")
+  rc, _, err = run(capsys, "export", url, "-o", f"{tmp_path}/study.db")
+  assert rc == 1 and "is the study file" in err
+
 def test_plot_history_writes_png(db, capsys, tmp_path):
   out = tmp_path / "h.png"
   rc, text, _ = run(capsys, "plot", db, "--name", "mlp", "--kind", "history", "-o", str(out))

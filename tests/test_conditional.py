@@ -366,6 +366,7 @@ OK = {"opt": tb.Categorical(["sgd", "adam"]), "n": tb.Int(1, 4), "lr": tb.Float(
   ({"m": tb.Float(0, 1, when={"n": [3, 5]})}, "'m': condition value 5 is not a value of 'n' \\(an integer in \\[1, 4\\]\\)"),
   ({"m": tb.Float(0, 1, when={"n": 2.5})}, "'m': condition value 2.5 is not a value of 'n'"),
   ({"m": tb.Float(0, 1, when={"n": True})}, "'m': condition value True is not a value of 'n'"),
+  ({"m": tb.Float(0, 1, when={"n": 10**400})}, "'m': condition value 1000+ is not a value of 'n'"),
   ({"m": tb.Float(0, 1, when={"lr": 0.01})}, "'m': condition on Float 'lr' is not supported.*Int or Categorical"),
   ({"m": tb.Float(0, 1, when={"m": 1})}, "'m' is conditioned on itself"),
   ({"m": tb.Float(0, 1, when={"k": "sgd"})}, "'m' can never be active: it needs 'k' in \\['sgd'\\], but 'k' is the constant 'adam'"),
@@ -377,11 +378,19 @@ OK = {"opt": tb.Categorical(["sgd", "adam"]), "n": tb.Int(1, 4), "lr": tb.Float(
   ({"m": tb.Float(0, 1, when="opt")}, "'m': when='opt' is a str; use a dict"),
   ({"m": tb.Float(0, 1, when={"opt": {"sgd"}})}, "'m': the values of its condition on 'opt' are a set; use a list"),
   ({"m": tb.Float(0, 1, when={"opt": []})}, "'m': its condition on 'opt' lists no values"),
+  ({"m": tb.Float(0, 1, when={"opt": [["sgd"]]})}, "'m': its condition on 'opt' lists \\['sgd'\\], a list; list the values of 'opt' in one flat"),
   ({"m": tb.Float(0, 1, when={1: "sgd"})}, "'m': condition on 1, a int; name the parent by its str name"),
 ])
 def test_bad_conditions_are_one_line_errors_naming_the_parameter(extra, match):
   with pytest.raises((ValueError, TypeError), match=match) as e: tb.Space({**OK, **extra})
   assert "\n" not in str(e.value)
+
+def test_conditions_take_the_values_of_a_numpy_array():
+  # np.arange(2, 5) for "2, 3 or 4 layers", as Categorical takes an array of choices: they raised "unhashable type"
+  a = tb.Space({**OK, "m": tb.Float(0, 1, when={"n": np.arange(2, 5), "opt": np.array(["adam"])})})
+  b = tb.Space({**OK, "m": tb.Float(0, 1, when={"n": [2, 3, 4], "opt": "adam"})})
+  assert a == b and a.conditions["m"] == {"n": (2, 3, 4), "opt": ("adam",)}
+  assert all(type(v) is int for v in a.conditions["m"]["n"])
 
 def test_an_unknown_parent_with_no_possible_parent_says_what_to_add():
   # the hint listed the parameter itself (and Floats), which are refused as parents

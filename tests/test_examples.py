@@ -62,3 +62,9 @@ def test_ask_tell_loop(capsys):
   best = load("ask_tell_loop").main(["--trials", "3", "--strategy", "random"])
   out = capsys.readouterr().out
   assert out.count("-> val mse") == 3 and "best:" in out and best.value < 1.0
+
+def test_ask_tell_loop_refuses_no_trials(capsys):
+  # --trials 0 ran no trial and ended in AttributeError: 'NoneType' object has no attribute 'params' (opt.best)
+  with pytest.raises(SystemExit) as e: load("ask_tell_loop").main(["--trials", "0"])
+  err = capsys.readouterr().err
+  assert e.value.code == 2 and "--trials 0: use 1 or more" in err

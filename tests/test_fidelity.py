@@ -50,13 +50,17 @@ def test_target_step_is_the_longest_complete_run():
   ts = [trial(0, 0.1, "complete", 1.0), trial(1, 0.2, "stopped", 2.0), trial(2, 0.3, "pending"), trial(3, 0.4, "failed")]
   curves = {0: reports((1, 3), (9, 1)), 1: reports((1, 2), (20, 2)), 2: reports((30, 0)), 3: reports((50, 0))}
   assert target_step(ts, curves) == 9                                     # complete trials decide, whoever ran longer
-  assert target_step(ts, {1: curves[1], 2: curves[2], 3: curves[3]}) == 30   # none complete: the longest usable curve
+  assert target_step(ts[1:], curves) == 30                                # none complete: the longest usable curve
   assert target_step(ts, {3: curves[3]}) is None and target_step(ts, {}) is None   # a failed trial's curve is no data
+  # a complete trial that never reported ended at a step nobody knows: not at a running trial's last step
+  assert target_step(ts, {1: curves[1], 2: curves[2]}) is None and curve_data(SPACE, ts, {1: curves[1], 2: curves[2]}) is None
 
 def test_trend_is_the_least_squares_polynomial():
   rng = np.random.default_rng(0)
   z, y = rng.random(30), rng.random(30)
   np.testing.assert_allclose(trend(z, y), np.polynomial.Polynomial.fit(z, y, 2)(z), atol=1e-12)
+  np.testing.assert_allclose(trend(z[:10], y[:10], at=z), np.polynomial.Polynomial.fit(z[:10], y[:10], 2)(z), atol=1e-12)
+  np.testing.assert_allclose(trend(np.full(3, 0.5), np.arange(3.0), at=z[:4]), 1.0)   # one distinct z: the mean, at every point
   np.testing.assert_allclose(trend(np.full(4, 0.5), np.arange(4.0)), 1.5)
   np.testing.assert_allclose(trend(np.array([0.0, 1.0, 0.0]), np.array([1.0, 3.0, 2.0])), [1.5, 3.0, 1.5])
 

@@ -1,5 +1,6 @@
 """The GP surrogate against a plain numpy GP and a scipy reference optimizer (scipy only here, never in tinybo/)."""
 import math
+import pickle
 
 import numpy as np
 import pytest
@@ -153,6 +154,16 @@ def test_condition_kriging_believer_and_observed(gp):
   assert (np.abs(m2 - [5.0, -5.0]) < 0.05 * np.abs(m0 - [5.0, -5.0])).all()  # pulled to the observations (up to noise)
   # the original is untouched
   np.testing.assert_allclose(gp.predict(Xn)[0], m0)
+
+def test_a_fitted_model_pickles_and_predicts_the_same(gp, data):
+  # a fitted model held device buffers, which do not pickle (a GP sampler or Optimizer sent to another process, deepcopy)
+  copy = pickle.loads(pickle.dumps(gp))
+  Xq = np.random.default_rng(2).uniform(size=(9, 3))
+  for a, b in zip(copy.predict(Xq), gp.predict(Xq)): np.testing.assert_array_equal(a, b)
+  for a, b in zip(copy.condition(Xq[:2]).predict(Xq), gp.condition(Xq[:2]).predict(Xq)): np.testing.assert_array_equal(a, b)
+  X, y = data
+  again = lambda warm: GPRegressor("matern52").fit(X[:25], y[:25], warm_start=warm).phi   # noqa: E731
+  np.testing.assert_array_equal(again(copy), again(gp))
 
 def test_warm_start_reaches_the_cold_optimum(data):
   X, y = data

@@ -55,14 +55,15 @@ def test_final_chance_is_the_numpy_posterior_probability():
   for s in (1, 2, 3): opt.report(t, curve_value(t.params["x"], s), s)
   gp, trials, curves = opt.strategy, opt.trials, opt.curves
   p = gp.final_chance(SPACE, trials, curves, t.id, seed=opt.seed, minimize=True)
-  # independently: the detrended values to maximize, the same data rows, the fitted hyperparameters
+  # independently: the values to maximize less the finished curves' quadratic trend, the same data rows, the fitted
+  # hyperparameters, standardized as the finished rows were (the running trial's reports move neither)
   cd = curve_data(SPACE, trials, curves)
-  z = cd.X[:, -1]
-  yy = -cd.y - np.polyval(np.polyfit(z, -cd.y, 2), z)
+  z, done = cd.X[:, -1], cd.ids != t.id
+  yy = -cd.y - np.polyval(np.polyfit(z[done], -cd.y[done], 2), z)
   best = max(yy[i] for i in range(len(yy)) if cd.final[i])   # the best complete trial's final value, detrended
   model = gp.chance_model(SPACE, trials, curves, seed=opt.seed)
   x_query = np.array([[t.params["x"], 0.0]])
-  ref_model = type("M", (), {"hyperparameters": model.hyperparameters, "transform": YTransform.fit(yy)[0], "jitter": model.jitter})
+  ref_model = type("M", (), {"hyperparameters": model.hyperparameters, "transform": YTransform.fit(yy[done])[0], "jitter": model.jitter})
   assert p == pytest.approx(numpy_chance(ref_model, cd.X, yy, x_query, best), abs=1e-6)
   assert 0.0 < p < 1.0
 
@@ -86,11 +87,11 @@ def test_final_chance_with_the_additive_curve_kernel_is_the_numpy_posterior_prob
   gp, trials, curves = opt.strategy, opt.trials, opt.curves
   p = gp.final_chance(SPACE, trials, curves, t.id, seed=opt.seed, minimize=True)
   cd = curve_data(SPACE, trials, curves)
-  z = cd.X[:, -1]
-  yy = -cd.y - np.polyval(np.polyfit(z, -cd.y, 2), z)
+  z, done = cd.X[:, -1], cd.ids != t.id
+  yy = -cd.y - np.polyval(np.polyfit(z[done], -cd.y[done], 2), z)
   best = max(yy[i] for i in range(len(yy)) if cd.final[i])
   model = gp.chance_model(SPACE, trials, curves, seed=opt.seed)
-  hp, (mu, sc) = model.hyperparameters, YTransform.fit(yy)[0].affine
+  hp, (mu, sc) = model.hyperparameters, YTransform.fit(yy[done])[0].affine
   assert model.structure == "additive"
   lf, lg, sf2, sg2 = hp["lengthscales"][:-1], hp["gap_lengthscales"], hp["outputscale"], hp["gap_outputscale"]
   K = sf2 * np_matern52(cd.X[:, :-1], cd.X[:, :-1], lf) + np.outer(z, z) * sg2 * np_matern52(cd.X, cd.X, lg)
@@ -130,6 +131,30 @@ def test_nothing_stops_before_two_finished_curves_nor_at_max_step():
   assert opt.strategy.final_chance(SPACE, opt.trials, opt.curves, t.id) < 0.5
   # at or past max_step it never stops, however bad
   assert not rule.should_stop(t.id, T, 5.0, History("study", True, {t.id: TrialState.PENDING}, opt.curves, lambda i: 0.0))
+
+def test_results_observed_without_reports_never_judge_a_curve_against_its_early_steps():
+  # earlier full runs recorded as results only (observe(params, value)): their step is unknown, so the model has no
+  # target to read a running curve at; the best configuration's curve, high early, is never stopped
+  opt = tb.Optimizer(SPACE, strategy=tb.GP(warp=False), stopping=tb.ModelStopping(max_step=T, threshold=0.2))
+  for x in XS: opt.observe({"x": x}, curve_value(x, T))
+  opt.enqueue({"x": 0.35})
+  t = opt.suggest()
+  assert not any(opt.report(t, curve_value(0.35, s), s) for s in range(1, T + 1))
+  assert opt.strategy.final_chance(SPACE, opt.trials, opt.curves, t.id, seed=opt.seed) is None
+
+def test_a_worse_running_curve_never_gets_a_better_chance():
+  # the running trial's own reports must not rescale the model that judges it: the further its flat curve sits above
+  # every other (up to a diverged run's 1e6), the smaller its chance; the diverged run is stopped at its first report
+  chances, first = [], []
+  for level in (1.0, 3.0, 10.0, 1e3, 1e6):
+    opt = finished_study(XS, stopping=tb.ModelStopping(min_step=1, max_step=T, threshold=0.2))
+    opt.enqueue({"x": 0.6})
+    t = opt.suggest()
+    first.append(opt.report(t, level, 1))
+    for s in (2, 3): opt.report(t, level, s)
+    chances.append(opt.strategy.final_chance(SPACE, opt.trials, opt.curves, t.id, seed=opt.seed))
+  assert all(a > b for a, b in zip(chances, chances[1:])), chances
+  assert first[-1] and chances[-1] < 0.2
 
 def test_interval_checks_only_at_checkpoints():
   rule = tb.ModelStopping(min_step=2, interval=3)

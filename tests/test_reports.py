@@ -249,6 +249,35 @@ def test_a_rule_in_one_process_sees_the_reports_of_another(tmp_path):
   assert [s for _, s in run_child(db, "asha", 2.5, 0.5)] == [1, 0]
   assert [s for _, s in run_child(tmp_path / "fresh.db", "asha", 2.5, 0.5)] == [0, 0]
 
+def test_reports_read_in_parts_equal_the_table_after_interleaved_writers(tmp_path):
+  # a SQLite storage keeps the reports it has read and reads only newer rows: after writes by another storage object (as
+  # another process), by another thread and by itself, in every order, each read equals the table read afresh
+  import threading
+  db = tmp_path / "s.db"
+  a, b = (tb.Optimizer(SPACE, strategy="random", storage=str(db), name="s", seed=0) for _ in range(2))
+  other = tb.Optimizer(SPACE, strategy="random", storage=str(db), name="other", seed=2)   # a second study in the file
+  def table():
+    with sqlite3.connect(db) as c:
+      rows = c.execute("SELECT trial, step, value FROM reports WHERE study = 's' ORDER BY trial, step").fetchall()
+    out = {}
+    for i, st, v in rows: out.setdefault(i, []).append((st, v))
+    return out
+  def seen(opt): return {i: [(r.step, r.value) for r in c] for i, c in opt.storage.reports("s").items()}
+  rng = random.Random(0)
+  trials = [(rng.choice([a, b]), t) for t in [a.suggest(), b.suggest(), a.suggest(), b.suggest()]]
+  threaded = a.suggest()
+  for step in range(1, 16):
+    for opt, t in rng.sample(trials, len(trials)):
+      if rng.random() < 0.7: (opt if rng.random() < 0.5 else b).report(t, rng.random(), step)
+    if step % 3 == 0: other.report(other.suggest(), 1.0, step)
+    if step % 4 == 0:   # another thread of `a`'s storage: its own connection and what it has read
+      th = threading.Thread(target=a.report, args=(threaded, rng.random(), step))
+      th.start(); th.join()
+    curves = a.storage.reports("s")
+    curves[next(iter(curves))].append("mutated by the caller")   # a caller's change must not reach the next read
+    assert seen(a) == seen(b) == table() and seen(a)
+  assert sum(map(len, table().values())) > 30
+
 RACE = """
 import sys, tinybo as tb
 space = tb.Space({"x": tb.Float(-5.0, 5.0), "n": tb.Int(1, 8), "c": tb.Categorical(["a", "b"]), "k": 3})
@@ -381,6 +410,7 @@ def test_a_study_file_from_before_reports_opens_and_gains_the_table(tmp_path):
   with sqlite3.connect(db) as c: c.execute("DROP TABLE reports")   # the schema before reports existed
   ro = sqlite3.connect(f"file:{db}?mode=ro", uri=True)              # a reader that cannot create it still reads the trials
   store = SQLiteStorage.__new__(SQLiteStorage)
+  store.__setstate__({})   # no __init__ (it would create the table), but a thread-local slot as unpickling gives
   assert store._last_steps(ro, "old") == {} and store._reports(ro, "old") == {}
   again = tb.Optimizer(SPACE, strategy="random", storage=db, name="old", stopping=tb.MedianStopping())
   assert [(t.state, t.value, t.last_step) for t in again.trials] == [(TrialState.COMPLETE, 1.0, None)] and again.curves == {}

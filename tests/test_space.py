@@ -181,6 +181,7 @@ def test_from_dataclass():
   (tb.Float(0.0, 1.0, log=True), "'p': log=True needs low > 0"), (tb.Int(0, 10, log=True), "'p': log=True needs low > 0"),
   (tb.Int(5, 1), "'p': Int needs low <= high"), (tb.Categorical([]), "'p': Categorical needs at least one choice"),
   (tb.Categorical(["a", "a"]), "'p': choices must be distinct"), (tb.Float(0, float("inf")), "'p': Float bounds must be finite"),
+  (tb.Int(0, 10**400), r"'p': Int bounds must lie within ±\(2\*\*52 - 1\).*, got 0, 1000"),  # an int float() overflows on: no OverflowError
 ])
 def test_bad_definitions(param, match):
   with pytest.raises((ValueError, TypeError), match=match) as e: tb.Space({"p": param})
@@ -206,6 +207,7 @@ def test_categorical_choices_must_be_an_ordered_collection(choices, match):
   ({"lr": "big", "act": "relu"}, "'lr': 'big' is a str"), ({"lr": 0.01, "act": "relu", "n": 2.5}, "'n': 2.5 is not an integer"),
   ({"lr": 0.01, "act": "relu", "n": 99}, "'n': 99 is outside"), ({"lr": 0.01, "act": "relu", "epochs": 6}, "'epochs' is the constant 5"),
   ({"lr": float("nan"), "act": "relu"}, "'lr': nan is not finite"),
+  ({"lr": 10**400, "act": "relu"}, "'lr': 1000+ is outside"), ({"lr": 0.01, "act": "relu", "n": -10**400}, "'n': -1000+ is outside"),
 ])
 def test_bad_params(params, match):
   s = tb.Space({"lr": tb.Float(1e-4, 1e-1, log=True), "act": tb.Categorical(["relu", "gelu"]), "n": tb.Int(0, 3), "epochs": 5})

@@ -67,6 +67,18 @@ def test_kernel_on_tree_inputs_matches_the_reference(radians):
   ref = matern52_np(np.array([[ref_sqdist(SPACE, ls, a, b, ARC if radians is None else radians) for b in ps] for a in ps]))
   np.testing.assert_allclose(K, ref, rtol=1e-9, atol=1e-12)
 
+def test_a_condition_on_a_constant_leaves_a_parameter_unconditional_in_the_tree_inputs():
+  """A condition on a constant always holds: the GP sees such a parameter as the same space without that condition
+  does (one plain column, its own lengthscale), not as an arc pair for a parameter that comes and goes."""
+  with_const = tb.Space({"k": "on", "opt": tb.Categorical(["sgd", "adam"]), "m": tb.Float(0, 1, when={"opt": "sgd"}),
+                         "z": tb.Float(0, 1, when={"k": "on"}), "n": tb.Int(1, 4, when={"k": ["on", "off"], "opt": "adam"})})
+  plain = tb.Space({"k": "on", "opt": tb.Categorical(["sgd", "adam"]), "m": tb.Float(0, 1, when={"opt": "sgd"}),
+                    "z": tb.Float(0, 1), "n": tb.Int(1, 4, when={"opt": "adam"})})
+  a, b = TreeInputs.of(with_const), TreeInputs.of(plain)
+  X = with_const.sample(np.random.default_rng(0), 16)
+  np.testing.assert_array_equal(a(X), b(X))
+  assert a.categorical == b.categorical and np.array_equal(a.column, b.column)
+
 def test_an_inactive_parameter_adds_no_noise_to_distances():
   """Moving a parameter that exists in a but not in b leaves the distance between them unchanged (flattened inputs,
   with the inactive column at a fill value, move it)."""

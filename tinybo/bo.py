@@ -321,7 +321,8 @@ class GP:
     incumbent: the best complete trial's final value or, before any trial completed, the best final value the model
     predicts for the other stopped trials. The model is suggest's (configuration, step) GP over every trial's thinned
     curve, running ones included, with the hyperparameters of `chance_model` (refitted only when a trial finishes);
-    each call re-standardizes the data with them, factors once and predicts one point. A study over max_points rows:
+    each call puts the rows, detrended and standardized as the finished ones were, under them, factors once and
+    predicts one point. A study over max_points rows:
     the prediction on the max_points rows nearest the trial's configuration (lengthscale-scaled; its own included).
     A pure function of (trials, reports, seed): every process reaches the same number.
     None when the model has nothing to say: curves=False, fewer than two finished trials with curves, the trial without
@@ -334,13 +335,16 @@ class GP:
     try:
       fitted = self._chance_fitted(space, cd, done, seed, minimize)
       if fitted is None: return None
-      yy = self._detrended(space, cd, cd.X, cd.y, minimize)
+      # the average curve and the units of the finished trials, as the hyperparameters were fitted: a running trial's own
+      # reports (a diverged run's 1e6) would drag the trend and the spread with them, and read a hopeless curve as a
+      # likely winner
+      yy = self._detrended(space, cd, cd.X, cd.y, minimize, trend_rows=done)
       rows = np.arange(len(yy))
       if self.max_points is not None and len(yy) > self.max_points:   # a large study: the rows nearest the trial decide its posterior
         ls = np.asarray(fitted.hyperparameters["lengthscales"], dtype=np.float64)[:-1]
         dist = np.sum(((cd.X[:, :-1] - cd.X[mine][0, :-1]) / ls) ** 2, axis=1)   # its own rows at 0
         rows = np.sort(np.argsort(dist, kind="stable")[:self.max_points])
-      model = fitted.with_data(cd.X[rows], yy[rows])
+      model = fitted.with_data(cd.X[rows], yy[rows], keep_units=True)
       if complete.any(): best = float(np.max(yy[complete]))
       else:
         others = np.unique(cd.X[done & ~mine][:, :-1], axis=0)
@@ -367,10 +371,13 @@ class GP:
     if cd is None: return None
     return self._chance_fitted(space, cd, _rows_in_state(cd, trials, (TrialState.COMPLETE, TrialState.STOPPED)), seed, minimize)
 
-  def _detrended(self, space: Space, cd: CurveData, X: np.ndarray, y: np.ndarray, minimize: bool) -> np.ndarray:
-    """What suggest fits: the values to maximize (warped where suggest warps) minus the average learning curve."""
+  def _detrended(self, space: Space, cd: CurveData, X: np.ndarray, y: np.ndarray, minimize: bool,
+                  trend_rows: np.ndarray | None = None) -> np.ndarray:
+    """What suggest fits: the values to maximize (warped where suggest warps) minus the average learning curve (fitted to
+    the rows `trend_rows`, a bool mask; None: all)."""
     yy = self._targets(space, y, cd.last, minimize)
-    return yy - trend(X[:, -1], yy)
+    if trend_rows is None: return yy - trend(X[:, -1], yy)
+    return yy - trend(X[trend_rows, -1], yy[trend_rows], at=X[:, -1])
 
   def _chance_fitted(self, space: Space, cd: CurveData, done: np.ndarray, seed: int, minimize: bool) -> GPRegressor | None:
     if len(np.unique(cd.ids[done])) < 2: return None

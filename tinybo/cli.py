@@ -25,7 +25,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from tinybo.storage import SQLiteStorage, StorageBusyError
+from tinybo.storage import SQLiteStorage, StorageBusyError, file_path
 
 
 class CLIError(Exception):
@@ -200,9 +200,17 @@ def parser() -> argparse.ArgumentParser:
   sub.add_parser("bench", help="run the benchmark suite: python -m benchmarks.run [ARGS...]", add_help=False)
   return ap
 
+def is_study_file(out: str, db: str) -> bool:
+  """Whether writing `out` would write over the study file `db` or one of SQLite's files beside it (by name, or the same file)."""
+  study = os.path.abspath(db)
+  if os.path.abspath(out) in {study + s for s in ("", "-wal", "-shm", "-journal")}: return True
+  try: return os.path.samefile(out, db)
+  except OSError: return False   # out does not exist yet: only its name could match
+
 def run(argv: list[str]) -> int:
   if argv and argv[0] == "bench": return bench(argv[1:])  # every argument, --help included, belongs to benchmarks.run
   a = parser().parse_args(argv)
+  a.db = file_path(a.db)   # the string given to tb.Optimizer(storage=...), 'sqlite:///study.db' too
   if a.cmd == "show" and a.last is not None and a.last < 0: raise CLIError(f"--last {a.last}: use an int >= 0 (how many of the last trials to show)")
   if a.cmd == "show":
     names = [a.name] if a.name else [r[0] for r in study_names(a.db)]
@@ -212,6 +220,9 @@ def run(argv: list[str]) -> int:
   if a.cmd == "export":
     text = export(opt, a.format)
     if a.out:
+      if is_study_file(a.out, a.db):   # open(..., "w") would empty the study before a line is written
+        raise CLIError(f"-o '{a.out}' is the study file (or its journal) that export reads; writing there would replace the study: "
+                       f"pass another path, such as {Path(a.db).stem}.{a.format}")
       try:
         with open(a.out, "w", newline="", encoding="utf-8") as f: f.write(text)   # whatever the locale: names may be any Unicode
       except OSError as e: raise CLIError(f"cannot write '{a.out}' ({e.strerror}); create its folder first or pass another -o") from e

@@ -27,10 +27,13 @@ from tinybo.trial import Report, Trial, TrialState
 USED = (TrialState.COMPLETE, TrialState.STOPPED, TrialState.PENDING)   # failed trials' values never enter a model
 
 def target_step(trials: Sequence[Trial], reports: Mapping[int, Sequence[Report]]) -> int | None:
-  """The step a full run ends at: the largest last step of a complete trial that reported, or, before any did, the
-  largest step any trial reported (so the first stopped curves still have a target). None without reports."""
-  complete = [c[-1].step for t in trials if t.state == TrialState.COMPLETE and (c := reports.get(t.id))]
-  if complete: return max(complete)
+  """The step a full run ends at: the largest last step of a complete trial that reported, or, before any trial
+  completed, the largest step any trial reported (so the first stopped curves still have a target). None without
+  reports, or when complete trials exist but none reported: they ended at a step no report tells, and placing them at
+  a running trial's last step would read its early values as final ones."""
+  complete = [t for t in trials if t.state == TrialState.COMPLETE]
+  ends = [c[-1].step for t in complete if (c := reports.get(t.id))]
+  if ends or complete: return max(ends, default=None)
   steps = [c[-1].step for t in trials if t.state in USED and (c := reports.get(t.id))]
   return max(steps) if steps else None
 
@@ -54,12 +57,14 @@ def at_target(X: np.ndarray) -> np.ndarray:
   X = np.asarray(X, dtype=np.float64)
   return np.concatenate([X, np.zeros((len(X), 1))], axis=1)
 
-def trend(z: np.ndarray, y: np.ndarray) -> np.ndarray:
-  """The least-squares polynomial in z (degree 2, or less with fewer distinct z) through the values y[n], at each z: the
-  average learning curve of the study. The GP fits y − trend: how a configuration differs from the average curve."""
+def trend(z: np.ndarray, y: np.ndarray, at: np.ndarray | None = None) -> np.ndarray:
+  """The least-squares polynomial in z (degree 2, or less with fewer distinct z) through the values y[n], at each z (or
+  at each fidelity of `at`): the average learning curve of the study. The GP fits y − trend: how a configuration differs
+  from the average curve."""
+  at = z if at is None else np.asarray(at, dtype=np.float64)
   deg = min(2, len(np.unique(z)) - 1)
-  if deg <= 0: return np.full_like(y, np.mean(y))
-  return np.polyval(np.polyfit(z, y, deg), z)
+  if deg <= 0: return np.full(at.shape, np.mean(y))
+  return np.polyval(np.polyfit(z, y, deg), at)
 
 @dataclass(frozen=True)
 class CurveData:
@@ -73,7 +78,8 @@ def curve_data(space: Space, trials: Sequence[Trial], reports: Mapping[int, Sequ
   """The (configuration, step) data of a study: the thinned curve of every complete, stopped and pending trial, with a
   complete trial's own value at its last step (a complete trial that never reported counts as ending at the target).
   Reports past the target step (a running trial longer than every complete one) are left out. None when no trial that
-  fits the space has reports: then the GP models final values alone, exactly as without this module."""
+  fits the space has reports, or complete trials exist but none reported (`target_step`): then the GP models final
+  values alone, exactly as without this module."""
   target = target_step(trials, reports)
   if target is None: return None
   rows, zs, ys, configs, last, stopped, ids = [], [], [], [], [], [], []

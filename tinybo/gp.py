@@ -256,6 +256,21 @@ class GPRegressor:
     self._state: tuple[Tensor, ...] = ()  # the posterior state on the device; `hyperparameters` in numpy
     self.hyperparameters: dict = {}
 
+  # pickled (a TinyBOSampler saved to resume a study, an Optimizer sent to a spawned process, a deepcopy): device buffers
+  # do not pickle, so the data and the posterior state travel as numpy and are uploaded again; the per-batch input
+  # buffers and replay's derived ones are caches, rebuilt on first use
+  def __getstate__(self) -> dict:
+    state = {k: v for k, v in self.__dict__.items() if k not in ("_data", "_Xt", "_state", "_params", "_prepared")}
+    return {**state, "_arrays": [None if t is None else download(t) for t in (self._data, *self._state[1:])]}
+
+  def __setstate__(self, state: dict) -> None:
+    arrays = state.pop("_arrays")
+    self.__dict__.update(state, _params={}, _prepared={})
+    data, *posterior = [None if a is None else upload(a, self.dtype, self.device) for a in arrays]
+    self._data = data
+    self._Xt = None if data is None else upload(arrays[0][:, :self.D], self.dtype, self.device)
+    self._state = (self._Xt, *posterior) if posterior else ()
+
   y_mean = property(lambda self: self.transform.affine[0])
   y_scale = property(lambda self: self.transform.affine[1])
   def to_y_units(self, mean:np.ndarray, var:np.ndarray) -> tuple[np.ndarray, np.ndarray]: return self.transform.to_y_units(mean, var)
@@ -446,15 +461,17 @@ class GPRegressor:
     mean, var = fn(*self.posterior_state(), upload(Xp, self.dtype, self.device))
     return download(mean)[:m].astype(np.float64), download(var)[:m].astype(np.float64)
 
-  def with_data(self, X, y) -> GPRegressor:
-    """A new GPRegressor with the same hyperparameters (in standardized units) on other data X[n,d], raw y[n], standardized
-    afresh (no refit: one factorization). For a model whose data changed a little since its hyperparameters were fitted."""
+  def with_data(self, X, y, keep_units: bool = False) -> GPRegressor:
+    """A new GPRegressor with the same hyperparameters (in standardized units) on other data X[n,d], raw finite y[n],
+    standardized afresh, or with keep_units=True by this model's y transform (new values far outside its data, a
+    diverged run's, stay far out instead of shrinking the rest and widening every posterior); no refit: one
+    factorization. For a model whose data changed a little since its hyperparameters were fitted."""
     X, y = _array(X), _array(y).reshape(-1)
     if X.ndim != 2 or X.shape[1] != self.d or X.shape[0] != y.shape[0] or X.shape[0] == 0:
       raise ValueError(f"need X[n,{self.d}] and y[n] with n > 0, got {X.shape}, {y.shape}")
     gp = GPRegressor(self.kernel, self.device, self.dtype, self.lengthscale_prior, self.structure)
     gp.phi, gp.jitter, gp.objective = self.phi, self.jitter, self.objective
-    gp.transform, y_std = YTransform.fit(y)
+    gp.transform, y_std = (self.transform, self.transform(y)) if keep_units else YTransform.fit(y)
     gp._set_data(X, y_std, self.categorical)
     gp._refactor()
     return gp

@@ -18,7 +18,7 @@ import json
 import math
 import numbers
 import struct
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Hashable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -34,8 +34,8 @@ def _when_pairs(when: Any) -> Any:
   if when is None or (isinstance(when, Mapping) and not when): return None
   if isinstance(when, tuple) and all(isinstance(c, tuple) and len(c) == 2 and isinstance(c[1], tuple) for c in when): return when or None
   if not isinstance(when, Mapping): return when
-  return tuple((k, tuple(v) if isinstance(v, (list, tuple, range)) else v if isinstance(v, (set, frozenset, Mapping)) else (v,))
-               for k, v in when.items())
+  return tuple((k, tuple(v) if isinstance(v, (list, tuple, range)) else tuple(np.ravel(v).tolist()) if isinstance(v, np.ndarray)
+                else v if isinstance(v, (set, frozenset, Mapping)) else (v,)) for k, v in when.items())
 
 @dataclass(frozen=True, repr=False)
 class Float:
@@ -109,6 +109,9 @@ def _check_when(name: str, when: Any) -> tuple | None:
     if not isinstance(values, tuple):
       raise TypeError(f"parameter '{name}': the values of its condition on '{parent}' are a {type(values).__name__}; "
                       f"use a list (a set has no stable order)")
+    if (bad := next((v for v in values if not isinstance(v, Hashable)), None)) is not None:   # a list inside the list, say
+      raise TypeError(f"parameter '{name}': its condition on '{parent}' lists {bad!r}, a {type(bad).__name__}; list the values of '{parent}' "
+                      f"in one flat list, when={{'{parent}': [value, ...]}}")
     vals = tuple(dict.fromkeys((type(v), _plain(v)) for v in values))
     if not vals:
       raise ValueError(f"parameter '{name}': its condition on '{parent}' lists no values; list the values of '{parent}' that make '{name}' exist")
@@ -119,6 +122,10 @@ def _check_when(name: str, when: Any) -> tuple | None:
 def _as_float(v: numbers.Real) -> float:
   try: return float(v)
   except OverflowError: return math.inf if v > 0 else -math.inf  # an int beyond float range: reported as not finite
+
+def _is_whole(v: Any) -> bool:
+  """v is a real number with an integer value; an int beyond a float's range is one (float() of it would overflow)."""
+  return _is_real(v) and (isinstance(v, numbers.Integral) or _as_float(v).is_integer())
 
 # Int values are encoded through float64 with cells from v - 0.5 to v + 0.5: beyond 2**52 a half is no longer exact, and
 # every other value decoded to its neighbour
@@ -152,7 +159,7 @@ def _check(name: str, p: Param) -> Param:
     return Float(low, high, bool(p.log), when=when)
   if isinstance(p, Int):
     for b in (p.low, p.high):
-      if not (_is_real(b) and float(b).is_integer()):
+      if not _is_whole(b):
         raise TypeError(f"parameter '{name}': Int bounds must be integers, got {p.low!r}, {p.high!r}; use Float for reals")
     low, high = int(p.low), int(p.high)
     if not (-_INT_LIMIT <= low and high <= _INT_LIMIT):
@@ -321,7 +328,7 @@ class Space:
       codes = []
       for v in vals:
         if isinstance(pq, Int):
-          if not (_is_real(v) and float(v).is_integer() and pq.low <= v <= pq.high):
+          if not (_is_whole(v) and pq.low <= v <= pq.high):
             raise ValueError(f"parameter '{k}': condition value {v!r} is not a value of '{q}' (an integer in [{pq.low}, {pq.high}]); "
                              f"list values '{q}' can take")
           codes.append(int(v))
@@ -724,10 +731,11 @@ def _validate_value(name: str, p: Param, v: Any) -> Any:
     except ValueError: raise ValueError(f"parameter '{name}': {v!r} is not one of the choices {list(p.choices)}; pick one of them") from None
   kind = "Float" if isinstance(p, Float) else "Int"
   if not _is_real(v): raise TypeError(f"parameter '{name}': {v!r} is a {type(v).__name__}; {kind} needs a number in [{p.low}, {p.high}]")
-  f = float(v)
-  if not math.isfinite(f): raise ValueError(f"parameter '{name}': {v!r} is not finite; give a number in [{p.low}, {p.high}]")
+  f = _as_float(v)   # an int beyond a float's range: ±inf, outside the bounds below
+  if not (math.isfinite(f) or isinstance(v, numbers.Integral)):
+    raise ValueError(f"parameter '{name}': {v!r} is not finite; give a number in [{p.low}, {p.high}]")
   if isinstance(p, Int):
-    if not f.is_integer(): raise ValueError(f"parameter '{name}': {v!r} is not an integer; Int needs a whole number in [{p.low}, {p.high}]")
+    if not _is_whole(v): raise ValueError(f"parameter '{name}': {v!r} is not an integer; Int needs a whole number in [{p.low}, {p.high}]")
     i = int(v)
     if not p.low <= i <= p.high: raise ValueError(f"parameter '{name}': {i} is outside [{p.low}, {p.high}]; give a value inside the bounds")
     return i
@@ -735,5 +743,5 @@ def _validate_value(name: str, p: Param, v: Any) -> Any:
   # to the larger bound on a linear one (low + x (high - low)); more is a value outside, never moved to the bound
   tol_lo, tol_hi = (1e-12 * abs(p.low), 1e-12 * abs(p.high)) if p.log else (1e-13 * max(abs(p.low), abs(p.high)),) * 2
   if not p.low - tol_lo <= f <= p.high + tol_hi:
-    raise ValueError(f"parameter '{name}': {f} is outside [{p.low}, {p.high}]; give a value inside the bounds")
+    raise ValueError(f"parameter '{name}': {f if math.isfinite(f) else v} is outside [{p.low}, {p.high}]; give a value inside the bounds")
   return min(max(f, p.low), p.high)

@@ -142,6 +142,7 @@ def rung_records(history: History, trial_id: int, rungs: Callable[[int], Iterabl
   completed_rung_k): a trial stopped at rung 1 by a report at step 10 does not count at rungs 3 and 9."""
   events = sorted((r.time, i, r.step, r.value) for i, c in history.curves.items() if i != trial_id for r in c)
   records: dict[int, list[float]] = {}
+  ranked: dict[int, list[float]] = {}   # each rung's records kept sorted: `promotable` on a growing list sorts it every time
   last: dict[int, int] = {}
   stopped: set[int] = set()
   for _, i, step, value in events:
@@ -150,7 +151,8 @@ def rung_records(history: History, trial_id: int, rungs: Callable[[int], Iterabl
     for rung in rungs(step):
       if rung <= before: continue
       records.setdefault(rung, []).append(loss := history.loss(value))
-      if not promotable(loss, records[rung], reduction_factor):
+      bisect.insort(srt := ranked.setdefault(rung, []), loss)
+      if not loss <= srt[max(1, len(srt) // reduction_factor) - 1]:   # promotable(loss, records[rung], reduction_factor)
         stopped.add(i)
         break
   return records
@@ -197,7 +199,8 @@ class Hyperband:
     if max_step is None: raise ValueError("Hyperband needs max_step, the last step of a full run (e.g. the number of epochs)")
     self.min_step, self.reduction_factor = _int("min_step", min_step, 1), _int("reduction_factor", reduction_factor, 2)
     self.max_step = _int("max_step", max_step, 1)
-    if self.max_step < self.min_step: raise ValueError(f"max_step={max_step!r} < min_step={min_step!r}; use max_step >= min_step")
+    if self.max_step <= self.min_step:   # every bracket's first rung would be at or past max_step: nothing ever stops
+      raise ValueError(f"max_step={max_step!r} <= min_step={min_step!r}: no rung to stop at; use max_step > min_step")
     firsts = []
     while not firsts or firsts[-1] * self.reduction_factor <= self.max_step:
       firsts.append(self.min_step * self.reduction_factor ** len(firsts))

@@ -330,6 +330,10 @@ def _row_trial(where: str, row: tuple) -> Trial:
     (True, lambda: "a time or the worker has the wrong type")] if bad)()
   raise ValueError(f"{where}: trial {i} is not a valid tinybo trial ({problem}); the file is damaged or was not written by tinybo")
 
+def file_path(path: str | os.PathLike) -> str:
+  """The file a SQLite storage path names: a leading 'sqlite:///' (SQLAlchemy's form, as Optuna takes it) is dropped."""
+  return str(os.fspath(path)).removeprefix("sqlite:///")
+
 class SQLiteStorage:
   """A study file any number of processes (and threads) can share. WAL mode so readers never block the writer; every write
   is one short `BEGIN IMMEDIATE` transaction, retried with exponential backoff and jitter when the file is locked, so
@@ -342,7 +346,7 @@ class SQLiteStorage:
   `tinybo show` does, so anyone who may read a study can look at it without locking its owner out."""
   def __init__(self, path: str | os.PathLike, busy_timeout: float = 30.0, max_wait: float = 600.0, readonly: bool = False):
     if not isinstance(path, (str, os.PathLike)): raise TypeError(f"storage path {path!r} is a {type(path).__name__}; pass a str or pathlib.Path")
-    self.path = str(os.fspath(path)).removeprefix("sqlite:///")
+    self.path = file_path(path)
     if not self.path.strip():
       raise ValueError(f"storage={str(path)!r} is an empty path; pass a file such as 'study.db', or storage=None for in-memory")
     if self.path == ":memory:": raise ValueError("SQLiteStorage(':memory:') gives each thread its own empty database; use storage=None for in-memory")
@@ -495,15 +499,32 @@ class SQLiteStorage:
     return {i: st for i, st in rows if st is not None}
 
   def _reports(self, c: sqlite3.Connection, name: str, trial_id: int | None = None) -> dict[int, list[Report]]:
-    one = "AND trial = ?" if trial_id is not None else ""
-    sql = f"SELECT trial, step, value, stop, time FROM reports WHERE study = ? {one} ORDER BY trial, step"
-    try: rows = c.execute(sql, (name, *([trial_id] if one else []))).fetchall()
+    if trial_id is None: return self._study_reports(c, name)
+    sql = "SELECT trial, step, value, stop, time FROM reports WHERE study = ? AND trial = ? ORDER BY trial, step"
+    try: rows = c.execute(sql, (name, trial_id)).fetchall()
     except sqlite3.OperationalError as e:
       if self._no_reports_table(e): return {}
       raise
     out: dict[int, list[Report]] = {}
     for i, st, v, stop, tm in rows: out.setdefault(i, []).append(Report(st, v, bool(stop), tm))
     return out
+
+  def _study_reports(self, c: sqlite3.Connection, name: str) -> dict[int, list[Report]]:
+    """Every report of the study, by trial in id order, steps increasing. Reports are only ever inserted, one write
+    transaction at a time, so a later report has a larger rowid: each thread keeps what it has read (up to a rowid) and
+    reads only the rows past it. A stopping rule reads them all inside the write lock at every report, and 50,000 rows
+    rebuilt each time held that lock ~0.1 s (benchmarks/README.md, "Large studies"). Never called after this
+    transaction's own insert, so what it keeps is committed."""
+    if getattr(self._local, "curves_pid", None) != os.getpid(): self._local.curves, self._local.curves_pid = {}, os.getpid()
+    last, curves = self._local.curves.get(name, (0, {}))
+    try: rows = c.execute("SELECT rowid, trial, step, value, stop, time FROM reports WHERE study = ? AND rowid > ? ORDER BY rowid",
+                          (name, last)).fetchall()
+    except sqlite3.OperationalError as e:
+      if self._no_reports_table(e): return {}
+      raise
+    for _, i, st, v, stop, tm in rows: curves.setdefault(i, []).append(Report(st, v, bool(stop), tm))
+    if rows: self._local.curves[name] = (rows[-1][0], curves)
+    return {i: list(curves[i]) for i in sorted(curves)}   # copies: callers append to them
 
   def trials(self, name: str) -> list[Trial]:
     return self._query(lambda c: self._read(c, name))

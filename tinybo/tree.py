@@ -63,7 +63,8 @@ class TreeInputs:
     if not 0 < radians < 2 * math.pi: raise ValueError(f"radians={radians!r}: use a float in (0, 2π), the angle a conditional column spans")
     d = space.dim
     conditional = np.zeros(d, dtype=bool)
-    for k in space.conditions: conditional[space.columns[k]] = True
+    for k, conds in space.conditions.items():   # a condition on a constant always holds: such a parameter is unconditional
+      if any(q in space.params for q in conds): conditional[space.columns[k]] = True
     arc = conditional & (np.asarray(space.kinds) != CAT)
     w = d + int(arc.sum())
     P, C, S, column = np.zeros((d, w)), np.zeros((d, w)), np.zeros((d, w)), np.zeros(d, dtype=np.int64)

@@ -297,6 +297,18 @@ def test_sampler_pickles_and_resumes_the_same():
   resumed.optimize(quadratic, n_trials=2, n_jobs=2)                   # the restored sampler has a working lock
   assert len(resumed.trials) == 9
 
+def test_a_gp_sampler_pickles_after_its_fits_and_resumes_the_same():
+  # the README's "the sampler pickles" held for "random" only: a GP sampler that had fitted held device buffers
+  # (TypeError: cannot pickle 'mmap.mmap' object); pickled now, it goes on as the sampler it was copied from
+  study = optuna.create_study(sampler=TinyBOSampler(tb.GP(n_initial=3), seed=0))
+  study.optimize(quadratic, n_trials=5)                               # two GP suggestions: a kept fit to warm-start from
+  saved = pickle.dumps(study.sampler)
+  study.optimize(quadratic, n_trials=2)
+  resumed = optuna.create_study(sampler=pickle.loads(saved))
+  for t in study.trials[:5]: resumed.add_trial(t)
+  resumed.optimize(quadratic, n_trials=2)
+  assert [t.params for t in resumed.trials] == [t.params for t in study.trials]
+
 @pytest.mark.filterwarnings("ignore:Fixed parameter")
 def test_an_enqueued_value_its_distribution_cannot_take_is_left_out():
   # Optuna only warns when an enqueued value is out of range or off the step, and completes the trial with it
