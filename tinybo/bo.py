@@ -11,6 +11,7 @@ sign-flipped so that larger is better; X_pend[q, d] pending trials and this batc
 """
 from __future__ import annotations
 
+import dataclasses
 import functools
 import hashlib
 import math
@@ -33,7 +34,7 @@ from tinybo.sobol import sobol
 from tinybo.space import CAT, Space
 from tinybo.strategies import History, exhausted, history_rng, n_configs, random_configs, seed32, seed_words
 from tinybo.subset import DEFAULT_MAX_POINTS, fit_subset
-from tinybo.transforms import heavy_bad_tail, power_values, warp_resolution, warp_values
+from tinybo.transforms import far_below, heavy_bad_tail, power_values, warp_resolution, warp_values
 from tinybo.tree import BranchOptimism, TreeInputs, parent_columns, tree_posterior
 from tinybo.trial import Report, Trial, TrialState
 from tinybo.trust_region import local_turn, trust_box, trust_length
@@ -291,7 +292,7 @@ class GP:
     draw is lucky, and a model of warped values could rank the best ones by a noise it does not believe in), with a
     single value, or when the fit fails (then with a GPFallbackWarning)."""
     seed = self.seed if self.seed is not None else seed
-    h = History.of(space, trials)
+    h = self._outliers_failed(space, History.of(space, trials), minimize)
     if len(h.y) == 0: return None
     rows = h.rows
     yy = self._targets(space, h.y, h.y, minimize)
@@ -419,6 +420,16 @@ class GP:
     if kind == "log": return warp_values(yy, n_scale=self.initial_size(space))
     return power_values(yy) if kind == "power" else yy
 
+  def _outliers_failed(self, space: Space, h: History, minimize: bool) -> History:
+    """h with its outliers (`far_below` the initial design: a diverged run's 1e6 after losses of 0.1-2) moved from the
+    complete trials to the failed ones. A failed configuration never enters the fit and is conditioned on at the worst
+    fitted value, so the acquisition leaves its neighbourhood alone; fitted, one such value set the values' spread by
+    itself and bent the model around one point, and the next suggestions scattered over the cube."""
+    bad = far_below(-h.y if minimize else h.y, self.initial_size(space))
+    if not bad.any(): return h
+    return dataclasses.replace(h, X=h.X[~bad], y=h.y[~bad], X_failed=np.concatenate([h.X_failed, h.X[bad]]),
+                               X_other=np.concatenate([h.X_other, h.X[bad]]), rows=tuple(r for r, b in zip(h.rows, bad) if not b))
+
   def _warp_kind(self, space: Space, design: np.ndarray, minimize: bool) -> str | None:
     """The warp of the values: "log", "power" or None, as `warp` says, decided from the first values of `design` (the
     trials' final values; the log warp's scale comes from the initial design too); never when `noise` is a variance in
@@ -539,6 +550,7 @@ class GP:
   def _guided(self, space: Space, h: History, taken: set, chosen: list[dict], n: int, seed: int, minimize: bool,
               cd: CurveData | None = None) -> list[dict]:
     rng = history_rng(seed, h.n_trials, salt=3)
+    if cd is None: h = self._outliers_failed(space, h, minimize)
     X_avoid = np.concatenate([h.X, h.X_other])  # every trial that fits the space: never suggest any of them again
     # with curves the model has one more column, the step (fidelity.py); the points the strategy adds sit at the target step
     X_fit, y_raw, lift = (h.X, h.y, lambda X: X) if cd is None else (cd.X, cd.y, at_target)
