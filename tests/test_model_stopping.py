@@ -156,6 +156,30 @@ def test_a_worse_running_curve_never_gets_a_better_chance():
   assert all(a > b for a, b in zip(chances, chances[1:])), chances
   assert first[-1] and chances[-1] < 0.2
 
+def test_a_stopped_diverged_run_leaves_the_curve_model_as_it_was():
+  # one finished trial whose curve lies far below the design's (a diverged run stopped at 10 or 1e6, where every curve
+  # lies within 0-1) is fitted as a failed trial: the chances of running trials and the next suggestion are the ones
+  # without it (before: chances 0.99 / 0.0 -> 0.41-0.51 / 0.1-0.6, and the next suggestion moved from x ~0.35 to ~0.6)
+  def outlook(bad):
+    opt = finished_study(XS)
+    if bad is not None:
+      opt.enqueue({"x": 0.95}); t = opt.suggest()
+      for s in (1, 2): opt.report(t, bad, s)
+      opt.stop(t)
+    chances = []
+    for x in (0.3, 0.8):
+      opt.enqueue({"x": x}); t = opt.suggest()
+      for s in (1, 2, 3): opt.report(t, curve_value(x, s), s)
+      chances.append(opt.strategy.final_chance(SPACE, opt.trials, opt.curves, t.id, seed=opt.seed))
+      opt.stop(t)
+    return chances, opt.suggest().params["x"]
+  (clean, x_clean) = outlook(None)
+  assert clean[0] > 0.9 and clean[1] < 0.05
+  for bad in (10.0, 1e6):
+    chances, x = outlook(bad)
+    np.testing.assert_allclose(chances, clean, atol=1e-6)
+    assert abs(x - x_clean) < 0.02 and abs(x - 0.35) < 0.05
+
 def test_interval_checks_only_at_checkpoints():
   rule = tb.ModelStopping(min_step=2, interval=3)
   calls = []

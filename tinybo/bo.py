@@ -274,13 +274,15 @@ class GP:
     if total <= len(h.taken): raise exhausted(total, h.n_pending)
     n = int(min(n, total - len(h.taken)))  # a finite space nearly tried: what is left, not an error
     taken = set(h.taken)
-    cd = curve_data(space, trials, reports) if reports and self.curves is not False else None
+    cd = curve_data(space, self._diverged_failed(space, trials, reports, minimize), reports) if reports and self.curves is not False else None
     # the design continues while observations + stopped + pending trials are fewer than n_initial (a stopped trial used its
     # design point), or while there are < 2 values to fit
     n_fit = len(h.y) if cd is None else len(cd.y)
     n_design = max(0, self.initial_size(space) - len(h.y) - h.n_stopped - h.n_pending) if n_fit >= 2 else n
     out = self._design(space, h, taken, min(n, n_design), seed) if n_design else []
-    if len(out) < n: out += self._guided(space, h, taken, out, n - len(out), seed, minimize, cd)
+    if len(out) < n:
+      if cd is not None: h = History.of(space, self._diverged_failed(space, trials, reports, minimize))   # see _diverged_failed
+      out += self._guided(space, h, taken, out, n - len(out), seed, minimize, cd)
     return out
 
   @_one_at_a_time
@@ -329,6 +331,7 @@ class GP:
     None when the model has nothing to say: curves=False, fewer than two finished trials with curves, the trial without
     reports or outside the space, or a failed fit (with a GPFallbackWarning)."""
     if self.curves is False or not reports or not reports.get(trial_id): return None
+    trials = self._diverged_failed(space, trials, reports, minimize)
     cd = curve_data(space, trials, reports)
     if cd is None or not (mine := cd.ids == trial_id).any(): return None
     done = _rows_in_state(cd, trials, (TrialState.COMPLETE, TrialState.STOPPED))
@@ -368,6 +371,7 @@ class GP:
     so running trials' reports never refit it. The Optimizer calls it before a report's write transaction, so a refit
     never holds the study's lock. None with fewer than two finished curves, curves=False, or a failed fit (warned once)."""
     if self.curves is False or not reports: return None
+    trials = self._diverged_failed(space, trials, reports, minimize)
     cd = curve_data(space, trials, reports)
     if cd is None: return None
     return self._chance_fitted(space, cd, _rows_in_state(cd, trials, (TrialState.COMPLETE, TrialState.STOPPED)), seed, minimize)
@@ -429,6 +433,28 @@ class GP:
     if not bad.any(): return h
     return dataclasses.replace(h, X=h.X[~bad], y=h.y[~bad], X_failed=np.concatenate([h.X_failed, h.X[bad]]),
                                X_other=np.concatenate([h.X_other, h.X[bad]]), rows=tuple(r for r, b in zip(h.rows, bad) if not b))
+
+  def _diverged_failed(self, space: Space, trials: Sequence[Trial], reports: Mapping[int, Sequence[Report]] | None,
+                       minimize: bool) -> list[Trial]:
+    """The trials, with every finished one (complete or stopped) whose curve or value lies `far_below` the initial
+    design's trials' (their every report and value) marked FAILED, for the learning-curve model: a diverged run stopped
+    at a loss of 10 beside curves of 0.1-1 otherwise bends the whole (configuration, step) model around its rows, as
+    `_outliers_failed` says for final values. Running trials are left as they are (a rule judges them)."""
+    trials = list(trials)
+    if not reports: return trials
+    sign, n0 = (-1.0 if minimize else 1.0), self.initial_size(space)
+    def values(t: Trial) -> list[float]:
+      v = [r.value for r in reports.get(t.id, ())]
+      if t.state == TrialState.COMPLETE and t.value is not None: v.append(float(t.value))
+      return [sign * x for x in v if math.isfinite(x)]
+    seen = [t for t in trials if values(t)]
+    ref = [x for t in seen[:n0] for x in values(t)]
+    later = [i for i, t in enumerate(trials) if t.state in (TrialState.COMPLETE, TrialState.STOPPED) and values(t) and t not in seen[:n0]]
+    if len(ref) < 2 or not later: return trials
+    bad = far_below(np.array(ref + [min(values(trials[i])) for i in later]), len(ref))[len(ref):]
+    for i, b in zip(later, bad):
+      if b: trials[i] = dataclasses.replace(trials[i], state=TrialState.FAILED)
+    return trials
 
   def _warp_kind(self, space: Space, design: np.ndarray, minimize: bool) -> str | None:
     """The warp of the values: "log", "power" or None, as `warp` says, decided from the first values of `design` (the
