@@ -284,3 +284,29 @@ def test_a_numpy_int_step_is_a_step(curves_study):
   trials, curves = curves_study.trials, curves_study.curves
   assert plot.trials_at_step(trials, curves, np.int64(5)) == plot.trials_at_step(trials, curves, 5)
   assert plot.trials_at_step(trials, curves, 5)[1] == 5 and plot.trials_at_step(trials, curves, None, np.True_)[1] is None
+
+def _x_tick_labels(fig) -> list[str]:
+  ax = fig.axes[0]
+  lo, hi = ax.get_xlim()
+  return [t.get_text() for t in ax.get_xticklabels() if lo <= t.get_position()[0] <= hi]
+
+@pytest.mark.parametrize("steps, n_trials", [((1, 2), 2), ((1, 2, 3), 3), ((0, 1), 2), (tuple(range(1, 41)), 2)])
+def test_step_and_trial_id_axes_have_integer_ticks(tmp_path, monkeypatch, steps, n_trials):
+  # a short run (steps 1 and 2) got ticks at 1.2, 1.4, ...: steps and trial ids are ints, so are their ticks
+  import matplotlib
+  matplotlib.use("Agg")
+  import matplotlib.pyplot as plt
+  close = plt.close
+  monkeypatch.setattr(plt, "close", lambda *a, **k: None)   # keep the figure to read its ticks (savefig has drawn them)
+  opt = tb.Optimizer(tb.Space({"x": tb.Float(0, 1)}), strategy="random", seed=0)
+  for _ in range(n_trials):
+    t = opt.suggest()
+    for s in steps: opt.report(t, t.params["x"] + 1 / (s + 1), s)
+    opt.observe(t, t.params["x"])
+  for f, axis_range in ((plot.learning_curves, steps), (plot.history, [t.id for t in opt.trials])):
+    f(opt, tmp_path / f"{f.__name__}.png")
+    labels = _x_tick_labels(plt.gcf())
+    values = [float(lab.replace("\u2212", "-")) for lab in labels]
+    assert len(values) >= 2 and all(v == int(v) and "." not in lab for v, lab in zip(values, labels)), (f.__name__, labels)
+    assert min(values) <= max(axis_range) and max(values) >= min(axis_range)
+    close("all")

@@ -83,6 +83,10 @@ def _limits(values: np.ndarray, minimize: bool) -> tuple[float, float]:
   if hi <= lo: lo, hi = lo - 0.5 * (abs(lo) or 1.0), hi + 0.5 * (abs(hi) or 1.0)
   return float(lo), float(hi)
 
+def _integer_ticks():
+  from matplotlib.ticker import MaxNLocator
+  return MaxNLocator(integer=True)
+
 def _cmap(minimize: bool) -> str: return "viridis_r" if minimize else "viridis"  # the best end is always bright yellow
 
 # ***** history *****
@@ -116,6 +120,7 @@ def history(study: Any, path: str | os.PathLike = "history.png", title: str | No
   if stopped: ax.scatter(stopped, np.full(len(stopped), lo), marker="|", s=80, color="tab:gray", label=f"stopped early ({len(stopped)})", zorder=3)
   ax.set_ylim(lo, hi)
   ax.set_xlabel("trial id")
+  ax.xaxis.set_major_locator(_integer_ticks())   # trial ids: no tick at 1.5
   ax.set_ylabel(label + (" (lower is better)" if minimize else " (higher is better)"))
   ax.set_title(title or f"{name}: optimization history ({len(done)} complete, best {best[-1]:.4g})")
   ax.grid(alpha=0.3)
@@ -162,6 +167,7 @@ def learning_curves(study: Any, path: str | os.PathLike = "curves.png", title: s
     ax.plot([], [], color="tab:orange", lw=2.4, label=f"best: trial {best.id} ({best.value:.4g})")
   ax.set_ylim(lo, hi)
   ax.set_xlabel("step")
+  ax.xaxis.set_major_locator(_integer_ticks())   # steps are ints: a short run would get ticks at 1.25, 1.5, ...
   ax.set_ylabel(label + (" (lower is better)" if minimize else " (higher is better)"))
   parts = [f"{counts[s]} {style[s]['label']}" for s in (TrialState.COMPLETE, TrialState.STOPPED, TrialState.FAILED, TrialState.PENDING) if counts[s]]
   ax.set_title(title or f"{name}: learning curves ({', '.join(parts)})")
