@@ -3,11 +3,13 @@ incumbent. The probability (tb.GP.final_chance) against a numpy posterior from t
 clearly hopeless curve stops and a clearly winning one continues; bad arguments; through report()/stop(), optimize() and a
 resumed SQLite study (a fresh process reaches the same verdicts)."""
 import math
+import warnings
 
 import numpy as np
 import pytest
 
 import tinybo as tb
+from tinybo.bo import GPFallbackWarning
 from tinybo.fidelity import curve_data
 from tinybo.stopping import History
 from tinybo.transforms import YTransform
@@ -290,3 +292,26 @@ def test_the_chance_model_of_one_space_is_never_reused_for_another():
   assert got.categorical == ref.categorical == []
   for k, v in ref.hyperparameters.items(): np.testing.assert_allclose(got.hyperparameters[k], v, rtol=1e-12, err_msg=k)
   assert shared.chance_model(floats, b.trials, b.curves) is got   # the same study's fit is still kept
+
+def test_a_fit_with_non_finite_hyperparameters_is_a_failed_fit_warned_once(monkeypatch):
+  # chance_model kept such a fit as if it were good, and every final_chance call then failed inside with_data, warning
+  # again on each report of each running trial; it is a failed fit: None, one GPFallbackWarning per finished set
+  opt = finished_study(XS)
+  t = opt.suggest()
+  for s in (1, 2, 3): opt.report(t, curve_value(t.params["x"], s), s)
+  fit = tb.GP._fit_kernels
+  def nan_fit(self, *a, **k):
+    model = fit(self, *a, **k)
+    model.phi = np.full_like(model.phi, np.nan)
+    model.hyperparameters = {n: np.full_like(np.asarray(v, dtype=np.float64), np.nan) for n, v in model.hyperparameters.items()}
+    return model
+  monkeypatch.setattr(tb.GP, "_fit_kernels", nan_fit)
+  gp = tb.GP(warp=False)
+  with pytest.warns(GPFallbackWarning) as w:
+    assert gp.final_chance(SPACE, opt.trials, opt.curves, t.id, seed=opt.seed) is None
+  said = [str(x.message) for x in w if issubclass(x.category, GPFallbackWarning)]
+  with warnings.catch_warnings():
+    warnings.simplefilter("error")   # the same finished curves: the failed fit is kept, nothing is refitted or warned again
+    assert gp.chance_model(SPACE, opt.trials, opt.curves, seed=opt.seed) is None
+    assert gp.final_chance(SPACE, opt.trials, opt.curves, t.id, seed=opt.seed) is None
+  assert len(said) == 1 and "could not be fitted (FloatingPointError: the GP fit returned non-finite hyperparameters" in said[0], said

@@ -113,6 +113,14 @@ def _rows_in_state(cd: CurveData, trials: Sequence[Trial], states: tuple[TrialSt
   """bool[n]: the curve rows whose trial is in one of `states`."""
   return np.isin(cd.ids, [t.id for t in trials if t.state in states])
 
+def _finite_fit(model: GPRegressor) -> GPRegressor:
+  """The model, or FloatingPointError when a hyperparameter is not finite: its predictions would be NaN, read as a
+  probability or an acquisition value instead of a failed fit."""
+  hp = model.hyperparameters
+  if not all(np.all(np.isfinite(np.asarray(v, dtype=np.float64))) for v in hp.values()):
+    raise FloatingPointError(f"the GP fit returned non-finite hyperparameters {hp}")
+  return model
+
 def _one_at_a_time(method):
   """A GP method that uses the device, run under `DEVICE_LOCK`: tinybo's captured programs and staging buffers are shared by
   every study of the process, so two studies in two threads take turns (one study's Optimizer already serializes its own)."""
@@ -392,7 +400,7 @@ class GP:
                        + self._space_json(space).encode()).digest()
     if self._chance_fit[0] != key:
       model: GPRegressor | None = None
-      try: model = self._fit_kernels(X_done, y_done, space.cat_groups, seed, None, self.prior_for(space), curves=True)
+      try: model = _finite_fit(self._fit_kernels(X_done, y_done, space.cat_groups, seed, None, self.prior_for(space), curves=True))
       except Exception as e:  # noqa: BLE001 - no model: no trial is stopped by it, loudly, once per set of finished curves
         warnings.warn(f"tinybo GP strategy: the model that judges running trials could not be fitted ({type(e).__name__}: {e}); "
                       "no trial is stopped by it until another one finishes", GPFallbackWarning, stacklevel=3)
@@ -476,11 +484,8 @@ class GP:
     key = hashlib.sha1(X.tobytes() + y.tobytes() + repr(self.kernel).encode() + repr(self.noise).encode() + repr(floor_scale).encode()).digest()
     sj = self._space_json(space)
     if self._model is not None and self._model_key == key and self._model_space == sj: return self._model
-    model = self._fit_kernels(X, y, categorical, seed, self._model if warm and self._model_space == sj else None, self.prior_for(space), floor_scale,
-                              curves=curves)
-    hp = model.hyperparameters
-    if not all(np.all(np.isfinite(np.asarray(v, dtype=np.float64))) for v in hp.values()):
-      raise FloatingPointError(f"the GP fit returned non-finite hyperparameters {hp}")
+    model = _finite_fit(self._fit_kernels(X, y, categorical, seed, self._model if warm and self._model_space == sj else None, self.prior_for(space),
+                                         floor_scale, curves=curves))
     if keep: self._model, self._model_key, self._model_space = model, key, sj
     return model
 
