@@ -3,11 +3,13 @@ incumbent. The probability (tb.GP.final_chance) against a numpy posterior from t
 clearly hopeless curve stops and a clearly winning one continues; bad arguments; through report()/stop(), optimize() and a
 resumed SQLite study (a fresh process reaches the same verdicts)."""
 import math
+import warnings
 
 import numpy as np
 import pytest
 
 import tinybo as tb
+from tinybo.bo import GPFallbackWarning
 from tinybo.fidelity import curve_data
 from tinybo.stopping import History
 from tinybo.transforms import YTransform
@@ -285,3 +287,55 @@ def test_the_refit_runs_outside_the_report_write_transaction(tmp_path, monkeypat
       if opt.report(t, curve_value(x, s), s): opt.stop(t); break
     else: opt.observe(t, curve_value(x, T))
   assert len(fits) >= 2 and not fits_inside
+
+# ***** session 24's review *****
+
+def curves_study(space, configs):
+  """One complete trial per configuration, each with a 5-step curve, values by position only (so two spaces whose
+  configurations encode alike have the same curve data)."""
+  opt = tb.Optimizer(space, strategy="random", seed=0)
+  for i, c in enumerate(configs):
+    opt.enqueue(c)
+    t = opt.suggest()
+    for s in range(1, 6): opt.report(t, 1.0 + 0.3 * i + 1.0 / s, s)
+    opt.observe(t, 1.2 + 0.3 * i)
+  return opt
+
+def test_the_chance_model_of_one_space_is_never_reused_for_another():
+  # the cache was keyed by the finished rows only: a 2-choice Categorical's one-hot columns and two Floats at 0 and 1
+  # encode alike, so one GP object judging a second study reused the first study's fit (its categorical groups)
+  cat = tb.Space({"a": tb.Categorical(["p", "q"])})
+  floats = tb.Space({"u": tb.Float(0.0, 1.0), "v": tb.Float(0.0, 1.0)})
+  a = curves_study(cat, [{"a": "p"}, {"a": "q"}])
+  b = curves_study(floats, [{"u": 1.0, "v": 0.0}, {"u": 0.0, "v": 1.0}])
+  assert np.array_equal(curve_data(cat, a.trials, a.curves).X, curve_data(floats, b.trials, b.curves).X)   # the collision
+  shared = tb.GP(warp=False)
+  shared.chance_model(cat, a.trials, a.curves)
+  got = shared.chance_model(floats, b.trials, b.curves)
+  ref = tb.GP(warp=False).chance_model(floats, b.trials, b.curves)   # a fresh GP that never saw the first study
+  assert got.categorical == ref.categorical == []
+  for k, v in ref.hyperparameters.items(): np.testing.assert_allclose(got.hyperparameters[k], v, rtol=1e-12, err_msg=k)
+  assert shared.chance_model(floats, b.trials, b.curves) is got   # the same study's fit is still kept
+
+def test_a_fit_with_non_finite_hyperparameters_is_a_failed_fit_warned_once(monkeypatch):
+  # chance_model kept such a fit as if it were good, and every final_chance call then failed inside with_data, warning
+  # again on each report of each running trial; it is a failed fit: None, one GPFallbackWarning per finished set
+  opt = finished_study(XS)
+  t = opt.suggest()
+  for s in (1, 2, 3): opt.report(t, curve_value(t.params["x"], s), s)
+  fit = tb.GP._fit_kernels
+  def nan_fit(self, *a, **k):
+    model = fit(self, *a, **k)
+    model.phi = np.full_like(model.phi, np.nan)
+    model.hyperparameters = {n: np.full_like(np.asarray(v, dtype=np.float64), np.nan) for n, v in model.hyperparameters.items()}
+    return model
+  monkeypatch.setattr(tb.GP, "_fit_kernels", nan_fit)
+  gp = tb.GP(warp=False)
+  with pytest.warns(GPFallbackWarning) as w:
+    assert gp.final_chance(SPACE, opt.trials, opt.curves, t.id, seed=opt.seed) is None
+  said = [str(x.message) for x in w if issubclass(x.category, GPFallbackWarning)]
+  with warnings.catch_warnings():
+    warnings.simplefilter("error")   # the same finished curves: the failed fit is kept, nothing is refitted or warned again
+    assert gp.chance_model(SPACE, opt.trials, opt.curves, seed=opt.seed) is None
+    assert gp.final_chance(SPACE, opt.trials, opt.curves, t.id, seed=opt.seed) is None
+  assert len(said) == 1 and "could not be fitted (FloatingPointError: the GP fit returned non-finite hyperparameters" in said[0], said

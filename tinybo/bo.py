@@ -114,6 +114,14 @@ def _rows_in_state(cd: CurveData, trials: Sequence[Trial], states: tuple[TrialSt
   """bool[n]: the curve rows whose trial is in one of `states`."""
   return np.isin(cd.ids, [t.id for t in trials if t.state in states])
 
+def _finite_fit(model: GPRegressor) -> GPRegressor:
+  """The model, or FloatingPointError when a hyperparameter is not finite: its predictions would be NaN, read as a
+  probability or an acquisition value instead of a failed fit."""
+  hp = model.hyperparameters
+  if not all(np.all(np.isfinite(np.asarray(v, dtype=np.float64))) for v in hp.values()):
+    raise FloatingPointError(f"the GP fit returned non-finite hyperparameters {hp}")
+  return model
+
 def _one_at_a_time(method):
   """A GP method that uses the device, run under `DEVICE_LOCK`: tinybo's captured programs and staging buffers are shared by
   every study of the process, so two studies in two threads take turns (one study's Optimizer already serializes its own)."""
@@ -242,7 +250,7 @@ class GP:
     self._local_model_space = ""
     self.last_fallback: str | None = None  # why the last suggestion fell back to random (None: it did not)
     self._configs: tuple[str, np.ndarray | None] = ("", None)  # (space JSON, every configuration encoded, or None: too many)
-    self._chance_fit: tuple[bytes, GPRegressor | None] = (b"", None)  # final_chance's hyperparameters: (key of the finished curves, fit)
+    self._chance_fit: tuple[bytes, GPRegressor | None] = (b"", None)  # final_chance's hyperparameters: (key of the space and finished curves, fit)
     self._noise_test: tuple[str, int, float] = ("", 0, 0.0)   # "auto"/"edge": the last noise test's (space JSON, n, evidence); see _noisy
     self._space: tuple[Space | None, str] = (None, "")   # the last Space object seen and its JSON, the key of the kept fits (_space_json)
     self._lineage: set[bytes] = set()   # the complete trials (`_rows`) the last suggestion saw: what the kept fits were fitted on
@@ -367,7 +375,7 @@ class GP:
   def chance_model(self, space: Space, trials: Sequence[Trial], reports: Mapping[int, Sequence[Report]], *, seed: int = 0,
                    minimize: bool = True) -> GPRegressor | None:
     """The GP whose hyperparameters final_chance uses: fitted cold, from the seed, to the finished (complete and stopped)
-    trials' curves only (a study over max_points rows: `fit_subset`'s rows, as suggest fits), cached under their hash,
+    trials' curves only (a study over max_points rows: `fit_subset`'s rows, as suggest fits), cached under their hash and the space's,
     so running trials' reports never refit it. The Optimizer calls it before a report's write transaction, so a refit
     never holds the study's lock. None with fewer than two finished curves, curves=False, or a failed fit (warned once)."""
     if self.curves is False or not reports: return None
@@ -391,10 +399,13 @@ class GP:
     if self.max_points is not None and len(y_done) > self.max_points:   # a large study: a bounded subset, as suggest fits
       keep = fit_subset(X_done, y_done, self.max_points)
       X_done, y_done = X_done[keep], y_done[keep]
-    key = hashlib.sha1(X_done.tobytes() + y_done.tobytes() + repr(self.kernel).encode() + repr(self.noise).encode() + str(seed).encode()).digest()
+    # the space too: two spaces can encode to the same X (a 2-choice Categorical's one-hot columns and two Floats at 0 and
+    # 1) while the fit differs (categorical groups, lengthscale prior)
+    key = hashlib.sha1(X_done.tobytes() + y_done.tobytes() + repr(self.kernel).encode() + repr(self.noise).encode() + str(seed).encode()
+                       + self._space_json(space).encode()).digest()
     if self._chance_fit[0] != key:
       model: GPRegressor | None = None
-      try: model = self._fit_kernels(X_done, y_done, space.cat_groups, seed, None, self.prior_for(space), curves=True)
+      try: model = _finite_fit(self._fit_kernels(X_done, y_done, space.cat_groups, seed, None, self.prior_for(space), curves=True))
       except Exception as e:  # noqa: BLE001 - no model: no trial is stopped by it, loudly, once per set of finished curves
         warnings.warn(f"tinybo GP strategy: the model that judges running trials could not be fitted ({type(e).__name__}: {e}); "
                       "no trial is stopped by it until another one finishes", GPFallbackWarning, stacklevel=3)
@@ -510,11 +521,8 @@ class GP:
     key = hashlib.sha1(X.tobytes() + y.tobytes() + repr(self.kernel).encode() + repr(self.noise).encode() + repr(floor_scale).encode()).digest()
     sj = self._space_json(space)
     if self._model is not None and self._model_key == key and self._model_space == sj: return self._model
-    model = self._fit_kernels(X, y, categorical, seed, self._model if warm and self._model_space == sj else None, self.prior_for(space), floor_scale,
-                              curves=curves)
-    hp = model.hyperparameters
-    if not all(np.all(np.isfinite(np.asarray(v, dtype=np.float64))) for v in hp.values()):
-      raise FloatingPointError(f"the GP fit returned non-finite hyperparameters {hp}")
+    model = _finite_fit(self._fit_kernels(X, y, categorical, seed, self._model if warm and self._model_space == sj else None, self.prior_for(space),
+                                         floor_scale, curves=curves))
     if keep: self._model, self._model_key, self._model_space = model, key, sj
     return model
 
