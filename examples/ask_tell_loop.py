@@ -40,7 +40,7 @@ def train(lr: float, momentum: float, steps: int = 150, seed: int = 0) -> float:
   for _ in range(steps): step()
   return ((forward(Xv) - Yv) ** 2).mean().item()
 
-def main(argv: list[str] | None = None) -> tb.Trial:
+def main(argv: list[str] | None = None) -> tb.Trial | None:
   ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
   ap.add_argument("--trials", type=int, default=12)
   ap.add_argument("--strategy", default="gp")
@@ -53,6 +53,9 @@ def main(argv: list[str] | None = None) -> tb.Trial:
     mse = train(**trial.params)
     opt.observe(trial, mse)                        # a diverged run (NaN) is recorded as failed, never fed to the GP
     print(f"trial {trial.id:2d}: lr={trial.params['lr']:.4f} momentum={trial.params['momentum']:.3f} -> val mse {mse:.4f}")
+  if opt.best is None:   # every run diverged: each is a failed trial, so there is no best one
+    print(f"no trial of {args.trials} finished with a finite val mse: narrow the lr range (e.g. tb.Float(1e-3, 0.1, log=True))")
+    return None
   print(f"best: {opt.best.params} val mse {opt.best.value:.4f}")
   return opt.best
 

@@ -532,3 +532,12 @@ def test_ray_searcher_hands_out_and_takes_back_conditional_configs():
     search.add_evaluated_point({"optimizer": "adam", "lr": 0.01, "momentum": 0.9, "n_layers": 1}, 0.5)
   with pytest.raises(ValueError, match="missing parameter 'width_2'"):
     search.add_evaluated_point({"optimizer": "adam", "lr": 0.01, "n_layers": 2}, 0.5)
+
+@pytest.mark.parametrize("values, kind", [((v for v in range(3)), "generator"), (iter([1, 2]), "list_iterator"), (map(int, "12"), "map")])
+def test_a_generator_of_condition_values_asks_for_a_list(values, kind):
+  # it was taken as one value and reported "condition value <generator object ...> is not a value of 'n'"
+  with pytest.raises(TypeError) as e: tb.Space({**OK, "m": tb.Float(0, 1, when={"n": values})})
+  msg = str(e.value)
+  assert msg == f"parameter 'm': the values of its condition on 'n' are a {kind}; use a list such as when={{'n': [value, ...]}} " \
+                "(it is used up by one reading)"
+  assert tb.Space({**OK, "m": tb.Float(0, 1, when={"n": list(range(1, 3))})}).conditions["m"] == {"n": (1, 2)}   # the list it asks for works

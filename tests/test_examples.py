@@ -63,6 +63,13 @@ def test_ask_tell_loop(capsys):
   out = capsys.readouterr().out
   assert out.count("-> val mse") == 3 and "best:" in out and best.value < 1.0
 
+def test_ask_tell_loop_when_every_run_diverges(capsys, monkeypatch):
+  # every trial NaN (all failed): the loop ended in AttributeError on opt.best (None); it says so instead
+  mod = load("ask_tell_loop")
+  monkeypatch.setattr(mod, "train", lambda **kw: float("nan"))
+  with pytest.warns(mod.tb.TrialFailedWarning): assert mod.main(["--trials", "2", "--strategy", "random"]) is None
+  assert "no trial of 2 finished with a finite val mse" in capsys.readouterr().out
+
 def test_ask_tell_loop_refuses_no_trials(capsys):
   # --trials 0 ran no trial and ended in AttributeError: 'NoneType' object has no attribute 'params' (opt.best)
   with pytest.raises(SystemExit) as e: load("ask_tell_loop").main(["--trials", "0"])

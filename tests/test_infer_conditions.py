@@ -97,3 +97,26 @@ def test_every_row_of_a_random_tree_validates_against_the_inferred_tree(tree, se
       assert can_be_parent(params[q]) and vals and all(any(r.get(q) == v and child in r for r in rows) for v in vals)
   inferred = tb.Space({k: dataclasses.replace(p, when=conds.get(k)) for k, p in params.items()})
   for r in rows: assert inferred.validate(r) == r and vouched(r, rows, params) == r   # a row vouches for itself
+
+def test_values_equal_in_python_but_of_different_types_stay_apart():
+  # 1 == True == 1.0 and 0 == False: `in` and dict.fromkeys merged them, so a row of a=True without x "contradicted"
+  # x's condition a=1 and x was left out, or the inferred values lost a type; the tinybo space they go into keys
+  # Categorical choices by (type, value), and is the reference: each row must hold exactly its active parameters
+  params = {"a": tb.Categorical([1, True, 1.0, 0, False, "s"]), "x": tb.Float(0, 1), "y": tb.Float(0, 1)}
+  cases = [(["a=1 x", "a=True", "a=s"], {"x": {"a": [1]}}),
+           (["a=True x", "a=1 x", "a=1.0", "a=s"], {"x": {"a": [True, 1]}}),
+           (["a=1.0 x", "a=1", "a=True"], {"x": {"a": [1.0]}}),
+           (["a=0 x", "a=False y", "a=s"], {"x": {"a": [0]}, "y": {"a": [False]}})]
+  for spec, expected in cases:
+    rows = [{k: {"1": 1, "True": True, "1.0": 1.0, "0": 0, "False": False}.get(v, v) if v else 0.5
+             for k, _, v in (item.partition("=") for item in r.split())} for r in spec]
+    seen = {k: p for k, p in params.items() if any(k in r for r in rows)}
+    conds, left_out = infer_conditions(rows, seen)
+    assert not left_out and conds == expected, spec
+    assert all([type(v) for v in conds[c]["a"]] == [type(v) for v in expected[c]["a"]] for c in expected), spec
+    space = tb.Space({k: dataclasses.replace(p, when=conds.get(k)) for k, p in seen.items()})
+    for r in rows: assert space.active(r) == set(r), (spec, r)
+  # a proposal of a=True is not vouched for by rows that show x with a=1 only
+  rows = [{"a": 1, "x": 0.5}, {"a": "s"}]
+  assert vouched({"a": True, "x": 0.1}, rows, params) == {"a": True}
+  assert vouched({"a": 1, "x": 0.1}, rows, params) == {"a": 1, "x": 0.1}

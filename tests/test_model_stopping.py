@@ -3,11 +3,13 @@ incumbent. The probability (tb.GP.final_chance) against a numpy posterior from t
 clearly hopeless curve stops and a clearly winning one continues; bad arguments; through report()/stop(), optimize() and a
 resumed SQLite study (a fresh process reaches the same verdicts)."""
 import math
+import warnings
 
 import numpy as np
 import pytest
 
 import tinybo as tb
+from tinybo.bo import GPFallbackWarning
 from tinybo.fidelity import curve_data
 from tinybo.stopping import History
 from tinybo.transforms import YTransform
@@ -156,6 +158,30 @@ def test_a_worse_running_curve_never_gets_a_better_chance():
   assert all(a > b for a, b in zip(chances, chances[1:])), chances
   assert first[-1] and chances[-1] < 0.2
 
+def test_a_stopped_diverged_run_leaves_the_curve_model_as_it_was():
+  # one finished trial whose curve lies far below the design's (a diverged run stopped at 10 or 1e6, where every curve
+  # lies within 0-1) is fitted as a failed trial: the chances of running trials and the next suggestion are the ones
+  # without it (before: chances 0.99 / 0.0 -> 0.41-0.51 / 0.1-0.6, and the next suggestion moved from x ~0.35 to ~0.6)
+  def outlook(bad):
+    opt = finished_study(XS)
+    if bad is not None:
+      opt.enqueue({"x": 0.95}); t = opt.suggest()
+      for s in (1, 2): opt.report(t, bad, s)
+      opt.stop(t)
+    chances = []
+    for x in (0.3, 0.8):
+      opt.enqueue({"x": x}); t = opt.suggest()
+      for s in (1, 2, 3): opt.report(t, curve_value(x, s), s)
+      chances.append(opt.strategy.final_chance(SPACE, opt.trials, opt.curves, t.id, seed=opt.seed))
+      opt.stop(t)
+    return chances, opt.suggest().params["x"]
+  (clean, x_clean) = outlook(None)
+  assert clean[0] > 0.9 and clean[1] < 0.05
+  for bad in (10.0, 1e6):
+    chances, x = outlook(bad)
+    np.testing.assert_allclose(chances, clean, atol=1e-6)
+    assert abs(x - x_clean) < 0.02 and abs(x - 0.35) < 0.05
+
 def test_interval_checks_only_at_checkpoints():
   rule = tb.ModelStopping(min_step=2, interval=3)
   calls = []
@@ -261,3 +287,55 @@ def test_the_refit_runs_outside_the_report_write_transaction(tmp_path, monkeypat
       if opt.report(t, curve_value(x, s), s): opt.stop(t); break
     else: opt.observe(t, curve_value(x, T))
   assert len(fits) >= 2 and not fits_inside
+
+# ***** session 24's review *****
+
+def curves_study(space, configs):
+  """One complete trial per configuration, each with a 5-step curve, values by position only (so two spaces whose
+  configurations encode alike have the same curve data)."""
+  opt = tb.Optimizer(space, strategy="random", seed=0)
+  for i, c in enumerate(configs):
+    opt.enqueue(c)
+    t = opt.suggest()
+    for s in range(1, 6): opt.report(t, 1.0 + 0.3 * i + 1.0 / s, s)
+    opt.observe(t, 1.2 + 0.3 * i)
+  return opt
+
+def test_the_chance_model_of_one_space_is_never_reused_for_another():
+  # the cache was keyed by the finished rows only: a 2-choice Categorical's one-hot columns and two Floats at 0 and 1
+  # encode alike, so one GP object judging a second study reused the first study's fit (its categorical groups)
+  cat = tb.Space({"a": tb.Categorical(["p", "q"])})
+  floats = tb.Space({"u": tb.Float(0.0, 1.0), "v": tb.Float(0.0, 1.0)})
+  a = curves_study(cat, [{"a": "p"}, {"a": "q"}])
+  b = curves_study(floats, [{"u": 1.0, "v": 0.0}, {"u": 0.0, "v": 1.0}])
+  assert np.array_equal(curve_data(cat, a.trials, a.curves).X, curve_data(floats, b.trials, b.curves).X)   # the collision
+  shared = tb.GP(warp=False)
+  shared.chance_model(cat, a.trials, a.curves)
+  got = shared.chance_model(floats, b.trials, b.curves)
+  ref = tb.GP(warp=False).chance_model(floats, b.trials, b.curves)   # a fresh GP that never saw the first study
+  assert got.categorical == ref.categorical == []
+  for k, v in ref.hyperparameters.items(): np.testing.assert_allclose(got.hyperparameters[k], v, rtol=1e-12, err_msg=k)
+  assert shared.chance_model(floats, b.trials, b.curves) is got   # the same study's fit is still kept
+
+def test_a_fit_with_non_finite_hyperparameters_is_a_failed_fit_warned_once(monkeypatch):
+  # chance_model kept such a fit as if it were good, and every final_chance call then failed inside with_data, warning
+  # again on each report of each running trial; it is a failed fit: None, one GPFallbackWarning per finished set
+  opt = finished_study(XS)
+  t = opt.suggest()
+  for s in (1, 2, 3): opt.report(t, curve_value(t.params["x"], s), s)
+  fit = tb.GP._fit_kernels
+  def nan_fit(self, *a, **k):
+    model = fit(self, *a, **k)
+    model.phi = np.full_like(model.phi, np.nan)
+    model.hyperparameters = {n: np.full_like(np.asarray(v, dtype=np.float64), np.nan) for n, v in model.hyperparameters.items()}
+    return model
+  monkeypatch.setattr(tb.GP, "_fit_kernels", nan_fit)
+  gp = tb.GP(warp=False)
+  with pytest.warns(GPFallbackWarning) as w:
+    assert gp.final_chance(SPACE, opt.trials, opt.curves, t.id, seed=opt.seed) is None
+  said = [str(x.message) for x in w if issubclass(x.category, GPFallbackWarning)]
+  with warnings.catch_warnings():
+    warnings.simplefilter("error")   # the same finished curves: the failed fit is kept, nothing is refitted or warned again
+    assert gp.chance_model(SPACE, opt.trials, opt.curves, seed=opt.seed) is None
+    assert gp.final_chance(SPACE, opt.trials, opt.curves, t.id, seed=opt.seed) is None
+  assert len(said) == 1 and "could not be fitted (FloatingPointError: the GP fit returned non-finite hyperparameters" in said[0], said

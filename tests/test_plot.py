@@ -246,3 +246,67 @@ def test_history_plots_each_trial_at_its_id(tmp_path, monkeypatch):
   plot.history(opt, tmp_path / "h.png")
   xs = plt.gcf().axes[0].collections[0].get_offsets()[:, 0]
   assert sorted(xs.tolist()) == sorted(t.id for t in opt.trials) and opt.best.id in xs
+
+# ***** session 24's review *****
+
+@pytest.mark.parametrize("call, arg", [
+  (lambda s, d: plot.heatmap(s, "lr", "units", d / "h.png", step="3"), "step='3'"),   # the CLI parses --step as an int
+  (lambda s, d: plot.heatmap(s, "lr", "units", d / "h.png", step=3.0), "step=3.0"),
+  (lambda s, d: plot.heatmap(s, "lr", "units", d / "h.png", step=True), "step=True"),
+  (lambda s, d: plot.heatmap(s, "lr", "units", d / "h.png", step=-1), "step=-1"),
+  (lambda s, d: plot.heatmap(s, "lr", "units", d / "h.png", mix_fidelities="no"), "mix_fidelities='no'"),
+  (lambda s, d: plot.heatmap(s, "lr", "units", d / "h.png", resolution="60"), "resolution='60'"),
+  (lambda s, d: plot.heatmap(s, "lr", "units", d / "h.png", resolution=1), "resolution=1"),
+  (lambda s, d: plot.heatmap(s, "lr", "units", d / "h.png", at="units"), "at='units'"),
+  (lambda s, d: plot.heatmap(s, "lr", "units", d / "h.png", label=5), "label=5"),
+  (lambda s, d: plot.heatmap(s, "lr", "units", d / "h.png", device=0), "device=0"),
+  (lambda s, d: plot.heatmap(s, "lr", "units", None), "path=None"),
+  (lambda s, d: plot.history(s, d / "h.png", label=None), "label=None"),
+  (lambda s, d: plot.history(s, 3), "path=3"),
+  (lambda s, d: plot.learning_curves(s, d / "c.png", label=1.0), "label=1.0"),
+  (lambda s, d: plot.importance(s, d / "i.png", device=0), "device=0"),
+  (lambda s, d: plot.importance(s, ["i.png"]), "path=['i.png']"),
+  (lambda s, d: plot.most_important(s, k="2"), "k='2'"),
+  (lambda s, d: plot.most_important(s, k=0), "k=0"),
+  (lambda s, d: plot.trials_at_step(s.trials, s.curves, "12"), "step='12'"),
+])
+def test_bad_plot_arguments_are_one_line_errors_naming_them(curves_study, tmp_path, call, arg):
+  # step="3" raised "'<' not supported between instances of 'int' and 'str'" from inside a bisect; a str label,
+  # resolution or k failed inside matplotlib or numpy the same way
+  before = [(t.id, t.state, t.value) for t in curves_study.trials]
+  with pytest.raises((TypeError, ValueError)) as e: call(curves_study, tmp_path)
+  msg = str(e.value)
+  assert msg.startswith(arg + ":") or msg.startswith(arg + " is a"), msg
+  assert "\n" not in msg and " use " in msg
+  assert os.listdir(tmp_path) == [] and [(t.id, t.state, t.value) for t in curves_study.trials] == before
+
+def test_a_numpy_int_step_is_a_step(curves_study):
+  trials, curves = curves_study.trials, curves_study.curves
+  assert plot.trials_at_step(trials, curves, np.int64(5)) == plot.trials_at_step(trials, curves, 5)
+  assert plot.trials_at_step(trials, curves, 5)[1] == 5 and plot.trials_at_step(trials, curves, None, np.True_)[1] is None
+
+def _x_tick_labels(fig) -> list[str]:
+  ax = fig.axes[0]
+  lo, hi = ax.get_xlim()
+  return [t.get_text() for t in ax.get_xticklabels() if lo <= t.get_position()[0] <= hi]
+
+@pytest.mark.parametrize("steps, n_trials", [((1, 2), 2), ((1, 2, 3), 3), ((0, 1), 2), (tuple(range(1, 41)), 2)])
+def test_step_and_trial_id_axes_have_integer_ticks(tmp_path, monkeypatch, steps, n_trials):
+  # a short run (steps 1 and 2) got ticks at 1.2, 1.4, ...: steps and trial ids are ints, so are their ticks
+  import matplotlib
+  matplotlib.use("Agg")
+  import matplotlib.pyplot as plt
+  close = plt.close
+  monkeypatch.setattr(plt, "close", lambda *a, **k: None)   # keep the figure to read its ticks (savefig has drawn them)
+  opt = tb.Optimizer(tb.Space({"x": tb.Float(0, 1)}), strategy="random", seed=0)
+  for _ in range(n_trials):
+    t = opt.suggest()
+    for s in steps: opt.report(t, t.params["x"] + 1 / (s + 1), s)
+    opt.observe(t, t.params["x"])
+  for f, axis_range in ((plot.learning_curves, steps), (plot.history, [t.id for t in opt.trials])):
+    f(opt, tmp_path / f"{f.__name__}.png")
+    labels = _x_tick_labels(plt.gcf())
+    values = [float(lab.replace("\u2212", "-")) for lab in labels]
+    assert len(values) >= 2 and all(v == int(v) and "." not in lab for v, lab in zip(values, labels)), (f.__name__, labels)
+    assert min(values) <= max(axis_range) and max(values) >= min(axis_range)
+    close("all")

@@ -235,3 +235,52 @@ def test_power_values_never_merge_distinct_values():
     y = -(offset + spread * rng.random(20))
     w = power_values(y)
     assert len(np.unique(w)) == 20 and (np.argsort(w, kind="stable") == np.argsort(y, kind="stable")).all(), (offset, spread)
+
+# ***** a far-off bad value after the design (a diverged training run) *****
+
+@given(st.lists(st.floats(-1e6, 1e6), min_size=0, max_size=12), st.lists(st.floats(-1e300, 1e6), min_size=0, max_size=30),
+       st.floats(0.5, 100))
+@settings(max_examples=300, deadline=None)
+def test_far_below_flags_exactly_the_values_past_the_bound_and_never_the_design(design, later, ranges):
+  from tinybo.transforms import far_below
+  y = np.asarray(design + later, dtype=np.float64)
+  mask = far_below(y, len(design), ranges)
+  assert mask.dtype == bool and len(mask) == len(y) and not mask[:len(design)].any()
+  if len(design) < 2 or np.ptp(design) == 0: assert not mask.any(); return
+  bound = min(design) - ranges * np.ptp(design)
+  assert np.array_equal(mask[len(design):], np.asarray(later) < bound)
+
+def test_a_diverged_value_after_the_design_does_not_derail_the_gp():
+  # 12 trials of a quadratic bowl (values 0-0.6), then one diverged run (1e6, or 10) in a far corner: the next suggestions
+  # keep refining the minimum as they do without it (they scattered into the corners: the one value set the spread)
+  import tinybo as tb
+  space = tb.Space({"x": tb.Float(0.0, 1.0), "y": tb.Float(0.0, 1.0)})
+  def f(p): return (p["x"] - 0.35) ** 2 + (p["y"] - 0.6) ** 2
+  for bad in (10.0, 1e6):
+    opt = tb.Optimizer(space, strategy=tb.GP(), seed=0)
+    with warnings.catch_warnings():
+      warnings.simplefilter("ignore")
+      for _ in range(12):
+        t = opt.suggest(); opt.observe(t, f(t.params))
+      opt.observe({"x": 0.95, "y": 0.05}, bad)
+      near, seen = 0, {(0.95, 0.05)}
+      for _ in range(6):
+        t = opt.suggest(); opt.observe(t, f(t.params))
+        near += f(t.params) < 1e-3
+        assert (t.params["x"], t.params["y"]) not in seen   # the outlier's configuration is never suggested again
+        seen.add((t.params["x"], t.params["y"]))
+    assert near >= 4, bad
+    assert opt.strategy.last_fallback is None
+
+def test_recommend_ignores_a_diverged_value():
+  # the model recommend() fits leaves the outlier out: the same recommendation as without that trial, never the outlier
+  import tinybo as tb
+  rng = np.random.default_rng(3)
+  space = tb.Space({"x": tb.Float(0.0, 1.0)})
+  trials = [Trial(i, {"x": float(x)}, TrialState.COMPLETE, float((x - 0.3) ** 2 + 0.05 * rng.standard_normal()))
+            for i, x in enumerate(rng.uniform(size=25))]
+  bad = Trial(25, {"x": 0.97}, TrialState.COMPLETE, 1e6)
+  gp = tb.GP()
+  with warnings.catch_warnings():
+    warnings.simplefilter("ignore")
+    assert gp.recommend(space, [*trials, bad]) == tb.GP().recommend(space, trials) != 25

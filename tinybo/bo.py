@@ -11,6 +11,7 @@ sign-flipped so that larger is better; X_pend[q, d] pending trials and this batc
 """
 from __future__ import annotations
 
+import dataclasses
 import functools
 import hashlib
 import math
@@ -33,7 +34,7 @@ from tinybo.sobol import sobol
 from tinybo.space import CAT, Space
 from tinybo.strategies import History, exhausted, history_rng, n_configs, random_configs, seed32, seed_words
 from tinybo.subset import DEFAULT_MAX_POINTS, fit_subset
-from tinybo.transforms import heavy_bad_tail, power_values, warp_resolution, warp_values
+from tinybo.transforms import far_below, heavy_bad_tail, power_values, warp_resolution, warp_values
 from tinybo.tree import BranchOptimism, TreeInputs, parent_columns, tree_posterior
 from tinybo.trial import Report, Trial, TrialState
 from tinybo.trust_region import local_turn, trust_box, trust_length
@@ -112,6 +113,14 @@ def check_kernel_choice(kernel: object) -> str | tuple[str, ...]:
 def _rows_in_state(cd: CurveData, trials: Sequence[Trial], states: tuple[TrialState, ...]) -> np.ndarray:
   """bool[n]: the curve rows whose trial is in one of `states`."""
   return np.isin(cd.ids, [t.id for t in trials if t.state in states])
+
+def _finite_fit(model: GPRegressor) -> GPRegressor:
+  """The model, or FloatingPointError when a hyperparameter is not finite: its predictions would be NaN, read as a
+  probability or an acquisition value instead of a failed fit."""
+  hp = model.hyperparameters
+  if not all(np.all(np.isfinite(np.asarray(v, dtype=np.float64))) for v in hp.values()):
+    raise FloatingPointError(f"the GP fit returned non-finite hyperparameters {hp}")
+  return model
 
 def _one_at_a_time(method):
   """A GP method that uses the device, run under `DEVICE_LOCK`: tinybo's captured programs and staging buffers are shared by
@@ -241,7 +250,7 @@ class GP:
     self._local_model_space = ""
     self.last_fallback: str | None = None  # why the last suggestion fell back to random (None: it did not)
     self._configs: tuple[str, np.ndarray | None] = ("", None)  # (space JSON, every configuration encoded, or None: too many)
-    self._chance_fit: tuple[bytes, GPRegressor | None] = (b"", None)  # final_chance's hyperparameters: (key of the finished curves, fit)
+    self._chance_fit: tuple[bytes, GPRegressor | None] = (b"", None)  # final_chance's hyperparameters: (key of the space and finished curves, fit)
     self._noise_test: tuple[str, int, float] = ("", 0, 0.0)   # "auto"/"edge": the last noise test's (space JSON, n, evidence); see _noisy
     self._space: tuple[Space | None, str] = (None, "")   # the last Space object seen and its JSON, the key of the kept fits (_space_json)
     self._lineage: set[bytes] = set()   # the complete trials (`_rows`) the last suggestion saw: what the kept fits were fitted on
@@ -273,13 +282,15 @@ class GP:
     if total <= len(h.taken): raise exhausted(total, h.n_pending)
     n = int(min(n, total - len(h.taken)))  # a finite space nearly tried: what is left, not an error
     taken = set(h.taken)
-    cd = curve_data(space, trials, reports) if reports and self.curves is not False else None
+    cd = curve_data(space, self._diverged_failed(space, trials, reports, minimize), reports) if reports and self.curves is not False else None
     # the design continues while observations + stopped + pending trials are fewer than n_initial (a stopped trial used its
     # design point), or while there are < 2 values to fit
     n_fit = len(h.y) if cd is None else len(cd.y)
     n_design = max(0, self.initial_size(space) - len(h.y) - h.n_stopped - h.n_pending) if n_fit >= 2 else n
     out = self._design(space, h, taken, min(n, n_design), seed) if n_design else []
-    if len(out) < n: out += self._guided(space, h, taken, out, n - len(out), seed, minimize, cd)
+    if len(out) < n:
+      if cd is not None: h = History.of(space, self._diverged_failed(space, trials, reports, minimize))   # see _diverged_failed
+      out += self._guided(space, h, taken, out, n - len(out), seed, minimize, cd)
     return out
 
   @_one_at_a_time
@@ -291,7 +302,7 @@ class GP:
     draw is lucky, and a model of warped values could rank the best ones by a noise it does not believe in), with a
     single value, or when the fit fails (then with a GPFallbackWarning)."""
     seed = self.seed if self.seed is not None else seed
-    h = History.of(space, trials)
+    h = self._outliers_failed(space, History.of(space, trials), minimize)
     if len(h.y) == 0: return None
     rows = h.rows
     yy = self._targets(space, h.y, h.y, minimize)
@@ -328,6 +339,7 @@ class GP:
     None when the model has nothing to say: curves=False, fewer than two finished trials with curves, the trial without
     reports or outside the space, or a failed fit (with a GPFallbackWarning)."""
     if self.curves is False or not reports or not reports.get(trial_id): return None
+    trials = self._diverged_failed(space, trials, reports, minimize)
     cd = curve_data(space, trials, reports)
     if cd is None or not (mine := cd.ids == trial_id).any(): return None
     done = _rows_in_state(cd, trials, (TrialState.COMPLETE, TrialState.STOPPED))
@@ -363,10 +375,11 @@ class GP:
   def chance_model(self, space: Space, trials: Sequence[Trial], reports: Mapping[int, Sequence[Report]], *, seed: int = 0,
                    minimize: bool = True) -> GPRegressor | None:
     """The GP whose hyperparameters final_chance uses: fitted cold, from the seed, to the finished (complete and stopped)
-    trials' curves only (a study over max_points rows: `fit_subset`'s rows, as suggest fits), cached under their hash,
+    trials' curves only (a study over max_points rows: `fit_subset`'s rows, as suggest fits), cached under their hash and the space's,
     so running trials' reports never refit it. The Optimizer calls it before a report's write transaction, so a refit
     never holds the study's lock. None with fewer than two finished curves, curves=False, or a failed fit (warned once)."""
     if self.curves is False or not reports: return None
+    trials = self._diverged_failed(space, trials, reports, minimize)
     cd = curve_data(space, trials, reports)
     if cd is None: return None
     return self._chance_fitted(space, cd, _rows_in_state(cd, trials, (TrialState.COMPLETE, TrialState.STOPPED)), seed, minimize)
@@ -386,10 +399,13 @@ class GP:
     if self.max_points is not None and len(y_done) > self.max_points:   # a large study: a bounded subset, as suggest fits
       keep = fit_subset(X_done, y_done, self.max_points)
       X_done, y_done = X_done[keep], y_done[keep]
-    key = hashlib.sha1(X_done.tobytes() + y_done.tobytes() + repr(self.kernel).encode() + repr(self.noise).encode() + str(seed).encode()).digest()
+    # the space too: two spaces can encode to the same X (a 2-choice Categorical's one-hot columns and two Floats at 0 and
+    # 1) while the fit differs (categorical groups, lengthscale prior)
+    key = hashlib.sha1(X_done.tobytes() + y_done.tobytes() + repr(self.kernel).encode() + repr(self.noise).encode() + str(seed).encode()
+                       + self._space_json(space).encode()).digest()
     if self._chance_fit[0] != key:
       model: GPRegressor | None = None
-      try: model = self._fit_kernels(X_done, y_done, space.cat_groups, seed, None, self.prior_for(space), curves=True)
+      try: model = _finite_fit(self._fit_kernels(X_done, y_done, space.cat_groups, seed, None, self.prior_for(space), curves=True))
       except Exception as e:  # noqa: BLE001 - no model: no trial is stopped by it, loudly, once per set of finished curves
         warnings.warn(f"tinybo GP strategy: the model that judges running trials could not be fitted ({type(e).__name__}: {e}); "
                       "no trial is stopped by it until another one finishes", GPFallbackWarning, stacklevel=3)
@@ -418,6 +434,38 @@ class GP:
     yy, kind = -y if minimize else y, self._warp_kind(space, design, minimize)
     if kind == "log": return warp_values(yy, n_scale=self.initial_size(space))
     return power_values(yy) if kind == "power" else yy
+
+  def _outliers_failed(self, space: Space, h: History, minimize: bool) -> History:
+    """h with its outliers (`far_below` the initial design: a diverged run's 1e6 after losses of 0.1-2) moved from the
+    complete trials to the failed ones. A failed configuration never enters the fit and is conditioned on at the worst
+    fitted value, so the acquisition leaves its neighbourhood alone; fitted, one such value set the values' spread by
+    itself and bent the model around one point, and the next suggestions scattered over the cube."""
+    bad = far_below(-h.y if minimize else h.y, self.initial_size(space))
+    if not bad.any(): return h
+    return dataclasses.replace(h, X=h.X[~bad], y=h.y[~bad], X_failed=np.concatenate([h.X_failed, h.X[bad]]),
+                               X_other=np.concatenate([h.X_other, h.X[bad]]), rows=tuple(r for r, b in zip(h.rows, bad) if not b))
+
+  def _diverged_failed(self, space: Space, trials: Sequence[Trial], reports: Mapping[int, Sequence[Report]] | None,
+                       minimize: bool) -> list[Trial]:
+    """The trials, with every finished one (complete or stopped) whose curve or value lies `far_below` the initial
+    design's trials' (their every report and value) marked FAILED, for the learning-curve model: a diverged run stopped
+    at a loss of 10 beside curves of 0.1-1 otherwise bends the whole (configuration, step) model around its rows, as
+    `_outliers_failed` says for final values. Running trials are left as they are (a rule judges them)."""
+    trials = list(trials)
+    if not reports: return trials
+    sign, n0 = (-1.0 if minimize else 1.0), self.initial_size(space)
+    def values(t: Trial) -> list[float]:
+      v = [r.value for r in reports.get(t.id, ())]
+      if t.state == TrialState.COMPLETE and t.value is not None: v.append(float(t.value))
+      return [sign * x for x in v if math.isfinite(x)]
+    seen = [t for t in trials if values(t)]
+    ref = [x for t in seen[:n0] for x in values(t)]
+    later = [i for i, t in enumerate(trials) if t.state in (TrialState.COMPLETE, TrialState.STOPPED) and values(t) and t not in seen[:n0]]
+    if len(ref) < 2 or not later: return trials
+    bad = far_below(np.array(ref + [min(values(trials[i])) for i in later]), len(ref))[len(ref):]
+    for i, b in zip(later, bad):
+      if b: trials[i] = dataclasses.replace(trials[i], state=TrialState.FAILED)
+    return trials
 
   def _warp_kind(self, space: Space, design: np.ndarray, minimize: bool) -> str | None:
     """The warp of the values: "log", "power" or None, as `warp` says, decided from the first values of `design` (the
@@ -473,11 +521,8 @@ class GP:
     key = hashlib.sha1(X.tobytes() + y.tobytes() + repr(self.kernel).encode() + repr(self.noise).encode() + repr(floor_scale).encode()).digest()
     sj = self._space_json(space)
     if self._model is not None and self._model_key == key and self._model_space == sj: return self._model
-    model = self._fit_kernels(X, y, categorical, seed, self._model if warm and self._model_space == sj else None, self.prior_for(space), floor_scale,
-                              curves=curves)
-    hp = model.hyperparameters
-    if not all(np.all(np.isfinite(np.asarray(v, dtype=np.float64))) for v in hp.values()):
-      raise FloatingPointError(f"the GP fit returned non-finite hyperparameters {hp}")
+    model = _finite_fit(self._fit_kernels(X, y, categorical, seed, self._model if warm and self._model_space == sj else None, self.prior_for(space),
+                                         floor_scale, curves=curves))
     if keep: self._model, self._model_key, self._model_space = model, key, sj
     return model
 
@@ -539,6 +584,7 @@ class GP:
   def _guided(self, space: Space, h: History, taken: set, chosen: list[dict], n: int, seed: int, minimize: bool,
               cd: CurveData | None = None) -> list[dict]:
     rng = history_rng(seed, h.n_trials, salt=3)
+    if cd is None: h = self._outliers_failed(space, h, minimize)
     X_avoid = np.concatenate([h.X, h.X_other])  # every trial that fits the space: never suggest any of them again
     # with curves the model has one more column, the step (fidelity.py); the points the strategy adds sit at the target step
     X_fit, y_raw, lift = (h.X, h.y, lambda X: X) if cd is None else (cd.X, cd.y, at_target)

@@ -7,18 +7,20 @@ the fitted ARD lengthscales.
   plot.heatmap(opt, "lr", "width", "heatmap.png"); plot.importance(opt, "importance.png")
 
 `study` is a tb.Optimizer (or anything with .space, .trials and .direction). matplotlib is the `plot` extra.
-Imports: space, trial, gp (the posterior mean), _tinygrad (the device lock), stopping (value_at), numpy, matplotlib.
+Imports: space, trial, gp (the posterior mean), _tinygrad (the device lock), stopping (value_at), arguments (checks), numpy, matplotlib.
 """
 from __future__ import annotations
 
 import math
 import os
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
 import numpy as np
 
+from tinybo.arguments import check_device, check_int
 from tinybo.space import Categorical, Float, Int, Space
 from tinybo.stopping import value_at
 from tinybo.trial import Report, Trial, TrialState
@@ -41,6 +43,16 @@ def _parts(study: Any) -> tuple[Space, list[Trial], bool, str]:
   except AttributeError as e:
     raise TypeError(f"{study!r} is not a study; pass a tb.Optimizer (e.g. tb.Optimizer(space, storage='study.db', name=...))") from e
   return space, list(trials), direction == "minimize", getattr(study, "name", "study")
+
+# the arguments the plots share, checked before any work: a bad one is a one-line error naming it, never a TypeError
+# from inside matplotlib (after a GP fit's worth of work, for a heatmap)
+def _check_path(path: Any) -> None:
+  if not isinstance(path, (str, os.PathLike)):
+    raise TypeError(f"path={path!r} is a {type(path).__name__}; use a file name such as 'plot.png'")
+
+def _check_label(label: Any) -> None:
+  if not isinstance(label, str):
+    raise TypeError(f"label={label!r} is a {type(label).__name__}; use a str naming the metric, such as 'val loss'")
 
 def _complete(trials: list[Trial]) -> list[Trial]: return [t for t in trials if t.state == TrialState.COMPLETE and t.value is not None]
 
@@ -71,6 +83,10 @@ def _limits(values: np.ndarray, minimize: bool) -> tuple[float, float]:
   if hi <= lo: lo, hi = lo - 0.5 * (abs(lo) or 1.0), hi + 0.5 * (abs(hi) or 1.0)
   return float(lo), float(hi)
 
+def _integer_ticks():
+  from matplotlib.ticker import MaxNLocator
+  return MaxNLocator(integer=True)
+
 def _cmap(minimize: bool) -> str: return "viridis_r" if minimize else "viridis"  # the best end is always bright yellow
 
 # ***** history *****
@@ -79,6 +95,7 @@ def history(study: Any, path: str | os.PathLike = "history.png", title: str | No
   """Every complete trial's value against its trial id (the number `tinybo show`, `opt.best` and the learning curves
   name it by), the best so far as a step line, failed trials as red ticks at the bottom. `label` names the metric on
   the axis. Returns the PNG's path."""
+  _check_path(path); _check_label(label)
   plt = _plt()
   space, trials, minimize, name = _parts(study)
   done = _complete(trials)
@@ -103,6 +120,7 @@ def history(study: Any, path: str | os.PathLike = "history.png", title: str | No
   if stopped: ax.scatter(stopped, np.full(len(stopped), lo), marker="|", s=80, color="tab:gray", label=f"stopped early ({len(stopped)})", zorder=3)
   ax.set_ylim(lo, hi)
   ax.set_xlabel("trial id")
+  ax.xaxis.set_major_locator(_integer_ticks())   # trial ids: no tick at 1.5
   ax.set_ylabel(label + (" (lower is better)" if minimize else " (higher is better)"))
   ax.set_title(title or f"{name}: optimization history ({len(done)} complete, best {best[-1]:.4g})")
   ax.grid(alpha=0.3)
@@ -116,6 +134,7 @@ def learning_curves(study: Any, path: str | os.PathLike = "curves.png", title: s
   stopped early: grey dashed lines ending in a grey x at the step they stopped; failed: red dotted lines ending in a red X
   (the step after their last finite report is where they broke); still running: thin green lines. Diverged values beyond
   the scale are clipped to its edge, as in history(). Returns the PNG's path."""
+  _check_path(path); _check_label(label)
   plt = _plt()
   _, trials, minimize, name = _parts(study)
   curves = _curves(study)
@@ -148,6 +167,7 @@ def learning_curves(study: Any, path: str | os.PathLike = "curves.png", title: s
     ax.plot([], [], color="tab:orange", lw=2.4, label=f"best: trial {best.id} ({best.value:.4g})")
   ax.set_ylim(lo, hi)
   ax.set_xlabel("step")
+  ax.xaxis.set_major_locator(_integer_ticks())   # steps are ints: a short run would get ticks at 1.25, 1.5, ...
   ax.set_ylabel(label + (" (lower is better)" if minimize else " (higher is better)"))
   parts = [f"{counts[s]} {style[s]['label']}" for s in (TrialState.COMPLETE, TrialState.STOPPED, TrialState.FAILED, TrialState.PENDING) if counts[s]]
   ax.set_title(title or f"{name}: learning curves ({', '.join(parts)})")
@@ -181,6 +201,9 @@ def trials_at_step(trials: list[Trial], curves: dict[int, list[Report]], step: i
   complete trials (step None). With reports: every trial that reported at `step` (default: `default_step`), valued at
   that report, so a short run is never compared with a long one. mix_fidelities=True: every complete trial's value and
   every stopped trial's last value, whatever their steps."""
+  step = check_int("step", step, 0, none="the default step (see default_step)")   # a str would fail deep in a bisect
+  if not isinstance(mix_fidelities, (bool, np.bool_)):   # "no" is truthy: it would mix silently
+    raise TypeError(f"mix_fidelities={mix_fidelities!r} is a {type(mix_fidelities).__name__}; use True or False")
   if mix_fidelities:
     if step is not None: raise ValueError(f"step={step!r} and mix_fidelities=True contradict each other; pass one of them")
     return [t for t in trials if t.state in (TrialState.COMPLETE, TrialState.STOPPED) and t.value is not None], None
@@ -261,6 +284,11 @@ def heatmap(study: Any, x: str, y: str, path: str | os.PathLike = "heatmap.png",
   trials, see trials_at_step), and of a searchable `epochs`, `steps`, `budget`, ... only the trials at its highest value
   (or `at[name]`); mix_fidelities=True uses every complete and stopped trial as it ended. `label` names the metric on the
   colour bar. Returns the PNG's path."""
+  _check_path(path); _check_label(label)
+  check_int("resolution", resolution, 2)
+  if at is not None and not isinstance(at, Mapping):
+    raise TypeError(f"at={at!r} is a {type(at).__name__}; use a dict of parameter name -> value, such as at={{'opt': 'adam'}}")
+  device = check_device(device)
   plt = _plt()
   from matplotlib.colors import Normalize
   from matplotlib.ticker import FuncFormatter
@@ -348,6 +376,7 @@ def importance_scores(study: Any, device: str | None = None) -> dict[str, float]
   lengthscale (a short lengthscale means the metric changes fast along that parameter), the largest over a
   parameter's encoded columns, normalized to sum to 1. Single-value parameters, and those the complete trials never
   varied, score 0."""
+  device = check_device(device)
   space, trials, _, name = _parts(study)
   if not space.names: raise ValueError(f"study '{name}' searches no parameter (its space holds constants only); nothing to rank")
   done = _complete(trials)
@@ -366,11 +395,13 @@ def importance_scores(study: Any, device: str | None = None) -> dict[str, float]
 
 def most_important(study: Any, k: int = 2, device: str | None = None) -> list[str]:
   """The k searched parameters with the highest importance_scores (the default axes of a heatmap)."""
+  k = check_int("k", k, 1)
   scores = importance_scores(study, device)
   return sorted(scores, key=lambda n: -scores[n])[:k]
 
 def importance(study: Any, path: str | os.PathLike = "importance.png", device: str | None = None) -> str:
   """Horizontal bar chart of importance_scores (most important on top). Returns the PNG's path."""
+  _check_path(path)
   plt = _plt()
   _, trials, _, name = _parts(study)
   scores = importance_scores(study, device)

@@ -35,7 +35,7 @@ def _when_pairs(when: Any) -> Any:
   if isinstance(when, tuple) and all(isinstance(c, tuple) and len(c) == 2 and isinstance(c[1], tuple) for c in when): return when or None
   if not isinstance(when, Mapping): return when
   return tuple((k, tuple(v) if isinstance(v, (list, tuple, range)) else tuple(np.ravel(v).tolist()) if isinstance(v, np.ndarray)
-                else v if isinstance(v, (set, frozenset, Mapping)) else (v,)) for k, v in when.items())
+                else v if isinstance(v, (set, frozenset, Mapping, Iterator)) else (v,)) for k, v in when.items())
 
 @dataclass(frozen=True, repr=False)
 class Float:
@@ -107,8 +107,10 @@ def _check_when(name: str, when: Any) -> tuple | None:
       raise TypeError(f"parameter '{name}': condition on {parent!r}, a {type(parent).__name__}; name the parent by its str name")
     if parent in seen: raise ValueError(f"parameter '{name}': two conditions on '{parent}'; merge their values into one list")
     if not isinstance(values, tuple):
+      why = (" (it is used up by one reading)" if isinstance(values, Iterator)
+             else " (a set has no stable order)" if isinstance(values, (set, frozenset)) else "")
       raise TypeError(f"parameter '{name}': the values of its condition on '{parent}' are a {type(values).__name__}; "
-                      f"use a list (a set has no stable order)")
+                      f"use a list such as when={{'{parent}': [value, ...]}}{why}")
     if (bad := next((v for v in values if not isinstance(v, Hashable)), None)) is not None:   # a list inside the list, say
       raise TypeError(f"parameter '{name}': its condition on '{parent}' lists {bad!r}, a {type(bad).__name__}; list the values of '{parent}' "
                       f"in one flat list, when={{'{parent}': [value, ...]}}")

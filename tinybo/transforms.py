@@ -110,6 +110,26 @@ def heavy_bad_tail(y:np.ndarray) -> bool:
   z = z - np.mean(z)
   return bool(np.std(z) > 0 and np.mean(z ** 3) < 0)
 
+# how far below the initial design's worst value (in design ranges) a value counts as an outlier: a diverged training
+# run's loss of 1e6 after a design of losses 0.1-2 lies ~1e6 ranges below, the corners of the benchmark suite's
+# polynomials (camel) 3-16
+OUTLIER_RANGES = 10.0
+
+def far_below(y:np.ndarray, n_design:int, ranges:float=OUTLIER_RANGES) -> np.ndarray:
+  """Which values to maximize lie more than `ranges` design ranges below the worst of the first n_design values (the
+  initial design, a sample of the objective over the space): a bool mask, never True for a design value. All False
+  when the design has fewer than two distinct values (no range to measure by)."""
+  y = np.asarray(y, dtype=np.float64)
+  ref = y[:n_design]
+  if len(ref) < 2 or not np.all(np.isfinite(ref)): return np.zeros(len(y), dtype=bool)
+  lo, r = float(np.min(ref)), float(np.max(ref) / 2 - np.min(ref) / 2) * 2   # halves: a range near 1.8e308 would overflow
+  if not (np.isfinite(r) and r > 0): return np.zeros(len(y), dtype=bool)
+  with np.errstate(over="ignore", invalid="ignore"):
+    bound = lo - ranges * r
+  out = y < bound if np.isfinite(bound) else np.zeros(len(y), dtype=bool)
+  out[:n_design] = False
+  return out
+
 POWER_LAMBDAS = np.linspace(-3.0, 3.0, 121)  # the grid the power transform's λ is chosen on
 
 def box_cox(x:np.ndarray, lam:float) -> np.ndarray:

@@ -283,15 +283,21 @@ def test_categorical_choices_of_any_kind_are_modelled_and_pending(choices):
   pending = {t.id: t.params for t in trials if t.state == TBState.PENDING}
   assert set(pending) == {a.number, b.number} and all(set(p) == {"x", "c"} for p in pending.values())
 
+def pickled_and_resumed(strategy, before: int, after: int):
+  """A study run `before` trials, its sampler pickled, `after` more trials; then a study from the unpickled sampler,
+  given the first `before` trials, run `after`: (the study, the resumed one), which must agree."""
+  study = optuna.create_study(sampler=TinyBOSampler(strategy, seed=0))
+  study.optimize(quadratic, n_trials=before)
+  saved = pickle.dumps(study.sampler)
+  study.optimize(quadratic, n_trials=after)
+  resumed = optuna.create_study(sampler=pickle.loads(saved))
+  for t in study.trials[:before]: resumed.add_trial(t)
+  resumed.optimize(quadratic, n_trials=after)
+  return study, resumed
+
 def test_sampler_pickles_and_resumes_the_same():
   # Optuna's way to resume a study reproducibly: pickle the sampler, restore it later
-  study = optuna.create_study(sampler=TinyBOSampler("random", seed=0))
-  study.optimize(quadratic, n_trials=4)
-  saved = pickle.dumps(study.sampler)
-  study.optimize(quadratic, n_trials=3)
-  resumed = optuna.create_study(sampler=pickle.loads(saved))
-  for t in study.trials[:4]: resumed.add_trial(t)
-  resumed.optimize(quadratic, n_trials=3)
+  study, resumed = pickled_and_resumed("random", 4, 3)
   assert [t.params for t in resumed.trials] == [t.params for t in study.trials]
   copy.deepcopy(study.sampler).sample_relative(study, study.ask()._cached_frozen_trial, {})   # and it copies
   resumed.optimize(quadratic, n_trials=2, n_jobs=2)                   # the restored sampler has a working lock
@@ -300,13 +306,7 @@ def test_sampler_pickles_and_resumes_the_same():
 def test_a_gp_sampler_pickles_after_its_fits_and_resumes_the_same():
   # the README's "the sampler pickles" held for "random" only: a GP sampler that had fitted held device buffers
   # (TypeError: cannot pickle 'mmap.mmap' object); pickled now, it goes on as the sampler it was copied from
-  study = optuna.create_study(sampler=TinyBOSampler(tb.GP(n_initial=3), seed=0))
-  study.optimize(quadratic, n_trials=5)                               # two GP suggestions: a kept fit to warm-start from
-  saved = pickle.dumps(study.sampler)
-  study.optimize(quadratic, n_trials=2)
-  resumed = optuna.create_study(sampler=pickle.loads(saved))
-  for t in study.trials[:5]: resumed.add_trial(t)
-  resumed.optimize(quadratic, n_trials=2)
+  study, resumed = pickled_and_resumed(tb.GP(n_initial=3), 5, 2)     # two GP suggestions first: a kept fit to warm-start from
   assert [t.params for t in resumed.trials] == [t.params for t in study.trials]
 
 @pytest.mark.filterwarnings("ignore:Fixed parameter")

@@ -17,7 +17,8 @@ returns tinybo `when=` conditions that reproduce every row:
   left out of the tree, and so are the parameters that needed it as a parent: the caller samples them independently.
 
 The listed values are those the rows show: a parent value never yet seen together with n does not activate n, until a
-row shows that it does and the next inference includes it.
+row shows that it does and the next inference includes it. Values compare by type and value, as a Categorical's choices
+do: 1, True and 1.0 are three values.
 
 A proposal over the inferred tree can still hold a parameter the objective will not ask for: after one row of an "rf"
 trial, `depth` looks unconditional, and a proposal of classifier "knn" would carry a depth. `vouched(proposal, rows,
@@ -25,19 +26,31 @@ params)` keeps only what the rows vouch for: a parameter n stays when, for every
 (an Int or Categorical as above, first in the rows that have both), some row with n shows q's proposed value (a
 categorical) or a value on each side of it (an int); a parameter after a dropped possible parent is dropped too. What is
 dropped the caller samples independently, and the next rows show where it belongs.
-Holds: infer_conditions, vouched, can_be_parent, MAX_PARENT_VALUES. Imports: space (the parameter types) only.
+Holds: infer_conditions, vouched, can_be_parent, MAX_PARENT_VALUES. Imports: space (the parameter types, _plain) only.
 """
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from tinybo.space import Categorical, Float, Int
+from tinybo.space import Categorical, Float, Int, _plain
 
 MAX_PARENT_VALUES = 32  # a wider int (units in 16..512) has a distinct value in nearly every row and "explains" anything
 
 def _n_values(p: Float | Int | Categorical) -> int:
   return len(p.choices) if isinstance(p, Categorical) else p.high - p.low + 1 if isinstance(p, Int) else 0
+
+def _key(v: Any) -> tuple:
+  """A value as compared here: by type and value, as tinybo.space keys a Categorical's choices (1, True and 1.0 are
+  equal in Python, and `in` or dict.fromkeys would merge them); numpy scalars as the Python values they hold."""
+  v = _plain(v)
+  return type(v), v
+
+def _distinct(values: Iterable) -> list:
+  """The values in first-seen order, each once by `_key`, each as first seen."""
+  out: dict[tuple, Any] = {}
+  for v in values: out.setdefault(_key(v), v)
+  return list(out.values())
 
 def can_be_parent(p: Float | Int | Categorical) -> bool:
   """Whether another parameter may be conditioned on p: an Int or Categorical with 2..MAX_PARENT_VALUES values."""
@@ -48,8 +61,9 @@ def _explain(n: str, rows: Sequence[Mapping[str, Any]], present: Mapping[str, fr
   with_n = present[n]
   if not with_n: return None   # never seen: nothing to explain it with
   cands = [q for q in present if q != n and can_be_parent(params[q]) and present[q] > with_n]
-  allowed = {q: list(dict.fromkeys(rows[i][q] for i in sorted(with_n))) for q in cands}
-  holds = lambda q, i: i in present[q] and rows[i][q] in allowed[q]
+  allowed = {q: _distinct(rows[i][q] for i in sorted(with_n)) for q in cands}
+  keys = {q: {_key(v) for v in vals} for q, vals in allowed.items()}
+  holds = lambda q, i: i in present[q] and _key(rows[i][q]) in keys[q]
   chosen: dict[str, list] = {}
   left = [i for i in range(len(rows)) if i not in with_n]   # rows without n that the condition so far would activate n in
   while left:
@@ -99,7 +113,8 @@ def vouched(proposal: Mapping[str, Any], rows: Sequence[Mapping[str, Any]], para
       for q, v in proposal.items():
         if q == n or not can_be_parent(params[q]) or not _before(rows, q, n): continue
         seen = [r[q] for r in rows if n in r and q in r]
-        ok = q in keep and (v in seen if isinstance(params[q], Categorical) else bool(seen) and min(seen) <= v <= max(seen))
+        ok = q in keep and (_key(v) in {_key(s) for s in seen} if isinstance(params[q], Categorical)
+                            else bool(seen) and min(seen) <= v <= max(seen))
         if not ok:
           del keep[n]
           changed = True
