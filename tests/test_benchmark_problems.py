@@ -174,3 +174,15 @@ def test_optuna_gp_refuses_to_run_without_greenlet(monkeypatch):
   import benchmarks.peers as peers
   monkeypatch.setattr(peers, "available", lambda m: m != "greenlet")
   with pytest.raises(RuntimeError, match="greenlet"): peers.OptunaAdapter(PROBLEMS["branin"], 0, "gp")
+
+def test_a_seed_held_at_two_budgets_is_not_counted_twice(tmp_path):
+  # load_runs and --resume key runs by budget too, so merged files can hold one seed twice; the median of [1, 2, 100]
+  # (2) would silently replace the one-run-per-seed median of [1, 100]
+  recs = [_fake("branin", "gp", 0, 1.0), _fake("branin", "gp", 1, 100.0), _fake("branin", "gp", 1, 2.0, n=5)]
+  with pytest.raises(ValueError, match=r"seeds \[1\] are held more than once \(budgets \[5, 10\]\)"): summarize(recs)
+  assert summarize(recs[:2])[("branin", "gp")]["median"] == 50.5
+  path = tmp_path / "r.json"
+  run_jobs([("camel", "random", 0, 6)], path, {})
+  with pytest.raises(ValueError, match="another budget"): run_jobs([("camel", "random", 0, 8)], path, {}, resume=True)
+  assert [r["budget"] for r in load_runs([path])] == [6]   # refused before anything ran: the file is as it was
+  assert [r["budget"] for r in run_jobs([("camel", "random", 1, 8)], path, {}, resume=True)] == [6, 8]   # other seeds: kept beside
