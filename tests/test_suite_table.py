@@ -82,3 +82,16 @@ def test_compare_runs_reports_a_run_cut_short_instead_of_crashing(tmp_path, caps
   assert out[0] == "1 / 3 runs bit-identical (3 in both files)"
   assert out[1] == "  ('branin', 'gp', 0): equal for 2 evaluations, then lengths differ (3 and 2)"
   assert out[2] == "  ('branin', 'gp', 1): first differs at evaluation 2 (lengths 2 and 3)"
+
+def test_a_run_at_another_budget_is_refused_not_taken_for_the_suites(tmp_path, monkeypatch):
+  # the manifests key runs by (problem, seed): a short test run in a matched file would otherwise replace the full one
+  run = lambda seed, budget, regret: {"problem": "branin", "strategy": "smac", "seed": seed, "budget": budget, "regret": regret}  # noqa: E731
+  (tmp_path / "a.json").write_text(json.dumps({"runs": [run(0, 30, 1.0)]}))
+  (tmp_path / "b.json").write_text(json.dumps({"runs": [run(0, 5, 9.0)]}))
+  monkeypatch.setattr(suite_table, "PEER_RUNS", {"smac": ["a.json"]})
+  assert [r["regret"] for r in suite_table.peer_runs(tmp_path)] == [1.0]
+  monkeypatch.setattr(suite_table, "PEER_RUNS", {"smac": ["a.json", "b.json"]})
+  with pytest.raises(ValueError, match="ran 5 evaluations, not the suite's 30"): suite_table.peer_runs(tmp_path)
+  (tmp_path / "c.json").write_text(json.dumps({"runs": [{**run(s, 30 if s else 10, 1.0), "strategy": "gp"} for s in range(20)]}))
+  monkeypatch.setattr(suite_table, "DEFAULT_RUNS", {"branin": [("c.json", "gp")]})
+  with pytest.raises(ValueError, match="ran 10 evaluations"): suite_table.default_runs(tmp_path)
