@@ -240,6 +240,7 @@ def test_power_values_never_merge_distinct_values():
 
 @given(st.lists(st.floats(-1e6, 1e6), min_size=0, max_size=12), st.lists(st.floats(-1e300, 1e6), min_size=0, max_size=30),
        st.floats(0.5, 100))
+@example([0.0, 5e-324], [-1.0], 1.0)   # a subnormal range: halved first, it was 0 and nothing was flagged
 @settings(max_examples=300, deadline=None)
 def test_far_below_flags_exactly_the_values_past_the_bound_and_never_the_design(design, later, ranges):
   from tinybo.transforms import far_below
