@@ -318,14 +318,16 @@ class GP:
     draw is lucky, and a model of warped values could rank the best ones by a noise it does not believe in), with a
     single value, or when the fit fails (then with a GPFallbackWarning)."""
     seed = self.seed if self.seed is not None else seed
-    h = self._outliers_failed(space, History.of(space, trials), trials, minimize)
+    full = History.of(space, trials)
+    h = self._outliers_failed(space, full, trials, minimize)
     if len(h.y) == 0: return None
     rows = h.rows
     yy = self._targets(space, h.y, h.y, minimize)
     if self.noise == "deterministic" or len(h.y) < 2: return rows[int(np.argmax(yy))]
     tree = self._tree(space)
     gx, cats = (tree, tree.categorical) if tree is not None else (lambda X: X, space.cat_groups)
-    warm = self._lineage <= self._rows(h)   # the kept fit is this study's (see _follow)
+    # the kept fit is this study's (see _follow): its rows as suggest saw them, outliers included (else never warm with one)
+    warm = self._lineage <= self._rows(full)
     try:
       model = self._fit(space, gx(h.X), yy, seed, cats, keep=False, floor_scale=self._floor_scale(space, yy, h.y, minimize), warm=warm)
       # the test on these data, whatever suggest's last verdict; noisy data: the model of the raw values (see acquisition)
