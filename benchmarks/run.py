@@ -107,6 +107,11 @@ def run_jobs(jobs: list[tuple], path: Path, meta: dict[str, Any], make: Callable
   `path` and skips every job that has a finished run there (failed or skipped ones run again)."""
   old = load_runs([path]) if resume and path.exists() else []
   done = {run_key(r) for r in old if "regret" in r}
+  # a kept run of a job's (problem, strategy, seed) at another budget would sit beside the new one: the same seed twice
+  other = sorted({j[:3] for j in jobs for k in done if k[:3] == j[:3] and k[3] != (j[3] or _budget(j[0]))})
+  if other:
+    raise ValueError(f"{path} holds {other[:3]}{' ...' if len(other) > 3 else ''} at another budget: resume with the same --budget "
+                     "or use another --tag")
   jobs = [j for j in jobs if (j[0], j[1], j[2], j[3] or _budget(j[0])) not in done]
   records = [r for r in old if run_key(r) in done]
   if resume: print(f"resuming {path}: {len(done)} finished runs kept, {len(jobs)} to run", flush=True)
@@ -164,6 +169,12 @@ def summarize(records: list[dict[str, Any]]) -> dict[tuple[str, str], dict[str, 
     if "regret" in r: groups.setdefault((r["problem"], r["strategy"]), []).append(r)
   out = {}
   for k, runs in groups.items():
+    # runs are keyed by budget too (load_runs, --resume), so one seed can be held twice: at two budgets it would count twice
+    seeds = sorted(r["seed"] for r in runs)
+    twice = sorted({s for s in seeds if seeds.count(s) > 1})
+    if twice:
+      budgets = sorted({r["budget"] for r in runs if r["seed"] in twice})
+      raise ValueError(f"{k[0]}/{k[1]}: seeds {twice} are held more than once (budgets {budgets}); summarize runs of one budget")
     reg = np.array([r["regret"] for r in runs])
     times = [t for r in runs for t in r["suggest_s"][len(r["suggest_s"]) // 2:]]
     out[k] = {"n": len(runs), "median": float(np.median(reg)), "p80": float(np.percentile(reg, 80)), "worst": float(reg.max()),

@@ -17,6 +17,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from benchmarks.functions import PROBLEMS
 from benchmarks.run import RESULTS, load_runs, plot, report
 
 # problem -> [(results file, strategy label in it), ...]: a later file's run of a seed replaces an earlier one's. Every
@@ -51,7 +52,7 @@ def default_runs(results: Path = RESULTS) -> list[dict[str, Any]]:
   out = []
   for problem, entries in DEFAULT_RUNS.items():
     runs = {r["seed"]: r for name, label in entries for r in json.loads((results / name).read_text())["runs"]
-            if r["problem"] == problem and r["strategy"] == label and "regret" in r}
+            if r["problem"] == problem and r["strategy"] == label and "regret" in r and _at_suite_budget(r, name)}
     if sorted(runs) != list(range(20)):
       raise ValueError(f"{entries}: {problem} holds seeds {sorted(runs)}: point DEFAULT_RUNS at files with seeds 0-19")
     out += [{**runs[s], "strategy": "gp"} for s in range(20)]
@@ -65,8 +66,16 @@ def strategy_runs(patterns: list[str], strategy: str, results: Path = RESULTS) -
     paths = sorted(results.glob(pat))
     if not paths: raise FileNotFoundError(f"{results / pat}: no results file matches; fix the pattern for {strategy!r}")
     for r in load_runs(paths):
-      if r["strategy"] == strategy and "regret" in r: out[(r["problem"], r["seed"])] = r
+      if r["strategy"] == strategy and "regret" in r: out[(r["problem"], r["seed"])] = _at_suite_budget(r, pat)
   return out
+
+def _at_suite_budget(r: dict[str, Any], where: str) -> dict[str, Any]:
+  """r, if it ran its problem's suite budget: runs are keyed by (problem, seed), so a shorter test run in a matched file
+  would replace a full run (or stand beside the others) unnoticed."""
+  p = PROBLEMS.get(r["problem"])
+  if p is not None and r.get("budget", p.budget) != p.budget:   # a record without one (hand-made) is not judged
+    raise ValueError(f"{where}: {r['problem']}/{r['strategy']}/seed {r['seed']} ran {r.get('budget')} evaluations, not the suite's {p.budget}")
+  return r
 
 def peer_runs(results: Path = RESULTS) -> list[dict[str, Any]]:
   """The peers' finished runs of the suite's problems (a pattern that matches no file is an error)."""

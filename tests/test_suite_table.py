@@ -68,3 +68,30 @@ def test_suggest_times_compares_the_pooled_second_half_medians_of_two_files(tmp_
   gp_ms = np.median([0.010, 0.020, 0.030, 0.050]) * 1e3   # both runs' second halves pooled; the first halves (cold) left out
   per_run = np.median([sum(r["suggest_s"]) for r in a[:2]])
   assert [c.strip() for c in row[1:7]] == ["branin", f"{gp_ms:.0f}", "60", f"{60 / gp_ms:.2f}", f"{per_run:.1f}", "0.3"]
+
+def test_compare_runs_reports_a_run_cut_short_instead_of_crashing(tmp_path, capsys):
+  # bit-identical claims rest on compare_runs: a run that is a prefix of the other (interrupted, or another budget) is
+  # not identical, and must be reported as such rather than end the comparison with a StopIteration
+  from benchmarks.compare_runs import main
+  run = lambda seed, values: {"problem": "branin", "strategy": "gp", "seed": seed, "values": values, "regret": min(values)}  # noqa: E731
+  a = [run(0, [3.0, 2.0, 1.0]), run(1, [5.0, 4.0]), run(2, [1.0, 1.0])]
+  b = [run(0, [3.0, 2.0]), run(1, [5.0, 4.5, 4.0]), run(2, [1.0, 1.0])]
+  (tmp_path / "a.json").write_text(json.dumps({"runs": a})); (tmp_path / "b.json").write_text(json.dumps({"runs": b}))
+  main([str(tmp_path / "a.json"), str(tmp_path / "b.json")])
+  out = capsys.readouterr().out.splitlines()
+  assert out[0] == "1 / 3 runs bit-identical (3 in both files)"
+  assert out[1] == "  ('branin', 'gp', 0): equal for 2 evaluations, then lengths differ (3 and 2)"
+  assert out[2] == "  ('branin', 'gp', 1): first differs at evaluation 2 (lengths 2 and 3)"
+
+def test_a_run_at_another_budget_is_refused_not_taken_for_the_suites(tmp_path, monkeypatch):
+  # the manifests key runs by (problem, seed): a short test run in a matched file would otherwise replace the full one
+  run = lambda seed, budget, regret: {"problem": "branin", "strategy": "smac", "seed": seed, "budget": budget, "regret": regret}  # noqa: E731
+  (tmp_path / "a.json").write_text(json.dumps({"runs": [run(0, 30, 1.0)]}))
+  (tmp_path / "b.json").write_text(json.dumps({"runs": [run(0, 5, 9.0)]}))
+  monkeypatch.setattr(suite_table, "PEER_RUNS", {"smac": ["a.json"]})
+  assert [r["regret"] for r in suite_table.peer_runs(tmp_path)] == [1.0]
+  monkeypatch.setattr(suite_table, "PEER_RUNS", {"smac": ["a.json", "b.json"]})
+  with pytest.raises(ValueError, match="ran 5 evaluations, not the suite's 30"): suite_table.peer_runs(tmp_path)
+  (tmp_path / "c.json").write_text(json.dumps({"runs": [{**run(s, 30 if s else 10, 1.0), "strategy": "gp"} for s in range(20)]}))
+  monkeypatch.setattr(suite_table, "DEFAULT_RUNS", {"branin": [("c.json", "gp")]})
+  with pytest.raises(ValueError, match="ran 10 evaluations"): suite_table.default_runs(tmp_path)

@@ -114,6 +114,21 @@ def _rows_in_state(cd: CurveData, trials: Sequence[Trial], states: tuple[TrialSt
   """bool[n]: the curve rows whose trial is in one of `states`."""
   return np.isin(cd.ids, [t.id for t in trials if t.state in states])
 
+def _design_trials(trials: Sequence[Trial], n0: int) -> list[int]:
+  """The indices of the initial design's trials (n0 of them, fewer while the study is short), failed ones left out, as
+  `GP.suggest` chose them: trial k came from the design when fewer than n0 of the trials before it held a design slot at
+  its creation. A failed trial frees its slot for the trials created after it failed (a failure without a finish time:
+  before them all, as in a sequential study); a pending or stopped one holds it. Not simply the first n0 trials with a
+  value: with parallel workers a guided trial can finish before a design trial, or be created before one fails."""
+  out: list[int] = []
+  failed: list[float | None] = []   # the finish times of the failed trials before k
+  for k, t in enumerate(trials):
+    if k - len(failed) >= n0: break   # k minus the failures before it never decreases: no later trial is a design one
+    held = k - sum(f is None or f <= t.created for f in failed)
+    if t.state == TrialState.FAILED: failed.append(t.finished)
+    elif held < n0: out.append(k)
+  return out
+
 def _finite_fit(model: GPRegressor) -> GPRegressor:
   """The model, or FloatingPointError when a hyperparameter is not finite: its predictions would be NaN, read as a
   probability or an acquisition value instead of a failed fit."""
@@ -290,6 +305,7 @@ class GP:
     out = self._design(space, h, taken, min(n, n_design), seed) if n_design else []
     if len(out) < n:
       if cd is not None: h = History.of(space, self._diverged_failed(space, trials, reports, minimize))   # see _diverged_failed
+      else: h = self._outliers_failed(space, h, trials, minimize)
       out += self._guided(space, h, taken, out, n - len(out), seed, minimize, cd)
     return out
 
@@ -302,14 +318,16 @@ class GP:
     draw is lucky, and a model of warped values could rank the best ones by a noise it does not believe in), with a
     single value, or when the fit fails (then with a GPFallbackWarning)."""
     seed = self.seed if self.seed is not None else seed
-    h = self._outliers_failed(space, History.of(space, trials), minimize)
+    full = History.of(space, trials)
+    h = self._outliers_failed(space, full, trials, minimize)
     if len(h.y) == 0: return None
     rows = h.rows
     yy = self._targets(space, h.y, h.y, minimize)
     if self.noise == "deterministic" or len(h.y) < 2: return rows[int(np.argmax(yy))]
     tree = self._tree(space)
     gx, cats = (tree, tree.categorical) if tree is not None else (lambda X: X, space.cat_groups)
-    warm = self._lineage <= self._rows(h)   # the kept fit is this study's (see _follow)
+    # the kept fit is this study's (see _follow): its rows as suggest saw them, outliers included (else never warm with one)
+    warm = self._lineage <= self._rows(full)
     try:
       model = self._fit(space, gx(h.X), yy, seed, cats, keep=False, floor_scale=self._floor_scale(space, yy, h.y, minimize), warm=warm)
       # the test on these data, whatever suggest's last verdict; noisy data: the model of the raw values (see acquisition)
@@ -435,12 +453,20 @@ class GP:
     if kind == "log": return warp_values(yy, n_scale=self.initial_size(space))
     return power_values(yy) if kind == "power" else yy
 
-  def _outliers_failed(self, space: Space, h: History, minimize: bool) -> History:
-    """h with its outliers (`far_below` the initial design: a diverged run's 1e6 after losses of 0.1-2) moved from the
-    complete trials to the failed ones. A failed configuration never enters the fit and is conditioned on at the worst
-    fitted value, so the acquisition leaves its neighbourhood alone; fitted, one such value set the values' spread by
-    itself and bent the model around one point, and the next suggestions scattered over the cube."""
-    bad = far_below(-h.y if minimize else h.y, self.initial_size(space))
+  def _outliers_failed(self, space: Space, h: History, trials: Sequence[Trial], minimize: bool) -> History:
+    """h (the History of `trials`) with its outliers (`far_below` the initial design: a diverged run's 1e6 after losses
+    of 0.1-2) moved from the complete trials to the failed ones. A failed configuration never enters the fit and is
+    conditioned on at the worst fitted value, so the acquisition leaves its neighbourhood alone; fitted, one such value set
+    the values' spread by itself and bent the model around one point, and the next suggestions scattered over the cube.
+    The design is `_design_trials`' (not the first complete values: with parallel workers a guided run can finish before
+    a design one, and a diverged value there set the range and was never flagged); nothing is flagged while one of its
+    trials is pending."""
+    design = _design_trials(trials, self.initial_size(space))
+    if any(trials[i].state == TrialState.PENDING for i in design): return h
+    in_design = np.isin(np.asarray(h.rows, dtype=np.int64), design)
+    order = np.concatenate([np.flatnonzero(in_design), np.flatnonzero(~in_design)])
+    bad = np.zeros(len(h.y), dtype=bool)
+    bad[order] = far_below((-h.y if minimize else h.y)[order], int(in_design.sum()))
     if not bad.any(): return h
     return dataclasses.replace(h, X=h.X[~bad], y=h.y[~bad], X_failed=np.concatenate([h.X_failed, h.X[bad]]),
                                X_other=np.concatenate([h.X_other, h.X[bad]]), rows=tuple(r for r, b in zip(h.rows, bad) if not b))
@@ -448,22 +474,26 @@ class GP:
   def _diverged_failed(self, space: Space, trials: Sequence[Trial], reports: Mapping[int, Sequence[Report]] | None,
                        minimize: bool) -> list[Trial]:
     """The trials, with every finished one (complete or stopped) whose curve or value lies `far_below` the initial
-    design's trials' (their every report and value) marked FAILED, for the learning-curve model: a diverged run stopped
-    at a loss of 10 beside curves of 0.1-1 otherwise bends the whole (configuration, step) model around its rows, as
-    `_outliers_failed` says for final values. Running trials are left as they are (a rule judges them)."""
+    design's trials' (their every report and value; `_design_trials`) marked FAILED, for the learning-curve model: a
+    diverged run stopped at a loss of 10 beside curves of 0.1-1 otherwise bends the whole (configuration, step) model
+    around its rows, as `_outliers_failed` says for final values. Running trials are left as they are (a rule judges
+    them); nothing is flagged while a design trial has neither a report nor a value. Called at every report (through
+    final_chance): each trial's values are gathered once."""
     trials = list(trials)
     if not reports: return trials
-    sign, n0 = (-1.0 if minimize else 1.0), self.initial_size(space)
+    sign, design = (-1.0 if minimize else 1.0), _design_trials(trials, self.initial_size(space))
     def values(t: Trial) -> list[float]:
       v = [r.value for r in reports.get(t.id, ())]
       if t.state == TrialState.COMPLETE and t.value is not None: v.append(float(t.value))
       return [sign * x for x in v if math.isfinite(x)]
-    seen = [t for t in trials if values(t)]
-    ref = [x for t in seen[:n0] for x in values(t)]
-    later = [i for i, t in enumerate(trials) if t.state in (TrialState.COMPLETE, TrialState.STOPPED) and values(t) and t not in seen[:n0]]
-    if len(ref) < 2 or not later: return trials
-    bad = far_below(np.array(ref + [min(values(trials[i])) for i in later]), len(ref))[len(ref):]
-    for i, b in zip(later, bad):
+    ref = [values(trials[i]) for i in design]
+    if not all(ref): return trials
+    ref_flat, in_design = [x for v in ref for x in v], set(design)
+    later = [(i, v) for i, t in enumerate(trials)
+             if i not in in_design and t.state in (TrialState.COMPLETE, TrialState.STOPPED) and (v := values(t))]
+    if len(ref_flat) < 2 or not later: return trials
+    bad = far_below(np.array(ref_flat + [min(v) for _, v in later]), len(ref_flat))[len(ref_flat):]
+    for (i, _), b in zip(later, bad):
       if b: trials[i] = dataclasses.replace(trials[i], state=TrialState.FAILED)
     return trials
 
@@ -584,7 +614,6 @@ class GP:
   def _guided(self, space: Space, h: History, taken: set, chosen: list[dict], n: int, seed: int, minimize: bool,
               cd: CurveData | None = None) -> list[dict]:
     rng = history_rng(seed, h.n_trials, salt=3)
-    if cd is None: h = self._outliers_failed(space, h, minimize)
     X_avoid = np.concatenate([h.X, h.X_other])  # every trial that fits the space: never suggest any of them again
     # with curves the model has one more column, the step (fidelity.py); the points the strategy adds sit at the target step
     X_fit, y_raw, lift = (h.X, h.y, lambda X: X) if cd is None else (cd.X, cd.y, at_target)

@@ -122,7 +122,11 @@ def far_below(y:np.ndarray, n_design:int, ranges:float=OUTLIER_RANGES) -> np.nda
   y = np.asarray(y, dtype=np.float64)
   ref = y[:n_design]
   if len(ref) < 2 or not np.all(np.isfinite(ref)): return np.zeros(len(y), dtype=bool)
-  lo, r = float(np.min(ref)), float(np.max(ref) / 2 - np.min(ref) / 2) * 2   # halves: a range near 1.8e308 would overflow
+  lo = float(np.min(ref))
+  with np.errstate(over="ignore"):
+    r = float(np.max(ref) - lo)
+  # a range past 1.8e308 overflows: its halves then (halving first always loses a subnormal range such as 5e-324 to 0)
+  if not math.isfinite(r): r = float(np.max(ref) / 2 - lo / 2) * 2
   if not (np.isfinite(r) and r > 0): return np.zeros(len(y), dtype=bool)
   with np.errstate(over="ignore", invalid="ignore"):
     bound = lo - ranges * r

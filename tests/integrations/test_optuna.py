@@ -395,3 +395,29 @@ def test_a_range_tinybo_cannot_encode_is_sampled_independently(caplog):
     study.optimize(lambda t: t.suggest_int("seed", 0, 2**62) % 7 + t.suggest_float("x", 0, 1), n_trials=4)
   assert [t.state for t in study.trials] == [P.COMPLETE] * 4 and all(set(proposal(t)) == {"x"} for t in study.trials[1:])
   assert len([r for r in caplog.records if "'seed' independently" in r.getMessage()]) == 1
+
+def test_a_diverged_run_of_a_parallel_study_is_an_outlier_when_a_design_trial_fails_after_it_started():
+  # trials 0-4 are the GP's design; trial 5 starts while trial 3 still runs (it was guided) and returns 1e6; trial 3 then
+  # fails. Without the trials' times trial 5 took the failed one's design slot, set the design's range and was fitted
+  import datetime as dt
+  import warnings
+
+  from optuna.distributions import FloatDistribution
+  from optuna.trial import FrozenTrial, TrialState
+  optuna.logging.set_verbosity(optuna.logging.WARNING)
+  dists = {"x": FloatDistribution(0, 1), "y": FloatDistribution(0, 1)}
+  def ask(fifth: TrialState) -> dict:
+    study = optuna.create_study(sampler=TinyBOSampler(tb.GP(), seed=0))
+    start = dt.datetime(2026, 1, 1)
+    for i, (a, b) in enumerate(np.random.default_rng(0).uniform(size=(12, 2))):
+      a, b = (0.95, 0.05) if i == 5 else (float(a), float(b))
+      state, value = TrialState.COMPLETE, (a - 0.35) ** 2 + (b - 0.6) ** 2
+      if i == 5: state, value = fifth, 1e6 if fifth == TrialState.COMPLETE else None
+      if i == 3: state, value = TrialState.FAIL, None
+      study.add_trial(FrozenTrial(number=i, state=state, value=value, datetime_start=start + dt.timedelta(seconds=i),
+                                  datetime_complete=start + dt.timedelta(seconds=100 if i == 3 else i + 0.5), params={"x": a, "y": b},
+                                  distributions=dists, user_attrs={}, system_attrs={}, intermediate_values={}, trial_id=i))
+    with warnings.catch_warnings():
+      warnings.simplefilter("ignore")
+      return study.ask(dists).params
+  assert ask(TrialState.COMPLETE) == ask(TrialState.FAIL)   # the outlier as the GP fits it: a failed trial

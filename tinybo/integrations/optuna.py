@@ -276,15 +276,18 @@ def _to_tinybo(t: FrozenTrial, tree: Tree, unreadable: set[int]) -> Trial | None
     p = space.validate({n: v for n, v in p.items() if n in active})
   except (ValueError, TypeError): return None
   curve = reports_of(t)
-  last = curve[-1].step if curve else None
+  # when it started and ended: the GP's outlier rule tells the initial design's trials by them (bo._design_trials: a trial
+  # that fails frees its design slot for the trials started after it ended, not for those of other workers started before)
+  fields = {"last_step": curve[-1].step if curve else None,
+          **{k: d.timestamp() for k, d in (("created", t.datetime_start), ("finished", t.datetime_complete)) if d is not None}}
   if t.state == TrialState.COMPLETE:
-    if t.value is None or not math.isfinite(t.value): return Trial(t.number, p, TBState.FAILED, last_step=last)
-    return Trial(t.number, p, TBState.COMPLETE, float(t.value), last_step=last)
+    if t.value is None or not math.isfinite(t.value): return Trial(t.number, p, TBState.FAILED, **fields)
+    return Trial(t.number, p, TBState.COMPLETE, float(t.value), **fields)
   if t.state == TrialState.PRUNED:
     # stopped at its last intermediate value; pruned before any report, or after a NaN/inf one (tinybo fails a trial
     # that reports one), it is failed
-    if not curve or any(not math.isfinite(v) for v in t.intermediate_values.values()): return Trial(t.number, p, TBState.FAILED, last_step=last)
-    return Trial(t.number, p, TBState.STOPPED, curve[-1].value, last_step=last)
-  return Trial(t.number, p, TBState.FAILED if t.state == TrialState.FAIL else TBState.PENDING, last_step=last)
+    if not curve or any(not math.isfinite(v) for v in t.intermediate_values.values()): return Trial(t.number, p, TBState.FAILED, **fields)
+    return Trial(t.number, p, TBState.STOPPED, curve[-1].value, **fields)
+  return Trial(t.number, p, TBState.FAILED if t.state == TrialState.FAIL else TBState.PENDING, **fields)
 
 __all__ = ["Tree", "TinyBOSampler", "codec", "infer_tree", "reports_of"]
