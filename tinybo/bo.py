@@ -297,15 +297,16 @@ class GP:
     if total <= len(h.taken): raise exhausted(total, h.n_pending)
     n = int(min(n, total - len(h.taken)))  # a finite space nearly tried: what is left, not an error
     taken = set(h.taken)
-    cd = curve_data(space, self._diverged_failed(space, trials, reports, minimize), reports) if reports and self.curves is not False else None
+    curves = bool(reports) and self.curves is not False
+    marked = self._outliers_failed(space, trials, reports if curves else None, minimize)
+    cd = curve_data(space, marked, reports) if curves else None
     # the design continues while observations + stopped + pending trials are fewer than n_initial (a stopped trial used its
     # design point), or while there are < 2 values to fit
     n_fit = len(h.y) if cd is None else len(cd.y)
     n_design = max(0, self.initial_size(space) - len(h.y) - h.n_stopped - h.n_pending) if n_fit >= 2 else n
     out = self._design(space, h, taken, min(n, n_design), seed) if n_design else []
     if len(out) < n:
-      if cd is not None: h = History.of(space, self._diverged_failed(space, trials, reports, minimize))   # see _diverged_failed
-      else: h = self._outliers_failed(space, h, trials, minimize)
+      if any(m is not t for m, t in zip(marked, trials)): h = History.of(space, marked)   # outliers as failed trials
       out += self._guided(space, h, taken, out, n - len(out), seed, minimize, cd)
     return out
 
@@ -319,7 +320,8 @@ class GP:
     single value, or when the fit fails (then with a GPFallbackWarning)."""
     seed = self.seed if self.seed is not None else seed
     full = History.of(space, trials)
-    h = self._outliers_failed(space, full, trials, minimize)
+    marked = self._outliers_failed(space, trials, None, minimize)
+    h = History.of(space, marked) if any(m is not t for m, t in zip(marked, trials)) else full
     if len(h.y) == 0: return None
     rows = h.rows
     yy = self._targets(space, h.y, h.y, minimize)
@@ -357,7 +359,7 @@ class GP:
     None when the model has nothing to say: curves=False, fewer than two finished trials with curves, the trial without
     reports or outside the space, or a failed fit (with a GPFallbackWarning)."""
     if self.curves is False or not reports or not reports.get(trial_id): return None
-    trials = self._diverged_failed(space, trials, reports, minimize)
+    trials = self._outliers_failed(space, trials, reports, minimize)
     cd = curve_data(space, trials, reports)
     if cd is None or not (mine := cd.ids == trial_id).any(): return None
     done = _rows_in_state(cd, trials, (TrialState.COMPLETE, TrialState.STOPPED))
@@ -397,7 +399,7 @@ class GP:
     so running trials' reports never refit it. The Optimizer calls it before a report's write transaction, so a refit
     never holds the study's lock. None with fewer than two finished curves, curves=False, or a failed fit (warned once)."""
     if self.curves is False or not reports: return None
-    trials = self._diverged_failed(space, trials, reports, minimize)
+    trials = self._outliers_failed(space, trials, reports, minimize)
     cd = curve_data(space, trials, reports)
     if cd is None: return None
     return self._chance_fitted(space, cd, _rows_in_state(cd, trials, (TrialState.COMPLETE, TrialState.STOPPED)), seed, minimize)
@@ -453,40 +455,25 @@ class GP:
     if kind == "log": return warp_values(yy, n_scale=self.initial_size(space))
     return power_values(yy) if kind == "power" else yy
 
-  def _outliers_failed(self, space: Space, h: History, trials: Sequence[Trial], minimize: bool) -> History:
-    """h (the History of `trials`) with its outliers (`far_below` the initial design: a diverged run's 1e6 after losses
-    of 0.1-2) moved from the complete trials to the failed ones. A failed configuration never enters the fit and is
-    conditioned on at the worst fitted value, so the acquisition leaves its neighbourhood alone; fitted, one such value set
-    the values' spread by itself and bent the model around one point, and the next suggestions scattered over the cube.
-    The design is `_design_trials`' (not the first complete values: with parallel workers a guided run can finish before
-    a design one, and a diverged value there set the range and was never flagged); nothing is flagged while one of its
-    trials is pending."""
-    design = _design_trials(trials, self.initial_size(space))
-    if any(trials[i].state == TrialState.PENDING for i in design): return h
-    in_design = np.isin(np.asarray(h.rows, dtype=np.int64), design)
-    order = np.concatenate([np.flatnonzero(in_design), np.flatnonzero(~in_design)])
-    bad = np.zeros(len(h.y), dtype=bool)
-    bad[order] = far_below((-h.y if minimize else h.y)[order], int(in_design.sum()))
-    if not bad.any(): return h
-    return dataclasses.replace(h, X=h.X[~bad], y=h.y[~bad], X_failed=np.concatenate([h.X_failed, h.X[bad]]),
-                               X_other=np.concatenate([h.X_other, h.X[bad]]), rows=tuple(r for r, b in zip(h.rows, bad) if not b))
-
-  def _diverged_failed(self, space: Space, trials: Sequence[Trial], reports: Mapping[int, Sequence[Report]] | None,
+  def _outliers_failed(self, space: Space, trials: Sequence[Trial], reports: Mapping[int, Sequence[Report]] | None,
                        minimize: bool) -> list[Trial]:
-    """The trials, with every finished one (complete or stopped) whose curve or value lies `far_below` the initial
-    design's trials' (their every report and value; `_design_trials`) marked FAILED, for the learning-curve model: a
-    diverged run stopped at a loss of 10 beside curves of 0.1-1 otherwise bends the whole (configuration, step) model
-    around its rows, as `_outliers_failed` says for final values. Running trials are left as they are (a rule judges
-    them); nothing is flagged while a design trial has neither a report nor a value. Called at every report (through
-    final_chance): each trial's values are gathered once."""
+    """The trials, with every finished one (complete or stopped) whose value, or any report with `reports`, lies
+    `far_below` the initial design's trials' (their every value and report; `_design_trials`) marked FAILED: a failed
+    configuration never enters the fit and is conditioned on at the worst fitted value, so the acquisition leaves its
+    neighbourhood alone. Fitted, one diverged run's 1e6 after losses of 0.1-2 set the values' spread by itself and bent
+    the model around one point, and the next suggestions scattered over the cube; a run stopped at a loss of 10 beside
+    curves of 0.1-1 bent the (configuration, step) model alike. The design is `_design_trials`' (not the first complete
+    values: with parallel workers a guided run can finish before a design one, and a diverged value there set the range
+    and was never flagged); nothing is flagged while a design trial has no value yet. Running trials are left as they
+    are (a rule judges them). Called at every report (through final_chance): each trial's values are gathered once."""
     trials = list(trials)
-    if not reports: return trials
     sign, design = (-1.0 if minimize else 1.0), _design_trials(trials, self.initial_size(space))
     def values(t: Trial) -> list[float]:
-      v = [r.value for r in reports.get(t.id, ())]
+      v = [r.value for r in reports.get(t.id, ())] if reports else []
       if t.state == TrialState.COMPLETE and t.value is not None: v.append(float(t.value))
       return [sign * x for x in v if math.isfinite(x)]
-    ref = [values(trials[i]) for i in design]
+    # without reports a stopped trial's value is from an earlier step, no final value: it neither measures nor is measured
+    ref = [values(trials[i]) for i in design if reports or trials[i].state != TrialState.STOPPED]
     if not all(ref): return trials
     ref_flat, in_design = [x for v in ref for x in v], set(design)
     later = [(i, v) for i, t in enumerate(trials)

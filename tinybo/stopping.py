@@ -128,12 +128,13 @@ def rung_steps(min_step: int, reduction_factor: int, max_step: int | None, up_to
     yield r
     r *= reduction_factor
 
-def promotable(loss: float, competing: Sequence[float], reduction_factor: int) -> bool:
+def promotable(loss: float, competing: Sequence[float], reduction_factor: int, ascending: bool = False) -> bool:
   """Whether a trial with `loss` is in the top max(1, n // reduction_factor) of the n losses that reached its rung (its own
   included; ties continue). While fewer than reduction_factor trials reached the rung, only the best so far continues:
-  a trial cannot wait for more to arrive. Optuna's `_is_trial_promotable_to_next_rung`."""
+  a trial cannot wait for more to arrive. Optuna's `_is_trial_promotable_to_next_rung`. `ascending`: `competing` is
+  sorted already (a replay keeps it so, rather than sort a growing list at every record)."""
   k = max(1, len(competing) // reduction_factor)
-  return loss <= sorted(competing)[k - 1]
+  return loss <= (competing if ascending else sorted(competing))[k - 1]
 
 def rung_records(history: History, trial_id: int, rungs: Callable[[int], Iterable[int]], reduction_factor: int) -> dict[int, list[float]]:
   """The losses the other trials brought to each rung, replaying their reports in the order they were written (time,
@@ -152,7 +153,7 @@ def rung_records(history: History, trial_id: int, rungs: Callable[[int], Iterabl
       if rung <= before: continue
       records.setdefault(rung, []).append(loss := history.loss(value))
       bisect.insort(srt := ranked.setdefault(rung, []), loss)
-      if not loss <= srt[max(1, len(srt) // reduction_factor) - 1]:   # promotable(loss, records[rung], reduction_factor)
+      if not promotable(loss, srt, reduction_factor, ascending=True):
         stopped.add(i)
         break
   return records
