@@ -118,6 +118,18 @@ def test_blocked_parallel_form_equals_numpy(dt, batch, monkeypatch):
   assert rel(triangular_inverse(T(L_ref), impl="parallel").numpy(), np.linalg.inv(L_ref)) < tol * 10
   assert calls["cholesky"] == 1 and calls["trsm"] >= 3
 
+def test_a_matrix_whose_pivot_row_exceeds_local_memory_still_takes_the_blocked_parallel_form(monkeypatch):
+  # local memory holds one block's pivot row, not the whole matrix's: with room for 4 values and blocks of 3, n = 8 runs
+  # the work-group kernels by blocks rather than falling back to the serial loop (one work-item per matrix on a GPU)
+  from tinygrad import Device
+  monkeypatch.setattr(linalg, "BLOCK", 3)
+  monkeypatch.setattr(Device["PYTHON"].renderer, "shared_max", 4 * 8)
+  seen, blocked = [], linalg._cholesky_blocked
+  monkeypatch.setattr(linalg, "_cholesky_blocked", lambda *a: seen.append(1) or blocked(*a))
+  A = spd(np.random.default_rng(3), 8, None, cond=1e2)
+  L = cholesky(Tensor(A, device="PYTHON")).numpy()
+  assert seen and rel(L, np.linalg.cholesky(A)) < 1e-12
+
 def test_blocked_cholesky_of_a_matrix_that_is_not_positive_definite_has_nan_on_its_diagonal(monkeypatch):
   # the failure shows where callers look for it (the diagonal), also when it happens in a later block
   monkeypatch.setattr(linalg, "BLOCK", 3)

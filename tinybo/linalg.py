@@ -244,7 +244,7 @@ def cholesky(A:Tensor, impl:str="custom") -> Tensor:
   """Lower Cholesky factor of SPD `A[n,n]` or `A[b,n,n]`. Not positive definite -> NaN entries (check the diagonal)."""
   A3, batched = _batched(A)
   nb, n = A3.shape[0], A3.shape[1]
-  form = _form(impl, A.device, n * A.dtype.itemsize)  # the parallel form holds one pivot row in local memory
+  form = _form(impl, A.device, min(n, BLOCK) * A.dtype.itemsize)  # the parallel form holds one pivot row (of a block) in local memory
   L = Tensor.empty(nb, n, n, dtype=A.dtype, device=A.device)
   if form == "serial":
     S = Tensor.empty(nb, n, dtype=A.dtype, device=A.device)
