@@ -76,9 +76,14 @@ def _fmt(v: Any) -> str:
   if isinstance(v, float): return f"{v:.6g}"
   return "-" if v is None else safe(v)
 
+def width(text: str) -> int:
+  """Columns `text` takes on a terminal: East Asian wide and full-width characters (学, Ａ) take two, combining marks
+  (the accent of a decomposed é) none. len() counted one each, and a table with such a name or value was misaligned."""
+  return sum(0 if unicodedata.category(c) in ("Mn", "Me") else 2 if unicodedata.east_asian_width(c) in ("W", "F") else 1 for c in text)
+
 def table(rows: list[list[str]], header: list[str]) -> str:
-  w = [max(len(str(x)) for x in col) for col in zip(header, *rows)]
-  line = lambda r: "  ".join(str(x).ljust(n) for x, n in zip(r, w)).rstrip()
+  w = [max(width(str(x)) for x in col) for col in zip(header, *rows)]
+  line = lambda r: "  ".join(str(x) + " " * (n - width(str(x))) for x, n in zip(r, w)).rstrip()
   return "\n".join([line(header), line(["-" * n for n in w])] + [line(r) for r in rows])
 
 def gp_options(text: str) -> dict[str, Any]:
