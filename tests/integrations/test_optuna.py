@@ -304,6 +304,18 @@ def test_two_processes_sampling_at_the_same_moment_get_distinct_points(both_see)
   running = study.get_trials(states=(P.RUNNING,))
   assert sorted(tuple(proposal(t).values()) for t in running) == sorted(asked.values())   # each stored what it runs
 
+def test_a_proposal_replaced_by_a_shorter_one_is_read_whole():
+  # a proposal longer than one system attr (Optuna's RDB limit) is stored in chunks; replaced by a shorter one, the
+  # chunks past it are emptied (a storage cannot delete an attr), or a reader would append them to the new one
+  from tinybo.integrations.optuna import _share, _shared, _stored
+  study = optuna.create_study(storage="sqlite:///:memory:")
+  t = study.ask()
+  _share(study, t, {f"p{i}": i for i in range(400)})
+  long = study.trials[0]
+  assert len(_stored(long)) >= 2
+  _share(study, t, {"x": 0.5}, len(_stored(long)))
+  assert _shared(study.trials[0], set()) == {"x": 0.5}
+
 # ***** categorical choices that are not plain JSON, and pickling *****
 
 @pytest.mark.parametrize("choices", [[np.int64(1), np.int64(2), np.int64(3)], [np.tanh, np.sin], [(1, 2), (3,)], [float("inf"), 0.5, float("nan")]],
