@@ -21,6 +21,7 @@ import pickle
 import platform
 import secrets
 import stat
+import subprocess
 import sys
 import tempfile
 import threading
@@ -394,6 +395,29 @@ def load_capture(payload:bytes):
 # the lines of /proc/cpuinfo that say what a CPU can run: x86 has a model name and flags, arm64 neither (its Features and CPU
 # part say it): two ARM machines sharing a home folder (two Graviton generations) must not run each other's programs
 CPU_LINES = (b"model name", b"flags", b"Features", b"CPU implementer", b"CPU architecture", b"CPU variant", b"CPU part")
+# macOS has no /proc: sysctl says it (brand, x86 feature words, hw.optional.* for both x86 and arm64 features), and
+# sysctl.proc_translated tells a process Rosetta runs on Apple silicon (platform.machine() says x86_64 there, as on an Intel
+# Mac: one home folder used by both would load AVX-512 code where Rosetta cannot run it). A name a CPU lacks fails alone.
+SYSCTL_NAMES = ("machdep.cpu.brand_string", "machdep.cpu.features", "machdep.cpu.leaf7_features", "hw.optional", "sysctl.proc_translated")
+
+def _cpuinfo() -> bytes:
+  try: return b"\n".join(sorted({ln for ln in Path("/proc/cpuinfo").read_bytes().splitlines() if ln.startswith(CPU_LINES)}))
+  except OSError: return b""
+
+def _sysctl() -> bytes:
+  try: return subprocess.run(["/usr/sbin/sysctl", *SYSCTL_NAMES], capture_output=True, timeout=10).stdout.strip()
+  except (OSError, subprocess.SubprocessError): return b""
+
+def cpu_description() -> bytes:
+  """What the CPU can run, for the names of compiled programs (clang compiles for the CPU it runs on): the platform and
+  machine, and Linux's /proc/cpuinfo lines (`CPU_LINES`, each distinct line once, so every kind of core of a hybrid CPU
+  counts and many cores cost nothing), macOS's sysctl (`SYSCTL_NAMES`), Windows's platform.processor() (family, model and
+  stepping; elsewhere it is the machine again, or `uname -p`'s "unknown"). Where none of them can be read the CPU is
+  "unknown" and the host name stands in for it: such a machine's programs are never loaded by another host sharing its
+  home folder (nor by a process of it that reads its CPU, as its key differs)."""
+  system = platform.system()
+  found = {"Linux": _cpuinfo, "Darwin": _sysctl, "Windows": lambda: platform.processor().encode()}.get(system, bytes)()
+  return f"{system} {platform.machine()}\n".encode() + (found or f"cpu unknown, host {platform.node()}".encode())
 
 def _tree_stamp(root:Path) -> bytes:
   # the path, size and modification time of every .py file under root: tinygrad installed from git keeps its release's
@@ -411,14 +435,12 @@ def _tree_stamp(root:Path) -> bytes:
 @functools.cache
 def _fingerprint() -> str:
   # tinygrad (its version and files), every source file of tinybo, Python and the CPU (it decides what clang's -march=native
-  # emits: `CPU_LINES`, each distinct line once, so every kind of core of a hybrid CPU counts and many cores cost nothing)
+  # emits: `cpu_description`)
   h = hashlib.sha256()
   if INSTALLED is not None: h.update(INSTALLED.encode())
   h.update(_tree_stamp(Path(importlib.import_module("tinygrad").__file__).parent))
   for f in sorted(Path(__file__).parent.glob("*.py")): h.update(f.name.encode() + b"\0" + f.read_bytes())
-  h.update(f"{sys.version_info[:2]} {platform.machine()} {platform.node() if os.environ.get('TINYBO_CACHE_PER_HOST') else ''}".encode())
-  try: h.update(b"\n".join(sorted({ln for ln in Path("/proc/cpuinfo").read_bytes().splitlines() if ln.startswith(CPU_LINES)})))
-  except OSError: pass
+  h.update(f"{sys.version_info[:2]} {platform.node() if os.environ.get('TINYBO_CACHE_PER_HOST') else ''}\n".encode() + cpu_description())
   return h.hexdigest()[:16]
 
 @functools.cache

@@ -6,6 +6,7 @@ import json
 import logging
 import math
 import pickle
+import threading
 
 import numpy as np
 import optuna
@@ -262,6 +263,58 @@ def test_maximize_and_parallel_jobs():
   study.optimize(lambda t: -quadratic(t), n_trials=32, n_jobs=4)
   params = [tuple(sorted(t.params.items())) for t in study.trials]
   assert len(study.trials) == 32 and len(set(params)) == 32 and study.best_value <= 0
+
+class AtOnce:
+  """A GP whose first suggest waits for the other worker's: both have read the study, neither has stored its proposal
+  (two processes sampling at the same moment). The fits themselves take turns: tinygrad is not thread-safe."""
+  def __init__(self, ready: threading.Barrier, turns: threading.Lock):
+    self.gp, self.ready, self.turns, self.first = tb.GP(n_initial=5), ready, turns, True
+  def suggest(self, space, trials, n, *, seed, minimize):
+    if self.first: self.first = False; self.ready.wait(timeout=120)
+    with self.turns: return self.gp.suggest(space, trials, n, seed=seed, minimize=minimize)
+
+class MeetAfterPublishing(optuna.storages.InMemoryStorage):
+  """Each worker waits, once it stored its first proposal, for the other's: then both read the other's before deciding."""
+  def __init__(self): super().__init__(); self.met, self.published = threading.Barrier(2), set()
+  def set_trial_system_attr(self, trial_id, key, value):
+    super().set_trial_system_attr(trial_id, key, value)
+    if key == "tinybo:proposal:0" and trial_id not in self.published and getattr(self, "meet", False):
+      self.published.add(trial_id); self.met.wait(timeout=120)
+
+@pytest.mark.parametrize("both_see", [False, True], ids=["one-sees-the-other", "both-see-each-other"])
+def test_two_processes_sampling_at_the_same_moment_get_distinct_points(both_see):
+  # each worker its own sampler (its own lock), as two processes on one RDB storage: both read the study before either
+  # stored its proposal, so both proposed from the same trials. A GP proposes the same point from them whatever the
+  # seed (they were 1e-5 apart); now a worker that sees a proposal stored meanwhile proposes again with it as pending
+  storage = MeetAfterPublishing()
+  study = optuna.create_study(storage=storage, sampler=TinyBOSampler(tb.GP(n_initial=5), seed=0))
+  study.optimize(quadratic, n_trials=8)
+  storage.meet = both_see
+  ready, turns, asked = threading.Barrier(2), threading.Lock(), {}
+  def worker(seed: int) -> None:
+    s = optuna.load_study(study_name=study.study_name, storage=storage, sampler=TinyBOSampler(AtOnce(ready, turns), seed=seed))
+    t = s.ask()
+    asked[seed] = (t.suggest_float("x", -3, 3), t.suggest_float("y", 1e-3, 10, log=True), t.suggest_categorical("c", ["a", "b"]))
+  threads = [threading.Thread(target=worker, args=(seed,)) for seed in (0, 1)]
+  for t in threads: t.start()
+  for t in threads: t.join()
+  (xa, ya, ca), (xb, yb, cb) = asked[0], asked[1]
+  # apart in the unit cube the GP searches (x over 6, log10 y over 4): at least 1% of a side, or another category
+  assert ca != cb or max(abs(xa - xb) / 6, abs(math.log10(ya / yb)) / 4) > 0.01, asked
+  running = study.get_trials(states=(P.RUNNING,))
+  assert sorted(tuple(proposal(t).values()) for t in running) == sorted(asked.values())   # each stored what it runs
+
+def test_a_proposal_replaced_by_a_shorter_one_is_read_whole():
+  # a proposal longer than one system attr (Optuna's RDB limit) is stored in chunks; replaced by a shorter one, the
+  # chunks past it are emptied (a storage cannot delete an attr), or a reader would append them to the new one
+  from tinybo.integrations.optuna import _share, _shared, _stored
+  study = optuna.create_study(storage="sqlite:///:memory:")
+  t = study.ask()
+  _share(study, t, {f"p{i}": i for i in range(400)})
+  long = study.trials[0]
+  assert len(_stored(long)) >= 2
+  _share(study, t, {"x": 0.5}, len(_stored(long)))
+  assert _shared(study.trials[0], set()) == {"x": 0.5}
 
 # ***** categorical choices that are not plain JSON, and pickling *****
 

@@ -17,8 +17,11 @@ the study is stopped, as Optuna's GridSampler does.
 Pruned trials are data: a trial a pruner stopped becomes a tinybo STOPPED trial whose value is its last intermediate
 value, and every trial's intermediate values become tinybo reports (`history(study)` shows what the strategy sees).
 RUNNING trials are passed to the strategy as pending, so parallel workers (`n_jobs`, or several processes on one RDB
-storage) get distinct, spread-out proposals. Threads sample one at a time (a lock); processes do not: two that sample at
-the same moment, each before the other has stored its proposal, can get the same one.
+storage) get distinct, spread-out proposals. Threads sample one at a time (a lock); processes cannot (a storage has no
+lock to offer), so each stores its proposal and then reads the study again: a worker that finds a proposal stored since
+its first read (another process sampled at the same moment, from the same trials) proposes again with it as pending,
+taking its rank's point (by trial number) of one batch, so two that each found the other's also part. One retry, no
+waiting: three or more workers sampling within the same moment can still meet.
 
 Float, log float, float with step, int, log int, int with step and categorical distributions are supported.
 Imports: integrations (the codecs), conditions, optimizer (resolve_strategy, takes_reports), strategies, space, trial, optuna.
@@ -116,8 +119,9 @@ class TinyBOSampler(BaseSampler):
     tree, trials, curves = self._history(study, search_space)
     return tree.space, trials, curves
 
-  def _history(self, study: Study, search_space: dict[str, BaseDistribution] | None) -> tuple[Tree, list[Trial], dict[int, list[Report]]]:
-    trials = study.get_trials(deepcopy=False)
+  def _history(self, study: Study, search_space: dict[str, BaseDistribution] | None,
+               trials: Sequence[FrozenTrial] | None = None) -> tuple[Tree, list[Trial], dict[int, list[Report]]]:
+    trials = study.get_trials(deepcopy=False) if trials is None else trials
     tree = infer_tree([t for t in trials if t.state == TrialState.COMPLETE], search_space)
     history = [tb for t in trials if (tb := _to_tinybo(t, tree, self._unreadable)) is not None]
     return tree, history, {t.number: c for t in trials if (c := reports_of(t))}
@@ -125,27 +129,45 @@ class TinyBOSampler(BaseSampler):
   def sample_relative(self, study: Study, trial: FrozenTrial, search_space: dict[str, BaseDistribution]) -> dict[str, Any]:
     if not search_space: return {}
     _check_single_objective(study)
-    minimize = study.direction == StudyDirection.MINIMIZE
     # read, propose and publish under one lock: a thread of study.optimize(n_jobs>1) must see the other's proposal as
     # pending, or a strategy that is deterministic in (seed, history) proposes the same point twice
     with self._lock:
-      tree, history, curves = self._history(study, search_space)
-      space = tree.space
-      history = [t for t in history if t.id != trial.number]
-      if not space.names: return {}
-      # a strategy that learns from learning curves takes them as reports=; the others see stopped trials as taken
-      extra = {"reports": {i: c for i, c in curves.items() if i != trial.number}} if takes_reports(self._strategy) else {}
-      try: proposal = self._strategy.suggest(space, history, 1, seed=self._seed, minimize=minimize, **extra)
-      except SearchExhausted as e:
-        # the modelled parameters are exhausted; the study is only when no other parameter varies (one left out of the
-        # tree, or outside this search space, is still sampled independently): then this trial is all independent
-        if not _others_vary(study, set(space.names)): _stop(study, e)
-        return {}
-      if not proposal: return {}
-      # only what the complete trials vouch for: never a parameter the objective may not ask for under a new branch
-      kept = vouched({n: v for n, v in proposal[0].items() if n in tree.codecs}, tree.rows, space.params)
-      params = {n: tree.codecs[n].from_tb(v) for n, v in kept.items()}
-      _share(study, trial, {n: tree.codecs[n].to_tb(v) for n, v in params.items()})
+      trials = study.get_trials(deepcopy=False)
+      seen = {t.number: _stored(t) for t in trials}   # now: a storage may update the trials it returned in place
+      params = self._propose(study, trial, search_space, trials, 1, 0)
+      if not params: return params
+      # another process may have sampled at the same moment, each before the other published (a GP proposes the same
+      # point from the same trials, whatever the seed): published first, then read, at least one of two such workers
+      # sees the other's proposal. It proposes again with those as pending, taking its own rank's point of one batch,
+      # so two that both saw each other do not move to one new point together.
+      later = study.get_trials(deepcopy=False)
+      if rivals := _rivals(seen, later, trial.number):
+        params = self._propose(study, trial, search_space, later, len(rivals) + 1, sum(r < trial.number for r in rivals))
+    return params
+
+  def _propose(self, study: Study, trial: FrozenTrial, search_space: dict[str, BaseDistribution], trials: Sequence[FrozenTrial],
+               count: int, pick: int) -> dict[str, Any]:
+    """The strategy's `pick`-th of `count` proposals on the trials (the others pending), decoded, and stored on the trial
+    for the other workers; {} leaves the trial to independent sampling."""
+    tree, history, curves = self._history(study, search_space, trials)
+    space = tree.space
+    history = [t for t in history if t.id != trial.number]
+    if not space.names: return {}
+    # a strategy that learns from learning curves takes them as reports=; the others see stopped trials as taken
+    extra = {"reports": {i: c for i, c in curves.items() if i != trial.number}} if takes_reports(self._strategy) else {}
+    try: proposal = self._strategy.suggest(space, history, count, seed=self._seed, minimize=study.direction == StudyDirection.MINIMIZE, **extra)
+    except SearchExhausted as e:
+      # the modelled parameters are exhausted; the study is only when no other parameter varies (one left out of the
+      # tree, or outside this search space, is still sampled independently): then this trial is all independent
+      if not _others_vary(study, set(space.names)): _stop(study, e)
+      return {}
+    if not proposal: return {}
+    # only what the complete trials vouch for: never a parameter the objective may not ask for under a new branch
+    chosen = proposal[min(pick, len(proposal) - 1)]   # a nearly exhausted discrete space may have fewer points left
+    kept = vouched({n: v for n, v in chosen.items() if n in tree.codecs}, tree.rows, space.params)
+    params = {n: tree.codecs[n].from_tb(v) for n, v in kept.items()}
+    mine = next((t for t in trials if t.number == trial.number), trial)
+    _share(study, trial, {n: tree.codecs[n].to_tb(v) for n, v in params.items()}, len(_stored(mine)))
     return params
 
   def sample_independent(self, study: Study, trial: FrozenTrial, param_name: str, param_distribution: BaseDistribution) -> Any:
@@ -238,18 +260,32 @@ def reports_of(t: FrozenTrial) -> list[Report]:
   steps = sorted(s for s, v in t.intermediate_values.items() if math.isfinite(v))
   return [Report(int(s), float(t.intermediate_values[s]), t.state == TrialState.PRUNED and s == steps[-1], when) for s in steps]
 
-def _share(study: Study, trial: FrozenTrial, encoded: dict[str, int | float]) -> None:
+def _share(study: Study, trial: FrozenTrial, encoded: dict[str, int | float], stale: int = 0) -> None:
   """Store the relative params on the trial: until the objective has called every suggest_*, trial.params lacks some
   of them, and the other workers must still see the whole pending configuration. Stored encoded (a categorical as the
-  index of its choice, see `codec`): a choice need not be JSON (a numpy int, a function) nor survive it (a tuple)."""
+  index of its choice, see `codec`): a choice need not be JSON (a numpy int, a function) nor survive it (a tuple).
+  `stale`: how many chunks an earlier proposal of this trial stored; those past the new ones are emptied (a storage
+  cannot delete a system attr), or they would be read as the end of this one."""
   s = json.dumps(encoded)
-  for i in range(0, len(s), _MAX_ATTR): study._storage.set_trial_system_attr(trial._trial_id, f"{_ATTR}:{i // _MAX_ATTR}", s[i:i + _MAX_ATTR])
+  chunks = [s[i:i + _MAX_ATTR] for i in range(0, len(s), _MAX_ATTR)]
+  for i, c in enumerate(chunks + [""] * (stale - len(chunks))): study._storage.set_trial_system_attr(trial._trial_id, f"{_ATTR}:{i}", c)
+
+def _stored(t: FrozenTrial) -> list[str]:
+  """The chunks of the proposal stored on a trial, in order ([]: none)."""
+  chunks: list[str] = []
+  while (c := t.system_attrs.get(f"{_ATTR}:{len(chunks)}")) is not None: chunks.append(c)
+  return chunks
+
+def _rivals(seen: dict[int, list[str]], after: Sequence[FrozenTrial], number: int) -> list[int]:
+  """The trials other than `number` that stored a proposal (a new one, or another one) since the study was read with
+  `seen` ({trial number: its stored chunks}): proposed at the same time as this trial's, perhaps from the same trials,
+  without it as pending."""
+  return [t.number for t in after if t.number != number and (c := _stored(t)) and seen.get(t.number) != c]
 
 def _shared(t: FrozenTrial, unreadable: set[int]) -> dict[str, Any]:
   """The encoded proposal stored on a RUNNING trial. The chunks are written one by one: a worker killed between two of
   them leaves a partial JSON behind, and then the trial's own reported params are all that is known (with a warning, once)."""
-  chunks, i = [], 0
-  while (c := t.system_attrs.get(f"{_ATTR}:{i}")) is not None: chunks.append(c); i += 1
+  chunks = _stored(t)
   try:
     shared = json.loads("".join(chunks)) if chunks else {}
     if not isinstance(shared, dict): raise ValueError(f"a {type(shared).__name__}, not an object")
