@@ -4,6 +4,7 @@ Written for tinygrad TINYGRAD_VERSION; another version is named in a warning onc
 public fallback, and a fallback warns once (`FastPathWarning`, naming the path and the error) instead of passing
 silently: a tinygrad release that moves an internal makes tinybo slower and says so. `COUNTS` tells tests which path ran.
 `DEVICE_LOCK`: the process-wide programs and buffers serve one unit of work at a time (the GP strategy holds it).
+At import, tinygrad's compile cache gets one SQLite connection per thread (`_per_thread_compile_cache`).
 Imports: tinygrad, numpy. Imported by gp.py, optim_acqf.py, tree.py (upload), bo.py and plot.py (the lock).
 """
 from __future__ import annotations
@@ -20,6 +21,7 @@ import os
 import pickle
 import platform
 import secrets
+import sqlite3
 import stat
 import subprocess
 import sys
@@ -32,6 +34,7 @@ from pathlib import Path
 
 import numpy as np
 from tinygrad import Device, Tensor, TinyJit, dtypes
+from tinygrad import helpers as _helpers
 from tinygrad.device import Buffer
 from tinygrad.dtype import DType, _to_np_dtype
 from tinygrad.engine.jit import _prepare_jit_inputs
@@ -49,6 +52,29 @@ except importlib.metadata.PackageNotFoundError: INSTALLED = None
 if INSTALLED != TINYGRAD_VERSION:
   warnings.warn(f"tinybo was written for tinygrad {TINYGRAD_VERSION}, this is {INSTALLED}: fast paths may fall back", FastPathWarning, stacklevel=2)
 
+# tinygrad's compile cache (helpers.diskcache_get/put) keeps one SQLite connection per process, and SQLite binds a
+# connection to the thread that opened it: once one thread has compiled a kernel, a compile in any other thread raises
+# ProgrammingError, and the GP fit that needed it falls back to random (a second thread of optimize(n_jobs), Optuna's
+# n_jobs, a fit in a worker thread after one in the main thread). One connection per thread instead; SQLite serializes
+# the writers (WAL, a 60 s busy timeout, as tinygrad opens its own).
+_THREAD_DB = threading.local()
+
+def _db_connection_per_thread() -> sqlite3.Connection:
+  if (conn := getattr(_THREAD_DB, "conn", None)) is None:
+    os.makedirs(os.path.dirname(_helpers.CACHEDB), exist_ok=True)
+    conn = sqlite3.connect(_helpers.CACHEDB, timeout=60, isolation_level="IMMEDIATE")
+    with contextlib.suppress(sqlite3.OperationalError): conn.execute("PRAGMA journal_mode=WAL").fetchone()
+    conn.execute("PRAGMA synchronous=NORMAL")
+    _THREAD_DB.conn = conn
+  return conn
+
+def _per_thread_compile_cache() -> None:
+  if not callable(getattr(_helpers, "db_connection", None)) or not isinstance(getattr(_helpers, "CACHEDB", None), str):
+    warnings.warn(f"tinygrad {INSTALLED} has no helpers.db_connection/CACHEDB (written for {TINYGRAD_VERSION}): its compile "
+                  f"cache stays one connection per process, and a compile in a second thread may fail", FastPathWarning, stacklevel=2)
+    return
+  _helpers.db_connection = _db_connection_per_thread
+
 COUNTS: collections.Counter[str] = collections.Counter()  # path -> times taken ("copyin", "view", ..., "<path>:fallback")
 _WARNED: set[str] = set()
 
@@ -58,6 +84,8 @@ def _fallback(path:str, err:BaseException|str) -> None:
     _WARNED.add(path)
     warnings.warn(f"tinybo's fast path '{path}' failed ({err if isinstance(err, str) else f'{type(err).__name__}: {err}'}) on tinygrad "
                   f"{INSTALLED} (written for {TINYGRAD_VERSION}); using the public API from now on", FastPathWarning, stacklevel=3)
+
+_per_thread_compile_cache()
 
 # ***** shapes: buckets so that captured programs are reused as observations arrive *****
 
