@@ -316,6 +316,40 @@ def test_a_proposal_replaced_by_a_shorter_one_is_read_whole():
   _share(study, t, {"x": 0.5}, len(_stored(long)))
   assert _shared(study.trials[0], set()) == {"x": 0.5}
 
+class Meanwhile:
+  """A GP that counts its batches, and whose first suggest first runs `act`: what another process does on the storage
+  while this worker proposes (after its first read, before it stores its proposal)."""
+  def __init__(self, act, **gp):
+    self.gp, self.act, self.batches = tb.GP(**gp), act, []
+  def suggest(self, space, trials, n, **kw):
+    self.batches.append(n)
+    if len(self.batches) == 1: self.act()
+    return self.gp.suggest(space, trials, n, **kw)
+
+def apart(a: tuple, b: tuple) -> bool:
+  """Two (x, y, c) of `quadratic` at least 1% of a side apart in the unit cube the GP searches, or in other categories."""
+  return a[2] != b[2] or max(abs(a[0] - b[0]) / 6, abs(math.log10(a[1] / b[1])) / 4) > 0.01
+
+def xyc(t: optuna.Trial) -> tuple:
+  return t.suggest_float("x", -3, 3), t.suggest_float("y", 1e-3, 10, log=True), t.suggest_categorical("c", ["a", "b"])
+
+def test_a_rival_that_finished_meanwhile_is_data_not_a_point_of_the_batch():
+  # another process asked trial 8 first, then sampled it from the same trials as this worker's trial 9, ran it and told
+  # it, all while trial 9's GP was fitting: trial 9 must still move off that point, but the point is a finished trial's
+  # value now, not a pending one that takes the batch's first point: one point proposed again, not the second of two
+  study = optuna.create_study(sampler=TinyBOSampler(tb.GP(n_initial=5), seed=0))
+  study.optimize(quadratic, n_trials=8)
+  other = optuna.load_study(study_name=study.study_name, storage=study._storage, sampler=TinyBOSampler(tb.GP(n_initial=5), seed=1))
+  early = other.ask()
+  strategy = Meanwhile(lambda: other.tell(early, quadratic(early)), n_initial=5)
+  mine = optuna.load_study(study_name=study.study_name, storage=study._storage, sampler=TinyBOSampler(strategy, seed=0))
+  t = mine.ask()
+  assert (early.number, t.number) == (8, 9)
+  got = xyc(t)
+  assert strategy.batches == [1, 1]
+  assert apart(got, tuple(study.trials[8].params[k] for k in "xyc"))
+  assert tuple(proposal(study.trials[9]).values()) == got
+
 # ***** categorical choices that are not plain JSON, and pickling *****
 
 @pytest.mark.parametrize("choices", [[np.int64(1), np.int64(2), np.int64(3)], [np.tanh, np.sin], [(1, 2), (3,)], [float("inf"), 0.5, float("nan")]],

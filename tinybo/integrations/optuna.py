@@ -20,7 +20,8 @@ RUNNING trials are passed to the strategy as pending, so parallel workers (`n_jo
 storage) get distinct, spread-out proposals. Threads sample one at a time (a lock); processes cannot (a storage has no
 lock to offer), so each stores its proposal and then reads the study again: a worker that finds a proposal stored since
 its first read (another process sampled at the same moment, from the same trials) proposes again with it as pending,
-taking its rank's point (by trial number) of one batch, so two that each found the other's also part. One retry, no
+taking its rank's point (by trial number) of one batch, so two that each found the other's also part (one that has
+finished meanwhile is data, and takes no point of the batch). One retry, no
 waiting: three or more workers sampling within the same moment can still meet.
 
 Float, log float, float with step, int, log int, int with step and categorical distributions are supported.
@@ -142,7 +143,10 @@ class TinyBOSampler(BaseSampler):
       # so two that both saw each other do not move to one new point together.
       later = study.get_trials(deepcopy=False)
       if rivals := _rivals(seen, later, trial.number):
-        params = self._propose(study, trial, search_space, later, len(rivals) + 1, sum(r < trial.number for r in rivals))
+        # one that has finished meanwhile is data now, not pending: it is not proposing again, so it takes no point of
+        # the batch (the second of two would be this worker's point, worse than the first for nothing)
+        racing = [t.number for t in rivals if not t.state.is_finished()]
+        params = self._propose(study, trial, search_space, later, len(racing) + 1, sum(r < trial.number for r in racing))
     return params
 
   def _propose(self, study: Study, trial: FrozenTrial, search_space: dict[str, BaseDistribution], trials: Sequence[FrozenTrial],
@@ -276,11 +280,11 @@ def _stored(t: FrozenTrial) -> list[str]:
   while (c := t.system_attrs.get(f"{_ATTR}:{len(chunks)}")) is not None: chunks.append(c)
   return chunks
 
-def _rivals(seen: dict[int, list[str]], after: Sequence[FrozenTrial], number: int) -> list[int]:
+def _rivals(seen: dict[int, list[str]], after: Sequence[FrozenTrial], number: int) -> list[FrozenTrial]:
   """The trials other than `number` that stored a proposal (a new one, or another one) since the study was read with
   `seen` ({trial number: its stored chunks}): proposed at the same time as this trial's, perhaps from the same trials,
-  without it as pending."""
-  return [t.number for t in after if t.number != number and (c := _stored(t)) and seen.get(t.number) != c]
+  without it as pending. Finished ones included: one may have run the very point this trial was proposed."""
+  return [t for t in after if t.number != number and (c := _stored(t)) and seen.get(t.number) != c]
 
 def _shared(t: FrozenTrial, unreadable: set[int]) -> dict[str, Any]:
   """The encoded proposal stored on a RUNNING trial. The chunks are written one by one: a worker killed between two of
