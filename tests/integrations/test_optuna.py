@@ -350,6 +350,26 @@ def test_a_rival_that_finished_meanwhile_is_data_not_a_point_of_the_batch():
   assert apart(got, tuple(study.trials[8].params[k] for k in "xyc"))
   assert tuple(proposal(study.trials[9]).values()) == got
 
+def test_an_enqueued_trial_at_its_fixed_values_is_no_rival():
+  # an enqueued trial is pending at its fixed values from the moment it is enqueued; one that asks for a parameter
+  # outside the tree (z) is sampled relatively too, and stores a proposal its fixed values all override. Stored while
+  # this worker proposed, it showed nothing this worker did not know: no second proposal (it was the second of two)
+  study = optuna.create_study(sampler=TinyBOSampler(tb.GP(n_initial=5), seed=0))
+  study.optimize(quadratic, n_trials=8)
+  study.enqueue_trial({"x": 0.5, "y": 0.1, "c": "a"})
+  other = optuna.load_study(study_name=study.study_name, storage=study._storage, sampler=TinyBOSampler(tb.GP(n_initial=5), seed=1))
+  fixed = other.ask()
+  def runs_fixed() -> None:
+    assert xyc(fixed) == (0.5, 0.1, "a")
+    fixed.suggest_float("z", 0, 1)
+  strategy = Meanwhile(runs_fixed, n_initial=5)
+  mine = optuna.load_study(study_name=study.study_name, storage=study._storage, sampler=TinyBOSampler(strategy, seed=0))
+  t = mine.ask()
+  got = xyc(t)
+  assert "tinybo:proposal:0" in study.trials[fixed.number].system_attrs   # it did store one
+  assert strategy.batches == [1]
+  assert apart(got, (0.5, 0.1, "a"))
+
 # ***** categorical choices that are not plain JSON, and pickling *****
 
 @pytest.mark.parametrize("choices", [[np.int64(1), np.int64(2), np.int64(3)], [np.tanh, np.sin], [(1, 2), (3,)], [float("inf"), 0.5, float("nan")]],

@@ -283,8 +283,16 @@ def _stored(t: FrozenTrial) -> list[str]:
 def _rivals(seen: dict[int, list[str]], after: Sequence[FrozenTrial], number: int) -> list[FrozenTrial]:
   """The trials other than `number` that stored a proposal (a new one, or another one) since the study was read with
   `seen` ({trial number: its stored chunks}): proposed at the same time as this trial's, perhaps from the same trials,
-  without it as pending. Finished ones included: one may have run the very point this trial was proposed."""
-  return [t for t in after if t.number != number and (c := _stored(t)) and seen.get(t.number) != c]
+  without it as pending. Finished ones included: one may have run the very point this trial was proposed. Not one whose
+  proposal sets nothing its fixed params do not (an enqueued trial, pending at them since it was enqueued)."""
+  return [t for t in after if t.number != number and (c := _stored(t)) and seen.get(t.number) != c and not _all_fixed(t, c)]
+
+def _all_fixed(t: FrozenTrial, chunks: list[str]) -> bool:
+  """Whether a trial's stored proposal sets only parameters its enqueued fixed values override (or none: "{}"). A
+  proposal that cannot be read (a partial write) is not known to."""
+  try: proposed = json.loads("".join(chunks))
+  except (ValueError, RecursionError): return False
+  return isinstance(proposed, dict) and set(proposed) <= set(t.system_attrs.get("fixed_params") or {})
 
 def _shared(t: FrozenTrial, unreadable: set[int]) -> dict[str, Any]:
   """The encoded proposal stored on a RUNNING trial. The chunks are written one by one: a worker killed between two of
