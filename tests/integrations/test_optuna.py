@@ -370,6 +370,24 @@ def test_an_enqueued_trial_at_its_fixed_values_is_no_rival():
   assert strategy.batches == [1]
   assert apart(got, (0.5, 0.1, "a"))
 
+def test_a_worker_that_proposes_nothing_the_second_time_withdraws_its_first_proposal(caplog):
+  # one configuration left (x = 4), and two workers proposed it at the same moment: proposing again with the other's
+  # pending, this one finds the space exhausted, stops the study and leaves its trial to independent sampling; the
+  # proposal it stored first must not stay on the trial, telling the other workers it runs x = 4
+  study = optuna.create_study(sampler=TinyBOSampler(tb.GP(n_initial=2), seed=0))
+  for x in range(4): study.enqueue_trial({"x": x})
+  study.optimize(lambda t: (t.suggest_int("x", 0, 4) - 2) ** 2, n_trials=4)
+  other = optuna.load_study(study_name=study.study_name, storage=study._storage, sampler=TinyBOSampler(tb.GP(n_initial=2), seed=1))
+  early = other.ask()
+  strategy = Meanwhile(lambda: early.suggest_int("x", 0, 4), n_initial=2)
+  mine = optuna.load_study(study_name=study.study_name, storage=study._storage, sampler=TinyBOSampler(strategy, seed=0))
+  t = mine.ask()
+  with caplog.at_level(logging.WARNING, logger="tinybo.integrations.optuna"): t.suggest_int("x", 0, 4)
+  assert strategy.batches == [1, 2] and "stopping the study" in caplog.text
+  a, b = study.trials[early.number], study.trials[t.number]
+  assert a.params == proposal(a) == {"x": 4}
+  assert proposal(b) == {}
+
 # ***** categorical choices that are not plain JSON, and pickling *****
 
 @pytest.mark.parametrize("choices", [[np.int64(1), np.int64(2), np.int64(3)], [np.tanh, np.sin], [(1, 2), (3,)], [float("inf"), 0.5, float("nan")]],

@@ -147,6 +147,9 @@ class TinyBOSampler(BaseSampler):
         # the batch (the second of two would be this worker's point, worse than the first for nothing)
         racing = [t.number for t in rivals if not t.state.is_finished()]
         params = self._propose(study, trial, search_space, later, len(racing) + 1, sum(r < trial.number for r in racing))
+        # nothing this time (a discrete space exhausted with the rivals pending): the trial is sampled independently, and
+        # the first proposal, still stored, would tell the other workers it runs that
+        if not params: _share(study, trial, {}, len(_stored(next((t for t in later if t.number == trial.number), trial))))
     return params
 
   def _propose(self, study: Study, trial: FrozenTrial, search_space: dict[str, BaseDistribution], trials: Sequence[FrozenTrial],
