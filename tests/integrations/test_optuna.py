@@ -388,6 +388,27 @@ def test_a_worker_that_proposes_nothing_the_second_time_withdraws_its_first_prop
   assert a.params == proposal(a) == {"x": 4}
   assert proposal(b) == {}
 
+def test_a_proposal_being_replaced_never_reads_as_a_mix_of_two():
+  # replaced chunk by chunk (one system attr at a time), a proposal read between two writes must be the old one, the
+  # new one or unreadable (then a partial write: the trial's reported params stand in for it, with a warning), never
+  # the new one's first chunk before the old one's last: with values of one length the chunks end alike, and that reads
+  from tinybo.integrations.optuna import _share, _shared, _stored
+  reads = []
+  class Watched(optuna.storages.InMemoryStorage):
+    def set_trial_system_attr(self, trial_id, key, value):
+      super().set_trial_system_attr(trial_id, key, value)
+      if key.startswith("tinybo:proposal:"): reads.append(_shared(self.get_trial(trial_id), set()))
+  study = optuna.create_study(storage=Watched())
+  t = study.ask()
+  old, new = {f"p{i}": 0.125 for i in range(400)}, {f"p{i}": 0.375 for i in range(400)}
+  _share(study, t, old)
+  assert len(_stored(study.trials[0])) == 3
+  reads.clear()
+  _share(study, t, new, 3)
+  assert reads[-1] == new and all(r in (old, new, {}) for r in reads), [sorted(set(r.values())) for r in reads]
+  _share(study, t, {"x": 0.5}, 3)
+  assert reads[-1] == {"x": 0.5} and all(r in (new, {"x": 0.5}, {}) for r in reads[3:])
+
 # ***** categorical choices that are not plain JSON, and pickling *****
 
 @pytest.mark.parametrize("choices", [[np.int64(1), np.int64(2), np.int64(3)], [np.tanh, np.sin], [(1, 2), (3,)], [float("inf"), 0.5, float("nan")]],

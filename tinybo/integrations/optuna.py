@@ -272,10 +272,15 @@ def _share(study: Study, trial: FrozenTrial, encoded: dict[str, int | float], st
   of them, and the other workers must still see the whole pending configuration. Stored encoded (a categorical as the
   index of its choice, see `codec`): a choice need not be JSON (a numpy int, a function) nor survive it (a tuple).
   `stale`: how many chunks an earlier proposal of this trial stored; those past the new ones are emptied (a storage
-  cannot delete a system attr), or they would be read as the end of this one."""
+  cannot delete a system attr), or they would be read as the end of this one. Replacing more than one chunk, the first
+  is emptied before and written last: read in between, the old chunks after new ones could parse (values of one length
+  end chunks alike) as a mix of two proposals; a JSON object's tail without its head does not (a partial write)."""
   s = json.dumps(encoded)
   chunks = [s[i:i + _MAX_ATTR] for i in range(0, len(s), _MAX_ATTR)]
-  for i, c in enumerate(chunks + [""] * (stale - len(chunks))): study._storage.set_trial_system_attr(trial._trial_id, f"{_ATTR}:{i}", c)
+  chunks += [""] * (stale - len(chunks))
+  order = [*range(1, len(chunks)), 0] if stale and len(chunks) > 1 else range(len(chunks))
+  if stale and len(chunks) > 1: study._storage.set_trial_system_attr(trial._trial_id, f"{_ATTR}:0", "")
+  for i in order: study._storage.set_trial_system_attr(trial._trial_id, f"{_ATTR}:{i}", chunks[i])
 
 def _stored(t: FrozenTrial) -> list[str]:
   """The chunks of the proposal stored on a trial, in order ([]: none)."""
