@@ -316,6 +316,99 @@ def test_a_proposal_replaced_by_a_shorter_one_is_read_whole():
   _share(study, t, {"x": 0.5}, len(_stored(long)))
   assert _shared(study.trials[0], set()) == {"x": 0.5}
 
+class Meanwhile:
+  """A GP that counts its batches, and whose first suggest first runs `act`: what another process does on the storage
+  while this worker proposes (after its first read, before it stores its proposal)."""
+  def __init__(self, act, **gp):
+    self.gp, self.act, self.batches = tb.GP(**gp), act, []
+  def suggest(self, space, trials, n, **kw):
+    self.batches.append(n)
+    if len(self.batches) == 1: self.act()
+    return self.gp.suggest(space, trials, n, **kw)
+
+def apart(a: tuple, b: tuple) -> bool:
+  """Two (x, y, c) of `quadratic` at least 1% of a side apart in the unit cube the GP searches, or in other categories."""
+  return a[2] != b[2] or max(abs(a[0] - b[0]) / 6, abs(math.log10(a[1] / b[1])) / 4) > 0.01
+
+def xyc(t: optuna.Trial) -> tuple:
+  return t.suggest_float("x", -3, 3), t.suggest_float("y", 1e-3, 10, log=True), t.suggest_categorical("c", ["a", "b"])
+
+def test_a_rival_that_finished_meanwhile_is_data_not_a_point_of_the_batch():
+  # another process asked trial 8 first, then sampled it from the same trials as this worker's trial 9, ran it and told
+  # it, all while trial 9's GP was fitting: trial 9 must still move off that point, but the point is a finished trial's
+  # value now, not a pending one that takes the batch's first point: one point proposed again, not the second of two
+  study = optuna.create_study(sampler=TinyBOSampler(tb.GP(n_initial=5), seed=0))
+  study.optimize(quadratic, n_trials=8)
+  other = optuna.load_study(study_name=study.study_name, storage=study._storage, sampler=TinyBOSampler(tb.GP(n_initial=5), seed=1))
+  early = other.ask()
+  strategy = Meanwhile(lambda: other.tell(early, quadratic(early)), n_initial=5)
+  mine = optuna.load_study(study_name=study.study_name, storage=study._storage, sampler=TinyBOSampler(strategy, seed=0))
+  t = mine.ask()
+  assert (early.number, t.number) == (8, 9)
+  got = xyc(t)
+  assert strategy.batches == [1, 1]
+  assert apart(got, tuple(study.trials[8].params[k] for k in "xyc"))
+  assert tuple(proposal(study.trials[9]).values()) == got
+
+def test_an_enqueued_trial_at_its_fixed_values_is_no_rival():
+  # an enqueued trial is pending at its fixed values from the moment it is enqueued; one that asks for a parameter
+  # outside the tree (z) is sampled relatively too, and stores a proposal its fixed values all override. Stored while
+  # this worker proposed, it showed nothing this worker did not know: no second proposal (it was the second of two)
+  study = optuna.create_study(sampler=TinyBOSampler(tb.GP(n_initial=5), seed=0))
+  study.optimize(quadratic, n_trials=8)
+  study.enqueue_trial({"x": 0.5, "y": 0.1, "c": "a"})
+  other = optuna.load_study(study_name=study.study_name, storage=study._storage, sampler=TinyBOSampler(tb.GP(n_initial=5), seed=1))
+  fixed = other.ask()
+  def runs_fixed() -> None:
+    assert xyc(fixed) == (0.5, 0.1, "a")
+    fixed.suggest_float("z", 0, 1)
+  strategy = Meanwhile(runs_fixed, n_initial=5)
+  mine = optuna.load_study(study_name=study.study_name, storage=study._storage, sampler=TinyBOSampler(strategy, seed=0))
+  t = mine.ask()
+  got = xyc(t)
+  assert "tinybo:proposal:0" in study.trials[fixed.number].system_attrs   # it did store one
+  assert strategy.batches == [1]
+  assert apart(got, (0.5, 0.1, "a"))
+
+def test_a_worker_that_proposes_nothing_the_second_time_withdraws_its_first_proposal(caplog):
+  # one configuration left (x = 4), and two workers proposed it at the same moment: proposing again with the other's
+  # pending, this one finds the space exhausted, stops the study and leaves its trial to independent sampling; the
+  # proposal it stored first must not stay on the trial, telling the other workers it runs x = 4
+  study = optuna.create_study(sampler=TinyBOSampler(tb.GP(n_initial=2), seed=0))
+  for x in range(4): study.enqueue_trial({"x": x})
+  study.optimize(lambda t: (t.suggest_int("x", 0, 4) - 2) ** 2, n_trials=4)
+  other = optuna.load_study(study_name=study.study_name, storage=study._storage, sampler=TinyBOSampler(tb.GP(n_initial=2), seed=1))
+  early = other.ask()
+  strategy = Meanwhile(lambda: early.suggest_int("x", 0, 4), n_initial=2)
+  mine = optuna.load_study(study_name=study.study_name, storage=study._storage, sampler=TinyBOSampler(strategy, seed=0))
+  t = mine.ask()
+  with caplog.at_level(logging.WARNING, logger="tinybo.integrations.optuna"): t.suggest_int("x", 0, 4)
+  assert strategy.batches == [1, 2] and "stopping the study" in caplog.text
+  a, b = study.trials[early.number], study.trials[t.number]
+  assert a.params == proposal(a) == {"x": 4}
+  assert proposal(b) == {}
+
+def test_a_proposal_being_replaced_never_reads_as_a_mix_of_two():
+  # replaced chunk by chunk (one system attr at a time), a proposal read between two writes must be the old one, the
+  # new one or unreadable (then a partial write: the trial's reported params stand in for it, with a warning), never
+  # the new one's first chunk before the old one's last: with values of one length the chunks end alike, and that reads
+  from tinybo.integrations.optuna import _share, _shared, _stored
+  reads = []
+  class Watched(optuna.storages.InMemoryStorage):
+    def set_trial_system_attr(self, trial_id, key, value):
+      super().set_trial_system_attr(trial_id, key, value)
+      if key.startswith("tinybo:proposal:"): reads.append(_shared(self.get_trial(trial_id), set()))
+  study = optuna.create_study(storage=Watched())
+  t = study.ask()
+  old, new = {f"p{i}": 0.125 for i in range(400)}, {f"p{i}": 0.375 for i in range(400)}
+  _share(study, t, old)
+  assert len(_stored(study.trials[0])) == 3
+  reads.clear()
+  _share(study, t, new, 3)
+  assert reads[-1] == new and all(r in (old, new, {}) for r in reads), [sorted(set(r.values())) for r in reads]
+  _share(study, t, {"x": 0.5}, 3)
+  assert reads[-1] == {"x": 0.5} and all(r in (new, {"x": 0.5}, {}) for r in reads[3:])
+
 # ***** categorical choices that are not plain JSON, and pickling *****
 
 @pytest.mark.parametrize("choices", [[np.int64(1), np.int64(2), np.int64(3)], [np.tanh, np.sin], [(1, 2), (3,)], [float("inf"), 0.5, float("nan")]],

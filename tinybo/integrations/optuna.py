@@ -20,7 +20,8 @@ RUNNING trials are passed to the strategy as pending, so parallel workers (`n_jo
 storage) get distinct, spread-out proposals. Threads sample one at a time (a lock); processes cannot (a storage has no
 lock to offer), so each stores its proposal and then reads the study again: a worker that finds a proposal stored since
 its first read (another process sampled at the same moment, from the same trials) proposes again with it as pending,
-taking its rank's point (by trial number) of one batch, so two that each found the other's also part. One retry, no
+taking its rank's point (by trial number) of one batch, so two that each found the other's also part (one that has
+finished meanwhile is data, and takes no point of the batch). One retry, no
 waiting: three or more workers sampling within the same moment can still meet.
 
 Float, log float, float with step, int, log int, int with step and categorical distributions are supported.
@@ -142,7 +143,13 @@ class TinyBOSampler(BaseSampler):
       # so two that both saw each other do not move to one new point together.
       later = study.get_trials(deepcopy=False)
       if rivals := _rivals(seen, later, trial.number):
-        params = self._propose(study, trial, search_space, later, len(rivals) + 1, sum(r < trial.number for r in rivals))
+        # one that has finished meanwhile is data now, not pending: it is not proposing again, so it takes no point of
+        # the batch (the second of two would be this worker's point, worse than the first for nothing)
+        racing = [t.number for t in rivals if not t.state.is_finished()]
+        params = self._propose(study, trial, search_space, later, len(racing) + 1, sum(r < trial.number for r in racing))
+        # nothing this time (a discrete space exhausted with the rivals pending): the trial is sampled independently, and
+        # the first proposal, still stored, would tell the other workers it runs that
+        if not params: _share(study, trial, {}, len(_stored(next((t for t in later if t.number == trial.number), trial))))
     return params
 
   def _propose(self, study: Study, trial: FrozenTrial, search_space: dict[str, BaseDistribution], trials: Sequence[FrozenTrial],
@@ -265,10 +272,15 @@ def _share(study: Study, trial: FrozenTrial, encoded: dict[str, int | float], st
   of them, and the other workers must still see the whole pending configuration. Stored encoded (a categorical as the
   index of its choice, see `codec`): a choice need not be JSON (a numpy int, a function) nor survive it (a tuple).
   `stale`: how many chunks an earlier proposal of this trial stored; those past the new ones are emptied (a storage
-  cannot delete a system attr), or they would be read as the end of this one."""
+  cannot delete a system attr), or they would be read as the end of this one. Replacing more than one chunk, the first
+  is emptied before and written last: read in between, the old chunks after new ones could parse (values of one length
+  end chunks alike) as a mix of two proposals; a JSON object's tail without its head does not (a partial write)."""
   s = json.dumps(encoded)
   chunks = [s[i:i + _MAX_ATTR] for i in range(0, len(s), _MAX_ATTR)]
-  for i, c in enumerate(chunks + [""] * (stale - len(chunks))): study._storage.set_trial_system_attr(trial._trial_id, f"{_ATTR}:{i}", c)
+  chunks += [""] * (stale - len(chunks))
+  order = [*range(1, len(chunks)), 0] if stale and len(chunks) > 1 else range(len(chunks))
+  if stale and len(chunks) > 1: study._storage.set_trial_system_attr(trial._trial_id, f"{_ATTR}:0", "")
+  for i in order: study._storage.set_trial_system_attr(trial._trial_id, f"{_ATTR}:{i}", chunks[i])
 
 def _stored(t: FrozenTrial) -> list[str]:
   """The chunks of the proposal stored on a trial, in order ([]: none)."""
@@ -276,11 +288,19 @@ def _stored(t: FrozenTrial) -> list[str]:
   while (c := t.system_attrs.get(f"{_ATTR}:{len(chunks)}")) is not None: chunks.append(c)
   return chunks
 
-def _rivals(seen: dict[int, list[str]], after: Sequence[FrozenTrial], number: int) -> list[int]:
+def _rivals(seen: dict[int, list[str]], after: Sequence[FrozenTrial], number: int) -> list[FrozenTrial]:
   """The trials other than `number` that stored a proposal (a new one, or another one) since the study was read with
   `seen` ({trial number: its stored chunks}): proposed at the same time as this trial's, perhaps from the same trials,
-  without it as pending."""
-  return [t.number for t in after if t.number != number and (c := _stored(t)) and seen.get(t.number) != c]
+  without it as pending. Finished ones included: one may have run the very point this trial was proposed. Not one whose
+  proposal sets nothing its fixed params do not (an enqueued trial, pending at them since it was enqueued)."""
+  return [t for t in after if t.number != number and (c := _stored(t)) and seen.get(t.number) != c and not _all_fixed(t, c)]
+
+def _all_fixed(t: FrozenTrial, chunks: list[str]) -> bool:
+  """Whether a trial's stored proposal sets only parameters its enqueued fixed values override (or none: "{}"). A
+  proposal that cannot be read (a partial write) is not known to."""
+  try: proposed = json.loads("".join(chunks))
+  except (ValueError, RecursionError): return False
+  return isinstance(proposed, dict) and set(proposed) <= set(t.system_attrs.get("fixed_params") or {})
 
 def _shared(t: FrozenTrial, unreadable: set[int]) -> dict[str, Any]:
   """The encoded proposal stored on a RUNNING trial. The chunks are written one by one: a worker killed between two of
