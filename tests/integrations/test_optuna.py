@@ -475,3 +475,19 @@ def test_a_pruned_trial_on_a_branch_no_complete_trial_showed_teaches_the_tree():
   assert sorted(t.id for t in trials) == list(range(24))
   assert space.conditions["gamma"] == {"kernel": (1,)}                # gamma belongs to rbf (choice 1), as the pruned trials show
   assert all(t.state == TBState.STOPPED for t in trials if t.id in {u.number for u in linear})
+
+def test_a_failed_trial_on_a_branch_no_complete_trial_showed_is_not_run_again():
+  # the same with an objective that raises for the linear kernel (caught by study.optimize): 22 of 25 trials failed on one configuration
+  def objective(t: optuna.Trial) -> float:
+    if t.suggest_categorical("classifier", ["svm", "rf"]) == "rf": return abs(t.suggest_int("depth", 2, 32) - 10) / 10
+    v = (math.log10(t.suggest_float("C", 1e-3, 1e3, log=True)) - 1) ** 2 / 4
+    if t.suggest_categorical("kernel", ["lin", "rbf"]) == "lin": raise ValueError("no linear kernel for this data")
+    return v + (math.log10(t.suggest_float("gamma", 1e-4, 1.0, log=True)) + 2) ** 2 / 8
+  sampler = TinyBOSampler("random", seed=0)
+  study = optuna.create_study(sampler=sampler)
+  for p in ({"classifier": "svm", "C": 10.0, "kernel": "rbf", "gamma": 0.01}, {"classifier": "rf", "depth": 12}):
+    study.enqueue_trial(p)
+  study.optimize(objective, n_trials=20, catch=(ValueError,))
+  assert 2 <= sum(t.state == P.FAIL for t in study.trials) <= 12
+  assert len({tuple(sorted(t.params.items())) for t in study.trials}) == 20
+  assert sorted(t.id for t in sampler.history(study)[1]) == list(range(20))
