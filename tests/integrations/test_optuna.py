@@ -567,3 +567,73 @@ def test_a_diverged_run_of_a_parallel_study_is_an_outlier_when_a_design_trial_fa
       warnings.simplefilter("ignore")
       return study.ask(dists).params
   assert ask(TrialState.COMPLETE) == ask(TrialState.FAIL)   # the outlier as the GP fits it: a failed trial
+
+def staged_objective(t: optuna.Trial) -> float:
+  """Two training stages, the second's learning rate asked for only once the first is through (pruned or not)."""
+  lr1 = t.suggest_float("lr1", 1e-4, 1e-1, log=True)
+  v = (math.log10(lr1) + 2) ** 2
+  t.report(v, 1)
+  if t.should_prune(): raise optuna.TrialPruned()
+  v += (math.log10(t.suggest_float("lr2", 1e-4, 1e-1, log=True)) + 3) ** 2
+  t.report(v, 2)
+  return v
+
+def test_a_trial_pruned_before_asking_for_every_proposed_parameter_is_stopped_never_proposed_again():
+  # it lacked lr2, which the tree of the complete trials makes active: it was left out of the history, so the strategy
+  # (deterministic in the history) proposed the very same lr1 to every later trial, and the pruner pruned each of them
+  sampler = TinyBOSampler("random", seed=0)
+  study = optuna.create_study(sampler=sampler, pruner=optuna.pruners.MedianPruner(n_startup_trials=3))
+  study.optimize(staged_objective, n_trials=20)
+  pruned = [t for t in study.trials if t.state == P.PRUNED]
+  assert len(pruned) >= 3
+  assert len({t.params["lr1"] for t in study.trials}) == 20           # as Optuna's own RandomSampler: no value twice
+  _, trials, _ = sampler.history(study)
+  by_number = {t.id: t for t in trials}
+  assert sorted(by_number) == list(range(20))
+  for t in pruned:   # stopped at its one report, at the lr2 the sampler proposed for it
+    assert (by_number[t.number].state, by_number[t.number].value, by_number[t.number].last_step) == (TBState.STOPPED, t.intermediate_values[1], 1)
+    assert by_number[t.number].params == {"lr1": t.params["lr1"], "lr2": proposal(t)["lr2"]}
+
+def branch_objective(t: optuna.Trial) -> float:
+  """An svm's gamma exists for the rbf kernel only; a linear kernel is so bad that the pruner stops every one."""
+  if t.suggest_categorical("classifier", ["svm", "rf"]) == "rf": v = abs(t.suggest_int("depth", 2, 32) - 10) / 10
+  else:
+    v = (math.log10(t.suggest_float("C", 1e-3, 1e3, log=True)) - 1) ** 2 / 4
+    rbf = t.suggest_categorical("kernel", ["lin", "rbf"]) == "rbf"
+    v += (math.log10(t.suggest_float("gamma", 1e-4, 1.0, log=True)) + 2) ** 2 / 8 if rbf else 100.0
+  t.report(v, 1)
+  if t.should_prune(): raise optuna.TrialPruned()
+  return v
+
+def test_a_pruned_trial_on_a_branch_no_complete_trial_showed_teaches_the_tree():
+  # the complete trials showed gamma with every svm (all rbf): a pruned svm with the linear kernel lacked gamma, was left
+  # out of the history, and the same svm/linear configuration was proposed, and pruned, again and again
+  sampler = TinyBOSampler("random", seed=0)
+  study = optuna.create_study(sampler=sampler, pruner=optuna.pruners.MedianPruner(n_startup_trials=3))
+  for p in ({"classifier": "svm", "C": 10.0, "kernel": "rbf", "gamma": 0.01}, {"classifier": "rf", "depth": 12},
+            {"classifier": "svm", "C": 1.0, "kernel": "rbf", "gamma": 0.1}):
+    study.enqueue_trial(p)
+  study.optimize(branch_objective, n_trials=24)
+  linear = [t for t in study.trials if t.params.get("kernel") == "lin"]
+  assert len(linear) >= 2 and all(t.state == P.PRUNED for t in linear)
+  assert len({tuple(sorted(t.params.items())) for t in study.trials}) == 24   # no configuration run twice
+  space, trials, _ = sampler.history(study)
+  assert sorted(t.id for t in trials) == list(range(24))
+  assert space.conditions["gamma"] == {"kernel": (1,)}                # gamma belongs to rbf (choice 1), as the pruned trials show
+  assert all(t.state == TBState.STOPPED for t in trials if t.id in {u.number for u in linear})
+
+def test_a_failed_trial_on_a_branch_no_complete_trial_showed_is_not_run_again():
+  # the same with an objective that raises for the linear kernel (caught by study.optimize): 22 of 25 trials failed on one configuration
+  def objective(t: optuna.Trial) -> float:
+    if t.suggest_categorical("classifier", ["svm", "rf"]) == "rf": return abs(t.suggest_int("depth", 2, 32) - 10) / 10
+    v = (math.log10(t.suggest_float("C", 1e-3, 1e3, log=True)) - 1) ** 2 / 4
+    if t.suggest_categorical("kernel", ["lin", "rbf"]) == "lin": raise ValueError("no linear kernel for this data")
+    return v + (math.log10(t.suggest_float("gamma", 1e-4, 1.0, log=True)) + 2) ** 2 / 8
+  sampler = TinyBOSampler("random", seed=0)
+  study = optuna.create_study(sampler=sampler)
+  for p in ({"classifier": "svm", "C": 10.0, "kernel": "rbf", "gamma": 0.01}, {"classifier": "rf", "depth": 12}):
+    study.enqueue_trial(p)
+  study.optimize(objective, n_trials=20, catch=(ValueError,))
+  assert 2 <= sum(t.state == P.FAIL for t in study.trials) <= 12
+  assert len({tuple(sorted(t.params.items())) for t in study.trials}) == 20
+  assert sorted(t.id for t in sampler.history(study)[1]) == list(range(20))

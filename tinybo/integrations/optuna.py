@@ -16,13 +16,15 @@ the study is stopped, as Optuna's GridSampler does.
 
 Pruned trials are data: a trial a pruner stopped becomes a tinybo STOPPED trial whose value is its last intermediate
 value, and every trial's intermediate values become tinybo reports (`history(study)` shows what the strategy sees).
+A pruned or failed trial that asked for all it was proposed shows the tree too (`tree_trials`); one pruned before
+asking for all of it is recorded at the values proposed for it, so neither is proposed again and again.
 RUNNING trials are passed to the strategy as pending, so parallel workers (`n_jobs`, or several processes on one RDB
 storage) get distinct, spread-out proposals. Threads sample one at a time (a lock); processes cannot (a storage has no
 lock to offer), so each stores its proposal and then reads the study again: a worker that finds a proposal stored since
 its first read (another process sampled at the same moment, from the same trials) proposes again with it as pending,
 taking its rank's point (by trial number) of one batch, so two that each found the other's also part (one that has
-finished meanwhile is data, and takes no point of the batch). One retry, no
-waiting: three or more workers sampling within the same moment can still meet.
+finished meanwhile is data, and takes no point of the batch). One retry, no waiting: three or more workers sampling
+within the same moment can still meet.
 
 Float, log float, float with step, int, log int, int with step and categorical distributions are supported.
 Imports: integrations (the codecs), conditions, optimizer (resolve_strategy, takes_reports), strategies, space, trial, optuna.
@@ -101,7 +103,7 @@ class TinyBOSampler(BaseSampler):
 
   def infer_relative_search_space(self, study: Study, trial: FrozenTrial) -> dict[str, BaseDistribution]:
     _check_single_objective(study)   # at the first trial's first suggest, before an objective runs to no use
-    tree = infer_tree(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)))
+    tree = infer_tree(tree_trials(study.get_trials(deepcopy=False), self._unreadable))
     self._left_out = tree.left_out
     unstable = {n for n, d in tree.distributions.items() if not _survives_storage(study, d)}
     for n in unstable - self._warned_json:
@@ -123,7 +125,7 @@ class TinyBOSampler(BaseSampler):
   def _history(self, study: Study, search_space: dict[str, BaseDistribution] | None,
                trials: Sequence[FrozenTrial] | None = None) -> tuple[Tree, list[Trial], dict[int, list[Report]]]:
     trials = study.get_trials(deepcopy=False) if trials is None else trials
-    tree = infer_tree([t for t in trials if t.state == TrialState.COMPLETE], search_space)
+    tree = infer_tree(tree_trials(trials, self._unreadable), search_space)
     history = [tb for t in trials if (tb := _to_tinybo(t, tree, self._unreadable)) is not None]
     return tree, history, {t.number: c for t in trials if (c := reports_of(t))}
 
@@ -224,10 +226,21 @@ class Tree:
   left_out: set[str]
   rows: list[dict]
 
+def tree_trials(trials: Sequence[FrozenTrial], unreadable: set[int]) -> list[FrozenTrial]:
+  """The trials whose parameters show the tree: the complete ones, and a pruned or failed one that asked for every
+  parameter the sampler proposed to it (it ran past its suggestions). Without them a pruned trial on a branch no complete
+  trial showed (an svm with the linear kernel, when every complete svm was rbf and had a gamma) never fits the tree,
+  is left out of the history, and the strategy proposes it again and again. One that stopped before asking for all it
+  was proposed (pruned between two suggestions) may lack parameters of its branch: it shows nothing."""
+  def ran_its_proposal(t: FrozenTrial) -> bool:
+    return t.state in (TrialState.PRUNED, TrialState.FAIL) and bool(p := _shared(t, unreadable)) and p.keys() <= t.params.keys()
+  return [t for t in trials if t.state == TrialState.COMPLETE or ran_its_proposal(t)]
+
 def infer_tree(complete: Sequence[FrozenTrial], search_space: dict[str, BaseDistribution] | None = None) -> Tree:
-  """The tree of the complete trials' parameters (only those in `search_space`, with the same distribution, when given).
-  Single-value distributions are not modelled (Optuna fills them in itself); a parameter whose distribution differs
-  between trials, or whose kind or range tinybo cannot model, is left out; conditions come from `infer_conditions`."""
+  """The tree of the finished trials' parameters (`complete`: those of `tree_trials`; only those in `search_space`, with
+  the same distribution, when given). Single-value distributions are not modelled (Optuna fills them in itself); a
+  parameter whose distribution differs between trials, or whose kind or range tinybo cannot model, is left out;
+  conditions come from `infer_conditions`."""
   dists: dict[str, BaseDistribution] = {}
   clash: set[str] = set()
   for t in complete:
@@ -312,18 +325,20 @@ def _shared(t: FrozenTrial, unreadable: set[int]) -> dict[str, Any]:
   except (ValueError, TypeError, RecursionError) as e:
     if t.number not in unreadable:
       unreadable.add(t.number)
-      _log.warning(f"TinyBOSampler: the proposal stored on running trial {t.number} is unreadable ({type(e).__name__}: {str(e)[:120]}; "
+      _log.warning(f"TinyBOSampler: the proposal stored on trial {t.number} is unreadable ({type(e).__name__}: {str(e)[:120]}; "
                    "a partial write?); using the parameters the trial has reported instead")
     shared = {}
   return shared
 
 def _to_tinybo(t: FrozenTrial, tree: Tree, unreadable: set[int]) -> Trial | None:
   """An Optuna trial as a tinybo Trial over the tree's space, or None when it does not fit (a parameter the tree makes
-  active is missing, e.g. a trial pruned before suggesting it, or a value lies outside). Parameters the tree makes
+  active is missing from the trial and from the proposal stored on it, or a value lies outside). Parameters the tree makes
   inactive are dropped: the tree may have changed since a running trial's proposal was made. An enqueued trial
   (WAITING, or RUNNING before it asks for them) is pending at its fixed values."""
   finished = t.state.is_finished()
-  shared = {} if finished else _shared(t, unreadable)
+  # what the sampler proposed fills in what the trial never asked for: a running one, or one pruned or failed before
+  # asking for all of it (left out, it would be proposed again and again)
+  shared = _shared(t, unreadable)
   space = tree.space
   try:
     given = {**({} if finished else t.system_attrs.get("fixed_params") or {}), **t.params}
