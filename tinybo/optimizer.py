@@ -415,9 +415,9 @@ class Optimizer:
     """Run `objective(params) -> float` for n_trials new trials (n_jobs threads at once, each suggestion aware of the
     others' pending trials). An exception or non-finite value fails that trial with a warning (an exception's type,
     message and the file:line that raised it) and the run goes on. `timeout` (seconds) starts no new trial after it and
-    lets running ones finish: it cannot stop an objective that hangs (Python cannot kill a thread), so bound each run
-    inside the objective. Ctrl-C fails every running trial and re-raises; a thread whose objective still returns
-    afterwards records its result (a late result is kept). Returns `best`.
+    lets running ones finish: it cannot stop an objective that hangs (Python cannot kill a thread), so
+    bound each run inside the objective. Ctrl-C fails every running trial and re-raises; a thread whose objective still
+    returns afterwards records its result (a late result is kept). Returns `best`.
     An objective with a second parameter, `objective(params, trial)`, gets a TrialHandle: `trial.report(value, step)`
     returns True when the stopping rule says stop; raising tb.StopTrial then ends the trial as stopped."""
     if not callable(objective):
