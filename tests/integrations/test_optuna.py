@@ -282,6 +282,7 @@ class MeetAfterPublishing(optuna.storages.InMemoryStorage):
       self.published.add(trial_id); self.met.wait(timeout=120)
 
 @pytest.mark.parametrize("both_see", [False, True], ids=["one-sees-the-other", "both-see-each-other"])
+@pytest.mark.filterwarnings("error::tinybo.bo.GPFallbackWarning")   # random points would pass the test without the GP
 def test_two_processes_sampling_at_the_same_moment_get_distinct_points(both_see):
   # each worker its own sampler (its own lock), as two processes on one RDB storage: both read the study before either
   # stored its proposal, so both proposed from the same trials. A GP proposes the same point from them whatever the
