@@ -128,3 +128,23 @@ def test_a_tinygrad_without_the_compile_cache_connection_warns(monkeypatch):
   from tinygrad import helpers
   monkeypatch.delattr(helpers, "db_connection")
   with pytest.warns(tg.FastPathWarning, match="db_connection"): tg._per_thread_compile_cache()
+
+FORKED_COMPILE = """
+import os, tinybo  # noqa: F401
+from tinygrad import Tensor, helpers
+(Tensor([1., 2.]) * 3).numpy()
+parent = helpers.db_connection()
+pid = os.fork()
+if pid == 0:
+  child = helpers.db_connection()
+  (Tensor([1., 2., 5.]) * 4).numpy()
+  os._exit(0 if child is not parent else 3)
+print("CHILD", os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]), "PARENT KEPT", helpers.db_connection() is parent)
+"""
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_a_forked_child_opens_its_own_compile_cache_connection(tmp_path):
+  # SQLite forbids using a connection across fork(); the child's thread inherits the parent's thread-local one
+  env = {**os.environ, "CACHEDB": str(tmp_path / "cache.db"), "TINYBO_CACHE_DIR": str(tmp_path / "jit"), "DEV": "CPU"}
+  out = subprocess.run([sys.executable, "-c", FORKED_COMPILE], env=env, capture_output=True, text=True, timeout=300)
+  assert "CHILD 0 PARENT KEPT True" in out.stdout, (out.stdout[-1000:], out.stderr[-2000:])

@@ -60,12 +60,14 @@ if INSTALLED != TINYGRAD_VERSION:
 _THREAD_DB = threading.local()
 
 def _db_connection_per_thread() -> sqlite3.Connection:
-  if (conn := getattr(_THREAD_DB, "conn", None)) is None:
+  # keyed by process too: a forked child's thread inherits the parent's thread-local, and SQLite forbids using a
+  # connection across a fork
+  if (conn := getattr(_THREAD_DB, "conn", None)) is None or getattr(_THREAD_DB, "pid", None) != os.getpid():
     os.makedirs(os.path.dirname(_helpers.CACHEDB), exist_ok=True)
     conn = sqlite3.connect(_helpers.CACHEDB, timeout=60, isolation_level="IMMEDIATE")
     with contextlib.suppress(sqlite3.OperationalError): conn.execute("PRAGMA journal_mode=WAL").fetchone()
     conn.execute("PRAGMA synchronous=NORMAL")
-    _THREAD_DB.conn = conn
+    _THREAD_DB.conn, _THREAD_DB.pid = conn, os.getpid()
   return conn
 
 def _per_thread_compile_cache() -> None:

@@ -316,8 +316,9 @@ def _all_fixed(t: FrozenTrial, chunks: list[str]) -> bool:
   return isinstance(proposed, dict) and set(proposed) <= set(t.system_attrs.get("fixed_params") or {})
 
 def _shared(t: FrozenTrial, unreadable: set[int]) -> dict[str, Any]:
-  """The encoded proposal stored on a trial (RUNNING, or finished before asking for all of it). The chunks are written one by one: a worker killed between two of
-  them leaves a partial JSON behind, and then the trial's own reported params are all that is known (with a warning, once)."""
+  """The encoded proposal stored on a trial (RUNNING, or finished before asking for all of it). The chunks are written
+  one by one: a worker killed between two of them leaves a partial JSON behind, and then the trial's own reported params
+  are all that is known (with a warning, once)."""
   chunks = _stored(t)
   try:
     shared = json.loads("".join(chunks)) if chunks else {}
@@ -325,8 +326,8 @@ def _shared(t: FrozenTrial, unreadable: set[int]) -> dict[str, Any]:
   except (ValueError, TypeError, RecursionError) as e:
     if t.number not in unreadable:
       unreadable.add(t.number)
-      _log.warning(f"TinyBOSampler: the proposal stored on {t.state.name.lower()} trial {t.number} is unreadable ({type(e).__name__}: {str(e)[:120]}; "
-                   "a partial write?); using the parameters the trial has reported instead")
+      _log.warning(f"TinyBOSampler: the proposal stored on {t.state.name.lower()} trial {t.number} is unreadable "
+                   f"({type(e).__name__}: {str(e)[:120]}; a partial write?); using the parameters the trial has reported instead")
     shared = {}
   return shared
 
