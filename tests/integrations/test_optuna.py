@@ -638,3 +638,22 @@ def test_a_failed_trial_on_a_branch_no_complete_trial_showed_is_not_run_again():
   assert 2 <= sum(t.state == P.FAIL for t in study.trials) <= 12
   assert len({tuple(sorted(t.params.items())) for t in study.trials}) == 20
   assert sorted(t.id for t in sampler.history(study)[1]) == list(range(20))
+
+def test_a_trial_that_failed_between_two_suggestions_leaves_no_parameter_out_of_the_tree():
+  # trial 1 (an "a" before any complete "a" showed y: its proposal lacked y) crashed before asking for y. As a row of the
+  # tree it made y look as if it came and went at random under "a": y was left out for good, sampled independently in
+  # every later trial (0 of 15 from the GP; best 0.05 after 20 trials against 1e-6 from the complete trials' tree)
+  def objective(t: optuna.Trial) -> float:
+    c, x = t.suggest_categorical("c", ["a", "b"]), t.suggest_float("x", -1, 1)
+    if t.number == 1: raise RuntimeError("out of memory")
+    return x * x + (c == "b") + ((t.suggest_float("y", -1, 1) - 0.5) ** 2 if c == "a" else 0.0)
+  sampler = TinyBOSampler("random", seed=0)
+  study = optuna.create_study(sampler=sampler)
+  study.enqueue_trial({"c": "b", "x": 0.3})
+  study.enqueue_trial({"c": "a"})
+  study.optimize(objective, n_trials=12, catch=(RuntimeError,))
+  space, _, _ = sampler.history(study)
+  assert space.conditions == {"y": {"c": (0,)}} and not sampler._left_out
+  first = min(t.number for t in study.trials if "y" in t.params)   # the first "a" that showed y
+  later = [t for t in study.trials if t.number > first and t.params.get("c") == "a"]
+  assert later and all("y" in proposal(t) for t in later)

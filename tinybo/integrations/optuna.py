@@ -256,8 +256,21 @@ def infer_tree(complete: Sequence[FrozenTrial], search_space: dict[str, BaseDist
     except (TypeError, ValueError): left_out.add(n)
   # a trial that completed before its first modelled suggest (an objective that returns early, a tell or add_trial
   # without params) shows nothing about the tree; as a row it would make every parameter look conditional on nothing
-  rows = [r for t in complete if (r := _row(t, codecs))]
-  conds, unexplained = infer_conditions(rows, {n: c.param for n, c in codecs.items()})
+  rows = [(t.state == TrialState.COMPLETE, r) for t in complete if (r := _row(t, codecs))]
+  params = {n: c.param for n, c in codecs.items()}
+  # a pruned or failed trial may have stopped between two suggestions (a crash, an exception caused by a value) before a
+  # parameter its proposal lacked (one the sampler left to independent sampling): its row would make that parameter look
+  # as if it came and went at random, and left out for good. A parameter the complete trials explain stays explained: the
+  # unfinished rows that lack it show nothing.
+  # (Rows of unfinished trials that have such a parameter where the complete ones do not go next, then all of them.)
+  _, before = infer_conditions([r for done, r in rows if done], params)
+  while True:
+    conds, unexplained = infer_conditions([r for _, r in rows], params)
+    if not (wrong := unexplained - before): break
+    lacking = [(done, r) for done, r in rows if done or wrong <= r.keys()]
+    having = [(done, r) for done, r in rows if done or not wrong & r.keys()]
+    rows = lacking if len(lacking) < len(rows) else having if len(having) < len(rows) else [(d, r) for d, r in rows if d]
+  rows = [r for _, r in rows]
   left_out |= unexplained
   codecs = {n: c for n, c in codecs.items() if n not in unexplained}
   space = Space({n: dataclasses.replace(c.param, when=conds.get(n)) for n, c in codecs.items()})
