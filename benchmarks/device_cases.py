@@ -25,7 +25,8 @@ def posterior_fn():
 # ***** the computations, the same code on either device *****
 
 N_LINALG = 6                      # small: every shape is a pocl compile
-N_WORK_ITEMS = (6, 64, 257)       # 257: more columns than work-items (256), the last work-item's spare column gated off
+N_WORK_ITEMS = (6, 64, 257)       # 257: more rows than a block (linalg.BLOCK = 256): blocks of 256 and 1, the trailing update
+                                  # and the blocked solves; more columns than work-items in the solves (spare ones gated off)
 rng0 = np.random.default_rng(14)
 X_GP = rng0.uniform(size=(30, 3))  # the shapes of tests/test_gp.py (bucket N = 32, D = 4): the CPU side is compiled already
 Y_GP = np.sin(5 * X_GP[:, 0]) + (X_GP[:, 1] - 0.3) ** 2 + 0.5 * X_GP[:, 2]

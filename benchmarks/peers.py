@@ -38,18 +38,11 @@ def tinybo_strategy(name: str) -> Any:
   """'gp' | 'random' | 'grid' -> the name itself (tb.Optimizer resolves it); 'gp:warp=1;beta=1.5' -> tb.GP(warp=True,
   beta=1.5): a tinybo GP with non-default options, to compare in one run; 'a|b' is the tuple ('a', 'b') (a comma would
   split the strategy list): 'gp:kernel=matern52|matern32|matern12'."""
-  import ast
-
   import tinybo as tb
+  from tinybo.arguments import parse_options
   if name in TINYBO: return name
   if not name.startswith("gp:"): raise ValueError(f"unknown tinybo strategy {name!r}; use gp, random, grid or gp:opt=value;...")
-  kw = {}
-  for item in filter(None, name.partition(":")[2].split(";")):
-    k, _, v = item.partition("=")
-    if "|" in v: kw[k] = tuple(v.split("|")); continue
-    try: kw[k] = ast.literal_eval(v)
-    except (ValueError, SyntaxError): kw[k] = v   # a bare word: a string option such as acquisition=logei
-  return tb.GP(**kw)
+  return tb.GP(**parse_options(name.partition(":")[2], tb.GP))
 
 class TinyboAdapter:
   """A tb.Optimizer (in memory) with any tinybo strategy; recommend() is opt.recommend() where tinybo has it, else the

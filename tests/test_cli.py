@@ -39,6 +39,21 @@ def test_show_table_and_best(db, capsys):
   rc, out, _ = run(capsys, "show", db)                     # no --name: every study in the file
   assert rc == 0 and "study 'mlp'" in out and "study 'other'" in out
 
+def test_show_aligns_wide_and_combining_characters_by_their_display_width(tmp_path, capsys):
+  # len() counted 学 and the full-width Ａ as one column each (a terminal shows two) and the accent of a decomposed é as
+  # one (it shows none): the columns after such a name or value were shifted. Expected: the table as a terminal lays it
+  # out, written by hand
+  path = str(tmp_path / "w.db")
+  opt = tb.Optimizer({"模型": tb.Categorical(["学习率", "cafe\u0301", "ＡＢ"]), "x": tb.Int(1, 9)}, strategy="random", storage=path, name="w")
+  for v, x, value in (("学习率", 3, 1.0), ("cafe\u0301", 4, 2.0), ("ＡＢ", 5, 0.5)): opt.observe({"模型": v, "x": x}, value)
+  rc, out, _ = run(capsys, "show", path)
+  assert rc == 0 and out.splitlines()[1:6] == [
+    "id  state     step  value  模型    x",
+    "--  --------  ----  -----  ------  -",
+    "1   complete  -     1      学习率  3",
+    "2   complete  -     2      cafe\u0301    4",
+    "*3  complete  -     0.5    ＡＢ    5"]
+
 def test_show_best_of_a_study_of_constants_lists_no_empty_params(tmp_path, capsys):
   # a space of constants only searches nothing: the best line ended in ": " with nothing after it
   path = str(tmp_path / "c.db")

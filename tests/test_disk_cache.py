@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import pickle
+import platform
 import shutil
 import stat
 import subprocess
@@ -323,6 +324,61 @@ def test_the_fingerprint_tells_arm_cpus_apart(monkeypatch, one, other):
   finally:
     monkeypatch.undo()
     tg._fingerprint.cache_clear()
+
+XEON_IMAC_PRO = b"""machdep.cpu.brand_string: Intel(R) Xeon(R) W-2140B CPU @ 3.20GHz
+machdep.cpu.features: FPU VME DE PSE TSC MSR PAE MCE CX8 APIC SEP MTRR PGE MCA CMOV PAT SSE SSE2 SSE3 SSSE3 FMA SSE4.1 SSE4.2 AVX1.0
+machdep.cpu.leaf7_features: RDWRFSGS BMI1 HLE AVX2 SMEP BMI2 ERMS AVX512F AVX512DQ RDSEED ADX AVX512CD AVX512BW AVX512VL
+hw.optional.avx2_0: 1
+hw.optional.avx512f: 1
+"""
+M1_UNDER_ROSETTA = b"""machdep.cpu.brand_string: Apple M1
+machdep.cpu.features: FPU VME DE PSE TSC MSR PAE MCE CX8 APIC SEP MTRR PGE MCA CMOV PAT SSE SSE2 SSE3 SSSE3 FMA SSE4.1 SSE4.2 AVX1.0
+machdep.cpu.leaf7_features: RDWRFSGS BMI1 AVX2 SMEP BMI2 ERMS RDSEED ADX
+hw.optional.avx2_0: 1
+hw.optional.avx512f: 0
+sysctl.proc_translated: 1
+"""
+
+def fingerprint_on(monkeypatch, system:str, machine:str, *, sysctl:bytes|None=None, processor:str="", node:str="host-a") -> str:
+  """tinybo's fingerprint on another platform: no /proc/cpuinfo (as on macOS and Windows), sysctl answering `sysctl`
+  (None: no sysctl to run), platform.processor() and the host name as given."""
+  real_read, real_run = Path.read_bytes, subprocess.run
+  def read_bytes(p:Path) -> bytes:
+    if str(p) == "/proc/cpuinfo": raise FileNotFoundError(2, "No such file or directory", str(p))
+    return real_read(p)
+  def run(cmd, *a, **k):
+    if "sysctl" not in str(cmd[0]): return real_run(cmd, *a, **k)
+    if sysctl is None: raise FileNotFoundError(2, "No such file or directory", cmd[0])
+    return subprocess.CompletedProcess(cmd, 0, sysctl, b"")
+  for name, value in (("system", system), ("machine", machine), ("processor", processor), ("node", node)):
+    monkeypatch.setattr(platform, name, lambda value=value: value)
+  monkeypatch.setattr(Path, "read_bytes", read_bytes)
+  monkeypatch.setattr(subprocess, "run", run)
+  tg._fingerprint.cache_clear()
+  try: return tg._fingerprint()
+  finally:
+    monkeypatch.undo()
+    tg._fingerprint.cache_clear()
+
+def test_the_fingerprint_tells_cpus_apart_without_proc_cpuinfo(monkeypatch):
+  # the CPU was read from /proc/cpuinfo alone: every Mac with one platform.machine() had one fingerprint, and Rosetta says
+  # x86_64 on Apple silicon, so a home folder shared by an iMac Pro and an M1's Rosetta terminal had AVX-512 code loaded
+  # where it cannot run; two Windows machines the same
+  mac = fingerprint_on(monkeypatch, "Darwin", "x86_64", sysctl=XEON_IMAC_PRO)
+  assert mac != fingerprint_on(monkeypatch, "Darwin", "x86_64", sysctl=M1_UNDER_ROSETTA)
+  assert mac == fingerprint_on(monkeypatch, "Darwin", "x86_64", sysctl=XEON_IMAC_PRO, node="host-b")   # one CPU: one cache
+  skylake_x, coffee_lake = "Intel64 Family 6 Model 85 Stepping 4, GenuineIntel", "Intel64 Family 6 Model 158 Stepping 10, GenuineIntel"
+  windows = fingerprint_on(monkeypatch, "Windows", "AMD64", processor=skylake_x)
+  assert windows != fingerprint_on(monkeypatch, "Windows", "AMD64", processor=coffee_lake)
+  assert windows == fingerprint_on(monkeypatch, "Windows", "AMD64", processor=skylake_x, node="host-b")
+
+@pytest.mark.parametrize("system", ["Linux", "Darwin", "Windows", "FreeBSD"])
+def test_a_cpu_that_cannot_be_read_is_kept_apart_per_host(monkeypatch, system):
+  # no /proc/cpuinfo (a sandbox), no sysctl, no processor string: the CPU was left out of the key and every such machine
+  # shared one; now the host name stands in for it, so another host never loads these programs
+  unknown = fingerprint_on(monkeypatch, system, "x86_64", node="host-a")
+  assert unknown != fingerprint_on(monkeypatch, system, "x86_64", node="host-b")
+  assert unknown == fingerprint_on(monkeypatch, system, "x86_64", node="host-a")
 
 def test_captures_of_other_versions_are_pruned_to_a_budget_least_recently_used_first(cache):
   # every edit of tinybo's source is a new fingerprint; their captures were kept for a week whatever their size (655 MB

@@ -1,5 +1,8 @@
 """tinybo/_tinygrad.py: on the pinned tinygrad and the CPU, the fast paths into tinygrad's internals are the ones taken;
 when one breaks, the public path gives the same numbers and a FastPathWarning says so, once."""
+import os
+import subprocess
+import sys
 import warnings
 
 import numpy as np
@@ -90,3 +93,58 @@ def test_staged_inputs_are_persistent_and_rewritten_in_place():
 
 def test_buckets():
   assert [tg.bucket(n, tg.N_BUCKETS) for n in (1, 8, 9, 2048, 2049)] == [8, 8, 16, 2048, 2560]
+
+THREADED_COMPILES = """
+import threading, warnings
+import numpy as np
+import tinybo as tb
+from tinygrad import Tensor
+warnings.simplefilter("error")
+errors = []
+def guarded(fn):
+  try: fn()
+  except Exception as e: errors.append(repr(e)[:300])
+def suggest():
+  opt = tb.Optimizer(tb.Space({"x": tb.Float(0, 1), "y": tb.Float(0, 1)}), seed=0)
+  for _ in range(8):
+    t = opt.suggest(); opt.observe(t, (t.params["x"] - 0.3) ** 2 + t.params["y"])
+guarded(lambda: (Tensor([1., 2.]) * 3).numpy())                    # the main thread compiles first
+for fn in (lambda: (Tensor([1., 2., 3.]) + 7).numpy(), suggest):   # then a new kernel and a GP study in a worker thread
+  t = threading.Thread(target=guarded, args=(fn,)); t.start(); t.join()
+guarded(lambda: (Tensor([4., 5., 6., 7.]) - 1).numpy())            # and the main thread again
+print("ERRORS", errors)
+"""
+
+def test_kernels_compile_in_any_thread(tmp_path):
+  # tinygrad's compile cache held one SQLite connection, bound to the first thread that compiled: a new kernel in any
+  # other thread raised ProgrammingError (in a GP suggestion: a fallback to random; seen with Optuna's threads in CI).
+  # A fresh process with empty caches, so that every step compiles.
+  env = {**os.environ, "CACHEDB": str(tmp_path / "cache.db"), "TINYBO_CACHE_DIR": str(tmp_path / "jit"), "DEV": "CPU"}
+  out = subprocess.run([sys.executable, "-c", THREADED_COMPILES], env=env, capture_output=True, text=True, timeout=600)
+  assert out.returncode == 0, out.stderr[-2000:]
+  assert "ERRORS []" in out.stdout, out.stdout[-2000:]
+
+def test_a_tinygrad_without_the_compile_cache_connection_warns(monkeypatch):
+  from tinygrad import helpers
+  monkeypatch.delattr(helpers, "db_connection")
+  with pytest.warns(tg.FastPathWarning, match="db_connection"): tg._per_thread_compile_cache()
+
+FORKED_COMPILE = """
+import os, tinybo  # noqa: F401
+from tinygrad import Tensor, helpers
+(Tensor([1., 2.]) * 3).numpy()
+parent = helpers.db_connection()
+pid = os.fork()
+if pid == 0:
+  child = helpers.db_connection()
+  (Tensor([1., 2., 5.]) * 4).numpy()
+  os._exit(0 if child is not parent else 3)
+print("CHILD", os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]), "PARENT KEPT", helpers.db_connection() is parent)
+"""
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_a_forked_child_opens_its_own_compile_cache_connection(tmp_path):
+  # SQLite forbids using a connection across fork(); the child's thread inherits the parent's thread-local one
+  env = {**os.environ, "CACHEDB": str(tmp_path / "cache.db"), "TINYBO_CACHE_DIR": str(tmp_path / "jit"), "DEV": "CPU"}
+  out = subprocess.run([sys.executable, "-c", FORKED_COMPILE], env=env, capture_output=True, text=True, timeout=300)
+  assert "CHILD 0 PARENT KEPT True" in out.stdout, (out.stdout[-1000:], out.stderr[-2000:])

@@ -58,3 +58,15 @@ def test_good_arguments_are_kept():
   gp = tb.GP(beta=0, n_initial=3, seed=7, device="CPU", noise=0.5, n_steps=0)
   assert (gp.beta, gp.n_initial, gp.seed, gp.device, gp.noise, gp.n_steps) == (0.0, 3, 7, "CPU", 0.5, 0)
   assert "noise=0.5" in repr(gp) and tb.GP(noise="deterministic").noise == "deterministic" and tb.GP().noise is None
+
+def test_gp_options_parse_as_the_benchmark_runner_spells_them():
+  # `tinybo show --gp` and benchmarks.run's gp:key=value;... read one syntax: literals, bare words, a|b tuples, ';' or ','
+  from tinybo.arguments import parse_options
+  text = "warp=False; beta=1.5,kernel=matern52|matern32;acquisition=logei;max_points=None;noise=deterministic"
+  assert parse_options(text, tb.GP) == {"warp": False, "beta": 1.5, "kernel": ("matern52", "matern32"), "acquisition": "logei",
+                                        "max_points": None, "noise": "deterministic"}
+  assert parse_options("", tb.GP) == {}
+  gp = tb.GP(**parse_options(text, tb.GP))
+  assert (gp.warp, gp.beta, gp.kernel, gp.max_points) == (False, 1.5, ("matern52", "matern32"), None)
+  with pytest.raises(ValueError) as e: parse_options("beta=1;nosie=0.1", tb.GP)
+  one_line(e, "unknown GP option 'nosie'", "use one of: kernel, acquisition,", "noise")

@@ -88,6 +88,56 @@ def test_parallel_form_equals_serial_form(dt, monkeypatch):
     X, X_ser = both(lambda t, b, impl, lower=lower: solve_triangular(t, b, lower=lower, impl=impl), T, B)
     assert rel(X, X_ser) < tol and rel(X, np.linalg.solve(T, B)) < tol * 10
 
+@pytest.mark.parametrize("dt", DT)
+@pytest.mark.parametrize("batch", [None, 2])
+def test_blocked_parallel_form_equals_numpy(dt, batch, monkeypatch):
+  # the parallel form above BLOCK rows goes by blocks (the path n > 256 takes on a GPU), lowered here to blocks of 3 over
+  # n = 8 (blocks 3, 3, 2) with 2 work-items per work-group (a diagonal block's spare column gated off): the factor, both
+  # solves and the inverse against numpy, and the blocked paths are the ones taken
+  monkeypatch.setattr(linalg, "BLOCK", 3)
+  monkeypatch.setattr(linalg, "MAX_WORK_ITEMS", 2)
+  calls = {"cholesky": 0, "trsm": 0}
+  def counted(name, fn):
+    def wrapped(*a):
+      calls[name] += 1
+      return fn(*a)
+    return wrapped
+  monkeypatch.setattr(linalg, "_cholesky_blocked", counted("cholesky", linalg._cholesky_blocked))
+  monkeypatch.setattr(linalg, "_trsm_blocked", counted("trsm", linalg._trsm_blocked))
+  rng = np.random.default_rng(11)
+  A = spd(rng, 8, batch, cond=1e3)
+  B = rng.standard_normal(A.shape[:-1] + (5,))
+  tol = 1e-5 if dt == dtypes.float32 else 1e-12
+  def T(a): return Tensor(a, dtype=dt, device="PYTHON")
+  L = cholesky(T(A), impl="parallel").numpy()
+  L_ref = np.linalg.cholesky(A)
+  assert L.shape == A.shape and rel(L, L_ref) < tol * 10 and np.all(np.triu(L, 1) == 0)
+  U_ref = np.swapaxes(L_ref, -1, -2)
+  assert rel(solve_triangular(T(L_ref), T(B), impl="parallel").numpy(), np.linalg.solve(L_ref, B)) < tol * 10
+  assert rel(solve_triangular(T(U_ref), T(B), lower=False, impl="parallel").numpy(), np.linalg.solve(U_ref, B)) < tol * 10
+  assert rel(triangular_inverse(T(L_ref), impl="parallel").numpy(), np.linalg.inv(L_ref)) < tol * 10
+  assert calls["cholesky"] == 1 and calls["trsm"] >= 3
+
+def test_a_matrix_whose_pivot_row_exceeds_local_memory_still_takes_the_blocked_parallel_form(monkeypatch):
+  # local memory holds one block's pivot row, not the whole matrix's: with room for 4 values and blocks of 3, n = 8 runs
+  # the work-group kernels by blocks rather than falling back to the serial loop (one work-item per matrix on a GPU)
+  from tinygrad import Device
+  monkeypatch.setattr(linalg, "BLOCK", 3)
+  monkeypatch.setattr(Device["PYTHON"].renderer, "shared_max", 4 * 8)
+  seen, blocked = [], linalg._cholesky_blocked
+  monkeypatch.setattr(linalg, "_cholesky_blocked", lambda *a: seen.append(1) or blocked(*a))
+  A = spd(np.random.default_rng(3), 8, None, cond=1e2)
+  L = cholesky(Tensor(A, device="PYTHON")).numpy()
+  assert seen and rel(L, np.linalg.cholesky(A)) < 1e-12
+
+def test_blocked_cholesky_of_a_matrix_that_is_not_positive_definite_has_nan_on_its_diagonal(monkeypatch):
+  # the failure shows where callers look for it (the diagonal), also when it happens in a later block
+  monkeypatch.setattr(linalg, "BLOCK", 3)
+  A = np.eye(8)
+  A[6, 6] = -1.0
+  L = cholesky(Tensor(A, device="PYTHON"), impl="parallel").numpy()
+  assert np.isnan(np.diag(L)).any() and np.allclose(np.diag(L)[:6], 1.0)
+
 def test_kernel_form_is_chosen_by_device():
   assert kernel_form("CPU") == "serial"  # no work-groups: one loop nest per matrix
   assert kernel_form("PYTHON") == "parallel"

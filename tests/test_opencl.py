@@ -143,7 +143,7 @@ def test_linalg_on_cl_matches_numpy_and_cpu(cl, dtype_name, form, batch):
   assert np.all(np.triu(np.asarray(got["L"]), 1) == 0)
 
 def test_parallel_kernels_launch_many_work_items(cl):
-  from tinybo.linalg import work_split
+  from tinybo.linalg import BLOCK, work_split
   for n in N_WORK_ITEMS:
     A = spd(n, 2, seed=n)
     got = cl[f"linalg_n{n}"]
@@ -151,10 +151,14 @@ def test_parallel_kernels_launch_many_work_items(cl):
     kernels = {name: (int(np.prod(g)) * int(np.prod(loc or [1])), int(np.prod(loc or [1]))) for name, g, loc in cl["work_items"][str(n)]
                if name.startswith(("cholesky", "trsm"))}
     w, _ = work_split(n)
-    # Cholesky: one work-group per matrix of the batch, w work-items each; triangular inverse: one work-item per column
-    assert kernels[f"cholesky_par_2_{n}"] == (2 * w, w), kernels
-    assert kernels[f"trsm_par_l_2_{n}_{n}"][0] >= 2 * n and kernels[f"trsm_par_l_2_{n}_{n}"][1] == w, kernels
-    assert kernels[f"trsm_par_l_2_{n}_3"] == (2 * 3, 3), kernels
+    # Cholesky: one work-group per matrix of the batch (of a diagonal block above BLOCK rows), one work-item per column
+    # of it; triangular inverse: one work-item per column (per column and diagonal block above BLOCK rows)
+    rows = min(n, BLOCK)
+    assert kernels[f"cholesky_par_2_{rows}"] == (2 * rows, rows), kernels
+    assert kernels[f"trsm_par_l_2_{rows}_{n}"][0] >= 2 * n and kernels[f"trsm_par_l_2_{rows}_{n}"][1] == w, kernels
+    assert kernels[f"trsm_par_l_2_{rows}_3"] == (2 * 3, 3), kernels
+    if n > BLOCK:  # the last block's kernels, after the panel's solve and the trailing update
+      assert f"cholesky_par_2_{n - BLOCK}" in kernels and f"trsm_par_l_2_{n - BLOCK}_{n}" in kernels, kernels
   # the GP's own factorizations on CL went through the parallel form too
   assert any(k.startswith("cholesky_par") for k in cl["gp_kernels"]) and not any(k.startswith("cholesky_") and "par" not in k
                                                                                  for k in cl["gp_kernels"])

@@ -1,4 +1,5 @@
 """Optimizer: ask/tell, warm start, best for both directions, optimize (failures, threads, timeout, progress), gp smoke."""
+import inspect
 import threading
 import time
 
@@ -96,6 +97,20 @@ def test_optimize_records_failures_and_goes_on():
   assert any("diverged" in str(x.message) for x in w) and any("nan" in str(x.message) for x in w)
   done = [t for t in ts if t.state == TrialState.COMPLETE]
   assert best.value == min(t.params["lr"] * t.params["units"] for t in done) and all(t.value == t.params["lr"] * t.params["units"] for t in done)
+
+def test_a_failed_trials_warning_names_the_exception_type_and_where_it_was_raised():
+  # the warning gave str(e) alone ("trial 0 failed: bad\nunits"): nothing said which line of the objective raised
+  def check(units):
+    raise ValueError(f"bad\nunits {units}")
+  def objective(p):
+    return check(p["units"])
+  opt = tb.Optimizer(SPACE, strategy="random")
+  with pytest.warns(TrialFailedWarning) as w: opt.optimize(objective, n_trials=1, progress=False)
+  units, raise_line = opt.trials[0].params["units"], check.__code__.co_firstlineno + 1
+  assert str(w[0].message) == f"trial 0 failed: ValueError: bad | units {units} (at {__file__}:{raise_line} in check); recorded as failed"
+  with pytest.warns(TrialFailedWarning) as w: opt.optimize(lambda p: 1 / 0, n_trials=1, progress=False)
+  assert str(w[0].message).startswith("trial 1 failed: ZeroDivisionError: division by zero (at ")
+  assert str(w[0].message).endswith(f"test_optimizer.py:{inspect.currentframe().f_lineno - 2} in <lambda>); recorded as failed")
 
 def test_optimize_threads_are_pending_aware():
   active, peak, lock = [0], [0], threading.Lock()

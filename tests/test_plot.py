@@ -310,3 +310,26 @@ def test_step_and_trial_id_axes_have_integer_ticks(tmp_path, monkeypatch, steps,
     assert len(values) >= 2 and all(v == int(v) and "." not in lab for v, lab in zip(values, labels)), (f.__name__, labels)
     assert min(values) <= max(axis_range) and max(values) >= min(axis_range)
     close("all")
+
+@pytest.mark.parametrize("low, high", [(1, 4), (1, 2), (0, 7)])
+def test_heatmap_axes_of_int_parameters_have_integer_ticks(tmp_path, monkeypatch, low, high):
+  # Int(1, 4) got ticks at 1.5, 2.5, ... on both panels: its values are whole, so are its ticks (a float axis is left alone)
+  import matplotlib
+  matplotlib.use("Agg")
+  import matplotlib.pyplot as plt
+  close = plt.close
+  monkeypatch.setattr(plt, "close", lambda *a, **k: None)   # keep the figure to read its ticks (savefig has drawn them)
+  opt = tb.Optimizer(tb.Space({"layers": tb.Int(low, high), "width": tb.Int(low, high), "x": tb.Float(0, 1)}), strategy="random", seed=0)
+  opt.optimize(lambda p: (p["layers"] - 2) ** 2 + p["width"] + p["x"], n_trials=8, progress=False)
+  plot.heatmap(opt, "layers", "width", tmp_path / "h.png", resolution=5)
+  observed, posterior = plt.gcf().axes[:2]   # (the third is the colour bar)
+  for ax in (observed, posterior):   # the posterior panel shares the axes; its y labels are hidden, its ticks are not
+    for axis, (lo, hi) in ((ax.xaxis, ax.get_xlim()), (ax.yaxis, ax.get_ylim())):
+      ticks = [v for v in axis.get_majorticklocs() if lo <= v <= hi]
+      assert len(ticks) >= 2 and all(v == int(v) for v in ticks) and set(ticks) <= set(range(low - 1, high + 2)), ticks
+  for axis, pos in ((observed.xaxis, 0), (observed.yaxis, 1)):
+    shown = [(t.get_position()[pos], t.get_text().replace("\u2212", "-")) for t in axis.get_ticklabels()]
+    assert shown and all(lab == str(int(v)) for v, lab in shown), shown
+  plot.heatmap(opt, "x", "width", tmp_path / "f.png", resolution=5)
+  assert any("." in t.get_text() for t in plt.gcf().axes[0].get_xticklabels())   # the float axis keeps its fractions
+  close("all")

@@ -114,6 +114,35 @@ def test_cli_show_prints_the_recommendation(tmp_path, capsys):
   assert rec.id != opt.best.id  # this seed's best is a lucky draw
   assert main(["show", str(db)]) == 0 and "recommended:" not in capsys.readouterr().out  # without --recommend: no GP fit
 
+def test_cli_show_recommends_with_the_gp_options_given(tmp_path, capsys):
+  # `show --recommend` always fitted tb.GP(): a study run with tb.GP(noise="deterministic") (no draw is lucky) was
+  # shown GP()'s pick instead of its own. A study file records no strategy, so --gp names the options
+  db = tmp_path / "s.db"
+  rng = np.random.default_rng(3)
+  opt = tb.Optimizer(SPACE, strategy="random", storage=db, name="s")
+  for x in rng.uniform(-2.0, 3.0, 60): opt.observe({"x": float(x)}, (x - 0.7) ** 2 + 0.5 * rng.standard_normal())
+  opt.storage.close()
+  reference = lambda gp: tb.Optimizer(SPACE, strategy=gp, storage=db, name="s").recommend()
+  for options, gp in (("noise=deterministic", tb.GP(noise="deterministic")), ("noise=0.25, kernel=rbf", tb.GP(noise=0.25, kernel="rbf"))):
+    rec = reference(gp)
+    assert main(["show", str(db), "--recommend", "--gp", options]) == 0
+    assert capsys.readouterr().out.splitlines()[-1] == f"recommended: trial {rec.id}, value {rec.value:.6g}: x={rec.params['x']:.6g}"
+  assert reference(tb.GP(noise="deterministic")).id == opt.best.id != reference(tb.GP()).id   # the options change the pick
+
+@pytest.mark.parametrize("argv, message", [
+  (["--recommend", "--gp", "nois=0.01"], "--gp 'nois=0.01': unknown GP option 'nois'; use one of: kernel, acquisition, "),
+  (["--recommend", "--gp", "noise=-1"], "--gp 'noise=-1': noise=-1: use None (fitted), 'deterministic', or a finite variance >= 0"),
+  (["--recommend", "--gp", "kernel=rbf;kernel=matern32"], "--gp 'kernel=rbf;kernel=matern32': option 'kernel' given twice"),
+  (["--recommend", "--gp", "noise"], "--gp 'noise': option 'noise': write key=value, such as noise=0.01"),
+  (["--gp", "noise=0.01"], "--gp 'noise=0.01' sets the GP of --recommend; add --recommend"),
+])
+def test_cli_show_gp_options_errors_are_one_line(tmp_path, capsys, argv, message):
+  db = tmp_path / "s.db"
+  tb.Optimizer(SPACE, strategy="random", storage=db, name="s").observe({"x": 0.5}, 1.0)
+  assert main(["show", str(db), *argv]) == 1
+  out = capsys.readouterr()
+  assert out.out == "" and out.err.startswith(f"tinybo: error: {message}") and out.err.count("\n") == 1
+
 def test_recommend_indexes_the_trials_given_when_some_do_not_fit_the_space():
   # an edited study: trials outside the space (or failed) before the complete ones must not shift the returned index
   rng = np.random.default_rng(3)

@@ -24,6 +24,7 @@ from tinybo.trial import Trial, TrialState
 @example([0.0, 0.0, 2.225073858507203e-309, -1.0], 0)   # a subnormal median distance once overflowed d / s
 @example([0.0, -1e-310], 2)                              # every distance subnormal: s must still be a normal float
 @example([1.7e308, -1.7e308, 0.0], 3)                    # a spread beyond the largest float
+@example([0.0, 9.47693134862316e+307, -1.6999999999999997e+308], 0)   # two distances whose sum overflows (the median's mean)
 def test_warp_is_monotone_and_invertible(values, n_scale):
   y = np.array(values)
   s = warp_scale(y, n_scale)

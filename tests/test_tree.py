@@ -201,6 +201,22 @@ def test_capped_bonus_by_hand():
   np.testing.assert_allclose(BranchOptimism.of(space, seen, 0.5, cap=False)(query), [0.5 * 0.83255, 0.5 * 1.44197], rtol=1e-4)
   assert CAP_AT_PRIOR and BranchOptimism.of(space, seen, 0.5).cap   # the default caps
 
+def test_nested_choices_count_each_trial_once_per_choice_it_took():
+  """x1 = "B" activates x2, whose "c" activates x3. A trial counts once for each choice on its path, at its own level,
+  and for no choice it did not take: 3 trials of A, 2 of B/a, 1 of B/c/p, 2 of B/c/q make x1 A 3, B 5; x2 a 2, b 0,
+  c 3; x3 p 1, q 2; N = 8. The bonus of a point is then its least-tried choice's root: B/b's n is 0 (as 1), B/c/q's 2."""
+  space = tb.Space({"x1": tb.Categorical(["A", "B"]), "x2": tb.Categorical(["a", "b", "c"], when={"x1": "B"}),
+                    "x3": tb.Categorical(["p", "q"], when={"x2": "c"}), "u": tb.Float(0, 1, when={"x3": "q"}), "w": tb.Float(0, 1)})
+  trials = ([{"x1": "A", "w": 0.1}] * 3 + [{"x1": "B", "x2": "a", "w": 0.2}] * 2 + [{"x1": "B", "x2": "c", "x3": "p", "w": 0.3}]
+            + [{"x1": "B", "x2": "c", "x3": "q", "u": 0.5, "w": 0.4}] * 2)
+  X = space.encode_many(trials)
+  X[:3, space.columns["x2"]], X[:3, space.columns["x3"]] = [0, 0, 1], [1, 0]   # stale columns of choices A did not take
+  opt = BranchOptimism.of(space, X, 1.0, weigh=False, cap=False)
+  counts = {q: dict(zip((space.params[q].choices[c] for c in codes), count.tolist())) for q, (codes, count) in opt.seen.items()}
+  assert counts == {"x1": {"A": 3, "B": 5}, "x2": {"a": 2, "c": 3}, "x3": {"p": 1, "q": 2}} and opt.total == 8
+  query = space.encode_many([{"x1": "A", "w": 0.5}, {"x1": "B", "x2": "b", "w": 0.5}, {"x1": "B", "x2": "c", "x3": "q", "u": 0.5, "w": 0.5}])
+  np.testing.assert_allclose(opt(query), [math.sqrt(2 * math.log(8) / n) for n in (3, 1, 2)], rtol=1e-12)
+
 def test_branch_optimism_matches_counts_over_decoded_configurations():
   seen = configs(SPACE, 30, 7)[:12] + [configs(SPACE, 1, 8)[0]] * 3   # repeats count as tries
   opt = BranchOptimism.of(SPACE, SPACE.encode_many(seen), 0.7, weigh=False)

@@ -4,6 +4,7 @@ Written for tinygrad TINYGRAD_VERSION; another version is named in a warning onc
 public fallback, and a fallback warns once (`FastPathWarning`, naming the path and the error) instead of passing
 silently: a tinygrad release that moves an internal makes tinybo slower and says so. `COUNTS` tells tests which path ran.
 `DEVICE_LOCK`: the process-wide programs and buffers serve one unit of work at a time (the GP strategy holds it).
+At import, tinygrad's compile cache gets one SQLite connection per thread (`_per_thread_compile_cache`).
 Imports: tinygrad, numpy. Imported by gp.py, optim_acqf.py, tree.py (upload), bo.py and plot.py (the lock).
 """
 from __future__ import annotations
@@ -20,7 +21,9 @@ import os
 import pickle
 import platform
 import secrets
+import sqlite3
 import stat
+import subprocess
 import sys
 import tempfile
 import threading
@@ -31,6 +34,7 @@ from pathlib import Path
 
 import numpy as np
 from tinygrad import Device, Tensor, TinyJit, dtypes
+from tinygrad import helpers as _helpers
 from tinygrad.device import Buffer
 from tinygrad.dtype import DType, _to_np_dtype
 from tinygrad.engine.jit import _prepare_jit_inputs
@@ -48,6 +52,31 @@ except importlib.metadata.PackageNotFoundError: INSTALLED = None
 if INSTALLED != TINYGRAD_VERSION:
   warnings.warn(f"tinybo was written for tinygrad {TINYGRAD_VERSION}, this is {INSTALLED}: fast paths may fall back", FastPathWarning, stacklevel=2)
 
+# tinygrad's compile cache (helpers.diskcache_get/put) keeps one SQLite connection per process, and SQLite binds a
+# connection to the thread that opened it: once one thread has compiled a kernel, a compile in any other thread raises
+# ProgrammingError, and the GP fit that needed it falls back to random (a second thread of optimize(n_jobs), Optuna's
+# n_jobs, a fit in a worker thread after one in the main thread). One connection per thread instead; SQLite serializes
+# the writers (WAL, a 60 s busy timeout, as tinygrad opens its own).
+_THREAD_DB = threading.local()
+
+def _db_connection_per_thread() -> sqlite3.Connection:
+  # keyed by process too: a forked child's thread inherits the parent's thread-local, and SQLite forbids using a
+  # connection across a fork
+  if (conn := getattr(_THREAD_DB, "conn", None)) is None or getattr(_THREAD_DB, "pid", None) != os.getpid():
+    os.makedirs(os.path.dirname(_helpers.CACHEDB), exist_ok=True)
+    conn = sqlite3.connect(_helpers.CACHEDB, timeout=60, isolation_level="IMMEDIATE")
+    with contextlib.suppress(sqlite3.OperationalError): conn.execute("PRAGMA journal_mode=WAL").fetchone()
+    conn.execute("PRAGMA synchronous=NORMAL")
+    _THREAD_DB.conn, _THREAD_DB.pid = conn, os.getpid()
+  return conn
+
+def _per_thread_compile_cache() -> None:
+  if not callable(getattr(_helpers, "db_connection", None)) or not isinstance(getattr(_helpers, "CACHEDB", None), str):
+    warnings.warn(f"tinygrad {INSTALLED} has no helpers.db_connection/CACHEDB (written for {TINYGRAD_VERSION}): its compile "
+                  f"cache stays one connection per process, and a compile in a second thread may fail", FastPathWarning, stacklevel=2)
+    return
+  _helpers.db_connection = _db_connection_per_thread
+
 COUNTS: collections.Counter[str] = collections.Counter()  # path -> times taken ("copyin", "view", ..., "<path>:fallback")
 _WARNED: set[str] = set()
 
@@ -57,6 +86,8 @@ def _fallback(path:str, err:BaseException|str) -> None:
     _WARNED.add(path)
     warnings.warn(f"tinybo's fast path '{path}' failed ({err if isinstance(err, str) else f'{type(err).__name__}: {err}'}) on tinygrad "
                   f"{INSTALLED} (written for {TINYGRAD_VERSION}); using the public API from now on", FastPathWarning, stacklevel=3)
+
+_per_thread_compile_cache()
 
 # ***** shapes: buckets so that captured programs are reused as observations arrive *****
 
@@ -394,6 +425,29 @@ def load_capture(payload:bytes):
 # the lines of /proc/cpuinfo that say what a CPU can run: x86 has a model name and flags, arm64 neither (its Features and CPU
 # part say it): two ARM machines sharing a home folder (two Graviton generations) must not run each other's programs
 CPU_LINES = (b"model name", b"flags", b"Features", b"CPU implementer", b"CPU architecture", b"CPU variant", b"CPU part")
+# macOS has no /proc: sysctl says it (brand, x86 feature words, hw.optional.* for both x86 and arm64 features), and
+# sysctl.proc_translated tells a process Rosetta runs on Apple silicon (platform.machine() says x86_64 there, as on an Intel
+# Mac: one home folder used by both would load AVX-512 code where Rosetta cannot run it). A name a CPU lacks fails alone.
+SYSCTL_NAMES = ("machdep.cpu.brand_string", "machdep.cpu.features", "machdep.cpu.leaf7_features", "hw.optional", "sysctl.proc_translated")
+
+def _cpuinfo() -> bytes:
+  try: return b"\n".join(sorted({ln for ln in Path("/proc/cpuinfo").read_bytes().splitlines() if ln.startswith(CPU_LINES)}))
+  except OSError: return b""
+
+def _sysctl() -> bytes:
+  try: return subprocess.run(["/usr/sbin/sysctl", *SYSCTL_NAMES], capture_output=True, timeout=10).stdout.strip()
+  except (OSError, subprocess.SubprocessError): return b""
+
+def cpu_description() -> bytes:
+  """What the CPU can run, for the names of compiled programs (clang compiles for the CPU it runs on): the platform and
+  machine, and Linux's /proc/cpuinfo lines (`CPU_LINES`, each distinct line once, so every kind of core of a hybrid CPU
+  counts and many cores cost nothing), macOS's sysctl (`SYSCTL_NAMES`), Windows's platform.processor() (family, model and
+  stepping; elsewhere it is the machine again, or `uname -p`'s "unknown"). Where none of them can be read the CPU is
+  "unknown" and the host name stands in for it: such a machine's programs are never loaded by another host sharing its
+  home folder (nor by a process of it that reads its CPU, as its key differs)."""
+  system = platform.system()
+  found = {"Linux": _cpuinfo, "Darwin": _sysctl, "Windows": lambda: platform.processor().encode()}.get(system, bytes)()
+  return f"{system} {platform.machine()}\n".encode() + (found or f"cpu unknown, host {platform.node()}".encode())
 
 def _tree_stamp(root:Path) -> bytes:
   # the path, size and modification time of every .py file under root: tinygrad installed from git keeps its release's
@@ -411,14 +465,12 @@ def _tree_stamp(root:Path) -> bytes:
 @functools.cache
 def _fingerprint() -> str:
   # tinygrad (its version and files), every source file of tinybo, Python and the CPU (it decides what clang's -march=native
-  # emits: `CPU_LINES`, each distinct line once, so every kind of core of a hybrid CPU counts and many cores cost nothing)
+  # emits: `cpu_description`)
   h = hashlib.sha256()
   if INSTALLED is not None: h.update(INSTALLED.encode())
   h.update(_tree_stamp(Path(importlib.import_module("tinygrad").__file__).parent))
   for f in sorted(Path(__file__).parent.glob("*.py")): h.update(f.name.encode() + b"\0" + f.read_bytes())
-  h.update(f"{sys.version_info[:2]} {platform.machine()} {platform.node() if os.environ.get('TINYBO_CACHE_PER_HOST') else ''}".encode())
-  try: h.update(b"\n".join(sorted({ln for ln in Path("/proc/cpuinfo").read_bytes().splitlines() if ln.startswith(CPU_LINES)})))
-  except OSError: pass
+  h.update(f"{sys.version_info[:2]} {platform.node() if os.environ.get('TINYBO_CACHE_PER_HOST') else ''}\n".encode() + cpu_description())
   return h.hexdigest()[:16]
 
 @functools.cache

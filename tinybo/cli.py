@@ -1,6 +1,6 @@
 """The `tinybo` command line: look at, plot and export SQLite studies; run the benchmarks.
 
-  tinybo show study.db [--name NAME] [--last N] [--recommend]
+  tinybo show study.db [--name NAME] [--last N] [--recommend [--gp "noise=0.01;kernel=rbf"]]
   tinybo plot study.db --kind history|curves|heatmap|importance [--x P --y Q] [--step N] [--mix-fidelities] [-o out.png] [--name NAME]
   tinybo export study.db --format csv|json [-o FILE] [--name NAME]
   tinybo bench [ARGS...]            # python -m benchmarks.run ARGS... (needs a source checkout); results in the current folder
@@ -8,7 +8,7 @@
 show, plot and export only read: they open the study file read-only and create no file next to it, so anyone who may
 read a study can look at it without locking its owner out. Everything they print from the file has its control
 characters escaped, and CSV cells that a spreadsheet would run as a formula are neutralized.
-Imports: storage (read-only studies); inside the commands that need them optimizer, space, bo (--recommend), trial, plot.
+Imports: storage (read-only studies); inside the commands that need them optimizer, space, bo and arguments (--recommend, --gp), trial, plot.
 """
 from __future__ import annotations
 
@@ -76,12 +76,27 @@ def _fmt(v: Any) -> str:
   if isinstance(v, float): return f"{v:.6g}"
   return "-" if v is None else safe(v)
 
+def width(text: str) -> int:
+  """Columns `text` takes on a terminal: East Asian wide and full-width characters (学, Ａ) take two, combining marks
+  (the accent of a decomposed é) none. len() counted one each, and a table with such a name or value was misaligned."""
+  return sum(0 if unicodedata.category(c) in ("Mn", "Me") else 2 if unicodedata.east_asian_width(c) in ("W", "F") else 1 for c in text)
+
 def table(rows: list[list[str]], header: list[str]) -> str:
-  w = [max(len(str(x)) for x in col) for col in zip(header, *rows)]
-  line = lambda r: "  ".join(str(x).ljust(n) for x, n in zip(r, w)).rstrip()
+  w = [max(width(str(x)) for x in col) for col in zip(header, *rows)]
+  line = lambda r: "  ".join(str(x) + " " * (n - width(str(x))) for x, n in zip(r, w)).rstrip()
   return "\n".join([line(header), line(["-" * n for n in w])] + [line(r) for r in rows])
 
-def show(opt, limit: int | None = None, recommend: bool = False) -> str:
+def gp_options(text: str) -> dict[str, Any]:
+  """--gp 'noise=0.01;kernel=rbf' -> tb.GP's keyword arguments, checked now by building one (a bad key or value is a one-line
+  error before any study is read). A study file records no strategy, so the GP the study ran with is the user's to name."""
+  from tinybo.arguments import parse_options
+  from tinybo.bo import GP
+  try: GP(**(options := parse_options(text, GP)))
+  except (ValueError, TypeError) as e: raise CLIError(f"--gp {text!r}: {e}") from None
+  return options
+
+def show(opt, limit: int | None = None, recommend: bool = False, gp: dict[str, Any] | None = None) -> str:
+  """The study as text; `recommend`: also the trial that tb.GP(**gp) fitted to the complete trials believes best."""
   from tinybo.bo import GP
   from tinybo.trial import TrialState
   trials, best = opt.trials, opt.best
@@ -105,7 +120,7 @@ def show(opt, limit: int | None = None, recommend: bool = False) -> str:
   if best is not None and recommend:
     # the trial a GP fitted to the complete trials believes best (best posterior mean): not fooled by a lucky noisy draw.
     # Asked for, not by default: a GP fit compiles its programs on a cold cache (seconds), and showing a study is instant
-    rec = trials[GP().recommend(opt.space, trials, seed=opt.seed, minimize=opt.minimize)]
+    rec = trials[GP(**(gp or {})).recommend(opt.space, trials, seed=opt.seed, minimize=opt.minimize)]
     out.append(f"recommended: {described(rec)}")
   return "\n".join(out)
 
@@ -183,6 +198,8 @@ def parser() -> argparse.ArgumentParser:
   s.add_argument("--last", type=int, default=None, metavar="N", help="show only the last N trials")
   s.add_argument("--recommend", action="store_true",
                  help="also the recommended trial: the best posterior mean of a GP fitted to the complete trials (for noisy objectives)")
+  s.add_argument("--gp", metavar="OPTIONS", help="--recommend with the tb.GP options the study ran with (a study file does not record "
+                 "them): key=value separated by ';' or ',', e.g. \"noise=0.01;kernel=rbf\" for tb.GP(noise=0.01, kernel='rbf')")
   p = sub.add_parser("plot", help="write a PNG: history, learning curves, heatmap or importance")
   p.add_argument("db"); p.add_argument("--name", help="study name (needed when the file holds several)")
   p.add_argument("--kind", choices=["history", "curves", "heatmap", "importance"], default="history")
@@ -213,8 +230,10 @@ def run(argv: list[str]) -> int:
   a.db = file_path(a.db)   # the string given to tb.Optimizer(storage=...), 'sqlite:///study.db' too
   if a.cmd == "show" and a.last is not None and a.last < 0: raise CLIError(f"--last {a.last}: use an int >= 0 (how many of the last trials to show)")
   if a.cmd == "show":
+    if a.gp is not None and not a.recommend: raise CLIError(f"--gp {a.gp!r} sets the GP of --recommend; add --recommend")
+    gp = gp_options(a.gp) if a.gp is not None else None
     names = [a.name] if a.name else [r[0] for r in study_names(a.db)]
-    print("\n\n".join(show(open_study(a.db, n), a.last, a.recommend) for n in names))
+    print("\n\n".join(show(open_study(a.db, n), a.last, a.recommend, gp) for n in names))
     return 0
   opt = open_study(a.db, a.name)
   if a.cmd == "export":

@@ -15,7 +15,10 @@ Implementations behind one `impl` switch:
     "parallel": for devices with work-groups (OpenCL, CUDA, Metal, ...): one work-group per matrix whose work-items own
                 columns (Cholesky: the pivot loop stays serial, the column scale and the rank-1 update of each pivot run
                 over all work-items, the pivot row passes through local memory with a barrier), or one work-item per
-                right-hand-side column (triangular solves: no communication at all). Still one kernel per call.
+                right-hand-side column (triangular solves: no communication at all). Still one kernel per call up
+                to BLOCK rows; above it the factorization and the solves go by blocks of BLOCK (`_cholesky_blocked`,
+                `_trsm_blocked`): the kernels on the diagonal blocks, the rest as matrix products, which spread over
+                the whole device where one work-group would hold the whole O(n³) (one multiprocessor of a GPU).
   "serial" / "parallel" force a form (tests, benchmarks); "tensor": plain tinygrad tensor ops column by column, slow,
   needs nothing beyond elementwise/reduce support.
 Loop bounds may not depend on another loop's index (tinygrad codegen), so the triangles are swept with full ranges and
@@ -32,6 +35,8 @@ from tinygrad.uop.ops import AxisType, KernelInfo, Ops, UOp
 IMPLS = ("custom", "serial", "parallel", "tensor")
 # work-items per work-group of the parallel form: every OpenCL/CUDA/Metal GPU runs 256 (some cap a work-group there)
 MAX_WORK_ITEMS = 256
+# rows of a diagonal block in the parallel form's blocked factorization and solves: one work-item per column of a block
+BLOCK = 256
 
 def kernel_form(device:str, local_bytes:int=0) -> str:
   """The form of the custom kernels on `device`: "parallel" where its renderer has work-groups (local memory and
@@ -173,6 +178,43 @@ def _trsm_tensor(T:Tensor, B:Tensor, lower:bool) -> Tensor:
     X = (idx == r).unsqueeze(-1).where(x.unsqueeze(1), X).realize()
   return X
 
+# ***** blocked forms (the parallel form above BLOCK rows) *****
+
+def _cholesky_blocked(A:Tensor, kernel, trsm) -> Tensor:
+  # right-looking by column blocks: factor the diagonal block with `kernel`, the panel below it by one triangular solve
+  # (L21 = A21 L11⁻ᵀ, as L21ᵀ = L11⁻¹ A21ᵀ), then the trailing block less L21 L21ᵀ as a matrix product. Only lower
+  # triangles are read, as in the kernels; a failed block leaves NaN on its diagonal and in everything after it.
+  n = A.shape[1]
+  panels, S, k = [], A, 0
+  while k < n:
+    kb = min(BLOCK, n - k)
+    L11 = kernel(S[:, :kb, :kb].contiguous())
+    if k + kb < n:
+      L21 = trsm(L11, S[:, kb:, :kb].transpose(-1, -2).contiguous()).transpose(-1, -2)
+      S = (S[:, kb:, kb:] - L21 @ L21.transpose(-1, -2)).contiguous()
+      col = L11.cat(L21, dim=1)
+    else: col = L11
+    panels.append(col.pad(((0, 0), (k, 0), (0, 0))))
+    k += kb
+  return panels[0].cat(*panels[1:], dim=2) if len(panels) > 1 else panels[0]
+
+def _trsm_blocked(T:Tensor, B:Tensor, lower:bool, kernel) -> Tensor:
+  # substitution by row blocks: each block of X is the kernel's solve of its diagonal block against B's rows less the
+  # already-solved blocks' contribution (a matrix product with the off-diagonal blocks of T's own triangle)
+  n = T.shape[1]
+  starts = list(range(0, n, BLOCK))
+  order = starts if lower else starts[::-1]
+  solved: dict[int, Tensor] = {}
+  for r in order:
+    e = min(r + BLOCK, n)
+    R = B[:, r:e]
+    if solved:
+      lo, hi = (0, r) if lower else (e, n)
+      Xdone = Tensor.cat(*[solved[q] for q in sorted(solved)], dim=1)  # rows lo:hi in order
+      R = R - T[:, r:e, lo:hi] @ Xdone
+    solved[r] = kernel(T[:, r:e, r:e].contiguous(), R.contiguous())
+  return Tensor.cat(*[solved[q] for q in starts], dim=1) if len(starts) > 1 else solved[0]
+
 # ***** public API *****
 
 def eye_like(A:Tensor) -> Tensor:
@@ -196,17 +238,31 @@ def _form(impl:str, device:str, local_bytes:int=0) -> str:
     raise ValueError(f"impl='parallel' needs a device with work-groups (CL, CUDA, METAL, ...), not {device}: use impl='custom'")
   return kernel_form(device, local_bytes) if impl == "custom" else impl
 
+def _cholesky_call(form:str):
+  """The factorization kernel of `form` as a function of a contiguous A[b,k,k]."""
+  def call(a:Tensor) -> Tensor:
+    out = Tensor.empty(*a.shape, dtype=a.dtype, device=a.device)
+    if form == "parallel": return Tensor.custom_kernel(out, a, fxn=_cholesky_kernel_parallel)[0]
+    scratch = Tensor.empty(*a.shape[:2], dtype=a.dtype, device=a.device)
+    return Tensor.custom_kernel(out, scratch, a, fxn=_cholesky_kernel)[0]
+  return call
+
+def _trsm_call(form:str, lower:bool):
+  """The substitution kernel of `form` as a function of T[b,k,k] and B[b,k,m] (contiguous buffers on T's device)."""
+  kernel = _trsm_kernel if form == "serial" else _trsm_kernel_parallel
+  def call(t:Tensor, b:Tensor) -> Tensor:
+    out = Tensor.empty(*b.shape, dtype=b.dtype, device=t.device)
+    return Tensor.custom_kernel(out, t, b, fxn=lambda x, tt, bb: kernel(x, tt, bb, lower))[0]
+  return call
+
 def cholesky(A:Tensor, impl:str="custom") -> Tensor:
   """Lower Cholesky factor of SPD `A[n,n]` or `A[b,n,n]`. Not positive definite -> NaN entries (check the diagonal)."""
   A3, batched = _batched(A)
-  nb, n = A3.shape[0], A3.shape[1]
-  form = _form(impl, A.device, n * A.dtype.itemsize)  # the parallel form holds one pivot row in local memory
-  L = Tensor.empty(nb, n, n, dtype=A.dtype, device=A.device)
-  if form == "serial":
-    S = Tensor.empty(nb, n, dtype=A.dtype, device=A.device)
-    L = Tensor.custom_kernel(L, S, A3.contiguous(), fxn=_cholesky_kernel)[0]
-  elif form == "parallel": L = Tensor.custom_kernel(L, A3.contiguous(), fxn=_cholesky_kernel_parallel)[0]
-  else: L = _cholesky_tensor(A3)
+  n = A3.shape[1]
+  form = _form(impl, A.device, min(n, BLOCK) * A.dtype.itemsize)  # the parallel form holds one pivot row (of a block) in local memory
+  if form == "tensor": L = _cholesky_tensor(A3)
+  elif form == "serial" or n <= BLOCK: L = _cholesky_call(form)(A3.contiguous())  # blocks on a CPU measured no faster
+  else: L = _cholesky_blocked(A3.contiguous(), _cholesky_call(form), _trsm_call(form, True))
   return L if batched else L[0]
 
 def solve_triangular(T:Tensor, B:Tensor, lower:bool=True, impl:str="custom") -> Tensor:
@@ -218,10 +274,8 @@ def solve_triangular(T:Tensor, B:Tensor, lower:bool=True, impl:str="custom") -> 
   B3 = B3.expand(T3.shape[0], *B3.shape[1:])
   form = _form(impl, T.device)
   if form == "tensor": X = _trsm_tensor(T3, B3, lower)
-  else:
-    kernel = _trsm_kernel if form == "serial" else _trsm_kernel_parallel
-    X = Tensor.empty(*B3.shape, dtype=B.dtype, device=T.device)
-    X = Tensor.custom_kernel(X, T3.contiguous(), _on_device(B3, T.device), fxn=lambda x, t, b: kernel(x, t, b, lower))[0]
+  elif form == "serial" or T3.shape[1] <= BLOCK: X = _trsm_call(form, lower)(T3.contiguous(), _on_device(B3, T.device))
+  else: X = _trsm_blocked(T3, _on_device(B3, T.device), lower, _trsm_call(form, lower))
   if not batched: X = X[0]
   return X[..., 0] if vec else X
 

@@ -25,6 +25,7 @@ import os
 import socket
 import threading
 import time
+import traceback
 import warnings
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -55,6 +56,16 @@ def as_value(value: Any, verb: str = "observe") -> float:
     value = v
   try: return float(value)
   except OverflowError: return math.inf if value > 0 else -math.inf
+
+def raised(e: BaseException) -> str:
+  """An objective's exception in one line, with where it was raised: 'ValueError: bad lr (at /src/train.py:12 in objective)'.
+  The innermost frame of its traceback: the warning is all a user of optimize() sees of a failed trial (the exception is
+  caught), and the type and message alone did not say which line of a long objective raised. Line breaks of a message
+  become ' | ': a warning stays one line."""
+  msg = " | ".join(line for line in str(e).splitlines() if line.strip())
+  frames = traceback.extract_tb(e.__traceback__)
+  at = f" (at {frames[-1].filename}:{frames[-1].lineno} in {frames[-1].name})" if frames else ""
+  return f"{type(e).__name__}{': ' + msg if msg else ''}{at}"
 
 def _shown(value: Any, v: float) -> str:
   """How a non-finite result is named in a warning (a 3**2000 is not printed digit by digit)."""
@@ -387,7 +398,7 @@ class Optimizer:
       return self._end_stopped(trial, handle)
     except Exception as e:
       returned()
-      err = f"{type(e).__name__}: {e}"
+      err = raised(e)
       return self._ended_elsewhere(trial, lambda: self._fail_warned(trial, f"failed: {err}"), f"its error ({err})")
     except BaseException:
       returned()
@@ -402,10 +413,11 @@ class Optimizer:
   def optimize(self, objective: Callable[..., Any], n_trials: int = 50, timeout: float | None = None, n_jobs: int = 1,
                progress: bool = True) -> Trial | None:
     """Run `objective(params) -> float` for n_trials new trials (n_jobs threads at once, each suggestion aware of the
-    others' pending trials). An exception or non-finite value fails that trial with a warning and the run goes on.
-    `timeout` (seconds) starts no new trial after it and lets running ones finish: it cannot stop an objective that hangs
-    (Python cannot kill a thread), so bound each run inside the objective. Ctrl-C fails every running trial and
-    re-raises; a thread whose objective still returns afterwards records its result (a late result is kept). Returns `best`.
+    others' pending trials). An exception or non-finite value fails that trial with a warning (an exception's type,
+    message and the file:line that raised it) and the run goes on. `timeout` (seconds) starts no new trial after it and
+    lets running ones finish: it cannot stop an objective that hangs (Python cannot kill a thread), so
+    bound each run inside the objective. Ctrl-C fails every running trial and re-raises; a thread whose objective still
+    returns afterwards records its result (a late result is kept). Returns `best`.
     An objective with a second parameter, `objective(params, trial)`, gets a TrialHandle: `trial.report(value, step)`
     returns True when the stopping rule says stop; raising tb.StopTrial then ends the trial as stopped."""
     if not callable(objective):

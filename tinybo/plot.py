@@ -346,6 +346,9 @@ def heatmap(study: Any, x: str, y: str, path: str | os.PathLike = "heatmap.png",
     ax.set_xscale(xs); ax.set_yscale(ys)
     if xt: ax.set_xticks(range(len(xt)), xt); ax.set_xlim(-0.5, len(xt) - 0.5)
     if yt: ax.set_yticks(range(len(yt)), yt); ax.set_ylim(-0.5, len(yt) - 0.5)
+    # an Int takes whole values only: Int(1, 4) got ticks at 1.5, 2.5 (a log Int axis gets its own formatters below)
+    for axis, p, scale in ((ax.xaxis, x, xs), (ax.yaxis, y, ys)):
+      if scale == "linear" and isinstance(space.params[p], Int): axis.set_major_locator(_integer_ticks())
     ax.set_xlabel(x)
   axes[0].set_ylabel(y)
   for axis, vals, scale, ticks in ((axes[0].xaxis, xv, xs, xt), (axes[0].yaxis, yv, ys, yt)):

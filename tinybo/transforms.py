@@ -71,8 +71,11 @@ def warp_scale(y:np.ndarray, n_scale:int|None=None) -> float:
   """s of `warp_values`: the median distance below the best, d = (max y − y) / 2, of the first n_scale values (None: all),
   or of the positive distances when that median is 0; 1 when every value is the best. A finite, positive, normal float."""
   d = np.max(y) / 2 - y / 2   # halves: a spread near 1.8e308 would overflow; the warp is scale-free
-  s = float(np.median(d[:n_scale])) if n_scale is None or n_scale > 0 else 0.0
-  if not s > 0 and (d > 0).any(): s = float(np.median(d[d > 0]))
+  # the median of halves, doubled: numpy's median of an even count adds the middle two, which overflows near 1.8e308
+  # (for normal floats the same number as the plain median: halving and doubling are exact)
+  def median(x:np.ndarray) -> float: return float(np.median(x / 2)) * 2
+  s = median(d[:n_scale]) if n_scale is None or n_scale > 0 else 0.0
+  if not s > 0 and (d > 0).any(): s = median(d[d > 0])
   # a subnormal median (values 1e-309 apart next to ones 1 apart) would overflow d / s: s stays >= max(d) / 1e300
   # and a normal float at least (every distance subnormal would leave s subnormal)
   return max(s, float(d.max()) / 1e300, np.finfo(np.float64).tiny) if s > 0 else 1.0

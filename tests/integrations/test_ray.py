@@ -325,6 +325,24 @@ def test_scheduler_ended_trials_as_ray_calls_the_searcher():
   assert [(t.state, t.value) for t in s.trials] == [(S, 5.0), (C, 1.0)]
   with pytest.raises(ValueError, match="max_step=0"): TinyBOSearch(space, max_step=0)
 
+def test_a_trial_ray_runs_again_is_recorded_as_its_last_run():
+  """Ray runs a trial again under its trial_id (after Tuner.restore, a retry of FailureConfig(max_failures), a paused
+  trial without a checkpoint): its steps begin again. That run's results replace the earlier run's from its first step on."""
+  S, C = tb.TrialState.STOPPED, tb.TrialState.COMPLETE
+  s = TinyBOSearch({"x": tb.Float(0, 1)}, metric="m", mode="min", strategy="random", max_step=9)
+  for i in "abc": s.suggest(i)
+  for step in (1, 2, 3): s.on_trial_result("a", {"m": 5.0 - step, "training_iteration": step})
+  s.on_trial_result("a", {"m": 7.0, "training_iteration": 1})        # run again from the start, other values
+  s.on_trial_complete("a", {"m": 6.0, "training_iteration": 2})      # and the scheduler stopped it at step 2 < 9
+  for step in (1, 2, 3, 4): s.on_trial_result("b", {"m": 9.0 - step, "training_iteration": step})
+  s.on_trial_complete("b", {"m": 4.5, "training_iteration": 3})      # run again from a checkpoint at step 2, stopped at 3
+  for step in range(1, 10): s.on_trial_result("c", {"m": 10.0 - step, "training_iteration": step})
+  s.on_trial_complete("c", {"m": 1.0, "training_iteration": 9})      # returned on its own: its last result repeated
+  assert [(t.state, t.value, t.last_step) for t in s.trials] == [(S, 6.0, 2), (S, 4.5, 3), (C, 1.0, 9)]
+  curves = {i: [(r.step, r.value, r.stop) for r in c] for i, c in s.curves.items()}
+  assert curves[0] == [(1, 7.0, False), (2, 6.0, True)] and curves[1] == [(1, 8.0, False), (2, 7.0, False), (3, 4.5, True)]
+  assert curves[2] == [(e, 10.0 - e, False) for e in range(1, 10)]
+
 def test_pruned_points_are_stopped_and_the_state_of_an_older_version_loads(tmp_path):
   s = TinyBOSearch({"x": tb.Float(0, 1)}, metric="m", mode="min", strategy="random")
   s.add_evaluated_point({"x": 0.2}, 0.7, pruned=True, intermediate_values=[0.9, 0.7])
@@ -432,3 +450,46 @@ def test_errored_trials_resumed_by_tuner_restore_are_recorded(ray_local, tmp_pat
   searcher.restore_from_dir(str(tmp_path / "flaky"))
   assert [t.state for t in searcher.trials] == [tb.TrialState.COMPLETE] * 3
   assert sorted(t.value for t in searcher.trials) == sorted(r.metrics["loss"] for r in results)
+
+def rerun_trainable(config: dict) -> None:
+  """Nine epochs; a second run of the trial (after Tuner.restore) starts again from epoch 1 with other values, as a
+  training run with another random initialization would."""
+  second = os.path.exists(config["flag"])
+  for epoch in range(1, 10):
+    time.sleep(0.2)
+    tune.report({"loss": config["x"] + 1.0 / epoch + (0.5 if second else 0.0)})
+
+class InterruptAfterResults(tune.Callback):
+  """SIGUSR1 (as Ctrl+C) after n results, in the first run only (Tune restores the callbacks with the experiment)."""
+  def __init__(self, n: int, flag: str): self.n, self.seen, self.flag = n, 0, flag
+  def on_trial_result(self, iteration, trials, trial, result, **info):
+    self.seen += 1
+    if self.seen == self.n and not os.path.exists(self.flag): os.kill(os.getpid(), signal.SIGUSR1)
+
+def last_run(rows: list[tuple]) -> list[tuple]:
+  starts = [i for i in range(1, len(rows)) if rows[i][0] <= rows[i - 1][0]]
+  return rows[starts[-1] if starts else 0:]
+
+def test_trials_run_again_by_tuner_restore_are_recorded_as_their_last_run(ray_local, tmp_path):
+  # a trial cut mid-run (no checkpoint) starts again from epoch 1 after Tuner.restore; the searcher ignored the steps it
+  # had seen and recorded one curve of two runs (epochs 1-4 of the first, 5-9 of the second), unlike Ray's own record
+  flag = str(tmp_path / "flag")
+  search = TinyBOSearch({"x": tb.Float(0, 1)}, metric="loss", mode="min", strategy="random", seed=0)
+  tune.Tuner(rerun_trainable, param_space={"flag": flag},
+             tune_config=tune.TuneConfig(search_alg=search, num_samples=2, max_concurrent_trials=2, metric="loss", mode="min"),
+             run_config=tune.RunConfig(storage_path=str(tmp_path), name="rerun", verbose=0,
+                                       callbacks=[InterruptAfterResults(6, flag)])).fit()
+  cut = TinyBOSearch()
+  cut.restore_from_dir(str(tmp_path / "rerun"))
+  assert any(c for c in cut.curves.values()) and all(t.state == tb.TrialState.PENDING for t in cut.trials)   # cut mid-run
+  open(flag, "w").close()
+  results = tune.Tuner.restore(str(tmp_path / "rerun"), rerun_trainable, resume_unfinished=True).fit()
+  assert not results.errors and len(results) == 2
+  # Ray's record of each trial: every result of every run, in order; the last run starts at its last step that does not grow
+  ray_curves = {r.config["x"]: last_run(list(zip(r.metrics_dataframe["training_iteration"], r.metrics_dataframe["loss"]))) for r in results}
+  resumed = TinyBOSearch()
+  resumed.restore_from_dir(str(tmp_path / "rerun"))
+  for t in resumed.trials:
+    assert [(r.step, r.value) for r in resumed.curves[t.id]] == ray_curves[t.params["x"]]
+    assert ray_curves[t.params["x"]] == [(e, pytest.approx(t.params["x"] + 1.0 / e + 0.5)) for e in range(1, 10)]   # the second run
+    assert (t.state, t.value, t.last_step) == (tb.TrialState.COMPLETE, ray_curves[t.params["x"]][-1][1], 9)

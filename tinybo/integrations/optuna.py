@@ -16,9 +16,15 @@ the study is stopped, as Optuna's GridSampler does.
 
 Pruned trials are data: a trial a pruner stopped becomes a tinybo STOPPED trial whose value is its last intermediate
 value, and every trial's intermediate values become tinybo reports (`history(study)` shows what the strategy sees).
+A pruned or failed trial that asked for all it was proposed shows the tree too (`tree_trials`); one pruned before
+asking for all of it is recorded at the values proposed for it, so neither is proposed again and again.
 RUNNING trials are passed to the strategy as pending, so parallel workers (`n_jobs`, or several processes on one RDB
-storage) get distinct, spread-out proposals. Threads sample one at a time (a lock); processes do not: two that sample at
-the same moment, each before the other has stored its proposal, can get the same one.
+storage) get distinct, spread-out proposals. Threads sample one at a time (a lock); processes cannot (a storage has no
+lock to offer), so each stores its proposal and then reads the study again: a worker that finds a proposal stored since
+its first read (another process sampled at the same moment, from the same trials) proposes again with it as pending,
+taking its rank's point (by trial number) of one batch, so two that each found the other's also part (one that has
+finished meanwhile is data, and takes no point of the batch). One retry, no waiting: three or more workers sampling
+within the same moment can still meet.
 
 Float, log float, float with step, int, log int, int with step and categorical distributions are supported.
 Imports: integrations (the codecs), conditions, optimizer (resolve_strategy, takes_reports), strategies, space, trial, optuna.
@@ -97,7 +103,7 @@ class TinyBOSampler(BaseSampler):
 
   def infer_relative_search_space(self, study: Study, trial: FrozenTrial) -> dict[str, BaseDistribution]:
     _check_single_objective(study)   # at the first trial's first suggest, before an objective runs to no use
-    tree = infer_tree(study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)))
+    tree = infer_tree(tree_trials(study.get_trials(deepcopy=False), self._unreadable))
     self._left_out = tree.left_out
     unstable = {n for n, d in tree.distributions.items() if not _survives_storage(study, d)}
     for n in unstable - self._warned_json:
@@ -116,36 +122,61 @@ class TinyBOSampler(BaseSampler):
     tree, trials, curves = self._history(study, search_space)
     return tree.space, trials, curves
 
-  def _history(self, study: Study, search_space: dict[str, BaseDistribution] | None) -> tuple[Tree, list[Trial], dict[int, list[Report]]]:
-    trials = study.get_trials(deepcopy=False)
-    tree = infer_tree([t for t in trials if t.state == TrialState.COMPLETE], search_space)
+  def _history(self, study: Study, search_space: dict[str, BaseDistribution] | None,
+               trials: Sequence[FrozenTrial] | None = None) -> tuple[Tree, list[Trial], dict[int, list[Report]]]:
+    trials = study.get_trials(deepcopy=False) if trials is None else trials
+    tree = infer_tree(tree_trials(trials, self._unreadable), search_space)
     history = [tb for t in trials if (tb := _to_tinybo(t, tree, self._unreadable)) is not None]
     return tree, history, {t.number: c for t in trials if (c := reports_of(t))}
 
   def sample_relative(self, study: Study, trial: FrozenTrial, search_space: dict[str, BaseDistribution]) -> dict[str, Any]:
     if not search_space: return {}
     _check_single_objective(study)
-    minimize = study.direction == StudyDirection.MINIMIZE
     # read, propose and publish under one lock: a thread of study.optimize(n_jobs>1) must see the other's proposal as
     # pending, or a strategy that is deterministic in (seed, history) proposes the same point twice
     with self._lock:
-      tree, history, curves = self._history(study, search_space)
-      space = tree.space
-      history = [t for t in history if t.id != trial.number]
-      if not space.names: return {}
-      # a strategy that learns from learning curves takes them as reports=; the others see stopped trials as taken
-      extra = {"reports": {i: c for i, c in curves.items() if i != trial.number}} if takes_reports(self._strategy) else {}
-      try: proposal = self._strategy.suggest(space, history, 1, seed=self._seed, minimize=minimize, **extra)
-      except SearchExhausted as e:
-        # the modelled parameters are exhausted; the study is only when no other parameter varies (one left out of the
-        # tree, or outside this search space, is still sampled independently): then this trial is all independent
-        if not _others_vary(study, set(space.names)): _stop(study, e)
-        return {}
-      if not proposal: return {}
-      # only what the complete trials vouch for: never a parameter the objective may not ask for under a new branch
-      kept = vouched({n: v for n, v in proposal[0].items() if n in tree.codecs}, tree.rows, space.params)
-      params = {n: tree.codecs[n].from_tb(v) for n, v in kept.items()}
-      _share(study, trial, {n: tree.codecs[n].to_tb(v) for n, v in params.items()})
+      trials = study.get_trials(deepcopy=False)
+      seen = {t.number: _stored(t) for t in trials}   # now: a storage may update the trials it returned in place
+      params = self._propose(study, trial, search_space, trials, 1, 0)
+      if not params: return params
+      # another process may have sampled at the same moment, each before the other published (a GP proposes the same
+      # point from the same trials, whatever the seed): published first, then read, at least one of two such workers
+      # sees the other's proposal. It proposes again with those as pending, taking its own rank's point of one batch,
+      # so two that both saw each other do not move to one new point together.
+      later = study.get_trials(deepcopy=False)
+      if rivals := _rivals(seen, later, trial.number):
+        # one that has finished meanwhile is data now, not pending: it is not proposing again, so it takes no point of
+        # the batch (the second of two would be this worker's point, worse than the first for nothing)
+        racing = [t.number for t in rivals if not t.state.is_finished()]
+        params = self._propose(study, trial, search_space, later, len(racing) + 1, sum(r < trial.number for r in racing))
+        # nothing this time (a discrete space exhausted with the rivals pending): the trial is sampled independently, and
+        # the first proposal, still stored, would tell the other workers it runs that
+        if not params: _share(study, trial, {}, len(_stored(next((t for t in later if t.number == trial.number), trial))))
+    return params
+
+  def _propose(self, study: Study, trial: FrozenTrial, search_space: dict[str, BaseDistribution], trials: Sequence[FrozenTrial],
+               count: int, pick: int) -> dict[str, Any]:
+    """The strategy's `pick`-th of `count` proposals on the trials (the others pending), decoded, and stored on the trial
+    for the other workers; {} leaves the trial to independent sampling."""
+    tree, history, curves = self._history(study, search_space, trials)
+    space = tree.space
+    history = [t for t in history if t.id != trial.number]
+    if not space.names: return {}
+    # a strategy that learns from learning curves takes them as reports=; the others see stopped trials as taken
+    extra = {"reports": {i: c for i, c in curves.items() if i != trial.number}} if takes_reports(self._strategy) else {}
+    try: proposal = self._strategy.suggest(space, history, count, seed=self._seed, minimize=study.direction == StudyDirection.MINIMIZE, **extra)
+    except SearchExhausted as e:
+      # the modelled parameters are exhausted; the study is only when no other parameter varies (one left out of the
+      # tree, or outside this search space, is still sampled independently): then this trial is all independent
+      if not _others_vary(study, set(space.names)): _stop(study, e)
+      return {}
+    if not proposal: return {}
+    # only what the complete trials vouch for: never a parameter the objective may not ask for under a new branch
+    chosen = proposal[min(pick, len(proposal) - 1)]   # a nearly exhausted discrete space may have fewer points left
+    kept = vouched({n: v for n, v in chosen.items() if n in tree.codecs}, tree.rows, space.params)
+    params = {n: tree.codecs[n].from_tb(v) for n, v in kept.items()}
+    mine = next((t for t in trials if t.number == trial.number), trial)
+    _share(study, trial, {n: tree.codecs[n].to_tb(v) for n, v in params.items()}, len(_stored(mine)))
     return params
 
   def sample_independent(self, study: Study, trial: FrozenTrial, param_name: str, param_distribution: BaseDistribution) -> Any:
@@ -195,10 +226,21 @@ class Tree:
   left_out: set[str]
   rows: list[dict]
 
+def tree_trials(trials: Sequence[FrozenTrial], unreadable: set[int]) -> list[FrozenTrial]:
+  """The trials whose parameters show the tree: the complete ones, and a pruned or failed one that asked for every
+  parameter the sampler proposed to it (it ran past its suggestions). Without them a pruned trial on a branch no complete
+  trial showed (an svm with the linear kernel, when every complete svm was rbf and had a gamma) never fits the tree,
+  is left out of the history, and the strategy proposes it again and again. One that stopped before asking for all it
+  was proposed (pruned between two suggestions) may lack parameters of its branch: it shows nothing."""
+  def ran_its_proposal(t: FrozenTrial) -> bool:
+    return t.state in (TrialState.PRUNED, TrialState.FAIL) and bool(p := _shared(t, unreadable)) and p.keys() <= t.params.keys()
+  return [t for t in trials if t.state == TrialState.COMPLETE or ran_its_proposal(t)]
+
 def infer_tree(complete: Sequence[FrozenTrial], search_space: dict[str, BaseDistribution] | None = None) -> Tree:
-  """The tree of the complete trials' parameters (only those in `search_space`, with the same distribution, when given).
-  Single-value distributions are not modelled (Optuna fills them in itself); a parameter whose distribution differs
-  between trials, or whose kind or range tinybo cannot model, is left out; conditions come from `infer_conditions`."""
+  """The tree of the finished trials' parameters (`complete`: those of `tree_trials`; only those in `search_space`, with
+  the same distribution, when given). Single-value distributions are not modelled (Optuna fills them in itself); a
+  parameter whose distribution differs between trials, or whose kind or range tinybo cannot model, is left out;
+  conditions come from `infer_conditions`."""
   dists: dict[str, BaseDistribution] = {}
   clash: set[str] = set()
   for t in complete:
@@ -214,8 +256,21 @@ def infer_tree(complete: Sequence[FrozenTrial], search_space: dict[str, BaseDist
     except (TypeError, ValueError): left_out.add(n)
   # a trial that completed before its first modelled suggest (an objective that returns early, a tell or add_trial
   # without params) shows nothing about the tree; as a row it would make every parameter look conditional on nothing
-  rows = [r for t in complete if (r := _row(t, codecs))]
-  conds, unexplained = infer_conditions(rows, {n: c.param for n, c in codecs.items()})
+  rows = [(t.state == TrialState.COMPLETE, r) for t in complete if (r := _row(t, codecs))]
+  params = {n: c.param for n, c in codecs.items()}
+  # a pruned or failed trial may have stopped between two suggestions (a crash, an exception caused by a value) before a
+  # parameter its proposal lacked (one the sampler left to independent sampling): its row would make that parameter look
+  # as if it came and went at random, and left out for good. A parameter the complete trials explain stays explained: the
+  # unfinished rows that lack it show nothing.
+  # (Rows of unfinished trials that have such a parameter where the complete ones do not go next, then all of them.)
+  _, before = infer_conditions([r for done, r in rows if done], params)
+  while True:
+    conds, unexplained = infer_conditions([r for _, r in rows], params)
+    if not (wrong := unexplained - before): break
+    lacking = [(done, r) for done, r in rows if done or wrong <= r.keys()]
+    having = [(done, r) for done, r in rows if done or not wrong & r.keys()]
+    rows = lacking if len(lacking) < len(rows) else having if len(having) < len(rows) else [(d, r) for d, r in rows if d]
+  rows = [r for _, r in rows]
   left_out |= unexplained
   codecs = {n: c for n, c in codecs.items() if n not in unexplained}
   space = Space({n: dataclasses.replace(c.param, when=conds.get(n)) for n, c in codecs.items()})
@@ -238,36 +293,66 @@ def reports_of(t: FrozenTrial) -> list[Report]:
   steps = sorted(s for s, v in t.intermediate_values.items() if math.isfinite(v))
   return [Report(int(s), float(t.intermediate_values[s]), t.state == TrialState.PRUNED and s == steps[-1], when) for s in steps]
 
-def _share(study: Study, trial: FrozenTrial, encoded: dict[str, int | float]) -> None:
+def _share(study: Study, trial: FrozenTrial, encoded: dict[str, int | float], stale: int = 0) -> None:
   """Store the relative params on the trial: until the objective has called every suggest_*, trial.params lacks some
   of them, and the other workers must still see the whole pending configuration. Stored encoded (a categorical as the
-  index of its choice, see `codec`): a choice need not be JSON (a numpy int, a function) nor survive it (a tuple)."""
+  index of its choice, see `codec`): a choice need not be JSON (a numpy int, a function) nor survive it (a tuple).
+  `stale`: how many chunks an earlier proposal of this trial stored; those past the new ones are emptied (a storage
+  cannot delete a system attr), or they would be read as the end of this one. Replacing more than one chunk, the first
+  is emptied before and written last: read in between, the old chunks after new ones could parse (values of one length
+  end chunks alike) as a mix of two proposals; a JSON object's tail without its head does not (a partial write)."""
   s = json.dumps(encoded)
-  for i in range(0, len(s), _MAX_ATTR): study._storage.set_trial_system_attr(trial._trial_id, f"{_ATTR}:{i // _MAX_ATTR}", s[i:i + _MAX_ATTR])
+  chunks = [s[i:i + _MAX_ATTR] for i in range(0, len(s), _MAX_ATTR)]
+  chunks += [""] * (stale - len(chunks))
+  order = [*range(1, len(chunks)), 0] if stale and len(chunks) > 1 else range(len(chunks))
+  if stale and len(chunks) > 1: study._storage.set_trial_system_attr(trial._trial_id, f"{_ATTR}:0", "")
+  for i in order: study._storage.set_trial_system_attr(trial._trial_id, f"{_ATTR}:{i}", chunks[i])
+
+def _stored(t: FrozenTrial) -> list[str]:
+  """The chunks of the proposal stored on a trial, in order ([]: none)."""
+  chunks: list[str] = []
+  while (c := t.system_attrs.get(f"{_ATTR}:{len(chunks)}")) is not None: chunks.append(c)
+  return chunks
+
+def _rivals(seen: dict[int, list[str]], after: Sequence[FrozenTrial], number: int) -> list[FrozenTrial]:
+  """The trials other than `number` that stored a proposal (a new one, or another one) since the study was read with
+  `seen` ({trial number: its stored chunks}): proposed at the same time as this trial's, perhaps from the same trials,
+  without it as pending. Finished ones included: one may have run the very point this trial was proposed. Not one whose
+  proposal sets nothing its fixed params do not (an enqueued trial, pending at them since it was enqueued)."""
+  return [t for t in after if t.number != number and (c := _stored(t)) and seen.get(t.number) != c and not _all_fixed(t, c)]
+
+def _all_fixed(t: FrozenTrial, chunks: list[str]) -> bool:
+  """Whether a trial's stored proposal sets only parameters its enqueued fixed values override (or none: "{}"). A
+  proposal that cannot be read (a partial write) is not known to."""
+  try: proposed = json.loads("".join(chunks))
+  except (ValueError, RecursionError): return False
+  return isinstance(proposed, dict) and set(proposed) <= set(t.system_attrs.get("fixed_params") or {})
 
 def _shared(t: FrozenTrial, unreadable: set[int]) -> dict[str, Any]:
-  """The encoded proposal stored on a RUNNING trial. The chunks are written one by one: a worker killed between two of
-  them leaves a partial JSON behind, and then the trial's own reported params are all that is known (with a warning, once)."""
-  chunks, i = [], 0
-  while (c := t.system_attrs.get(f"{_ATTR}:{i}")) is not None: chunks.append(c); i += 1
+  """The encoded proposal stored on a trial (RUNNING, or finished before asking for all of it). The chunks are written
+  one by one: a worker killed between two of them leaves a partial JSON behind, and then the trial's own reported params
+  are all that is known (with a warning, once)."""
+  chunks = _stored(t)
   try:
     shared = json.loads("".join(chunks)) if chunks else {}
     if not isinstance(shared, dict): raise ValueError(f"a {type(shared).__name__}, not an object")
   except (ValueError, TypeError, RecursionError) as e:
     if t.number not in unreadable:
       unreadable.add(t.number)
-      _log.warning(f"TinyBOSampler: the proposal stored on running trial {t.number} is unreadable ({type(e).__name__}: {str(e)[:120]}; "
-                   "a partial write?); using the parameters the trial has reported instead")
+      _log.warning(f"TinyBOSampler: the proposal stored on {t.state.name.lower()} trial {t.number} is unreadable "
+                   f"({type(e).__name__}: {str(e)[:120]}; a partial write?); using the parameters the trial has reported instead")
     shared = {}
   return shared
 
 def _to_tinybo(t: FrozenTrial, tree: Tree, unreadable: set[int]) -> Trial | None:
   """An Optuna trial as a tinybo Trial over the tree's space, or None when it does not fit (a parameter the tree makes
-  active is missing, e.g. a trial pruned before suggesting it, or a value lies outside). Parameters the tree makes
+  active is missing from the trial and from the proposal stored on it, or a value lies outside). Parameters the tree makes
   inactive are dropped: the tree may have changed since a running trial's proposal was made. An enqueued trial
   (WAITING, or RUNNING before it asks for them) is pending at its fixed values."""
   finished = t.state.is_finished()
-  shared = {} if finished else _shared(t, unreadable)
+  # what the sampler proposed fills in what the trial never asked for: a running one, or one pruned or failed before
+  # asking for all of it (left out, it would be proposed again and again)
+  shared = _shared(t, unreadable)
   space = tree.space
   try:
     given = {**({} if finished else t.system_attrs.get("fixed_params") or {}), **t.params}

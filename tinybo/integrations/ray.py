@@ -22,7 +22,8 @@ the highest step any trial has reported so far (a trial first taken as complete 
 goes further). Never as complete at full length, which would tell the model a partial result is a final one. A trial
 whose trainable returned on its own is complete. Ray shows a searcher the difference: a result that made the scheduler
 stop the trial never reaches `on_trial_result`, only `on_trial_complete`; a trial stopped while paused (HyperBandScheduler)
-gets `on_trial_complete` with no result, and ends at its last report.
+gets `on_trial_complete` with no result, and ends at its last report. A trial Ray runs again under its trial_id (a
+restored experiment, a retry after a failure) reports its steps again: its last run's results replace the earlier ones.
 Imports: integrations (the codecs), optimizer (resolve_strategy, takes_reports), strategies, space, trial, ray.
 """
 from __future__ import annotations
@@ -259,10 +260,13 @@ class TinyBOSearch(Searcher):
     return v if v is not None and math.isfinite(v) else None
 
   def _report(self, i: int, step: Any, value: float) -> bool:
-    """Record value at step for trial i; False when step is not an int above its last report (a repeated result)."""
+    """Record value at step for trial i; False when step is not an int. A step at or below its last report means Ray
+    ran the trial again (a restored experiment, a retry after a failure, a paused trial without a checkpoint), from the
+    start or from an earlier checkpoint: that run's results replace the earlier run's from this step on, as in Ray's own
+    record of the trial (kept, they made one curve of two runs, and a rerun the scheduler stopped looked complete)."""
     if isinstance(step, bool) or not isinstance(step, numbers.Integral): return False
     curve = self._curves.setdefault(i, [])
-    if curve and step <= curve[-1].step: return False
+    while curve and curve[-1].step >= step: curve.pop()
     curve.append(Report(int(step), value, False, time.time()))
     self._trials[i].last_step = int(step)
     self._top = max(self._top, int(step))
@@ -310,8 +314,11 @@ class TinyBOSearch(Searcher):
       if error: self._errored[trial_id] = i
       return
     t.state, t.value = TrialState.COMPLETE, v
-    # a final result that on_trial_result never saw made the scheduler (or a stopper) end the trial
-    if self._report(i, result.get("training_iteration"), v): self._ended.add(i)
+    # a final result that on_trial_result never saw made the scheduler (or a stopper) end the trial; a trainable that
+    # returned on its own repeats its last result (its step and value)
+    curve, step = self._curves.get(i), result.get("training_iteration")
+    repeat = bool(curve) and (curve[-1].step, curve[-1].value) == (step, v)
+    if not repeat and self._report(i, step, v): self._ended.add(i)
     self._relabel()
 
   def add_evaluated_point(self, parameters: dict, value: float, error: bool = False, pruned: bool = False,
