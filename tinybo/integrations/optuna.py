@@ -26,7 +26,18 @@ taking its rank's point (by trial number) of one batch, so two that each found t
 finished meanwhile is data, and takes no point of the batch). One retry, no waiting: three or more workers sampling
 within the same moment can still meet.
 
+Constraints (`constraints_func`, as Optuna's GPSampler and TPESampler take it, or `trial.set_constraint`): a trial is
+feasible when every constraint value is <= 0. A complete or pruned trial that violates one is given to the strategy as a
+FAILED trial (the GP conditions it at the worst fitted value and never proposes it again, so the search moves away from
+infeasible regions, as SMAC does); a feasible one as it is. One whose constraints could not be computed (constraints_func
+raised, or returned NaN) is infeasible: the sampler logs a warning, stores (nan,) as its constraints so that Optuna's
+`best_trial` passes it over too, and the study goes on (Optuna's own samplers store None and raise out of optimize). It
+is not a feasibility model (BoTorch's or GPSampler's constrained acquisition): an infeasible trial teaches only "not here".
+
 Float, log float, float with step, int, log int, int with step and categorical distributions are supported.
+Optuna's private API used: `study._storage` (system attrs) and, for constraints, `_process_constraints_after_trial`
+(optuna.samplers._base) and `_CONSTRAINTS_KEY` (optuna.study._constrained_optimization), both there since Optuna 4.0
+(tested with 5.1 only); FrozenTrial.constraints (Optuna 5) is read when present, the stored list otherwise.
 Imports: integrations (the codecs), conditions, optimizer (resolve_strategy, takes_reports), strategies, space, trial, optuna.
 """
 from __future__ import annotations
@@ -36,11 +47,12 @@ import json
 import logging
 import math
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 try:
+  from optuna import __version__ as optuna_version
   from optuna.distributions import BaseDistribution, CategoricalDistribution, FloatDistribution, IntDistribution
   from optuna.samplers import BaseSampler, RandomSampler
   from optuna.storages import InMemoryStorage
@@ -48,6 +60,11 @@ try:
   from optuna.trial import FrozenTrial, TrialState
 except ImportError as e:  # pragma: no cover
   raise ImportError("tinybo.integrations.optuna needs optuna; install it with: pip install 'tinybo[optuna]'") from e
+try:   # private: how Optuna's own samplers store constraints_func's values (see the module docstring)
+  from optuna.samplers._base import _process_constraints_after_trial
+  from optuna.study._constrained_optimization import _CONSTRAINTS_KEY
+except ImportError:  # pragma: no cover
+  _process_constraints_after_trial, _CONSTRAINTS_KEY = None, "constraints"
 
 import numpy as np
 
@@ -80,9 +97,21 @@ class TinyBOSampler(BaseSampler):
   independent_sampler: samples what the strategy cannot model (default RandomSampler(seed)).
   warn_independent_sampling: log a warning (once per parameter) when a parameter the complete trials used is left out
     of the tree and falls back to independent sampling (its distribution changes, or no parent explains where it appears).
+  constraints_func: as in Optuna's GPSampler and TPESampler, `constraints_func(frozen_trial) -> Sequence[float]`, computed
+    after each complete or pruned trial and stored on it (Optuna's `best_trial` then picks among the feasible trials). A
+    trial is feasible when every value is <= 0; an infeasible one is given to the strategy as FAILED (it teaches "not
+    here", not a model of the constraint); one whose constraints raise or are NaN is infeasible (warned) and the study goes
+    on. Constraints set with `trial.set_constraint` count the same way, with or without constraints_func.
   """
   def __init__(self, strategy: str | Strategy = "gp", seed: int | None = None, independent_sampler: BaseSampler | None = None,
-               warn_independent_sampling: bool = True):
+               warn_independent_sampling: bool = True, constraints_func: Callable[[FrozenTrial], Sequence[float]] | None = None):
+    if constraints_func is not None and not callable(constraints_func):
+      raise TypeError(f"constraints_func={constraints_func!r}: pass a function of an Optuna FrozenTrial that returns a sequence of floats "
+                      "(feasible when all are <= 0), or None")
+    if constraints_func is not None and _process_constraints_after_trial is None:  # pragma: no cover
+      raise ImportError(f"TinyBOSampler(constraints_func=...) needs Optuna with optuna.samplers._base._process_constraints_after_trial (4.0 to 5.1); "
+                        f"this is Optuna {optuna_version}")
+    self._constraints_func = constraints_func
     self._strategy = resolve_strategy(strategy)
     self._seed = resolve_seed(seed)
     if independent_sampler is not None and not isinstance(independent_sampler, BaseSampler):
@@ -190,7 +219,27 @@ class TinyBOSampler(BaseSampler):
   def before_trial(self, study: Study, trial: FrozenTrial) -> None: self._independent.before_trial(study, trial)
 
   def after_trial(self, study: Study, trial: FrozenTrial, state: TrialState, values: Sequence[float] | None) -> None:
+    if self._constraints_func is not None: _store_constraints(self._constraints_func, study, trial, state)
     self._independent.after_trial(study, trial, state, values)
+
+
+def _store_constraints(func: Callable[[FrozenTrial], Sequence[float]], study: Study, trial: FrozenTrial, state: TrialState) -> None:
+  """Compute and store a finished trial's constraints as Optuna's GPSampler and TPESampler do. Where Optuna stores None
+  and raises out of optimize (constraints_func raised, or returned NaN), the trial is infeasible: (nan,) is stored, so
+  that Optuna's best_trial passes it over too (it counts a trial without constraint values as feasible), and the study goes on."""
+  try: _process_constraints_after_trial(func, study, trial, state)
+  except Exception as e:
+    _log.warning(f"TinyBOSampler: constraints_func failed on trial {trial.number} ({type(e).__name__}: {str(e)[:120]}); "
+                 "the trial is infeasible")
+    study._storage.set_trial_system_attr(trial._trial_id, _CONSTRAINTS_KEY, (math.nan,))
+
+def _infeasible(t: FrozenTrial) -> bool:
+  """Whether a finished trial violates a constraint (a value > 0) or its constraints are unknown (NaN, or None stored:
+  constraints_func failed). A trial without constraints is feasible."""
+  attrs = t.system_attrs
+  if _CONSTRAINTS_KEY in attrs and attrs[_CONSTRAINTS_KEY] is None: return True
+  values = t.constraints.values() if hasattr(t, "constraints") else attrs.get(_CONSTRAINTS_KEY) or ()
+  return not all(v <= 0 for v in values)
 
 
 def _stop(study: Study, why: Exception) -> None:
@@ -365,6 +414,8 @@ def _to_tinybo(t: FrozenTrial, tree: Tree, unreadable: set[int]) -> Trial | None
   # that fails frees its design slot for the trials started after it ended, not for those of other workers started before)
   fields = {"last_step": curve[-1].step if curve else None,
           **{k: d.timestamp() for k, d in (("created", t.datetime_start), ("finished", t.datetime_complete)) if d is not None}}
+  # an infeasible trial is failed: the strategy learns "not here" and never proposes it again
+  if t.state in (TrialState.COMPLETE, TrialState.PRUNED) and _infeasible(t): return Trial(t.number, p, TBState.FAILED, **fields)
   if t.state == TrialState.COMPLETE:
     if t.value is None or not math.isfinite(t.value): return Trial(t.number, p, TBState.FAILED, **fields)
     return Trial(t.number, p, TBState.COMPLETE, float(t.value), **fields)
