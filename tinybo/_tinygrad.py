@@ -5,7 +5,8 @@ public fallback, and a fallback warns once (`FastPathWarning`, naming the path a
 silently: a tinygrad release that moves an internal makes tinybo slower and says so. `COUNTS` tells tests which path ran.
 `DEVICE_LOCK`: the process-wide programs and buffers serve one unit of work at a time (the GP strategy holds it).
 At import, tinygrad's compile cache gets one SQLite connection per thread (`_per_thread_compile_cache`).
-Imports: tinygrad, numpy. Imported by gp.py, optim_acqf.py, tree.py (upload), bo.py and plot.py (the lock).
+Imports: tinygrad (its helpers' compile cache too), numpy, sqlite3 (that cache's per-thread connections), subprocess
+(macOS's sysctl, `cpu_description`). Imported by gp.py, optim_acqf.py, tree.py (upload), bo.py and plot.py (the lock).
 """
 from __future__ import annotations
 

@@ -1,6 +1,9 @@
 """Checks of a strategy's arguments at definition, so that a bad value fails there, in one line that names the value and
-the fix, not later inside a suggestion (where the GP strategy would turn it into a fallback to random).
-Holds: check_int, check_real, check_device, parse_options. Imports: tinygrad (devices), ast, inspect, math, numbers.
+the fix, not later inside a suggestion (where the GP strategy would turn it into a fallback to random); and
+`parse_options`, a strategy's keyword arguments written on one line ("noise=0.01;kernel=rbf": `tinybo show --gp`, the
+benchmark runner's `gp:`).
+Holds: check_int, check_real, check_device, parse_options. Imports: tinygrad (devices), ast and inspect (parse_options),
+math, numbers.
 """
 from __future__ import annotations
 

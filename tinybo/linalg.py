@@ -24,6 +24,11 @@ Implementations behind one `impl` switch:
 Loop bounds may not depend on another loop's index (tinygrad codegen), so the triangles are swept with full ranges and
 masked with `where` (never multiply-by-zero: reused buffers may hold NaN).
 A failed factorization (matrix not positive definite) shows up as NaN in L; callers check the diagonal and add jitter.
+Holds: cholesky, solve_triangular, cho_solve, logdet_from_cholesky, triangular_inverse, eye_like, kernel_form, work_split,
+IMPLS, MAX_WORK_ITEMS, BLOCK; the kernels (`_cholesky_kernel`, `_trsm_kernel` and their `_parallel` forms), each kernel as
+a function of its inputs per form (`_cholesky_call`, `_trsm_call`, what the blocked forms take), the blocked forms
+(`_cholesky_blocked`, `_trsm_blocked`; the parallel form above BLOCK rows only: on a CPU core blocks measured no faster)
+and the tensor forms.
 Imports: tinygrad.
 """
 from __future__ import annotations

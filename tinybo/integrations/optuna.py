@@ -35,9 +35,12 @@ raised, or returned NaN) is infeasible: the sampler logs a warning, stores (nan,
 is not a feasibility model (BoTorch's or GPSampler's constrained acquisition): an infeasible trial teaches only "not here".
 
 Float, log float, float with step, int, log int, int with step and categorical distributions are supported.
-Optuna's private API used: `study._storage` (system attrs) and, for constraints, `_process_constraints_after_trial`
+Optuna's private API used: `study._storage` with `trial._trial_id` (the proposals stored as system attrs; the storage's
+type, for choices a JSON storage cannot keep) and, for constraints, `_process_constraints_after_trial`
 (optuna.samplers._base) and `_CONSTRAINTS_KEY` (optuna.study._constrained_optimization), both there since Optuna 4.0
 (tested with 5.1 only); FrozenTrial.constraints (Optuna 5) is read when present, the stored list otherwise.
+Holds: TinyBOSampler, Tree, infer_tree, tree_trials, codec, reports_of; the stored proposals (`_share`, `_stored`,
+`_shared`, `_rivals`, `_all_fixed`) and the constraints (`_store_constraints`, `_infeasible`).
 Imports: integrations (the codecs), conditions, optimizer (resolve_strategy, takes_reports), strategies, space, trial, optuna.
 """
 from __future__ import annotations
