@@ -201,7 +201,7 @@ def _cholesky_blocked(A:Tensor, kernel, trsm) -> Tensor:
     else: col = L11
     panels.append(col.pad(((0, 0), (k, 0), (0, 0))))
     k += kb
-  return panels[0].cat(*panels[1:], dim=2) if len(panels) > 1 else panels[0]
+  return panels[0].cat(*panels[1:], dim=2)   # n > BLOCK: two panels at least
 
 def _trsm_blocked(T:Tensor, B:Tensor, lower:bool, kernel) -> Tensor:
   # substitution by row blocks: each block of X is the kernel's solve of its diagonal block against B's rows less the
@@ -218,7 +218,7 @@ def _trsm_blocked(T:Tensor, B:Tensor, lower:bool, kernel) -> Tensor:
       Xdone = Tensor.cat(*[solved[q] for q in sorted(solved)], dim=1)  # rows lo:hi in order
       R = R - T[:, r:e, lo:hi] @ Xdone
     solved[r] = kernel(T[:, r:e, r:e].contiguous(), R.contiguous())
-  return Tensor.cat(*[solved[q] for q in starts], dim=1) if len(starts) > 1 else solved[0]
+  return Tensor.cat(*[solved[q] for q in starts], dim=1)   # n > BLOCK: two blocks at least
 
 # ***** public API *****
 

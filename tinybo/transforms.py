@@ -25,6 +25,11 @@ def unsquash(u:np.ndarray) -> tuple[np.ndarray, np.ndarray]:
   ex = np.expm1(np.minimum(np.maximum(a - SQUASH, 0), 700))
   return np.where(big, np.sign(u) * (SQUASH + ex), u), np.where(big, ex + 1, 1.0)
 
+def median_of_halves(x:np.ndarray) -> float:
+  """The median, computed on x / 2 and doubled: numpy's median of an even count adds the middle two values, which
+  overflows near ±1.8e308. For normal floats the same number as np.median (halving and doubling are exact)."""
+  return float(np.median(x / 2)) * 2
+
 @dataclass(frozen=True)
 class YTransform:
   """y -> standardized targets: squash((y − center) / spread), then centered and scaled to unit variance."""
@@ -36,7 +41,7 @@ class YTransform:
     the minimum (the strategies maximize: NaN is the worst). Needs one finite value at least."""
     finite = np.isfinite(y)
     y = np.where(np.isnan(y), y[finite].min(), np.clip(y, y[finite].min(), y[finite].max()))
-    center = float(np.median(y / 2)) * 2  # halves: the median of an even count averages two values, whose sum may overflow
+    center = median_of_halves(y)
     with np.errstate(over="ignore", invalid="ignore"):
       dev = np.abs(y / 2 - center / 2) * 2  # halves: no overflow near ±1.8e308
       scale = float(np.median(dev)) * 1.4826
@@ -71,11 +76,8 @@ def warp_scale(y:np.ndarray, n_scale:int|None=None) -> float:
   """s of `warp_values`: the median distance below the best, d = (max y − y) / 2, of the first n_scale values (None: all),
   or of the positive distances when that median is 0; 1 when every value is the best. A finite, positive, normal float."""
   d = np.max(y) / 2 - y / 2   # halves: a spread near 1.8e308 would overflow; the warp is scale-free
-  # the median of halves, doubled: numpy's median of an even count adds the middle two, which overflows near 1.8e308
-  # (for normal floats the same number as the plain median: halving and doubling are exact)
-  def median(x:np.ndarray) -> float: return float(np.median(x / 2)) * 2
-  s = median(d[:n_scale]) if n_scale is None or n_scale > 0 else 0.0
-  if not s > 0 and (d > 0).any(): s = median(d[d > 0])
+  s = median_of_halves(d[:n_scale]) if n_scale is None or n_scale > 0 else 0.0
+  if not s > 0 and (d > 0).any(): s = median_of_halves(d[d > 0])
   # a subnormal median (values 1e-309 apart next to ones 1 apart) would overflow d / s: s stays >= max(d) / 1e300
   # and a normal float at least (every distance subnormal would leave s subnormal)
   return max(s, float(d.max()) / 1e300, np.finfo(np.float64).tiny) if s > 0 else 1.0
