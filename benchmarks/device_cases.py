@@ -25,7 +25,7 @@ def posterior_fn():
 # ***** the computations, the same code on either device *****
 
 N_LINALG = 6                      # small: every shape is a pocl compile
-N_WORK_ITEMS = (6, 64, 257)       # 257: more rows than a block (linalg.BLOCK = 256): blocks of 256 and 1, the trailing update
+N_WORK_ITEMS = (6, 64, 257)       # 257: more rows than a block (linalg.BLOCK = 128): blocks of 128, 128 and 1, the trailing updates
                                   # and the blocked solves; more columns than work-items in the solves (spare ones gated off)
 rng0 = np.random.default_rng(14)
 X_GP = rng0.uniform(size=(30, 3))  # the shapes of tests/test_gp.py (bucket N = 32, D = 4): the CPU side is compiled already
@@ -65,6 +65,22 @@ def gp_case(device:str, dtype_name:str|None) -> dict:
   grad = (m.sum() + v.sum()).gradient(Xq)[0].numpy()
   return {"mean": mean.tolist(), "var": var.tolist(), "grad": grad.tolist(), "device": m.device, "dtype": str(gp.dtype),
           "lengthscales": np.asarray(gp.hyperparameters["lengthscales"]).tolist()}
+
+def objective_case(device:str, dtype_name:str, n:int=N_WORK_ITEMS[-1]) -> dict:
+  """One evaluation of the fit's objective (`gp.nll_grad_factor`: NLL, its gradient, L⁻¹ and α) on n points, uncaptured:
+  at n = 257 every blocked path of the fit at once, and the reductions after it as the device schedules them."""
+  from tinygrad import Tensor, dtypes
+
+  from tinybo.gp import nll_grad_factor
+  from tinybo.kernels import KERNEL_COEFS
+  rng = np.random.default_rng(n)
+  X = rng.uniform(size=(n, 3))
+  y = np.sin(4 * X[:, 0]) + X[:, 1] ** 2
+  data = np.concatenate([X, ((y - y.mean()) / y.std())[:, None], np.ones((n, 1))], 1)
+  params = np.concatenate([np.log([0.3, 0.5, 2.0]), [0.0, np.log(1e-3), 1e-9], list(KERNEL_COEFS["matern52"])])[None]
+  dt = getattr(dtypes, dtype_name)
+  out, Linv, alpha = [t.numpy() for t in nll_grad_factor(Tensor(data, dtype=dt, device=device), Tensor(params, dtype=dt, device=device))]
+  return {"out": out.tolist(), "Linv": Linv.tolist(), "alpha": alpha.tolist()}
 
 def branin(x1:float, x2:float) -> float:
   return (x2 - 5.1 / (4 * math.pi ** 2) * x1 ** 2 + 5 / math.pi * x1 - 6) ** 2 + 10 * (1 - 1 / (8 * math.pi)) * math.cos(x1) + 10

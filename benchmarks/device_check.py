@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks.device_cases import N_LINALG, N_WORK_ITEMS, STUDY_TRIALS, gp_case, linalg_case, spd, study_case, surrogate
+from benchmarks.device_cases import N_LINALG, N_WORK_ITEMS, STUDY_TRIALS, gp_case, linalg_case, objective_case, spd, study_case, surrogate
 
 N_LARGE, D_LARGE = 500, 6
 
@@ -56,6 +56,7 @@ def run(device: str) -> dict:
     for form in forms:
       for batch in (2, None): timed(res, f"linalg-{dt}-{form}-{batch}", linalg_case, device, dt, form, batch)
   for n in N_WORK_ITEMS: timed(res, f"linalg_n{n}", linalg_case, device, dts[0], res["form"], 2, n)
+  for dt in dts: timed(res, f"objective_{dt}", objective_case, device, dt)
   for dt in dts: timed(res, f"gp_{dt}", gp_case, device, dt)
   for dt in dts: timed(res, f"large_{dt}", large_case, device, dt)
   timed(res, "study", study_case, device)
@@ -84,6 +85,10 @@ def compare(res: dict) -> list[tuple[str, float, float, bool]]:
     tol = 1e-12 if res["float64"] else 1e-4
     check(f"{res['form']} n={n} L vs numpy", rel(got["L"], np.linalg.cholesky(A)), tol)
     check(f"{res['form']} n={n} L_inv vs numpy", rel(got["L_inv"], np.linalg.inv(np.linalg.cholesky(A))), tol * 100)
+  for dt in dts:
+    if (got := res.get(f"objective_{dt}")) is None: continue   # runs before this check was added
+    cpu, bound = objective_case("CPU", dt), (1e-9 if dt == "float64" else 1e-3)
+    for k in ("out", "Linv", "alpha"): check(f"fit objective n={N_WORK_ITEMS[-1]} {dt} {k} vs CPU", rel(got[k], cpu[k]), bound)
   if res["float64"]:
     got, cpu = res["gp_float64"], gp_case("CPU", "float64")
     for k in ("mean", "var", "grad", "lengthscales"): check(f"GP float64 {k} vs CPU", rel(got[k], cpu[k]), 1e-6)

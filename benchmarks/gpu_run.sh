@@ -11,7 +11,7 @@ python3 -c "from tinygrad import Device, Tensor; d = Device['CUDA']; print('rend
 step() { local t=$1; shift; echo "== $* (at most ${t}s)"; local s=$SECONDS; timeout "$t" "$@"; echo "== rc $? in $((SECONDS - s))s"; }
 step 150 python3 -m benchmarks.device_check --device CUDA --out "$OUT/cuda_check.json"
 step 110 python3 -m benchmarks.suggest_latency --device CUDA --ns 50,100,200,1000 --no-peer --reps 5 --warmup 2 --out "$OUT/suggest_latency_cuda.json"
-step 90 python3 -m benchmarks.gp_latency --device CUDA --dtype float64 --ns 100,500,1000 --no-numpy --no-cold-start --repeats 3 --out "$OUT/gp_latency_cuda_f64.json"
+step 200 python3 -m benchmarks.gp_latency --device CUDA --dtype float64 --ns 100,500,1000,2000 --no-numpy --repeats 3 --out "$OUT/gp_latency_cuda_f64.json"
 step 90 python3 -m benchmarks.gp_latency --device CUDA --dtype float32 --ns 100,500,1000 --no-numpy --no-cold-start --repeats 3 --out "$OUT/gp_latency_cuda_f32.json"
 step 120 python3 -m benchmarks.gpu_kernel_times --device CUDA --ns 256,1000,2000 --out "$OUT/kernel_times_cuda.txt"
 # the same machine's CPU backend as the reference of the same run, where it has clang (tinygrad's CPU compiler)

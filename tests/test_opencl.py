@@ -26,7 +26,7 @@ import numpy as np
 import pytest
 
 # the computations, shared with benchmarks/device_check.py (a GPU's check, where CI never runs)
-from benchmarks.device_cases import N_LINALG, N_WORK_ITEMS, STUDY_TRIALS, gp_case, linalg_case, spd, study_case
+from benchmarks.device_cases import N_LINALG, N_WORK_ITEMS, STUDY_TRIALS, gp_case, linalg_case, objective_case, spd, study_case
 
 pytestmark = pytest.mark.opencl
 ROOT = Path(__file__).resolve().parent.parent
@@ -64,6 +64,9 @@ def child_main(out_path:str) -> None:
     res[f"linalg_n{n}"] = linalg_case("CL", "float64", "parallel", 2, n)
     res["work_items"][n] = launches[start:]
   res["seconds"]["work_items"] = time.perf_counter() - t
+  t = time.perf_counter()
+  res["objective_float64"] = objective_case("CL", "float64")
+  res["seconds"]["objective"] = time.perf_counter() - t
   gp_start = len(launches)
   for dt in ("float64", "float32"):
     t = time.perf_counter()
@@ -157,11 +160,18 @@ def test_parallel_kernels_launch_many_work_items(cl):
     assert kernels[f"cholesky_par_2_{rows}"] == (2 * rows, rows), kernels
     assert kernels[f"trsm_par_l_2_{rows}_{n}"][0] >= 2 * n and kernels[f"trsm_par_l_2_{rows}_{n}"][1] == w, kernels
     assert kernels[f"trsm_par_l_2_{rows}_3"] == (2 * 3, 3), kernels
-    if n > BLOCK:  # the last block's kernels, after the panel's solve and the trailing update
-      assert f"cholesky_par_2_{n - BLOCK}" in kernels and f"trsm_par_l_2_{n - BLOCK}_{n}" in kernels, kernels
+    if n > BLOCK:  # the last block's kernels, after the panels' solves and the trailing updates
+      last = n - BLOCK * ((n - 1) // BLOCK)
+      assert f"cholesky_par_2_{last}" in kernels and f"trsm_par_l_2_{last}_{n}" in kernels, kernels
   # the GP's own factorizations on CL went through the parallel form too
   assert any(k.startswith("cholesky_par") for k in cl["gp_kernels"]) and not any(k.startswith("cholesky_") and "par" not in k
                                                                                  for k in cl["gp_kernels"])
+
+def test_fit_objective_above_one_block_on_cl_matches_cpu(cl):
+  # n = 257: the blocked factorization and solves inside the fit's objective, then its reductions. Before the blocked
+  # factor became one buffer, tinygrad's CL runtime passed a kernel's arguments to the wrong slots here (IndexError)
+  got, cpu = cl["objective_float64"], objective_case("CPU", "float64")
+  for k in ("out", "Linv", "alpha"): assert rel(got[k], cpu[k]) < 1e-9, (k, rel(got[k], cpu[k]))
 
 def test_gp_fit_predict_and_gradient_on_cl_match_cpu_float64(cl):
   got, cpu = cl["gp_float64"], gp_case("CPU", "float64")

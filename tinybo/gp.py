@@ -29,7 +29,7 @@ from tinygrad.dtype import DType
 from tinybo._tinygrad import D_BUCKETS, N_BUCKETS, CachedJit, bucket, download, program, replay, upload
 from tinybo.kernels import check_kernel, column_weights, dk_du, profile, scaled_sqdist, stationary
 from tinybo.lbfgs import Curvature, lbfgs
-from tinybo.linalg import cholesky, eye_like, solve_triangular, triangular_inverse
+from tinybo.linalg import cholesky, eye_like, kernel_form, solve_triangular, triangular_inverse
 from tinybo.transforms import YTransform
 
 
@@ -120,9 +120,15 @@ def _factor(K:Tensor, y:Tensor, mask:Tensor) -> tuple[Tensor, Tensor, Tensor, Te
     alpha = (Linv.transpose(-1, -2) @ (Linv @ y.unsqueeze(-1)))[..., 0]
   return nll, Linv, alpha, W
 
+def _spread(t:Tensor) -> Tensor:
+  """`t` as its own kernel where the device has work-groups. Fused into the step's last kernel, the reductions behind the
+  output's few columns run one work-item each, serially over N² (on a GPU, the largest kernel of a step after the
+  factorization); apart, each spreads over the device. A CPU core runs them serially either way: there fusing saves launches."""
+  return t.contiguous() if kernel_form(t.device) == "parallel" else t
+
 def _lengthscale_grad(M:Tensor, A:Tensor) -> Tensor:
   """dNLL/dlog ℓ [b,D] = −Σ_ij M_ij (a_ik − a_jk)², M = W ⊙ dk/du, a = X/ℓ: two matmuls, no [N,N,D] tensor."""
-  return -2 * ((M.sum(-1).unsqueeze(-1) * A.square()).sum(1) - (A * (M @ A)).sum(1))
+  return _spread(-2 * ((_spread(M.sum(-1)).unsqueeze(-1) * A.square()).sum(1) - (A * _spread(M @ A)).sum(1)))
 
 def _noise(K:Tensor, mask:Tensor, sn2:Tensor, jitter:Tensor) -> Tensor:
   """K with the noise on the real rows' diagonal and the identity on the padded block."""
@@ -145,7 +151,7 @@ def nll_grad_factor(data:Tensor, params:Tensor) -> tuple[Tensor, Tensor, Tensor]
   g_ls = _lengthscale_grad((W * dk_du(pos, r, s, poly, e, coef) * m2).contiguous(), A)
   g_sf = 0.5 * (W * Kf).sum((-2, -1))
   g_sn = 0.5 * (W.diagonal(dim1=-2, dim2=-1) * mask).sum(-1) * sn2
-  out = nll.unsqueeze(-1).cat(g_ls, g_sf.unsqueeze(-1), g_sn.unsqueeze(-1), dim=1)
+  out = _spread(nll).unsqueeze(-1).cat(g_ls, _spread(g_sf).unsqueeze(-1), _spread(g_sn).unsqueeze(-1), dim=1)
   return out.contiguous(), (Linv * m2).contiguous(), alpha.contiguous()
 
 def nll_grad_factor_additive(data:Tensor, params:Tensor) -> tuple[Tensor, Tensor, Tensor]:
@@ -169,7 +175,7 @@ def nll_grad_factor_additive(data:Tensor, params:Tensor) -> tuple[Tensor, Tensor
   g_ls = [_lengthscale_grad((W * dk_du(pos, r, s, poly, e, coef) * weight).contiguous(), A) for A, _, (pos, r, s, poly, e, weight) in parts]
   g_sc = [0.5 * (W * Kp).sum((-2, -1)).unsqueeze(-1) for _, Kp, _ in parts]
   g_sn = 0.5 * (W.diagonal(dim1=-2, dim2=-1) * mask).sum(-1) * sn2
-  out = nll.unsqueeze(-1).cat(*g_ls, *g_sc, g_sn.unsqueeze(-1), dim=1)
+  out = _spread(nll).unsqueeze(-1).cat(*g_ls, *[_spread(g) for g in g_sc], _spread(g_sn).unsqueeze(-1), dim=1)
   return out.contiguous(), (Linv * m2).contiguous(), alpha.contiguous()
 
 def posterior(X:Tensor, alpha:Tensor, Linv0:Tensor, hyper:Tensor, Xq:Tensor) -> tuple[Tensor, Tensor]:

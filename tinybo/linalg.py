@@ -40,8 +40,10 @@ from tinygrad.uop.ops import AxisType, KernelInfo, Ops, UOp
 IMPLS = ("custom", "serial", "parallel", "tensor")
 # work-items per work-group of the parallel form: every OpenCL/CUDA/Metal GPU runs 256 (some cap a work-group there)
 MAX_WORK_ITEMS = 256
-# rows of a diagonal block in the parallel form's blocked factorization and solves: one work-item per column of a block
-BLOCK = 256
+# rows of a diagonal block in the parallel form's blocked factorization and solves: one work-item per column of a block.
+# A diagonal block runs in one work-group (its work grows as BLOCK³, a solve's per work-item as BLOCK²), the rest spreads
+# over the device; halving the block doubles the launches. 128 measured the fastest fit on a GPU (benchmarks/README.md)
+BLOCK = 128
 
 def kernel_form(device:str, local_bytes:int=0) -> str:
   """The form of the custom kernels on `device`: "parallel" where its renderer has work-groups (local memory and
@@ -201,7 +203,9 @@ def _cholesky_blocked(A:Tensor, kernel, trsm) -> Tensor:
     else: col = L11
     panels.append(col.pad(((0, 0), (k, 0), (0, 0))))
     k += kb
-  return panels[0].cat(*panels[1:], dim=2)   # n > BLOCK: two panels at least
+  # one buffer: a kernel reading only some blocks of a cat keeps the others as unused arguments, and tinygrad 0.14's CL
+  # runtime then passes its arguments to the wrong slots (IndexError at n = 257); the copy is O(n²) against O(n³)
+  return panels[0].cat(*panels[1:], dim=2).contiguous()   # n > BLOCK: two panels at least
 
 def _trsm_blocked(T:Tensor, B:Tensor, lower:bool, kernel) -> Tensor:
   # substitution by row blocks: each block of X is the kernel's solve of its diagonal block against B's rows less the
@@ -218,7 +222,7 @@ def _trsm_blocked(T:Tensor, B:Tensor, lower:bool, kernel) -> Tensor:
       Xdone = Tensor.cat(*[solved[q] for q in sorted(solved)], dim=1)  # rows lo:hi in order
       R = R - T[:, r:e, lo:hi] @ Xdone
     solved[r] = kernel(T[:, r:e, r:e].contiguous(), R.contiguous())
-  return Tensor.cat(*[solved[q] for q in starts], dim=1)   # n > BLOCK: two blocks at least
+  return Tensor.cat(*[solved[q] for q in starts], dim=1).contiguous()   # n > BLOCK: two blocks at least; one buffer as above
 
 # ***** public API *****
 
