@@ -30,9 +30,11 @@ def column_weights(d:int, categorical:list[slice]|None) -> list[float]:
   return [0.5 if any(c in range(*b.indices(d)) for b in categorical or []) else 1.0 for c in range(d)]
 
 def scaled_sqdist(X1:Tensor, X2:Tensor, lengthscales:Tensor) -> Tensor:
-  """u[..., n, m]; differences, not the |a|²+|b|²−2ab expansion: no cancellation, and it fuses into one reduce."""
-  ls = lengthscales.unsqueeze(-2)
-  diff = (X1 / ls).unsqueeze(-2) - (X2 / ls).unsqueeze(-3)
+  """u[..., n, m]; differences, not the |a|²+|b|²−2ab expansion: no cancellation, and it fuses into one reduce. The inputs
+  are subtracted before they are scaled, so u is exactly 0 between equal rows on every compiler: x/ℓ − x/ℓ is x·(1/ℓ)
+  twice, which OpenCL (pocl) contracts into one fused multiply-add, leaving ~1e-33 on K's diagonal; there Matérn-1/2's
+  dk/du = −k/(2r) came out ~1e16 and its lengthscale gradient was garbage (a worse fit, the trust region's local model)."""
+  diff = (X1.unsqueeze(-2) - X2.unsqueeze(-3)) / lengthscales.unsqueeze(-2).unsqueeze(-2)
   return diff.square().sum(-1)
 
 def profile(u:Tensor, coef:Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor]:
