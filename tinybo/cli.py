@@ -98,8 +98,10 @@ def gp_options(text: str) -> dict[str, Any]:
 def show(opt, limit: int | None = None, recommend: bool = False, gp: dict[str, Any] | None = None) -> str:
   """The study as text; `recommend`: also the trial that tb.GP(**gp) fitted to the complete trials believes best."""
   from tinybo.bo import GP
+  from tinybo.optimizer import best_of
   from tinybo.trial import TrialState
-  trials, best = opt.trials, opt.best
+  trials = opt.trials
+  best = best_of(trials, opt.minimize)   # of the trials shown: a worker may finish another meanwhile
   names = opt.space.names
   counts = {s: sum(t.state == s for t in trials) for s in TrialState}
   head = (f"study '{safe(opt.name)}' ({opt.direction}): {len(trials)} trials, {counts[TrialState.COMPLETE]} complete, "
@@ -154,11 +156,12 @@ def _param_cell(params: dict, name: str) -> Any:
   return "None" if params[name] is None else params[name]
 
 def export(opt, fmt: str) -> str:
+  from tinybo.optimizer import best_of
   names, trials = opt.space.names, opt.trials
   if fmt == "json":
-    curves = opt.curves
+    curves, best = opt.curves, best_of(trials, opt.minimize)   # a best among the trials written, not a later read's
     body = {"study": opt.name, "direction": opt.direction, "space": json.loads(opt.space.to_json()),
-            "best": None if opt.best is None else opt.best.id,
+            "best": None if best is None else best.id,
             "trials": [{"id": t.id, "state": str(t.state), "value": t.value, "last_step": t.last_step,
                         "params": {n: t.params[n] for n in names if n in t.params},
                         "created": _iso(t.created), "finished": _iso(t.finished), "worker": t.worker,

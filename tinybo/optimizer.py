@@ -13,7 +13,7 @@ Early stopping: `opt.report(trial, value, step)` records an intermediate value a
 with its last reported value. Inside optimize(), an objective with a second positional parameter without a default gets a TrialHandle that
 does the same.
 A rule that needs the strategy's model (tb.ModelStopping) gets it bound into its History (`chance`, tb.GP.final_chance).
-Holds: Optimizer, TrialHandle, resolve_strategy, takes_reports, has_curve_model, TrialFailedWarning.
+Holds: Optimizer, TrialHandle, resolve_strategy, takes_reports, has_curve_model, best_of, TrialFailedWarning.
 Imports: bo (tb.GP), stopping, strategies, space, storage, trial.
 """
 from __future__ import annotations
@@ -129,6 +129,12 @@ def has_curve_model(strategy: Strategy) -> bool:
   """Whether a strategy can say how likely a running trial is to beat the incumbent at the final step (tb.GP with curves)."""
   return all(callable(getattr(strategy, m, None)) for m in ("final_chance", "chance_model")) and getattr(strategy, "curves", "auto") is not False
 
+def best_of(trials: list[Trial], minimize: bool) -> Trial | None:
+  """The best complete trial among `trials` (earliest on ties; None without one): `Optimizer.best` on a list already
+  read, so a caller showing that list names a best that is in it (a worker may finish another trial between two reads)."""
+  done = [t for t in trials if t.state == TrialState.COMPLETE]
+  return min(done, key=lambda t: (t.value if minimize else -t.value, t.id)) if done else None
+
 def worker_id() -> str:
   return f"{socket.gethostname()}:{os.getpid()}:{threading.current_thread().name}"
 
@@ -195,9 +201,7 @@ class Optimizer:
   def best(self) -> Trial | None:
     """The best complete trial for the direction (earliest on ties), or None before the first result. Stopped trials
     never count: their values are at an earlier step than the complete trials' (Optuna's best ignores pruned trials too)."""
-    done = [t for t in self.trials if t.state == TrialState.COMPLETE]
-    if not done: return None
-    return min(done, key=lambda t: (t.value if self.minimize else -t.value, t.id))
+    return best_of(self.trials, self.minimize)
 
   def recommend(self) -> Trial | None:
     """The complete trial the strategy's model believes best, for a noisy objective the one to deploy: with the GP
