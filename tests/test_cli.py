@@ -237,3 +237,11 @@ def test_show_and_export_name_as_best_a_trial_of_the_table_they_print(tmp_path, 
   else:
     body = json.loads(out)
     assert body["best"] == 1 and [t["state"] for t in body["trials"]] == ["complete", "pending"]
+
+def test_show_tells_a_parameter_named_value_or_step_from_the_trials_columns(tmp_path, capsys):
+  # the header read 'id  state  step  value  value  step': which 'value' was the objective's? (export wrote params.value)
+  path = str(tmp_path / "names.db")
+  opt = tb.Optimizer({"value": tb.Float(0, 1), "step": tb.Int(1, 5), "lr": tb.Float(0, 1)}, strategy="random", storage=path)
+  opt.observe(opt.suggest(), 3.0)
+  rc, out, _ = run(capsys, "show", path)
+  assert rc == 0 and out.splitlines()[1].split() == ["id", "state", "step", "value", "params.value", "params.step", "lr"]
