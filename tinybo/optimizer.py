@@ -31,7 +31,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from tinybo.bo import GP
-from tinybo.space import Space
+from tinybo.space import Space, copied_constant
 from tinybo.stopping import History, StoppingRule, StopTrial, check_stopping
 from tinybo.storage import Storage, check_requeue, finished_state, new_seed, open_storage
 from tinybo.strategies import Grid, Random, SearchExhausted, Strategy
@@ -177,10 +177,11 @@ class Optimizer:
   @property
   def minimize(self) -> bool: return self.direction == "minimize"
 
-  # storage keeps only the searched values; constants (which may not be JSON) come back from the space
+  # storage keeps only the searched values; constants (which may not be JSON) come back from the space, a list or dict
+  # of plain values as a copy of the trial's own (space.copied_constant): editing it in place changes no other record
   def _full(self, t: Trial) -> Trial:
     c = self.space.constants
-    t.params = {k: c[k] if k in c else t.params[k] for k in self.space.order if k in t.params or k in c}
+    t.params = {k: copied_constant(c[k]) if k in c else t.params[k] for k in self.space.order if k in t.params or k in c}
     t.study = self.study
     return t
   def _stored(self, params: Mapping[str, Any]) -> dict:
