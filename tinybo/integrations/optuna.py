@@ -381,7 +381,7 @@ class _Memo(dict):
     if self._storage is None or self._storage() is not study._storage or self._study_id != getattr(study, "_study_id", None): return False
     # equal and of the same repr: a choice True is not the choice 1 (equal in Python, not to the codec), nor -0.0 0.0
     try: return bool(self._context == context) and repr(self._context) == repr(context)
-    except Exception: return False   # choices that do not compare (a numpy array): nothing is reused
+    except (TypeError, ValueError): return False   # choices that do not compare (a numpy array): nothing is reused
 
 def _finished_key(t: FrozenTrial) -> tuple | None:
   """How a finished trial is found again in a _Memo; None for a running or waiting one, which may still change (and for
