@@ -66,12 +66,14 @@ class TinyboAdapter:
 
 class OptunaAdapter:
   """Optuna's TPESampler or GPSampler with their defaults; recommend() is the study's best trial. GPSampler runs only with
-  greenlet installed (without it Optuna silently takes a slower path) and torch on one thread."""
+  greenlet installed (without it Optuna silently takes a slower path) and torch on one thread. sampler="gp-det" is
+  GPSampler told what the problem is, as SMAC3 is (peers_external): deterministic_objective=True on noise-free
+  problems (its noise variance fixed at the minimum), False on noisy ones."""
   def __init__(self, problem: Problem, seed: int, sampler: str = "tpe"):
     import optuna
     optuna.logging.set_verbosity(optuna.logging.ERROR)
     self.info: dict[str, Any] = {"optuna": optuna.__version__}
-    if sampler == "gp":
+    if sampler in ("gp", "gp-det"):
       if not available("greenlet"): raise RuntimeError("optuna-gp needs greenlet (without it GPSampler takes a slower path): pip install greenlet")
       import greenlet  # noqa: F401  imported here so that a broken install fails loudly, not inside Optuna
       self.info.update(greenlet=True, torch=single_threaded_torch())
@@ -81,7 +83,10 @@ class OptunaAdapter:
       if isinstance(p, Float): self.dists[k] = FloatDistribution(p.low, p.high, log=p.log)
       elif isinstance(p, Int): self.dists[k] = IntDistribution(p.low, p.high, log=p.log)
       elif isinstance(p, Categorical): self.dists[k] = CategoricalDistribution(p.choices)
-    s = optuna.samplers.GPSampler(seed=seed) if sampler == "gp" else optuna.samplers.TPESampler(seed=seed)
+    if sampler == "gp-det": self.info["deterministic_objective"] = not problem.noisy
+    s = (optuna.samplers.GPSampler(seed=seed) if sampler == "gp" else
+         optuna.samplers.GPSampler(seed=seed, deterministic_objective=not problem.noisy) if sampler == "gp-det" else
+         optuna.samplers.TPESampler(seed=seed))
     self.study = optuna.create_study(sampler=s, direction="minimize")
     self.constants = {k: v for k, v in problem.params.items() if k not in self.dists}
     self.pending: dict[tuple, Any] = {}
@@ -162,6 +167,7 @@ class BoTorchAdapter:
 PEERS: dict[str, tuple[tuple[str, ...], Any]] = {
   "optuna-tpe": (("optuna",), lambda p, s: OptunaAdapter(p, s, "tpe")),
   "optuna-gp": (("optuna", "torch", "greenlet"), lambda p, s: OptunaAdapter(p, s, "gp")),
+  "optuna-gp-det": (("optuna", "torch", "greenlet"), lambda p, s: OptunaAdapter(p, s, "gp-det")),
   "skopt": (("skopt",), SkoptAdapter), "botorch": (("botorch",), BoTorchAdapter)}
 
 def make_adapter(name: str, problem: Problem, seed: int) -> Any:

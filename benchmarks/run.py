@@ -315,7 +315,7 @@ def main(argv: list[str] | None = None) -> None:
   problems, strategies = (args.problems or ",".join(SUITE)).split(","), (args.strategies or "gp,random,optuna-tpe,optuna-gp").split(",")
   from benchmarks.peers import PEERS, available, missing
   for st in strategies:
-    if st == "optuna-gp" and available("optuna") and not available("greenlet"):
+    if st in ("optuna-gp", "optuna-gp-det") and available("optuna") and not available("greenlet"):
       ap.error("optuna-gp needs greenlet (without it Optuna's GPSampler silently takes a slower path): pip install greenlet")
     if st in PEERS and missing(PEERS[st][0]): print(f"skipping {st}: package {missing(PEERS[st][0])!r} is not installed", file=sys.stderr)
   strategies = [st for st in strategies if st not in PEERS or not missing(PEERS[st][0])]

@@ -38,6 +38,7 @@ PEER_RUNS: dict[str, list[str]] = {
   "random": ["suite20_tinybo.json"],
   "optuna-gp": ["s24_zen4_optuna.json"],    # Optuna 5.1 with greenlet, in the session and on the machine of the default's runs
   "optuna-tpe": ["s24_zen4_optuna.json"],
+  "optuna-gp-det": ["s26_optuna_gp_det*.json"],  # GPSampler(deterministic_objective=True) on the noise-free problems (session 26)
   "hebo": ["session6_hebo_ackley5*.json", "session7_hebo_*.json", "session8_hebo_*.json", "suite20_hebo.json", "s11_hebo_*.json",
            "s13_hebo_*.json", "s14_hebo_*.json", "s15_hebo_*.json", "s16_hebo_*.json", "s18_hebo_*.json"],
   "smac": ["suite20_smac.json", "s11_smac_*.json", "s12_smac_*.json", "s13_smac_*.json", "s17_smac_*.json", "s18_smac_*.json", "s20_smac_*.json",

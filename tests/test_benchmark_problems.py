@@ -176,6 +176,22 @@ def test_optuna_gp_refuses_to_run_without_greenlet(monkeypatch):
   monkeypatch.setattr(peers, "available", lambda m: m != "greenlet")
   with pytest.raises(RuntimeError, match="greenlet"): peers.OptunaAdapter(PROBLEMS["branin"], 0, "gp")
 
+@pytest.mark.optuna
+def test_optuna_gp_det_tells_gpsampler_whether_the_problem_is_noisy(monkeypatch):
+  # the peer set-up SMAC3 gets too: deterministic on the noise-free problems, a fitted noise on the noisy ones
+  pytest.importorskip("optuna")
+  import types
+
+  import benchmarks.peers as peers
+  monkeypatch.setattr(peers, "available", lambda m: True)
+  monkeypatch.setitem(sys.modules, "greenlet", types.ModuleType("greenlet"))   # the main venv lacks greenlet and torch:
+  monkeypatch.setattr(peers, "single_threaded_torch", lambda: None)           # the sampler is only built here, never run
+  for name, deterministic in (("branin", True), ("hartmann6_noisy", False)):
+    adapter = peers.OptunaAdapter(PROBLEMS[name], 0, "gp-det")
+    assert adapter.info["deterministic_objective"] is deterministic
+    assert adapter.study.sampler._deterministic is deterministic   # Optuna 5.1's attribute for the argument
+  assert peers.OptunaAdapter(PROBLEMS["branin"], 0, "gp").study.sampler._deterministic is False
+
 def test_a_seed_held_at_two_budgets_is_not_counted_twice(tmp_path):
   # load_runs and --resume key runs by budget too, so merged files can hold one seed twice; the median of [1, 2, 100]
   # (2) would silently replace the one-run-per-seed median of [1, 100]

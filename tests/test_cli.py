@@ -215,3 +215,33 @@ def test_csv_tells_a_none_choice_from_an_inactive_parameter(tmp_path, capsys):
     opt.observe(params, 1.0)
   rc, out, _ = run(capsys, "export", path)
   assert rc == 0 and [r["decay"] for r in csv.DictReader(io.StringIO(out))] == ["None", "", "cosine"]
+
+@pytest.mark.parametrize("cmd", ["show", "export"])
+def test_show_and_export_name_as_best_a_trial_of_the_table_they_print(tmp_path, capsys, monkeypatch, cmd):
+  # a worker observed a trial between the read of the trials and the read of the best: `show` printed that trial as
+  # pending in its table and as the best under it, and the JSON export's "best" named a trial it listed as pending
+  path = str(tmp_path / "live.db")
+  writer = tb.Optimizer({"x": tb.Float(0, 1)}, strategy="random", storage=path)
+  writer.observe(writer.suggest(), 1.0)
+  running = writer.suggest()
+  read, observed = tb.storage.SQLiteStorage.trials, []
+  def trials_then_a_worker_observes(self, name):
+    out = read(self, name)
+    if self.readonly and not observed: observed.append(writer.observe(running, 0.5))
+    return out
+  monkeypatch.setattr(tb.storage.SQLiteStorage, "trials", trials_then_a_worker_observes)
+  argv = ["show", path] if cmd == "show" else ["export", path, "--format", "json"]
+  rc, out, _ = run(capsys, *argv)
+  assert rc == 0
+  if cmd == "show": assert "best: trial 1, value 1" in out and "*1 " in out
+  else:
+    body = json.loads(out)
+    assert body["best"] == 1 and [t["state"] for t in body["trials"]] == ["complete", "pending"]
+
+def test_show_tells_a_parameter_named_value_or_step_from_the_trials_columns(tmp_path, capsys):
+  # the header read 'id  state  step  value  value  step': which 'value' was the objective's? (export wrote params.value)
+  path = str(tmp_path / "names.db")
+  opt = tb.Optimizer({"value": tb.Float(0, 1), "step": tb.Int(1, 5), "lr": tb.Float(0, 1)}, strategy="random", storage=path)
+  opt.observe(opt.suggest(), 3.0)
+  rc, out, _ = run(capsys, "show", path)
+  assert rc == 0 and out.splitlines()[1].split() == ["id", "state", "step", "value", "params.value", "params.step", "lr"]

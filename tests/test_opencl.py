@@ -30,6 +30,7 @@ from benchmarks.device_cases import N_LINALG, N_WORK_ITEMS, STUDY_TRIALS, gp_cas
 
 pytestmark = pytest.mark.opencl
 ROOT = Path(__file__).resolve().parent.parent
+N_MATERN12 = 30   # the GP cases' size: any rows do (each equal pair is K's diagonal)
 
 # ***** the child process: everything on CL, one JSON out *****
 
@@ -66,6 +67,7 @@ def child_main(out_path:str) -> None:
   res["seconds"]["work_items"] = time.perf_counter() - t
   t = time.perf_counter()
   res["objective_float64"] = objective_case("CL", "float64")
+  res["objective_matern12"] = objective_case("CL", "float64", n=N_MATERN12, kernel="matern12")
   res["seconds"]["objective"] = time.perf_counter() - t
   gp_start = len(launches)
   for dt in ("float64", "float32"):
@@ -171,6 +173,12 @@ def test_fit_objective_above_one_block_on_cl_matches_cpu(cl):
   # n = 257: the blocked factorization and solves inside the fit's objective, then its reductions. Before the blocked
   # factor became one buffer, tinygrad's CL runtime passed a kernel's arguments to the wrong slots here (IndexError)
   got, cpu = cl["objective_float64"], objective_case("CPU", "float64")
+  for k in ("out", "Linv", "alpha"): assert rel(got[k], cpu[k]) < 1e-9, (k, rel(got[k], cpu[k]))
+
+def test_matern12_lengthscale_gradient_on_cl_matches_cpu(cl):
+  # pocl contracted x/ℓ − x/ℓ into a fused multiply-add: u ~ 1e-33 on K's diagonal, Matérn-1/2's dk/du = −k/(2r) ~ 1e16
+  # there, and the lengthscale gradient was off by thousands (the trust region's local model fitted worse than on the CPU)
+  got, cpu = cl["objective_matern12"], objective_case("CPU", "float64", n=N_MATERN12, kernel="matern12")
   for k in ("out", "Linv", "alpha"): assert rel(got[k], cpu[k]) < 1e-9, (k, rel(got[k], cpu[k]))
 
 def test_gp_fit_predict_and_gradient_on_cl_match_cpu_float64(cl):

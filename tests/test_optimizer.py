@@ -163,3 +163,22 @@ def test_gp_strategy_default():
     opt.observe(t, (t.params["x"] - 0.5) ** 2 + t.params["n"])
   keys = [space.key(t.params) for t in opt.trials]
   assert len(set(keys)) == len(keys) == 6 and all(t.state == TrialState.COMPLETE for t in opt.trials)
+
+@pytest.mark.parametrize("where", ["memory", "sqlite"])
+def test_editing_a_trials_list_constant_in_place_changes_no_other_record(where, tmp_path):
+  # training code appended a layer to its config's list: every later trial got the extra layer, the Space was edited,
+  # and reopening the study with that Space object was an error ("differs in constants")
+  storage = None if where == "memory" else str(tmp_path / "s.db")
+  class Device: pass
+  device = Device()
+  space = tb.Space({"lr": tb.Float(1e-3, 1e-1), "layers": [64, 64], "opt": {"betas": [0.9, 0.99]}, "device": device, "shape": (1, 2)})
+  opt = tb.Optimizer(space, strategy="random", storage=storage)
+  t = opt.suggest()
+  t.params["layers"].append(128); t.params["opt"]["betas"][0] = 0.5
+  opt.observe(t, 1.0)
+  assert space.constants["layers"] == [64, 64] and space.constants["opt"] == {"betas": [0.9, 0.99]}
+  assert opt.suggest().params["layers"] == [64, 64] and opt.trials[0].params["opt"]["betas"] == [0.9, 0.99]
+  opt.best.params["layers"].clear()
+  assert opt.best.params["layers"] == [64, 64]
+  assert opt.trials[0].params["device"] is device and opt.trials[0].params["shape"] == (1, 2)   # other objects: the space's own
+  if storage is not None: tb.Optimizer(space, strategy="random", storage=storage)   # the same study

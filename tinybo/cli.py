@@ -95,11 +95,20 @@ def gp_options(text: str) -> dict[str, Any]:
   except (ValueError, TypeError) as e: raise CLIError(f"--gp {text!r}: {e}") from None
   return options
 
+SHOW_COLUMNS = ["id", "state", "step", "value"]
+
+def column_names(names: list[str], fixed: list[str]) -> list[str]:
+  """The column of each parameter beside the `fixed` columns of a table: params.<name> for one named like a fixed column
+  (or like such a column already), so a parameter called 'value' or 'step' is never taken for the trial's."""
+  return [f"params.{n}" if n in fixed or n.startswith("params.") else n for n in names]
+
 def show(opt, limit: int | None = None, recommend: bool = False, gp: dict[str, Any] | None = None) -> str:
   """The study as text; `recommend`: also the trial that tb.GP(**gp) fitted to the complete trials believes best."""
   from tinybo.bo import GP
+  from tinybo.optimizer import best_of
   from tinybo.trial import TrialState
-  trials, best = opt.trials, opt.best
+  trials = opt.trials
+  best = best_of(trials, opt.minimize)   # of the trials shown: a worker may finish another meanwhile
   names = opt.space.names
   counts = {s: sum(t.state == s for t in trials) for s in TrialState}
   head = (f"study '{safe(opt.name)}' ({opt.direction}): {len(trials)} trials, {counts[TrialState.COMPLETE]} complete, "
@@ -110,7 +119,7 @@ def show(opt, limit: int | None = None, recommend: bool = False, gp: dict[str, A
   # parameter is absent from the trial: an empty cell, never "-" (which a None choice shows)
   rows = [[("*" if best is not None and t.id == best.id else "") + str(t.id), str(t.state), _fmt(t.last_step), _fmt(t.value)]
           + [_fmt(t.params[n]) if n in t.params else "" for n in names] for t in shown]
-  out = [head, table(rows, ["id", "state", "step", "value"] + [safe(n) for n in names])]
+  out = [head, table(rows, SHOW_COLUMNS + [safe(n) for n in column_names(names, SHOW_COLUMNS)])]
   if limit is not None and len(trials) > limit: out.insert(1, f"(last {limit} of {len(trials)} trials)")
   def described(t: Any) -> str:   # a space of constants only searches nothing: no parameters to list after the value
     searched = ", ".join(f"{safe(n)}={_fmt(t.params[n])}" for n in names if n in t.params)
@@ -154,11 +163,12 @@ def _param_cell(params: dict, name: str) -> Any:
   return "None" if params[name] is None else params[name]
 
 def export(opt, fmt: str) -> str:
+  from tinybo.optimizer import best_of
   names, trials = opt.space.names, opt.trials
   if fmt == "json":
-    curves = opt.curves
+    curves, best = opt.curves, best_of(trials, opt.minimize)   # a best among the trials written, not a later read's
     body = {"study": opt.name, "direction": opt.direction, "space": json.loads(opt.space.to_json()),
-            "best": None if opt.best is None else opt.best.id,
+            "best": None if best is None else best.id,
             "trials": [{"id": t.id, "state": str(t.state), "value": t.value, "last_step": t.last_step,
                         "params": {n: t.params[n] for n in names if n in t.params},
                         "created": _iso(t.created), "finished": _iso(t.finished), "worker": t.worker,
@@ -168,7 +178,7 @@ def export(opt, fmt: str) -> str:
   w = csv.writer(buf, lineterminator="\r\n")  # RFC 4180; and a CR inside a value is then quoted, never a row break
   fixed = ["id", "state", "value", "last_step", "created", "finished", "worker"]
   # a parameter named like a fixed column is written params.<name>: two 'value' columns made a reader take the wrong one
-  shown = [f"params.{n}" if n in fixed or n.startswith("params.") else n for n in names]
+  shown = column_names(names, fixed)
   w.writerow([csv_cell(c) for c in fixed[:4] + shown + fixed[4:]])
   for t in trials:
     w.writerow([csv_cell(c) for c in [t.id, str(t.state), "" if t.value is None else repr(t.value), "" if t.last_step is None else t.last_step]

@@ -27,7 +27,7 @@ from tinygrad import Device, Tensor, dtypes
 from tinygrad.dtype import DType
 
 from tinybo._tinygrad import D_BUCKETS, N_BUCKETS, CachedJit, bucket, download, program, replay, upload
-from tinybo.kernels import check_kernel, column_weights, dk_du, profile, scaled_sqdist, stationary
+from tinybo.kernels import check_kernel, column_weights, dk_du, profile, self_sqdist, stationary
 from tinybo.lbfgs import Curvature, lbfgs
 from tinybo.linalg import cholesky, eye_like, kernel_form, solve_triangular, triangular_inverse
 from tinybo.transforms import YTransform
@@ -143,7 +143,7 @@ def nll_grad_factor(data:Tensor, params:Tensor) -> tuple[Tensor, Tensor, Tensor]
   sf2, sn2 = theta[:, D].exp(), theta[:, D + 1].exp()
   ls = theta[:, :D].exp()
   A = X / ls.unsqueeze(1)                                                    # [b,N,D]
-  pos, r, s, poly, ex = profile(scaled_sqdist(X, X, ls), coef)
+  pos, r, s, poly, ex = profile(self_sqdist(X, ls), coef)
   e = ex * sf2.reshape(-1, 1, 1)
   m2 = mask.unsqueeze(-1) * mask
   Kf = (poly * e * m2).contiguous()
@@ -168,7 +168,7 @@ def nll_grad_factor_additive(data:Tensor, params:Tensor) -> tuple[Tensor, Tensor
   ww = (w.unsqueeze(-1) * w) * m2
   parts = []
   for ls, scale, weight in ((theta[:, :D].exp(), sf2, m2), (theta[:, D:2 * D].exp(), sg2, ww)):
-    pos, r, s, poly, ex = profile(scaled_sqdist(X, X, ls), coef)
+    pos, r, s, poly, ex = profile(self_sqdist(X, ls), coef)
     e = ex * scale.reshape(-1, 1, 1)
     parts.append((X / ls.unsqueeze(1), (poly * e * weight).contiguous(), (pos, r, s, poly, e, weight)))
   nll, Linv, alpha, W = _factor(_noise(parts[0][1] + parts[1][1], mask, sn2, jitter), y, mask)

@@ -1,7 +1,7 @@
 """The covariance kernel, used by the fit, the posterior and the tests: Matérn 1/2, 3/2, 5/2 and RBF as one coefficient
 form with ARD lengthscales and an output scale, and its analytic derivative in u = r² (for the likelihood's gradient).
-Holds: KERNEL_COEFS, `check_kernel`, `profile`, `stationary`, `dk_du`, `column_weights`, `scaled_sqdist`, and the named
-kernels (KERNELS: thin wrappers). Imports: tinygrad.
+Holds: KERNEL_COEFS, `check_kernel`, `profile`, `stationary`, `dk_du`, `column_weights`, `scaled_sqdist`, `self_sqdist`, and
+the named kernels (KERNELS: thin wrappers). Imports: tinygrad.
 Glossary (shapes):
   X1[..., n, d], X2[..., m, d]  inputs (unit cube); leading axes broadcast (a batch of hyperparameter restarts)
   lengthscales[..., d]          ARD lengthscales ℓ (> 0);   outputscale[...]  signal variance σ_f² (> 0)
@@ -34,6 +34,15 @@ def scaled_sqdist(X1:Tensor, X2:Tensor, lengthscales:Tensor) -> Tensor:
   ls = lengthscales.unsqueeze(-2)
   diff = (X1 / ls).unsqueeze(-2) - (X2 / ls).unsqueeze(-3)
   return diff.square().sum(-1)
+
+def self_sqdist(X:Tensor, lengthscales:Tensor) -> Tensor:
+  """`scaled_sqdist(X, X, ℓ)` with u exactly 0 between equal rows (the diagonal, repeated points). x/ℓ − x/ℓ is x·(1/ℓ)
+  twice, which a compiler that contracts into fused multiply-adds (pocl's OpenCL, nvrtc) leaves at ~1e-33; there
+  Matérn-1/2's dk/du = −k/(2r) is ~1e16 and the fit's lengthscale gradient garbage. Entries of distinct rows keep their
+  bits. For the fit's K(X, X) only: the mask costs N²·D comparisons against the fit's O(N³), where the acquisition's
+  cross-covariances would pay it on every candidate."""
+  same = (X.unsqueeze(-2) == X.unsqueeze(-3)).all(-1)
+  return same.where(0.0, scaled_sqdist(X, X, lengthscales))
 
 def profile(u:Tensor, coef:Tensor) -> tuple[Tensor, Tensor, Tensor, Tensor, Tensor]:
   """The pieces of k/σ_f² at squared distance u: (u > 0, r, s = c r, poly = 1 + p1 s + p2 s², ex = exp(−s − q u));

@@ -13,7 +13,7 @@ Early stopping: `opt.report(trial, value, step)` records an intermediate value a
 with its last reported value. Inside optimize(), an objective with a second positional parameter without a default gets a TrialHandle that
 does the same.
 A rule that needs the strategy's model (tb.ModelStopping) gets it bound into its History (`chance`, tb.GP.final_chance).
-Holds: Optimizer, TrialHandle, resolve_strategy, takes_reports, has_curve_model, TrialFailedWarning.
+Holds: Optimizer, TrialHandle, resolve_strategy, takes_reports, has_curve_model, best_of, TrialFailedWarning.
 Imports: bo (tb.GP), stopping, strategies, space, storage, trial.
 """
 from __future__ import annotations
@@ -31,7 +31,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from tinybo.bo import GP
-from tinybo.space import Space
+from tinybo.space import Space, copied_constant
 from tinybo.stopping import History, StoppingRule, StopTrial, check_stopping
 from tinybo.storage import Storage, check_requeue, finished_state, new_seed, open_storage
 from tinybo.strategies import Grid, Random, SearchExhausted, Strategy
@@ -129,6 +129,12 @@ def has_curve_model(strategy: Strategy) -> bool:
   """Whether a strategy can say how likely a running trial is to beat the incumbent at the final step (tb.GP with curves)."""
   return all(callable(getattr(strategy, m, None)) for m in ("final_chance", "chance_model")) and getattr(strategy, "curves", "auto") is not False
 
+def best_of(trials: list[Trial], minimize: bool) -> Trial | None:
+  """The best complete trial among `trials` (earliest on ties; None without one): `Optimizer.best` on a list already
+  read, so a caller showing that list names a best that is in it (a worker may finish another trial between two reads)."""
+  done = [t for t in trials if t.state == TrialState.COMPLETE]
+  return min(done, key=lambda t: (t.value if minimize else -t.value, t.id)) if done else None
+
 def worker_id() -> str:
   return f"{socket.gethostname()}:{os.getpid()}:{threading.current_thread().name}"
 
@@ -171,10 +177,11 @@ class Optimizer:
   @property
   def minimize(self) -> bool: return self.direction == "minimize"
 
-  # storage keeps only the searched values; constants (which may not be JSON) come back from the space
+  # storage keeps only the searched values; constants (which may not be JSON) come back from the space, a list or dict
+  # of plain values as a copy of the trial's own (space.copied_constant): editing it in place changes no other record
   def _full(self, t: Trial) -> Trial:
     c = self.space.constants
-    t.params = {k: c[k] if k in c else t.params[k] for k in self.space.order if k in t.params or k in c}
+    t.params = {k: copied_constant(c[k]) if k in c else t.params[k] for k in self.space.order if k in t.params or k in c}
     t.study = self.study
     return t
   def _stored(self, params: Mapping[str, Any]) -> dict:
@@ -195,9 +202,7 @@ class Optimizer:
   def best(self) -> Trial | None:
     """The best complete trial for the direction (earliest on ties), or None before the first result. Stopped trials
     never count: their values are at an earlier step than the complete trials' (Optuna's best ignores pruned trials too)."""
-    done = [t for t in self.trials if t.state == TrialState.COMPLETE]
-    if not done: return None
-    return min(done, key=lambda t: (t.value if self.minimize else -t.value, t.id))
+    return best_of(self.trials, self.minimize)
 
   def recommend(self) -> Trial | None:
     """The complete trial the strategy's model believes best, for a noisy objective the one to deploy: with the GP

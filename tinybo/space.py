@@ -7,10 +7,12 @@ Conditional parameters: `when={"optimizer": "sgd"}` makes a parameter exist only
 itself possibly conditional) takes one of the listed values; several parents must all hold. A configuration holds exactly
 its active parameters. Inactive columns encode to a fixed value (INACTIVE_FILL: 0.5 for float/int columns, an all-zero
 one-hot block for categoricals), so every configuration has exactly one encoding.
-Holds: Float, Int, Categorical, Space, INACTIVE_FILL, and the column kinds FLOAT, INT, CAT. Imports: numpy; every other module builds on it.
+Holds: Float, Int, Categorical, Space, INACTIVE_FILL, copied_constant (a trial's own copy of a list or dict constant), and the
+column kinds FLOAT, INT, CAT. Imports: numpy; every other module builds on it.
 """
 from __future__ import annotations
 
+import copy
 import dataclasses
 import heapq
 import itertools
@@ -694,6 +696,18 @@ def _json_default(o: Any) -> Any:
   # a constant that JSON cannot hold (a model, a function) is stored by its type only: a repr would hold a memory address
   # and make the same space look different in the next process
   return o.item() if isinstance(o, np.generic) else f"<{type(o).__module__}.{type(o).__qualname__}>"
+
+def copied_constant(v: Any) -> Any:
+  """A constant as one trial's params hold it: a list, dict or set of plain values (str, numbers, bool, None and such
+  containers, tuples too) is a copy of its own, so training code that edits its config in place (appends a layer to a
+  list constant) edits neither the space (which the study file records) nor any other trial's params; any other object
+  (an immutable value, a device, a dataset, a function) is the space's own, never copied."""
+  def plain(x: Any, depth: int = 0) -> bool:
+    if x is None or isinstance(x, (str, bool, int, float)): return True
+    if depth > 50: return False
+    if isinstance(x, dict): return all(plain(k, depth + 1) and plain(y, depth + 1) for k, y in x.items())
+    return isinstance(x, (list, tuple, set, frozenset)) and all(plain(y, depth + 1) for y in x)
+  return copy.deepcopy(v) if isinstance(v, (list, dict, set)) and plain(v) else v
 
 def _same(a: Any, b: Any) -> bool:
   a, b = _plain(a), _plain(b)   # numpy scalars compare as the Python values they hold

@@ -40,7 +40,8 @@ type, for choices a JSON storage cannot keep) and, for constraints, `_process_co
 (optuna.samplers._base) and `_CONSTRAINTS_KEY` (optuna.study._constrained_optimization), both there since Optuna 4.0
 (tested with 5.1 only); FrozenTrial.constraints (Optuna 5) is read when present, the stored list otherwise.
 Holds: TinyBOSampler, Tree, infer_tree, tree_trials, codec, reports_of; the stored proposals (`_share`, `_stored`,
-`_shared`, `_rivals`, `_all_fixed`) and the constraints (`_store_constraints`, `_infeasible`).
+`_shared`, `_rivals`, `_all_fixed`), the constraints (`_store_constraints`, `_infeasible`) and the memo of the finished
+trials' rows and tinybo Trials (`_Memo`, `_finished_key`: each finished trial is converted once per tree, not at every suggestion).
 Imports: integrations (the codecs), conditions, optimizer (resolve_strategy, takes_reports), strategies, space, trial, optuna.
 """
 from __future__ import annotations
@@ -50,6 +51,7 @@ import json
 import logging
 import math
 import threading
+import weakref
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -124,10 +126,20 @@ class TinyBOSampler(BaseSampler):
     self._left_out: set[str] = set()     # parameters of complete trials the last inferred tree could not model
     self._unreadable: set[int] = set()   # RUNNING trials whose shared proposal could not be read (warned once each)
     self._lock = threading.Lock()   # study.optimize(n_jobs>1) calls the sampler from several threads; strategies need not be thread-safe
+    self._rows_memo: _Memo | None = None     # the finished trials' encoded rows and tinybo Trials: see _Memo
+    self._trials_memo: _Memo | None = None
 
-  # a lock does not pickle: drop it and make a new one (Optuna's docs pickle a sampler to resume a study reproducibly)
-  def __getstate__(self) -> dict: return {k: v for k, v in self.__dict__.items() if k != "_lock"}
-  def __setstate__(self, state: dict) -> None: self.__dict__.update(state); self._lock = threading.Lock()
+  # a lock does not pickle: drop it and make a new one (Optuna's docs pickle a sampler to resume a study reproducibly);
+  # the memos (weak references to a storage) are dropped too and rebuilt from the trials
+  def __getstate__(self) -> dict: return {k: v for k, v in self.__dict__.items() if k not in ("_lock", "_rows_memo", "_trials_memo")}
+  def __setstate__(self, state: dict) -> None:
+    self.__dict__.update(state); self._lock = threading.Lock(); self._rows_memo = self._trials_memo = None
+
+  def _memo(self, attr: str, study: Study, context: Any) -> _Memo:
+    """The sampler's memo `attr` for this study and context, a new one when either differs from the last call's."""
+    m = getattr(self, attr)
+    if m is None or not m.fits(study, context): setattr(self, attr, m := _Memo(study, context))
+    return m
 
   def reseed_rng(self) -> None:
     self._seed = int(np.random.SeedSequence().entropy % (2**31))
@@ -135,7 +147,7 @@ class TinyBOSampler(BaseSampler):
 
   def infer_relative_search_space(self, study: Study, trial: FrozenTrial) -> dict[str, BaseDistribution]:
     _check_single_objective(study)   # at the first trial's first suggest, before an objective runs to no use
-    tree = infer_tree(tree_trials(study.get_trials(deepcopy=False), self._unreadable))
+    tree = infer_tree(tree_trials(study.get_trials(deepcopy=False), self._unreadable), memo=lambda c: self._memo("_rows_memo", study, c))
     self._left_out = tree.left_out
     unstable = {n for n, d in tree.distributions.items() if not _survives_storage(study, d)}
     for n in unstable - self._warned_json:
@@ -157,9 +169,19 @@ class TinyBOSampler(BaseSampler):
   def _history(self, study: Study, search_space: dict[str, BaseDistribution] | None,
                trials: Sequence[FrozenTrial] | None = None) -> tuple[Tree, list[Trial], dict[int, list[Report]]]:
     trials = study.get_trials(deepcopy=False) if trials is None else trials
-    tree = infer_tree(tree_trials(trials, self._unreadable), search_space)
-    history = [tb for t in trials if (tb := _to_tinybo(t, tree, self._unreadable)) is not None]
-    return tree, history, {t.number: c for t in trials if (c := reports_of(t))}
+    tree = infer_tree(tree_trials(trials, self._unreadable), search_space, lambda c: self._memo("_rows_memo", study, c))
+    # a finished trial's Trial and reports are computed once per tree (see _Memo); a running or waiting one's every time
+    memo = self._memo("_trials_memo", study, (tree.codecs, tree.space.params))
+    history, curves = [], {}
+    for t in trials:
+      if (key := _finished_key(t)) is None or (got := memo.get(key)) is None:
+        got = (_to_tinybo(t, tree, self._unreadable), reports_of(t))
+        if key is not None: memo[key] = got
+      tb, curve = got
+      # copies: what the strategy is handed is its own, as when it was computed afresh
+      if tb is not None: history.append(dataclasses.replace(tb, params=dict(tb.params)))
+      if curve: curves[t.number] = list(curve)
+    return tree, history, curves
 
   def sample_relative(self, study: Study, trial: FrozenTrial, search_space: dict[str, BaseDistribution]) -> dict[str, Any]:
     if not search_space: return {}
@@ -288,11 +310,13 @@ def tree_trials(trials: Sequence[FrozenTrial], unreadable: set[int]) -> list[Fro
     return t.state in (TrialState.PRUNED, TrialState.FAIL) and bool(p := _shared(t, unreadable)) and p.keys() <= t.params.keys()
   return [t for t in trials if t.state == TrialState.COMPLETE or ran_its_proposal(t)]
 
-def infer_tree(complete: Sequence[FrozenTrial], search_space: dict[str, BaseDistribution] | None = None) -> Tree:
+def infer_tree(complete: Sequence[FrozenTrial], search_space: dict[str, BaseDistribution] | None = None,
+               memo: Callable[[dict[str, Codec]], _Memo] | None = None) -> Tree:
   """The tree of the finished trials' parameters (`complete`: those of `tree_trials`; only those in `search_space`, with
   the same distribution, when given). Single-value distributions are not modelled (Optuna fills them in itself); a
   parameter whose distribution differs between trials, or whose kind or range tinybo cannot model, is left out;
-  conditions come from `infer_conditions`."""
+  conditions come from `infer_conditions`. `memo(codecs)`: where the finished trials' rows under these codecs are kept
+  from call to call (the sampler's, see _Memo)."""
   dists: dict[str, BaseDistribution] = {}
   clash: set[str] = set()
   for t in complete:
@@ -308,7 +332,12 @@ def infer_tree(complete: Sequence[FrozenTrial], search_space: dict[str, BaseDist
     except (TypeError, ValueError): left_out.add(n)
   # a trial that completed before its first modelled suggest (an objective that returns early, a tell or add_trial
   # without params) shows nothing about the tree; as a row it would make every parameter look conditional on nothing
-  rows = [(t.state == TrialState.COMPLETE, r) for t in complete if (r := _row(t, codecs))]
+  rows_memo = memo(codecs) if memo is not None else None
+  def row(t: FrozenTrial) -> dict | None:
+    if rows_memo is None or (key := _finished_key(t)) is None: return _row(t, codecs)
+    if (got := rows_memo.get(key, _MISSING)) is _MISSING: rows_memo[key] = got = _row(t, codecs)
+    return got
+  rows = [(t.state == TrialState.COMPLETE, dict(r)) for t in complete if (r := row(t))]
   params = {n: c.param for n, c in codecs.items()}
   # a pruned or failed trial may have stopped between two suggestions (a crash, an exception caused by a value) before a
   # parameter its proposal lacked (one the sampler left to independent sampling): its row would make that parameter look
@@ -328,6 +357,36 @@ def infer_tree(complete: Sequence[FrozenTrial], search_space: dict[str, BaseDist
   space = Space({n: dataclasses.replace(c.param, when=conds.get(n)) for n, c in codecs.items()})
   rows = [{n: v for n, v in r.items() if n in codecs} for r in rows]
   return Tree({n: dists[n] for n in codecs}, codecs, space, left_out, rows)
+
+_MISSING = object()
+
+class _Memo(dict):
+  """What the sampler computed from the finished trials of one study under one context (the tree's codecs, and its
+  space for the tinybo Trials), {_finished_key(trial): result}, kept from suggestion to suggestion: without it every
+  suggestion encodes and validates every trial again, a cost that grows with the study. A finished trial never changes
+  (Optuna's storages refuse to update one: its params, values, reports and system attrs, the stored proposal and the
+  constraints included, are final), and a trial is found again only with its number, state and completion time; a
+  running or waiting one (a proposal stored, a state changed by another process) is never kept. A memo is bound to a
+  storage object (a weak reference: a storage it outlived is never taken for a new one at the same address) and study
+  id, and to its context: another study, or a tree that changed, gets a new memo, never a stale result. Bound once, a
+  memo is only added to, so threads sharing it (infer_relative_search_space runs outside the sampler's lock) never mix
+  two contexts."""
+  def __init__(self, study: Study, context: Any):
+    super().__init__()
+    try: self._storage: Callable[[], Any] | None = weakref.ref(study._storage)
+    except TypeError: self._storage = None   # a storage type without weak references: never reused
+    self._study_id, self._context = getattr(study, "_study_id", None), context
+
+  def fits(self, study: Study, context: Any) -> bool:
+    if self._storage is None or self._storage() is not study._storage or self._study_id != getattr(study, "_study_id", None): return False
+    # equal and of the same repr: a choice True is not the choice 1 (equal in Python, not to the codec), nor -0.0 0.0
+    try: return bool(self._context == context) and repr(self._context) == repr(context)
+    except (TypeError, ValueError): return False   # choices that do not compare (a numpy array): nothing is reused
+
+def _finished_key(t: FrozenTrial) -> tuple | None:
+  """How a finished trial is found again in a _Memo; None for a running or waiting one, which may still change (and for
+  one without a start time, whose tinybo Trial is created at the time of its conversion)."""
+  return (t.number, t.state, t.datetime_complete) if t.state.is_finished() and t.datetime_start is not None else None
 
 def _row(t: FrozenTrial, codecs: dict[str, Codec]) -> dict | None:
   """A complete trial's modelled values, encoded; None when one is a value its distribution cannot take (Optuna only
