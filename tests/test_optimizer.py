@@ -182,3 +182,13 @@ def test_editing_a_trials_list_constant_in_place_changes_no_other_record(where, 
   assert opt.best.params["layers"] == [64, 64]
   assert opt.trials[0].params["device"] is device and opt.trials[0].params["shape"] == (1, 2)   # other objects: the space's own
   if storage is not None: tb.Optimizer(space, strategy="random", storage=storage)   # the same study
+
+def test_a_users_strategy_is_stored_as_it_proposes_repeats_included():
+  # README: a batch is distinct from the built-in strategies; a strategy of your own (re-evaluating a configuration of a
+  # noisy objective, say) gets its proposals stored as given
+  class Twice:
+    def suggest(self, space, trials, n, *, seed=0, minimize=True): return [{"x": 0.25}] * n
+  opt = tb.Optimizer(tb.Space({"x": tb.Float(0, 1)}), strategy=Twice(), seed=0)
+  a, b = opt.suggest(2)
+  assert a.id != b.id and a.params == b.params == {"x": 0.25} and a.state == b.state == TrialState.PENDING
+  assert len({t.id for t in opt.suggest(2)} | {a.id, b.id}) == 4

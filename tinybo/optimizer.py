@@ -215,9 +215,10 @@ class Optimizer:
     return None if i is None else trials[i]
 
   def suggest(self, n: int | None = None) -> Trial | list[Trial]:
-    """Give me the next configuration: n=None -> one pending Trial, n=k -> a list of k distinct pending Trials (fewer only
-    when a finite space runs out). Queued trials (enqueue/requeue, from any process) come first, then the strategy's
-    proposals. Raises SearchExhausted when nothing new is left."""
+    """Give me the next configuration: n=None -> one pending Trial, n=k -> a list of k pending Trials, distinct from the
+    built-in strategies (fewer only when a finite space runs out; a user's strategy is stored as it proposes, repeats
+    included). Queued trials (enqueue/requeue, from any process) come first, then the strategy's proposals. Raises
+    SearchExhausted when nothing new is left."""
     if n is not None and (isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 1):
       raise ValueError(f"suggest(n={n!r}); use None or an int >= 1")
     k = 1 if n is None else int(n)
