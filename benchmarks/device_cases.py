@@ -66,6 +66,14 @@ def gp_case(device:str, dtype_name:str|None) -> dict:
   return {"mean": mean.tolist(), "var": var.tolist(), "grad": grad.tolist(), "device": m.device, "dtype": str(gp.dtype),
           "lengthscales": np.asarray(gp.hyperparameters["lengthscales"]).tolist()}
 
+def objective_inputs(X:np.ndarray, y:np.ndarray, lengthscales, noise:float, kernel:str="matern52", b:int=1) -> tuple[np.ndarray, np.ndarray]:
+  """The fit objective's packed inputs as `gp.unpack` reads them, y standardized, every row real: data[n, d+2] =
+  [X | y | mask], params[b, d+7] = [log ℓ | log σ_f² = 0 | log σ_n² | jitter 1e-9 | the kernel's coef]."""
+  from tinybo.kernels import KERNEL_COEFS
+  data = np.concatenate([X, ((y - y.mean()) / y.std())[:, None], np.ones((len(X), 1))], 1)
+  params = np.concatenate([np.log(lengthscales), [0.0, np.log(noise), 1e-9], list(KERNEL_COEFS[kernel])])
+  return data, np.tile(params, (b, 1))
+
 def objective_case(device:str, dtype_name:str, n:int=N_WORK_ITEMS[-1], kernel:str="matern52") -> dict:
   """One evaluation of the fit's objective (`gp.nll_grad_factor`: NLL, its gradient, L⁻¹ and α) on n points, uncaptured:
   at n = 257 every blocked path of the fit at once, and the reductions after it as the device schedules them. Matérn-1/2
@@ -73,12 +81,9 @@ def objective_case(device:str, dtype_name:str, n:int=N_WORK_ITEMS[-1], kernel:st
   from tinygrad import Tensor, dtypes
 
   from tinybo.gp import nll_grad_factor
-  from tinybo.kernels import KERNEL_COEFS
   rng = np.random.default_rng(n)
   X = rng.uniform(size=(n, 3))
-  y = np.sin(4 * X[:, 0]) + X[:, 1] ** 2
-  data = np.concatenate([X, ((y - y.mean()) / y.std())[:, None], np.ones((n, 1))], 1)
-  params = np.concatenate([np.log([0.3, 0.5, 2.0]), [0.0, np.log(1e-3), 1e-9], list(KERNEL_COEFS[kernel])])[None]
+  data, params = objective_inputs(X, np.sin(4 * X[:, 0]) + X[:, 1] ** 2, [0.3, 0.5, 2.0], 1e-3, kernel)
   dt = getattr(dtypes, dtype_name)
   out, Linv, alpha = [t.numpy() for t in nll_grad_factor(Tensor(data, dtype=dt, device=device), Tensor(params, dtype=dt, device=device))]
   return {"out": out.tolist(), "Linv": Linv.tolist(), "alpha": alpha.tolist()}

@@ -17,8 +17,8 @@ import numpy as np
 from tinygrad import Device, Tensor, dtypes
 from tinygrad.helpers import Context
 
+from benchmarks.device_cases import objective_inputs
 from tinybo.gp import nll_grad_factor
-from tinybo.kernels import KERNEL_COEFS
 from tinybo.linalg import cholesky, solve_triangular, triangular_inverse
 
 D = 6
@@ -27,9 +27,7 @@ def inputs(n:int, b:int, device:str) -> tuple[Tensor, Tensor]:
   """data[n, D+2] = [X | y | mask], params[b, D+7] = [log ℓ | log σ_f² | log σ_n² | jitter | coef] as gp.unpack reads them."""
   rng = np.random.default_rng(0)
   X = rng.random((n, D))
-  y = np.sin(3 * X[:, 0]) + X[:, 1] ** 2
-  data = np.concatenate([X, ((y - y.mean()) / y.std())[:, None], np.ones((n, 1))], 1)
-  params = np.tile(np.concatenate([np.log(np.full(D, 0.5)), [0.0, np.log(1e-4), 1e-9], list(KERNEL_COEFS["matern52"])]), (b, 1))
+  data, params = objective_inputs(X, np.sin(3 * X[:, 0]) + X[:, 1] ** 2, np.full(D, 0.5), 1e-4, b=b)
   return Tensor(data, dtype=dtypes.float64, device=device).realize(), Tensor(params, dtype=dtypes.float64, device=device).realize()
 
 def timed(fn, device:str, reps:int=5, warmup:int=2) -> float:
