@@ -317,7 +317,8 @@ class GP:
     what the study suggests next. None before the first finite value. The best observed trial (earliest on ties) when
     noise="deterministic", when the data test deterministic (`noise.noise_evidence`, whatever the acquisition: then no
     draw is lucky, and a model of warped values could rank the best ones by a noise it does not believe in), with a
-    single value, or when the fit fails (then with a GPFallbackWarning)."""
+    single value, or when the fit fails (then with a GPFallbackWarning). Over max_points complete trials the GP is fitted
+    on `fit_subset`'s rows, as suggest's, and its mean compared at every trial."""
     seed = self.seed if self.seed is not None else seed
     full = History.of(space, trials)
     marked = self._outliers_failed(space, trials, None, minimize)
@@ -330,13 +331,18 @@ class GP:
     gx, cats = (tree, tree.categorical) if tree is not None else (lambda X: X, space.cat_groups)
     # the kept fit is this study's (see _follow): its rows as suggest saw them, outliers included (else never warm with one)
     warm = self._lineage <= self._rows(full)
+    # a large study: the fit on suggest's bounded subset (an exact GP on thousands of trials takes minutes), the
+    # posterior mean at every trial
+    X_all = gx(h.X)
+    keep = fit_subset(X_all, yy, self.max_points) if self.max_points is not None and len(yy) > self.max_points else slice(None)
     try:
-      model = self._fit(space, gx(h.X), yy, seed, cats, keep=False, floor_scale=self._floor_scale(space, yy, h.y, minimize), warm=warm)
+      y_fit = yy[keep]
+      model = self._fit(space, X_all[keep], y_fit, seed, cats, keep=False, floor_scale=self._floor_scale(space, y_fit, h.y, minimize), warm=warm)
       # the test on these data, whatever suggest's last verdict; noisy data: the model of the raw values (see acquisition)
-      if not self._noisy(space, model, yy, seed, keep=False, any_acquisition=True): return rows[int(np.argmax(yy))]
+      if not self._noisy(space, model, y_fit, seed, keep=False, any_acquisition=True): return rows[int(np.argmax(yy))]
       if not np.array_equal(raw := -h.y if minimize else h.y, yy):
-        model = self._fit(space, gx(h.X), raw, seed, cats, keep=False, warm=warm)
-      mean = model.predict(gx(h.X))[0]
+        model = self._fit(space, X_all[keep], raw[keep], seed, cats, keep=False, warm=warm)
+      mean = model.predict(X_all)[0]
     except Exception as e:  # noqa: BLE001 - a model that cannot be fitted still leaves the best observed trial
       warnings.warn(f"tinybo GP strategy: recommend() could not fit the GP ({type(e).__name__}: {e}); returning the best observed trial",
                     GPFallbackWarning, stacklevel=2)
