@@ -153,7 +153,8 @@ class GP:
 
   The first n_initial suggestions (default `default_initial_size(p)` for p parameters, 2p + 1 in a conditional space)
   come from a scrambled Sobol sequence drawn from the seed; after that each suggestion maximizes the acquisition of a
-  Matérn GP fitted to the completed trials. Each fit warm-starts from the previous one.
+  Matérn GP fitted to the completed trials (the sequence continues while their values are all equal). Each fit
+  warm-starts from the previous one.
   `acquisition`: "edge" (default), "auto", or one throughout: "logei", "ei", "ucb" (with `beta`), "pi", "logpi".
   "edge": UCB with beta = 2 (it measured best on the deterministic problems of the benchmark suite, benchmarks/README.md)
   while the data look deterministic, and once they show observation noise UCB still, except that a suggestion UCB puts
@@ -301,9 +302,11 @@ class GP:
     marked = self._outliers_failed(space, trials, reports if curves else None, minimize)
     cd = curve_data(space, marked, reports) if curves else None
     # the design continues while observations + stopped + pending trials are fewer than n_initial (a stopped trial used its
-    # design point), or while there are < 2 values to fit
-    n_fit = len(h.y) if cd is None else len(cd.y)
-    n_design = max(0, self.initial_size(space) - len(h.y) - h.n_stopped - h.n_pending) if n_fit >= 2 else n
+    # design point), or while there are < 2 distinct values to fit
+    y_fit = h.y if cd is None else cd.y
+    # values that are all equal (a flat region, a broken objective) hold nothing a model can fit: its variance alone
+    # would steer, to the corners and beside the points there; the space-filling design continues instead
+    n_design = max(0, self.initial_size(space) - len(h.y) - h.n_stopped - h.n_pending) if len(y_fit) >= 2 and y_fit.max() > y_fit.min() else n
     out = self._design(space, h, taken, min(n, n_design), seed) if n_design else []
     if len(out) < n:
       if any(m is not t for m, t in zip(marked, trials)): h = History.of(space, marked)   # outliers as failed trials
