@@ -150,6 +150,40 @@ def test_keyboard_interrupt_fails_the_running_trial():
   with pytest.raises(KeyboardInterrupt): opt.optimize(objective, n_trials=3, progress=False)
   assert [t.state for t in opt.trials] == [TrialState.FAILED]
 
+def _interrupted_once(storage, method, after):
+  """storage.method raises KeyboardInterrupt once, as a Ctrl-C landing in it: before its write (`after=False`, the
+  transaction rolls back) or just after its COMMIT (`after=True`: SQLite's COMMIT returns, then Python raises)."""
+  real, calls = getattr(storage, method), []
+  def hit(*args, **kwargs):
+    if calls: return real(*args, **kwargs)
+    calls.append(1)
+    if not after: raise KeyboardInterrupt
+    real(*args, **kwargs)
+    raise KeyboardInterrupt
+  setattr(storage, method, hit)
+
+@pytest.mark.parametrize("kind", ["memory", "sqlite"])
+@pytest.mark.parametrize("after", [False, True])
+def test_ctrl_c_while_optimize_records_a_result_leaves_nothing_pending(tmp_path, kind, after):
+  # n_jobs=1 runs the objective in the caller's thread, so Ctrl-C can land while its result is written: the trial was
+  # left pending for good (a resumed GP fantasizes it forever)
+  opt = tb.Optimizer(SPACE, strategy="random", storage=None if kind == "memory" else tmp_path / "s.db")
+  _interrupted_once(opt.storage, "finish", after)
+  with pytest.raises(KeyboardInterrupt): opt.optimize(lambda p: 1.5, n_trials=3, progress=False)
+  assert [(t.state, t.value) for t in opt.trials] == [(TrialState.COMPLETE, 1.5) if after else (TrialState.FAILED, None)]
+
+@pytest.mark.parametrize("kind", ["memory", "sqlite"])
+def test_ctrl_c_just_after_a_reservation_commits_queues_the_proposal(tmp_path, kind):
+  # the reservation committed, then KeyboardInterrupt: suggest() never returned the trial, which stayed pending with this
+  # worker, run by nobody; now it is queued and the next suggest(), here or in another process, hands it out
+  opt = tb.Optimizer(SPACE, strategy="random", storage=None if kind == "memory" else tmp_path / "s.db")
+  q = opt.enqueue({"lr": 0.01, "units": 32, "act": "tanh"})
+  _interrupted_once(opt.storage, "reserve", True)
+  with pytest.raises(KeyboardInterrupt): opt.suggest(2)
+  ts = opt.trials
+  assert [(t.state, t.worker) for t in ts] == [(TrialState.PENDING, None)] * 2 and ts[0].id == q.id
+  assert [t.id for t in opt.suggest(2)] == [t.id for t in ts]
+
 @pytest.mark.slow
 def test_gp_strategy_default():
   # the default strategy end to end: a Sobol initial design (5 points for d=2), then one GP-guided suggestion (its first
