@@ -662,3 +662,29 @@ def test_errors_name_what_each_method_takes(capsys, tmp_path):
   empty = str(tmp_path / "e.db")
   tb.Optimizer(SPACE, strategy="random", storage=empty).storage.close()
   assert "pass --x and --y" in one_line_error(capsys, "plot", empty, "--kind", "heatmap")
+
+def _unwritable(folder):
+  """Make `folder` refuse new files, or skip: a mode does not stop root, an immutable attribute (chattr +i) does."""
+  if os.geteuid() != 0:
+    folder.chmod(0o555)
+    return lambda: folder.chmod(0o755)
+  if subprocess.run(["chattr", "+i", str(folder)], capture_output=True).returncode != 0: pytest.skip("root without chattr +i")
+  return lambda: subprocess.run(["chattr", "-i", str(folder)], check=True)
+
+def test_a_study_in_a_folder_that_cannot_be_written_says_so(tmp_path):
+  # a new study, and an existing one (its -wal and -shm files cannot be created), in a folder without write permission:
+  # the error said the file was "damaged or not written by tinybo"
+  folder = tmp_path / "shared"
+  folder.mkdir()
+  opt = tb.Optimizer(SPACE, strategy="random", storage=folder / "s.db")
+  opt.observe({"x": 0.5, "c": "a"}, 1.0)
+  opt.storage.close()   # the last connection: SQLite removes the -wal and -shm files
+  restore = _unwritable(folder)
+  try:
+    for db in (folder / "s.db", folder / "new.db"):
+      with pytest.raises(ValueError, match=f"'{db}' cannot be opened for writing \\(unable to open database file\\): SQLite creates it and its "
+                         f"-wal and -shm files in '{folder}', so check that folder's permissions; to only read a study") as e:
+        tb.Optimizer(SPACE, strategy="random", storage=db)
+      assert "damaged" not in str(e.value) and "\n" not in str(e.value)
+    assert [t.value for t in tb.storage.SQLiteStorage(folder / "s.db", readonly=True).trials("study")] == [1.0]
+  finally: restore()

@@ -418,6 +418,10 @@ class SQLiteStorage:
     if "not a database" in str(e): return ValueError(f"'{self.path}' is not a tinybo study file ({e}); pass the .db file given to "
                                                      "tb.Optimizer(storage=...), or a new path")
     if "readonly" in str(e): return ValueError(f"'{self.path}' cannot be written ({e}); check its and its folder's permissions")
+    if "unable to open" in str(e):   # the folder and file were checked at construction: permissions, not a damaged file
+      return ValueError(f"'{self.path}' cannot be opened for writing ({e}): SQLite creates it and its -wal and -shm files in "
+                        f"'{Path(self.file).parent}', so check that folder's permissions; to only read a study, use SQLiteStorage(path, "
+                        "readonly=True) or tinybo show")
     return ValueError(f"'{self.path}' is not a usable tinybo study file ({e}); the file is damaged or was not written by tinybo")
 
   def _tx(self, fn: Callable[[sqlite3.Connection], Any]) -> Any:
