@@ -438,6 +438,33 @@ def test_seed_column_is_added_to_an_old_study_file(tmp_path, capsys):
   assert tb.Optimizer(SPACE, strategy="random", seed=None, storage=db).seed == 5
   with sqlite3.connect(db) as c: assert c.execute("SELECT seed FROM studies").fetchall() == [(5,)]
 
+def test_two_processes_opening_an_old_study_file_at_once_both_add_the_seed_column(tmp_path):
+  # workers started together on a file from before seeds: each saw no seed column, both ran ALTER TABLE, and the
+  # second one's "duplicate column name: seed" was reported as a damaged file. Here the other process adds the column
+  # between this one's check and its ALTER (found racing 4 processes: 1 in 8 starts failed)
+  db = tmp_path / "old.db"
+  with sqlite3.connect(db) as c:
+    c.executescript("""CREATE TABLE studies (name TEXT PRIMARY KEY, space TEXT NOT NULL, direction TEXT NOT NULL, created REAL NOT NULL);
+      CREATE TABLE trials (id INTEGER PRIMARY KEY AUTOINCREMENT, study TEXT NOT NULL REFERENCES studies(name), params TEXT NOT NULL,
+      state TEXT NOT NULL, value REAL, created REAL NOT NULL, finished REAL, worker TEXT);""")
+    c.execute("INSERT INTO studies VALUES ('study', ?, 'minimize', 1.0)", (SPACE.to_json(),))
+  class Raced:
+    def __init__(self, c): self.c = c
+    def __getattr__(self, k): return getattr(self.c, k)
+    def execute(self, sql, *args):
+      rows = self.c.execute(sql, *args).fetchall()
+      if sql.startswith("PRAGMA table_info(studies)"):
+        with sqlite3.connect(db) as other: other.execute("ALTER TABLE studies ADD COLUMN seed INTEGER")
+      return rows
+  class RacedStorage(tb.storage.SQLiteStorage):
+    def _create(self):
+      real = self._conn
+      self._conn = lambda: Raced(real())
+      try: super()._create()
+      finally: del self._conn
+  opt = tb.Optimizer(SPACE, strategy="random", seed=5, storage=RacedStorage(db))
+  assert opt.seed == 5 and tb.Optimizer(SPACE, strategy="random", seed=None, storage=db).seed == 5
+
 # ***** 15: small slips *****
 
 def test_plot_without_extension_reports_the_file_it_wrote(tmp_path, capsys):

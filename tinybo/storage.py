@@ -374,7 +374,9 @@ class SQLiteStorage:
     c.executescript(_SCHEMA)
     c.executescript(_REPORTS_SCHEMA)
     if "seed" not in {r[1] for r in c.execute("PRAGMA table_info(studies)")}:  # a file from before studies had a seed
-      c.execute("ALTER TABLE studies ADD COLUMN seed INTEGER")
+      try: c.execute("ALTER TABLE studies ADD COLUMN seed INTEGER")
+      except sqlite3.OperationalError as e:   # another process opening the file at the same moment added it first
+        if "duplicate column name" not in str(e): raise
 
   def _conn(self) -> sqlite3.Connection:
     # one connection per thread and per process (a forked child must not reuse its parent's connection)
