@@ -63,6 +63,7 @@ def test_a_failed_batch_suggest_leaves_the_queued_trials_queued(tmp_path, kind, 
   got = opt.suggest(3)
   assert got[0].id == q.id and got[0].worker is not None and len(got) == 3
 
+@pytest.mark.filterwarnings("ignore::tinybo.optimizer.TrialFailedWarning")   # the interrupted run's crash, in a thread
 @pytest.mark.parametrize("kind", ["memory", "sqlite"])
 def test_ctrl_c_during_a_workers_suggestion_queues_it_instead_of_failing_it(tmp_path, kind):
   # optimize(n_jobs=2): Ctrl-C reaches the main thread while a worker is inside suggest() (a GP fit takes seconds). Its
