@@ -33,7 +33,7 @@ from typing import Any
 from tinybo.bo import GP
 from tinybo.space import Space, copied_constant
 from tinybo.stopping import History, StoppingRule, StopTrial, check_stopping
-from tinybo.storage import Storage, check_requeue, finished_state, new_seed, open_storage
+from tinybo.storage import Storage, StorageBusyError, check_requeue, finished_state, new_seed, open_storage
 from tinybo.strategies import Grid, Random, SearchExhausted, Strategy
 from tinybo.trial import Report, Trial, TrialState
 
@@ -311,8 +311,13 @@ class Optimizer:
     v = as_value(value)
     state = TrialState.COMPLETE if math.isfinite(v) else TrialState.FAILED
     stored = v if state == TrialState.COMPLETE else None
-    if isinstance(trial, Mapping): t = self.storage.add(self.name, self._stored(trial), state, stored, worker_id())
-    else: t = self.storage.finish(self.name, self._id(trial, params_too=True), state, stored)
+    try:
+      if isinstance(trial, Mapping): t = self.storage.add(self.name, self._stored(trial), state, stored, worker_id())
+      else: t = self.storage.finish(self.name, self._id(trial, params_too=True), state, stored)
+    except StorageBusyError as e:   # the caller holds the only copy of the result: say which, and that it is not stored
+      what = f"the configuration {dict(trial)!r:.200}" if isinstance(trial, Mapping) else f"trial {trial.id if isinstance(trial, Trial) else trial}"
+      raise StorageBusyError(f"{e}; the value {_shown(value, v)} of {what} was not recorded: call observe() with it again once the "
+                             "file is free") from e
     if state == TrialState.FAILED:
       warnings.warn(f"trial {t.id} returned {_shown(value, v)}; recorded as failed, never fed to the model", TrialFailedWarning, stacklevel=2)
     return self._full(t)

@@ -411,7 +411,7 @@ class SQLiteStorage:
       except sqlite3.OperationalError as e:
         if "locked" not in str(e) and "busy" not in str(e): raise self._file_error(e) from e
         if time.monotonic() - start > self.max_wait:
-          raise StorageBusyError(f"'{self.path}' stayed locked for {self.max_wait:.0f} s; is a process stuck holding it? ({e})") from e
+          raise StorageBusyError(f"'{self.path}' stayed locked for {self.max_wait:g} s; is a process stuck holding it? ({e})") from e
         time.sleep(delay * (0.5 + self._jitter.random()))
         delay = min(delay * 2, 0.5)
       except sqlite3.DatabaseError as e: raise self._file_error(e) from e
