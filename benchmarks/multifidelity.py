@@ -32,6 +32,7 @@ The full-run methods spend `full_trials · T` steps; the others stop at `stop_fr
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import math
 import platform
@@ -90,6 +91,11 @@ PROBLEMS = {
     final=lambda p: hartmann3(np.array([p["x0"], p["x1"], p["x2"]])) + 0.5 * (math.log10(p["lr"]) + 1.2) ** 2,
     speed=_lr_speed, optimum=HARTMANN3_MIN, amplitude=1.0, full_trials=40),
 }
+
+# long curves (a report every step of 243, ASHA's rungs 1, 3, ..., 81): the same problems; the curve model then sees
+# ~10 thinned reports per curve, and each of many stopped trials shows only its first steps
+for _name in ("curves_branin", "curves_hartmann3"):
+  PROBLEMS[_name + "_long"] = dataclasses.replace(PROBLEMS[_name], name=_name + "_long", max_step=243)
 
 TINYBO_METHODS = ("gp-model", "gp-additive-model", "gp-additivefloor-model", "gp-modelasha", "gp-asha", "gp-nocurves-asha", "gp-additive-asha",
                   "gp-floor-asha", "gp-additivefloor-asha", "random-asha", "gp-full", "random-full")

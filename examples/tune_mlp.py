@@ -43,9 +43,11 @@ def make_space(epochs: int = 10, batch_size: int = 64) -> tb.Space:
 def make_stopping(name: str, epochs: int) -> tb.StoppingRule | None:
   """median (default): from epoch 2 on, stop a run whose best validation error so far is worse than the median of the
   complete runs at the same epoch, once 5 runs are complete; asha: successive halving at epochs 1, 3, 9; none: every run
-  goes to the end."""
-  if name == "median": return tb.MedianStopping(warmup_trials=5, warmup_steps=2)
-  if name == "asha": return tb.ASHA(min_step=1, max_step=epochs, reduction_factor=3)
+  goes to the end. Neither judges the last epoch: a run that got there has spent its budget, and completes."""
+  if name == "median": return tb.MedianStopping(warmup_trials=5, warmup_steps=min(2, epochs - 1), max_step=epochs)
+  if name == "asha":
+    if epochs < 2: raise ValueError(f"--stopping asha with --epochs {epochs}: no epoch before the last to stop at; use --epochs 2 or more")
+    return tb.ASHA(min_step=1, max_step=epochs, reduction_factor=3)
   if name == "none": return None
   raise ValueError(f"--stopping {name!r}; use median, asha or none")
 
@@ -164,9 +166,11 @@ def main(argv: list[str] | None = None) -> dict:
   args = ap.parse_args(argv)
   for flag, v in (("--trials", args.trials), ("--epochs", args.epochs)):
     if v < 1: ap.error(f"{flag} {v}: use 1 or more")
+  try: stopping = make_stopping(args.stopping, args.epochs)
+  except ValueError as e: ap.error(str(e))   # one line, before any folder is made or data loaded
   os.makedirs(args.out, exist_ok=True)
   t0 = time.perf_counter()
-  data, space, stopping = load_data(args.seed), make_space(args.epochs), make_stopping(args.stopping, args.epochs)
+  data, space = load_data(args.seed), make_space(args.epochs)
   db = os.path.join(args.out, "demo.db")
   if os.path.exists(db): os.remove(db)   # a fresh study each run: the demo is a demonstration, not a resume
   strategy = tb.GP(device=Device.DEFAULT, seed=args.seed) if args.strategy == "gp" else args.strategy

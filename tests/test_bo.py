@@ -417,3 +417,20 @@ def test_single_value_parameters_and_conditions_on_constants_do_not_size_the_sea
   opt = tb.Optimizer(pinned, seed=0)
   opt.optimize(lambda p: sum((p[f"x{i}"] - 0.3) ** 2 for i in range(3)), n_trials=9, progress=False)
   assert all(t.params["n2"] == 2 and t.params["c0"] == "only" for t in opt.trials)
+
+def test_a_flat_objective_continues_the_space_filling_design():
+  # every value equal: a fit holds nothing but its variance, which steered the suggestions to the corners and to 1e-3
+  # beside the points there (300 trials of a constant in 3-D: a third of the late ones were such near-repeats); the
+  # Sobol design, as GP(n_initial=40) runs it, spreads them, and the first distinct value starts the model
+  import tinybo as tb
+  space = tb.Space({"a": tb.Float(0.0, 1.0), "b": tb.Float(0.0, 1.0), "c": tb.Float(-5.0, 5.0)})
+  flat, design = tb.Optimizer(space, strategy=tb.GP(), seed=2), tb.Optimizer(space, strategy=tb.GP(n_initial=40), seed=2)
+  for _ in range(40):
+    t, u = flat.suggest(), design.suggest()
+    assert t.params == u.params
+    flat.observe(t, 7.0); design.observe(u, 7.0)
+  X = np.array([space.encode(t.params) for t in flat.trials])
+  d = np.abs(X[:, None] - X[None]).max(-1) + np.eye(len(X))
+  assert d.min() > 0.02, d.min()
+  flat.observe({"a": 0.5, "b": 0.5, "c": 0.0}, 6.0)
+  assert flat.strategy.last_fallback is None and flat.suggest().params != design.suggest().params

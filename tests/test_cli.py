@@ -173,8 +173,11 @@ def test_plot_curves_and_heatmap_at_a_step(curves_db, capsys, tmp_path):
     rc, text, err = run(capsys, "plot", curves_db, *argv, "-o", str(out))
     assert rc == 0 and f"wrote {out}" in text and out.read_bytes()[:4] == b"\x89PNG", err
   for argv, message in ((["--kind", "curves", "--step", "3"], "--step applies to --kind heatmap only, not --kind curves"),
-                        ([*xy, "--step", "3", "--mix-fidelities"], "step=3 and mix_fidelities=True contradict"),
-                        ([*xy, "--step", "99"], "has 0 trials at {'step': 99}")):
+                        # the CLI's errors name its flags, not plot.heatmap's Python arguments (step=, mix_fidelities=True, x=y)
+                        ([*xy, "--step", "3", "--mix-fidelities"], "--step 3 and --mix-fidelities contradict"),
+                        (["--kind", "heatmap", "--x", "lr", "--y", "lr"], "--x and --y are both 'lr'"),
+                        ([*xy, "--step", "99"], "has 0 trials at {'step': 99}; a heatmap needs at least 2; pass another step (step=, or --step in "
+                                                "the CLI) or every trial as it ended (mix_fidelities=True, or --mix-fidelities)")):
     rc, out, err = run(capsys, "plot", curves_db, *argv, "-o", str(tmp_path / "x.png"))
     assert rc == 1 and err.startswith("tinybo: error: ") and message in err and err.count("\n") == 1, err
 

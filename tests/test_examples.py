@@ -46,6 +46,16 @@ def test_demo_stops_bad_runs_early_and_counts_the_epochs(demo, tmp_path, capsys)
   assert f"{res['stopped']} stopped early" in out and f"epochs: {res['epochs_spent']} spent, 15 if every trial" in out
   assert res["best"]["epochs"] == 3 and Path(res["plots"][1]).read_bytes()[:4] == b"\x89PNG"   # the learning curves
 
+def test_demo_rules_never_judge_the_last_epoch(demo):
+  # the median rule had no max_step: a run worse than the median at epoch 10 of 10 was recorded as STOPPED after its
+  # whole budget, and left the median to the runs better than it; and --epochs 2 made its warm-up swallow every epoch
+  for epochs in (1, 2, 3, 10):
+    rule = demo.make_stopping("median", epochs)
+    assert rule.max_step == epochs and rule.warmup_steps < epochs
+  assert demo.make_stopping("asha", 3).max_step == 3
+  with pytest.raises(ValueError, match="--stopping asha with --epochs 1: no epoch before the last to stop at; use --epochs 2 or more"):
+    demo.make_stopping("asha", 1)
+
 def test_demo_objective_is_deterministic_and_the_default_underfits(demo):
   data = demo.load_data(0)
   space = demo.make_space(epochs=10)

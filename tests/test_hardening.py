@@ -438,6 +438,33 @@ def test_seed_column_is_added_to_an_old_study_file(tmp_path, capsys):
   assert tb.Optimizer(SPACE, strategy="random", seed=None, storage=db).seed == 5
   with sqlite3.connect(db) as c: assert c.execute("SELECT seed FROM studies").fetchall() == [(5,)]
 
+def test_two_processes_opening_an_old_study_file_at_once_both_add_the_seed_column(tmp_path):
+  # workers started together on a file from before seeds: each saw no seed column, both ran ALTER TABLE, and the
+  # second one's "duplicate column name: seed" was reported as a damaged file. Here the other process adds the column
+  # between this one's check and its ALTER (found racing 4 processes: 1 in 8 starts failed)
+  db = tmp_path / "old.db"
+  with sqlite3.connect(db) as c:
+    c.executescript("""CREATE TABLE studies (name TEXT PRIMARY KEY, space TEXT NOT NULL, direction TEXT NOT NULL, created REAL NOT NULL);
+      CREATE TABLE trials (id INTEGER PRIMARY KEY AUTOINCREMENT, study TEXT NOT NULL REFERENCES studies(name), params TEXT NOT NULL,
+      state TEXT NOT NULL, value REAL, created REAL NOT NULL, finished REAL, worker TEXT);""")
+    c.execute("INSERT INTO studies VALUES ('study', ?, 'minimize', 1.0)", (SPACE.to_json(),))
+  class Raced:
+    def __init__(self, c): self.c = c
+    def __getattr__(self, k): return getattr(self.c, k)
+    def execute(self, sql, *args):
+      rows = self.c.execute(sql, *args).fetchall()
+      if sql.startswith("PRAGMA table_info(studies)"):
+        with sqlite3.connect(db) as other: other.execute("ALTER TABLE studies ADD COLUMN seed INTEGER")
+      return rows
+  class RacedStorage(tb.storage.SQLiteStorage):
+    def _create(self):
+      real = self._conn
+      self._conn = lambda: Raced(real())
+      try: super()._create()
+      finally: del self._conn
+  opt = tb.Optimizer(SPACE, strategy="random", seed=5, storage=RacedStorage(db))
+  assert opt.seed == 5 and tb.Optimizer(SPACE, strategy="random", seed=None, storage=db).seed == 5
+
 # ***** 15: small slips *****
 
 def test_plot_without_extension_reports_the_file_it_wrote(tmp_path, capsys):
@@ -662,3 +689,29 @@ def test_errors_name_what_each_method_takes(capsys, tmp_path):
   empty = str(tmp_path / "e.db")
   tb.Optimizer(SPACE, strategy="random", storage=empty).storage.close()
   assert "pass --x and --y" in one_line_error(capsys, "plot", empty, "--kind", "heatmap")
+
+def _unwritable(folder):
+  """Make `folder` refuse new files, or skip: a mode does not stop root, an immutable attribute (chattr +i) does."""
+  if os.geteuid() != 0:
+    folder.chmod(0o555)
+    return lambda: folder.chmod(0o755)
+  if subprocess.run(["chattr", "+i", str(folder)], capture_output=True).returncode != 0: pytest.skip("root without chattr +i")
+  return lambda: subprocess.run(["chattr", "-i", str(folder)], check=True)
+
+def test_a_study_in_a_folder_that_cannot_be_written_says_so(tmp_path):
+  # a new study, and an existing one (its -wal and -shm files cannot be created), in a folder without write permission:
+  # the error said the file was "damaged or not written by tinybo"
+  folder = tmp_path / "shared"
+  folder.mkdir()
+  opt = tb.Optimizer(SPACE, strategy="random", storage=folder / "s.db")
+  opt.observe({"x": 0.5, "c": "a"}, 1.0)
+  opt.storage.close()   # the last connection: SQLite removes the -wal and -shm files
+  restore = _unwritable(folder)
+  try:
+    for db in (folder / "s.db", folder / "new.db"):
+      with pytest.raises(ValueError, match=f"'{db}' cannot be opened for writing \\(unable to open database file\\): SQLite creates it and its "
+                         f"-wal and -shm files in '{folder}', so check that folder's permissions; to only read a study") as e:
+        tb.Optimizer(SPACE, strategy="random", storage=db)
+      assert "damaged" not in str(e.value) and "\n" not in str(e.value)
+    assert [t.value for t in tb.storage.SQLiteStorage(folder / "s.db", readonly=True).trials("study")] == [1.0]
+  finally: restore()

@@ -1,5 +1,6 @@
 """Optimizer: ask/tell, warm start, best for both directions, optimize (failures, threads, timeout, progress), gp smoke."""
 import inspect
+import os
 import threading
 import time
 
@@ -61,6 +62,39 @@ def test_a_failed_batch_suggest_leaves_the_queued_trials_queued(tmp_path, kind, 
   opt.strategy = tb.Random()
   got = opt.suggest(3)
   assert got[0].id == q.id and got[0].worker is not None and len(got) == 3
+
+@pytest.mark.filterwarnings("ignore::tinybo.optimizer.TrialFailedWarning")   # the interrupted run's crash, in a thread
+@pytest.mark.parametrize("kind", ["memory", "sqlite"])
+def test_ctrl_c_during_a_workers_suggestion_queues_it_instead_of_failing_it(tmp_path, kind):
+  # optimize(n_jobs=2): Ctrl-C reaches the main thread while a worker is inside suggest() (a GP fit takes seconds). Its
+  # proposal, never run, was recorded as failed: a resumed GP reads "this point crashes" where it expected the best
+  import signal
+  gate, proposing, hold = threading.Event(), threading.Event(), threading.Event()
+  class Slow(tb.Random):
+    calls = 0
+    def suggest(self, *args, **kwargs):
+      Slow.calls += 1
+      if Slow.calls == 3: proposing.set(); gate.wait(30)
+      return super().suggest(*args, **kwargs)
+  opt = tb.Optimizer(SPACE, strategy=Slow(), storage=None if kind == "memory" else tmp_path / "s.db")
+  runs = []
+  def objective(p):
+    runs.append(1)
+    if len(runs) == 1:   # the first run is still going at Ctrl-C (and then crashes); the second returns at once
+      hold.wait(30)
+      raise RuntimeError("interrupted run")
+    return 1.0
+  handler = signal.signal(signal.SIGINT, signal.default_int_handler)
+  try:
+    threading.Thread(target=lambda: proposing.wait(30) and os.kill(os.getpid(), signal.SIGINT)).start()
+    with pytest.raises(KeyboardInterrupt): opt.optimize(objective, n_trials=3, n_jobs=2, progress=False)
+  finally: signal.signal(signal.SIGINT, handler)
+  gate.set(); hold.set()
+  deadline = time.monotonic() + 30
+  def settled(ts): return len(ts) == 3 and (ts[2].state != TrialState.PENDING or ts[2].worker is None) and ts[0].state != TrialState.PENDING
+  while not settled(ts := opt.trials) and time.monotonic() < deadline: time.sleep(0.01)
+  assert sorted(t.state for t in ts[:2]) == [TrialState.COMPLETE, TrialState.FAILED]   # the running one failed, as documented
+  assert (ts[2].state, ts[2].worker) == (TrialState.PENDING, None)   # queued: the next suggest() hands it out
 
 def test_best_direction_and_ties():
   for direction, want in (("minimize", -3.0), ("maximize", 7.0)):
@@ -149,6 +183,40 @@ def test_keyboard_interrupt_fails_the_running_trial():
   def objective(p): raise KeyboardInterrupt
   with pytest.raises(KeyboardInterrupt): opt.optimize(objective, n_trials=3, progress=False)
   assert [t.state for t in opt.trials] == [TrialState.FAILED]
+
+def _interrupted_once(storage, method, after):
+  """storage.method raises KeyboardInterrupt once, as a Ctrl-C landing in it: before its write (`after=False`, the
+  transaction rolls back) or just after its COMMIT (`after=True`: SQLite's COMMIT returns, then Python raises)."""
+  real, calls = getattr(storage, method), []
+  def hit(*args, **kwargs):
+    if calls: return real(*args, **kwargs)
+    calls.append(1)
+    if not after: raise KeyboardInterrupt
+    real(*args, **kwargs)
+    raise KeyboardInterrupt
+  setattr(storage, method, hit)
+
+@pytest.mark.parametrize("kind", ["memory", "sqlite"])
+@pytest.mark.parametrize("after", [False, True])
+def test_ctrl_c_while_optimize_records_a_result_leaves_nothing_pending(tmp_path, kind, after):
+  # n_jobs=1 runs the objective in the caller's thread, so Ctrl-C can land while its result is written: the trial was
+  # left pending for good (a resumed GP fantasizes it forever)
+  opt = tb.Optimizer(SPACE, strategy="random", storage=None if kind == "memory" else tmp_path / "s.db")
+  _interrupted_once(opt.storage, "finish", after)
+  with pytest.raises(KeyboardInterrupt): opt.optimize(lambda p: 1.5, n_trials=3, progress=False)
+  assert [(t.state, t.value) for t in opt.trials] == [(TrialState.COMPLETE, 1.5) if after else (TrialState.FAILED, None)]
+
+@pytest.mark.parametrize("kind", ["memory", "sqlite"])
+def test_ctrl_c_just_after_a_reservation_commits_queues_the_proposal(tmp_path, kind):
+  # the reservation committed, then KeyboardInterrupt: suggest() never returned the trial, which stayed pending with this
+  # worker, run by nobody; now it is queued and the next suggest(), here or in another process, hands it out
+  opt = tb.Optimizer(SPACE, strategy="random", storage=None if kind == "memory" else tmp_path / "s.db")
+  q = opt.enqueue({"lr": 0.01, "units": 32, "act": "tanh"})
+  _interrupted_once(opt.storage, "reserve", True)
+  with pytest.raises(KeyboardInterrupt): opt.suggest(2)
+  ts = opt.trials
+  assert [(t.state, t.worker) for t in ts] == [(TrialState.PENDING, None)] * 2 and ts[0].id == q.id
+  assert [t.id for t in opt.suggest(2)] == [t.id for t in ts]
 
 @pytest.mark.slow
 def test_gp_strategy_default():

@@ -213,7 +213,8 @@ def test_a_heatmap_without_two_trials_at_its_step_names_the_fix():
     t = opt.suggest()
     for s in range(1, 3 + k): opt.report(t, 1.0 / s, s)
     opt.observe(t, 0.5)
-  with pytest.raises(ValueError, match=r"pass step= .* or mix_fidelities=True"): plot.heatmap(opt, "a", "b", "h.png")
+  with pytest.raises(ValueError, match=r"pass another step \(step=, .*\(mix_fidelities=True, or --mix-fidelities\)"):
+    plot.heatmap(opt, "a", "b", "h.png")
 
 def test_heatmap_at_switches_a_conditional_branch(tmp_path):
   # at={"opt": "adam"} with an sgd best trial failed with "drop 'momentum' from the params" (which the user never passed),

@@ -178,6 +178,9 @@ def test_from_dataclass():
   (tb.Float(2.0, 1.0), "'p': Float needs low < high.*swap them"),
   (tb.Float(-1.0, -0.9999999999999), r"'p': Float\(-1.0, -0.9999999999999\) holds only 902 distinct float64 values; .*\(x \+ 1.0\)"),
   (tb.Float(1.0, 1.0000000000000002, log=True), "holds only 2 distinct float64 values"),
+  # from zero an offset "x - -0.0" (or "x - 0.0") is no fix: the few values are subnormal, a scale is
+  (tb.Float(-0.0, 5e-324), r"'p': Float\(-0.0, 5e-324\) holds only 2 distinct float64 values; widen it, search a scaled value \(x / 5e-324\)"),
+  (tb.Float(0.0, 1e-320), r"holds only 2025 distinct float64 values; widen it, search a scaled value \(x / 1e-320\)"),
   (tb.Float(0.0, 1.0, log=True), "'p': log=True needs low > 0"), (tb.Int(0, 10, log=True), "'p': log=True needs low > 0"),
   (tb.Int(5, 1), "'p': Int needs low <= high"), (tb.Categorical([]), "'p': Categorical needs at least one choice"),
   (tb.Categorical(["a", "a"]), "'p': choices must be distinct"), (tb.Float(0, float("inf")), "'p': Float bounds must be finite"),

@@ -95,6 +95,29 @@ def test_median_stopping_hand_example(direction):
   assert verdicts(Tiny(tb.MedianStopping(warmup_trials=1, warmup_steps=1, interval=2), direction), script) == expect
   assert verdicts(Optuna(optuna.pruners.MedianPruner(n_startup_trials=1, n_warmup_steps=1, interval_steps=2), direction), script) == expect
 
+# max_step=3 (warmup_trials=2, warmup_steps=1): as MEDIAN, but a report at or past step 3, the last of a full run, gets no
+# verdict, so a trial that has spent its budget completes and its value enters the median
+MEDIAN_MAX_STEP = [
+  ("A", 1, 4.0, False), ("A", 2, 3.0, False), ("A", 3, 2.0, False), ("A", "done"),
+  ("B", 1, 5.0, False), ("B", 2, 2.0, False), ("B", 3, 1.0, False), ("B", "done"),   # medians: step 2 2.5, step 3 1.5
+  ("C", 2, 2.6, True),           # 2.6 > 2.5 below max_step: stopped as without it
+  ("D", 2, 2.5, False),          # 2.5 <= 2.5
+  ("D", 3, 9.0, False),          # step 3 = max_step: no verdict (without max_step: 2.5 > 1.5 stops it)
+  ("D", "done"),                 # medians: step 2 [3, 2, 2.5] -> 2.5, step 3 [2, 1, 9] -> 2: D's 9 counts
+  ("E", 3, 1.9, False),          # at max_step: no verdict
+  ("F", 2, 2.5, False), ("F", 4, 9.0, False),   # past max_step: no verdict either
+]
+
+@pytest.mark.parametrize("direction", ["minimize", "maximize"])
+def test_median_stopping_gives_no_verdict_at_max_step(direction):
+  script, expect = split(MEDIAN_MAX_STEP)
+  assert verdicts(Tiny(tb.MedianStopping(warmup_trials=2, warmup_steps=1, max_step=3), direction), script) == expect
+  # without max_step the same reports stop D at its last step, as Optuna's MedianPruner (which has no max_step) does
+  unbounded = [e if e[:2] != ("D", 3) else ("D", 3, 9.0, True) for e in MEDIAN_MAX_STEP[:MEDIAN_MAX_STEP.index(("D", "done"))]]
+  script, expect = split(unbounded)
+  assert verdicts(Tiny(tb.MedianStopping(warmup_trials=2, warmup_steps=1), direction), script) == expect
+  assert verdicts(Optuna(optuna.pruners.MedianPruner(n_startup_trials=2, n_warmup_steps=1), direction), script) == expect
+
 def test_first_in_interval_matches_the_checkpoints():
   # warmup 1, interval 2: checkpoints 1, 3, 5; a report is judged when no earlier report reached its latest checkpoint
   assert first_in_interval(1, [], 1, 2) and not first_in_interval(2, [1], 1, 2) and first_in_interval(4, [1, 2], 1, 2)
@@ -324,6 +347,8 @@ def test_the_model_rule_never_stops_at_the_complete_trials_last_step():
   (lambda: tb.MedianStopping(warmup_trials=-1), "warmup_trials=-1; use an int >= 0"),
   (lambda: tb.MedianStopping(interval=0), "interval=0; use an int >= 1"),
   (lambda: tb.MedianStopping(warmup_steps=1.5), "warmup_steps=1.5; use an int >= 0"),
+  (lambda: tb.MedianStopping(warmup_steps=5, max_step=5), "max_step=5 <= warmup_steps=5: no step to stop at; use max_step > warmup_steps"),
+  (lambda: tb.MedianStopping(max_step=0), "max_step=0; use an int >= 1"),
   (lambda: tb.ASHA(min_step=0), "min_step=0; use an int >= 1"),
   (lambda: tb.ASHA(reduction_factor=1), "reduction_factor=1; use an int >= 2"),
   (lambda: tb.ASHA(reduction_factor=2.5), "reduction_factor=2.5; use an int >= 2"),

@@ -153,7 +153,8 @@ class GP:
 
   The first n_initial suggestions (default `default_initial_size(p)` for p parameters, 2p + 1 in a conditional space)
   come from a scrambled Sobol sequence drawn from the seed; after that each suggestion maximizes the acquisition of a
-  Matérn GP fitted to the completed trials. Each fit warm-starts from the previous one.
+  Matérn GP fitted to the completed trials (the sequence continues while their values are all equal). Each fit
+  warm-starts from the previous one.
   `acquisition`: "edge" (default), "auto", or one throughout: "logei", "ei", "ucb" (with `beta`), "pi", "logpi".
   "edge": UCB with beta = 2 (it measured best on the deterministic problems of the benchmark suite, benchmarks/README.md)
   while the data look deterministic, and once they show observation noise UCB still, except that a suggestion UCB puts
@@ -301,9 +302,11 @@ class GP:
     marked = self._outliers_failed(space, trials, reports if curves else None, minimize)
     cd = curve_data(space, marked, reports) if curves else None
     # the design continues while observations + stopped + pending trials are fewer than n_initial (a stopped trial used its
-    # design point), or while there are < 2 values to fit
-    n_fit = len(h.y) if cd is None else len(cd.y)
-    n_design = max(0, self.initial_size(space) - len(h.y) - h.n_stopped - h.n_pending) if n_fit >= 2 else n
+    # design point), or while there are < 2 distinct values to fit
+    y_fit = h.y if cd is None else cd.y
+    # values that are all equal (a flat region, a broken objective) hold nothing a model can fit: its variance alone
+    # would steer, to the corners and beside the points there; the space-filling design continues instead
+    n_design = max(0, self.initial_size(space) - len(h.y) - h.n_stopped - h.n_pending) if len(y_fit) >= 2 and y_fit.max() > y_fit.min() else n
     out = self._design(space, h, taken, min(n, n_design), seed) if n_design else []
     if len(out) < n:
       if any(m is not t for m, t in zip(marked, trials)): h = History.of(space, marked)   # outliers as failed trials
@@ -317,7 +320,8 @@ class GP:
     what the study suggests next. None before the first finite value. The best observed trial (earliest on ties) when
     noise="deterministic", when the data test deterministic (`noise.noise_evidence`, whatever the acquisition: then no
     draw is lucky, and a model of warped values could rank the best ones by a noise it does not believe in), with a
-    single value, or when the fit fails (then with a GPFallbackWarning)."""
+    single value, or when the fit fails (then with a GPFallbackWarning). Over max_points complete trials the GP is fitted
+    on `fit_subset`'s rows, as suggest's, and its mean compared at every trial."""
     seed = self.seed if self.seed is not None else seed
     full = History.of(space, trials)
     marked = self._outliers_failed(space, trials, None, minimize)
@@ -330,13 +334,18 @@ class GP:
     gx, cats = (tree, tree.categorical) if tree is not None else (lambda X: X, space.cat_groups)
     # the kept fit is this study's (see _follow): its rows as suggest saw them, outliers included (else never warm with one)
     warm = self._lineage <= self._rows(full)
+    # a large study: the fit on suggest's bounded subset (an exact GP on thousands of trials takes minutes), the
+    # posterior mean at every trial
+    X_all = gx(h.X)
+    keep = fit_subset(X_all, yy, self.max_points) if self.max_points is not None and len(yy) > self.max_points else slice(None)
     try:
-      model = self._fit(space, gx(h.X), yy, seed, cats, keep=False, floor_scale=self._floor_scale(space, yy, h.y, minimize), warm=warm)
+      y_fit = yy[keep]
+      model = self._fit(space, X_all[keep], y_fit, seed, cats, keep=False, floor_scale=self._floor_scale(space, y_fit, h.y, minimize), warm=warm)
       # the test on these data, whatever suggest's last verdict; noisy data: the model of the raw values (see acquisition)
-      if not self._noisy(space, model, yy, seed, keep=False, any_acquisition=True): return rows[int(np.argmax(yy))]
+      if not self._noisy(space, model, y_fit, seed, keep=False, any_acquisition=True): return rows[int(np.argmax(yy))]
       if not np.array_equal(raw := -h.y if minimize else h.y, yy):
-        model = self._fit(space, gx(h.X), raw, seed, cats, keep=False, warm=warm)
-      mean = model.predict(gx(h.X))[0]
+        model = self._fit(space, X_all[keep], raw[keep], seed, cats, keep=False, warm=warm)
+      mean = model.predict(X_all)[0]
     except Exception as e:  # noqa: BLE001 - a model that cannot be fitted still leaves the best observed trial
       warnings.warn(f"tinybo GP strategy: recommend() could not fit the GP ({type(e).__name__}: {e}); returning the best observed trial",
                     GPFallbackWarning, stacklevel=2)

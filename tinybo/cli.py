@@ -260,6 +260,9 @@ def run(argv: list[str]) -> int:
     return 0
   if a.kind != "heatmap" and (a.step is not None or a.mix_fidelities):
     raise CLIError(f"{'--step' if a.step is not None else '--mix-fidelities'} applies to --kind heatmap only, not --kind {a.kind}")
+  if a.step is not None and a.mix_fidelities:   # plot.heatmap would name its Python arguments
+    raise CLIError(f"--step {a.step} and --mix-fidelities contradict each other: one step, or every trial as it ended; pass one of them")
+  if a.x is not None and a.x == a.y: raise CLIError(f"--x and --y are both '{a.x}'; a heatmap needs two different parameters")
   from tinybo import plot
   out = a.out or f"{a.kind}.png"
   try:

@@ -33,7 +33,7 @@ from typing import Any
 from tinybo.bo import GP
 from tinybo.space import Space, copied_constant
 from tinybo.stopping import History, StoppingRule, StopTrial, check_stopping
-from tinybo.storage import Storage, check_requeue, finished_state, new_seed, open_storage
+from tinybo.storage import Storage, StorageBusyError, check_requeue, finished_state, new_seed, open_storage
 from tinybo.strategies import Grid, Random, SearchExhausted, Strategy
 from tinybo.trial import Report, Trial, TrialState
 
@@ -237,18 +237,33 @@ class Optimizer:
           kind = TypeError if isinstance(e, TypeError) else ValueError
           raise kind(f"strategy {name} suggested {p!r:.200}, which does not fit the space: {e}") from None
       return out
+    me, since, out = worker_id(), time.time(), []
     with self._lock:
-      out = self.storage.claim(self.name, k, worker_id())
-      if len(out) < k:
-        k -= len(out)
-        try: out += self.storage.reserve(self.name, propose, worker_id())
-        except SearchExhausted:
-          if not out: raise
-        except BaseException:   # a crashing strategy, Ctrl-C in a GP fit: claimed, the queued trials would never be handed out again
-          if out and callable(getattr(self.storage, "release", None)): self.storage.release(self.name, [t.id for t in out], worker_id())
-          raise
-    out = [self._full(t) for t in out]
+      try:
+        out = self.storage.claim(self.name, k, me)
+        if len(out) < k:
+          k -= len(out)
+          try: out += self.storage.reserve(self.name, propose, me)
+          except SearchExhausted:
+            if not out: raise
+        out = [self._full(t) for t in out]
+      except SearchExhausted: raise
+      except BaseException as e:   # a crashing strategy, Ctrl-C in a GP fit or just after a write committed
+        self._release_taken(me, since, out, isinstance(e, KeyboardInterrupt))
+        raise
     return out[0] if n is None else out
+
+  def _release_taken(self, worker: str, since: float, held: list[Trial], interrupted: bool) -> None:
+    """Hand back to the queue the trials a suggest() that raised took: else they stay pending with this worker for good
+    (claimed queued trials would never be handed out again, a proposal never run). After Ctrl-C, found by worker and
+    time, not by what the call `held`: Ctrl-C during a write's COMMIT (its fsync) is raised after the commit, and the
+    trials the write returned are lost. Only then: a signal lands in the main thread, whose worker id no other thread has."""
+    release = getattr(self.storage, "release", None)
+    if not callable(release): return
+    ids = [t.id for t in held]
+    if interrupted:
+      ids = [t.id for t in self.storage.trials(self.name) if t.state == TrialState.PENDING and t.worker == worker and t.created >= since]
+    if ids: release(self.name, ids, worker)
 
   def enqueue(self, params: Mapping[str, Any]) -> Trial:
     """Queue a configuration: the next suggest() from any process sharing the study hands it out before asking the
@@ -296,8 +311,13 @@ class Optimizer:
     v = as_value(value)
     state = TrialState.COMPLETE if math.isfinite(v) else TrialState.FAILED
     stored = v if state == TrialState.COMPLETE else None
-    if isinstance(trial, Mapping): t = self.storage.add(self.name, self._stored(trial), state, stored, worker_id())
-    else: t = self.storage.finish(self.name, self._id(trial, params_too=True), state, stored)
+    try:
+      if isinstance(trial, Mapping): t = self.storage.add(self.name, self._stored(trial), state, stored, worker_id())
+      else: t = self.storage.finish(self.name, self._id(trial, params_too=True), state, stored)
+    except StorageBusyError as e:   # the caller holds the only copy of the result: say which, and that it is not stored
+      what = f"the configuration {dict(trial)!r:.200}" if isinstance(trial, Mapping) else f"trial {trial.id if isinstance(trial, Trial) else trial}"
+      raise StorageBusyError(f"{e}; the value {_shown(value, v)} of {what} was not recorded: call observe() with it again once the "
+                             "file is free") from e
     if state == TrialState.FAILED:
       warnings.warn(f"trial {t.id} returned {_shown(value, v)}; recorded as failed, never fed to the model", TrialFailedWarning, stacklevel=2)
     return self._full(t)
@@ -465,8 +485,15 @@ class Optimizer:
           with lock:
             go = not interrupted.is_set()
             if go: running[trial.id] = trial
-          if not go: self.fail(trial); return  # suggested just as Ctrl-C came: never run, never left pending
-          t = self._run_one(objective, trial, with_handle, lambda tid=trial.id: _drop(tid))
+          if not go:   # suggested just as Ctrl-C came: never run, so queued again (a failure would tell the model "not here")
+            release = getattr(self.storage, "release", None)
+            if callable(release): release(self.name, [trial.id], worker_id())
+            else: self.fail(trial)
+            return
+          # n_jobs=1: Ctrl-C lands in this thread, also while the outcome is written: the trial stays in `running`
+          # until then, for the handler below to fail; in worker threads a returned objective's result is always written
+          t = self._run_one(objective, trial, with_handle, (lambda: None) if n_jobs == 1 else lambda tid=trial.id: _drop(tid))
+          _drop(trial.id)
           with lock:
             if t.state == TrialState.COMPLETE and (best[0] is None or (t.value < best[0] if self.minimize else t.value > best[0])): best[0] = t.value
             stopped[0] += t.state == TrialState.STOPPED
@@ -476,7 +503,9 @@ class Optimizer:
         errors.append(e); stop.set()
 
     try:
-      if n_jobs == 1: work()
+      if n_jobs == 1:
+        work()
+        if errors and isinstance(errors[0], KeyboardInterrupt): raise errors[0]
       else:
         threads = [threading.Thread(target=work, name=f"tinybo-{i}", daemon=True) for i in range(int(n_jobs))]
         for t in threads: t.start()

@@ -305,7 +305,8 @@ def heatmap(study: Any, x: str, y: str, path: str | os.PathLike = "heatmap.png",
     both = f" with both '{x}' and '{y}' active" if space.conditions else ""
     where = " at " + str({**fixed, **({"step": at_step} if at_step is not None else {})}) if fixed or at_step is not None else ""
     what = "trials" if at_step is not None else "complete trials"
-    fix = "; pass step= (another step) or mix_fidelities=True (every trial as it ended)" if at_step is not None or fixed else ""
+    fix = ("; pass another step (step=, or --step in the CLI) or every trial as it ended (mix_fidelities=True, or --mix-fidelities)"
+           if at_step is not None or fixed else "")
     raise ValueError(f"study '{name}' has {len(done)} {what}{both}{where}; a heatmap needs at least 2{fix}")
   vals = np.array([t.value for t in done])
   ranked = sorted(done, key=lambda t: t.value if minimize else -t.value)   # stable: the first of equals, as min and max

@@ -158,8 +158,10 @@ def _check(name: str, p: Param) -> Param:
       raise ValueError(f"parameter '{name}': Float range {high} - {low} is beyond a float's range; rescale it (search x / 1e300, say)")
     if p.log and low <= 0: raise ValueError(f"parameter '{name}': log=True needs low > 0, got low={low}; raise low above 0 or drop log=True")
     if (n := _ordinal(high) - _ordinal(low) + 1) < _MIN_FLOAT_VALUES:   # a search would repeat these few values, as a small Int's
-      raise ValueError(f"parameter '{name}': Float({low!r}, {high!r}) holds only {n} distinct float64 values; widen it, search an offset "
-                       f"({'x - ' + repr(low) if low >= 0 else 'x + ' + repr(-low)}) over a wider range, or list the values with Categorical")
+      # from 0 (or -0.0) an offset changes nothing: the range is subnormal, and only a scale brings it to normal floats
+      how = (f"an offset (x - {low!r})" if low > 0 else f"an offset (x + {-low!r})" if low < 0 else f"a scaled value (x / {high!r})")
+      raise ValueError(f"parameter '{name}': Float({low!r}, {high!r}) holds only {n} distinct float64 values; widen it, search {how} "
+                       f"over a wider range, or list the values with Categorical")
     return Float(low, high, bool(p.log), when=when)
   if isinstance(p, Int):
     for b in (p.low, p.high):

@@ -11,7 +11,7 @@ crash, reaches the same decision from the same reports. A True verdict is sticky
 the trial's later reports without asking the rule again.
 
 Rules here (parameters named as Optuna's and Ray Tune's, mapped in each docstring):
-  MedianStopping(warmup_trials=5, warmup_steps=0, interval=1)   the median stopping rule (Optuna's MedianPruner)
+  MedianStopping(warmup_trials=5, warmup_steps=0, interval=1, max_step=None)   the median stopping rule (Optuna's MedianPruner)
   ASHA(min_step=1, max_step=None, reduction_factor=3)           asynchronous successive halving (Optuna's SuccessiveHalvingPruner)
   Hyperband(min_step=1, max_step, reduction_factor=3)           brackets of ASHA (Optuna's HyperbandPruner)
   ModelStopping(min_step=1, max_step=None, threshold=0.2, interval=1)
@@ -95,14 +95,20 @@ class MedianStopping:
   (Golovin et al. 2017, as Optuna's MedianPruner: n_startup_trials = warmup_trials, n_warmup_steps = warmup_steps,
   interval_steps = interval). Nothing stops before `warmup_trials` trials are complete, at a step below `warmup_steps`,
   between checkpoints warmup_steps + k * interval, or at a step no complete trial reported. Stopped and failed trials
-  never enter the median: they are the bad ones, and would lower the bar."""
-  def __init__(self, warmup_trials: int = 5, warmup_steps: int = 0, interval: int = 1):
+  never enter the median: they are the bad ones, and would lower the bar. `max_step`: the last step of a full run; a
+  report at or past it gets no verdict, as in ASHA, so a trial that has spent its whole budget completes and its value
+  enters the median (stopped there, it would leave the median to the trials better than it). None: any step, as Optuna."""
+  def __init__(self, warmup_trials: int = 5, warmup_steps: int = 0, interval: int = 1, max_step: int | None = None):
     self.warmup_trials, self.warmup_steps = _int("warmup_trials", warmup_trials, 0), _int("warmup_steps", warmup_steps, 0)
     self.interval = _int("interval", interval, 1)
+    self.max_step = None if max_step is None else _int("max_step", max_step, 1)
+    if self.max_step is not None and self.max_step <= self.warmup_steps:
+      raise ValueError(f"max_step={max_step!r} <= warmup_steps={warmup_steps!r}: no step to stop at; use max_step > warmup_steps")
 
   def should_stop(self, trial_id: int, step: int, value: float, history: History) -> bool:
     done = [i for i, s in history.states.items() if s == TrialState.COMPLETE and i != trial_id]
     if len(done) < max(1, self.warmup_trials) or step < self.warmup_steps: return False
+    if self.max_step is not None and step >= self.max_step: return False
     curve = history.curves[trial_id]
     if not first_in_interval(step, [r.step for r in curve if r.step != step], self.warmup_steps, self.interval): return False
     at_step = [v for i in done if (v := value_at(history.curves.get(i, ()), step)) is not None]
@@ -111,7 +117,8 @@ class MedianStopping:
     return best > float(np.median([history.loss(v) for v in at_step]))
 
   def __repr__(self) -> str:
-    return f"MedianStopping(warmup_trials={self.warmup_trials}, warmup_steps={self.warmup_steps}, interval={self.interval})"
+    return (f"MedianStopping(warmup_trials={self.warmup_trials}, warmup_steps={self.warmup_steps}, interval={self.interval}, "
+            f"max_step={self.max_step})")
 
 def value_at(curve: Sequence[Report], step: int) -> float | None:
   """The value reported at exactly `step`, or None."""

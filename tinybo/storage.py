@@ -374,7 +374,9 @@ class SQLiteStorage:
     c.executescript(_SCHEMA)
     c.executescript(_REPORTS_SCHEMA)
     if "seed" not in {r[1] for r in c.execute("PRAGMA table_info(studies)")}:  # a file from before studies had a seed
-      c.execute("ALTER TABLE studies ADD COLUMN seed INTEGER")
+      try: c.execute("ALTER TABLE studies ADD COLUMN seed INTEGER")
+      except sqlite3.OperationalError as e:   # another process opening the file at the same moment added it first
+        if "duplicate column name" not in str(e): raise
 
   def _conn(self) -> sqlite3.Connection:
     # one connection per thread and per process (a forked child must not reuse its parent's connection)
@@ -409,7 +411,7 @@ class SQLiteStorage:
       except sqlite3.OperationalError as e:
         if "locked" not in str(e) and "busy" not in str(e): raise self._file_error(e) from e
         if time.monotonic() - start > self.max_wait:
-          raise StorageBusyError(f"'{self.path}' stayed locked for {self.max_wait:.0f} s; is a process stuck holding it? ({e})") from e
+          raise StorageBusyError(f"'{self.path}' stayed locked for {self.max_wait:g} s; is a process stuck holding it? ({e})") from e
         time.sleep(delay * (0.5 + self._jitter.random()))
         delay = min(delay * 2, 0.5)
       except sqlite3.DatabaseError as e: raise self._file_error(e) from e
@@ -418,6 +420,10 @@ class SQLiteStorage:
     if "not a database" in str(e): return ValueError(f"'{self.path}' is not a tinybo study file ({e}); pass the .db file given to "
                                                      "tb.Optimizer(storage=...), or a new path")
     if "readonly" in str(e): return ValueError(f"'{self.path}' cannot be written ({e}); check its and its folder's permissions")
+    if "unable to open" in str(e):   # the folder and file were checked at construction: permissions, not a damaged file
+      return ValueError(f"'{self.path}' cannot be opened for writing ({e}): SQLite creates it and its -wal and -shm files in "
+                        f"'{Path(self.file).parent}', so check that folder's permissions; to only read a study, use SQLiteStorage(path, "
+                        "readonly=True) or tinybo show")
     return ValueError(f"'{self.path}' is not a usable tinybo study file ({e}); the file is damaged or was not written by tinybo")
 
   def _tx(self, fn: Callable[[sqlite3.Connection], Any]) -> Any:
