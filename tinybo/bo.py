@@ -337,7 +337,7 @@ class GP:
     # a large study: the fit on suggest's bounded subset (an exact GP on thousands of trials takes minutes), the
     # posterior mean at every trial
     X_all = gx(h.X)
-    keep = fit_subset(X_all, yy, self.max_points) if self.max_points is not None and len(yy) > self.max_points else slice(None)
+    keep = self._subset(X_all, yy)
     try:
       y_fit = yy[keep]
       model = self._fit(space, X_all[keep], y_fit, seed, cats, keep=False, floor_scale=self._floor_scale(space, y_fit, h.y, minimize), warm=warm)
@@ -425,9 +425,8 @@ class GP:
     if len(np.unique(cd.ids[done])) < 2: return None
     seed = self.seed if self.seed is not None else seed
     X_done, y_done = cd.X[done], self._detrended(space, cd, cd.X[done], cd.y[done], minimize)
-    if self.max_points is not None and len(y_done) > self.max_points:   # a large study: a bounded subset, as suggest fits
-      keep = fit_subset(X_done, y_done, self.max_points)
-      X_done, y_done = X_done[keep], y_done[keep]
+    keep = self._subset(X_done, y_done)   # a large study: a bounded subset, as suggest fits
+    X_done, y_done = X_done[keep], y_done[keep]
     # the space too: two spaces can encode to the same X (a 2-choice Categorical's one-hot columns and two Floats at 0 and
     # 1) while the fit differs (categorical groups, lengthscale prior)
     key = hashlib.sha1(X_done.tobytes() + y_done.tobytes() + repr(self.kernel).encode() + repr(self.noise).encode() + str(seed).encode()
@@ -552,6 +551,10 @@ class GP:
     if keep: self._model, self._model_key, self._model_space = model, key, sj
     return model
 
+  def _subset(self, X: np.ndarray, y: np.ndarray) -> np.ndarray | slice:
+    """The rows a fit on (X, y) keeps: `fit_subset`'s above max_points, every row (slice(None)) up to it."""
+    return fit_subset(X, y, self.max_points) if self.max_points is not None and len(y) > self.max_points else slice(None)
+
   @staticmethod
   def _rows(h: History) -> set[bytes]:
     """The complete trials of a history, each its encoded row and value as bytes: a later history of the same study holds them all."""
@@ -621,11 +624,8 @@ class GP:
     gx = tree if tree is not None else lift
     if tree is not None: X_fit = tree(X_fit)
     # a large study: fit on a bounded subset (the exact GP while it has at most max_points rows)
-    y_fit, X_failed, final, keep = yy, h.X_failed, None if cd is None else cd.final, slice(None)
-    if self.max_points is not None and len(yy) > self.max_points:
-      keep = fit_subset(X_fit, yy, self.max_points)
-      X_fit, y_fit = X_fit[keep], yy[keep]
-      if cd is not None: final = cd.final[keep]
+    keep, X_failed = self._subset(X_fit, yy), h.X_failed
+    X_fit, y_fit, final = X_fit[keep], yy[keep], None if cd is None else cd.final[keep]
     if self.max_points is not None and len(X_failed) > self.max_points // 8: X_failed = X_failed[-(self.max_points // 8):]
     acquisition = "ucb" if self.acquisition in NOISY_RULES else self.acquisition
     X_all = self._all_configs(space)  # a small discrete space: score every configuration (and never search a trust region)
