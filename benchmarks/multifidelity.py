@@ -12,7 +12,7 @@ Methods (each one run per seed; steps = every reported step of every trial):
   gp-asha           tinybo GP learning from curves (tb.GP(), the default) + tb.ASHA(1, T, 3)
   gp-nocurves-asha  tinybo GP on complete trials only (tb.GP(curves=False)) + tb.ASHA(1, T, 3)
   gp-additive-asha  tb.GP(curves="additive"): the additive curve kernel (gp.GPRegressor structure="additive") + tb.ASHA(1, T, 3)
-  gp-shared-asha    tb.GP(curves="shared"): the default kernel, values detrended by a shared curve shape + tb.ASHA(1, T, 3)
+  gp-shared-asha    benchmarks/shared_trend.py's SharedTrendGP: values detrended by a shared curve shape + tb.ASHA(1, T, 3)
   gp-floor-asha     tinybo GP learning from curves, its noise floor lowered to gp.LOWEST_NOISE (LowFloorGP, below) + tb.ASHA
   gp-additivefloor-asha  both
   gp-model          tinybo GP learning from curves + tb.ModelStopping(1, T, threshold=0.2): its own model stops a curve
@@ -136,10 +136,14 @@ def low_floor_gp(curves: str) -> Any:
 
 # ***** one run: trials until the step budget is spent; the trace is (steps so far, regret of the best complete trial) *****
 
+def shared_trend_gp() -> Any:
+  from benchmarks.shared_trend import SharedTrendGP
+  return SharedTrendGP()
+
 def run_tinybo(problem: CurveProblem, method: str, seed: int, budget: int) -> dict:
   import tinybo as tb
   strategy = {"gp": tb.GP, "gp-nocurves": lambda: tb.GP(curves=False), "gp-additive": lambda: tb.GP(curves="additive"),
-              "gp-shared": lambda: tb.GP(curves="shared"),
+              "gp-shared": shared_trend_gp,
               "gp-floor": lambda: low_floor_gp("auto"), "gp-additivefloor": lambda: low_floor_gp("additive"),
               "random": tb.Random}[method.rsplit("-", 1)[0]]()
   T = problem.max_step

@@ -24,7 +24,7 @@ from tinybo._tinygrad import DEVICE_LOCK
 from tinybo.acquisition import check_acquisition
 from tinybo.arguments import check_device, check_int, check_real
 from tinybo.discrete import all_configs, best_untaken, enumerable
-from tinybo.fidelity import CurveData, at_target, curve_data, shared_trend, trend
+from tinybo.fidelity import CurveData, at_target, curve_data, trend
 from tinybo.gp import LENGTHSCALE_PRIORS, GPRegressor, check_noise, posterior
 from tinybo.inward import INWARD_STALL, int_cells, int_inward_probe, inward_probe, on_float_bound
 from tinybo.kernels import check_kernel
@@ -204,10 +204,7 @@ class GP:
   models the value as a function of (configuration, step), fitted to every trial's thinned reports, stopped and running
   trials included, and maximizes the acquisition at the target step, the end of a full run (see tinybo/fidelity.py).
   "additive": the same, with the kernel an asymptote plus a gap that vanishes at the target step (gp.GPRegressor's
-  structure="additive") instead of one kernel over (configuration, step). "shared": the default kernel, the values
-  detrended by one curve shape that every curve shares, each at its own level (fidelity.shared_trend), instead of a
-  quadratic in the step: for long curves of one shape, where the default reads a stopped trial's first steps as
-  saying little about its last (benchmarks/README.md, session 28).
+  structure="additive") instead of one kernel over (configuration, step).
   `noise`: what the objective's observation noise is. None (default): unknown, its variance is fitted with the other
   hyperparameters. "deterministic": none, the model interpolates the data (and `recommend` is the best trial). A float
   v > 0: the noise variance is at least v, in the objective's units squared (noise sd 0.1: v = 0.01); the values are
@@ -241,9 +238,8 @@ class GP:
     if conditional not in ("tree", "flatten"): raise ValueError(f"conditional={conditional!r}: use 'tree' or 'flatten'")
     if not isinstance(warp_floor, bool): raise ValueError(f"warp_floor={warp_floor!r}: use True or False")
     if not isinstance(trust_region, bool): raise ValueError(f"trust_region={trust_region!r}: use True or False")
-    if curves not in (True, False, "auto", "additive", "shared"):
-      raise ValueError(f"curves={curves!r}; use 'auto' (learn from reports when there are any), 'additive' (the same, additive kernel), "
-                       "'shared' (the same, detrended by a shared curve shape) or False")
+    if curves not in (True, False, "auto", "additive"):
+      raise ValueError(f"curves={curves!r}; use 'auto' (learn from reports when there are any), 'additive' (the same, additive kernel) or False")
     noise = check_noise(noise)
     if isinstance(noise, float) and noise == 0:
       raise ValueError("GP(noise=0.0): a noise variance must be > 0; for an objective without noise use noise='deterministic'")
@@ -427,9 +423,9 @@ class GP:
     return yy - self._trend(X[trend_rows, -1], yy[trend_rows], ids[trend_rows], at=X[:, -1])
 
   def _trend(self, z: np.ndarray, y: np.ndarray, ids: np.ndarray, at: np.ndarray | None = None) -> np.ndarray:
-    """The average learning curve at z (or `at`) the GP's targets are detrended by: fidelity.shared_trend with
-    curves="shared", fidelity.trend (a quadratic in z) otherwise."""
-    return shared_trend(z, y, ids, at) if self.curves == "shared" else trend(z, y, at)
+    """The average learning curve at z (or `at`) the targets are detrended by: fidelity.trend, a quadratic in z. `ids`
+    (each row's trial) go unused here; a curve read within trials needs them (benchmarks/shared_trend.py, session 28)."""
+    return trend(z, y, at)
 
   def _chance_fitted(self, space: Space, cd: CurveData, done: np.ndarray, seed: int, minimize: bool) -> GPRegressor | None:
     if len(np.unique(cd.ids[done])) < 2: return None

@@ -1,4 +1,4 @@
-"""GP(curves="shared")'s average learning curve (fidelity.shared_trend): one shape shared by every curve, each at its
+"""benchmarks/shared_trend.py's average learning curve (shared_trend): one shape shared by every curve, each at its
 own level, read within curves; and the study it un-sticks, curves of one shape where stopped trials show only their
 first steps (benchmarks/shared_curve.py, benchmarks/README.md sessions 27-28)."""
 import warnings
@@ -6,7 +6,8 @@ import warnings
 import numpy as np
 
 import tinybo as tb
-from tinybo.fidelity import TREND_SMOOTH, at_target, curve_data, fidelity, hat_basis, knots, shared_trend
+from benchmarks.shared_trend import TREND_SMOOTH, SharedTrendGP, hat_basis, knots, shared_trend
+from tinybo.fidelity import at_target, curve_data, fidelity
 
 
 def reference_shared_trend(z, y, ids, at):
@@ -55,7 +56,7 @@ def test_a_stopped_trials_first_steps_tell_its_final_value():
   (0.02-0.08 where the truth is 0.08-0.72)."""
   T = 60
   space = tb.Space({f"x{i}": tb.Float(0.0, 1.0) for i in range(3)})
-  gp = tb.GP(warp=False, curves="shared")
+  gp = SharedTrendGP(warp=False)
   opt = tb.Optimizer(space, strategy=gp, seed=0)
   rng = np.random.default_rng(1)
   final = lambda x: float(((x - 0.3) ** 2).sum())
