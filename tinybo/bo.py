@@ -414,17 +414,23 @@ class GP:
     return self._chance_fitted(space, cd, _rows_in_state(cd, trials, (TrialState.COMPLETE, TrialState.STOPPED)), seed, minimize)
 
   def _detrended(self, space: Space, cd: CurveData, X: np.ndarray, y: np.ndarray, minimize: bool,
-                  trend_rows: np.ndarray | None = None) -> np.ndarray:
+                  trend_rows: np.ndarray | None = None, ids: np.ndarray | None = None) -> np.ndarray:
     """What suggest fits: the values to maximize (warped where suggest warps) minus the average learning curve (fitted to
-    the rows `trend_rows`, a bool mask; None: all)."""
+    the rows `trend_rows`, a bool mask; None: all). `ids`: the rows' trial ids (None: cd.ids, X being cd.X)."""
     yy = self._targets(space, y, cd.last, minimize)
-    if trend_rows is None: return yy - trend(X[:, -1], yy)
-    return yy - trend(X[trend_rows, -1], yy[trend_rows], at=X[:, -1])
+    ids = cd.ids if ids is None else ids
+    if trend_rows is None: return yy - self._trend(X[:, -1], yy, ids)
+    return yy - self._trend(X[trend_rows, -1], yy[trend_rows], ids[trend_rows], at=X[:, -1])
+
+  def _trend(self, z: np.ndarray, y: np.ndarray, ids: np.ndarray, at: np.ndarray | None = None) -> np.ndarray:
+    """The average learning curve at z (or `at`) the targets are detrended by: fidelity.trend, a quadratic in z. `ids`
+    (each row's trial) go unused here; a curve read within trials needs them (benchmarks/shared_trend.py, session 28)."""
+    return trend(z, y, at)
 
   def _chance_fitted(self, space: Space, cd: CurveData, done: np.ndarray, seed: int, minimize: bool) -> GPRegressor | None:
     if len(np.unique(cd.ids[done])) < 2: return None
     seed = self.seed if self.seed is not None else seed
-    X_done, y_done = cd.X[done], self._detrended(space, cd, cd.X[done], cd.y[done], minimize)
+    X_done, y_done = cd.X[done], self._detrended(space, cd, cd.X[done], cd.y[done], minimize, ids=cd.ids[done])
     keep = self._subset(X_done, y_done)   # a large study: a bounded subset, as suggest fits
     X_done, y_done = X_done[keep], y_done[keep]
     # the space too: two spaces can encode to the same X (a 2-choice Categorical's one-hot columns and two Floats at 0 and
@@ -617,7 +623,7 @@ class GP:
     # with curves the model has one more column, the step (fidelity.py); the points the strategy adds sit at the target step
     X_fit, y_raw, lift = (h.X, h.y, lambda X: X) if cd is None else (cd.X, cd.y, at_target)
     yy = self._targets(space, y_raw, h.y if cd is None else cd.last, minimize)
-    if cd is not None: yy = yy - trend(cd.X[:, -1], yy)   # the average learning curve: the GP fits each one's difference to it
+    if cd is not None: yy = yy - self._trend(cd.X[:, -1], yy, cd.ids)   # the average learning curve: the GP fits each one's difference to it
     out: list[dict] = []
     # a conditional space as a tree (tree.py) or flattened; gx maps space-encoded rows to the GP's inputs
     tree = self._tree(space) if cd is None else None
