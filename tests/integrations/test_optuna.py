@@ -2,6 +2,7 @@
 pruned trials (MedianPruner, HyperbandPruner) as stopped trials with their intermediate values, conditional
 define-by-run spaces modelled as a tree (whole trees proposed, never an inactive parameter), constraints (infeasible trials failed)."""
 import copy
+import dataclasses
 import json
 import logging
 import math
@@ -234,7 +235,7 @@ def test_pruned_trials_are_stopped_at_their_last_intermediate_value(pruner):
   study2.optimize(curve_objective, n_trials=12)
   assert any(t.state == TBState.STOPPED for call in plain.calls for t in call)
 
-def test_pruned_without_a_report_or_after_a_nan_one_is_failed():
+def test_pruned_before_any_report_is_stopped_without_a_value_after_a_nan_one_failed():
   sampler = TinyBOSampler("random", seed=0)
   study = optuna.create_study(sampler=sampler)
   study.optimize(quadratic, n_trials=2)
@@ -243,10 +244,41 @@ def test_pruned_without_a_report_or_after_a_nan_one_is_failed():
   c = study.ask(); quadratic(c); c.report(2.0, 1); c.report(1.5, 3); study.tell(c, state=P.PRUNED)
   _, trials, curves = sampler.history(study)
   st = {t.id: (t.state, t.value, t.last_step) for t in trials}
-  assert st[a.number] == (TBState.FAILED, None, None) and st[b.number][0] == TBState.FAILED
+  # nothing measured: taken at its values (never proposed again), no value, not failed ("bad here")
+  assert st[a.number] == (TBState.STOPPED, None, None) and st[b.number][0] == TBState.FAILED
+  assert next(t for t in trials if t.id == a.number).params == {"x": a.params["x"], "y": a.params["y"], "c": 0 if a.params["c"] == "a" else 1}
   assert st[c.number] == (TBState.STOPPED, 1.5, 3)
   assert [(r.step, r.value) for r in curves[b.number]] == [(1, 1.0)]   # a NaN value is no report
+  assert a.number not in curves
   study.optimize(quadratic, n_trials=1)                                # and the sampler goes on
+
+def test_a_trial_pruned_before_any_report_never_tells_the_gp_bad_here():
+  # an objective that prunes itself before training (a check that failed) measured nothing: the GP must go on where
+  # it believes the optimum is (its next point beside the pruned one), not move away as from a failed trial; a trial
+  # that is infeasible says so with a constraint, and then the GP does move away
+  def next_after(end) -> float:
+    study = optuna.create_study(sampler=TinyBOSampler(tb.GP(n_initial=5), seed=0))
+    study.optimize(quadratic, n_trials=10)
+    a = study.ask(); p = xyc(a)
+    end(a)
+    study.tell(a, state=P.PRUNED)
+    q = xyc(study.ask())
+    return max(abs(p[0] - q[0]) / 6, abs(math.log10(p[1] / q[1])) / 4) + (p[2] != q[2])
+  assert next_after(lambda t: None) < 0.01
+  if hasattr(optuna.Trial, "set_constraint"): assert next_after(lambda t: t.set_constraint("check", 1.0)) > 0.05
+
+def test_a_stopped_trial_without_a_value_frees_its_design_slot_as_a_failed_one():
+  # two trials pruned before any report in the initial design: the design goes on for n_initial measured trials,
+  # exactly as if they had failed (before, they held two slots and the GP fitted three values)
+  space = tb.Space({"x": tb.Float(0, 1), "y": tb.Float(0, 1)})
+  gp = tb.GP(n_initial=5)
+  design = gp.suggest(space, [], 5, seed=0)
+  trials = [tb.Trial(i, p, TBState.COMPLETE, (p["x"] - 0.3) ** 2 + p["y"], created=i, finished=i + 0.5) for i, p in enumerate(design[:3])]
+  trials += [tb.Trial(3 + i, p, TBState.STOPPED, None, created=3 + i, finished=3.5 + i) for i, p in enumerate(design[3:])]
+  failed = [dataclasses.replace(t, state=TBState.FAILED) if t.value is None else t for t in trials]
+  got = gp.suggest(space, trials, 2, seed=0)
+  assert got == tb.GP(n_initial=5).suggest(space, failed, 2, seed=0)
+  assert got == tb.GP(n_initial=5).suggest(space, [], 7, seed=0)[5:]   # the design's next two points
 
 def test_multi_objective_is_a_clear_error_at_the_first_suggest():
   study = optuna.create_study(directions=["minimize", "minimize"], sampler=TinyBOSampler("random", seed=0))
