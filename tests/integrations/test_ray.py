@@ -6,6 +6,7 @@ import math
 import os
 import signal
 import sys
+import tempfile
 import time
 
 import numpy as np
@@ -493,3 +494,47 @@ def test_trials_run_again_by_tuner_restore_are_recorded_as_their_last_run(ray_lo
     assert [(r.step, r.value) for r in resumed.curves[t.id]] == ray_curves[t.params["x"]]
     assert ray_curves[t.params["x"]] == [(e, pytest.approx(t.params["x"] + 1.0 / e + 0.5)) for e in range(1, 10)]   # the second run
     assert (t.state, t.value, t.last_step) == (tb.TrialState.COMPLETE, ray_curves[t.params["x"]][-1][1], 9)
+
+def checkpointed_trainable(config: dict) -> None:
+  """Nine epochs, deterministic, a checkpoint after epochs 1 and 2 only: a run again resumes at epoch 3 with the values
+  of the first run."""
+  start = 0
+  if (ckpt := tune.get_checkpoint()) is not None:
+    with ckpt.as_directory() as d, open(os.path.join(d, "epoch")) as f: start = int(f.read())
+  for epoch in range(start + 1, 10):
+    time.sleep(0.3)
+    metrics = {"loss": config["x"] + 1.0 / epoch}
+    if epoch > 2: tune.report(metrics); continue
+    with tempfile.TemporaryDirectory() as d:
+      with open(os.path.join(d, "epoch"), "w") as f: f.write(str(epoch))
+      tune.report(metrics, checkpoint=tune.Checkpoint.from_directory(d))
+
+class StopAtEpoch3Once(tune.Stopper):
+  """A stopper that ends the trial at epoch 3 in the run after Tuner.restore (the flag file exists) only."""
+  def __init__(self, flag: str): self.flag = flag
+  def __call__(self, trial_id, result): return os.path.exists(self.flag) and result["training_iteration"] >= 3
+  def stop_all(self): return False
+
+def test_a_run_again_stopped_at_the_earlier_runs_last_step_is_stopped_not_complete(ray_local, tmp_path):
+  # the first run reports epochs 1-3 and is cut (Ctrl+C); restored from its checkpoint at epoch 2 it reports epoch 3
+  # again, the same value, and a stopper ends it there: that result never reached on_trial_result in this run, so the
+  # trial was ended early. Compared by step and value alone it read as the earlier run's result repeated by a trainable
+  # that returned on its own: complete at epoch 3 of 9
+  flag = str(tmp_path / "flag")
+  search = TinyBOSearch({"x": tb.Float(0, 1)}, metric="loss", mode="min", strategy="random", seed=0, max_step=9)
+  tune.Tuner(checkpointed_trainable, param_space={},
+             tune_config=tune.TuneConfig(search_alg=search, num_samples=1, metric="loss", mode="min"),
+             run_config=tune.RunConfig(storage_path=str(tmp_path), name="again", verbose=0, stop=StopAtEpoch3Once(flag),
+                                       callbacks=[InterruptAfterResults(3, flag)])).fit()
+  cut = TinyBOSearch()
+  cut.restore_from_dir(str(tmp_path / "again"))
+  assert [(r.step, r.stop) for r in cut.curves[0]] == [(1, False), (2, False), (3, False)] and cut.trials[0].state == tb.TrialState.PENDING
+  open(flag, "w").close()
+  results = tune.Tuner.restore(str(tmp_path / "again"), checkpointed_trainable, resume_unfinished=True).fit()
+  df = results[0].metrics_dataframe
+  assert list(df["training_iteration"]) == [1, 2, 3, 3] and df["loss"].iloc[2] == df["loss"].iloc[3]   # epoch 3 twice, alike
+  resumed = TinyBOSearch()
+  resumed.restore_from_dir(str(tmp_path / "again"))
+  t = resumed.trials[0]
+  assert (t.state, t.value, t.last_step) == (tb.TrialState.STOPPED, df["loss"].iloc[3], 3)
+  assert [(r.step, r.stop) for r in resumed.curves[0]] == [(1, False), (2, False), (3, True)]

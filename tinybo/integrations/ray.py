@@ -22,7 +22,9 @@ the highest step any trial has reported so far (a trial first taken as complete 
 goes further). Never as complete at full length, which would tell the model a partial result is a final one. A trial
 whose trainable returned on its own is complete. Ray shows a searcher the difference: a result that made the scheduler
 stop the trial never reaches `on_trial_result`, only `on_trial_complete`; a trial stopped while paused (HyperBandScheduler)
-gets `on_trial_complete` with no result, and ends at its last report. A trial Ray runs again under its trial_id (a
+gets `on_trial_complete` with no result, and ends at its last report. "Never reached" is told by the result itself (its
+metric and the times, iteration counts and pid Ray adds to every result), not by its step and value: a deterministic run
+again that is stopped at the earlier run's last step repeats those. A trial Ray runs again under its trial_id (a
 restored experiment, a retry after a failure) reports its steps again: its last run's results replace the earlier ones.
 Imports: integrations (the codecs), optimizer (resolve_strategy, takes_reports), strategies, space, trial, ray.
 """
@@ -132,6 +134,15 @@ def _flat(config: Mapping, paths: Mapping[str, tuple], optional: Collection[str]
     else: out[n] = d
   return out
 
+# what Ray adds to every result (Trainable.train): a run again of a trial gives its results other times (and a new pid),
+# however deterministic its step and metric
+_RUN_KEYS = ("training_iteration", "time_total_s", "time_since_restore", "iterations_since_restore", "timestamp", "pid")
+
+def _fingerprint(result: Mapping, value: float) -> tuple:
+  """One result as on_trial_complete compares it with the last one on_trial_result got: its metric and Ray's own fields
+  (a caller that passes none of them, a test, compares step and value alone)."""
+  return (value, *(repr(result.get(k)) for k in _RUN_KEYS))
+
 class TinyBOSearch(Searcher):
   """A Ray Tune Searcher driven by a tinybo strategy (the GP by default).
 
@@ -173,6 +184,7 @@ class TinyBOSearch(Searcher):
     self._max_step = None if max_step is None else int(max_step)
     self._curves: dict[int, list[Report]] = {}   # index into _trials -> its reports, steps increasing
     self._ended: set[int] = set()                 # trials the scheduler ended (their last result never reached on_trial_result)
+    self._seen: dict[int, tuple] = {}             # index into _trials -> the last result on_trial_result got (`_fingerprint`)
     self._top = 0                                 # the highest step any trial has reported
     self._own_space = space is not None      # given to the constructor: Tune passes metric/mode only with a non-empty param_space
     if space is not None: self._set_space(space)
@@ -294,6 +306,7 @@ class TinyBOSearch(Searcher):
     i = self._running(trial_id)
     v = self._value(result)
     if i is None or v is None: return
+    self._seen[i] = _fingerprint(result, v)
     if self._report(i, result.get("training_iteration"), v) and self._ended: self._relabel()
 
   def on_trial_complete(self, trial_id: str, result: dict | None = None, error: bool = False) -> None:
@@ -315,9 +328,11 @@ class TinyBOSearch(Searcher):
       return
     t.state, t.value = TrialState.COMPLETE, v
     # a final result that on_trial_result never saw made the scheduler (or a stopper) end the trial; a trainable that
-    # returned on its own repeats its last result (its step and value)
+    # returned on its own repeats its last result. The very result, not its step and value: a deterministic run again
+    # (Tuner.restore from a checkpoint) that the scheduler stops at the earlier run's last step repeats those
     curve, step = self._curves.get(i), result.get("training_iteration")
-    repeat = bool(curve) and (curve[-1].step, curve[-1].value) == (step, v)
+    if i in self._seen: repeat = self._seen[i] == _fingerprint(result, v)
+    else: repeat = bool(curve) and (curve[-1].step, curve[-1].value) == (step, v)   # a state saved before _seen was kept
     if not repeat and self._report(i, step, v): self._ended.add(i)
     self._relabel()
 
@@ -359,7 +374,8 @@ class TinyBOSearch(Searcher):
     return {"version": _STATE_VERSION, "space": self._space, "codecs": self._codecs,
             "paths": self._paths, "lists": self._lists, "trials": self._trials, "live": self._live, "errored": self._errored,
             "queue": self._queue, "metric": self._metric,
-            "mode": self._mode, "seed": self._seed, "curves": self._curves, "ended": self._ended, "top": self._top, "max_step": self._max_step}
+            "mode": self._mode, "seed": self._seed, "curves": self._curves, "ended": self._ended, "top": self._top, "max_step": self._max_step,
+            "seen": self._seen}
 
   def set_state(self, state: dict) -> None:
     if state.get("version") not in (1, _STATE_VERSION):
@@ -370,6 +386,7 @@ class TinyBOSearch(Searcher):
     self._metric, self._mode, self._seed = state["metric"], state["mode"], state["seed"]
     self._curves, self._ended, self._top = state.get("curves", {}), state.get("ended", set()), state.get("top", 0)
     self._max_step = state.get("max_step", self._max_step)
+    self._seen = state.get("seen", {})
 
   def save(self, checkpoint_path: str) -> None:
     with open(checkpoint_path, "wb") as f: pickle.dump(self.get_state(), f)
