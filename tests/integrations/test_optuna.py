@@ -8,6 +8,7 @@ import logging
 import math
 import pickle
 import threading
+import time
 
 import numpy as np
 import optuna
@@ -334,6 +335,63 @@ def test_two_processes_sampling_at_the_same_moment_get_distinct_points(both_see)
   (xa, ya, ca), (xb, yb, cb) = asked[0], asked[1]
   # apart in the unit cube the GP searches (x over 6, log10 y over 4): at least 1% of a side, or another category
   assert ca != cb or max(abs(xa - xb) / 6, abs(math.log10(ya / yb)) / 4) > 0.01, asked
+  running = study.get_trials(states=(P.RUNNING,))
+  assert sorted(tuple(proposal(t).values()) for t in running) == sorted(asked.values())   # each stored what it runs
+
+class InTurns(optuna.storages.InMemoryStorage):
+  """Three workers that read the study at once store their first proposals in the order `order` (ranks by trial
+  number), each reading the study right after its store before the next one stores; their later stores wait until all
+  three have read: the lowest sees no rival, the highest the lowest's, the middle one both (the highest's first
+  proposal, not yet replaced). Every read is a copy, as an RDB storage's."""
+  def __init__(self, order: tuple[int, ...]):
+    super().__init__()
+    self.order, self.active, self.lock = order, False, threading.Lock()
+    self.turn = [threading.Event() for _ in order]
+    self.all_read, self.stored, self.read = threading.Event(), {}, set()
+  def rank(self, trial_id: int) -> int:
+    ids = sorted(self.stored) if len(self.stored) == len(self.order) else None
+    return ids.index(trial_id) if ids else -1
+  def set_trial_system_attr(self, trial_id, key, value):
+    if self.active and key.startswith("tinybo:proposal:"):
+      if trial_id not in self.stored:
+        with self.lock: self.stored[trial_id] = threading.get_ident()
+        if len(self.stored) == len(self.order): self.turn[self.order[0]].set()   # all three trials proposed: the stores begin
+        while self.rank(trial_id) < 0: time.sleep(0.01)
+        self.turn[self.rank(trial_id)].wait(timeout=120)
+      elif key == "tinybo:proposal:0" and self.read != set(self.stored): self.all_read.wait(timeout=120)
+    super().set_trial_system_attr(trial_id, key, value)
+  def get_all_trials(self, study_id, deepcopy=True, states=None):
+    got = copy.deepcopy(super().get_all_trials(study_id, deepcopy=False, states=states))
+    if self.active:
+      mine = next((i for i, t in self.stored.items() if t == threading.get_ident()), None)
+      if mine is not None and mine not in self.read and "tinybo:proposal:0" in super().get_trial(mine).system_attrs:
+        self.read.add(mine)                                                   # the read right after its first store
+        at = self.order.index(self.rank(mine))
+        if at + 1 < len(self.order): self.turn[self.order[at + 1]].set()
+        if self.read == set(self.stored): self.all_read.set()
+    return got
+
+@pytest.mark.filterwarnings("error::tinybo.bo.GPFallbackWarning")
+def test_three_processes_sampling_at_the_same_moment_get_distinct_points():
+  # the lowest trial stores and reads first (no rival: it keeps the GP's point P), then the highest (rival: the lowest,
+  # so it takes the second point of a batch of two with P pending), then the middle one, which sees both at P and takes
+  # the second point of a batch of three with P pending twice: nearly the highest's. One retry met; now a worker that
+  # proposed again checks, after storing, that no proposal stored meanwhile lies next to its own
+  storage = InTurns((0, 2, 1))
+  study = optuna.create_study(storage=storage, sampler=TinyBOSampler(tb.GP(n_initial=5), seed=0))
+  study.optimize(quadratic, n_trials=8)
+  storage.active = True
+  ready, turns, asked = threading.Barrier(3), threading.Lock(), {}
+  def worker(seed: int) -> None:
+    s = optuna.load_study(study_name=study.study_name, storage=storage, sampler=TinyBOSampler(AtOnce(ready, turns), seed=seed))
+    t = s.ask()
+    asked[t.number] = xyc(t)
+  threads = [threading.Thread(target=worker, args=(seed,)) for seed in (0, 1, 2)]
+  for t in threads: t.start()
+  for t in threads: t.join()
+  assert len(asked) == 3, asked
+  got = [asked[n] for n in sorted(asked)]
+  assert all(apart(got[i], got[j]) for i in range(3) for j in range(i + 1, 3)), got
   running = study.get_trials(states=(P.RUNNING,))
   assert sorted(tuple(proposal(t).values()) for t in running) == sorted(asked.values())   # each stored what it runs
 

@@ -25,8 +25,10 @@ storage) get distinct, spread-out proposals. Threads sample one at a time (a loc
 lock to offer), so each stores its proposal and then reads the study again: a worker that finds a proposal stored since
 its first read (another process sampled at the same moment, from the same trials) proposes again with it as pending,
 taking its rank's point (by trial number) of one batch, so two that each found the other's also part (one that has
-finished meanwhile is data, and takes no point of the batch). One retry, no waiting: three or more workers sampling
-within the same moment can still meet.
+finished meanwhile is data, and takes no point of the batch). Three or more can still meet on the retry (one saw a
+rival's first proposal, another its replacement): a worker that proposed again reads once more and proposes again while
+a proposal stored since its last read lies within 1% of its own (`_next_to`), up to _RECHECKS (3) times, no waiting.
+Of two that meet, the one that stored last reads the other's, so only a meeting that outlasts the rechecks remains.
 
 Constraints (`constraints_func`, as Optuna's GPSampler and TPESampler take it, or `trial.set_constraint`): a trial is
 feasible when every constraint value is <= 0. A complete or pruned trial that violates one is given to the strategy as a
@@ -42,7 +44,7 @@ type, for choices a JSON storage cannot keep) and, for constraints, `_process_co
 (optuna.samplers._base) and `_CONSTRAINTS_KEY` (optuna.study._constrained_optimization), both there since Optuna 4.0
 (tested with 5.1 only); FrozenTrial.constraints (Optuna 5) is read when present, the stored list otherwise.
 Holds: TinyBOSampler, Tree, infer_tree, tree_trials, codec, reports_of; the stored proposals (`_share`, `_stored`,
-`_shared`, `_rivals`, `_all_fixed`), the constraints (`_store_constraints`, `_infeasible`) and the memo of the finished
+`_shared`, `_rivals`, `_all_fixed`, `TinyBOSampler._next_to`), the constraints (`_store_constraints`, `_infeasible`) and the memo of the finished
 trials' rows and tinybo Trials (`_Memo`, `_finished_key`: each finished trial is converted once per tree, not at every suggestion).
 Imports: integrations (the codecs), conditions, optimizer (resolve_strategy, takes_reports), strategies, space, trial, optuna.
 """
@@ -86,6 +88,8 @@ from tinybo.trial import TrialState as TBState
 _log = logging.getLogger(__name__)
 _ATTR = "tinybo:proposal"   # a RUNNING trial's relative params, encoded as the strategy sees them: other workers treat them as pending
 _MAX_ATTR = 2045             # Optuna's RDB storage limits a system attr's length: long JSON is split in chunks
+_RECHECKS = 3                # after proposing again, how many more reads look for a rival's proposal next to this one
+_NEAR = 0.01                 # next to: within 1% of each side of the unit cube, the same categories (the same suggestion, from other reads)
 
 def codec(d: BaseDistribution) -> Codec:
   """An Optuna distribution as a tinybo parameter."""
@@ -199,16 +203,37 @@ class TinyBOSampler(BaseSampler):
       # point from the same trials, whatever the seed): published first, then read, at least one of two such workers
       # sees the other's proposal. It proposes again with those as pending, taking its own rank's point of one batch,
       # so two that both saw each other do not move to one new point together.
-      later = study.get_trials(deepcopy=False)
-      if rivals := _rivals(seen, later, trial.number):
+      # Three or more can still meet: two that proposed again from different reads (one saw a rival's first proposal,
+      # the other had replaced it) can take one point. So a worker that proposed again reads once more, and proposes
+      # again while a proposal stored since its last read lies next to its own (_RECHECKS times at most, no waiting):
+      # of any two, the one that stored last reads the other's.
+      for check in range(1 + _RECHECKS):
+        later = study.get_trials(deepcopy=False)
+        now = {t.number: _stored(t) for t in later}   # at once: a storage may update the trials it returned in place
+        rivals = _rivals(seen, later, trial.number)
+        if check and rivals: rivals = self._next_to(study, trial, search_space, later, rivals)
+        if not rivals: break
+        seen = now
         # one that has finished meanwhile is data now, not pending: it is not proposing again, so it takes no point of
         # the batch (the second of two would be this worker's point, worse than the first for nothing)
         racing = [t.number for t in rivals if not t.state.is_finished()]
         params = self._propose(study, trial, search_space, later, len(racing) + 1, sum(r < trial.number for r in racing))
         # nothing this time (a discrete space exhausted with the rivals pending): the trial is sampled independently, and
         # the first proposal, still stored, would tell the other workers it runs that
-        if not params: _share(study, trial, {}, len(_stored(next((t for t in later if t.number == trial.number), trial))))
+        if not params:
+          _share(study, trial, {}, len(_stored(next((t for t in later if t.number == trial.number), trial))))
+          break
     return params
+
+  def _next_to(self, study: Study, trial: FrozenTrial, search_space: dict[str, BaseDistribution], trials: Sequence[FrozenTrial],
+               rivals: list[FrozenTrial]) -> list[FrozenTrial]:
+    """The rivals whose configuration lies within _NEAR (max-norm, unit cube) of this trial's stored proposal: the
+    same point, proposed from other reads. (A pending trial the proposal was made beside knowingly is no rival.)"""
+    tree, history, _ = self._history(study, search_space, trials)
+    by_id = {t.id: t for t in history}
+    if (mine := by_id.get(trial.number)) is None: return []
+    x = tree.space.encode_valid([mine.params])[0]
+    return [r for r in rivals if (o := by_id.get(r.number)) is not None and np.max(np.abs(tree.space.encode_valid([o.params])[0] - x)) < _NEAR]
 
   def _propose(self, study: Study, trial: FrozenTrial, search_space: dict[str, BaseDistribution], trials: Sequence[FrozenTrial],
                count: int, pick: int) -> dict[str, Any]:
