@@ -395,6 +395,23 @@ def test_three_processes_sampling_at_the_same_moment_get_distinct_points():
   running = study.get_trials(states=(P.RUNNING,))
   assert sorted(tuple(proposal(t).values()) for t in running) == sorted(asked.values())   # each stored what it runs
 
+def test_processes_given_one_seed_draw_other_independent_values_and_a_study_reproduces():
+  # a worker script started three times with TinyBOSampler(seed=0): before any trial completes there is no tree, and
+  # every value is drawn independently; one RandomSampler(seed=0) per process gave the three trials one configuration
+  # (and their second ones another, until a trial completed)
+  study = optuna.create_study(storage="sqlite:///:memory:")
+  workers = [optuna.load_study(study_name=study.study_name, storage=study._storage, sampler=TinyBOSampler(seed=0)) for _ in range(3)]
+  for _ in range(2):
+    firsts = [xyc(w.ask()) for w in workers]
+    assert all(apart(a, b) for i, a in enumerate(firsts) for b in firsts[i + 1:]), firsts
+  # one process, one seed: the same study every time (the draws depend on the seed and the trial number only)
+  runs = [optuna.create_study(sampler=TinyBOSampler("random", seed=3)) for _ in range(2)]
+  for r in runs: r.optimize(quadratic, n_trials=4)
+  assert [t.params for t in runs[0].trials] == [t.params for t in runs[1].trials]
+  other = optuna.create_study(sampler=TinyBOSampler("random", seed=4))
+  other.optimize(quadratic, n_trials=1)
+  assert other.trials[0].params != runs[0].trials[0].params
+
 def test_a_proposal_replaced_by_a_shorter_one_is_read_whole():
   # a proposal longer than one system attr (Optuna's RDB limit) is stored in chunks; replaced by a shorter one, the
   # chunks past it are emptied (a storage cannot delete an attr), or a reader would append them to the new one

@@ -56,6 +56,7 @@ import logging
 import math
 import threading
 import weakref
+import zlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -81,7 +82,7 @@ from tinybo.integrations import Codec, choice_codec, float_codec, grid_codec, in
 from tinybo.integrations.conditions import infer_conditions, vouched
 from tinybo.optimizer import resolve_strategy, takes_reports
 from tinybo.space import Categorical, Space
-from tinybo.strategies import SearchExhausted, Strategy
+from tinybo.strategies import SearchExhausted, Strategy, seed_words
 from tinybo.trial import Report, Trial
 from tinybo.trial import TrialState as TBState
 
@@ -105,7 +106,8 @@ class TinyBOSampler(BaseSampler):
 
   strategy: "gp" (default), "random", or a tinybo strategy object such as tb.GP(kernel="matern32").
   seed: seeds the strategy and the independent sampler (None: a random seed).
-  independent_sampler: samples what the strategy cannot model (default RandomSampler(seed)).
+  independent_sampler: samples what the strategy cannot model (default: RandomSampler's uniform draws, each trial's
+    from (seed, trial number, name), so processes given one seed draw other values for their trials).
   warn_independent_sampling: log a warning (once per parameter) when a parameter the complete trials used is left out
     of the tree and falls back to independent sampling (its distribution changes, or no parent explains where it appears).
   constraints_func: as in Optuna's GPSampler and TPESampler, `constraints_func(frozen_trial) -> Sequence[float]`, computed
@@ -128,6 +130,7 @@ class TinyBOSampler(BaseSampler):
     if independent_sampler is not None and not isinstance(independent_sampler, BaseSampler):
       raise TypeError(f"independent_sampler={independent_sampler!r}: pass an Optuna sampler such as optuna.samplers.RandomSampler(seed=0), or None")
     self._independent = independent_sampler or RandomSampler(seed=seed)
+    self._own_independent = independent_sampler is None   # the default: each trial draws from (seed, trial number), see sample_independent
     self._warn, self._warned, self._warned_json = warn_independent_sampling, set(), set()
     self._left_out: set[str] = set()     # parameters of complete trials the last inferred tree could not model
     self._unreadable: set[int] = set()   # RUNNING trials whose shared proposal could not be read (warned once each)
@@ -266,6 +269,10 @@ class TinyBOSampler(BaseSampler):
       _log.warning(f"TinyBOSampler samples '{param_name}' independently with {type(self._independent).__name__}: the complete trials use it, "
                    "but it is not in the tree the GP models (its distribution changes from trial to trial, tinybo cannot encode its range, "
                    "or no categorical or small int parameter explains which trials have it)")
+    if getattr(self, "_own_independent", False):   # (a sampler pickled by an older version keeps its RandomSampler's sequence)
+      # each trial's own draws, from (seed, trial number, name): processes given one seed (a worker script started N
+      # times) drew the same first values from one RandomSampler(seed) each, trial after trial until one completed
+      return RandomSampler(seed=_draw_seed(self._seed, trial.number, param_name)).sample_independent(study, trial, param_name, param_distribution)
     return self._independent.sample_independent(study, trial, param_name, param_distribution)
 
   def before_trial(self, study: Study, trial: FrozenTrial) -> None: self._independent.before_trial(study, trial)
@@ -274,6 +281,10 @@ class TinyBOSampler(BaseSampler):
     if self._constraints_func is not None: _store_constraints(self._constraints_func, study, trial, state)
     self._independent.after_trial(study, trial, state, values)
 
+
+def _draw_seed(seed: int, number: int, name: str) -> int:
+  """The seed of one independent draw: of the sampler's seed, the trial's number and the parameter's name."""
+  return int(np.random.SeedSequence([*seed_words(seed), number, zlib.crc32(name.encode())]).generate_state(1)[0])
 
 def _store_constraints(func: Callable[[FrozenTrial], Sequence[float]], study: Study, trial: FrozenTrial, state: TrialState) -> None:
   """Compute and store a finished trial's constraints as Optuna's GPSampler and TPESampler do. Where Optuna stores None
