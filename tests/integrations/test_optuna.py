@@ -627,6 +627,8 @@ def test_bad_constructor_arguments_are_one_line_errors():
   # a string was taken, and failed at the first parameter sampled independently (AttributeError)
   with pytest.raises(TypeError, match=r"independent_sampler='random': pass an Optuna sampler such as optuna.samplers.RandomSampler"):
     TinyBOSampler(independent_sampler="random")
+  # the class for an instance was taken, and every suggestion failed inside optimize on "missing 1 required positional argument"
+  with pytest.raises(TypeError, match=r"^strategy=GP is a class; pass an instance, e.g. strategy=GP\(\)$"): TinyBOSampler(strategy=tb.GP)
 
 @pytest.mark.filterwarnings("ignore:Choices for a categorical distribution")
 def test_tuple_choices_in_an_rdb_storage_are_sampled_independently(tmp_path, caplog):
