@@ -288,7 +288,8 @@ def test_multi_objective_is_a_clear_error_at_the_first_suggest():
     x = t.suggest_float("x", 0, 1)
     ran.append(x)                                                      # an expensive objective would run here
     return x, 1.0
-  with pytest.raises(ValueError, match="single objective"): study.optimize(objective, n_trials=2)
+  with pytest.raises(ValueError, match=r"^the study has directions=\['minimize', 'minimize'\]: TinyBOSampler optimizes a single objective; "
+                     r"create the study with direction='minimize' or 'maximize'"): study.optimize(objective, n_trials=2)
   assert ran == [] and [t.state for t in study.trials] == [P.FAIL]
 
 def test_maximize_and_parallel_jobs():

@@ -407,8 +407,11 @@ def test_tune_metric_and_mode_reach_a_searcher_with_its_own_space():
   s.set_search_properties(None, None, {"x": tune.uniform(0, 1)})
   with pytest.raises(RuntimeError, match="or pass them to `tune.TuneConfig"): s.suggest("a")
 
-def test_a_strategy_class_for_an_instance_is_a_one_line_error():
+def test_a_strategy_class_for_an_instance_or_a_bad_mode_is_a_one_line_error():
   with pytest.raises(TypeError, match=r"^strategy=Random is a class; pass an instance, e.g. strategy=Random\(\)$"): TinyBOSearch(strategy=tb.Random)
+  # Optuna's spelling: Ray's Searcher asserted "if `mode` is a str must be 'min' or 'max'!", naming neither
+  for kw in ({"metric": "loss", "mode": "maximize"}, {"mode": "maximize"}):
+    with pytest.raises(ValueError, match=r"^mode='maximize'; use 'min' or 'max'$"): TinyBOSearch(**kw)
 
 def test_seed_none_is_a_random_seed_and_a_bad_seed_a_clear_error():
   s = TinyBOSearch({"x": tb.Float(0, 1)}, metric="m", mode="min", strategy="random", seed=None)   # as Ray's own searchers take it

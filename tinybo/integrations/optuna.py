@@ -325,7 +325,9 @@ def _survives_storage(study: Study, d: BaseDistribution) -> bool:
 
 def _check_single_objective(study: Study) -> None:
   if len(study.directions) > 1:
-    raise ValueError("TinyBOSampler optimizes a single objective; create the study with direction=..., not directions=[...]")
+    given = [d.name.lower() for d in study.directions]
+    raise ValueError(f"the study has directions={given}: TinyBOSampler optimizes a single objective; create the study with "
+                     f"direction='minimize' or 'maximize', or use optuna.samplers.NSGAIISampler for several")
 
 @dataclass(frozen=True)
 class Tree:

@@ -159,8 +159,10 @@ class TinyBOSearch(Searcher):
   def __init__(self, space: Space | Mapping | None = None, metric: str | None = None, mode: str | None = None, strategy: str | Strategy = "gp",
                seed: int | None = 0, points_to_evaluate: list[dict] | None = None, max_step: int | None = None,
                evaluated_rewards: list[float] | None = None):
-    super().__init__(metric=metric, mode=mode)
     if isinstance(metric, list) or isinstance(mode, list): raise ValueError("TinyBOSearch optimizes one metric; pass metric='name', mode='min'|'max'")
+    # before Ray's Searcher, whose assertion names neither the value nor the argument
+    if mode is not None and mode not in ("min", "max"): raise ValueError(f"mode={mode!r}; use 'min' or 'max'")
+    super().__init__(metric=metric, mode=mode)
     self._strategy = resolve_strategy(strategy)
     self._seed = resolve_seed(seed)
     self._space: Space | None = None
