@@ -315,6 +315,7 @@ class TinyBOSearch(Searcher):
     i = self._running(trial_id)
     if i is None: return   # not ours (e.g. finished twice, or started before a restore from an older checkpoint)
     del self._live[trial_id]
+    seen = self._seen.pop(i, None)   # the last result on_trial_result got; kept no longer than the trial runs
     t = self._trials[i]
     if result is None and not error and self._curves.get(i):
       # Ray stops a PAUSED (or PENDING) trial with no result (HyperBandScheduler ends a paused bracket, PBT): the scheduler
@@ -333,8 +334,8 @@ class TinyBOSearch(Searcher):
     # returned on its own repeats its last result. The very result, not its step and value: a deterministic run again
     # (Tuner.restore from a checkpoint) that the scheduler stops at the earlier run's last step repeats those
     curve, step = self._curves.get(i), result.get("training_iteration")
-    if i in self._seen: repeat = self._seen[i] == _fingerprint(result, v)
-    else: repeat = bool(curve) and (curve[-1].step, curve[-1].value) == (step, v)   # a state saved before _seen was kept
+    if seen is not None: repeat = seen == _fingerprint(result, v)
+    else: repeat = bool(curve) and (curve[-1].step, curve[-1].value) == (step, v)   # (a state saved before _seen was kept)
     if not repeat and self._report(i, step, v): self._ended.add(i)
     self._relabel()
 
