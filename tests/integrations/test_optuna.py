@@ -594,18 +594,34 @@ def test_an_exhausted_space_stops_the_study_like_optunas_grid_sampler(strategy, 
   a = study.ask()                                                     # ask/tell: no loop to stop, the trial is still sampled
   assert objective(a) in (1, 2, 3, 4)
 
-def test_a_modelled_part_exhausted_while_another_parameter_varies_never_stops_the_study():
-  # a user widens lr's range and continues: lr's distribution changed, so it is left out of the tree, and the modelled
-  # part {opt, nesterov} has 4 configurations; the study was stopped as "exhausted" (with "widen the space") after 3 trials
+def test_a_modelled_part_exhausted_while_another_parameter_varies_never_stops_the_study(caplog):
+  # a user narrows lr's range below values already run and continues: no one distribution holds them all, so lr is left
+  # out of the tree, and the modelled part {opt, nesterov} has 4 configurations; the study was stopped as "exhausted"
+  # (with "widen the space") after 3 trials
   def make(lo, hi):
     def objective(t):
       opt, nesterov = t.suggest_categorical("opt", ["sgd", "adam"]), t.suggest_categorical("nesterov", [True, False])
       return abs(t.suggest_float("lr", lo, hi, log=True) - 3e-3) + (opt == "sgd") * 0.1 + nesterov * 0.01
     return objective
   study = optuna.create_study(sampler=TinyBOSampler(seed=0))
-  study.optimize(make(1e-4, 1e-2), n_trials=6)
-  study.optimize(make(1e-5, 1e-1), n_trials=12)
+  study.optimize(make(1e-4, 1e-1), n_trials=6)
+  assert min(t.params["lr"] for t in study.trials) < 1e-3 < max(t.params["lr"] for t in study.trials)
+  with caplog.at_level(logging.WARNING, logger="tinybo.integrations.optuna"): study.optimize(make(1e-3, 1e-2), n_trials=12)
   assert len(study.trials) == 18 and all(t.state == P.COMPLETE for t in study.trials)
+  assert "samples 'lr' independently" in caplog.text and study.sampler.history(study)[0].names == ["opt", "nesterov"]
+
+def test_a_range_widened_when_a_study_is_resumed_is_still_modelled(caplog):
+  # the earlier trials lie inside the wider range: data under it. lr was left out of the tree for good, sampled at
+  # random by the independent sampler for the rest of the study (with a warning)
+  def make(lo, hi):
+    return lambda t: (math.log10(t.suggest_float("lr", lo, hi, log=True)) + 3.5) ** 2 + t.suggest_float("x", -1, 1) ** 2
+  study = optuna.create_study(sampler=TinyBOSampler(seed=0))
+  study.optimize(make(1e-3, 1e-1), n_trials=8)
+  with caplog.at_level(logging.WARNING, logger="tinybo.integrations.optuna"): study.optimize(make(1e-5, 1e-1), n_trials=8)
+  space, trials, _ = study.sampler.history(study)
+  assert space.names == ["lr", "x"] and len(trials) == 16 and "independently" not in caplog.text
+  assert space.params["lr"].low == 1e-5 and study.trials[-1].distributions["lr"].low == 1e-5
+  assert abs(math.log10(study.best_params["lr"]) + 3.5) < 0.25   # found below the old range: the GP searched the new part
 
 def test_enqueued_trials_are_pending_at_their_fixed_values():
   # a queued configuration will run: other workers must not propose it (or near it) again before it does

@@ -7,8 +7,9 @@ that is always present with it exists exactly under those values). The tinybo st
 proposes one whole valid tree at a time: `classifier` and, for "svm", `C`, never a `C` the objective will not ask for.
 Under a parent value no complete trial has shown yet (the first "knn"), the proposal keeps only what the trials vouch
 for (`vouched`): the parameters after that parent are left to the objective's independent sampling until a trial shows them.
-Parameters outside the tree (those of the very first trial, a branch never yet seen, a distribution that changes from
-trial to trial, a range tinybo cannot encode, a parameter that comes and goes with no parent explaining it, a categorical
+Parameters outside the tree (those of the very first trial, a branch never yet seen, a distribution that changes so
+that no one of them holds every value run (a range narrowed below one; a widened one is modelled under the latest
+trial's distribution), a range tinybo cannot encode, a parameter that comes and goes with no parent explaining it, a categorical
 with list or dict choices in a JSON storage) are sampled independently by `independent_sampler` (RandomSampler by
 default). A complete trial with a value its distribution cannot take (Optuna only warns about an enqueued one) is left
 out, and so is one that completed before suggesting any modelled parameter. When every configuration has been tried
@@ -109,7 +110,7 @@ class TinyBOSampler(BaseSampler):
   independent_sampler: samples what the strategy cannot model (default: RandomSampler's uniform draws, each trial's
     from (seed, trial number, name), so processes given one seed draw other values for their trials).
   warn_independent_sampling: log a warning (once per parameter) when a parameter the complete trials used is left out
-    of the tree and falls back to independent sampling (its distribution changes, or no parent explains where it appears).
+    of the tree and falls back to independent sampling (its distribution narrowed, or no parent explains where it appears).
   constraints_func: as in Optuna's GPSampler and TPESampler, `constraints_func(frozen_trial) -> Sequence[float]`, computed
     after each complete or pruned trial and stored on it (Optuna's `best_trial` then picks among the feasible trials). A
     trial is feasible when every value is <= 0; an infeasible one is given to the strategy as FAILED (it teaches "not
@@ -267,7 +268,7 @@ class TinyBOSampler(BaseSampler):
     if self._warn and param_name in self._left_out and param_name not in self._warned:
       self._warned.add(param_name)
       _log.warning(f"TinyBOSampler samples '{param_name}' independently with {type(self._independent).__name__}: the complete trials use it, "
-                   "but it is not in the tree the GP models (its distribution changes from trial to trial, tinybo cannot encode its range, "
+                   "but it is not in the tree the GP models (its range was narrowed below values already run, tinybo cannot encode its range, "
                    "or no categorical or small int parameter explains which trials have it)")
     if getattr(self, "_own_independent", False):   # (a sampler pickled by an older version keeps its RandomSampler's sequence)
       # each trial's own draws, from (seed, trial number, name): processes given one seed (a worker script started N
@@ -354,14 +355,11 @@ def infer_tree(complete: Sequence[FrozenTrial], search_space: dict[str, BaseDist
                memo: Callable[[dict[str, Codec]], _Memo] | None = None) -> Tree:
   """The tree of the finished trials' parameters (`complete`: those of `tree_trials`; only those in `search_space`, with
   the same distribution, when given). Single-value distributions are not modelled (Optuna fills them in itself); a
-  parameter whose distribution differs between trials, or whose kind or range tinybo cannot model, is left out;
+  parameter whose distribution changed so that no one holds every value run (`_distributions`), or whose kind or range
+  tinybo cannot model, is left out;
   conditions come from `infer_conditions`. `memo(codecs)`: where the finished trials' rows under these codecs are kept
   from call to call (the sampler's, see _Memo)."""
-  dists: dict[str, BaseDistribution] = {}
-  clash: set[str] = set()
-  for t in complete:
-    for n, d in t.distributions.items():
-      if dists.setdefault(n, d) != d: clash.add(n)
+  dists, clash = _distributions(complete)
   codecs, left_out = {}, set(clash)
   for n, d in dists.items():
     if n in clash or d.single() or (search_space is not None and search_space.get(n) != d): continue
@@ -397,6 +395,23 @@ def infer_tree(complete: Sequence[FrozenTrial], search_space: dict[str, BaseDist
   space = Space({n: dataclasses.replace(c.param, when=conds.get(n)) for n, c in codecs.items()})
   rows = [{n: v for n, v in r.items() if n in codecs} for r in rows]
   return Tree({n: dists[n] for n in codecs}, codecs, space, left_out, rows)
+
+def _distributions(complete: Sequence[FrozenTrial]) -> tuple[dict[str, BaseDistribution], set[str]]:
+  """Each parameter's distribution, and the names whose distribution changed in a way no one distribution explains.
+  A changed one is the latest trial's when it holds every value the trials took (a range widened when a study was
+  resumed: the earlier trials are data under it, and the GP goes on modelling it); else (a range narrowed below a value
+  already run) it clashes."""
+  dists: dict[str, BaseDistribution] = {}
+  changed: set[str] = set()
+  for t in complete:
+    for n, d in t.distributions.items():
+      if dists.get(n, d) != d: changed.add(n)
+      dists[n] = d
+  def holds(n: str) -> bool:
+    try: c = {n: codec(dists[n])}
+    except (TypeError, ValueError): return False
+    return all(_row(t, c) is not None for t in complete if n in t.params)
+  return dists, {n for n in changed if not holds(n)}
 
 _MISSING = object()
 
