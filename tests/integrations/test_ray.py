@@ -385,10 +385,11 @@ def test_a_trial_ended_with_no_result_is_stopped_at_its_last_report():
   for step in range(1, 10): s.on_trial_result("b", {"m": 9.0 - step, "training_iteration": step})
   s.on_trial_complete("a")                                            # paused at step 3, then stopped
   s.on_trial_complete("b")                                            # paused at the full length, then stopped
-  s.on_trial_complete("c")                                            # never reported anything
+  s.on_trial_complete("c")                                            # stopped before it reported: nothing measured
   s.on_trial_result("d", {"m": 1.0, "training_iteration": 1})
   s.on_trial_complete("d", None, error=True)                          # crashed after a report
-  assert [(t.state, t.value, t.last_step) for t in s.trials] == [(S, 2.0, 3), (C, 0.0, 9), (F, None, None), (F, None, 1)]
+  # c is taken, with no value: not failed, which the GP takes for the worst value at its point
+  assert [(t.state, t.value, t.last_step) for t in s.trials] == [(S, 2.0, 3), (C, 0.0, 9), (S, None, None), (F, None, 1)]
   assert [r.stop for r in s.curves[0]] == [False, False, True] and not any(r.stop for r in s.curves[1])
 
 def test_tune_metric_and_mode_reach_a_searcher_with_its_own_space():

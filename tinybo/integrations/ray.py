@@ -22,7 +22,8 @@ the highest step any trial has reported so far (a trial first taken as complete 
 goes further). Never as complete at full length, which would tell the model a partial result is a final one. A trial
 whose trainable returned on its own is complete. Ray shows a searcher the difference: a result that made the scheduler
 stop the trial never reaches `on_trial_result`, only `on_trial_complete`; a trial stopped while paused (HyperBandScheduler)
-gets `on_trial_complete` with no result, and ends at its last report. "Never reached" is told by the result itself (its
+gets `on_trial_complete` with no result, and ends at its last report (before any report: STOPPED without a value,
+nothing measured, never "bad here"). "Never reached" is told by the result itself (its
 metric and the times, iteration counts and pid Ray adds to every result), not by its step and value: a deterministic run
 again that is stopped at the earlier run's last step repeats those. A trial Ray runs again under its trial_id (a
 restored experiment, a retry after a failure) reports its steps again: its last run's results replace the earlier ones.
@@ -317,9 +318,13 @@ class TinyBOSearch(Searcher):
     del self._live[trial_id]
     seen = self._seen.pop(i, None)   # the last result on_trial_result got; kept no longer than the trial runs
     t = self._trials[i]
-    if result is None and not error and self._curves.get(i):
+    if result is None and not error:
       # Ray stops a PAUSED (or PENDING) trial with no result (HyperBandScheduler ends a paused bracket, PBT): the scheduler
-      # ended it at its last report
+      # ended it at its last report; before any, it measured nothing: stopped without a value, taken but no value (failed,
+      # the GP would take it for the worst value there)
+      if not self._curves.get(i):
+        t.state, t.value = TrialState.STOPPED, None
+        return
       t.state, t.value = TrialState.COMPLETE, self._curves[i][-1].value
       self._ended.add(i)
       self._relabel()
