@@ -171,7 +171,8 @@ class TinyBOSampler(BaseSampler):
     """What the strategy sees: the tree inferred from the complete trials (restricted to `search_space` when given) as a
     tinybo Space over the encoded values (a categorical's value is the index of its choice, an int or float with a step
     the index of its grid point), every trial that fits it as a tinybo Trial (id = the Optuna trial number; COMPLETE,
-    STOPPED for a pruned trial, at its last intermediate value and step; FAILED; PENDING for a running one) and
+    STOPPED for a pruned trial, at its last intermediate value and step, without a value when pruned before any report;
+    FAILED; PENDING for a running one) and
     every trial's finite intermediate values as tinybo Reports, {trial number: [Report, ...]}."""
     tree, trials, curves = self._history(study, search_space)
     return tree.space, trials, curves
