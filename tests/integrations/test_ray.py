@@ -349,8 +349,12 @@ def test_pruned_points_are_stopped_and_the_state_of_an_older_version_loads(tmp_p
   s.add_evaluated_point({"x": 0.2}, 0.7, pruned=True, intermediate_values=[0.9, 0.7])
   s.add_evaluated_point({"x": 0.3}, 0.7, pruned=True)                  # pruned with no curve: nothing says where
   s.add_evaluated_point({"x": 0.4}, 0.1, intermediate_values=[0.5, 0.2, 0.1])
+  s.add_evaluated_point({"x": 0.5}, None, pruned=True)                 # pruned before any report
+  s.add_evaluated_point({"x": 0.6}, float("nan"), pruned=True)         # a NaN: a measured failure
   st = [(t.state, t.value, t.last_step) for t in s.trials]
-  assert st == [(tb.TrialState.STOPPED, 0.7, 2), (tb.TrialState.FAILED, None, None), (tb.TrialState.COMPLETE, 0.1, 3)]
+  # taken, no value (not failed: the GP takes a failed trial for the worst value at its point)
+  S, F = tb.TrialState.STOPPED, tb.TrialState.FAILED
+  assert st == [(S, 0.7, 2), (S, None, None), (tb.TrialState.COMPLETE, 0.1, 3), (S, None, None), (F, None, None)]
   assert [(r.step, r.value, r.stop) for r in s.curves[0]] == [(1, 0.9, False), (2, 0.7, True)] and 1 not in s.curves
   # a state saved before reports existed (version 1) still loads, with no curves
   old = {k: v for k, v in s.get_state().items() if k not in ("curves", "ended", "top", "max_step")}

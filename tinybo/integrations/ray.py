@@ -347,7 +347,8 @@ class TinyBOSearch(Searcher):
   def add_evaluated_point(self, parameters: dict, value: float, error: bool = False, pruned: bool = False,
                           intermediate_values: list[float] | None = None) -> None:
     """A result from outside this searcher (warm start). `intermediate_values` become its reports at steps 1, 2, ...;
-    a pruned point with a finite value is STOPPED at the last of them (failed without them); errored points are failed."""
+    a pruned point is STOPPED at the last of them (without them: STOPPED without a value, nothing measured); errored
+    points, and a NaN or infinite value, are failed."""
     self._check()
     self._add(self._to_tb(parameters), value, error, pruned, intermediate_values)
 
@@ -356,8 +357,11 @@ class TinyBOSearch(Searcher):
     except (TypeError, ValueError): v = None
     curve = [Report(s, float(x), False, time.time()) for s, x in enumerate(intermediate_values or [], 1) if x is not None and math.isfinite(x)]
     if v is not None and not math.isfinite(v): v = None
+    # pruned before any report: its value is at no known step, nothing measured (a NaN is a measured failure): stopped
+    # without a value, taken but no value, as under Optuna (failed, the GP would take it for the worst value there)
+    unmeasured = pruned and not curve and not error and (value is None or v is not None)
     if pruned and not curve: v = None
-    state = TrialState.FAILED if v is None else TrialState.STOPPED if pruned else TrialState.COMPLETE
+    state = TrialState.STOPPED if unmeasured else TrialState.FAILED if v is None else TrialState.STOPPED if pruned else TrialState.COMPLETE
     i = len(self._trials)
     self._trials.append(Trial(i, params, state, v, last_step=curve[-1].step if curve else None))
     if curve:
