@@ -403,7 +403,10 @@ def test_tune_metric_and_mode_reach_a_searcher_with_its_own_space():
   assert s.set_search_properties("loss", "max", {"epochs": 3}) is False
   assert (s.metric, s.mode) == ("loss", "max") and 0 <= s.suggest("a")["x"] <= 1
   s = TinyBOSearch(space, metric="acc", mode="min", strategy="random")
-  assert s.set_search_properties("loss", "max", {"epochs": 3}) is False and (s.metric, s.mode) == ("acc", "min")
+  assert s.set_search_properties("acc", None, {"epochs": 3}) is False and (s.metric, s.mode) == ("acc", "min")
+  # another metric in each place: it kept its own silently, and optimized what Tune did not rank by
+  with pytest.raises(ValueError, match=r"^TinyBOSearch has metric='acc' and tune.TuneConfig metric='loss'"):
+    s.set_search_properties("loss", "max", {"epochs": 3})
   # an empty param_space passes neither: the error says where they go
   for own in (space, {"x": tune.uniform(0, 1)}):
     with pytest.raises(RuntimeError, match=r"TinyBOSearch\(space, metric='loss', mode='min'\), not from tune.TuneConfig"):
@@ -505,6 +508,17 @@ def test_trials_run_again_by_tuner_restore_are_recorded_as_their_last_run(ray_lo
     assert [(r.step, r.value) for r in resumed.curves[t.id]] == ray_curves[t.params["x"]]
     assert ray_curves[t.params["x"]] == [(e, pytest.approx(t.params["x"] + 1.0 / e + 0.5)) for e in range(1, 10)]   # the second run
     assert (t.state, t.value, t.last_step) == (tb.TrialState.COMPLETE, ray_curves[t.params["x"]][-1][1], 9)
+
+def test_a_metric_or_mode_given_twice_differently_is_a_one_line_error(ray_local, tmp_path):
+  # the searcher was built to maximize acc, TuneConfig ranks by loss: Tune's pair silently replaced the searcher's
+  search = TinyBOSearch(metric="acc", mode="max", strategy="random")
+  tuner = tune.Tuner(trainable, param_space=SPACE, tune_config=tune.TuneConfig(search_alg=search, num_samples=1, metric="loss", mode="min"),
+                     run_config=tune.RunConfig(storage_path=str(tmp_path), name="twice", verbose=0))
+  with pytest.raises(ValueError, match=r"^TinyBOSearch has metric='acc' and tune.TuneConfig metric='loss'; set metric and mode in one place"):
+    tuner.fit()
+  s = TinyBOSearch(metric="loss", mode="max", strategy="random")
+  with pytest.raises(ValueError, match=r"^TinyBOSearch has mode='max' and tune.TuneConfig mode='min'"): s.set_search_properties("loss", "min", SPACE)
+  assert s.set_search_properties("loss", "max", SPACE) and (s.metric, s.mode) == ("loss", "max")   # the same twice is fine
 
 def checkpointed_trainable(config: dict) -> None:
   """Nine epochs, deterministic, a checkpoint after epochs 1 and 2 only: a run again resumes at epoch 3 with the values

@@ -211,6 +211,12 @@ class TinyBOSearch(Searcher):
   # ***** Searcher API *****
 
   def set_search_properties(self, metric: str | None, mode: str | None, config: dict, **spec) -> bool:
+    # two answers to one question are a mistake: one was silently dropped (Tune's over a searcher without a space, the
+    # searcher's over Tune's with one), and the searcher optimized another metric or direction than Tune ranked by
+    for k, mine, theirs in (("metric", self._metric, metric), ("mode", self._mode, mode)):
+      if mine and theirs and mine != theirs:
+        raise ValueError(f"TinyBOSearch has {k}={mine!r} and tune.TuneConfig {k}={theirs!r}; set metric and mode in one place "
+                         "(tune.TuneConfig), or the same in both")
     if self._space is not None:
       # Ray's contract: a space set already wins, and Tune then rejects a param_space with domains. The same space again
       # (a restored searcher given the same param_space) is accepted.
