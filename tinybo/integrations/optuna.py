@@ -17,8 +17,8 @@ the study is stopped, as Optuna's GridSampler does.
 
 Pruned trials are data: a trial a pruner stopped becomes a tinybo STOPPED trial whose value is its last intermediate
 value, and every trial's intermediate values become tinybo reports (`history(study)` shows what the strategy sees).
-One pruned before any report measured nothing: STOPPED without a value, taken but never a value (Optuna's GPSampler
-drops pruned trials; failed, the GP would take it for the worst value there).
+One pruned before any report measured nothing: STOPPED without a value, taken, fantasized at the GP's mean as a
+pending trial, never a value (Optuna's GPSampler drops pruned trials; failed, the GP would take it for the worst value there).
 A pruned or failed trial that asked for all it was proposed shows the tree too (`tree_trials`); one pruned before
 asking for all of it is recorded at the values proposed for it, so neither is proposed again and again.
 RUNNING trials are passed to the strategy as pending, so parallel workers (`n_jobs`, or several processes on one RDB
@@ -542,7 +542,8 @@ def _to_tinybo(t: FrozenTrial, tree: Tree, unreadable: set[int]) -> Trial | None
     if any(not math.isfinite(v) for v in t.intermediate_values.values()): return Trial(t.number, p, TBState.FAILED, **fields)
     # pruned before any report (an objective's own check, before it trained): nothing was measured, so no value and no
     # "bad here" (failed, the GP would condition it at the worst value); stopped without a value, it is taken (never
-    # proposed again) and frees its slot of the initial design. A check that means "infeasible" says so with constraints
+    # proposed again), fantasized as a pending one and frees its slot of the initial design (strategies.unmeasured). A
+    # check that means "infeasible" says so with constraints
     return Trial(t.number, p, TBState.STOPPED, curve[-1].value if curve else None, **fields)
   return Trial(t.number, p, TBState.FAILED if t.state == TrialState.FAIL else TBState.PENDING, **fields)
 
