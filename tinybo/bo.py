@@ -32,7 +32,7 @@ from tinybo.noise import NOISE_MARGIN, RETEST_GROWTH, negligible_noise, noise_ev
 from tinybo.optim_acqf import optimize_acquisition
 from tinybo.sobol import sobol
 from tinybo.space import CAT, Space
-from tinybo.strategies import History, exhausted, history_rng, n_configs, random_configs, seed32, seed_words
+from tinybo.strategies import History, exhausted, history_rng, n_configs, random_configs, seed32, seed_words, unmeasured
 from tinybo.subset import DEFAULT_MAX_POINTS, fit_subset
 from tinybo.transforms import far_below, heavy_bad_tail, power_values, warp_resolution, warp_values
 from tinybo.tree import BranchOptimism, TreeInputs, parent_columns, tree_posterior
@@ -118,14 +118,15 @@ def _design_trials(trials: Sequence[Trial], n0: int) -> list[int]:
   """The indices of the initial design's trials (n0 of them, fewer while the study is short), failed ones left out, as
   `GP.suggest` chose them: trial k came from the design when fewer than n0 of the trials before it held a design slot at
   its creation. A failed trial frees its slot for the trials created after it failed (a failure without a finish time:
-  before them all, as in a sequential study); a pending or stopped one holds it. Not simply the first n0 trials with a
-  value: with parallel workers a guided trial can finish before a design trial, or be created before one fails."""
+  before them all, as in a sequential study); a pending or stopped one holds it, a stopped one without a value (an
+  Optuna trial pruned before any report: nothing measured) frees it as a failed one does. Not simply the first n0 trials
+  with a value: with parallel workers a guided trial can finish before a design trial, or be created before one fails."""
   out: list[int] = []
   failed: list[float | None] = []   # the finish times of the failed trials before k
   for k, t in enumerate(trials):
     if k - len(failed) >= n0: break   # k minus the failures before it never decreases: no later trial is a design one
     held = k - sum(f is None or f <= t.created for f in failed)
-    if t.state == TrialState.FAILED: failed.append(t.finished)
+    if t.state == TrialState.FAILED or unmeasured(t): failed.append(t.finished)
     elif held < n0: out.append(k)
   return out
 
@@ -302,7 +303,7 @@ class GP:
     marked = self._outliers_failed(space, trials, reports if curves else None, minimize)
     cd = curve_data(space, marked, reports) if curves else None
     # the design continues while observations + stopped + pending trials are fewer than n_initial (a stopped trial used its
-    # design point), or while there are < 2 distinct values to fit
+    # design point; one stopped without a value measured nothing, see unmeasured), or while there are < 2 distinct values to fit
     y_fit = h.y if cd is None else cd.y
     # values that are all equal (a flat region, a broken objective) hold nothing a model can fit: its variance alone
     # would steer, to the corners and beside the points there; the space-filling design continues instead

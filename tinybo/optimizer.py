@@ -116,6 +116,8 @@ def resolve_strategy(strategy: str | Strategy) -> Strategy:
     make = {"gp": GP, "random": Random, "grid": Grid}.get(strategy.lower())
     if make is None: raise ValueError(f"unknown strategy {strategy!r}; use 'gp', 'random', 'grid' or a strategy object such as tb.Random()")
     return make()
+  if isinstance(strategy, type):   # its suggest is unbound: the first suggestion failed on a missing argument
+    raise TypeError(f"strategy={strategy.__name__} is a class; pass an instance, e.g. strategy={strategy.__name__}()")
   if callable(getattr(strategy, "suggest", None)): return strategy
   raise TypeError(f"strategy {strategy!r} has no suggest(space, trials, n, *, seed, minimize) method; pass 'gp', 'random', 'grid' or a strategy")
 
