@@ -11,6 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import tinybo as tb
+import tinybo.tree
 from tinybo._tinygrad import upload
 from tinybo.bo import GPFallbackWarning
 from tinybo.gp import GPRegressor, posterior
@@ -98,9 +99,17 @@ def _fitted(seed=0, n=40, radians=None):
   gp = GPRegressor().fit(tree(SPACE.encode_many(ps)), y, categorical=tree.categorical, seed=seed)
   return tree, gp
 
+@pytest.fixture(params=["slices", "maps"])
+def mapped_by(request, monkeypatch):
+  """Both ways `TreePosterior` maps points: by slices of the layout and by the [d, w] maps (SPACE's are 10 x 13)."""
+  monkeypatch.setattr(tinybo.tree, "MIN_SLICED", 10**9 if request.param == "maps" else 0)
+  monkeypatch.setattr(tinybo.tree, "MAX_SLICES", 100)
+  return request.param
+
 @pytest.mark.parametrize("radians", [None, 2.0])   # the angle is data of one captured program: both run it
-def test_tree_posterior_on_space_points_matches_the_gp_on_mapped_points(radians):
+def test_tree_posterior_on_space_points_matches_the_gp_on_mapped_points(radians, mapped_by):
   tree, gp = _fitted(radians=radians)
+  assert (tree.posterior.runs is None) == (mapped_by == "maps")
   Xq = SPACE.round(SPACE.sample(np.random.default_rng(5), 17))
   state = (*gp.posterior_state(), *tree.tensors(gp.dtype, gp.device))
   mean, var = tree.posterior(*state, upload(tree.augment(Xq), gp.dtype, gp.device))
@@ -108,7 +117,7 @@ def test_tree_posterior_on_space_points_matches_the_gp_on_mapped_points(radians)
   np.testing.assert_allclose(mean.numpy(), m_ref, rtol=1e-9, atol=1e-9)
   np.testing.assert_allclose(var.numpy(), v_ref, rtol=1e-9, atol=1e-9)
 
-def test_two_layouts_at_the_same_shapes_run_their_own_programs():
+def test_two_layouts_at_the_same_shapes_run_their_own_programs(mapped_by):
   """Two spaces of 4 columns whose GP inputs are 5 wide, the arc pair of the conditional float at another column: the
   captured programs are keyed by the layout, so each scores its own map (the plain posterior on numpy-mapped points,
   another program, is the reference), whichever runs first."""
@@ -126,7 +135,7 @@ def test_two_layouts_at_the_same_shapes_run_their_own_programs():
     ref = AcquisitionEvaluator(posterior, gp.posterior_state(), "ucb", 0.0, 2.0).values(tree(Xq), bucket=16)
     np.testing.assert_allclose(got, ref, rtol=1e-9, atol=1e-12)
 
-def test_acquisition_gradient_is_zero_on_inactive_columns_and_matches_finite_differences():
+def test_acquisition_gradient_is_zero_on_inactive_columns_and_matches_finite_differences(mapped_by):
   tree, gp = _fitted(1)
   state = (*gp.posterior_state(), *tree.tensors(gp.dtype, gp.device))
   ev = AcquisitionEvaluator(tree.posterior, state, "ucb", 0.0, 2.0, tree.augment)

@@ -15,7 +15,7 @@ so the pair is scaled by √2. One-hot columns of a conditional categorical are 
 every active choice): they pass through, masked. Unconditional columns pass through unchanged.
 Glossary: d space.dim; w the GP's input width (d plus one column per conditional float/int); M[m, d] space.active_mask;
 P, C, S [d, w] maps: z = (M ⊙ X) P + (M ⊙ cos ARC·X) C + (M ⊙ sin ARC·X) S; runs: the same map as slices of the space's
-columns, in the GP's column order: (a, b, False) passes columns a..b through, (c, c + 1, True) is column c's arc pair.
+columns, in the GP's column order: (a, b, False) passes columns a..b through, (a, b, True) puts each one's arc pair.
 """
 from __future__ import annotations
 
@@ -44,6 +44,13 @@ WEIGH_BY_ACTIVATED = True
 # whether `BranchOptimism` caps each choice's UCB1 term at 1, the bonus at the GP's prior standard deviation (scale); False:
 # the term grows as 1/sqrt(n) without bound, the bonus as first built (benchmarks/README.md measures both)
 CAP_AT_PRIOR = True
+
+# `TreePosterior` maps points by slices of the layout where the [d, w] maps have MIN_SLICED entries or more and the layout
+# at most MAX_SLICES runs: the maps' products cost m·d·w (seconds per 1024 points on a 300-choice one-hot), slices m·w;
+# but each run is a branch to compile on the first suggestion (a tree of 15 choices, each with its float, 30 runs,
+# compiled 1.7x longer than by maps), and every layout is a program of its own, where the maps serve every layout of one
+# shape. The two give the same values; their gradients can differ in the last bit (another order of operations).
+MIN_SLICED, MAX_SLICES = 4096, 12
 
 @dataclass(frozen=True)
 class TreeInputs:
@@ -78,11 +85,12 @@ class TreeInputs:
         C[c, j], S[c, j + 1], column[c] = math.sqrt(2) / radians, math.sqrt(2) / radians, j
         categorical.append(slice(j, j + 2)); j += 2
         runs.append((c, c + 1, True))
-        continue
-      if np.asarray(space.kinds)[cols.start] == CAT: categorical.append(slice(j, j + len(cols)))
-      for c in cols: P[c, j], column[c] = 1.0, j; j += 1
-      if runs and not runs[-1][2] and runs[-1][1] == cols.start: runs[-1] = (runs[-1][0], cols.stop, False)
-      else: runs.append((cols.start, cols.stop, False))
+      else:
+        if np.asarray(space.kinds)[cols.start] == CAT: categorical.append(slice(j, j + len(cols)))
+        for c in cols: P[c, j], column[c] = 1.0, j; j += 1
+        runs.append((cols.start, cols.stop, False))
+      if len(runs) > 1 and runs[-2][2] == runs[-1][2] and runs[-2][1] == runs[-1][0]:   # one run per stretch of one kind
+        runs[-2:] = [(runs[-2][0], runs[-1][1], runs[-1][2])]
     return TreeInputs(space, P, C, S, column, categorical, radians, tuple(runs))
 
   @property
@@ -103,43 +111,58 @@ class TreeInputs:
 
   @property
   def posterior(self) -> TreePosterior:
-    """The posterior at augmented space points for this map's layout (the acquisition's `posterior`, state + `tensors()`)."""
-    return TreePosterior(self.runs)
+    """The posterior at augmented space points for this map (the acquisition's `posterior`; state + `tensors()`): by
+    slices of its layout where the maps are large and the slices few (MIN_SLICED, MAX_SLICES), else by the maps."""
+    return TreePosterior(self.runs if self.sliced else None)
 
-  def tensors(self, dtype: DType, device: str) -> tuple[Tensor, Tensor]:
-    """(K, A) on the device: K[d] the scale of a column's arc pair (√2/ARC; 1 elsewhere, unused), A[d] the angle per unit
-    of column value: the tail of `TreePosterior`'s state (the arc is data, not a constant of the captured program)."""
-    scale = np.where(self.C.any(axis=1), self.C.sum(axis=1), 1.0)
-    return tuple(upload(a, dtype, device) for a in (scale, np.full(self.P.shape[0], self.arc)))
+  @property
+  def sliced(self) -> bool: return self.P.size >= MIN_SLICED and len(self.runs) <= MAX_SLICES
+
+  def tensors(self, dtype: DType, device: str) -> tuple[Tensor, ...]:
+    """The tail of `TreePosterior`'s state on the device: (K, A) by slices, (P, C, S, A) by maps; K[d] the scale of a
+    column's arc pair (√2/ARC; 1 elsewhere, unused), A[d] the angle per unit of column value (the arc is data, not a
+    constant of the captured program)."""
+    angle = np.full(self.P.shape[0], self.arc)
+    if not self.sliced: return tuple(upload(a, dtype, device) for a in (self.P, self.C, self.S, angle))
+    return tuple(upload(a, dtype, device) for a in (np.where(self.C.any(axis=1), self.C.sum(axis=1), 1.0), angle))
 
   def lengthscales(self, gp_lengthscales: Sequence[float]) -> np.ndarray:
     """The GP's lengthscales [w] -> one per space column [d] (the ascent's preconditioning)."""
     return np.asarray(gp_lengthscales, dtype=np.float64).reshape(-1)[self.column]
 
 def embed(Xa: Tensor, K: Tensor, A: Tensor, runs: Sequence[tuple[int, int, bool]]) -> Tensor:
-  """Xa[..., 2d + 1] = [X | M | bonus] -> the GP's inputs [..., w], `TreeInputs.__call__` on Tensors (the same numbers:
-  each GP column there is one product plus zeros); differentiable in X (an inactive column's gradient is 0). Slices, not
-  the [d, w] matmuls: those cost m·d·w, and on a wide one-hot (304 columns) a fused cos inside each product made scoring
-  1024 points take seconds."""
+  """Xa[..., 2d + 1] = [X | M | bonus] -> the GP's inputs [..., w] by slices of the layout `runs`: `TreeInputs.__call__`
+  on Tensors (the same numbers: each GP column there is one product plus zeros); differentiable in X (an inactive
+  column's gradient is 0). m·w work, where the maps' products cost m·d·w: seconds for 1024 points on a wide one-hot."""
   d = K.shape[0]
   X, M = Xa[..., :d], Xa[..., d:2 * d]
   parts = []
   for a, b, arc in runs:
     if not arc: parts.append(M[..., a:b] * X[..., a:b]); continue
     angle = A[a:b] * X[..., a:b]
-    parts += [M[..., a:b] * angle.cos() * K[a:b], M[..., a:b] * angle.sin() * K[a:b]]
-  return parts[0].cat(*parts[1:], dim=-1)
+    pair = (M[..., a:b] * angle.cos() * K[a:b]).stack(M[..., a:b] * angle.sin() * K[a:b], dim=-1)   # [..., b - a, 2]
+    parts.append(pair.reshape(*pair.shape[:-2], 2 * (b - a)))
+  return parts[0].cat(*parts[1:], dim=-1).contiguous()   # one kernel holds the branches; the posterior's kernels read it
+
+def embed_by_maps(Xa: Tensor, P: Tensor, C: Tensor, S: Tensor, A: Tensor) -> Tensor:
+  """`embed` by the [d, w] maps, for any layout: the same numbers, m·d·w work. The products' inputs are computed once
+  first: fused into the products, the cosines were computed w times each."""
+  d = P.shape[0]
+  X, M = Xa[..., :d], Xa[..., d:2 * d]
+  return (M * X).contiguous() @ P + (M * (A * X).cos()).contiguous() @ C + (M * (A * X).sin()).contiguous() @ S
 
 @dataclass(frozen=True)
 class TreePosterior:
-  """gp.posterior at augmented space points Xa[..., 2d + 1] (`TreeInputs.augment`) for one layout of the map (`runs`),
-  the mean raised by each point's branch bonus (the last column); state = posterior_state() + TreeInputs.tensors(). A
-  value, not a closure: the captured programs are keyed (and named on disk) by it, one per layout."""
-  runs: tuple[tuple[int, int, bool], ...]
+  """gp.posterior at augmented space points Xa[..., 2d + 1] (`TreeInputs.augment`), the mean raised by each point's branch
+  bonus (the last column); state = posterior_state() + TreeInputs.tensors(). The map by slices of the layout `runs`, or
+  by the maps (None). A value, not a closure: the captured programs are keyed (and named on disk) by it, one per layout."""
+  runs: tuple[tuple[int, int, bool], ...] | None
 
-  def __call__(self, X: Tensor, alpha: Tensor, Linv0: Tensor, hyper: Tensor, K: Tensor, A: Tensor, Xa: Tensor) -> tuple[Tensor, Tensor]:
-    d = K.shape[0]
-    mean, var = posterior(X, alpha, Linv0, hyper, embed(Xa, K, A, self.runs))
+  def __call__(self, X: Tensor, alpha: Tensor, Linv0: Tensor, hyper: Tensor, *tail: Tensor) -> tuple[Tensor, Tensor]:
+    *maps, Xa = tail
+    d = maps[-1].shape[0]
+    z = embed_by_maps(Xa, *maps) if self.runs is None else embed(Xa, *maps, self.runs)
+    mean, var = posterior(X, alpha, Linv0, hyper, z)
     return mean + Xa[..., 2 * d], var
 
 @dataclass(frozen=True)
