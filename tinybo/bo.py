@@ -35,7 +35,7 @@ from tinybo.space import CAT, Space
 from tinybo.strategies import History, exhausted, history_rng, n_configs, random_configs, seed32, seed_words, unmeasured
 from tinybo.subset import DEFAULT_MAX_POINTS, fit_subset
 from tinybo.transforms import far_below, heavy_bad_tail, power_values, warp_resolution, warp_values
-from tinybo.tree import BranchOptimism, TreeInputs, parent_columns, tree_posterior
+from tinybo.tree import BranchOptimism, TreeInputs, parent_columns
 from tinybo.trial import Report, Trial, TrialState
 from tinybo.trust_region import local_turn, trust_box, trust_length
 
@@ -667,7 +667,7 @@ class GP:
     except Exception as e:  # noqa: BLE001 - any failure of the model must degrade to random, loudly
       return self._fallback(space, h, taken, len(chosen), n, seed, f"the GP fit failed ({type(e).__name__}: {e})")
     tree_args = {} if tree is None else {"augment": tree.augment, "branches": space.branches(), "fixed": parent_columns(space)}
-    post = posterior if tree is None else tree_posterior
+    post = posterior if tree is None else tree.posterior
 
     # the local turns search TuRBO's box around the incumbent
     length = trust_length(-h.y if minimize else h.y, n0, space.n_varying) if local_base is not None else None

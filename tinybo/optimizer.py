@@ -488,9 +488,7 @@ class Optimizer:
             go = not interrupted.is_set()
             if go: running[trial.id] = trial
           if not go:   # suggested just as Ctrl-C came: never run, so queued again (a failure would tell the model "not here")
-            release = getattr(self.storage, "release", None)
-            if callable(release): release(self.name, [trial.id], worker_id())
-            else: self.fail(trial)
+            self._release_taken(worker_id(), time.time(), [trial], interrupted=False)
             return
           # n_jobs=1: Ctrl-C lands in this thread, also while the outcome is written: the trial stays in `running`
           # until then, for the handler below to fail; in worker threads a returned objective's result is always written
