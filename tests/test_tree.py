@@ -7,8 +7,10 @@ import warnings
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from test_conditional import st_tree
+from tinygrad import Tensor, dtypes
 
 import tinybo as tb
 import tinybo.tree
@@ -17,7 +19,7 @@ from tinybo.bo import GPFallbackWarning
 from tinybo.gp import GPRegressor, posterior
 from tinybo.kernels import matern52
 from tinybo.optim_acqf import AcquisitionEvaluator, optimize_acquisition
-from tinybo.tree import ARC, CAP_AT_PRIOR, BranchOptimism, TreeInputs, activated_weights, parent_columns
+from tinybo.tree import ARC, CAP_AT_PRIOR, BranchOptimism, TreeInputs, activated_weights, embed, embed_by_maps, parent_columns
 
 SPACE = tb.Space({
   "opt": tb.Categorical(["sgd", "adam", "rms"]),
@@ -321,3 +323,26 @@ def test_gp_suggestions_are_valid_trees_in_both_modes(seed, mode):
 def test_conditional_mode_is_checked():
   with pytest.raises(ValueError, match="conditional='cart'"): tb.GP(conditional="cart")
   assert "conditional='flatten'" in repr(tb.GP(conditional="flatten"))
+
+@pytest.mark.slow
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st_tree(), st.integers(0, 2**32 - 1))
+def test_both_maps_of_any_tree_give_the_numpy_map_and_one_gradient(tree_spec, seed):
+  """For any conditional space: `embed` (slices of the layout) and `embed_by_maps` give the same GP inputs, equal to the
+  numpy map `TreeInputs.__call__` up to the cosine's last bits, and the same gradient in every space column."""
+  space, _ = tree_spec
+  tree = TreeInputs.of(space)
+  X = space.round(space.sample(np.random.default_rng(seed), 7))
+  Xa = tree.augment(X)
+  K = Tensor(np.where(tree.C.any(axis=1), tree.C.sum(axis=1), 1.0), dtype=dtypes.float64)
+  P, C, S, A = (Tensor(a, dtype=dtypes.float64) for a in (tree.P, tree.C, tree.S, np.full(space.dim, tree.arc)))
+  w = Tensor(np.random.default_rng(seed + 1).standard_normal(tree.width), dtype=dtypes.float64)
+  out = {}
+  for name, f in (("slices", lambda xa: embed(xa, K, A, tree.runs)), ("maps", lambda xa: embed_by_maps(xa, P, C, S, A))):
+    xa = Tensor(Xa, dtype=dtypes.float64)
+    z = f(xa)
+    (g,) = ((z * w).sum() ** 2).gradient(xa)
+    out[name] = z.numpy(), g.numpy()[:, :space.dim]
+  np.testing.assert_array_equal(out["slices"][0], out["maps"][0])
+  np.testing.assert_allclose(out["slices"][0], tree(X), rtol=0, atol=1e-12)
+  np.testing.assert_allclose(out["slices"][1], out["maps"][1], rtol=1e-12, atol=1e-12)
