@@ -12,6 +12,7 @@ Methods (each one run per seed; steps = every reported step of every trial):
   gp-asha           tinybo GP learning from curves (tb.GP(), the default) + tb.ASHA(1, T, 3)
   gp-nocurves-asha  tinybo GP on complete trials only (tb.GP(curves=False)) + tb.ASHA(1, T, 3)
   gp-additive-asha  tb.GP(curves="additive"): the additive curve kernel (gp.GPRegressor structure="additive") + tb.ASHA(1, T, 3)
+  gp-shared-asha    benchmarks/shared_trend.py's SharedTrendGP: values detrended by a shared curve shape + tb.ASHA(1, T, 3)
   gp-floor-asha     tinybo GP learning from curves, its noise floor lowered to gp.LOWEST_NOISE (LowFloorGP, below) + tb.ASHA
   gp-additivefloor-asha  both
   gp-model          tinybo GP learning from curves + tb.ModelStopping(1, T, threshold=0.2): its own model stops a curve
@@ -98,7 +99,7 @@ for _name in ("curves_branin", "curves_hartmann3"):
   PROBLEMS[_name + "_long"] = dataclasses.replace(PROBLEMS[_name], name=_name + "_long", max_step=243)
 
 TINYBO_METHODS = ("gp-model", "gp-additive-model", "gp-additivefloor-model", "gp-modelasha", "gp-asha", "gp-nocurves-asha", "gp-additive-asha",
-                  "gp-floor-asha", "gp-additivefloor-asha", "random-asha", "gp-full", "random-full")
+                  "gp-shared-asha", "gp-floor-asha", "gp-additivefloor-asha", "random-asha", "gp-full", "random-full")
 OPTUNA_METHODS = ("optuna-tpe-hyperband", "optuna-gp-median")
 RAY_METHODS = ("ray-asha-random",)
 
@@ -135,9 +136,14 @@ def low_floor_gp(curves: str) -> Any:
 
 # ***** one run: trials until the step budget is spent; the trace is (steps so far, regret of the best complete trial) *****
 
+def shared_trend_gp() -> Any:
+  from benchmarks.shared_trend import SharedTrendGP
+  return SharedTrendGP()
+
 def run_tinybo(problem: CurveProblem, method: str, seed: int, budget: int) -> dict:
   import tinybo as tb
   strategy = {"gp": tb.GP, "gp-nocurves": lambda: tb.GP(curves=False), "gp-additive": lambda: tb.GP(curves="additive"),
+              "gp-shared": shared_trend_gp,
               "gp-floor": lambda: low_floor_gp("auto"), "gp-additivefloor": lambda: low_floor_gp("additive"),
               "random": tb.Random}[method.rsplit("-", 1)[0]]()
   T = problem.max_step
@@ -190,11 +196,10 @@ def predicted_finals(problem: CurveProblem, opt: Any, seed: int) -> list:
     back = lambda w: unwarp_values(w, ymax, sc)
     if not np.allclose(back(yy), -cd.y): return []
   z = cd.X[:, -1]
-  coef = np.polyfit(z, yy, min(2, len(np.unique(z)) - 1))
   model = GPRegressor(gp.kernel, structure="additive" if gp.curves == "additive" else "product").fit(
-    cd.X, yy - np.polyval(coef, z), seed=seed, floor_scale=getattr(gp, "curve_floor_scale", 1.0))
+    cd.X, yy - gp._trend(z, yy, cd.ids), seed=seed, floor_scale=getattr(gp, "curve_floor_scale", 1.0))
   mean, var = model.predict(at_target(space.encode_many([t.params for t in trials])))
-  mean, sd = mean + np.polyval(coef, 0.0), np.sqrt(np.maximum(var, 0.0))
+  mean, sd = mean + gp._trend(z, yy, cd.ids, at=np.zeros(1))[0], np.sqrt(np.maximum(var, 0.0))
   lo, mid, hi = -back(mean + sd), -back(mean), -back(mean - sd)   # in the problem's units (to minimize)
   return [[float(m - problem.optimum), float((h - lw) / 2)] for m, lw, h in zip(mid, lo, hi)]
 

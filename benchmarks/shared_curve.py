@@ -1,7 +1,7 @@
 """Curves of one shape: value(x, step) = |x - 0.3|² + 1/step on [0, 1]³, every configuration the same learning curve
 shifted by its final value (the curves never cross), a report at every step up to --steps, tb.ASHA(1, steps, 3), 30 trials.
 
-    python -m benchmarks.shared_curve --steps 100 --seeds 0-3 --curves auto,additive [--out results/x.json]
+    python -m benchmarks.shared_curve --steps 100 --seeds 0-3 --curves auto,additive,shared [--out results/x.json]
 
 Per run: the true final value of the best complete trial, the spread (max-norm, unit cube) of the last 10 suggestions
 around their mean, and the step each of them ended at (0: complete). A run whose last suggestions crowd one spot far
@@ -24,7 +24,11 @@ def final(x: np.ndarray) -> float: return float(((x - 0.3) ** 2).sum())
 def run(steps: int, seed: int, curves: str, n_trials: int = 30) -> dict:
   import tinybo as tb
   space = tb.Space({f"x{i}": tb.Float(0.0, 1.0) for i in range(3)})
-  opt = tb.Optimizer(space, strategy=tb.GP(curves=curves), stopping=tb.ASHA(min_step=1, max_step=steps), seed=seed)
+  if curves == "shared":   # not a tb.GP option: the screen of benchmarks/shared_trend.py
+    from benchmarks.shared_trend import SharedTrendGP
+    strategy = SharedTrendGP()
+  else: strategy = tb.GP(curves=curves)
+  opt = tb.Optimizer(space, strategy=strategy, stopping=tb.ASHA(min_step=1, max_step=steps), seed=seed)
   points, ends, t0 = [], [], time.perf_counter()
   with warnings.catch_warnings():
     warnings.simplefilter("ignore")
@@ -45,7 +49,7 @@ def main() -> None:
   ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
   ap.add_argument("--steps", type=int, default=100)
   ap.add_argument("--seeds", default="0-3", help="a range lo-hi")
-  ap.add_argument("--curves", default="auto,additive", help="tb.GP(curves=...) values, comma-separated")
+  ap.add_argument("--curves", default="auto,additive", help="tb.GP(curves=...) values, comma-separated; 'shared': benchmarks/shared_trend.py")
   ap.add_argument("--out", help="JSON file of the runs")
   a = ap.parse_args()
   lo, _, hi = a.seeds.partition("-")

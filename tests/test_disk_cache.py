@@ -246,6 +246,24 @@ def test_entry_names_separate_everything_that_changes_a_program():
   assert tg.entry_name(("acquisition", lambda x: x, 3), False, "CPU") is None
   assert tg.entry_name(("acquisition", np.sum, 3), False, "CPU") is None
 
+def test_a_tree_posterior_is_named_by_its_layout():
+  # tree.TreePosterior is a value (its layout: which columns pass through, which are arc pairs): equal layouts are one
+  # program in every process, different ones at the same shapes different programs; a callable object that is not a
+  # frozen value may print a memory address, so it is never saved
+  import dataclasses
+
+  from tinybo.tree import TreePosterior
+  def name(post): return tg.entry_name(("acquisition", post, "ucb", True, ((24, 5),), (10, 9), dtypes.float64, "CPU"), False, "CPU")
+  a, b = TreePosterior(((0, 2, False), (2, 3, True), (3, 4, False))), TreePosterior(((0, 3, False), (3, 4, True)))
+  assert name(a) is not None and name(a) == name(TreePosterior(((0, 2, False), (2, 3, True), (3, 4, False)))) and name(a) != name(b)
+  @dataclasses.dataclass
+  class Mutable:
+    runs: tuple
+    def __call__(self, *args): return args
+  class Plain:
+    def __call__(self, *args): return args
+  assert name(Mutable(a.runs)) is None and name(Plain()) is None
+
 def test_entry_names_follow_every_setting_tinygrads_compile_cache_is_keyed_by():
   # tinygrad compiles a kernel again when any of these changes (its to_program_key); an entry name without one of them let a
   # process pinned to one core (NUM_CPU_THREADS=1) load a program compiled for two, and the other way round

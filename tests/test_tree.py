@@ -7,16 +7,19 @@ import warnings
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from test_conditional import st_tree
+from tinygrad import Tensor, dtypes
 
 import tinybo as tb
+import tinybo.tree
 from tinybo._tinygrad import upload
 from tinybo.bo import GPFallbackWarning
-from tinybo.gp import GPRegressor
+from tinybo.gp import GPRegressor, posterior
 from tinybo.kernels import matern52
 from tinybo.optim_acqf import AcquisitionEvaluator, optimize_acquisition
-from tinybo.tree import ARC, CAP_AT_PRIOR, BranchOptimism, TreeInputs, activated_weights, parent_columns, tree_posterior
+from tinybo.tree import ARC, CAP_AT_PRIOR, BranchOptimism, TreeInputs, activated_weights, embed, embed_by_maps, parent_columns
 
 SPACE = tb.Space({
   "opt": tb.Categorical(["sgd", "adam", "rms"]),
@@ -98,20 +101,46 @@ def _fitted(seed=0, n=40, radians=None):
   gp = GPRegressor().fit(tree(SPACE.encode_many(ps)), y, categorical=tree.categorical, seed=seed)
   return tree, gp
 
+@pytest.fixture(params=["slices", "maps"])
+def mapped_by(request, monkeypatch):
+  """Both ways `TreePosterior` maps points: by slices of the layout and by the [d, w] maps (SPACE's are 10 x 13)."""
+  monkeypatch.setattr(tinybo.tree, "MIN_SLICED", 10**9 if request.param == "maps" else 0)
+  monkeypatch.setattr(tinybo.tree, "MAX_SLICES", 100)
+  return request.param
+
 @pytest.mark.parametrize("radians", [None, 2.0])   # the angle is data of one captured program: both run it
-def test_tree_posterior_on_space_points_matches_the_gp_on_mapped_points(radians):
+def test_tree_posterior_on_space_points_matches_the_gp_on_mapped_points(radians, mapped_by):
   tree, gp = _fitted(radians=radians)
+  assert (tree.posterior.runs is None) == (mapped_by == "maps")
   Xq = SPACE.round(SPACE.sample(np.random.default_rng(5), 17))
   state = (*gp.posterior_state(), *tree.tensors(gp.dtype, gp.device))
-  mean, var = tree_posterior(*state, upload(tree.augment(Xq), gp.dtype, gp.device))
+  mean, var = tree.posterior(*state, upload(tree.augment(Xq), gp.dtype, gp.device))
   m_ref, v_ref = gp._posterior_np(tree(Xq))
   np.testing.assert_allclose(mean.numpy(), m_ref, rtol=1e-9, atol=1e-9)
   np.testing.assert_allclose(var.numpy(), v_ref, rtol=1e-9, atol=1e-9)
 
-def test_acquisition_gradient_is_zero_on_inactive_columns_and_matches_finite_differences():
+def test_two_layouts_at_the_same_shapes_run_their_own_programs(mapped_by):
+  """Two spaces of 4 columns whose GP inputs are 5 wide, the arc pair of the conditional float at another column: the
+  captured programs are keyed by the layout, so each scores its own map (the plain posterior on numpy-mapped points,
+  another program, is the reference), whichever runs first."""
+  one = tb.Space({"p": tb.Categorical([0, 1]), "u": tb.Float(0.0, 1.0, when={"p": 0}), "v": tb.Float(0.0, 1.0)})
+  two = tb.Space({"p": tb.Categorical([0, 1]), "u": tb.Float(0.0, 1.0), "v": tb.Float(0.0, 1.0, when={"p": 0})})
+  trees = [TreeInputs.of(s) for s in (one, two)]
+  assert [t.width for t in trees] == [5, 5] and trees[0].runs != trees[1].runs
+  for space, tree in zip((one, two), trees):
+    ps = configs(space, 12, 3)
+    y = np.array([p.get("u", 0.2) - 2 * p.get("v", 0.6) + p["p"] for p in ps])
+    gp = GPRegressor().fit(tree(space.encode_many(ps)), y, categorical=tree.categorical, seed=0)
+    Xq = space.round(space.sample(np.random.default_rng(4), 9))
+    got = AcquisitionEvaluator(tree.posterior, (*gp.posterior_state(), *tree.tensors(gp.dtype, gp.device)), "ucb", 0.0, 2.0,
+                               tree.augment).values(Xq, bucket=16)
+    ref = AcquisitionEvaluator(posterior, gp.posterior_state(), "ucb", 0.0, 2.0).values(tree(Xq), bucket=16)
+    np.testing.assert_allclose(got, ref, rtol=1e-9, atol=1e-12)
+
+def test_acquisition_gradient_is_zero_on_inactive_columns_and_matches_finite_differences(mapped_by):
   tree, gp = _fitted(1)
   state = (*gp.posterior_state(), *tree.tensors(gp.dtype, gp.device))
-  ev = AcquisitionEvaluator(tree_posterior, state, "ucb", 0.0, 2.0, tree.augment)
+  ev = AcquisitionEvaluator(tree.posterior, state, "ucb", 0.0, 2.0, tree.augment)
   X = SPACE.round(SPACE.sample(np.random.default_rng(2), 8))
   a, g = ev.values_and_grads(X)
   mask = SPACE.active_mask(X)
@@ -230,7 +259,7 @@ def test_tree_posterior_adds_the_branch_bonus_to_the_mean_only():
   Xq = SPACE.round(SPACE.sample(np.random.default_rng(5), 17))
   opt = BranchOptimism.of(SPACE, SPACE.round(SPACE.sample(np.random.default_rng(6), 9)), 0.5)
   state = (*gp.posterior_state(), *tree.tensors(gp.dtype, gp.device))
-  mean, var = tree_posterior(*state, upload(tree.augment(Xq, opt), gp.dtype, gp.device))
+  mean, var = tree.posterior(*state, upload(tree.augment(Xq, opt), gp.dtype, gp.device))
   m_ref, v_ref = gp._posterior_np(tree(Xq))
   assert np.ptp(opt(Xq)) > 0   # the query points lie on branches tried a different number of times
   np.testing.assert_allclose(mean.numpy(), m_ref + opt(Xq), rtol=1e-9, atol=1e-9)
@@ -256,7 +285,7 @@ def test_per_branch_optimization_reaches_the_brute_force_optimum(optimism):
   seen = [{"x1": 0, "u": 0.5, "w": 0.5}] * 20 + [{"x1": 1, "x2": "b", "w": 0.5}] * 10 + [{"x1": 1, "x2": "c", "v": 0.5, "w": 0.5}] * 10
   seen += [{"x1": 1, "x2": "a", "w": 0.5}]
   bonus = BranchOptimism.of(space, space.encode_many(seen), 3.0 if optimism else 0.0, weigh=False, cap=False)   # the optimizer on its own
-  x, _ = optimize_acquisition(tree_posterior, state, space, best=0.0, rng=np.random.default_rng(0), acquisition="ucb", beta=0.0,
+  x, _ = optimize_acquisition(tree.posterior, state, space, best=0.0, rng=np.random.default_rng(0), acquisition="ucb", beta=0.0,
                               augment=lambda X: tree.augment(X, bonus), branches=space.branches(), fixed=parent_columns(space))
   # brute force: every branch and parent value, a 51 x 51 grid of its active floats
   g = np.linspace(0, 1, 51)
@@ -294,3 +323,26 @@ def test_gp_suggestions_are_valid_trees_in_both_modes(seed, mode):
 def test_conditional_mode_is_checked():
   with pytest.raises(ValueError, match="conditional='cart'"): tb.GP(conditional="cart")
   assert "conditional='flatten'" in repr(tb.GP(conditional="flatten"))
+
+@pytest.mark.slow
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st_tree(), st.integers(0, 2**32 - 1))
+def test_both_maps_of_any_tree_give_the_numpy_map_and_one_gradient(tree_spec, seed):
+  """For any conditional space: `embed` (slices of the layout) and `embed_by_maps` give the same GP inputs, equal to the
+  numpy map `TreeInputs.__call__` up to the cosine's last bits, and the same gradient in every space column."""
+  space, _ = tree_spec
+  tree = TreeInputs.of(space)
+  X = space.round(space.sample(np.random.default_rng(seed), 7))
+  Xa = tree.augment(X)
+  K = Tensor(np.where(tree.C.any(axis=1), tree.C.sum(axis=1), 1.0), dtype=dtypes.float64)
+  P, C, S, A = (Tensor(a, dtype=dtypes.float64) for a in (tree.P, tree.C, tree.S, np.full(space.dim, tree.arc)))
+  w = Tensor(np.random.default_rng(seed + 1).standard_normal(tree.width), dtype=dtypes.float64)
+  out = {}
+  for name, f in (("slices", lambda xa: embed(xa, K, A, tree.runs)), ("maps", lambda xa: embed_by_maps(xa, P, C, S, A))):
+    xa = Tensor(Xa, dtype=dtypes.float64)
+    z = f(xa)
+    (g,) = ((z * w).sum() ** 2).gradient(xa)
+    out[name] = z.numpy(), g.numpy()[:, :space.dim]
+  np.testing.assert_array_equal(out["slices"][0], out["maps"][0])
+  np.testing.assert_allclose(out["slices"][0], tree(X), rtol=0, atol=1e-12)
+  np.testing.assert_allclose(out["slices"][1], out["maps"][1], rtol=1e-12, atol=1e-12)

@@ -480,16 +480,27 @@ def _device_tag(device:str) -> str:
   dev = Device[device]
   return f"{device}|{type(dev.renderer).__name__}|{getattr(dev.renderer, 'target', '')}|{getattr(dev.compiler, 'cachekey', '')}"
 
+def _by_value(k) -> bool:
+  # a frozen dataclass that is called (tree.TreePosterior): equal, hashed and printed by its fields, so its repr names
+  # the program it traces in every process; any other callable object's repr may hold a memory address
+  return dataclasses.is_dataclass(k) and not isinstance(k, type) and k.__dataclass_params__.frozen
+
 def _key_text(k) -> str:
   if isinstance(k, DType): return k.name
   if isinstance(k, tuple): return "(" + ",".join(_key_text(x) for x in k) + ")"
+  if _by_value(k): return f"{type(k).__module__}.{k!r}"
   if callable(k): return f"{k.__module__}.{k.__qualname__}"
   return str(k)
+
+def _stable_name(k) -> bool:
+  # whether a callable of a key names the same code in every process: tinybo's own named functions and by-value objects
+  if _by_value(k): return type(k).__module__.startswith("tinybo")
+  return getattr(k, "__module__", "").startswith("tinybo") and "<" not in getattr(k, "__qualname__", "<")
 
 def entry_name(key:tuple, noopt:bool, device:str) -> str|None:
   """The file name of a program's capture (readable, plus a hash of the exact key and settings), or None where the key
   names a function that has no stable name (a lambda, a closure, another package's): such programs stay in memory."""
-  if any(callable(k) and not (k.__module__.startswith("tinybo") and "<" not in k.__qualname__) for k in key): return None
+  if any(callable(k) and not _stable_name(k) for k in key): return None
   ctx = ",".join(f"{v}={ContextVar._cache[v].value}" for v in CODEGEN_VARS if v in ContextVar._cache)
   text = "-".join(_key_text(k) for k in key)
   exact = hashlib.sha256(f"{text}|{int(noopt)}|{_device_tag(device)}|{ctx}".encode()).hexdigest()[:12]

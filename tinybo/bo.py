@@ -32,10 +32,10 @@ from tinybo.noise import NOISE_MARGIN, RETEST_GROWTH, negligible_noise, noise_ev
 from tinybo.optim_acqf import optimize_acquisition
 from tinybo.sobol import sobol
 from tinybo.space import CAT, Space
-from tinybo.strategies import History, exhausted, history_rng, n_configs, random_configs, seed32, seed_words
+from tinybo.strategies import History, exhausted, history_rng, n_configs, random_configs, seed32, seed_words, unmeasured
 from tinybo.subset import DEFAULT_MAX_POINTS, fit_subset
 from tinybo.transforms import far_below, heavy_bad_tail, power_values, warp_resolution, warp_values
-from tinybo.tree import BranchOptimism, TreeInputs, parent_columns, tree_posterior
+from tinybo.tree import BranchOptimism, TreeInputs, parent_columns
 from tinybo.trial import Report, Trial, TrialState
 from tinybo.trust_region import local_turn, trust_box, trust_length
 
@@ -118,14 +118,15 @@ def _design_trials(trials: Sequence[Trial], n0: int) -> list[int]:
   """The indices of the initial design's trials (n0 of them, fewer while the study is short), failed ones left out, as
   `GP.suggest` chose them: trial k came from the design when fewer than n0 of the trials before it held a design slot at
   its creation. A failed trial frees its slot for the trials created after it failed (a failure without a finish time:
-  before them all, as in a sequential study); a pending or stopped one holds it. Not simply the first n0 trials with a
-  value: with parallel workers a guided trial can finish before a design trial, or be created before one fails."""
+  before them all, as in a sequential study); a pending or stopped one holds it, a stopped one without a value (an
+  Optuna trial pruned before any report: nothing measured) frees it as a failed one does. Not simply the first n0 trials
+  with a value: with parallel workers a guided trial can finish before a design trial, or be created before one fails."""
   out: list[int] = []
   failed: list[float | None] = []   # the finish times of the failed trials before k
   for k, t in enumerate(trials):
     if k - len(failed) >= n0: break   # k minus the failures before it never decreases: no later trial is a design one
     held = k - sum(f is None or f <= t.created for f in failed)
-    if t.state == TrialState.FAILED: failed.append(t.finished)
+    if t.state == TrialState.FAILED or unmeasured(t): failed.append(t.finished)
     elif held < n0: out.append(k)
   return out
 
@@ -302,7 +303,7 @@ class GP:
     marked = self._outliers_failed(space, trials, reports if curves else None, minimize)
     cd = curve_data(space, marked, reports) if curves else None
     # the design continues while observations + stopped + pending trials are fewer than n_initial (a stopped trial used its
-    # design point), or while there are < 2 distinct values to fit
+    # design point; one stopped without a value measured nothing, see unmeasured), or while there are < 2 distinct values to fit
     y_fit = h.y if cd is None else cd.y
     # values that are all equal (a flat region, a broken objective) hold nothing a model can fit: its variance alone
     # would steer, to the corners and beside the points there; the space-filling design continues instead
@@ -414,17 +415,23 @@ class GP:
     return self._chance_fitted(space, cd, _rows_in_state(cd, trials, (TrialState.COMPLETE, TrialState.STOPPED)), seed, minimize)
 
   def _detrended(self, space: Space, cd: CurveData, X: np.ndarray, y: np.ndarray, minimize: bool,
-                  trend_rows: np.ndarray | None = None) -> np.ndarray:
+                  trend_rows: np.ndarray | None = None, ids: np.ndarray | None = None) -> np.ndarray:
     """What suggest fits: the values to maximize (warped where suggest warps) minus the average learning curve (fitted to
-    the rows `trend_rows`, a bool mask; None: all)."""
+    the rows `trend_rows`, a bool mask; None: all). `ids`: the rows' trial ids (None: cd.ids, X being cd.X)."""
     yy = self._targets(space, y, cd.last, minimize)
-    if trend_rows is None: return yy - trend(X[:, -1], yy)
-    return yy - trend(X[trend_rows, -1], yy[trend_rows], at=X[:, -1])
+    ids = cd.ids if ids is None else ids
+    if trend_rows is None: return yy - self._trend(X[:, -1], yy, ids)
+    return yy - self._trend(X[trend_rows, -1], yy[trend_rows], ids[trend_rows], at=X[:, -1])
+
+  def _trend(self, z: np.ndarray, y: np.ndarray, ids: np.ndarray, at: np.ndarray | None = None) -> np.ndarray:
+    """The average learning curve at z (or `at`) the targets are detrended by: fidelity.trend, a quadratic in z. `ids`
+    (each row's trial) go unused here; a curve read within trials needs them (benchmarks/shared_trend.py, session 28)."""
+    return trend(z, y, at)
 
   def _chance_fitted(self, space: Space, cd: CurveData, done: np.ndarray, seed: int, minimize: bool) -> GPRegressor | None:
     if len(np.unique(cd.ids[done])) < 2: return None
     seed = self.seed if self.seed is not None else seed
-    X_done, y_done = cd.X[done], self._detrended(space, cd, cd.X[done], cd.y[done], minimize)
+    X_done, y_done = cd.X[done], self._detrended(space, cd, cd.X[done], cd.y[done], minimize, ids=cd.ids[done])
     keep = self._subset(X_done, y_done)   # a large study: a bounded subset, as suggest fits
     X_done, y_done = X_done[keep], y_done[keep]
     # the space too: two spaces can encode to the same X (a 2-choice Categorical's one-hot columns and two Floats at 0 and
@@ -617,7 +624,7 @@ class GP:
     # with curves the model has one more column, the step (fidelity.py); the points the strategy adds sit at the target step
     X_fit, y_raw, lift = (h.X, h.y, lambda X: X) if cd is None else (cd.X, cd.y, at_target)
     yy = self._targets(space, y_raw, h.y if cd is None else cd.last, minimize)
-    if cd is not None: yy = yy - trend(cd.X[:, -1], yy)   # the average learning curve: the GP fits each one's difference to it
+    if cd is not None: yy = yy - self._trend(cd.X[:, -1], yy, cd.ids)   # the average learning curve: the GP fits each one's difference to it
     out: list[dict] = []
     # a conditional space as a tree (tree.py) or flattened; gx maps space-encoded rows to the GP's inputs
     tree = self._tree(space) if cd is None else None
@@ -660,7 +667,7 @@ class GP:
     except Exception as e:  # noqa: BLE001 - any failure of the model must degrade to random, loudly
       return self._fallback(space, h, taken, len(chosen), n, seed, f"the GP fit failed ({type(e).__name__}: {e})")
     tree_args = {} if tree is None else {"augment": tree.augment, "branches": space.branches(), "fixed": parent_columns(space)}
-    post = posterior if tree is None else tree_posterior
+    post = posterior if tree is None else tree.posterior
 
     # the local turns search TuRBO's box around the incumbent
     length = trust_length(-h.y if minimize else h.y, n0, space.n_varying) if local_base is not None else None

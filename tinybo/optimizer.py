@@ -116,6 +116,8 @@ def resolve_strategy(strategy: str | Strategy) -> Strategy:
     make = {"gp": GP, "random": Random, "grid": Grid}.get(strategy.lower())
     if make is None: raise ValueError(f"unknown strategy {strategy!r}; use 'gp', 'random', 'grid' or a strategy object such as tb.Random()")
     return make()
+  if isinstance(strategy, type):   # its suggest is unbound: the first suggestion failed on a missing argument
+    raise TypeError(f"strategy={strategy.__name__} is a class; pass an instance, e.g. strategy={strategy.__name__}()")
   if callable(getattr(strategy, "suggest", None)): return strategy
   raise TypeError(f"strategy {strategy!r} has no suggest(space, trials, n, *, seed, minimize) method; pass 'gp', 'random', 'grid' or a strategy")
 
@@ -486,9 +488,7 @@ class Optimizer:
             go = not interrupted.is_set()
             if go: running[trial.id] = trial
           if not go:   # suggested just as Ctrl-C came: never run, so queued again (a failure would tell the model "not here")
-            release = getattr(self.storage, "release", None)
-            if callable(release): release(self.name, [trial.id], worker_id())
-            else: self.fail(trial)
+            self._release_taken(worker_id(), time.time(), [trial], interrupted=False)
             return
           # n_jobs=1: Ctrl-C lands in this thread, also while the outcome is written: the trial stays in `running`
           # until then, for the handler below to fail; in worker threads a returned objective's result is always written

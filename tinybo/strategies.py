@@ -35,14 +35,20 @@ def finite_value(t: Trial) -> float | None:
   try: return v if math.isfinite(v := float(t.value)) else None
   except (TypeError, ValueError): return None
 
+def unmeasured(t: Trial) -> bool:
+  """A stopped trial without a value: it ended before it measured anything (an Optuna trial pruned before any report;
+  tinybo's own stop() needs a report). Taken, never proposed again, but no observation: it holds no design slot, and
+  the GP fantasizes it at its posterior mean, as a pending trial."""
+  return t.state == TrialState.STOPPED and t.value is None
+
 @dataclass(frozen=True)
 class History:
   """A study's trials as the strategies read them, built once at the top of a suggestion (every trial validated and
   encoded once) and passed down: encoded rows [*, space.dim] of the trials that fit the space (one of an edited study
   that does not is only counted, in n_trials and n_pending). X[n, d], y[n]: the complete trials with a finite value and
-  their values; X_failed, X_pending: FAILED, PENDING trials; X_other: every trial not in X (never suggested again);
-  taken: their Space.key; n_stopped: STOPPED trials (ended early: their values are at an earlier step, not in y); rows:
-  the index in `trials` of each row of X."""
+  their values; X_failed, X_pending: FAILED, PENDING trials (X_pending with the `unmeasured` ones); X_other: every
+  trial not in X (never suggested again); taken: their Space.key; n_stopped: STOPPED trials with a value (ended early:
+  their values are at an earlier step, not in y); rows: the index in `trials` of each row of X."""
   X: np.ndarray; y: np.ndarray; X_failed: np.ndarray; X_pending: np.ndarray; X_other: np.ndarray
   taken: frozenset[tuple]; n_trials: int; n_pending: int; n_stopped: int = 0; rows: tuple[int, ...] = ()
 
@@ -56,10 +62,13 @@ class History:
       if (v := finite_value(t)) is not None: complete.append(p); values.append(v); rows.append(i); continue
       other.append(p)
       if t.state == TrialState.FAILED: failed.append(p)
-      if t.state == TrialState.PENDING: pending.append(p)
+      # a stopped trial without a value measured nothing: fantasized at the posterior mean as a pending one (no value,
+      # no "bad here"), so the acquisition does not return beside it again and again
+      if t.state == TrialState.PENDING or unmeasured(t): pending.append(p)
     enc = space.encode_valid
+    n_stopped = sum(t.state == TrialState.STOPPED and not unmeasured(t) for t in trials)
     return History(enc(complete), np.array(values, dtype=np.float64), enc(failed), enc(pending), enc(other), frozenset(taken), len(trials),
-                   sum(t.state == TrialState.PENDING for t in trials), sum(t.state == TrialState.STOPPED for t in trials), tuple(rows))
+                   sum(t.state == TrialState.PENDING for t in trials), n_stopped, tuple(rows))
 
 def exhausted(total: float, n_pending: int, what: str = "configurations of the space", fix: str = "widen the space") -> SearchExhausted:
   """The error of a strategy with nothing new left: all `total` of `what` are taken, n_pending of them by pending trials

@@ -1,6 +1,6 @@
 """The GP's view of a conditional space (`tb.GP(conditional="tree")`): an input map under which an inactive parameter adds
 no noise to the distance between two configurations, and the posterior over space-encoded query points that applies it.
-Holds: `TreeInputs` (the map: numpy for the fit, tinygrad for the acquisition), `tree_posterior`, `BranchOptimism` (the
+Holds: `TreeInputs` (the map: numpy for the fit, tinygrad for the acquisition), `TreePosterior`, `BranchOptimism` (the
 acquisition's bonus for little-tried choices of the tree, each weighed by `activated_weights`), ARC, WEIGH_BY_ACTIVATED, CAP_AT_PRIOR.
 Imports: gp (posterior), _tinygrad (upload), space (column kinds), tinygrad, numpy.
 
@@ -14,7 +14,8 @@ The pair shares one lengthscale: it is given to the GP as a "categorical" block,
 so the pair is scaled by √2. One-hot columns of a conditional categorical are already all zero when inactive (1/√2 from
 every active choice): they pass through, masked. Unconditional columns pass through unchanged.
 Glossary: d space.dim; w the GP's input width (d plus one column per conditional float/int); M[m, d] space.active_mask;
-P, C, S [d, w] maps: z = (M ⊙ X) P + (M ⊙ cos ARC·X) C + (M ⊙ sin ARC·X) S.
+P, C, S [d, w] maps: z = (M ⊙ X) P + (M ⊙ cos ARC·X) C + (M ⊙ sin ARC·X) S; runs: the same map as slices of the space's
+columns, in the GP's column order: (a, b, False) passes columns a..b through, (a, b, True) puts each one's arc pair.
 """
 from __future__ import annotations
 
@@ -44,6 +45,13 @@ WEIGH_BY_ACTIVATED = True
 # the term grows as 1/sqrt(n) without bound, the bonus as first built (benchmarks/README.md measures both)
 CAP_AT_PRIOR = True
 
+# `TreePosterior` maps points by slices of the layout where the [d, w] maps have MIN_SLICED entries or more and the layout
+# at most MAX_SLICES runs: the maps' products cost m·d·w (seconds per 1024 points on a 300-choice one-hot), slices m·w;
+# but each run is a branch to compile on the first suggestion (a tree of 15 choices, each with its float, 30 runs,
+# compiled 1.7x longer than by maps), and every layout is a program of its own, where the maps serve every layout of one
+# shape. The two give the same values; their gradients can differ in the last bit (another order of operations).
+MIN_SLICED, MAX_SLICES = 4096, 12
+
 @dataclass(frozen=True)
 class TreeInputs:
   """The input map of one conditional space. `column[c]`: the GP column that carries space column c (the first of an arc
@@ -55,6 +63,7 @@ class TreeInputs:
   column: np.ndarray
   categorical: list[slice]
   arc: float
+  runs: tuple[tuple[int, int, bool], ...]
 
   @staticmethod
   def of(space: Space, radians: float | None = None) -> TreeInputs:
@@ -68,24 +77,28 @@ class TreeInputs:
     arc = conditional & (np.asarray(space.kinds) != CAT)
     w = d + int(arc.sum())
     P, C, S, column = np.zeros((d, w)), np.zeros((d, w)), np.zeros((d, w)), np.zeros(d, dtype=np.int64)
-    j, categorical = 0, []
+    j, categorical, runs = 0, [], []
     for k in space.names:
       cols = range(*space.columns[k].indices(d))
       if arc[cols.start]:
         c = cols.start
         C[c, j], S[c, j + 1], column[c] = math.sqrt(2) / radians, math.sqrt(2) / radians, j
         categorical.append(slice(j, j + 2)); j += 2
-        continue
-      if np.asarray(space.kinds)[cols.start] == CAT: categorical.append(slice(j, j + len(cols)))
-      for c in cols: P[c, j], column[c] = 1.0, j; j += 1
-    return TreeInputs(space, P, C, S, column, categorical, radians)
+        runs.append((c, c + 1, True))
+      else:
+        if np.asarray(space.kinds)[cols.start] == CAT: categorical.append(slice(j, j + len(cols)))
+        for c in cols: P[c, j], column[c] = 1.0, j; j += 1
+        runs.append((cols.start, cols.stop, False))
+      if len(runs) > 1 and runs[-2][2] == runs[-1][2] and runs[-2][1] == runs[-1][0]:   # one run per stretch of one kind
+        runs[-2:] = [(runs[-2][0], runs[-1][1], runs[-1][2])]
+    return TreeInputs(space, P, C, S, column, categorical, radians, tuple(runs))
 
   @property
   def width(self) -> int: return self.P.shape[1]
 
   def augment(self, X: np.ndarray, optimism: BranchOptimism | None = None) -> np.ndarray:
     """Space-encoded points [m, d] -> [m, 2d + 1]: the points, their activity masks and each point's branch bonus (0 without
-    `optimism`), what `tree_posterior` queries take."""
+    `optimism`), what `TreePosterior` queries take."""
     bonus = np.zeros((len(X), 1)) if optimism is None else optimism(X)[:, None]
     return np.concatenate([X, self.space.active_mask(X).astype(np.float64), bonus], axis=1)
 
@@ -96,28 +109,61 @@ class TreeInputs:
     M = self.space.active_mask(X)
     return (M * X) @ self.P + (M * np.cos(self.arc * X)) @ self.C + (M * np.sin(self.arc * X)) @ self.S
 
-  def tensors(self, dtype: DType, device: str) -> tuple[Tensor, Tensor, Tensor, Tensor]:
-    """(P, C, S, A) on the device, A[d] the angle per radian of column value: the tail of `tree_posterior`'s state (the
-    arc is data, not a constant of the captured program)."""
-    return tuple(upload(a, dtype, device) for a in (self.P, self.C, self.S, np.full(self.P.shape[0], self.arc)))
+  @property
+  def posterior(self) -> TreePosterior:
+    """The posterior at augmented space points for this map (the acquisition's `posterior`; state + `tensors()`): by
+    slices of its layout where the maps are large and the slices few (MIN_SLICED, MAX_SLICES), else by the maps."""
+    return TreePosterior(self.runs if self.sliced else None)
+
+  @property
+  def sliced(self) -> bool: return self.P.size >= MIN_SLICED and len(self.runs) <= MAX_SLICES
+
+  def tensors(self, dtype: DType, device: str) -> tuple[Tensor, ...]:
+    """The tail of `TreePosterior`'s state on the device: (K, A) by slices, (P, C, S, A) by maps; K[d] the scale of a
+    column's arc pair (√2/ARC; 1 elsewhere, unused), A[d] the angle per unit of column value (the arc is data, not a
+    constant of the captured program)."""
+    angle = np.full(self.P.shape[0], self.arc)
+    if not self.sliced: return tuple(upload(a, dtype, device) for a in (self.P, self.C, self.S, angle))
+    return tuple(upload(a, dtype, device) for a in (np.where(self.C.any(axis=1), self.C.sum(axis=1), 1.0), angle))
 
   def lengthscales(self, gp_lengthscales: Sequence[float]) -> np.ndarray:
     """The GP's lengthscales [w] -> one per space column [d] (the ascent's preconditioning)."""
     return np.asarray(gp_lengthscales, dtype=np.float64).reshape(-1)[self.column]
 
-def embed(Xa: Tensor, P: Tensor, C: Tensor, S: Tensor, A: Tensor) -> Tensor:
-  """Xa[..., 2d + 1] = [X | M | bonus] -> the GP's inputs [..., w]; differentiable in X (an inactive column's gradient is 0)."""
+def embed(Xa: Tensor, K: Tensor, A: Tensor, runs: Sequence[tuple[int, int, bool]]) -> Tensor:
+  """Xa[..., 2d + 1] = [X | M | bonus] -> the GP's inputs [..., w] by slices of the layout `runs`: `TreeInputs.__call__`
+  on Tensors (the same numbers: each GP column there is one product plus zeros); differentiable in X (an inactive
+  column's gradient is 0). m·w work, where the maps' products cost m·d·w: seconds for 1024 points on a wide one-hot."""
+  d = K.shape[0]
+  X, M = Xa[..., :d], Xa[..., d:2 * d]
+  parts = []
+  for a, b, arc in runs:
+    if not arc: parts.append(M[..., a:b] * X[..., a:b]); continue
+    angle = A[a:b] * X[..., a:b]
+    pair = (M[..., a:b] * angle.cos() * K[a:b]).stack(M[..., a:b] * angle.sin() * K[a:b], dim=-1)   # [..., b - a, 2]
+    parts.append(pair.reshape(*pair.shape[:-2], 2 * (b - a)))
+  return parts[0].cat(*parts[1:], dim=-1).contiguous()   # one kernel holds the branches; the posterior's kernels read it
+
+def embed_by_maps(Xa: Tensor, P: Tensor, C: Tensor, S: Tensor, A: Tensor) -> Tensor:
+  """`embed` by the [d, w] maps, for any layout: the same numbers, m·d·w work. The products' inputs are computed once
+  first: fused into the products, the cosines were computed w times each."""
   d = P.shape[0]
   X, M = Xa[..., :d], Xa[..., d:2 * d]
-  return (M * X) @ P + (M * (A * X).cos()) @ C + (M * (A * X).sin()) @ S
+  return (M * X).contiguous() @ P + (M * (A * X).cos()).contiguous() @ C + (M * (A * X).sin()).contiguous() @ S
 
-def tree_posterior(X: Tensor, alpha: Tensor, Linv0: Tensor, hyper: Tensor, P: Tensor, C: Tensor, S: Tensor, A: Tensor,
-                   Xa: Tensor) -> tuple[Tensor, Tensor]:
+@dataclass(frozen=True)
+class TreePosterior:
   """gp.posterior at augmented space points Xa[..., 2d + 1] (`TreeInputs.augment`), the mean raised by each point's branch
-  bonus (the last column); state = posterior_state() + tensors()."""
-  d = P.shape[0]
-  mean, var = posterior(X, alpha, Linv0, hyper, embed(Xa, P, C, S, A))
-  return mean + Xa[..., 2 * d], var
+  bonus (the last column); state = posterior_state() + TreeInputs.tensors(). The map by slices of the layout `runs`, or
+  by the maps (None). A value, not a closure: the captured programs are keyed (and named on disk) by it, one per layout."""
+  runs: tuple[tuple[int, int, bool], ...] | None
+
+  def __call__(self, X: Tensor, alpha: Tensor, Linv0: Tensor, hyper: Tensor, *tail: Tensor) -> tuple[Tensor, Tensor]:
+    *maps, Xa = tail
+    d = maps[-1].shape[0]
+    z = embed_by_maps(Xa, *maps) if self.runs is None else embed(Xa, *maps, self.runs)
+    mean, var = posterior(X, alpha, Linv0, hyper, z)
+    return mean + Xa[..., 2 * d], var
 
 @dataclass(frozen=True)
 class BranchOptimism:

@@ -2,11 +2,13 @@
 pruned trials (MedianPruner, HyperbandPruner) as stopped trials with their intermediate values, conditional
 define-by-run spaces modelled as a tree (whole trees proposed, never an inactive parameter), constraints (infeasible trials failed)."""
 import copy
+import dataclasses
 import json
 import logging
 import math
 import pickle
 import threading
+import time
 
 import numpy as np
 import optuna
@@ -234,7 +236,7 @@ def test_pruned_trials_are_stopped_at_their_last_intermediate_value(pruner):
   study2.optimize(curve_objective, n_trials=12)
   assert any(t.state == TBState.STOPPED for call in plain.calls for t in call)
 
-def test_pruned_without_a_report_or_after_a_nan_one_is_failed():
+def test_pruned_before_any_report_is_stopped_without_a_value_after_a_nan_one_failed():
   sampler = TinyBOSampler("random", seed=0)
   study = optuna.create_study(sampler=sampler)
   study.optimize(quadratic, n_trials=2)
@@ -243,10 +245,56 @@ def test_pruned_without_a_report_or_after_a_nan_one_is_failed():
   c = study.ask(); quadratic(c); c.report(2.0, 1); c.report(1.5, 3); study.tell(c, state=P.PRUNED)
   _, trials, curves = sampler.history(study)
   st = {t.id: (t.state, t.value, t.last_step) for t in trials}
-  assert st[a.number] == (TBState.FAILED, None, None) and st[b.number][0] == TBState.FAILED
+  # nothing measured: taken at its values (never proposed again), no value, not failed ("bad here")
+  assert st[a.number] == (TBState.STOPPED, None, None) and st[b.number][0] == TBState.FAILED
+  assert next(t for t in trials if t.id == a.number).params == {"x": a.params["x"], "y": a.params["y"], "c": 0 if a.params["c"] == "a" else 1}
   assert st[c.number] == (TBState.STOPPED, 1.5, 3)
   assert [(r.step, r.value) for r in curves[b.number]] == [(1, 1.0)]   # a NaN value is no report
+  assert a.number not in curves
   study.optimize(quadratic, n_trials=1)                                # and the sampler goes on
+
+def test_a_trial_pruned_before_any_report_never_tells_the_gp_bad_here():
+  # an objective that prunes itself before training (a check that failed) measured nothing: to the GP it is what it was
+  # while it ran, a point fantasized at the model's own mean (no value, so not "bad here" as a failed trial, whose
+  # neighbourhood the GP leaves far behind; and not nothing, or the GP proposed beside it again and again). A trial that
+  # is infeasible says so with a constraint, and then the GP does move away
+  def next_after(end) -> tuple:
+    study = optuna.create_study(sampler=TinyBOSampler(tb.GP(n_initial=5), seed=0))
+    study.optimize(quadratic, n_trials=10)
+    a = study.ask(); p = xyc(a)
+    if end is not None: end(a); study.tell(a, state=P.PRUNED)
+    return p, xyc(study.ask())
+  def moved(pq: tuple) -> float:
+    (p, q) = pq
+    return max(abs(p[0] - q[0]) / 6, abs(math.log10(p[1] / q[1])) / 4) + (p[2] != q[2])
+  while_running, pruned = next_after(None), next_after(lambda t: None)
+  assert pruned == while_running   # (failed, it moved 0.25 of the cube away, 0.07 now)
+  if hasattr(optuna.Trial, "set_constraint"): assert moved(next_after(lambda t: t.set_constraint("check", 1.0))) > moved(pruned) + 0.1
+
+def test_a_check_that_prunes_a_region_before_any_report_never_stalls_the_search():
+  # every trial with x + y > 2 is pruned before it reports: taken as nothing at all, the GP proposed beside the last
+  # pruned point again and again (23 pruned in a row after 7 trials, in threads); fantasized, it moves on
+  def objective(t: optuna.Trial) -> float:
+    x, y = t.suggest_float("x", -3, 3), t.suggest_float("y", -3, 3)
+    if x + y > 2: raise optuna.TrialPruned()
+    return (x - 0.5) ** 2 + y ** 2
+  study = optuna.create_study(sampler=TinyBOSampler(tb.GP(n_initial=5), seed=0))
+  study.optimize(objective, n_trials=24)
+  states = "".join("P" if t.state == P.PRUNED else "C" for t in study.trials)
+  assert "PPPP" not in states and states.count("C") >= 16 and study.best_value < 0.05, (states, study.best_value)
+
+def test_a_stopped_trial_without_a_value_frees_its_design_slot_as_a_failed_one():
+  # two trials pruned before any report in the initial design: the design goes on for n_initial measured trials,
+  # exactly as if they had failed (before, they held two slots and the GP fitted three values)
+  space = tb.Space({"x": tb.Float(0, 1), "y": tb.Float(0, 1)})
+  gp = tb.GP(n_initial=5)
+  design = gp.suggest(space, [], 5, seed=0)
+  trials = [tb.Trial(i, p, TBState.COMPLETE, (p["x"] - 0.3) ** 2 + p["y"], created=i, finished=i + 0.5) for i, p in enumerate(design[:3])]
+  trials += [tb.Trial(3 + i, p, TBState.STOPPED, None, created=3 + i, finished=3.5 + i) for i, p in enumerate(design[3:])]
+  failed = [dataclasses.replace(t, state=TBState.FAILED) if t.value is None else t for t in trials]
+  got = gp.suggest(space, trials, 2, seed=0)
+  assert got == tb.GP(n_initial=5).suggest(space, failed, 2, seed=0)
+  assert got == tb.GP(n_initial=5).suggest(space, [], 7, seed=0)[5:]   # the design's next two points
 
 def test_multi_objective_is_a_clear_error_at_the_first_suggest():
   study = optuna.create_study(directions=["minimize", "minimize"], sampler=TinyBOSampler("random", seed=0))
@@ -255,7 +303,8 @@ def test_multi_objective_is_a_clear_error_at_the_first_suggest():
     x = t.suggest_float("x", 0, 1)
     ran.append(x)                                                      # an expensive objective would run here
     return x, 1.0
-  with pytest.raises(ValueError, match="single objective"): study.optimize(objective, n_trials=2)
+  with pytest.raises(ValueError, match=r"^the study has directions=\['minimize', 'minimize'\]: TinyBOSampler optimizes a single objective; "
+                     r"create the study with direction='minimize' or 'maximize'"): study.optimize(objective, n_trials=2)
   assert ran == [] and [t.state for t in study.trials] == [P.FAIL]
 
 def test_maximize_and_parallel_jobs():
@@ -304,6 +353,80 @@ def test_two_processes_sampling_at_the_same_moment_get_distinct_points(both_see)
   assert ca != cb or max(abs(xa - xb) / 6, abs(math.log10(ya / yb)) / 4) > 0.01, asked
   running = study.get_trials(states=(P.RUNNING,))
   assert sorted(tuple(proposal(t).values()) for t in running) == sorted(asked.values())   # each stored what it runs
+
+class InTurns(optuna.storages.InMemoryStorage):
+  """Three workers that read the study at once store their first proposals in the order `order` (ranks by trial
+  number), each reading the study right after its store before the next one stores; their later stores wait until all
+  three have read: the lowest sees no rival, the highest the lowest's, the middle one both (the highest's first
+  proposal, not yet replaced). Every read is a copy, as an RDB storage's."""
+  def __init__(self, order: tuple[int, ...]):
+    super().__init__()
+    self.order, self.active, self.lock = order, False, threading.Lock()
+    self.turn = [threading.Event() for _ in order]
+    self.all_read, self.stored, self.read = threading.Event(), {}, set()
+  def rank(self, trial_id: int) -> int:
+    ids = sorted(self.stored) if len(self.stored) == len(self.order) else None
+    return ids.index(trial_id) if ids else -1
+  def set_trial_system_attr(self, trial_id, key, value):
+    if self.active and key.startswith("tinybo:proposal:"):
+      if trial_id not in self.stored:
+        with self.lock: self.stored[trial_id] = threading.get_ident()
+        if len(self.stored) == len(self.order): self.turn[self.order[0]].set()   # all three trials proposed: the stores begin
+        while self.rank(trial_id) < 0: time.sleep(0.01)
+        self.turn[self.rank(trial_id)].wait(timeout=120)
+      elif key == "tinybo:proposal:0" and self.read != set(self.stored): self.all_read.wait(timeout=120)
+    super().set_trial_system_attr(trial_id, key, value)
+  def get_all_trials(self, study_id, deepcopy=True, states=None):
+    got = copy.deepcopy(super().get_all_trials(study_id, deepcopy=False, states=states))
+    if self.active:
+      mine = next((i for i, t in self.stored.items() if t == threading.get_ident()), None)
+      if mine is not None and mine not in self.read and "tinybo:proposal:0" in super().get_trial(mine).system_attrs:
+        self.read.add(mine)                                                   # the read right after its first store
+        at = self.order.index(self.rank(mine))
+        if at + 1 < len(self.order): self.turn[self.order[at + 1]].set()
+        if self.read == set(self.stored): self.all_read.set()
+    return got
+
+@pytest.mark.filterwarnings("error::tinybo.bo.GPFallbackWarning")
+def test_three_processes_sampling_at_the_same_moment_get_distinct_points():
+  # the lowest trial stores and reads first (no rival: it keeps the GP's point P), then the highest (rival: the lowest,
+  # so it takes the second point of a batch of two with P pending), then the middle one, which sees both at P and takes
+  # the second point of a batch of three with P pending twice: nearly the highest's. One retry met; now a worker that
+  # proposed again checks, after storing, that no proposal stored meanwhile lies next to its own
+  storage = InTurns((0, 2, 1))
+  study = optuna.create_study(storage=storage, sampler=TinyBOSampler(tb.GP(n_initial=5), seed=0))
+  study.optimize(quadratic, n_trials=8)
+  storage.active = True
+  ready, turns, asked = threading.Barrier(3), threading.Lock(), {}
+  def worker(seed: int) -> None:
+    s = optuna.load_study(study_name=study.study_name, storage=storage, sampler=TinyBOSampler(AtOnce(ready, turns), seed=seed))
+    t = s.ask()
+    asked[t.number] = xyc(t)
+  threads = [threading.Thread(target=worker, args=(seed,)) for seed in (0, 1, 2)]
+  for t in threads: t.start()
+  for t in threads: t.join()
+  assert len(asked) == 3, asked
+  got = [asked[n] for n in sorted(asked)]
+  assert all(apart(got[i], got[j]) for i in range(3) for j in range(i + 1, 3)), got
+  running = study.get_trials(states=(P.RUNNING,))
+  assert sorted(tuple(proposal(t).values()) for t in running) == sorted(asked.values())   # each stored what it runs
+
+def test_processes_given_one_seed_draw_other_independent_values_and_a_study_reproduces():
+  # a worker script started three times with TinyBOSampler(seed=0): before any trial completes there is no tree, and
+  # every value is drawn independently; one RandomSampler(seed=0) per process gave the three trials one configuration
+  # (and their second ones another, until a trial completed)
+  study = optuna.create_study(storage="sqlite:///:memory:")
+  workers = [optuna.load_study(study_name=study.study_name, storage=study._storage, sampler=TinyBOSampler(seed=0)) for _ in range(3)]
+  for _ in range(2):
+    firsts = [xyc(w.ask()) for w in workers]
+    assert all(apart(a, b) for i, a in enumerate(firsts) for b in firsts[i + 1:]), firsts
+  # one process, one seed: the same study every time (the draws depend on the seed and the trial number only)
+  runs = [optuna.create_study(sampler=TinyBOSampler("random", seed=3)) for _ in range(2)]
+  for r in runs: r.optimize(quadratic, n_trials=4)
+  assert [t.params for t in runs[0].trials] == [t.params for t in runs[1].trials]
+  other = optuna.create_study(sampler=TinyBOSampler("random", seed=4))
+  other.optimize(quadratic, n_trials=1)
+  assert other.trials[0].params != runs[0].trials[0].params
 
 def test_a_proposal_replaced_by_a_shorter_one_is_read_whole():
   # a proposal longer than one system attr (Optuna's RDB limit) is stored in chunks; replaced by a shorter one, the
@@ -486,18 +609,34 @@ def test_an_exhausted_space_stops_the_study_like_optunas_grid_sampler(strategy, 
   a = study.ask()                                                     # ask/tell: no loop to stop, the trial is still sampled
   assert objective(a) in (1, 2, 3, 4)
 
-def test_a_modelled_part_exhausted_while_another_parameter_varies_never_stops_the_study():
-  # a user widens lr's range and continues: lr's distribution changed, so it is left out of the tree, and the modelled
-  # part {opt, nesterov} has 4 configurations; the study was stopped as "exhausted" (with "widen the space") after 3 trials
+def test_a_modelled_part_exhausted_while_another_parameter_varies_never_stops_the_study(caplog):
+  # a user narrows lr's range below values already run and continues: no one distribution holds them all, so lr is left
+  # out of the tree, and the modelled part {opt, nesterov} has 4 configurations; the study was stopped as "exhausted"
+  # (with "widen the space") after 3 trials
   def make(lo, hi):
     def objective(t):
       opt, nesterov = t.suggest_categorical("opt", ["sgd", "adam"]), t.suggest_categorical("nesterov", [True, False])
       return abs(t.suggest_float("lr", lo, hi, log=True) - 3e-3) + (opt == "sgd") * 0.1 + nesterov * 0.01
     return objective
   study = optuna.create_study(sampler=TinyBOSampler(seed=0))
-  study.optimize(make(1e-4, 1e-2), n_trials=6)
-  study.optimize(make(1e-5, 1e-1), n_trials=12)
+  study.optimize(make(1e-4, 1e-1), n_trials=6)
+  assert min(t.params["lr"] for t in study.trials) < 1e-3 < max(t.params["lr"] for t in study.trials)
+  with caplog.at_level(logging.WARNING, logger="tinybo.integrations.optuna"): study.optimize(make(1e-3, 1e-2), n_trials=12)
   assert len(study.trials) == 18 and all(t.state == P.COMPLETE for t in study.trials)
+  assert "samples 'lr' independently" in caplog.text and study.sampler.history(study)[0].names == ["opt", "nesterov"]
+
+def test_a_range_widened_when_a_study_is_resumed_is_still_modelled(caplog):
+  # the earlier trials lie inside the wider range: data under it. lr was left out of the tree for good, sampled at
+  # random by the independent sampler for the rest of the study (with a warning)
+  def make(lo, hi):
+    return lambda t: (math.log10(t.suggest_float("lr", lo, hi, log=True)) + 3.5) ** 2 + t.suggest_float("x", -1, 1) ** 2
+  study = optuna.create_study(sampler=TinyBOSampler(seed=0))
+  study.optimize(make(1e-3, 1e-1), n_trials=8)
+  with caplog.at_level(logging.WARNING, logger="tinybo.integrations.optuna"): study.optimize(make(1e-5, 1e-1), n_trials=8)
+  space, trials, _ = study.sampler.history(study)
+  assert space.names == ["lr", "x"] and len(trials) == 16 and "independently" not in caplog.text
+  assert space.params["lr"].low == 1e-5 and study.trials[-1].distributions["lr"].low == 1e-5
+  assert abs(math.log10(study.best_params["lr"]) + 3.5) < 0.25   # found below the old range: the GP searched the new part
 
 def test_enqueued_trials_are_pending_at_their_fixed_values():
   # a queued configuration will run: other workers must not propose it (or near it) again before it does
@@ -520,6 +659,8 @@ def test_bad_constructor_arguments_are_one_line_errors():
   # a string was taken, and failed at the first parameter sampled independently (AttributeError)
   with pytest.raises(TypeError, match=r"independent_sampler='random': pass an Optuna sampler such as optuna.samplers.RandomSampler"):
     TinyBOSampler(independent_sampler="random")
+  # the class for an instance was taken, and every suggestion failed inside optimize on "missing 1 required positional argument"
+  with pytest.raises(TypeError, match=r"^strategy=GP is a class; pass an instance, e.g. strategy=GP\(\)$"): TinyBOSampler(strategy=tb.GP)
 
 @pytest.mark.filterwarnings("ignore:Choices for a categorical distribution")
 def test_tuple_choices_in_an_rdb_storage_are_sampled_independently(tmp_path, caplog):

@@ -6,6 +6,7 @@ import math
 import os
 import signal
 import sys
+import tempfile
 import time
 
 import numpy as np
@@ -348,8 +349,12 @@ def test_pruned_points_are_stopped_and_the_state_of_an_older_version_loads(tmp_p
   s.add_evaluated_point({"x": 0.2}, 0.7, pruned=True, intermediate_values=[0.9, 0.7])
   s.add_evaluated_point({"x": 0.3}, 0.7, pruned=True)                  # pruned with no curve: nothing says where
   s.add_evaluated_point({"x": 0.4}, 0.1, intermediate_values=[0.5, 0.2, 0.1])
+  s.add_evaluated_point({"x": 0.5}, None, pruned=True)                 # pruned before any report
+  s.add_evaluated_point({"x": 0.6}, float("nan"), pruned=True)         # a NaN: a measured failure
   st = [(t.state, t.value, t.last_step) for t in s.trials]
-  assert st == [(tb.TrialState.STOPPED, 0.7, 2), (tb.TrialState.FAILED, None, None), (tb.TrialState.COMPLETE, 0.1, 3)]
+  # taken, no value (not failed: the GP takes a failed trial for the worst value at its point)
+  S, F = tb.TrialState.STOPPED, tb.TrialState.FAILED
+  assert st == [(S, 0.7, 2), (S, None, None), (tb.TrialState.COMPLETE, 0.1, 3), (S, None, None), (F, None, None)]
   assert [(r.step, r.value, r.stop) for r in s.curves[0]] == [(1, 0.9, False), (2, 0.7, True)] and 1 not in s.curves
   # a state saved before reports existed (version 1) still loads, with no curves
   old = {k: v for k, v in s.get_state().items() if k not in ("curves", "ended", "top", "max_step")}
@@ -384,10 +389,11 @@ def test_a_trial_ended_with_no_result_is_stopped_at_its_last_report():
   for step in range(1, 10): s.on_trial_result("b", {"m": 9.0 - step, "training_iteration": step})
   s.on_trial_complete("a")                                            # paused at step 3, then stopped
   s.on_trial_complete("b")                                            # paused at the full length, then stopped
-  s.on_trial_complete("c")                                            # never reported anything
+  s.on_trial_complete("c")                                            # stopped before it reported: nothing measured
   s.on_trial_result("d", {"m": 1.0, "training_iteration": 1})
   s.on_trial_complete("d", None, error=True)                          # crashed after a report
-  assert [(t.state, t.value, t.last_step) for t in s.trials] == [(S, 2.0, 3), (C, 0.0, 9), (F, None, None), (F, None, 1)]
+  # c is taken, with no value: not failed, which the GP takes for the worst value at its point
+  assert [(t.state, t.value, t.last_step) for t in s.trials] == [(S, 2.0, 3), (C, 0.0, 9), (S, None, None), (F, None, 1)]
   assert [r.stop for r in s.curves[0]] == [False, False, True] and not any(r.stop for r in s.curves[1])
 
 def test_tune_metric_and_mode_reach_a_searcher_with_its_own_space():
@@ -397,7 +403,10 @@ def test_tune_metric_and_mode_reach_a_searcher_with_its_own_space():
   assert s.set_search_properties("loss", "max", {"epochs": 3}) is False
   assert (s.metric, s.mode) == ("loss", "max") and 0 <= s.suggest("a")["x"] <= 1
   s = TinyBOSearch(space, metric="acc", mode="min", strategy="random")
-  assert s.set_search_properties("loss", "max", {"epochs": 3}) is False and (s.metric, s.mode) == ("acc", "min")
+  assert s.set_search_properties("acc", None, {"epochs": 3}) is False and (s.metric, s.mode) == ("acc", "min")
+  # another metric in each place: it kept its own silently, and optimized what Tune did not rank by
+  with pytest.raises(ValueError, match=r"^TinyBOSearch has metric='acc' and tune.TuneConfig metric='loss'"):
+    s.set_search_properties("loss", "max", {"epochs": 3})
   # an empty param_space passes neither: the error says where they go
   for own in (space, {"x": tune.uniform(0, 1)}):
     with pytest.raises(RuntimeError, match=r"TinyBOSearch\(space, metric='loss', mode='min'\), not from tune.TuneConfig"):
@@ -405,6 +414,12 @@ def test_tune_metric_and_mode_reach_a_searcher_with_its_own_space():
   s = TinyBOSearch(strategy="random")                                 # a space from Tune: Ray's own message (either place works)
   s.set_search_properties(None, None, {"x": tune.uniform(0, 1)})
   with pytest.raises(RuntimeError, match="or pass them to `tune.TuneConfig"): s.suggest("a")
+
+def test_a_strategy_class_for_an_instance_or_a_bad_mode_is_a_one_line_error():
+  with pytest.raises(TypeError, match=r"^strategy=Random is a class; pass an instance, e.g. strategy=Random\(\)$"): TinyBOSearch(strategy=tb.Random)
+  # Optuna's spelling: Ray's Searcher asserted "if `mode` is a str must be 'min' or 'max'!", naming neither
+  for kw in ({"metric": "loss", "mode": "maximize"}, {"mode": "maximize"}):
+    with pytest.raises(ValueError, match=r"^mode='maximize'; use 'min' or 'max'$"): TinyBOSearch(**kw)
 
 def test_seed_none_is_a_random_seed_and_a_bad_seed_a_clear_error():
   s = TinyBOSearch({"x": tb.Float(0, 1)}, metric="m", mode="min", strategy="random", seed=None)   # as Ray's own searchers take it
@@ -493,3 +508,58 @@ def test_trials_run_again_by_tuner_restore_are_recorded_as_their_last_run(ray_lo
     assert [(r.step, r.value) for r in resumed.curves[t.id]] == ray_curves[t.params["x"]]
     assert ray_curves[t.params["x"]] == [(e, pytest.approx(t.params["x"] + 1.0 / e + 0.5)) for e in range(1, 10)]   # the second run
     assert (t.state, t.value, t.last_step) == (tb.TrialState.COMPLETE, ray_curves[t.params["x"]][-1][1], 9)
+
+def test_a_metric_or_mode_given_twice_differently_is_a_one_line_error(ray_local, tmp_path):
+  # the searcher was built to maximize acc, TuneConfig ranks by loss: Tune's pair silently replaced the searcher's
+  search = TinyBOSearch(metric="acc", mode="max", strategy="random")
+  tuner = tune.Tuner(trainable, param_space=SPACE, tune_config=tune.TuneConfig(search_alg=search, num_samples=1, metric="loss", mode="min"),
+                     run_config=tune.RunConfig(storage_path=str(tmp_path), name="twice", verbose=0))
+  with pytest.raises(ValueError, match=r"^TinyBOSearch has metric='acc' and tune.TuneConfig metric='loss'; set metric and mode in one place"):
+    tuner.fit()
+  s = TinyBOSearch(metric="loss", mode="max", strategy="random")
+  with pytest.raises(ValueError, match=r"^TinyBOSearch has mode='max' and tune.TuneConfig mode='min'"): s.set_search_properties("loss", "min", SPACE)
+  assert s.set_search_properties("loss", "max", SPACE) and (s.metric, s.mode) == ("loss", "max")   # the same twice is fine
+
+def checkpointed_trainable(config: dict) -> None:
+  """Nine epochs, deterministic, a checkpoint after epochs 1 and 2 only: a run again resumes at epoch 3 with the values
+  of the first run."""
+  start = 0
+  if (ckpt := tune.get_checkpoint()) is not None:
+    with ckpt.as_directory() as d, open(os.path.join(d, "epoch")) as f: start = int(f.read())
+  for epoch in range(start + 1, 10):
+    time.sleep(0.3)
+    metrics = {"loss": config["x"] + 1.0 / epoch}
+    if epoch > 2: tune.report(metrics); continue
+    with tempfile.TemporaryDirectory() as d:
+      with open(os.path.join(d, "epoch"), "w") as f: f.write(str(epoch))
+      tune.report(metrics, checkpoint=tune.Checkpoint.from_directory(d))
+
+class StopAtEpoch3Once(tune.Stopper):
+  """A stopper that ends the trial at epoch 3 in the run after Tuner.restore (the flag file exists) only."""
+  def __init__(self, flag: str): self.flag = flag
+  def __call__(self, trial_id, result): return os.path.exists(self.flag) and result["training_iteration"] >= 3
+  def stop_all(self): return False
+
+def test_a_run_again_stopped_at_the_earlier_runs_last_step_is_stopped_not_complete(ray_local, tmp_path):
+  # the first run reports epochs 1-3 and is cut (Ctrl+C); restored from its checkpoint at epoch 2 it reports epoch 3
+  # again, the same value, and a stopper ends it there: that result never reached on_trial_result in this run, so the
+  # trial was ended early. Compared by step and value alone it read as the earlier run's result repeated by a trainable
+  # that returned on its own: complete at epoch 3 of 9
+  flag = str(tmp_path / "flag")
+  search = TinyBOSearch({"x": tb.Float(0, 1)}, metric="loss", mode="min", strategy="random", seed=0, max_step=9)
+  tune.Tuner(checkpointed_trainable, param_space={},
+             tune_config=tune.TuneConfig(search_alg=search, num_samples=1, metric="loss", mode="min"),
+             run_config=tune.RunConfig(storage_path=str(tmp_path), name="again", verbose=0, stop=StopAtEpoch3Once(flag),
+                                       callbacks=[InterruptAfterResults(3, flag)])).fit()
+  cut = TinyBOSearch()
+  cut.restore_from_dir(str(tmp_path / "again"))
+  assert [(r.step, r.stop) for r in cut.curves[0]] == [(1, False), (2, False), (3, False)] and cut.trials[0].state == tb.TrialState.PENDING
+  open(flag, "w").close()
+  results = tune.Tuner.restore(str(tmp_path / "again"), checkpointed_trainable, resume_unfinished=True).fit()
+  df = results[0].metrics_dataframe
+  assert list(df["training_iteration"]) == [1, 2, 3, 3] and df["loss"].iloc[2] == df["loss"].iloc[3]   # epoch 3 twice, alike
+  resumed = TinyBOSearch()
+  resumed.restore_from_dir(str(tmp_path / "again"))
+  t = resumed.trials[0]
+  assert (t.state, t.value, t.last_step) == (tb.TrialState.STOPPED, df["loss"].iloc[3], 3)
+  assert [(r.step, r.stop) for r in resumed.curves[0]] == [(1, False), (2, False), (3, True)]

@@ -7,8 +7,9 @@ that is always present with it exists exactly under those values). The tinybo st
 proposes one whole valid tree at a time: `classifier` and, for "svm", `C`, never a `C` the objective will not ask for.
 Under a parent value no complete trial has shown yet (the first "knn"), the proposal keeps only what the trials vouch
 for (`vouched`): the parameters after that parent are left to the objective's independent sampling until a trial shows them.
-Parameters outside the tree (those of the very first trial, a branch never yet seen, a distribution that changes from
-trial to trial, a range tinybo cannot encode, a parameter that comes and goes with no parent explaining it, a categorical
+Parameters outside the tree (those of the very first trial, a branch never yet seen, a distribution that changes so
+that no one of them holds every value run (a range narrowed below one; a widened one is modelled under the latest
+trial's distribution), a range tinybo cannot encode, a parameter that comes and goes with no parent explaining it, a categorical
 with list or dict choices in a JSON storage) are sampled independently by `independent_sampler` (RandomSampler by
 default). A complete trial with a value its distribution cannot take (Optuna only warns about an enqueued one) is left
 out, and so is one that completed before suggesting any modelled parameter. When every configuration has been tried
@@ -16,6 +17,8 @@ the study is stopped, as Optuna's GridSampler does.
 
 Pruned trials are data: a trial a pruner stopped becomes a tinybo STOPPED trial whose value is its last intermediate
 value, and every trial's intermediate values become tinybo reports (`history(study)` shows what the strategy sees).
+One pruned before any report measured nothing: STOPPED without a value, taken, fantasized at the GP's mean as a
+pending trial, never a value (Optuna's GPSampler drops pruned trials; failed, the GP would take it for the worst value there).
 A pruned or failed trial that asked for all it was proposed shows the tree too (`tree_trials`); one pruned before
 asking for all of it is recorded at the values proposed for it, so neither is proposed again and again.
 RUNNING trials are passed to the strategy as pending, so parallel workers (`n_jobs`, or several processes on one RDB
@@ -23,8 +26,10 @@ storage) get distinct, spread-out proposals. Threads sample one at a time (a loc
 lock to offer), so each stores its proposal and then reads the study again: a worker that finds a proposal stored since
 its first read (another process sampled at the same moment, from the same trials) proposes again with it as pending,
 taking its rank's point (by trial number) of one batch, so two that each found the other's also part (one that has
-finished meanwhile is data, and takes no point of the batch). One retry, no waiting: three or more workers sampling
-within the same moment can still meet.
+finished meanwhile is data, and takes no point of the batch). Three or more can still meet on the retry (one saw a
+rival's first proposal, another its replacement): a worker that proposed again reads once more and proposes again while
+a proposal stored since its last read lies within 1% of its own (`_next_to`), up to _RECHECKS (3) times, no waiting.
+Of two that meet, the one that stored last reads the other's, so only a meeting that outlasts the rechecks remains.
 
 Constraints (`constraints_func`, as Optuna's GPSampler and TPESampler take it, or `trial.set_constraint`): a trial is
 feasible when every constraint value is <= 0. A complete or pruned trial that violates one is given to the strategy as a
@@ -40,7 +45,7 @@ type, for choices a JSON storage cannot keep) and, for constraints, `_process_co
 (optuna.samplers._base) and `_CONSTRAINTS_KEY` (optuna.study._constrained_optimization), both there since Optuna 4.0
 (tested with 5.1 only); FrozenTrial.constraints (Optuna 5) is read when present, the stored list otherwise.
 Holds: TinyBOSampler, Tree, infer_tree, tree_trials, codec, reports_of; the stored proposals (`_share`, `_stored`,
-`_shared`, `_rivals`, `_all_fixed`), the constraints (`_store_constraints`, `_infeasible`) and the memo of the finished
+`_shared`, `_rivals`, `_all_fixed`, `TinyBOSampler._next_to`), the constraints (`_store_constraints`, `_infeasible`) and the memo of the finished
 trials' rows and tinybo Trials (`_Memo`, `_finished_key`: each finished trial is converted once per tree, not at every suggestion).
 Imports: integrations (the codecs), conditions, optimizer (resolve_strategy, takes_reports), strategies, space, trial, optuna.
 """
@@ -52,6 +57,7 @@ import logging
 import math
 import threading
 import weakref
+import zlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -77,13 +83,15 @@ from tinybo.integrations import Codec, choice_codec, float_codec, grid_codec, in
 from tinybo.integrations.conditions import infer_conditions, vouched
 from tinybo.optimizer import resolve_strategy, takes_reports
 from tinybo.space import Categorical, Space
-from tinybo.strategies import SearchExhausted, Strategy
+from tinybo.strategies import SearchExhausted, Strategy, seed_words
 from tinybo.trial import Report, Trial
 from tinybo.trial import TrialState as TBState
 
 _log = logging.getLogger(__name__)
 _ATTR = "tinybo:proposal"   # a RUNNING trial's relative params, encoded as the strategy sees them: other workers treat them as pending
 _MAX_ATTR = 2045             # Optuna's RDB storage limits a system attr's length: long JSON is split in chunks
+_RECHECKS = 3                # after proposing again, how many more reads look for a rival's proposal next to this one
+_NEAR = 0.01                 # next to: within 1% of each side of the unit cube, the same categories (the same suggestion, from other reads)
 
 def codec(d: BaseDistribution) -> Codec:
   """An Optuna distribution as a tinybo parameter."""
@@ -99,9 +107,10 @@ class TinyBOSampler(BaseSampler):
 
   strategy: "gp" (default), "random", or a tinybo strategy object such as tb.GP(kernel="matern32").
   seed: seeds the strategy and the independent sampler (None: a random seed).
-  independent_sampler: samples what the strategy cannot model (default RandomSampler(seed)).
+  independent_sampler: samples what the strategy cannot model (default: RandomSampler's uniform draws, each trial's
+    from (seed, trial number, name), so processes given one seed draw other values for their trials).
   warn_independent_sampling: log a warning (once per parameter) when a parameter the complete trials used is left out
-    of the tree and falls back to independent sampling (its distribution changes, or no parent explains where it appears).
+    of the tree and falls back to independent sampling (its distribution narrowed, or no parent explains where it appears).
   constraints_func: as in Optuna's GPSampler and TPESampler, `constraints_func(frozen_trial) -> Sequence[float]`, computed
     after each complete or pruned trial and stored on it (Optuna's `best_trial` then picks among the feasible trials). A
     trial is feasible when every value is <= 0; an infeasible one is given to the strategy as FAILED (it teaches "not
@@ -122,6 +131,7 @@ class TinyBOSampler(BaseSampler):
     if independent_sampler is not None and not isinstance(independent_sampler, BaseSampler):
       raise TypeError(f"independent_sampler={independent_sampler!r}: pass an Optuna sampler such as optuna.samplers.RandomSampler(seed=0), or None")
     self._independent = independent_sampler or RandomSampler(seed=seed)
+    self._own_independent = independent_sampler is None   # the default: each trial draws from (seed, trial number), see sample_independent
     self._warn, self._warned, self._warned_json = warn_independent_sampling, set(), set()
     self._left_out: set[str] = set()     # parameters of complete trials the last inferred tree could not model
     self._unreadable: set[int] = set()   # RUNNING trials whose shared proposal could not be read (warned once each)
@@ -161,7 +171,8 @@ class TinyBOSampler(BaseSampler):
     """What the strategy sees: the tree inferred from the complete trials (restricted to `search_space` when given) as a
     tinybo Space over the encoded values (a categorical's value is the index of its choice, an int or float with a step
     the index of its grid point), every trial that fits it as a tinybo Trial (id = the Optuna trial number; COMPLETE,
-    STOPPED for a pruned trial, at its last intermediate value and step; FAILED; PENDING for a running one) and
+    STOPPED for a pruned trial, at its last intermediate value and step, without a value when pruned before any report;
+    FAILED; PENDING for a running one) and
     every trial's finite intermediate values as tinybo Reports, {trial number: [Report, ...]}."""
     tree, trials, curves = self._history(study, search_space)
     return tree.space, trials, curves
@@ -197,16 +208,37 @@ class TinyBOSampler(BaseSampler):
       # point from the same trials, whatever the seed): published first, then read, at least one of two such workers
       # sees the other's proposal. It proposes again with those as pending, taking its own rank's point of one batch,
       # so two that both saw each other do not move to one new point together.
-      later = study.get_trials(deepcopy=False)
-      if rivals := _rivals(seen, later, trial.number):
+      # Three or more can still meet: two that proposed again from different reads (one saw a rival's first proposal,
+      # the other had replaced it) can take one point. So a worker that proposed again reads once more, and proposes
+      # again while a proposal stored since its last read lies next to its own (_RECHECKS times at most, no waiting):
+      # of any two, the one that stored last reads the other's.
+      for check in range(1 + _RECHECKS):
+        later = study.get_trials(deepcopy=False)
+        now = {t.number: _stored(t) for t in later}   # at once: a storage may update the trials it returned in place
+        rivals = _rivals(seen, later, trial.number)
+        if check and rivals: rivals = self._next_to(study, trial, search_space, later, rivals)
+        if not rivals: break
+        seen = now
         # one that has finished meanwhile is data now, not pending: it is not proposing again, so it takes no point of
         # the batch (the second of two would be this worker's point, worse than the first for nothing)
         racing = [t.number for t in rivals if not t.state.is_finished()]
         params = self._propose(study, trial, search_space, later, len(racing) + 1, sum(r < trial.number for r in racing))
         # nothing this time (a discrete space exhausted with the rivals pending): the trial is sampled independently, and
         # the first proposal, still stored, would tell the other workers it runs that
-        if not params: _share(study, trial, {}, len(_stored(next((t for t in later if t.number == trial.number), trial))))
+        if not params:
+          _share(study, trial, {}, len(_stored(next((t for t in later if t.number == trial.number), trial))))
+          break
     return params
+
+  def _next_to(self, study: Study, trial: FrozenTrial, search_space: dict[str, BaseDistribution], trials: Sequence[FrozenTrial],
+               rivals: list[FrozenTrial]) -> list[FrozenTrial]:
+    """The rivals whose configuration lies within _NEAR (max-norm, unit cube) of this trial's stored proposal: the
+    same point, proposed from other reads. (A pending trial the proposal was made beside knowingly is no rival.)"""
+    tree, history, _ = self._history(study, search_space, trials)
+    by_id = {t.id: t for t in history}
+    if (mine := by_id.get(trial.number)) is None: return []
+    x = tree.space.encode_valid([mine.params])[0]
+    return [r for r in rivals if (o := by_id.get(r.number)) is not None and np.max(np.abs(tree.space.encode_valid([o.params])[0] - x)) < _NEAR]
 
   def _propose(self, study: Study, trial: FrozenTrial, search_space: dict[str, BaseDistribution], trials: Sequence[FrozenTrial],
                count: int, pick: int) -> dict[str, Any]:
@@ -237,8 +269,12 @@ class TinyBOSampler(BaseSampler):
     if self._warn and param_name in self._left_out and param_name not in self._warned:
       self._warned.add(param_name)
       _log.warning(f"TinyBOSampler samples '{param_name}' independently with {type(self._independent).__name__}: the complete trials use it, "
-                   "but it is not in the tree the GP models (its distribution changes from trial to trial, tinybo cannot encode its range, "
+                   "but it is not in the tree the GP models (its range was narrowed below values already run, tinybo cannot encode its range, "
                    "or no categorical or small int parameter explains which trials have it)")
+    if getattr(self, "_own_independent", False):   # (a sampler pickled by an older version keeps its RandomSampler's sequence)
+      # each trial's own draws, from (seed, trial number, name): processes given one seed (a worker script started N
+      # times) drew the same first values from one RandomSampler(seed) each, trial after trial until one completed
+      return RandomSampler(seed=_draw_seed(self._seed, trial.number, param_name)).sample_independent(study, trial, param_name, param_distribution)
     return self._independent.sample_independent(study, trial, param_name, param_distribution)
 
   def before_trial(self, study: Study, trial: FrozenTrial) -> None: self._independent.before_trial(study, trial)
@@ -247,6 +283,10 @@ class TinyBOSampler(BaseSampler):
     if self._constraints_func is not None: _store_constraints(self._constraints_func, study, trial, state)
     self._independent.after_trial(study, trial, state, values)
 
+
+def _draw_seed(seed: int, number: int, name: str) -> int:
+  """The seed of one independent draw: of the sampler's seed, the trial's number and the parameter's name."""
+  return int(np.random.SeedSequence([*seed_words(seed), number, zlib.crc32(name.encode())]).generate_state(1)[0])
 
 def _store_constraints(func: Callable[[FrozenTrial], Sequence[float]], study: Study, trial: FrozenTrial, state: TrialState) -> None:
   """Compute and store a finished trial's constraints as Optuna's GPSampler and TPESampler do. Where Optuna stores None
@@ -287,7 +327,9 @@ def _survives_storage(study: Study, d: BaseDistribution) -> bool:
 
 def _check_single_objective(study: Study) -> None:
   if len(study.directions) > 1:
-    raise ValueError("TinyBOSampler optimizes a single objective; create the study with direction=..., not directions=[...]")
+    given = [d.name.lower() for d in study.directions]
+    raise ValueError(f"the study has directions={given}: TinyBOSampler optimizes a single objective; create the study with "
+                     f"direction='minimize' or 'maximize', or use optuna.samplers.NSGAIISampler for several")
 
 @dataclass(frozen=True)
 class Tree:
@@ -314,14 +356,11 @@ def infer_tree(complete: Sequence[FrozenTrial], search_space: dict[str, BaseDist
                memo: Callable[[dict[str, Codec]], _Memo] | None = None) -> Tree:
   """The tree of the finished trials' parameters (`complete`: those of `tree_trials`; only those in `search_space`, with
   the same distribution, when given). Single-value distributions are not modelled (Optuna fills them in itself); a
-  parameter whose distribution differs between trials, or whose kind or range tinybo cannot model, is left out;
+  parameter whose distribution changed so that no one holds every value run (`_distributions`), or whose kind or range
+  tinybo cannot model, is left out;
   conditions come from `infer_conditions`. `memo(codecs)`: where the finished trials' rows under these codecs are kept
   from call to call (the sampler's, see _Memo)."""
-  dists: dict[str, BaseDistribution] = {}
-  clash: set[str] = set()
-  for t in complete:
-    for n, d in t.distributions.items():
-      if dists.setdefault(n, d) != d: clash.add(n)
+  dists, clash = _distributions(complete)
   codecs, left_out = {}, set(clash)
   for n, d in dists.items():
     if n in clash or d.single() or (search_space is not None and search_space.get(n) != d): continue
@@ -357,6 +396,23 @@ def infer_tree(complete: Sequence[FrozenTrial], search_space: dict[str, BaseDist
   space = Space({n: dataclasses.replace(c.param, when=conds.get(n)) for n, c in codecs.items()})
   rows = [{n: v for n, v in r.items() if n in codecs} for r in rows]
   return Tree({n: dists[n] for n in codecs}, codecs, space, left_out, rows)
+
+def _distributions(complete: Sequence[FrozenTrial]) -> tuple[dict[str, BaseDistribution], set[str]]:
+  """Each parameter's distribution, and the names whose distribution changed in a way no one distribution explains.
+  A changed one is the latest trial's when it holds every value the trials took (a range widened when a study was
+  resumed: the earlier trials are data under it, and the GP goes on modelling it); else (a range narrowed below a value
+  already run) it clashes."""
+  dists: dict[str, BaseDistribution] = {}
+  changed: set[str] = set()
+  for t in complete:
+    for n, d in t.distributions.items():
+      if dists.get(n, d) != d: changed.add(n)
+      dists[n] = d
+  def holds(n: str) -> bool:
+    try: c = {n: codec(dists[n])}
+    except (TypeError, ValueError): return False
+    return all(_row(t, c) is not None for t in complete if n in t.params)
+  return dists, {n for n in changed if not holds(n)}
 
 _MISSING = object()
 
@@ -482,10 +538,13 @@ def _to_tinybo(t: FrozenTrial, tree: Tree, unreadable: set[int]) -> Trial | None
     if t.value is None or not math.isfinite(t.value): return Trial(t.number, p, TBState.FAILED, **fields)
     return Trial(t.number, p, TBState.COMPLETE, float(t.value), **fields)
   if t.state == TrialState.PRUNED:
-    # stopped at its last intermediate value; pruned before any report, or after a NaN/inf one (tinybo fails a trial
-    # that reports one), it is failed
-    if not curve or any(not math.isfinite(v) for v in t.intermediate_values.values()): return Trial(t.number, p, TBState.FAILED, **fields)
-    return Trial(t.number, p, TBState.STOPPED, curve[-1].value, **fields)
+    # stopped at its last intermediate value; after a NaN/inf one it is failed (tinybo fails a trial that reports one)
+    if any(not math.isfinite(v) for v in t.intermediate_values.values()): return Trial(t.number, p, TBState.FAILED, **fields)
+    # pruned before any report (an objective's own check, before it trained): nothing was measured, so no value and no
+    # "bad here" (failed, the GP would condition it at the worst value); stopped without a value, it is taken (never
+    # proposed again), fantasized as a pending one and frees its slot of the initial design (strategies.unmeasured). A
+    # check that means "infeasible" says so with constraints
+    return Trial(t.number, p, TBState.STOPPED, curve[-1].value if curve else None, **fields)
   return Trial(t.number, p, TBState.FAILED if t.state == TrialState.FAIL else TBState.PENDING, **fields)
 
 __all__ = ["Tree", "TinyBOSampler", "codec", "infer_tree", "reports_of"]

@@ -22,7 +22,10 @@ the highest step any trial has reported so far (a trial first taken as complete 
 goes further). Never as complete at full length, which would tell the model a partial result is a final one. A trial
 whose trainable returned on its own is complete. Ray shows a searcher the difference: a result that made the scheduler
 stop the trial never reaches `on_trial_result`, only `on_trial_complete`; a trial stopped while paused (HyperBandScheduler)
-gets `on_trial_complete` with no result, and ends at its last report. A trial Ray runs again under its trial_id (a
+gets `on_trial_complete` with no result, and ends at its last report (before any report: STOPPED without a value,
+nothing measured, never "bad here"). "Never reached" is told by the result itself (its
+metric and the times, iteration counts and pid Ray adds to every result), not by its step and value: a deterministic run
+again that is stopped at the earlier run's last step repeats those. A trial Ray runs again under its trial_id (a
 restored experiment, a retry after a failure) reports its steps again: its last run's results replace the earlier ones.
 Imports: integrations (the codecs), optimizer (resolve_strategy, takes_reports), strategies, space, trial, ray.
 """
@@ -132,6 +135,15 @@ def _flat(config: Mapping, paths: Mapping[str, tuple], optional: Collection[str]
     else: out[n] = d
   return out
 
+# what Ray adds to every result (Trainable.train): a run again of a trial gives its results other times (and a new pid),
+# however deterministic its step and metric
+_RUN_KEYS = ("training_iteration", "time_total_s", "time_since_restore", "iterations_since_restore", "timestamp", "pid")
+
+def _fingerprint(result: Mapping, value: float) -> tuple:
+  """One result as on_trial_complete compares it with the last one on_trial_result got: its metric and Ray's own fields
+  (a caller that passes none of them, a test, compares step and value alone)."""
+  return (value, *(repr(result.get(k)) for k in _RUN_KEYS))
+
 class TinyBOSearch(Searcher):
   """A Ray Tune Searcher driven by a tinybo strategy (the GP by default).
 
@@ -148,8 +160,10 @@ class TinyBOSearch(Searcher):
   def __init__(self, space: Space | Mapping | None = None, metric: str | None = None, mode: str | None = None, strategy: str | Strategy = "gp",
                seed: int | None = 0, points_to_evaluate: list[dict] | None = None, max_step: int | None = None,
                evaluated_rewards: list[float] | None = None):
-    super().__init__(metric=metric, mode=mode)
     if isinstance(metric, list) or isinstance(mode, list): raise ValueError("TinyBOSearch optimizes one metric; pass metric='name', mode='min'|'max'")
+    # before Ray's Searcher, whose assertion names neither the value nor the argument
+    if mode is not None and mode not in ("min", "max"): raise ValueError(f"mode={mode!r}; use 'min' or 'max'")
+    super().__init__(metric=metric, mode=mode)
     self._strategy = resolve_strategy(strategy)
     self._seed = resolve_seed(seed)
     self._space: Space | None = None
@@ -173,6 +187,7 @@ class TinyBOSearch(Searcher):
     self._max_step = None if max_step is None else int(max_step)
     self._curves: dict[int, list[Report]] = {}   # index into _trials -> its reports, steps increasing
     self._ended: set[int] = set()                 # trials the scheduler ended (their last result never reached on_trial_result)
+    self._seen: dict[int, tuple] = {}             # index into _trials -> the last result on_trial_result got (`_fingerprint`)
     self._top = 0                                 # the highest step any trial has reported
     self._own_space = space is not None      # given to the constructor: Tune passes metric/mode only with a non-empty param_space
     if space is not None: self._set_space(space)
@@ -196,6 +211,12 @@ class TinyBOSearch(Searcher):
   # ***** Searcher API *****
 
   def set_search_properties(self, metric: str | None, mode: str | None, config: dict, **spec) -> bool:
+    # two answers to one question are a mistake: one was silently dropped (Tune's over a searcher without a space, the
+    # searcher's over Tune's with one), and the searcher optimized another metric or direction than Tune ranked by
+    for k, mine, theirs in (("metric", self._metric, metric), ("mode", self._mode, mode)):
+      if mine and theirs and mine != theirs:
+        raise ValueError(f"TinyBOSearch has {k}={mine!r} and tune.TuneConfig {k}={theirs!r}; set metric and mode in one place "
+                         "(tune.TuneConfig), or the same in both")
     if self._space is not None:
       # Ray's contract: a space set already wins, and Tune then rejects a param_space with domains. The same space again
       # (a restored searcher given the same param_space) is accepted.
@@ -294,16 +315,22 @@ class TinyBOSearch(Searcher):
     i = self._running(trial_id)
     v = self._value(result)
     if i is None or v is None: return
+    self._seen[i] = _fingerprint(result, v)
     if self._report(i, result.get("training_iteration"), v) and self._ended: self._relabel()
 
   def on_trial_complete(self, trial_id: str, result: dict | None = None, error: bool = False) -> None:
     i = self._running(trial_id)
     if i is None: return   # not ours (e.g. finished twice, or started before a restore from an older checkpoint)
     del self._live[trial_id]
+    seen = self._seen.pop(i, None)   # the last result on_trial_result got; kept no longer than the trial runs
     t = self._trials[i]
-    if result is None and not error and self._curves.get(i):
+    if result is None and not error:
       # Ray stops a PAUSED (or PENDING) trial with no result (HyperBandScheduler ends a paused bracket, PBT): the scheduler
-      # ended it at its last report
+      # ended it at its last report; before any, it measured nothing: stopped without a value, taken but no value (failed,
+      # the GP would take it for the worst value there)
+      if not self._curves.get(i):
+        t.state, t.value = TrialState.STOPPED, None
+        return
       t.state, t.value = TrialState.COMPLETE, self._curves[i][-1].value
       self._ended.add(i)
       self._relabel()
@@ -315,16 +342,19 @@ class TinyBOSearch(Searcher):
       return
     t.state, t.value = TrialState.COMPLETE, v
     # a final result that on_trial_result never saw made the scheduler (or a stopper) end the trial; a trainable that
-    # returned on its own repeats its last result (its step and value)
+    # returned on its own repeats its last result. The very result, not its step and value: a deterministic run again
+    # (Tuner.restore from a checkpoint) that the scheduler stops at the earlier run's last step repeats those
     curve, step = self._curves.get(i), result.get("training_iteration")
-    repeat = bool(curve) and (curve[-1].step, curve[-1].value) == (step, v)
+    if seen is not None: repeat = seen == _fingerprint(result, v)
+    else: repeat = bool(curve) and (curve[-1].step, curve[-1].value) == (step, v)   # (a state saved before _seen was kept)
     if not repeat and self._report(i, step, v): self._ended.add(i)
     self._relabel()
 
   def add_evaluated_point(self, parameters: dict, value: float, error: bool = False, pruned: bool = False,
                           intermediate_values: list[float] | None = None) -> None:
     """A result from outside this searcher (warm start). `intermediate_values` become its reports at steps 1, 2, ...;
-    a pruned point with a finite value is STOPPED at the last of them (failed without them); errored points are failed."""
+    a pruned point is STOPPED at the last of them (without them: STOPPED without a value, nothing measured); errored
+    points, and a NaN or infinite value, are failed."""
     self._check()
     self._add(self._to_tb(parameters), value, error, pruned, intermediate_values)
 
@@ -333,8 +363,11 @@ class TinyBOSearch(Searcher):
     except (TypeError, ValueError): v = None
     curve = [Report(s, float(x), False, time.time()) for s, x in enumerate(intermediate_values or [], 1) if x is not None and math.isfinite(x)]
     if v is not None and not math.isfinite(v): v = None
+    # pruned before any report: its value is at no known step, nothing measured (a NaN is a measured failure): stopped
+    # without a value, taken but no value, as under Optuna (failed, the GP would take it for the worst value there)
+    unmeasured = pruned and not curve and not error and (value is None or v is not None)
     if pruned and not curve: v = None
-    state = TrialState.FAILED if v is None else TrialState.STOPPED if pruned else TrialState.COMPLETE
+    state = TrialState.STOPPED if unmeasured else TrialState.FAILED if v is None else TrialState.STOPPED if pruned else TrialState.COMPLETE
     i = len(self._trials)
     self._trials.append(Trial(i, params, state, v, last_step=curve[-1].step if curve else None))
     if curve:
@@ -359,7 +392,8 @@ class TinyBOSearch(Searcher):
     return {"version": _STATE_VERSION, "space": self._space, "codecs": self._codecs,
             "paths": self._paths, "lists": self._lists, "trials": self._trials, "live": self._live, "errored": self._errored,
             "queue": self._queue, "metric": self._metric,
-            "mode": self._mode, "seed": self._seed, "curves": self._curves, "ended": self._ended, "top": self._top, "max_step": self._max_step}
+            "mode": self._mode, "seed": self._seed, "curves": self._curves, "ended": self._ended, "top": self._top, "max_step": self._max_step,
+            "seen": self._seen}
 
   def set_state(self, state: dict) -> None:
     if state.get("version") not in (1, _STATE_VERSION):
@@ -370,6 +404,7 @@ class TinyBOSearch(Searcher):
     self._metric, self._mode, self._seed = state["metric"], state["mode"], state["seed"]
     self._curves, self._ended, self._top = state.get("curves", {}), state.get("ended", set()), state.get("top", 0)
     self._max_step = state.get("max_step", self._max_step)
+    self._seen = state.get("seen", {})
 
   def save(self, checkpoint_path: str) -> None:
     with open(checkpoint_path, "wb") as f: pickle.dump(self.get_state(), f)
