@@ -95,6 +95,14 @@ def test_sample_is_valid_and_neighbors(space, seed):
   for row in N:  # each neighbour differs from x in exactly one parameter
     q = space.decode(row)
     assert sum((type(q[k]), q[k]) != (type(base[k]), base[k]) for k in space.names) == 1  # type too: 1 == True
+  # in order: parameter by parameter, an int one step down then up, a categorical's other choices as listed
+  expect = []
+  for k, p in space.params.items():
+    if isinstance(p, tb.Int): expect += [{**base, k: v} for v in (base[k] - 1, base[k] + 1) if p.low <= v <= p.high]
+    elif isinstance(p, tb.Categorical): expect += [{**base, k: c} for c in p.choices if not (type(c) is type(base[k]) and c == base[k])]
+  got = space.decode_many(N)
+  assert len(got) == len(expect)
+  for g, e in zip(got, expect): assert_same_config(space, g, e)
 
 # ***** closed forms *****
 

@@ -548,19 +548,20 @@ class Space:
     starts from its `inactive_fill` column, rounded). Returns [k, dim] (k may be 0)."""
     x = self.round(np.asarray(x, dtype=np.float64).reshape(1, -1))[0]
     act = self._activity(self._parent_codes(x[None]), 1) if self._conds else None
-    out = []
+    out = [np.zeros((0, self.dim))]
     for k, p in self.params.items():
       if act is not None and not act[k][0]: continue
       c = self.columns[k]
       if isinstance(p, Int):
         v = int(_dec(p, x[None, c])[0])
-        for w in (v - 1, v + 1):
-          if p.low <= w <= p.high: y = x.copy(); y[c] = _enc(p, np.array([w]))[0]; out.append(y)
-      elif isinstance(p, Categorical):
-        v = int(np.argmax(x[c]))
-        for w in range(len(p.choices)):
-          if w != v: y = x.copy(); y[c] = _enc(p, np.array([w]))[0]; out.append(y)
-    N = np.array(out).reshape(-1, self.dim)
+        for w in (v - 1, v + 1):   # one at a time: numpy's vector log may differ in the last bit from its scalar one
+          if p.low <= w <= p.high: y = x.copy(); y[c] = _enc(p, np.array([w]))[0]; out.append(y[None])
+      elif isinstance(p, Categorical):   # every other choice, in order, as one block (a 300-choice one took 300 copies)
+        w = np.delete(np.arange(len(p.choices)), int(np.argmax(x[c])))
+        Y = np.repeat(x[None], len(w), axis=0)
+        Y[:, c] = _enc(p, w)
+        out.append(Y)
+    N = np.concatenate(out)
     return self.round(N) if self._conds and len(N) else N
 
   def _check_X(self, X: np.ndarray) -> np.ndarray:
