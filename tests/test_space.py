@@ -103,6 +103,10 @@ def test_sample_is_valid_and_neighbors(space, seed):
   got = space.decode_many(N)
   assert len(got) == len(expect)
   for g, e in zip(got, expect): assert_same_config(space, g, e)
+  # with max_int_values, the ints of more values take no unit step; the rest stay as they were, in order
+  narrow = [row for row, e in zip(N, expect) if all(not isinstance(p, tb.Int) or e[k] == base[k] or p.high - p.low + 1 <= 3
+                                                    for k, p in space.params.items())]
+  np.testing.assert_array_equal(space.neighbors(X[0], max_int_values=3), np.array(narrow).reshape(-1, space.dim))
 
 # ***** closed forms *****
 

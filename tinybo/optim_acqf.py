@@ -153,9 +153,15 @@ def ascend(ev: AcquisitionEvaluator, X0: np.ndarray, movable: np.ndarray, max_ev
   lbfgs(fg, X0[:, cols] / s, lo[cols] / s, hi[cols] / s, max_evals=max_evals, memory=8, gtol=1e-7, ftol=1e-12)
   return best_X, best_a
 
+# the local search steps an int by one only when it has at most this many values: one step of a wider one moves less than
+# 1e-4 of its range, below what a lengthscale resolves (the ascent moves it along its relaxed column), and each such step
+# scored every other neighbour again (all choices of a categorical), up to 20 rounds a suggestion
+UNIT_STEP_MAX_VALUES = 10_000
+
 def local_search(ev: AcquisitionEvaluator, space: Any, X: np.ndarray, a: np.ndarray, avoid: np.ndarray, bucket: int, max_iter: int = 20,
                  box: tuple[np.ndarray, np.ndarray] | None = None) -> tuple[np.ndarray, np.ndarray]:
-  """Greedy discrete hill climbing over space.neighbors (int +-1, category switches), all starts batched per round.
+  """Greedy discrete hill climbing over space.neighbors (int +-1 up to UNIT_STEP_MAX_VALUES values, category switches),
+  all starts batched per round.
   A start whose point is already observed still moves to its best neighbor, so a duplicate can escape. box (lo, hi): no
   step leaves it."""
   X, a = X.copy(), a.copy()
@@ -163,7 +169,7 @@ def local_search(ev: AcquisitionEvaluator, space: Any, X: np.ndarray, a: np.ndar
   for _ in range(max_iter):
     idx = np.flatnonzero(active)
     if len(idx) == 0: break
-    nbrs = [space.neighbors(X[i]) for i in idx]
+    nbrs = [space.neighbors(X[i], UNIT_STEP_MAX_VALUES) for i in idx]
     counts = [len(n) for n in nbrs]
     if sum(counts) == 0: break
     vals = ev.values(np.concatenate([n for n in nbrs if len(n)]), bucket=bucket)

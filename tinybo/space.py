@@ -542,10 +542,11 @@ class Space:
       X[:, self.columns[q]] = _enc(p, codes[rng.integers(0, len(codes), n)])
     return self._fill_inactive(X)
 
-  def neighbors(self, x: np.ndarray) -> np.ndarray:
-    """Discrete neighbours of one encoded point: each active int one step up/down, each active categorical switched to
-    every other choice; floats untouched. A switched parent changes which parameters are active (a newly active one
-    starts from its `inactive_fill` column, rounded). Returns [k, dim] (k may be 0)."""
+  def neighbors(self, x: np.ndarray, max_int_values: int | None = None) -> np.ndarray:
+    """Discrete neighbours of one encoded point: each active int one step up/down (only ints of at most `max_int_values`
+    values, when given), each active categorical switched to every other choice; floats untouched. A switched parent
+    changes which parameters are active (a newly active one starts from its `inactive_fill` column, rounded). Returns
+    [k, dim] (k may be 0)."""
     x = self.round(np.asarray(x, dtype=np.float64).reshape(1, -1))[0]
     act = self._activity(self._parent_codes(x[None]), 1) if self._conds else None
     out = [np.zeros((0, self.dim))]
@@ -553,6 +554,7 @@ class Space:
       if act is not None and not act[k][0]: continue
       c = self.columns[k]
       if isinstance(p, Int):
+        if max_int_values is not None and p.high - p.low + 1 > max_int_values: continue
         v = int(_dec(p, x[None, c])[0])
         for w in (v - 1, v + 1):   # one at a time: numpy's vector log may differ in the last bit from its scalar one
           if p.low <= w <= p.high: y = x.copy(); y[c] = _enc(p, np.array([w]))[0]; out.append(y[None])
