@@ -322,6 +322,18 @@ class AtOnce:
     if self.first: self.first = False; self.ready.wait(timeout=120)
     with self.turns: return self.gp.suggest(space, trials, n, seed=seed, minimize=minimize)
 
+def ask_at_once(study: optuna.Study, storage: optuna.storages.BaseStorage, workers: int) -> dict[int, tuple]:
+  """Trial number -> (x, y, c) of `workers` threads, each a process with its own sampler (seeds 0, 1, ...) asking at once."""
+  ready, turns, asked = threading.Barrier(workers), threading.Lock(), {}
+  def worker(seed: int) -> None:
+    s = optuna.load_study(study_name=study.study_name, storage=storage, sampler=TinyBOSampler(AtOnce(ready, turns), seed=seed))
+    t = s.ask()
+    asked[t.number] = xyc(t)
+  threads = [threading.Thread(target=worker, args=(seed,)) for seed in range(workers)]
+  for t in threads: t.start()
+  for t in threads: t.join()
+  return asked
+
 class MeetAfterPublishing(optuna.storages.InMemoryStorage):
   """Each worker waits, once it stored its first proposal, for the other's: then both read the other's before deciding."""
   def __init__(self): super().__init__(); self.met, self.published = threading.Barrier(2), set()
@@ -340,17 +352,8 @@ def test_two_processes_sampling_at_the_same_moment_get_distinct_points(both_see)
   study = optuna.create_study(storage=storage, sampler=TinyBOSampler(tb.GP(n_initial=5), seed=0))
   study.optimize(quadratic, n_trials=8)
   storage.meet = both_see
-  ready, turns, asked = threading.Barrier(2), threading.Lock(), {}
-  def worker(seed: int) -> None:
-    s = optuna.load_study(study_name=study.study_name, storage=storage, sampler=TinyBOSampler(AtOnce(ready, turns), seed=seed))
-    t = s.ask()
-    asked[seed] = (t.suggest_float("x", -3, 3), t.suggest_float("y", 1e-3, 10, log=True), t.suggest_categorical("c", ["a", "b"]))
-  threads = [threading.Thread(target=worker, args=(seed,)) for seed in (0, 1)]
-  for t in threads: t.start()
-  for t in threads: t.join()
-  (xa, ya, ca), (xb, yb, cb) = asked[0], asked[1]
-  # apart in the unit cube the GP searches (x over 6, log10 y over 4): at least 1% of a side, or another category
-  assert ca != cb or max(abs(xa - xb) / 6, abs(math.log10(ya / yb)) / 4) > 0.01, asked
+  asked = ask_at_once(study, storage, workers=2)
+  assert len(asked) == 2 and apart(*asked.values()), asked
   running = study.get_trials(states=(P.RUNNING,))
   assert sorted(tuple(proposal(t).values()) for t in running) == sorted(asked.values())   # each stored what it runs
 
@@ -397,14 +400,7 @@ def test_three_processes_sampling_at_the_same_moment_get_distinct_points():
   study = optuna.create_study(storage=storage, sampler=TinyBOSampler(tb.GP(n_initial=5), seed=0))
   study.optimize(quadratic, n_trials=8)
   storage.active = True
-  ready, turns, asked = threading.Barrier(3), threading.Lock(), {}
-  def worker(seed: int) -> None:
-    s = optuna.load_study(study_name=study.study_name, storage=storage, sampler=TinyBOSampler(AtOnce(ready, turns), seed=seed))
-    t = s.ask()
-    asked[t.number] = xyc(t)
-  threads = [threading.Thread(target=worker, args=(seed,)) for seed in (0, 1, 2)]
-  for t in threads: t.start()
-  for t in threads: t.join()
+  asked = ask_at_once(study, storage, workers=3)
   assert len(asked) == 3, asked
   got = [asked[n] for n in sorted(asked)]
   assert all(apart(got[i], got[j]) for i in range(3) for j in range(i + 1, 3)), got
