@@ -212,7 +212,7 @@ def test_overflowing_int_value_is_a_failed_trial_with_a_warning(tmp_path):
   t = opt.suggest()
   with pytest.warns(TrialFailedWarning): assert opt.observe(t, -(7 ** 5000)).state == TrialState.FAILED
 
-# ***** 10: Ctrl-C during optimize(n_jobs=4) fails every running trial *****
+# ***** 10: Ctrl-C during optimize(n_jobs=4) fails every running trial (and queues it again) *****
 
 SIGINT_CHILD = """
 import os, sys, time, tinybo as tb
@@ -224,7 +224,7 @@ def objective(p):
 opt.optimize(objective, n_trials=8, n_jobs=4, progress=False)
 """
 
-def test_ctrl_c_with_threads_fails_every_running_trial(tmp_path):
+def test_ctrl_c_with_threads_fails_and_queues_every_running_trial(tmp_path):
   db, marks = tmp_path / "s.db", tmp_path / "started.txt"
   p = subprocess.Popen([sys.executable, "-c", SIGINT_CHILD, str(db), str(marks)], cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},
                        stderr=subprocess.PIPE, text=True)
@@ -235,7 +235,10 @@ def test_ctrl_c_with_threads_fails_every_running_trial(tmp_path):
   err = p.communicate(timeout=60)[1]
   assert p.returncode != 0 and "KeyboardInterrupt" in err
   ts = tb.Optimizer({"x": tb.Float(0, 1)}, strategy="random", storage=db, name="s").trials
-  assert len(ts) == 4 and [t.state for t in ts] == [TrialState.FAILED] * 4   # none left pending
+  # none left pending with the dead process: each failed, its configuration queued again for a resumed study
+  assert len(ts) == 8 and [t.state for t in ts[:4]] == [TrialState.FAILED] * 4
+  assert [(t.state, t.worker) for t in ts[4:]] == [(TrialState.PENDING, None)] * 4
+  assert sorted(t.params["x"] for t in ts[4:]) == sorted(t.params["x"] for t in ts[:4])
 
 # ***** 12: a half-written Optuna sampler state is rebuilt from the trials *****
 

@@ -381,6 +381,12 @@ class Optimizer:
     """Record a trial as failed (its run crashed). Failing a failed trial does nothing; a complete or stopped one is an error."""
     return self._full(self.storage.finish(self.name, self._id(trial), TrialState.FAILED, None))
 
+  def _interrupted(self, trial: Trial) -> Trial:
+    """A run Ctrl-C cut short: failed (it did not finish) and its configuration queued again, so that a resumed study
+    runs it first. Failed alone, the GP would take the configuration it believed best for a bad one (a failure that a
+    later trial runs again tells nothing: strategies.History). Returns the queued copy."""
+    return self.requeue(trial)
+
   def fail_pending(self, older_than: float | None = None) -> list[Trial]:
     """Fail, in one go, every pending trial a worker took (or only those it took more than `older_than` seconds ago):
     the trials left behind by workers that died. Queued trials (enqueue, requeue) no worker took yet are left to the
@@ -428,9 +434,11 @@ class Optimizer:
       returned()
       err = raised(e)
       return self._ended_elsewhere(trial, lambda: self._fail_warned(trial, f"failed: {err}"), f"its error ({err})")
-    except BaseException:
+    except BaseException as e:
       returned()
-      self._ended_elsewhere(trial, lambda: self.fail(trial), None)  # Ctrl-C: do not leave the trial pending forever
+      # Ctrl-C: never left pending for good; failed, and run again by the next suggest() (`_interrupted`)
+      end = self._interrupted if isinstance(e, KeyboardInterrupt) else self.fail
+      self._ended_elsewhere(trial, lambda: end(trial), None)
       raise
     returned()
     if handle is not None and handle.failed: return self._end_stopped(trial, handle)  # a NaN report failed it: keep it failed
@@ -444,8 +452,9 @@ class Optimizer:
     others' pending trials). An exception or non-finite value fails that trial with a warning (an exception's type,
     message and the file:line that raised it) and the run goes on. `timeout` (seconds) starts no new trial after it and
     lets running ones finish: it cannot stop an objective that hangs (Python cannot kill a thread), so
-    bound each run inside the objective. Ctrl-C fails every running trial and re-raises; a thread whose objective still
-    returns afterwards records its result (a late result is kept). Returns `best`.
+    bound each run inside the objective. Ctrl-C fails every running trial, queues its configuration again (the next
+    suggest(), in any process, runs it first; fail() the queued copy to drop it) and re-raises; a thread whose objective
+    still returns afterwards records its result (a late result is kept). Returns `best`.
     An objective with a second parameter, `objective(params, trial)`, gets a TrialHandle: `trial.report(value, step)`
     returns True when the stopping rule says stop; raising tb.StopTrial then ends the trial as stopped."""
     if not callable(objective):
@@ -514,7 +523,7 @@ class Optimizer:
     except KeyboardInterrupt:  # reaches the main thread only: fail what the worker threads are running, then stop
       with lock:               # held while failing, so a worker whose objective returns meanwhile records its result after
         interrupted.set(); stop.set()
-        for t in running.values(): self._ended_elsewhere(t, lambda t=t: self.fail(t), None)
+        for t in running.values(): self._ended_elsewhere(t, lambda t=t: self._interrupted(t), None)
         running.clear()
       raise
     finally: bar.close()

@@ -17,6 +17,7 @@ import pytest
 import tinybo as tb
 from benchmarks.optuna_tree import run, tree_objective
 from tinybo.integrations.optuna import TinyBOSampler, codec
+from tinybo.strategies import History
 from tinybo.trial import TrialState as TBState
 
 P = optuna.trial.TrialState
@@ -885,3 +886,28 @@ def test_constraints_func_that_is_not_callable_is_a_one_line_type_error():
     with pytest.raises(TypeError, match=r"constraints_func=.*: pass a function of an Optuna FrozenTrial that returns a sequence of floats") as e:
       TinyBOSampler(constraints_func=bad)
     assert "\n" not in str(e.value)
+
+@pytest.mark.filterwarnings("ignore::optuna.exceptions.ExperimentalWarning", "ignore:Heartbeat of storage:UserWarning")
+def test_a_stale_trial_that_optunas_retry_callback_enqueues_again_is_not_bad_here(tmp_path):
+  # a worker killed mid-trial: its heartbeat goes stale, fail_stale_trials fails it, and RetryHeartbeatStaleTrialCallback (how
+  # Optuna recommends recovering) enqueues its parameters again. The failure measured nothing about them: while the
+  # copy waits or once it ran, the GP must not condition the point at the worst value
+  storage = optuna.storages.RDBStorage(f"sqlite:///{tmp_path / 's.db'}", heartbeat_interval=1, grace_period=1,
+                                       heartbeat_stale_trial_callback=optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=1))
+  sampler = TinyBOSampler(tb.GP(n_initial=5), seed=0)
+  study = optuna.create_study(storage=storage, sampler=sampler)
+  study.optimize(quadratic, n_trials=6)
+  killed = study.ask()
+  xyc(killed)
+  storage.record_heartbeat(killed._trial_id)                           # the worker's last sign of life, then nothing
+  time.sleep(2.5)
+  optuna.storages.fail_stale_trials(study)
+  trials = study.get_trials()
+  assert trials[killed.number].state == P.FAIL and trials[-1].state == P.WAITING and trials[-1].params == trials[killed.number].params
+  space, seen, _ = sampler.history(study)
+  assert History.of(space, seen).X_failed.shape[0] == 0 and History.of(space, seen).X_pending.shape[0] == 1
+  assert History.of(space, seen[:-1]).X_failed.shape[0] == 1           # without the retry it is a failure there
+  study.optimize(quadratic, n_trials=1)                                # the retry runs the killed trial's parameters
+  assert study.trials[-1].params == trials[killed.number].params and study.trials[-1].state == P.COMPLETE
+  space, seen, _ = sampler.history(study)
+  assert History.of(space, seen).X_failed.shape[0] == 0
