@@ -454,7 +454,7 @@ class Optimizer:
     lets running ones finish: it cannot stop an objective that hangs (Python cannot kill a thread), so
     bound each run inside the objective. Ctrl-C fails every running trial, queues its configuration again (the next
     suggest(), in any process, runs it first; fail() the queued copy to drop it) and re-raises; a thread whose objective
-    still returns afterwards records its result (a late result is kept). Returns `best`.
+    still returns afterwards records its result (a late result is kept; the queued copy runs it once more). Returns `best`.
     An objective with a second parameter, `objective(params, trial)`, gets a TrialHandle: `trial.report(value, step)`
     returns True when the stopping rule says stop; raising tb.StopTrial then ends the trial as stopped."""
     if not callable(objective):
