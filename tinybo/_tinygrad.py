@@ -3,7 +3,8 @@ inputs, the one registry of captured programs (with its disk cache), their direc
 Written for tinygrad TINYGRAD_VERSION; another version is named in a warning once, at import. Every fast path here has a
 public fallback, and a fallback warns once (`FastPathWarning`, naming the path and the error) instead of passing
 silently: a tinygrad release that moves an internal makes tinybo slower and says so. `COUNTS` tells tests which path ran.
-`DEVICE_LOCK`: the process-wide programs and buffers serve one unit of work at a time (the GP strategy holds it).
+`DEVICE_LOCK`: the process-wide programs and buffers serve one unit of work at a time (the GP strategy holds it, through
+`device_work`, which also counts its kernels so that `foreign_kernels` sees a user's tinygrad work).
 At import, tinygrad's compile cache gets one SQLite connection per thread (`_per_thread_compile_cache`).
 Imports: tinygrad (its helpers' compile cache too), numpy, sqlite3 (that cache's per-thread connections), subprocess
 (macOS's sysctl, `cpu_description`). Imported by gp.py, optim_acqf.py, tree.py (upload), bo.py and plot.py (the lock).
@@ -165,6 +166,25 @@ def staged(a:np.ndarray, dtype:DType, device:str) -> Tensor:
 # in a global list). Two studies suggesting at once in two threads of one process read each other's numbers, silently, so
 # a whole unit of device work (a suggestion, a recommendation) holds this lock; re-entrant, so that units may nest.
 DEVICE_LOCK = threading.RLock()
+_OWN_KERNELS = [0]              # kernels launched inside tinybo's units of device work (`device_work`), all threads
+_UNIT_DEPTH = threading.local()  # how deep this thread is in units of device work (units nest)
+
+@contextlib.contextmanager
+def device_work():
+  """One unit of tinybo's device work: holds DEVICE_LOCK, and counts the kernels it launches as tinybo's own (the
+  outermost unit of a thread counts them), so `foreign_kernels` can tell a user's tinygrad work from tinybo's."""
+  with DEVICE_LOCK:
+    depth = getattr(_UNIT_DEPTH, "n", 0)
+    _UNIT_DEPTH.n, before = depth + 1, _helpers.GlobalCounters.kernel_count
+    try: yield
+    finally:
+      _UNIT_DEPTH.n = depth
+      if depth == 0: _OWN_KERNELS[0] += _helpers.GlobalCounters.kernel_count - before
+
+def foreign_kernels() -> int:
+  """Kernels (and copies) tinygrad has launched in this process outside tinybo's units of device work: a count that
+  grows while a user's tinygrad code runs (tinygrad's GlobalCounters, which its JIT replays count too)."""
+  return _helpers.GlobalCounters.kernel_count - _OWN_KERNELS[0]
 
 _PROGRAMS: dict[tuple, CachedJit] = {}
 

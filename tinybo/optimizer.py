@@ -14,7 +14,7 @@ with its last reported value. Inside optimize(), an objective with a second posi
 does the same.
 A rule that needs the strategy's model (tb.ModelStopping) gets it bound into its History (`chance`, tb.GP.final_chance).
 Holds: Optimizer, TrialHandle, resolve_strategy, takes_reports, has_curve_model, best_of, TrialFailedWarning.
-Imports: bo (tb.GP), stopping, strategies, space, storage, trial.
+Imports: bo (tb.GP), stopping, strategies, space, storage, threads (ObjectiveTurns), trial.
 """
 from __future__ import annotations
 
@@ -35,6 +35,7 @@ from tinybo.space import Space, copied_constant
 from tinybo.stopping import History, StoppingRule, StopTrial, check_stopping
 from tinybo.storage import Storage, StorageBusyError, check_requeue, finished_state, new_seed, open_storage
 from tinybo.strategies import Grid, Random, SearchExhausted, Strategy
+from tinybo.threads import ObjectiveTurns
 from tinybo.trial import Report, Trial, TrialState
 
 
@@ -174,7 +175,7 @@ class Optimizer:
     self.seed: int = int(recorded if recorded is not None else seed if seed is not None else new_seed())  # None: a storage that keeps no seed
     where = getattr(self.storage, "location", None) or f"{type(self.storage).__name__}@{id(self.storage):#x}"
     self.study: str = f"'{name}' in {where}"   # what every Trial this optimizer returns carries in .study
-    self._lock = threading.Lock()  # one suggestion at a time per optimizer: strategy objects need not be thread-safe
+    self._lock = threading.RLock()  # one suggestion at a time: strategies need not be thread-safe (re-entrant: threads.ObjectiveTurns)
 
   @property
   def minimize(self) -> bool: return self.direction == "minimize"
@@ -475,6 +476,7 @@ class Optimizer:
     deadline = None if timeout is None else time.monotonic() + seconds(timeout)
     lock, stop, interrupted, errors, started, stopped = threading.Lock(), threading.Event(), threading.Event(), [], [0], [0]
     running: dict[int, Trial] = {}  # trials whose objective is running in a worker thread
+    turns = ObjectiveTurns(int(n_jobs), self._lock)
     b = self.best
     best = [None if b is None else b.value]
     bar = tqdm(total=n_trials, disable=not progress, desc=self.name, unit="trial")
@@ -501,7 +503,8 @@ class Optimizer:
             return
           # n_jobs=1: Ctrl-C lands in this thread, also while the outcome is written: the trial stays in `running`
           # until then, for the handler below to fail; in worker threads a returned objective's result is always written
-          t = self._run_one(objective, trial, with_handle, (lambda: None) if n_jobs == 1 else lambda tid=trial.id: _drop(tid))
+          with turns.run():   # a tinygrad objective's runs take turns (threads.py)
+            t = self._run_one(objective, trial, with_handle, (lambda: None) if n_jobs == 1 else lambda tid=trial.id: _drop(tid))
           _drop(trial.id)
           with lock:
             if t.state == TrialState.COMPLETE and (best[0] is None or (t.value < best[0] if self.minimize else t.value > best[0])): best[0] = t.value
@@ -532,7 +535,7 @@ class Optimizer:
 
   # pickled (a process spawned with it, as multiprocessing does on macOS and Windows): the same study, a lock of its own
   def __getstate__(self) -> dict: return {k: v for k, v in self.__dict__.items() if k != "_lock"}
-  def __setstate__(self, state: dict) -> None: self.__dict__.update(state, _lock=threading.Lock())
+  def __setstate__(self, state: dict) -> None: self.__dict__.update(state, _lock=threading.RLock())
 
   def __repr__(self) -> str:
     return f"Optimizer(name={self.name!r}, strategy={type(self.strategy).__name__}, direction={self.direction!r}, trials={len(self.trials)})"
