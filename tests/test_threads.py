@@ -12,10 +12,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 from tinygrad import Tensor, TinyJit
-from tinygrad.helpers import GlobalCounters
 
 import tinybo as tb
-from tinybo import threads
+from tinybo import _tinygrad, threads
 from tinybo.trial import TrialState
 
 SPACE = tb.Space({"lr": tb.Float(1e-3, 0.3, log=True), "w0": tb.Float(-1, 1)})
@@ -50,6 +49,7 @@ def test_tinygrad_objectives_in_threads_take_turns_and_give_what_a_run_alone_giv
   # run's loss, beside each other and beside the GP's own device work
   overlap = Overlap()
   def objective(p: dict) -> float:
+    Tensor([0.0])                             # its first Tensor: from here the run holds the turn
     with overlap: return train(p)[-1]
   opt = tb.Optimizer(SPACE, strategy=tb.GP(n_initial=4) if strategy == "gp" else "random", seed=0)
   with warnings.catch_warnings(record=True) as caught:
@@ -84,18 +84,29 @@ def test_objectives_without_tinygrad_run_at_once():
   with warnings.catch_warnings():
     warnings.simplefilter("error", tb.TinygradThreadsWarning)
     opt.optimize(objective, n_trials=8, n_jobs=4, progress=False)
-  assert overlap.most >= 3 and len(opt.trials) == 8   # the first run alone, then the others side by side
+  assert overlap.most == 4 and len(opt.trials) == 8   # side by side from the first run
 
-def test_a_run_that_raises_before_it_trains_decides_nothing():
-  turns = threads.ObjectiveTurns(2, threading.RLock())
-  with pytest.raises(ValueError), turns.run(): raise ValueError("a bad configuration, before any training")
-  assert turns.uses_tinygrad is None
-  Tensor.ones(2).contiguous().realize()       # a kernel to count
-  with pytest.warns(tb.TinygradThreadsWarning), turns.run():
-    GlobalCounters.reset()                     # a tinygrad script's habit: the count drops, and that is tinygrad use too
-  assert turns.uses_tinygrad is True
+def test_a_run_takes_the_turn_at_its_first_tensor_and_later_runs_from_their_start():
+  turns, lock = threads.ObjectiveTurns(2, threading.RLock()), threading.RLock()
+  turns.optimizer_lock = lock
+  with turns.run():
+    assert not _tinygrad.DEVICE_LOCK._is_owned() and not turns.uses_tinygrad   # numpy work, a subprocess: no turn
+    with pytest.warns(tb.TinygradThreadsWarning): Tensor([1.0])
+    assert _tinygrad.DEVICE_LOCK._is_owned() and lock._is_owned() and turns.uses_tinygrad
+    Tensor([2.0])                                                                # the turn is taken once
+  assert not _tinygrad.DEVICE_LOCK._is_owned() and not lock._is_owned()
+  with turns.run(): assert _tinygrad.DEVICE_LOCK._is_owned()                     # known now: from the start
+  Tensor([3.0])                                                                  # outside a run: nothing
+  assert not _tinygrad.DEVICE_LOCK._is_owned()
   alone = threads.ObjectiveTurns(1, threading.RLock())
-  assert alone.uses_tinygrad is False          # n_jobs=1: one run at a time anyway, nothing to find out
+  with alone.run(): Tensor([1.0]); assert not _tinygrad.DEVICE_LOCK._is_owned()  # n_jobs=1: one run at a time anyway
+
+def test_tinybos_own_tensors_inside_a_run_take_no_turn():
+  # a ModelStopping report runs the GP inside the run, under device_work: its Tensors are not the objective's
+  turns = threads.ObjectiveTurns(2, threading.RLock())
+  with turns.run():
+    with _tinygrad.device_work(): Tensor([1.0])
+    assert not turns.uses_tinygrad
 
 @pytest.mark.slow
 def test_the_models_stopping_rule_in_tinygrad_threads_does_not_deadlock():

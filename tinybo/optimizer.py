@@ -14,7 +14,7 @@ with its last reported value. Inside optimize(), an objective with a second posi
 does the same.
 A rule that needs the strategy's model (tb.ModelStopping) gets it bound into its History (`chance`, tb.GP.final_chance).
 Holds: Optimizer, TrialHandle, resolve_strategy, takes_reports, has_curve_model, best_of, TrialFailedWarning.
-Imports: bo (tb.GP), stopping, strategies, space, storage, threads (ObjectiveTurns), trial.
+Imports: bo (tb.GP), stopping, strategies, space, storage, terminate (SIGTERM), threads (ObjectiveTurns), trial.
 """
 from __future__ import annotations
 
@@ -35,6 +35,7 @@ from tinybo.space import Space, copied_constant
 from tinybo.stopping import History, StoppingRule, StopTrial, check_stopping
 from tinybo.storage import Storage, StorageBusyError, check_requeue, finished_state, new_seed, open_storage
 from tinybo.strategies import Grid, Random, SearchExhausted, Strategy
+from tinybo.terminate import sigterm_as_interrupt
 from tinybo.threads import ObjectiveTurns
 from tinybo.trial import Report, Trial, TrialState
 
@@ -453,7 +454,8 @@ class Optimizer:
     others' pending trials). An exception or non-finite value fails that trial with a warning (an exception's type,
     message and the file:line that raised it) and the run goes on. `timeout` (seconds) starts no new trial after it and
     lets running ones finish: it cannot stop an objective that hangs (Python cannot kill a thread), so
-    bound each run inside the objective. Ctrl-C fails every running trial, queues its configuration again (the next
+    bound each run inside the objective. Ctrl-C (and SIGTERM, as tb.Terminated, while no other handler is installed: a
+    scheduler preempting the job) fails every running trial, queues its configuration again (the next
     suggest(), in any process, runs it first; fail() the queued copy to drop it) and re-raises; a thread whose objective
     still returns afterwards records its result (a late result is kept; the queued copy runs it once more). Returns `best`.
     An objective with a second parameter, `objective(params, trial)`, gets a TrialHandle: `trial.report(value, step)`
@@ -514,22 +516,23 @@ class Optimizer:
       except BaseException as e:  # storage errors, Ctrl-C: stop everyone, re-raise in the caller
         errors.append(e); stop.set()
 
-    try:
-      if n_jobs == 1:
-        work()
-        if errors and isinstance(errors[0], KeyboardInterrupt): raise errors[0]
-      else:
-        threads = [threading.Thread(target=work, name=f"tinybo-{i}", daemon=True) for i in range(int(n_jobs))]
-        for t in threads: t.start()
-        for t in threads:
-          while t.is_alive(): t.join(0.1)  # short joins keep the main thread responsive to Ctrl-C
-    except KeyboardInterrupt:  # reaches the main thread only: fail what the worker threads are running, then stop
-      with lock:               # held while failing, so a worker whose objective returns meanwhile records its result after
-        interrupted.set(); stop.set()
-        for t in running.values(): self._ended_elsewhere(t, lambda t=t: self._interrupted(t), None)
-        running.clear()
-      raise
-    finally: bar.close()
+    with sigterm_as_interrupt():   # a preempted job's SIGTERM ends the run as Ctrl-C does (terminate.py)
+      try:
+        if n_jobs == 1:
+          work()
+          if errors and isinstance(errors[0], KeyboardInterrupt): raise errors[0]
+        else:
+          threads = [threading.Thread(target=work, name=f"tinybo-{i}", daemon=True) for i in range(int(n_jobs))]
+          for t in threads: t.start()
+          for t in threads:
+            while t.is_alive(): t.join(0.1)  # short joins keep the main thread responsive to Ctrl-C
+      except KeyboardInterrupt:  # reaches the main thread only: fail what the worker threads are running, then stop
+        with lock:               # held while failing, so a worker whose objective returns meanwhile records its result after
+          interrupted.set(); stop.set()
+          for t in running.values(): self._ended_elsewhere(t, lambda t=t: self._interrupted(t), None)
+          running.clear()
+        raise
+      finally: bar.close()
     if errors: raise errors[0]
     return self.best
 
