@@ -167,6 +167,7 @@ def staged(a:np.ndarray, dtype:DType, device:str) -> Tensor:
 # a whole unit of device work (a suggestion, a recommendation) holds this lock; re-entrant, so that units may nest.
 DEVICE_LOCK = threading.RLock()
 _UNIT_DEPTH = threading.local()  # how deep this thread is in units of tinybo's device work (units nest)
+_WRAP_LOCK = threading.Lock()
 _FIRST_TENSOR = threading.local()  # .call: what this thread's next Tensor made outside tinybo's device work calls first
 
 @contextlib.contextmanager
@@ -183,17 +184,18 @@ def on_first_tensor(call: Callable[[], None] | None) -> None:
   calls `call()` (once): how optimize() finds that a user's objective runs tinygrad, at its first Tensor, before any of
   its device work (threads.ObjectiveTurns). Every tinygrad computation starts from Tensors, made by Tensor.__init__,
   wrapped once per process here (a thread-local read per Tensor)."""
-  if not getattr(Tensor.__init__, "_tinybo_first_tensor", False):
-    made = Tensor.__init__
-    @functools.wraps(made)
-    def __init__(self, *args, **kwargs) -> None:
-      call = getattr(_FIRST_TENSOR, "call", None)
-      if call is not None and not getattr(_UNIT_DEPTH, "n", 0):
-        _FIRST_TENSOR.call = None
-        call()
-      made(self, *args, **kwargs)
-    __init__._tinybo_first_tensor = True
-    Tensor.__init__ = __init__
+  with _WRAP_LOCK:   # two worker threads of optimize() start at once
+    if not getattr(Tensor.__init__, "_tinybo_first_tensor", False):
+      made = Tensor.__init__
+      @functools.wraps(made)
+      def __init__(self, *args, **kwargs) -> None:
+        call = getattr(_FIRST_TENSOR, "call", None)
+        if call is not None and not getattr(_UNIT_DEPTH, "n", 0):
+          _FIRST_TENSOR.call = None
+          call()
+        made(self, *args, **kwargs)
+      __init__._tinybo_first_tensor = True
+      Tensor.__init__ = __init__
   _FIRST_TENSOR.call = call
 
 _PROGRAMS: dict[tuple, CachedJit] = {}
