@@ -266,17 +266,17 @@ def test_sigterm_fails_and_queues_every_running_trial_and_a_resumed_study_runs_t
 
 def test_sigterm_handler_is_installed_only_during_optimize_and_never_over_another():
   import signal as sg
-  before = sg.getsignal(sg.SIGTERM)
-  seen = []
-  opt = tb.Optimizer({"x": tb.Float(0, 1)}, strategy="random")
-  opt.optimize(lambda p: seen.append(sg.getsignal(sg.SIGTERM)) or 1.0, n_trials=1, progress=False)
-  assert before is sg.SIG_DFL and seen[0] not in (sg.SIG_DFL, None) and sg.getsignal(sg.SIGTERM) is sg.SIG_DFL
-  mine = lambda signum, frame: None                                     # noqa: E731 - a user's (or a framework's) own handler
-  sg.signal(sg.SIGTERM, mine)
+  earlier = sg.signal(sg.SIGTERM, sg.SIG_DFL)                          # (ray.init, in an earlier test, installs its own)
   try:
+    seen = []
+    opt = tb.Optimizer({"x": tb.Float(0, 1)}, strategy="random")
+    opt.optimize(lambda p: seen.append(sg.getsignal(sg.SIGTERM)) or 1.0, n_trials=1, progress=False)
+    assert seen[0] not in (sg.SIG_DFL, None) and sg.getsignal(sg.SIGTERM) is sg.SIG_DFL
+    mine = lambda signum, frame: None                                   # noqa: E731 - a user's (or a framework's) own handler
+    sg.signal(sg.SIGTERM, mine)
     opt.optimize(lambda p: seen.append(sg.getsignal(sg.SIGTERM)) or 1.0, n_trials=1, progress=False)
     assert seen[1] is mine and sg.getsignal(sg.SIGTERM) is mine
-  finally: sg.signal(sg.SIGTERM, sg.SIG_DFL)
+  finally: sg.signal(sg.SIGTERM, earlier)
 
 # ***** 12: a half-written Optuna sampler state is rebuilt from the trials *****
 
