@@ -212,7 +212,7 @@ def test_overflowing_int_value_is_a_failed_trial_with_a_warning(tmp_path):
   t = opt.suggest()
   with pytest.warns(TrialFailedWarning): assert opt.observe(t, -(7 ** 5000)).state == TrialState.FAILED
 
-# ***** 10: Ctrl-C during optimize(n_jobs=4) fails every running trial *****
+# ***** 10: Ctrl-C during optimize(n_jobs=4) fails every running trial (and queues it again) *****
 
 SIGINT_CHILD = """
 import os, sys, time, tinybo as tb
@@ -224,7 +224,7 @@ def objective(p):
 opt.optimize(objective, n_trials=8, n_jobs=4, progress=False)
 """
 
-def test_ctrl_c_with_threads_fails_every_running_trial(tmp_path):
+def test_ctrl_c_with_threads_fails_and_queues_every_running_trial(tmp_path):
   db, marks = tmp_path / "s.db", tmp_path / "started.txt"
   p = subprocess.Popen([sys.executable, "-c", SIGINT_CHILD, str(db), str(marks)], cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},
                        stderr=subprocess.PIPE, text=True)
@@ -235,7 +235,48 @@ def test_ctrl_c_with_threads_fails_every_running_trial(tmp_path):
   err = p.communicate(timeout=60)[1]
   assert p.returncode != 0 and "KeyboardInterrupt" in err
   ts = tb.Optimizer({"x": tb.Float(0, 1)}, strategy="random", storage=db, name="s").trials
-  assert len(ts) == 4 and [t.state for t in ts] == [TrialState.FAILED] * 4   # none left pending
+  # none left pending with the dead process: each failed, its configuration queued again for a resumed study
+  assert len(ts) == 8 and [t.state for t in ts[:4]] == [TrialState.FAILED] * 4
+  assert [(t.state, t.worker) for t in ts[4:]] == [(TrialState.PENDING, None)] * 4
+  assert sorted(t.params["x"] for t in ts[4:]) == sorted(t.params["x"] for t in ts[:4])
+
+@pytest.mark.parametrize("n_jobs", [1, 3])
+def test_sigterm_fails_and_queues_every_running_trial_and_a_resumed_study_runs_them_first(tmp_path, n_jobs):
+  # a scheduler preempting the job sends SIGTERM before it kills: the process died at once, its trials pending with a
+  # dead worker until someone called fail_pending(); now they are failed and queued again, as after Ctrl-C
+  db, marks = tmp_path / "s.db", tmp_path / "started.txt"
+  child = SIGINT_CHILD.replace("n_jobs=4", f"n_jobs={n_jobs}") + "import signal; print(signal.getsignal(signal.SIGTERM))\n"
+  child = child.replace("opt.optimize(", "try: opt.optimize(")
+  child = child.replace("progress=False)", "progress=False)\nfinally: print('finally ran', flush=True)")
+  p = subprocess.Popen([sys.executable, "-c", child, str(db), str(marks)], cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+  deadline = time.monotonic() + 120
+  while (not marks.exists() or len(marks.read_text().splitlines()) < n_jobs) and time.monotonic() < deadline and p.poll() is None: time.sleep(0.05)
+  assert p.poll() is None and len(marks.read_text().splitlines()) == n_jobs
+  p.send_signal(signal.SIGTERM)
+  out, err = p.communicate(timeout=60)
+  assert p.returncode != 0 and "tinybo.terminate.Terminated: SIGTERM" in err and "finally ran" in out   # the caller's cleanup ran
+  opt = tb.Optimizer({"x": tb.Float(0, 1)}, strategy="random", storage=db, name="s")
+  ts = opt.trials
+  assert [t.state for t in ts] == [TrialState.FAILED] * n_jobs + [TrialState.PENDING] * n_jobs
+  assert sorted(t.params["x"] for t in ts[n_jobs:]) == sorted(t.params["x"] for t in ts[:n_jobs]) and all(t.worker is None for t in ts[n_jobs:])
+  ran = []
+  opt.optimize(lambda p: ran.append(p["x"]) or 1.0, n_trials=n_jobs, progress=False)
+  assert sorted(ran) == sorted(t.params["x"] for t in ts[:n_jobs])
+
+def test_sigterm_handler_is_installed_only_during_optimize_and_never_over_another():
+  import signal as sg
+  earlier = sg.signal(sg.SIGTERM, sg.SIG_DFL)                          # (ray.init, in an earlier test, installs its own)
+  try:
+    seen = []
+    opt = tb.Optimizer({"x": tb.Float(0, 1)}, strategy="random")
+    opt.optimize(lambda p: seen.append(sg.getsignal(sg.SIGTERM)) or 1.0, n_trials=1, progress=False)
+    assert seen[0] not in (sg.SIG_DFL, None) and sg.getsignal(sg.SIGTERM) is sg.SIG_DFL
+    mine = lambda signum, frame: None                                   # noqa: E731 - a user's (or a framework's) own handler
+    sg.signal(sg.SIGTERM, mine)
+    opt.optimize(lambda p: seen.append(sg.getsignal(sg.SIGTERM)) or 1.0, n_trials=1, progress=False)
+    assert seen[1] is mine and sg.getsignal(sg.SIGTERM) is mine
+  finally: sg.signal(sg.SIGTERM, earlier)
 
 # ***** 12: a half-written Optuna sampler state is rebuilt from the trials *****
 

@@ -7,6 +7,7 @@ import time
 import pytest
 
 import tinybo as tb
+from tinybo import strategies
 from tinybo.optimizer import TrialFailedWarning
 from tinybo.trial import TrialState
 
@@ -178,10 +179,23 @@ def test_optimize_progress_bar_shows_best(capsys):
   err = capsys.readouterr().err
   assert "5/5" in err and f"best={opt.best.value:.6g}" in err
 
-def test_keyboard_interrupt_fails_the_running_trial():
+def test_keyboard_interrupt_fails_the_running_trial_and_queues_it_again():
+  # failed alone, the GP would read the configuration it believed best as a bad one; queued again, a resumed study runs
+  # it first (Ray Tune resumes unfinished trials the same way)
   opt = tb.Optimizer(SPACE, strategy="random")
   def objective(p): raise KeyboardInterrupt
   with pytest.raises(KeyboardInterrupt): opt.optimize(objective, n_trials=3, progress=False)
+  (cut, copy) = opt.trials
+  assert (cut.state, copy.state, copy.worker, copy.params) == (TrialState.FAILED, TrialState.PENDING, None, cut.params)
+  seen = []
+  opt.optimize(lambda p: seen.append(p) or 1.0, n_trials=2, progress=False)
+  assert seen[0] == cut.params and opt.trials[1].state == TrialState.COMPLETE and len(opt.trials) == 3
+  assert strategies.History.of(opt.space, opt.trials).X_failed.shape[0] == 0   # no "bad here" where it finished since
+
+def test_an_objective_that_exits_fails_its_trial_without_queueing_it():
+  opt = tb.Optimizer(SPACE, strategy="random")
+  def objective(p): raise SystemExit(3)
+  with pytest.raises(SystemExit): opt.optimize(objective, n_trials=3, progress=False)
   assert [t.state for t in opt.trials] == [TrialState.FAILED]
 
 def _interrupted_once(storage, method, after):
@@ -204,7 +218,9 @@ def test_ctrl_c_while_optimize_records_a_result_leaves_nothing_pending(tmp_path,
   opt = tb.Optimizer(SPACE, strategy="random", storage=None if kind == "memory" else tmp_path / "s.db")
   _interrupted_once(opt.storage, "finish", after)
   with pytest.raises(KeyboardInterrupt): opt.optimize(lambda p: 1.5, n_trials=3, progress=False)
-  assert [(t.state, t.value) for t in opt.trials] == [(TrialState.COMPLETE, 1.5) if after else (TrialState.FAILED, None)]
+  # before the write: its result lost, it runs again (queued), not "bad here"
+  want = [(TrialState.COMPLETE, 1.5, "me")] if after else [(TrialState.FAILED, None, "me"), (TrialState.PENDING, None, None)]
+  assert [(t.state, t.value, t.worker and "me") for t in opt.trials] == want
 
 @pytest.mark.parametrize("kind", ["memory", "sqlite"])
 def test_ctrl_c_just_after_a_reservation_commits_queues_the_proposal(tmp_path, kind):

@@ -139,6 +139,22 @@ def test_history_reads_each_trial_once_into_encoded_rows():
   empty = History.of(space, [])
   assert empty.X.shape == (0, space.dim) and empty.y.shape == (0,) and not empty.taken
 
+def test_a_failure_is_bad_here_only_where_every_trial_at_its_configuration_failed():
+  # a failed trial run again (a requeue's copy: after Ctrl-C, or a crash the user retried) told nothing about its
+  # configuration; failed twice there, or alone, it did
+  space = tb.Space({"x": tb.Float(0, 1)})
+  a, b, c, d = ({"x": v} for v in (0.1, 0.2, 0.3, 0.4))
+  F, P, C = TrialState.FAILED, TrialState.PENDING, TrialState.COMPLETE
+  trials = [Trial(0, a, F), Trial(1, a, P),                          # queued again: pending, no failure
+            Trial(2, b, F), Trial(3, b, C, 2.0),                     # run again with a result
+            Trial(4, c, F), Trial(5, c, F),                          # failed again: both say "bad here"
+            Trial(6, d, C, 1.0), Trial(7, d, F)]                     # a rerun of a complete one crashed: the value stands
+  h = History.of(space, trials)
+  np.testing.assert_array_equal(h.X_failed, space.encode_many([c, c]))
+  np.testing.assert_array_equal(h.X_pending, space.encode_many([a]))
+  np.testing.assert_array_equal(h.y, [2.0, 1.0])
+  assert History.of(space, trials[:1]).X_failed.shape == (1, 1)   # a failure alone is one
+
 @pytest.mark.parametrize("strategy", ["gp", "random", "grid"])
 def test_an_exhausted_space_with_pending_trials_says_they_are_pending(strategy):
   # a batch took every configuration and most still run: "have been tried" alone read as if their results were in

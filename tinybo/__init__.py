@@ -10,10 +10,12 @@ from tinybo.space import Categorical, Float, Int, Space
 from tinybo.stopping import ASHA, History, Hyperband, MedianStopping, ModelStopping, StoppingRule, StopTrial
 from tinybo.storage import InMemoryStorage, SQLiteStorage, StorageBusyError
 from tinybo.strategies import Grid, Random, SearchExhausted, Strategy
+from tinybo.terminate import Terminated
+from tinybo.threads import TinygradThreadsWarning
 from tinybo.trial import Report, Trial, TrialState
 
 __all__ = ["Space", "Float", "Int", "Categorical", "Trial", "TrialState", "Optimizer", "Strategy", "Random", "Grid", "GP",
            "SearchExhausted", "InMemoryStorage", "SQLiteStorage", "StorageBusyError", "TrialFailedWarning", "Report", "TrialHandle",
            "StoppingRule", "History", "MedianStopping", "ASHA", "Hyperband", "ModelStopping",
-           "StopTrial"]
+           "StopTrial", "TinygradThreadsWarning", "Terminated"]
 __version__ = "0.1.0"

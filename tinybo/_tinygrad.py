@@ -3,7 +3,8 @@ inputs, the one registry of captured programs (with its disk cache), their direc
 Written for tinygrad TINYGRAD_VERSION; another version is named in a warning once, at import. Every fast path here has a
 public fallback, and a fallback warns once (`FastPathWarning`, naming the path and the error) instead of passing
 silently: a tinygrad release that moves an internal makes tinybo slower and says so. `COUNTS` tells tests which path ran.
-`DEVICE_LOCK`: the process-wide programs and buffers serve one unit of work at a time (the GP strategy holds it).
+`DEVICE_LOCK`: the process-wide programs and buffers serve one unit of work at a time (the GP strategy holds it, through
+`device_work`). `on_first_tensor`: a thread's first Tensor outside tinybo's device work calls back (Tensor.__init__ wrapped).
 At import, tinygrad's compile cache gets one SQLite connection per thread (`_per_thread_compile_cache`).
 Imports: tinygrad (its helpers' compile cache too), numpy, sqlite3 (that cache's per-thread connections), subprocess
 (macOS's sysctl, `cpu_description`). Imported by gp.py, optim_acqf.py, tree.py (upload), bo.py and plot.py (the lock).
@@ -165,6 +166,37 @@ def staged(a:np.ndarray, dtype:DType, device:str) -> Tensor:
 # in a global list). Two studies suggesting at once in two threads of one process read each other's numbers, silently, so
 # a whole unit of device work (a suggestion, a recommendation) holds this lock; re-entrant, so that units may nest.
 DEVICE_LOCK = threading.RLock()
+_UNIT_DEPTH = threading.local()  # how deep this thread is in units of tinybo's device work (units nest)
+_WRAP_LOCK = threading.Lock()
+_FIRST_TENSOR = threading.local()  # .call: what this thread's next Tensor made outside tinybo's device work calls first
+
+@contextlib.contextmanager
+def device_work():
+  """One unit of tinybo's device work: holds DEVICE_LOCK; the Tensors it makes are tinybo's own (`on_first_tensor`)."""
+  with DEVICE_LOCK:
+    depth = getattr(_UNIT_DEPTH, "n", 0)
+    _UNIT_DEPTH.n = depth + 1
+    try: yield
+    finally: _UNIT_DEPTH.n = depth
+
+def on_first_tensor(call: Callable[[], None] | None) -> None:
+  """Until called again with None, the current thread's next tinygrad Tensor made outside tinybo's device work first
+  calls `call()` (once): how optimize() finds that a user's objective runs tinygrad, at its first Tensor, before any of
+  its device work (threads.ObjectiveTurns). Every tinygrad computation starts from Tensors, made by Tensor.__init__,
+  wrapped once per process here (a thread-local read per Tensor)."""
+  with _WRAP_LOCK:   # two worker threads of optimize() start at once
+    if not getattr(Tensor.__init__, "_tinybo_first_tensor", False):
+      made = Tensor.__init__
+      @functools.wraps(made)
+      def __init__(self, *args, **kwargs) -> None:
+        call = getattr(_FIRST_TENSOR, "call", None)
+        if call is not None and not getattr(_UNIT_DEPTH, "n", 0):
+          _FIRST_TENSOR.call = None
+          call()
+        made(self, *args, **kwargs)
+      __init__._tinybo_first_tensor = True
+      Tensor.__init__ = __init__
+  _FIRST_TENSOR.call = call
 
 _PROGRAMS: dict[tuple, CachedJit] = {}
 

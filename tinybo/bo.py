@@ -20,7 +20,7 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from tinybo._tinygrad import DEVICE_LOCK
+from tinybo._tinygrad import device_work
 from tinybo.acquisition import check_acquisition
 from tinybo.arguments import check_device, check_int, check_real
 from tinybo.discrete import all_configs, best_untaken, enumerable
@@ -139,11 +139,11 @@ def _finite_fit(model: GPRegressor) -> GPRegressor:
   return model
 
 def _one_at_a_time(method):
-  """A GP method that uses the device, run under `DEVICE_LOCK`: tinybo's captured programs and staging buffers are shared by
+  """A GP method that uses the device, run under `DEVICE_LOCK` (`device_work`): tinybo's captured programs and staging buffers are shared by
   every study of the process, so two studies in two threads take turns (one study's Optimizer already serializes its own)."""
   @functools.wraps(method)
   def locked(*args, **kwargs):
-    with DEVICE_LOCK: return method(*args, **kwargs)
+    with device_work(): return method(*args, **kwargs)
   return locked
 
 class GPFallbackWarning(RuntimeWarning):

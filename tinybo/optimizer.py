@@ -14,7 +14,7 @@ with its last reported value. Inside optimize(), an objective with a second posi
 does the same.
 A rule that needs the strategy's model (tb.ModelStopping) gets it bound into its History (`chance`, tb.GP.final_chance).
 Holds: Optimizer, TrialHandle, resolve_strategy, takes_reports, has_curve_model, best_of, TrialFailedWarning.
-Imports: bo (tb.GP), stopping, strategies, space, storage, trial.
+Imports: bo (tb.GP), stopping, strategies, space, storage, terminate (SIGTERM), threads (ObjectiveTurns), trial.
 """
 from __future__ import annotations
 
@@ -35,6 +35,8 @@ from tinybo.space import Space, copied_constant
 from tinybo.stopping import History, StoppingRule, StopTrial, check_stopping
 from tinybo.storage import Storage, StorageBusyError, check_requeue, finished_state, new_seed, open_storage
 from tinybo.strategies import Grid, Random, SearchExhausted, Strategy
+from tinybo.terminate import sigterm_as_interrupt
+from tinybo.threads import ObjectiveTurns
 from tinybo.trial import Report, Trial, TrialState
 
 
@@ -174,7 +176,7 @@ class Optimizer:
     self.seed: int = int(recorded if recorded is not None else seed if seed is not None else new_seed())  # None: a storage that keeps no seed
     where = getattr(self.storage, "location", None) or f"{type(self.storage).__name__}@{id(self.storage):#x}"
     self.study: str = f"'{name}' in {where}"   # what every Trial this optimizer returns carries in .study
-    self._lock = threading.Lock()  # one suggestion at a time per optimizer: strategy objects need not be thread-safe
+    self._lock = threading.RLock()  # one suggestion at a time: strategies need not be thread-safe (re-entrant: threads.ObjectiveTurns)
 
   @property
   def minimize(self) -> bool: return self.direction == "minimize"
@@ -381,6 +383,12 @@ class Optimizer:
     """Record a trial as failed (its run crashed). Failing a failed trial does nothing; a complete or stopped one is an error."""
     return self._full(self.storage.finish(self.name, self._id(trial), TrialState.FAILED, None))
 
+  def _interrupted(self, trial: Trial) -> Trial:
+    """A run Ctrl-C cut short: failed (it did not finish) and its configuration queued again, so that a resumed study
+    runs it first. Failed alone, the GP would take the configuration it believed best for a bad one (a failure that a
+    later trial runs again tells nothing: strategies.History). Returns the queued copy."""
+    return self.requeue(trial)
+
   def fail_pending(self, older_than: float | None = None) -> list[Trial]:
     """Fail, in one go, every pending trial a worker took (or only those it took more than `older_than` seconds ago):
     the trials left behind by workers that died. Queued trials (enqueue, requeue) no worker took yet are left to the
@@ -428,9 +436,11 @@ class Optimizer:
       returned()
       err = raised(e)
       return self._ended_elsewhere(trial, lambda: self._fail_warned(trial, f"failed: {err}"), f"its error ({err})")
-    except BaseException:
+    except BaseException as e:
       returned()
-      self._ended_elsewhere(trial, lambda: self.fail(trial), None)  # Ctrl-C: do not leave the trial pending forever
+      # Ctrl-C: never left pending for good; failed, and run again by the next suggest() (`_interrupted`)
+      end = self._interrupted if isinstance(e, KeyboardInterrupt) else self.fail
+      self._ended_elsewhere(trial, lambda: end(trial), None)
       raise
     returned()
     if handle is not None and handle.failed: return self._end_stopped(trial, handle)  # a NaN report failed it: keep it failed
@@ -444,8 +454,10 @@ class Optimizer:
     others' pending trials). An exception or non-finite value fails that trial with a warning (an exception's type,
     message and the file:line that raised it) and the run goes on. `timeout` (seconds) starts no new trial after it and
     lets running ones finish: it cannot stop an objective that hangs (Python cannot kill a thread), so
-    bound each run inside the objective. Ctrl-C fails every running trial and re-raises; a thread whose objective still
-    returns afterwards records its result (a late result is kept). Returns `best`.
+    bound each run inside the objective. Ctrl-C (and SIGTERM, as tb.Terminated, while no other handler is installed: a
+    scheduler preempting the job) fails every running trial, queues its configuration again (the next
+    suggest(), in any process, runs it first; fail() the queued copy to drop it) and re-raises; a thread whose objective
+    still returns afterwards records its result (a late result is kept; the queued copy runs it once more). Returns `best`.
     An objective with a second parameter, `objective(params, trial)`, gets a TrialHandle: `trial.report(value, step)`
     returns True when the stopping rule says stop; raising tb.StopTrial then ends the trial as stopped."""
     if not callable(objective):
@@ -466,6 +478,7 @@ class Optimizer:
     deadline = None if timeout is None else time.monotonic() + seconds(timeout)
     lock, stop, interrupted, errors, started, stopped = threading.Lock(), threading.Event(), threading.Event(), [], [0], [0]
     running: dict[int, Trial] = {}  # trials whose objective is running in a worker thread
+    turns = ObjectiveTurns(int(n_jobs), self._lock)
     b = self.best
     best = [None if b is None else b.value]
     bar = tqdm(total=n_trials, disable=not progress, desc=self.name, unit="trial")
@@ -492,7 +505,8 @@ class Optimizer:
             return
           # n_jobs=1: Ctrl-C lands in this thread, also while the outcome is written: the trial stays in `running`
           # until then, for the handler below to fail; in worker threads a returned objective's result is always written
-          t = self._run_one(objective, trial, with_handle, (lambda: None) if n_jobs == 1 else lambda tid=trial.id: _drop(tid))
+          with turns.run():   # a tinygrad objective's runs take turns (threads.py)
+            t = self._run_one(objective, trial, with_handle, (lambda: None) if n_jobs == 1 else lambda tid=trial.id: _drop(tid))
           _drop(trial.id)
           with lock:
             if t.state == TrialState.COMPLETE and (best[0] is None or (t.value < best[0] if self.minimize else t.value > best[0])): best[0] = t.value
@@ -502,28 +516,29 @@ class Optimizer:
       except BaseException as e:  # storage errors, Ctrl-C: stop everyone, re-raise in the caller
         errors.append(e); stop.set()
 
-    try:
-      if n_jobs == 1:
-        work()
-        if errors and isinstance(errors[0], KeyboardInterrupt): raise errors[0]
-      else:
-        threads = [threading.Thread(target=work, name=f"tinybo-{i}", daemon=True) for i in range(int(n_jobs))]
-        for t in threads: t.start()
-        for t in threads:
-          while t.is_alive(): t.join(0.1)  # short joins keep the main thread responsive to Ctrl-C
-    except KeyboardInterrupt:  # reaches the main thread only: fail what the worker threads are running, then stop
-      with lock:               # held while failing, so a worker whose objective returns meanwhile records its result after
-        interrupted.set(); stop.set()
-        for t in running.values(): self._ended_elsewhere(t, lambda t=t: self.fail(t), None)
-        running.clear()
-      raise
-    finally: bar.close()
+    with sigterm_as_interrupt():   # a preempted job's SIGTERM ends the run as Ctrl-C does (terminate.py)
+      try:
+        if n_jobs == 1:
+          work()
+          if errors and isinstance(errors[0], KeyboardInterrupt): raise errors[0]
+        else:
+          threads = [threading.Thread(target=work, name=f"tinybo-{i}", daemon=True) for i in range(int(n_jobs))]
+          for t in threads: t.start()
+          for t in threads:
+            while t.is_alive(): t.join(0.1)  # short joins keep the main thread responsive to Ctrl-C
+      except KeyboardInterrupt:  # reaches the main thread only: fail what the worker threads are running, then stop
+        with lock:               # held while failing, so a worker whose objective returns meanwhile records its result after
+          interrupted.set(); stop.set()
+          for t in running.values(): self._ended_elsewhere(t, lambda t=t: self._interrupted(t), None)
+          running.clear()
+        raise
+      finally: bar.close()
     if errors: raise errors[0]
     return self.best
 
   # pickled (a process spawned with it, as multiprocessing does on macOS and Windows): the same study, a lock of its own
   def __getstate__(self) -> dict: return {k: v for k, v in self.__dict__.items() if k != "_lock"}
-  def __setstate__(self, state: dict) -> None: self.__dict__.update(state, _lock=threading.Lock())
+  def __setstate__(self, state: dict) -> None: self.__dict__.update(state, _lock=threading.RLock())
 
   def __repr__(self) -> str:
     return f"Optimizer(name={self.name!r}, strategy={type(self.strategy).__name__}, direction={self.direction!r}, trials={len(self.trials)})"

@@ -46,7 +46,7 @@ class History:
   """A study's trials as the strategies read them, built once at the top of a suggestion (every trial validated and
   encoded once) and passed down: encoded rows [*, space.dim] of the trials that fit the space (one of an edited study
   that does not is only counted, in n_trials and n_pending). X[n, d], y[n]: the complete trials with a finite value and
-  their values; X_failed, X_pending: FAILED, PENDING trials (X_pending with the `unmeasured` ones); X_other: every
+  their values; X_failed: FAILED trials where no other trial runs; X_pending: PENDING and `unmeasured` trials; X_other: every
   trial not in X (never suggested again); taken: their Space.key; n_stopped: STOPPED trials with a value (ended early:
   their values are at an earlier step, not in y); rows: the index in `trials` of each row of X."""
   X: np.ndarray; y: np.ndarray; X_failed: np.ndarray; X_pending: np.ndarray; X_other: np.ndarray
@@ -55,13 +55,19 @@ class History:
   @staticmethod
   def of(space: Space, trials: Sequence[Trial]) -> History:
     complete, values, failed, pending, other, taken, rows = [], [], [], [], [], set(), []
+    valid = []
     for i, t in enumerate(trials):
       try: p = space.validate(t.params)
       except (ValueError, TypeError): continue
-      taken.add(space.key_valid(p))
+      valid.append((i, t, p, space.key_valid(p)))
+    # a failed trial is "bad here" only where every trial at its configuration failed: one run again (a requeue's copy,
+    # after Ctrl-C too) or with a result there told nothing about the configuration; the others say what is known there
+    runs = {key for _, t, _, key in valid if t.state != TrialState.FAILED}
+    for i, t, p, key in valid:
+      taken.add(key)
       if (v := finite_value(t)) is not None: complete.append(p); values.append(v); rows.append(i); continue
       other.append(p)
-      if t.state == TrialState.FAILED: failed.append(p)
+      if t.state == TrialState.FAILED and key not in runs: failed.append(p)
       # a stopped trial without a value measured nothing: fantasized at the posterior mean as a pending one (no value,
       # no "bad here"), so the acquisition does not return beside it again and again
       if t.state == TrialState.PENDING or unmeasured(t): pending.append(p)

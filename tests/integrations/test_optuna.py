@@ -17,6 +17,7 @@ import pytest
 import tinybo as tb
 from benchmarks.optuna_tree import run, tree_objective
 from tinybo.integrations.optuna import TinyBOSampler, codec
+from tinybo.strategies import History
 from tinybo.trial import TrialState as TBState
 
 P = optuna.trial.TrialState
@@ -322,6 +323,18 @@ class AtOnce:
     if self.first: self.first = False; self.ready.wait(timeout=120)
     with self.turns: return self.gp.suggest(space, trials, n, seed=seed, minimize=minimize)
 
+def ask_at_once(study: optuna.Study, storage: optuna.storages.BaseStorage, workers: int) -> dict[int, tuple]:
+  """Trial number -> (x, y, c) of `workers` threads, each a process with its own sampler (seeds 0, 1, ...) asking at once."""
+  ready, turns, asked = threading.Barrier(workers), threading.Lock(), {}
+  def worker(seed: int) -> None:
+    s = optuna.load_study(study_name=study.study_name, storage=storage, sampler=TinyBOSampler(AtOnce(ready, turns), seed=seed))
+    t = s.ask()
+    asked[t.number] = xyc(t)
+  threads = [threading.Thread(target=worker, args=(seed,)) for seed in range(workers)]
+  for t in threads: t.start()
+  for t in threads: t.join()
+  return asked
+
 class MeetAfterPublishing(optuna.storages.InMemoryStorage):
   """Each worker waits, once it stored its first proposal, for the other's: then both read the other's before deciding."""
   def __init__(self): super().__init__(); self.met, self.published = threading.Barrier(2), set()
@@ -340,17 +353,8 @@ def test_two_processes_sampling_at_the_same_moment_get_distinct_points(both_see)
   study = optuna.create_study(storage=storage, sampler=TinyBOSampler(tb.GP(n_initial=5), seed=0))
   study.optimize(quadratic, n_trials=8)
   storage.meet = both_see
-  ready, turns, asked = threading.Barrier(2), threading.Lock(), {}
-  def worker(seed: int) -> None:
-    s = optuna.load_study(study_name=study.study_name, storage=storage, sampler=TinyBOSampler(AtOnce(ready, turns), seed=seed))
-    t = s.ask()
-    asked[seed] = (t.suggest_float("x", -3, 3), t.suggest_float("y", 1e-3, 10, log=True), t.suggest_categorical("c", ["a", "b"]))
-  threads = [threading.Thread(target=worker, args=(seed,)) for seed in (0, 1)]
-  for t in threads: t.start()
-  for t in threads: t.join()
-  (xa, ya, ca), (xb, yb, cb) = asked[0], asked[1]
-  # apart in the unit cube the GP searches (x over 6, log10 y over 4): at least 1% of a side, or another category
-  assert ca != cb or max(abs(xa - xb) / 6, abs(math.log10(ya / yb)) / 4) > 0.01, asked
+  asked = ask_at_once(study, storage, workers=2)
+  assert len(asked) == 2 and apart(*asked.values()), asked
   running = study.get_trials(states=(P.RUNNING,))
   assert sorted(tuple(proposal(t).values()) for t in running) == sorted(asked.values())   # each stored what it runs
 
@@ -397,14 +401,7 @@ def test_three_processes_sampling_at_the_same_moment_get_distinct_points():
   study = optuna.create_study(storage=storage, sampler=TinyBOSampler(tb.GP(n_initial=5), seed=0))
   study.optimize(quadratic, n_trials=8)
   storage.active = True
-  ready, turns, asked = threading.Barrier(3), threading.Lock(), {}
-  def worker(seed: int) -> None:
-    s = optuna.load_study(study_name=study.study_name, storage=storage, sampler=TinyBOSampler(AtOnce(ready, turns), seed=seed))
-    t = s.ask()
-    asked[t.number] = xyc(t)
-  threads = [threading.Thread(target=worker, args=(seed,)) for seed in (0, 1, 2)]
-  for t in threads: t.start()
-  for t in threads: t.join()
+  asked = ask_at_once(study, storage, workers=3)
   assert len(asked) == 3, asked
   got = [asked[n] for n in sorted(asked)]
   assert all(apart(got[i], got[j]) for i in range(3) for j in range(i + 1, 3)), got
@@ -889,3 +886,28 @@ def test_constraints_func_that_is_not_callable_is_a_one_line_type_error():
     with pytest.raises(TypeError, match=r"constraints_func=.*: pass a function of an Optuna FrozenTrial that returns a sequence of floats") as e:
       TinyBOSampler(constraints_func=bad)
     assert "\n" not in str(e.value)
+
+@pytest.mark.filterwarnings("ignore::optuna.exceptions.ExperimentalWarning", "ignore:Heartbeat of storage:UserWarning")
+def test_a_stale_trial_that_optunas_retry_callback_enqueues_again_is_not_bad_here(tmp_path):
+  # a worker killed mid-trial: its heartbeat goes stale, fail_stale_trials fails it, and RetryHeartbeatStaleTrialCallback (how
+  # Optuna recommends recovering) enqueues its parameters again. The failure measured nothing about them: while the
+  # copy waits or once it ran, the GP must not condition the point at the worst value
+  storage = optuna.storages.RDBStorage(f"sqlite:///{tmp_path / 's.db'}", heartbeat_interval=1, grace_period=1,
+                                       heartbeat_stale_trial_callback=optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=1))
+  sampler = TinyBOSampler(tb.GP(n_initial=5), seed=0)
+  study = optuna.create_study(storage=storage, sampler=sampler)
+  study.optimize(quadratic, n_trials=6)
+  killed = study.ask()
+  xyc(killed)
+  storage.record_heartbeat(killed._trial_id)                           # the worker's last sign of life, then nothing
+  time.sleep(2.5)
+  optuna.storages.fail_stale_trials(study)
+  trials = study.get_trials()
+  assert trials[killed.number].state == P.FAIL and trials[-1].state == P.WAITING and trials[-1].params == trials[killed.number].params
+  space, seen, _ = sampler.history(study)
+  assert History.of(space, seen).X_failed.shape[0] == 0 and History.of(space, seen).X_pending.shape[0] == 1
+  assert History.of(space, seen[:-1]).X_failed.shape[0] == 1           # without the retry it is a failure there
+  study.optimize(quadratic, n_trials=1)                                # the retry runs the killed trial's parameters
+  assert study.trials[-1].params == trials[killed.number].params and study.trials[-1].state == P.COMPLETE
+  space, seen, _ = sampler.history(study)
+  assert History.of(space, seen).X_failed.shape[0] == 0

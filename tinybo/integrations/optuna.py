@@ -19,6 +19,9 @@ Pruned trials are data: a trial a pruner stopped becomes a tinybo STOPPED trial 
 value, and every trial's intermediate values become tinybo reports (`history(study)` shows what the strategy sees).
 One pruned before any report measured nothing: STOPPED without a value, taken, fantasized at the GP's mean as a
 pending trial, never a value (Optuna's GPSampler drops pruned trials; failed, the GP would take it for the worst value there).
+A FAIL trial is "bad here" (Optuna records no cause: a Ctrl+C, a stale heartbeat) unless a trial at its parameters waits,
+runs or ended otherwise (`RetryHeartbeatStaleTrialCallback`, an enqueue_trial): strategies.History reads a failure
+only where every trial at its configuration failed.
 A pruned or failed trial that asked for all it was proposed shows the tree too (`tree_trials`); one pruned before
 asking for all of it is recorded at the values proposed for it, so neither is proposed again and again.
 RUNNING trials are passed to the strategy as pending, so parallel workers (`n_jobs`, or several processes on one RDB
