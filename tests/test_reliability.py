@@ -6,6 +6,7 @@ import os
 import random
 import shutil
 import signal
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -21,6 +22,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
 import tinybo as tb
+from tinybo import strategies
 from tinybo.optimizer import TrialFailedWarning
 from tinybo.storage import InMemoryStorage, SQLiteStorage
 from tinybo.trial import TrialState
@@ -153,6 +155,35 @@ def test_sigkill_mid_run_loses_nothing(tmp_path):
   done = sum(t.state == TrialState.COMPLETE for t in opt.trials)
   print(f"\ncrash test: kills survived={kills}, completed trials={done} (side file {len(recorded)}), pending left by dead workers={len(pending)}, "
         f"trials lost={len(lost)}")
+
+KILLED_CHILD = """
+import os, signal, sys, tinybo as tb
+opt = tb.Optimizer({"x": tb.Float(0, 1)}, strategy="random", storage=sys.argv[1], name="s")
+t = opt.suggest()                          # taken, then the process is killed mid-run (the OOM killer, SIGKILL)
+print(t.id, t.params["x"], flush=True)
+os.kill(os.getpid(), signal.SIGKILL)
+"""
+
+def test_optimize_requeues_what_a_killed_process_of_this_host_left_pending(tmp_path):
+  db = tmp_path / "s.db"
+  env = {**os.environ, "PYTHONPATH": str(ROOT)}
+  killed = subprocess.run([sys.executable, "-c", KILLED_CHILD, str(db)], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+  assert killed.returncode == -signal.SIGKILL
+  dead_id, dead_x = killed.stdout.split()
+  opt = tb.Optimizer({"x": tb.Float(0, 1)}, strategy="random", storage=db, name="s")
+  live = opt.suggest()                      # this process's own pending trial: alive, left alone
+  elsewhere = opt.storage.add(opt.name, {"x": 0.5}, TrialState.PENDING, None, "another-host:1:MainThread")   # not this host's
+  sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+  try:
+    alive = opt.storage.add(opt.name, {"x": 0.25}, TrialState.PENDING, None, f"{socket.gethostname()}:{sleeper.pid}:MainThread")
+    seen = []
+    with pytest.warns(tb.TrialFailedWarning, match=rf"^trial {dead_id} was left pending by process \d+ of this host, which has ended"):
+      opt.optimize(lambda p: seen.append(p["x"]) or 1.0, n_trials=1, progress=False)
+  finally: sleeper.kill()
+  ts = {t.id: t for t in opt.trials}
+  assert ts[int(dead_id)].state == TrialState.FAILED and seen == [float(dead_x)]   # its configuration ran first
+  assert [ts[i].state for i in (live.id, elsewhere.id, alive.id)] == [TrialState.PENDING] * 3
+  assert strategies.History.of(opt.space, opt.trials).X_failed.shape[0] == 0       # run again: no "bad here"
 
 # ***** 8 processes share one study *****
 

@@ -88,7 +88,7 @@ def test_objectives_without_tinygrad_run_at_once():
 
 def test_a_run_takes_the_turn_at_its_first_tensor_and_later_runs_from_their_start():
   turns, lock = threads.ObjectiveTurns(2, threading.RLock()), threading.RLock()
-  turns.optimizer_lock = lock
+  turns.lock = lock
   with turns.run():
     assert not _tinygrad.DEVICE_LOCK._is_owned() and not turns.uses_tinygrad   # numpy work, a subprocess: no turn
     with pytest.warns(tb.TinygradThreadsWarning): Tensor([1.0])

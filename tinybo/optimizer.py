@@ -13,7 +13,7 @@ Early stopping: `opt.report(trial, value, step)` records an intermediate value a
 with its last reported value. Inside optimize(), an objective with a second positional parameter without a default gets a TrialHandle that
 does the same.
 A rule that needs the strategy's model (tb.ModelStopping) gets it bound into its History (`chance`, tb.GP.final_chance).
-Holds: Optimizer, TrialHandle, resolve_strategy, takes_reports, has_curve_model, best_of, TrialFailedWarning.
+Holds: Optimizer, TrialHandle, resolve_strategy, takes_reports, has_curve_model, best_of, left_by_dead_processes, TrialFailedWarning.
 Imports: bo (tb.GP), stopping, strategies, space, storage, terminate (SIGTERM), threads (ObjectiveTurns), trial.
 """
 from __future__ import annotations
@@ -141,6 +141,26 @@ def best_of(trials: list[Trial], minimize: bool) -> Trial | None:
 
 def worker_id() -> str:
   return f"{socket.gethostname()}:{os.getpid()}:{threading.current_thread().name}"
+
+def pid_alive(pid: int) -> bool:
+  """Whether a process with this pid exists on this host (signal 0 checks without sending anything; POSIX)."""
+  try: os.kill(pid, 0)
+  except ProcessLookupError: return False
+  except PermissionError: return True   # another user's process
+  return True
+
+def left_by_dead_processes(trials: list[Trial], host: str) -> list[Trial]:
+  """The pending trials a worker of this host took (`worker_id`: host:pid:thread) whose process no longer exists: it
+  was killed (SIGKILL, the OOM killer) mid-run. POSIX only: Windows has no signal 0 (os.kill(pid, 0) would send Ctrl-C).
+  A reused pid reads as alive, so a dead worker's trial may be missed, never a live one's taken (but for another host's
+  processes under the same host name, e.g. containers on the host network with their own pid namespaces)."""
+  if os.name != "posix": return []
+  out = []
+  for t in trials:
+    parts = (t.worker or "").split(":", 2)
+    if t.state == TrialState.PENDING and len(parts) == 3 and parts[0] == host and parts[1].isdigit() and int(parts[1]) != os.getpid() \
+       and not pid_alive(int(parts[1])): out.append(t)
+  return out
 
 class Optimizer:
   """A study: a space, a strategy and a storage. `suggest()` -> Trial, `suggest(4)` -> list[Trial] (a batch, all
@@ -457,7 +477,9 @@ class Optimizer:
     bound each run inside the objective. Ctrl-C (and SIGTERM, as tb.Terminated, while no other handler is installed: a
     scheduler preempting the job) fails every running trial, queues its configuration again (the next
     suggest(), in any process, runs it first; fail() the queued copy to drop it) and re-raises; a thread whose objective
-    still returns afterwards records its result (a late result is kept; the queued copy runs it once more). Returns `best`.
+    still returns afterwards records its result (a late result is kept; the queued copy runs it once more). First, the
+    trials that a killed process of this host left pending (`left_by_dead_processes`) are failed and queued the same
+    way. Returns `best`.
     An objective with a second parameter, `objective(params, trial)`, gets a TrialHandle: `trial.report(value, step)`
     returns True when the stopping rule says stop; raising tb.StopTrial then ends the trial as stopped."""
     if not callable(objective):
@@ -475,6 +497,11 @@ class Optimizer:
     if self.stopping is not None and not with_handle:
       warnings.warn(f"stopping={self.stopping!r} never acts on objective(params): give it a second parameter, objective(params, trial), "
                     "and call trial.report(value, step)", UserWarning, stacklevel=2)
+    for t in left_by_dead_processes(self.trials, socket.gethostname()):   # run first, as after Ctrl-C (the process got no chance)
+      copy = self._ended_elsewhere(t, lambda t=t: self._interrupted(t), None)
+      if copy.id == t.id: continue   # another process finished it meanwhile
+      warnings.warn(f"trial {t.id} was left pending by process {t.worker.split(':')[1]} of this host, which has ended (killed: SIGKILL, "
+                    f"the OOM killer?); it is failed and queued again as trial {copy.id}", TrialFailedWarning, stacklevel=2)
     deadline = None if timeout is None else time.monotonic() + seconds(timeout)
     lock, stop, interrupted, errors, started, stopped = threading.Lock(), threading.Event(), threading.Event(), [], [0], [0]
     running: dict[int, Trial] = {}  # trials whose objective is running in a worker thread

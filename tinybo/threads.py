@@ -8,7 +8,8 @@ does, so every run starts at once, as threads are meant to (a subprocess, a remo
 first tinygrad Tensor (`_tinygrad.on_first_tensor`, before any device work of its own): the optimizer's lock, then
 `DEVICE_LOCK` (the order suggest() and a ModelStopping report take them), held to the end of the run. Once one run has
 made a Tensor, every later run takes the turn from its start, and one warning says so and names the way to parallel
-training (processes on one SQLite study, README: Threads and tinygrad). Holds: ObjectiveTurns, TinygradThreadsWarning.
+training (processes on one SQLite study, README: Threads and tinygrad). TinyBOSampler does the same in Optuna's
+study.optimize threads, a turn from before_trial to after_trial (`begin`, `end`). Holds: ObjectiveTurns, TinygradThreadsWarning.
 Imports: _tinygrad (DEVICE_LOCK, on_first_tensor).
 """
 from __future__ import annotations
@@ -25,29 +26,44 @@ class TinygradThreadsWarning(UserWarning):
   """optimize(n_jobs > 1) found that its objective runs tinygrad, and runs its trials one at a time."""
 
 class ObjectiveTurns:
-  """The runs of one optimize() call. `uses_tinygrad`: whether a run has made a tinygrad Tensor (then each run takes
-  the turn from its start; before, at its first Tensor)."""
-  def __init__(self, n_jobs: int, optimizer_lock: threading.RLock):
-    self.n_jobs, self.optimizer_lock, self.uses_tinygrad = n_jobs, optimizer_lock, False
-    self._said = threading.Lock()
+  """The runs of one optimize() call (or of one TinyBOSampler's study.optimize threads). `uses_tinygrad`: whether a run
+  has made a tinygrad Tensor (then each run takes the turn from its start; before, at its first Tensor). `lock`: the
+  lock the caller's own work takes before DEVICE_LOCK (the optimizer's or the sampler's, re-entrant), taken first."""
+  def __init__(self, n_jobs: int, lock: threading.RLock, caller: str | None = None):
+    self.n_jobs, self.lock, self.uses_tinygrad = n_jobs, lock, False
+    self.caller = f"optimize(n_jobs={n_jobs})" if caller is None else caller
+    self._said, self._turn = threading.Lock(), threading.local()
 
   def _found(self) -> None:
     with self._said:
       if self.uses_tinygrad: return
       self.uses_tinygrad = True
-    warnings.warn(f"optimize(n_jobs={self.n_jobs}): the objective runs tinygrad, which is not thread-safe, so its trials run one at a "
-                  "time; for parallel training start processes on one SQLite study (README: Threads and tinygrad)",
+    warnings.warn(f"{self.caller}: the objective runs tinygrad, which is not thread-safe, so its trials run one at a "
+                  "time; for parallel training start processes on one study (README: Threads and tinygrad)",
                   TinygradThreadsWarning, stacklevel=1)   # a worker thread: no caller of the user's to point at
+
+  def begin(self) -> None:
+    """A run starts in this thread: the turn now (tinygrad known) or at its first Tensor. `end()` in the same thread."""
+    if self.n_jobs == 1: return
+    self.end()                            # a run that never ended (its thread raised in between) leaves no turn behind
+    held = self._turn.held = contextlib.ExitStack()
+    def take() -> None:
+      held.enter_context(self.lock); held.enter_context(DEVICE_LOCK)
+      self._found()
+    if self.uses_tinygrad: take()
+    else: on_first_tensor(take)
+
+  def end(self) -> None:
+    """The run of this thread ended: its turn, if it took one, is given back."""
+    held = getattr(self._turn, "held", None)
+    if held is None: return
+    self._turn.held = None
+    on_first_tensor(None)
+    held.close()
 
   @contextlib.contextmanager
   def run(self) -> Iterator[None]:
     """Around one run of the objective (its reports and its result recorded inside too)."""
-    if self.n_jobs == 1: yield; return
-    with contextlib.ExitStack() as turn:
-      def take() -> None:
-        turn.enter_context(self.optimizer_lock); turn.enter_context(DEVICE_LOCK)
-        self._found()
-      if self.uses_tinygrad: take()
-      else: on_first_tensor(take)
-      try: yield
-      finally: on_first_tensor(None)
+    self.begin()
+    try: yield
+    finally: self.end()

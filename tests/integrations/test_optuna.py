@@ -911,3 +911,30 @@ def test_a_stale_trial_that_optunas_retry_callback_enqueues_again_is_not_bad_her
   assert study.trials[-1].params == trials[killed.number].params and study.trials[-1].state == P.COMPLETE
   space, seen, _ = sampler.history(study)
   assert History.of(space, seen).X_failed.shape[0] == 0
+
+def test_tinygrad_objectives_in_optunas_threads_take_turns_and_give_what_a_run_alone_gives():
+  # study.optimize(n_jobs=3) with a tinygrad trainer: 14 of 16 trials failed ("having TinyJit inside another TinyJit")
+  # and one that completed had another run's loss; now each trial holds the turn from its first Tensor to its tell
+  from test_threads import Overlap, train
+  from tinygrad import Tensor
+  overlap = Overlap()
+  def objective(t: optuna.Trial) -> float:
+    p = {"lr": t.suggest_float("lr", 1e-3, 0.3, log=True), "w0": t.suggest_float("w0", -1, 1)}
+    Tensor([0.0])                                                       # its first Tensor: the turn from here on
+    with overlap: return train(p)[-1]
+  study = optuna.create_study(sampler=TinyBOSampler(tb.GP(n_initial=4), seed=0))
+  with pytest.warns(tb.TinygradThreadsWarning, match=r"^study.optimize\(n_jobs > 1\): the objective runs tinygrad"):
+    study.optimize(objective, n_trials=9, n_jobs=3)
+  assert [t.state for t in study.trials] == [P.COMPLETE] * 9 and overlap.most == 1
+  assert [t.value for t in study.trials] == [train(t.params)[-1] for t in study.trials]
+
+def test_objectives_without_tinygrad_in_optunas_threads_run_at_once():
+  from test_threads import Overlap
+  overlap = Overlap()
+  def objective(t: optuna.Trial) -> float:
+    x = t.suggest_float("x", 0, 1)
+    with overlap: time.sleep(0.3)
+    return x
+  study = optuna.create_study(sampler=TinyBOSampler("random", seed=0))
+  study.optimize(objective, n_trials=8, n_jobs=4)
+  assert overlap.most == 4 and len(study.trials) == 8

@@ -43,14 +43,16 @@ raised, or returned NaN) is infeasible: the sampler logs a warning, stores (nan,
 is not a feasibility model (BoTorch's or GPSampler's constrained acquisition): an infeasible trial teaches only "not here".
 
 Float, log float, float with step, int, log int, int with step and categorical distributions are supported.
-Optuna's private API used: `study._storage` with `trial._trial_id` (the proposals stored as system attrs; the storage's
+Optuna's private API used: `study._thread_local.in_optimize_loop` (a study.optimize thread: its tinygrad trials take
+turns, threads.ObjectiveTurns), `study._storage` with `trial._trial_id` (the proposals stored as system attrs; the storage's
 type, for choices a JSON storage cannot keep) and, for constraints, `_process_constraints_after_trial`
 (optuna.samplers._base) and `_CONSTRAINTS_KEY` (optuna.study._constrained_optimization), both there since Optuna 4.0
 (tested with 5.1 only); FrozenTrial.constraints (Optuna 5) is read when present, the stored list otherwise.
 Holds: TinyBOSampler, Tree, infer_tree, tree_trials, codec, reports_of; the stored proposals (`_share`, `_stored`,
 `_shared`, `_rivals`, `_all_fixed`, `TinyBOSampler._next_to`), the constraints (`_store_constraints`, `_infeasible`) and the memo of the finished
 trials' rows and tinybo Trials (`_Memo`, `_finished_key`: each finished trial is converted once per tree, not at every suggestion).
-Imports: integrations (the codecs), conditions, optimizer (resolve_strategy, takes_reports), strategies, space, trial, optuna.
+Imports: integrations (the codecs), conditions, optimizer (resolve_strategy, takes_reports), strategies, space, threads (ObjectiveTurns),
+trial, optuna.
 """
 from __future__ import annotations
 
@@ -87,6 +89,7 @@ from tinybo.integrations.conditions import infer_conditions, vouched
 from tinybo.optimizer import resolve_strategy, takes_reports
 from tinybo.space import Categorical, Space
 from tinybo.strategies import SearchExhausted, Strategy, seed_words
+from tinybo.threads import ObjectiveTurns
 from tinybo.trial import Report, Trial
 from tinybo.trial import TrialState as TBState
 
@@ -138,15 +141,17 @@ class TinyBOSampler(BaseSampler):
     self._warn, self._warned, self._warned_json = warn_independent_sampling, set(), set()
     self._left_out: set[str] = set()     # parameters of complete trials the last inferred tree could not model
     self._unreadable: set[int] = set()   # RUNNING trials whose shared proposal could not be read (warned once each)
-    self._lock = threading.Lock()   # study.optimize(n_jobs>1) calls the sampler from several threads; strategies need not be thread-safe
+    self._lock = threading.RLock()   # study.optimize(n_jobs>1) calls the sampler from several threads; strategies need not be thread-safe
+    self._turns = ObjectiveTurns(2, self._lock, "study.optimize(n_jobs > 1)")   # tinygrad objectives in those threads (before_trial)
     self._rows_memo: _Memo | None = None     # the finished trials' encoded rows and tinybo Trials: see _Memo
     self._trials_memo: _Memo | None = None
 
   # a lock does not pickle: drop it and make a new one (Optuna's docs pickle a sampler to resume a study reproducibly);
   # the memos (weak references to a storage) are dropped too and rebuilt from the trials
-  def __getstate__(self) -> dict: return {k: v for k, v in self.__dict__.items() if k not in ("_lock", "_rows_memo", "_trials_memo")}
+  def __getstate__(self) -> dict: return {k: v for k, v in self.__dict__.items() if k not in ("_lock", "_turns", "_rows_memo", "_trials_memo")}
   def __setstate__(self, state: dict) -> None:
-    self.__dict__.update(state); self._lock = threading.Lock(); self._rows_memo = self._trials_memo = None
+    self.__dict__.update(state); self._lock = threading.RLock(); self._rows_memo = self._trials_memo = None
+    self._turns = ObjectiveTurns(2, self._lock, "study.optimize(n_jobs > 1)")
 
   def _memo(self, attr: str, study: Study, context: Any) -> _Memo:
     """The sampler's memo `attr` for this study and context, a new one when either differs from the last call's."""
@@ -280,11 +285,18 @@ class TinyBOSampler(BaseSampler):
       return RandomSampler(seed=_draw_seed(self._seed, trial.number, param_name)).sample_independent(study, trial, param_name, param_distribution)
     return self._independent.sample_independent(study, trial, param_name, param_distribution)
 
-  def before_trial(self, study: Study, trial: FrozenTrial) -> None: self._independent.before_trial(study, trial)
+  def before_trial(self, study: Study, trial: FrozenTrial) -> None:
+    # study.optimize(n_jobs > 1) runs trials in pool threads, ask and tell in one thread (Optuna's thread-local
+    # `in_optimize_loop`): a tinygrad objective there takes turns, from its first Tensor to after_trial (threads.py)
+    if getattr(getattr(study, "_thread_local", None), "in_optimize_loop", False) and threading.current_thread() is not threading.main_thread():
+      self._turns.begin()
+    self._independent.before_trial(study, trial)
 
   def after_trial(self, study: Study, trial: FrozenTrial, state: TrialState, values: Sequence[float] | None) -> None:
-    if self._constraints_func is not None: _store_constraints(self._constraints_func, study, trial, state)
-    self._independent.after_trial(study, trial, state, values)
+    try:
+      if self._constraints_func is not None: _store_constraints(self._constraints_func, study, trial, state)
+      self._independent.after_trial(study, trial, state, values)
+    finally: self._turns.end()
 
 
 def _draw_seed(seed: int, number: int, name: str) -> int:
