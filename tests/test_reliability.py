@@ -171,7 +171,7 @@ def test_optimize_requeues_what_a_killed_process_of_this_host_left_pending(tmp_p
   assert killed.returncode == -signal.SIGKILL
   dead_id, dead_x = killed.stdout.split()
   opt = tb.Optimizer({"x": tb.Float(0, 1)}, strategy="random", storage=db, name="s")
-  live = opt.suggest()                      # this process's own pending trial: alive, left alone
+  live = opt.storage.add(opt.name, {"x": 0.75}, TrialState.PENDING, None, f"{socket.gethostname()}:{os.getpid()}:MainThread")   # this process's
   elsewhere = opt.storage.add(opt.name, {"x": 0.5}, TrialState.PENDING, None, "another-host:1:MainThread")   # not this host's
   sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
   try:
@@ -184,6 +184,19 @@ def test_optimize_requeues_what_a_killed_process_of_this_host_left_pending(tmp_p
   assert ts[int(dead_id)].state == TrialState.FAILED and seen == [float(dead_x)]   # its configuration ran first
   assert [ts[i].state for i in (live.id, elsewhere.id, alive.id)] == [TrialState.PENDING] * 3
   assert strategies.History.of(opt.space, opt.trials).X_failed.shape[0] == 0       # run again: no "bad here"
+
+def test_a_resumed_ask_tell_loop_runs_a_killed_processs_trial_first(tmp_path):
+  # the user's own loop, restarted after the OOM killer: its first suggest() hands out the dead run's configuration
+  db = tmp_path / "s.db"
+  killed = subprocess.run([sys.executable, "-c", KILLED_CHILD, str(db)], cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},
+                          capture_output=True, text=True, timeout=120)
+  dead_id, dead_x = killed.stdout.split()
+  opt = tb.Optimizer({"x": tb.Float(0, 1)}, strategy="random", storage=db, name="s")
+  with pytest.warns(tb.TrialFailedWarning, match=rf"^trial {dead_id} was left pending"): t = opt.suggest()
+  assert t.params["x"] == float(dead_x) and t.id != int(dead_id)
+  with warnings.catch_warnings():
+    warnings.simplefilter("error")
+    assert opt.suggest().params["x"] != float(dead_x)             # once per Optimizer: nothing left to say
 
 # ***** 8 processes share one study *****
 

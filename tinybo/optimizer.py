@@ -197,6 +197,7 @@ class Optimizer:
     where = getattr(self.storage, "location", None) or f"{type(self.storage).__name__}@{id(self.storage):#x}"
     self.study: str = f"'{name}' in {where}"   # what every Trial this optimizer returns carries in .study
     self._lock = threading.RLock()  # one suggestion at a time: strategies need not be thread-safe (re-entrant: threads.ObjectiveTurns)
+    self._dead_checked = False   # whether this Optimizer has requeued the trials of killed processes yet (`_requeue_dead`)
 
   @property
   def minimize(self) -> bool: return self.direction == "minimize"
@@ -246,6 +247,7 @@ class Optimizer:
     if n is not None and (isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 1):
       raise ValueError(f"suggest(n={n!r}); use None or an int >= 1")
     k = 1 if n is None else int(n)
+    if not self._dead_checked: self._requeue_dead()
     def propose(trials: list[Trial]) -> list[dict]:
       curves = {"reports": self.storage.reports(self.name)} if self._pass_reports else {}
       ps = self.strategy.suggest(self.space, [self._full(t) for t in trials], k, seed=self.seed, minimize=self.minimize, **curves)
@@ -403,6 +405,17 @@ class Optimizer:
     """Record a trial as failed (its run crashed). Failing a failed trial does nothing; a complete or stopped one is an error."""
     return self._full(self.storage.finish(self.name, self._id(trial), TrialState.FAILED, None))
 
+  def _requeue_dead(self) -> None:
+    """Fail and queue again the trials that a killed process of this host left pending (`left_by_dead_processes`), so
+    that they run first, as after Ctrl-C (the process got no chance to): at the first suggest() of this Optimizer (a
+    resumed script) and at the start of each optimize()."""
+    self._dead_checked = True
+    for t in left_by_dead_processes(self.trials, socket.gethostname()):
+      copy = self._ended_elsewhere(t, lambda t=t: self._interrupted(t), None)
+      if copy.id == t.id: continue   # another process finished it meanwhile
+      warnings.warn(f"trial {t.id} was left pending by process {t.worker.split(':')[1]} of this host, which has ended (killed: SIGKILL, "
+                    f"the OOM killer?); it is failed and queued again as trial {copy.id}", TrialFailedWarning, stacklevel=3)
+
   def _interrupted(self, trial: Trial) -> Trial:
     """A run Ctrl-C cut short: failed (it did not finish) and its configuration queued again, so that a resumed study
     runs it first. Failed alone, the GP would take the configuration it believed best for a bad one (a failure that a
@@ -479,7 +492,7 @@ class Optimizer:
     suggest(), in any process, runs it first; fail() the queued copy to drop it) and re-raises; a thread whose objective
     still returns afterwards records its result (a late result is kept; the queued copy runs it once more). First, the
     trials that a killed process of this host left pending (`left_by_dead_processes`) are failed and queued the same
-    way. Returns `best`.
+    way (the first suggest() of an Optimizer does it too). Returns `best`.
     An objective with a second parameter, `objective(params, trial)`, gets a TrialHandle: `trial.report(value, step)`
     returns True when the stopping rule says stop; raising tb.StopTrial then ends the trial as stopped."""
     if not callable(objective):
@@ -497,11 +510,7 @@ class Optimizer:
     if self.stopping is not None and not with_handle:
       warnings.warn(f"stopping={self.stopping!r} never acts on objective(params): give it a second parameter, objective(params, trial), "
                     "and call trial.report(value, step)", UserWarning, stacklevel=2)
-    for t in left_by_dead_processes(self.trials, socket.gethostname()):   # run first, as after Ctrl-C (the process got no chance)
-      copy = self._ended_elsewhere(t, lambda t=t: self._interrupted(t), None)
-      if copy.id == t.id: continue   # another process finished it meanwhile
-      warnings.warn(f"trial {t.id} was left pending by process {t.worker.split(':')[1]} of this host, which has ended (killed: SIGKILL, "
-                    f"the OOM killer?); it is failed and queued again as trial {copy.id}", TrialFailedWarning, stacklevel=2)
+    self._requeue_dead()
     deadline = None if timeout is None else time.monotonic() + seconds(timeout)
     lock, stop, interrupted, errors, started, stopped = threading.Lock(), threading.Event(), threading.Event(), [], [0], [0]
     running: dict[int, Trial] = {}  # trials whose objective is running in a worker thread
@@ -565,7 +574,7 @@ class Optimizer:
 
   # pickled (a process spawned with it, as multiprocessing does on macOS and Windows): the same study, a lock of its own
   def __getstate__(self) -> dict: return {k: v for k, v in self.__dict__.items() if k != "_lock"}
-  def __setstate__(self, state: dict) -> None: self.__dict__.update(state, _lock=threading.RLock())
+  def __setstate__(self, state: dict) -> None: self.__dict__.update({"_dead_checked": False, **state}, _lock=threading.RLock())
 
   def __repr__(self) -> str:
     return f"Optimizer(name={self.name!r}, strategy={type(self.strategy).__name__}, direction={self.direction!r}, trials={len(self.trials)})"
