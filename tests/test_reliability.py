@@ -159,9 +159,12 @@ def test_sigkill_mid_run_loses_nothing(tmp_path):
 KILLED_CHILD = """
 import os, signal, sys, tinybo as tb
 opt = tb.Optimizer({"x": tb.Float(0, 1)}, strategy="random", storage=sys.argv[1], name="s")
-t = opt.suggest()                          # taken, then the process is killed mid-run (the OOM killer, SIGKILL)
-print(t.id, t.params["x"], flush=True)
-os.kill(os.getpid(), signal.SIGKILL)
+handed = opt.suggest()                     # an ask/tell trial (a scheduler may have handed it to a job): never requeued
+def objective(p):                          # optimize()'s run is killed mid-run (the OOM killer, SIGKILL)
+  t = next(t for t in opt.trials if t.state == "pending" and t.id != handed.id)
+  print(t.id, t.params["x"], handed.id, flush=True)
+  os.kill(os.getpid(), signal.SIGKILL)
+opt.optimize(objective, n_trials=1, progress=False)
 """
 
 def test_optimize_requeues_what_a_killed_process_of_this_host_left_pending(tmp_path):
@@ -169,9 +172,9 @@ def test_optimize_requeues_what_a_killed_process_of_this_host_left_pending(tmp_p
   env = {**os.environ, "PYTHONPATH": str(ROOT)}
   killed = subprocess.run([sys.executable, "-c", KILLED_CHILD, str(db)], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
   assert killed.returncode == -signal.SIGKILL
-  dead_id, dead_x = killed.stdout.split()
+  dead_id, dead_x, handed = killed.stdout.split()
   opt = tb.Optimizer({"x": tb.Float(0, 1)}, strategy="random", storage=db, name="s")
-  live = opt.suggest()                      # this process's own pending trial: alive, left alone
+  live = opt.storage.add(opt.name, {"x": 0.75}, TrialState.PENDING, None, f"{socket.gethostname()}:{os.getpid()}:MainThread")   # this process's
   elsewhere = opt.storage.add(opt.name, {"x": 0.5}, TrialState.PENDING, None, "another-host:1:MainThread")   # not this host's
   sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
   try:
@@ -182,8 +185,22 @@ def test_optimize_requeues_what_a_killed_process_of_this_host_left_pending(tmp_p
   finally: sleeper.kill()
   ts = {t.id: t for t in opt.trials}
   assert ts[int(dead_id)].state == TrialState.FAILED and seen == [float(dead_x)]   # its configuration ran first
-  assert [ts[i].state for i in (live.id, elsewhere.id, alive.id)] == [TrialState.PENDING] * 3
+  assert [ts[i].state for i in (live.id, elsewhere.id, alive.id, int(handed))] == [TrialState.PENDING] * 4
   assert strategies.History.of(opt.space, opt.trials).X_failed.shape[0] == 0       # run again: no "bad here"
+
+def test_a_resumed_ask_tell_loop_runs_a_killed_processs_trial_first(tmp_path):
+  # an ask/tell loop started after optimize() was OOM-killed: its first suggest() hands out the dead run's configuration
+  db = tmp_path / "s.db"
+  killed = subprocess.run([sys.executable, "-c", KILLED_CHILD, str(db)], cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},
+                          capture_output=True, text=True, timeout=120)
+  dead_id, dead_x, handed = killed.stdout.split()
+  opt = tb.Optimizer({"x": tb.Float(0, 1)}, strategy="random", storage=db, name="s")
+  with pytest.warns(tb.TrialFailedWarning, match=rf"^trial {dead_id} was left pending"): t = opt.suggest()
+  assert t.params["x"] == float(dead_x) and t.id != int(dead_id)
+  with warnings.catch_warnings():
+    warnings.simplefilter("error")
+    assert opt.suggest().params["x"] != float(dead_x)             # once per Optimizer: nothing left to say
+  assert {t.id: t.state for t in opt.trials}[int(handed)] == TrialState.PENDING   # the dead process's ask/tell trial: maybe running elsewhere
 
 # ***** 8 processes share one study *****
 

@@ -139,8 +139,12 @@ def best_of(trials: list[Trial], minimize: bool) -> Trial | None:
   done = [t for t in trials if t.state == TrialState.COMPLETE]
   return min(done, key=lambda t: (t.value if minimize else -t.value, t.id)) if done else None
 
-def worker_id() -> str:
-  return f"{socket.gethostname()}:{os.getpid()}:{threading.current_thread().name}"
+RUNS_HERE = "optimize/"   # marks the worker of a trial that its own process runs (optimize), before the thread's name
+
+def worker_id(runs_it: bool = False) -> str:
+  """host:pid:thread of the caller; with `runs_it` (optimize's trials: the objective runs in this process) the thread
+  part starts with RUNS_HERE, so that a trial whose process died is known to have died with it (`left_by_dead_processes`)."""
+  return f"{socket.gethostname()}:{os.getpid()}:{RUNS_HERE if runs_it else ''}{threading.current_thread().name}"
 
 def pid_alive(pid: int) -> bool:
   """Whether a process with this pid exists on this host (signal 0 checks without sending anything; POSIX)."""
@@ -150,16 +154,18 @@ def pid_alive(pid: int) -> bool:
   return True
 
 def left_by_dead_processes(trials: list[Trial], host: str) -> list[Trial]:
-  """The pending trials a worker of this host took (`worker_id`: host:pid:thread) whose process no longer exists: it
-  was killed (SIGKILL, the OOM killer) mid-run. POSIX only: Windows has no signal 0 (os.kill(pid, 0) would send Ctrl-C).
-  A reused pid reads as alive, so a dead worker's trial may be missed, never a live one's taken (but for another host's
-  processes under the same host name, e.g. containers on the host network with their own pid namespaces)."""
+  """The pending trials that optimize() in a process of this host took (`worker_id(runs_it=True)`) and whose process no
+  longer exists: it was killed (SIGKILL, the OOM killer) mid-run, and the run with it. A trial an ask/tell loop took is
+  not one: its process may have handed it to another (a scheduler that submits jobs and exits). POSIX only: Windows has
+  no signal 0 (os.kill(pid, 0) would send Ctrl-C). A reused pid reads as alive, so a dead worker's trial may be missed,
+  never a live one's taken (but for another host's processes under the same host name, e.g. containers on the host
+  network with their own pid namespaces)."""
   if os.name != "posix": return []
   out = []
   for t in trials:
     parts = (t.worker or "").split(":", 2)
-    if t.state == TrialState.PENDING and len(parts) == 3 and parts[0] == host and parts[1].isdigit() and int(parts[1]) != os.getpid() \
-       and not pid_alive(int(parts[1])): out.append(t)
+    if t.state == TrialState.PENDING and len(parts) == 3 and parts[0] == host and parts[1].isdigit() and parts[2].startswith(RUNS_HERE) \
+       and int(parts[1]) != os.getpid() and not pid_alive(int(parts[1])): out.append(t)
   return out
 
 class Optimizer:
@@ -197,6 +203,7 @@ class Optimizer:
     where = getattr(self.storage, "location", None) or f"{type(self.storage).__name__}@{id(self.storage):#x}"
     self.study: str = f"'{name}' in {where}"   # what every Trial this optimizer returns carries in .study
     self._lock = threading.RLock()  # one suggestion at a time: strategies need not be thread-safe (re-entrant: threads.ObjectiveTurns)
+    self._dead_checked = False   # whether this Optimizer has requeued the trials of killed processes yet (`_requeue_dead`)
 
   @property
   def minimize(self) -> bool: return self.direction == "minimize"
@@ -245,7 +252,12 @@ class Optimizer:
     SearchExhausted when nothing new is left."""
     if n is not None and (isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 1):
       raise ValueError(f"suggest(n={n!r}); use None or an int >= 1")
+    return self._suggest(n, worker_id())
+
+  def _suggest(self, n: int | None, me: str) -> Trial | list[Trial]:
+    """suggest(n) for the worker `me` (optimize's workers mark theirs: `worker_id(runs_it=True)`)."""
     k = 1 if n is None else int(n)
+    if not self._dead_checked: self._requeue_dead()
     def propose(trials: list[Trial]) -> list[dict]:
       curves = {"reports": self.storage.reports(self.name)} if self._pass_reports else {}
       ps = self.strategy.suggest(self.space, [self._full(t) for t in trials], k, seed=self.seed, minimize=self.minimize, **curves)
@@ -261,7 +273,7 @@ class Optimizer:
           kind = TypeError if isinstance(e, TypeError) else ValueError
           raise kind(f"strategy {name} suggested {p!r:.200}, which does not fit the space: {e}") from None
       return out
-    me, since, out = worker_id(), time.time(), []
+    since, out = time.time(), []
     with self._lock:
       try:
         out = self.storage.claim(self.name, k, me)
@@ -403,6 +415,17 @@ class Optimizer:
     """Record a trial as failed (its run crashed). Failing a failed trial does nothing; a complete or stopped one is an error."""
     return self._full(self.storage.finish(self.name, self._id(trial), TrialState.FAILED, None))
 
+  def _requeue_dead(self) -> None:
+    """Fail and queue again the trials that optimize() in a killed process of this host left pending
+    (`left_by_dead_processes`), so that they run first, as after Ctrl-C (the process got no chance to): at the first
+    suggest() of this Optimizer (a resumed script) and at the start of each optimize()."""
+    self._dead_checked = True
+    for t in left_by_dead_processes(self.trials, socket.gethostname()):
+      copy = self._ended_elsewhere(t, lambda t=t: self._interrupted(t), None)
+      if copy.id == t.id: continue   # another process finished it meanwhile
+      warnings.warn(f"trial {t.id} was left pending by process {t.worker.split(':')[1]} of this host, which has ended (killed: SIGKILL, "
+                    f"the OOM killer?); it is failed and queued again as trial {copy.id}", TrialFailedWarning, stacklevel=3)
+
   def _interrupted(self, trial: Trial) -> Trial:
     """A run Ctrl-C cut short: failed (it did not finish) and its configuration queued again, so that a resumed study
     runs it first. Failed alone, the GP would take the configuration it believed best for a bad one (a failure that a
@@ -478,8 +501,8 @@ class Optimizer:
     scheduler preempting the job) fails every running trial, queues its configuration again (the next
     suggest(), in any process, runs it first; fail() the queued copy to drop it) and re-raises; a thread whose objective
     still returns afterwards records its result (a late result is kept; the queued copy runs it once more). First, the
-    trials that a killed process of this host left pending (`left_by_dead_processes`) are failed and queued the same
-    way. Returns `best`.
+    trials that optimize() in a killed process of this host left pending (`left_by_dead_processes`) are failed and
+    queued the same way (the first suggest() of an Optimizer does it too). Returns `best`.
     An objective with a second parameter, `objective(params, trial)`, gets a TrialHandle: `trial.report(value, step)`
     returns True when the stopping rule says stop; raising tb.StopTrial then ends the trial as stopped."""
     if not callable(objective):
@@ -497,11 +520,7 @@ class Optimizer:
     if self.stopping is not None and not with_handle:
       warnings.warn(f"stopping={self.stopping!r} never acts on objective(params): give it a second parameter, objective(params, trial), "
                     "and call trial.report(value, step)", UserWarning, stacklevel=2)
-    for t in left_by_dead_processes(self.trials, socket.gethostname()):   # run first, as after Ctrl-C (the process got no chance)
-      copy = self._ended_elsewhere(t, lambda t=t: self._interrupted(t), None)
-      if copy.id == t.id: continue   # another process finished it meanwhile
-      warnings.warn(f"trial {t.id} was left pending by process {t.worker.split(':')[1]} of this host, which has ended (killed: SIGKILL, "
-                    f"the OOM killer?); it is failed and queued again as trial {copy.id}", TrialFailedWarning, stacklevel=2)
+    self._requeue_dead()
     deadline = None if timeout is None else time.monotonic() + seconds(timeout)
     lock, stop, interrupted, errors, started, stopped = threading.Lock(), threading.Event(), threading.Event(), [], [0], [0]
     running: dict[int, Trial] = {}  # trials whose objective is running in a worker thread
@@ -522,13 +541,13 @@ class Optimizer:
     def work():
       try:
         while claim():
-          try: trial = self.suggest()
+          try: trial = self._suggest(None, worker_id(runs_it=True))
           except SearchExhausted: stop.set(); return
           with lock:
             go = not interrupted.is_set()
             if go: running[trial.id] = trial
           if not go:   # suggested just as Ctrl-C came: never run, so queued again (a failure would tell the model "not here")
-            self._release_taken(worker_id(), time.time(), [trial], interrupted=False)
+            self._release_taken(worker_id(runs_it=True), time.time(), [trial], interrupted=False)
             return
           # n_jobs=1: Ctrl-C lands in this thread, also while the outcome is written: the trial stays in `running`
           # until then, for the handler below to fail; in worker threads a returned objective's result is always written
@@ -565,7 +584,7 @@ class Optimizer:
 
   # pickled (a process spawned with it, as multiprocessing does on macOS and Windows): the same study, a lock of its own
   def __getstate__(self) -> dict: return {k: v for k, v in self.__dict__.items() if k != "_lock"}
-  def __setstate__(self, state: dict) -> None: self.__dict__.update(state, _lock=threading.RLock())
+  def __setstate__(self, state: dict) -> None: self.__dict__.update({"_dead_checked": False, **state}, _lock=threading.RLock())
 
   def __repr__(self) -> str:
     return f"Optimizer(name={self.name!r}, strategy={type(self.strategy).__name__}, direction={self.direction!r}, trials={len(self.trials)})"
