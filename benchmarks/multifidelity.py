@@ -207,7 +207,8 @@ def predicted_finals(problem: CurveProblem, opt: Any, seed: int) -> list:
     cd.X, yy - gp._trend(z, yy, cd.ids), seed=seed, floor_scale=getattr(gp, "curve_floor_scale", 1.0))
   mean, var = model.predict(at_target(space.encode_many([t.params for t in trials])))
   mean, sd = mean + gp._trend(z, yy, cd.ids, at=np.zeros(1))[0], np.sqrt(np.maximum(var, 0.0))
-  lo, mid, hi = -back(mean + sd), -back(mean), -back(mean - sd)   # in the problem's units (to minimize)
+  with np.errstate(over="ignore"):   # a far extrapolation through the log warp's inverse: inf, not a warning per run
+    lo, mid, hi = -back(mean + sd), -back(mean), -back(mean - sd)   # in the problem's units (to minimize)
   return [[float(m - problem.optimum), float((h - lw) / 2)] for m, lw, h in zip(mid, lo, hi)]
 
 def run_optuna(problem: CurveProblem, method: str, seed: int, budget: int) -> dict:
