@@ -334,3 +334,28 @@ def test_heatmap_axes_of_int_parameters_have_integer_ticks(tmp_path, monkeypatch
   plot.heatmap(opt, "x", "width", tmp_path / "f.png", resolution=5)
   assert any("." in t.get_text() for t in plt.gcf().axes[0].get_xticklabels())   # the float axis keeps its fractions
   close("all")
+
+@pytest.mark.parametrize("direction", ["minimize", "maximize"])
+def test_a_large_study_is_fitted_on_a_subset_that_keeps_its_best(direction, tmp_path, monkeypatch):
+  # an exact GP on every trial of a 5,000-trial study took over 8 minutes and 1.5 GB for one importance plot
+  from tinybo.gp import GPRegressor
+  from tinybo.subset import DEFAULT_MAX_POINTS
+  space = tb.Space({"lr": tb.Float(1e-4, 1.0, log=True), "units": tb.Int(16, 128), "act": tb.Categorical(["relu", "tanh"]), "epochs": 3})
+  sign = 1.0 if direction == "minimize" else -1.0
+  opt = tb.Optimizer(space, strategy="random", seed=0, direction=direction, name="large")
+  for t in opt.suggest(DEFAULT_MAX_POINTS + 200): opt.observe(t, sign * objective(t.params))
+  fits = []
+  real_fit = GPRegressor.fit
+  def recording_fit(self, X, y, *a, **k):
+    fits.append(np.asarray(y, dtype=np.float64).copy())
+    return real_fit(self, X, y, *a, **k)
+  monkeypatch.setattr(GPRegressor, "fit", recording_fit)
+  s = plot.importance_scores(opt)
+  assert s["lr"] == max(s.values()) and s["lr"] > 2 * s["units"], s   # the ranking of the whole study survives the subset
+  _png(plot.heatmap(opt, "lr", "units", tmp_path / "h.png"))
+  values = np.array([t.value for t in opt.trials])
+  best = np.sort(sign * values)[:DEFAULT_MAX_POINTS // 2]   # the best half of the kept rows, by the study's direction
+  assert len(fits) == 2
+  for y in fits:
+    assert len(y) == DEFAULT_MAX_POINTS
+    assert np.array_equal(np.sort(sign * y)[:len(best)], best)

@@ -7,7 +7,8 @@ the fitted ARD lengthscales.
   plot.heatmap(opt, "lr", "width", "heatmap.png"); plot.importance(opt, "importance.png")
 
 `study` is a tb.Optimizer (or anything with .space, .trials and .direction). matplotlib is the `plot` extra.
-Imports: space, trial, gp (the posterior mean), _tinygrad (the device lock), stopping (value_at), arguments (checks), numpy, matplotlib.
+Imports: space, trial, gp (the posterior mean), subset (a large study's rows), _tinygrad (the device lock), stopping (value_at),
+arguments (checks), numpy, matplotlib.
 """
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ import numpy as np
 from tinybo.arguments import check_device, check_int
 from tinybo.space import Categorical, Float, Int, Space
 from tinybo.stopping import value_at
+from tinybo.subset import DEFAULT_MAX_POINTS, fit_subset
 from tinybo.trial import Report, Trial, TrialState
 
 # searchable parameters with these names are fidelities: a heatmap keeps only the trials at one value of each
@@ -237,12 +239,18 @@ def _coord(space: Space, name: str, values: list) -> np.ndarray:
   if isinstance(p, Categorical): return np.array([p.choices.index(v) for v in values], dtype=np.float64)
   return np.array(values, dtype=np.float64)
 
-def _fit_gp(space: Space, trials: list[Trial], device: str | None = None):
-  """The GP on the trials' values. Callers hold `_tinygrad.DEVICE_LOCK` over the fit and every use of the model: its
-  captured programs and buffers are the process's, and a study suggesting in another thread would overwrite them."""
+def _fit_gp(space: Space, trials: list[Trial], minimize: bool, device: str | None = None):
+  """The GP on the trials' values; a study over DEFAULT_MAX_POINTS trials: on `fit_subset`'s rows (the best half by
+  the study's direction, the most recent, a space-filling cover), as the GP strategy fits, since an exact GP on 5,000
+  trials took minutes and gigabytes for one picture. Callers hold `_tinygrad.DEVICE_LOCK` over the fit and every use of
+  the model: its captured programs and buffers are the process's, and a study suggesting in another thread would
+  overwrite them."""
   from tinybo.gp import GPRegressor
   X = space.encode_many([t.params for t in trials])
   y = np.array([t.value for t in trials], dtype=np.float64)
+  if len(y) > DEFAULT_MAX_POINTS:
+    keep = fit_subset(X, -y if minimize else y, DEFAULT_MAX_POINTS)
+    X, y = X[keep], y[keep]
   return GPRegressor(device=device).fit(X, y, space.cat_groups)
 
 def _is_number(v: Any) -> bool: return isinstance(v, (int, float)) and not isinstance(v, bool)
@@ -321,7 +329,7 @@ def heatmap(study: Any, x: str, y: str, path: str | os.PathLike = "heatmap.png",
   G[:, space.columns[y]] = np.repeat(Xy[:, space.columns[y]], len(xv), 0)
   G = space.round(G)  # when x or y is a parent, the grid switches its children on and off: each cell a valid configuration
   from tinybo._tinygrad import DEVICE_LOCK
-  with DEVICE_LOCK: mean = _fit_gp(space, fit, device).predict(G)[0].reshape(len(yv), len(xv))   # see _fit_gp
+  with DEVICE_LOCK: mean = _fit_gp(space, fit, minimize, device).predict(G)[0].reshape(len(yv), len(xv))   # see _fit_gp
   lo, hi = _limits(vals, minimize)
   norm, cmap = Normalize(lo, hi, clip=False), plt.get_cmap(_cmap(minimize))
   extend = "max" if minimize else "min"
@@ -331,12 +339,13 @@ def heatmap(study: Any, x: str, y: str, path: str | os.PathLike = "heatmap.png",
   jx = px + (rng.uniform(-0.15, 0.15, len(px)) if xt else 0.0)
   jy = py + (rng.uniform(-0.15, 0.15, len(py)) if yt else 0.0)
   fig, axes = plt.subplots(1, 2, figsize=(12, 4.8), sharex=True, sharey=True, constrained_layout=True)
-  axes[0].scatter(jx, jy, c=vals, cmap=cmap, norm=norm, s=70, edgecolors="k", linewidths=0.5, zorder=3)
+  shrink = min(1.0, math.sqrt(50 / len(done)))   # thousands of trials at full size hid each other and the colours
+  axes[0].scatter(jx, jy, c=vals, cmap=cmap, norm=norm, s=max(8.0, 70 * shrink), edgecolors="k", linewidths=0.5 * shrink, zorder=3)
   axes[0].set_title(f"observed trials ({len(done)})")
   mesh = axes[1].pcolormesh(xv, yv, mean, cmap=cmap, norm=norm, shading="nearest")
   if not xt and not yt and len(xv) > 2 and len(yv) > 2:  # contours only inside the colour range: none crowd the clipped region
     axes[1].contour(xv, yv, mean, levels=np.linspace(lo, hi, 9)[1:-1], colors="white", linewidths=0.5, alpha=0.6)
-  axes[1].scatter(jx, jy, s=12, c="white", edgecolors="k", linewidths=0.4, zorder=3, label="observed")
+  axes[1].scatter(jx, jy, s=max(3.0, 12 * shrink), c="white", edgecolors="k", linewidths=0.4 * shrink, zorder=3, label="observed")
   axes[1].scatter(_coord(space, x, [best.params[x]]), _coord(space, y, [best.params[y]]), marker="*", s=260, c="red", edgecolors="white",
                   zorder=4, label="best")
   axes[1].legend(loc="upper right", fontsize=8, framealpha=0.8)
@@ -379,14 +388,14 @@ def importance_scores(study: Any, device: str | None = None) -> dict[str, float]
   """Relative importance of each searched parameter from a GP fitted to the complete trials: the inverse ARD
   lengthscale (a short lengthscale means the metric changes fast along that parameter), the largest over a
   parameter's encoded columns, normalized to sum to 1. Single-value parameters, and those the complete trials never
-  varied, score 0."""
+  varied, score 0. Over DEFAULT_MAX_POINTS complete trials the GP is fitted on a subset of them (`_fit_gp`)."""
   device = check_device(device)
-  space, trials, _, name = _parts(study)
+  space, trials, minimize, name = _parts(study)
   if not space.names: raise ValueError(f"study '{name}' searches no parameter (its space holds constants only); nothing to rank")
   done = _complete(trials)
   if len(done) < 3: raise ValueError(f"study '{name}' has {len(done)} complete trials; parameter importance needs at least 3")
   from tinybo._tinygrad import DEVICE_LOCK
-  with DEVICE_LOCK: ls = np.asarray(_fit_gp(space, done, device).hyperparameters["lengthscales"], dtype=np.float64).reshape(-1)
+  with DEVICE_LOCK: ls = np.asarray(_fit_gp(space, done, minimize, device).hyperparameters["lengthscales"], dtype=np.float64).reshape(-1)
   raw = {}
   for n in space.names:
     p = space.params[n]
