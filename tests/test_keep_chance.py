@@ -7,6 +7,7 @@ at its first rung and keep_chance lets it finish; bad arguments."""
 import random
 
 import pytest
+from curve_scripts import play_enqueued, reporting_objective
 
 import tinybo as tb
 from tinybo.stopping import History
@@ -170,18 +171,7 @@ def test_a_resumed_sqlite_study_reaches_the_same_verdicts(tmp_path):
   xs = [0.05, 0.15, 0.5, 0.7, 0.9, 0.3, 1.0, 0.25, 0.6, 0.35]
   def play(path, reopen_at, keep=0.5):
     make = lambda: tb.Optimizer(SPACE, strategy=tb.GP(warp=False), storage=str(path), stopping=tb.ASHA(1, T, 3, keep_chance=keep))
-    opt, out, k = make(), [], 0
-    for x in xs:
-      opt.enqueue({"x": x})
-      t = opt.suggest()
-      for s in range(1, T + 1):
-        k += 1
-        if k in reopen_at: opt = make()
-        stop = opt.report(t.id, crossing(x, s), s)
-        out.append(stop)
-        if stop: opt.stop(t.id); break
-      else: opt.observe(t.id, crossing(x, T))
-    return out, [(t.state, t.last_step) for t in opt.trials]
+    return play_enqueued(make, xs, crossing, T, reopen_at)
   straight = play(tmp_path / "a.db", set())
   resumed = play(tmp_path / "b.db", {20, 46, 47, 50})
   assert straight == resumed and True in straight[0]
@@ -189,12 +179,7 @@ def test_a_resumed_sqlite_study_reaches_the_same_verdicts(tmp_path):
 
 def test_optimize_with_a_trial_handle():
   opt = tb.Optimizer(SPACE, strategy=tb.GP(warp=False, n_initial=4), seed=0, stopping=tb.ASHA(1, T, 3, keep_chance=0.5))
-  def objective(params, trial):
-    for s in range(1, T + 1):
-      v = crossing(params["x"], s)
-      if trial.report(v, s): raise tb.StopTrial()
-    return v
-  best = opt.optimize(objective, n_trials=12, progress=False)
+  best = opt.optimize(reporting_objective(crossing, T), n_trials=12, progress=False)
   states = [t.state for t in opt.trials]
   assert TrialState.STOPPED in states and all(s in (TrialState.COMPLETE, TrialState.STOPPED) for s in states)
   assert best.value == min(t.value for t in opt.trials if t.state == TrialState.COMPLETE)
