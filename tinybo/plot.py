@@ -151,20 +151,29 @@ def learning_curves(study: Any, path: str | os.PathLike = "curves.png", title: s
            TrialState.FAILED: dict(color="tab:red", ls=":", lw=1.2, alpha=0.9, marker="X", ms=8, label="failed"),
            TrialState.PENDING: dict(color="tab:green", ls="-", lw=0.8, alpha=0.8, marker=">", ms=5, label="running")}
   fig, ax = plt.subplots(figsize=(8, 4.5))
-  counts: Counter = Counter()
-  for tid, curve in curves.items():
-    t = by_id.get(tid)
-    if t is None: continue
+  counts: Counter = Counter()   # the curves drawn, by state (the title)
+  labelled: set = set()         # the states with a legend entry already
+  shown = [(tid, c) for tid, c in curves.items() if tid in by_id]
+  # hundreds of curves: thinner, fainter, smaller end markers, so that the crowd stopped at the first rung does not
+  # hide the rest; stopped and failed curves under the complete ones, the best on top
+  per_state = Counter(by_id[tid].state for tid, _ in shown)
+  fade = {state: min(1.0, math.sqrt(100 / n)) for state, n in per_state.items()}   # by state: 20 complete curves stay as they are
+  layer = {TrialState.STOPPED: 1, TrialState.FAILED: 2, TrialState.PENDING: 2, TrialState.COMPLETE: 3}
+  for tid, curve in shown:
+    t = by_id[tid]
     st = dict(style[t.state])
     counts[t.state] += 1
     kind = st.pop("label")
     is_best = best is not None and tid == best.id
-    lab = kind if counts[t.state] == 1 and not is_best else None   # one legend entry per state, in the state's own colour
-    if is_best: counts[t.state] -= 1   # the best curve has its own entry: the state's goes to the next curve drawn
+    lab = kind if t.state not in labelled and not is_best else None   # one legend entry per state, in the state's own colour
+    if lab is not None: labelled.add(t.state)
     mk, ms = st.pop("marker"), st.pop("ms")
     x, v = np.array([r.step for r in curve]), np.clip(np.array([r.value for r in curve]), lo, hi)
     if is_best: st.update(color="tab:orange", lw=2.4, alpha=1.0)
-    ax.plot(x, v, marker=mk, ms=ms, markevery=[len(x) - 1], zorder=4 if best is not None and tid == best.id else 2, label=lab, **st)
+    else:
+      f = fade[t.state]
+      st.update(alpha=max(0.08, st["alpha"] * f), lw=st["lw"] * max(0.5, f)); ms = max(2.0, ms * f)
+    ax.plot(x, v, marker=mk, ms=ms, markevery=[len(x) - 1], zorder=4 if is_best else layer[t.state], label=lab, **st)
   if best is not None and best.id in curves:
     ax.plot([], [], color="tab:orange", lw=2.4, label=f"best: trial {best.id} ({best.value:.4g})")
   ax.set_ylim(lo, hi)
@@ -174,7 +183,8 @@ def learning_curves(study: Any, path: str | os.PathLike = "curves.png", title: s
   parts = [f"{counts[s]} {style[s]['label']}" for s in (TrialState.COMPLETE, TrialState.STOPPED, TrialState.FAILED, TrialState.PENDING) if counts[s]]
   ax.set_title(title or f"{name}: learning curves ({', '.join(parts)})")
   ax.grid(alpha=0.3)
-  ax.legend(loc="upper right", fontsize=8, framealpha=0.85)
+  for handle in ax.legend(loc="upper right", fontsize=8, framealpha=0.85).legend_handles:   # a faded crowd's entry stays legible
+    handle.set_alpha(1.0)
   return _save(fig, path)
 
 def _curve_limits(values: np.ndarray, minimize: bool) -> tuple[float, float]:
