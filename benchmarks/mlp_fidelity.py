@@ -13,6 +13,8 @@ Methods (one run per seed; epochs = every reported epoch of every trial):
   gp-full               tinybo GP, every trial to the last epoch (the reference: --full-trials trials)
   gp-asha               tinybo GP (learning from curves) + tb.ASHA(1, epochs, 3)
   gp-asha3              tinybo GP + tb.ASHA(3, epochs, 3): the first rung at epoch 3, where the curves have mostly crossed
+  gp-keepasha           tinybo GP + tb.ASHA(1, epochs, 3, keep_chance=0.5): a trial the model believes more likely than
+                        not to beat the incumbent runs past the rung where ASHA would stop it (session 30)
   gp-median             tinybo GP + tb.MedianStopping(warmup_trials=5)
   gp-model              tinybo GP + tb.ModelStopping(1, epochs, threshold=0.2): its own model stops a curve
   gp-additive-model     tb.GP(curves="additive") + tb.ModelStopping(1, epochs, threshold=0.2)
@@ -113,7 +115,8 @@ def ray_space(name: str) -> dict:
 
 # ***** one run per method: trials until the epoch budget is spent; the trace is (epochs so far, best complete val error) *****
 
-TINYBO_METHODS = ("gp-full", "gp-asha", "gp-asha3", "gp-median", "gp-model", "gp-hyperband", "gp-additive-model", "gp-additive-asha", "random-asha")
+TINYBO_METHODS = ("gp-full", "gp-asha", "gp-asha3", "gp-keepasha",
+                  "gp-median", "gp-model", "gp-hyperband", "gp-additive-model", "gp-additive-asha", "random-asha")
 OPTUNA_METHODS = ("optuna-tpe-hyperband", "optuna-gp-median")
 RAY_METHODS = ("ray-asha-random",)
 
@@ -142,6 +145,7 @@ def run_tinybo(method: str, seed: int, epochs: int, budget: int, space: str) -> 
   strategy = tb.Random() if method.startswith("random") else tb.GP(curves="additive") if method.startswith("gp-additive") else tb.GP()
   stopping = {"full": None, "asha": tb.ASHA(min_step=1, max_step=epochs, reduction_factor=3),
               "asha3": tb.ASHA(min_step=min(3, epochs - 1), max_step=epochs, reduction_factor=3),   # (a smoke run of 2 epochs: rung 1)
+              "keepasha": tb.ASHA(min_step=1, max_step=epochs, reduction_factor=3, keep_chance=0.5),
               "median": tb.MedianStopping(warmup_trials=5),
               "model": tb.ModelStopping(min_step=1, max_step=epochs, threshold=0.2),
               "hyperband": tb.Hyperband(min_step=1, max_step=epochs, reduction_factor=3)}[method.rsplit("-", 1)[1]]

@@ -20,6 +20,10 @@ Methods (each one run per seed; steps = every reported step of every trial):
   gp-additivefloor-model the same, its noise floor lowered (LowFloorGP, below)
   gp-modelasha      tinybo GP learning from curves + ModelASHA(1, T, 3, threshold=0.2) (below; tried, not in tinybo): ASHA,
                     but a trial the model gives >= 0.2 chance of beating the incumbent continues past its rung
+  gp-modelasha50    the same at threshold=0.5 (session 30): differs from gp-keepasha only where the model cannot say yet
+  gp-keepasha       tinybo GP learning from curves + tb.ASHA(1, T, 3, keep_chance=0.5): a trial ASHA would stop continues
+                    while the model believes it more likely than not to beat the incumbent (session 30)
+  gp-additive-keepasha   tb.GP(curves="additive") + tb.ASHA(1, T, 3, keep_chance=0.5)
   random-asha       tinybo random search + tb.ASHA(1, T, 3)
   random-full       tinybo random search, every trial run to T
   optuna-tpe-hyperband  Optuna TPESampler + HyperbandPruner(1, T, 3)          (peers venv)
@@ -98,7 +102,8 @@ PROBLEMS = {
 for _name in ("curves_branin", "curves_hartmann3"):
   PROBLEMS[_name + "_long"] = dataclasses.replace(PROBLEMS[_name], name=_name + "_long", max_step=243)
 
-TINYBO_METHODS = ("gp-model", "gp-additive-model", "gp-additivefloor-model", "gp-modelasha", "gp-asha", "gp-nocurves-asha", "gp-additive-asha",
+TINYBO_METHODS = ("gp-model", "gp-additive-model", "gp-additivefloor-model", "gp-modelasha", "gp-modelasha50", "gp-keepasha", "gp-additive-keepasha",
+                  "gp-asha", "gp-nocurves-asha", "gp-additive-asha",
                   "gp-shared-asha", "gp-floor-asha", "gp-additivefloor-asha", "random-asha", "gp-full", "random-full")
 OPTUNA_METHODS = ("optuna-tpe-hyperband", "optuna-gp-median")
 RAY_METHODS = ("ray-asha-random",)
@@ -150,6 +155,8 @@ def run_tinybo(problem: CurveProblem, method: str, seed: int, budget: int) -> di
   stopping = tb.ASHA(min_step=1, max_step=T, reduction_factor=3) if method.endswith("-asha") else None
   if method.endswith("-model"): stopping = tb.ModelStopping(min_step=1, max_step=T, threshold=0.2)
   if method.endswith("-modelasha"): stopping = ModelASHA(min_step=1, max_step=T, reduction_factor=3, threshold=0.2)
+  if method.endswith("-modelasha50"): stopping = ModelASHA(min_step=1, max_step=T, reduction_factor=3, threshold=0.5)
+  if method.endswith("-keepasha"): stopping = tb.ASHA(min_step=1, max_step=T, reduction_factor=3, keep_chance=0.5)
   return run_loop(problem, strategy, stopping, seed, budget)
 
 def run_loop(problem: CurveProblem, strategy: Any, stopping: Any, seed: int, budget: int) -> dict:
@@ -200,7 +207,8 @@ def predicted_finals(problem: CurveProblem, opt: Any, seed: int) -> list:
     cd.X, yy - gp._trend(z, yy, cd.ids), seed=seed, floor_scale=getattr(gp, "curve_floor_scale", 1.0))
   mean, var = model.predict(at_target(space.encode_many([t.params for t in trials])))
   mean, sd = mean + gp._trend(z, yy, cd.ids, at=np.zeros(1))[0], np.sqrt(np.maximum(var, 0.0))
-  lo, mid, hi = -back(mean + sd), -back(mean), -back(mean - sd)   # in the problem's units (to minimize)
+  with np.errstate(over="ignore"):   # a far extrapolation through the log warp's inverse: inf, not a warning per run
+    lo, mid, hi = -back(mean + sd), -back(mean), -back(mean - sd)   # in the problem's units (to minimize)
   return [[float(m - problem.optimum), float((h - lw) / 2)] for m, lw, h in zip(mid, lo, hi)]
 
 def run_optuna(problem: CurveProblem, method: str, seed: int, budget: int) -> dict:

@@ -25,3 +25,32 @@ def interleaved_curves(seed: int, n_trials: int, max_step: int, concurrency: int
     if step == max_step: events.append((k, "done")); del running[k]
     else: running[k] = (step, a, b)
   return events
+
+def play_enqueued(make, xs, curve, max_step: int, reopen_at=frozenset()) -> tuple[list[bool], list[tuple]]:
+  """Each x in turn enqueued, suggested and reported at steps 1..max_step with curve(x, step) through the Optimizer that
+  make() returns, stopped when told, else observed at its last value; at the k-th report for k in `reopen_at` a new
+  Optimizer from make() takes over (a new process on the same study file). Returns (every verdict, (state, last_step)
+  of every trial)."""
+  opt, out, k = make(), [], 0
+  for x in xs:
+    opt.enqueue({"x": x})
+    t = opt.suggest()
+    for s in range(1, max_step + 1):
+      k += 1
+      if k in reopen_at: opt = make()
+      stop = opt.report(t.id, curve(x, s), s)
+      out.append(stop)
+      if stop: opt.stop(t.id); break
+    else: opt.observe(t.id, curve(x, max_step))
+  return out, [(t.state, t.last_step) for t in opt.trials]
+
+def reporting_objective(curve, max_step: int):
+  """An objective for optimize() with a trial handle: reports curve(params["x"], step) at steps 1..max_step, raises
+  tb.StopTrial when told to stop, returns the last value."""
+  import tinybo as tb
+  def objective(params, trial):
+    for s in range(1, max_step + 1):
+      v = curve(params["x"], s)
+      if trial.report(v, s): raise tb.StopTrial()
+    return v
+  return objective

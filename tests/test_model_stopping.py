@@ -7,6 +7,7 @@ import warnings
 
 import numpy as np
 import pytest
+from curve_scripts import play_enqueued, reporting_objective
 
 import tinybo as tb
 from tinybo.bo import GPFallbackWarning
@@ -216,12 +217,7 @@ def test_a_history_without_the_model_is_a_clear_error():
 
 def test_optimize_with_a_trial_handle_stops_hopeless_curves():
   opt = tb.Optimizer(SPACE, strategy=tb.GP(warp=False, n_initial=4), stopping=tb.ModelStopping(min_step=2, max_step=T, threshold=0.2))
-  def objective(params, trial):
-    for s in range(1, T + 1):
-      v = curve_value(params["x"], s)
-      if trial.report(v, s): raise tb.StopTrial()
-    return v
-  best = opt.optimize(objective, n_trials=10, progress=False)
+  best = opt.optimize(reporting_objective(curve_value, T), n_trials=10, progress=False)
   states = [t.state for t in opt.trials]
   assert states.count(TrialState.STOPPED) >= 1 and all(s in (TrialState.COMPLETE, TrialState.STOPPED) for s in states)
   for t in opt.trials:   # every stopped trial stopped at a checkpoint below max_step, with its last value
@@ -234,19 +230,7 @@ def test_a_resumed_sqlite_study_reaches_the_same_verdicts(tmp_path):
   xs = [0.05, 0.2, 0.5, 0.7, 0.9, 0.8, 0.3, 0.95, 0.6]
   def play(path, reopen_at):
     rule = tb.ModelStopping(min_step=2, max_step=T, threshold=0.3)
-    make = lambda: tb.Optimizer(SPACE, strategy=tb.GP(warp=False), storage=str(path), stopping=rule)
-    opt, out, k = make(), [], 0
-    for x in xs:
-      opt.enqueue({"x": x})
-      t = opt.suggest()
-      for s in range(1, T + 1):
-        k += 1
-        if k in reopen_at: opt = make()
-        stop = opt.report(t.id, curve_value(x, s), s)
-        out.append(stop)
-        if stop: opt.stop(t.id); break
-      else: opt.observe(t.id, curve_value(x, T))
-    return out, [(t.state, t.last_step) for t in opt.trials]
+    return play_enqueued(lambda: tb.Optimizer(SPACE, strategy=tb.GP(warp=False), storage=str(path), stopping=rule), xs, curve_value, T, reopen_at)
   straight = play(tmp_path / "a.db", set())
   resumed = play(tmp_path / "b.db", {30, 47, 48, 56})
   assert straight == resumed and True in straight[0]

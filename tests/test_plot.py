@@ -117,6 +117,40 @@ def test_learning_curves_png(curves_study, tmp_path):
   with pytest.raises(ValueError, match="no reports to plot; call opt.report"):
     plot.learning_curves(tb.Optimizer({"x": tb.Float(0, 1)}, strategy="random", name="none"), tmp_path / "x.png")
 
+def test_learning_curves_title_and_legend_count_every_curve(curves_study, tmp_path, monkeypatch):
+  # the best complete curve was left out of the title's count ("19 complete" in a study of 20)
+  drawn = []
+  real_save = plot._save
+  monkeypatch.setattr(plot, "_save", lambda fig, path: (drawn.append(fig), real_save(fig, path))[1])
+  plot.learning_curves(curves_study, tmp_path / "c.png")
+  ax = drawn[0].axes[0]
+  curves = curves_study.curves
+  n = {s: sum(t.state == s and t.id in curves for t in curves_study.trials) for s in TrialState}
+  assert ax.get_title() == (f"curves: learning curves ({n[TrialState.COMPLETE]} complete, {n[TrialState.STOPPED]} stopped early, "
+                            f"{n[TrialState.FAILED]} failed, {n[TrialState.PENDING]} running)")
+  labels = [t.get_text() for t in ax.get_legend().get_texts()]
+  assert sorted(labels[:4]) == sorted(["complete", "stopped early", "failed", "running"])   # one entry per state, in drawing order
+  assert labels[-1].startswith("best: trial ") and len(labels) == 5
+  assert all(h.get_alpha() == 1.0 for h in drawn[0].axes[0].get_legend().legend_handles)
+
+def test_hundreds_of_stopped_curves_fade_under_the_complete_ones(tmp_path, monkeypatch):
+  opt = tb.Optimizer({"x": tb.Float(0, 1)}, strategy="random", seed=0, name="crowd")
+  for i in range(300):
+    t = opt.suggest()
+    opt.report(t, 1.0 + t.params["x"], 1)
+    if i % 30: opt.stop(t)
+    else: opt.report(t, t.params["x"], 2); opt.observe(t, t.params["x"])
+  drawn = []
+  real_save = plot._save
+  monkeypatch.setattr(plot, "_save", lambda fig, path: (drawn.append(fig), real_save(fig, path))[1])
+  _png(plot.learning_curves(opt, tmp_path / "c.png"))
+  lines = [ln for ln in drawn[0].axes[0].get_lines() if len(ln.get_xdata())]
+  stopped = [ln for ln in lines if ln.get_linestyle() == "--"]
+  complete = [ln for ln in lines if ln.get_linestyle() == "-" and ln.get_color() == "tab:blue"]
+  assert len(stopped) == 290 and len(complete) == 9   # the tenth complete curve is the best, orange
+  assert max(ln.get_zorder() for ln in stopped) < min(ln.get_zorder() for ln in complete)
+  assert max(ln.get_alpha() for ln in stopped) < 0.5 and min(ln.get_alpha() for ln in complete) == pytest.approx(0.55)
+
 def test_heatmap_compares_one_step_only(curves_study, tmp_path):
   trials, curves = curves_study.trials, curves_study.curves
   # default: the last step of most complete trials (12); every trial that reported there, valued at that report
@@ -334,3 +368,28 @@ def test_heatmap_axes_of_int_parameters_have_integer_ticks(tmp_path, monkeypatch
   plot.heatmap(opt, "x", "width", tmp_path / "f.png", resolution=5)
   assert any("." in t.get_text() for t in plt.gcf().axes[0].get_xticklabels())   # the float axis keeps its fractions
   close("all")
+
+@pytest.mark.parametrize("direction", ["minimize", "maximize"])
+def test_a_large_study_is_fitted_on_a_subset_that_keeps_its_best(direction, tmp_path, monkeypatch):
+  # an exact GP on every trial of a 5,000-trial study took over 8 minutes and 1.5 GB for one importance plot
+  from tinybo.gp import GPRegressor
+  from tinybo.subset import DEFAULT_MAX_POINTS
+  space = tb.Space({"lr": tb.Float(1e-4, 1.0, log=True), "units": tb.Int(16, 128), "act": tb.Categorical(["relu", "tanh"]), "epochs": 3})
+  sign = 1.0 if direction == "minimize" else -1.0
+  opt = tb.Optimizer(space, strategy="random", seed=0, direction=direction, name="large")
+  for t in opt.suggest(DEFAULT_MAX_POINTS + 200): opt.observe(t, sign * objective(t.params))
+  fits = []
+  real_fit = GPRegressor.fit
+  def recording_fit(self, X, y, *a, **k):
+    fits.append(np.asarray(y, dtype=np.float64).copy())
+    return real_fit(self, X, y, *a, **k)
+  monkeypatch.setattr(GPRegressor, "fit", recording_fit)
+  s = plot.importance_scores(opt)
+  assert s["lr"] == max(s.values()) and s["lr"] > 2 * s["units"], s   # the ranking of the whole study survives the subset
+  _png(plot.heatmap(opt, "lr", "units", tmp_path / "h.png"))
+  values = np.array([t.value for t in opt.trials])
+  best = np.sort(sign * values)[:DEFAULT_MAX_POINTS // 2]   # the best half of the kept rows, by the study's direction
+  assert len(fits) == 2
+  for y in fits:
+    assert len(y) == DEFAULT_MAX_POINTS
+    assert np.array_equal(np.sort(sign * y)[:len(best)], best)

@@ -7,7 +7,8 @@ the fitted ARD lengthscales.
   plot.heatmap(opt, "lr", "width", "heatmap.png"); plot.importance(opt, "importance.png")
 
 `study` is a tb.Optimizer (or anything with .space, .trials and .direction). matplotlib is the `plot` extra.
-Imports: space, trial, gp (the posterior mean), _tinygrad (the device lock), stopping (value_at), arguments (checks), numpy, matplotlib.
+Imports: space, trial, gp (the posterior mean), subset (a large study's rows), _tinygrad (the device lock), stopping (value_at),
+arguments (checks), numpy, matplotlib.
 """
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ import numpy as np
 from tinybo.arguments import check_device, check_int
 from tinybo.space import Categorical, Float, Int, Space
 from tinybo.stopping import value_at
+from tinybo.subset import DEFAULT_MAX_POINTS, fit_subset
 from tinybo.trial import Report, Trial, TrialState
 
 # searchable parameters with these names are fidelities: a heatmap keeps only the trials at one value of each
@@ -149,20 +151,29 @@ def learning_curves(study: Any, path: str | os.PathLike = "curves.png", title: s
            TrialState.FAILED: dict(color="tab:red", ls=":", lw=1.2, alpha=0.9, marker="X", ms=8, label="failed"),
            TrialState.PENDING: dict(color="tab:green", ls="-", lw=0.8, alpha=0.8, marker=">", ms=5, label="running")}
   fig, ax = plt.subplots(figsize=(8, 4.5))
-  counts: Counter = Counter()
-  for tid, curve in curves.items():
-    t = by_id.get(tid)
-    if t is None: continue
+  counts: Counter = Counter()   # the curves drawn, by state (the title)
+  labelled: set = set()         # the states with a legend entry already
+  shown = [(tid, c) for tid, c in curves.items() if tid in by_id]
+  # hundreds of curves: thinner, fainter, smaller end markers, so that the crowd stopped at the first rung does not
+  # hide the rest; stopped and failed curves under the complete ones, the best on top
+  per_state = Counter(by_id[tid].state for tid, _ in shown)
+  fade = {state: min(1.0, math.sqrt(100 / n)) for state, n in per_state.items()}   # by state: 20 complete curves stay as they are
+  layer = {TrialState.STOPPED: 1, TrialState.FAILED: 2, TrialState.PENDING: 2, TrialState.COMPLETE: 3}
+  for tid, curve in shown:
+    t = by_id[tid]
     st = dict(style[t.state])
     counts[t.state] += 1
     kind = st.pop("label")
     is_best = best is not None and tid == best.id
-    lab = kind if counts[t.state] == 1 and not is_best else None   # one legend entry per state, in the state's own colour
-    if is_best: counts[t.state] -= 1   # the best curve has its own entry: the state's goes to the next curve drawn
+    lab = kind if t.state not in labelled and not is_best else None   # one legend entry per state, in the state's own colour
+    if lab is not None: labelled.add(t.state)
     mk, ms = st.pop("marker"), st.pop("ms")
     x, v = np.array([r.step for r in curve]), np.clip(np.array([r.value for r in curve]), lo, hi)
     if is_best: st.update(color="tab:orange", lw=2.4, alpha=1.0)
-    ax.plot(x, v, marker=mk, ms=ms, markevery=[len(x) - 1], zorder=4 if best is not None and tid == best.id else 2, label=lab, **st)
+    else:
+      f = fade[t.state]
+      st.update(alpha=max(0.08, st["alpha"] * f), lw=st["lw"] * max(0.5, f)); ms = max(2.0, ms * f)
+    ax.plot(x, v, marker=mk, ms=ms, markevery=[len(x) - 1], zorder=4 if is_best else layer[t.state], label=lab, **st)
   if best is not None and best.id in curves:
     ax.plot([], [], color="tab:orange", lw=2.4, label=f"best: trial {best.id} ({best.value:.4g})")
   ax.set_ylim(lo, hi)
@@ -172,7 +183,8 @@ def learning_curves(study: Any, path: str | os.PathLike = "curves.png", title: s
   parts = [f"{counts[s]} {style[s]['label']}" for s in (TrialState.COMPLETE, TrialState.STOPPED, TrialState.FAILED, TrialState.PENDING) if counts[s]]
   ax.set_title(title or f"{name}: learning curves ({', '.join(parts)})")
   ax.grid(alpha=0.3)
-  ax.legend(loc="upper right", fontsize=8, framealpha=0.85)
+  for handle in ax.legend(loc="upper right", fontsize=8, framealpha=0.85).legend_handles:   # a faded crowd's entry stays legible
+    handle.set_alpha(1.0)
   return _save(fig, path)
 
 def _curve_limits(values: np.ndarray, minimize: bool) -> tuple[float, float]:
@@ -237,12 +249,18 @@ def _coord(space: Space, name: str, values: list) -> np.ndarray:
   if isinstance(p, Categorical): return np.array([p.choices.index(v) for v in values], dtype=np.float64)
   return np.array(values, dtype=np.float64)
 
-def _fit_gp(space: Space, trials: list[Trial], device: str | None = None):
-  """The GP on the trials' values. Callers hold `_tinygrad.DEVICE_LOCK` over the fit and every use of the model: its
-  captured programs and buffers are the process's, and a study suggesting in another thread would overwrite them."""
+def _fit_gp(space: Space, trials: list[Trial], minimize: bool, device: str | None = None):
+  """The GP on the trials' values; a study over DEFAULT_MAX_POINTS trials: on `fit_subset`'s rows (the best half by
+  the study's direction, the most recent, a space-filling cover), as the GP strategy fits, since an exact GP on 5,000
+  trials took minutes and gigabytes for one picture. Callers hold `_tinygrad.DEVICE_LOCK` over the fit and every use of
+  the model: its captured programs and buffers are the process's, and a study suggesting in another thread would
+  overwrite them."""
   from tinybo.gp import GPRegressor
   X = space.encode_many([t.params for t in trials])
   y = np.array([t.value for t in trials], dtype=np.float64)
+  if len(y) > DEFAULT_MAX_POINTS:
+    keep = fit_subset(X, -y if minimize else y, DEFAULT_MAX_POINTS)
+    X, y = X[keep], y[keep]
   return GPRegressor(device=device).fit(X, y, space.cat_groups)
 
 def _is_number(v: Any) -> bool: return isinstance(v, (int, float)) and not isinstance(v, bool)
@@ -321,7 +339,7 @@ def heatmap(study: Any, x: str, y: str, path: str | os.PathLike = "heatmap.png",
   G[:, space.columns[y]] = np.repeat(Xy[:, space.columns[y]], len(xv), 0)
   G = space.round(G)  # when x or y is a parent, the grid switches its children on and off: each cell a valid configuration
   from tinybo._tinygrad import DEVICE_LOCK
-  with DEVICE_LOCK: mean = _fit_gp(space, fit, device).predict(G)[0].reshape(len(yv), len(xv))   # see _fit_gp
+  with DEVICE_LOCK: mean = _fit_gp(space, fit, minimize, device).predict(G)[0].reshape(len(yv), len(xv))   # see _fit_gp
   lo, hi = _limits(vals, minimize)
   norm, cmap = Normalize(lo, hi, clip=False), plt.get_cmap(_cmap(minimize))
   extend = "max" if minimize else "min"
@@ -331,12 +349,13 @@ def heatmap(study: Any, x: str, y: str, path: str | os.PathLike = "heatmap.png",
   jx = px + (rng.uniform(-0.15, 0.15, len(px)) if xt else 0.0)
   jy = py + (rng.uniform(-0.15, 0.15, len(py)) if yt else 0.0)
   fig, axes = plt.subplots(1, 2, figsize=(12, 4.8), sharex=True, sharey=True, constrained_layout=True)
-  axes[0].scatter(jx, jy, c=vals, cmap=cmap, norm=norm, s=70, edgecolors="k", linewidths=0.5, zorder=3)
+  shrink = min(1.0, math.sqrt(50 / len(done)))   # thousands of trials at full size hid each other and the colours
+  axes[0].scatter(jx, jy, c=vals, cmap=cmap, norm=norm, s=max(8.0, 70 * shrink), edgecolors="k", linewidths=0.5 * shrink, zorder=3)
   axes[0].set_title(f"observed trials ({len(done)})")
   mesh = axes[1].pcolormesh(xv, yv, mean, cmap=cmap, norm=norm, shading="nearest")
   if not xt and not yt and len(xv) > 2 and len(yv) > 2:  # contours only inside the colour range: none crowd the clipped region
     axes[1].contour(xv, yv, mean, levels=np.linspace(lo, hi, 9)[1:-1], colors="white", linewidths=0.5, alpha=0.6)
-  axes[1].scatter(jx, jy, s=12, c="white", edgecolors="k", linewidths=0.4, zorder=3, label="observed")
+  axes[1].scatter(jx, jy, s=max(3.0, 12 * shrink), c="white", edgecolors="k", linewidths=0.4 * shrink, zorder=3, label="observed")
   axes[1].scatter(_coord(space, x, [best.params[x]]), _coord(space, y, [best.params[y]]), marker="*", s=260, c="red", edgecolors="white",
                   zorder=4, label="best")
   axes[1].legend(loc="upper right", fontsize=8, framealpha=0.8)
@@ -379,14 +398,14 @@ def importance_scores(study: Any, device: str | None = None) -> dict[str, float]
   """Relative importance of each searched parameter from a GP fitted to the complete trials: the inverse ARD
   lengthscale (a short lengthscale means the metric changes fast along that parameter), the largest over a
   parameter's encoded columns, normalized to sum to 1. Single-value parameters, and those the complete trials never
-  varied, score 0."""
+  varied, score 0. Over DEFAULT_MAX_POINTS complete trials the GP is fitted on a subset of them (`_fit_gp`)."""
   device = check_device(device)
-  space, trials, _, name = _parts(study)
+  space, trials, minimize, name = _parts(study)
   if not space.names: raise ValueError(f"study '{name}' searches no parameter (its space holds constants only); nothing to rank")
   done = _complete(trials)
   if len(done) < 3: raise ValueError(f"study '{name}' has {len(done)} complete trials; parameter importance needs at least 3")
   from tinybo._tinygrad import DEVICE_LOCK
-  with DEVICE_LOCK: ls = np.asarray(_fit_gp(space, done, device).hyperparameters["lengthscales"], dtype=np.float64).reshape(-1)
+  with DEVICE_LOCK: ls = np.asarray(_fit_gp(space, done, minimize, device).hyperparameters["lengthscales"], dtype=np.float64).reshape(-1)
   raw = {}
   for n in space.names:
     p = space.params[n]

@@ -12,14 +12,16 @@ the trial's later reports without asking the rule again.
 
 Rules here (parameters named as Optuna's and Ray Tune's, mapped in each docstring):
   MedianStopping(warmup_trials=5, warmup_steps=0, interval=1, max_step=None)   the median stopping rule (Optuna's MedianPruner)
-  ASHA(min_step=1, max_step=None, reduction_factor=3)           asynchronous successive halving (Optuna's SuccessiveHalvingPruner)
-  Hyperband(min_step=1, max_step, reduction_factor=3)           brackets of ASHA (Optuna's HyperbandPruner)
+  ASHA(min_step=1, max_step=None, reduction_factor=3, keep_chance=None)
+                                                                asynchronous successive halving (Optuna's SuccessiveHalvingPruner)
+  Hyperband(min_step=1, max_step, reduction_factor=3, keep_chance=None)
+                                                                brackets of ASHA (Optuna's HyperbandPruner)
   ModelStopping(min_step=1, max_step=None, threshold=0.2, interval=1)
                                                                 the strategy's learning-curve model: P(final beats incumbent) < threshold
-A rule that needs the strategy's model (`uses_model = True`, ModelStopping) reads it through `history.chance`, a
+A rule that needs the strategy's model (`uses_model = True`: ModelStopping, ASHA and Hyperband with keep_chance) reads it through `history.chance`, a
 callable the Optimizer binds to its strategy (tb.GP.final_chance): this module never imports the strategy (bo.py is
 layers below it), the Optimizer, above both, joins them.
-Holds: StoppingRule, History, MedianStopping, ASHA, Hyperband, ModelStopping, StopTrial, check_stopping. Imports: trial.
+Holds: StoppingRule, History, MedianStopping, ASHA, Hyperband, ModelStopping, kept_by_model, StopTrial, check_stopping. Imports: trial.
 """
 from __future__ import annotations
 
@@ -174,12 +176,20 @@ class ASHA:
   SuccessiveHalvingPruner(min_resource=min_step, reduction_factor, min_early_stopping_rate=0); Ray Tune's
   ASHAScheduler(grace_period=min_step, max_t=max_step, reduction_factor), which instead compares with an interpolated
   percentile of the other trials' values.
-  `max_step`: the last step of a full run (no rung at or past it); None: rungs go on forever, as in Optuna."""
-  def __init__(self, min_step: int = 1, max_step: int | None = None, reduction_factor: int = 3):
+  `max_step`: the last step of a full run (no rung at or past it); None: rungs go on forever, as in Optuna.
+  `keep_chance`: a trial that ASHA would stop at a rung keeps running while the strategy's learning-curve model (tb.GP,
+  bound by the Optimizer as for ModelStopping) gives its value at the final step at least this probability of beating
+  the incumbent. Where curves cross, a region whose early values look bad can be the one the model believes best at the
+  end; plain ASHA stops every trial there at its first rung, the model never sees one finish, and the study keeps
+  suggesting it (benchmarks/README.md, session 30). None (default): plain ASHA, no model, as Optuna and Ray Tune."""
+  def __init__(self, min_step: int = 1, max_step: int | None = None, reduction_factor: int = 3, keep_chance: float | None = None):
     self.min_step, self.reduction_factor = _int("min_step", min_step, 1), _int("reduction_factor", reduction_factor, 2)
     self.max_step = None if max_step is None else _int("max_step", max_step, 1)
     if self.max_step is not None and self.max_step <= self.min_step:
       raise ValueError(f"max_step={max_step!r} <= min_step={min_step!r}: no rung to stop at; use max_step > min_step")
+    self.keep_chance = None if keep_chance is None else _probability(
+      "keep_chance", keep_chance, "0.5 (a trial the model believes more likely than not to win keeps running)")
+    self.uses_model = self.keep_chance is not None   # the Optimizer binds the strategy's model to history.chance
 
   def rungs(self, up_to: int) -> list[int]:
     """The rung steps up to `up_to`."""
@@ -193,17 +203,36 @@ class ASHA:
     if not crossed: return False   # every rung up to here was decided at an earlier report
     records = rung_records(history, trial_id, self.rungs, self.reduction_factor)
     loss = history.loss(value)
-    return any(not promotable(loss, [*records.get(rung, []), loss], self.reduction_factor) for rung in crossed)
+    stop = any(not promotable(loss, [*records.get(rung, []), loss], self.reduction_factor) for rung in crossed)
+    return stop and not kept_by_model(self, trial_id, history)
 
-  def __repr__(self) -> str: return f"ASHA(min_step={self.min_step}, max_step={self.max_step}, reduction_factor={self.reduction_factor})"
+  def __repr__(self) -> str:
+    keep = "" if self.keep_chance is None else f", keep_chance={self.keep_chance}"
+    return f"ASHA(min_step={self.min_step}, max_step={self.max_step}, reduction_factor={self.reduction_factor}{keep})"
+
+def kept_by_model(rule: Any, trial_id: int, history: History) -> bool:
+  """Whether the model overrules a stop: `rule.keep_chance` set and the model's probability that the trial ends better
+  than the incumbent at least that. A model that cannot say yet (None: fewer than two finished curves) overrules nothing."""
+  if rule.keep_chance is None: return False
+  if history.chance is None:
+    raise ValueError(f"{rule!r} needs the strategy's learning-curve model; use it through tb.Optimizer(strategy=tb.GP(), stopping=...) "
+                     "or leave keep_chance out")
+  p = history.chance(trial_id)
+  return p is not None and p >= rule.keep_chance
+
+def _probability(name: str, v: Any, example: str) -> float:
+  if isinstance(v, bool) or not isinstance(v, numbers.Real) or not 0 < v < 1:
+    raise ValueError(f"{name}={v!r}; use a probability in (0, 1), e.g. {example}")
+  return float(v)
 
 class Hyperband:
   """Hyperband (Li et al. 2018) as brackets of ASHA: bracket b stops trials at rungs min_step * reduction_factor^(b + k),
   b = 0 .. n - 1 with n = floor(log_rf(max_step / min_step)) + 1 (computed exactly, in integers), so the last bracket
   stops nothing, or only late. A trial competes only with the trials of its bracket. Brackets get trials in proportion
   to ceil(n * rf^s / (s + 1)), s = n - 1 - b, and a trial's bracket is a deterministic hash of the study name and its
-  number in the study: Optuna's HyperbandPruner(min_resource=min_step, max_resource=max_step, reduction_factor)."""
-  def __init__(self, min_step: int = 1, max_step: int | None = None, reduction_factor: int = 3):
+  number in the study: Optuna's HyperbandPruner(min_resource=min_step, max_resource=max_step, reduction_factor).
+  `keep_chance`: as ASHA's, in every bracket."""
+  def __init__(self, min_step: int = 1, max_step: int | None = None, reduction_factor: int = 3, keep_chance: float | None = None):
     if max_step is None: raise ValueError("Hyperband needs max_step, the last step of a full run (e.g. the number of epochs)")
     self.min_step, self.reduction_factor = _int("min_step", min_step, 1), _int("reduction_factor", reduction_factor, 2)
     self.max_step = _int("max_step", max_step, 1)
@@ -215,7 +244,9 @@ class Hyperband:
     n = len(firsts)
     self.budgets = [math.ceil(n * self.reduction_factor ** (n - 1 - b) / (n - b)) for b in range(n)]
     # a bracket whose first rung is max_step has none below it: it runs every trial to the end (Hyperband's s = 0)
-    self.brackets = [ASHA(f, self.max_step, self.reduction_factor) if f < self.max_step else None for f in firsts]
+    self.brackets = [ASHA(f, self.max_step, self.reduction_factor, keep_chance) if f < self.max_step else None for f in firsts]
+    self.keep_chance = None if keep_chance is None else float(keep_chance)   # checked by ASHA above (max_step >= rf: a bracket exists)
+    self.uses_model = self.keep_chance is not None
 
   def bracket(self, trial_id: int, history: History) -> int:
     """The bracket of a trial: crc32 of "<study name>_<trial number>" modulo the total budget, as Optuna does."""
@@ -231,7 +262,9 @@ class Hyperband:
     same = {i for i in history.curves if self.bracket(i, history) == b}
     return self.brackets[b].should_stop(trial_id, step, value, history.only(same))
 
-  def __repr__(self) -> str: return f"Hyperband(min_step={self.min_step}, max_step={self.max_step}, reduction_factor={self.reduction_factor})"
+  def __repr__(self) -> str:
+    keep = "" if self.keep_chance is None else f", keep_chance={self.keep_chance}"
+    return f"Hyperband(min_step={self.min_step}, max_step={self.max_step}, reduction_factor={self.reduction_factor}{keep})"
 
 # ***** the strategy's own model *****
 
@@ -256,9 +289,7 @@ class ModelStopping:
     self.max_step = None if max_step is None else _int("max_step", max_step, 1)
     if self.max_step is not None and self.max_step <= self.min_step:
       raise ValueError(f"max_step={max_step!r} <= min_step={min_step!r}: no step to stop at; use max_step > min_step")
-    if isinstance(threshold, bool) or not isinstance(threshold, numbers.Real) or not 0 < threshold < 1:
-      raise ValueError(f"threshold={threshold!r}; use a probability in (0, 1), e.g. 0.2 (stop below a 20% chance of beating the best)")
-    self.threshold = float(threshold)
+    self.threshold = _probability("threshold", threshold, "0.2 (stop below a 20% chance of beating the best)")
 
   def should_stop(self, trial_id: int, step: int, value: float, history: History) -> bool:
     if history.chance is None:
