@@ -31,7 +31,9 @@ def build(path: str, n: int, r: int) -> None:
     opt.observe(t, float(rng.random()))
 
 def time_reports(path: str, rule, r: int) -> list[float]:
-  opt = tb.Optimizer(tb.Space({"x": tb.Float(0, 1)}), strategy="random", storage=f"sqlite:///{path}", name="s", seed=0, stopping=rule)
+  # a rule that asks the model (keep_chance, ModelStopping) needs the GP strategy; the others run under random search
+  strategy = tb.GP() if getattr(rule, "uses_model", False) else "random"
+  opt = tb.Optimizer(tb.Space({"x": tb.Float(0, 1)}), strategy=strategy, storage=f"sqlite:///{path}", name="s", seed=0, stopping=rule)
   t, out = opt.suggest(), []
   for s in range(1, r + 1):
     a = time.perf_counter()
@@ -48,7 +50,7 @@ def main() -> None:
   ap.add_argument("--db", default=None, help="keep the built study here and reuse it when it exists (to time two versions of tinybo)")
   args = ap.parse_args()
   rules = {"ASHA(1, 27, 3)": lambda: tb.ASHA(1, 27, 3), "Hyperband(1, 27, 3)": lambda: tb.Hyperband(1, 27, 3),
-           "MedianStopping()": lambda: tb.MedianStopping()}
+           "MedianStopping()": lambda: tb.MedianStopping(), "ASHA(1, 27, 3, keep_chance=0.5)": lambda: tb.ASHA(1, 27, 3, keep_chance=0.5)}
   crossing = {1, 3, 9}
   res: dict = {"trials": args.trials, "reports": args.reports, "rules": {}}
   with tempfile.TemporaryDirectory() as d:

@@ -183,3 +183,40 @@ def test_optimize_with_a_trial_handle():
   states = [t.state for t in opt.trials]
   assert TrialState.STOPPED in states and all(s in (TrialState.COMPLETE, TrialState.STOPPED) for s in states)
   assert best.value == min(t.value for t in opt.trials if t.state == TrialState.COMPLETE)
+
+def test_may_ask_is_true_exactly_at_the_reports_that_can_ask_the_model():
+  asha = tb.ASHA(1, 27, 3, keep_chance=0.5)
+  assert [s for s in range(1, 28) if asha.may_ask(s, s - 1)] == [1, 3, 9]   # rungs below max_step 27
+  assert asha.may_ask(10, 2) and not asha.may_ask(8, 3) and not asha.may_ask(27, 2)   # 10 crosses 3 and 9; 27 is the end
+  assert not tb.ASHA(1, 27, 3).may_ask(1, -1)   # without keep_chance no report asks
+  hb = tb.Hyperband(1, 27, 3, keep_chance=0.5)
+  assert [s for s in range(1, 28) if hb.may_ask(s, s - 1)] == [1, 3, 9]
+  ms = tb.ModelStopping(min_step=2, max_step=9, interval=3)
+  assert [s for s in range(1, 10) if ms.may_ask(s, s - 1)] == [2, 5, 8] and ms.may_ask(6, 4) and not ms.may_ask(9, 8)
+
+class AlwaysAsks(tb.ASHA):
+  def may_ask(self, step, before): return True
+
+def test_the_model_is_refitted_ahead_only_where_it_can_be_asked_and_verdicts_do_not_change(tmp_path, monkeypatch):
+  from tinybo.bo import GP
+  calls = []
+  real = GP.chance_model
+  monkeypatch.setattr(GP, "chance_model", lambda self, *a, **k: (calls.append(1), real(self, *a, **k))[1])
+  xs = [0.05, 0.15, 0.5, 0.7, 0.9, 0.3, 1.0, 0.25]
+  make = lambda rule, path: lambda: tb.Optimizer(SPACE, strategy=tb.GP(warp=False), storage=str(path), stopping=rule)
+  verdicts, _ = play_enqueued(make(tb.ASHA(1, T, 3, keep_chance=0.5), tmp_path / "a.db"), xs, crossing, T)
+  asked = len(calls)
+  always, _ = play_enqueued(make(AlwaysAsks(1, T, 3, keep_chance=0.5), tmp_path / "b.db"), xs, crossing, T)
+  assert always == verdicts
+  # one refit ahead per report at a rung (steps 1 and 3 below T = 9) against one per report
+  assert asked == sum((n >= 1) + (n >= 3) for n in (len(c) for c in split_runs(verdicts, xs)))
+  assert len(calls) - asked == len(always)
+
+def split_runs(verdicts, xs):
+  """The verdicts of each trial of play_enqueued: a run ends at a True or after T reports."""
+  out, cur = [], []
+  for v in verdicts:
+    cur.append(v)
+    if v or len(cur) == T: out.append(cur); cur = []
+  assert len(out) == len(xs)
+  return out

@@ -376,14 +376,30 @@ class Optimizer:
     if uses_model:   # the strategy is not thread-safe: one model use at a time, suggest's lock first (the same order as suggest)
       with self._lock:
         # the hyperparameters are refitted when a trial has finished: here, outside the write transaction, so a refit
-        # (a second or more) never holds the study's lock; inside it, final_chance finds them cached (same finished curves)
-        self.strategy.chance_model(self.space, [self._full(t) for t in self.storage.trials(self.name)], self.storage.reports(self.name),
-                                   seed=self.seed, minimize=self.minimize)
+        # (a second or more) never holds the study's lock; inside it, final_chance finds them cached (same finished curves).
+        # Only for a report that can ask the model (rule.may_ask): the others would read the whole study for nothing
+        if self._may_ask_model(rule, tid, s):
+          self.strategy.chance_model(self.space, [self._full(t) for t in self.storage.trials(self.name)], self.storage.reports(self.name),
+                                     seed=self.seed, minimize=self.minimize)
         t, stop = self.storage.report(self.name, tid, s, v, decide)
     else: t, stop = self.storage.report(self.name, tid, s, v, None if rule is None else decide)
     if t.state == TrialState.FAILED:
       warnings.warn(f"trial {t.id} reported {v} at step {s}; recorded as failed, never fed to the model", TrialFailedWarning, stacklevel=3)
     return self._full(t), stop
+
+  def _may_ask_model(self, rule: Any, trial_id: int, step: int) -> bool:
+    """Whether the report of `trial_id` at `step` can ask the strategy's model (rule.may_ask, with the trial's last step so
+    far; True for a rule without may_ask)."""
+    may_ask = getattr(rule, "may_ask", None)
+    if not callable(may_ask): return True
+    last = self._last_report(trial_id)
+    return bool(may_ask(step, -1 if last is None else last.step))
+
+  def _last_report(self, trial_id: int) -> Report | None:
+    """The trial's last report, read alone where the storage can (a storage object without last_report: its curve)."""
+    last_report = getattr(self.storage, "last_report", None)
+    if callable(last_report): return last_report(self.name, trial_id)
+    return (self.storage.reports(self.name, trial_id).get(trial_id) or [None])[-1]
 
   def report(self, trial: Trial | int, value: Any, step: int) -> bool:
     """Record an intermediate value of a pending trial (a Trial from suggest() or its id) at `step`, an int >= 0 that
@@ -401,8 +417,7 @@ class Optimizer:
     t = self._lookup(tid)
     if t is None: raise ValueError(f"no trial {tid} in study '{self.name}'; use a trial from suggest()")
     if t.state in (TrialState.FAILED, TrialState.STOPPED): return True
-    last_report = getattr(self.storage, "last_report", None)   # the last one alone: a storage object without it reads the curve
-    last = last_report(self.name, tid) if callable(last_report) else (self.storage.reports(self.name, tid).get(tid) or [None])[-1]
+    last = self._last_report(tid)
     return bool(last and last.stop)
 
   def stop(self, trial: Trial | int) -> Trial:

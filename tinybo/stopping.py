@@ -20,7 +20,9 @@ Rules here (parameters named as Optuna's and Ray Tune's, mapped in each docstrin
                                                                 the strategy's learning-curve model: P(final beats incumbent) < threshold
 A rule that needs the strategy's model (`uses_model = True`: ModelStopping, ASHA and Hyperband with keep_chance) reads it through `history.chance`, a
 callable the Optimizer binds to its strategy (tb.GP.final_chance): this module never imports the strategy (bo.py is
-layers below it), the Optimizer, above both, joins them.
+layers below it), the Optimizer, above both, joins them. Such a rule may define `may_ask(step, before) -> bool`, whether
+a report at `step` after one at `before` can ask the model: the Optimizer refits the model ahead of the report's write
+transaction only then (without it: at every report).
 Holds: StoppingRule, History, MedianStopping, ASHA, Hyperband, ModelStopping, kept_by_model, StopTrial, check_stopping. Imports: trial.
 """
 from __future__ import annotations
@@ -195,6 +197,12 @@ class ASHA:
     """The rung steps up to `up_to`."""
     return list(rung_steps(self.min_step, self.reduction_factor, self.max_step, up_to))
 
+  def may_ask(self, step: int, before: int) -> bool:
+    """Whether a report at `step` (the trial's previous report at `before`, -1 for none) can ask the model: with
+    keep_chance, when it crosses a rung below max_step. The Optimizer refits the model ahead only then (see ModelStopping)."""
+    if self.keep_chance is None or (self.max_step is not None and step >= self.max_step): return False
+    return any(rung > before for rung in self.rungs(step))
+
   def should_stop(self, trial_id: int, step: int, value: float, history: History) -> bool:
     if self.max_step is not None and step >= self.max_step: return False   # the whole budget is spent: it completes
     curve = history.curves[trial_id]
@@ -248,6 +256,10 @@ class Hyperband:
     self.keep_chance = None if keep_chance is None else float(keep_chance)   # checked by ASHA above (max_step >= rf: a bracket exists)
     self.uses_model = self.keep_chance is not None
 
+  def may_ask(self, step: int, before: int) -> bool:
+    """As ASHA's: every bracket's rungs are among the first bracket's (min_step * rf^k)."""
+    return self.brackets[0].may_ask(step, before)
+
   def bracket(self, trial_id: int, history: History) -> int:
     """The bracket of a trial: crc32 of "<study name>_<trial number>" modulo the total budget, as Optuna does."""
     n = binascii.crc32(f"{history.name}_{history.number(trial_id)}".encode()) % sum(self.budgets)
@@ -290,6 +302,14 @@ class ModelStopping:
     if self.max_step is not None and self.max_step <= self.min_step:
       raise ValueError(f"max_step={max_step!r} <= min_step={min_step!r}: no step to stop at; use max_step > min_step")
     self.threshold = _probability("threshold", threshold, "0.2 (stop below a 20% chance of beating the best)")
+
+  def may_ask(self, step: int, before: int) -> bool:
+    """Whether a report at `step` (the trial's previous report at `before`, -1 for none) can ask the model: at a
+    checkpoint from min_step, below max_step (when given). The Optimizer refits the model's hyperparameters ahead of the
+    report's write transaction only then, so that a report between checkpoints costs no read of the whole study; a
+    refit the model needs anyway happens inside the transaction, the verdict the same."""
+    if step < self.min_step or (self.max_step is not None and step >= self.max_step): return False
+    return first_in_interval(step, [before] if before >= 0 else [], self.min_step, self.interval)
 
   def should_stop(self, trial_id: int, step: int, value: float, history: History) -> bool:
     if history.chance is None:
