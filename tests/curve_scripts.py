@@ -54,3 +54,16 @@ def reporting_objective(curve, max_step: int):
       if trial.report(v, s): raise tb.StopTrial()
     return v
   return objective
+
+def finished_study(xs, curve, max_step: int, stopping=None):
+  """One complete trial, run to max_step with curve(x, step), per x of a study of one Float "x" in [0, 1] (enqueued:
+  fixed configurations, whatever the strategy, tb.GP(warp=False)); then an Optimizer with the rule `stopping` on it."""
+  import tinybo as tb
+  space, storage = tb.Space({"x": tb.Float(0.0, 1.0)}), tb.InMemoryStorage()
+  opt = tb.Optimizer(space, strategy=tb.GP(warp=False), storage=storage)
+  for x in xs:
+    opt.enqueue({"x": x})
+    t = opt.suggest()
+    for s in range(1, max_step + 1): opt.report(t, curve(x, s), s)
+    opt.observe(t, curve(x, max_step))
+  return tb.Optimizer(space, strategy=tb.GP(warp=False), storage=storage, stopping=stopping)

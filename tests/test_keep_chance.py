@@ -7,7 +7,7 @@ at its first rung and keep_chance lets it finish; bad arguments."""
 import random
 
 import pytest
-from curve_scripts import play_enqueued, reporting_objective
+from curve_scripts import finished_study, play_enqueued, reporting_objective
 
 import tinybo as tb
 from tinybo.stopping import History
@@ -109,14 +109,7 @@ def crossing(x, step):
 
 def study(rule):
   """Five configurations run to T on either side of the best final value (0.3); then an Optimizer with `rule`."""
-  storage = tb.InMemoryStorage()
-  opt = tb.Optimizer(SPACE, strategy=tb.GP(warp=False), storage=storage)
-  for x in (0.05, 0.15, 0.5, 0.7, 0.9):
-    opt.enqueue({"x": x})
-    t = opt.suggest()
-    for s in range(1, T + 1): opt.report(t, crossing(x, s), s)
-    opt.observe(t, crossing(x, T))
-  return tb.Optimizer(SPACE, strategy=tb.GP(warp=False), storage=storage, stopping=rule)
+  return finished_study([0.05, 0.15, 0.5, 0.7, 0.9], crossing, T, rule)
 
 def run(opt, x):
   opt.enqueue({"x": x})

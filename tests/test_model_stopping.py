@@ -5,6 +5,7 @@ resumed SQLite study (a fresh process reaches the same verdicts)."""
 import math
 import warnings
 
+import curve_scripts
 import numpy as np
 import pytest
 from curve_scripts import play_enqueued, reporting_objective
@@ -24,16 +25,8 @@ def curve_value(x, step):
   return (x - 0.35) ** 2 + 0.5 * (1 - step / T) ** (0.5 + 4 * x)
 
 def finished_study(xs, stopping=None):
-  """One complete trial, run to T, per x (enqueued: fixed configurations, whatever the strategy); then an Optimizer with
-  the rule `stopping` on that study."""
-  storage = tb.InMemoryStorage()
-  opt = tb.Optimizer(SPACE, strategy=tb.GP(warp=False), storage=storage)
-  for x in xs:
-    opt.enqueue({"x": x})
-    t = opt.suggest()
-    for s in range(1, T + 1): opt.report(t, curve_value(x, s), s)
-    opt.observe(t, curve_value(x, T))
-  return tb.Optimizer(SPACE, strategy=tb.GP(warp=False), storage=storage, stopping=stopping)
+  """One complete trial of curve_value, run to T, per x; then an Optimizer with the rule `stopping` on that study."""
+  return curve_scripts.finished_study(xs, curve_value, T, stopping)
 
 XS = [0.05, 0.2, 0.5, 0.7, 0.9]
 

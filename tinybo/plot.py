@@ -151,18 +151,16 @@ def learning_curves(study: Any, path: str | os.PathLike = "curves.png", title: s
            TrialState.FAILED: dict(color="tab:red", ls=":", lw=1.2, alpha=0.9, marker="X", ms=8, label="failed"),
            TrialState.PENDING: dict(color="tab:green", ls="-", lw=0.8, alpha=0.8, marker=">", ms=5, label="running")}
   fig, ax = plt.subplots(figsize=(8, 4.5))
-  counts: Counter = Counter()   # the curves drawn, by state (the title)
   labelled: set = set()         # the states with a legend entry already
   shown = [(tid, c) for tid, c in curves.items() if tid in by_id]
+  counts = Counter(by_id[tid].state for tid, _ in shown)   # the curves drawn, by state (the title)
   # hundreds of curves: thinner, fainter, smaller end markers, so that the crowd stopped at the first rung does not
   # hide the rest; stopped and failed curves under the complete ones, the best on top
-  per_state = Counter(by_id[tid].state for tid, _ in shown)
-  fade = {state: min(1.0, math.sqrt(100 / n)) for state, n in per_state.items()}   # by state: 20 complete curves stay as they are
+  fade = {state: min(1.0, math.sqrt(100 / n)) for state, n in counts.items()}   # by state: 20 complete curves stay as they are
   layer = {TrialState.STOPPED: 1, TrialState.FAILED: 2, TrialState.PENDING: 2, TrialState.COMPLETE: 3}
   for tid, curve in shown:
     t = by_id[tid]
     st = dict(style[t.state])
-    counts[t.state] += 1
     kind = st.pop("label")
     is_best = best is not None and tid == best.id
     lab = kind if t.state not in labelled and not is_best else None   # one legend entry per state, in the state's own colour

@@ -23,7 +23,8 @@ callable the Optimizer binds to its strategy (tb.GP.final_chance): this module n
 layers below it), the Optimizer, above both, joins them. Such a rule may define `may_ask(step, before) -> bool`, whether
 a report at `step` after one at `before` can ask the model: the Optimizer refits the model ahead of the report's write
 transaction only then (without it: at every report).
-Holds: StoppingRule, History, MedianStopping, ASHA, Hyperband, ModelStopping, kept_by_model, StopTrial, check_stopping. Imports: trial.
+Holds: StoppingRule, History, MedianStopping, ASHA, Hyperband, ModelStopping, kept_by_model, previous_step, StopTrial,
+check_stopping. Imports: trial.
 """
 from __future__ import annotations
 
@@ -114,7 +115,7 @@ class MedianStopping:
     if len(done) < max(1, self.warmup_trials) or step < self.warmup_steps: return False
     if self.max_step is not None and step >= self.max_step: return False
     curve = history.curves[trial_id]
-    if not first_in_interval(step, [r.step for r in curve if r.step != step], self.warmup_steps, self.interval): return False
+    if not first_in_interval(step, [previous_step(curve)], self.warmup_steps, self.interval): return False
     at_step = [v for i in done if (v := value_at(history.curves.get(i, ()), step)) is not None]
     if not at_step: return False
     best = min(history.loss(r.value) for r in curve)
@@ -123,6 +124,10 @@ class MedianStopping:
   def __repr__(self) -> str:
     return (f"MedianStopping(warmup_trials={self.warmup_trials}, warmup_steps={self.warmup_steps}, interval={self.interval}, "
             f"max_step={self.max_step})")
+
+def previous_step(curve: Sequence[Report]) -> int:
+  """The step of the report before the last one of `curve` (the report being judged), -1 when it is the first."""
+  return curve[-2].step if len(curve) > 1 else -1
 
 def value_at(curve: Sequence[Report], step: int) -> float | None:
   """The value reported at exactly `step`, or None."""
@@ -197,17 +202,19 @@ class ASHA:
     """The rung steps up to `up_to`."""
     return list(rung_steps(self.min_step, self.reduction_factor, self.max_step, up_to))
 
+  def crossed(self, step: int, before: int) -> list[int]:
+    """The rungs a report at `step` is judged at, the trial's previous report being at `before` (-1 for none): those
+    above `before`; none at or past max_step (the whole budget is spent: the trial completes)."""
+    if self.max_step is not None and step >= self.max_step: return []
+    return [rung for rung in self.rungs(step) if rung > before]
+
   def may_ask(self, step: int, before: int) -> bool:
     """Whether a report at `step` (the trial's previous report at `before`, -1 for none) can ask the model: with
-    keep_chance, when it crosses a rung below max_step. The Optimizer refits the model ahead only then (see ModelStopping)."""
-    if self.keep_chance is None or (self.max_step is not None and step >= self.max_step): return False
-    return any(rung > before for rung in self.rungs(step))
+    keep_chance, when it crosses a rung. The Optimizer refits the model ahead only then (see ModelStopping)."""
+    return self.keep_chance is not None and bool(self.crossed(step, before))
 
   def should_stop(self, trial_id: int, step: int, value: float, history: History) -> bool:
-    if self.max_step is not None and step >= self.max_step: return False   # the whole budget is spent: it completes
-    curve = history.curves[trial_id]
-    before = curve[-2].step if len(curve) > 1 else -1
-    crossed = [rung for rung in self.rungs(step) if rung > before]
+    crossed = self.crossed(step, previous_step(history.curves[trial_id]))
     if not crossed: return False   # every rung up to here was decided at an earlier report
     records = rung_records(history, trial_id, self.rungs, self.reduction_factor)
     loss = history.loss(value)
@@ -253,7 +260,7 @@ class Hyperband:
     self.budgets = [math.ceil(n * self.reduction_factor ** (n - 1 - b) / (n - b)) for b in range(n)]
     # a bracket whose first rung is max_step has none below it: it runs every trial to the end (Hyperband's s = 0)
     self.brackets = [ASHA(f, self.max_step, self.reduction_factor, keep_chance) if f < self.max_step else None for f in firsts]
-    self.keep_chance = None if keep_chance is None else float(keep_chance)   # checked by ASHA above (max_step >= rf: a bracket exists)
+    self.keep_chance = self.brackets[0].keep_chance   # checked there: the first bracket always has rungs (min_step < max_step)
     self.uses_model = self.keep_chance is not None
 
   def may_ask(self, step: int, before: int) -> bool:
@@ -309,7 +316,7 @@ class ModelStopping:
     report's write transaction only then, so that a report between checkpoints costs no read of the whole study; a
     refit the model needs anyway happens inside the transaction, the verdict the same."""
     if step < self.min_step or (self.max_step is not None and step >= self.max_step): return False
-    return first_in_interval(step, [before] if before >= 0 else [], self.min_step, self.interval)
+    return first_in_interval(step, [before], self.min_step, self.interval)
 
   def should_stop(self, trial_id: int, step: int, value: float, history: History) -> bool:
     if history.chance is None:
@@ -317,8 +324,7 @@ class ModelStopping:
     # a full run's last step: max_step, or else the step the complete trials ended at (the model's target step)
     complete = (c[-1].step for i, c in history.curves.items() if i != trial_id and c and history.states.get(i) == TrialState.COMPLETE)
     last = self.max_step if self.max_step is not None else max(complete, default=None)
-    if step < self.min_step or (last is not None and step >= last): return False
-    if not first_in_interval(step, [r.step for r in history.curves[trial_id] if r.step != step], self.min_step, self.interval): return False
+    if not self.may_ask(step, previous_step(history.curves[trial_id])) or (last is not None and step >= last): return False
     p = history.chance(trial_id)
     return p is not None and p < self.threshold
 
