@@ -64,7 +64,6 @@ def test_a_failed_batch_suggest_leaves_the_queued_trials_queued(tmp_path, kind, 
   got = opt.suggest(3)
   assert got[0].id == q.id and got[0].worker is not None and len(got) == 3
 
-@pytest.mark.filterwarnings("ignore::tinybo.optimizer.TrialFailedWarning")   # the interrupted run's crash, in a thread
 @pytest.mark.parametrize("kind", ["memory", "sqlite"])
 def test_ctrl_c_during_a_workers_suggestion_queues_it_instead_of_failing_it(tmp_path, kind):
   # optimize(n_jobs=2): Ctrl-C reaches the main thread while a worker is inside suggest() (a GP fit takes seconds). Its
@@ -86,16 +85,21 @@ def test_ctrl_c_during_a_workers_suggestion_queues_it_instead_of_failing_it(tmp_
       raise RuntimeError("interrupted run")
     return 1.0
   handler = signal.signal(signal.SIGINT, signal.default_int_handler)
-  try:
-    threading.Thread(target=lambda: proposing.wait(30) and os.kill(os.getpid(), signal.SIGINT)).start()
-    with pytest.raises(KeyboardInterrupt): opt.optimize(objective, n_trials=3, n_jobs=2, progress=False)
-  finally: signal.signal(signal.SIGINT, handler)
-  gate.set(); hold.set()
-  deadline = time.monotonic() + 30
-  def settled(ts): return len(ts) == 3 and (ts[2].state != TrialState.PENDING or ts[2].worker is None) and ts[0].state != TrialState.PENDING
-  while not settled(ts := opt.trials) and time.monotonic() < deadline: time.sleep(0.01)
-  assert sorted(t.state for t in ts[:2]) == [TrialState.COMPLETE, TrialState.FAILED]   # the running one failed, as documented
-  assert (ts[2].state, ts[2].worker) == (TrialState.PENDING, None)   # queued: the next suggest() hands it out
+  with pytest.warns(TrialFailedWarning, match="interrupted run") as caught:
+    try:
+      threading.Thread(target=lambda: proposing.wait(30) and os.kill(os.getpid(), signal.SIGINT)).start()
+      with pytest.raises(KeyboardInterrupt): opt.optimize(objective, n_trials=3, n_jobs=2, progress=False)
+    finally: signal.signal(signal.SIGINT, handler)
+    gate.set(); hold.set()
+    # optimize() returned at Ctrl-C without its workers. The crash's warning is the last thing they do: waited for here,
+    # else it lands in a later test. Not Thread.join: on Python 3.11 a join that Ctrl-C interrupted can mark a running thread ended
+    # four trials: the interrupted run (failed) and its queued copy, the completed one, the proposal (queued, not failed)
+    def settled(ts): return len(ts) == 4 and ts[3].worker is None and any("interrupted run" in str(w.message) for w in caught)
+    deadline = time.monotonic() + 30
+    while not settled(ts := opt.trials) and time.monotonic() < deadline: time.sleep(0.01)
+  assert [t.state for t in ts] == [TrialState.FAILED, TrialState.COMPLETE, TrialState.PENDING, TrialState.PENDING]
+  assert ts[2].params == ts[0].params and ts[2].worker is None   # the run Ctrl-C cut short runs first next time
+  assert ts[3].worker is None and ts[3].params != ts[0].params   # the proposal never run: queued, the next suggest() hands it out
 
 def test_best_direction_and_ties():
   for direction, want in (("minimize", -3.0), ("maximize", 7.0)):
@@ -124,7 +128,9 @@ def test_optimize_records_failures_and_goes_on():
     if len(calls) % 5 == 0: return float("nan")
     return p["lr"] * p["units"]
   opt = tb.Optimizer(SPACE, strategy="random")
-  with pytest.warns(TrialFailedWarning) as w: best = opt.optimize(objective, n_trials=15, progress=False)
+  with pytest.warns(TrialFailedWarning) as caught: best = opt.optimize(objective, n_trials=15, progress=False)
+  # pytest.warns records every warning of the process: a ResourceWarning of an earlier test's garbage too
+  w = [x for x in caught if issubclass(x.category, TrialFailedWarning)]
   ts = opt.trials
   assert len(calls) == 15 and len(ts) == 15 and all(t.state != TrialState.PENDING for t in ts)
   failed = [t for t in ts if t.state == TrialState.FAILED]
