@@ -25,7 +25,6 @@ from tinybo.acquisition import check_acquisition
 from tinybo.arguments import check_device, check_int, check_real
 from tinybo.discrete import all_configs, best_untaken, enumerable
 from tinybo.fidelity import CurveData, at_target, curve_data, trend
-import os
 from tinybo.gp import LENGTHSCALE_PRIORS, GPRegressor, check_noise, posterior
 from tinybo.inward import INWARD_STALL, int_cells, int_inward_probe, inward_probe, on_float_bound
 from tinybo.kernels import check_kernel
@@ -699,10 +698,6 @@ class GP:
             tree_args["augment"] = lambda X, o=optimism: tree.augment(X, o)
           movable = np.asarray(space.kinds) != CAT
           box = trust_box(X_top[0], ls[:space.dim], length, movable) if local else None
-          fl = float(os.environ.get("FOLLOW", "0"))
-          if fl and i == 0 and not local and cd is None and tree is None and X_all is None and acquisition == "ucb" and len(h.y) > n0 \
-             and yy[-1] > np.max(yy[:-1]):
-            box = trust_box(X_top[0], ls[:space.dim], fl, movable)
           if acquisition == "edge":   # UCB, unless it goes to the cube's edge: then LogEI against the best observed value
             x = propose("ucb", state, ls, best_i, box)
             # near the incumbent (a local turn: in its region): over the whole cube LogEI chases the far corners, where
