@@ -4,6 +4,7 @@ most the best peer's, and each peer's seconds per suggestion.
 
   python -m benchmarks.peer_bar                      # the default's files and every stored peer run (lists below)
   python -m benchmarks.peer_bar --problems branin,camel --halves 0-9,10-19,0-19
+  python -m benchmarks.peer_bar --candidate 's31_follow*.json' --halves 0-9,10-19,0-19   # a change's runs in the default's place
 
 A column is one or more results files (glob patterns, relative to benchmarks/results) and the strategy name to take from
 them; where two files hold the same (problem, seed), the later one wins. A peer is ranked in a half only where it has
@@ -44,11 +45,15 @@ def verdict(tb: dict[str, float] | None, peers: dict[str, dict[str, float] | Non
   yes = lambda a, b: "yes" if a <= b else "no"  # noqa: E731
   return f"{yes(tb['median'], ranked[med]['median'])}, {yes(tb['p80'], ranked[p80]['p80'])} ({med}, {p80})"
 
-def bar_table(problems: list[str], halves: list[range], root: Path = RESULTS) -> str:
+def bar_table(problems: list[str], halves: list[range], root: Path = RESULTS, candidate: tuple[list[str], str] | None = None) -> str:
+  """The bar's table; `candidate` = (file patterns, strategy): those runs replace the default's seeds they hold (a change
+  measured on some problems is judged beside the default's runs of the others)."""
   default = {(r["problem"], r["seed"]): r for r in suite_table.default_runs(root)}
+  if candidate is not None: default.update(suite_table.strategy_runs(*candidate, root))
   tb_runs = {p: {k: r for k, r in default.items() if k[0] == p} for p in problems}
   peer_runs = {k: suite_table.strategy_runs(pats, k, root) for k, pats in PEER_RUNS.items()}
-  head = ["problem", "seeds", "tinybo default"] + list(peer_runs) + ["tinybo ≤ best peer: median, p80 (best peers)"]
+  head = ["problem", "seeds", "tinybo default" if candidate is None else "tinybo candidate"] + list(peer_runs) + \
+    ["tinybo ≤ best peer: median, p80 (best peers)"]
   lines = ["| " + " | ".join(head) + " |", "|---" * len(head) + "|"]
   for p in problems:
     budget = next((r["budget"] for r in tb_runs[p].values()), None)
@@ -85,12 +90,18 @@ def main(argv: list[str] | None = None) -> None:
   ap.add_argument("--halves", default="0-9,10-19", help="seed ranges, each first-last (default 0-9,10-19)")
   ap.add_argument("--root", default=str(RESULTS), help="folder of the results files (default benchmarks/results)")
   ap.add_argument("--speed-files", default=None, help="glob pattern: the speed table from these files only (default: every peer's files)")
+  ap.add_argument("--candidate", default=None, help="glob patterns[:strategy] (default strategy gp): runs that replace the default's "
+                  "seeds they hold, e.g. a change measured on part of the suite")
   args = ap.parse_args(argv)
   problems, root = args.problems.split(","), Path(args.root)
   unknown = [p for p in problems if p not in PROBLEMS]
   if unknown: ap.error(f"problems {unknown}: no stored runs of tinybo's default; use some of {','.join(PROBLEMS)}")
   print("### final regret: median / 80th percentile / worst ([n=k]: fewer seeds than the half; not ranked)\n")
-  print(bar_table(problems, [seed_range(h) for h in args.halves.split(",")], root))
+  candidate = None
+  if args.candidate is not None:
+    pats, _, strategy = args.candidate.partition(":")
+    candidate = (pats.split(","), strategy or "gp")
+  print(bar_table(problems, [seed_range(h) for h in args.halves.split(",")], root, candidate))
   print("\n### peers' seconds per suggestion (ask + tell, one thread; the machine's load varied between runs)\n")
   print(speed_table(problems, root, args.speed_files))
 

@@ -57,6 +57,22 @@ def test_peer_bar_ranks_only_peers_with_every_seed_and_compares_median_and_p80_s
   assert verdict(tb, {"b": low_p80, "c": partial}, 10) == "yes, no (b, b)"
   assert verdict(tb, {"c": partial}, 10) == ""
 
+def test_peer_bar_judges_a_candidates_runs_in_the_defaults_place(tmp_path, monkeypatch):
+  from benchmarks import peer_bar
+  run = lambda st, seed, regret: {"problem": "branin", "strategy": st, "seed": seed, "budget": 30, "regret": regret}  # noqa: E731
+  (tmp_path / "d.json").write_text(json.dumps({"runs": [run("gp", s, 0.1 * s if s < 10 else 10.0) for s in range(20)]}))
+  (tmp_path / "p.json").write_text(json.dumps({"runs": [run("smac", s, 2.0) for s in range(20)]}))
+  (tmp_path / "c_1.json").write_text(json.dumps({"runs": [run("gp:new", s, 0.5) for s in range(10, 20)] + [run("gp", 0, 99.0)]}))
+  monkeypatch.setattr(suite_table, "DEFAULT_RUNS", {"branin": [("d.json", "gp")]})
+  monkeypatch.setattr(peer_bar, "PEER_RUNS", {"smac": ["p.json"]})
+  def rows(candidate):
+    table = peer_bar.bar_table(["branin"], [range(10), range(10, 20)], tmp_path, candidate)
+    return [line.strip(" |").split(" | ")[2:] for line in table.splitlines()[2:]]
+  assert [r[-1] for r in rows(None)] == ["yes, yes (smac, smac)", "no, no (smac, smac)"]   # the default: 0.0-0.9, then 10s
+  got = rows((["c_*.json"], "gp:new"))   # seeds 10-19 replaced; seeds 0-9 stay the default's (c_1's gp run is another label)
+  assert got[0] == rows(None)[0] and got[1][0] == "0.5 / 0.5 / 0.5" and got[1][-1] == "yes, yes (smac, smac)"
+  with pytest.raises(FileNotFoundError, match="nothing_"): peer_bar.bar_table(["branin"], [range(10)], tmp_path, (["nothing_*.json"], "gp"))
+
 def test_suggest_times_compares_the_pooled_second_half_medians_of_two_files(tmp_path, capsys):
   from benchmarks.suggest_times import main
   run = lambda st, seed, s: {"problem": "branin", "strategy": st, "seed": seed, "suggest_s": s, "regret": 0.0}  # noqa: E731
