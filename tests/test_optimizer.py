@@ -1,5 +1,6 @@
 """Optimizer: ask/tell, warm start, best for both directions, optimize (failures, threads, timeout, progress), gp smoke."""
 import inspect
+import json
 import os
 import threading
 import time
@@ -100,6 +101,40 @@ def test_ctrl_c_during_a_workers_suggestion_queues_it_instead_of_failing_it(tmp_
   assert [t.state for t in ts] == [TrialState.FAILED, TrialState.COMPLETE, TrialState.PENDING, TrialState.PENDING]
   assert ts[2].params == ts[0].params and ts[2].worker is None   # the run Ctrl-C cut short runs first next time
   assert ts[3].worker is None and ts[3].params != ts[0].params   # the proposal never run: queued, the next suggest() hands it out
+
+def workers_end(timeout: float = 30.0) -> None:
+  """Wait for optimize()'s worker threads, which go on after Ctrl-C. Not Thread.join: on Python 3.11 a join that Ctrl-C
+  interrupted marks a thread ended while it runs on; threading lists a thread until its last line has run."""
+  deadline = time.monotonic() + timeout
+  while any(t.name.startswith("tinybo-") for t in threading.enumerate()) and time.monotonic() < deadline: time.sleep(0.01)
+
+@pytest.mark.parametrize("kind", ["memory", "sqlite"])
+@pytest.mark.parametrize("copy_taken", [False, True])
+def test_runs_that_return_after_ctrl_c_keep_their_results_and_withdraw_their_queued_copies(tmp_path, kind, copy_taken):
+  # optimize(n_jobs=2): Ctrl-C while both workers' objectives run. Each trial is failed and queued again; the objectives
+  # then return after all (a notebook lives on): their results are recorded, and each queued copy would run it twice
+  import signal
+  hold, running = threading.Event(), threading.Semaphore(0)
+  opt = tb.Optimizer(SPACE, strategy="random", storage=None if kind == "memory" else tmp_path / "s.db")
+  def objective(p):
+    running.release(); hold.wait(30)
+    return p["lr"]
+  def interrupt():
+    if running.acquire(timeout=30) and running.acquire(timeout=30): os.kill(os.getpid(), signal.SIGINT)
+  handler = signal.signal(signal.SIGINT, signal.default_int_handler)
+  try:
+    threading.Thread(target=interrupt).start()
+    with pytest.raises(KeyboardInterrupt): opt.optimize(objective, n_trials=2, n_jobs=2, progress=False)
+  finally: signal.signal(signal.SIGINT, handler)
+  runs, copies = opt.trials[:2], opt.trials[2:]
+  assert [t.state for t in runs] == [TrialState.FAILED] * 2 and [(t.state, t.worker) for t in copies] == [(TrialState.PENDING, None)] * 2
+  assert sorted(json.dumps(t.params) for t in runs) == sorted(json.dumps(t.params) for t in copies)
+  taken = opt.suggest().id if copy_taken else None   # another worker runs that copy already: it stays
+  hold.set()
+  workers_end()
+  ts = opt.trials
+  assert [(t.id, t.state, t.value) for t in ts[:2]] == [(t.id, TrialState.COMPLETE, t.params["lr"]) for t in runs]
+  assert [t.id for t in ts[2:]] == ([taken] if copy_taken else [])
 
 def test_best_direction_and_ties():
   for direction, want in (("minimize", -3.0), ("maximize", 7.0)):

@@ -217,3 +217,21 @@ def test_a_storage_object_without_trial_still_works():
   again = opt.requeue(a)
   assert again.state == TrialState.PENDING and opt.requeue(a).id == again.id and opt.should_stop(a) is True
   assert [x.state for x in opt.trials] == [TrialState.FAILED, TrialState.PENDING, TrialState.PENDING]
+
+@pytest.mark.parametrize("make", [lambda p: SQLiteStorage(p / "s.db"), lambda p: InMemoryStorage()], ids=["sqlite", "memory"])
+def test_withdraw_removes_only_queued_trials_never_taken(tmp_path, make):
+  storage = make(tmp_path)
+  opt = tb.Optimizer(SPACE, strategy="random", storage=storage, name="a")
+  other = tb.Optimizer(SPACE, strategy="random", storage=storage, name="b")
+  p = [{"x": float(i), "lr": 0.1, "n": 2, "c": "a", "k": 3} for i in range(5)]
+  taken = opt.enqueue(p[0])
+  assert opt.suggest().id == taken.id                                  # handed out: a worker runs it
+  queued, reported, failed = opt.enqueue(p[1]), opt.enqueue(p[2]), opt.enqueue(p[3])
+  opt.report(reported.id, 1.0, 1)                                      # measured something
+  opt.fail(failed)
+  foreign = other.enqueue(p[4])
+  before = storage.trials("a")
+  assert storage.withdraw("a", [taken.id, queued.id, reported.id, failed.id, foreign.id, 10**6]) == [queued.id]
+  assert storage.trials("a") == [t for t in before if t.id != queued.id] and [t.id for t in storage.trials("b")] == [foreign.id]
+  assert storage.withdraw("a", [queued.id]) == []                      # once
+  assert opt.enqueue(p[1]).id > max(t.id for t in before)              # ids are never reused

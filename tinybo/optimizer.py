@@ -447,6 +447,11 @@ class Optimizer:
     later trial runs again tells nothing: strategies.History). Returns the queued copy."""
     return self.requeue(trial)
 
+  def _withdraw(self, copy: Trial) -> None:
+    """An interrupted run returned its result after all: its queued copy (`_interrupted`) is dropped unless a worker took it."""
+    withdraw = getattr(self.storage, "withdraw", None)
+    if callable(withdraw): withdraw(self.name, [copy.id])
+
   def fail_pending(self, older_than: float | None = None) -> list[Trial]:
     """Fail, in one go, every pending trial a worker took (or only those it took more than `older_than` seconds ago):
     the trials left behind by workers that died. Queued trials (enqueue, requeue) no worker took yet are left to the
@@ -515,7 +520,7 @@ class Optimizer:
     bound each run inside the objective. Ctrl-C (and SIGTERM, as tb.Terminated, while no other handler is installed: a
     scheduler preempting the job) fails every running trial, queues its configuration again (the next
     suggest(), in any process, runs it first; fail() the queued copy to drop it) and re-raises; a thread whose objective
-    still returns afterwards records its result (a late result is kept; the queued copy runs it once more). First, the
+    still returns afterwards records its result, and its queued copy is withdrawn unless a worker took it. First, the
     trials that optimize() in a killed process of this host left pending (`left_by_dead_processes`) are failed and
     queued the same way (the first suggest() of an Optimizer does it too). Returns `best`.
     An objective with a second parameter, `objective(params, trial)`, gets a TrialHandle: `trial.report(value, step)`
@@ -539,6 +544,7 @@ class Optimizer:
     deadline = None if timeout is None else time.monotonic() + seconds(timeout)
     lock, stop, interrupted, errors, started, stopped = threading.Lock(), threading.Event(), threading.Event(), [], [0], [0]
     running: dict[int, Trial] = {}  # trials whose objective is running in a worker thread
+    copies: dict[int, Trial] = {}   # after Ctrl-C: each running trial's queued copy, withdrawn if its run still returns a result
     turns = ObjectiveTurns(int(n_jobs), self._lock)
     b = self.best
     best = [None if b is None else b.value]
@@ -570,6 +576,8 @@ class Optimizer:
             t = self._run_one(objective, trial, with_handle, (lambda: None) if n_jobs == 1 else lambda tid=trial.id: _drop(tid))
           _drop(trial.id)
           with lock:
+            copy = copies.pop(trial.id, None)
+            if copy is not None and copy.id != trial.id and t.state in (TrialState.COMPLETE, TrialState.STOPPED): self._withdraw(copy)
             if t.state == TrialState.COMPLETE and (best[0] is None or (t.value < best[0] if self.minimize else t.value > best[0])): best[0] = t.value
             stopped[0] += t.state == TrialState.STOPPED
             bar.update(1)
@@ -590,7 +598,7 @@ class Optimizer:
       except KeyboardInterrupt:  # reaches the main thread only: fail what the worker threads are running, then stop
         with lock:               # held while failing, so a worker whose objective returns meanwhile records its result after
           interrupted.set(); stop.set()
-          for t in running.values(): self._ended_elsewhere(t, lambda t=t: self._interrupted(t), None)
+          for t in running.values(): copies[t.id] = self._ended_elsewhere(t, lambda t=t: self._interrupted(t), None)
           running.clear()
         raise
       finally: bar.close()

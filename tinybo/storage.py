@@ -72,6 +72,7 @@ class Storage(Protocol):
   def last_report(self, name: str, trial_id: int) -> Report | None: ...
   def stop(self, name: str, trial_id: int) -> Trial: ...
   def requeue(self, name: str, trial_id: int) -> Trial: ...
+  def withdraw(self, name: str, trial_ids: list[int]) -> list[int]: ...
 
 class StorageBusyError(RuntimeError):
   """The SQLite file stayed locked through every retry (another process holds a write lock for minutes)."""
@@ -290,6 +291,13 @@ class InMemoryStorage:
       if again is not None: return _copy(again)
       if t.state == TrialState.PENDING: t.state, t.finished = TrialState.FAILED, time.time()
       return self._insert(name, t.params, TrialState.PENDING, None, None)
+
+  def withdraw(self, name: str, trial_ids: list[int]) -> list[int]:
+    with self._write_lock():
+      study, curves = self._study(name), self._reports[name]
+      out = [i for i in trial_ids if (t := study.get(i)) is not None and t.state == TrialState.PENDING and t.worker is None and i not in curves]
+      for i in out: del study[i]
+      return out
 
 def _copy(t: Trial) -> Trial: return replace(t, params=dict(t.params))
 
@@ -640,6 +648,15 @@ class SQLiteStorage:
       if again is not None: return again
       if t.state == TrialState.PENDING: c.execute("UPDATE trials SET state = 'failed', finished = ? WHERE id = ?", (time.time(), trial_id))
       return self._insert(c, name, [t.params], TrialState.PENDING, None, None)[0]
+    return self._tx(go)
+
+  def withdraw(self, name: str, trial_ids: list[int]) -> list[int]:
+    """Remove the queued trials among trial_ids (pending, never taken: no worker, no reports), e.g. a requeue's copy whose
+    original run still returned its result; returns the ids removed. A trial taken or ended meanwhile stays as it is."""
+    def go(c):
+      gone = [c.execute("DELETE FROM trials WHERE study = ? AND id = ? AND state = 'pending' AND worker IS NULL "
+                        "AND NOT EXISTS (SELECT 1 FROM reports WHERE trial = ?) RETURNING id", (name, i, i)).fetchall() for i in trial_ids]
+      return [int(r[0][0]) for r in gone if r]
     return self._tx(go)
 
   def close(self) -> None:
