@@ -6,6 +6,7 @@ import threading
 import time
 
 import pytest
+from workers import workers_end
 
 import tinybo as tb
 from tinybo import strategies
@@ -92,21 +93,14 @@ def test_ctrl_c_during_a_workers_suggestion_queues_it_instead_of_failing_it(tmp_
       with pytest.raises(KeyboardInterrupt): opt.optimize(objective, n_trials=3, n_jobs=2, progress=False)
     finally: signal.signal(signal.SIGINT, handler)
     gate.set(); hold.set()
-    # optimize() returned at Ctrl-C without its workers. The crash's warning is the last thing they do: waited for here,
-    # else it lands in a later test. Not Thread.join: on Python 3.11 a join that Ctrl-C interrupted can mark a running thread ended
-    # four trials: the interrupted run (failed) and its queued copy, the completed one, the proposal (queued, not failed)
+    # optimize() returned at Ctrl-C without its workers: the crash's warning is waited for here (workers.py says why
+    # not Thread.join). Four trials: the interrupted run (failed) and its queued copy, the completed one, the proposal (queued, not failed)
     def settled(ts): return len(ts) == 4 and ts[3].worker is None and any("interrupted run" in str(w.message) for w in caught)
     deadline = time.monotonic() + 30
     while not settled(ts := opt.trials) and time.monotonic() < deadline: time.sleep(0.01)
   assert [t.state for t in ts] == [TrialState.FAILED, TrialState.COMPLETE, TrialState.PENDING, TrialState.PENDING]
   assert ts[2].params == ts[0].params and ts[2].worker is None   # the run Ctrl-C cut short runs first next time
   assert ts[3].worker is None and ts[3].params != ts[0].params   # the proposal never run: queued, the next suggest() hands it out
-
-def workers_end(timeout: float = 30.0) -> None:
-  """Wait for optimize()'s worker threads, which go on after Ctrl-C. Not Thread.join: on Python 3.11 a join that Ctrl-C
-  interrupted marks a thread ended while it runs on; threading lists a thread until its last line has run."""
-  deadline = time.monotonic() + timeout
-  while any(t.name.startswith("tinybo-") for t in threading.enumerate()) and time.monotonic() < deadline: time.sleep(0.01)
 
 @pytest.mark.parametrize("kind", ["memory", "sqlite"])
 @pytest.mark.parametrize("copy_taken", [False, True])
@@ -131,7 +125,7 @@ def test_runs_that_return_after_ctrl_c_keep_their_results_and_withdraw_their_que
   assert sorted(json.dumps(t.params) for t in runs) == sorted(json.dumps(t.params) for t in copies)
   taken = opt.suggest().id if copy_taken else None   # another worker runs that copy already: it stays
   hold.set()
-  workers_end()
+  assert workers_end() == []
   ts = opt.trials
   assert [(t.id, t.state, t.value) for t in ts[:2]] == [(t.id, TrialState.COMPLETE, t.params["lr"]) for t in runs]
   assert [t.id for t in ts[2:]] == ([taken] if copy_taken else [])
@@ -164,7 +158,7 @@ def test_optimize_records_failures_and_goes_on():
     return p["lr"] * p["units"]
   opt = tb.Optimizer(SPACE, strategy="random")
   with pytest.warns(TrialFailedWarning) as caught: best = opt.optimize(objective, n_trials=15, progress=False)
-  # pytest.warns records every warning of the process: a ResourceWarning of an earlier test's garbage too
+  # pytest.warns records every warning of the process, another thread's too
   w = [x for x in caught if issubclass(x.category, TrialFailedWarning)]
   ts = opt.trials
   assert len(calls) == 15 and len(ts) == 15 and all(t.state != TrialState.PENDING for t in ts)

@@ -245,7 +245,7 @@ VALUES = st.one_of(st.floats(allow_nan=True, allow_infinity=True), st.sampled_fr
                    st.floats(-1e6, 1e6).map(np.float32), st.integers(-10**6, 10**6).map(np.int64))
 
 def _failed_warnings(caught: list) -> int:
-  # every warning of the process is recorded: a ResourceWarning of an earlier test's garbage may land in the block
+  # every warning of the process is recorded, another thread's too
   return sum(issubclass(x.category, tb.TrialFailedWarning) for x in caught)
 
 

@@ -1,0 +1,13 @@
+"""optimize()'s worker threads (named "tinybo-<i>", optimizer.py) go on after Ctrl-C: tests wait for them here."""
+import threading
+import time
+
+
+def workers_end(timeout: float = 30.0, since: set | None = None) -> list[threading.Thread]:
+  """Wait up to `timeout` s for optimize()'s workers (those not in `since`) to end; returns those still running. Not
+  Thread.join or is_alive: on Python 3.11 a join that Ctrl-C interrupted marks a thread ended while it runs on, and
+  threading lists a thread until its last line has run."""
+  deadline = time.monotonic() + timeout
+  def running() -> list[threading.Thread]: return [t for t in threading.enumerate() if t.name.startswith("tinybo-") and t not in (since or set())]
+  while (left := running()) and time.monotonic() < deadline: time.sleep(0.01)
+  return left
