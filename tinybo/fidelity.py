@@ -82,13 +82,17 @@ def curve_data(space: Space, trials: Sequence[Trial], reports: Mapping[int, Sequ
   values alone, exactly as without this module."""
   target = target_step(trials, reports)
   if target is None: return None
-  rows, zs, ys, configs, last, stopped, ids = [], [], [], [], [], [], []
+  kept, params = [], []   # the trials with data, validated once (encode would validate again), then encoded in one call
   for t in trials:
     curve = [r for r in reports.get(t.id, ()) if r.step <= target] if t.state in USED else []
     complete = t.state == TrialState.COMPLETE and t.value is not None and math.isfinite(t.value)
     if not curve and not complete: continue
-    try: x = space.encode_valid([space.validate(t.params)])[0]   # validated once (encode would validate again)
+    try: params.append(space.validate(t.params))
     except (ValueError, TypeError): continue
+    kept.append((t, curve, complete))
+  encoded = space.encode_valid(params)
+  rows, zs, ys, configs, last, stopped, ids = [], [], [], [], [], [], []
+  for (t, curve, complete), x in zip(kept, encoded):
     pts = [(r.step, r.value) for r in thin(curve)]
     if complete:   # the trial's result is its value at the end of its run: its last step, or the target without reports
       end = t.last_step if curve and t.last_step is not None and t.last_step <= target else target
