@@ -652,7 +652,9 @@ class SQLiteStorage:
 
   def withdraw(self, name: str, trial_ids: list[int]) -> list[int]:
     """Remove the queued trials among trial_ids (pending, never taken: no worker, no reports), e.g. a requeue's copy whose
-    original run still returned its result; returns the ids removed. A trial taken or ended meanwhile stays as it is."""
+    original run still returned its result; returns the ids removed. A trial taken or ended meanwhile stays as it is.
+    Later trials' positions in the study (Hyperband's trial numbers) move down by one: claim() hands out queued trials
+    oldest first, so while one waits untaken every later trial is queued too, or an outside result: none has reports."""
     def go(c):
       gone = [c.execute("DELETE FROM trials WHERE study = ? AND id = ? AND state = 'pending' AND worker IS NULL "
                         "AND NOT EXISTS (SELECT 1 FROM reports WHERE trial = ?) RETURNING id", (name, i, i)).fetchall() for i in trial_ids]
