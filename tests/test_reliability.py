@@ -20,6 +20,7 @@ import pytest
 from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
+from workers import trial_failures
 
 import tinybo as tb
 from tinybo import strategies
@@ -244,11 +245,6 @@ def test_eight_processes_share_one_study(tmp_path):
 VALUES = st.one_of(st.floats(allow_nan=True, allow_infinity=True), st.sampled_from([1e300, 1e-300, None, "x"]),
                    st.floats(-1e6, 1e6).map(np.float32), st.integers(-10**6, 10**6).map(np.int64))
 
-def _failed_warnings(caught: list) -> int:
-  # every warning of the process is recorded, another thread's too
-  return sum(issubclass(x.category, tb.TrialFailedWarning) for x in caught)
-
-
 class StudyMachine(RuleBasedStateMachine):
   def __init__(self):
     super().__init__()
@@ -311,7 +307,7 @@ class StudyMachine(RuleBasedStateMachine):
         self.opt.observe(tid, value)
         v = float(value)
         self.model[tid] = (self.model[tid][0], "complete", v) if math.isfinite(v) else (self.model[tid][0], "failed", None)
-        assert _failed_warnings(w) == (not math.isfinite(v))
+        assert len(trial_failures(w)) == (not math.isfinite(v))
 
   @rule(i=st.integers(0, 1000), step=st.integers(-1, 6), value=VALUES)
   def report(self, i, step, value):
@@ -326,7 +322,7 @@ class StudyMachine(RuleBasedStateMachine):
         stop = self.opt.report(tid, value, step)
         v = float(value)
         if math.isfinite(v): self.curves.setdefault(tid, []).append((step, v)); assert stop is False   # no rule: never told to stop
-        else: self.model[tid] = (self.model[tid][0], "failed", None); assert stop is True and _failed_warnings(w) == 1
+        else: self.model[tid] = (self.model[tid][0], "failed", None); assert stop is True and len(trial_failures(w)) == 1
 
   @rule(i=st.integers(0, 1000))
   def stop(self, i):
