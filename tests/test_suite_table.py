@@ -134,3 +134,14 @@ def test_bar_everyone_judges_each_optimizer_against_the_others_and_gives_each_ve
   assert bar_everyone.pass_chance(np.array([0.0, 2.0]), [np.array([1.0, 1.0])], "median", 20000, rng) == pytest.approx(0.75, abs=0.015)
   table = bar_everyone.firmness_table(regrets, ["branin"], halves, 200, 0)
   assert "| branin | 0-9 | median | 1 | 0.5 (smac) | FAIL | 0.00 |" in table and "| branin | 10-19 | p80 | 1 | 2 (hebo) | pass | 1.00 |" in table
+
+def test_noise_trace_follows_the_strategys_noise_test_along_a_run():
+  from benchmarks.noise_trace import summary, trace_run
+  from tinybo.noise import NOISE_MARGIN
+  noisy, clean = trace_run("branin_noisy", 0), trace_run("branin", 0)
+  for rows in (noisy, clean):
+    assert [r["n"] for r in rows] == list(range(rows[0]["n"], 31)) and rows[0]["n"] <= 6   # every evaluation after the design
+    assert all(r["noise"] > 0 and r["outputscale"] > 0 and r["evidence"] >= 0 and r["tested_at"] <= r["n"] for r in rows)
+  # Branin + N(0, 1): the data test noisy by 30 evaluations; Branin itself never does
+  assert noisy[-1]["evidence"] > NOISE_MARGIN and max(r["evidence"] for r in clean) <= NOISE_MARGIN
+  assert summary("branin", 0, clean).startswith("branin seed 0: fitted noise n15:")
