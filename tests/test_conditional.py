@@ -43,9 +43,10 @@ def st_tree(draw, max_params=6, floats=True):
     name = f"p{i}"
     kinds = ["float", "int", "cat"] if floats else ["int", "cat"]
     kind = draw(st.sampled_from(kinds))
-    if kind == "float":
-      log = draw(st.booleans())
-      p = tb.Float(1e-3, 10.0, log=True) if log else tb.Float(-1.0, draw(st.sampled_from([1.0, 5.0])))
+    if kind == "float":   # log, linear, or with a step (an ordered discrete column, never a parent)
+      form = draw(st.sampled_from(["log", "linear", "step"]))
+      p = (tb.Float(1e-3, 10.0, log=True) if form == "log" else tb.Float(-1.0, 1.0, step=0.25) if form == "step"
+           else tb.Float(-1.0, draw(st.sampled_from([1.0, 5.0]))))
     elif kind == "int":
       wide = draw(st.booleans())
       p = tb.Int(16, 512, log=True) if wide and floats else tb.Int(0, draw(st.integers(0, 3)))
@@ -94,7 +95,8 @@ def st_tree_and_config(draw, **kw):
   space, spec = draw(st_tree(**kw))
   full = {}
   for k, p in space.params.items():
-    full[k] = draw(st.floats(p.low, p.high) if isinstance(p, tb.Float) else st.integers(p.low, p.high) if isinstance(p, tb.Int)
+    full[k] = draw(st.sampled_from(tb.space.all_values(p)) if isinstance(p, tb.Float) and p.step is not None
+                   else st.floats(p.low, p.high) if isinstance(p, tb.Float) else st.integers(p.low, p.high) if isinstance(p, tb.Int)
                    else st.sampled_from(p.choices))
   return space, spec, project(space, spec, full)
 
