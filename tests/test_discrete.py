@@ -163,3 +163,15 @@ def test_grid_and_random_search_take_a_stepped_floats_values():
   assert sorted({t.params["x"] for t in tb.Optimizer(space, strategy=tb.Grid(points_per_float=3)).suggest(6)}) == [0.0, 0.5, 1.0]
   rand = tb.Optimizer(Space({"x": Float(0.0, 1.0, step=0.1)}), strategy="random", seed=0)
   assert sorted(t.params["x"] for t in rand.suggest(11)) == [0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0]
+
+def test_an_int_with_a_step_is_searched_on_its_steps():
+  space = Space({"batch": Int(16, 512, step=16), "opt": Categorical(["sgd", "adam"])})   # 32 x 2 configurations
+  f = lambda p: (math.log2(p["batch"]) - math.log2(144)) ** 2 + (0.5 if p["opt"] == "sgd" else 0.0)  # noqa: E731 - best: 144, adam
+  opt = tb.Optimizer(space, strategy=GP(), seed=0)
+  with warnings.catch_warnings():
+    warnings.simplefilter("error", GPFallbackWarning)
+    for _ in range(20):
+      t = opt.suggest()
+      assert t.params["batch"] % 16 == 0 and space.validate(t.params) == t.params
+      opt.observe(t, f(t.params))
+  assert opt.best.params == {"batch": 144, "opt": "adam"}

@@ -28,7 +28,8 @@ def st_param(draw):
     return tb.Float(lo, hi, log=log)
   if kind == "int":
     lo = draw(st.integers(1, 1000) if log else st.integers(-1000, 1000))
-    return tb.Int(lo, lo + draw(st.integers(0, 1000)), log=log)
+    step = 1 if log else draw(st.sampled_from([1, 1, 2, 3, 32]))
+    return tb.Int(lo, lo + step * draw(st.integers(0, 1000 // step)), log=log, step=step)
   return tb.Categorical(draw(st.lists(st.one_of(st.text(max_size=4), st.integers(-5, 5), st.booleans()), min_size=1, max_size=5,
                                       unique_by=lambda c: (type(c), c))))
 
@@ -44,7 +45,7 @@ def stepped(p) -> bool: return isinstance(p, tb.Float) and p.step is not None
 def st_value(p):
   if stepped(p): return st.integers(0, n_steps(p)).map(lambda k: p.low + k * p.step)   # unrounded: 0.1 + 2 * 0.1 = 0.30000000000000004
   if isinstance(p, tb.Float): return st.floats(p.low, p.high)
-  if isinstance(p, tb.Int): return st.integers(p.low, p.high)
+  if isinstance(p, tb.Int): return st.integers(0, (p.high - p.low) // p.step).map(lambda k: p.low + k * p.step)
   return st.sampled_from(p.choices)
 
 @st.composite
@@ -105,7 +106,7 @@ def test_sample_is_valid_and_neighbors(space, seed):
   # in order: parameter by parameter, an int one step down then up, a categorical's other choices as listed
   expect = []
   for k, p in space.params.items():
-    if isinstance(p, tb.Int): expect += [{**base, k: v} for v in (base[k] - 1, base[k] + 1) if p.low <= v <= p.high]
+    if isinstance(p, tb.Int): expect += [{**base, k: v} for v in (base[k] - p.step, base[k] + p.step) if p.low <= v <= p.high]
     elif stepped(p):   # a step down, a step up: the values a user writes (0.35, not 0.35000000000000003)
       i = round((base[k] - p.low) / p.step)
       expect += [{**base, k: float(step_values(p, np.array([j]))[0])} for j in (i - 1, i + 1) if 0 <= j <= n_steps(p)]
@@ -214,6 +215,10 @@ def test_from_dataclass():
   (tb.Float(0.0, 1.0, step="0.1"), "'p': step='0.1' is a str; use a positive number"),
   (tb.Float(0.1, 1.0, log=True, step=0.1), "'p': step=0.1 with log=True: .*drop log=True or step"),
   (tb.Float(0.0, 1.0, step=1e-17), r"'p': 100000000000000000 steps are over 2\*\*52"),
+  (tb.Int(0, 100, step=32), "'p': high - low = 100 is not a multiple of step=32; use high=96 or a step that divides the range"),
+  (tb.Int(0, 100, step=0), r"'p': step=0; an Int's step is a whole number >= 1, such as step=2"),
+  (tb.Int(0, 100, step=2.5), r"'p': step=2.5; an Int's step is a whole number >= 1"), (tb.Int(0, 100, step="2"), "'p': step='2'; an Int"),
+  (tb.Int(1, 9, step=2, log=True), "'p': step=2 with log=True: .*drop log=True or step"),
 ])
 def test_bad_definitions(param, match):
   with pytest.raises((ValueError, TypeError), match=match) as e: tb.Space({"p": param})
@@ -306,7 +311,6 @@ def test_stepped_float_closed_form():
   assert tb.Space.from_json(s.to_json()) == s and s != tb.Space({"d": tb.Float(0.1, 1.0), "lr": tb.Float(1e-4, 1e-1, log=True)})
   assert '"step"' not in tb.Space({"x": tb.Float(0, 1)}).to_json()
   assert tb.Space.from_dict({"d": {"type": "float", "min": 0.1, "max": 1.0, "step": 0.1}}) == tb.Space({"d": tb.Float(0.1, 1.0, step=0.1)})
-  with pytest.raises(ValueError, match="'n': step is for type 'float'"): tb.Space.from_dict({"n": {"type": "int", "min": 0, "max": 8, "step": 2}})
   with pytest.raises(ValueError, match="condition on Float 'd' is not supported.*a stepped one too"):
     tb.Space({"d": tb.Float(0.1, 1.0, step=0.1), "e": tb.Float(0, 1, when={"d": 0.5})})
 
@@ -316,3 +320,24 @@ def test_stepped_float_neighbours_and_repeat_radius():
   assert s.decode_many(s.neighbors(x)) == [{"d": 0.05, "w": 5.0}, {"d": 0.0, "w": 4.999}, {"d": 0.0, "w": 5.001}]
   r = s.repeat_radius(1e-3)   # 10,001 values 1 / 10,001 apart: a neighbouring step is another configuration, never a repeat
   assert r[0] == 1e-3 and r[1] == pytest.approx(0.5 / 10_001)
+
+def test_stepped_int_closed_form():
+  s = tb.Space({"batch": tb.Int(32, 256, step=32), "opt": tb.Categorical(["sgd", "adam"]),
+                "m": tb.Float(0, 1, when={"batch": [64, 128]})})
+  p = s.params["batch"]
+  assert tb.space.all_values(p) == [32, 64, 96, 128, 160, 192, 224, 256] and s.count() == math.inf and tb.space.n_values(p) == 8
+  assert s.encode({"batch": 96, "opt": "sgd"})[0] == pytest.approx(2.5 / 8)   # Int(0, 7)'s encoding of the step index
+  assert [s.decode(np.array([u, 1, 0, 0.5]))["batch"] for u in (0.0, 0.124, 0.125, 0.99, 1.0)] == [32, 32, 64, 256, 256]
+  got = s.decode_many(s.neighbors(s.encode({"batch": 32, "opt": "adam"})))
+  assert got == [{"batch": 64, "opt": "adam", "m": 0.5}, {"batch": 32, "opt": "sgd"}]   # a step up (m comes alive at its fill), the other choice
+  with pytest.raises(ValueError, match=r"^parameter 'batch': 100 is not one of the values 32 \+ k \* 32; use 96 or 128$"):
+    s.validate({"batch": 100, "opt": "sgd"})
+  with pytest.raises(ValueError, match=r"condition value 100 is not a value of 'b' \(an integer in \[32, 256\] in steps of 32 from 32\)"):
+    tb.Space({"b": tb.Int(32, 256, step=32), "m": tb.Float(0, 1, when={"b": [64, 100]})})
+  # a condition on it: the tree's branches list only its values
+  assert sorted(v for b in s.branches() for v in b.values.get("batch", ())) == [32, 64, 96, 128, 160, 192, 224, 256]
+  assert tb.Space({"b": tb.Int(32, 256, step=32), "c": tb.Categorical(["x", "y"], when={"b": 64})}).count() == 9
+  assert repr(p) == "Int(32, 256, step=32)" and tb.Int(0, 8) == tb.Int(0, 8, step=1) and '"step"' not in tb.Space({"n": tb.Int(0, 8)}).to_json()
+  assert tb.Space.from_json(s.to_json()) == s
+  assert tb.Space.from_dict({"b": {"type": "int", "min": 32, "max": 256, "step": 32}}) == tb.Space({"b": tb.Int(32, 256, step=32)})
+  assert tb.Space({"n": tb.Int(0, 10**6, step=1000)}).repeat_radius(1e-3) == pytest.approx(0.5 / 1001)

@@ -60,14 +60,18 @@ class Float:
 
 @dataclass(frozen=True, repr=False)
 class Int:
-  """An integer parameter in [low, high] (both included); Int(a, a) is a single value. `when=` as for Float."""
+  """An integer parameter in [low, high] (both included); Int(a, a) is a single value. `step=q`: only low, low + q, ...,
+  high (Optuna's `step`, Ray Tune's qrandint; high - low a multiple of q, no log). `when=` as for Float."""
   low: int
   high: int
   log: bool = False
+  step: Any = field(default=1, kw_only=True)
   when: Any = field(default=None, kw_only=True)
 
   def __post_init__(self): object.__setattr__(self, "when", _when_pairs(self.when))
-  def __repr__(self) -> str: return _repr(self, f"{self.low!r}, {self.high!r}" + (", log=True" if self.log else ""))
+  def __repr__(self) -> str:
+    step = f", step={self.step!r}" if self.step != 1 else ""
+    return _repr(self, f"{self.low!r}, {self.high!r}" + (", log=True" if self.log else "") + step)
 
 @dataclass(frozen=True, repr=False)
 class Categorical:
@@ -184,7 +188,7 @@ def _check(name: str, p: Param) -> Param:
     if p.log and low <= 0: raise ValueError(f"parameter '{name}': log=True needs low > 0, got low={low}; raise low to 1 or drop log=True")
     if p.log and high > _LOG_INT_HIGH:   # exp(log(v)) is exact to the integer only up to about here
       raise ValueError(f"parameter '{name}': Int(log=True) needs high <= 2**46, got {high}; drop log=True or use Float(log=True)")
-    return Int(low, high, bool(p.log), when=when)
+    return Int(low, high, bool(p.log), step=_check_int_step(name, p.step, low, high, bool(p.log)), when=when)
   if isinstance(p, Categorical):
     choices = tuple(_plain(c) for c in p.choices)
     if not choices: raise ValueError(f"parameter '{name}': Categorical needs at least one choice, got none; list the choices")
@@ -217,6 +221,21 @@ def _check_step(name: str, step: Any, low: float, high: float, log: bool) -> flo
   if round(n) > _INT_RANGE: raise ValueError(f"parameter '{name}': {round(n)} steps are over 2**52; use a larger step or drop step")
   return q
 
+def _check_int_step(name: str, step: Any, low: int, high: int, log: bool) -> int:
+  """An Int's step, checked against its checked bounds: a whole number >= 1, no log beside one above 1, and high - low a
+  whole number of steps."""
+  if isinstance(step, bool) or not _is_whole(step) or not 1 <= step <= _INT_RANGE:
+    raise (TypeError if not _is_real(step) or isinstance(step, bool) else ValueError)(
+      f"parameter '{name}': step={step!r}; an Int's step is a whole number >= 1, such as step=2")
+  q = int(step)
+  if q > 1 and log:
+    raise ValueError(f"parameter '{name}': step={q} with log=True: the values low + k * step are not evenly spaced on a log scale; "
+                     "drop log=True or step")
+  if (high - low) % q:
+    raise ValueError(f"parameter '{name}': high - low = {high - low} is not a multiple of step={q}; use high={low + (high - low) // q * q} or "
+                     "a step that divides the range")
+  return q
+
 def _digits(*xs: float) -> int | None:
   """The decimal places that write every x exactly as Python prints it (0.05 -> 2, 1e-05 -> 5), or None past 15:
   low + k * step is rounded to them, so that 0.1 + 2 * 0.1 is the 0.3 a user writes, not 0.30000000000000004."""
@@ -242,13 +261,13 @@ def step_values(p: Float, k: np.ndarray) -> np.ndarray:
 def n_values(p: Param) -> float:
   """How many values a parameter takes: the choices, the integers, a stepped Float's steps; inf for any other Float."""
   if isinstance(p, Categorical): return float(len(p.choices))
-  if isinstance(p, Int): return float(p.high - p.low + 1)
+  if isinstance(p, Int): return float((p.high - p.low) // p.step + 1)
   return math.inf if p.step is None else float(n_steps(p) + 1)
 
 def all_values(p: Param) -> list:
   """Every value of a parameter with finitely many (n_values), in order; call it only where that count is small."""
   if isinstance(p, Categorical): return list(p.choices)
-  if isinstance(p, Int): return list(range(p.low, p.high + 1))
+  if isinstance(p, Int): return list(range(p.low, p.high + 1, p.step))
   if p.step is None: raise ValueError(f"{p!r} takes infinitely many values; give it a step, or list values of your own")
   return step_values(p, np.arange(n_steps(p) + 1)).tolist()
 
@@ -266,6 +285,9 @@ def _enc(p: Param, v: np.ndarray) -> np.ndarray:
   if isinstance(p, Float):
     lo, hi = (math.log(p.low), math.log(p.high)) if p.log else (p.low, p.high)
     return np.clip(((np.log(v) if p.log else v) - lo) / (hi - lo), 0.0, 1.0)[:, None]
+  if isinstance(p, Int) and p.step > 1:   # as Int(0, n - 1) of the step index
+    n = (p.high - p.low) // p.step + 1
+    return ((np.clip(np.rint((np.asarray(v, dtype=np.float64) - p.low) / p.step), 0, n - 1) + 0.5) / n)[:, None]
   if isinstance(p, Int):
     lo, hi = _int_bounds(p)
     return np.clip(((np.log(v) if p.log else v) - lo) / (hi - lo), 0.0, 1.0)[:, None]
@@ -283,6 +305,9 @@ def _dec(p: Param, u: np.ndarray) -> np.ndarray:
     # exp(log(high)) can overshoot high by an ulp: the clip keeps decoded values inside the bounds
     v = np.exp(math.log(p.low) + u * (math.log(p.high) - math.log(p.low))) if p.log else p.low + u * (p.high - p.low)
     return np.where(u == 0.0, p.low, np.where(u == 1.0, p.high, np.clip(v, p.low, p.high)))  # the ends decode exactly to the bounds
+  if isinstance(p, Int) and p.step > 1:
+    n = (p.high - p.low) // p.step + 1
+    return p.low + np.clip(np.floor(-0.5 + np.clip(u[:, 0], 0.0, 1.0) * n + 0.5), 0, n - 1).astype(np.int64) * p.step
   if isinstance(p, Int):
     lo, hi = _int_bounds(p)
     t = lo + np.clip(u[:, 0], 0.0, 1.0) * (hi - lo)
@@ -297,7 +322,7 @@ def _to_dict(p: Param) -> dict:
   # no "when" key for an unconditional parameter: the JSON of a space without conditions is what older versions wrote
   when = {"when": {q: list(v) for q, v in p.when}} if p.when else {}
   if isinstance(p, Categorical): return {"type": "categorical", "values": list(p.choices), **when}
-  step = {"step": p.step} if isinstance(p, Float) and p.step is not None else {}   # none: the JSON older versions wrote
+  step = {"step": p.step} if p.step not in (None, 1) else {}   # none, or an Int's 1: the JSON older versions wrote
   return {"type": "float" if isinstance(p, Float) else "int", "min": p.low, "max": p.high, "log": p.log, **step, **when}
 
 _DICT_KEYS = {"type", "min", "max", "low", "high", "log", "step", "values", "choices", "when"}
@@ -310,10 +335,8 @@ def _from_dict(name: str, d: Mapping) -> Param:
   if t in ("float", "int"):
     low, high = d.get("min", d.get("low")), d.get("max", d.get("high"))
     if low is None or high is None: raise ValueError(f"parameter '{name}': type {t!r} needs 'min' and 'max', got {dict(d)}")
-    if t == "int" and d.get("step") is not None:
-      raise ValueError(f"parameter '{name}': step is for type 'float'; for an int with a step, search 'int' over 0..n and multiply")
     if t == "float": return Float(low, high, d.get("log", False), step=d.get("step"), when=d.get("when"))
-    return Int(low, high, d.get("log", False), when=d.get("when"))
+    return Int(low, high, d.get("log", False), step=1 if d.get("step") is None else d["step"], when=d.get("when"))
   if t in ("categorical", "choice"):
     values = d.get("values", d.get("choices"))
     if values is None: raise ValueError(f"parameter '{name}': type 'categorical' needs 'values', got {dict(d)}")
@@ -407,8 +430,9 @@ class Space:
       codes = []
       for v in vals:
         if isinstance(pq, Int):
-          if not (_is_whole(v) and pq.low <= v <= pq.high):
-            raise ValueError(f"parameter '{k}': condition value {v!r} is not a value of '{q}' (an integer in [{pq.low}, {pq.high}]); "
+          if not (_is_whole(v) and pq.low <= v <= pq.high and (int(v) - pq.low) % pq.step == 0):
+            steps = f" in steps of {pq.step} from {pq.low}" if pq.step > 1 else ""
+            raise ValueError(f"parameter '{k}': condition value {v!r} is not a value of '{q}' (an integer in [{pq.low}, {pq.high}]{steps}); "
                              f"list values '{q}' can take")
           codes.append(int(v))
         else:
@@ -576,7 +600,7 @@ class Space:
     for k, p in self.params.items():
       if isinstance(p, Int) and p.high > p.low:
         lo, hi = _int_bounds(p)
-        gap = (math.log(p.high) - math.log(p.high - 1) if p.log else 1.0) / (hi - lo)   # the closest neighbours: log's top end
+        gap = (math.log(p.high) - math.log(p.high - 1)) / (hi - lo) if p.log else 1.0 / n_values(p)   # the closest neighbours: log's top end
         if gap < min_distance: r[self.columns[k]] = 0.5 * gap
       elif isinstance(p, Float) and p.step is not None and (gap := 1.0 / (n_steps(p) + 1)) < min_distance: r[self.columns[k]] = 0.5 * gap
     return float(min_distance) if (r == min_distance).all() else r
@@ -628,9 +652,9 @@ class Space:
       if act is not None and not act[k][0]: continue
       c = self.columns[k]
       if isinstance(p, Int):
-        if max_int_values is not None and p.high - p.low + 1 > max_int_values: continue
+        if max_int_values is not None and n_values(p) > max_int_values: continue
         v = int(_dec(p, x[None, c])[0])
-        for w in (v - 1, v + 1):   # one at a time: numpy's vector log may differ in the last bit from its scalar one
+        for w in (v - p.step, v + p.step):   # one at a time: numpy's vector log may differ in the last bit from its scalar one
           if p.low <= w <= p.high: y = x.copy(); y[c] = _enc(p, np.array([w]))[0]; out.append(y[None])
       elif isinstance(p, Float) and p.step is not None:   # a step up or down
         if max_int_values is not None and n_steps(p) + 1 > max_int_values: continue
@@ -695,8 +719,8 @@ class Space:
     listed = sorted(frozenset().union(*sets))  # a whole Int range: only the values some condition names are looked at
     for c in listed: groups.setdefault(sig(c), []).append(c)
     out: list[tuple[frozenset, int, tuple | None]] = [(g, len(cs), tuple(cs)) for g, cs in groups.items()]
-    rest = p.high - p.low + 1 - len(listed)
-    if rest: out.append((frozenset(), rest, tuple(sorted(set(range(p.low, p.high + 1)) - set(listed))) if rest <= _MAX_LISTED else None))
+    rest = int(n_values(p)) - len(listed)
+    if rest: out.append((frozenset(), rest, tuple(sorted(set(range(p.low, p.high + 1, p.step)) - set(listed))) if rest <= _MAX_LISTED else None))
     return out
 
   def _walk(self, values: Mapping[str, Iterable] | None = None) -> Iterator[tuple[dict, frozenset]]:
@@ -837,6 +861,9 @@ def _validate_value(name: str, p: Param, v: Any) -> Any:
     if not _is_whole(v): raise ValueError(f"parameter '{name}': {v!r} is not an integer; Int needs a whole number in [{p.low}, {p.high}]")
     i = int(v)
     if not p.low <= i <= p.high: raise ValueError(f"parameter '{name}': {i} is outside [{p.low}, {p.high}]; give a value inside the bounds")
+    if (i - p.low) % p.step:
+      below = p.low + (i - p.low) // p.step * p.step
+      raise ValueError(f"parameter '{name}': {i} is not one of the values {p.low} + k * {p.step}; use {below} or {below + p.step}")
     return i
   # float noise from an encode/decode round trip is not an error: relative to each bound on a log scale (exp(log(v))),
   # to the larger bound on a linear one (low + x (high - low)); more is a value outside, never moved to the bound

@@ -13,12 +13,12 @@ import itertools
 import math
 import numbers
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
-from tinybo.space import Categorical, Float, Int, Space, all_values, n_values
+from tinybo.space import Categorical, Int, Space, all_values, n_values
 from tinybo.trial import Trial, TrialState
 
 
@@ -142,7 +142,7 @@ def _axis(p: Any, points_per_float: int | None) -> list:
   if isinstance(p, Categorical) or n_values(p) <= (math.inf if points_per_float is None else points_per_float): return all_values(p)
   # floats (and wide ints, stepped floats of many steps): evenly spaced in the encoded cube, so log params get log-spaced
   # points; exact at the bounds
-  space = Space({"p": Float(p.low, p.high, p.log, step=p.step) if isinstance(p, Float) else Int(p.low, p.high, p.log)})
+  space = Space({"p": replace(p, when=None)})   # the same parameter (a step kept), unconditioned
   vals = [q["p"] for q in space.decode_many(np.linspace(0.0, 1.0, points_per_float).reshape(-1, 1))]
   return list(dict.fromkeys(vals))  # wide log ints can round two points to the same integer
 
