@@ -9,7 +9,7 @@ itself possibly conditional) takes one of the listed values; several parents mus
 its active parameters. Inactive columns encode to a fixed value (INACTIVE_FILL: 0.5 for float/int columns, an all-zero
 one-hot block for categoricals), so every configuration has exactly one encoding.
 Holds: Float, Int, Categorical, Space, INACTIVE_FILL, copied_constant (a trial's own copy of a list or dict constant), the
-column kinds FLOAT, INT, CAT, and a parameter's values: n_values, all_values, and a stepped Float's n_steps, step_values.
+column kinds FLOAT, INT, CAT, and a parameter's values: n_values, all_values, and a stepped one's (stepped) n_steps, step_values.
 Imports: numpy; every other module builds on it.
 """
 from __future__ import annotations
@@ -247,29 +247,36 @@ def _digits(*xs: float) -> int | None:
 
 def _round_to(v: Any, digits: int | None) -> Any: return v if digits is None else np.round(v, digits)
 
-def n_steps(p: Float) -> int:
-  """The number of steps of a stepped Float: its values are low + k * step, k = 0 .. n_steps(p)."""
-  return round((p.high - p.low) / p.step)
+def stepped(p: Param) -> bool:
+  """A Float with a step, or an Int with one above 1: its values are low + k * step, k = 0 .. n_steps(p), and its column
+  encodes the step index k as Int(0, n_steps) encodes an integer."""
+  return isinstance(p, Float) and p.step is not None or isinstance(p, Int) and p.step > 1
 
-def step_values(p: Float, k: np.ndarray) -> np.ndarray:
-  """The values of a stepped Float at step indices k [m] (ints in 0 .. n_steps): low + k * step to the decimals that write
-  low and step, the ends exactly low and high. The one place a stepped value is made: decode and validate agree to the bit."""
+def n_steps(p: Float | Int) -> int:
+  """How many steps a stepped parameter's values span: k runs 0 .. n_steps(p)."""
+  return round((p.high - p.low) / p.step) if isinstance(p, Float) else (p.high - p.low) // p.step
+
+def step_values(p: Float | Int, k: np.ndarray) -> np.ndarray:
+  """A stepped parameter's values at step indices k [m] (ints in 0 .. n_steps): low + k * step, for a Float to the
+  decimals that write low and step and the ends exactly low and high. The one place a stepped value is made: decode and
+  validate agree to the bit."""
   k = np.asarray(k, dtype=np.int64)
+  if isinstance(p, Int): return p.low + k * p.step
   v = _round_to(p.low + k * p.step, _digits(p.low, p.step))
   return np.where(k == 0, p.low, np.where(k == n_steps(p), p.high, np.clip(v, p.low, p.high)))
 
 def n_values(p: Param) -> float:
-  """How many values a parameter takes: the choices, the integers, a stepped Float's steps; inf for any other Float."""
+  """How many values a parameter takes: the choices, the integers, a stepped parameter's steps; inf for a Float without."""
   if isinstance(p, Categorical): return float(len(p.choices))
-  if isinstance(p, Int): return float((p.high - p.low) // p.step + 1)
-  return math.inf if p.step is None else float(n_steps(p) + 1)
+  if stepped(p): return float(n_steps(p) + 1)
+  return float(p.high - p.low + 1) if isinstance(p, Int) else math.inf
 
 def all_values(p: Param) -> list:
   """Every value of a parameter with finitely many (n_values), in order; call it only where that count is small."""
   if isinstance(p, Categorical): return list(p.choices)
-  if isinstance(p, Int): return list(range(p.low, p.high + 1, p.step))
-  if p.step is None: raise ValueError(f"{p!r} takes infinitely many values; give it a step, or list values of your own")
-  return step_values(p, np.arange(n_steps(p) + 1)).tolist()
+  if stepped(p): return step_values(p, np.arange(n_steps(p) + 1)).tolist()
+  if isinstance(p, Int): return list(range(p.low, p.high + 1))
+  raise ValueError(f"{p!r} takes infinitely many values; give it a step, or list values of your own")
 
 # ***** per-parameter vectorized encode/decode: the only place the encoding is defined *****
 
@@ -277,17 +284,14 @@ def _int_bounds(p: Int) -> tuple[float, float]:
   return (math.log(p.low - 0.5), math.log(p.high + 0.5)) if p.log else (p.low - 0.5, p.high + 0.5)
 
 def _enc(p: Param, v: np.ndarray) -> np.ndarray:
-  """values [m] (floats/ints) or choice indices (categorical) -> encoded columns [m, width]; a stepped Float is encoded as
-  an Int of its step indices, Int(0, n_steps), each value the centre of its cell"""
-  if isinstance(p, Float) and p.step is not None:
+  """values [m] (floats/ints) or choice indices (categorical) -> encoded columns [m, width]; a stepped parameter's step
+  index k as Int(0, n_steps) encodes k: the centre of the k-th of n_steps + 1 equal cells"""
+  if stepped(p):
     k = np.clip(np.rint((np.asarray(v, dtype=np.float64) - p.low) / p.step), 0, n_steps(p))
     return ((k + 0.5) / (n_steps(p) + 1))[:, None]
   if isinstance(p, Float):
     lo, hi = (math.log(p.low), math.log(p.high)) if p.log else (p.low, p.high)
     return np.clip(((np.log(v) if p.log else v) - lo) / (hi - lo), 0.0, 1.0)[:, None]
-  if isinstance(p, Int) and p.step > 1:   # as Int(0, n - 1) of the step index
-    n = (p.high - p.low) // p.step + 1
-    return ((np.clip(np.rint((np.asarray(v, dtype=np.float64) - p.low) / p.step), 0, n - 1) + 0.5) / n)[:, None]
   if isinstance(p, Int):
     lo, hi = _int_bounds(p)
     return np.clip(((np.log(v) if p.log else v) - lo) / (hi - lo), 0.0, 1.0)[:, None]
@@ -297,7 +301,7 @@ def _enc(p: Param, v: np.ndarray) -> np.ndarray:
 
 def _dec(p: Param, u: np.ndarray) -> np.ndarray:
   """encoded columns [m, width] -> float values, int values, or choice indices [m]"""
-  if isinstance(p, Float) and p.step is not None:   # as Int(0, n_steps) decodes
+  if stepped(p):   # as Int(0, n_steps) decodes
     t = -0.5 + np.clip(u[:, 0], 0.0, 1.0) * (n_steps(p) + 1)
     return step_values(p, np.clip(np.floor(t + 0.5), 0, n_steps(p)))
   if isinstance(p, Float):
@@ -305,9 +309,6 @@ def _dec(p: Param, u: np.ndarray) -> np.ndarray:
     # exp(log(high)) can overshoot high by an ulp: the clip keeps decoded values inside the bounds
     v = np.exp(math.log(p.low) + u * (math.log(p.high) - math.log(p.low))) if p.log else p.low + u * (p.high - p.low)
     return np.where(u == 0.0, p.low, np.where(u == 1.0, p.high, np.clip(v, p.low, p.high)))  # the ends decode exactly to the bounds
-  if isinstance(p, Int) and p.step > 1:
-    n = (p.high - p.low) // p.step + 1
-    return p.low + np.clip(np.floor(-0.5 + np.clip(u[:, 0], 0.0, 1.0) * n + 0.5), 0, n - 1).astype(np.int64) * p.step
   if isinstance(p, Int):
     lo, hi = _int_bounds(p)
     t = lo + np.clip(u[:, 0], 0.0, 1.0) * (hi - lo)
@@ -598,11 +599,9 @@ class Space:
     min_distance or more, two integers are never that close anyway, and the radius stays one float.)"""
     r = np.full(self.dim, float(min_distance))
     for k, p in self.params.items():
-      if isinstance(p, Int) and p.high > p.low:
-        lo, hi = _int_bounds(p)
-        gap = (math.log(p.high) - math.log(p.high - 1)) / (hi - lo) if p.log else 1.0 / n_values(p)   # the closest neighbours: log's top end
+      if _kind(p) == INT and n_values(p) > 1:   # an Int, or a stepped Float: its closest neighbours (a log Int's at its top)
+        gap = (math.log(p.high) - math.log(p.high - 1)) / (math.log(p.high + 0.5) - math.log(p.low - 0.5)) if p.log else 1.0 / n_values(p)
         if gap < min_distance: r[self.columns[k]] = 0.5 * gap
-      elif isinstance(p, Float) and p.step is not None and (gap := 1.0 / (n_steps(p) + 1)) < min_distance: r[self.columns[k]] = 0.5 * gap
     return float(min_distance) if (r == min_distance).all() else r
 
   def round(self, X: np.ndarray) -> np.ndarray:
@@ -656,8 +655,8 @@ class Space:
         v = int(_dec(p, x[None, c])[0])
         for w in (v - p.step, v + p.step):   # one at a time: numpy's vector log may differ in the last bit from its scalar one
           if p.low <= w <= p.high: y = x.copy(); y[c] = _enc(p, np.array([w]))[0]; out.append(y[None])
-      elif isinstance(p, Float) and p.step is not None:   # a step up or down
-        if max_int_values is not None and n_steps(p) + 1 > max_int_values: continue
+      elif stepped(p):   # a Float's step down and up
+        if max_int_values is not None and n_values(p) > max_int_values: continue
         i = int(np.rint((_dec(p, x[None, c])[0] - p.low) / p.step))
         for w in (i - 1, i + 1):
           if 0 <= w <= n_steps(p): y = x.copy(); y[c] = _enc(p, step_values(p, np.array([w])))[0]; out.append(y[None])
