@@ -111,3 +111,37 @@ def test_a_run_at_another_budget_is_refused_not_taken_for_the_suites(tmp_path, m
   (tmp_path / "c.json").write_text(json.dumps({"runs": [{**run(s, 30 if s else 10, 1.0), "strategy": "gp"} for s in range(20)]}))
   monkeypatch.setattr(suite_table, "DEFAULT_RUNS", {"branin": [("c.json", "gp")]})
   with pytest.raises(ValueError, match="ran 10 evaluations"): suite_table.default_runs(tmp_path)
+
+def test_bar_everyone_judges_each_optimizer_against_the_others_and_gives_each_verdict_its_bootstrap_chance(tmp_path, monkeypatch):
+  from benchmarks import bar_everyone
+  run = lambda st, seed, regret: {"problem": "branin", "strategy": st, "seed": seed, "budget": 30, "regret": regret}  # noqa: E731
+  (tmp_path / "d.json").write_text(json.dumps({"runs": [run("gp", s, 1.0) for s in range(20)]}))
+  # smac: below tinybo on seeds 0-9, above on 10-19; hebo: above everywhere; skopt: seeds 0-4 only, never judged or ranked
+  (tmp_path / "p.json").write_text(json.dumps({"runs": [run("smac", s, 0.5 if s < 10 else 3.0) for s in range(20)] +
+                                                       [run("hebo", s, 2.0) for s in range(20)] + [run("skopt", s, 0.0) for s in range(5)]}))
+  monkeypatch.setattr(suite_table, "DEFAULT_RUNS", {"branin": [("d.json", "gp")]})
+  monkeypatch.setattr(bar_everyone, "PEER_RUNS", {"smac": ["p.json"], "hebo": ["p.json"], "skopt": ["p.json"]})
+  regrets = bar_everyone.final_regrets(tmp_path)
+  halves = [range(10), range(10, 20)]
+  assert bar_everyone.failures(regrets, "tinybo", ["branin"], halves) == (4, ["branin 0-9 median", "branin 0-9 p80"])
+  assert bar_everyone.failures(regrets, "smac", ["branin"], halves) == (4, ["branin 10-19 median", "branin 10-19 p80"])
+  assert bar_everyone.failures(regrets, "hebo", ["branin"], halves, without=("tinybo",))[1] == ["branin 0-9 median", "branin 0-9 p80"]
+  assert bar_everyone.failures(regrets, "skopt", ["branin"], halves) == (0, [])
+  rng = np.random.default_rng(0)
+  assert bar_everyone.pass_chance(np.full(10, 1.0), [np.full(10, 2.0)], "p80", 500, rng) == 1.0
+  assert bar_everyone.pass_chance(np.full(10, 1.0), [np.full(10, 2.0), np.full(10, 0.5)], "median", 500, rng) == 0.0
+  # two seeds {0, 2} against a constant 1: the resampled median is 0, 1, 1 or 2, each draw equally likely: at most 1 in 3 of 4
+  assert bar_everyone.pass_chance(np.array([0.0, 2.0]), [np.array([1.0, 1.0])], "median", 20000, rng) == pytest.approx(0.75, abs=0.015)
+  table = bar_everyone.firmness_table(regrets, ["branin"], halves, 200, 0)
+  assert "| branin | 0-9 | median | 1 | 0.5 (smac) | FAIL | 0.00 |" in table and "| branin | 10-19 | p80 | 1 | 2 (hebo) | pass | 1.00 |" in table
+
+def test_noise_trace_follows_the_strategys_noise_test_along_a_run():
+  from benchmarks.noise_trace import summary, trace_run
+  from tinybo.noise import NOISE_MARGIN
+  noisy, clean = trace_run("branin_noisy", 0), trace_run("branin", 0)
+  for rows in (noisy, clean):
+    assert [r["n"] for r in rows] == list(range(rows[0]["n"], 31)) and rows[0]["n"] <= 6   # every evaluation after the design
+    assert all(r["noise"] > 0 and r["outputscale"] > 0 and r["evidence"] >= 0 and r["tested_at"] <= r["n"] for r in rows)
+  # Branin + N(0, 1): the data test noisy by 30 evaluations; Branin itself never does
+  assert noisy[-1]["evidence"] > NOISE_MARGIN and max(r["evidence"] for r in clean) <= NOISE_MARGIN
+  assert summary("branin", 0, clean).startswith("branin seed 0: fitted noise n15:")
