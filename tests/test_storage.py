@@ -226,7 +226,7 @@ def test_withdraw_removes_only_queued_trials_never_taken(tmp_path, make):
   p = [{"x": float(i), "lr": 0.1, "n": 2, "c": "a", "k": 3} for i in range(5)]
   taken = opt.enqueue(p[0])
   assert opt.suggest().id == taken.id                                  # handed out: a worker runs it
-  queued, reported, failed = opt.enqueue(p[1]), opt.enqueue(p[2]), opt.enqueue(p[3])
+  reported, failed, queued = opt.enqueue(p[2]), opt.enqueue(p[3]), opt.enqueue(p[1])
   opt.report(reported.id, 1.0, 1)                                      # measured something
   opt.fail(failed)
   foreign = other.enqueue(p[4])
@@ -235,3 +235,27 @@ def test_withdraw_removes_only_queued_trials_never_taken(tmp_path, make):
   assert storage.trials("a") == [t for t in before if t.id != queued.id] and [t.id for t in storage.trials("b")] == [foreign.id]
   assert storage.withdraw("a", [queued.id]) == []                      # once
   assert opt.enqueue(p[1]).id > max(t.id for t in before)              # ids are never reused
+
+@pytest.mark.parametrize("make", [lambda p: SQLiteStorage(p / "s.db"), lambda p: InMemoryStorage()], ids=["sqlite", "memory"])
+def test_withdraw_keeps_a_queued_trial_while_a_later_trial_has_reports_so_no_hyperband_number_moves(tmp_path, make):
+  storage = make(tmp_path)
+  opt = tb.Optimizer(SPACE, strategy="random", storage=storage, name="a", seed=0)
+  other = tb.Optimizer(SPACE, strategy="random", storage=storage, name="b", seed=0)
+  numbers = lambda: {t.id: i for i, t in enumerate(storage.trials("a"))}  # noqa: E731 - Hyperband's trial numbers
+  # an interrupted run's queued copy is claimed, a later trial is proposed and reports, then the claim is released
+  # (the suggest() that took the copy raised): the copy waits in the queue behind a trial already judged at a rung
+  copy = opt.enqueue({"x": 1.0, "lr": 0.1, "n": 2, "c": "a", "k": 3})
+  assert opt.suggest().id == copy.id
+  later = opt.suggest()
+  opt.report(later.id, 1.0, 1)
+  storage.release("a", [copy.id], storage.trials("a")[0].worker)
+  assert [(t.id, t.state, t.worker) for t in storage.trials("a")][0] == (copy.id, TrialState.PENDING, None)
+  before = numbers()
+  assert storage.withdraw("a", [copy.id]) == [] and numbers() == before and before[later.id] == 1
+  opt.observe(later, 2.0)
+  fresh = opt.enqueue({"x": 4.0, "lr": 0.1, "n": 2, "c": "a", "k": 3})   # queued; no later trial of study a has reports
+  mine, theirs = other.enqueue({"x": 2.0, "lr": 0.1, "n": 2, "c": "a", "k": 3}), other.enqueue({"x": 3.0, "lr": 0.1, "n": 2, "c": "a", "k": 3})
+  other.report(theirs.id, 1.0, 1)                                       # study b's, ids above fresh's
+  assert storage.withdraw("b", [mine.id]) == []                         # b's later trial has reports
+  assert storage.withdraw("a", [fresh.id]) == [fresh.id]                # positions are per study: b's reports do not hold a's
+  assert numbers() == before

@@ -295,7 +295,8 @@ class InMemoryStorage:
   def withdraw(self, name: str, trial_ids: list[int]) -> list[int]:
     with self._write_lock():
       study, curves = self._study(name), self._reports[name]
-      out = [i for i in trial_ids if (t := study.get(i)) is not None and t.state == TrialState.PENDING and t.worker is None and i not in curves]
+      out = [i for i in trial_ids if (t := study.get(i)) is not None and t.state == TrialState.PENDING and t.worker is None
+             and not any(j >= i for j in curves)]   # SQLiteStorage.withdraw says why no later trial may have reports
       for i in out: del study[i]
       return out
 
@@ -653,11 +654,14 @@ class SQLiteStorage:
   def withdraw(self, name: str, trial_ids: list[int]) -> list[int]:
     """Remove the queued trials among trial_ids (pending, never taken: no worker, no reports), e.g. a requeue's copy whose
     original run still returned its result; returns the ids removed. A trial taken or ended meanwhile stays as it is.
-    Later trials' positions in the study (Hyperband's trial numbers) move down by one: claim() hands out queued trials
-    oldest first, so while one waits untaken every later trial is queued too, or an outside result: none has reports."""
+    Removing a trial moves every later trial's position in the study (Hyperband's trial number, hence its bracket) down
+    by one, so a trial stays too while any later trial of the study has reports: a bracket, once a trial has been judged
+    in it, never changes. Usually none has (claim() hands out queued trials oldest first), but a trial can be reported to
+    without being claimed, or be claimed, released and queued again behind later ones."""
     def go(c):
       gone = [c.execute("DELETE FROM trials WHERE study = ? AND id = ? AND state = 'pending' AND worker IS NULL "
-                        "AND NOT EXISTS (SELECT 1 FROM reports WHERE trial = ?) RETURNING id", (name, i, i)).fetchall() for i in trial_ids]
+                        "AND NOT EXISTS (SELECT 1 FROM reports WHERE study = ? AND trial >= ?) RETURNING id", (name, i, name, i)).fetchall()
+              for i in trial_ids]
       return [int(r[0][0]) for r in gone if r]
     return self._tx(go)
 
