@@ -84,8 +84,10 @@ def test_a_gp_reused_for_another_study_suggests_what_a_fresh_one_does():
 def spaces(draw):
   params: dict = {}
   for i in range(draw(st.integers(1, 2))):
-    kind = draw(st.sampled_from(["float", "int", "cat", "logfloat"]))
+    kind = draw(st.sampled_from(["float", "int", "cat", "logfloat", "stepfloat", "stepint"]))
     if kind == "float": params[f"p{i}"] = Float(-1.0, 2.0)
+    elif kind == "stepfloat": params[f"p{i}"] = Float(-1.0, 2.0, step=0.1)
+    elif kind == "stepint": params[f"p{i}"] = Int(-4, 8, step=4)
     elif kind == "logfloat": params[f"p{i}"] = Float(1e-3, 1.0, log=True)
     elif kind == "int": lo = draw(st.integers(-3, 3)); params[f"p{i}"] = Int(lo, lo + draw(st.integers(0, 4)))
     else: params[f"p{i}"] = Categorical(["a", "b"][:draw(st.integers(1, 2))])

@@ -5,6 +5,7 @@ exists when every parent it names exists and takes a listed value, or is a const
 dependency order and none of Space's code; every strategy, encoding and round trip is held to it.
 """
 import csv
+import dataclasses
 import io
 import itertools
 import json
@@ -30,7 +31,7 @@ def _same(a, b) -> bool:
   return (type(a) is type(b) and a == b) or (num(a) and num(b) and a == b)
 
 def domain(p) -> list:
-  return list(p.choices) if isinstance(p, tb.Categorical) else list(range(p.low, p.high + 1))
+  return list(p.choices) if isinstance(p, tb.Categorical) else list(range(p.low, p.high + 1, p.step))
 
 @st.composite
 def st_tree(draw, max_params=6, floats=True):
@@ -43,12 +44,14 @@ def st_tree(draw, max_params=6, floats=True):
     name = f"p{i}"
     kinds = ["float", "int", "cat"] if floats else ["int", "cat"]
     kind = draw(st.sampled_from(kinds))
-    if kind == "float":
-      log = draw(st.booleans())
-      p = tb.Float(1e-3, 10.0, log=True) if log else tb.Float(-1.0, draw(st.sampled_from([1.0, 5.0])))
+    if kind == "float":   # log, linear, or with a step (an ordered discrete column, never a parent)
+      form = draw(st.sampled_from(["log", "linear", "step"]))
+      p = (tb.Float(1e-3, 10.0, log=True) if form == "log" else tb.Float(-1.0, 1.0, step=0.25) if form == "step"
+           else tb.Float(-1.0, draw(st.sampled_from([1.0, 5.0]))))
     elif kind == "int":
       wide = draw(st.booleans())
-      p = tb.Int(16, 512, log=True) if wide and floats else tb.Int(0, draw(st.integers(0, 3)))
+      step = draw(st.sampled_from([1, 1, 3]))   # sometimes a step: its values are a parent's values too
+      p = tb.Int(16, 512, log=True) if wide and floats else tb.Int(0, step * draw(st.integers(0, 3)), step=step)
     else: p = tb.Categorical(draw(st.sampled_from(PARENT_CHOICES)))
     parents = [q for q in spec if isinstance(spec[q][0], (tb.Int, tb.Categorical)) and depth[q] < 2 and len(domain(spec[q][0])) <= 4]
     when = {}
@@ -65,7 +68,7 @@ def st_tree(draw, max_params=6, floats=True):
     spec[name] = (spec[name][0], {**spec[name][1], "k": ["on", "off"]})
   for name in draw(st.permutations(list(spec))):
     p, when = spec[name]
-    mapping[name] = type(p)(p.choices, when=when) if isinstance(p, tb.Categorical) else type(p)(p.low, p.high, p.log, when=when)
+    mapping[name] = dataclasses.replace(p, when=when)
   try: space = tb.Space(mapping)
   except ValueError as e:
     assume("can never be active" not in str(e))  # two parents whose own conditions exclude each other: a definition error
@@ -94,7 +97,8 @@ def st_tree_and_config(draw, **kw):
   space, spec = draw(st_tree(**kw))
   full = {}
   for k, p in space.params.items():
-    full[k] = draw(st.floats(p.low, p.high) if isinstance(p, tb.Float) else st.integers(p.low, p.high) if isinstance(p, tb.Int)
+    full[k] = draw(st.sampled_from(tb.space.all_values(p)) if isinstance(p, tb.Float) and p.step is not None
+                   else st.floats(p.low, p.high) if isinstance(p, tb.Float) else st.sampled_from(domain(p)) if isinstance(p, tb.Int)
                    else st.sampled_from(p.choices))
   return space, spec, project(space, spec, full)
 
@@ -167,14 +171,15 @@ def test_sample_and_neighbors_are_valid_trees(tree, seed):
   for p in configs: check_exact(space, spec, p)
   base = configs[0]
   N = space.neighbors(X[0])
-  expect = sum(len(p.choices) - 1 if isinstance(p, tb.Categorical) else (base[k] > p.low) + (base[k] < p.high) if isinstance(p, tb.Int) else 0
+  discrete = lambda p: isinstance(p, tb.Int) or isinstance(p, tb.Float) and p.step is not None  # noqa: E731 - a step down and up
+  expect = sum(len(p.choices) - 1 if isinstance(p, tb.Categorical) else (base[k] > p.low) + (base[k] < p.high) if discrete(p) else 0
                for k, p in space.params.items() if k in base)
   assert N.shape == (expect, space.dim)
   for row in N:
     q = space.decode(row)
     check_exact(space, spec, q)
     changed = [k for k in space.names if k in q and k in base and (type(q[k]), q[k]) != (type(base[k]), base[k])]
-    assert len(changed) == 1 and isinstance(space.params[changed[0]], (tb.Int, tb.Categorical))  # one active step; children follow
+    assert len(changed) == 1 and (discrete(space.params[changed[0]]) or isinstance(space.params[changed[0]], tb.Categorical))  # one active step
 
 def test_sample_draws_children_only_when_their_parent_allows():
   s = tb.Space({"opt": tb.Categorical(["sgd", "adam", "rmsprop"]), "m": tb.Float(0.0, 0.99, when={"opt": ["sgd", "rmsprop"]}),
@@ -249,7 +254,7 @@ def test_random_suggestions_hold_exactly_the_active_parameters(tree, seed, n):
 @given(st_tree(max_params=5), st.sampled_from([2, 3]))
 def test_grid_enumerates_each_valid_combination_once(tree, ppf):
   space, spec = tree
-  flat = tb.Space({k: type(p)(p.choices) if isinstance(p, tb.Categorical) else type(p)(p.low, p.high, p.log) for k, p in space.params.items()})
+  flat = tb.Space({k: dataclasses.replace(p, when=None) for k, p in space.params.items()})
   g = tb.Grid(points_per_float=ppf)
   assume(g.size(flat) <= 3000)
   # the reference: each parameter's axis from the unconditional grid of the same parameters (tested against closed forms in

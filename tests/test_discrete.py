@@ -121,3 +121,57 @@ def test_the_gp_refines_an_integer_of_a_hundred_thousand_values_to_its_optimum()
       t = opt.suggest()
       opt.observe(t, float((t.params["i"] - 31415) ** 2))
   assert opt.best.params["i"] == 31415
+
+# ***** floats with a step: every suggestion on a step, the GP finds a minimum that lies on one *****
+
+def test_a_small_stepped_space_is_scored_whole_and_solved_exactly():
+  space = Space({"x": Float(0.0, 1.0, step=0.05), "y": Float(-1.0, 1.0, step=0.1)})   # 21 x 21 configurations
+  assert enumerable(space) and len(all_configs(space)) == 441
+  f = lambda p: (p["x"] - 0.35) ** 2 + (p["y"] + 0.4) ** 2 + 0.3 * math.sin(7 * p["x"])  # noqa: E731
+  f_min = min(f({"x": x, "y": y}) for x in tb.space.all_values(space.params["x"]) for y in tb.space.all_values(space.params["y"]))
+  with warnings.catch_warnings():
+    warnings.simplefilter("error", GPFallbackWarning)
+    for seed in range(3):
+      opt = tb.Optimizer(space, strategy=GP(), seed=seed)
+      for _ in range(30):
+        t = opt.suggest()
+        assert space.validate(t.params) == t.params   # on a step already: the values a user writes
+        opt.observe(t, f(t.params))
+      assert opt.best.value == f_min, (seed, opt.best.params)
+
+def test_the_gp_ascent_keeps_a_wide_stepped_space_on_its_steps():
+  # 101 ** 3 configurations: no enumeration, the acquisition ascent rounds each column to its steps
+  space = Space({k: Float(0.0, 1.0, step=0.01) for k in "abc"})
+  assert not enumerable(space)
+  target = {"a": 0.27, "b": 0.63, "c": 0.5}
+  opt = tb.Optimizer(space, strategy=GP(), seed=0)
+  with warnings.catch_warnings():
+    warnings.simplefilter("error", GPFallbackWarning)
+    for _ in range(40):
+      t = opt.suggest()
+      assert space.validate(t.params) == t.params and all(round(v * 100) / 100 == v for v in t.params.values())
+      opt.observe(t, sum((t.params[k] - v) ** 2 for k, v in target.items()))
+  assert opt.best.value < 2e-3, opt.best.params   # within about a step and a half of the target
+  assert len({space.key(t.params) for t in opt.trials}) == 40
+
+def test_grid_and_random_search_take_a_stepped_floats_values():
+  p = Float(0.0, 1.0, step=0.25)
+  space = Space({"x": p, "c": Categorical(["a", "b"])})
+  grid = tb.Optimizer(space, strategy=tb.Grid(points_per_float=10), seed=0)
+  assert sorted({t.params["x"] for t in grid.suggest(10)}) == [0.0, 0.25, 0.5, 0.75, 1.0]
+  with pytest.raises(SearchExhausted): grid.suggest()
+  assert sorted({t.params["x"] for t in tb.Optimizer(space, strategy=tb.Grid(points_per_float=3)).suggest(6)}) == [0.0, 0.5, 1.0]
+  rand = tb.Optimizer(Space({"x": Float(0.0, 1.0, step=0.1)}), strategy="random", seed=0)
+  assert sorted(t.params["x"] for t in rand.suggest(11)) == [0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0]
+
+def test_an_int_with_a_step_is_searched_on_its_steps():
+  space = Space({"batch": Int(16, 512, step=16), "opt": Categorical(["sgd", "adam"])})   # 32 x 2 configurations
+  f = lambda p: (math.log2(p["batch"]) - math.log2(144)) ** 2 + (0.5 if p["opt"] == "sgd" else 0.0)  # noqa: E731 - best: 144, adam
+  opt = tb.Optimizer(space, strategy=GP(), seed=0)
+  with warnings.catch_warnings():
+    warnings.simplefilter("error", GPFallbackWarning)
+    for _ in range(20):
+      t = opt.suggest()
+      assert t.params["batch"] % 16 == 0 and space.validate(t.params) == t.params
+      opt.observe(t, f(t.params))
+  assert opt.best.params == {"batch": 144, "opt": "adam"}

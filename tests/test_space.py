@@ -8,14 +8,18 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 import tinybo as tb
-from tinybo.space import CAT, FLOAT, INT, Float, Int, Space
+from tinybo.space import CAT, FLOAT, INT, Float, Int, Space, n_steps, step_values
 
 # ***** hypothesis generators: any space, and a valid configuration of it *****
 
 @st.composite
 def st_param(draw):
-  kind = draw(st.sampled_from(["float", "int", "cat"]))
+  kind = draw(st.sampled_from(["float", "int", "cat", "stepped"]))
   log = draw(st.booleans())
+  if kind == "stepped":   # a float with a step, written as a user would: decimal bounds and step
+    step = draw(st.sampled_from([0.001, 0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0, 1e-5]))
+    lo = draw(st.integers(-10000, 10000)) / 100
+    return tb.Float(lo, float(np.round(lo + draw(st.integers(1, 200)) * step, 7)), step=step)
   if kind == "float":
     lo = draw(st.floats(1e-6, 1e6) if log else st.floats(-1e6, 1e6))
     hi = draw(st.floats(1e-6, 1e6) if log else st.floats(-1e6, 1e6))
@@ -24,7 +28,8 @@ def st_param(draw):
     return tb.Float(lo, hi, log=log)
   if kind == "int":
     lo = draw(st.integers(1, 1000) if log else st.integers(-1000, 1000))
-    return tb.Int(lo, lo + draw(st.integers(0, 1000)), log=log)
+    step = 1 if log else draw(st.sampled_from([1, 1, 2, 3, 32]))
+    return tb.Int(lo, lo + step * draw(st.integers(0, 1000 // step)), log=log, step=step)
   return tb.Categorical(draw(st.lists(st.one_of(st.text(max_size=4), st.integers(-5, 5), st.booleans()), min_size=1, max_size=5,
                                       unique_by=lambda c: (type(c), c))))
 
@@ -35,9 +40,12 @@ def st_space(draw, max_params=5):
   if draw(st.booleans()): d["const"] = draw(st.one_of(st.integers(), st.text(max_size=3), st.none()))
   return tb.Space(d)
 
+def stepped(p) -> bool: return isinstance(p, tb.Float) and p.step is not None
+
 def st_value(p):
+  if stepped(p): return st.integers(0, n_steps(p)).map(lambda k: p.low + k * p.step)   # unrounded: 0.1 + 2 * 0.1 = 0.30000000000000004
   if isinstance(p, tb.Float): return st.floats(p.low, p.high)
-  if isinstance(p, tb.Int): return st.integers(p.low, p.high)
+  if isinstance(p, tb.Int): return st.integers(0, (p.high - p.low) // p.step).map(lambda k: p.low + k * p.step)
   return st.sampled_from(p.choices)
 
 @st.composite
@@ -49,7 +57,7 @@ def assert_same_config(space, a, b):
   assert list(a) == list(b)
   for k in a:
     p = space.params.get(k)
-    if isinstance(p, tb.Float): assert math.isclose(a[k], b[k], rel_tol=1e-9, abs_tol=1e-9 * (p.high - p.low)), (k, a[k], b[k])
+    if isinstance(p, tb.Float) and not stepped(p): assert math.isclose(a[k], b[k], rel_tol=1e-9, abs_tol=1e-9 * (p.high - p.low)), (k, a[k], b[k])
     else: assert a[k] == b[k] and type(a[k]) is type(b[k]), (k, a[k], b[k])
 
 # ***** properties *****
@@ -89,7 +97,7 @@ def test_sample_is_valid_and_neighbors(space, seed):
   for p in space.decode_many(X): space.validate(p)
   N = space.neighbors(X[0])
   n_expect = sum(len(p.choices) - 1 if isinstance(p, tb.Categorical) else 0 for p in space.params.values())
-  n_expect += sum((v > p.low) + (v < p.high) for k, p in space.params.items() if isinstance(p, tb.Int) for v in [space.decode(X[0])[k]])
+  n_expect += sum((v > p.low) + (v < p.high) for k, p in space.params.items() if isinstance(p, tb.Int) or stepped(p) for v in [space.decode(X[0])[k]])
   assert N.shape == (n_expect, space.dim)
   base = space.decode(X[0])
   for row in N:  # each neighbour differs from x in exactly one parameter
@@ -98,13 +106,16 @@ def test_sample_is_valid_and_neighbors(space, seed):
   # in order: parameter by parameter, an int one step down then up, a categorical's other choices as listed
   expect = []
   for k, p in space.params.items():
-    if isinstance(p, tb.Int): expect += [{**base, k: v} for v in (base[k] - 1, base[k] + 1) if p.low <= v <= p.high]
+    if isinstance(p, tb.Int): expect += [{**base, k: v} for v in (base[k] - p.step, base[k] + p.step) if p.low <= v <= p.high]
+    elif stepped(p):   # a step down, a step up: the values a user writes (0.35, not 0.35000000000000003)
+      i = round((base[k] - p.low) / p.step)
+      expect += [{**base, k: float(step_values(p, np.array([j]))[0])} for j in (i - 1, i + 1) if 0 <= j <= n_steps(p)]
     elif isinstance(p, tb.Categorical): expect += [{**base, k: c} for c in p.choices if not (type(c) is type(base[k]) and c == base[k])]
   got = space.decode_many(N)
   assert len(got) == len(expect)
   for g, e in zip(got, expect): assert_same_config(space, g, e)
   # with max_int_values, the ints of more values take no unit step; the rest stay as they were, in order
-  narrow = [row for row, e in zip(N, expect) if all(not isinstance(p, tb.Int) or e[k] == base[k] or p.high - p.low + 1 <= 3
+  narrow = [row for row, e in zip(N, expect) if all(not (isinstance(p, tb.Int) or stepped(p)) or e[k] == base[k] or tb.space.n_values(p) <= 3
                                                     for k, p in space.params.items())]
   np.testing.assert_array_equal(space.neighbors(X[0], max_int_values=3), np.array(narrow).reshape(-1, space.dim))
 
@@ -197,6 +208,17 @@ def test_from_dataclass():
   (tb.Int(5, 1), "'p': Int needs low <= high"), (tb.Categorical([]), "'p': Categorical needs at least one choice"),
   (tb.Categorical(["a", "a"]), "'p': choices must be distinct"), (tb.Float(0, float("inf")), "'p': Float bounds must be finite"),
   (tb.Int(0, 10**400), r"'p': Int bounds must lie within ±\(2\*\*52 - 1\).*, got 0, 1000"),  # an int float() overflows on: no OverflowError
+  (tb.Float(0.0, 1.0, step=0.3), r"'p': high - low = 1.0 is not a multiple of step=0.3; use high=0.9 or a step that divides the range"),
+  (tb.Float(0.1, 1.0, step=2.0), "'p': step=2.0 is larger than high - low = 0.9; use a smaller step"),
+  (tb.Float(0.0, 1.0, step=0.0), r"'p': step=0.0; use a positive finite number such as step=0.1"),
+  (tb.Float(0.0, 1.0, step=-0.1), "'p': step=-0.1; use a positive"), (tb.Float(0.0, 1.0, step=float("nan")), "'p': step=nan; use a positive"),
+  (tb.Float(0.0, 1.0, step="0.1"), "'p': step='0.1' is a str; use a positive number"),
+  (tb.Float(0.1, 1.0, log=True, step=0.1), "'p': step=0.1 with log=True: .*drop log=True or step"),
+  (tb.Float(0.0, 1.0, step=1e-17), r"'p': 100000000000000000 steps are over 2\*\*52"),
+  (tb.Int(0, 100, step=32), "'p': high - low = 100 is not a multiple of step=32; use high=96 or a step that divides the range"),
+  (tb.Int(0, 100, step=0), r"'p': step=0; an Int's step is a whole number >= 1, such as step=2"),
+  (tb.Int(0, 100, step=2.5), r"'p': step=2.5; an Int's step is a whole number >= 1"), (tb.Int(0, 100, step="2"), "'p': step='2'; an Int"),
+  (tb.Int(1, 9, step=2, log=True), "'p': step=2 with log=True: .*drop log=True or step"),
 ])
 def test_bad_definitions(param, match):
   with pytest.raises((ValueError, TypeError), match=match) as e: tb.Space({"p": param})
@@ -266,3 +288,56 @@ def test_validate_refuses_values_outside_a_narrow_or_tiny_range():
       with pytest.raises(ValueError, match="outside"): space.validate({"x": v})
     X = space.round(space.sample(np.random.default_rng(0), 500))
     for x in X: space.validate(space.decode(x))   # every round trip still passes
+
+
+# ***** a Float with a step: low, low + step, ..., high, searched as an ordered discrete column *****
+
+def test_stepped_float_closed_form():
+  s = tb.Space({"d": tb.Float(0.1, 1.0, step=0.1), "lr": tb.Float(1e-4, 1e-1, log=True)})
+  p = s.params["d"]
+  assert tb.space.all_values(p) == [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0]   # the decimals a user writes, exactly
+  assert list(s.kinds) == [INT, FLOAT] and s.count() == math.inf and tb.space.n_values(p) == 10
+  assert tb.Space({"d": tb.Float(0.0, 0.5, step=0.05), "n": tb.Int(1, 3)}).count() == 33
+  # the encoding is Int(0, 9)'s: value k in the middle of cell k of 10; any point of a cell decodes to its value
+  assert s.encode({"d": 0.3, "lr": 0.01})[0] == pytest.approx(2.5 / 10)
+  assert [s.decode(np.array([u, 0.5]))["d"] for u in (0.0, 0.0999, 0.1, 0.55, 0.9999, 1.0)] == [0.1, 0.1, 0.2, 0.6, 1.0, 1.0]
+  assert s.round(np.array([[0.33, 0.123]])) == pytest.approx(np.array([[0.35, 0.123]]))
+  # float noise in a value is accepted and replaced by the step's own value; a value off the steps is an error
+  assert s.validate({"d": 0.1 + 0.2, "lr": 0.01})["d"] == 0.3 and s.key({"d": 0.30000000000000004, "lr": 0.01}) == s.key({"d": 0.3, "lr": 0.01})
+  with pytest.raises(ValueError, match=r"^parameter 'd': 0.35 is not one of the values 0.1 \+ k \* 0.1; use 0.3 or 0.4$"):
+    s.validate({"d": 0.35, "lr": 0.01})
+  assert repr(p) == "Float(0.1, 1.0, step=0.1)" and Float(0, 1, True) == Float(0, 1, log=True)   # log stays the third positional
+  # serialization: the step is kept; a space without one writes the JSON it always wrote
+  assert tb.Space.from_json(s.to_json()) == s and s != tb.Space({"d": tb.Float(0.1, 1.0), "lr": tb.Float(1e-4, 1e-1, log=True)})
+  assert '"step"' not in tb.Space({"x": tb.Float(0, 1)}).to_json()
+  assert tb.Space.from_dict({"d": {"type": "float", "min": 0.1, "max": 1.0, "step": 0.1}}) == tb.Space({"d": tb.Float(0.1, 1.0, step=0.1)})
+  with pytest.raises(ValueError, match="condition on Float 'd' is not supported.*a stepped one too"):
+    tb.Space({"d": tb.Float(0.1, 1.0, step=0.1), "e": tb.Float(0, 1, when={"d": 0.5})})
+
+def test_stepped_float_neighbours_and_repeat_radius():
+  s = tb.Space({"d": tb.Float(0.0, 0.5, step=0.05), "w": tb.Float(0.0, 10.0, step=0.001)})
+  x = s.encode({"d": 0.0, "w": 5.0})
+  assert s.decode_many(s.neighbors(x)) == [{"d": 0.05, "w": 5.0}, {"d": 0.0, "w": 4.999}, {"d": 0.0, "w": 5.001}]
+  r = s.repeat_radius(1e-3)   # 10,001 values 1 / 10,001 apart: a neighbouring step is another configuration, never a repeat
+  assert r[0] == 1e-3 and r[1] == pytest.approx(0.5 / 10_001)
+
+def test_stepped_int_closed_form():
+  s = tb.Space({"batch": tb.Int(32, 256, step=32), "opt": tb.Categorical(["sgd", "adam"]),
+                "m": tb.Float(0, 1, when={"batch": [64, 128]})})
+  p = s.params["batch"]
+  assert tb.space.all_values(p) == [32, 64, 96, 128, 160, 192, 224, 256] and s.count() == math.inf and tb.space.n_values(p) == 8
+  assert s.encode({"batch": 96, "opt": "sgd"})[0] == pytest.approx(2.5 / 8)   # Int(0, 7)'s encoding of the step index
+  assert [s.decode(np.array([u, 1, 0, 0.5]))["batch"] for u in (0.0, 0.124, 0.125, 0.99, 1.0)] == [32, 32, 64, 256, 256]
+  got = s.decode_many(s.neighbors(s.encode({"batch": 32, "opt": "adam"})))
+  assert got == [{"batch": 64, "opt": "adam", "m": 0.5}, {"batch": 32, "opt": "sgd"}]   # a step up (m comes alive at its fill), the other choice
+  with pytest.raises(ValueError, match=r"^parameter 'batch': 100 is not one of the values 32 \+ k \* 32; use 96 or 128$"):
+    s.validate({"batch": 100, "opt": "sgd"})
+  with pytest.raises(ValueError, match=r"condition value 100 is not a value of 'b' \(an integer in \[32, 256\] in steps of 32 from 32\)"):
+    tb.Space({"b": tb.Int(32, 256, step=32), "m": tb.Float(0, 1, when={"b": [64, 100]})})
+  # a condition on it: the tree's branches list only its values
+  assert sorted(v for b in s.branches() for v in b.values.get("batch", ())) == [32, 64, 96, 128, 160, 192, 224, 256]
+  assert tb.Space({"b": tb.Int(32, 256, step=32), "c": tb.Categorical(["x", "y"], when={"b": 64})}).count() == 9
+  assert repr(p) == "Int(32, 256, step=32)" and tb.Int(0, 8) == tb.Int(0, 8, step=1) and '"step"' not in tb.Space({"n": tb.Int(0, 8)}).to_json()
+  assert tb.Space.from_json(s.to_json()) == s
+  assert tb.Space.from_dict({"b": {"type": "int", "min": 32, "max": 256, "step": 32}}) == tb.Space({"b": tb.Int(32, 256, step=32)})
+  assert tb.Space({"n": tb.Int(0, 10**6, step=1000)}).repeat_radius(1e-3) == pytest.approx(0.5 / 1001)

@@ -30,7 +30,7 @@ def test_random_suggestions_in_space_and_distinct(space, seed, n):
   hist = history(prev[:2]) + history(prev[2:], TrialState.PENDING)
   try: out = r.suggest(space, hist, n, seed=seed, minimize=True)
   except tb.SearchExhausted:  # only legitimate when the space has no more configurations than the history holds
-    size = math.prod(p.high - p.low + 1 if isinstance(p, tb.Int) else len(p.choices) for p in space.params.values())
+    size = math.prod(tb.space.n_values(p) for p in space.params.values())
     assert len({space.key(p) for p in prev}) == size
     return
   for p in out: assert space.validate(p) == p  # valid, plain types, constants included
@@ -57,8 +57,13 @@ def grid_reference(space, ppf):
   """Independent reference: per-axis values from closed forms, then the product."""
   axes = []
   for p in space.params.values():
+    steps = p.step if isinstance(p, tb.Int) or isinstance(p, tb.Float) and p.step is not None else None
     if isinstance(p, tb.Categorical): axes.append(list(p.choices))
-    elif isinstance(p, tb.Int) and p.high - p.low + 1 <= ppf: axes.append(list(range(p.low, p.high + 1)))
+    elif steps is not None and round((p.high - p.low) / steps) + 1 <= ppf:   # every value, as written: 0.25, not 0.25000000000000006
+      axes.append([round(p.low + k * steps, 10) for k in range(round((p.high - p.low) / steps) + 1)])
+    elif steps is not None and steps != 1:   # ppf of its values, evenly spread over its step indices (the cells of the encoding)
+      n = round((p.high - p.low) / steps) + 1
+      axes.append(list(dict.fromkeys(round(p.low + min(n - 1, math.floor(u * n)) * steps, 10) for u in np.linspace(0, 1, ppf))))
     elif isinstance(p, tb.Float): axes.append(list(np.geomspace(p.low, p.high, ppf) if p.log else np.linspace(p.low, p.high, ppf)))
     else: axes.append(list(dict.fromkeys(min(p.high, p.low + math.floor(u * (p.high - p.low + 1))) for u in np.linspace(0, 1, ppf))))
   return axes
@@ -67,11 +72,13 @@ def grid_reference(space, ppf):
 def st_grid_space(draw):
   d = {}
   for i in range(draw(st.integers(1, 3))):
-    kind = draw(st.sampled_from(["float", "logfloat", "int", "cat"]))
+    kind = draw(st.sampled_from(["float", "logfloat", "int", "cat", "stepint", "stepfloat"]))
     lo = draw(st.integers(1, 50))
     if kind == "float": d[f"p{i}"] = tb.Float(lo - 25.5, lo + draw(st.integers(1, 40)))
     elif kind == "logfloat": d[f"p{i}"] = tb.Float(lo / 100, lo * draw(st.integers(2, 100)), log=True)
     elif kind == "int": d[f"p{i}"] = tb.Int(lo, lo + draw(st.integers(0, 3)))
+    elif kind == "stepint": d[f"p{i}"] = tb.Int(lo, lo + 4 * draw(st.integers(1, 6)), step=4)
+    elif kind == "stepfloat": d[f"p{i}"] = tb.Float(lo / 4, lo / 4 + 0.25 * draw(st.integers(1, 8)), step=0.25)
     else: d[f"p{i}"] = tb.Categorical(list("abcd")[:draw(st.integers(1, 4))])
   if draw(st.booleans()): d["const"] = "fixed"
   return tb.Space(d)

@@ -24,7 +24,8 @@ from tinybo.strategies import SearchExhausted, _grid
 ENUMERATE_MAX = 4096
 
 def enumerable(space: Space) -> bool:
-  """Whether the space has no float parameter and at most ENUMERATE_MAX valid configurations."""
+  """Whether the space has no float column (a Float with a step is an ordered discrete one) and at most ENUMERATE_MAX valid
+  configurations."""
   return space.dim > 0 and not (np.asarray(space.kinds) == FLOAT).any() and space.count() <= ENUMERATE_MAX
 
 def all_configs(space: Space) -> np.ndarray:

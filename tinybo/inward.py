@@ -1,7 +1,7 @@
 """The inward probe: where a deterministic study keeps refining its best point along a face of the box (a float
 parameter on its bound, or an integer at the first or last of its values), one observation just inside settles whether
 the optimum is in there (the GP strategy's "edge"/"auto" rule; see GP in bo.py).
-Holds pure numpy functions. Imports: space (the column kinds, Int), numpy.
+Holds pure numpy functions. Imports: space (the column kinds, n_values), numpy.
 Glossary: x[d] an encoded point (unit cube), kinds the space's column kinds, incumbent the best observed point.
 """
 from __future__ import annotations
@@ -10,7 +10,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from tinybo.space import FLOAT, Int, Space
+from tinybo.space import FLOAT, INT, Space, n_values
 
 
 def on_float_bound(x: np.ndarray, kinds: Sequence[int]) -> bool:
@@ -53,10 +53,11 @@ def inward_probe(x: np.ndarray, incumbent: np.ndarray, kinds: Sequence[int], X_r
 
 def int_cells(space: Space) -> np.ndarray:
   """Per encoded column of `space`: how many values its integer parameter takes, where the inward probe may move it (an
-  Int with at least 3 values, not log-scaled: its encoding gives each value a cell of width 1 / that count); 0 elsewhere."""
+  Int or stepped Float with at least 3 values, not log-scaled: its encoding gives each value a cell of width 1 / that
+  count); 0 elsewhere."""
   cells = np.zeros(space.dim, dtype=np.int64)
   for k, p in space.params.items():
-    if isinstance(p, Int) and not p.log and p.high - p.low >= 2: cells[space.columns[k].start] = p.high - p.low + 1
+    if space.kinds[space.columns[k].start] == INT and not p.log and n_values(p) >= 3: cells[space.columns[k].start] = n_values(p)
   return cells
 
 def int_inward_probe(x: np.ndarray, incumbent: np.ndarray, kinds: Sequence[int], cells: np.ndarray, X_recent: np.ndarray,

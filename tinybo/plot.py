@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from tinybo.arguments import check_device, check_int
-from tinybo.space import Categorical, Float, Int, Space
+from tinybo.space import INT, Categorical, Float, Int, Space
 from tinybo.stopping import value_at
 from tinybo.subset import DEFAULT_MAX_POINTS, fit_subset
 from tinybo.trial import Report, Trial, TrialState
@@ -236,7 +236,7 @@ def _axis(space: Space, name: str, base: np.ndarray, k: int) -> tuple[np.ndarray
     return np.arange(len(p.choices), dtype=np.float64), X, [str(ch) for ch in p.choices], "linear"
   X = np.repeat(base[None], k, 0)
   X[:, c] = np.linspace(0.0, 1.0, k)[:, None]
-  if isinstance(p, Int):  # each integer once: the GP sees only valid configurations
+  if space.kinds[c.start] == INT:  # each integer (or step of a stepped Float) once: the GP sees only valid configurations
     X = space.round(X)
     X = X[np.unique(X[:, c.start], return_index=True)[1]]
   vals = np.array([d[name] for d in space.decode_many(X)], dtype=np.float64)

@@ -1,14 +1,16 @@
 """Search spaces: Float, Int, Categorical parameters and constants, and the exact map to and from the unit cube.
 
 Every strategy works on the same encoding: floats linear or log in [0, 1], each integer owns an equal slice of [0, 1]
-(in log space for log ints), categoricals are one-hot blocks, constants are never encoded.
+(in log space for log ints), as does each value of a Float with a step, categoricals are one-hot blocks, constants are
+never encoded.
 
 Conditional parameters: `when={"optimizer": "sgd"}` makes a parameter exist only while its parent (an Int or Categorical,
 itself possibly conditional) takes one of the listed values; several parents must all hold. A configuration holds exactly
 its active parameters. Inactive columns encode to a fixed value (INACTIVE_FILL: 0.5 for float/int columns, an all-zero
 one-hot block for categoricals), so every configuration has exactly one encoding.
-Holds: Float, Int, Categorical, Space, INACTIVE_FILL, copied_constant (a trial's own copy of a list or dict constant), and the
-column kinds FLOAT, INT, CAT. Imports: numpy; every other module builds on it.
+Holds: Float, Int, Categorical, Space, INACTIVE_FILL, copied_constant (a trial's own copy of a list or dict constant), the
+column kinds FLOAT, INT, CAT, and a parameter's values: n_values, all_values, and a stepped one's (stepped) n_steps, step_values.
+Imports: numpy; every other module builds on it.
 """
 from __future__ import annotations
 
@@ -41,26 +43,35 @@ def _when_pairs(when: Any) -> Any:
 
 @dataclass(frozen=True, repr=False)
 class Float:
-  """A real parameter in [low, high]; log=True searches in log space (needs low > 0). `when={"parent": value or [values]}`
-  makes it exist only while each listed parent takes one of its values."""
+  """A real parameter in [low, high]; log=True searches in log space (needs low > 0). `step=q`: only the values low,
+  low + q, ..., high (Optuna's `step`, Ray Tune's quniform; high - low a multiple of q, no log), searched as ordered
+  discrete values, as an Int's. `when={"parent": value or [values]}` makes it exist only while each listed parent takes
+  one of its values."""
   low: float
   high: float
   log: bool = False
+  step: Any = field(default=None, kw_only=True)
   when: Any = field(default=None, kw_only=True)
 
   def __post_init__(self): object.__setattr__(self, "when", _when_pairs(self.when))
-  def __repr__(self) -> str: return _repr(self, f"{self.low!r}, {self.high!r}" + (", log=True" if self.log else ""))
+  def __repr__(self) -> str:
+    step = f", step={self.step!r}" if self.step is not None else ""
+    return _repr(self, f"{self.low!r}, {self.high!r}" + (", log=True" if self.log else "") + step)
 
 @dataclass(frozen=True, repr=False)
 class Int:
-  """An integer parameter in [low, high] (both included); Int(a, a) is a single value. `when=` as for Float."""
+  """An integer parameter in [low, high] (both included); Int(a, a) is a single value. `step=q`: only low, low + q, ...,
+  high (Optuna's `step`, Ray Tune's qrandint; high - low a multiple of q, no log). `when=` as for Float."""
   low: int
   high: int
   log: bool = False
+  step: Any = field(default=1, kw_only=True)
   when: Any = field(default=None, kw_only=True)
 
   def __post_init__(self): object.__setattr__(self, "when", _when_pairs(self.when))
-  def __repr__(self) -> str: return _repr(self, f"{self.low!r}, {self.high!r}" + (", log=True" if self.log else ""))
+  def __repr__(self) -> str:
+    step = f", step={self.step!r}" if self.step != 1 else ""
+    return _repr(self, f"{self.low!r}, {self.high!r}" + (", log=True" if self.log else "") + step)
 
 @dataclass(frozen=True, repr=False)
 class Categorical:
@@ -162,7 +173,7 @@ def _check(name: str, p: Param) -> Param:
       how = (f"an offset (x - {low!r})" if low > 0 else f"an offset (x + {-low!r})" if low < 0 else f"a scaled value (x / {high!r})")
       raise ValueError(f"parameter '{name}': Float({low!r}, {high!r}) holds only {n} distinct float64 values; widen it, search {how} "
                        f"over a wider range, or list the values with Categorical")
-    return Float(low, high, bool(p.log), when=when)
+    return Float(low, high, bool(p.log), step=_check_step(name, p.step, low, high, bool(p.log)), when=when)
   if isinstance(p, Int):
     for b in (p.low, p.high):
       if not _is_whole(b):
@@ -177,7 +188,7 @@ def _check(name: str, p: Param) -> Param:
     if p.log and low <= 0: raise ValueError(f"parameter '{name}': log=True needs low > 0, got low={low}; raise low to 1 or drop log=True")
     if p.log and high > _LOG_INT_HIGH:   # exp(log(v)) is exact to the integer only up to about here
       raise ValueError(f"parameter '{name}': Int(log=True) needs high <= 2**46, got {high}; drop log=True or use Float(log=True)")
-    return Int(low, high, bool(p.log), when=when)
+    return Int(low, high, bool(p.log), step=_check_int_step(name, p.step, low, high, bool(p.log)), when=when)
   if isinstance(p, Categorical):
     choices = tuple(_plain(c) for c in p.choices)
     if not choices: raise ValueError(f"parameter '{name}': Categorical needs at least one choice, got none; list the choices")
@@ -191,13 +202,93 @@ def _check(name: str, p: Param) -> Param:
     return Categorical(choices, when=when)
   raise TypeError(f"parameter '{name}': {p!r} is not a Float, Int or Categorical")
 
+def _check_step(name: str, step: Any, low: float, high: float, log: bool) -> float | None:
+  """A Float's step, checked against its checked bounds: positive, finite, no log, and high - low a whole number of steps."""
+  if step is None: return None
+  if not _is_real(step): raise TypeError(f"parameter '{name}': step={step!r} is a {type(step).__name__}; use a positive number such as step=0.1")
+  q = _as_float(step)
+  if not (math.isfinite(q) and q > 0):
+    raise ValueError(f"parameter '{name}': step={step!r}; use a positive finite number such as step={(high - low) / 10!r}")
+  if log:
+    raise ValueError(f"parameter '{name}': step={step!r} with log=True: the values low + k * step are not evenly spaced on a log scale; "
+                     "drop log=True or step")
+  n = (high - low) / q
+  if n < 1 - 1e-9: raise ValueError(f"parameter '{name}': step={step!r} is larger than high - low = {high - low!r}; use a smaller step")
+  if abs(n - round(n)) > 1e-9 * max(1.0, n):
+    below = float(_round_to(low + math.floor(n) * q, _digits(low, q)))
+    raise ValueError(f"parameter '{name}': high - low = {high - low!r} is not a multiple of step={step!r}; use high={below!r} or a step "
+                     "that divides the range")
+  if round(n) > _INT_RANGE: raise ValueError(f"parameter '{name}': {round(n)} steps are over 2**52; use a larger step or drop step")
+  return q
+
+def _check_int_step(name: str, step: Any, low: int, high: int, log: bool) -> int:
+  """An Int's step, checked against its checked bounds: a whole number >= 1, no log beside one above 1, and high - low a
+  whole number of steps."""
+  if isinstance(step, bool) or not _is_whole(step) or not 1 <= step <= _INT_RANGE:
+    raise (TypeError if not _is_real(step) or isinstance(step, bool) else ValueError)(
+      f"parameter '{name}': step={step!r}; an Int's step is a whole number >= 1, such as step=2")
+  q = int(step)
+  if q > 1 and log:
+    raise ValueError(f"parameter '{name}': step={q} with log=True: the values low + k * step are not evenly spaced on a log scale; "
+                     "drop log=True or step")
+  if (high - low) % q:
+    raise ValueError(f"parameter '{name}': high - low = {high - low} is not a multiple of step={q}; use high={low + (high - low) // q * q} or "
+                     "a step that divides the range")
+  return q
+
+def _digits(*xs: float) -> int | None:
+  """The decimal places that write every x exactly as Python prints it (0.05 -> 2, 1e-05 -> 5), or None past 15:
+  low + k * step is rounded to them, so that 0.1 + 2 * 0.1 is the 0.3 a user writes, not 0.30000000000000004."""
+  out = 0
+  for x in xs:
+    mantissa, _, exp = repr(float(x)).partition("e")
+    out = max(out, len(mantissa.partition(".")[2].rstrip("0")) - (int(exp) if exp else 0))
+  return out if out <= 15 else None
+
+def _round_to(v: Any, digits: int | None) -> Any: return v if digits is None else np.round(v, digits)
+
+def stepped(p: Param) -> bool:
+  """A Float with a step, or an Int with one above 1: its values are low + k * step, k = 0 .. n_steps(p), and its column
+  encodes the step index k as Int(0, n_steps) encodes an integer."""
+  return isinstance(p, Float) and p.step is not None or isinstance(p, Int) and p.step > 1
+
+def n_steps(p: Float | Int) -> int:
+  """How many steps a stepped parameter's values span: k runs 0 .. n_steps(p)."""
+  return round((p.high - p.low) / p.step) if isinstance(p, Float) else (p.high - p.low) // p.step
+
+def step_values(p: Float | Int, k: np.ndarray) -> np.ndarray:
+  """A stepped parameter's values at step indices k [m] (ints in 0 .. n_steps): low + k * step, for a Float to the
+  decimals that write low and step and the ends exactly low and high. The one place a stepped value is made: decode and
+  validate agree to the bit."""
+  k = np.asarray(k, dtype=np.int64)
+  if isinstance(p, Int): return p.low + k * p.step
+  v = _round_to(p.low + k * p.step, _digits(p.low, p.step))
+  return np.where(k == 0, p.low, np.where(k == n_steps(p), p.high, np.clip(v, p.low, p.high)))
+
+def n_values(p: Param) -> float:
+  """How many values a parameter takes: the choices, the integers, a stepped parameter's steps; inf for a Float without."""
+  if isinstance(p, Categorical): return float(len(p.choices))
+  if stepped(p): return float(n_steps(p) + 1)
+  return float(p.high - p.low + 1) if isinstance(p, Int) else math.inf
+
+def all_values(p: Param) -> list:
+  """Every value of a parameter with finitely many (n_values), in order; call it only where that count is small."""
+  if isinstance(p, Categorical): return list(p.choices)
+  if stepped(p): return step_values(p, np.arange(n_steps(p) + 1)).tolist()
+  if isinstance(p, Int): return list(range(p.low, p.high + 1))
+  raise ValueError(f"{p!r} takes infinitely many values; give it a step, or list values of your own")
+
 # ***** per-parameter vectorized encode/decode: the only place the encoding is defined *****
 
 def _int_bounds(p: Int) -> tuple[float, float]:
   return (math.log(p.low - 0.5), math.log(p.high + 0.5)) if p.log else (p.low - 0.5, p.high + 0.5)
 
 def _enc(p: Param, v: np.ndarray) -> np.ndarray:
-  """values [m] (floats/ints) or choice indices (categorical) -> encoded columns [m, width]"""
+  """values [m] (floats/ints) or choice indices (categorical) -> encoded columns [m, width]; a stepped parameter's step
+  index k as Int(0, n_steps) encodes k: the centre of the k-th of n_steps + 1 equal cells"""
+  if stepped(p):
+    k = np.clip(np.rint((np.asarray(v, dtype=np.float64) - p.low) / p.step), 0, n_steps(p))
+    return ((k + 0.5) / (n_steps(p) + 1))[:, None]
   if isinstance(p, Float):
     lo, hi = (math.log(p.low), math.log(p.high)) if p.log else (p.low, p.high)
     return np.clip(((np.log(v) if p.log else v) - lo) / (hi - lo), 0.0, 1.0)[:, None]
@@ -210,6 +301,9 @@ def _enc(p: Param, v: np.ndarray) -> np.ndarray:
 
 def _dec(p: Param, u: np.ndarray) -> np.ndarray:
   """encoded columns [m, width] -> float values, int values, or choice indices [m]"""
+  if stepped(p):   # as Int(0, n_steps) decodes
+    t = -0.5 + np.clip(u[:, 0], 0.0, 1.0) * (n_steps(p) + 1)
+    return step_values(p, np.clip(np.floor(t + 0.5), 0, n_steps(p)))
   if isinstance(p, Float):
     u = np.clip(u[:, 0], 0.0, 1.0)
     # exp(log(high)) can overshoot high by an ulp: the clip keeps decoded values inside the bounds
@@ -222,25 +316,28 @@ def _dec(p: Param, u: np.ndarray) -> np.ndarray:
   return np.argmax(u, axis=1)
 
 def _width(p: Param) -> int: return len(p.choices) if isinstance(p, Categorical) else 1
-def _kind(p: Param) -> int: return FLOAT if isinstance(p, Float) else INT if isinstance(p, Int) else CAT
+def _kind(p: Param) -> int:   # a stepped Float's column is an ordered discrete one, as an Int's
+  return CAT if isinstance(p, Categorical) else FLOAT if isinstance(p, Float) and p.step is None else INT
 
 def _to_dict(p: Param) -> dict:
   # no "when" key for an unconditional parameter: the JSON of a space without conditions is what older versions wrote
   when = {"when": {q: list(v) for q, v in p.when}} if p.when else {}
   if isinstance(p, Categorical): return {"type": "categorical", "values": list(p.choices), **when}
-  return {"type": "float" if isinstance(p, Float) else "int", "min": p.low, "max": p.high, "log": p.log, **when}
+  step = {"step": p.step} if p.step not in (None, 1) else {}   # none, or an Int's 1: the JSON older versions wrote
+  return {"type": "float" if isinstance(p, Float) else "int", "min": p.low, "max": p.high, "log": p.log, **step, **when}
 
-_DICT_KEYS = {"type", "min", "max", "low", "high", "log", "values", "choices", "when"}
+_DICT_KEYS = {"type", "min", "max", "low", "high", "log", "step", "values", "choices", "when"}
 
 def _from_dict(name: str, d: Mapping) -> Param:
   t = str(d.get("type", "")).lower()
   unknown = set(d) - _DICT_KEYS
-  if unknown: raise ValueError(f"parameter '{name}': unknown keys {sorted(unknown)}; use type, min, max, log, values, when")
+  if unknown: raise ValueError(f"parameter '{name}': unknown keys {sorted(unknown)}; use type, min, max, log, step, values, when")
   if "type" not in d: raise ValueError(f"parameter '{name}': no 'type' in {dict(d)}; add \"type\": \"float\", \"int\" or \"categorical\"")
   if t in ("float", "int"):
     low, high = d.get("min", d.get("low")), d.get("max", d.get("high"))
     if low is None or high is None: raise ValueError(f"parameter '{name}': type {t!r} needs 'min' and 'max', got {dict(d)}")
-    return (Float if t == "float" else Int)(low, high, d.get("log", False), when=d.get("when"))
+    if t == "float": return Float(low, high, d.get("log", False), step=d.get("step"), when=d.get("when"))
+    return Int(low, high, d.get("log", False), step=1 if d.get("step") is None else d["step"], when=d.get("when"))
   if t in ("categorical", "choice"):
     values = d.get("values", d.get("choices"))
     if values is None: raise ValueError(f"parameter '{name}': type 'categorical' needs 'values', got {dict(d)}")
@@ -329,13 +426,14 @@ class Space:
                          + (f"condition on one of {parents}" if parents else "add an Int or Categorical parameter to condition on"))
       pq = self.params[q]
       if isinstance(pq, Float):
-        raise ValueError(f"parameter '{k}': condition on Float '{q}' is not supported (a real value equals a listed one with probability 0); "
-                         f"condition on an Int or Categorical parameter")
+        raise ValueError(f"parameter '{k}': condition on Float '{q}' is not supported (a real value equals a listed one with probability 0"
+                         f"{'; a stepped one too' if pq.step is not None else ''}); condition on an Int or Categorical parameter")
       codes = []
       for v in vals:
         if isinstance(pq, Int):
-          if not (_is_whole(v) and pq.low <= v <= pq.high):
-            raise ValueError(f"parameter '{k}': condition value {v!r} is not a value of '{q}' (an integer in [{pq.low}, {pq.high}]); "
+          if not (_is_whole(v) and pq.low <= v <= pq.high and (int(v) - pq.low) % pq.step == 0):
+            steps = f" in steps of {pq.step} from {pq.low}" if pq.step > 1 else ""
+            raise ValueError(f"parameter '{k}': condition value {v!r} is not a value of '{q}' (an integer in [{pq.low}, {pq.high}]{steps}); "
                              f"list values '{q}' can take")
           codes.append(int(v))
         else:
@@ -501,9 +599,8 @@ class Space:
     min_distance or more, two integers are never that close anyway, and the radius stays one float.)"""
     r = np.full(self.dim, float(min_distance))
     for k, p in self.params.items():
-      if isinstance(p, Int) and p.high > p.low:
-        lo, hi = _int_bounds(p)
-        gap = (math.log(p.high) - math.log(p.high - 1) if p.log else 1.0) / (hi - lo)   # the closest neighbours: log's top end
+      if _kind(p) == INT and n_values(p) > 1:   # an Int, or a stepped Float: its closest neighbours (a log Int's at its top)
+        gap = (math.log(p.high) - math.log(p.high - 1)) / (math.log(p.high + 0.5) - math.log(p.low - 0.5)) if p.log else 1.0 / n_values(p)
         if gap < min_distance: r[self.columns[k]] = 0.5 * gap
     return float(min_distance) if (r == min_distance).all() else r
 
@@ -514,7 +611,7 @@ class Space:
     out = np.empty_like(X)
     for k, p in self.params.items():
       c = self.columns[k]
-      out[:, c] = np.clip(X[:, c], 0.0, 1.0) if isinstance(p, Float) else _enc(p, _dec(p, X[:, c]))
+      out[:, c] = np.clip(X[:, c], 0.0, 1.0) if _kind(p) == FLOAT else _enc(p, _dec(p, X[:, c]))
     return self._fill_inactive(out)
 
   def active_mask(self, X: np.ndarray) -> np.ndarray:
@@ -533,8 +630,8 @@ class Space:
     X = np.empty((n, self.dim))
     for k, p in self.params.items():
       c = self.columns[k]
-      if isinstance(p, Float): X[:, c] = rng.random((n, 1))
-      elif isinstance(p, Int): X[:, c] = _enc(p, _dec(p, rng.random((n, 1))))
+      if _kind(p) == FLOAT: X[:, c] = rng.random((n, 1))
+      elif _kind(p) == INT: X[:, c] = _enc(p, _dec(p, rng.random((n, 1))))
       else: X[:, c] = _enc(p, rng.integers(0, len(p.choices), n))
     for q, vals in ({} if branch is None else branch.values).items():
       p = self.params[q]
@@ -554,10 +651,15 @@ class Space:
       if act is not None and not act[k][0]: continue
       c = self.columns[k]
       if isinstance(p, Int):
-        if max_int_values is not None and p.high - p.low + 1 > max_int_values: continue
+        if max_int_values is not None and n_values(p) > max_int_values: continue
         v = int(_dec(p, x[None, c])[0])
-        for w in (v - 1, v + 1):   # one at a time: numpy's vector log may differ in the last bit from its scalar one
+        for w in (v - p.step, v + p.step):   # one at a time: numpy's vector log may differ in the last bit from its scalar one
           if p.low <= w <= p.high: y = x.copy(); y[c] = _enc(p, np.array([w]))[0]; out.append(y[None])
+      elif stepped(p):   # a Float's step down and up
+        if max_int_values is not None and n_values(p) > max_int_values: continue
+        i = int(np.rint((_dec(p, x[None, c])[0] - p.low) / p.step))
+        for w in (i - 1, i + 1):
+          if 0 <= w <= n_steps(p): y = x.copy(); y[c] = _enc(p, step_values(p, np.array([w])))[0]; out.append(y[None])
       elif isinstance(p, Categorical):   # every other choice, in order, as one block (a 300-choice one took 300 copies)
         w = np.delete(np.arange(len(p.choices)), int(np.argmax(x[c])))
         Y = np.repeat(x[None], len(w), axis=0)
@@ -616,8 +718,8 @@ class Space:
     listed = sorted(frozenset().union(*sets))  # a whole Int range: only the values some condition names are looked at
     for c in listed: groups.setdefault(sig(c), []).append(c)
     out: list[tuple[frozenset, int, tuple | None]] = [(g, len(cs), tuple(cs)) for g, cs in groups.items()]
-    rest = p.high - p.low + 1 - len(listed)
-    if rest: out.append((frozenset(), rest, tuple(sorted(set(range(p.low, p.high + 1)) - set(listed))) if rest <= _MAX_LISTED else None))
+    rest = int(n_values(p)) - len(listed)
+    if rest: out.append((frozenset(), rest, tuple(sorted(set(range(p.low, p.high + 1, p.step)) - set(listed))) if rest <= _MAX_LISTED else None))
     return out
 
   def _walk(self, values: Mapping[str, Iterable] | None = None) -> Iterator[tuple[dict, frozenset]]:
@@ -636,14 +738,13 @@ class Space:
     yield from rec(0)
 
   def count(self, values: Mapping[str, Iterable] | None = None) -> float:
-    """How many distinct valid configurations the space holds (inf when it has a float); with `values` (name -> the values
+    """How many distinct valid configurations the space holds (inf when it has a float without step); with `values` (name -> the values
     each searchable parameter may take, e.g. a grid's axes), how many valid configurations those values make."""
     if values is None and self._n_configs is not None: return self._n_configs
     def size(k: str) -> float:
       if values is not None: return float(len(list(values[k])))
-      p = self.params[k]
-      return math.inf if isinstance(p, Float) else float(p.high - p.low + 1) if isinstance(p, Int) else float(len(p.choices))
-    if values is None and any(isinstance(p, Float) for p in self.params.values()): n = math.inf  # every float can be active
+      return n_values(self.params[k])
+    if values is None and any(_kind(p) == FLOAT for p in self.params.values()): n = math.inf  # every float can be active
     elif not self._conds: n = math.prod((size(k) for k in self.names), start=1.0)
     else:
       n = 0.0
@@ -759,10 +860,19 @@ def _validate_value(name: str, p: Param, v: Any) -> Any:
     if not _is_whole(v): raise ValueError(f"parameter '{name}': {v!r} is not an integer; Int needs a whole number in [{p.low}, {p.high}]")
     i = int(v)
     if not p.low <= i <= p.high: raise ValueError(f"parameter '{name}': {i} is outside [{p.low}, {p.high}]; give a value inside the bounds")
+    if (i - p.low) % p.step:
+      below = p.low + (i - p.low) // p.step * p.step
+      raise ValueError(f"parameter '{name}': {i} is not one of the values {p.low} + k * {p.step}; use {below} or {below + p.step}")
     return i
   # float noise from an encode/decode round trip is not an error: relative to each bound on a log scale (exp(log(v))),
   # to the larger bound on a linear one (low + x (high - low)); more is a value outside, never moved to the bound
   tol_lo, tol_hi = (1e-12 * abs(p.low), 1e-12 * abs(p.high)) if p.log else (1e-13 * max(abs(p.low), abs(p.high)),) * 2
   if not p.low - tol_lo <= f <= p.high + tol_hi:
     raise ValueError(f"parameter '{name}': {f if math.isfinite(f) else v} is outside [{p.low}, {p.high}]; give a value inside the bounds")
-  return min(max(f, p.low), p.high)
+  f = min(max(f, p.low), p.high)
+  if p.step is None: return f
+  k = (f - p.low) / p.step   # float noise (0.1 + 0.2) is within a billionth of a step; the value returned is the step's own
+  if abs(k - round(k)) > max(1e-9, 1e-15 * k):
+    near = step_values(p, np.array([math.floor(k), math.ceil(k)])).tolist()
+    raise ValueError(f"parameter '{name}': {v!r} is not one of the values {p.low!r} + k * {p.step!r}; use {near[0]!r} or {near[1]!r}")
+  return float(step_values(p, np.array([round(k)]))[0])

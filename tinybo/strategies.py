@@ -13,12 +13,12 @@ import itertools
 import math
 import numbers
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
-from tinybo.space import Categorical, Float, Int, Space
+from tinybo.space import Categorical, Int, Space, all_values, n_values
 from tinybo.trial import Trial, TrialState
 
 
@@ -139,10 +139,10 @@ class Random:
   def __repr__(self) -> str: return f"Random(seed={self.seed!r})"
 
 def _axis(p: Any, points_per_float: int | None) -> list:
-  if isinstance(p, Categorical): return list(p.choices)
-  if isinstance(p, Int) and (points_per_float is None or p.high - p.low + 1 <= points_per_float): return list(range(p.low, p.high + 1))
-  # floats (and wide ints): evenly spaced in the encoded cube, so log params get log-spaced points; exact at the bounds
-  space = Space({"p": Float(p.low, p.high, p.log) if isinstance(p, Float) else Int(p.low, p.high, p.log)})
+  if isinstance(p, Categorical) or n_values(p) <= (math.inf if points_per_float is None else points_per_float): return all_values(p)
+  # floats (and wide ints, stepped floats of many steps): evenly spaced in the encoded cube, so log params get log-spaced
+  # points; exact at the bounds
+  space = Space({"p": replace(p, when=None)})   # the same parameter (a step kept), unconditioned
   vals = [q["p"] for q in space.decode_many(np.linspace(0.0, 1.0, points_per_float).reshape(-1, 1))]
   return list(dict.fromkeys(vals))  # wide log ints can round two points to the same integer
 
@@ -177,7 +177,8 @@ def _grid(space: Space, points_per_float: int | None) -> Iterator[dict]:
 class Grid:
   """Every combination of a grid exactly once, in a deterministic order (row-major over the space's parameter order),
   skipping configurations already in the study. Floats get `points_per_float` points (log-spaced for log params), ints
-  all their values when they have at most that many, categoricals every choice. Conditional parameters are enumerated
+  and floats with a step all their values when they have at most that many (else that many of them, evenly spread),
+  categoricals every choice. Conditional parameters are enumerated
   only where active. Raises SearchExhausted when done."""
   def __init__(self, points_per_float: int = 5):
     # any integer (numpy's too, as Random's seed), never a bool

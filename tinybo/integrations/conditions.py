@@ -33,12 +33,12 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from tinybo.space import Categorical, Float, Int, _plain
+from tinybo.space import Categorical, Float, Int, _plain, n_values
 
 MAX_PARENT_VALUES = 32  # a wider int (units in 16..512) has a distinct value in nearly every row and "explains" anything
 
 def _n_values(p: Float | Int | Categorical) -> int:
-  return len(p.choices) if isinstance(p, Categorical) else p.high - p.low + 1 if isinstance(p, Int) else 0
+  return len(p.choices) if isinstance(p, Categorical) else int(n_values(p)) if isinstance(p, Int) else 0
 
 def _key(v: Any) -> tuple:
   """A value as compared here: by type and value, as tinybo.space keys a Categorical's choices (1, True and 1.0 are
