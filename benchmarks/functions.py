@@ -138,6 +138,10 @@ PROBLEMS: dict[str, Problem] = {p.name: p for p in [
   Problem("hartmann6_25d", _box(25, 0, 1), hartmann6_25d, _H6_F, 100,
           notes=f"Hartmann6 on x{', x'.join(map(str, H6_25D_ACTIVE))} of [0, 1]^25; the other 19 are ignored (any value minimizes)",
           minimizers=(_h6_25d_minimizer(),)),
+  # parameters with a step (tb.Float(..., step=)): Branin on the 61 x 61 lattice of step 0.25; its minimum there (by
+  # enumeration, tests/test_benchmark_problems.py) is at (9.5, 2.5), with (-3.25, 12.5) and (3.25, 2.25) 0.029 and 0.031 above
+  Problem("branin_step", {"x0": Float(-5, 10, step=0.25), "x1": Float(0, 15, step=0.25)}, lambda p: branin(_vec(p, 2)),
+          0.4265758895288645, 30, notes="Branin on a 0.25 lattice (3,721 points)", minimizers=({"x0": 9.5, "x1": 2.5},)),
 ]}
 
 SUITE = ("branin", "camel", "hartmann3", "hartmann6", "ackley5", "mixed",

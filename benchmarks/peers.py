@@ -80,8 +80,8 @@ class OptunaAdapter:
     from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
     self.dists = {}
     for k, p in problem.params.items():
-      if isinstance(p, Float): self.dists[k] = FloatDistribution(p.low, p.high, log=p.log)
-      elif isinstance(p, Int): self.dists[k] = IntDistribution(p.low, p.high, log=p.log)
+      if isinstance(p, Float): self.dists[k] = FloatDistribution(p.low, p.high, log=p.log, step=p.step)
+      elif isinstance(p, Int): self.dists[k] = IntDistribution(p.low, p.high, log=p.log, step=p.step)
       elif isinstance(p, Categorical): self.dists[k] = CategoricalDistribution(p.choices)
     if sampler == "gp-det": self.info["deterministic_objective"] = not problem.noisy
     s = (optuna.samplers.GPSampler(seed=seed) if sampler == "gp" else

@@ -15,13 +15,14 @@ from scipy.stats import kstest, norm
 
 from benchmarks.functions import H6_25D_ACTIVE, PROBLEMS, SUITE, noise_draw
 from benchmarks.run import halves, load_runs, markdown_table, min_distances, run_jobs, run_one, summarize
-from tinybo.space import Float
+from tinybo.space import Float, all_values
 
 ROOT = Path(__file__).resolve().parents[1]
 
 def _floats(name):
+  """Continuous problems only: every parameter a Float without a step (a stepped problem's minimum is a lattice point's)."""
   p = PROBLEMS[name]
-  return all(isinstance(q, Float) for q in p.params.values())
+  return all(isinstance(q, Float) and q.step is None for q in p.params.values())
 
 def _as_fn(name):
   """f over a vector in the problem's own coordinates, and the box bounds (Float-only problems)."""
@@ -259,3 +260,10 @@ def test_hartmann_matches_a_second_transcription_of_the_published_constants():
     for x in rng.random((50, len(A[0]))):
       want = -sum(a * math.exp(-sum(A[i][j] * (x[j] - 1e-4 * P[i][j]) ** 2 for j in range(len(x)))) for i, a in enumerate(alpha))
       assert p(dict(zip(p.params, map(float, x)))) == pytest.approx(want, rel=1e-12, abs=1e-12)
+
+def test_a_stepped_problems_declared_optimum_is_the_minimum_over_its_whole_lattice():
+  p = PROBLEMS["branin_step"]
+  values = [p({"x0": a, "x1": b}) for a in all_values(p.space.params["x0"]) for b in all_values(p.space.params["x1"])]
+  assert len(values) == 61 * 61 and min(values) == p.optimum and values.count(p.optimum) == len(p.minimizers) == 1
+  # the lattice's minimum lies above the continuous one: Branin's f* = 5 / (4 pi) is between lattice points
+  assert p.optimum > PROBLEMS["branin"].optimum + 0.02
