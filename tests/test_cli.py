@@ -248,3 +248,12 @@ def test_show_tells_a_parameter_named_value_or_step_from_the_trials_columns(tmp_
   opt.observe(opt.suggest(), 3.0)
   rc, out, _ = run(capsys, "show", path)
   assert rc == 0 and out.splitlines()[1].split() == ["id", "state", "step", "value", "params.value", "params.step", "lr"]
+
+def test_show_writes_a_stepped_float_to_its_step(tmp_path, capsys):
+  # six significant digits printed -99.93002 as -99.93, a value the parameter never took (a neighbouring step's)
+  path = str(tmp_path / "steps.db")
+  opt = tb.Optimizer({"a": tb.Float(-99.96, -99.9, step=1e-05), "x": tb.Float(0, 1)}, strategy="random", storage=path)
+  opt.observe({"a": -99.93002, "x": 0.123456789}, 2.0)
+  rc, out, _ = run(capsys, "show", path)
+  assert rc == 0 and out.splitlines()[3].split() == ["*1", "complete", "-", "2", "-99.93002", "0.123457"]
+  assert out.rstrip().splitlines()[-1] == "best: trial 1, value 2: a=-99.93002, x=0.123457"

@@ -214,7 +214,7 @@ def test_from_dataclass():
   (tb.Float(0.0, 1.0, step=-0.1), "'p': step=-0.1; use a positive"), (tb.Float(0.0, 1.0, step=float("nan")), "'p': step=nan; use a positive"),
   (tb.Float(0.0, 1.0, step="0.1"), "'p': step='0.1' is a str; use a positive number"),
   (tb.Float(0.1, 1.0, log=True, step=0.1), "'p': step=0.1 with log=True: .*drop log=True or step"),
-  (tb.Float(0.0, 1.0, step=1e-17), r"'p': 100000000000000000 steps are over 2\*\*52"),
+  (tb.Float(0.0, 1.0, step=1e-17), r"'p': step=1e-17 is below float precision at 1.0; use step >= 3.55e-12 or drop step"),
   (tb.Int(0, 100, step=32), "'p': high - low = 100 is not a multiple of step=32; use high=96 or a step that divides the range"),
   (tb.Int(0, 100, step=0), r"'p': step=0; an Int's step is a whole number >= 1, such as step=2"),
   (tb.Int(0, 100, step=2.5), r"'p': step=2.5; an Int's step is a whole number >= 1"), (tb.Int(0, 100, step="2"), "'p': step='2'; an Int"),
@@ -313,6 +313,18 @@ def test_stepped_float_closed_form():
   assert tb.Space.from_dict({"d": {"type": "float", "min": 0.1, "max": 1.0, "step": 0.1}}) == tb.Space({"d": tb.Float(0.1, 1.0, step=0.1)})
   with pytest.raises(ValueError, match="condition on Float 'd' is not supported.*a stepped one too"):
     tb.Space({"d": tb.Float(0.1, 1.0, step=0.1), "e": tb.Float(0, 1, when={"d": 0.5})})
+
+def test_stepped_float_with_large_bounds_against_its_step():
+  # |low| / step ~ 1e7: the float error of high - low and of low + k * step is over a billionth of a step; still the lattice
+  p = tb.Space({"a": tb.Float(-99.96, -99.95998, step=1e-05)}).params["a"]
+  assert tb.space.all_values(p) == [-99.96, -99.95999, -99.95998]
+  assert [tb.Space({"a": p}).validate({"a": v})["a"] for v in (-99.96 + 1e-05, -99.95999)] == [-99.95999, -99.95999]
+  assert tb.Float(-99.96, -99.96 + 1e-05, step=1e-05).high == -99.96 + 1e-05 and n_steps(tb.Float(1e6, 1e6 + 1.0, step=1e-6)) == 1_000_000
+  with pytest.raises(ValueError, match=r"^parameter 'a': -99.959995 is not one of the values -99.96 \+ k \* 1e-05; use -99.96 or -99.95999$"):
+    tb.Space({"a": p}).validate({"a": -99.959995})
+  # a step below float resolution at the bounds has no lattice to keep: refused, not rounded onto a wrong one
+  with pytest.raises(ValueError, match=r"^parameter 'a': step=1e-13 is below float precision at 100.001; use step >= 3.55e-10 or drop step$"):
+    tb.Space({"a": tb.Float(100.0, 100.001, step=1e-13)})
 
 def test_stepped_float_neighbours_and_repeat_radius():
   s = tb.Space({"d": tb.Float(0.0, 0.5, step=0.05), "w": tb.Float(0.0, 10.0, step=0.001)})

@@ -1,5 +1,6 @@
 """Storage: SQLite persistence and resume, study identity checks, lock retries, shared pending state.
 (Several processes on one file: tests/test_reliability.py::test_eight_processes_share_one_study.)"""
+import math
 import os
 import pathlib
 import signal
@@ -141,6 +142,13 @@ def test_storage_argument_forms(tmp_path):
   with pytest.raises(TypeError, match="storage=42 is not a path or a storage object"): tb.Optimizer(SPACE, strategy="random", storage=42)
   with pytest.raises(ValueError, match="use storage=None for in-memory"): tb.Optimizer(SPACE, strategy="random", storage=":memory:")
   with pytest.raises(ValueError, match="does not exist; create it first"): tb.Optimizer(SPACE, strategy="random", storage=tmp_path / "no" / "x.db")
+  # a study name where Optuna users put one (its RDBStorage takes no name; create_study does) was a TypeError from sqlite3
+  with pytest.raises(TypeError, match=r"^SQLiteStorage\(busy_timeout='s'\): seconds, a finite number >= 0; the study's name goes to "
+                                      r"tb.Optimizer\(name=...\)$"):
+    SQLiteStorage(tmp_path / "c.db", "s")
+  for bad in (-1.0, math.nan, math.inf):
+    with pytest.raises(ValueError, match=rf"^SQLiteStorage\(max_wait={bad!r}\): seconds"): SQLiteStorage(tmp_path / "c.db", max_wait=bad)
+  assert not (tmp_path / "c.db").exists()   # refused before any file is made
 
 def test_memory_storage_is_shared_between_handles():
   mem = InMemoryStorage()

@@ -72,8 +72,10 @@ def open_study(path: str, name: str | None = None):
 
 # ***** show *****
 
-def _fmt(v: Any) -> str:
-  if isinstance(v, float): return f"{v:.6g}"
+def _fmt(v: Any, exact: bool = False) -> str:
+  """A cell: floats to 6 significant digits, or `exact` (a stepped Float's value, whose steps 6 digits may not tell
+  apart: -99.93002 with step=1e-05) as Python writes it."""
+  if isinstance(v, float): return repr(v) if exact else f"{v:.6g}"
   return "-" if v is None else safe(v)
 
 def width(text: str) -> int:
@@ -106,10 +108,12 @@ def show(opt, limit: int | None = None, recommend: bool = False, gp: dict[str, A
   """The study as text; `recommend`: also the trial that tb.GP(**gp) fitted to the complete trials believes best."""
   from tinybo.bo import GP
   from tinybo.optimizer import best_of
+  from tinybo.space import stepped
   from tinybo.trial import TrialState
   trials = opt.trials
   best = best_of(trials, opt.minimize)   # of the trials shown: a worker may finish another meanwhile
   names = opt.space.names
+  exact = {n: stepped(opt.space.params[n]) for n in names}
   counts = {s: sum(t.state == s for t in trials) for s in TrialState}
   head = (f"study '{safe(opt.name)}' ({opt.direction}): {len(trials)} trials, {counts[TrialState.COMPLETE]} complete, "
           f"{counts[TrialState.STOPPED]} stopped, {counts[TrialState.PENDING]} pending, {counts[TrialState.FAILED]} failed")
@@ -118,11 +122,11 @@ def show(opt, limit: int | None = None, recommend: bool = False, gp: dict[str, A
   # step: the last step the trial reported at (a stopped trial's value is its report there); an inactive conditional
   # parameter is absent from the trial: an empty cell, never "-" (which a None choice shows)
   rows = [[("*" if best is not None and t.id == best.id else "") + str(t.id), str(t.state), _fmt(t.last_step), _fmt(t.value)]
-          + [_fmt(t.params[n]) if n in t.params else "" for n in names] for t in shown]
+          + [_fmt(t.params[n], exact[n]) if n in t.params else "" for n in names] for t in shown]
   out = [head, table(rows, SHOW_COLUMNS + [safe(n) for n in column_names(names, SHOW_COLUMNS)])]
   if limit is not None and len(trials) > limit: out.insert(1, f"(last {limit} of {len(trials)} trials)")
   def described(t: Any) -> str:   # a space of constants only searches nothing: no parameters to list after the value
-    searched = ", ".join(f"{safe(n)}={_fmt(t.params[n])}" for n in names if n in t.params)
+    searched = ", ".join(f"{safe(n)}={_fmt(t.params[n], exact[n])}" for n in names if n in t.params)
     return f"trial {t.id}, value {t.value:.6g}" + (f": {searched}" if searched else "")
   if best is not None: out.append(f"best: {described(best)}")
   else: out.append("best: none yet (no complete trials)")

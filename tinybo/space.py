@@ -212,14 +212,24 @@ def _check_step(name: str, step: Any, low: float, high: float, log: bool) -> flo
   if log:
     raise ValueError(f"parameter '{name}': step={step!r} with log=True: the values low + k * step are not evenly spaced on a log scale; "
                      "drop log=True or step")
+  slack = _step_slack(low, high, q)
+  if slack > 1e-3:   # which also keeps the count of steps under 2**52 (the range is at most twice the larger bound)
+    raise ValueError(f"parameter '{name}': step={step!r} is below float precision at {max(abs(low), abs(high))!r}; "
+                     f"use step >= {_STEP_EPS * 1e3 * max(abs(low), abs(high)):.3g} or drop step")
   n = (high - low) / q
-  if n < 1 - 1e-9: raise ValueError(f"parameter '{name}': step={step!r} is larger than high - low = {high - low!r}; use a smaller step")
-  if abs(n - round(n)) > 1e-9 * max(1.0, n):
+  if n < 1 - slack: raise ValueError(f"parameter '{name}': step={step!r} is larger than high - low = {high - low!r}; use a smaller step")
+  if abs(n - round(n)) > max(slack, 1e-9 * n):
     below = float(_round_to(low + math.floor(n) * q, _digits(low, q)))
     raise ValueError(f"parameter '{name}': high - low = {high - low!r} is not a multiple of step={step!r}; use high={below!r} or a step "
                      "that divides the range")
-  if round(n) > _INT_RANGE: raise ValueError(f"parameter '{name}': {round(n)} steps are over 2**52; use a larger step or drop step")
   return q
+
+_STEP_EPS = 16 * np.finfo(np.float64).eps
+
+def _step_slack(low: float, high: float, q: float) -> float:
+  """How far from a whole number of steps float rounding can put (v - low) / q for a v meant to be on the lattice: a
+  billionth of a step, or more where the bounds are large against the step (-99.96 + 1e-05 is 0.99999999858 steps)."""
+  return max(1e-9, _STEP_EPS * max(abs(low), abs(high)) / q)
 
 def _check_int_step(name: str, step: Any, low: int, high: int, log: bool) -> int:
   """An Int's step, checked against its checked bounds: a whole number >= 1, no log beside one above 1, and high - low a
@@ -871,8 +881,8 @@ def _validate_value(name: str, p: Param, v: Any) -> Any:
     raise ValueError(f"parameter '{name}': {f if math.isfinite(f) else v} is outside [{p.low}, {p.high}]; give a value inside the bounds")
   f = min(max(f, p.low), p.high)
   if p.step is None: return f
-  k = (f - p.low) / p.step   # float noise (0.1 + 0.2) is within a billionth of a step; the value returned is the step's own
-  if abs(k - round(k)) > max(1e-9, 1e-15 * k):
+  k = (f - p.low) / p.step   # float noise (0.1 + 0.2) is within _step_slack of a whole step; the value returned is the step's own
+  if abs(k - round(k)) > max(_step_slack(p.low, p.high, p.step), 1e-15 * k):
     near = step_values(p, np.array([math.floor(k), math.ceil(k)])).tolist()
     raise ValueError(f"parameter '{name}': {v!r} is not one of the values {p.low!r} + k * {p.step!r}; use {near[0]!r} or {near[1]!r}")
   return float(step_values(p, np.array([round(k)]))[0])

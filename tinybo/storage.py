@@ -365,7 +365,11 @@ class SQLiteStorage:
       raise ValueError(f"storage '{self.path}': folder '{Path(self.path).parent}' does not exist; create it first")
     if readonly and not os.path.isfile(self.path):
       raise ValueError(f"no such study file '{self.path}'; pass the .db file given to tb.Optimizer(storage=...)")
-    self.busy_timeout, self.max_wait, self.readonly = busy_timeout, max_wait, readonly
+    for arg, v in (("busy_timeout", busy_timeout), ("max_wait", max_wait)):
+      if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 <= v < math.inf:
+        raise (ValueError if isinstance(v, (int, float)) and not isinstance(v, bool) else TypeError)(
+          f"SQLiteStorage({arg}={v!r}): seconds, a finite number >= 0; the study's name goes to tb.Optimizer(name=...)")
+    self.busy_timeout, self.max_wait, self.readonly = float(busy_timeout), float(max_wait), readonly
     # every connection opens the file named here, resolved now: a relative path must not follow a later chdir (an
     # objective's, a worker's in another folder) to another file
     self.file = os.path.abspath(self.path)
