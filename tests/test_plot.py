@@ -393,3 +393,15 @@ def test_a_large_study_is_fitted_on_a_subset_that_keeps_its_best(direction, tmp_
   for y in fits:
     assert len(y) == DEFAULT_MAX_POINTS
     assert np.array_equal(np.sort(sign * y)[:len(best)], best)
+
+def test_heatmap_title_writes_a_held_stepped_float_to_its_step(tmp_path, monkeypatch):
+  # three significant digits wrote the held -99.93002 as -99.9, a value the parameter never took
+  import matplotlib.pyplot as plt
+  close = plt.close
+  monkeypatch.setattr(plt, "close", lambda *a, **k: None)   # keep the figure to read its title
+  opt = tb.Optimizer({"a": tb.Float(-99.96, -99.9, step=1e-05), "x": tb.Float(0, 1), "y": tb.Float(0, 1)}, strategy="random", seed=0)
+  for i, a in enumerate([-99.93002, -99.95, -99.91, -99.94]):
+    opt.observe({"a": a, "x": 0.1 + 0.2 * i, "y": 0.9 - 0.2 * i}, float(i))
+  plot.heatmap(opt, "x", "y", tmp_path / "h.png", resolution=5)
+  assert plt.gcf()._suptitle.get_text().endswith("held: a=-99.93002")
+  close("all")

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from tinybo.arguments import check_device, check_int
-from tinybo.space import INT, Categorical, Float, Int, Space
+from tinybo.space import INT, Categorical, Float, Int, Space, stepped
 from tinybo.stopping import value_at
 from tinybo.subset import DEFAULT_MAX_POINTS, fit_subset
 from tinybo.trial import Report, Trial, TrialState
@@ -358,7 +358,7 @@ def heatmap(study: Any, x: str, y: str, path: str | os.PathLike = "heatmap.png",
                   zorder=4, label="best")
   axes[1].legend(loc="upper right", fontsize=8, framealpha=0.8)
   others = {k: base_params[k] for k in space.names if k not in (x, y) and k in base_params}
-  held = ", ".join(f"{k}={_fmt(v)}" for k, v in others.items())
+  held = ", ".join(f"{k}={_fmt(v, stepped(space.params[k]))}" for k, v in others.items())
   axes[1].set_title("GP posterior mean, others at best" if not at else "GP posterior mean, others fixed", fontsize=10)
   for ax in axes:
     ax.set_xscale(xs); ax.set_yscale(ys)
@@ -380,7 +380,9 @@ def heatmap(study: Any, x: str, y: str, path: str | os.PathLike = "heatmap.png",
       axis.set_major_formatter(FuncFormatter(_plain_tick)); axis.set_minor_formatter(FuncFormatter(_minor_tick))
   fig.colorbar(mesh, ax=axes, extend=extend, label=label + (" (lower is better)" if minimize else " (higher is better)"))
   fixed_all = {**({"step": at_step} if at_step is not None else {}), **fixed}
-  fid = "; " + ", ".join(f"only {k}={_fmt(v)}" for k, v in fixed_all.items()) if fixed_all else ("; every fidelity mixed" if mix_fidelities else "")
+  exact = {k: k in space.params and stepped(space.params[k]) for k in fixed_all}
+  fid = ("; " + ", ".join(f"only {k}={_fmt(v, exact[k])}" for k, v in fixed_all.items()) if fixed_all
+         else "; every fidelity mixed" if mix_fidelities else "")
   fig.suptitle(f"{name}: {x} × {y}{fid}\nheld: {held}" if held else f"{name}: {x} × {y}{fid}", fontsize=10)
   return _save(fig, path)
 
@@ -388,7 +390,10 @@ def _plain_tick(v: float, _=None) -> str: return f"{v:g}"
 def _minor_tick(v: float, _=None) -> str:   # 20, 30, 50, 200, ...: plain numbers on a log int axis, not crowded
   return f"{v:g}" if v > 0 and round(v / 10 ** math.floor(math.log10(v))) in (2, 3, 5) else ""
 
-def _fmt(v: Any) -> str: return f"{v:.3g}" if isinstance(v, float) else str(v)
+def _fmt(v: Any, exact: bool = False) -> str:
+  """A value in a title: floats to 3 significant digits, or `exact` (a stepped Float's, whose steps 3 digits may not
+  tell apart: -99.93002 with step=1e-05) as Python writes it."""
+  return (repr(v) if exact else f"{v:.3g}") if isinstance(v, float) else str(v)
 
 # ***** importance *****
 
