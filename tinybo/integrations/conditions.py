@@ -37,8 +37,8 @@ from tinybo.space import Categorical, Float, Int, _plain, n_values
 
 MAX_PARENT_VALUES = 32  # a wider int (units in 16..512) has a distinct value in nearly every row and "explains" anything
 
-def _n_values(p: Float | Int | Categorical) -> int:
-  return len(p.choices) if isinstance(p, Categorical) else int(n_values(p)) if isinstance(p, Int) else 0
+def _n_values(p: Float | Int | Categorical) -> int:   # space.n_values, with 0 for a Float (never a condition's parent)
+  return 0 if isinstance(p, Float) else int(n_values(p))
 
 def _key(v: Any) -> tuple:
   """A value as compared here: by type and value, as tinybo.space keys a Categorical's choices (1, True and 1.0 are
