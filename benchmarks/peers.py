@@ -45,13 +45,13 @@ def tinybo_strategy(name: str) -> Any:
   return tb.GP(**parse_options(name.partition(":")[2], tb.GP))
 
 class TinyboAdapter:
-  """A tb.Optimizer (in memory) with any tinybo strategy; recommend() is opt.recommend() where tinybo has it, else the
-  best observed trial."""
+  """A tb.Optimizer (in memory) with any tinybo strategy; recommend() is opt.recommend(observed=False): the configuration
+  with the best posterior mean anywhere in the space (a trial's where the data test deterministic, or without a model)."""
   def __init__(self, problem: Problem, seed: int, strategy: str = "gp"):
     import tinybo as tb
     self.opt = tb.Optimizer(problem.space, strategy=tinybo_strategy(strategy), seed=seed)
     self.pending: dict[tuple, Any] = {}
-    self.info = {"tinybo": tb.__version__, "recommend": "opt.recommend()" if hasattr(self.opt, "recommend") else "opt.best"}
+    self.info = {"tinybo": tb.__version__, "recommend": "opt.recommend(observed=False)"}
 
   def ask(self) -> dict[str, Any]:
     t = self.opt.suggest()
@@ -60,9 +60,7 @@ class TinyboAdapter:
 
   def tell(self, params: dict[str, Any], value: float) -> None: self.opt.observe(self.pending.pop(self.opt.space.key(params)), value)
 
-  def recommend(self) -> dict[str, Any]:
-    r = self.opt.recommend() if hasattr(self.opt, "recommend") else self.opt.best
-    return dict(r.params if hasattr(r, "params") else r)
+  def recommend(self) -> dict[str, Any]: return self.opt.recommend(observed=False)
 
 class OptunaAdapter:
   """Optuna's TPESampler or GPSampler with their defaults; recommend() is the study's best trial. GPSampler runs only with

@@ -110,6 +110,25 @@ def test_suggestions_valid_for_any_mixed_space(space, n_obs, n, seed):
     out = GP(n_initial=2).suggest(space, trials, n, seed=seed)
   check_new_and_valid(space, trials, out, n)
 
+@settings(max_examples=8, deadline=None, suppress_health_check=list(HealthCheck))
+@given(space=spaces(), n_obs=st.integers(0, 8), seed=st.integers(0, 3))
+def test_recommend_anywhere_valid_for_any_mixed_space(space, n_obs, seed):
+  # a given noise variance: the model ranks every configuration (no deterministic verdict), and its mean's maximizer,
+  # observed or not, must be a valid configuration whose mean is at least the best trial's
+  rng = np.random.default_rng(seed)
+  params = space.decode_many(space.sample(rng, n_obs))
+  trials = complete(params, rng.normal(size=len(params)).tolist())
+  gp = GP(noise=0.1)
+  with warnings.catch_warnings():
+    warnings.simplefilter("error", GPFallbackWarning)
+    got = gp.recommend_anywhere(space, trials, seed=seed)
+  if not trials: assert got is None; return
+  assert space.validate(got) == got
+  fitted = gp._recommend_fit(space, trials, seed, True)
+  if fitted[3] is not None:
+    mean_at = fitted[3].predict(space.encode_valid([got]))[0][0]
+    assert mean_at >= fitted[2].max() - 1e-9 * max(1.0, abs(fitted[2].max()))
+
 # ***** degenerate histories: still valid, new configurations *****
 
 def _suggest_quietly(space: Space, trials: list[Trial], n: int = 2) -> tuple[list[dict], GP]:

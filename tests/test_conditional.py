@@ -546,3 +546,16 @@ def test_a_generator_of_condition_values_asks_for_a_list(values, kind):
   assert msg == f"parameter 'm': the values of its condition on 'n' are a {kind}; use a list such as when={{'n': [value, ...]}} " \
                 "(it is used up by one reading)"
   assert tb.Space({**OK, "m": tb.Float(0, 1, when={"n": list(range(1, 3))})}).conditions["m"] == {"n": (1, 2)}   # the list it asks for works
+
+@settings(max_examples=10, **SETTINGS)
+@given(st_tree(max_params=5), st.integers(2, 12), st.integers(0, 3))
+def test_recommend_anywhere_is_exact_on_any_tree(tree, n_obs, seed):
+  # the tree-aware GP's mean maximized over a conditional space: active parameters only, each valid
+  space, spec = tree
+  rng = np.random.default_rng(seed)
+  params = space.decode_many(space.sample(rng, n_obs))
+  trials = [Trial(i, p, TrialState.COMPLETE, float(rng.normal())) for i, p in enumerate(params)]
+  with warnings.catch_warnings():
+    warnings.simplefilter("error", tb.GPFallbackWarning)
+    got = tb.GP(noise=0.1).recommend_anywhere(space, trials, seed=seed)
+  check_exact(space, spec, got)

@@ -32,7 +32,8 @@ def test_recommend_beats_the_lucky_best_on_a_noisy_quadratic(noise):
     closer += abs(rec.params["x"] - 0.7) < abs(best.params["x"] - 0.7)
   assert closer >= 7, closer  # measured 9 of 10 for both
 
-def test_recommend_does_not_change_the_suggestions():
+@pytest.mark.parametrize("observed", [True, False], ids=["trial", "anywhere"])
+def test_recommend_does_not_change_the_suggestions(observed):
   # a GP fit is path dependent (each warm-starts from the last): a recommend() between suggestions, even during the
   # initial design, must leave the study's course exactly as it was
   space = tb.Space({"x": tb.Float(-2.0, 3.0), "y": tb.Float(-1.0, 1.0)})
@@ -43,7 +44,7 @@ def test_recommend_does_not_change_the_suggestions():
     for i in range(10):
       t = opt.suggest()
       opt.observe(t, f(t.params, i))
-      if ask: opt.recommend()
+      if ask: opt.recommend(observed=observed)
     runs.append([t.params for t in opt.trials])
   assert runs[0] == runs[1]
 
@@ -135,6 +136,7 @@ def test_cli_show_recommends_with_the_gp_options_given(tmp_path, capsys):
   (["--recommend", "--gp", "kernel=rbf;kernel=matern32"], "--gp 'kernel=rbf;kernel=matern32': option 'kernel' given twice"),
   (["--recommend", "--gp", "noise"], "--gp 'noise': option 'noise': write key=value, such as noise=0.01"),
   (["--gp", "noise=0.01"], "--gp 'noise=0.01' sets the GP of --recommend; add --recommend"),
+  (["--anywhere"], "--anywhere widens --recommend to the whole space; add --recommend"),
 ])
 def test_cli_show_gp_options_errors_are_one_line(tmp_path, capsys, argv, message):
   db = tmp_path / "s.db"
@@ -185,3 +187,103 @@ def test_recommend_fits_a_large_study_on_the_bounded_subset(monkeypatch):
     closer += abs(rec.params["x"] - 0.7) < abs(opt.best.params["x"] - 0.7)
   assert sizes and max(sizes) <= 16, sizes
   assert closer >= 3, closer
+
+# ***** recommend(observed=False): the best posterior mean anywhere in the space *****
+
+def _model_of(opt: tb.Optimizer):
+  """The model recommend() ranks the trials by (None where the best observed value decides)."""
+  return opt.strategy._recommend_fit(opt.space, opt.trials, opt.seed, opt.minimize)[3]
+
+def test_recommend_anywhere_is_the_maximum_of_the_posterior_mean_on_a_dense_grid():
+  # the reference: the same model's mean on 20,001 grid points, maximized by numpy (a minimized objective: lowest mean)
+  for seed in range(4):
+    opt = noisy_quadratic_study(seed, None, n=40)
+    model = _model_of(opt)
+    grid = np.linspace(0.0, 1.0, 20001)
+    mean = model.predict(grid[:, None])[0]
+    x_ref = -2.0 + 5.0 * grid[int(np.argmax(mean))]   # SPACE is x in [-2, 3], encoded linearly
+    got = opt.recommend(observed=False)
+    assert set(got) == {"x"} and abs(got["x"] - x_ref) < 5e-3, (seed, got, x_ref)
+    at = model.predict(np.array([[(got["x"] + 2.0) / 5.0]]))[0][0]
+    assert at >= mean.max() - 1e-6 * abs(mean.max())
+
+def test_recommend_anywhere_beats_the_lucky_best():
+  closer = 0
+  for seed in range(10):
+    opt = noisy_quadratic_study(seed, None)
+    closer += abs(opt.recommend(observed=False)["x"] - 0.7) < abs(opt.best.params["x"] - 0.7)
+  assert closer >= 8, closer  # measured 9 of 10
+
+def test_recommend_anywhere_without_a_model_or_noise_is_the_recommended_trial():
+  opt = noisy_quadratic_study(0, "deterministic", sd=0.0, n=12)
+  assert opt.recommend(observed=False) == opt.best.params
+  rnd = tb.Optimizer(SPACE, strategy="random")
+  assert rnd.recommend(observed=False) is None
+  for x in (0.0, 1.0, 2.0): rnd.observe({"x": x}, x)
+  assert rnd.recommend(observed=False) == {"x": 0.0}
+  assert tb.Optimizer(SPACE, strategy=tb.GP()).recommend(observed=False) is None
+  # data that test deterministic under the default (noise fitted): the best observed trial, as recommend()
+  space = tb.Space({"x": tb.Float(0.0, 1.0), "y": tb.Float(0.0, 1.0)})
+  opt = tb.Optimizer(space, strategy=tb.GP(), seed=0)
+  for _ in range(15):
+    t = opt.suggest()
+    opt.observe(t, (t.params["x"] - 0.3) ** 2 + t.params["y"])
+  assert opt.recommend(observed=False) == opt.best.params
+
+def test_recommend_anywhere_scores_every_configuration_of_a_small_discrete_space():
+  space = tb.Space({"n": tb.Int(0, 9), "c": tb.Categorical(["a", "b", "c"])})
+  rng = np.random.default_rng(0)
+  opt = tb.Optimizer(space, strategy=tb.GP(), seed=0)
+  for _ in range(3):
+    for n in range(0, 10, 2):
+      for c in "abc": opt.observe({"n": n, "c": c}, (n - 5) ** 2 / 4 + (c != "b") * 2 + 0.5 * rng.standard_normal())
+  model = _model_of(opt)
+  configs = [{"n": n, "c": c} for n in range(10) for c in "abc"]
+  mean = model.predict(space.encode_valid(configs))[0]
+  got = opt.recommend(observed=False)
+  assert got == configs[int(np.argmax(mean))] and got["c"] == "b" and got["n"] in (4, 5, 6)
+
+def test_recommend_anywhere_on_a_conditional_space_is_a_valid_configuration():
+  space = tb.Space({"opt": tb.Categorical(["sgd", "adam"]), "lr": tb.Float(1e-4, 1e-1, log=True),
+                    "momentum": tb.Float(0.0, 0.99, when={"opt": "sgd"})})
+  def f(p, e): return (math.log10(p["lr"]) + 2.5) ** 2 + (0.5 if p["opt"] == "adam" else (p["momentum"] - 0.9) ** 2) + 0.1 * e
+  rng = np.random.default_rng(1)
+  opt = tb.Optimizer(space, seed=1)
+  for _ in range(30):
+    t = opt.suggest()
+    opt.observe(t, f(t.params, rng.standard_normal()))
+  with warnings.catch_warnings():
+    warnings.simplefilter("error", GPFallbackWarning)
+    got = opt.recommend(observed=False)
+  assert space.decode(space.encode_valid([got])[0]) == got   # valid: active parameters only, each in its range
+  assert f(got, 0.0) <= f(opt.recommend().params, 0.0) + 0.1
+
+def test_recommend_anywhere_warns_and_returns_the_recommended_trial_when_the_ascent_fails(monkeypatch):
+  import tinybo.bo as bo
+  opt = noisy_quadratic_study(2, None, n=30)
+  def broken(*a, **k): raise FloatingPointError("boom")
+  monkeypatch.setattr(bo, "optimize_acquisition", broken)
+  assert tb.GPFallbackWarning is GPFallbackWarning   # exported, for warnings.simplefilter("error", tb.GPFallbackWarning)
+  with pytest.warns(GPFallbackWarning, match=r"recommend_anywhere\(\).*boom"):
+    assert opt.recommend(observed=False) == opt.recommend().params
+
+@pytest.mark.parametrize("bad", ["no", 0, None])
+def test_recommend_observed_must_be_a_bool(bad):
+  with pytest.raises(ValueError, match=r"^recommend\(observed=.*\): use True \(a trial\) or False \(a configuration anywhere\)$"):
+    noisy_quadratic_study(0, None, n=5).recommend(observed=bad)
+
+def test_cli_show_recommends_anywhere(tmp_path, capsys):
+  db = tmp_path / "s.db"
+  rng = np.random.default_rng(3)
+  opt = tb.Optimizer(SPACE, strategy="random", storage=db, name="s")
+  for x in rng.uniform(-2.0, 3.0, 60): opt.observe({"x": float(x)}, (x - 0.7) ** 2 + 0.5 * rng.standard_normal())
+  ref = tb.Optimizer(SPACE, strategy=tb.GP(), storage=db, name="s")
+  where, rec = ref.recommend(observed=False), ref.recommend()
+  opt.storage.close()
+  assert where != rec.params   # a configuration between the trials
+  assert main(["show", str(db), "--recommend", "--anywhere"]) == 0
+  lines = capsys.readouterr().out.splitlines()
+  assert lines[-2] == f"recommended: trial {rec.id}, value {rec.value:.6g}: x={rec.params['x']:.6g}"
+  assert lines[-1] == f"recommended anywhere: x={where['x']:.6g}"
+  assert main(["show", str(db), "--recommend", "--anywhere", "--gp", "noise=deterministic"]) == 0   # no noise: the best trial's
+  assert capsys.readouterr().out.splitlines()[-1] == f"recommended anywhere: x={opt.best.params['x']:.6g} (trial {opt.best.id}'s)"

@@ -323,6 +323,51 @@ class GP:
     draw is lucky, and a model of warped values could rank the best ones by a noise it does not believe in), with a
     single value, or when the fit fails (then with a GPFallbackWarning). Over max_points complete trials the GP is fitted
     on `fit_subset`'s rows, as suggest's, and its mean compared at every trial."""
+    fitted = self._recommend_fit(space, trials, seed, minimize)
+    return None if fitted is None else fitted[0][int(np.argmax(fitted[2]))]
+
+  @_one_at_a_time
+  def recommend_anywhere(self, space: Space, trials: Sequence[Trial], *, seed: int = 0, minimize: bool = True) -> dict | None:
+    """The configuration of the whole space with the best posterior mean of `recommend`'s model, observed or not: on a
+    noisy objective the mean between the observed points knows more than any one of them (BoTorch's posterior-mean
+    recommendation). Where `recommend` takes the best observed trial (deterministic data, one value, a failed fit), that
+    trial's configuration. The mean is ascended from the trials it ranks best; where no point beats the best of them
+    (or the ascent fails, with a GPFallbackWarning), `recommend`'s trial's configuration. None before the first finite value."""
+    seed = self.seed if self.seed is not None else seed
+    fitted = self._recommend_fit(space, trials, seed, minimize)
+    if fitted is None: return None
+    rows, X, mean, model = fitted
+    best = dict(trials[rows[int(np.argmax(mean))]].params)
+    if model is None: return best
+    tree = self._tree(space)
+    try:
+      with np.errstate(all="ignore"):
+        state, ls = model.posterior_state(), np.asarray(model.hyperparameters["lengthscales"], dtype=np.float64)
+        post, args = posterior, {}
+        if tree is not None:
+          state, ls, post = (*state, *tree.tensors(state[0].dtype, state[0].device)), tree.lengthscales(ls), tree.posterior
+          args = {"augment": tree.augment, "branches": space.branches(), "fixed": parent_columns(space)}
+        X_all = self._all_configs(space)
+        if X_all is not None:   # a small discrete space: every configuration scored
+          x, _ = best_untaken(post, state, X_all, np.zeros((0, space.dim)), best=0.0, acquisition="ucb", beta=0.0, bucket=self.n_raw,
+                              augment=args.get("augment"))
+        else:   # UCB with beta = 0 is the posterior mean; ascended from the best trials by mean, among Sobol points
+          x, _ = optimize_acquisition(post, state, space, best=0.0, rng=history_rng(seed, len(trials), salt=5), acquisition="ucb", beta=0.0,
+                                      X_top=X[np.argsort(-mean, kind="stable")[:5]], lengthscales=ls, n_raw=self.n_raw,
+                                      n_starts=self.n_starts, n_steps=self.n_steps, **args)
+      if not np.all(np.isfinite(x)): raise FloatingPointError("the posterior mean's maximization returned a non-finite point")
+    except Exception as e:  # noqa: BLE001 - the model's best trial is still a recommendation
+      warnings.warn(f"tinybo GP strategy: recommend_anywhere() could not maximize the posterior mean ({type(e).__name__}: {e}); "
+                    "returning the recommended trial's configuration", GPFallbackWarning, stacklevel=3)
+      return best
+    at_x = float(model.predict(tree(x[None]) if tree is not None else x[None])[0][0])
+    return space.decode(x) if at_x > float(np.max(mean)) else best
+
+  def _recommend_fit(self, space: Space, trials: Sequence[Trial], seed: int, minimize: bool
+                     ) -> tuple[list[int], np.ndarray, np.ndarray, GPRegressor | None] | None:
+    """(rows, X, mean, model) for `recommend`: rows[k] the index in trials of complete trial k, X[k] its encoding, mean[k]
+    the model's posterior mean there (larger is better), or its target where the best observed value decides (then
+    model is None: see recommend; a failed fit warns). None before the first finite value."""
     seed = self.seed if self.seed is not None else seed
     full = History.of(space, trials)
     marked = self._outliers_failed(space, trials, None, minimize)
@@ -330,7 +375,7 @@ class GP:
     if len(h.y) == 0: return None
     rows = h.rows
     yy = self._targets(space, h.y, h.y, minimize)
-    if self.noise == "deterministic" or len(h.y) < 2: return rows[int(np.argmax(yy))]
+    if self.noise == "deterministic" or len(h.y) < 2: return rows, h.X, yy, None
     tree = self._tree(space)
     gx, cats = (tree, tree.categorical) if tree is not None else (lambda X: X, space.cat_groups)
     # the kept fit is this study's (see _follow): its rows as suggest saw them, outliers included (else never warm with one)
@@ -343,15 +388,15 @@ class GP:
       y_fit = yy[keep]
       model = self._fit(space, X_all[keep], y_fit, seed, cats, keep=False, floor_scale=self._floor_scale(space, y_fit, h.y, minimize), warm=warm)
       # the test on these data, whatever suggest's last verdict; noisy data: the model of the raw values (see acquisition)
-      if not self._noisy(space, model, y_fit, seed, keep=False, any_acquisition=True): return rows[int(np.argmax(yy))]
+      if not self._noisy(space, model, y_fit, seed, keep=False, any_acquisition=True): return rows, h.X, yy, None
       if not np.array_equal(raw := -h.y if minimize else h.y, yy):
         model = self._fit(space, X_all[keep], raw[keep], seed, cats, keep=False, warm=warm)
       mean = model.predict(X_all)[0]
     except Exception as e:  # noqa: BLE001 - a model that cannot be fitted still leaves the best observed trial
       warnings.warn(f"tinybo GP strategy: recommend() could not fit the GP ({type(e).__name__}: {e}); returning the best observed trial",
-                    GPFallbackWarning, stacklevel=2)
-      return rows[int(np.argmax(yy))]
-    return rows[int(np.argmax(mean))]
+                    GPFallbackWarning, stacklevel=4)
+      return rows, h.X, yy, None
+    return rows, h.X, mean, model
 
   # ***** the model's outlook on a running trial (tb.ModelStopping asks it through the Optimizer) *****
 

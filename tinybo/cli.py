@@ -1,6 +1,6 @@
 """The `tinybo` command line: look at, plot and export SQLite studies; run the benchmarks.
 
-  tinybo show study.db [--name NAME] [--last N] [--recommend [--gp "noise=0.01;kernel=rbf"]]
+  tinybo show study.db [--name NAME] [--last N] [--recommend [--anywhere] [--gp "noise=0.01;kernel=rbf"]]
   tinybo plot study.db --kind history|curves|heatmap|importance [--x P --y Q] [--step N] [--mix-fidelities] [-o out.png] [--name NAME]
   tinybo export study.db --format csv|json [-o FILE] [--name NAME]
   tinybo bench [ARGS...]            # python -m benchmarks.run ARGS... (needs a source checkout); results in the current folder
@@ -104,8 +104,9 @@ def column_names(names: list[str], fixed: list[str]) -> list[str]:
   (or like such a column already), so a parameter called 'value' or 'step' is never taken for the trial's."""
   return [f"params.{n}" if n in fixed or n.startswith("params.") else n for n in names]
 
-def show(opt, limit: int | None = None, recommend: bool = False, gp: dict[str, Any] | None = None) -> str:
-  """The study as text; `recommend`: also the trial that tb.GP(**gp) fitted to the complete trials believes best."""
+def show(opt, limit: int | None = None, recommend: bool = False, gp: dict[str, Any] | None = None, anywhere: bool = False) -> str:
+  """The study as text; `recommend`: also the trial that tb.GP(**gp) fitted to the complete trials believes best;
+  `anywhere` (with recommend): also the configuration with its best posterior mean anywhere in the space."""
   from tinybo.bo import GP
   from tinybo.optimizer import best_of
   from tinybo.space import stepped
@@ -133,8 +134,13 @@ def show(opt, limit: int | None = None, recommend: bool = False, gp: dict[str, A
   if best is not None and recommend:
     # the trial a GP fitted to the complete trials believes best (best posterior mean): not fooled by a lucky noisy draw.
     # Asked for, not by default: a GP fit compiles its programs on a cold cache (seconds), and showing a study is instant
-    rec = trials[GP(**(gp or {})).recommend(opt.space, trials, seed=opt.seed, minimize=opt.minimize)]
+    model = GP(**(gp or {}))
+    rec = trials[model.recommend(opt.space, trials, seed=opt.seed, minimize=opt.minimize)]
     out.append(f"recommended: {described(rec)}")
+    if anywhere:
+      where = model.recommend_anywhere(opt.space, trials, seed=opt.seed, minimize=opt.minimize)
+      held = ", ".join(f"{safe(n)}={_fmt(where[n], exact[n])}" for n in names if n in where)
+      out.append(f"recommended anywhere: {held or '(no parameters)'}" + (" (trial " + str(rec.id) + "'s)" if where == rec.params else ""))
   return "\n".join(out)
 
 # ***** export *****
@@ -212,6 +218,8 @@ def parser() -> argparse.ArgumentParser:
   s.add_argument("--last", type=int, default=None, metavar="N", help="show only the last N trials")
   s.add_argument("--recommend", action="store_true",
                  help="also the recommended trial: the best posterior mean of a GP fitted to the complete trials (for noisy objectives)")
+  s.add_argument("--anywhere", action="store_true", help="with --recommend, also the configuration with the best posterior mean anywhere "
+                 "in the space, perhaps never evaluated")
   s.add_argument("--gp", metavar="OPTIONS", help="--recommend with the tb.GP options the study ran with (a study file does not record "
                  "them): key=value separated by ';' or ',', e.g. \"noise=0.01;kernel=rbf\" for tb.GP(noise=0.01, kernel='rbf')")
   p = sub.add_parser("plot", help="write a PNG: history, learning curves, heatmap or importance")
@@ -245,9 +253,10 @@ def run(argv: list[str]) -> int:
   if a.cmd == "show" and a.last is not None and a.last < 0: raise CLIError(f"--last {a.last}: use an int >= 0 (how many of the last trials to show)")
   if a.cmd == "show":
     if a.gp is not None and not a.recommend: raise CLIError(f"--gp {a.gp!r} sets the GP of --recommend; add --recommend")
+    if a.anywhere and not a.recommend: raise CLIError("--anywhere widens --recommend to the whole space; add --recommend")
     gp = gp_options(a.gp) if a.gp is not None else None
     names = [a.name] if a.name else [r[0] for r in study_names(a.db)]
-    print("\n\n".join(show(open_study(a.db, n), a.last, a.recommend, gp) for n in names))
+    print("\n\n".join(show(open_study(a.db, n), a.last, a.recommend, gp, a.anywhere) for n in names))
     return 0
   opt = open_study(a.db, a.name)
   if a.cmd == "export":

@@ -28,7 +28,7 @@ import time
 import traceback
 import warnings
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, Literal, overload
 
 from tinybo.bo import GP
 from tinybo.space import Space, copied_constant
@@ -235,10 +235,24 @@ class Optimizer:
     never count: their values are at an earlier step than the complete trials' (Optuna's best ignores pruned trials too)."""
     return best_of(self.trials, self.minimize)
 
-  def recommend(self) -> Trial | None:
+  @overload
+  def recommend(self, observed: Literal[True] = True) -> Trial | None: ...
+  @overload
+  def recommend(self, observed: Literal[False]) -> dict[str, Any] | None: ...
+  def recommend(self, observed: bool = True) -> Trial | dict[str, Any] | None:
     """The complete trial the strategy's model believes best, for a noisy objective the one to deploy: with the GP
     strategy the best posterior mean among the complete trials (tb.GP.recommend), which one lucky draw does not fool;
-    with a strategy that has no model (random, grid), `best`. None before the first result. `best` stays the best observed."""
+    with a strategy that has no model (random, grid), `best`. None before the first result. `best` stays the best observed.
+    observed=False: the configuration (a params dict) with the best posterior mean anywhere in the space, perhaps never
+    evaluated (tb.GP.recommend_anywhere; to measure it, `enqueue` it); the recommended trial's params where the model
+    has nothing better or the data test deterministic, and without a model."""
+    if not isinstance(observed, bool): raise ValueError(f"recommend(observed={observed!r}): use True (a trial) or False (a configuration anywhere)")
+    if not observed:
+      anywhere = getattr(self.strategy, "recommend_anywhere", None)
+      if anywhere is None:
+        t = self.recommend()
+        return None if t is None else dict(t.params)
+      with self._lock: return anywhere(self.space, self.trials, seed=self.seed, minimize=self.minimize)
     rec = getattr(self.strategy, "recommend", None)
     if rec is None: return self.best
     trials = self.trials
