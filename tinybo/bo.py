@@ -356,12 +356,12 @@ class GP:
                                       X_top=X[np.argsort(-mean, kind="stable")[:5]], lengthscales=ls, n_raw=self.n_raw,
                                       n_starts=self.n_starts, n_steps=self.n_steps, **args)
       if not np.all(np.isfinite(x)): raise FloatingPointError("the posterior mean's maximization returned a non-finite point")
+      at_x = float(model.predict(tree(x[None]) if tree is not None else x[None])[0][0])
+      return space.decode(x) if at_x > float(np.max(mean)) else best
     except Exception as e:  # noqa: BLE001 - the model's best trial is still a recommendation
       warnings.warn(f"tinybo GP strategy: recommend_anywhere() could not maximize the posterior mean ({type(e).__name__}: {e}); "
                     "returning the recommended trial's configuration", GPFallbackWarning, stacklevel=3)
       return best
-    at_x = float(model.predict(tree(x[None]) if tree is not None else x[None])[0][0])
-    return space.decode(x) if at_x > float(np.max(mean)) else best
 
   def _recommend_fit(self, space: Space, trials: Sequence[Trial], seed: int, minimize: bool
                      ) -> tuple[list[int], np.ndarray, np.ndarray, GPRegressor | None] | None:
