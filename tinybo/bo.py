@@ -364,7 +364,7 @@ class GP:
       return best
 
   def _recommend_fit(self, space: Space, trials: Sequence[Trial], seed: int, minimize: bool
-                     ) -> tuple[list[int], np.ndarray, np.ndarray, GPRegressor | None] | None:
+                     ) -> tuple[Sequence[int], np.ndarray, np.ndarray, GPRegressor | None] | None:
     """(rows, X, mean, model) for `recommend`: rows[k] the index in trials of complete trial k, X[k] its encoding, mean[k]
     the model's posterior mean there (larger is better), or its target where the best observed value decides (then
     model is None: see recommend; a failed fit warns). None before the first finite value."""
