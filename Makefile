@@ -51,7 +51,7 @@ test: venv opencl
 
 demo: venv
 	$(BIN)/pip install -q -e ".[plot,examples]"
-	$(BIN)/python examples/tune_mlp.py
+	$(BIN)/python examples/tune_mlp.py --compare
 
 lint: venv
 	$(BIN)/pip install -q ruff

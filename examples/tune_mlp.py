@@ -5,9 +5,11 @@ each layer's width (int, log; `width_2` exists only for 2 layers: a conditional 
 validation error. Each trial reports its validation error after every epoch and the median stopping rule ends the
 runs that are worse than the median of the finished ones at the same epoch. Keeps the study in SQLite, prints how many
 epochs the study spent against every trial run to the end, compares the best configuration with an untuned default on
-validation and on a held-out test split, and writes the plots (learning curves included).
+validation and on a held-out test split, and writes the plots (learning curves included). `--compare` (what `make demo`
+runs) then runs the same number of trials again without stopping, every one to the end, in a second study, and prints
+the epochs and the accuracy that one reached beside the first's.
 
-  python examples/tune_mlp.py [--trials 30] [--epochs 10] [--stopping median|asha|none] [--out out] [--seed 0]
+  python examples/tune_mlp.py [--trials 30] [--epochs 10] [--stopping median|asha|none] [--compare] [--out out] [--seed 0]
 """
 from __future__ import annotations
 
@@ -155,6 +157,16 @@ def summary(opt: tb.Optimizer, epochs: int) -> dict:
   return {"trials": len(ran), "complete": len(ran) - len(stopped), "stopped": len(stopped), "epochs_spent": spent, "epochs_full": len(ran) * epochs,
           "stopped_at": sorted(t.last_step for t in stopped)}
 
+def run_study(space: tb.Space, data: dict, args: argparse.Namespace, stopping: tb.StoppingRule | None, db: str) -> tuple[tb.Optimizer, tb.Trial]:
+  """A fresh study in `db` (the demo is a demonstration, not a resume): args.trials trials of the objective under
+  `stopping`; the Optimizer and its best complete trial."""
+  if os.path.exists(db): os.remove(db)
+  strategy = tb.GP(device=Device.DEFAULT, seed=args.seed) if args.strategy == "gp" else args.strategy
+  opt = tb.Optimizer(space, strategy=strategy, direction="minimize", seed=args.seed, storage=db, name="digits-mlp", stopping=stopping)
+  best = opt.optimize(objective(data, args.seed), n_trials=args.trials, progress=True)
+  if best is None: raise SystemExit(f"no trial of {args.trials} completed (every one stopped or failed); run more trials or more epochs")
+  return opt, best
+
 def main(argv: list[str] | None = None) -> dict:
   ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
   ap.add_argument("--trials", type=int, default=30)
@@ -163,7 +175,10 @@ def main(argv: list[str] | None = None) -> dict:
   ap.add_argument("--out", default="out", help="folder for the SQLite study and the PNGs")
   ap.add_argument("--seed", type=int, default=0)
   ap.add_argument("--strategy", default="gp", help="gp (default) or random")
+  ap.add_argument("--compare", action="store_true", help="also run the same number of trials without stopping (a second study, "
+                  "out/demo_full.db) and print its epochs and accuracy beside this one's")
   args = ap.parse_args(argv)
+  if args.compare and args.stopping == "none": ap.error("--compare runs a second study without stopping; give --stopping median or asha")
   for flag, v in (("--trials", args.trials), ("--epochs", args.epochs)):
     if v < 1: ap.error(f"{flag} {v}: use 1 or more")
   try: stopping = make_stopping(args.stopping, args.epochs)
@@ -172,13 +187,9 @@ def main(argv: list[str] | None = None) -> dict:
   t0 = time.perf_counter()
   data, space = load_data(args.seed), make_space(args.epochs)
   db = os.path.join(args.out, "demo.db")
-  if os.path.exists(db): os.remove(db)   # a fresh study each run: the demo is a demonstration, not a resume
-  strategy = tb.GP(device=Device.DEFAULT, seed=args.seed) if args.strategy == "gp" else args.strategy
-  opt = tb.Optimizer(space, strategy=strategy, direction="minimize", seed=args.seed, storage=db, name="digits-mlp", stopping=stopping)
   print(f"tuning a tinygrad MLP on digits: {args.trials} trials of up to {args.epochs} epochs, stopping: {stopping}, GP and model on "
         f"{Device.DEFAULT}; minimizing {METRIC} (-1.7 = 2% error)")
-  best = opt.optimize(objective(data, args.seed), n_trials=args.trials, progress=True)
-  if best is None: raise SystemExit(f"no trial of {args.trials} completed (every one stopped or failed); run more trials or more epochs")
+  opt, best = run_study(space, data, args, stopping, db)
   res = {**summary(opt, args.epochs), "best": best.params, "best_val": accuracy(best.value)}
   default = space.validate(DEFAULT)
   res["default_val"] = train_eval(default, data, seed=args.seed)
@@ -192,6 +203,12 @@ def main(argv: list[str] | None = None) -> dict:
     x, y = [n for n in plot.most_important(opt, k=len(space.names), device=Device.DEFAULT) if n not in space.conditions][:2]
     res["plots"] += [plot.heatmap(opt, x, y, os.path.join(args.out, f"heatmap_{x}_{y}.png"), device=Device.DEFAULT, label=METRIC),
                      plot.importance(opt, os.path.join(args.out, "importance.png"), device=Device.DEFAULT)]
+  if args.compare:   # the same number of trials, every one to the end: what the stopping saved, and what it cost
+    full_db = os.path.join(args.out, "demo_full.db")
+    print(f"again without stopping, every trial to the end (a second study, {full_db}):")
+    full, full_best = run_study(space, data, args, None, full_db)
+    res["full"] = {**summary(full, args.epochs), "best": full_best.params, "best_val": accuracy(full_best.value),
+                   "best_test": train_eval(full_best.params, data, seed=args.seed, split="test")}
   res["wall_s"] = time.perf_counter() - t0
   searched = {k: v for k, v in best.params.items() if k in space.names}
   print(f"trials: {res['trials']}, {res['complete']} ran all {args.epochs} epochs, {res['stopped']} stopped early "
@@ -202,6 +219,10 @@ def main(argv: list[str] | None = None) -> dict:
   print(f"best {METRIC}: {best.value:.3f}")
   print(f"validation accuracy: tuned {res['best_val']:.4f} vs default {res['default_val']:.4f} (default: {DEFAULT})")
   print(f"test accuracy:       tuned {res['best_test']:.4f} vs default {res['default_test']:.4f}")
+  if args.compare:
+    f = res["full"]
+    print(f"every trial to the end: {f['epochs_spent']} epochs against this study's {res['epochs_spent']}; validation accuracy "
+          f"{f['best_val']:.4f} against {res['best_val']:.4f}, test {f['best_test']:.4f} against {res['best_test']:.4f}")
   print(f"study: {db}   plots: {', '.join(res['plots'])}   wall time: {res['wall_s']:.0f} s")
   return res
 

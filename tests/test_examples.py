@@ -46,6 +46,26 @@ def test_demo_stops_bad_runs_early_and_counts_the_epochs(demo, tmp_path, capsys)
   assert f"{res['stopped']} stopped early" in out and f"epochs: {res['epochs_spent']} spent, 15 if every trial" in out
   assert res["best"]["epochs"] == 3 and Path(res["plots"][1]).read_bytes()[:4] == b"\x89PNG"   # the learning curves
 
+def test_demo_compare_runs_the_same_trials_to_the_end(demo, tmp_path, capsys):
+  # the summary: the epochs the study spent against the same number of trials run to the end, and the accuracy
+  # each reached; the second study is a real one, read back from its own file
+  res = demo.main(["--trials", "5", "--epochs", "3", "--stopping", "asha", "--compare", "--out", str(tmp_path)])
+  out = capsys.readouterr().out
+  with sqlite3.connect(tmp_path / "demo_full.db") as c:
+    states = dict(c.execute("SELECT state, COUNT(*) FROM trials GROUP BY state").fetchall())
+    values = [v for (v,) in c.execute("SELECT value FROM trials WHERE state = 'complete'")]
+    last = dict(c.execute("SELECT trial, MAX(step) FROM reports GROUP BY trial").fetchall())
+  full = res["full"]
+  assert states == {"complete": 5} and sorted(last.values()) == [3] * 5
+  assert full["epochs_spent"] == full["epochs_full"] == 15 > res["epochs_spent"] and full["stopped"] == 0
+  assert full["best_val"] == pytest.approx(demo.accuracy(min(values))) and 0.0 <= full["best_test"] <= 1.0
+  assert (f"every trial to the end: 15 epochs against this study's {res['epochs_spent']}; validation accuracy "
+          f"{full['best_val']:.4f} against {res['best_val']:.4f}, test {full['best_test']:.4f} against {res['best_test']:.4f}") in out
+  with pytest.raises(SystemExit):
+    demo.main(["--stopping", "none", "--compare", "--out", str(tmp_path / "never")])
+  assert "--compare runs a second study without stopping; give --stopping median or asha" in capsys.readouterr().err
+  assert not (tmp_path / "never").exists()   # refused before any folder is made
+
 def test_demo_rules_never_judge_the_last_epoch(demo):
   # the median rule had no max_step: a run worse than the median at epoch 10 of 10 was recorded as STOPPED after its
   # whole budget, and left the median to the runs better than it; and --epochs 2 made its warm-up swallow every epoch
