@@ -287,3 +287,36 @@ def test_cli_show_recommends_anywhere(tmp_path, capsys):
   assert lines[-1] == f"recommended anywhere: x={where['x']:.6g}"
   assert main(["show", str(db), "--recommend", "--anywhere", "--gp", "noise=deterministic"]) == 0   # no noise: the best trial's
   assert capsys.readouterr().out.splitlines()[-1] == f"recommended anywhere: x={opt.best.params['x']:.6g} (trial {opt.best.id}'s)"
+
+def test_recommendations_are_both_recommendations_from_one_fit(monkeypatch):
+  opt = noisy_quadratic_study(4, None, n=40)
+  strategy, calls = opt.strategy, []
+  fit = strategy._fit
+  def counted(*a, **k):
+    calls.append(1)
+    return fit(*a, **k)
+  monkeypatch.setattr(strategy, "_fit", counted)
+  args = dict(seed=opt.seed, minimize=opt.minimize)
+  i = strategy.recommend(opt.space, opt.trials, **args)
+  n_one = len(calls)
+  where = strategy.recommend_anywhere(opt.space, opt.trials, **args)
+  assert n_one >= 1 and len(calls) == 2 * n_one
+  assert strategy.recommendations(opt.space, opt.trials, **args) == (i, where)
+  assert len(calls) == 3 * n_one   # one fit's worth of calls for both
+  assert where != opt.trials[i].params   # the ascent ran: a configuration between the trials
+  assert tb.GP().recommendations(SPACE, [], seed=0) == (None, None)
+
+def test_recommendation_warnings_point_at_the_caller(monkeypatch):
+  import tinybo.bo as bo
+  opt = noisy_quadratic_study(2, None, n=30)
+  def broken(*a, **k): raise FloatingPointError("boom")
+  monkeypatch.setattr(bo, "optimize_acquisition", broken)
+  for ask in (lambda: opt.strategy.recommendations(opt.space, opt.trials, seed=0),
+              lambda: opt.strategy.recommend_anywhere(opt.space, opt.trials, seed=0)):
+    with pytest.warns(GPFallbackWarning) as got: ask()
+    assert [w.filename for w in got] == [__file__]
+  monkeypatch.setattr(opt.strategy, "_fit", broken)
+  for ask in (lambda: opt.strategy.recommendations(opt.space, opt.trials, seed=0),
+              lambda: opt.strategy.recommend(opt.space, opt.trials, seed=0)):
+    with pytest.warns(GPFallbackWarning) as got: ask()
+    assert [w.filename for w in got] == [__file__]

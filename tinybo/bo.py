@@ -333,11 +333,26 @@ class GP:
     recommendation). Where `recommend` takes the best observed trial (deterministic data, one value, a failed fit), that
     trial's configuration. The mean is ascended from the trials it ranks best; where no point beats the best of them
     (or the ascent fails, with a GPFallbackWarning), `recommend`'s trial's configuration. None before the first finite value."""
+    return self._recommendations(space, trials, seed, minimize)[1]
+
+  @_one_at_a_time
+  def recommendations(self, space: Space, trials: Sequence[Trial], *, seed: int = 0, minimize: bool = True
+                      ) -> tuple[int | None, dict | None]:
+    """(`recommend`, `recommend_anywhere`) from one fit of the model: both at the cost of the second alone."""
+    return self._recommendations(space, trials, seed, minimize)
+
+  def _recommendations(self, space: Space, trials: Sequence[Trial], seed: int, minimize: bool) -> tuple[int | None, dict | None]:
     seed = self.seed if self.seed is not None else seed
-    fitted = self._recommend_fit(space, trials, seed, minimize)
-    if fitted is None: return None
+    fitted = self._recommend_fit(space, trials, seed, minimize, stacklevel=5)
+    if fitted is None: return None, None
     rows, X, mean, model = fitted
-    best = dict(trials[rows[int(np.argmax(mean))]].params)
+    index = rows[int(np.argmax(mean))]
+    return index, self._anywhere(space, trials, seed, fitted, dict(trials[index].params))
+
+  def _anywhere(self, space: Space, trials: Sequence[Trial], seed: int,
+                fitted: tuple[Sequence[int], np.ndarray, np.ndarray, GPRegressor | None], best: dict) -> dict:
+    """recommend_anywhere's ascent of `fitted`'s posterior mean (see _recommend_fit); `best` where it finds nothing better."""
+    rows, X, mean, model = fitted
     if model is None: return best
     tree = self._tree(space)
     try:
@@ -360,10 +375,10 @@ class GP:
       return space.decode(x) if at_x > float(np.max(mean)) else best
     except Exception as e:  # noqa: BLE001 - the model's best trial is still a recommendation
       warnings.warn(f"tinybo GP strategy: recommend_anywhere() could not maximize the posterior mean ({type(e).__name__}: {e}); "
-                    "returning the recommended trial's configuration", GPFallbackWarning, stacklevel=3)
+                    "returning the recommended trial's configuration", GPFallbackWarning, stacklevel=5)
       return best
 
-  def _recommend_fit(self, space: Space, trials: Sequence[Trial], seed: int, minimize: bool
+  def _recommend_fit(self, space: Space, trials: Sequence[Trial], seed: int, minimize: bool, stacklevel: int = 4
                      ) -> tuple[Sequence[int], np.ndarray, np.ndarray, GPRegressor | None] | None:
     """(rows, X, mean, model) for `recommend`: rows[k] the index in trials of complete trial k, X[k] its encoding, mean[k]
     the model's posterior mean there (larger is better), or its target where the best observed value decides (then
@@ -394,7 +409,7 @@ class GP:
       mean = model.predict(X_all)[0]
     except Exception as e:  # noqa: BLE001 - a model that cannot be fitted still leaves the best observed trial
       warnings.warn(f"tinybo GP strategy: recommend() could not fit the GP ({type(e).__name__}: {e}); returning the best observed trial",
-                    GPFallbackWarning, stacklevel=4)
+                    GPFallbackWarning, stacklevel=stacklevel)
       return rows, h.X, yy, None
     return rows, h.X, mean, model
 

@@ -135,10 +135,11 @@ def show(opt, limit: int | None = None, recommend: bool = False, gp: dict[str, A
     # the trial a GP fitted to the complete trials believes best (best posterior mean): not fooled by a lucky noisy draw.
     # Asked for, not by default: a GP fit compiles its programs on a cold cache (seconds), and showing a study is instant
     strategy = GP(**(gp or {}))
-    rec = trials[strategy.recommend(opt.space, trials, seed=opt.seed, minimize=opt.minimize)]
+    if anywhere: i, where = strategy.recommendations(opt.space, trials, seed=opt.seed, minimize=opt.minimize)   # one fit for both
+    else: i, where = strategy.recommend(opt.space, trials, seed=opt.seed, minimize=opt.minimize), None
+    rec = trials[i]
     out.append(f"recommended: {described(rec)}")
     if anywhere:
-      where = strategy.recommend_anywhere(opt.space, trials, seed=opt.seed, minimize=opt.minimize)
       held = ", ".join(f"{safe(n)}={_fmt(where[n], exact[n])}" for n in names if n in where)
       out.append(f"recommended anywhere: {held or '(no parameters)'}" + (" (trial " + str(rec.id) + "'s)" if where == rec.params else ""))
   return "\n".join(out)
