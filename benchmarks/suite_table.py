@@ -34,6 +34,10 @@ DEFAULT_RUNS: dict[str, list[tuple[str, str]]] = {p: [(f, "gp")] for p, f in _ZE
 # the noisy problems' regret is at the recommendation, since session 34 `opt.recommend(observed=False)`: s34_rec_anywhere.json
 # holds the same 40 runs (every observed value equal to s24's, checked) with that recommendation
 DEFAULT_RUNS.update({p: [("s34_rec_anywhere.json", "gp")] for p in ("branin_noisy", "hartmann6_noisy")})
+# mixed since session 35's integer-end rule (`inward.new_int_end`), the one suite problem it changes (an Int of 3+ values
+# on a space that is not scored whole): s35_int_end_mixed.json, run on the Zen 4 machine type of s24's runs (whose other
+# problems that session's code repeats bit for bit)
+DEFAULT_RUNS["mixed"] = [("s35_int_end_mixed.json", "gp")]
 # strategy -> results files holding its runs (glob patterns, in order: a later file's run of the same problem and seed
 # wins): the peers in their recommended set-up, seeds 0-19 where they were run; skopt and BoTorch ran seeds 0-9 of
 # branin, hartmann6 and ackley5 only, before issue 11

@@ -26,7 +26,7 @@ from tinybo.arguments import check_device, check_int, check_real
 from tinybo.discrete import all_configs, best_untaken, enumerable
 from tinybo.fidelity import CurveData, at_target, curve_data, trend
 from tinybo.gp import LENGTHSCALE_PRIORS, GPRegressor, check_noise, posterior
-from tinybo.inward import INWARD_STALL, int_cells, int_inward_probe, inward_probe, on_float_bound
+from tinybo.inward import INWARD_STALL, int_cells, int_inward_probe, inward_probe, new_int_end, on_float_bound
 from tinybo.kernels import check_kernel
 from tinybo.noise import NOISE_MARGIN, RETEST_GROWTH, negligible_noise, noise_evidence
 from tinybo.optim_acqf import optimize_acquisition
@@ -184,7 +184,11 @@ class GP:
   not log) that those evaluations, the best point and the suggestion all hold at its first or last value, with the
   floats within 2 INWARD_STEP of the best point's: the best point with the integer one value inside, unless that
   configuration is taken (`int_inward_probe`). On noisy data the best point is partly a lucky draw, and "edge" already
-  answers UCB's bound suggestions with LogEI's.
+  answers UCB's bound suggestions with LogEI's. And where UCB's suggestion holds such an integer at its first or last
+  value while the best point holds another (`new_int_end`), LogEI's within EDGE_LENGTH's box around the best point
+  replaces it (not on a small discrete space, which is scored whole): UCB's variance bonus peaks at the ends of an
+  integer's range, and a study following it tries the other parameters at the end values one after another (on the
+  suite's mixed problem, 8-23 of 30 guided evaluations).
   `kernel`: "matern52" (default), "matern32", "matern12", "rbf", or "auto": at every cold fit (the first, then each time the
   data grew 1.5x) fit every kernel of AUTO_KERNELS and keep the one with the higher MAP evidence, continued by the warm
   fits in between (selection by the marginal likelihood; a cold fit then costs one fit per kernel). The first kernel of
@@ -765,6 +769,11 @@ class GP:
             if on_float_bound(x, space.kinds):
               x = propose("logei", state, ls, best_i, box if box is not None else trust_box(X_top[0], ls[:space.dim], EDGE_LENGTH, movable))
           else: x = propose(acquisition, state, ls, best_i, box)
+          # deterministic data: UCB's point takes an integer to an end of its range where the best point is not: LogEI
+          # near the best point instead, as "edge" answers a float's bound under noise (see new_int_end; a small
+          # discrete space is scored whole, where a box does not apply)
+          if probing and X_all is None and cells.any() and new_int_end(x, X_top[0], cells):
+            x = propose("logei", state, ls, best_i, box if box is not None else trust_box(X_top[0], ls[:space.dim], EDGE_LENGTH, movable))
           # "edge"/"auto" on data that test deterministic: a point on a face where the best point is too: observe just
           # inside it once (a space without conditions only: an inactive column's bound means nothing; curves' incumbent
           # is a prediction; noisy data: the best point is partly a lucky draw, and edge's LogEI handles the bounds there)

@@ -1,6 +1,7 @@
 """The inward probe: where a deterministic study keeps refining its best point along a face of the box (a float
 parameter on its bound, or an integer at the first or last of its values), one observation just inside settles whether
-the optimum is in there (the GP strategy's "edge"/"auto" rule; see GP in bo.py).
+the optimum is in there (the GP strategy's "edge"/"auto" rule; see GP in bo.py). Also `new_int_end`: whether a suggestion
+takes an integer to an end of its range where the best point is not (the same rule answers it with LogEI near the best).
 Holds pure numpy functions. Imports: space (the column kinds, n_values), numpy.
 Glossary: x[d] an encoded point (unit cube), kinds the space's column kinds, incumbent the best observed point.
 """
@@ -80,3 +81,14 @@ def int_inward_probe(x: np.ndarray, incumbent: np.ndarray, kinds: Sequence[int],
   probe = incumbent.astype(np.float64, copy=True)
   probe[c[low]], probe[c[high]] = 1.5 * width[low], 1.0 - 1.5 * width[high]
   return probe
+
+def new_int_end(x: np.ndarray, incumbent: np.ndarray, cells: np.ndarray) -> bool:
+  """Whether the encoded point x holds an integer column (cells > 0, see int_cells) at the first or last of its values
+  where the incumbent holds another value of it. Why: UCB's variance bonus is largest at the ends of an integer's range
+  (the model has data on one side only, and the relaxed ascent stops at the end of the last value's cell), and a study
+  that follows it spends its evaluations there, trying the other parameters at the end values one after another."""
+  c = np.flatnonzero(cells)
+  if len(c) == 0: return False
+  k, n = np.clip(np.floor(x[c] * cells[c]), 0, cells[c] - 1), cells[c]
+  at_end = (k == 0) | (k == n - 1)
+  return bool(np.any(at_end & (k != np.clip(np.floor(incumbent[c] * n), 0, n - 1))))
