@@ -187,8 +187,7 @@ class GP:
   answers UCB's bound suggestions with LogEI's. And where UCB's suggestion holds such an integer at its first or last
   value while the best point holds another (`new_int_end`), LogEI's within EDGE_LENGTH's box around the best point
   replaces it (not on a small discrete space, which is scored whole): UCB's variance bonus peaks at the ends of an
-  integer's range, and a study following it tries the other parameters at the end values one after another (on the
-  suite's mixed problem, 8-23 of 30 guided evaluations).
+  integer's range, and a study following it tries the other parameters at the end values one after another.
   `kernel`: "matern52" (default), "matern32", "matern12", "rbf", or "auto": at every cold fit (the first, then each time the
   data grew 1.5x) fit every kernel of AUTO_KERNELS and keep the one with the higher MAP evidence, continued by the warm
   fits in between (selection by the marginal likelihood; a cold fit then costs one fit per kernel). The first kernel of
