@@ -383,3 +383,16 @@ def test_a_cold_fit_evaluates_a_lone_moving_start_alone():
   last["out"][2, 0] = np.inf
   assert lone_mover(one, np.full(3, 1e-9), last) is None   # a failed row is evaluated again (with more jitter)
   assert lone_mover(one, np.full(3, 1e-9), {}) is None and lone_mover(one[:1], np.full(1, 1e-9), last) is None
+
+@pytest.mark.parametrize("own_kernel", [True, False])
+def test_lengthscale_gradient_kernel_against_its_sum_in_numpy(own_kernel):
+  # both forms (the product step's own kernel, the additive step's fused one) are −2 Σ_ij M_ij (a_ik − a_jk)² per column
+  from tinybo.gp import _lengthscale_grad
+  rng = np.random.default_rng(3)
+  b, N, D = 3, 32, 4
+  M, A = rng.normal(size=(b, N, N)), rng.random((b, N, D))
+  M = M + M.transpose(0, 2, 1)   # symmetric, as W ⊙ dk/du is
+  expect = -(M[..., None] * (A[:, :, None, :] - A[:, None, :, :]) ** 2).sum((1, 2))
+  got = TinyJit(lambda m, a: _lengthscale_grad(m, a, own_kernel).realize())
+  for _ in range(3): out = got(Tensor(M, dtype=dtypes.float64).realize(), Tensor(A, dtype=dtypes.float64).realize()).numpy()
+  np.testing.assert_allclose(out, expect, rtol=1e-10, atol=1e-10)

@@ -263,6 +263,32 @@ def test_validate_normalizes_types():
   assert s.validate({"f": 1, "n": 4.0, "c": 1})["c"] is not True  # 1 and True are different choices
   assert s.key({"f": 1, "n": 4.0, "c": 1}) != s.key({"f": 1, "n": 4.0, "c": True})
 
+class _Float(float): pass   # a float subclass: `_validate_value`'s fast path takes exact floats and ints only
+class _Int(int): pass
+
+def _checked(p, v):
+  from tinybo.space import _validate_value
+  try: return ("ok", type(v := _validate_value("x", p, v)), v)
+  except (ValueError, TypeError) as e: return (type(e), str(e).replace("_Float(", "").replace("_Int(", ""))
+
+@settings(max_examples=300, deadline=None)
+@given(st.floats(-1e6, 1e6), st.floats(0, 1e6), st.booleans(), st.one_of(st.floats(allow_nan=True, allow_infinity=True),
+       st.floats(-2e6, 2e6)), st.sampled_from([None, 0.5, 0.25]))
+def test_validating_a_float_is_the_same_on_the_fast_path_and_the_full_one(low, width, log, v, step):
+  # the fast path (a plain float inside its bounds) against the full checks, which a float subclass takes
+  if log: low, step = abs(low) + 1e-3, None
+  if step is not None: width = math.floor(width / step) * step
+  p = Float(low, low + width + (step or 1e-9), log=log, step=step) if step is None else Float(low, low + max(width, step), step=step)
+  fast, full = _checked(p, v), _checked(p, _Float(v))
+  assert fast == full and (fast[0] != "ok" or fast[1] is float)
+
+@settings(max_examples=300, deadline=None)
+@given(st.integers(-10**6, 10**6), st.integers(0, 10**4), st.integers(1, 7), st.integers(-2 * 10**6, 2 * 10**6))
+def test_validating_an_int_is_the_same_on_the_fast_path_and_the_full_one(low, k, step, v):
+  p = Int(low, low + k * step, step=step)
+  fast, full = _checked(p, v), _checked(p, _Int(v))
+  assert fast == full and (fast[0] != "ok" or fast[1] is int)
+
 def test_constants_match_themselves_as_nan_and_as_numpy_scalars():
   # a nan constant made the space reject its own decoded configurations (nan != nan), and np.str_('relu') did not match
   # the constant 'relu' although parameters accept numpy scalars

@@ -858,6 +858,10 @@ def _merge_boxes(boxes: list[tuple[frozenset, dict]]) -> list[tuple[frozenset, d
     del out[j]
 
 def _validate_value(name: str, p: Param, v: Any) -> Any:
+  # the common case first, as the checks below would return it: a plain float or int inside its bounds (a NaN fails the
+  # comparison), unstepped or on a step; a study's suggestion validates every trial, thousands of values
+  if type(v) is float and type(p) is Float and p.step is None and p.low <= v <= p.high: return v
+  if type(v) is int and type(p) is Int and p.low <= v <= p.high and (v - p.low) % p.step == 0: return v
   if isinstance(p, Categorical):
     try: return p.choices[_index(p, v)]
     except ValueError: raise ValueError(f"parameter '{name}': {v!r} is not one of the choices {list(p.choices)}; pick one of them") from None
