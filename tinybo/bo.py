@@ -761,18 +761,18 @@ class GP:
             tree_args["augment"] = lambda X, o=optimism: tree.augment(X, o)
           movable = np.asarray(space.kinds) != CAT
           box = trust_box(X_top[0], ls[:space.dim], length, movable) if local else None
-          if acquisition == "edge":   # UCB, unless it goes to the cube's edge: then LogEI against the best observed value
+          # where UCB's point is refused, LogEI against the best observed value near the incumbent (a local turn: in its
+          # region): over the whole cube LogEI chases the far corners, where the raw values' GP reverts to the data's
+          # mean, above what the plateau of a peaked objective really gives
+          near_best = box if box is not None else trust_box(X_top[0], ls[:space.dim], EDGE_LENGTH, movable)
+          if acquisition == "edge":   # UCB, unless it goes to the cube's edge: then LogEI near the best point
             x = propose("ucb", state, ls, best_i, box)
-            # near the incumbent (a local turn: in its region): over the whole cube LogEI chases the far corners, where
-            # the raw values' GP reverts to the data's mean, above what the plateau of a peaked objective really gives
-            if on_float_bound(x, space.kinds):
-              x = propose("logei", state, ls, best_i, box if box is not None else trust_box(X_top[0], ls[:space.dim], EDGE_LENGTH, movable))
+            if on_float_bound(x, space.kinds): x = propose("logei", state, ls, best_i, near_best)
           else: x = propose(acquisition, state, ls, best_i, box)
           # deterministic data: UCB's point takes an integer to an end of its range where the best point is not: LogEI
           # near the best point instead, as "edge" answers a float's bound under noise (see new_int_end; a small
           # discrete space is scored whole, where a box does not apply)
-          if probing and X_all is None and cells.any() and new_int_end(x, X_top[0], cells):
-            x = propose("logei", state, ls, best_i, box if box is not None else trust_box(X_top[0], ls[:space.dim], EDGE_LENGTH, movable))
+          if probing and X_all is None and cells.any() and new_int_end(x, X_top[0], cells): x = propose("logei", state, ls, best_i, near_best)
           # "edge"/"auto" on data that test deterministic: a point on a face where the best point is too: observe just
           # inside it once (a space without conditions only: an inactive column's bound means nothing; curves' incumbent
           # is a prediction; noisy data: the best point is partly a lucky draw, and edge's LogEI handles the bounds there)
