@@ -360,7 +360,7 @@ def test_condition_and_predict_refuse_points_they_cannot_use():
   grid = np.linspace(0, 1, 4)
   assert all(np.array_equal(a, b) for a, b in zip(one.predict(grid), one.predict(grid[:, None]))) and one.predict(grid)[0].shape == (4,)
 
-@pytest.mark.parametrize("n,d", [(20, 3), (130, 5)])   # a bucket compiled without kernel optimization (N <= 128) and one with
+@pytest.mark.parametrize("n,d", [(20, 3), (130, 5)])   # a bucket compiled without kernel optimization (N <= 32) and one with
 def test_the_step_of_one_row_computes_each_row_as_the_batched_step(n, d):
   # a cold fit evaluates its last moving start alone through the step of one row (gp.lone_mover): the same numbers (bit
   # for bit where measured; a CPU whose compiler vectorizes the two programs differently may part in the last bits)
