@@ -4,8 +4,8 @@ believer); any numerical failure falls back to random with a warning; `recommend
 With reports (intermediate values of training runs), the GP models (configuration, step) and targets the final step:
 fidelity.py builds that data. Holds: GP, GPFallbackWarning, default_initial_size. Imports: strategies (History, Random's helpers), fidelity,
 transforms, gp, noise (acquisition "edge" and "auto"), inward (the inward probe), acquisition (names), optim_acqf, discrete, arguments (checks),
-tree (conditional spaces), sobol, kernels (names), subset, space, trial, trust_region (trust_region=True and "edge" under noise),
-_tinygrad (the device lock), numpy.
+tree (conditional spaces), seen (wide categoricals), sobol, kernels (names), subset, space, trial, trust_region (trust_region=True and
+"edge" under noise), _tinygrad (the device lock), numpy.
 Glossary: d encoded dimension (space.dim), p searchable parameters; X[n, d] encoded complete trials, y[n] their values
 sign-flipped so that larger is better; X_pend[q, d] pending trials and this batch's points, fantasized at the GP mean.
 """
@@ -16,7 +16,7 @@ import functools
 import hashlib
 import math
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 
@@ -30,6 +30,7 @@ from tinybo.inward import INWARD_STALL, int_cells, int_inward_probe, inward_prob
 from tinybo.kernels import check_kernel
 from tinybo.noise import NOISE_MARGIN, RETEST_GROWTH, negligible_noise, noise_evidence
 from tinybo.optim_acqf import optimize_acquisition
+from tinybo.seen import SeenChoices
 from tinybo.sobol import sobol
 from tinybo.space import CAT, Space
 from tinybo.strategies import History, exhausted, history_rng, n_configs, random_configs, seed32, seed_words, unmeasured
@@ -358,23 +359,25 @@ class GP:
     rows, X, mean, model = fitted
     if model is None: return best
     tree = self._tree(space)
+    gx, _ = self._inputs(space, X)   # the map _recommend_fit's model takes
     try:
       with np.errstate(all="ignore"):
         state, ls = model.posterior_state(), np.asarray(model.hyperparameters["lengthscales"], dtype=np.float64)
-        post, args = posterior, {}
+        post, args, augment = posterior, {}, None
+        if isinstance(gx, SeenChoices): ls, args, augment = gx.lengthscales(ls), {"seen": gx}, gx.to_width(state[0].shape[-1])
         if tree is not None:
           state, ls, post = (*state, *tree.tensors(state[0].dtype, state[0].device)), tree.lengthscales(ls), tree.posterior
-          args = {"augment": tree.augment, "branches": space.branches(), "fixed": parent_columns(space)}
+          args, augment = {"augment": tree.augment, "branches": space.branches(), "fixed": parent_columns(space)}, tree.augment
         X_all = self._all_configs(space)
         if X_all is not None:   # a small discrete space: every configuration scored
           x, _ = best_untaken(post, state, X_all, np.zeros((0, space.dim)), best=0.0, acquisition="ucb", beta=0.0, bucket=self.n_raw,
-                              augment=args.get("augment"))
+                              augment=augment)
         else:   # UCB with beta = 0 is the posterior mean; ascended from the best trials by mean, among Sobol points
           x, _ = optimize_acquisition(post, state, space, best=0.0, rng=history_rng(seed, len(trials), salt=5), acquisition="ucb", beta=0.0,
                                       X_top=X[np.argsort(-mean, kind="stable")[:5]], lengthscales=ls, n_raw=self.n_raw,
                                       n_starts=self.n_starts, n_steps=self.n_steps, **args)
       if not np.all(np.isfinite(x)): raise FloatingPointError("the posterior mean's maximization returned a non-finite point")
-      at_x = float(model.predict(tree(x[None]) if tree is not None else x[None])[0][0])
+      at_x = float(model.predict(gx(x[None]))[0][0])
       return space.decode(x) if at_x > float(np.max(mean)) else best
     except Exception as e:  # noqa: BLE001 - the model's best trial is still a recommendation
       warnings.warn(f"tinybo GP strategy: recommend_anywhere() could not maximize the posterior mean ({type(e).__name__}: {e}); "
@@ -394,8 +397,7 @@ class GP:
     rows = h.rows
     yy = self._targets(space, h.y, h.y, minimize)
     if self.noise == "deterministic" or len(h.y) < 2: return rows, h.X, yy, None
-    tree = self._tree(space)
-    gx, cats = (tree, tree.categorical) if tree is not None else (lambda X: X, space.cat_groups)
+    gx, cats = self._inputs(space, h.X)
     # the kept fit is this study's (see _follow): its rows as suggest saw them, outliers included (else never warm with one)
     warm = self._lineage <= self._rows(full)
     # a large study: the fit on suggest's bounded subset (an exact GP on thousands of trials takes minutes), the
@@ -587,6 +589,14 @@ class GP:
     if self._configs[0] != sj: self._configs = (sj, all_configs(space) if enumerable(space) else None)
     return self._configs[1]
 
+  def _inputs(self, space: Space, X_held: np.ndarray) -> tuple[Callable[[np.ndarray], np.ndarray], list[slice]]:
+    """(gx, categorical): the map of space-encoded rows to the GP's inputs and the GP's one-hot blocks, for a model of
+    rows X_held: the tree's (a conditional space, tree.py), the unheld choices' (a wide categorical, seen.py), or none."""
+    tree = self._tree(space)
+    if tree is not None: return tree, tree.categorical
+    seen = SeenChoices.of(space, X_held)
+    return (seen, seen.categorical) if seen is not None else ((lambda X: X), space.cat_groups)
+
   def _tree(self, space: Space) -> TreeInputs | None:
     """The tree map of a conditional space's encoded rows to the GP's inputs (tree.py), or None: the GP sees them as they are."""
     return TreeInputs.of(space) if self.conditional == "tree" and space.conditional else None
@@ -689,10 +699,15 @@ class GP:
     yy = self._targets(space, y_raw, h.y if cd is None else cd.last, minimize)
     if cd is not None: yy = yy - self._trend(cd.X[:, -1], yy, cd.ids)   # the average learning curve: the GP fits each one's difference to it
     out: list[dict] = []
-    # a conditional space as a tree (tree.py) or flattened; gx maps space-encoded rows to the GP's inputs
+    X_pend = np.concatenate([h.X_pending, space.encode_valid(chosen)])
+    # a conditional space as a tree (tree.py) or flattened, a wide categorical's unheld choices as one column (seen.py);
+    # gx maps space-encoded rows to the GP's inputs
     tree = self._tree(space) if cd is None else None
-    gx = tree if tree is not None else lift
-    if tree is not None: X_fit = tree(X_fit)
+    held = np.concatenate([X_avoid, h.X_failed, X_pend])
+    seen = SeenChoices.of(space, held) if cd is None and tree is None else None
+    gx = tree if tree is not None else seen if seen is not None else lift
+    cats = tree.categorical if tree is not None else seen.categorical if seen is not None else space.cat_groups
+    if tree is not None or seen is not None: X_fit = gx(X_fit)
     # a large study: fit on a bounded subset (the exact GP while it has at most max_points rows)
     keep, X_failed = self._subset(X_fit, yy), h.X_failed
     X_fit, y_fit, final = X_fit[keep], yy[keep], None if cd is None else cd.final[keep]
@@ -701,20 +716,18 @@ class GP:
     X_all = self._all_configs(space)  # a small discrete space: score every configuration (and never search a trust region)
     try:
       floor_scale = self._floor_scale(space, y_fit, h.y, minimize) if cd is None else 1.0   # detrended curves are not warped values
-      model = self._fit(space, X_fit, y_fit, seed, space.cat_groups if tree is None else tree.categorical, floor_scale=floor_scale,
-                        curves=cd is not None)
+      model = self._fit(space, X_fit, y_fit, seed, cats, floor_scale=floor_scale, curves=cd is not None)
       if cd is None and self._noisy(space, model, y_fit, seed):   # "auto" or "edge" on noisy data: on the raw values
         acquisition = NOISY_RULES[self.acquisition]
         if not np.array_equal(raw := -h.y if minimize else h.y, yy):   # they were warped: the model of the raw values, outside the warm-start chain
           yy, y_fit = raw, raw[keep]
-          model = self._fit(space, X_fit, y_fit, seed, space.cat_groups if tree is None else tree.categorical, keep=False)
+          model = self._fit(space, X_fit, y_fit, seed, cats, keep=False)
       # failed configurations (crashes, NaN) never enter the fit, but the acquisition must not keep proposing their
       # neighbourhood: condition on them at the worst observed value, with the hyperparameters fitted on real data
       base = model = model.condition(gx(X_failed), np.full(len(X_failed), yy.min())) if len(X_failed) else model
       # a stopped run says little about its final value, so the target's variance stays high there and the acquisition
       # would return to it: fantasize stopped configurations at the target, at the posterior mean, as pending ones
       if cd is not None and len(cd.stopped): base = model = base.condition(at_target(cd.stopped))
-      X_pend = np.concatenate([h.X_pending, space.encode_valid(chosen)])
       if len(X_pend): model = base.condition(gx(X_pend))
       # the incumbent and the points to refine: the best observed values, or with curves the best predicted at the target
       if cd is None: best, X_top = float(np.max(base.y_train)), h.X[np.argsort(-yy, kind="stable")[:min(5, len(h.X))]]
@@ -725,7 +738,7 @@ class GP:
       # point; a small discrete space never: it is scored whole, so the model would go unused)
       n0, local_base = self.initial_size(space), None
       if self.trust_region and cd is None and X_all is None and any(local_turn(h.n_trials + i, n0) for i in range(n)):
-        local_base = self._fit_local(space, X_fit, y_fit, seed, space.cat_groups if tree is None else tree.categorical, floor_scale)
+        local_base = self._fit_local(space, X_fit, y_fit, seed, cats, floor_scale)
         if local_base is not None and len(X_failed): local_base = local_base.condition(gx(X_failed), np.full(len(X_failed), yy.min()))
     except Exception as e:  # noqa: BLE001 - any failure of the model must degrade to random, loudly
       return self._fallback(space, h, taken, len(chosen), n, seed, f"the GP fit failed ({type(e).__name__}: {e})")
@@ -738,10 +751,12 @@ class GP:
     def propose(kind: str, state: tuple, ls: np.ndarray, best: float, box: tuple | None = None) -> np.ndarray:   # the point that maximizes `kind`
       if X_all is not None:
         return best_untaken(post, state, X_all, np.concatenate([X_avoid, X_pend]), best=best, acquisition=kind,
-                            beta=self.beta, bucket=self.n_raw, augment=tree_args.get("augment"))[0]
+                            beta=self.beta, bucket=self.n_raw,
+                            augment=tree_args.get("augment", None if seen is None else seen.to_width(state[0].shape[-1])))[0]
       return optimize_acquisition(post, state, space, best=best, rng=rng, acquisition=kind, beta=self.beta,
                                   X_observed=X_avoid, X_pending=X_pend, X_top=X_top, lengthscales=ls, n_raw=self.n_raw,
-                                  n_starts=self.n_starts, n_steps=self.n_steps, min_distance=self.min_distance, box=box, **tree_args)[0]
+                                  n_starts=self.n_starts, n_steps=self.n_steps, min_distance=self.min_distance, box=box, seen=seen,
+                                  **tree_args)[0]
 
     # the inward probes (inward.py): on data that test deterministic (the acquisition is UCB), without conditions or curves
     probing = self.acquisition in NOISY_RULES and acquisition == "ucb" and not space.conditional and cd is None
@@ -753,6 +768,7 @@ class GP:
           turn = model if not local else local_base.condition(gx(X_pend)) if len(X_pend) else local_base
           best_i = float(np.max(local_base.y_train)) if local else best   # in the units of the turn's model
           state, ls = turn.posterior_state(), np.asarray(turn.hyperparameters["lengthscales"], dtype=np.float64)
+          if seen is not None: ls = seen.lengthscales(ls)
           if tree is not None:
             state, ls = (*state, *tree.tensors(state[0].dtype, state[0].device)), tree.lengthscales(ls)
             # the branch bonus (tree.BranchOptimism): every evaluation of the study and this batch's points count as tries
@@ -792,7 +808,16 @@ class GP:
       taken.add(space.key(p)); out.append(p)
       if i + 1 < n:  # Kriging believer: fantasize this point at the posterior mean and condition, no refit
         X_pend = np.concatenate([X_pend, x[None]])
-        try: model = base.condition(gx(X_pend))
+        try:
+          if seen is not None and seen.takes_unheld(x[None])[0]:
+            # the next points' model must tell this choice from the other unheld ones: the map with it held, the same models on it
+            grown = SeenChoices.of(space, np.concatenate([held, X_pend]))
+            gx = grown if grown is not None else lift
+            cats = grown.categorical if grown is not None else space.cat_groups
+            base = base.with_inputs(gx(seen.inverse(base.X)), cats)
+            if local_base is not None: local_base = local_base.with_inputs(gx(seen.inverse(local_base.X)), cats)
+            seen = grown
+          model = base.condition(gx(X_pend))
         except Exception as e:  # noqa: BLE001
           return out + self._fallback(space, h, taken, len(chosen) + len(out), n - len(out), seed,
                                       f"conditioning on pending points failed ({type(e).__name__}: {e})")

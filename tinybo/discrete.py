@@ -36,8 +36,8 @@ def best_untaken(posterior: Callable, state: Sequence[Tensor], X_all: np.ndarray
                  acquisition: str, beta: float, bucket: int = 1024, augment: Callable[[np.ndarray], np.ndarray] | None = None
                  ) -> tuple[np.ndarray, float]:
   """The row of X_all with the largest acquisition among those not in avoid (observed or pending rows), and its value.
-  `augment`: the posterior's extra query columns (tree.py). Raises SearchExhausted when every row is taken,
-  FloatingPointError when no untaken row has a finite acquisition."""
+  `augment`: the map of the rows to the posterior's inputs (tree.py's extra columns, seen.py's narrower ones). Raises
+  SearchExhausted when every row is taken, FloatingPointError when no untaken row has a finite acquisition."""
   new = np.flatnonzero(~match_rows(X_all, avoid))
   if len(new) == 0: raise SearchExhausted(f"all {len(X_all)} configurations of the space have been tried; widen the space")
   vals = AcquisitionEvaluator(posterior, state, acquisition, best, beta, augment).values(X_all[new], bucket=bucket)

@@ -234,6 +234,15 @@ def lone_mover(phi:np.ndarray, jitter:np.ndarray, last:dict) -> int|None:
   moved = ~((phi == last["phi"]).all(1) & (jitter == last["jitter"]) & np.isfinite(last["out"][:, 0]))
   return int(np.flatnonzero(moved)[0]) if moved.sum() == 1 else None
 
+def column_groups(d:int, categorical:list[slice]|None) -> list[list[int]]:
+  """The lengthscale groups in column order: each continuous column alone, each one-hot block shares one."""
+  blocks = [range(*b.indices(d)) for b in categorical or []]
+  return sorted([list(b) for b in blocks] + [[c] for c in range(d) if not any(c in b for b in blocks)])
+
+def group_kinds(d:int, categorical:list[slice]|None) -> tuple[bool, ...]:
+  """Per lengthscale group, whether it is a block: two fits with the same kinds have φ of the same meaning."""
+  return tuple(len(g) > 1 for g in column_groups(d, categorical))
+
 class GPRegressor:
   """Gaussian process with MAP-fitted hyperparameters (contract in docs/DESIGN.md).
   Units: the model works on standardized targets y_train; `hyperparameters` (outputscale, noise) are in those units,
@@ -290,9 +299,7 @@ class GPRegressor:
   # ----- data -----
   def _set_data(self, X:np.ndarray, y_std:np.ndarray, categorical:list[slice]|None):
     n, d = X.shape
-    # lengthscale groups in column order: each continuous column alone, each one-hot block shares one
-    blocks = [list(range(*b.indices(d))) for b in categorical or []]
-    groups = sorted(blocks + [[c] for c in range(d) if not any(c in b for b in blocks)])
+    groups = column_groups(d, categorical)
     if self.structure == "additive" and (groups[-1] != [d - 1] or d < 2):   # refused before the model takes the data
       raise ValueError(f"structure='additive' needs d >= 2 columns, the last a continuous fidelity, got d={d}")
     self.n, self.d, self.categorical = n, d, list(categorical or [])
@@ -352,8 +359,9 @@ class GPRegressor:
     if restarts is not None and (isinstance(restarts, bool) or not isinstance(restarts, (int, np.integer)) or restarts < 1):
       raise ValueError(f"restarts={restarts!r}: use an int >= 1, or None (the default for the data's size)")
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0: raise ValueError(f"seed={seed!r}: use an int >= 0")
-    ws = warm_start if warm_start is not None and warm_start.phi is not None and warm_start.d == X.shape[1] \
-      and warm_start.categorical == list(categorical or []) and warm_start.structure == self.structure else None
+    # a warm start needs the same lengthscale groups, not the same columns: a block may change width (seen.py)
+    ws = warm_start if warm_start is not None and warm_start.phi is not None and warm_start.structure == self.structure \
+      and group_kinds(warm_start.d, warm_start.categorical) == group_kinds(X.shape[1], categorical) else None
     n_cold, n_refit = (ws.n_cold, ws.n_refit) if ws is not None else (0, 0)
     transform, y_std = YTransform.fit(y)
     self._set_data(X, y_std, categorical)
@@ -485,6 +493,18 @@ class GPRegressor:
     gp.phi, gp.jitter, gp.objective = self.phi, self.jitter, self.objective
     gp.transform, y_std = (self.transform, self.transform(y)) if keep_units else YTransform.fit(y)
     gp._set_data(X, y_std, self.categorical)
+    gp._refactor()
+    return gp
+
+  def with_inputs(self, X, categorical:list[slice]|None) -> GPRegressor:
+    """This model on the same rows in another column layout X[n, d'] whose lengthscale groups are of the same kinds (a
+    one-hot block that gained a column, seen.py): the same hyperparameters, targets and y transform; one factorization."""
+    X = _array(X)
+    if X.ndim != 2 or X.shape[0] != self.n or group_kinds(X.shape[1], categorical) != group_kinds(self.d, self.categorical):
+      raise ValueError(f"need X[{self.n}, d'] with lengthscale groups like this model's {group_kinds(self.d, self.categorical)}, got shape {X.shape}")
+    gp = GPRegressor(self.kernel, self.device, self.dtype, self.lengthscale_prior, self.structure)
+    gp.transform, gp.phi, gp.jitter, gp.objective = self.transform, self.phi, self.jitter, self.objective
+    gp._set_data(X, self.y_train, categorical)
     gp._refactor()
     return gp
 

@@ -1,7 +1,7 @@
 """The acquisition optimizer: the best new point of a space under an acquisition of a GP posterior.
 Holds: `optimize_acquisition`, a driver over its steps (`candidates`, `pick_starts`, `ascend`, `local_search`,
 `pick_new`), and `AcquisitionEvaluator`, which replays one captured value (or value-and-gradient) program per shape.
-Imports: acquisition, lbfgs, sobol, space (column kinds), _tinygrad, tinygrad, numpy.
+Imports: acquisition, lbfgs, seen, sobol, space (column kinds), _tinygrad, tinygrad, numpy.
 Glossary: d encoded dimension (every column in [0, 1]); state the GP's posterior_state(), posterior(*state, X[m, d]) ->
 (mean[m], var[m]); n_raw raw (space-filling) candidates; avoid[k, d] encoded rows observed or pending (never returned).
 """
@@ -17,6 +17,7 @@ from tinygrad import Tensor
 from tinybo._tinygrad import download, program, replay, staged
 from tinybo.acquisition import acquisition_value
 from tinybo.lbfgs import lbfgs
+from tinybo.seen import SeenChoices
 from tinybo.sobol import sobol
 from tinybo.space import CAT, FLOAT, INT
 
@@ -39,8 +40,8 @@ class AcquisitionEvaluator:
   """Evaluates one acquisition on one posterior at padded fixed shapes, so every call replays a captured program. Its
   inputs (the state, (best, beta), the points) are persistent buffers, rewritten in place between calls."""
   def __init__(self, posterior: Callable, state: Sequence[Tensor], kind: str, best: float, beta: float = 2.0,
-               augment: Callable[[np.ndarray], np.ndarray] | None = None):
-    self.posterior, self.state, self.kind, self.augment = posterior, tuple(state), kind, augment
+               augment: Callable[[np.ndarray], np.ndarray] | None = None, pull: Callable[[np.ndarray], np.ndarray] | None = None):
+    self.posterior, self.state, self.kind, self.augment, self.pull = posterior, tuple(state), kind, augment, pull
     self.dtype, self.device = self.state[0].dtype, self.state[0].device
     self.best_beta = np.array([best, beta])
     self._shapes, self._prepared = tuple(t.shape for t in self.state), {}  # _prepared: the replay's derived input buffers
@@ -54,7 +55,9 @@ class AcquisitionEvaluator:
                    noopt=N <= NOOPT_MAX_N, disk=True)
     args = (*self.state, staged(self.best_beta, self.dtype, self.device), staged(X, self.dtype, self.device))
     out = download(replay(prog, args, self._prepared)).astype(np.float64)  # a copy: the program reuses its output buffer
-    return out[:, :1 + d] if grad else out
+    if not grad: return out
+    # the gradient with respect to the point: the posterior input's first d columns, or pulled back through the map
+    return out[:, :1 + d] if self.pull is None else np.concatenate([out[:, :1], self.pull(out[:, 1:])], axis=1)
 
   def values(self, X: np.ndarray, bucket: int = 1024) -> np.ndarray:
     """acquisition at X[m, d] (no gradient), in chunks padded to `bucket` rows: one compiled program per bucket size, so
@@ -122,6 +125,22 @@ def candidates(space: Any, rng: np.random.Generator, cand0: np.ndarray, X_top: n
   if flip.any() and (kinds == CAT).any(): local[np.ix_(flip, kinds == CAT)] = cand0[rng.integers(0, len(cand0), flip.sum())][:, kinds == CAT]
   return np.concatenate([cand, space.round(local)])
 
+def sobol_configs(space: Any, n: int, rng: np.random.Generator, wide: Sequence[str] = ()) -> np.ndarray:
+  """n scrambled Sobol points rounded to valid configurations. A categorical takes its block's K columns (its choice the
+  argmax); one named in `wide` takes one column u instead (its choice ⌊u K⌋): the same uniform choice, for 1 dimension of
+  the sequence instead of K (a 1,000-choice one made the points' construction the largest cost of a suggestion)."""
+  if not wide: return space.round(sobol(n, space.dim, rng))
+  narrow = [k for k in space.params if k not in wide]
+  width = {k: space.columns[k].stop - space.columns[k].start for k in narrow}
+  S, X, i = sobol(n, sum(width.values()) + len(wide), rng), np.zeros((n, space.dim)), 0
+  for k in space.params:
+    c = space.columns[k]
+    if k in wide:
+      X[np.arange(n), c.start + np.minimum((S[:, i] * (c.stop - c.start)).astype(np.int64), c.stop - c.start - 1)] = 1.0
+      i += 1
+    else: X[:, c], i = S[:, i:i + width[k]], i + width[k]
+  return space.round(X)
+
 def pick_starts(vals: np.ndarray, rng: np.random.Generator, n_starts: int) -> np.ndarray:
   """Indices of n_starts candidates: the top half by value, then a Boltzmann (roulette) draw over the rest in proportion
   to exp(a - a_max), for diversity."""
@@ -159,17 +178,19 @@ def ascend(ev: AcquisitionEvaluator, X0: np.ndarray, movable: np.ndarray, max_ev
 UNIT_STEP_MAX_VALUES = 10_000
 
 def local_search(ev: AcquisitionEvaluator, space: Any, X: np.ndarray, a: np.ndarray, avoid: np.ndarray, bucket: int, max_iter: int = 20,
-                 box: tuple[np.ndarray, np.ndarray] | None = None) -> tuple[np.ndarray, np.ndarray]:
+                 box: tuple[np.ndarray, np.ndarray] | None = None,
+                 switch: Callable[[], dict[str, np.ndarray]] | None = None) -> tuple[np.ndarray, np.ndarray]:
   """Greedy discrete hill climbing over space.neighbors (int +-1 up to UNIT_STEP_MAX_VALUES values, category switches),
   all starts batched per round.
   A start whose point is already observed still moves to its best neighbor, so a duplicate can escape. box (lo, hi): no
-  step leaves it."""
+  step leaves it. switch(): per categorical, the choices a switch may take, drawn per start and round (seen.py: a wide
+  categorical's unheld choices are one to the model, so one of them stands for all)."""
   X, a = X.copy(), a.copy()
   active = np.ones(len(X), dtype=bool)
   for _ in range(max_iter):
     idx = np.flatnonzero(active)
     if len(idx) == 0: break
-    nbrs = [space.neighbors(X[i], UNIT_STEP_MAX_VALUES) for i in idx]
+    nbrs = [space.neighbors(X[i], UNIT_STEP_MAX_VALUES, None if switch is None else switch()) for i in idx]
     counts = [len(n) for n in nbrs]
     if sum(counts) == 0: break
     vals = ev.values(np.concatenate([n for n in nbrs if len(n)]), bucket=bucket)
@@ -272,13 +293,15 @@ def optimize_acquisition(posterior: Callable, state: Sequence[Tensor], space: An
                          X_top: np.ndarray | None = None, lengthscales: np.ndarray | None = None, n_raw: int = 1024, n_starts: int = 10,
                          n_steps: int = 25, min_distance: float = 0.0, augment: Callable[[np.ndarray], np.ndarray] | None = None,
                          branches: Sequence[Any] | None = None, fixed: np.ndarray | None = None,
-                         box: tuple[np.ndarray, np.ndarray] | None = None) -> tuple[np.ndarray, float]:
+                         box: tuple[np.ndarray, np.ndarray] | None = None, seen: SeenChoices | None = None) -> tuple[np.ndarray, float]:
   """Maximize the acquisition over the space; returns (x[d] encoded and valid, acquisition value).
   augment: extra query columns the posterior takes (tree.py); branches (space.branches()): candidates spread over them,
   and each branch's best among the starts when they are no more than n_starts; fixed[d]: columns the ascent never moves
   (a conditional space's parents: moving one would change the branch in the middle of a continuous ascent).
   box (lo[d], hi[d]): a region of the unit cube (a trust region, trust_region.py) the candidates, their perturbations and
   the ascent stay in on the float and int columns; the random fallback of `pick_new` ignores it.
+  seen: the GP's inputs are `seen`'s map of the points (a wide categorical's unheld choices as one column, seen.py): the
+  points are mapped before the posterior, its gradient pulled back, and the local search scores one of the unheld choices.
   1. `candidates`: n_raw scrambled Sobol points (rounded to valid configurations) and perturbations of X_top.
   2. One no-gradient evaluation of all of them; `pick_starts` among those not taken.
   3. `ascend` on all starts at once over the float and int columns, at most n_steps evaluations, each one replay of a
@@ -291,12 +314,16 @@ def optimize_acquisition(posterior: Callable, state: Sequence[Tensor], space: An
   avoid = np.concatenate([np.zeros((0, d))] + [np.asarray(A, dtype=np.float64).reshape(-1, d) for A in (X_observed, X_pending) if A is not None])
   avoid = space.round(avoid) if len(avoid) else avoid
   per_branch = branches is not None and len(branches) > 1
-  cand0 = branch_candidates(space, rng, max(n_raw, 2), branches) if per_branch else space.round(sobol(max(n_raw, 2), d, rng))
+  cand0 = branch_candidates(space, rng, max(n_raw, 2), branches) if per_branch else \
+    sobol_configs(space, max(n_raw, 2), rng, () if seen is None else seen.names)
   if box is not None: cand0 = space.round(in_box(cand0, space, box))
   movable, lo, hi = relaxed_box(space, cand0)
   if fixed is not None: movable[np.asarray(fixed, dtype=bool)] = 0.0
   ls = np.ones(d) if lengthscales is None else np.clip(np.asarray(lengthscales, dtype=np.float64).reshape(-1)[:d], 1e-3, 1.0)
-  ev = AcquisitionEvaluator(posterior, state, acquisition, best, beta, augment)
+  if seen is not None and augment is not None: raise ValueError("seen= and augment= together: the GP's inputs come from one map")
+  if seen is not None: augment = seen.to_width(state[0].shape[-1])   # X[N, D]: the posterior's padded inputs
+  ev = AcquisitionEvaluator(posterior, state, acquisition, best, beta, augment, None if seen is None else seen.pull)
+  switch = None if seen is None else lambda: seen.switches(rng)
   cand = candidates(space, rng, cand0, X_top, n_raw, ls, movable)
   if box is not None:
     cand = space.round(in_box(cand, space, box, scale=False))
@@ -315,7 +342,7 @@ def optimize_acquisition(posterior: Callable, state: Sequence[Tensor], space: An
   changed = np.abs(Xr - Xs).max(1) > 0
   Ar = As.copy()
   if changed.any(): Ar[changed] = ev.values(Xr[changed], bucket=len(cand))
-  if (np.asarray(space.kinds) != FLOAT).any(): Xr, Ar = local_search(ev, space, Xr, Ar, avoid, len(cand), box=box)
+  if (np.asarray(space.kinds) != FLOAT).any(): Xr, Ar = local_search(ev, space, Xr, Ar, avoid, len(cand), box=box, switch=switch)
   Xp = space.round(push_out(Xr, avoid, min_distance, movable, lo, hi))
   if (pushed := np.abs(Xp - Xr).max(1) > 0).any():
     Xr, Ar = np.concatenate([Xr, Xp[pushed]]), np.concatenate([Ar, ev.values(Xp[pushed], bucket=len(cand))])

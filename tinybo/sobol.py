@@ -81,11 +81,14 @@ def sobol(n: int, d: int, rng: np.random.Generator | None = None) -> np.ndarray:
     # LMS: v' = L v over GF(2) with L random lower-triangular (unit diagonal) per dimension; bits MSB-first
     bits = (V[:, :, None] >> np.arange(_BITS - 1, -1, -1)) & 1                                  # [d, K, B]
     L = np.tril(rng.integers(0, 2, size=(d, _BITS, _BITS)), -1) + np.eye(_BITS, dtype=np.int64)  # [d, B, B]
-    bits = np.einsum("jkc,jbc->jkb", bits, L) & 1
+    # the GF(2) product as a float matmul: sums of at most _BITS zeros and ones are exact, and a BLAS batch is ~10x
+    # faster than the integer einsum (40 ms a suggestion on a 1,000-choice categorical)
+    bits = np.matmul(bits.astype(np.float64), L.transpose(0, 2, 1).astype(np.float64)).astype(np.int64) & 1
     V = (bits << np.arange(_BITS - 1, -1, -1)).sum(-1)
-  idx = np.arange(n, dtype=np.int64)
-  gray = idx ^ (idx >> 1)
-  X = np.zeros((n, d), dtype=np.int64)
-  for k in range(max(int(n - 1).bit_length(), 1)): X ^= ((gray >> k) & 1)[:, None] * V[:, k][None, :]
+  # point i is the XOR of the direction numbers of gray(i)'s bits; gray(i) and gray(i − 1) differ in bit ctz(i) alone,
+  # so the points are a running XOR of one direction number per row (one pass, not one per bit)
+  idx = np.arange(1, n, dtype=np.int64)
+  ctz = np.log2(idx & -idx).astype(np.int64)
+  X = np.bitwise_xor.accumulate(np.concatenate([np.zeros((1, d), dtype=np.int64), V.T[ctz]]), axis=0)[:n]
   if rng is not None: X ^= rng.integers(0, 1 << _BITS, size=d)
   return (X.astype(np.float64) + (0.5 if rng is not None else 0.0)) / float(1 << _BITS)

@@ -649,11 +649,11 @@ class Space:
       X[:, self.columns[q]] = _enc(p, codes[rng.integers(0, len(codes), n)])
     return self._fill_inactive(X)
 
-  def neighbors(self, x: np.ndarray, max_int_values: int | None = None) -> np.ndarray:
+  def neighbors(self, x: np.ndarray, max_int_values: int | None = None, choices: Mapping[str, np.ndarray] | None = None) -> np.ndarray:
     """Discrete neighbours of one encoded point: each active int one step up/down (only ints of at most `max_int_values`
-    values, when given), each active categorical switched to every other choice; floats untouched. A switched parent
-    changes which parameters are active (a newly active one starts from its `inactive_fill` column, rounded). Returns
-    [k, dim] (k may be 0)."""
+    values, when given), each active categorical switched to every other choice (of those `choices` lists by index for
+    it, when it does); floats untouched. A switched parent changes which parameters are active (a newly active one starts
+    from its `inactive_fill` column, rounded). Returns [k, dim] (k may be 0)."""
     x = self.round(np.asarray(x, dtype=np.float64).reshape(1, -1))[0]
     act = self._activity(self._parent_codes(x[None]), 1) if self._conds else None
     out = [np.zeros((0, self.dim))]
@@ -671,7 +671,8 @@ class Space:
         for w in (i - 1, i + 1):
           if 0 <= w <= n_steps(p): y = x.copy(); y[c] = _enc(p, step_values(p, np.array([w])))[0]; out.append(y[None])
       elif isinstance(p, Categorical):   # every other choice, in order, as one block (a 300-choice one took 300 copies)
-        w = np.delete(np.arange(len(p.choices)), int(np.argmax(x[c])))
+        w = np.arange(len(p.choices)) if choices is None or k not in choices else np.asarray(choices[k], dtype=np.int64)
+        w = w[w != int(np.argmax(x[c]))]
         Y = np.repeat(x[None], len(w), axis=0)
         Y[:, c] = _enc(p, w)
         out.append(Y)
