@@ -213,10 +213,11 @@ def captured(name:str, fxn, N:int, D:int, m:int, dtype:DType, device:str) -> Cac
 
 # ***** fit policy *****
 
-# from this row bucket a batch of restarts is evaluated row by row through the step of one row: there the optimized
-# batched step replays slower than its rows one at a time (6.3 against 4 x 0.64 ms at N = 96, 16 against 4 x 2.1 ms at
-# N = 160, d = 20); below it the batch is as fast or faster (0.9 against 4 x 0.29 ms at N = 64; `benchmarks/fit_noopt.py`)
-SEPARATE_MIN_N = 96
+# past NOOPT_MAX_N rows (where the fit step is optimized) a batch of restarts is evaluated row by row through the step
+# of one row (the same numbers): the optimized batched step captures in 5-8 s against one row's 2.5-4 s, replays about
+# as fast as its rows one at a time up to 80 rows (0.91 against 4 x 0.29 ms at N = 64, d = 20) and slower from 96 (6.3
+# against 4 x 0.64 ms at N = 96, 16 against 4 x 2.1 ms at N = 160; `benchmarks/fit_noopt.py`)
+SEPARATE_MIN_N = NOOPT_MAX_N + 1
 
 def default_restarts(N:int) -> int:
   """Starts batched in a cold fit: 4 while a step is cheap, fewer when each costs O(N³) (warm starts carry big fits)."""
