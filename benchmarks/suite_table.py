@@ -38,6 +38,11 @@ DEFAULT_RUNS.update({p: [("s34_rec_anywhere.json", "gp")] for p in ("branin_nois
 # on a space that is not scored whole): s35_int_end_mixed.json, run on the Zen 4 machine type of s24's runs (whose other
 # problems that session's code repeats bit for bit)
 DEFAULT_RUNS["mixed"] = [("s35_int_end_mixed.json", "gp")]
+# since session 37 the fit step compiles with kernel optimization from 48 rows (`gp.NOOPT_MAX_N`), which moves the fits'
+# last bits there, so every problem of more than 30 evaluations takes other paths: the whole suite rerun at that code on
+# the same machine type (s37_noopt_ld.json, s37_noopt_hd.json); Branin, camel and Branin + noise (30 evaluations) repeat
+# their s24/s34 runs bit for bit
+DEFAULT_RUNS = {p: [(f"s37_noopt/s37_noopt_{'hd' if p in ('ackley10', 'ackley20', 'hartmann6_25d') else 'ld'}.json", "gp")] for p in _ZEN4}
 # strategy -> results files holding its runs (glob patterns, in order: a later file's run of the same problem and seed
 # wins): the peers in their recommended set-up, seeds 0-19 where they were run; skopt and BoTorch ran seeds 0-9 of
 # branin, hartmann6 and ackley5 only, before issue 11

@@ -360,7 +360,7 @@ def test_condition_and_predict_refuse_points_they_cannot_use():
   grid = np.linspace(0, 1, 4)
   assert all(np.array_equal(a, b) for a, b in zip(one.predict(grid), one.predict(grid[:, None]))) and one.predict(grid)[0].shape == (4,)
 
-@pytest.mark.parametrize("n,d", [(20, 3), (130, 5)])   # a bucket compiled without kernel optimization (N <= 128) and one with
+@pytest.mark.parametrize("n,d", [(20, 3), (130, 5)])   # a bucket compiled without kernel optimization (N <= 32) and one with
 def test_the_step_of_one_row_computes_each_row_as_the_batched_step(n, d):
   # a cold fit evaluates its last moving start alone through the step of one row (gp.lone_mover): the same numbers (bit
   # for bit where measured; a CPU whose compiler vectorizes the two programs differently may part in the last bits)
@@ -396,3 +396,18 @@ def test_lengthscale_gradient_kernel_against_its_sum_in_numpy(own_kernel):
   got = TinyJit(lambda m, a: _lengthscale_grad(m, a, own_kernel).realize())
   for _ in range(3): out = got(Tensor(M, dtype=dtypes.float64).realize(), Tensor(A, dtype=dtypes.float64).realize()).numpy()
   np.testing.assert_allclose(out, expect, rtol=1e-10, atol=1e-10)
+
+def test_a_cold_fit_row_by_row_finds_what_the_batched_fit_finds(monkeypatch):
+  # past gp.NOOPT_MAX_N a batch of restarts is evaluated row by row (SEPARATE_MIN_N): the same fit as the batch's
+  import tinybo.gp as gpm
+  rng = np.random.default_rng(3)
+  X = rng.random((40, 4))
+  y = np.sin(5 * X).sum(1) + 0.05 * rng.standard_normal(40)
+  separate = GPRegressor().fit(X, y, restarts=4, seed=1)
+  assert separate.N >= gpm.SEPARATE_MIN_N
+  monkeypatch.setattr(gpm, "SEPARATE_MIN_N", 1 << 30)
+  batched = GPRegressor().fit(X, y, restarts=4, seed=1)
+  np.testing.assert_allclose(separate.phi, batched.phi, rtol=1e-10, atol=1e-12)
+  assert separate.objective == pytest.approx(batched.objective, rel=1e-12)
+  Q = rng.random((16, 4))
+  np.testing.assert_allclose(separate.predict(Q)[0], batched.predict(Q)[0], rtol=1e-10, atol=1e-12)

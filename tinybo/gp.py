@@ -199,7 +199,11 @@ def posterior(X:Tensor, alpha:Tensor, Linv0:Tensor, hyper:Tensor, Xq:Tensor) -> 
 
 def _posterior_contiguous(*args): return [t.contiguous() for t in posterior(*args)]
 
-NOOPT_MAX_N = 128
+# the fit step compiles without kernel optimization up to this row bucket: there a capture takes ~2 s against 2.5-4 s (one
+# restart) and 5-8 s (four), and the first suggestions of a fresh process wait for it; past it the optimized step replays
+# 2-8x faster (0.29 against 0.87 ms at N = 64, one restart; 0.91 against 7.5 ms, four), and a study's fits replay it
+# thousands of times (benchmarks/README.md, `fit_noopt.py`)
+NOOPT_MAX_N = 32
 
 def captured(name:str, fxn, N:int, D:int, m:int, dtype:DType, device:str) -> CachedJit:
   """The program `fxn` at bucket shape (N, D) and batch (restarts or query points) m. The fit step (~15 kernels) compiles
@@ -208,6 +212,12 @@ def captured(name:str, fxn, N:int, D:int, m:int, dtype:DType, device:str) -> Cac
   return program((name, N, D, m, dtype, device), fxn, device=device, noopt=name == "nll" and N <= NOOPT_MAX_N, disk=True)
 
 # ***** fit policy *****
+
+# past NOOPT_MAX_N rows (where the fit step is optimized) a batch of restarts is evaluated row by row through the step
+# of one row (the same numbers): the optimized batched step captures in 5-8 s against one row's 2.5-4 s, replays about
+# as fast as its rows one at a time up to 80 rows (0.91 against 4 x 0.29 ms at N = 64, d = 20) and slower from 96 (6.3
+# against 4 x 0.64 ms at N = 96, 16 against 4 x 2.1 ms at N = 160; `benchmarks/fit_noopt.py`)
+SEPARATE_MIN_N = NOOPT_MAX_N + 1
 
 def default_restarts(N:int) -> int:
   """Starts batched in a cold fit: 4 while a step is cheap, fewer when each costs O(N³) (warm starts carry big fits)."""
@@ -388,6 +398,16 @@ class GPRegressor:
     step = self._step(starts.shape[0])
     last: dict = {}
 
+    def evaluate(phi:np.ndarray, jitter:np.ndarray) -> tuple[np.ndarray, tuple[Tensor, ...]|None, dict[int, int]]:
+      # (out[b, 1+P], the outputs holding the rows' factors or None, row -> its index there): the batch through `step`,
+      # or from SEPARATE_MIN_N rows each row through the step of one row (the same numbers), whose outputs the next row's
+      # call overwrites: none are kept, and the fit factors its optimum once more at the end
+      if len(phi) > 1 and self.N >= SEPARATE_MIN_N:
+        one = self._step(1)
+        return np.concatenate([download(self._run(one, phi[i:i + 1], jitter[i:i + 1])[0]) for i in range(len(phi))]), None, {}
+      outs = self._run(step, phi, jitter)
+      return download(outs[0]), outs, {i: i for i in range(len(phi))}
+
     def fg(phi:np.ndarray) -> tuple[np.ndarray, np.ndarray]:
       if (r := lone_mover(phi, jitter, last)) is not None:
         # one start still moving (the others have stopped, L-BFGS holds them still): that row alone, through the
@@ -395,14 +415,12 @@ class GPRegressor:
         outs, rows = self._run(self._step(1), phi[r:r + 1], jitter[r:r + 1]), {r: 0}
         out = last["out"].copy()
         out[r] = download(outs[0])[0]
-      else:
-        outs, rows = self._run(step, phi, jitter), {i: i for i in range(len(phi))}
-        out = download(outs[0])
+      else: out, outs, rows = evaluate(phi, jitter)
       # a failed factorization: grow that row's jitter and retry before giving the optimizer an inf
       while (bad := ~np.isfinite(out[:, 0])).any() and jitter[bad].max() < 1e-3:
         jitter[bad] *= 100
-        outs, rows = self._run(step, phi, jitter), {i: i for i in range(len(phi))}
-        out[bad] = download(outs[0])[bad]
+        again, outs, rows = evaluate(phi, jitter)
+        out[bad] = again[bad]
         if (~bad).any(): outs = None  # rows come from two calls: the factors of this call are not all current
       last.update(phi=phi.copy(), jitter=jitter.copy(), outs=outs, out=out.copy(), rows=rows)
       nll, gtheta = out[:, 0], out[:, 1:]
