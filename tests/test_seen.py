@@ -212,3 +212,16 @@ def test_sobol_configs_give_a_wide_categorical_one_column_and_every_choice_evenl
   counts = np.bincount(X[:, space.columns["c"]].argmax(1), minlength=60)
   assert counts.min() >= 19 and counts.max() <= 21   # a stratified draw: 20 of each choice, give or take the scramble
   assert np.ptp(X[:, space.columns["x"]]) > 0.99 and len(np.unique(X[:, space.columns["small"]].argmax(1))) == 3
+
+def test_recommendations_on_a_wide_categorical_come_from_the_narrow_model():
+  space = {"x": tb.Float(-2, 2), "c": tb.Categorical([f"c{i}" for i in range(300)])}
+  offsets = np.random.default_rng(1).normal(size=300)
+  opt = tb.Optimizer(space, strategy=tb.GP(noise=1e-4), seed=1)   # a noise floor: recommend() asks the model
+  for _ in range(14):
+    t = opt.suggest()
+    opt.observe(t, (t.params["x"] - 0.5) ** 2 + offsets[int(t.params["c"][1:])] + 0.01 * np.random.default_rng(len(opt.trials)).normal())
+  with warnings.catch_warnings():
+    warnings.simplefilter("error", GPFallbackWarning)
+    rec, anywhere = opt.recommend(), opt.recommend(observed=False)
+  assert any(rec.params == t.params for t in opt.trials)   # a trial's configuration
+  assert -2 <= anywhere["x"] <= 2 and anywhere["c"] in space["c"].choices   # a valid configuration, the ascent through the map
