@@ -241,8 +241,14 @@ def lone_mover(phi:np.ndarray, jitter:np.ndarray, last:dict) -> int|None:
   with more jitter). A row that stands still has the value it had, so a batch of restarts whose other rows have stopped
   needs that row alone."""
   if len(phi) < 2 or "out" not in last: return None
-  moved = ~((phi == last["phi"]).all(1) & (jitter == last["jitter"]) & np.isfinite(last["out"][:, 0]))
+  moved = ~held_still(phi, jitter, last)
   return int(np.flatnonzero(moved)[0]) if moved.sum() == 1 else None
+
+def held_still(phi:np.ndarray, jitter:np.ndarray, last:dict) -> np.ndarray:
+  """Per row of φ[b, ·], whether it stands where the last evaluation `last` left it (the same φ and jitter, a finite
+  value there), so that evaluation's value is its value; all False before a first evaluation."""
+  if "out" not in last: return np.zeros(len(phi), dtype=bool)
+  return (phi == last["phi"]).all(1) & (jitter == last["jitter"]) & np.isfinite(last["out"][:, 0])
 
 def column_groups(d:int, categorical:list[slice]|None) -> list[list[int]]:
   """The lengthscale groups in column order: each continuous column alone, each one-hot block shares one."""
@@ -405,9 +411,7 @@ class GPRegressor:
       # holds still (its φ and jitter as at the last evaluation, its value finite) keeps its last value: the same inputs
       # give the same numbers, and a batch's converged starts wait for the others for many evaluations
       if len(phi) > 1 and self.N >= SEPARATE_MIN_N:
-        one = self._step(1)
-        still = np.zeros(len(phi), dtype=bool) if "out" not in last else \
-          (phi == last["phi"]).all(1) & (jitter == last["jitter"]) & np.isfinite(last["out"][:, 0])
+        one, still = self._step(1), held_still(phi, jitter, last)
         return np.concatenate([last["out"][i:i + 1] if still[i] else download(self._run(one, phi[i:i + 1], jitter[i:i + 1])[0])
                                for i in range(len(phi))]), None, {}
       outs = self._run(step, phi, jitter)
@@ -512,12 +516,8 @@ class GPRegressor:
     X, y = _array(X), _array(y).reshape(-1)
     if X.ndim != 2 or X.shape[1] != self.d or X.shape[0] != y.shape[0] or X.shape[0] == 0:
       raise ValueError(f"need X[n,{self.d}] and y[n] with n > 0, got {X.shape}, {y.shape}")
-    gp = GPRegressor(self.kernel, self.device, self.dtype, self.lengthscale_prior, self.structure)
-    gp.phi, gp.jitter, gp.objective = self.phi, self.jitter, self.objective
-    gp.transform, y_std = (self.transform, self.transform(y)) if keep_units else YTransform.fit(y)
-    gp._set_data(X, y_std, self.categorical)
-    gp._refactor()
-    return gp
+    transform, y_std = (self.transform, self.transform(y)) if keep_units else YTransform.fit(y)
+    return self._with_hyperparameters(X, y_std, self.categorical, transform)
 
   def with_inputs(self, X, categorical:list[slice]|None) -> GPRegressor:
     """This model on the same rows in another column layout X[n, d'] whose lengthscale groups are of the same kinds (a
@@ -525,11 +525,7 @@ class GPRegressor:
     X = _array(X)
     if X.ndim != 2 or X.shape[0] != self.n or group_kinds(X.shape[1], categorical) != group_kinds(self.d, self.categorical):
       raise ValueError(f"need X[{self.n}, d'] with lengthscale groups like this model's {group_kinds(self.d, self.categorical)}, got shape {X.shape}")
-    gp = GPRegressor(self.kernel, self.device, self.dtype, self.lengthscale_prior, self.structure)
-    gp.transform, gp.phi, gp.jitter, gp.objective = self.transform, self.phi, self.jitter, self.objective
-    gp._set_data(X, self.y_train, categorical)
-    gp._refactor()
-    return gp
+    return self._with_hyperparameters(X, self.y_train, categorical, self.transform)
 
   def condition(self, X_new, y_new=None) -> GPRegressor:
     """A new GPRegressor with the same hyperparameters and y transform, conditioned on extra points (no refit). y_new in
@@ -544,8 +540,13 @@ class GPRegressor:
       if len(yn) != len(Xn) or not np.isfinite(yn).all():
         raise ValueError(f"need {len(Xn)} finite y_new to condition on, got {yn.tolist()[:8]}; leave a failed point out, or pass its worst value")
     y_std = self._posterior_np(Xn)[0] if y_new is None else self.transform(yn)
+    return self._with_hyperparameters(np.concatenate([self.X, Xn]), np.concatenate([self.y_train, y_std]), self.categorical, self.transform)
+
+  def _with_hyperparameters(self, X:np.ndarray, y_std:np.ndarray, categorical:list[slice], transform:YTransform) -> GPRegressor:
+    """A new GPRegressor with this one's hyperparameters on X and standardized targets y_std (under `transform`): one
+    factorization, no fit (`with_data`, `with_inputs` and `condition` differ only in the data they give it)."""
     gp = GPRegressor(self.kernel, self.device, self.dtype, self.lengthscale_prior, self.structure)
-    gp.transform, gp.phi, gp.jitter, gp.objective = self.transform, self.phi, self.jitter, self.objective
-    gp._set_data(np.concatenate([self.X, Xn]), np.concatenate([self.y_train, y_std]), self.categorical)
+    gp.transform, gp.phi, gp.jitter, gp.objective = transform, self.phi, self.jitter, self.objective
+    gp._set_data(X, y_std, categorical)
     gp._refactor()
     return gp
