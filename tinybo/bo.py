@@ -169,7 +169,8 @@ class GP:
   interpolating fit by NOISE_MARGIN nats;
   always noisy with a noise variance given; never with noise="deterministic" or learning curves) costs a second, cold
   fit, so a study runs it only when the data have grown `noise.RETEST_GROWTH` times since its last test, and keeps the
-  verdict in between; `recommend` tests its own data.
+  verdict in between; `recommend` tests its own data. Noisy values that the GP would warp are modelled raw (below), on
+  a warm-start chain of their own; while a noisy verdict stands, their warped fit is skipped.
   "auto": the same switch, with LogEI for every suggestion once the data show noise, on the raw values (warp="auto" does
   not warp them: the log warp stretches the noise of the values near the best). UCB trusts the posterior mean, and under
   noise a smooth model's mean can rank a flat edge above the optimum beside it; the noisy incumbent (a lucky draw, above
