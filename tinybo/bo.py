@@ -616,23 +616,12 @@ class GP:
     if (self.acquisition not in NOISY_RULES and not any_acquisition) or self.noise == "deterministic": return False
     if isinstance(self.noise, float): return True
     if negligible_noise(model): return False
-    kept = self._kept_verdict(space, len(y)) if keep else None
-    if kept is not None: return kept
-    evidence = noise_evidence(model, y, seed=seed32(seed), margin=NOISE_MARGIN)   # only its side of the margin counts
-    if keep: self._noise_test = (self._space_json(space), len(y), evidence)
-    return evidence > NOISE_MARGIN
-
-  def _kept_verdict(self, space: Space, n: int) -> bool | None:
-    """The last noise test's verdict where it stands for n data on `space` (they have grown less than RETEST_GROWTH
-    times since it), else None: a test is due."""
+    sj, n = self._space_json(space), len(y)
     tested_space, n_tested, evidence = self._noise_test
-    return evidence > NOISE_MARGIN if tested_space == self._space_json(space) and n_tested <= n < RETEST_GROWTH * n_tested else None
-
-  def _noisy_stands(self, space: Space, n: int) -> bool:
-    """Whether a suggestion on n data treats the objective as noisy before any fit: a noise variance given, or the kept
-    noise test's noisy verdict with no test due (see _noisy)."""
-    if self.acquisition not in NOISY_RULES or self.noise == "deterministic": return False
-    return isinstance(self.noise, float) or self._kept_verdict(space, n) is True
+    if not (keep and tested_space == sj and n_tested <= n < RETEST_GROWTH * n_tested):
+      evidence = noise_evidence(model, y, seed=seed32(seed), margin=NOISE_MARGIN)   # only its side of the margin counts
+      if keep: self._noise_test = (sj, n, evidence)
+    return evidence > NOISE_MARGIN
 
   def _fit(self, space: Space, X: np.ndarray, y: np.ndarray, seed: int, categorical: list[slice], keep: bool = True,
            floor_scale: float = 1.0, curves: bool = False, warm: bool = True, raw: bool = False) -> GPRegressor:
@@ -642,8 +631,7 @@ class GP:
     are warped), warm-started from its last fit, or before it has one from the main chain's."""
     key = hashlib.sha1(X.tobytes() + y.tobytes() + repr(self.kernel).encode() + repr(self.noise).encode() + repr(floor_scale).encode()).digest()
     sj = self._space_json(space)
-    last, last_key, last_space = (self._raw_model, self._raw_model_key, self._raw_model_space) if raw else \
-      (self._model, self._model_key, self._model_space)
+    last, last_key, last_space = (self._raw_model, self._raw_model_key, self._raw_model_space) if raw else (self._model, self._model_key, self._model_space)
     if last is not None and last_key == key and last_space == sj: return last
     if raw and (last is None or last_space != sj): last, last_space = self._model, self._model_space
     model = _finite_fit(self._fit_kernels(X, y, categorical, seed, last if warm and last_space == sj else None, self.prior_for(space),
@@ -738,14 +726,10 @@ class GP:
     X_all = self._all_configs(space)  # a small discrete space: score every configuration (and never search a trust region)
     try:
       floor_scale = self._floor_scale(space, y_fit, h.y, minimize) if cd is None else 1.0   # detrended curves are not warped values
-      warped = cd is None and not np.array_equal(raw := -h.y if minimize else h.y, yy)
-      # warped values that are noisy before any fit (a noise variance given, or the kept verdict with no test due) get
-      # the raw values' model alone: the fit of the warped ones would be used for nothing
-      model = None if warped and self._noisy_stands(space, len(y_fit)) else \
-        self._fit(space, X_fit, y_fit, seed, cats, floor_scale=floor_scale, curves=cd is not None)
-      if cd is None and (model is None or self._noisy(space, model, y_fit, seed)):   # "auto" or "edge" on noisy data: on the raw values
+      model = self._fit(space, X_fit, y_fit, seed, cats, floor_scale=floor_scale, curves=cd is not None)
+      if cd is None and self._noisy(space, model, y_fit, seed):   # "auto" or "edge" on noisy data: on the raw values
         acquisition = NOISY_RULES[self.acquisition]
-        if warped:   # the model of the raw values, on their own warm-start chain
+        if not np.array_equal(raw := -h.y if minimize else h.y, yy):   # they were warped: the model of the raw values, on their own warm-start chain
           yy, y_fit = raw, raw[keep]
           model = self._fit(space, X_fit, y_fit, seed, cats, raw=True)
       # failed configurations (crashes, NaN) never enter the fit, but the acquisition must not keep proposing their
