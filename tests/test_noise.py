@@ -261,7 +261,7 @@ def test_noisy_warped_values_keep_a_chain_of_raw_fits_beside_the_warped_one(monk
   raws = [(n, w, r) for n, w, r in kept if r is not None]
   assert len(raws) >= 5, "this noisy Branin tests noisy well before 30 trials"
   values = -np.array([t.value for t in opt.trials])   # minimized: the targets are the negated values
-  for (n0, w0, r0), (n, w, r) in zip(raws, raws[1:]):
+  for (_, w0, r0), (n, w, r) in zip(raws, raws[1:]):
     assert r is not r0 and w is not w0
     assert started[id(r)][0] is r0 and started[id(w)][0] is w0   # each chain continues from its own last fit
     np.testing.assert_array_equal(started[id(r)][1], values[:n])   # the raw values ...

@@ -170,7 +170,7 @@ class GP:
   always noisy with a noise variance given; never with noise="deterministic" or learning curves) costs a second, cold
   fit, so a study runs it only when the data have grown `noise.RETEST_GROWTH` times since its last test, and keeps the
   verdict in between; `recommend` tests its own data. Noisy values that the GP would warp are modelled raw (below), on
-  a warm-start chain of their own; while a noisy verdict stands, their warped fit is skipped.
+  a warm-start chain of their own.
   "auto": the same switch, with LogEI for every suggestion once the data show noise, on the raw values (warp="auto" does
   not warp them: the log warp stretches the noise of the values near the best). UCB trusts the posterior mean, and under
   noise a smooth model's mean can rank a flat edge above the optimum beside it; the noisy incumbent (a lucky draw, above
@@ -631,7 +631,8 @@ class GP:
     are warped), warm-started from its last fit, or before it has one from the main chain's."""
     key = hashlib.sha1(X.tobytes() + y.tobytes() + repr(self.kernel).encode() + repr(self.noise).encode() + repr(floor_scale).encode()).digest()
     sj = self._space_json(space)
-    last, last_key, last_space = (self._raw_model, self._raw_model_key, self._raw_model_space) if raw else (self._model, self._model_key, self._model_space)
+    last, last_key, last_space = (self._raw_model, self._raw_model_key, self._raw_model_space) if raw else \
+      (self._model, self._model_key, self._model_space)
     if last is not None and last_key == key and last_space == sj: return last
     if raw and (last is None or last_space != sj): last, last_space = self._model, self._model_space
     model = _finite_fit(self._fit_kernels(X, y, categorical, seed, last if warm and last_space == sj else None, self.prior_for(space),
