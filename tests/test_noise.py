@@ -240,3 +240,31 @@ def test_the_kept_fits_and_verdict_are_keyed_by_the_space_serialized_once_per_sp
   assert tested == [24] and g._noise_test[0] == inner(other)
   g._noisy(SPACE, g._fit(SPACE, X[:24], y[:24], 0, []), y[:24], 0)   # back to the first space: its key again, tested again
   assert tested == [24, 24] and g._noise_test[0] == inner(SPACE)
+
+def test_noisy_warped_values_keep_a_chain_of_raw_fits_beside_the_warped_one(monkeypatch):
+  # noisy Branin's values are log-warped; once they test noisy each suggestion also fits the raw values, warm-started
+  # from the last raw fit (a chain of its own), while the warped chain goes on from the warped fit
+  noise = np.random.default_rng(1).standard_normal(40)
+  g = tb.GP(acquisition="edge")
+  opt = tb.Optimizer(SPACE, strategy=g, seed=3)
+  started: dict[int, tuple[GPRegressor | None, np.ndarray]] = {}   # fitted model -> (its warm start, its targets)
+  inner = GPRegressor.fit
+  def spy(self, X, y, *a, warm_start=None, **k):
+    started[id(self)] = (warm_start, np.array(y))
+    return inner(self, X, y, *a, warm_start=warm_start, **k)
+  monkeypatch.setattr(GPRegressor, "fit", spy)
+  kept = []   # (n, the warped chain's model, the raw chain's model) after each suggestion
+  for i in range(30):
+    t = opt.suggest()
+    kept.append((len(opt.trials) - 1, g._model, g._raw_model))
+    opt.observe(t, branin_unit(t.params) + 3.0 * noise[i])
+  raws = [(n, w, r) for n, w, r in kept if r is not None]
+  assert len(raws) >= 5, "this noisy Branin tests noisy well before 30 trials"
+  values = -np.array([t.value for t in opt.trials])   # minimized: the targets are the negated values
+  for (_, w0, r0), (n, w, r) in zip(raws, raws[1:]):
+    assert r is not r0 and w is not w0
+    assert started[id(r)][0] is r0 and started[id(w)][0] is w0   # each chain continues from its own last fit
+    np.testing.assert_array_equal(started[id(r)][1], values[:n])   # the raw values ...
+    assert not np.array_equal(started[id(w)][1], values[:n])       # ... beside the warped ones
+  n, w, r = raws[0]
+  assert started[id(r)][0] is w   # the chain's first fit starts from the warped chain's model of the same data

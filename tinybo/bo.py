@@ -169,7 +169,8 @@ class GP:
   interpolating fit by NOISE_MARGIN nats;
   always noisy with a noise variance given; never with noise="deterministic" or learning curves) costs a second, cold
   fit, so a study runs it only when the data have grown `noise.RETEST_GROWTH` times since its last test, and keeps the
-  verdict in between; `recommend` tests its own data.
+  verdict in between; `recommend` tests its own data. Noisy values that the GP would warp are modelled raw (below), on
+  a warm-start chain of their own.
   "auto": the same switch, with LogEI for every suggestion once the data show noise, on the raw values (warp="auto" does
   not warp them: the log warp stretches the noise of the values near the best). UCB trusts the posterior mean, and under
   noise a smooth model's mean can rank a flat edge above the optimum beside it; the noisy incumbent (a lucky draw, above
@@ -267,6 +268,10 @@ class GP:
     self.lengthscale_prior, self.max_points, self.curves = lengthscale_prior, max_points, "auto" if curves is True else curves
     self._model: GPRegressor | None = None  # the last fitted model, the next fit's warm start; the data and space it was fitted on
     self._model_key, self._model_space = b"", ""
+    # noisy data whose targets are warped: the model of the raw values (see acquisition), a warm-start chain of its own
+    # (started from the main chain's model), so that each suggestion continues from the last raw fit, not the warped one
+    self._raw_model: GPRegressor | None = None
+    self._raw_model_key, self._raw_model_space = b"", ""
     self._local_model: GPRegressor | None = None   # trust_region: the last local fit (its kernel chain's warm start)
     self._local_model_space = ""
     self.last_fallback: str | None = None  # why the last suggestion fell back to random (None: it did not)
@@ -410,7 +415,7 @@ class GP:
       # the test on these data, whatever suggest's last verdict; noisy data: the model of the raw values (see acquisition)
       if not self._noisy(space, model, y_fit, seed, keep=False, any_acquisition=True): return rows, h.X, yy, None
       if not np.array_equal(raw := -h.y if minimize else h.y, yy):
-        model = self._fit(space, X_all[keep], raw[keep], seed, cats, keep=False, warm=warm)
+        model = self._fit(space, X_all[keep], raw[keep], seed, cats, keep=False, warm=warm, raw=True)
       mean = model.predict(X_all)[0]
     except Exception as e:  # noqa: BLE001 - a model that cannot be fitted still leaves the best observed trial
       warnings.warn(f"tinybo GP strategy: recommend() could not fit the GP ({type(e).__name__}: {e}); returning the best observed trial",
@@ -619,16 +624,21 @@ class GP:
     return evidence > NOISE_MARGIN
 
   def _fit(self, space: Space, X: np.ndarray, y: np.ndarray, seed: int, categorical: list[slice], keep: bool = True,
-           floor_scale: float = 1.0, curves: bool = False, warm: bool = True) -> GPRegressor:
+           floor_scale: float = 1.0, curves: bool = False, warm: bool = True, raw: bool = False) -> GPRegressor:
     """The GP on (X, y), warm-started from the last kept fit (warm=False: cold, that fit being another study's, see
     `_follow`); keep=False leaves that chain as it was (a fit is path dependent, so `recommend` must not change what the
-    next suggestions are). floor_scale: see GPRegressor.fit."""
+    next suggestions are). floor_scale: see GPRegressor.fit. raw=True: the raw values' chain (noisy data whose targets
+    are warped), warm-started from its last fit, or before it has one from the main chain's."""
     key = hashlib.sha1(X.tobytes() + y.tobytes() + repr(self.kernel).encode() + repr(self.noise).encode() + repr(floor_scale).encode()).digest()
     sj = self._space_json(space)
-    if self._model is not None and self._model_key == key and self._model_space == sj: return self._model
-    model = _finite_fit(self._fit_kernels(X, y, categorical, seed, self._model if warm and self._model_space == sj else None, self.prior_for(space),
+    last, last_key, last_space = (self._raw_model, self._raw_model_key, self._raw_model_space) if raw else \
+      (self._model, self._model_key, self._model_space)
+    if last is not None and last_key == key and last_space == sj: return last
+    if raw and (last is None or last_space != sj): last, last_space = self._model, self._model_space
+    model = _finite_fit(self._fit_kernels(X, y, categorical, seed, last if warm and last_space == sj else None, self.prior_for(space),
                                          floor_scale, curves=curves))
-    if keep: self._model, self._model_key, self._model_space = model, key, sj
+    if keep and raw: self._raw_model, self._raw_model_key, self._raw_model_space = model, key, sj
+    elif keep: self._model, self._model_key, self._model_space = model, key, sj
     return model
 
   def _subset(self, X: np.ndarray, y: np.ndarray) -> np.ndarray | slice:
@@ -648,6 +658,7 @@ class GP:
     rows = self._rows(h)
     if not self._lineage <= rows:
       self._model, self._model_key, self._model_space = None, b"", ""
+      self._raw_model, self._raw_model_key, self._raw_model_space = None, b"", ""
       self._local_model, self._local_model_space = None, ""
       self._noise_test = ("", 0, 0.0)
     self._lineage = rows
@@ -719,9 +730,9 @@ class GP:
       model = self._fit(space, X_fit, y_fit, seed, cats, floor_scale=floor_scale, curves=cd is not None)
       if cd is None and self._noisy(space, model, y_fit, seed):   # "auto" or "edge" on noisy data: on the raw values
         acquisition = NOISY_RULES[self.acquisition]
-        if not np.array_equal(raw := -h.y if minimize else h.y, yy):   # they were warped: the model of the raw values, outside the warm-start chain
+        if not np.array_equal(raw := -h.y if minimize else h.y, yy):   # they were warped: the model of the raw values, on their own warm-start chain
           yy, y_fit = raw, raw[keep]
-          model = self._fit(space, X_fit, y_fit, seed, cats, keep=False)
+          model = self._fit(space, X_fit, y_fit, seed, cats, raw=True)
       # failed configurations (crashes, NaN) never enter the fit, but the acquisition must not keep proposing their
       # neighbourhood: condition on them at the worst observed value, with the hyperparameters fitted on real data
       base = model = model.condition(gx(X_failed), np.full(len(X_failed), yy.min())) if len(X_failed) else model
