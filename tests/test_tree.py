@@ -19,6 +19,7 @@ from tinybo.bo import GPFallbackWarning
 from tinybo.gp import GPRegressor, posterior
 from tinybo.kernels import matern52
 from tinybo.optim_acqf import AcquisitionEvaluator, optimize_acquisition
+from tinybo.optimizer import TrialFailedWarning
 from tinybo.tree import ARC, CAP_AT_PRIOR, BranchOptimism, TreeInputs, activated_weights, embed, embed_by_maps, parent_columns
 
 SPACE = tb.Space({
@@ -408,25 +409,31 @@ def test_a_wide_categorical_in_a_tree_gives_the_full_maps_acquisition_and_float_
   np.testing.assert_allclose(g_n[:, floats], g_full[:, floats], rtol=1e-6, atol=1e-8)
   assert np.abs(g_full[:, floats]).max() > 1e-3   # a gradient that is there to compare
 
-def test_a_study_with_a_wide_categorical_in_a_tree_stays_narrow_and_never_falls_back():
+def test_a_study_with_a_wide_categorical_in_a_tree_stays_narrow_and_never_falls_back(monkeypatch):
   space = tb.Space({"branch": tb.Categorical(["wide", "plain"]), "u": tb.Float(0, 1),
                     "c": tb.Categorical([f"c{i}" for i in range(300)], when={"branch": "wide"}),
                     "v": tb.Float(0, 1, when={"branch": "plain"})})
   off = np.random.default_rng(0).normal(size=300)
-  gp = tb.GP()
+  gp = tb.GP(beta=25.0)   # an explorer: its batches take unheld choices
   opt = tb.Optimizer(space, strategy=gp, seed=0)
-  widths = []
+  widths, regrown = [], []
+  inner = GPRegressor.with_inputs
+  monkeypatch.setattr(GPRegressor, "with_inputs", lambda self, X, c: regrown.append(X.shape) or inner(self, X, c))
   with warnings.catch_warnings():
     warnings.simplefilter("error", GPFallbackWarning)
+    warnings.simplefilter("ignore", TrialFailedWarning)   # the NaN values below, failed on purpose
     for _ in range(8):
       trials = opt.suggest(3)
       for t in trials:
         p = t.params
         assert space.key(space.validate(p)) == space.key(p)
-        opt.observe(t, (p["u"] - 0.3) ** 2 + (off[int(p["c"][1:])] if p["branch"] == "wide" else 0.5 + p["v"]))
+        value = (p["u"] - 0.3) ** 2 + (off[int(p["c"][1:])] if p["branch"] == "wide" else 0.5 + p["v"])
+        opt.observe(t, float("nan") if t.id % 7 == 3 else value)   # failed trials are modelled rows too
       if gp._model is not None: widths.append(gp._model.d)
   assert widths and max(widths) < 40   # the GP never saw the 300-wide block
+  assert regrown   # a batch point took an unheld choice: the models were put on the grown layout
   assert len({space.key(t.params) for t in opt.trials}) == len(opt.trials) == 24
+  assert any(t.state == tb.TrialState.FAILED for t in opt.trials)
 
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st_tree(), st.integers(0, 2**32 - 1))

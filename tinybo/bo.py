@@ -788,7 +788,7 @@ class GP:
             # the branch bonus (tree.BranchOptimism): every evaluation of the study and this batch's points count as tries
             scale = math.sqrt(self.beta * float(turn.hyperparameters["outputscale"]))
             optimism = BranchOptimism.of(space, np.concatenate([X_avoid, X_pend[len(h.X_pending):]]), scale)
-            tree_args["augment"] = lambda X, o=optimism: tree.augment(X, o)
+            tree_args["augment"] = lambda X, o=optimism, t=tree: t.augment(X, o)
           movable = np.asarray(space.kinds) != CAT
           box = trust_box(X_top[0], ls[:space.dim], length, movable) if local else None
           # where UCB's point is refused, LogEI against the best observed value near the incumbent (a local turn: in its
