@@ -7,7 +7,7 @@ import warnings
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from test_conditional import st_tree
 from tinygrad import Tensor, dtypes
@@ -42,7 +42,7 @@ def ref_sqdist(space, ls: dict, a: dict, b: dict, arc: float = ARC) -> float:
     ea, eb = space.encode(a)[space.columns[k]], space.encode(b)[space.columns[k]]
     both, one = k in a and k in b, (k in a) != (k in b)
     if isinstance(p, tb.Categorical): d2 = 0.5 * float(np.sum((ea - eb) ** 2)) if both else 0.5 * one
-    elif k not in space.conditions: d2 = float((ea - eb)[0] ** 2)
+    elif not any(q in space.params for q in space.conditions.get(k, {})): d2 = float((ea - eb)[0] ** 2)   # a condition on a constant holds
     else: d2 = (2 * math.sin(arc * (ea - eb)[0] / 2) / arc) ** 2 if both else one / arc ** 2
     out += d2 / ls[k] ** 2
   return out
@@ -469,3 +469,59 @@ def test_the_ascent_on_a_wide_categoricals_tree_layout_reaches_a_stationary_poin
   inside = (np.asarray(WIDE.kinds) != tb.space.CAT) & (WIDE.active_mask(Xs) > 0) & (Xs > 1e-6) & (Xs < 1 - 1e-6)
   assert inside[:, WIDE.columns["x"].start].any()   # a float whose column lies past the wide block
   np.testing.assert_allclose(g[inside], 0.0, atol=1e-3)
+
+@st.composite
+def st_tree_with_a_wide_categorical(draw):
+  """A random conditional space (st_tree) with a categorical of 17-60 choices added, under one of its small parents'
+  values or unconditional (a conditional space still, through the others)."""
+  space, spec = draw(st_tree(max_params=5))
+  parents = [q for q, p in space.params.items() if isinstance(p, (tb.Int, tb.Categorical)) and len(tb.space.all_values(p)) <= 4]
+  when = {}
+  if parents and draw(st.booleans()):
+    q = draw(st.sampled_from(parents))
+    when = {q: [draw(st.sampled_from(tb.space.all_values(space.params[q])))]}
+  k = draw(st.integers(17, 60))
+  params = {**space.params, **{c: v for c, v in space.constants.items()}, "wide": tb.Categorical([f"w{i}" for i in range(k)], when=when or None)}
+  try: return tb.Space(params)
+  except ValueError as e:
+    assume("can never be active" not in str(e))
+    raise
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st_tree_with_a_wide_categorical(), st.integers(0, 2**32 - 1))
+def test_any_tree_with_a_wide_categorical_keeps_every_distance_of_the_full_map(space, seed):
+  """The distances the kernel sees (per parameter, from the definition: ref_sqdist) between modelled rows and any query
+  rows are the full map's, through the narrow layout, whichever rows are held."""
+  from tinybo.seen import SeenChoices
+  rng = np.random.default_rng(seed)
+  X = space.encode_many(space.decode_many(space.sample(rng, int(rng.integers(1, 8)))))
+  Q = space.encode_many(space.decode_many(space.sample(rng, 12)))
+  seen = SeenChoices.of(space, X)
+  assume(seen is not None)
+  narrow = TreeInputs.of(space, seen=seen)
+  ls = {k: float(rng.uniform(0.3, 2.0)) for k in space.names}
+  per_col = np.ones(narrow.width)
+  w = np.ones(narrow.width)
+  for k in space.names:   # the narrow map's lengthscale per GP column, from each parameter's
+    per_col[np.unique(narrow.column[space.columns[k]])] = ls[k]
+  for b in narrow.categorical: w[b] = 0.5
+  for b in narrow.categorical:   # an arc pair's second column shares its parameter's lengthscale
+    per_col[b] = per_col[b.start]
+  Zx, Zq = narrow(X), narrow(Q)
+  got = (w * (Zq[:, None] - Zx[None]) ** 2 / per_col ** 2).sum(-1)
+  px, pq = space.decode_many(X), space.decode_many(Q)
+  ref = np.array([[ref_sqdist(space, ls, a, b) for b in px] for a in pq])
+  np.testing.assert_allclose(got, ref, rtol=1e-9, atol=1e-12)
+
+@pytest.mark.slow
+@settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st_tree_with_a_wide_categorical(), st.integers(0, 10_000))
+def test_gp_suggestions_on_any_tree_with_a_wide_categorical_are_valid_and_never_fall_back(space, seed):
+  rng = np.random.default_rng(seed)
+  opt = tb.Optimizer(space, strategy=tb.GP(n_initial=4), seed=seed)
+  with warnings.catch_warnings():
+    warnings.simplefilter("error", GPFallbackWarning)
+    for _ in range(5):
+      for t in opt.suggest(2):
+        assert space.validate(t.params) == t.params
+        opt.observe(t, float(rng.normal()))
