@@ -429,10 +429,10 @@ def test_single_value_parameters_and_conditions_on_constants_do_not_size_the_sea
   for space in (Space(pinned), Space({**floats, "mode": "fast", "y": Float(0, 1, when={"mode": ["fast"]})})):
     n = len(space.names) - sum(isinstance(p, (Int, Categorical)) for p in space.params.values())
     assert space.n_varying == n and not space.conditional
-    assert gp.initial_size(space) == default_initial_size(n) and gp.prior_for(space) == "unit" and gp._tree(space) is None
+    assert gp.initial_size(space) == default_initial_size(n) and gp.prior_for(space) == "unit" and gp._tree(space, np.zeros((0, space.dim))) is None
   assert Space(pinned).n_varying == 3 and len(Space(pinned).names) == 10
   with_branch = Space({"opt": Categorical(["a", "b"]), "lr": Float(0, 1, when={"opt": ["a"]})})
-  assert with_branch.conditional and with_branch.n_varying == 2 and gp._tree(with_branch) is not None
+  assert with_branch.conditional and with_branch.n_varying == 2 and gp._tree(with_branch, np.zeros((0, with_branch.dim))) is not None
   # the study itself searches them all: every suggestion holds the pinned values
   import tinybo as tb
   opt = tb.Optimizer(pinned, seed=0)

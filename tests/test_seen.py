@@ -71,12 +71,35 @@ def test_the_map_keeps_the_held_choices_and_one_unseen_column():
   np.testing.assert_array_equal(seen(Q)[:, 4], unheld.astype(float))
   np.testing.assert_array_equal(seen.takes_unheld(Q), unheld)
 
-def test_no_map_without_enough_unheld_choices_or_on_a_conditional_space():
+def test_no_map_without_enough_unheld_choices():
   space = wide_space(MIN_UNSEEN + 2)
   assert SeenChoices.of(space, rows(space, np.random.default_rng(0), 5, np.array([0, 1, 2]))) is None   # 15 unheld
   assert SeenChoices.of(space, rows(space, np.random.default_rng(0), 5, np.array([0]))) is not None    # 17 unheld
-  cond = Space({"c": tb.Categorical([f"c{i}" for i in range(60)]), "x": tb.Float(0, 1, when={"c": "c0"})})
-  assert SeenChoices.of(cond, cond.round(cond.sample(np.random.default_rng(0), 5))) is None
+
+def test_a_conditional_space_maps_its_inactive_blocks_to_zero_and_keeps_hamming_distances():
+  space = Space({"branch": tb.Categorical(["wide", "plain"]), "c": tb.Categorical([f"c{i}" for i in range(60)], when={"branch": "wide"}),
+                 "x": tb.Float(0, 1, when={"c": ["c0", "c1"]}), "y": tb.Float(0, 1, when={"branch": "plain"})})
+  rng = np.random.default_rng(3)
+  X = space.round(space.sample(rng, 12))
+  seen = SeenChoices.of(space, X)
+  assert seen is not None and seen.names == ("c",)
+  Q = space.round(space.sample(rng, 200))
+  c = space.columns["c"]
+  active = Q[:, c].sum(1) == 1
+  assert active.any() and (~active).any()
+  unseen = seen.categorical[1].stop - 1
+  held = np.isin(Q[:, c].argmax(1), seen.held[0]) & active
+  np.testing.assert_array_equal(seen(Q)[:, unseen], (active & ~held).astype(float))   # 0 where inactive or held
+  # the block's squared distances (½ per differing column) between modelled rows and any query rows, as in the full block
+  full = 0.5 * ((X[:, None, c] - Q[None, :, c]) ** 2).sum(-1)
+  b = seen.categorical[1]
+  mapped = 0.5 * ((seen(X)[:, None, b] - seen(Q)[None, :, b]) ** 2).sum(-1)
+  np.testing.assert_array_equal(mapped, full)
+  # a representative column shares each GP column's activity
+  M, r = space.active_mask(Q), seen.representative
+  np.testing.assert_array_equal(M[:, r[unseen]], active)
+  np.testing.assert_array_equal(M[:, r[seen.source >= 0]], M[:, seen.source[seen.source >= 0]])
+  assert r[unseen] in np.arange(space.dim)[c][seen.unheld[0]]
 
 @settings(max_examples=40, deadline=None)
 @given(k=st.integers(MIN_UNSEEN + 1, 80), n_held=st.integers(1, 12), seed=st.integers(0, 2**31 - 1))

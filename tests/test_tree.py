@@ -7,7 +7,7 @@ import warnings
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from test_conditional import st_tree
 from tinygrad import Tensor, dtypes
@@ -19,6 +19,7 @@ from tinybo.bo import GPFallbackWarning
 from tinybo.gp import GPRegressor, posterior
 from tinybo.kernels import matern52
 from tinybo.optim_acqf import AcquisitionEvaluator, optimize_acquisition
+from tinybo.optimizer import TrialFailedWarning
 from tinybo.tree import ARC, CAP_AT_PRIOR, BranchOptimism, TreeInputs, activated_weights, embed, embed_by_maps, parent_columns
 
 SPACE = tb.Space({
@@ -41,7 +42,7 @@ def ref_sqdist(space, ls: dict, a: dict, b: dict, arc: float = ARC) -> float:
     ea, eb = space.encode(a)[space.columns[k]], space.encode(b)[space.columns[k]]
     both, one = k in a and k in b, (k in a) != (k in b)
     if isinstance(p, tb.Categorical): d2 = 0.5 * float(np.sum((ea - eb) ** 2)) if both else 0.5 * one
-    elif k not in space.conditions: d2 = float((ea - eb)[0] ** 2)
+    elif not any(q in space.params for q in space.conditions.get(k, {})): d2 = float((ea - eb)[0] ** 2)   # a condition on a constant holds
     else: d2 = (2 * math.sin(arc * (ea - eb)[0] / 2) / arc) ** 2 if both else one / arc ** 2
     out += d2 / ls[k] ** 2
   return out
@@ -346,3 +347,181 @@ def test_both_maps_of_any_tree_give_the_numpy_map_and_one_gradient(tree_spec, se
   np.testing.assert_array_equal(out["slices"][0], out["maps"][0])
   np.testing.assert_allclose(out["slices"][0], tree(X), rtol=0, atol=1e-12)
   np.testing.assert_allclose(out["slices"][1], out["maps"][1], rtol=1e-12, atol=1e-12)
+
+# ***** a wide categorical inside a tree: seen.py's layout under the tree's map *****
+
+WIDE = tb.Space({"branch": tb.Categorical(["wide", "plain"]), "lr": tb.Float(1e-4, 1.0, log=True),
+                 "c": tb.Categorical([f"c{i}" for i in range(60)], when={"branch": "wide"}),
+                 "x": tb.Float(0, 1, when={"c": ["c0", "c1", "c2"]}), "y": tb.Float(0, 1, when={"branch": "plain"})})
+
+def _wide_models(seed: int = 0):
+  """(full tree map, narrow tree map, GP on the full map, the same hyperparameters on the narrow map, held rows)."""
+  from tinybo.seen import SeenChoices
+  X = WIDE.round(WIDE.sample(np.random.default_rng(seed), 30))
+  ps = WIDE.decode_many(X)
+  y = -np.array([(math.log10(p["lr"]) + 2) ** 2 + (0.1 * int(p["c"][1:]) if "c" in p else 3 + p["y"]) + (p.get("x", 0.5) - 0.4) ** 2 for p in ps])
+  seen = SeenChoices.of(WIDE, X)
+  full, narrow = TreeInputs.of(WIDE), TreeInputs.of(WIDE, seen=seen)
+  gp = GPRegressor().fit(full(X), y, categorical=full.categorical, seed=seed)
+  return full, narrow, gp, gp.with_inputs(narrow(X), narrow.categorical), X
+
+def test_a_wide_categorical_in_a_tree_keeps_the_full_maps_distances_and_posterior():
+  full, narrow, gp, gp_narrow, X = _wide_models()
+  assert narrow.seen is not None and narrow.width < full.width - 30 and narrow.posterior.runs is None
+  Q = WIDE.round(WIDE.sample(np.random.default_rng(1), 60))
+  takes = narrow.seen.takes_unheld(Q)
+  assert takes.any() and (WIDE.active_mask(Q)[:, WIDE.columns["c"].start] == 0).any()   # unheld choices and the other branch
+  # the reference distances, parameter by parameter from the definition, with the GP's lengthscales per parameter
+  ls = {k: float(np.asarray(gp.hyperparameters["lengthscales"])[full.column[WIDE.columns[k].start]]) for k in WIDE.names}
+  k_ref = np.array([[ref_sqdist(WIDE, ls, a, b) for b in WIDE.decode_many(X)] for a in WIDE.decode_many(Q)])
+  ln = narrow.lengthscales(gp_narrow.hyperparameters["lengthscales"])
+  Zq, Zx = narrow(Q), narrow(X)
+  w = np.ones(narrow.width)
+  for b in narrow.categorical: w[b] = 0.5   # one-hot blocks and arc pairs weigh ½ (kernels.py)
+  per_col = np.asarray(gp_narrow.hyperparameters["lengthscales"])
+  k_narrow = (w * (Zq[:, None] - Zx[None]) ** 2 / per_col ** 2).sum(-1)
+  np.testing.assert_allclose(k_narrow, k_ref, rtol=1e-9, atol=1e-12)
+  assert ln.shape == (WIDE.dim,)
+  # the posterior through the narrow map, in numpy and through the acquisition's padded layout, is the full map's
+  m_full, v_full = gp.predict(full(Q))
+  m_n, v_n = gp_narrow.predict(Zq)
+  np.testing.assert_allclose(m_n, m_full, rtol=1e-8, atol=1e-9)
+  np.testing.assert_allclose(v_n, v_full, rtol=1e-8, atol=1e-9)
+  state = gp_narrow.posterior_state()
+  mean, var = narrow.posterior(*state, *narrow.tensors(gp.dtype, gp.device, state[0].shape[-1]), upload(narrow.augment(Q), gp.dtype, gp.device))
+  m_ref, v_ref = gp._posterior_np(full(Q))
+  np.testing.assert_allclose(mean.numpy(), m_ref, rtol=1e-8, atol=1e-9)
+  np.testing.assert_allclose(var.numpy(), v_ref, rtol=1e-8, atol=1e-9)
+
+def test_a_wide_categorical_in_a_tree_gives_the_full_maps_acquisition_and_float_gradients():
+  full, narrow, gp, gp_narrow, X = _wide_models(1)
+  Q = WIDE.round(WIDE.sample(np.random.default_rng(2), 40))
+  best = float(np.max(gp.y_train))
+  ev_full = AcquisitionEvaluator(full.posterior, (*gp.posterior_state(), *full.tensors(gp.dtype, gp.device)), "logei", best,
+                                 augment=full.augment)
+  s = gp_narrow.posterior_state()
+  ev_narrow = AcquisitionEvaluator(narrow.posterior, (*s, *narrow.tensors(gp.dtype, gp.device, s[0].shape[-1])), "logei", best,
+                                   augment=narrow.augment, pull=narrow.seen.pull)
+  a_full, g_full = ev_full.values_and_grads(Q)
+  a_n, g_n = ev_narrow.values_and_grads(Q)
+  np.testing.assert_allclose(a_n, a_full, rtol=1e-7, atol=1e-9)
+  floats = np.asarray(WIDE.kinds) != tb.space.CAT
+  np.testing.assert_allclose(g_n[:, floats], g_full[:, floats], rtol=1e-6, atol=1e-8)
+  assert np.abs(g_full[:, floats]).max() > 1e-3   # a gradient that is there to compare
+
+def test_a_study_with_a_wide_categorical_in_a_tree_stays_narrow_and_never_falls_back(monkeypatch):
+  space = tb.Space({"branch": tb.Categorical(["wide", "plain"]), "u": tb.Float(0, 1),
+                    "c": tb.Categorical([f"c{i}" for i in range(300)], when={"branch": "wide"}),
+                    "v": tb.Float(0, 1, when={"branch": "plain"})})
+  off = np.random.default_rng(0).normal(size=300)
+  gp = tb.GP(beta=25.0)   # an explorer: its batches take unheld choices
+  opt = tb.Optimizer(space, strategy=gp, seed=0)
+  widths, regrown = [], []
+  inner = GPRegressor.with_inputs
+  monkeypatch.setattr(GPRegressor, "with_inputs", lambda self, X, c: regrown.append(X.shape) or inner(self, X, c))
+  with warnings.catch_warnings():
+    warnings.simplefilter("error", GPFallbackWarning)
+    warnings.simplefilter("ignore", TrialFailedWarning)   # the NaN values below, failed on purpose
+    for _ in range(8):
+      trials = opt.suggest(3)
+      for t in trials:
+        p = t.params
+        assert space.key(space.validate(p)) == space.key(p)
+        value = (p["u"] - 0.3) ** 2 + (off[int(p["c"][1:])] if p["branch"] == "wide" else 0.5 + p["v"])
+        opt.observe(t, float("nan") if t.id % 7 == 3 else value)   # failed trials are modelled rows too
+      if gp._model is not None: widths.append(gp._model.d)
+  assert widths and max(widths) < 40   # the GP never saw the 300-wide block
+  assert regrown   # a batch point took an unheld choice: the models were put on the grown layout
+  assert len({space.key(t.params) for t in opt.trials}) == len(opt.trials) == 24
+  assert any(t.state == tb.TrialState.FAILED for t in opt.trials)
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st_tree(), st.integers(0, 2**32 - 1))
+def test_branch_leads_groups_by_each_parameters_activity_as_by_every_column(tree_spec, seed):
+  from tinybo.optim_acqf import branch_leads
+  space, _ = tree_spec
+  rng = np.random.default_rng(seed)
+  cand = space.round(space.sample(rng, 64))
+  vals = rng.standard_normal(64)
+  vals[rng.random(64) < 0.2] = -np.inf
+  _, group = np.unique(space.active_mask(cand), axis=0, return_inverse=True)   # the grouping by every column
+  group = group.reshape(-1)
+  ref = [int(np.argmax(np.where(group == g, vals, -np.inf))) for g in range(group.max() + 1) if np.isfinite(vals[group == g]).any()]
+  assert branch_leads(space, vals, cand) == ref
+
+def test_the_ascent_on_a_wide_categoricals_tree_layout_reaches_a_stationary_point_of_the_full_map(monkeypatch):
+  """optimize_acquisition pulls the gradient through the narrow layout back to the space's columns: where its ascent
+  stops, the full map's gradient vanishes in every active float column inside its bounds (the gradient of the wrong
+  columns would stop it elsewhere)."""
+  import tinybo.optim_acqf as oa
+  full, narrow, gp, gp_narrow, X = _wide_models(2)
+  s = gp_narrow.posterior_state()
+  state = (*s, *narrow.tensors(gp.dtype, gp.device, s[0].shape[-1]))
+  ev = AcquisitionEvaluator(full.posterior, (*gp.posterior_state(), *full.tensors(gp.dtype, gp.device)), "ucb", 0.0, 0.0, augment=full.augment)
+  ascended = []
+  inner = oa.ascend
+  monkeypatch.setattr(oa, "ascend", lambda *a, **k: ascended.append(out := inner(*a, **k)) or out)
+  optimize_acquisition(narrow.posterior, state, WIDE, best=0.0, rng=np.random.default_rng(0), acquisition="ucb", beta=0.0, n_steps=60,
+                       augment=narrow.augment, branches=WIDE.branches(), fixed=parent_columns(WIDE), seen=narrow.seen, X_observed=X, n_raw=64)
+  (Xs, As), = ascended
+  a, g = ev.values_and_grads(Xs)
+  np.testing.assert_allclose(a, As, rtol=1e-8)
+  inside = (np.asarray(WIDE.kinds) != tb.space.CAT) & (WIDE.active_mask(Xs) > 0) & (Xs > 1e-6) & (Xs < 1 - 1e-6)
+  assert inside[:, WIDE.columns["x"].start].any()   # a float whose column lies past the wide block
+  np.testing.assert_allclose(g[inside], 0.0, atol=1e-3)
+
+@st.composite
+def st_tree_with_a_wide_categorical(draw):
+  """A random conditional space (st_tree) with a categorical of 17-60 choices added, under one of its small parents'
+  values or unconditional (a conditional space still, through the others)."""
+  space, spec = draw(st_tree(max_params=5))
+  parents = [q for q, p in space.params.items() if isinstance(p, (tb.Int, tb.Categorical)) and len(tb.space.all_values(p)) <= 4]
+  when = {}
+  if parents and draw(st.booleans()):
+    q = draw(st.sampled_from(parents))
+    when = {q: [draw(st.sampled_from(tb.space.all_values(space.params[q])))]}
+  k = draw(st.integers(17, 60))
+  params = {**space.params, **{c: v for c, v in space.constants.items()}, "wide": tb.Categorical([f"w{i}" for i in range(k)], when=when or None)}
+  try: return tb.Space(params)
+  except ValueError as e:
+    assume("can never be active" not in str(e))
+    raise
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st_tree_with_a_wide_categorical(), st.integers(0, 2**32 - 1))
+def test_any_tree_with_a_wide_categorical_keeps_every_distance_of_the_full_map(space, seed):
+  """The distances the kernel sees (per parameter, from the definition: ref_sqdist) between modelled rows and any query
+  rows are the full map's, through the narrow layout, whichever rows are held."""
+  from tinybo.seen import SeenChoices
+  rng = np.random.default_rng(seed)
+  X = space.encode_many(space.decode_many(space.sample(rng, int(rng.integers(1, 8)))))
+  Q = space.encode_many(space.decode_many(space.sample(rng, 12)))
+  seen = SeenChoices.of(space, X)
+  assume(seen is not None)
+  narrow = TreeInputs.of(space, seen=seen)
+  ls = {k: float(rng.uniform(0.3, 2.0)) for k in space.names}
+  per_col = np.ones(narrow.width)
+  w = np.ones(narrow.width)
+  for k in space.names:   # the narrow map's lengthscale per GP column, from each parameter's
+    per_col[np.unique(narrow.column[space.columns[k]])] = ls[k]
+  for b in narrow.categorical: w[b] = 0.5
+  for b in narrow.categorical:   # an arc pair's second column shares its parameter's lengthscale
+    per_col[b] = per_col[b.start]
+  Zx, Zq = narrow(X), narrow(Q)
+  got = (w * (Zq[:, None] - Zx[None]) ** 2 / per_col ** 2).sum(-1)
+  px, pq = space.decode_many(X), space.decode_many(Q)
+  ref = np.array([[ref_sqdist(space, ls, a, b) for b in px] for a in pq])
+  np.testing.assert_allclose(got, ref, rtol=1e-9, atol=1e-12)
+
+@pytest.mark.slow
+@settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st_tree_with_a_wide_categorical(), st.integers(0, 10_000))
+def test_gp_suggestions_on_any_tree_with_a_wide_categorical_are_valid_and_never_fall_back(space, seed):
+  rng = np.random.default_rng(seed)
+  opt = tb.Optimizer(space, strategy=tb.GP(n_initial=4), seed=seed)
+  with warnings.catch_warnings():
+    warnings.simplefilter("error", GPFallbackWarning)
+    for _ in range(5):
+      for t in opt.suggest(2):
+        assert space.validate(t.params) == t.params
+        opt.observe(t, float(rng.normal()))

@@ -20,6 +20,17 @@ def test_a_small_run_records_every_suggestion_and_a_best_value_no_better_than_th
   assert row["tinybo"]["median_s"] == pytest.approx(float(np.median(row["tinybo"]["times_s"][10:])))
   assert "| 4 |" in capsys.readouterr().out
 
+def test_the_conditional_variant_puts_the_categorical_on_one_branch(tmp_path):
+  offsets = np.array([0.5, -2.0, 1.0])
+  assert objective({"branch": "wide", "x": 1.0, "c": "c1"}, offsets) == -2.0
+  assert objective({"branch": "plain", "x": 1.0, "y": 0.3}, offsets) == 0.5
+  out = tmp_path / "w.json"
+  main(["--choices", "20", "--trials", "14", "--conditional", "--out", str(out)])
+  rec = json.loads(out.read_text())
+  row = rec["rows"][0]
+  assert rec["conditional"] and len(row["tinybo"]["times_s"]) == 14 and row["optimum"] == pytest.approx(min(0.5, row["optimum"]))
+  assert row["tinybo"]["best"] >= row["optimum"] - 1e-12
+
 def test_too_few_trials_is_a_one_line_error(capsys):
   with pytest.raises(SystemExit): main(["--trials", "5"])
   assert "--trials=5" in capsys.readouterr().err

@@ -363,16 +363,16 @@ class GP:
     """recommend_anywhere's ascent of `fitted`'s posterior mean (see _recommend_fit); `best` where it finds nothing better."""
     rows, X, mean, model = fitted
     if model is None: return best
-    tree = self._tree(space)
     gx, _ = self._inputs(space, X)   # the map _recommend_fit's model takes
+    tree = gx if isinstance(gx, TreeInputs) else None
     try:
       with np.errstate(all="ignore"):
         state, ls = model.posterior_state(), np.asarray(model.hyperparameters["lengthscales"], dtype=np.float64)
         post, args, augment = posterior, {}, None
         if isinstance(gx, SeenChoices): ls, args, augment = gx.lengthscales(ls), {"seen": gx}, gx.to_width(state[0].shape[-1])
         if tree is not None:
-          state, ls, post = (*state, *tree.tensors(state[0].dtype, state[0].device)), tree.lengthscales(ls), tree.posterior
-          args, augment = {"augment": tree.augment, "branches": space.branches(), "fixed": parent_columns(space)}, tree.augment
+          state, ls, post = (*state, *tree.tensors(state[0].dtype, state[0].device, state[0].shape[-1])), tree.lengthscales(ls), tree.posterior
+          args, augment = {"augment": tree.augment, "branches": space.branches(), "fixed": parent_columns(space), "seen": tree.seen}, tree.augment
         X_all = self._all_configs(space)
         if X_all is not None:   # a small discrete space: every configuration scored
           x, _ = best_untaken(post, state, X_all, np.zeros((0, space.dim)), best=0.0, acquisition="ucb", beta=0.0, bucket=self.n_raw,
@@ -597,14 +597,16 @@ class GP:
   def _inputs(self, space: Space, X_held: np.ndarray) -> tuple[Callable[[np.ndarray], np.ndarray], list[slice]]:
     """(gx, categorical): the map of space-encoded rows to the GP's inputs and the GP's one-hot blocks, for a model of
     rows X_held: the tree's (a conditional space, tree.py), the unheld choices' (a wide categorical, seen.py), or none."""
-    tree = self._tree(space)
+    tree = self._tree(space, X_held)
     if tree is not None: return tree, tree.categorical
     seen = SeenChoices.of(space, X_held)
     return (seen, seen.categorical) if seen is not None else ((lambda X: X), space.cat_groups)
 
-  def _tree(self, space: Space) -> TreeInputs | None:
-    """The tree map of a conditional space's encoded rows to the GP's inputs (tree.py), or None: the GP sees them as they are."""
-    return TreeInputs.of(space) if self.conditional == "tree" and space.conditional else None
+  def _tree(self, space: Space, X_held: np.ndarray) -> TreeInputs | None:
+    """The tree map of a conditional space's encoded rows to the GP's inputs (tree.py), with a wide categorical's choices
+    that no row of X_held holds as one column (seen.py), or None: the GP sees the rows as they are."""
+    if self.conditional != "tree" or not space.conditional: return None
+    return TreeInputs.of(space, seen=SeenChoices.of(space, X_held))
 
   def _noisy(self, space: Space, model: GPRegressor, y: np.ndarray, seed: int, keep: bool = True, any_acquisition: bool = False) -> bool:
     """acquisition="auto" or "edge": whether the objective is treated as noisy, given `model` fitted to the targets y
@@ -713,15 +715,16 @@ class GP:
     X_pend = np.concatenate([h.X_pending, space.encode_valid(chosen)])
     # a conditional space as a tree (tree.py) or flattened, a wide categorical's unheld choices as one column (seen.py);
     # gx maps space-encoded rows to the GP's inputs
-    tree = self._tree(space) if cd is None else None
     held = np.concatenate([X_avoid, h.X_failed, X_pend])
+    tree = self._tree(space, held) if cd is None else None
     seen = SeenChoices.of(space, held) if cd is None and tree is None else None
     gx = tree if tree is not None else seen if seen is not None else lift
     cats = tree.categorical if tree is not None else seen.categorical if seen is not None else space.cat_groups
+    X_rows = X_fit   # space-encoded: a tree whose wide categorical's held choices grow within a batch maps them again
     if tree is not None or seen is not None: X_fit = gx(X_fit)
     # a large study: fit on a bounded subset (the exact GP while it has at most max_points rows)
     keep, X_failed = self._subset(X_fit, yy), h.X_failed
-    X_fit, y_fit, final = X_fit[keep], yy[keep], None if cd is None else cd.final[keep]
+    X_fit, X_rows, y_fit, final = X_fit[keep], X_rows[keep], yy[keep], None if cd is None else cd.final[keep]
     if self.max_points is not None and len(X_failed) > self.max_points // 8: X_failed = X_failed[-(self.max_points // 8):]
     acquisition = "ucb" if self.acquisition in NOISY_RULES else self.acquisition
     X_all = self._all_configs(space)  # a small discrete space: score every configuration (and never search a trust region)
@@ -766,8 +769,8 @@ class GP:
                             augment=tree_args.get("augment", None if seen is None else seen.to_width(state[0].shape[-1])))[0]
       return optimize_acquisition(post, state, space, best=best, rng=rng, acquisition=kind, beta=self.beta,
                                   X_observed=X_avoid, X_pending=X_pend, X_top=X_top, lengthscales=ls, n_raw=self.n_raw,
-                                  n_starts=self.n_starts, n_steps=self.n_steps, min_distance=self.min_distance, box=box, seen=seen,
-                                  **tree_args)[0]
+                                  n_starts=self.n_starts, n_steps=self.n_steps, min_distance=self.min_distance, box=box,
+                                  seen=seen if tree is None else tree.seen, **tree_args)[0]
 
     # the inward probes (inward.py): on data that test deterministic (the acquisition is UCB), without conditions or curves
     probing = self.acquisition in NOISY_RULES and acquisition == "ucb" and not space.conditional and cd is None
@@ -781,11 +784,11 @@ class GP:
           state, ls = turn.posterior_state(), np.asarray(turn.hyperparameters["lengthscales"], dtype=np.float64)
           if seen is not None: ls = seen.lengthscales(ls)
           if tree is not None:
-            state, ls = (*state, *tree.tensors(state[0].dtype, state[0].device)), tree.lengthscales(ls)
+            state, ls = (*state, *tree.tensors(state[0].dtype, state[0].device, state[0].shape[-1])), tree.lengthscales(ls)
             # the branch bonus (tree.BranchOptimism): every evaluation of the study and this batch's points count as tries
             scale = math.sqrt(self.beta * float(turn.hyperparameters["outputscale"]))
             optimism = BranchOptimism.of(space, np.concatenate([X_avoid, X_pend[len(h.X_pending):]]), scale)
-            tree_args["augment"] = lambda X, o=optimism: tree.augment(X, o)
+            tree_args["augment"] = lambda X, o=optimism, t=tree: t.augment(X, o)
           movable = np.asarray(space.kinds) != CAT
           box = trust_box(X_top[0], ls[:space.dim], length, movable) if local else None
           # where UCB's point is refused, LogEI against the best observed value near the incumbent (a local turn: in its
@@ -828,6 +831,12 @@ class GP:
             base = base.with_inputs(gx(seen.inverse(base.X)), cats)
             if local_base is not None: local_base = local_base.with_inputs(gx(seen.inverse(local_base.X)), cats)
             seen = grown
+          elif tree is not None and tree.seen is not None and tree.seen.takes_unheld(x[None])[0]:   # the same for the tree's map
+            tree = self._tree(space, np.concatenate([held, X_pend]))
+            gx, cats, post = tree, tree.categorical, tree.posterior
+            rows = np.concatenate([X_rows, X_failed])   # base's rows: the fit's, then the failed ones conditioned on
+            base = base.with_inputs(gx(rows), cats)
+            if local_base is not None: local_base = local_base.with_inputs(gx(rows), cats)
           model = base.condition(gx(X_pend))
         except Exception as e:  # noqa: BLE001
           return out + self._fallback(space, h, taken, len(chosen) + len(out), n - len(out), seed,

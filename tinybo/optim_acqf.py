@@ -126,10 +126,14 @@ def candidates(space: Any, rng: np.random.Generator, cand0: np.ndarray, X_top: n
   return np.concatenate([cand, space.round(local)])
 
 def sobol_configs(space: Any, n: int, rng: np.random.Generator, wide: Sequence[str] = ()) -> np.ndarray:
-  """n scrambled Sobol points rounded to valid configurations. A categorical takes its block's K columns (its choice the
-  argmax); one named in `wide` takes one column u instead (its choice ⌊u K⌋): the same uniform choice, for 1 dimension of
+  """n scrambled Sobol points rounded to valid configurations (`sobol_points`)."""
+  return space.round(sobol_points(space, n, rng, wide))
+
+def sobol_points(space: Any, n: int, rng: np.random.Generator, wide: Sequence[str] = ()) -> np.ndarray:
+  """n scrambled Sobol points [n, d], not rounded. A categorical takes its block's K columns (its choice the argmax); one
+  named in `wide` takes one column u instead (its block one-hot at ⌊u K⌋): the same uniform choice, for 1 dimension of
   the sequence instead of K (a 1,000-choice one made the points' construction the largest cost of a suggestion)."""
-  if not wide: return space.round(sobol(n, space.dim, rng))
+  if not wide: return sobol(n, space.dim, rng)
   narrow = [k for k in space.params if k not in wide]
   width = {k: space.columns[k].stop - space.columns[k].start for k in narrow}
   S, X, i = sobol(n, sum(width.values()) + len(wide), rng), np.zeros((n, space.dim)), 0
@@ -139,7 +143,7 @@ def sobol_configs(space: Any, n: int, rng: np.random.Generator, wide: Sequence[s
       X[np.arange(n), c.start + np.minimum((S[:, i] * (c.stop - c.start)).astype(np.int64), c.stop - c.start - 1)] = 1.0
       i += 1
     else: X[:, c], i = S[:, i:i + width[k]], i + width[k]
-  return space.round(X)
+  return X
 
 def pick_starts(vals: np.ndarray, rng: np.random.Generator, n_starts: int) -> np.ndarray:
   """Indices of n_starts candidates: the top half by value, then a Boltzmann (roulette) draw over the rest in proportion
@@ -265,11 +269,11 @@ def in_box(X: np.ndarray, space: Any, box: tuple[np.ndarray, np.ndarray], scale:
   out[:, num] = lo[num] + (hi[num] - lo[num]) * out[:, num] if scale else np.clip(out[:, num], lo[num], hi[num])
   return out
 
-def branch_candidates(space: Any, rng: np.random.Generator, n: int, branches: Sequence[Any]) -> np.ndarray:
+def branch_candidates(space: Any, rng: np.random.Generator, n: int, branches: Sequence[Any], wide: Sequence[str] = ()) -> np.ndarray:
   """n Sobol points spread evenly over the branches of a conditional space (point i on branch i mod B, its parents'
   columns drawn from that branch's values), rounded to valid configurations: a branch that random trees rarely reach
-  (a deep one, behind several choices) gets as many candidates as the others."""
-  S = sobol(n, space.dim, rng)
+  (a deep one, behind several choices) gets as many candidates as the others. wide: see `sobol_points`."""
+  S = sobol_points(space, n, rng, wide)
   of = np.arange(n) % len(branches)
   for b, br in enumerate(branches):
     rows = np.flatnonzero(of == b)
@@ -279,8 +283,11 @@ def branch_candidates(space: Any, rng: np.random.Generator, n: int, branches: Se
   return space.round(S)
 
 def branch_leads(space: Any, vals: np.ndarray, cand: np.ndarray) -> list[int]:
-  """Per set of active parameters among the candidates, the index of its best one (a finite value only)."""
-  _, group = np.unique(space.active_mask(cand), axis=0, return_inverse=True)
+  """Per set of active parameters among the candidates, the index of its best one (a finite value only). The sets are
+  told apart by each parameter's first column (its columns share its activity: the same groups, in the same order, as
+  every column's, without sorting rows K wide)."""
+  first = np.array(sorted(space.columns[k].start for k in space.params))
+  _, group = np.unique(space.active_mask(cand)[:, first], axis=0, return_inverse=True)
   group = group.reshape(-1)
   out = []
   for g in range(group.max() + 1):
@@ -302,6 +309,7 @@ def optimize_acquisition(posterior: Callable, state: Sequence[Tensor], space: An
   the ascent stay in on the float and int columns; the random fallback of `pick_new` ignores it.
   seen: the GP's inputs are `seen`'s map of the points (a wide categorical's unheld choices as one column, seen.py): the
   points are mapped before the posterior, its gradient pulled back, and the local search scores one of the unheld choices.
+  With augment too (a tree on seen's layout, tree.py) the augment maps the points, and the gradient is pulled back.
   1. `candidates`: n_raw scrambled Sobol points (rounded to valid configurations) and perturbations of X_top.
   2. One no-gradient evaluation of all of them; `pick_starts` among those not taken.
   3. `ascend` on all starts at once over the float and int columns, at most n_steps evaluations, each one replay of a
@@ -314,14 +322,13 @@ def optimize_acquisition(posterior: Callable, state: Sequence[Tensor], space: An
   avoid = np.concatenate([np.zeros((0, d))] + [np.asarray(A, dtype=np.float64).reshape(-1, d) for A in (X_observed, X_pending) if A is not None])
   avoid = space.round(avoid) if len(avoid) else avoid
   per_branch = branches is not None and len(branches) > 1
-  cand0 = branch_candidates(space, rng, max(n_raw, 2), branches) if per_branch else \
+  cand0 = branch_candidates(space, rng, max(n_raw, 2), branches, () if seen is None else seen.names) if per_branch else \
     sobol_configs(space, max(n_raw, 2), rng, () if seen is None else seen.names)
   if box is not None: cand0 = space.round(in_box(cand0, space, box))
   movable, lo, hi = relaxed_box(space, cand0)
   if fixed is not None: movable[np.asarray(fixed, dtype=bool)] = 0.0
   ls = np.ones(d) if lengthscales is None else np.clip(np.asarray(lengthscales, dtype=np.float64).reshape(-1)[:d], 1e-3, 1.0)
-  if seen is not None and augment is not None: raise ValueError("seen= and augment= together: the GP's inputs come from one map")
-  if seen is not None: augment = seen.to_width(state[0].shape[-1])   # X[N, D]: the posterior's padded inputs
+  if seen is not None and augment is None: augment = seen.to_width(state[0].shape[-1])   # X[N, D]: the posterior's padded inputs
   ev = AcquisitionEvaluator(posterior, state, acquisition, best, beta, augment, None if seen is None else seen.pull)
   switch = None if seen is None else lambda: seen.switches(rng)
   cand = candidates(space, rng, cand0, X_top, n_raw, ls, movable)

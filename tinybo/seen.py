@@ -10,6 +10,9 @@ the full one-hot block (two flipped bits: its unseen column and the row's choice
 columns wide instead of K; the posterior, the fit and the lengthscale are the same up to the order of the kernel's sums.
 What it does not hold for: two query rows with different unheld choices look equal to each other, so a joint posterior of
 several query rows (pending points conditioned on) must see their choices as held: `of` takes the pending rows.
+In a conditional space an inactive categorical's block is all zeros, and its unseen column is 0 there too (the block's
+sum minus its held columns): the distances are the full block's again. The tree's map (tree.py) works on this map's
+columns (`representative` gives their activity).
 Glossary: d the space's columns, w the GP's (w ≤ d); column[d] the GP column that carries each space column (an unheld
 choice's: its block's unseen column), so a gradient with respect to the GP's inputs pulls back as g[:, column] (the map
 sums columns) and per column lengthscales map back as ls[column].
@@ -29,21 +32,23 @@ MIN_UNSEEN = 16
 @dataclass(frozen=True)
 class SeenChoices:
   """The map of one space and one set of held choices. `source[w]`: the space column each GP column copies, −1 for an
-  unseen column (the last of its block: the sum of the block's unheld columns); `categorical`: the GP's one-hot blocks;
+  unseen column (the last of its block: the sum of the block's unheld columns); `categorical`: the GP's one-hot blocks,
+  `blocks` the space's block of each;
   `names`: the mapped categoricals, `held` and `unheld` their choices (indices) of each kind."""
   d: int
   source: np.ndarray
   column: np.ndarray
   categorical: list[slice]
+  blocks: list[slice]
   names: tuple[str, ...]
   held: tuple[np.ndarray, ...]
   unheld: tuple[np.ndarray, ...]
 
   @staticmethod
   def of(space, X_held: np.ndarray) -> SeenChoices | None:
-    """The map for a space without conditions whose rows X_held[n, d] (every modelled row: observed, failed, pending) hold
-    their choices; None where no categorical has MIN_UNSEEN unheld choices (the GP sees the space's columns)."""
-    if space.conditional or not space.cat_groups: return None
+    """The map for a space whose rows X_held[n, d] (every modelled row: observed, failed, pending) hold their choices
+    (an inactive block holds none); None where no categorical has MIN_UNSEEN unheld choices (the GP sees the space's columns)."""
+    if not space.cat_groups: return None
     X_held = np.asarray(X_held, dtype=np.float64).reshape(-1, space.dim)
     held = (X_held > 0.5).any(0) if len(X_held) else np.zeros(space.dim, dtype=bool)
     names = [k for k in space.params if space.columns[k] in space.cat_groups and (~held[space.columns[k]]).sum() >= MIN_UNSEEN]
@@ -67,19 +72,28 @@ class SeenChoices:
     column = np.zeros(space.dim, dtype=np.int64)
     column[source_a[source_a >= 0]] = np.flatnonzero(source_a >= 0)
     for j, w in enumerate(np.flatnonzero(source_a < 0)): column[unseen[j]] = w
-    return SeenChoices(space.dim, source_a, column, categorical, tuple(names),
+    return SeenChoices(space.dim, source_a, column, categorical, sorted(space.cat_groups, key=lambda s: s.start), tuple(names),
                        tuple(np.flatnonzero(held[space.columns[k]]) for k in names), tuple(np.flatnonzero(~held[space.columns[k]]) for k in names))
 
   @property
   def width(self) -> int: return len(self.source)
 
+  @property
+  def representative(self) -> np.ndarray:
+    """[w]: a space column standing for each GP column: its source, an unseen column's first unheld choice (a column of
+    the same block, active where the block is: what an activity mask needs)."""
+    out = self.source.copy()
+    for j in np.flatnonzero(out < 0): out[j] = np.flatnonzero(self.column == j)[0]
+    return out
+
   def __call__(self, X: np.ndarray) -> np.ndarray:
-    """The GP's inputs [m, w] of space-encoded rows X[m, d] (valid rows: one 1 in each block). An unseen column is 1
-    minus the block's held columns, exactly its unheld columns' sum, for the few held columns' cost."""
+    """The GP's inputs [m, w] of space-encoded rows X[m, d] (valid rows: one 1 in each active block, all zeros in an
+    inactive one). An unseen column is the block's sum (1, or 0 where inactive) minus its held columns: exactly its
+    unheld columns' sum."""
     X = np.asarray(X, dtype=np.float64)
     out = X[..., np.maximum(self.source, 0)]
-    for b in self.categorical:   # a mapped block's unseen column is its last
-      if self.source[b.stop - 1] < 0: out[..., b.stop - 1] = 1.0 - out[..., b.start:b.stop - 1].sum(-1)
+    for b, whole in zip(self.categorical, self.blocks):   # a mapped block's unseen column is its last
+      if self.source[b.stop - 1] < 0: out[..., b.stop - 1] = X[..., whole].sum(-1) - out[..., b.start:b.stop - 1].sum(-1)
     return out
 
   def to_width(self, D: int) -> Callable[[np.ndarray], np.ndarray]:

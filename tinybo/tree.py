@@ -2,7 +2,7 @@
 no noise to the distance between two configurations, and the posterior over space-encoded query points that applies it.
 Holds: `TreeInputs` (the map: numpy for the fit, tinygrad for the acquisition), `TreePosterior`, `BranchOptimism` (the
 acquisition's bonus for little-tried choices of the tree, each weighed by `activated_weights`), ARC, WEIGH_BY_ACTIVATED, CAP_AT_PRIOR.
-Imports: gp (posterior), _tinygrad (upload), space (column kinds), tinygrad, numpy.
+Imports: gp (posterior), seen (a wide categorical's columns), _tinygrad (upload, buckets), space (column kinds), tinygrad, numpy.
 
 The map is the arc embedding of Swersky et al. 2013 ("Raiders of the lost architecture: kernels for Bayesian
 optimization in conditional parameter spaces"): a conditional float or int column x ∈ [0, 1] becomes the two columns
@@ -13,9 +13,13 @@ inactive values 0 apart. A flattened space instead puts the inactive column at a
 The pair shares one lengthscale: it is given to the GP as a "categorical" block, whose columns weigh ½ (kernels.py),
 so the pair is scaled by √2. One-hot columns of a conditional categorical are already all zero when inactive (1/√2 from
 every active choice): they pass through, masked. Unconditional columns pass through unchanged.
-Glossary: d space.dim; w the GP's input width (d plus one column per conditional float/int); M[m, d] space.active_mask;
-P, C, S [d, w] maps: z = (M ⊙ X) P + (M ⊙ cos ARC·X) C + (M ⊙ sin ARC·X) S; runs: the same map as slices of the space's
-columns, in the GP's column order: (a, b, False) passes columns a..b through, (a, b, True) puts each one's arc pair.
+With a wide categorical (seen.py: its choices that no modelled row holds are one column to the GP) the map works on
+seen's narrower layout of the space's columns: a point's unheld choice becomes that block's "unseen" column, 0 where the
+categorical is inactive, before the map, so the map and its programs never see the K-wide block.
+Glossary: d space.dim; d' the map's layout columns (d, or seen's width, padded to a column bucket); w the GP's input
+width (d' plus one column per conditional float/int); M[m, d'] space.active_mask in the layout; P, C, S [d', w] maps:
+z = (M ⊙ X) P + (M ⊙ cos ARC·X) C + (M ⊙ sin ARC·X) S; runs: the same map as slices of the layout's columns, in the
+GP's column order: (a, b, False) passes columns a..b through, (a, b, True) puts each one's arc pair.
 """
 from __future__ import annotations
 
@@ -27,8 +31,9 @@ import numpy as np
 from tinygrad import Tensor
 from tinygrad.dtype import DType
 
-from tinybo._tinygrad import upload
+from tinybo._tinygrad import D_BUCKETS, bucket, upload
 from tinybo.gp import posterior
+from tinybo.seen import SeenChoices
 from tinybo.space import CAT, Categorical, Space
 
 # radians spanned by a conditional column's [0, 1]. An active and an inactive value are 1/ARC apart, two active ones the
@@ -55,7 +60,8 @@ MIN_SLICED, MAX_SLICES = 4096, 12
 @dataclass(frozen=True)
 class TreeInputs:
   """The input map of one conditional space. `column[c]`: the GP column that carries space column c (the first of an arc
-  pair), for mapping lengthscales back; `categorical`: the GP's tied-lengthscale blocks (one-hot blocks and arc pairs)."""
+  pair), for mapping lengthscales back; `categorical`: the GP's tied-lengthscale blocks (one-hot blocks and arc pairs);
+  `seen`: the layout of a wide categorical's unheld choices as one column (None: the space's columns)."""
   space: Space
   P: np.ndarray
   C: np.ndarray
@@ -64,10 +70,13 @@ class TreeInputs:
   categorical: list[slice]
   arc: float
   runs: tuple[tuple[int, int, bool], ...]
+  seen: SeenChoices | None = None
 
   @staticmethod
-  def of(space: Space, radians: float | None = None) -> TreeInputs:
-    """radians: the angle a conditional column's [0, 1] spans (default `ARC`); active and inactive values are 1/radians apart."""
+  def of(space: Space, radians: float | None = None, seen: SeenChoices | None = None) -> TreeInputs:
+    """radians: the angle a conditional column's [0, 1] spans (default `ARC`); active and inactive values are 1/radians apart.
+    seen: the map works on seen's layout (padded to a column bucket, so the programs of one bucket serve every held set),
+    applied by maps, not slices (slices make every layout a program of its own)."""
     radians = ARC if radians is None else float(radians)
     if not 0 < radians < 2 * math.pi: raise ValueError(f"radians={radians!r}: use a float in (0, 2π), the angle a conditional column spans")
     d = space.dim
@@ -75,38 +84,48 @@ class TreeInputs:
     for k, conds in space.conditions.items():   # a condition on a constant always holds: such a parameter is unconditional
       if any(q in space.params for q in conds): conditional[space.columns[k]] = True
     arc = conditional & (np.asarray(space.kinds) != CAT)
-    w = d + int(arc.sum())
-    P, C, S, column = np.zeros((d, w)), np.zeros((d, w)), np.zeros((d, w)), np.zeros(d, dtype=np.int64)
+    at = np.arange(d) if seen is None else seen.column   # the layout column of each space column (contiguous per parameter)
+    d2 = d if seen is None else bucket(seen.width, D_BUCKETS)
+    w = int(at.max()) + 1 + int(arc.sum())
+    P, C, S, column = np.zeros((d2, w)), np.zeros((d2, w)), np.zeros((d2, w)), np.zeros(d, dtype=np.int64)
     j, categorical, runs = 0, [], []
     for k in space.names:
-      cols = range(*space.columns[k].indices(d))
-      if arc[cols.start]:
-        c = cols.start
-        C[c, j], S[c, j + 1], column[c] = math.sqrt(2) / radians, math.sqrt(2) / radians, j
+      cols = np.arange(d)[space.columns[k]]
+      a, b = int(at[cols].min()), int(at[cols].max()) + 1
+      if arc[cols[0]]:
+        C[a, j], S[a, j + 1], column[cols] = math.sqrt(2) / radians, math.sqrt(2) / radians, j
         categorical.append(slice(j, j + 2)); j += 2
-        runs.append((c, c + 1, True))
+        runs.append((a, b, True))
       else:
-        if np.asarray(space.kinds)[cols.start] == CAT: categorical.append(slice(j, j + len(cols)))
-        for c in cols: P[c, j], column[c] = 1.0, j; j += 1
-        runs.append((cols.start, cols.stop, False))
+        if np.asarray(space.kinds)[cols[0]] == CAT: categorical.append(slice(j, j + b - a))
+        column[cols] = j + at[cols] - a
+        for c in range(a, b): P[c, j] = 1.0; j += 1
+        runs.append((a, b, False))
       if len(runs) > 1 and runs[-2][2] == runs[-1][2] and runs[-2][1] == runs[-1][0]:   # one run per stretch of one kind
         runs[-2:] = [(runs[-2][0], runs[-1][1], runs[-1][2])]
-    return TreeInputs(space, P, C, S, column, categorical, radians, tuple(runs))
+    return TreeInputs(space, P, C, S, column, categorical, radians, tuple(runs) if seen is None else (), seen)
+
+  def layout(self, X: np.ndarray, M: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(X, M) [m, d] space-encoded points and their activity -> the same in the map's layout [m, d']: unchanged without
+    `seen`; with it seen's columns (an unheld choice's block as its unseen column) and each column's activity, zero-padded."""
+    if self.seen is None: return X, M
+    pad = [(0, 0), (0, self.P.shape[0] - self.seen.width)]
+    return np.pad(self.seen(X), pad), np.pad(M[:, self.seen.representative], pad)
 
   @property
   def width(self) -> int: return self.P.shape[1]
 
   def augment(self, X: np.ndarray, optimism: BranchOptimism | None = None) -> np.ndarray:
-    """Space-encoded points [m, d] -> [m, 2d + 1]: the points, their activity masks and each point's branch bonus (0 without
-    `optimism`), what `TreePosterior` queries take."""
+    """Space-encoded points [m, d] -> [m, 2d' + 1]: the points and their activity masks in the map's layout, and each
+    point's branch bonus (0 without `optimism`), what `TreePosterior` queries take."""
     bonus = np.zeros((len(X), 1)) if optimism is None else optimism(X)[:, None]
-    return np.concatenate([X, self.space.active_mask(X).astype(np.float64), bonus], axis=1)
+    return np.concatenate([*self.layout(X, self.space.active_mask(X).astype(np.float64)), bonus], axis=1)
 
   def __call__(self, X: np.ndarray) -> np.ndarray:
     """Space-encoded points [m, d] -> the GP's inputs [m, w] (numpy; `embed` is the same map on Tensors)."""
     X = np.asarray(X, dtype=np.float64).reshape(-1, self.space.dim)
     if len(X) == 0: return np.zeros((0, self.width))
-    M = self.space.active_mask(X)
+    X, M = self.layout(X, self.space.active_mask(X).astype(np.float64))
     return (M * X) @ self.P + (M * np.cos(self.arc * X)) @ self.C + (M * np.sin(self.arc * X)) @ self.S
 
   @property
@@ -116,14 +135,16 @@ class TreeInputs:
     return TreePosterior(self.runs if self.sliced else None)
 
   @property
-  def sliced(self) -> bool: return self.P.size >= MIN_SLICED and len(self.runs) <= MAX_SLICES
+  def sliced(self) -> bool: return bool(self.runs) and self.P.size >= MIN_SLICED and len(self.runs) <= MAX_SLICES
 
-  def tensors(self, dtype: DType, device: str) -> tuple[Tensor, ...]:
-    """The tail of `TreePosterior`'s state on the device: (K, A) by slices, (P, C, S, A) by maps; K[d] the scale of a
-    column's arc pair (√2/ARC; 1 elsewhere, unused), A[d] the angle per unit of column value (the arc is data, not a
-    constant of the captured program)."""
+  def tensors(self, dtype: DType, device: str, width: int | None = None) -> tuple[Tensor, ...]:
+    """The tail of `TreePosterior`'s state on the device: (K, A) by slices, (P, C, S, A) by maps; K[d'] the scale of a
+    column's arc pair (√2/ARC; 1 elsewhere, unused), A[d'] the angle per unit of column value (the arc is data, not a
+    constant of the captured program). width: with `seen`, the maps' columns zero-padded to the GP's column bucket (its
+    padding columns are zero too), so the held sets of one bucket replay one program."""
     angle = np.full(self.P.shape[0], self.arc)
-    if not self.sliced: return tuple(upload(a, dtype, device) for a in (self.P, self.C, self.S, angle))
+    pad = [(0, 0), (0, max(0, (width or 0) - self.width) if self.seen is not None else 0)]
+    if not self.sliced: return tuple(upload(a, dtype, device) for a in (*(np.pad(m, pad) for m in (self.P, self.C, self.S)), angle))
     return tuple(upload(a, dtype, device) for a in (np.where(self.C.any(axis=1), self.C.sum(axis=1), 1.0), angle))
 
   def lengthscales(self, gp_lengthscales: Sequence[float]) -> np.ndarray:
