@@ -52,8 +52,10 @@ DEFAULT_RUNS = {p: [(f"s38_raw/s38_raw_{'hd' if p in ('ackley10', 'ackley20', 'h
 # branin, hartmann6 and ackley5 only, before issue 11
 PEER_RUNS: dict[str, list[str]] = {
   "random": ["suite20_tinybo.json"],
-  "optuna-gp": ["s24_zen4_optuna.json"],    # Optuna 5.1 with greenlet, in the session and on the machine of the default's runs
-  "optuna-tpe": ["s24_zen4_optuna.json"],
+  # Optuna 5.1 with greenlet, rerun in session 38 beside the default's runs on their machine type: every run repeats
+  # session 24's (s24_zen4_optuna.json) value for value
+  "optuna-gp": ["s38_optuna/s38_optuna*.json"],
+  "optuna-tpe": ["s38_optuna/s38_optuna*.json"],
   "optuna-gp-det": ["s26_optuna_gp_det*.json"],  # GPSampler(deterministic_objective=True) on the noise-free problems (session 26)
   "hebo": ["session6_hebo_ackley5*.json", "session7_hebo_*.json", "session8_hebo_*.json", "suite20_hebo.json", "s11_hebo_*.json",
            "s13_hebo_*.json", "s14_hebo_*.json", "s15_hebo_*.json", "s16_hebo_*.json", "s18_hebo_*.json"],
