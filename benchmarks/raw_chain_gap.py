@@ -39,14 +39,16 @@ def main(argv: list[str] | None = None) -> None:
                                                                              restarts=4, noise=self.noise)
       rows.append((len(y), m.objective, old.objective, cold.objective))
     return m
-  bo.GP._fit = spy
   out = {}
   for s in (int(v) for v in args.seeds.split(",")):
     rows.clear()
     a = TinyboAdapter(prob, s, "gp")
-    for i in range(prob.budget):
-      p = a.ask()
-      a.tell(p, prob.observe(p, s, i))
+    bo.GP._fit = spy
+    try:
+      for i in range(prob.budget):
+        p = a.ask()
+        a.tell(p, prob.observe(p, s, i))
+    finally: bo.GP._fit = inner   # the process's strategies as they were
     r = np.array(rows).reshape(-1, 4)
     out[s] = r.tolist()
     if len(r):
