@@ -720,7 +720,7 @@ class GP:
     seen = SeenChoices.of(space, held) if cd is None and tree is None else None
     gx = tree if tree is not None else seen if seen is not None else lift
     cats = tree.categorical if tree is not None else seen.categorical if seen is not None else space.cat_groups
-    X_rows = X_fit   # space-encoded: a tree whose wide categorical's held choices grow within a batch maps them again
+    X_rows = X_fit   # space-encoded: a wide categorical whose held choices grow within a batch maps them again
     if tree is not None or seen is not None: X_fit = gx(X_fit)
     # a large study: fit on a bounded subset (the exact GP while it has at most max_points rows)
     keep, X_failed = self._subset(X_fit, yy), h.X_failed
@@ -823,18 +823,18 @@ class GP:
       if i + 1 < n:  # Kriging believer: fantasize this point at the posterior mean and condition, no refit
         X_pend = np.concatenate([X_pend, x[None]])
         try:
-          if seen is not None and seen.takes_unheld(x[None])[0]:
-            # the next points' model must tell this choice from the other unheld ones: the map with it held, the same models on it
-            grown = SeenChoices.of(space, np.concatenate([held, X_pend]))
-            gx = grown if grown is not None else lift
-            cats = grown.categorical if grown is not None else space.cat_groups
-            base = base.with_inputs(gx(seen.inverse(base.X)), cats)
-            if local_base is not None: local_base = local_base.with_inputs(gx(seen.inverse(local_base.X)), cats)
-            seen = grown
-          elif tree is not None and tree.seen is not None and tree.seen.takes_unheld(x[None])[0]:   # the same for the tree's map
-            tree = self._tree(space, np.concatenate([held, X_pend]))
-            gx, cats, post = tree, tree.categorical, tree.posterior
-            rows = np.concatenate([X_rows, X_failed])   # base's rows: the fit's, then the failed ones conditioned on
+          held_map = seen if tree is None else tree.seen
+          if held_map is not None and held_map.takes_unheld(x[None])[0]:
+            # the next points' model must tell this choice from the other unheld ones: the map (flat or the tree's) with it
+            # held, the same models on it, from their space-encoded rows (the fit's, then the failed ones conditioned on)
+            grown = np.concatenate([held, X_pend])
+            if tree is None:
+              seen = SeenChoices.of(space, grown)
+              gx, cats = (seen, seen.categorical) if seen is not None else (lift, space.cat_groups)
+            else:
+              tree = self._tree(space, grown)
+              gx, cats, post = tree, tree.categorical, tree.posterior
+            rows = np.concatenate([X_rows, X_failed])
             base = base.with_inputs(gx(rows), cats)
             if local_base is not None: local_base = local_base.with_inputs(gx(rows), cats)
           model = base.condition(gx(X_pend))

@@ -19,6 +19,7 @@ sums columns) and per column lengthscales map back as ls[column].
 """
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -78,7 +79,7 @@ class SeenChoices:
   @property
   def width(self) -> int: return len(self.source)
 
-  @property
+  @functools.cached_property
   def representative(self) -> np.ndarray:
     """[w]: a space column standing for each GP column: its source, an unseen column's first unheld choice (a column of
     the same block, active where the block is: what an activity mask needs)."""
