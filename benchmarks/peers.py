@@ -58,6 +58,12 @@ class TinyboAdapter:
     self.pending[self.opt.space.key(t.params)] = t
     return dict(t.params)
 
+  def ask_batch(self, k: int) -> list[dict[str, Any]]:
+    """k pending configurations from one suggest(k): the GP fantasizes each before choosing the next."""
+    ts = self.opt.suggest(k)
+    for t in ts: self.pending[self.opt.space.key(t.params)] = t
+    return [dict(t.params) for t in ts]
+
   def tell(self, params: dict[str, Any], value: float) -> None: self.opt.observe(self.pending.pop(self.opt.space.key(params)), value)
 
   def recommend(self) -> dict[str, Any]: return self.opt.recommend(observed=False)
@@ -84,7 +90,7 @@ class OptunaAdapter:
     if sampler == "gp-det": self.info["deterministic_objective"] = not problem.noisy
     s = (optuna.samplers.GPSampler(seed=seed) if sampler == "gp" else
          optuna.samplers.GPSampler(seed=seed, deterministic_objective=not problem.noisy) if sampler == "gp-det" else
-         optuna.samplers.TPESampler(seed=seed))
+         optuna.samplers.TPESampler(seed=seed, constant_liar=sampler == "tpe-cl"))
     self.study = optuna.create_study(sampler=s, direction="minimize")
     self.constants = {k: v for k, v in problem.params.items() if k not in self.dists}
     self.pending: dict[tuple, Any] = {}
@@ -164,6 +170,8 @@ class BoTorchAdapter:
 # name -> (packages it needs, factory(problem, seed))
 PEERS: dict[str, tuple[tuple[str, ...], Any]] = {
   "optuna-tpe": (("optuna",), lambda p, s: OptunaAdapter(p, s, "tpe")),
+  # TPE as Optuna recommends it for parallel workers: running trials enter its split at the worst value (batches: "@qK")
+  "optuna-tpe-cl": (("optuna",), lambda p, s: OptunaAdapter(p, s, "tpe-cl")),
   "optuna-gp": (("optuna", "torch", "greenlet"), lambda p, s: OptunaAdapter(p, s, "gp")),
   "optuna-gp-det": (("optuna", "torch", "greenlet"), lambda p, s: OptunaAdapter(p, s, "gp-det")),
   "skopt": (("skopt",), SkoptAdapter), "botorch": (("botorch",), BoTorchAdapter)}

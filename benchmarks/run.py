@@ -11,6 +11,13 @@ distance in the unit-cube encoding (problem.space.encode) from x_t to the neares
 Noisy problems: values are what the optimizer observed, true_values the noise-free f; trace[t] is the regret of the
 best-observed configuration (by observed value) after t+1 evaluations; rec_trace[k] is the regret of the adapter's
 recommend() after rec_at[k] evaluations, and regret = rec_trace[-1] (the recommendation after the last evaluation).
+Batches: a strategy named "S@qK" is S asked for K configurations at a time, all evaluated, then all told (as K parallel
+workers in lockstep; the last batch is cut to the budget): tinybo's `suggest(K)`, a peer's ask() K times before any tell;
+suggest_s[t] is then the round's ask and tell time over its K evaluations, and rec_at counts the evaluations told when the
+recommendation was taken (the first round's end at or past each multiple of RECOMMEND_EVERY). "S@aK": K asynchronous
+workers; each evaluation lasts U(0.5, 1.5) time units (drawn from the seed), a worker asks (one ask(), the others' trials
+pending) as soon as it is free, and values, traces and suggest_s follow the order in which evaluations finish (an ask's
+time is counted with the tell that follows it).
 """
 from __future__ import annotations
 
@@ -31,6 +38,7 @@ import numpy as np
 RESULTS = Path(__file__).resolve().parent / "results"
 NEAR = 1e-3                 # a point within this max-norm distance (unit cube) of an earlier one counts as a repeat
 RECOMMEND_EVERY = 10        # noisy problems: ask the adapter for its recommendation every this many evaluations
+DURATION_SALT = 20261206    # asynchronous workers: an evaluation's duration, U(0.5, 1.5), drawn from (seed, this)
 TINYBO = ("gp", "random", "grid")
 THREAD_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
 
@@ -54,25 +62,38 @@ def run_one(problem_name: str, strategy: str, seed: int, budget: int | None = No
     from benchmarks.peers import make_adapter as make
   problem = get_problem(problem_name)
   budget = budget or problem.budget
+  base, q, asynchronous = schedule_of(strategy)
   rec: dict[str, Any] = {"problem": problem_name, "strategy": strategy, "seed": seed, "budget": budget}
+  if q > 1: rec["batch" if not asynchronous else "workers"] = q
   try:
-    adapter = make(strategy, problem, seed)
+    adapter = make(base, problem, seed)
     values, true_values, times, xs, best_i = [], [], [], [], []
     rec_at, rec_trace, recommended, best_params = [], [], None, None
-    for i in range(budget):
+    running: list[tuple[float, int, dict[str, Any], float]] = []   # (finish time, ask index, params, value)
+    durations, clock, asked = np.random.default_rng([seed, DURATION_SALT]), 0.0, 0
+    while len(values) < budget:
+      k = min(q - len(running) if asynchronous else q, budget - asked)
       t0 = time.perf_counter()
-      params = adapter.ask()
+      batch = [adapter.ask() for _ in range(k)] if asynchronous else ask_batch(adapter, k)
       t1 = time.perf_counter()
-      v = problem.observe(params, seed, i)
+      for params in batch:   # a batch is told in the order it was asked; asynchronous workers as their evaluations end
+        running.append((clock + durations.uniform(0.5, 1.5) if asynchronous else 0.0, asked, params, problem.observe(params, seed, asked)))
+        asked += 1
+      if asynchronous: running.sort(key=lambda r: (r[0], r[1]))
+      done, running = (running[:1], running[1:]) if asynchronous else (running, [])
+      if asynchronous: clock = done[0][0]
       t2 = time.perf_counter()
-      adapter.tell(params, v)  # some peers (scikit-optimize) do their model work in tell: count it
-      times.append(t1 - t0 + time.perf_counter() - t2)
-      values.append(v); true_values.append(problem(params) if problem.noisy else v); xs.append(problem.space.encode(params))
-      if not best_i or v < values[best_i[-1]]: best_params = plain(params); best_i.append(i)
-      else: best_i.append(best_i[-1])
-      if problem.noisy and ((i + 1) % RECOMMEND_EVERY == 0 or i + 1 == budget):
+      for _, _, params, v in done: adapter.tell(params, v)  # some peers (scikit-optimize) do their model work in tell: count it
+      times += [(t1 - t0 + time.perf_counter() - t2) / len(done)] * len(done)
+      for _, _, params, v in done:
+        i = len(values)
+        values.append(v); true_values.append(problem(params) if problem.noisy else v); xs.append(problem.space.encode(params))
+        if not best_i or v < values[best_i[-1]]: best_params = plain(params); best_i.append(i)
+        else: best_i.append(best_i[-1])
+      n = len(values)
+      if problem.noisy and (n // RECOMMEND_EVERY > (n - len(done)) // RECOMMEND_EVERY or n == budget):
         recommended = recommendation(adapter, best_params)
-        rec_at.append(i + 1); rec_trace.append(problem(recommended) - problem.optimum)
+        rec_at.append(n); rec_trace.append(problem(recommended) - problem.optimum)
     if problem.noisy:
       trace = [true_values[j] - problem.optimum for j in best_i]
       rec.update(values=values, true_values=true_values, noise_sd=problem.noise_sd, trace=trace, regret=rec_trace[-1],
@@ -85,6 +106,18 @@ def run_one(problem_name: str, strategy: str, seed: int, budget: int | None = No
   except ImportError as e: rec["skipped"] = str(e)
   except Exception as e: rec["error"] = f"{type(e).__name__}: {e}\n{traceback.format_exc(limit=4)}"
   return rec
+
+def schedule_of(strategy: str) -> tuple[str, int, bool]:
+  """'S@qK' -> (S, K, False): batches of K; 'S@aK' -> (S, K, True): K asynchronous workers; any other name -> (name, 1, False)."""
+  base, sep, rest = strategy.rpartition("@")
+  if not sep or rest[:1] not in ("q", "a"): return strategy, 1, False
+  if not rest[1:].isdigit() or int(rest[1:]) < 1:
+    raise ValueError(f"strategy {strategy!r}: after '@q' (batches) or '@a' (asynchronous workers) an int >= 1, e.g. gp@q4 or gp@a4")
+  return base, int(rest[1:]), rest[0] == "a"
+
+def ask_batch(adapter: Any, k: int) -> list[dict[str, Any]]:
+  """k configurations before any is told: the adapter's ask_batch(k) where it has one (tinybo's suggest(k)), else ask() k times."""
+  return adapter.ask_batch(k) if k > 1 and hasattr(adapter, "ask_batch") else [adapter.ask() for _ in range(k)]
 
 def _run_star(args: tuple) -> dict[str, Any]:
   os.environ.setdefault("PARALLEL", "0")
@@ -151,7 +184,7 @@ def run_meta(argv: list[str]) -> dict[str, Any]:
 
 # ***** statistics and tables *****
 
-def is_tinybo(strategy: str) -> bool: return strategy in TINYBO or strategy.startswith("gp:")
+def is_tinybo(strategy: str) -> bool: return (b := schedule_of(strategy)[0]) in TINYBO or b.startswith("gp:")
 def is_peer(strategy: str) -> bool: return not is_tinybo(strategy)
 
 def near_fraction(runs: list[dict[str, Any]], near: float = NEAR) -> float | None:
@@ -315,10 +348,11 @@ def main(argv: list[str] | None = None) -> None:
   problems, strategies = (args.problems or ",".join(SUITE)).split(","), (args.strategies or "gp,random,optuna-tpe,optuna-gp").split(",")
   from benchmarks.peers import PEERS, available, missing
   for st in strategies:
-    if st in ("optuna-gp", "optuna-gp-det") and available("optuna") and not available("greenlet"):
+    b = schedule_of(st)[0]
+    if b in ("optuna-gp", "optuna-gp-det") and available("optuna") and not available("greenlet"):
       ap.error("optuna-gp needs greenlet (without it Optuna's GPSampler silently takes a slower path): pip install greenlet")
-    if st in PEERS and missing(PEERS[st][0]): print(f"skipping {st}: package {missing(PEERS[st][0])!r} is not installed", file=sys.stderr)
-  strategies = [st for st in strategies if st not in PEERS or not missing(PEERS[st][0])]
+    if b in PEERS and missing(PEERS[b][0]): print(f"skipping {st}: package {missing(PEERS[b][0])!r} is not installed", file=sys.stderr)
+  strategies = [st for st in strategies if schedule_of(st)[0] not in PEERS or not missing(PEERS[schedule_of(st)[0]][0])]
   jobs = [(p, st, args.seed_offset + s, args.budget) for p in problems for st in strategies for s in range(args.seeds)]
   tag = args.tag or time.strftime("%Y%m%d-%H%M%S")
   out.mkdir(parents=True, exist_ok=True)

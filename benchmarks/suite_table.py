@@ -47,6 +47,10 @@ DEFAULT_RUNS = {p: [(f"s37_noopt/s37_noopt_{'hd' if p in ('ackley10', 'ackley20'
 # Branin + noise, Ackley-10 and Ackley-20 take other paths (and Hartmann6 + noise seed 13), the other problems repeat
 # session 37's runs bit for bit; the whole suite rerun at that code on the same machine type (s38_raw_ld.json, _hd.json)
 DEFAULT_RUNS = {p: [(f"s38_raw/s38_raw_{'hd' if p in ('ackley10', 'ackley20', 'hartmann6_25d') else 'ld'}.json", "gp")] for p in _ZEN4}
+# since session 39 `recommend(observed=False)` keeps to the data's support (a point whose posterior variance exceeds every
+# trial's is not recommended): the two noisy problems' runs take the same paths, two Hartmann6 + noise recommendations
+# change; rerun on the same machine type (s39_parallel/noisy_sequential.json, its paths checked against s38_raw_ld.json)
+DEFAULT_RUNS.update({p: [("s39_parallel/noisy_sequential.json", "gp")] for p in ("branin_noisy", "hartmann6_noisy")})
 # strategy -> results files holding its runs (glob patterns, in order: a later file's run of the same problem and seed
 # wins): the peers in their recommended set-up, seeds 0-19 where they were run; skopt and BoTorch ran seeds 0-9 of
 # branin, hartmann6 and ackley5 only, before issue 11

@@ -50,6 +50,12 @@ def trust_box(center: np.ndarray, lengthscales: np.ndarray, length: float, movab
   lo, hi = np.where(mov, np.clip(center - half, 0.0, 1.0), 0.0), np.where(mov, np.clip(center + half, 0.0, 1.0), 1.0)
   return lo, hi
 
+def in_box(x: np.ndarray, box: tuple[np.ndarray, np.ndarray]) -> bool:
+  """Whether the point x (its first len(box[0]) columns) lies in the box (lo, hi), bounds included."""
+  lo, hi = box
+  x = np.asarray(x, dtype=np.float64)[:len(lo)]
+  return bool(np.all((x >= lo) & (x <= hi)))
+
 def local_turn(n_trials: int, n0: int) -> bool:
   """Whether the suggestion that becomes trial number n_trials (0-based) searches the trust region: every other guided
   one, the first guided one global (the region needs an incumbent the model has looked beyond)."""
