@@ -395,8 +395,7 @@ class GP:
       if not np.all(np.isfinite(x)): raise FloatingPointError("the posterior mean's maximization returned a non-finite point")
       # the point only where its mean beats every trial's, within the data's support: its posterior variance no larger
       # than at the trial the data support least. Away from the data a smooth mean can extrapolate a slope to a peak the
-      # model has never seen (a noisy Branin run in batches of 8: 12.6 above the optimum, at 60x the trials' variance,
-      # where the best trial was 0.035)
+      # model has never seen (batches spread a study's trials thin; benchmarks/README.md, session 39)
       m, v = model.predict(gx(x[None]))
       return space.decode(x) if m[0] > float(np.max(mean)) and v[0] <= float(np.max(model.predict(gx(X))[1])) else best
     except Exception as e:  # noqa: BLE001 - the model's best trial is still a recommendation
