@@ -525,3 +525,28 @@ def test_gp_suggestions_on_any_tree_with_a_wide_categorical_are_valid_and_never_
       for t in opt.suggest(2):
         assert space.validate(t.params) == t.params
         opt.observe(t, float(rng.normal()))
+
+def test_a_batch_that_takes_the_first_choice_of_a_wide_categorical_no_trial_held_keeps_the_model():
+  # found by the hypothesis test above (session 39): the wide categorical sits under p1 = "a" under p0 = 0, no design
+  # point reached it, so its block was one column (every choice unheld); a batch's point took a choice, the block grew to
+  # two columns, and the models' regrowth refused the new layout: a fallback to random
+  space = tb.Space({"p0": tb.Int(0, 2, when={"k": ["on", "off"]}), "p1": tb.Categorical(["a", "b"], when={"p0": 0}),
+                    "p2": tb.Categorical(["a", "b"], when={"p0": 0}), "p3": tb.Float(-1.0, 1.0), "p4": tb.Float(0.001, 10.0, log=True),
+                    "k": "on", "wide": tb.Categorical([f"w{i}" for i in range(17)], when={"p1": "a"})})
+  rng = np.random.default_rng(0)
+  opt = tb.Optimizer(space, strategy=tb.GP(n_initial=4), seed=0)
+  with warnings.catch_warnings():
+    warnings.simplefilter("error", GPFallbackWarning)
+    for _ in range(5):
+      for t in opt.suggest(2):
+        assert space.validate(t.params) == t.params
+        opt.observe(t, float(rng.normal()))
+
+def test_regrown_groups_lets_only_a_one_column_block_become_a_block():
+  from tinybo.gp import regrown_groups
+  # columns: 0 float, 1 a one-column block (a wide categorical with no choice held), 2 float
+  assert regrown_groups(3, [slice(1, 2)], 4, [slice(1, 3)])            # the block gained a column
+  assert regrown_groups(4, [slice(1, 3)], 5, [slice(1, 4)])            # a block that grows stays a block
+  assert not regrown_groups(3, [], 4, [slice(1, 3)])                    # a float column never becomes a block
+  assert not regrown_groups(4, [slice(1, 3)], 3, [])                    # a block never becomes a column
+  assert not regrown_groups(3, [slice(1, 2)], 5, [slice(1, 3), slice(3, 5)])   # another number of groups

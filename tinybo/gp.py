@@ -255,6 +255,14 @@ def column_groups(d:int, categorical:list[slice]|None) -> list[list[int]]:
   blocks = [range(*b.indices(d)) for b in categorical or []]
   return sorted([list(b) for b in blocks] + [[c] for c in range(d) if not any(c in b for b in blocks)])
 
+def regrown_groups(d:int, categorical:list[slice]|None, d_new:int, categorical_new:list[slice]|None) -> bool:
+  """Whether the layout (d_new, categorical_new) has the lengthscale groups of (d, categorical), each of the same kind or a
+  one-column block that gained columns (a wide categorical whose choices no row held yet, seen.py, once one is held):
+  one lengthscale each, of the same meaning."""
+  old, new = column_groups(d, categorical), column_groups(d_new, categorical_new)
+  single = {b.indices(d)[0] for b in categorical or [] if len(range(*b.indices(d))) == 1}
+  return len(old) == len(new) and all((len(a) > 1) == (len(b) > 1) or (len(a) == 1 and a[0] in single) for a, b in zip(old, new))
+
 def group_kinds(d:int, categorical:list[slice]|None) -> tuple[bool, ...]:
   """Per lengthscale group, whether it is a block: two fits with the same kinds have φ of the same meaning."""
   return tuple(len(g) > 1 for g in column_groups(d, categorical))
@@ -521,9 +529,10 @@ class GPRegressor:
 
   def with_inputs(self, X, categorical:list[slice]|None) -> GPRegressor:
     """This model on the same rows in another column layout X[n, d'] whose lengthscale groups are of the same kinds (a
-    one-hot block that gained a column, seen.py): the same hyperparameters, targets and y transform; one factorization."""
+    one-hot block that gained a column, seen.py; a one-column block, no choice held yet, that became a block:
+    `regrown_groups`): the same hyperparameters, targets and y transform; one factorization."""
     X = _array(X)
-    if X.ndim != 2 or X.shape[0] != self.n or group_kinds(X.shape[1], categorical) != group_kinds(self.d, self.categorical):
+    if X.ndim != 2 or X.shape[0] != self.n or not regrown_groups(self.d, self.categorical, X.shape[1], categorical):
       raise ValueError(f"need X[{self.n}, d'] with lengthscale groups like this model's {group_kinds(self.d, self.categorical)}, got shape {X.shape}")
     return self._with_hyperparameters(X, self.y_train, categorical, self.transform)
 
