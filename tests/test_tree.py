@@ -513,10 +513,8 @@ def test_any_tree_with_a_wide_categorical_keeps_every_distance_of_the_full_map(s
   ref = np.array([[ref_sqdist(space, ls, a, b) for b in px] for a in pq])
   np.testing.assert_allclose(got, ref, rtol=1e-9, atol=1e-12)
 
-@pytest.mark.slow
-@settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(st_tree_with_a_wide_categorical(), st.integers(0, 10_000))
-def test_gp_suggestions_on_any_tree_with_a_wide_categorical_are_valid_and_never_fall_back(space, seed):
+def batches_are_valid_and_never_fall_back(space, seed):
+  """Five batches of 2 from a GP study with a 4-point design, random values: every suggestion valid, GPFallbackWarning an error."""
   rng = np.random.default_rng(seed)
   opt = tb.Optimizer(space, strategy=tb.GP(n_initial=4), seed=seed)
   with warnings.catch_warnings():
@@ -526,6 +524,12 @@ def test_gp_suggestions_on_any_tree_with_a_wide_categorical_are_valid_and_never_
         assert space.validate(t.params) == t.params
         opt.observe(t, float(rng.normal()))
 
+@pytest.mark.slow
+@settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st_tree_with_a_wide_categorical(), st.integers(0, 10_000))
+def test_gp_suggestions_on_any_tree_with_a_wide_categorical_are_valid_and_never_fall_back(space, seed):
+  batches_are_valid_and_never_fall_back(space, seed)
+
 def test_a_batch_that_takes_the_first_choice_of_a_wide_categorical_no_trial_held_keeps_the_model():
   # found by the hypothesis test above (session 39): the wide categorical sits under p1 = "a" under p0 = 0, no design
   # point reached it, so its block was one column (every choice unheld); a batch's point took a choice, the block grew to
@@ -533,14 +537,7 @@ def test_a_batch_that_takes_the_first_choice_of_a_wide_categorical_no_trial_held
   space = tb.Space({"p0": tb.Int(0, 2, when={"k": ["on", "off"]}), "p1": tb.Categorical(["a", "b"], when={"p0": 0}),
                     "p2": tb.Categorical(["a", "b"], when={"p0": 0}), "p3": tb.Float(-1.0, 1.0), "p4": tb.Float(0.001, 10.0, log=True),
                     "k": "on", "wide": tb.Categorical([f"w{i}" for i in range(17)], when={"p1": "a"})})
-  rng = np.random.default_rng(0)
-  opt = tb.Optimizer(space, strategy=tb.GP(n_initial=4), seed=0)
-  with warnings.catch_warnings():
-    warnings.simplefilter("error", GPFallbackWarning)
-    for _ in range(5):
-      for t in opt.suggest(2):
-        assert space.validate(t.params) == t.params
-        opt.observe(t, float(rng.normal()))
+  batches_are_valid_and_never_fall_back(space, 0)
 
 def test_regrown_groups_lets_only_a_one_column_block_become_a_block():
   from tinybo.gp import regrown_groups
