@@ -397,20 +397,39 @@ def test_lengthscale_gradient_kernel_against_its_sum_in_numpy(own_kernel):
   for _ in range(3): out = got(Tensor(M, dtype=dtypes.float64).realize(), Tensor(A, dtype=dtypes.float64).realize()).numpy()
   np.testing.assert_allclose(out, expect, rtol=1e-10, atol=1e-10)
 
-def test_a_cold_fit_row_by_row_finds_what_the_batched_fit_finds(monkeypatch):
-  # past gp.NOOPT_MAX_N a batch of restarts is evaluated row by row (SEPARATE_MIN_N): the same fit as the batch's
+@pytest.mark.parametrize("n", [20, 40])   # a row bucket compiled without kernel optimization (N <= NOOPT_MAX_N), one with
+def test_a_cold_fit_row_by_row_finds_what_the_batched_fit_finds(monkeypatch, n):
+  # a batch of restarts is evaluated row by row (SEPARATE_MIN_N): the same fit as the batch's. Both steps made here,
+  # as a study makes them (kernel optimization from NOOPT_MAX_N rows, not this file's NOOPT=1): a step another test made
+  # under another policy sums in another order
+  import tinybo._tinygrad as tg
   import tinybo.gp as gpm
+  monkeypatch.setattr(tg, "_PROGRAMS", {})
+  monkeypatch.setattr(tg.NOOPT, "value", 0)
   rng = np.random.default_rng(3)
-  X = rng.random((40, 4))
-  y = np.sin(5 * X).sum(1) + 0.05 * rng.standard_normal(40)
+  X = rng.random((n, 4))
+  y = np.sin(5 * X).sum(1) + 0.05 * rng.standard_normal(n)
   separate = GPRegressor().fit(X, y, restarts=4, seed=1)
-  assert separate.N >= gpm.SEPARATE_MIN_N
+  assert separate.N >= gpm.SEPARATE_MIN_N and (separate.N <= gpm.NOOPT_MAX_N) == (n == 20)
   monkeypatch.setattr(gpm, "SEPARATE_MIN_N", 1 << 30)
   batched = GPRegressor().fit(X, y, restarts=4, seed=1)
   np.testing.assert_allclose(separate.phi, batched.phi, rtol=1e-10, atol=1e-12)
   assert separate.objective == pytest.approx(batched.objective, rel=1e-12)
   Q = rng.random((16, 4))
   np.testing.assert_allclose(separate.predict(Q)[0], batched.predict(Q)[0], rtol=1e-10, atol=1e-12)
+
+def test_a_cold_fit_compiles_only_the_step_of_one_row(monkeypatch):
+  # the batched step would be one more program per row bucket for a fresh process to compile: a cold fit of 4 restarts
+  # at 28 rows (bucket 32, compiled without kernel optimization) asks for the one-row step alone
+  import tinybo._tinygrad as tg
+  asked = []
+  real = tg.program
+  monkeypatch.setattr("tinybo.gp.program", lambda key, *a, **k: asked.append(key) or real(key, *a, **k))
+  rng = np.random.default_rng(5)
+  X = rng.random((28, 3))
+  gp = GPRegressor().fit(X, np.cos(4 * X).sum(1), restarts=4, seed=0)
+  fit_steps = {key[3] for key in asked if key[0] == "nll"}
+  assert gp.N == 32 and fit_steps == {1}
 
 def test_a_row_by_row_cold_fit_evaluates_no_row_twice_at_the_same_point(monkeypatch):
   # rows that L-BFGS holds still keep their last value (SEPARATE_MIN_N): no (φ, jitter) goes through the one-row step

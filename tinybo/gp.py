@@ -213,11 +213,13 @@ def captured(name:str, fxn, N:int, D:int, m:int, dtype:DType, device:str) -> Cac
 
 # ***** fit policy *****
 
-# past NOOPT_MAX_N rows (where the fit step is optimized) a batch of restarts is evaluated row by row through the step
-# of one row (the same numbers): the optimized batched step captures in 5-8 s against one row's 2.5-4 s, replays about
-# as fast as its rows one at a time up to 80 rows (0.91 against 4 x 0.29 ms at N = 64, d = 20) and slower from 96 (6.3
-# against 4 x 0.64 ms at N = 96, 16 against 4 x 2.1 ms at N = 160; `benchmarks/fit_noopt.py`)
-SEPARATE_MIN_N = NOOPT_MAX_N + 1
+# a cold fit's batch of restarts is evaluated row by row through the step of one row (the same numbers) at every row
+# bucket: the batched step is one more program to compile per bucket (2-2.4 s unoptimized, up to 32 rows; 5-8 s
+# optimized), and the first suggestions of a fresh process with empty caches wait for it, while its replay saves
+# 0.2-0.3 ms an evaluation up to 32 rows (0.13-0.23 ms against 4 x 0.10-0.12, d = 6), is level up to 80 rows and slower
+# from 96 (6.3 against 4 x 0.64 ms at N = 96, d = 20; `benchmarks/fit_noopt.py`). A row that stands still keeps its
+# value (`held_still`), so later evaluations go through fewer rows. Rows from SEPARATE_MIN_N: 0, every bucket
+SEPARATE_MIN_N = 0
 
 def default_restarts(N:int) -> int:
   """Starts batched in a cold fit: 4 while a step is cheap, fewer when each costs O(N³) (warm starts carry big fits)."""
@@ -409,7 +411,6 @@ class GPRegressor:
       if ws is not None: starts[-1] = ws.phi
     else: starts = ws.phi[None, :].copy()
     jitter = np.full(starts.shape[0], 1e-9 if self.dtype == dtypes.float64 else 1e-6)
-    step = self._step(starts.shape[0])
     last: dict = {}
 
     def evaluate(phi:np.ndarray, jitter:np.ndarray) -> tuple[np.ndarray, tuple[Tensor, ...]|None, dict[int, int]]:
@@ -422,7 +423,7 @@ class GPRegressor:
         one, still = self._step(1), held_still(phi, jitter, last)
         return np.concatenate([last["out"][i:i + 1] if still[i] else download(self._run(one, phi[i:i + 1], jitter[i:i + 1])[0])
                                for i in range(len(phi))]), None, {}
-      outs = self._run(step, phi, jitter)
+      outs = self._run(self._step(len(phi)), phi, jitter)
       return download(outs[0]), outs, {i: i for i in range(len(phi))}
 
     def fg(phi:np.ndarray) -> tuple[np.ndarray, np.ndarray]:
