@@ -418,6 +418,24 @@ def test_a_cold_fit_row_by_row_finds_what_the_batched_fit_finds(monkeypatch, n):
   Q = rng.random((16, 4))
   np.testing.assert_allclose(separate.predict(Q)[0], batched.predict(Q)[0], rtol=1e-10, atol=1e-12)
 
+def test_padding_to_a_larger_row_bucket_changes_no_number_without_kernel_optimization(monkeypatch):
+  # why the row buckets up to NOOPT_MAX_N can be few (_tinygrad.N_BUCKETS: 16, 32): an unoptimized program sums in row
+  # order and the padded rows add exact zeros after the real ones, so the same data fitted at 24 or 32 rows gives the
+  # same hyperparameters, factors and predictions, bit for bit (a study's path does not depend on the buckets)
+  import tinybo.gp as gpm
+  rng = np.random.default_rng(7)
+  X = rng.random((20, 3))
+  y = np.sin(4 * X).sum(1) + 0.05 * rng.standard_normal(20)
+  Q = rng.random((10, 3))
+  fits = []
+  for first in (24, 32):
+    monkeypatch.setattr(gpm, "N_BUCKETS", (first, 32, 48))
+    gp = GPRegressor().fit(X, y, restarts=4, seed=2)
+    fits.append((gp.N, gp.phi, *gp.predict(Q)))
+  (n24, *a), (n32, *b) = fits
+  assert (n24, n32) == (24, 32)
+  for u, v in zip(a, b): np.testing.assert_array_equal(u, v)
+
 def test_a_cold_fit_compiles_only_the_step_of_one_row(monkeypatch):
   # the batched step would be one more program per row bucket for a fresh process to compile: a cold fit of 4 restarts
   # at 28 rows (bucket 32, compiled without kernel optimization) asks for the one-row step alone

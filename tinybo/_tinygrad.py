@@ -93,7 +93,11 @@ _per_thread_compile_cache()
 
 # ***** shapes: buckets so that captured programs are reused as observations arrive *****
 
-N_BUCKETS = (8, 16, 24, 32, 48, 64, 80, 96, 112, 128, 160, 208, 256, 320, 416, 512, 640, 832, 1024, 1280, 1664, 2048)
+# rows: two buckets up to 32, where the programs are compiled without kernel optimization (gp.NOOPT_MAX_N): those sum in
+# row order, so a padded row adds an exact zero after the real ones and a larger bucket changes no number, and each
+# bucket is 2.9-3.8 s of compiling for a machine's first study while a replay at 32 rows costs ~0.02 ms more than at 24
+# (benchmarks/README.md, session 40); past 32 1.15-1.5x apart, where kernels are optimized and every replay pays for padding
+N_BUCKETS = (16, 32, 48, 64, 80, 96, 112, 128, 160, 208, 256, 320, 416, 512, 640, 832, 1024, 1280, 1664, 2048)
 D_BUCKETS = (2, 4, 8, 12, 16, 24, 32, 48, 64)
 
 def bucket(n:int, buckets:tuple[int, ...]) -> int:  # the smallest bucket >= n; beyond the last, multiples of a quarter of it
