@@ -92,7 +92,7 @@ def test_staged_inputs_are_persistent_and_rewritten_in_place():
   np.testing.assert_array_equal(t.numpy(), 2 * a)
 
 def test_buckets():
-  assert [tg.bucket(n, tg.N_BUCKETS) for n in (1, 8, 9, 2048, 2049)] == [8, 8, 16, 2048, 2560]
+  assert [tg.bucket(n, tg.N_BUCKETS) for n in (1, 8, 16, 17, 33, 2048, 2049)] == [16, 16, 16, 32, 48, 2048, 2560]
 
 THREADED_COMPILES = """
 import threading, warnings

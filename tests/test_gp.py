@@ -418,6 +418,30 @@ def test_a_cold_fit_row_by_row_finds_what_the_batched_fit_finds(monkeypatch, n):
   Q = rng.random((16, 4))
   np.testing.assert_allclose(separate.predict(Q)[0], batched.predict(Q)[0], rtol=1e-10, atol=1e-12)
 
+def test_padding_to_a_larger_row_bucket_changes_no_number_of_the_fit(monkeypatch):
+  # why the row buckets up to 32 rows can be few (_tinygrad.N_BUCKETS: 16, 32): a padded row is masked to exact zeros
+  # after the real rows, so the same data fitted at 24 or 32 rows gives the same hyperparameters and objective, bit for
+  # bit, and the same predictions to 1e-12. The programs are made here as a study makes them (an empty registry, NOOPT
+  # off), not under this file's NOOPT=1
+  import tinybo._tinygrad as tg
+  import tinybo.gp as gpm
+  monkeypatch.setattr(tg, "_PROGRAMS", {})
+  monkeypatch.setattr(tg.NOOPT, "value", 0)
+  rng = np.random.default_rng(7)
+  X = rng.random((20, 3))
+  y = np.sin(4 * X).sum(1) + 0.05 * rng.standard_normal(20)
+  Q = rng.random((10, 3))
+  fits = []
+  for first in (24, 32):
+    monkeypatch.setattr(gpm, "N_BUCKETS", (first, 32, 48))
+    gp = GPRegressor().fit(X, y, restarts=4, seed=2)
+    fits.append((gp.N, gp.phi, gp.objective, *gp.predict(Q)))
+  (n24, phi24, obj24, *pred24), (n32, phi32, obj32, *pred32) = fits
+  assert (n24, n32) == (24, 32)
+  np.testing.assert_array_equal(phi24, phi32)
+  assert obj24 == obj32
+  for u, v in zip(pred24, pred32): np.testing.assert_allclose(u, v, rtol=1e-12, atol=1e-14)
+
 def test_a_cold_fit_compiles_only_the_step_of_one_row(monkeypatch):
   # the batched step would be one more program per row bucket for a fresh process to compile: a cold fit of 4 restarts
   # at 28 rows (bucket 32, compiled without kernel optimization) asks for the one-row step alone

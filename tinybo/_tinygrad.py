@@ -93,7 +93,12 @@ _per_thread_compile_cache()
 
 # ***** shapes: buckets so that captured programs are reused as observations arrive *****
 
-N_BUCKETS = (8, 16, 24, 32, 48, 64, 80, 96, 112, 128, 160, 208, 256, 320, 416, 512, 640, 832, 1024, 1280, 1664, 2048)
+# rows: two buckets up to 32 (16, 32). A padded row is masked to exact zeros after the real rows, so a larger bucket
+# gives the fit and the acquisition the same numbers (tests/test_gp.py; 32 suite runs bit for bit), and each bucket
+# is 2.9-3.8 s of compiling for a machine's first study, while a replay at 32 rows costs ~0.02 ms more than at 24. Past
+# 32 rows, 1.15-1.5x apart: there every replay pays for the padding (warm studies up to 1.18x slower with 48 left out;
+# benchmarks/README.md, session 40)
+N_BUCKETS = (16, 32, 48, 64, 80, 96, 112, 128, 160, 208, 256, 320, 416, 512, 640, 832, 1024, 1280, 1664, 2048)
 D_BUCKETS = (2, 4, 8, 12, 16, 24, 32, 48, 64)
 
 def bucket(n:int, buckets:tuple[int, ...]) -> int:  # the smallest bucket >= n; beyond the last, multiples of a quarter of it
