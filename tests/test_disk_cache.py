@@ -564,3 +564,18 @@ def test_a_fresh_process_with_a_warm_cache_generates_no_code(tmp_path, observed)
   # the warm cache: everything the suggestion runs is loaded, nothing is generated, and the suggestion is the same point
   assert second["generated"] == [] and second["saves"] == 0 and second["loads"] == first["saves"], second
   assert second["params"] == first["params"]
+
+def test_a_small_study_makes_one_fit_step_and_two_acquisition_programs_per_row_bucket(monkeypatch):
+  # what a machine's first study compiles (benchmarks/first_study.py): Branin's 30 evaluations reach 16 and 32 rows
+  # (N_BUCKETS), and each bucket needs the fit step of one row (a cold fit's restarts go through it row by row) and the
+  # acquisition's value and value-and-gradient programs; no batched fit step, no bucket of 8 or 24 rows
+  import tinybo as tb
+  from benchmarks.functions import PROBLEMS
+  monkeypatch.setattr(tg, "_PROGRAMS", {})
+  problem = PROBLEMS["branin"]
+  opt = tb.Optimizer(problem.space, seed=0)
+  for _ in range(problem.budget):
+    trial = opt.suggest()
+    opt.observe(trial, problem(trial.params))
+  made = sorted(("nll", k[1], k[3]) if k[0] == "nll" else (k[2], k[4][0][0], k[3]) for k in tg._PROGRAMS)   # (name, rows, restarts or grad)
+  assert made == [("nll", 16, 1), ("nll", 32, 1), ("ucb", 16, False), ("ucb", 16, True), ("ucb", 32, False), ("ucb", 32, True)], made
